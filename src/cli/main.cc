@@ -1,0 +1,206 @@
+// pai-gateway: the command line (shared/design/ARCHITECTURE.md, "Command-line contract").
+//
+//   pai-gateway [-f PATH ...] [--listen HOST:PORT] [--admin-listen HOST:PORT] [--state-dir DIR]
+//   pai-gateway token --agent [NAMESPACE/]NAME [-f PATH ...] [--state-dir DIR]
+//   pai-gateway token list [--state-dir DIR]
+//   pai-gateway token revoke ID [--state-dir DIR]
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "common/strings.h"
+#include "absl/strings/str_cat.h"
+#include "auth/token_store.h"
+#include "common/log.h"
+#include "config/default_config.h"
+#include "config/manifest.h"
+#include "gateway/gateway.h"
+
+namespace {
+
+using pai::gateway::GatewayOptions;
+
+constexpr char kVersion[] = "0.1.0";
+
+// Fail() prints one line and returns the exit code for command-line and set-up errors.
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "pai-gateway: %s\n", message.c_str());
+  return 2;
+}
+
+std::string QualifiedAgent(const std::string& agent) {
+  return agent.find('/') == std::string::npos ? pai::StrCat("default/", agent) : agent;
+}
+
+int MintToken(const std::vector<std::string>& paths, const std::string& state_dir,
+              const std::string& agent_arg) {
+  const std::string agent = QualifiedAgent(agent_arg);
+  const auto env = pai::config::ProcessEnvironment();
+  std::vector<pai::config::Source> sources;
+  if (paths.empty()) {
+    sources.push_back({"(embedded default)", pai::config::DefaultManifest(env)});
+  } else {
+    auto read = pai::config::ReadSources(paths);
+    if (!read.ok()) return Fail(std::string(read.status().message()));
+    sources = std::move(*read);
+  }
+  auto cfg = pai::config::ParseManifests(sources, env);
+  if (!cfg.ok()) return Fail(std::string(cfg.status().message()));
+  if (!cfg->agents.contains(agent)) {
+    return Fail(pai::StrCat("no Agent ", agent, " in the configuration"));
+  }
+  auto minted = pai::auth::MintToken(state_dir, agent);
+  if (!minted.ok()) return Fail(std::string(minted.status().message()));
+  std::cout << minted->token << std::endl;
+  return 0;
+}
+
+void PrintBanner(const pai::gateway::Listening& l, const std::string& token) {
+  std::cout << "\n"
+            << "pai-gateway is running on the embedded default configuration.\n"
+            << "  agent API : http://" << l.listen << "/v1   (OpenAI-compatible)\n"
+            << "  admin     : http://" << l.admin_listen << "/metrics  /healthz  /readyz\n"
+            << "  agent     : " << pai::config::kDemoAgent << "\n"
+            << "  token     : " << token << "\n\n"
+            << "Try it:\n"
+            << "  curl -s http://" << l.listen << "/v1/chat/completions \\\n"
+            << "    -H 'Authorization: Bearer " << token << "' \\\n"
+            << "    -H 'Content-Type: application/json' \\\n"
+            << "    -d '{\"model\":\"mock/gpt-4o-mini\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"Hello\"}]}'\n\n"
+            << "or with the OpenAI SDK (npm install openai):\n"
+            << "  import OpenAI from 'openai';\n"
+            << "  const client = new OpenAI({ baseURL: 'http://" << l.listen
+            << "/v1', apiKey: '" << token << "' });\n"
+            << "  const r = await client.chat.completions.create({ model: 'mock/gpt-4o-mini',\n"
+            << "    messages: [{ role: 'user', content: 'Hello' }] });\n"
+            << "  console.log(r.choices[0].message.content);\n\n"
+            << "Stop with Ctrl-C (drains in-flight requests first).\n"
+            << std::endl;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pai-gateway: an OpenAI-compatible LLM gateway for AI agents"};
+  app.set_version_flag("--version", kVersion);
+  GatewayOptions opts;
+  std::string log_level = "info";
+  int64_t header_timeout_ms = opts.header_timeout.count();
+  int64_t body_timeout_ms = opts.body_timeout.count();
+  int64_t idle_timeout_ms = opts.idle_timeout.count();
+  int64_t connect_ms = opts.upstream_connect_timeout.count();
+  int64_t first_byte_ms = opts.upstream_first_byte_timeout.count();
+  int64_t upstream_idle_ms = opts.upstream_idle_timeout.count();
+  int64_t drain_ms = opts.drain_timeout.count();
+  int64_t watch_ms = opts.watch_interval.count();
+
+  app.add_option("-f,--file", opts.config_paths,
+                 "Manifest file or directory (repeatable); none: embedded default config");
+  app.add_option("--listen", opts.listen, "Agent-facing API address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--admin-listen", opts.admin_listen,
+                 "Admin address for /metrics, /healthz, /readyz")
+      ->capture_default_str();
+  app.add_option("--state-dir", opts.state_dir, "State directory (tokens)")->capture_default_str();
+  app.add_option("--ca-file", opts.ca_file, "Extra CA bundle (PEM) for provider TLS");
+  app.add_option("--threads", opts.threads, "Worker threads (0: one per core)")
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", opts.max_body_bytes, "Largest request body (413 above)")
+      ->capture_default_str();
+  app.add_option("--max-header-bytes", opts.max_header_bytes,
+                 "Largest request header block (431 above)")
+      ->capture_default_str();
+  app.add_option("--max-response-bytes", opts.max_response_bytes,
+                 "Largest buffered (non-streaming) provider response")
+      ->capture_default_str();
+  app.add_option("--header-timeout-ms", header_timeout_ms, "Time to read a request header")
+      ->capture_default_str();
+  app.add_option("--body-timeout-ms", body_timeout_ms,
+                 "Time to read a request body; also each response write")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", idle_timeout_ms, "Keep-alive idle time between requests")
+      ->capture_default_str();
+  app.add_option("--upstream-connect-timeout-ms", connect_ms, "Provider connect + TLS timeout")
+      ->capture_default_str();
+  app.add_option("--upstream-first-byte-timeout-ms", first_byte_ms,
+                 "Provider time to response header")
+      ->capture_default_str();
+  app.add_option("--upstream-idle-timeout-ms", upstream_idle_ms,
+                 "Provider silence allowed between body reads")
+      ->capture_default_str();
+  app.add_option("--drain-timeout-ms", drain_ms, "Grace period for in-flight requests on SIGTERM")
+      ->capture_default_str();
+  app.add_option("--watch-interval-ms", watch_ms, "Config and token file polling interval")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
+
+  auto* token = app.add_subcommand("token", "Mint, list or revoke agent tokens");
+  std::vector<std::string> token_paths;
+  std::string token_state_dir = opts.state_dir;
+  std::string token_agent;
+  token->add_option("-f,--file", token_paths, "Manifests that define the agent");
+  token->add_option("--state-dir", token_state_dir, "State directory")->capture_default_str();
+  token->add_option("--agent", token_agent, "[NAMESPACE/]NAME of the Agent to mint a token for");
+  token->require_subcommand(0, 1);
+  auto* list = token->add_subcommand("list", "List tokens (id, agent, created, revoked)");
+  auto* revoke = token->add_subcommand("revoke", "Revoke a token by id");
+  std::string revoke_id;
+  revoke->add_option("id", revoke_id, "Token id (the part after pai_)")->required();
+  for (auto* sub : {list, revoke}) {
+    sub->add_option("--state-dir", token_state_dir, "State directory")->capture_default_str();
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  pai::log::Level level;
+  if (!pai::log::ParseLevel(log_level, &level)) return Fail("--log-level: unknown level");
+  pai::log::Init(level);
+
+  if (token->parsed()) {
+    if (list->parsed()) {
+      auto store = pai::auth::TokenStore::Load(token_state_dir);
+      if (!store.ok()) return Fail(std::string(store.status().message()));
+      for (const auto& r : (*store)->records()) {
+        std::cout << r.id << "\t" << r.agent << "\t" << r.created << "\t"
+                  << (r.revoked.empty() ? "active" : "revoked " + r.revoked) << "\n";
+      }
+      return 0;
+    }
+    if (revoke->parsed()) {
+      auto s = pai::auth::RevokeToken(token_state_dir, revoke_id);
+      if (!s.ok()) return Fail(std::string(s.message()));
+      std::cout << "revoked " << revoke_id << std::endl;
+      return 0;
+    }
+    if (token_agent.empty()) return Fail("token: --agent is required");
+    return MintToken(token_paths, token_state_dir, token_agent);
+  }
+
+  opts.header_timeout = std::chrono::milliseconds(header_timeout_ms);
+  opts.body_timeout = std::chrono::milliseconds(body_timeout_ms);
+  opts.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  opts.upstream_connect_timeout = std::chrono::milliseconds(connect_ms);
+  opts.upstream_first_byte_timeout = std::chrono::milliseconds(first_byte_ms);
+  opts.upstream_idle_timeout = std::chrono::milliseconds(upstream_idle_ms);
+  opts.drain_timeout = std::chrono::milliseconds(drain_ms);
+  opts.watch_interval = std::chrono::milliseconds(watch_ms);
+
+  std::string demo_token;
+  if (opts.config_paths.empty()) {
+    // Embedded default: mint a token for the demo agent so the quick start works at once.
+    auto minted = pai::auth::MintToken(opts.state_dir, pai::config::kDemoAgent);
+    if (!minted.ok()) return Fail(std::string(minted.status().message()));
+    demo_token = minted->token;
+  }
+  const int rc = pai::gateway::RunGateway(opts, [&](const pai::gateway::Listening& l) {
+    if (!demo_token.empty()) PrintBanner(l, demo_token);
+  });
+  pai::log::Flush();
+  return rc;
+}

@@ -1,0 +1,18 @@
+// Small helpers shared by modules that build JSON documents with Boost.JSON.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+
+namespace pai {
+
+// FormatRfc3339Millis() formats `t` as RFC 3339 in UTC with millisecond precision,
+// e.g. "2026-11-22T01:20:59.123Z".
+std::string FormatRfc3339Millis(absl::Time t);
+
+// AppendJsonString() appends `s` to `out` as a quoted, escaped JSON string (RFC 8259).
+void AppendJsonString(std::string& out, std::string_view s);
+
+}  // namespace pai

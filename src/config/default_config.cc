@@ -1,0 +1,51 @@
+#include "config/default_config.h"
+
+#include <vector>
+
+#include "common/strings.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace pai::config {
+namespace {
+
+struct RealProvider {
+  const char* name;      // ModelProvider name
+  const char* provider;  // spec.provider
+  const char* env;       // apiKeyEnv
+  const char* model;     // the model the demo agent may call
+};
+
+constexpr RealProvider kRealProviders[] = {
+    {"openai", "openai", "OPENAI_API_KEY", "gpt-4o-mini"},
+    {"anthropic", "anthropic", "ANTHROPIC_API_KEY", "claude-sonnet-4-5"},
+    {"gemini", "gemini", "GEMINI_API_KEY", "gemini-2.5-flash"},
+    {"openrouter", "openrouter", "OPENROUTER_API_KEY", "openai/gpt-4o-mini"},
+};
+
+}  // namespace
+
+std::string DefaultManifest(const std::map<std::string, std::string>& env) {
+  std::string out =
+      "# Embedded default configuration of pai-gateway (used when no -f is given).\n"
+      "apiVersion: pai.io/v1\n"
+      "kind: ModelProvider\n"
+      "metadata: {name: mock}\n"
+      "spec: {provider: mock}\n";
+  std::vector<std::string> models = {"mock/gpt-4o-mini", "mock/text-embedding-3-small"};
+  for (const RealProvider& p : kRealProviders) {
+    auto it = env.find(p.env);
+    if (it == env.end() || it->second.empty()) continue;
+    pai::StrAppend(&out, "---\napiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: ",
+                    p.name, "}\nspec: {provider: ", p.provider, ", apiKeyEnv: ", p.env, "}\n");
+    models.push_back(pai::StrCat(p.name, "/", p.model));
+  }
+  pai::StrAppend(&out,
+                  "---\napiVersion: pai.io/v1\nkind: Agent\n"
+                  "metadata: {name: demo, namespace: default}\n"
+                  "spec:\n  models: [",
+                  absl::StrJoin(models, ", "), "]\n");
+  return out;
+}
+
+}  // namespace pai::config

@@ -1,0 +1,545 @@
+#include "config/manifest.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "common/strings.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include "common/status_macros.h"
+
+extern char** environ;
+
+namespace pai::config {
+namespace {
+
+constexpr std::string_view kPaiApiVersion = "pai.io/v1";
+
+// Doc: error context for one document: "file: document N (Kind ns/name)".
+struct Doc {
+  std::string where;
+
+  absl::Status Error(std::string_view path, std::string_view what) const {
+    return absl::InvalidArgumentError(pai::StrCat(where, ": ", path, ": ", what));
+  }
+};
+
+std::string_view NodeTypeName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "null";
+    default:
+      return "nothing";
+  }
+}
+
+absl::Status ExpectMap(const Doc& doc, const YAML::Node& n, std::string_view path) {
+  if (!n.IsMap()) return doc.Error(path, pai::StrCat("expected a mapping, got ", NodeTypeName(n)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> GetString(const Doc& doc, const YAML::Node& n, std::string_view path) {
+  if (!n.IsScalar()) return doc.Error(path, pai::StrCat("expected a string, got ", NodeTypeName(n)));
+  return n.Scalar();
+}
+
+absl::StatusOr<int64_t> GetInt(const Doc& doc, const YAML::Node& n, std::string_view path) {
+  int64_t v = 0;
+  if (!n.IsScalar() || !absl::SimpleAtoi(n.Scalar(), &v)) {
+    return doc.Error(path, "expected an integer");
+  }
+  if (v < 0) return doc.Error(path, "must not be negative");
+  return v;
+}
+
+absl::StatusOr<double> GetNumber(const Doc& doc, const YAML::Node& n, std::string_view path) {
+  double v = 0;
+  if (!n.IsScalar() || !absl::SimpleAtod(n.Scalar(), &v) || !std::isfinite(v)) {
+    return doc.Error(path, "expected a number");
+  }
+  if (v < 0) return doc.Error(path, "must not be negative");
+  return v;
+}
+
+// Notes keys of `n` not in `known` into `ignored`.
+void NoteUnknown(const Doc& doc, const YAML::Node& n, std::string_view path,
+                 std::initializer_list<std::string_view> known, std::vector<std::string>& ignored) {
+  if (!n.IsMap()) return;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      ignored.push_back(pai::StrCat(doc.where, ": ", path, path.empty() ? "" : ".", key));
+    }
+  }
+}
+
+bool ValidName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char c : s) {
+    if (!(absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_')) return false;
+  }
+  return true;
+}
+
+struct RawSecret {
+  std::map<std::string, std::string> data;
+};
+
+struct RawProvider {
+  Doc doc;
+  ModelProvider p;
+  std::string secret_ns, secret_name, secret_key;  // when apiKeySecretRef is used
+  std::string env_name;                            // when apiKeyEnv is used
+};
+
+std::string_view DefaultBaseUrl(ProviderKind kind) {
+  switch (kind) {
+    case ProviderKind::kOpenAI:
+      return "https://api.openai.com/v1";
+    case ProviderKind::kOpenRouter:
+      return "https://openrouter.ai/api/v1";
+    // Until the native translations land, Anthropic and Gemini are reached through their
+    // OpenAI-compatible endpoints (docs/configuration.md).
+    case ProviderKind::kAnthropic:
+      return "https://api.anthropic.com/v1";
+    case ProviderKind::kGemini:
+      return "https://generativelanguage.googleapis.com/v1beta/openai";
+    case ProviderKind::kMock:
+      return "";
+  }
+  return "";
+}
+
+absl::Status ValidateBaseUrl(const Doc& doc, std::string_view url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) return doc.Error("spec.baseURL", "not an absolute URL");
+  const auto scheme = parsed->scheme();
+  if (scheme != "http" && scheme != "https") {
+    return doc.Error("spec.baseURL", "scheme must be http or https");
+  }
+  if (parsed->host().empty()) return doc.Error("spec.baseURL", "has no host");
+  if (parsed->has_userinfo()) return doc.Error("spec.baseURL", "must not carry credentials");
+  if (parsed->has_query() || parsed->has_fragment()) {
+    return doc.Error("spec.baseURL", "must not have a query or fragment");
+  }
+  return absl::OkStatus();
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::map<std::string, std::string>& env) : env_(env) {}
+
+  absl::Status AddSource(const Source& src) {
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(src.text);
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(pai::StrCat(src.name, ": line ", e.mark.line + 1,
+                                                     ", column ", e.mark.column + 1, ": ", e.msg));
+    }
+    for (size_t i = 0; i < docs.size(); ++i) {
+      const YAML::Node& node = docs[i];
+      if (node.IsNull()) continue;  // empty document between separators
+      Doc doc{pai::StrCat(src.name, ": document ", i + 1)};
+      try {
+        PAI_RETURN_IF_ERROR(AddDocument(doc, node));
+      } catch (const YAML::Exception& e) {
+        return doc.Error("(document)", e.msg);
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Config> Finish() {
+    for (auto& rp : providers_) {
+      ModelProvider& p = rp.p;
+      if (!rp.env_name.empty()) {
+        auto it = env_.find(rp.env_name);
+        if (it == env_.end() || it->second.empty()) {
+          return rp.doc.Error("spec.apiKeyEnv",
+                              pai::StrCat("environment variable ", rp.env_name, " is not set"));
+        }
+        p.api_key = it->second;
+        p.api_key_source = pai::StrCat("env ", rp.env_name);
+      } else if (!rp.secret_name.empty()) {
+        const std::string key = pai::StrCat(rp.secret_ns, "/", rp.secret_name);
+        auto it = secrets_.find(key);
+        if (it == secrets_.end()) {
+          return rp.doc.Error("spec.apiKeySecretRef.name", pai::StrCat("Secret ", key, " not found"));
+        }
+        auto kit = it->second.data.find(rp.secret_key);
+        if (kit == it->second.data.end() || kit->second.empty()) {
+          return rp.doc.Error("spec.apiKeySecretRef.key",
+                              pai::StrCat("Secret ", key, " has no key \"", rp.secret_key, "\""));
+        }
+        p.api_key = kit->second;
+        p.api_key_source = pai::StrCat("secret ", key, "#", rp.secret_key);
+      }
+      config_.providers.emplace(p.name, std::move(p));
+    }
+    for (const auto& [key, agent] : config_.agents) {
+      for (const std::string& ref : agent.models) {
+        std::string_view prov, model;
+        SplitModelRef(ref, &prov, &model);
+        if (!config_.providers.contains(std::string(prov))) {
+          config_.warnings.push_back(pai::StrCat("Agent ", key, ": model ", ref,
+                                                  " names ModelProvider \"", prov,
+                                                  "\" which is not configured"));
+        }
+      }
+    }
+    return std::move(config_);
+  }
+
+ private:
+  absl::Status AddDocument(Doc& doc, const YAML::Node& node) {
+    PAI_RETURN_IF_ERROR(ExpectMap(doc, node, "(document)"));
+    const YAML::Node kind_node = node["kind"];
+    if (!kind_node) return doc.Error("kind", "missing");
+    auto kind = GetString(doc, kind_node, "kind");
+    if (!kind.ok()) return kind.status();
+    const YAML::Node api_node = node["apiVersion"];
+    if (!api_node) return doc.Error("apiVersion", "missing");
+    auto api = GetString(doc, api_node, "apiVersion");
+    if (!api.ok()) return api.status();
+
+    const YAML::Node meta = node["metadata"];
+    if (!meta) return doc.Error("metadata", "missing");
+    PAI_RETURN_IF_ERROR(ExpectMap(doc, meta, "metadata"));
+    if (!meta["name"]) return doc.Error("metadata.name", "missing");
+    auto name = GetString(doc, meta["name"], "metadata.name");
+    if (!name.ok()) return name.status();
+    if (!ValidName(*name)) {
+      return doc.Error("metadata.name", "must be letters, digits, '-', '.' or '_' (1-253)");
+    }
+    std::string ns = "default";
+    if (meta["namespace"]) {
+      auto n = GetString(doc, meta["namespace"], "metadata.namespace");
+      if (!n.ok()) return n.status();
+      if (!ValidName(*n)) return doc.Error("metadata.namespace", "invalid namespace");
+      ns = *n;
+    }
+    doc.where = pai::StrCat(doc.where, " (", *kind, " ", ns, "/", *name, ")");
+
+    const bool known_kind = *kind == "Secret" || *kind == "ModelProvider" || *kind == "Agent";
+    if (!known_kind) {
+      config_.ignored.push_back(pai::StrCat(doc.where, ": kind not used by the gateway"));
+      return absl::OkStatus();
+    }
+    const std::string_view want_api = *kind == "Secret" ? "v1" : kPaiApiVersion;
+    if (*api != want_api) {
+      return doc.Error("apiVersion", pai::StrCat("expected \"", want_api, "\" for kind ", *kind));
+    }
+    const std::string id = pai::StrCat(*kind, "/", ns, "/", *name);
+    if (!seen_.insert(id).second) return doc.Error("metadata.name", "duplicate resource");
+
+    if (*kind == "Secret") return AddSecret(doc, node, ns, *name);
+    const YAML::Node spec = node["spec"];
+    if (!spec) return doc.Error("spec", "missing");
+    PAI_RETURN_IF_ERROR(ExpectMap(doc, spec, "spec"));
+    if (*kind == "ModelProvider") return AddProvider(doc, spec, ns, *name);
+    return AddAgent(doc, spec, ns, *name);
+  }
+
+  absl::Status AddSecret(const Doc& doc, const YAML::Node& node, const std::string& ns,
+                         const std::string& name) {
+    RawSecret secret;
+    if (const YAML::Node data = node["data"]) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, data, "data"));
+      for (const auto& kv : data) {
+        const std::string key = kv.first.Scalar();
+        auto value = GetString(doc, kv.second, pai::StrCat("data.", key));
+        if (!value.ok()) return value.status();
+        std::string decoded;
+        if (!absl::Base64Unescape(*value, &decoded)) {
+          return doc.Error(pai::StrCat("data.", key), "not valid base64");
+        }
+        secret.data[key] = std::move(decoded);
+      }
+    }
+    if (const YAML::Node data = node["stringData"]) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, data, "stringData"));
+      for (const auto& kv : data) {
+        const std::string key = kv.first.Scalar();
+        auto value = GetString(doc, kv.second, pai::StrCat("stringData.", key));
+        if (!value.ok()) return value.status();
+        secret.data[key] = *value;  // stringData wins over data, as in Kubernetes
+      }
+    }
+    NoteUnknown(doc, node, "", {"apiVersion", "kind", "metadata", "data", "stringData", "type"},
+                config_.ignored);
+    secrets_[pai::StrCat(ns, "/", name)] = std::move(secret);
+    return absl::OkStatus();
+  }
+
+  absl::Status AddProvider(const Doc& doc, const YAML::Node& spec, const std::string& ns,
+                           const std::string& name) {
+    RawProvider rp{doc, {}, {}, {}, {}, {}};
+    ModelProvider& p = rp.p;
+    p.name = name;
+    p.ns = ns;
+    if (!spec["provider"]) return doc.Error("spec.provider", "missing");
+    auto kind = GetString(doc, spec["provider"], "spec.provider");
+    if (!kind.ok()) return kind.status();
+    if (*kind == "openai") {
+      p.kind = ProviderKind::kOpenAI;
+    } else if (*kind == "anthropic") {
+      p.kind = ProviderKind::kAnthropic;
+    } else if (*kind == "gemini") {
+      p.kind = ProviderKind::kGemini;
+    } else if (*kind == "openrouter") {
+      p.kind = ProviderKind::kOpenRouter;
+    } else if (*kind == "mock") {
+      p.kind = ProviderKind::kMock;
+    } else {
+      return doc.Error("spec.provider", pai::StrCat("unknown provider \"", *kind,
+                                                     "\" (openai | anthropic | gemini | "
+                                                     "openrouter | mock)"));
+    }
+    p.base_url = std::string(DefaultBaseUrl(p.kind));
+    if (const YAML::Node url = spec["baseURL"]) {
+      auto s = GetString(doc, url, "spec.baseURL");
+      if (!s.ok()) return s.status();
+      PAI_RETURN_IF_ERROR(ValidateBaseUrl(doc, *s));
+      p.base_url = *s;
+      while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+    }
+    const YAML::Node ref = spec["apiKeySecretRef"];
+    const YAML::Node env = spec["apiKeyEnv"];
+    if (ref && env) return doc.Error("spec", "set only one of apiKeySecretRef and apiKeyEnv");
+    if (ref) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, ref, "spec.apiKeySecretRef"));
+      if (!ref["name"]) return doc.Error("spec.apiKeySecretRef.name", "missing");
+      auto sn = GetString(doc, ref["name"], "spec.apiKeySecretRef.name");
+      if (!sn.ok()) return sn.status();
+      rp.secret_name = *sn;
+      rp.secret_key = "api-key";
+      if (ref["key"]) {
+        auto sk = GetString(doc, ref["key"], "spec.apiKeySecretRef.key");
+        if (!sk.ok()) return sk.status();
+        rp.secret_key = *sk;
+      }
+      rp.secret_ns = ns;
+      if (ref["namespace"]) {
+        auto sns = GetString(doc, ref["namespace"], "spec.apiKeySecretRef.namespace");
+        if (!sns.ok()) return sns.status();
+        rp.secret_ns = *sns;
+      }
+    } else if (env) {
+      auto e = GetString(doc, env, "spec.apiKeyEnv");
+      if (!e.ok()) return e.status();
+      if (e->empty()) return doc.Error("spec.apiKeyEnv", "must not be empty");
+      rp.env_name = *e;
+    } else if (p.kind != ProviderKind::kMock) {
+      return doc.Error("spec", "needs apiKeySecretRef or apiKeyEnv");
+    }
+    if (const YAML::Node m = spec["maxTokensDay"]) {
+      auto v = GetInt(doc, m, "spec.maxTokensDay");
+      if (!v.ok()) return v.status();
+      p.max_tokens_day = *v;
+    }
+    NoteUnknown(doc, spec, "spec",
+                {"provider", "baseURL", "apiKeySecretRef", "apiKeyEnv", "maxTokensDay"},
+                config_.ignored);
+    if (std::any_of(providers_.begin(), providers_.end(),
+                    [&](const RawProvider& o) { return o.p.name == name; })) {
+      return doc.Error("metadata.name",
+                       "another ModelProvider has this name (models are addressed by name)");
+    }
+    providers_.push_back(std::move(rp));
+    return absl::OkStatus();
+  }
+
+  absl::Status AddAgent(const Doc& doc, const YAML::Node& spec, const std::string& ns,
+                        const std::string& name) {
+    Agent a;
+    a.ns = ns;
+    a.name = name;
+    const YAML::Node models = spec["models"];
+    if (!models) return doc.Error("spec.models", "missing");
+    if (!models.IsSequence()) {
+      return doc.Error("spec.models", pai::StrCat("expected a list, got ", NodeTypeName(models)));
+    }
+    if (models.size() == 0) return doc.Error("spec.models", "must list at least one model");
+    for (size_t i = 0; i < models.size(); ++i) {
+      const std::string path = pai::StrCat("spec.models[", i, "]");
+      auto ref = GetString(doc, models[i], path);
+      if (!ref.ok()) return ref.status();
+      std::string_view prov, model;
+      if (!SplitModelRef(*ref, &prov, &model)) {
+        return doc.Error(path, pai::StrCat("\"", *ref, "\" is not <modelprovider>/<model-id>"));
+      }
+      if (std::find(a.models.begin(), a.models.end(), *ref) == a.models.end()) {
+        a.models.push_back(*ref);
+      }
+    }
+    if (const YAML::Node t = spec["tokens"]) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, t, "spec.tokens"));
+      if (t["maxPerDay"]) {
+        auto v = GetInt(doc, t["maxPerDay"], "spec.tokens.maxPerDay");
+        if (!v.ok()) return v.status();
+        a.tokens.max_per_day = *v;
+      }
+      if (t["maxPerRequest"]) {
+        auto v = GetInt(doc, t["maxPerRequest"], "spec.tokens.maxPerRequest");
+        if (!v.ok()) return v.status();
+        a.tokens.max_per_request = *v;
+      }
+      NoteUnknown(doc, t, "spec.tokens", {"maxPerDay", "maxPerRequest"}, config_.ignored);
+    }
+    if (const YAML::Node r = spec["rateLimits"]) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, r, "spec.rateLimits"));
+      if (r["maxRequestsPerMinute"]) {
+        auto v = GetInt(doc, r["maxRequestsPerMinute"], "spec.rateLimits.maxRequestsPerMinute");
+        if (!v.ok()) return v.status();
+        a.rate_limits.max_requests_per_minute = *v;
+      }
+      if (r["maxConcurrentRequests"]) {
+        auto v = GetInt(doc, r["maxConcurrentRequests"], "spec.rateLimits.maxConcurrentRequests");
+        if (!v.ok()) return v.status();
+        a.rate_limits.max_concurrent_requests = *v;
+      }
+      if (r["maxCostPerDayUSD"]) {
+        auto v = GetNumber(doc, r["maxCostPerDayUSD"], "spec.rateLimits.maxCostPerDayUSD");
+        if (!v.ok()) return v.status();
+        a.rate_limits.max_cost_per_day_usd = *v;
+      }
+      NoteUnknown(doc, r, "spec.rateLimits",
+                  {"maxRequestsPerMinute", "maxConcurrentRequests", "maxCostPerDayUSD"},
+                  config_.ignored);
+    }
+    if (const YAML::Node g = spec["guards"]) {
+      if (!g.IsSequence()) return doc.Error("spec.guards", "expected a list");
+      for (size_t i = 0; i < g.size(); ++i) {
+        const std::string path = pai::StrCat("spec.guards[", i, "]");
+        PAI_RETURN_IF_ERROR(ExpectMap(doc, g[i], path));
+        if (!g[i]["binding"]) return doc.Error(path + ".binding", "missing");
+        auto b = GetString(doc, g[i]["binding"], path + ".binding");
+        if (!b.ok()) return b.status();
+        a.guard_bindings.push_back(*b);
+      }
+    }
+    NoteUnknown(doc, spec, "spec", {"models", "tokens", "rateLimits", "guards"}, config_.ignored);
+    config_.agents.emplace(a.Key(), std::move(a));
+    return absl::OkStatus();
+  }
+
+  const std::map<std::string, std::string>& env_;
+  Config config_;
+  std::map<std::string, RawSecret> secrets_;  // by "ns/name"
+  std::vector<RawProvider> providers_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+std::string_view ProviderKindName(ProviderKind kind) {
+  switch (kind) {
+    case ProviderKind::kOpenAI:
+      return "openai";
+    case ProviderKind::kAnthropic:
+      return "anthropic";
+    case ProviderKind::kGemini:
+      return "gemini";
+    case ProviderKind::kOpenRouter:
+      return "openrouter";
+    case ProviderKind::kMock:
+      return "mock";
+  }
+  return "openai";
+}
+
+bool SplitModelRef(std::string_view ref, std::string_view* provider, std::string_view* model_id) {
+  const size_t slash = ref.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == ref.size()) return false;
+  *provider = ref.substr(0, slash);
+  *model_id = ref.substr(slash + 1);
+  return true;
+}
+
+absl::StatusOr<Config> ParseManifests(const std::vector<Source>& sources,
+                                      const std::map<std::string, std::string>& env) {
+  Parser parser(env);
+  for (const Source& src : sources) {
+    absl::Status s = parser.AddSource(src);
+    if (!s.ok()) return s;
+  }
+  return parser.Finish();
+}
+
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const auto status = fs::status(path, ec);
+    if (ec || !fs::exists(status)) {
+      return absl::NotFoundError(pai::StrCat(path, ": no such file or directory"));
+    }
+    if (!fs::is_directory(status)) {
+      out.push_back(path);
+      continue;
+    }
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      const std::string ext = entry.path().extension().string();
+      if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+        files.push_back(entry.path().string());
+      }
+    }
+    if (ec) return absl::InvalidArgumentError(pai::StrCat(path, ": ", ec.message()));
+    if (files.empty()) {
+      return absl::InvalidArgumentError(pai::StrCat(path, ": directory has no manifest files"));
+    }
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Source>> ReadSources(const std::vector<std::string>& paths) {
+  auto files = ExpandPaths(paths);
+  if (!files.ok()) return files.status();
+  std::vector<Source> out;
+  for (const std::string& f : *files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) return absl::NotFoundError(pai::StrCat(f, ": cannot read"));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    out.push_back({f, ss.str()});
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    const size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+}  // namespace pai::config

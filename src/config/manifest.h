@@ -1,0 +1,106 @@
+// Gateway configuration read from Pai resource manifests (YAML, multi-document, `---`), the same
+// documents `pai apply -f` accepts. Shapes: shared/design/ARCHITECTURE.md ("Configuration =
+// Pai resource manifests"); Secret follows Kubernetes' core/v1 Secret (`stringData`, `data`).
+//
+// Kinds used: Secret (v1), ModelProvider, Agent (pai.io/v1). Other kinds and unknown fields are
+// accepted and reported in Config::ignored (the gateway logs them at debug level).
+//
+// Errors name the source file, the document index (1-based) and the field path, e.g.
+//   "agents.yaml: document 2 (Agent default/coder): spec.models[1]: expected a string".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pai::config {
+
+// ProviderKind: the API dialect and defaults of a ModelProvider (`spec.provider`).
+enum class ProviderKind { kOpenAI, kAnthropic, kGemini, kOpenRouter, kMock };
+
+std::string_view ProviderKindName(ProviderKind kind);
+
+// ModelProvider: one LLM API subscription. Models are addressed as `<name>/<model-id>`.
+struct ModelProvider {
+  std::string name;
+  std::string ns;  // metadata.namespace, default "default"
+  ProviderKind kind = ProviderKind::kOpenAI;
+  // Absolute http(s) URL without query, e.g. "https://api.openai.com/v1"; the API paths
+  // ("/chat/completions", ...) are appended. Empty for kMock.
+  std::string base_url;
+  // The provider's real API key. Never log it; it only goes upstream.
+  std::string api_key;
+  // Where the key came from, safe to log: "secret default/openai-key#api-key" or
+  // "env OPENAI_API_KEY".
+  std::string api_key_source;
+  int64_t max_tokens_day = 0;  // 0 = unlimited (enforced by the budget module)
+};
+
+// Agent limits (enforced by the budget module; 0 = unlimited).
+struct AgentTokens {
+  int64_t max_per_day = 0;
+  int64_t max_per_request = 0;
+};
+struct AgentRateLimits {
+  int64_t max_requests_per_minute = 0;
+  int64_t max_concurrent_requests = 0;
+  double max_cost_per_day_usd = 0;
+};
+
+// Agent: an identity that may call the listed models.
+struct Agent {
+  std::string ns;
+  std::string name;
+  // `<modelprovider>/<model-id>`; first = primary, the rest are fallbacks.
+  std::vector<std::string> models;
+  AgentTokens tokens;
+  AgentRateLimits rate_limits;
+  std::vector<std::string> guard_bindings;  // spec.guards[].binding (used by the guard module)
+
+  std::string Key() const { return ns + "/" + name; }
+};
+
+// Config: everything the gateway needs from the manifests. Immutable once loaded.
+struct Config {
+  std::map<std::string, ModelProvider> providers;  // by metadata.name
+  std::map<std::string, Agent> agents;             // by "namespace/name"
+  // Human-readable notes on what was accepted but ignored (unknown kinds and fields), and on
+  // references that do not resolve (an Agent model naming a missing ModelProvider).
+  std::vector<std::string> ignored;
+  std::vector<std::string> warnings;
+};
+
+// Source: one manifest text and the name used in error messages (usually its path).
+struct Source {
+  std::string name;
+  std::string text;
+};
+
+// ParseManifests() builds a Config from the concatenation of `sources` (documents are merged;
+// Secret references resolve across files). `env` resolves `spec.apiKeyEnv` (pass the process
+// environment in production, a fixed map in tests).
+// Errors: InvalidArgument naming the file, document and field path.
+absl::StatusOr<Config> ParseManifests(const std::vector<Source>& sources,
+                                      const std::map<std::string, std::string>& env);
+
+// ExpandPaths() turns files and directories into the list of manifest files: a directory
+// contributes its *.yaml, *.yml and *.json files (not recursive), sorted by name.
+// Errors: NotFound when a path does not exist, InvalidArgument when a directory has no manifest.
+absl::StatusOr<std::vector<std::string>> ExpandPaths(const std::vector<std::string>& paths);
+
+// ReadSources() reads every file of ExpandPaths(paths).
+absl::StatusOr<std::vector<Source>> ReadSources(const std::vector<std::string>& paths);
+
+// ProcessEnvironment() returns the process environment as a map.
+std::map<std::string, std::string> ProcessEnvironment();
+
+// SplitModelRef() splits "<modelprovider>/<model-id>" at the first '/'. The model id may itself
+// contain '/' (OpenRouter: "openrouter/meta-llama/llama-3.1-8b"). False when there is no '/' or
+// either side is empty.
+bool SplitModelRef(std::string_view ref, std::string_view* provider, std::string_view* model_id);
+
+}  // namespace pai::config

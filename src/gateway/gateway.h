@@ -1,0 +1,52 @@
+// pai-gateway's server: the agent-facing listener (OpenAI-compatible API), the admin listener
+// (/healthz, /readyz, /metrics), configuration and token hot reload, graceful drain.
+//
+// Threading: `threads` shards, each one io_context on its own thread with its own
+// SO_REUSEPORT acceptor, upstream connection pool and JSON parser; connections never move
+// between shards, so the request path takes no lock except the configuration snapshot.
+// The main thread runs signals (SIGTERM/SIGINT drain, SIGHUP reload) and the file watcher.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pai::gateway {
+
+struct GatewayOptions {
+  // Manifest files or directories; empty → the embedded default (config/default_config.h).
+  std::vector<std::string> config_paths;
+  std::string listen = "127.0.0.1:4000";
+  std::string admin_listen = "127.0.0.1:4001";
+  std::string state_dir = "pai-state";
+  std::string ca_file;  // extra CA bundle for provider TLS (tests); system CAs otherwise
+  int threads = 0;      // 0 → std::thread::hardware_concurrency()
+
+  size_t max_body_bytes = 32u << 20;      // 413 above
+  size_t max_header_bytes = 64u << 10;    // 431 above
+  size_t max_response_bytes = 64u << 20;  // buffered (non-streaming) provider responses
+  std::chrono::milliseconds header_timeout{30'000};  // first request header on a connection
+  std::chrono::milliseconds body_timeout{60'000};    // request body; also each client write
+  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
+  std::chrono::milliseconds upstream_connect_timeout{10'000};
+  std::chrono::milliseconds upstream_first_byte_timeout{300'000};
+  std::chrono::milliseconds upstream_idle_timeout{120'000};
+  std::chrono::milliseconds drain_timeout{30'000};
+  std::chrono::milliseconds watch_interval{250};  // config and token file polling
+};
+
+// Listening: the bound addresses ("127.0.0.1:41234"), reported once both listeners are up.
+struct Listening {
+  std::string listen;
+  std::string admin_listen;
+};
+
+// RunGateway() loads the configuration, binds both listeners, calls `on_listening`, serves
+// until SIGTERM/SIGINT, drains and returns the process exit code: 0 after a drain, 2 when the
+// configuration or a listener could not be set up (the reason is logged, one line).
+int RunGateway(const GatewayOptions& options,
+               const std::function<void(const Listening&)>& on_listening);
+
+}  // namespace pai::gateway

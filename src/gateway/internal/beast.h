@@ -1,0 +1,32 @@
+// Asio/Beast in one place. Only the few translation units that do network I/O include this
+// (server.cc, proxy.cc, upstream.cc, beast_impl.cc): a Beast TU costs ~1 min to compile here.
+// Asio and Beast are compiled once, in beast_impl.cc (separate compilation).
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace pai::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+// Completion token for expected errors: `auto [ec, n] = co_await op(..., kTuple);`
+inline constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+}  // namespace pai::gateway

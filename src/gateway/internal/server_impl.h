@@ -1,0 +1,102 @@
+// Internals of the gateway server shared by server.cc (listeners, connections, admin,
+// lifecycle) and proxy.cc (agent routes, upstream relay).
+#pragma once
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "auth/token_store.h"
+#include "common/snapshot.h"
+#include "gateway/gateway.h"
+#include "gateway/internal/beast.h"
+#include "gateway/internal/upstream.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "gateway/runtime.h"
+
+namespace pai::gateway {
+
+class GatewayImpl;
+
+// ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its
+// shard so that a drain can close it while it waits idle for the next request.
+struct ClientConn {
+  explicit ClientConn(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  bool idle = true;              // waiting for a request (safe to close on drain)
+  bool response_started = false; // bytes of the current response were written
+  bool keep_alive = true;        // false once the connection must close after this response
+};
+
+// Shard: one io_context thread with its acceptors and upstream pool.
+struct Shard {
+  // `pool` is declared before `ioc` so it outlives the coroutine frames destroyed with `ioc`.
+  std::unique_ptr<UpstreamPool> pool;
+  net::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<tcp::acceptor> admin_acceptor;
+  std::list<ClientConn*> conns;  // touched only on this shard's thread
+  std::thread thread;
+};
+
+class GatewayImpl {
+ public:
+  explicit GatewayImpl(const GatewayOptions& options);
+  int Run(const std::function<void(const Listening&)>& on_listening);
+
+  // --- server.cc ---
+  net::awaitable<void> AcceptLoop(Shard* shard, bool admin);
+  net::awaitable<void> ServeAgent(Shard* shard, tcp::socket socket);
+  net::awaitable<void> ServeAdmin(tcp::socket socket);
+  absl::Status LoadConfig();
+  void PollFiles();
+  void BeginDrain();
+
+  // --- proxy.cc ---
+  // HandleAgentRequest() runs one request through the pipeline and writes the response.
+  net::awaitable<void> HandleAgentRequest(Shard* shard, ClientConn* conn,
+                                          http::request<http::string_body>* req);
+
+  const GatewayOptions options_;
+  Metrics metrics_;
+  Snapshot<RuntimeConfig> runtime_;
+  Snapshot<auth::TokenStore> tokens_;
+  std::unique_ptr<Pipeline> pipeline_;
+  ssl::context tls_ctx_{ssl::context::tls_client};
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> active_requests_{0};
+
+ private:
+  net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> ProxyChat(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn,
+                                               RequestContext* ctx);
+  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn,
+                                                RequestContext* ctx, std::string path,
+                                                std::string body);
+  net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                        http::request<http::string_body>* up,
+                                        UpstreamCall** current, bool* client_gone,
+                                        std::chrono::steady_clock::time_point t0);
+  net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,
+                                             UpstreamCall* call, bool* client_gone);
+
+  // File watching state (main thread only).
+  std::string config_fingerprint_;
+  std::string config_content_hash_;
+  std::string tokens_fingerprint_;
+};
+
+// Response helpers (server.cc).
+net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
+                                                http::response<http::string_body>& res,
+                                                std::chrono::milliseconds timeout);
+http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
+                                               std::string_view request_id);
+
+}  // namespace pai::gateway

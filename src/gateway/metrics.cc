@@ -1,0 +1,135 @@
+#include "gateway/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace pai::gateway {
+namespace {
+
+// LLM calls range from milliseconds (embeddings, cached) to minutes (long generations).
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+
+}  // namespace
+
+std::string_view RouteLabel(Route route) {
+  switch (route) {
+    case Route::kChatCompletions:
+      return "/v1/chat/completions";
+    case Route::kModels:
+      return "/v1/models";
+    case Route::kEmbeddings:
+      return "/v1/embeddings";
+    default:
+      return "other";
+  }
+}
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_family_ = &prometheus::BuildCounter()
+                          .Name("pai_gateway_requests_total")
+                          .Help("Agent-facing HTTP requests by route and status class.")
+                          .Register(*registry_);
+  auto& duration = prometheus::BuildHistogram()
+                       .Name("pai_gateway_request_duration_seconds")
+                       .Help("Agent-facing request duration, from request read to response end.")
+                       .Register(*registry_);
+  static constexpr std::string_view kClassNames[kClasses] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (size_t r = 0; r < static_cast<size_t>(Route::kCount); ++r) {
+    const std::string route(RouteLabel(static_cast<Route>(r)));
+    for (size_t c = 0; c < kClasses; ++c) {
+      requests_[r * kClasses + c] =
+          &requests_family_->Add({{"route", route}, {"status_class", std::string(kClassNames[c])}});
+    }
+    duration_[r] = &duration.Add({{"route", route}}, kLatencyBuckets);
+  }
+  in_flight_ = &prometheus::BuildGauge()
+                    .Name("pai_gateway_requests_in_flight")
+                    .Help("Agent-facing requests being served (streams count until they end).")
+                    .Register(*registry_)
+                    .Add({});
+  tokens_family_ = &prometheus::BuildCounter()
+                        .Name("pai_gateway_tokens_total")
+                        .Help("LLM tokens by agent, model and type (input | output), as reported "
+                              "by the provider's usage.")
+                        .Register(*registry_);
+  upstream_duration_family_ = &prometheus::BuildHistogram()
+                                   .Name("gen_ai_server_request_duration_seconds")
+                                   .Help("Provider request duration, from sending the request "
+                                         "to the last response byte (OpenTelemetry GenAI).")
+                                   .Register(*registry_);
+  ttft_family_ = &prometheus::BuildHistogram()
+                      .Name("gen_ai_server_time_to_first_token_seconds")
+                      .Help("Time from sending a streaming request to its first event "
+                            "(OpenTelemetry GenAI).")
+                      .Register(*registry_);
+  upstream_errors_family_ = &prometheus::BuildCounter()
+                                 .Name("pai_gateway_upstream_errors_total")
+                                 .Help("Provider calls that failed: connect, timeout, protocol "
+                                       "errors and HTTP 5xx answers.")
+                                 .Register(*registry_);
+  stage_family_ = &prometheus::BuildCounter()
+                       .Name("pai_gateway_stage_rejections_total")
+                       .Help("Requests a pipeline stage rejected, by stage.")
+                       .Register(*registry_);
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("pai_gateway_config_reloads_total")
+                      .Help("Configuration reloads by result (success | failure).")
+                      .Register(*registry_);
+  reload_ok_ = &reloads.Add({{"result", "success"}});
+  reload_fail_ = &reloads.Add({{"result", "failure"}});
+  auto& conns = prometheus::BuildCounter()
+                    .Name("pai_gateway_upstream_connections_total")
+                    .Help("Provider connections used, by whether the keep-alive pool supplied "
+                          "them (reused | new).")
+                    .Register(*registry_);
+  conn_new_ = &conns.Add({{"pool", "new"}});
+  conn_reused_ = &conns.Add({{"pool", "reused"}});
+  usage_missing_ = &prometheus::BuildCounter()
+                        .Name("pai_gateway_usage_missing_total")
+                        .Help("Provider responses that reported no token usage.")
+                        .Register(*registry_)
+                        .Add({});
+}
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+prometheus::Counter& Metrics::requests(Route route, int http_status) {
+  size_t c = static_cast<size_t>(http_status / 100);
+  c = c < 1 ? 0 : (c > kClasses ? kClasses - 1 : c - 1);
+  return *requests_[static_cast<size_t>(route) * kClasses + c];
+}
+
+size_t Metrics::RegisterStage(std::string_view stage) {
+  stages_.push_back(&stage_family_->Add({{"stage", std::string(stage)}}));
+  return stages_.size() - 1;
+}
+
+prometheus::Counter& Metrics::stage_rejections(size_t stage_index) {
+  return *stages_[stage_index];
+}
+
+ModelMetrics Metrics::ModelMetricsFor(std::string_view ns, std::string_view agent,
+                                      std::string_view model, std::string_view provider) {
+  ModelMetrics m;
+  const std::map<std::string, std::string> base = {{"namespace", std::string(ns)},
+                                                   {"agent", std::string(agent)},
+                                                   {"model", std::string(model)},
+                                                   {"provider", std::string(provider)}};
+  auto with = [&](const char* k, const char* v) {
+    auto labels = base;
+    labels[k] = v;
+    return labels;
+  };
+  m.input_tokens = &tokens_family_->Add(with("type", "input"));
+  m.output_tokens = &tokens_family_->Add(with("type", "output"));
+  const std::map<std::string, std::string> upstream = {{"model", std::string(model)},
+                                                       {"provider", std::string(provider)}};
+  m.upstream_duration = &upstream_duration_family_->Add(upstream, kLatencyBuckets);
+  m.time_to_first_token = &ttft_family_->Add(upstream, kLatencyBuckets);
+  m.upstream_errors = &upstream_errors_family_->Add(upstream);
+  return m;
+}
+
+}  // namespace pai::gateway

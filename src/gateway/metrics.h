@@ -1,0 +1,79 @@
+// The gateway's Prometheus metrics (prometheus-cpp). Names and labels: docs/metrics.md.
+//
+// Families are created once; metric handles that a request touches are resolved when the
+// configuration loads (ModelMetrics) or at construction (route × status class), never per
+// request, because prometheus-cpp's Family::Add takes a lock. Labels are bounded: route, status
+// class, namespace, agent, model, provider, type — never a token, prompt or request id.
+//
+// Thread safety: all methods are safe from any thread; handles are lock-free atomics.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace pai::gateway {
+
+// Route: the agent-facing routes, as metric label values.
+enum class Route { kChatCompletions = 0, kModels, kEmbeddings, kOther, kCount };
+std::string_view RouteLabel(Route route);
+
+// ModelMetrics: handles for one (agent, model) pair and its provider.
+struct ModelMetrics {
+  prometheus::Counter* input_tokens = nullptr;
+  prometheus::Counter* output_tokens = nullptr;
+  prometheus::Histogram* upstream_duration = nullptr;  // gen_ai_server_request_duration_seconds
+  prometheus::Histogram* time_to_first_token = nullptr;
+  prometheus::Counter* upstream_errors = nullptr;  // pai_gateway_upstream_errors_total
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  // Serialize() renders every family in the Prometheus text exposition format 0.0.4.
+  std::string Serialize() const;
+
+  // ModelMetricsFor() resolves (and creates) the handles of one agent/model pair. Locks: call
+  // when a configuration loads, not per request.
+  ModelMetrics ModelMetricsFor(std::string_view ns, std::string_view agent, std::string_view model,
+                               std::string_view provider);
+
+  prometheus::Counter& requests(Route route, int http_status);
+  prometheus::Histogram& duration(Route route) { return *duration_[static_cast<size_t>(route)]; }
+  prometheus::Gauge& in_flight() { return *in_flight_; }
+  prometheus::Counter& stage_rejections(size_t stage_index);
+  // StageRejectionsFor() registers the rejection counter of a pipeline stage; returns its index.
+  size_t RegisterStage(std::string_view stage);
+  prometheus::Counter& config_reloads(bool success) { return success ? *reload_ok_ : *reload_fail_; }
+  prometheus::Counter& upstream_connections(bool reused) { return reused ? *conn_reused_ : *conn_new_; }
+  prometheus::Counter& stream_usage_missing() { return *usage_missing_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_family_;
+  prometheus::Family<prometheus::Counter>* tokens_family_;
+  prometheus::Family<prometheus::Histogram>* upstream_duration_family_;
+  prometheus::Family<prometheus::Histogram>* ttft_family_;
+  prometheus::Family<prometheus::Counter>* upstream_errors_family_;
+  prometheus::Family<prometheus::Counter>* stage_family_;
+  static constexpr size_t kClasses = 5;  // 1xx..5xx
+  std::array<prometheus::Counter*, static_cast<size_t>(Route::kCount) * kClasses> requests_{};
+  std::array<prometheus::Histogram*, static_cast<size_t>(Route::kCount)> duration_{};
+  std::vector<prometheus::Counter*> stages_;
+  prometheus::Gauge* in_flight_;
+  prometheus::Counter* reload_ok_;
+  prometheus::Counter* reload_fail_;
+  prometheus::Counter* conn_new_;
+  prometheus::Counter* conn_reused_;
+  prometheus::Counter* usage_missing_;
+};
+
+}  // namespace pai::gateway

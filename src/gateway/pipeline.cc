@@ -1,0 +1,129 @@
+#include "gateway/pipeline.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "gateway/errors.h"
+
+namespace pai::gateway {
+namespace {
+
+// Authenticate: `Authorization: Bearer <agent token>` → the Agent of the current config.
+class AuthenticateStage final : public Stage {
+ public:
+  explicit AuthenticateStage(const Snapshot<auth::TokenStore>& tokens) : tokens_(tokens) {}
+  std::string_view name() const override { return "authenticate"; }
+
+  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+    std::string_view header = SV(absl::StripAsciiWhitespace(AV(ctx.authorization)));
+    if (header.empty()) {
+      co_return MakeError(absl::StatusCode::kUnauthenticated,
+                          "You didn't provide an API key. Send your agent token as "
+                          "'Authorization: Bearer <token>'.",
+                          "invalid_api_key");
+    }
+    if (header.size() < 7 || !absl::EqualsIgnoreCase(AV(header.substr(0, 7)), "bearer ")) {
+      co_return MakeError(absl::StatusCode::kUnauthenticated,
+                          "Unsupported authorization scheme: use 'Authorization: Bearer <token>'.",
+                          "invalid_api_key");
+    }
+    const std::string_view token = SV(absl::StripAsciiWhitespace(AV(header.substr(7))));
+    const auto store = tokens_.Get();
+    auto agent_key = store ? store->Authenticate(token)
+                           : absl::StatusOr<std::string>(absl::UnauthenticatedError(""));
+    if (!agent_key.ok()) {
+      co_return MakeError(absl::StatusCode::kUnauthenticated,
+                          "Incorrect or revoked agent token provided.", "invalid_api_key");
+    }
+    ctx.agent = ctx.runtime->FindAgent(*agent_key);
+    if (!ctx.agent) {
+      co_return MakeError(absl::StatusCode::kUnauthenticated,
+                          "The agent this token belongs to is not configured.",
+                          "invalid_api_key");
+    }
+    co_return absl::OkStatus();
+  }
+
+ private:
+  const Snapshot<auth::TokenStore>& tokens_;
+};
+
+// Parse: validate the body of routes that take one and extract the fields later stages use.
+class ParseStage final : public Stage {
+ public:
+  std::string_view name() const override { return "parse"; }
+
+  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+    if (ctx.route == Route::kChatCompletions) {
+      auto req = ParseChatCompletionRequest(*ctx.body);
+      if (!req.ok()) co_return req.status();
+      ctx.stream = req->stream;
+      ctx.chat = std::move(*req);
+    } else if (ctx.route == Route::kEmbeddings) {
+      auto req = ParseEmbeddingsRequest(*ctx.body);
+      if (!req.ok()) co_return req.status();
+      ctx.embeddings = std::move(*req);
+    }
+    co_return absl::OkStatus();
+  }
+};
+
+// ResolveModel: the requested model → one of the agent's routes (403 / 404 otherwise).
+class ResolveModelStage final : public Stage {
+ public:
+  std::string_view name() const override { return "resolve_model"; }
+
+  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+    const std::string* requested = ctx.chat         ? &ctx.chat->model
+                                   : ctx.embeddings ? &ctx.embeddings->model
+                                                    : nullptr;
+    if (!requested) co_return absl::OkStatus();
+    auto route = ctx.runtime->ResolveModel(*ctx.agent, *requested);
+    if (!route.ok()) co_return route.status();
+    ctx.model = *route;
+    co_return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics)
+    : stages_(std::move(stages)), metrics_(metrics) {
+  for (const auto& s : stages_) metric_index_.push_back(metrics_.RegisterStage(s->name()));
+}
+
+boost::asio::awaitable<absl::Status> Pipeline::RunRequest(RequestContext& ctx, size_t* ran) const {
+  *ran = 0;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    ++*ran;
+    absl::Status s = co_await stages_[i]->OnRequest(ctx);
+    if (!s.ok()) {
+      metrics_.stage_rejections(metric_index_[i]).Increment();
+      co_return s;
+    }
+  }
+  co_return absl::OkStatus();
+}
+
+void Pipeline::RunResponse(RequestContext& ctx, size_t ran) const {
+  for (size_t i = ran; i-- > 0;) stages_[i]->OnResponse(ctx);
+}
+
+std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
+                                        Metrics& metrics) {
+  std::vector<std::unique_ptr<Stage>> stages;
+  // 1. Authenticate first: an unauthenticated caller costs no body parsing and learns nothing
+  //    about models (401 before 400/403/404).
+  stages.push_back(std::make_unique<AuthenticateStage>(tokens));
+  // 2. Parse the body: everything after needs the model and the stream flag.
+  stages.push_back(std::make_unique<ParseStage>());
+  // 3. Resolve the model against the agent's allow-list (403 / 404).
+  stages.push_back(std::make_unique<ResolveModelStage>());
+  // Next positions (later issues): admit (rate limit, concurrency, budget reservation),
+  // then guard (prompt classification) — both after resolution because they depend on the
+  // model and provider, and before the upstream call because they may refuse it.
+  return std::make_unique<Pipeline>(std::move(stages), metrics);
+}
+
+}  // namespace pai::gateway

@@ -1,0 +1,89 @@
+// The request pipeline: one ordered list of stages that every agent request passes through
+// (shared/design/ARCHITECTURE.md, "Request pipeline"). A stage `co_await`s what it needs and
+// returns OK to continue or a status that becomes the reply (errors.h maps it to HTTP). After
+// the terminal step (the upstream call and relay), the response side of every stage that ran
+// is invoked in reverse order — also after a rejection, an upstream failure or a client abort —
+// so that settlement, audit and metrics always see the request.
+//
+// The order and the reason for each position is in BuildPipeline() (pipeline.cc).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "absl/status/status.h"
+#include "auth/token_store.h"
+#include "common/snapshot.h"
+#include "gateway/metrics.h"
+#include "gateway/openai_request.h"
+#include "gateway/runtime.h"
+#include "gateway/usage.h"
+
+namespace pai::gateway {
+
+// RequestContext: one agent request as it moves through the pipeline. Owned by the connection
+// coroutine; stages read and fill it. Not thread-safe (a request lives on one shard thread).
+struct RequestContext {
+  // Set by the HTTP layer before the pipeline runs.
+  Route route = Route::kOther;
+  std::string request_id;
+  std::string_view authorization;  // raw `Authorization` header value (never logged)
+  std::string* body = nullptr;     // request body; stages may parse it in place
+  std::chrono::steady_clock::time_point start;
+  std::shared_ptr<const RuntimeConfig> runtime;  // the configuration this request runs on
+
+  // Filled by stages.
+  const AgentRuntime* agent = nullptr;
+  std::optional<ChatCompletionRequest> chat;
+  std::optional<EmbeddingsRequest> embeddings;
+  const ModelRoute* model = nullptr;
+
+  // Filled by the terminal step.
+  int http_status = 0;
+  bool stream = false;
+  Usage usage;
+  double upstream_seconds = -1;  // provider time, -1 when no provider call was made
+  std::string error_code;        // OpenAI error code of a failed request
+};
+
+// Stage: one step of the pipeline.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // name() is the stage's metric label value.
+  virtual std::string_view name() const = 0;
+  // OnRequest() runs before the upstream call; a non-OK status rejects the request.
+  virtual boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) = 0;
+  // OnResponse() runs after the request ended, whatever the outcome, if OnRequest() ran.
+  virtual void OnResponse(RequestContext& /*ctx*/) {}
+};
+
+// Pipeline: the ordered stages. Immutable after construction; shared by all shards.
+class Pipeline {
+ public:
+  Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics);
+
+  // RunRequest() runs OnRequest() of each stage in order until one rejects; `*ran` is the
+  // number of stages whose OnRequest() ran (pass it to RunResponse()).
+  boost::asio::awaitable<absl::Status> RunRequest(RequestContext& ctx, size_t* ran) const;
+
+  // RunResponse() runs OnResponse() of the first `ran` stages in reverse order.
+  void RunResponse(RequestContext& ctx, size_t ran) const;
+
+ private:
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<size_t> metric_index_;
+  Metrics& metrics_;
+};
+
+// BuildPipeline() assembles the gateway's stages in their fixed order.
+std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
+                                        Metrics& metrics);
+
+}  // namespace pai::gateway

@@ -1,0 +1,520 @@
+// Agent routes: the pipeline around each request and the upstream exchange with its relay.
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <random>
+
+#include "common/strings.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/json_util.h"
+#include "common/log.h"
+#include "gateway/errors.h"
+#include "gateway/internal/server_impl.h"
+#include "gateway/mock_provider.h"
+#include "gateway/openai_request.h"
+#include "gateway/stream_relay.h"
+
+namespace pai::gateway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace net::experimental::awaitable_operators;
+
+constexpr size_t kMaxErrorBody = 1u << 20;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// RequestId() keeps a well-formed client `x-request-id` (≤128 printable token characters) and
+// generates one otherwise.
+std::string RequestId(std::string_view client) {
+  if (!client.empty() && client.size() <= 128 &&
+      std::all_of(client.begin(), client.end(), [](char c) {
+        return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+      })) {
+    return std::string(client);
+  }
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng();
+    for (int i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[v & 15];
+      v >>= 4;
+    }
+  }
+  return id;
+}
+
+struct RouteMatch {
+  Route route = Route::kOther;
+  http::verb method = http::verb::get;
+  std::string_view model_id;  // for GET /v1/models/{model}
+};
+
+bool MatchRoute(std::string_view path, RouteMatch* m) {
+  if (path == "/v1/chat/completions" || path == "/chat/completions") {
+    *m = {Route::kChatCompletions, http::verb::post, {}};
+    return true;
+  }
+  if (path == "/v1/embeddings" || path == "/embeddings") {
+    *m = {Route::kEmbeddings, http::verb::post, {}};
+    return true;
+  }
+  if (path == "/v1/models" || path == "/models") {
+    *m = {Route::kModels, http::verb::get, {}};
+    return true;
+  }
+  constexpr std::string_view kModelPrefix = "/v1/models/";
+  if (path.substr(0, kModelPrefix.size()) == kModelPrefix && path.size() > kModelPrefix.size()) {
+    *m = {Route::kModels, http::verb::get, path.substr(kModelPrefix.size())};
+    return true;
+  }
+  return false;
+}
+
+// Scrub() removes the provider key from text that came from the provider (some providers echo
+// a masked or partial key in 401 messages; this catches a full echo).
+std::string Scrub(std::string text, const ProviderRuntime& p) {
+  if (!p.spec.api_key.empty() && text.find(p.spec.api_key) != std::string::npos) {
+    text = absl::StrReplaceAll(text, {{p.spec.api_key, "[redacted]"}});
+  }
+  return text;
+}
+
+std::string ModelObject(const ModelRoute& r, int64_t created) {
+  std::string out = "{\"id\":";
+  AppendJsonString(out, r.ref);
+  pai::StrAppend(&out, ",\"object\":\"model\",\"created\":", created, ",\"owned_by\":");
+  AppendJsonString(out, r.provider ? r.provider->spec.name : "");
+  out += "}";
+  return out;
+}
+
+// WatchClientClose() completes when the client closes its connection while its request is
+// being served (the socket turns readable with EOF), closing the upstream call so the provider
+// stops generating. It returns silently when cancelled (the request finished first).
+net::awaitable<void> WatchClientClose(tcp::socket* socket, UpstreamCall** call, bool* gone) {
+  for (;;) {
+    auto [ec] = co_await socket->async_wait(tcp::socket::wait_read, kTuple);
+    if (ec) co_return;
+    char c;
+    const ssize_t n = ::recv(socket->native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      *gone = true;
+      if (*call) (*call)->Cancel();
+      co_return;
+    }
+    if (n > 0) {
+      // A pipelined request: the peer is alive. Stop watching until the request ends.
+      net::steady_timer forever(socket->get_executor(), Clock::duration::max());
+      co_await forever.async_wait(kTuple);
+      co_return;
+    }
+  }
+}
+
+// ChunkWriter: a chunked text/event-stream response to the client.
+struct ChunkWriter {
+  ClientConn* conn;
+  std::chrono::milliseconds timeout;
+
+  net::awaitable<beast::error_code> Header(std::string_view request_id) {
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.set(http::field::server, "pai-gateway");
+    res.set(http::field::content_type, "text/event-stream; charset=utf-8");
+    res.set(http::field::cache_control, "no-cache");
+    res.set("x-request-id", request_id);
+    res.keep_alive(conn->keep_alive);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    conn->response_started = true;
+    conn->stream.expires_after(timeout);
+    auto [ec, n] = co_await http::async_write_header(conn->stream, sr, kTuple);
+    co_return ec;
+  }
+
+  // Body() writes one chunk; never a zero-length one (it would end the body early).
+  net::awaitable<beast::error_code> Body(std::string_view bytes) {
+    if (bytes.empty()) co_return beast::error_code{};
+    conn->stream.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(
+        conn->stream, http::make_chunk(net::const_buffer(bytes.data(), bytes.size())), kTuple);
+    co_return ec;
+  }
+
+  net::awaitable<beast::error_code> End() {
+    conn->stream.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(conn->stream, http::make_chunk_last(), kTuple);
+    conn->stream.expires_never();
+    co_return ec;
+  }
+};
+
+}  // namespace
+
+net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
+                                                     http::request<http::string_body>* req) {
+  RequestContext ctx;
+  ctx.start = Clock::now();
+  ctx.request_id = RequestId(req->base()["x-request-id"]);
+  ctx.runtime = runtime_.Get();
+  ctx.body = &req->body();
+  ctx.authorization = req->base()[http::field::authorization];
+  active_requests_.fetch_add(1, std::memory_order_relaxed);
+  metrics_.in_flight().Increment();
+
+  const std::string_view target = req->target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  RouteMatch match;
+  absl::Status status;
+  if (!MatchRoute(path, &match)) {
+    status = MakeHttpError(404, pai::StrCat("Invalid URL (", req->method_string(), " ", path, ")"),
+                           "unknown_url");
+  } else if (req->method() != match.method) {
+    ctx.route = match.route;
+    status = MakeHttpError(405,
+                           pai::StrCat("Method ", req->method_string(), " is not allowed on ",
+                                        path, "; use ", http::to_string(match.method)),
+                           "method_not_allowed");
+  } else {
+    ctx.route = match.route;
+    size_t ran = 0;
+    status = co_await pipeline_->RunRequest(ctx, &ran);
+    if (status.ok()) {
+      if (match.route == Route::kModels) {
+        // GET /v1/models and /v1/models/{model}: only the caller's allowed models.
+        const int64_t created = 0;
+        if (match.model_id.empty()) {
+          std::string body = "{\"object\":\"list\",\"data\":[";
+          bool first = true;
+          for (const ModelRoute& r : ctx.agent->models) {
+            if (!r.provider) continue;
+            if (!first) body += ",";
+            first = false;
+            body += ModelObject(r, created);
+          }
+          body += "]}";
+          auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx.request_id);
+          ctx.http_status = 200;
+          co_await WriteResponse(conn, res, options_.body_timeout);
+        } else {
+          auto route = ctx.runtime->ResolveModel(*ctx.agent, match.model_id);
+          if (!route.ok()) {
+            status = route.status();
+          } else {
+            auto res = JsonResponse(200, ModelObject(**route, created), conn->keep_alive,
+                                    ctx.request_id);
+            ctx.http_status = 200;
+            co_await WriteResponse(conn, res, options_.body_timeout);
+          }
+        }
+      } else {
+        status = co_await Terminal(shard, conn, &ctx);
+      }
+    }
+    pipeline_->RunResponse(ctx, ran);
+  }
+
+  if (!status.ok()) {
+    const ApiError e = ToApiError(status);
+    ctx.error_code = e.code.empty() ? std::string(absl::StatusCodeToString(status.code())) : e.code;
+    if (!conn->response_started) {
+      ctx.http_status = e.http_status;
+      auto res = JsonResponse(e.http_status, OpenAIErrorBody(e), conn->keep_alive, ctx.request_id);
+      if (e.http_status == 405) {
+        res.set(http::field::allow, http::to_string(match.method));
+      }
+      co_await WriteResponse(conn, res, options_.body_timeout);
+    } else {
+      conn->keep_alive = false;  // the response was cut short; the connection cannot be reused
+    }
+  }
+  if (ctx.http_status == 0) ctx.http_status = 499;  // client closed before any response
+
+  const double latency = Seconds(Clock::now() - ctx.start);
+  metrics_.requests(ctx.route, ctx.http_status).Increment();
+  metrics_.duration(ctx.route).Observe(latency);
+  metrics_.in_flight().Decrement();
+  active_requests_.fetch_sub(1, std::memory_order_relaxed);
+
+  boost::json::object line;
+  line["request_id"] = ctx.request_id;
+  line["method"] = std::string_view(req->method_string());
+  line["route"] = RouteLabel(ctx.route);
+  if (ctx.agent) line["agent"] = ctx.agent->spec.Key();
+  if (ctx.model) {
+    line["model"] = ctx.model->ref;
+    if (ctx.model->provider) line["provider"] = ctx.model->provider->spec.name;
+  }
+  line["status"] = ctx.http_status;
+  line["latency_ms"] = static_cast<int64_t>(latency * 1000);
+  if (ctx.upstream_seconds >= 0) {
+    line["upstream_latency_ms"] = static_cast<int64_t>(ctx.upstream_seconds * 1000);
+  }
+  line["stream"] = ctx.stream;
+  line["input_tokens"] = ctx.usage.prompt_tokens;
+  line["output_tokens"] = ctx.usage.completion_tokens;
+  if (!ctx.error_code.empty()) line["error_code"] = ctx.error_code;
+  log::Info("access", std::move(line));
+}
+
+net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn,
+                                                    RequestContext* ctx) {
+  if (ctx->route == Route::kChatCompletions) co_return co_await ProxyChat(shard, conn, ctx);
+  if (ctx->route == Route::kEmbeddings) co_return co_await ProxyEmbeddings(shard, conn, ctx);
+  co_return absl::InternalError("no terminal step for route");
+}
+
+net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* conn,
+                                                    RequestContext* ctx) {
+  const ModelRoute& model = *ctx->model;
+  const ChatCompletionRequest& chat = *ctx->chat;
+  if (model.provider->spec.kind == config::ProviderKind::kMock) {
+    // The mock answers in-process but through the same relay and accounting as a provider.
+    const auto t0 = Clock::now();
+    if (!chat.stream) {
+      std::string body = MockChatCompletion(chat, model.model_id, ctx->body->size(), ctx->request_id);
+      ctx->usage = ExtractUsage(body);
+      ctx->upstream_seconds = Seconds(Clock::now() - t0);
+      auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
+      ctx->http_status = 200;
+      auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
+      if (ec) conn->keep_alive = false;
+    } else {
+      const std::string events = MockChatStream(chat, model.model_id, ctx->body->size(),
+                                                ctx->request_id, /*include_usage=*/true);
+      ChatStreamRelay relay(chat.client_include_usage);
+      std::string out;
+      relay.Process(events, out);
+      relay.Finish(out);
+      ctx->usage = relay.usage();
+      ctx->upstream_seconds = Seconds(Clock::now() - t0);
+      ChunkWriter w{conn, options_.body_timeout};
+      ctx->http_status = 200;
+      beast::error_code ec = co_await w.Header(ctx->request_id);
+      if (!ec) ec = co_await w.Body(out);
+      if (!ec) ec = co_await w.End();
+      if (ec) conn->keep_alive = false;
+    }
+    model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+    model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
+    co_return absl::OkStatus();
+  }
+  UpstreamChatOptions opts;
+  opts.model_id = model.model_id;
+  std::string body = BuildUpstreamChatBody(*ctx->body, chat, opts);
+  co_return co_await UpstreamExchange(shard, conn, ctx, "/chat/completions", std::move(body));
+}
+
+net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientConn* conn,
+                                                          RequestContext* ctx) {
+  const ModelRoute& model = *ctx->model;
+  if (model.provider->spec.kind == config::ProviderKind::kMock) {
+    std::string body = MockEmbeddings(model.model_id, ctx->body->size());
+    ctx->usage = ExtractUsage(body);
+    ctx->upstream_seconds = 0;
+    model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+    auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
+    ctx->http_status = 200;
+    co_await WriteResponse(conn, res, options_.body_timeout);
+    co_return absl::OkStatus();
+  }
+  std::string body = BuildUpstreamEmbeddingsBody(*ctx->body, *ctx->embeddings, model.model_id);
+  co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings", std::move(body));
+}
+
+net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
+                                                           RequestContext* ctx, std::string path,
+                                                           std::string body) {
+  const ModelRoute& model = *ctx->model;
+  const ProviderRuntime& provider = *model.provider;
+  const UpstreamEndpoint& ep = provider.endpoint;
+
+  // The upstream request is built from scratch: the agent's headers (its token above all) are
+  // never forwarded; the URL comes only from the ModelProvider.
+  http::request<http::string_body> up{http::verb::post, ep.base_path + path, 11};
+  up.set(http::field::host, ep.host_header);
+  up.set(http::field::authorization, provider.authorization);
+  up.set(http::field::content_type, "application/json");
+  up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
+  up.set(http::field::user_agent, "pai-gateway/0.1");
+  up.set("x-request-id", ctx->request_id);
+  if (provider.spec.kind == config::ProviderKind::kOpenRouter) {
+    // OpenRouter's app attribution headers (openrouter.ai/docs, "API reference").
+    up.set("HTTP-Referer", "https://pai.io");
+    up.set("X-Title", "pai-gateway");
+  }
+  up.keep_alive(true);
+  up.body() = std::move(body);
+  up.prepare_payload();
+
+  const auto t0 = Clock::now();
+  UpstreamCall* current = nullptr;
+  bool client_gone = false;
+  absl::Status result;
+
+  // Run the exchange while watching the client: if the agent disconnects, the upstream call is
+  // closed at once instead of generating tokens nobody will read.
+  auto outcome = co_await (
+      Exchange(shard, conn, ctx, &up, &current, &client_gone, t0) || WatchClientClose(&conn->stream.socket(), &current, &client_gone));
+  if (outcome.index() == 0) {
+    result = std::get<0>(std::move(outcome));
+  } else {
+    result = absl::CancelledError("client closed the connection");
+  }
+  if (client_gone) {
+    conn->keep_alive = false;
+    ctx->error_code = "client_closed";
+    if (!conn->response_started) ctx->http_status = 499;
+    result = absl::OkStatus();  // nobody to answer
+  }
+  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+  model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
+  co_return result;
+}
+
+net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn,
+                                                   RequestContext* ctx,
+                                                   http::request<http::string_body>* up,
+                                                   UpstreamCall** current, bool* client_gone,
+                                                   std::chrono::steady_clock::time_point t0) {
+  const ModelRoute& model = *ctx->model;
+  const ProviderRuntime& provider = *model.provider;
+  auto started = co_await UpstreamCall::Start(*shard->pool, provider.endpoint, std::move(*up));
+  if (!started.ok()) {
+    if (started.status().code() != absl::StatusCode::kCancelled) {
+      model.metrics.upstream_errors->Increment();
+    }
+    co_return started.status();
+  }
+  std::unique_ptr<UpstreamCall> call = std::move(*started);
+  *current = call.get();
+  const int status = call->status();
+  if (status < 200 || status >= 300) {
+    auto text = co_await call->ReadAll(kMaxErrorBody);
+    *current = nullptr;
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    if (status >= 500) model.metrics.upstream_errors->Increment();
+    if (status == 401 || status == 403) {
+      // The gateway's credentials were refused: the agent's own token is fine, and the
+      // provider's message may quote part of the key, so it is not relayed.
+      co_return MakeHttpError(502,
+                              pai::StrCat("The model provider rejected the gateway's "
+                                           "credentials for ModelProvider ",
+                                           provider.spec.name, " (HTTP ", status, ")"),
+                              "upstream_auth_error");
+    }
+    std::string err = text.ok() ? Scrub(std::move(*text), provider) : std::string();
+    if (err.empty() || err.front() != '{') {
+      ApiError e;
+      e.http_status = status;
+      e.type = status >= 500 ? "api_error" : "invalid_request_error";
+      e.code = "upstream_error";
+      e.message = pai::StrCat("The model provider answered HTTP ", status);
+      err = OpenAIErrorBody(e);
+    }
+    auto res = JsonResponse(status, std::move(err), conn->keep_alive, ctx->request_id);
+    if (auto ra = call->header()[http::field::retry_after]; !ra.empty()) {
+      res.set(http::field::retry_after, ra);
+    }
+    ctx->http_status = status;
+    ctx->error_code = "upstream_status";
+    co_await WriteResponse(conn, res, options_.body_timeout);
+    co_return absl::OkStatus();
+  }
+  const bool is_sse =
+      beast::iequals(call->header()[http::field::content_type].substr(0, 17), "text/event-stream");
+  if (ctx->stream && is_sse) {
+    absl::Status s = co_await RelayUpstream(conn, ctx, call.get(), client_gone);
+    *current = nullptr;
+    co_return s;
+  }
+  auto text = co_await call->ReadAll(options_.max_response_bytes);
+  *current = nullptr;
+  ctx->upstream_seconds = Seconds(Clock::now() - t0);
+  if (!text.ok()) {
+    if (text.status().code() != absl::StatusCode::kCancelled) {
+      model.metrics.upstream_errors->Increment();
+    }
+    co_return text.status();
+  }
+  model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+  ctx->usage = ExtractUsage(*text);
+  if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+  auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
+  if (auto ct = call->header()[http::field::content_type]; !ct.empty()) {
+    res.set(http::field::content_type, ct);
+  }
+  ctx->http_status = 200;
+  co_await WriteResponse(conn, res, options_.body_timeout);
+  co_return absl::OkStatus();
+}
+
+net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, RequestContext* ctx,
+                                                        UpstreamCall* call, bool* client_gone) {
+  const ModelRoute& model = *ctx->model;
+  const auto t0 = Clock::now();
+  ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage);
+  ChunkWriter w{conn, options_.body_timeout};
+  ctx->http_status = 200;
+  if (auto ec = co_await w.Header(ctx->request_id); ec) {
+    *client_gone = true;
+    co_return absl::CancelledError("client write failed");
+  }
+  std::string out;
+  bool first = true;
+  absl::Status upstream_status;
+  for (;;) {
+    auto piece = co_await call->ReadSome();
+    if (!piece.ok()) {
+      upstream_status = piece.status();
+      break;
+    }
+    if (piece->empty()) break;
+    out.clear();
+    relay.Process(*piece, out);
+    if (out.empty()) continue;
+    if (first) {
+      first = false;
+      model.metrics.time_to_first_token->Observe(Seconds(Clock::now() - t0));
+    }
+    if (auto ec = co_await w.Body(out); ec) {
+      *client_gone = true;
+      call->Cancel();
+      ctx->usage = relay.usage();
+      co_return absl::CancelledError("client write failed");
+    }
+  }
+  ctx->upstream_seconds = Seconds(Clock::now() - t0);
+  ctx->usage = relay.usage();
+  out.clear();
+  relay.Finish(out);
+  if (!upstream_status.ok()) {
+    if (upstream_status.code() == absl::StatusCode::kCancelled || *client_gone) {
+      co_return absl::CancelledError("client closed the connection");
+    }
+    model.metrics.upstream_errors->Increment();
+    // The status line is gone: report the failure as an SSE error event (the OpenAI SDKs raise
+    // it as an APIError) and end the body properly.
+    const ApiError e = ToApiError(upstream_status);
+    ctx->error_code = e.code;
+    ctx->http_status = e.http_status;
+    pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
+  } else {
+    model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+    if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+  }
+  beast::error_code ec = co_await w.Body(out);
+  if (!ec) ec = co_await w.End();
+  if (ec) {
+    *client_gone = true;
+    conn->keep_alive = false;
+  }
+  if (!upstream_status.ok()) conn->keep_alive = false;
+  co_return absl::OkStatus();
+}
+
+}  // namespace pai::gateway

@@ -1,0 +1,115 @@
+#include "gateway/runtime.h"
+
+#include <atomic>
+
+#include <boost/url/parse.hpp>
+
+#include "common/strings.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/errors.h"
+
+namespace pai::gateway {
+namespace {
+std::atomic<uint64_t> g_generation{0};
+}
+
+absl::StatusOr<UpstreamEndpoint> ParseEndpoint(std::string_view base_url) {
+  auto url = boost::urls::parse_absolute_uri(base_url);
+  if (!url) return absl::InvalidArgumentError(pai::StrCat("invalid URL \"", base_url, "\""));
+  UpstreamEndpoint ep;
+  if (url->scheme() == "https") {
+    ep.tls = true;
+  } else if (url->scheme() != "http") {
+    return absl::InvalidArgumentError("URL scheme must be http or https");
+  }
+  ep.host = url->encoded_host_address();  // IPv6 literal without brackets
+  if (ep.host.empty()) return absl::InvalidArgumentError("URL has no host");
+  const std::string default_port = ep.tls ? "443" : "80";
+  ep.port = url->has_port() && !url->port().empty() ? std::string(url->port()) : default_port;
+  ep.base_path = url->encoded_path();
+  while (!ep.base_path.empty() && ep.base_path.back() == '/') ep.base_path.pop_back();
+  const std::string host_for_header =
+      ep.host.find(':') != std::string::npos ? pai::StrCat("[", ep.host, "]") : ep.host;
+  ep.host_header =
+      ep.port == default_port ? host_for_header : pai::StrCat(host_for_header, ":", ep.port);
+  ep.pool_key = pai::StrCat(url->scheme(), "://", host_for_header, ":", ep.port);
+  return ep;
+}
+
+absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config::Config config,
+                                                                          Metrics& metrics) {
+  auto rt = std::make_shared<RuntimeConfig>();
+  rt->generation_ = ++g_generation;
+  for (const auto& [name, spec] : config.providers) {
+    ProviderRuntime p;
+    p.spec = spec;
+    if (spec.kind != config::ProviderKind::kMock) {
+      auto ep = ParseEndpoint(spec.base_url);
+      if (!ep.ok()) {
+        return absl::InvalidArgumentError(
+            pai::StrCat("ModelProvider ", name, ": spec.baseURL: ", ep.status().message()));
+      }
+      p.endpoint = std::move(*ep);
+      p.authorization = pai::StrCat("Bearer ", spec.api_key);
+    }
+    rt->providers_.emplace(name, std::move(p));
+  }
+  for (const auto& [key, spec] : config.agents) {
+    AgentRuntime a;
+    a.spec = spec;
+    for (const std::string& ref : spec.models) {
+      std::string_view prov, model;
+      config::SplitModelRef(ref, &prov, &model);
+      ModelRoute route;
+      route.ref = ref;
+      route.model_id = std::string(model);
+      auto it = rt->providers_.find(std::string(prov));
+      if (it != rt->providers_.end()) route.provider = &it->second;
+      route.metrics = metrics.ModelMetricsFor(spec.ns, spec.name, ref, prov);
+      a.models.push_back(std::move(route));
+    }
+    rt->agents_.emplace(key, std::move(a));
+  }
+  rt->config_ = std::move(config);
+  return std::shared_ptr<const RuntimeConfig>(std::move(rt));
+}
+
+const AgentRuntime* RuntimeConfig::FindAgent(std::string_view key) const {
+  auto it = agents_.find(AV(key));
+  return it == agents_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<const ModelRoute*> RuntimeConfig::ResolveModel(const AgentRuntime& agent,
+                                                              std::string_view requested) const {
+  const ModelRoute* found = nullptr;
+  for (const ModelRoute& r : agent.models) {
+    if (r.ref == requested) {
+      found = &r;
+      break;
+    }
+  }
+  if (!found) {
+    std::string_view prov, model;
+    if (config::SplitModelRef(requested, &prov, &model) &&
+        providers_.contains(std::string(prov))) {
+      return MakeError(absl::StatusCode::kPermissionDenied,
+                       pai::StrCat("agent ", agent.spec.Key(), " may not call model \"",
+                                    requested, "\""),
+                       "model_not_allowed", "model");
+    }
+    for (const ModelRoute& r : agent.models) {
+      if (r.model_id == requested) {
+        found = &r;
+        break;
+      }
+    }
+  }
+  if (!found || !found->provider) {
+    return MakeError(absl::StatusCode::kNotFound,
+                     pai::StrCat("The model \"", requested, "\" does not exist"),
+                     "model_not_found", "model");
+  }
+  return found;
+}
+
+}  // namespace pai::gateway

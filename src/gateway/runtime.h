@@ -1,0 +1,85 @@
+// RuntimeConfig: the loaded configuration in the form the request path uses — providers with
+// their parsed upstream endpoint and ready Authorization header, agents with their model routes
+// and pre-resolved metric handles. Built once per (re)load; immutable afterwards and shared by
+// the requests that started on it (Snapshot<RuntimeConfig>).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "config/manifest.h"
+#include "gateway/metrics.h"
+
+namespace pai::gateway {
+
+// UpstreamEndpoint: where a provider's API lives, from `spec.baseURL` only.
+struct UpstreamEndpoint {
+  bool tls = false;
+  std::string host;         // DNS name or IP literal (no brackets)
+  std::string port;         // "443"
+  std::string base_path;    // "/v1" (no trailing slash; may be empty)
+  std::string host_header;  // "api.openai.com" or "host:port" for non-default ports
+  std::string pool_key;     // "https://api.openai.com:443"
+};
+
+// ProviderRuntime: a ModelProvider ready for requests.
+struct ProviderRuntime {
+  config::ModelProvider spec;
+  UpstreamEndpoint endpoint;
+  std::string authorization;  // "Bearer <key>" — never logged
+};
+
+// ModelRoute: one model an agent may call.
+struct ModelRoute {
+  std::string ref;       // "<modelprovider>/<model-id>" as configured
+  std::string model_id;  // bare id sent upstream
+  const ProviderRuntime* provider = nullptr;  // null when the ModelProvider is not configured
+  ModelMetrics metrics;
+};
+
+// AgentRuntime: an Agent and its routes (spec.models order: primary first).
+struct AgentRuntime {
+  config::Agent spec;
+  std::vector<ModelRoute> models;
+};
+
+class RuntimeConfig {
+ public:
+  // Build() derives the runtime form of `config`, resolving metric handles in `metrics`.
+  // Errors: InvalidArgument when a provider's baseURL cannot be parsed.
+  static absl::StatusOr<std::shared_ptr<const RuntimeConfig>> Build(config::Config config,
+                                                                    Metrics& metrics);
+
+  // FindAgent() looks an agent up by "namespace/name"; null when absent.
+  const AgentRuntime* FindAgent(std::string_view key) const;
+
+  // ResolveModel() picks the route for `requested` on behalf of `agent`:
+  //  - an exact "<modelprovider>/<model-id>" among the agent's models → that route;
+  //  - a bare "<model-id>" equal to the id of one of the agent's models → the first such route;
+  //  - a configured ModelProvider but a model the agent may not call → PermissionDenied (403,
+  //    code model_not_allowed);
+  //  - otherwise NotFound (404, code model_not_found), also when the agent's route names a
+  //    ModelProvider that is not configured.
+  absl::StatusOr<const ModelRoute*> ResolveModel(const AgentRuntime& agent,
+                                                 std::string_view requested) const;
+
+  const config::Config& config() const { return config_; }
+  uint64_t generation() const { return generation_; }
+
+ private:
+  config::Config config_;
+  std::map<std::string, ProviderRuntime> providers_;
+  absl::flat_hash_map<std::string, AgentRuntime> agents_;
+  uint64_t generation_ = 0;
+};
+
+// ParseEndpoint() parses an absolute http(s) base URL.
+absl::StatusOr<UpstreamEndpoint> ParseEndpoint(std::string_view base_url);
+
+}  // namespace pai::gateway

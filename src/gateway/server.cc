@@ -1,0 +1,517 @@
+#include <sys/stat.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include <boost/json.hpp>
+#include <openssl/evp.h>
+
+#include "common/strings.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "config/default_config.h"
+#include "config/manifest.h"
+#include "gateway/errors.h"
+#include "gateway/gateway.h"
+#include "gateway/internal/server_impl.h"
+#include "simdjson.h"
+
+namespace pai::gateway {
+namespace {
+
+using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+absl::StatusOr<tcp::endpoint> ParseListen(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(pai::StrCat("listen address \"", text, "\" is not HOST:PORT"));
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  int port = 0;
+  if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(pai::StrCat("listen address \"", text, "\": bad port"));
+  }
+  beast::error_code ec;
+  auto addr = net::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        pai::StrCat("listen address \"", text, "\": host must be an IP address"));
+  }
+  return tcp::endpoint(addr, static_cast<uint16_t>(port));
+}
+
+absl::StatusOr<tcp::acceptor> OpenAcceptor(net::io_context& ioc, const tcp::endpoint& ep,
+                                           bool reuse) {
+  tcp::acceptor acc(ioc);
+  beast::error_code ec;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec && reuse) acc.set_option(reuse_port(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(pai::StrCat("cannot listen on ", ep.address().to_string(), ":",
+                                               ep.port(), ": ", ec.message()));
+  }
+  return acc;
+}
+
+std::string EndpointText(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return pai::StrCat("[", ep.address().to_string(), "]:", ep.port());
+  return pai::StrCat(ep.address().to_string(), ":", ep.port());
+}
+
+// Fingerprint() identifies the current version of a set of files without reading them: path,
+// inode, size and modification time in nanoseconds.
+std::string Fingerprint(const std::vector<std::string>& files) {
+  std::string out;
+  for (const std::string& f : files) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) {
+      pai::StrAppend(&out, f, ":missing;");
+      continue;
+    }
+    pai::StrAppend(&out, f, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
+                    st.st_mtim.tv_nsec, ";");
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+int HttpStatusForParseError(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  return 400;
+}
+
+}  // namespace
+
+http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
+                                               std::string_view request_id) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::server, "pai-gateway");
+  res.set(http::field::content_type, "application/json");
+  if (!request_id.empty()) res.set("x-request-id", request_id);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
+                                                http::response<http::string_body>& res,
+                                                std::chrono::milliseconds timeout) {
+  conn->response_started = true;
+  conn->stream.expires_after(timeout);
+  auto [ec, n] = co_await http::async_write(conn->stream, res, kTuple);
+  conn->stream.expires_never();
+  co_return ec;
+}
+
+GatewayImpl::GatewayImpl(const GatewayOptions& options) : options_(options) {}
+
+absl::Status GatewayImpl::LoadConfig() {
+  const auto env = config::ProcessEnvironment();
+  std::vector<config::Source> sources;
+  if (options_.config_paths.empty()) {
+    sources.push_back({"(embedded default)", config::DefaultManifest(env)});
+  } else {
+    auto read = config::ReadSources(options_.config_paths);
+    if (!read.ok()) return read.status();
+    sources = std::move(*read);
+  }
+  std::string all;
+  for (const auto& s : sources) pai::StrAppend(&all, s.name, "\n", s.text, "\n");
+  const std::string hash = Sha256Hex(all);
+  if (!config_content_hash_.empty() && hash == config_content_hash_) {
+    return absl::OkStatus();  // touched but unchanged
+  }
+  auto cfg = config::ParseManifests(sources, env);
+  if (!cfg.ok()) return cfg.status();
+  for (const std::string& note : cfg->ignored) log::Debug("ignored", {{"what", note}});
+  for (const std::string& w : cfg->warnings) log::Warn("config warning", {{"warning", w}});
+  const size_t agents = cfg->agents.size();
+  const size_t providers = cfg->providers.size();
+  auto rt = RuntimeConfig::Build(std::move(*cfg), metrics_);
+  if (!rt.ok()) return rt.status();
+  runtime_.Set(std::move(*rt));
+  config_content_hash_ = hash;
+  log::Info("config reloaded", {{"agents", agents},
+                                {"model_providers", providers},
+                                {"generation", runtime_.Get()->generation()}});
+  return absl::OkStatus();
+}
+
+void GatewayImpl::PollFiles() {
+  // Configuration: reload when a file's identity changed (or on SIGHUP, which clears the
+  // fingerprint). A bad new configuration is logged and the old one keeps serving.
+  if (!options_.config_paths.empty()) {
+    auto files = config::ExpandPaths(options_.config_paths);
+    const std::string fp = files.ok() ? Fingerprint(*files) : "error";
+    if (fp != config_fingerprint_) {
+      config_fingerprint_ = fp;
+      absl::Status s = LoadConfig();
+      metrics_.config_reloads(s.ok()).Increment();
+      if (!s.ok()) {
+        log::Error("config reload rejected",
+                   {{"error", std::string(s.message())}, {"action", "keeping the previous config"}});
+      }
+    }
+  }
+  const std::string token_file = auth::TokenFilePath(options_.state_dir);
+  const std::string tfp = Fingerprint({token_file});
+  if (tfp != tokens_fingerprint_) {
+    auto store = auth::TokenStore::Load(options_.state_dir);
+    if (store.ok()) {
+      tokens_fingerprint_ = tfp;
+      const size_t n = (*store)->records().size();
+      tokens_.Set(std::move(*store));
+      log::Info("tokens reloaded", {{"tokens", n}});
+    } else {
+      log::Error("token file rejected", {{"error", std::string(store.status().message())}});
+      tokens_fingerprint_ = tfp;
+    }
+  }
+}
+
+void GatewayImpl::BeginDrain() {
+  if (draining_.exchange(true)) return;
+  log::Info("draining", {{"grace_ms", options_.drain_timeout.count()},
+                         {"in_flight", active_requests_.load()}});
+  for (auto& shard : shards_) {
+    net::post(shard->ioc, [s = shard.get()] {
+      beast::error_code ignored;
+      if (s->acceptor) s->acceptor->close(ignored);
+      for (ClientConn* c : s->conns) {
+        c->keep_alive = false;
+        if (c->idle) c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      }
+    });
+  }
+}
+
+net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
+  tcp::acceptor& acc = admin ? *shard->admin_acceptor : *shard->acceptor;
+  for (;;) {
+    auto [ec, socket] = co_await acc.async_accept(kTuple);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
+      log::Warn("accept failed", {{"error", ec.message()}});
+      continue;  // EMFILE and friends: keep serving existing connections
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (admin) {
+      net::co_spawn(shard->ioc, ServeAdmin(std::move(socket)), net::detached);
+    } else {
+      net::co_spawn(shard->ioc, ServeAgent(shard, std::move(socket)), net::detached);
+    }
+  }
+}
+
+net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
+  ClientConn conn(std::move(socket));
+  auto it = shard->conns.insert(shard->conns.end(), &conn);
+  bool first = true;
+  while (conn.keep_alive && !draining_.load(std::memory_order_relaxed)) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+    parser.body_limit(options_.max_body_bytes);
+    conn.idle = true;
+    conn.response_started = false;
+    conn.stream.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+    first = false;
+    auto [ec, n] = co_await http::async_read_header(conn.stream, conn.buffer, parser, kTuple);
+    conn.idle = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::eof || ec == net::error::not_connected ||
+        ec == net::error::bad_descriptor) {
+      break;
+    }
+    if (!ec) {
+      // Reject an oversized declared body before reading it.
+      if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
+        ec = http::error::body_limit;
+      }
+    }
+    if (!ec) {
+      auto& hdr = parser.get();
+      if (beast::iequals(hdr[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        conn.stream.expires_after(options_.body_timeout);
+        auto [wec, wn] = co_await http::async_write(conn.stream, cont, kTuple);
+        if (wec) break;
+      }
+      // Leave room for simdjson's padding so the body is parsed in place.
+      if (auto len = parser.content_length(); len) {
+        parser.get().body().reserve(*len + simdjson::SIMDJSON_PADDING);
+      }
+      conn.stream.expires_after(options_.body_timeout);
+      auto [bec, bn] = co_await http::async_read(conn.stream, conn.buffer, parser, kTuple);
+      ec = bec;
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
+          ec == net::error::connection_reset) {
+        break;
+      }
+    }
+    conn.stream.expires_never();
+    if (ec) {
+      // Malformed request: answer once in OpenAI's error shape and close the connection (the
+      // byte stream cannot be trusted any more).
+      const int status = HttpStatusForParseError(ec);
+      ApiError e;
+      e.http_status = status;
+      e.type = "invalid_request_error";
+      e.code = status == 413   ? "request_too_large"
+               : status == 431 ? "request_header_fields_too_large"
+                               : "invalid_http_request";
+      e.message = status == 413   ? pai::StrCat("Request body exceeds the limit of ",
+                                                 options_.max_body_bytes, " bytes")
+                  : status == 431 ? pai::StrCat("Request headers exceed the limit of ",
+                                                 options_.max_header_bytes, " bytes")
+                                  : pai::StrCat("Malformed HTTP request: ", ec.message());
+      metrics_.requests(Route::kOther, status).Increment();
+      auto res = JsonResponse(status, OpenAIErrorBody(e), false, {});
+      co_await WriteResponse(&conn, res, options_.body_timeout);
+      log::Info("access", {{"status", status}, {"error_code", e.code}, {"route", "other"}});
+      break;
+    }
+    auto req = parser.release();
+    conn.keep_alive = req.keep_alive() && !draining_.load(std::memory_order_relaxed);
+    co_await HandleAgentRequest(shard, &conn, &req);
+  }
+  shard->conns.erase(it);
+  beast::error_code ignored;
+  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request<http::string_body> req;
+    stream.expires_after(options_.idle_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, req, kTuple);
+    if (ec) break;
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "pai-gateway");
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      res.result(http::status::method_not_allowed);
+      res.set(http::field::allow, "GET, HEAD");
+      res.body() = "method not allowed\n";
+    } else if (path == "/healthz") {
+      res.body() = "ok\n";
+    } else if (path == "/readyz") {
+      const bool ready = runtime_.Get() != nullptr && !draining_.load();
+      res.result(ready ? http::status::ok : http::status::service_unavailable);
+      res.body() = ready ? "ready\n" : "draining\n";
+    } else if (path == "/metrics") {
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = metrics_.Serialize();
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "not found\n";
+    }
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    stream.expires_after(options_.body_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) {
+  // Configuration and tokens first: a gateway that cannot load them refuses to start.
+  if (!options_.config_paths.empty()) {
+    auto files = config::ExpandPaths(options_.config_paths);
+    if (files.ok()) config_fingerprint_ = Fingerprint(*files);
+  }
+  if (absl::Status s = LoadConfig(); !s.ok()) {
+    log::Error("invalid configuration", {{"error", std::string(s.message())}});
+    return 2;
+  }
+  std::error_code mkdir_ec;
+  std::filesystem::create_directories(options_.state_dir, mkdir_ec);
+  if (mkdir_ec) {
+    log::Error("cannot create state directory",
+               {{"state_dir", options_.state_dir}, {"error", mkdir_ec.message()}});
+    return 2;
+  }
+  {
+    auto store = auth::TokenStore::Load(options_.state_dir);
+    if (!store.ok()) {
+      log::Error("invalid token file", {{"error", std::string(store.status().message())}});
+      return 2;
+    }
+    tokens_fingerprint_ = Fingerprint({auth::TokenFilePath(options_.state_dir)});
+    tokens_.Set(std::move(*store));
+  }
+  pipeline_ = BuildPipeline(tokens_, metrics_);
+
+  // Provider TLS: system CAs, plus --ca-file when given; peer verification always on.
+  tls_ctx_.set_default_verify_paths();
+  tls_ctx_.set_verify_mode(ssl::verify_peer);
+  if (!options_.ca_file.empty()) {
+    beast::error_code ec;
+    tls_ctx_.load_verify_file(options_.ca_file, ec);
+    if (ec) {
+      log::Error("cannot load --ca-file", {{"path", options_.ca_file}, {"error", ec.message()}});
+      return 2;
+    }
+  }
+
+  auto listen_ep = ParseListen(options_.listen);
+  auto admin_ep = ParseListen(options_.admin_listen);
+  if (!listen_ep.ok() || !admin_ep.ok()) {
+    log::Error("invalid listen address",
+               {{"error", std::string((!listen_ep.ok() ? listen_ep : admin_ep).status().message())}});
+    return 2;
+  }
+  int threads = options_.threads > 0 ? options_.threads
+                                     : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  const UpstreamTimeouts timeouts{options_.upstream_connect_timeout,
+                                  options_.upstream_first_byte_timeout,
+                                  options_.upstream_idle_timeout};
+  for (int i = 0; i < threads; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->pool = std::make_unique<UpstreamPool>(shard->ioc.get_executor(), &tls_ctx_, timeouts,
+                                                 &metrics_);
+    // Every shard listens on the same port (SO_REUSEPORT): the kernel spreads connections.
+    auto acc = OpenAcceptor(shard->ioc, *listen_ep, true);
+    if (!acc.ok()) {
+      log::Error("cannot listen", {{"error", std::string(acc.status().message())}});
+      return 2;
+    }
+    shard->acceptor.emplace(std::move(*acc));
+    if (i == 0) {
+      listen_ep->port(shard->acceptor->local_endpoint().port());  // resolve port 0 once
+      auto admin = OpenAcceptor(shard->ioc, *admin_ep, false);
+      if (!admin.ok()) {
+        log::Error("cannot listen", {{"error", std::string(admin.status().message())}});
+        return 2;
+      }
+      shard->admin_acceptor.emplace(std::move(*admin));
+    }
+    shards_.push_back(std::move(shard));
+  }
+  for (auto& shard : shards_) {
+    net::co_spawn(shard->ioc, AcceptLoop(shard.get(), false), net::detached);
+    if (shard->admin_acceptor) {
+      net::co_spawn(shard->ioc, AcceptLoop(shard.get(), true), net::detached);
+    }
+  }
+
+  // Signals and file polling run on the main thread.
+  net::io_context control;
+  net::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
+  ::signal(SIGPIPE, SIG_IGN);
+  std::function<void()> wait_signal;
+  net::steady_timer drain_timer(control);
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::function<void()> check_drained = [&] {
+    const bool idle = active_requests_.load() == 0;
+    if (idle || std::chrono::steady_clock::now() >= drain_deadline) {
+      if (!idle) {
+        log::Warn("drain grace period over", {{"in_flight", active_requests_.load()}});
+      }
+      for (auto& shard : shards_) shard->ioc.stop();
+      control.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](beast::error_code) { check_drained(); });
+  };
+  wait_signal = [&] {
+    signals.async_wait([&](beast::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        log::Info("reload requested", {{"signal", "SIGHUP"}});
+        config_fingerprint_.clear();
+        config_content_hash_.clear();
+        PollFiles();
+        wait_signal();
+        return;
+      }
+      if (!draining_.load()) {
+        drain_deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+        BeginDrain();
+        check_drained();
+      }
+      wait_signal();
+    });
+  };
+  wait_signal();
+  net::steady_timer watch_timer(control);
+  std::function<void()> watch = [&] {
+    watch_timer.expires_after(options_.watch_interval);
+    watch_timer.async_wait([&](beast::error_code ec) {
+      if (ec || draining_.load()) return;
+      PollFiles();
+      watch();
+    });
+  };
+  watch();
+
+  for (auto& shard : shards_) {
+    Shard* s = shard.get();
+    s->thread = std::thread([s] {
+      for (;;) {
+        try {
+          s->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          // Nothing is expected to throw on the data plane; keep the shard alive if it does.
+          log::Error("uncaught exception on shard", {{"error", e.what()}});
+        }
+      }
+    });
+  }
+  const Listening listening{EndpointText(shards_[0]->acceptor->local_endpoint()),
+                            EndpointText(shards_[0]->admin_acceptor->local_endpoint())};
+  log::Info("listening", {{"listen", listening.listen},
+                          {"admin_listen", listening.admin_listen},
+                          {"threads", threads},
+                          {"state_dir", options_.state_dir}});
+  if (on_listening) on_listening(listening);
+  control.run();
+  for (auto& shard : shards_) {
+    if (shard->thread.joinable()) shard->thread.join();
+  }
+  for (auto& shard : shards_) shard->pool->Close();
+  log::Info("stopped", {{"in_flight", active_requests_.load()}});
+  return 0;
+}
+
+int RunGateway(const GatewayOptions& options,
+               const std::function<void(const Listening&)>& on_listening) {
+  GatewayImpl gateway(options);
+  return gateway.Run(on_listening);
+}
+
+}  // namespace pai::gateway

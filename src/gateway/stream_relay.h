@@ -1,0 +1,47 @@
+// ChatStreamRelay: the gateway's view of a streamed chat completion (OpenAI API reference,
+// "The chat completion chunk object"; SSE framing as in sse.h).
+//
+// Bytes from the provider go in; the bytes for the client come out event by event, unchanged,
+// as soon as each event is complete. Along the way the relay reads `usage` so that a streamed
+// call is accounted exactly.
+//
+// Usage chunk policy (docs/architecture.md, "Streaming"): the gateway always asks the provider
+// for usage (`stream_options.include_usage: true`). When the client did not ask for it, the
+// provider's usage-only chunk (`"choices": []` with `usage`) is not forwarded, so the client sees
+// the stream it asked for; OpenAI's `"usage": null` members on the other chunks are left as
+// they are (clients must accept them either way).
+//
+// Thread safety: none; one relay per stream.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "gateway/sse.h"
+#include "gateway/usage.h"
+
+namespace pai::gateway {
+
+class ChatStreamRelay {
+ public:
+  explicit ChatStreamRelay(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+
+  // Process() consumes provider bytes and appends what the client should receive to `out`.
+  void Process(std::string_view in, std::string& out);
+
+  // Finish() appends any incomplete final event (a provider that ended without a blank line).
+  void Finish(std::string& out);
+
+  const Usage& usage() const { return usage_; }
+  bool saw_done() const { return saw_done_; }
+  int events() const { return events_; }
+
+ private:
+  bool client_wants_usage_;
+  SseParser parser_;
+  Usage usage_;
+  bool saw_done_ = false;
+  int events_ = 0;
+};
+
+}  // namespace pai::gateway

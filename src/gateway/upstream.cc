@@ -1,0 +1,209 @@
+#include "gateway/internal/upstream.h"
+
+#include <simdjson.h>
+
+#include "common/strings.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/errors.h"
+
+namespace pai::gateway {
+namespace {
+
+absl::Status MapError(const beast::error_code& ec, std::string_view phase, bool cancelled,
+                      const std::string& where) {
+  if (cancelled) return absl::CancelledError("upstream call cancelled");
+  if (ec == beast::error::timeout) {
+    return MakeHttpError(504, pai::StrCat("The model provider did not answer in time (", phase,
+                                           " timeout, ", where, ")"),
+                         "upstream_timeout");
+  }
+  return MakeHttpError(
+      502, pai::StrCat("The model provider could not be reached (", phase, ": ", ec.message(),
+                        ", ", where, ")"),
+      "upstream_error");
+}
+
+bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == net::ssl::error::stream_truncated;
+}
+
+bool IsIpLiteral(const std::string& host) {
+  beast::error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(net::any_io_executor ex, ssl::context* tls_ctx, bool tls) {
+  if (tls) {
+    tls_.emplace(ex, *tls_ctx);
+  } else {
+    plain_.emplace(ex);
+  }
+}
+
+UpstreamPool::UpstreamPool(net::any_io_executor ex, ssl::context* tls_ctx,
+                           UpstreamTimeouts timeouts, Metrics* metrics)
+    : ex_(ex), tls_ctx_(tls_ctx), timeouts_(timeouts), metrics_(metrics), resolver_(ex) {}
+
+void UpstreamPool::Close() {
+  closed_ = true;
+  idle_.clear();
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& q = it->second;
+  const auto now = std::chrono::steady_clock::now();
+  while (!q.empty()) {
+    // Most recently used first: it is the least likely to have been closed by the provider.
+    std::unique_ptr<UpstreamConnection> c = std::move(q.back());
+    q.pop_back();
+    if (now - c->idle_since < kMaxIdleAge && c->tcp().socket().is_open()) return c;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> conn) {
+  if (closed_) return;
+  auto& q = idle_[conn->pool_key];
+  if (q.size() >= kMaxIdlePerHost) q.pop_front();
+  conn->idle_since = std::chrono::steady_clock::now();
+  conn->tcp().expires_never();
+  q.push_back(std::move(conn));
+}
+
+net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
+    const UpstreamEndpoint& endpoint) {
+  auto conn = std::make_unique<UpstreamConnection>(ex_, tls_ctx_, endpoint.tls);
+  conn->pool_key = endpoint.pool_key;
+  const std::string where = endpoint.pool_key;
+  auto [rec, results] = co_await resolver_.async_resolve(endpoint.host, endpoint.port, kTuple);
+  if (rec) co_return MapError(rec, "resolve", false, where);
+  conn->tcp().expires_after(timeouts_.connect);
+  auto [cec, ep] = co_await conn->tcp().async_connect(results, kTuple);
+  if (cec) co_return MapError(cec, "connect", false, where);
+  beast::error_code ignored;
+  conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+  if (endpoint.tls) {
+    auto& tls = *conn->tls();
+    if (!IsIpLiteral(endpoint.host) &&
+        !SSL_set_tlsext_host_name(tls.native_handle(), endpoint.host.c_str())) {
+      co_return MakeHttpError(502, "could not set TLS SNI", "upstream_error");
+    }
+    tls.set_verify_mode(ssl::verify_peer);
+    tls.set_verify_callback(ssl::host_name_verification(endpoint.host));
+    auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
+    if (hec) co_return MapError(hec, "TLS handshake", false, where);
+  }
+  conn->tcp().expires_never();
+  co_return conn;
+}
+
+UpstreamCall::UpstreamCall(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> conn)
+    : pool_(pool), conn_(std::move(conn)) {
+  parser_.body_limit(boost::none);  // the callers bound what they buffer
+  parser_.header_limit(64 * 1024);
+}
+
+UpstreamCall::~UpstreamCall() {
+  if (conn_ && !failed_ && !cancelled_ && parser_.is_done() && parser_.keep_alive()) {
+    pool_.Release(std::move(conn_));
+  }
+}
+
+void UpstreamCall::Cancel() {
+  cancelled_ = true;
+  beast::error_code ignored;
+  conn_->tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  conn_->tcp().socket().close(ignored);
+}
+
+net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
+    UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req) {
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<UpstreamConnection> conn = pool.TakeIdle(endpoint.pool_key);
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      auto fresh = co_await pool.Connect(endpoint);
+      if (!fresh.ok()) co_return fresh.status();
+      conn = std::move(*fresh);
+    }
+    if (pool.metrics_) pool.metrics_->upstream_connections(reused).Increment();
+    std::unique_ptr<UpstreamCall> call(new UpstreamCall(pool, std::move(conn)));
+    UpstreamConnection& c = *call->conn_;
+    c.tcp().expires_after(pool.timeouts().first_byte);
+    beast::error_code ec;
+    if (c.is_tls()) {
+      auto [wec, n] = co_await http::async_write(*c.tls(), req, kTuple);
+      ec = wec;
+      if (!ec) {
+        auto [rec, m] = co_await http::async_read_header(*c.tls(), c.buffer(), call->parser_, kTuple);
+        ec = rec;
+      }
+    } else {
+      auto [wec, n] = co_await http::async_write(*c.plain(), req, kTuple);
+      ec = wec;
+      if (!ec) {
+        auto [rec, m] =
+            co_await http::async_read_header(*c.plain(), c.buffer(), call->parser_, kTuple);
+        ec = rec;
+      }
+    }
+    if (!ec) co_return call;
+    call->failed_ = true;
+    if (reused && attempt == 0 && IsStaleConnectionError(ec) && !call->cancelled_) continue;
+    co_return MapError(ec, "request", call->cancelled_, endpoint.pool_key);
+  }
+}
+
+net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
+  UpstreamConnection& c = *conn_;
+  while (!parser_.is_done()) {
+    c.tcp().expires_after(pool_.timeouts().idle);
+    parser_.get().body().data = chunk_.data();
+    parser_.get().body().size = chunk_.size();
+    beast::error_code ec;
+    if (c.is_tls()) {
+      auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), parser_, kTuple);
+      ec = e;
+    } else {
+      auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), parser_, kTuple);
+      ec = e;
+    }
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      failed_ = true;
+      co_return MapError(ec, "response", cancelled_, conn_->pool_key);
+    }
+    const size_t got = chunk_.size() - parser_.get().body().size;
+    if (got > 0) co_return std::string_view(chunk_.data(), got);
+  }
+  c.tcp().expires_never();
+  co_return std::string_view();
+}
+
+net::awaitable<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) {
+  std::string out;
+  if (auto len = parser_.content_length(); len && *len <= limit) {
+    out.reserve(*len + simdjson::SIMDJSON_PADDING);
+  }
+  for (;;) {
+    auto piece = co_await ReadSome();
+    if (!piece.ok()) co_return piece.status();
+    if (piece->empty()) break;
+    if (out.size() + piece->size() > limit) {
+      failed_ = true;
+      co_return MakeHttpError(502, "The model provider's response is too large",
+                              "upstream_error");
+    }
+    out.append(*piece);
+  }
+  co_return out;
+}
+
+}  // namespace pai::gateway

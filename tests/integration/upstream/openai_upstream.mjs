@@ -1,0 +1,394 @@
+// Mock OpenAI upstream for pai-gateway integration tests.
+//
+// Speaks the wire format of the OpenAI REST API (Chat Completions object,
+// `chat.completion.chunk` SSE stream terminated by `data: [DONE]`, Embeddings
+// list object incl. `encoding_format: "base64"`, Models list, and
+// `{"error":{message,type,param,code}}` error objects).
+//
+// Behaviour is selected by the (bare) model id in the request body:
+//   gpt-4o-mini / anything unknown  normal answer "Hello from upstream",
+//                                   usage prompt 11 / completion 5
+//   tools                           one tool call get_weather({"city":"Paris"})
+//   slow                            waits SLOW_DELAY_MS before response headers
+//   slow-stream                     one content chunk every 50 ms, up to 200 chunks
+//   slow-stream-short               10 content chunks, 50 ms apart, then finishes
+//   error-500                       HTTP 500 + OpenAI error JSON
+//   error-429                       HTTP 429 + OpenAI error JSON + retry-after
+//   no-usage                        streams without the usage chunk even if asked
+//
+// This is a helper module, not a test file (no `.test.` in its name).
+
+import http from 'node:http';
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+
+export const NORMAL_CONTENT = 'Hello from upstream';
+export const NORMAL_CONTENT_PARTS = ['Hello', ' from', ' upstream'];
+export const PROMPT_TOKENS = 11;
+export const COMPLETION_TOKENS = 5;
+export const TOOL_NAME = 'get_weather';
+export const TOOL_ARGUMENTS = '{"city":"Paris"}';
+// Split of TOOL_ARGUMENTS across stream chunks (>= 3 pieces).
+export const TOOL_ARGUMENT_PARTS = ['{"', 'city', '":"', 'Paris', '"}'];
+export const EMBEDDING_DIM = 1536; // text-embedding-3-small default
+export const SLOW_DELAY_MS = 3000;
+export const SLOW_STREAM_INTERVAL_MS = 50;
+export const SLOW_STREAM_CHUNKS = 200;
+export const SLOW_STREAM_SHORT_CHUNKS = 10;
+export const UPSTREAM_MODELS = [
+  'gpt-4o-mini', 'gpt-4o', 'tools', 'slow', 'slow-stream', 'slow-stream-short',
+  'error-500', 'error-429', 'no-usage', 'text-embedding-3-small',
+];
+
+/** Content of content chunk `i` for the slow-stream models. */
+export function slowChunkText(i) {
+  return `chunk-${i} `;
+}
+
+/** Full content of a completed `slow-stream-short` stream. */
+export function slowStreamShortContent() {
+  let s = '';
+  for (let i = 0; i < SLOW_STREAM_SHORT_CHUNKS; i++) s += slowChunkText(i);
+  return s;
+}
+
+/**
+ * Deterministic embedding for an input string; every component is exactly
+ * representable as float32 (so float and base64 encodings carry the same values).
+ */
+export function expectedEmbedding(input, dim = EMBEDDING_DIM) {
+  let seed = 2166136261;
+  for (const ch of String(input)) seed = Math.imul(seed ^ ch.codePointAt(0), 16777619) >>> 0;
+  const out = new Array(dim);
+  for (let i = 0; i < dim; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    out[i] = Math.fround((seed / 0xffffffff) * 2 - 1);
+  }
+  return out;
+}
+
+function float32ToBase64(values) {
+  const buf = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => buf.writeFloatLE(v, i * 4));
+  return buf.toString('base64');
+}
+
+function genId(prefix, n = 12) {
+  return prefix + randomBytes(n).toString('hex');
+}
+
+function usageObject(prompt = PROMPT_TOKENS, completion = COMPLETION_TOKENS) {
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
+  };
+}
+
+function openaiHeaders(extra = {}) {
+  return {
+    'x-request-id': genId('req_', 16), // OpenAI's own request id (the gateway must not leak it as its own)
+    'openai-version': '2020-10-01',
+    'openai-organization': 'user-mock',
+    'openai-processing-ms': '7',
+    'x-ratelimit-limit-requests': '10000',
+    'x-ratelimit-remaining-requests': '9999',
+    'x-ratelimit-limit-tokens': '200000',
+    'x-ratelimit-remaining-tokens': '199989',
+    ...extra,
+  };
+}
+
+function sendJSON(res, status, obj, extraHeaders = {}) {
+  const body = JSON.stringify(obj);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...openaiHeaders(extraHeaders),
+  });
+  res.end(body);
+}
+
+function sendError(res, status, message, type, param = null, code = null, extraHeaders = {}) {
+  sendJSON(res, status, { error: { message, type, param, code } }, extraHeaders);
+}
+
+export async function startOpenAIUpstream() {
+  const requests = [];
+  const events = new EventEmitter();
+  events.setMaxListeners(100);
+  const timers = new Set();
+
+  const later = (fn, ms) => {
+    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
+    timers.add(t);
+    return t;
+  };
+  const cancel = (t) => { if (t) { clearTimeout(t); timers.delete(t); } };
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      if (raw.length > 0) {
+        try { body = JSON.parse(raw); } catch { body = null; }
+      }
+      const url = new URL(req.url, 'http://upstream.invalid');
+      const record = {
+        method: req.method,
+        path: url.pathname,
+        query: url.search,
+        headers: { ...req.headers },
+        rawHeaders: [...req.rawHeaders],
+        body,
+        raw,
+      };
+      requests.push(record);
+      events.emit('request', record);
+      try {
+        route(req, res, record, raw);
+      } catch (err) {
+        if (!res.headersSent) sendError(res, 500, `mock upstream crashed: ${err.message}`, 'server_error');
+        else res.destroy(err);
+      }
+    });
+  });
+
+  function route(req, res, record, raw) {
+    const auth = req.headers.authorization;
+    if (!auth || !/^Bearer \S+$/.test(auth)) {
+      return sendError(res, 401,
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        'invalid_request_error', null, null);
+    }
+    const p = record.path;
+    if (p === '/v1/models' && req.method === 'GET') return handleModels(res);
+    if (p === '/v1/chat/completions' && req.method === 'POST') return handleChat(req, res, record, raw);
+    if (p === '/v1/embeddings' && req.method === 'POST') return handleEmbeddings(res, record, raw);
+    if (['/v1/models', '/v1/chat/completions', '/v1/embeddings'].includes(p)) {
+      return sendError(res, 405, `Invalid method for URL (${req.method} ${p})`, 'invalid_request_error');
+    }
+    return sendError(res, 404, `Invalid URL (${req.method} ${p})`, 'invalid_request_error');
+  }
+
+  function handleModels(res) {
+    sendJSON(res, 200, {
+      object: 'list',
+      data: UPSTREAM_MODELS.map((id) => ({ id, object: 'model', created: 1721172741, owned_by: 'system' })),
+    });
+  }
+
+  function badJSON(res) {
+    sendError(res, 400,
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
+      'invalid_request_error');
+  }
+
+  function handleEmbeddings(res, record, raw) {
+    const b = record.body;
+    if (!b || typeof b !== 'object') return badJSON(res);
+    if (typeof b.model !== 'string') {
+      return sendError(res, 400, 'you must provide a model parameter', 'invalid_request_error');
+    }
+    let inputs;
+    if (typeof b.input === 'string') inputs = [b.input];
+    else if (Array.isArray(b.input) && b.input.length > 0) inputs = b.input.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+    else return sendError(res, 400, "'input' is a required property", 'invalid_request_error', 'input', null);
+    const dim = Number.isInteger(b.dimensions) && b.dimensions > 0 ? b.dimensions : EMBEDDING_DIM;
+    const base64 = b.encoding_format === 'base64';
+    const promptTokens = inputs.reduce((n, s) => n + Math.max(1, Math.ceil(s.length / 4)), 0);
+    sendJSON(res, 200, {
+      object: 'list',
+      data: inputs.map((s, index) => {
+        const vec = expectedEmbedding(s, dim);
+        return { object: 'embedding', index, embedding: base64 ? float32ToBase64(vec) : vec };
+      }),
+      model: b.model,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    });
+  }
+
+  function handleChat(req, res, record, raw) {
+    const b = record.body;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return badJSON(res);
+    if (typeof b.model !== 'string') {
+      return sendError(res, 400, 'you must provide a model parameter', 'invalid_request_error');
+    }
+    if (!Array.isArray(b.messages)) {
+      return sendError(res, 400, "Missing required parameter: 'messages'.", 'invalid_request_error', 'messages', 'missing_required_parameter');
+    }
+    const model = b.model;
+    const stream = b.stream === true;
+    const includeUsage = stream && b.stream_options?.include_usage === true;
+    const obfuscate = b.stream_options?.include_obfuscation !== false;
+
+    switch (model) {
+      case 'error-500':
+        return sendError(res, 500,
+          'The server had an error while processing your request. Sorry about that!', 'server_error');
+      case 'error-429':
+        return sendError(res, 429,
+          `Rate limit reached for ${model} in organization org-mock on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 1s.`,
+          'requests', 'requests', 'rate_limit_exceeded',
+          { 'retry-after': '1', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s' });
+      case 'slow': {
+        const t = later(() => respond(), SLOW_DELAY_MS);
+        res.on('close', () => {
+          cancel(t);
+          if (!res.headersSent) events.emit('client-closed', { path: record.path, model, stream, record });
+        });
+        return;
+      }
+      default:
+        return respond();
+    }
+
+    function respond() {
+      if (res.destroyed) return;
+      if (!stream) return nonStream();
+      return streamResponse();
+    }
+
+    function nonStream() {
+      const id = genId('chatcmpl-');
+      let message;
+      let finish = 'stop';
+      if (model === 'tools') {
+        message = {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_' + randomBytes(12).toString('hex'), type: 'function', function: { name: TOOL_NAME, arguments: TOOL_ARGUMENTS } }],
+          refusal: null,
+          annotations: [],
+        };
+        finish = 'tool_calls';
+      } else {
+        message = { role: 'assistant', content: NORMAL_CONTENT, refusal: null, annotations: [] };
+      }
+      sendJSON(res, 200, {
+        id,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+        usage: usageObject(),
+        service_tier: 'default',
+        system_fingerprint: 'fp_mock0000',
+      });
+    }
+
+    function streamResponse() {
+      const id = genId('chatcmpl-');
+      const created = Math.floor(Date.now() / 1000);
+      let finished = false;
+      let timer = null;
+
+      res.writeHead(200, openaiHeaders({
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      }));
+      // Make sure headers go out immediately (first byte).
+      res.flushHeaders();
+
+      res.on('close', () => {
+        cancel(timer);
+        if (!finished) {
+          events.emit('client-closed', { path: record.path, model, stream: true, record });
+        }
+      });
+
+      const chunk = (delta, finishReason = null) => {
+        const obj = {
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model,
+          service_tier: 'default',
+          system_fingerprint: 'fp_mock0000',
+          choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+        };
+        if (includeUsage) obj.usage = null;
+        if (obfuscate) obj.obfuscation = randomBytes(3).toString('hex');
+        return obj;
+      };
+      const send = (obj) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+      const finish = (reason) => {
+        send(chunk({}, reason));
+        if (includeUsage && model !== 'no-usage') {
+          const u = {
+            id, object: 'chat.completion.chunk', created, model,
+            service_tier: 'default', system_fingerprint: 'fp_mock0000',
+            choices: [], usage: usageObject(),
+          };
+          if (obfuscate) u.obfuscation = randomBytes(3).toString('hex');
+          send(u);
+        }
+        res.write('data: [DONE]\n\n');
+        finished = true;
+        res.end();
+      };
+
+      if (model === 'tools') {
+        send(chunk({
+          role: 'assistant', content: null,
+          tool_calls: [{ index: 0, id: 'call_' + randomBytes(12).toString('hex'), type: 'function', function: { name: TOOL_NAME, arguments: '' } }],
+          refusal: null,
+        }));
+        for (const part of TOOL_ARGUMENT_PARTS) {
+          send(chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }));
+        }
+        return finish('tool_calls');
+      }
+
+      if (model === 'slow-stream' || model === 'slow-stream-short') {
+        const total = model === 'slow-stream' ? SLOW_STREAM_CHUNKS : SLOW_STREAM_SHORT_CHUNKS;
+        let i = 0;
+        // First chunk (with the role) goes out immediately, then one every 50 ms.
+        const tick = () => {
+          if (res.destroyed) return;
+          const delta = { content: slowChunkText(i) };
+          if (i === 0) { delta.role = 'assistant'; delta.refusal = null; }
+          send(chunk(delta));
+          i++;
+          if (i >= total) return finish('stop');
+          timer = later(tick, SLOW_STREAM_INTERVAL_MS);
+        };
+        return tick();
+      }
+
+      // Normal answer (gpt-4o-mini, no-usage, unknown ids).
+      send(chunk({ role: 'assistant', content: '', refusal: null }));
+      for (const part of NORMAL_CONTENT_PARTS) send(chunk({ content: part }));
+      return finish('stop');
+    }
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const { port } = server.address();
+
+  let closed = false;
+  async function close() {
+    if (closed) return;
+    closed = true;
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    const done = new Promise((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await done;
+  }
+
+  return { url: `http://127.0.0.1:${port}/v1`, port, requests, events, close, server };
+}

@@ -23,7 +23,7 @@ async function newConnectionAttempt(port, token) {
   }
 }
 
-test('m. SIGTERM: in-flight stream completes, new connections refused or 503, exit code 0', { timeout: 60000 }, async () => {
+test('m. SIGTERM: in-flight stream completes, new connections refused or 503, exit code 0', { timeout: 60000 }, async (t) => {
   const { gw, client } = S;
   const stream = await client.chat.completions.create({ model: 'up/slow-stream-short', messages: USER_MESSAGES, stream: true });
   const it = stream[Symbol.asyncIterator]();
@@ -46,11 +46,13 @@ test('m. SIGTERM: in-flight stream completes, new connections refused or 503, ex
     ready = err.cause?.code ?? err.message;
   }
   assert.ok(ready === 503 || ready === 'ECONNREFUSED', `/readyz during drain: ${ready}`);
+  t.diagnostic(`/readyz during drain: ${ready}`);
 
   // A new connection after the drain started is refused, or answered 503.
   const attempt = await newConnectionAttempt(gw.port, S.token);
   assert.ok(attempt === 'refused' || attempt.status === 503,
     `new request during drain: expected refused or 503, got ${JSON.stringify(attempt)}`);
+  t.diagnostic(`new connection during drain: ${attempt === 'refused' ? 'refused' : attempt.status}`);
 
   // The in-flight stream still completes fully.
   for (;;) {

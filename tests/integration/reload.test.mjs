@@ -73,3 +73,19 @@ test('j2. atomic replace (write temp + rename, as Kubernetes volume updates do) 
   await gw.waitForLog(byMsg('config reloaded'), RELOAD_TIMEOUT_MS, mark);
   assert.equal((await chat('up/extra2')).choices[0].message.content, NORMAL_CONTENT);
 });
+
+test('j3. a truncated (empty) config file is rejected; the old config keeps serving', { timeout: 30000 }, async () => {
+  // Editors and `cat > file` truncate before writing: a watcher can see the empty file.
+  const { gw } = S;
+  const good = buildManifest(S.manifestOpts);
+  let mark = gw.mark();
+  await gw.writeConfig('');
+  const line = await gw.waitForLog((l) => byMsg('config reloaded')(l) || byMsg('config reload rejected')(l),
+    RELOAD_TIMEOUT_MS, mark);
+  assert.equal(line.msg, 'config reload rejected', `an empty config file must not replace the running config: ${JSON.stringify(line)}`);
+  assert.equal((await chat('up/gpt-4o-mini')).choices[0].message.content, NORMAL_CONTENT);
+
+  mark = gw.mark();
+  await gw.writeConfig(good);
+  await gw.waitForLog(byMsg('config reloaded'), RELOAD_TIMEOUT_MS, mark);
+});

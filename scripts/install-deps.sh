@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what pai-gateway needs on Debian bookworm (root or sudo).
+#   scripts/install-deps.sh          build + run dependencies
+#   scripts/install-deps.sh --test   also the test tools (promtool, Node.js SDK clients)
+#   scripts/install-deps.sh --bench  also the benchmark tools (wrk, nginx)
+# Idempotent: packages already installed are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+want_bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --bench) want_bench=1 ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+# Do not add libboost-dev / libboost-all-dev: they are Boost 1.74 and clash with 1.81.
+packages=(
+  g++ cmake ninja-build pkg-config ccache ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsimdjson-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
+  libspdlog-dev libcli11-dev catch2 libbenchmark-dev
+)
+if [ "$want_test" = 1 ]; then
+  packages+=(prometheus)  # promtool validates /metrics in the integration tests
+  command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
+if [ "$want_bench" = 1 ]; then
+  packages+=(wrk nginx-light)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "install-deps.sh: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_test" = 1 ]; then
+  # The official OpenAI SDK drives the integration tests (versions pinned in package-lock.json).
+  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

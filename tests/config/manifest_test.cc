@@ -1,0 +1,183 @@
+#include "config/manifest.h"
+
+#include <catch2/catch.hpp>
+
+namespace pai::config {
+namespace {
+
+const std::map<std::string, std::string> kEnv = {{"OPENAI_API_KEY", "sk-env"}};
+
+absl::StatusOr<Config> Parse(const std::string& text) {
+  return ParseManifests({{"test.yaml", text}}, kEnv);
+}
+
+std::string ErrorOf(const std::string& text) {
+  auto c = Parse(text);
+  REQUIRE_FALSE(c.ok());
+  return std::string(c.status().message());
+}
+
+constexpr char kValid[] = R"(
+apiVersion: v1
+kind: Secret
+metadata: {name: openai-key}
+stringData: {api-key: sk-secret}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: b64}
+data: {api-key: c2stYmFzZTY0}
+---
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: openai}
+spec:
+  provider: openai
+  apiKeySecretRef: {name: openai-key, key: api-key}
+  maxTokensDay: 5000000
+---
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: router}
+spec: {provider: openrouter, apiKeySecretRef: {name: b64}, baseURL: "http://127.0.0.1:9/api/v1/"}
+---
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: envkey}
+spec: {provider: openai, apiKeyEnv: OPENAI_API_KEY}
+---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: coder, namespace: team}
+spec:
+  models: [openai/gpt-4o-mini, router/meta-llama/llama-3.1-8b]
+  tokens: {maxPerDay: 50000, maxPerRequest: 8192}
+  rateLimits: {maxRequestsPerMinute: 60, maxConcurrentRequests: 4, maxCostPerDayUSD: 5.0}
+  guards:
+  - binding: prompt-guard-default
+  harness: claude
+---
+apiVersion: pai.io/v1
+kind: Skill
+metadata: {name: ignored}
+spec: {}
+)";
+
+TEST_CASE("a valid multi-document manifest loads every kind the gateway uses") {
+  auto c = Parse(kValid);
+  REQUIRE(c.ok());
+  REQUIRE(c->providers.size() == 3);
+  const ModelProvider& openai = c->providers.at("openai");
+  CHECK(openai.kind == ProviderKind::kOpenAI);
+  CHECK(openai.api_key == "sk-secret");
+  CHECK(openai.api_key_source == "secret default/openai-key#api-key");
+  CHECK(openai.base_url == "https://api.openai.com/v1");
+  CHECK(openai.max_tokens_day == 5000000);
+  CHECK(c->providers.at("router").api_key == "sk-base64");           // data: is base64
+  CHECK(c->providers.at("router").base_url == "http://127.0.0.1:9/api/v1");  // trailing / cut
+  CHECK(c->providers.at("envkey").api_key == "sk-env");
+  CHECK(c->providers.at("envkey").api_key_source == "env OPENAI_API_KEY");
+
+  const Agent& a = c->agents.at("team/coder");
+  CHECK(a.models == std::vector<std::string>{"openai/gpt-4o-mini", "router/meta-llama/llama-3.1-8b"});
+  CHECK(a.tokens.max_per_day == 50000);
+  CHECK(a.tokens.max_per_request == 8192);
+  CHECK(a.rate_limits.max_requests_per_minute == 60);
+  CHECK(a.rate_limits.max_concurrent_requests == 4);
+  CHECK(a.rate_limits.max_cost_per_day_usd == Approx(5.0));
+  CHECK(a.guard_bindings == std::vector<std::string>{"prompt-guard-default"});
+}
+
+TEST_CASE("unknown kinds and fields are accepted and reported as ignored") {
+  auto c = Parse(kValid);
+  REQUIRE(c.ok());
+  bool kind = false, field = false;
+  for (const auto& note : c->ignored) {
+    if (note.find("Skill") != std::string::npos) kind = true;
+    if (note.find("spec.harness") != std::string::npos) field = true;
+  }
+  CHECK(kind);
+  CHECK(field);
+}
+
+TEST_CASE("errors name the file, the document index and the field path") {
+  const std::string err = ErrorOf(R"(
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: mock}
+spec: {provider: mock}
+---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: coder}
+spec:
+  models: [mock/a, 42b]
+)");
+  CHECK(err.find("test.yaml: document 2 (Agent default/coder): spec.models[1]") == 0);
+}
+
+TEST_CASE("field type errors are reported with the path") {
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec: {models: 42}\n")
+            .find("spec.models: expected a list") != std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\n"
+                "spec: {models: [x/y], tokens: {maxPerDay: lots}}\n")
+            .find("spec.tokens.maxPerDay: expected an integer") != std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\n"
+                "spec: {models: [x/y], rateLimits: {maxConcurrentRequests: -1}}\n")
+            .find("must not be negative") != std::string::npos);
+}
+
+TEST_CASE("provider errors: unknown provider, missing key, bad URL, wrong apiVersion") {
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                "spec: {provider: cohere, apiKeyEnv: X}\n")
+            .find("spec.provider: unknown provider \"cohere\"") != std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                "spec: {provider: openai}\n")
+            .find("needs apiKeySecretRef or apiKeyEnv") != std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                "spec: {provider: openai, apiKeyEnv: NOT_SET_ANYWHERE}\n")
+            .find("spec.apiKeyEnv: environment variable NOT_SET_ANYWHERE is not set") !=
+        std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                "spec: {provider: openai, apiKeySecretRef: {name: nope}}\n")
+            .find("spec.apiKeySecretRef.name: Secret default/nope not found") !=
+        std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                "spec: {provider: openai, apiKeyEnv: OPENAI_API_KEY, baseURL: ftp://x/}\n")
+            .find("spec.baseURL: scheme must be http or https") != std::string::npos);
+  CHECK(ErrorOf("apiVersion: pai.io/v2\nkind: Agent\nmetadata: {name: a}\nspec: {models: [x/y]}\n")
+            .find("apiVersion: expected \"pai.io/v1\"") != std::string::npos);
+}
+
+TEST_CASE("YAML syntax errors carry line and column") {
+  const std::string err = ErrorOf("apiVersion: pai.io/v1\nkind: [unclosed\n");
+  CHECK(err.find("test.yaml: line ") == 0);
+}
+
+TEST_CASE("duplicate resources are rejected") {
+  CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec: {models: [x/y]}\n"
+                "---\napiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\n"
+                "spec: {models: [x/z]}\n")
+            .find("document 2 (Agent default/a): metadata.name: duplicate resource") !=
+        std::string::npos);
+}
+
+TEST_CASE("an agent naming a missing ModelProvider is a warning, not an error") {
+  auto c = Parse("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec: {models: [x/y]}\n");
+  REQUIRE(c.ok());
+  REQUIRE(c->warnings.size() == 1);
+  CHECK(c->warnings[0].find("ModelProvider \"x\"") != std::string::npos);
+}
+
+TEST_CASE("SplitModelRef splits at the first slash only") {
+  std::string_view p, m;
+  REQUIRE(SplitModelRef("openrouter/meta-llama/llama-3", &p, &m));
+  CHECK(p == "openrouter");
+  CHECK(m == "meta-llama/llama-3");
+  CHECK_FALSE(SplitModelRef("gpt-4o", &p, &m));
+  CHECK_FALSE(SplitModelRef("/gpt-4o", &p, &m));
+  CHECK_FALSE(SplitModelRef("openai/", &p, &m));
+}
+
+}  // namespace
+}  // namespace pai::config

@@ -134,6 +134,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--watch-interval-ms", watch_ms, "Config and token file polling interval")
       ->capture_default_str();
+  app.add_flag("--access-log,!--no-access-log", opts.access_log,
+               "One JSON access-log line per request (default on)");
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
 
   auto* token = app.add_subcommand("token", "Mint, list or revoke agent tokens");

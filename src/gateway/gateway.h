@@ -35,6 +35,7 @@ struct GatewayOptions {
   std::chrono::milliseconds upstream_idle_timeout{120'000};
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds watch_interval{250};  // config and token file polling
+  bool access_log = true;  // one JSON line per agent request
 };
 
 // Listening: the bound addresses ("127.0.0.1:41234"), reported once both listeners are up.

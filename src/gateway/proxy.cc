@@ -240,6 +240,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   metrics_.in_flight().Decrement();
   active_requests_.fetch_sub(1, std::memory_order_relaxed);
 
+  if (!options_.access_log) co_return;
   boost::json::object line;
   line["request_id"] = ctx.request_id;
   line["method"] = std::string_view(req->method_string());

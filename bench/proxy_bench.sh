@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Gateway proxy overhead, measured in one run against one test upstream:
+#   1. direct   : wrk → upstream
+#   2. nginx    : wrk → nginx proxy_pass (keep-alive upstream pool) → upstream
+#   3. gateway  : wrk → pai-gateway → upstream
+# Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
+# The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
+# chat.completion object (non-streaming). Same connections (64), same duration, same body.
+# Prints requests/s, p50 and p99 latency per setup and the gateway/nginx ratios.
+#
+#   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1]
+# Needs: scripts/install-deps.sh --bench, and a built gateway (scripts/build.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=15s
+CONNS=64
+WORKERS=1  # nginx worker_processes and pai-gateway --threads (same for both proxies)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNS="$2"; shift 2 ;;
+    --threads) WORKERS="$2"; shift 2 ;;
+    *) echo "proxy_bench.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+GATEWAY="${PAI_GATEWAY_BIN:-build/src/cli/pai-gateway}"
+[ -x "$GATEWAY" ] || { echo "proxy_bench.sh: build the gateway first (scripts/build.sh)" >&2; exit 2; }
+command -v wrk >/dev/null && command -v nginx >/dev/null ||
+  { echo "proxy_bench.sh: run scripts/install-deps.sh --bench" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/pai-bench-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {  # a random unused loopback port
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    [ -z "$(ss -Hltn "sport = :$p")" ] && { echo "$p"; return; }
+  done
+}
+UP_PORT=$(free_port)
+NGX_PORT=$(free_port)
+
+# A chat.completion object as OpenAI returns it (API reference, "The chat completion object").
+RESPONSE='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":9,"total_tokens":28},"system_fingerprint":"fp_bench"}'
+
+mkdir -p "$WORK/up" "$WORK/ngx"
+cat > "$WORK/up/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/up/nginx.pid;
+error_log $WORK/up/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/up;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP_PORT;
+    location / {
+      default_type application/json;
+      return 200 '$RESPONSE';
+    }
+  }
+}
+CONF
+cat > "$WORK/ngx/nginx.conf" <<CONF
+worker_processes $WORKERS;
+pid $WORK/ngx/nginx.pid;
+error_log $WORK/ngx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/ngx;
+  proxy_temp_path $WORK/ngx;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$UP_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer sk-bench-provider-key";
+    }
+  }
+}
+CONF
+nginx -c "$WORK/up/nginx.conf" -g 'daemon off;' & pids+=($!)
+nginx -c "$WORK/ngx/nginx.conf" -g 'daemon off;' & pids+=($!)
+
+cat > "$WORK/gateway.yaml" <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-key}
+stringData: {api-key: sk-bench-provider-key}
+---
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: up}
+spec: {provider: openai, apiKeySecretRef: {name: bench-key}, baseURL: "http://127.0.0.1:$UP_PORT/v1"}
+---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: bench}
+spec: {models: [up/gpt-4o-mini]}
+YAML
+TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
+"$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
+# The gateway logs one JSON "listening" line with the bound port.
+for _ in $(seq 1 200); do
+  GW_PORT=$(grep -o '"listen":"127.0.0.1:[0-9]*' "$WORK/gateway.log" | head -1 | cut -d: -f3 || true)
+  [ -n "${GW_PORT:-}" ] && break
+  sleep 0.05
+done
+[ -n "${GW_PORT:-}" ] || { echo "gateway did not start" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
+for p in $UP_PORT $NGX_PORT; do
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.05; done
+done
+
+BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in one short sentence, please."}],"temperature":0.2}'
+make_script() {  # $1 model, $2 authorization
+  cat <<LUA
+wrk.method = "POST"
+wrk.body = '${BODY/MODEL/$1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "$2"
+LUA
+}
+make_script gpt-4o-mini "Bearer sk-bench-provider-key" > "$WORK/direct.lua"
+make_script up/gpt-4o-mini "Bearer $TOKEN" > "$WORK/gateway.lua"
+
+run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms"
+  wrk -t1 -c"$CONNS" -d2s -s "$3" "$2" >/dev/null  # warm-up (pools, caches)
+  local out
+  out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "$2")
+  echo "$out" > "$WORK/$1.wrk"
+  local rps p50 p99 non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  [ -z "$non2xx" ] || { echo "$1: $non2xx non-2xx responses" >&2; exit 1; }
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+to_ms() {  # wrk prints 512.00us / 1.20ms / 1.01s
+  awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
+}
+
+read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
+read -r N_RPS N_P50 N_P99 < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
+read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
+
+printf '\n%-9s %12s %10s %10s\n' setup "requests/s" "p50 ms" "p99 ms"
+printf '%-9s %12.0f %10.3f %10.3f\n' direct "$D_RPS" "$D_P50" "$D_P99"
+printf '%-9s %12.0f %10.3f %10.3f\n' nginx "$N_RPS" "$N_P50" "$N_P99"
+printf '%-9s %12.0f %10.3f %10.3f\n' gateway "$G_RPS" "$G_P50" "$G_P99"
+awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
+  printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
+  printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'
+echo "(connections=$CONNS duration=$DURATION proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"

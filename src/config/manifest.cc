@@ -150,6 +150,7 @@ class Parser {
   explicit Parser(const std::map<std::string, std::string>& env) : env_(env) {}
 
   absl::Status AddSource(const Source& src) {
+    pai::StrAppend(&source_names_, source_names_.empty() ? "" : ", ", src.name);
     std::vector<YAML::Node> docs;
     try {
       docs = YAML::LoadAll(src.text);
@@ -160,6 +161,7 @@ class Parser {
     for (size_t i = 0; i < docs.size(); ++i) {
       const YAML::Node& node = docs[i];
       if (node.IsNull()) continue;  // empty document between separators
+      ++documents_;
       Doc doc{pai::StrCat(src.name, ": document ", i + 1)};
       try {
         PAI_RETURN_IF_ERROR(AddDocument(doc, node));
@@ -171,6 +173,12 @@ class Parser {
   }
 
   absl::StatusOr<Config> Finish() {
+    if (documents_ == 0) {
+      // An empty configuration would drop every agent: most likely a file caught while being
+      // rewritten, never what an operator means.
+      return absl::InvalidArgumentError(
+          pai::StrCat(source_names_, ": no resources found (an empty configuration is refused)"));
+    }
     for (auto& rp : providers_) {
       ModelProvider& p = rp.p;
       if (!rp.env_name.empty()) {
@@ -449,6 +457,8 @@ class Parser {
   std::map<std::string, RawSecret> secrets_;  // by "ns/name"
   std::vector<RawProvider> providers_;
   std::set<std::string> seen_;
+  size_t documents_ = 0;
+  std::string source_names_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 
 #include <boost/json.hpp>
 #include <openssl/evp.h>
@@ -167,7 +168,11 @@ void GatewayImpl::PollFiles() {
   if (!options_.config_paths.empty()) {
     auto files = config::ExpandPaths(options_.config_paths);
     const std::string fp = files.ok() ? Fingerprint(*files) : "error";
-    if (fp != config_fingerprint_) {
+    // Reload only once the files have stopped changing for one interval: a writer that
+    // truncates and then writes (editors, `cat >`) is not caught half-way.
+    const bool settled = fp == config_last_seen_;
+    config_last_seen_ = fp;
+    if (fp != config_fingerprint_ && settled) {
       config_fingerprint_ = fp;
       absl::Status s = LoadConfig();
       metrics_.config_reloads(s.ok()).Increment();
@@ -194,19 +199,25 @@ void GatewayImpl::PollFiles() {
 }
 
 void GatewayImpl::BeginDrain() {
-  if (draining_.exchange(true)) return;
-  log::Info("draining", {{"grace_ms", options_.drain_timeout.count()},
-                         {"in_flight", active_requests_.load()}});
+  if (draining_.load()) return;
+  // Close every acceptor before announcing the drain, so that a client that connects after
+  // the "draining" line is refused instead of being accepted and then reset.
+  std::latch closed(static_cast<std::ptrdiff_t>(shards_.size()));
   for (auto& shard : shards_) {
-    net::post(shard->ioc, [s = shard.get()] {
+    net::post(shard->ioc, [s = shard.get(), &closed] {
       beast::error_code ignored;
       if (s->acceptor) s->acceptor->close(ignored);
       for (ClientConn* c : s->conns) {
         c->keep_alive = false;
         if (c->idle) c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       }
+      closed.count_down();
     });
   }
+  closed.wait();
+  draining_.store(true);
+  log::Info("draining", {{"grace_ms", options_.drain_timeout.count()},
+                         {"in_flight", active_requests_.load()}});
 }
 
 net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {

@@ -38,7 +38,7 @@ TEST_CASE("a minted token authenticates as its agent and only its hash is stored
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a token with a wrong secret, unknown id or bad shape is rejected") {
+TEST_CASE("a token with a wrong secret / unknown id or bad shape is rejected") {
   const std::string dir = TempDir();
   auto minted = MintToken(dir, "default/coder");
   REQUIRE(minted.ok());
@@ -54,7 +54,7 @@ TEST_CASE("a token with a wrong secret, unknown id or bad shape is rejected") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a revoked token stops authenticating; other tokens keep working") {
+TEST_CASE("a revoked token stops authenticating — other tokens keep working") {
   const std::string dir = TempDir();
   auto a = MintToken(dir, "default/a");
   auto b = MintToken(dir, "default/b");
@@ -69,7 +69,7 @@ TEST_CASE("a revoked token stops authenticating; other tokens keep working") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a missing token file is an empty store; a corrupt one is an error") {
+TEST_CASE("a missing token file is an empty store — a corrupt one is an error") {
   const std::string dir = TempDir();
   auto empty = TokenStore::Load(dir);
   REQUIRE(empty.ok());

@@ -100,7 +100,7 @@ TEST_CASE("unknown kinds and fields are accepted and reported as ignored") {
   CHECK(field);
 }
 
-TEST_CASE("errors name the file, the document index and the field path") {
+TEST_CASE("errors name the file / the document index and the field path") {
   const std::string err = ErrorOf(R"(
 apiVersion: pai.io/v1
 kind: ModelProvider
@@ -127,7 +127,7 @@ TEST_CASE("field type errors are reported with the path") {
             .find("must not be negative") != std::string::npos);
 }
 
-TEST_CASE("provider errors: unknown provider, missing key, bad URL, wrong apiVersion") {
+TEST_CASE("provider errors: unknown provider / missing key / bad URL / wrong apiVersion") {
   CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
                 "spec: {provider: cohere, apiKeyEnv: X}\n")
             .find("spec.provider: unknown provider \"cohere\"") != std::string::npos);
@@ -162,7 +162,7 @@ TEST_CASE("duplicate resources are rejected") {
         std::string::npos);
 }
 
-TEST_CASE("an agent naming a missing ModelProvider is a warning, not an error") {
+TEST_CASE("an agent naming a missing ModelProvider is a warning / not an error") {
   auto c = Parse("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec: {models: [x/y]}\n");
   REQUIRE(c.ok());
   REQUIRE(c->warnings.size() == 1);
@@ -177,6 +177,19 @@ TEST_CASE("SplitModelRef splits at the first slash only") {
   CHECK_FALSE(SplitModelRef("gpt-4o", &p, &m));
   CHECK_FALSE(SplitModelRef("/gpt-4o", &p, &m));
   CHECK_FALSE(SplitModelRef("openai/", &p, &m));
+}
+
+}  // namespace
+}  // namespace pai::config
+
+namespace pai::config {
+namespace {
+
+TEST_CASE("an empty configuration is refused (a file caught while being rewritten)") {
+  auto empty = ParseManifests({{"cfg.yaml", ""}}, {});
+  REQUIRE_FALSE(empty.ok());
+  CHECK(std::string(empty.status().message()).find("cfg.yaml: no resources found") == 0);
+  CHECK_FALSE(ParseManifests({{"cfg.yaml", "# only a comment\n---\n"}}, {}).ok());
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ TEST_CASE("an error status becomes OpenAI's error body with code and param") {
   CHECK(err.at("code").as_string() == "invalid_request_error");
 }
 
-TEST_CASE("an explicit HTTP status overrides the mapping; absent code and param are null") {
+TEST_CASE("an explicit HTTP status overrides the mapping — absent code and param are null") {
   const ApiError e = ToApiError(MakeHttpError(502, "provider \"down\"\n", "upstream_error"));
   CHECK(e.http_status == 502);
   CHECK(e.type == "api_error");

@@ -14,7 +14,7 @@ ApiError ChatError(std::string body) {
   return ToApiError(r.status());
 }
 
-TEST_CASE("a chat request yields model, stream flags and output limits") {
+TEST_CASE("a chat request yields model / stream flags and output limits") {
   std::string body =
       R"({"model":"up/gpt-4o-mini","messages":[{"role":"system","content":"x"},)"
       R"({"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,)"
@@ -78,7 +78,7 @@ TEST_CASE("the upstream body has the bare model id and everything else byte for 
   CHECK(out == expected);  // not a stream: no stream_options added
 }
 
-TEST_CASE("streams ask upstream for usage, keeping other stream_options") {
+TEST_CASE("streams ask upstream for usage / keeping other stream_options") {
   std::string body = R"({"model":"up/m","messages":[{"role":"user"}],"stream":true})";
   auto r = ParseChatCompletionRequest(body);
   REQUIRE(r.ok());

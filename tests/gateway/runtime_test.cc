@@ -31,7 +31,7 @@ spec: {models: [up/gpt-4o-mini, up/meta/llama, gone/model-x]}
   return *rt;
 }
 
-TEST_CASE("model resolution: exact, bare id, not allowed, unknown") {
+TEST_CASE("model resolution: exact / bare id / not allowed / unknown") {
   Metrics metrics;
   auto rt = Build(metrics);
   const AgentRuntime* agent = rt->FindAgent("default/coder");

@@ -33,7 +33,7 @@ std::string Run(ChatStreamRelay& relay, const std::string& stream, size_t piece)
   return out;
 }
 
-TEST_CASE("usage is read from the stream; the usage-only chunk is dropped if not asked for") {
+TEST_CASE("usage is read from the stream — the usage-only chunk is dropped if not asked for") {
   const std::string stream = kChunk1 + kChunk2 + kUsage + kDone;
   for (size_t piece : {1, 7, 64, 4096}) {
     ChatStreamRelay relay(/*client_wants_usage=*/false);

@@ -244,6 +244,14 @@ test('upstream HTTP 500 surfaces as an OpenAI-shaped 5xx without secrets', { tim
   assert.ok(!JSON.stringify(err.error).includes(PROVIDER_KEY));
 });
 
+test('upstream HTTP 429 is relayed as 429 with Retry-After', { timeout: 30000 }, async () => {
+  const err = await expectAPIError(
+    () => S.client.chat.completions.create({ model: 'up/error-429', messages: USER_MESSAGES }), 429);
+  assert.ok(err instanceof OpenAI.RateLimitError);
+  assertOpenAIErrorObject(err.error, { code: 'rate_limit_exceeded' });
+  assert.ok(err.headers.get('retry-after'), 'a 429 carries Retry-After');
+});
+
 test('logs never contain the provider key or an agent token', () => {
   assertLogsClean(S.gw, S.tokens);
 });

@@ -87,7 +87,8 @@ class GatewayImpl {
                                              UpstreamCall* call, bool* client_gone);
 
   // File watching state (main thread only).
-  std::string config_fingerprint_;
+  std::string config_fingerprint_;  // of the files the running config was loaded from
+  std::string config_last_seen_;    // at the previous poll
   std::string config_content_hash_;
   std::string tokens_fingerprint_;
 };

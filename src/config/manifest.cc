@@ -172,6 +172,21 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // CleanKey() trims surrounding whitespace (a Secret made with `echo key | base64` ends in a
+  // newline) and refuses keys with spaces or control characters, which would corrupt the
+  // Authorization header sent upstream.
+  static absl::StatusOr<std::string> CleanKey(const Doc& doc, std::string_view path,
+                                              std::string key) {
+    const std::string_view trimmed = SV(absl::StripAsciiWhitespace(key));
+    for (unsigned char c : trimmed) {
+      if (c < 0x21 || c == 0x7f) {
+        return doc.Error(path, "the API key contains spaces or control characters");
+      }
+    }
+    if (trimmed.empty()) return doc.Error(path, "the API key is empty");
+    return std::string(trimmed);
+  }
+
   absl::StatusOr<Config> Finish() {
     if (documents_ == 0) {
       // An empty configuration would drop every agent: most likely a file caught while being
@@ -187,7 +202,9 @@ class Parser {
           return rp.doc.Error("spec.apiKeyEnv",
                               pai::StrCat("environment variable ", rp.env_name, " is not set"));
         }
-        p.api_key = it->second;
+        auto key = CleanKey(rp.doc, "spec.apiKeyEnv", it->second);
+        if (!key.ok()) return key.status();
+        p.api_key = std::move(*key);
         p.api_key_source = pai::StrCat("env ", rp.env_name);
       } else if (!rp.secret_name.empty()) {
         const std::string key = pai::StrCat(rp.secret_ns, "/", rp.secret_name);
@@ -200,7 +217,9 @@ class Parser {
           return rp.doc.Error("spec.apiKeySecretRef.key",
                               pai::StrCat("Secret ", key, " has no key \"", rp.secret_key, "\""));
         }
-        p.api_key = kit->second;
+        auto clean = CleanKey(rp.doc, "spec.apiKeySecretRef.key", kit->second);
+        if (!clean.ok()) return clean.status();
+        p.api_key = std::move(*clean);
         p.api_key_source = pai::StrCat("secret ", key, "#", rp.secret_key);
       }
       config_.providers.emplace(p.name, std::move(p));

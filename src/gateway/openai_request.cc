@@ -210,9 +210,15 @@ absl::StatusOr<ChatCompletionRequest> ParseChatCompletionRequest(std::string& bo
           return absl::OkStatus();
         }
         if (key == "stream_options") {
+          const std::string_view token = v.raw_json_token();
           od::json_type t;
           if (v.type().get(t) != simdjson::SUCCESS) return BadJson(simdjson::TAPE_ERROR);
-          if (t == od::json_type::null) return absl::OkStatus();
+          if (t == od::json_type::null) {
+            // Keep the span: the gateway replaces the null rather than adding a second member
+            // (a provider keeping the last duplicate would see null and send no usage).
+            req.stream_options_span = SpanOf(text, token);
+            return absl::OkStatus();
+          }
           od::object o;
           std::string_view raw;
           if (v.get_object().get(o) != simdjson::SUCCESS || o.raw_json().get(raw)) {

@@ -16,26 +16,9 @@ class AuthenticateStage final : public Stage {
   std::string_view name() const override { return "authenticate"; }
 
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
-    std::string_view header = SV(absl::StripAsciiWhitespace(AV(ctx.authorization)));
-    if (header.empty()) {
-      co_return MakeError(absl::StatusCode::kUnauthenticated,
-                          "You didn't provide an API key. Send your agent token as "
-                          "'Authorization: Bearer <token>'.",
-                          "invalid_api_key");
-    }
-    if (header.size() < 7 || !absl::EqualsIgnoreCase(AV(header.substr(0, 7)), "bearer ")) {
-      co_return MakeError(absl::StatusCode::kUnauthenticated,
-                          "Unsupported authorization scheme: use 'Authorization: Bearer <token>'.",
-                          "invalid_api_key");
-    }
-    const std::string_view token = SV(absl::StripAsciiWhitespace(AV(header.substr(7))));
     const auto store = tokens_.Get();
-    auto agent_key = store ? store->Authenticate(token)
-                           : absl::StatusOr<std::string>(absl::UnauthenticatedError(""));
-    if (!agent_key.ok()) {
-      co_return MakeError(absl::StatusCode::kUnauthenticated,
-                          "Incorrect or revoked agent token provided.", "invalid_api_key");
-    }
+    auto agent_key = AuthenticateBearer(ctx.authorization, store.get());
+    if (!agent_key.ok()) co_return agent_key.status();
     ctx.agent = ctx.runtime->FindAgent(*agent_key);
     if (!ctx.agent) {
       co_return MakeError(absl::StatusCode::kUnauthenticated,
@@ -87,6 +70,30 @@ class ResolveModelStage final : public Stage {
 };
 
 }  // namespace
+
+absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
+                                               const auth::TokenStore* tokens) {
+  std::string_view header = SV(absl::StripAsciiWhitespace(AV(authorization)));
+  if (header.empty()) {
+    return MakeError(absl::StatusCode::kUnauthenticated,
+                     "You didn't provide an API key. Send your agent token as "
+                     "'Authorization: Bearer <token>'.",
+                     "invalid_api_key");
+  }
+  if (header.size() < 7 || !absl::EqualsIgnoreCase(AV(header.substr(0, 7)), "bearer ")) {
+    return MakeError(absl::StatusCode::kUnauthenticated,
+                     "Unsupported authorization scheme: use 'Authorization: Bearer <token>'.",
+                     "invalid_api_key");
+  }
+  const std::string_view token = SV(absl::StripAsciiWhitespace(AV(header.substr(7))));
+  auto agent = tokens ? tokens->Authenticate(token)
+                      : absl::StatusOr<std::string>(absl::UnauthenticatedError(""));
+  if (!agent.ok()) {
+    return MakeError(absl::StatusCode::kUnauthenticated,
+                     "Incorrect or revoked agent token provided.", "invalid_api_key");
+  }
+  return agent;
+}
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics)
     : stages_(std::move(stages)), metrics_(metrics) {

@@ -82,6 +82,13 @@ class Pipeline {
   Metrics& metrics_;
 };
 
+// AuthenticateBearer() checks an `Authorization` header value ("Bearer <agent token>") against
+// `tokens` and returns the agent key ("namespace/name"). Errors: Unauthenticated (401,
+// code invalid_api_key) with a message that never echoes the token. Needs headers only, so the
+// HTTP layer also calls it before reading a body.
+absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
+                                               const auth::TokenStore* tokens);
+
 // BuildPipeline() assembles the gateway's stages in their fixed order.
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
                                         Metrics& metrics);

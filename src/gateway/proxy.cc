@@ -163,8 +163,19 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   ctx.runtime = runtime_.Get();
   ctx.body = &req->body();
   ctx.authorization = req->base()[http::field::authorization];
-  active_requests_.fetch_add(1, std::memory_order_relaxed);
-  metrics_.in_flight().Increment();
+  // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
+  struct InFlight {
+    GatewayImpl* gw;
+    explicit InFlight(GatewayImpl* g) : gw(g) {
+      gw->active_requests_.fetch_add(1, std::memory_order_relaxed);
+      gw->metrics_.in_flight().Increment();
+    }
+    ~InFlight() {
+      gw->metrics_.in_flight().Decrement();
+      gw->active_requests_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  };
+  std::optional<InFlight> in_flight(std::in_place, this);
 
   const std::string_view target = req->target();
   const std::string_view path = target.substr(0, target.find('?'));
@@ -237,8 +248,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   const double latency = Seconds(Clock::now() - ctx.start);
   metrics_.requests(ctx.route, ctx.http_status).Increment();
   metrics_.duration(ctx.route).Observe(latency);
-  metrics_.in_flight().Decrement();
-  active_requests_.fetch_sub(1, std::memory_order_relaxed);
+  in_flight.reset();
 
   if (!options_.access_log) co_return;
   boost::json::object line;
@@ -382,6 +392,23 @@ net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* con
                                                    http::request<http::string_body>* up,
                                                    UpstreamCall** current, bool* client_gone,
                                                    std::chrono::steady_clock::time_point t0) {
+  // No exception may leave: `||` only cancels the client watcher when this branch returns.
+  try {
+    co_return co_await ExchangeImpl(shard, conn, ctx, up, current, client_gone, t0);
+  } catch (const std::exception& e) {
+    *current = nullptr;
+    log::Error("exception in upstream exchange",
+               {{"request_id", ctx->request_id}, {"error", e.what()}});
+    co_return MakeHttpError(502, "Internal error while calling the model provider",
+                            "upstream_error");
+  }
+}
+
+net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn,
+                                                       RequestContext* ctx,
+                                                       http::request<http::string_body>* up,
+                                                       UpstreamCall** current, bool* client_gone,
+                                                       std::chrono::steady_clock::time_point t0) {
   const ModelRoute& model = *ctx->model;
   const ProviderRuntime& provider = *model.provider;
   auto started = co_await UpstreamCall::Start(*shard->pool, provider.endpoint, std::move(*up));
@@ -492,7 +519,9 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   ctx->upstream_seconds = Seconds(Clock::now() - t0);
   ctx->usage = relay.usage();
   out.clear();
-  relay.Finish(out);
+  // A clean end may leave a final event without its blank line: relay it. After a failure the
+  // pending bytes are a torn event and are dropped, so the error event below starts clean.
+  if (upstream_status.ok()) relay.Finish(out);
   if (!upstream_status.ok()) {
     if (upstream_status.code() == absl::StatusCode::kCancelled || *client_gone) {
       co_return absl::CancelledError("client closed the connection");

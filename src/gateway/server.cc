@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <array>
 #include <fstream>
 #include <latch>
 
@@ -104,7 +105,35 @@ int HttpStatusForParseError(const beast::error_code& ec) {
   return 400;
 }
 
+// LingeringClose() ends a connection whose request body was not read (an early error): stop
+// sending, then read and discard what the client still sends for a moment, so its kernel does
+// not answer our unread bytes with a reset that could destroy the error response in flight.
+net::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(1));
+  std::array<char, 16 * 1024> scratch;
+  size_t total = 0;
+  while (total < (4u << 20)) {
+    auto [rec, n] = co_await stream.async_read_some(net::buffer(scratch), kTuple);
+    if (rec) break;
+    total += n;
+  }
+  stream.expires_never();
+}
+
 }  // namespace
+
+void LogException(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::Error("uncaught exception in a connection", {{"error", ex.what()}});
+  } catch (...) {
+    log::Error("uncaught exception in a connection", {{"error", "unknown"}});
+  }
+}
 
 http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
                                                std::string_view request_id) {
@@ -122,6 +151,7 @@ net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
                                                 http::response<http::string_body>& res,
                                                 std::chrono::milliseconds timeout) {
   conn->response_started = true;
+  if (conn->head) res.body().clear();  // HEAD: the headers (Content-Length included) only
   conn->stream.expires_after(timeout);
   auto [ec, n] = co_await http::async_write(conn->stream, res, kTuple);
   conn->stream.expires_never();
@@ -227,21 +257,29 @@ net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
     if (ec) {
       if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
       log::Warn("accept failed", {{"error", ec.message()}});
-      continue;  // EMFILE and friends: keep serving existing connections
+      // EMFILE and friends: keep serving existing connections, retry without spinning.
+      net::steady_timer backoff(shard->ioc, std::chrono::milliseconds(100));
+      co_await backoff.async_wait(kTuple);
+      continue;
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (admin) {
-      net::co_spawn(shard->ioc, ServeAdmin(std::move(socket)), net::detached);
+      net::co_spawn(shard->ioc, ServeAdmin(std::move(socket)), LogException);
     } else {
-      net::co_spawn(shard->ioc, ServeAgent(shard, std::move(socket)), net::detached);
+      net::co_spawn(shard->ioc, ServeAgent(shard, std::move(socket)), LogException);
     }
   }
 }
 
 net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
   ClientConn conn(std::move(socket));
-  auto it = shard->conns.insert(shard->conns.end(), &conn);
+  // Registered for drain while this frame lives, however it ends.
+  struct Registration {
+    std::list<ClientConn*>& list;
+    std::list<ClientConn*>::iterator it;
+    ~Registration() { list.erase(it); }
+  } registration{shard->conns, shard->conns.insert(shard->conns.end(), &conn)};
   bool first = true;
   while (conn.keep_alive && !draining_.load(std::memory_order_relaxed)) {
     http::request_parser<http::string_body> parser;
@@ -260,9 +298,32 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       break;
     }
     if (!ec) {
-      // Reject an oversized declared body before reading it.
-      if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
-        ec = http::error::body_limit;
+      const auto& hdr = parser.get();
+      // Request smuggling guard (RFC 9112 §6.1): a Transfer-Encoding that is not chunked
+      // leaves the body length undefined, and one next to a Content-Length is ambiguous.
+      if (hdr.count(http::field::transfer_encoding) &&
+          (!parser.chunked() || hdr.count(http::field::content_length))) {
+        ec = http::error::bad_transfer_encoding;
+      } else if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
+        ec = http::error::body_limit;  // reject an oversized declared body before reading it
+      }
+    }
+    if (!ec) {
+      // Authenticate on the headers alone: an unknown caller gets no 100 Continue and no
+      // body buffer.
+      auto who = AuthenticateBearer(parser.get()[http::field::authorization], tokens_.Get().get());
+      if (!who.ok()) {
+        const ApiError e = ToApiError(who.status());
+        metrics_.requests(Route::kOther, e.http_status).Increment();
+        conn.head = parser.get().method() == http::verb::head;
+        auto res = JsonResponse(e.http_status, OpenAIErrorBody(e), false, {});
+        co_await WriteResponse(&conn, res, options_.body_timeout);
+        log::Info("access", {{"status", e.http_status},
+                             {"error_code", e.code},
+                             {"route", "other"},
+                             {"method", std::string_view(parser.get().method_string())}});
+        co_await LingeringClose(conn.stream);
+        break;
       }
     }
     if (!ec) {
@@ -305,13 +366,15 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       auto res = JsonResponse(status, OpenAIErrorBody(e), false, {});
       co_await WriteResponse(&conn, res, options_.body_timeout);
       log::Info("access", {{"status", status}, {"error_code", e.code}, {"route", "other"}});
+      co_await LingeringClose(conn.stream);
       break;
     }
     auto req = parser.release();
-    conn.keep_alive = req.keep_alive() && !draining_.load(std::memory_order_relaxed);
+    conn.head = req.method() == http::verb::head;
+    conn.keep_alive =
+        conn.keep_alive && req.keep_alive() && !draining_.load(std::memory_order_relaxed);
     co_await HandleAgentRequest(shard, &conn, &req);
   }
-  shard->conns.erase(it);
   beast::error_code ignored;
   conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -348,6 +411,7 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
     }
     res.keep_alive(req.keep_alive());
     res.prepare_payload();
+    if (req.method() == http::verb::head) res.body().clear();  // headers only
     stream.expires_after(options_.body_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
     if (wec || !res.keep_alive()) break;
@@ -432,9 +496,9 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     shards_.push_back(std::move(shard));
   }
   for (auto& shard : shards_) {
-    net::co_spawn(shard->ioc, AcceptLoop(shard.get(), false), net::detached);
+    net::co_spawn(shard->ioc, AcceptLoop(shard.get(), false), LogException);
     if (shard->admin_acceptor) {
-      net::co_spawn(shard->ioc, AcceptLoop(shard.get(), true), net::detached);
+      net::co_spawn(shard->ioc, AcceptLoop(shard.get(), true), LogException);
     }
   }
 

@@ -1,5 +1,9 @@
 #include "gateway/internal/upstream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <simdjson.h>
 
 #include "common/strings.h"
@@ -47,7 +51,7 @@ UpstreamConnection::UpstreamConnection(net::any_io_executor ex, ssl::context* tl
 
 UpstreamPool::UpstreamPool(net::any_io_executor ex, ssl::context* tls_ctx,
                            UpstreamTimeouts timeouts, Metrics* metrics)
-    : ex_(ex), tls_ctx_(tls_ctx), timeouts_(timeouts), metrics_(metrics), resolver_(ex) {}
+    : ex_(ex), tls_ctx_(tls_ctx), timeouts_(timeouts), metrics_(metrics) {}
 
 void UpstreamPool::Close() {
   closed_ = true;
@@ -63,13 +67,18 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(const std::string& ke
     // Most recently used first: it is the least likely to have been closed by the provider.
     std::unique_ptr<UpstreamConnection> c = std::move(q.back());
     q.pop_back();
-    if (now - c->idle_since < kMaxIdleAge && c->tcp().socket().is_open()) return c;
+    if (now - c->idle_since >= kMaxIdleAge || !c->tcp().socket().is_open()) continue;
+    char probe;
+    const ssize_t n =
+        ::recv(c->tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c;  // idle and quiet
   }
   return nullptr;
 }
 
 void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> conn) {
-  if (closed_) return;
+  // Bytes already buffered belong to no request: such a connection is out of sync.
+  if (closed_ || conn->buffer().size() != 0) return;
   auto& q = idle_[conn->pool_key];
   if (q.size() >= kMaxIdlePerHost) q.pop_front();
   conn->idle_since = std::chrono::steady_clock::now();
@@ -82,8 +91,17 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
   auto conn = std::make_unique<UpstreamConnection>(ex_, tls_ctx_, endpoint.tls);
   conn->pool_key = endpoint.pool_key;
   const std::string where = endpoint.pool_key;
-  auto [rec, results] = co_await resolver_.async_resolve(endpoint.host, endpoint.port, kTuple);
-  if (rec) co_return MapError(rec, "resolve", false, where);
+  const auto now = std::chrono::steady_clock::now();
+  tcp::resolver::results_type results;
+  if (auto it = dns_.find(endpoint.pool_key); it != dns_.end() && it->second.expires > now) {
+    results = it->second.results;
+  } else {
+    tcp::resolver resolver(ex_);  // local: it must not outlive the io_context
+    auto [rec, fresh] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kTuple);
+    if (rec) co_return MapError(rec, "resolve", false, where);
+    results = fresh;
+    dns_[endpoint.pool_key] = DnsEntry{results, now + kDnsTtl};
+  }
   conn->tcp().expires_after(timeouts_.connect);
   auto [cec, ep] = co_await conn->tcp().async_connect(results, kTuple);
   if (cec) co_return MapError(cec, "connect", false, where);
@@ -106,12 +124,36 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
 
 UpstreamCall::UpstreamCall(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> conn)
     : pool_(pool), conn_(std::move(conn)) {
-  parser_.body_limit(boost::none);  // the callers bound what they buffer
-  parser_.header_limit(64 * 1024);
+  ResetParser();
+}
+
+void UpstreamCall::ResetParser() {
+  parser_.emplace();
+  parser_->body_limit(boost::none);  // the callers bound what they buffer
+  parser_->header_limit(64 * 1024);
+}
+
+net::awaitable<beast::error_code> UpstreamCall::ReadFinalHeader() {
+  UpstreamConnection& c = *conn_;
+  for (;;) {
+    beast::error_code ec;
+    if (c.is_tls()) {
+      auto [e, n] = co_await http::async_read_header(*c.tls(), c.buffer(), *parser_, kTuple);
+      ec = e;
+    } else {
+      auto [e, n] = co_await http::async_read_header(*c.plain(), c.buffer(), *parser_, kTuple);
+      ec = e;
+    }
+    if (ec) co_return ec;
+    const int status = parser_->get().result_int();
+    if (status >= 200) co_return ec;
+    if (status == 101) co_return http::error::bad_status;  // no protocol switch upstream
+    ResetParser();  // 100 Continue / 103 Early Hints: the final response follows
+  }
 }
 
 UpstreamCall::~UpstreamCall() {
-  if (conn_ && !failed_ && !cancelled_ && parser_.is_done() && parser_.keep_alive()) {
+  if (conn_ && !failed_ && !cancelled_ && parser_->is_done() && parser_->keep_alive()) {
     pool_.Release(std::move(conn_));
   }
 }
@@ -126,7 +168,9 @@ void UpstreamCall::Cancel() {
 net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
     UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req) {
   for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<UpstreamConnection> conn = pool.TakeIdle(endpoint.pool_key);
+    // The retry after a stale pooled connection always opens a new one.
+    std::unique_ptr<UpstreamConnection> conn =
+        attempt == 0 ? pool.TakeIdle(endpoint.pool_key) : nullptr;
     const bool reused = conn != nullptr;
     if (!conn) {
       auto fresh = co_await pool.Connect(endpoint);
@@ -141,38 +185,39 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
     if (c.is_tls()) {
       auto [wec, n] = co_await http::async_write(*c.tls(), req, kTuple);
       ec = wec;
-      if (!ec) {
-        auto [rec, m] = co_await http::async_read_header(*c.tls(), c.buffer(), call->parser_, kTuple);
-        ec = rec;
-      }
     } else {
       auto [wec, n] = co_await http::async_write(*c.plain(), req, kTuple);
       ec = wec;
-      if (!ec) {
-        auto [rec, m] =
-            co_await http::async_read_header(*c.plain(), c.buffer(), call->parser_, kTuple);
-        ec = rec;
-      }
     }
-    if (!ec) co_return call;
+    if (!ec) ec = co_await call->ReadFinalHeader();
+    if (!ec) {
+      const int status = call->status();
+      if (status == 204 || status == 304) {
+        // Never a valid answer from an LLM API; a body-less reply would confuse the relay.
+        call->failed_ = true;
+        co_return MakeHttpError(502, pai::StrCat("The model provider answered HTTP ", status),
+                                "upstream_error");
+      }
+      co_return call;
+    }
     call->failed_ = true;
-    if (reused && attempt == 0 && IsStaleConnectionError(ec) && !call->cancelled_) continue;
+    if (reused && IsStaleConnectionError(ec) && !call->cancelled_) continue;
     co_return MapError(ec, "request", call->cancelled_, endpoint.pool_key);
   }
 }
 
 net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
   UpstreamConnection& c = *conn_;
-  while (!parser_.is_done()) {
+  while (!parser_->is_done()) {
     c.tcp().expires_after(pool_.timeouts().idle);
-    parser_.get().body().data = chunk_.data();
-    parser_.get().body().size = chunk_.size();
+    parser_->get().body().data = chunk_.data();
+    parser_->get().body().size = chunk_.size();
     beast::error_code ec;
     if (c.is_tls()) {
-      auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), parser_, kTuple);
+      auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), *parser_, kTuple);
       ec = e;
     } else {
-      auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), parser_, kTuple);
+      auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), *parser_, kTuple);
       ec = e;
     }
     if (ec == http::error::need_buffer) ec = {};
@@ -180,7 +225,7 @@ net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
       failed_ = true;
       co_return MapError(ec, "response", cancelled_, conn_->pool_key);
     }
-    const size_t got = chunk_.size() - parser_.get().body().size;
+    const size_t got = chunk_.size() - parser_->get().body().size;
     if (got > 0) co_return std::string_view(chunk_.data(), got);
   }
   c.tcp().expires_never();
@@ -189,7 +234,7 @@ net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
 
 net::awaitable<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) {
   std::string out;
-  if (auto len = parser_.content_length(); len && *len <= limit) {
+  if (auto len = parser_->content_length(); len && *len <= limit) {
     out.reserve(*len + simdjson::SIMDJSON_PADDING);
   }
   for (;;) {

@@ -194,3 +194,34 @@ TEST_CASE("an empty configuration is refused (a file caught while being rewritte
 
 }  // namespace
 }  // namespace pai::config
+
+namespace pai::config {
+namespace {
+
+TEST_CASE("provider keys are trimmed and keys with control characters are refused") {
+  // `echo sk-abc | base64` → a key with a trailing newline.
+  auto c = ParseManifests({{"k.yaml", R"(
+apiVersion: v1
+kind: Secret
+metadata: {name: k}
+data: {api-key: c2stYWJjCg==}
+---
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: p}
+spec: {provider: openai, apiKeySecretRef: {name: k}}
+)"}},
+                          {});
+  REQUIRE(c.ok());
+  CHECK(c->providers.at("p").api_key == "sk-abc");
+  auto bad = ParseManifests(
+      {{"k.yaml", "apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                  "spec: {provider: openai, apiKeyEnv: K}\n"}},
+      {{"K", "sk-a\r\nX-Injected: 1"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(std::string(bad.status().message()).find("spec.apiKeyEnv: the API key contains") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace pai::config

@@ -124,3 +124,21 @@ TEST_CASE("BodyRewriter applies edits in offset order and inserts members first"
 
 }  // namespace
 }  // namespace pai::gateway
+
+namespace pai::gateway {
+namespace {
+
+TEST_CASE("a null stream_options is replaced rather than duplicated") {
+  std::string body =
+      R"({"model":"up/m","messages":[{"role":"user"}],"stream":true,"stream_options":null})";
+  auto r = ParseChatCompletionRequest(body);
+  REQUIRE(r.ok());
+  UpstreamChatOptions opts;
+  opts.model_id = "m";
+  const std::string out = BuildUpstreamChatBody(body, *r, opts);
+  CHECK(out.find("stream_options") == out.rfind("stream_options"));  // exactly one member
+  CHECK(boost::json::parse(out).at("stream_options").at("include_usage").as_bool());
+}
+
+}  // namespace
+}  // namespace pai::gateway

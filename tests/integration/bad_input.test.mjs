@@ -2,6 +2,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { NORMAL_CONTENT } from './upstream/openai_upstream.mjs';
 import { USER_MESSAGES, rawHttp, buildRawRequest, assertOpenAIErrorBody } from './lib/common.mjs';
 import { startStack } from './lib/harness.mjs';
@@ -113,4 +114,38 @@ test('l7. a well-formed raw request still works on the same gateway, which is al
   assert.equal(res.json.choices[0].message.content, NORMAL_CONTENT);
   const r = await S.client.chat.completions.create({ model: 'up/gpt-4o-mini', messages: USER_MESSAGES });
   assert.equal(r.choices[0].message.content, NORMAL_CONTENT);
+});
+
+test('l-smuggling. a non-chunked Transfer-Encoding (alone or with Content-Length) → 400', async () => {
+  const body = JSON.stringify({ model: 'up/gpt-4o-mini', messages: USER_MESSAGES });
+  const n0 = S.upstream.requests.length;
+  await expectJSONError(req({ body, headers: ['Transfer-Encoding: gzip'] }), 400);
+  await expectJSONError(req({ body, contentLength: false, headers: ['Transfer-Encoding: gzip'] }), 400);
+  assert.equal(S.upstream.requests.length, n0);
+});
+
+test('l-preauth. an unauthenticated request is refused on its headers, before its body is read', async () => {
+  // Declares a large body and waits for 100 Continue: the 401 must arrive without the body.
+  const head = [
+    'POST /v1/chat/completions HTTP/1.1', `Host: 127.0.0.1:${S.gw.port}`,
+    'Content-Type: application/json', 'Content-Length: 900', 'Expect: 100-continue', '', '',
+  ].join('\r\n');
+  const res = await send(Buffer.from(head, 'latin1'));
+  assert.equal(res.status, 401, `got ${res.status}: ${res.text}`);
+  assertOpenAIErrorBody(res.json, { code: 'invalid_api_key' });
+});
+
+test('l-head. HEAD gets headers only', async () => {
+  // Read the raw bytes until the gateway closes: nothing may follow the header block.
+  const raw = await new Promise((resolve, reject) => {
+    const sock = net.connect(S.gw.port, '127.0.0.1');
+    const parts = [];
+    sock.on('data', (d) => parts.push(d));
+    sock.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
+    sock.on('error', reject);
+    sock.write(req({ method: 'HEAD', path: '/v1/models' }));
+  });
+  assert.match(raw, /^HTTP\/1\.1 405 /);
+  assert.match(raw, /content-length: \d+/i, 'Content-Length of the body a GET would have had');
+  assert.ok(raw.endsWith('\r\n\r\n'), `no body after the headers: ${JSON.stringify(raw.slice(-60))}`);
 });

@@ -30,16 +30,18 @@ struct ClientConn {
   bool idle = true;              // waiting for a request (safe to close on drain)
   bool response_started = false; // bytes of the current response were written
   bool keep_alive = true;        // false once the connection must close after this response
+  bool head = false;             // the current request is HEAD: headers only
 };
 
 // Shard: one io_context thread with its acceptors and upstream pool.
 struct Shard {
   // `pool` is declared before `ioc` so it outlives the coroutine frames destroyed with `ioc`.
+  // `conns` likewise: a connection frame unregisters itself when destroyed.
   std::unique_ptr<UpstreamPool> pool;
+  std::list<ClientConn*> conns;  // touched only on this shard's thread
   net::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
   std::optional<tcp::acceptor> admin_acceptor;
-  std::list<ClientConn*> conns;  // touched only on this shard's thread
   std::thread thread;
 };
 
@@ -79,6 +81,10 @@ class GatewayImpl {
   net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn,
                                                 RequestContext* ctx, std::string path,
                                                 std::string body);
+  net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                            http::request<http::string_body>* up,
+                                            UpstreamCall** current, bool* client_gone,
+                                            std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                         http::request<http::string_body>* up,
                                         UpstreamCall** current, bool* client_gone,
@@ -92,6 +98,9 @@ class GatewayImpl {
   std::string config_content_hash_;
   std::string tokens_fingerprint_;
 };
+
+// LogException: completion handler for co_spawn that logs an exception instead of dropping it.
+void LogException(std::exception_ptr e);
 
 // Response helpers (server.cc).
 net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,

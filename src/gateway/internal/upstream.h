@@ -63,8 +63,8 @@ class UpstreamCall {
   UpstreamCall(const UpstreamCall&) = delete;
   UpstreamCall& operator=(const UpstreamCall&) = delete;
 
-  int status() const { return parser_.get().result_int(); }
-  const http::response_header<>& header() const { return parser_.get().base(); }
+  int status() const { return parser_->get().result_int(); }
+  const http::response_header<>& header() const { return parser_->get().base(); }
 
   // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.
   // The view is valid until the next call. Errors as Start() (idle timeout → DeadlineExceeded).
@@ -80,10 +80,14 @@ class UpstreamCall {
 
  private:
   UpstreamCall(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> conn);
+  void ResetParser();
+  // ReadFinalHeader() reads response headers, skipping interim 1xx responses (100 Continue,
+  // 103 Early Hints): Beast treats a 1xx as a complete message.
+  net::awaitable<beast::error_code> ReadFinalHeader();
 
   UpstreamPool& pool_;
   std::unique_ptr<UpstreamConnection> conn_;
-  http::response_parser<http::buffer_body> parser_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
   std::array<char, 16 * 1024> chunk_{};
   bool cancelled_ = false;
   bool failed_ = false;
@@ -104,6 +108,8 @@ class UpstreamPool {
   static constexpr size_t kMaxIdlePerHost = 256;
   static constexpr std::chrono::seconds kMaxIdleAge{30};
 
+  // TakeIdle() returns the most recently used idle connection that is still open and quiet
+  // (no EOF and no unsolicited bytes, e.g. a 408 the provider sent before closing).
   std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& key);
   net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> Connect(
       const UpstreamEndpoint& endpoint);
@@ -113,7 +119,14 @@ class UpstreamPool {
   ssl::context* tls_ctx_;
   UpstreamTimeouts timeouts_;
   Metrics* metrics_;
-  tcp::resolver resolver_;
+  // Resolved addresses per host:port, reused for kDnsTtl (Asio's resolver cannot be cancelled
+  // or bounded by a timeout, so fewer lookups is the mitigation).
+  struct DnsEntry {
+    tcp::resolver::results_type results;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static constexpr std::chrono::seconds kDnsTtl{60};
+  absl::flat_hash_map<std::string, DnsEntry> dns_;
   absl::flat_hash_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
   bool closed_ = false;
 };

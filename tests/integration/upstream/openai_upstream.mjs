@@ -248,6 +248,11 @@ export async function startOpenAIUpstream() {
         });
         return;
       }
+      case 'interim-100':
+        // Interim responses before the final one (RFC 9110 §15.2): 100 Continue, 103 Early Hints.
+        res.writeContinue();
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+        return respond();
       default:
         return respond();
     }
@@ -364,6 +369,14 @@ export async function startOpenAIUpstream() {
           timer = later(tick, SLOW_STREAM_INTERVAL_MS);
         };
         return tick();
+      }
+
+      if (model === 'die-mid-stream') {
+        // Two content chunks, then half an event, then the connection drops.
+        send(chunk({ role: 'assistant', content: '', refusal: null }));
+        send(chunk({ content: NORMAL_CONTENT_PARTS[0] }));
+        res.write('data: {"id":"' + id + '","object":"chat.co');
+        return setImmediate(() => res.socket?.destroy());
       }
 
       // Normal answer (gpt-4o-mini, no-usage, unknown ids).

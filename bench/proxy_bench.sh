@@ -111,7 +111,7 @@ metadata: {name: bench}
 spec: {models: [up/gpt-4o-mini]}
 YAML
 TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
-"$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+${PAI_GATEWAY_WRAPPER:-} "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
 # The gateway logs one JSON "listening" line with the bound port.
 for _ in $(seq 1 200); do
@@ -153,6 +153,10 @@ to_ms() {  # wrk prints 512.00us / 1.20ms / 1.01s
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
 }
 
+if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then  # profiling aid: skip the baselines
+  run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua"
+  exit 0
+fi
 read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
 read -r N_RPS N_P50 N_P99 < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
 read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")

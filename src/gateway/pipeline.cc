@@ -16,9 +16,12 @@ class AuthenticateStage final : public Stage {
   std::string_view name() const override { return "authenticate"; }
 
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
-    const auto store = tokens_.Get();
-    auto agent_key = AuthenticateBearer(ctx.authorization, store.get());
-    if (!agent_key.ok()) co_return agent_key.status();
+    absl::StatusOr<std::string> agent_key = ctx.preauthenticated_agent;
+    if (ctx.preauthenticated_agent.empty()) {
+      const auto store = tokens_.Get();
+      agent_key = AuthenticateBearer(ctx.authorization, store.get());
+      if (!agent_key.ok()) co_return agent_key.status();
+    }
     ctx.agent = ctx.runtime->FindAgent(*agent_key);
     if (!ctx.agent) {
       co_return MakeError(absl::StatusCode::kUnauthenticated,

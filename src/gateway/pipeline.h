@@ -34,6 +34,9 @@ struct RequestContext {
   Route route = Route::kOther;
   std::string request_id;
   std::string_view authorization;  // raw `Authorization` header value (never logged)
+  // Set when the HTTP layer already checked the token on the headers (AuthenticateBearer):
+  // the agent key, so the authenticate stage does not hash the token a second time.
+  std::string preauthenticated_agent;
   std::string* body = nullptr;     // request body; stages may parse it in place
   std::chrono::steady_clock::time_point start;
   std::shared_ptr<const RuntimeConfig> runtime;  // the configuration this request runs on

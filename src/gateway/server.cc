@@ -283,6 +283,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
   bool first = true;
   while (conn.keep_alive && !draining_.load(std::memory_order_relaxed)) {
     http::request_parser<http::string_body> parser;
+    std::string preauth_agent;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
     conn.idle = true;
@@ -312,6 +313,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       // Authenticate on the headers alone: an unknown caller gets no 100 Continue and no
       // body buffer.
       auto who = AuthenticateBearer(parser.get()[http::field::authorization], tokens_.Get().get());
+      if (who.ok()) preauth_agent = std::move(*who);
       if (!who.ok()) {
         const ApiError e = ToApiError(who.status());
         metrics_.requests(Route::kOther, e.http_status).Increment();
@@ -370,6 +372,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       break;
     }
     auto req = parser.release();
+    conn.preauthenticated_agent = std::move(preauth_agent);
     conn.head = req.method() == http::verb::head;
     conn.keep_alive =
         conn.keep_alive && req.keep_alive() && !draining_.load(std::memory_order_relaxed);

@@ -21,6 +21,13 @@ namespace pai::gateway {
 
 class GatewayImpl;
 
+// ClientWatch: what the client-disconnect watch shares with the request (proxy.cc).
+struct ClientWatch {
+  uint64_t generation = 0;        // bumped per watched call; stale completions are ignored
+  UpstreamCall* call = nullptr;   // the provider call to cancel, while it runs
+  bool gone = false;              // the client closed its connection
+};
+
 // ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its
 // shard so that a drain can close it while it waits idle for the next request.
 struct ClientConn {
@@ -31,6 +38,8 @@ struct ClientConn {
   bool response_started = false; // bytes of the current response were written
   bool keep_alive = true;        // false once the connection must close after this response
   bool head = false;             // the current request is HEAD: headers only
+  std::string preauthenticated_agent;  // agent key of the current request's token
+  std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
 };
 
 // Shard: one io_context thread with its acceptors and upstream pool.

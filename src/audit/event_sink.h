@@ -1,0 +1,37 @@
+// Gateway events (shared/design/ARCHITECTURE.md, "Audit chain"): the interface through which the
+// request path reports what the audit chain records — BUDGET_EXCEEDED today; LLM_CALL,
+// TOOL_CALL and the GUARD.* events as their issues land. The HMAC chain (a later issue)
+// implements EventSink; until then LogEventSink writes each event as a JSON log line.
+//
+// Thread safety: Emit() may be called from any thread.
+#pragma once
+
+#include <string>
+
+#include <boost/json/object.hpp>
+
+namespace pai::audit {
+
+// Event types (the seeds' names, cli-reference.txt "pai audit").
+inline constexpr char kBudgetExceeded[] = "BUDGET_EXCEEDED";
+
+struct Event {
+  std::string type;       // e.g. kBudgetExceeded
+  std::string ns;         // the agent's namespace
+  std::string agent;      // the agent's name
+  boost::json::object detail;  // type-specific fields; never a prompt, token or key
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void Emit(Event event) = 0;
+};
+
+// LogEventSink: one `"msg":"event"` log line per event.
+class LogEventSink final : public EventSink {
+ public:
+  void Emit(Event event) override;
+};
+
+}  // namespace pai::audit

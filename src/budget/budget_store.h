@@ -1,0 +1,145 @@
+// Budgets and rate limits: the state behind the gateway's admission decisions.
+//
+// Per client request, AcquireSlot() takes a slot in the agent's fixed 60-second request window
+// and one of its concurrent-request slots (ReleaseSlot() at the end). Per provider attempt,
+// Reserve() atomically checks every applicable budget — the agent's tokens per UTC day, its USD
+// per UTC day, its per-request context limit, the provider's tokens per UTC day — and reserves
+// an upper bound of what the call can cost: input upper bound + the output limit it returns,
+// which the caller must impose on the provider (max_tokens). Settle() replaces the reservation
+// by the actual usage. Because the reservation bounds the call, actual spend never exceeds a
+// budget, whatever the concurrency (docs/budgets.md).
+//
+// Amounts: tokens; money in nano-USD (1e-9 USD, integers). Days roll over at 00:00 UTC.
+//
+// BudgetStore is the seam for shared state: the embedded implementation keeps counters in
+// memory and persists them to SQLite in the state directory; a Redis implementation (several
+// gateway replicas) will implement the same interface.
+//
+// Thread safety: every method is safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "budget/price_table.h"
+
+namespace pai::budget {
+
+// Limit: which limit refused a request (metric label `reason`, BUDGET_EXCEEDED `limit`).
+enum class Limit {
+  kTokensPerDay,
+  kTokensPerRequest,
+  kRequestsPerMinute,
+  kConcurrentRequests,
+  kCostPerDay,
+  kProviderTokensPerDay,
+  kPriceUnknown,
+};
+inline constexpr int kLimitCount = 7;
+std::string_view LimitName(Limit limit);
+
+struct Rejection {
+  Limit limit;
+  int64_t limit_value = 0;    // the configured limit (tokens, requests, nano-USD)
+  int64_t requested = 0;      // what this request needed in the same unit
+  int64_t retry_after_s = 0;  // until the window or day resets; 0 when waiting cannot help
+};
+
+// AgentLimits: an Agent's limits (0 = unlimited).
+struct AgentLimits {
+  int64_t tokens_per_day = 0;
+  int64_t tokens_per_request = 0;
+  int64_t requests_per_minute = 0;
+  int64_t concurrent_requests = 0;
+  int64_t nano_usd_per_day = 0;
+};
+
+struct ReserveRequest {
+  std::string agent;     // "namespace/name"
+  std::string provider;  // ModelProvider name
+  AgentLimits agent_limits;
+  int64_t provider_tokens_per_day = 0;
+  int64_t input_upper = 0;     // strict upper bound of the input tokens
+  int64_t input_estimate = 0;  // estimate, for the per-request context check
+  std::optional<int64_t> requested_output;  // the client's max_tokens, if any
+  bool produces_output = true;              // false for embeddings
+  std::optional<Price> price;               // required when a USD budget applies
+};
+
+struct Reservation {
+  uint64_t id = 0;
+  std::string agent;
+  std::string provider;
+  std::optional<Price> price;
+  int64_t input_upper = 0;
+  int64_t tokens = 0;    // reserved: input_upper + output limit
+  int64_t nano_usd = 0;  // reserved cost
+  // The most output the provider may produce for this reservation; unset when no budget
+  // applies. `impose_output_limit`: the request must carry it (the client asked for more or
+  // set nothing).
+  std::optional<int64_t> output_limit;
+  bool impose_output_limit = false;
+};
+
+// Usage: what the provider reported (or not) for one attempt.
+struct Usage {
+  bool reported = false;
+  int64_t input = 0;
+  int64_t cached_input = 0;
+  int64_t output = 0;
+  int64_t response_bytes = 0;  // for the no-usage rule
+};
+
+struct Charge {
+  int64_t tokens = 0;
+  int64_t nano_usd = 0;
+  bool estimated = false;  // the provider reported no usage: charged by the documented rule
+};
+
+// Remaining: an agent's standing, for x-ratelimit-* headers and gauges (-1 = unlimited).
+struct Remaining {
+  int64_t requests_limit = -1, requests_remaining = -1, requests_reset_s = 0;
+  int64_t tokens_limit = -1, tokens_remaining = -1;
+  int64_t nano_usd_limit = -1, nano_usd_remaining = -1;
+  int64_t day_reset_s = 0;
+};
+
+// CostOf() prices actual usage: uncached input, cached input and output at their rates.
+int64_t CostOf(const Price& price, int64_t input, int64_t cached_input, int64_t output);
+
+class BudgetStore {
+ public:
+  virtual ~BudgetStore() = default;
+  virtual std::optional<Rejection> AcquireSlot(const std::string& agent,
+                                               const AgentLimits& limits) = 0;
+  virtual void ReleaseSlot(const std::string& agent) = 0;
+  virtual std::variant<Reservation, Rejection> Reserve(const ReserveRequest& request) = 0;
+  // Settle() charges `usage` (or, when unreported, the rule in docs/budgets.md) and releases
+  // the reservation. Call exactly once per Reservation.
+  virtual Charge Settle(const Reservation& reservation, const Usage& usage) = 0;
+  virtual Remaining RemainingFor(const std::string& agent, const AgentLimits& limits) = 0;
+  virtual int64_t OutstandingReservations() = 0;
+  // Spent() is today's charged tokens and nano-USD of a scope ("agent:ns/name",
+  // "provider:name"), reservations excluded.
+  virtual std::pair<int64_t, int64_t> Spent(const std::string& scope) = 0;
+};
+
+struct LocalStoreOptions {
+  std::string state_dir;  // empty: in memory only (tests)
+  std::function<absl::Time()> now = [] { return absl::Now(); };
+  absl::Duration flush_interval = absl::Milliseconds(20);
+};
+
+// OpenLocalBudgetStore() opens (creating) "<state_dir>/budget.db" (SQLite, WAL) and loads
+// today's spend. Spend is persisted as spent + outstanding reservations every flush interval,
+// so a crash never lowers it (docs/budgets.md, "Persistence").
+absl::StatusOr<std::unique_ptr<BudgetStore>> OpenLocalBudgetStore(LocalStoreOptions options);
+
+}  // namespace pai::budget

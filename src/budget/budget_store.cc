@@ -178,10 +178,10 @@ class LocalBudgetStore final : public BudgetStore {
       r.count = 0;
     }
     if (limits.concurrent_requests > 0 && r.in_flight >= limits.concurrent_requests) {
-      return Rejection{Limit::kConcurrentRequests, limits.concurrent_requests, r.in_flight + 1, 1};
+      return Rejection{Limit::kConcurrentRequests, limits.concurrent_requests, r.in_flight, 1, 1};
     }
     if (limits.requests_per_minute > 0 && r.count >= limits.requests_per_minute) {
-      return Rejection{Limit::kRequestsPerMinute, limits.requests_per_minute, r.count + 1,
+      return Rejection{Limit::kRequestsPerMinute, limits.requests_per_minute, r.count, 1,
                        60 - UnixSeconds(now) % 60};
     }
     ++r.count;
@@ -206,12 +206,12 @@ class LocalBudgetStore final : public BudgetStore {
     if (lim.tokens_per_request > 0) {
       const int64_t need = req.input_estimate + (req.requested_output.value_or(1));
       if (need > lim.tokens_per_request || req.input_estimate >= lim.tokens_per_request) {
-        return Rejection{Limit::kTokensPerRequest, lim.tokens_per_request, need, 0};
+        return Rejection{Limit::kTokensPerRequest, lim.tokens_per_request, 0, need, 0};
       }
       avail = std::min(avail, lim.tokens_per_request - req.input_estimate);
     }
     if (lim.nano_usd_per_day > 0 && !req.price) {
-      return Rejection{Limit::kPriceUnknown, lim.nano_usd_per_day, 0, 0};
+      return Rejection{Limit::kPriceUnknown, lim.nano_usd_per_day, 0, 0, 0};
     }
 
     absl::MutexLock lock(&mu_);
@@ -222,7 +222,7 @@ class LocalBudgetStore final : public BudgetStore {
       const int64_t left = lim.tokens_per_day - agent.spent_tokens - agent.reserved_tokens - in;
       if (left < (req.produces_output ? 1 : 0)) {
         return Rejection{Limit::kTokensPerDay, lim.tokens_per_day,
-                         agent.spent_tokens + agent.reserved_tokens + in + 1, day_reset};
+                         agent.spent_tokens + agent.reserved_tokens, in + 1, day_reset};
       }
       avail = std::min(avail, left);
     }
@@ -231,7 +231,7 @@ class LocalBudgetStore final : public BudgetStore {
           req.provider_tokens_per_day - provider->spent_tokens - provider->reserved_tokens - in;
       if (left < (req.produces_output ? 1 : 0)) {
         return Rejection{Limit::kProviderTokensPerDay, req.provider_tokens_per_day,
-                         provider->spent_tokens + provider->reserved_tokens + in + 1, day_reset};
+                         provider->spent_tokens + provider->reserved_tokens, in + 1, day_reset};
       }
       avail = std::min(avail, left);
     }
@@ -242,7 +242,7 @@ class LocalBudgetStore final : public BudgetStore {
       const int64_t one_output = req.produces_output ? p.output : 0;
       if (left < one_output || left < 0) {
         return Rejection{Limit::kCostPerDay, lim.nano_usd_per_day,
-                         agent.spent_nano + agent.reserved_nano + in * p.input + one_output,
+                         agent.spent_nano + agent.reserved_nano, in * p.input + one_output,
                          day_reset};
       }
       if (p.output > 0) avail = std::min(avail, left / p.output);

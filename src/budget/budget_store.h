@@ -48,7 +48,8 @@ std::string_view LimitName(Limit limit);
 struct Rejection {
   Limit limit;
   int64_t limit_value = 0;    // the configured limit (tokens, requests, nano-USD)
-  int64_t requested = 0;      // what this request needed in the same unit
+  int64_t used = 0;           // already spent + reserved by calls in progress
+  int64_t requested = 0;      // what this request needed at least, in the same unit
   int64_t retry_after_s = 0;  // until the window or day resets; 0 when waiting cannot help
 };
 

@@ -385,8 +385,37 @@ class Parser {
       if (!v.ok()) return v.status();
       p.max_tokens_day = *v;
     }
+    if (const YAML::Node pricing = spec["pricing"]) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, pricing, "spec.pricing"));
+      for (const auto& kv : pricing) {
+        const std::string model = kv.first.Scalar();
+        const std::string path = pai::StrCat("spec.pricing.", model);
+        PAI_RETURN_IF_ERROR(ExpectMap(doc, kv.second, path));
+        ModelProvider::ModelPrice mp;
+        if (!kv.second["input"] || !kv.second["output"]) {
+          return doc.Error(path, "needs input and output (USD per 1M tokens)");
+        }
+        auto in = GetNumber(doc, kv.second["input"], path + ".input");
+        if (!in.ok()) return in.status();
+        auto out = GetNumber(doc, kv.second["output"], path + ".output");
+        if (!out.ok()) return out.status();
+        mp.input = *in;
+        mp.output = *out;
+        if (kv.second["cachedInput"]) {
+          auto c = GetNumber(doc, kv.second["cachedInput"], path + ".cachedInput");
+          if (!c.ok()) return c.status();
+          mp.cached_input = *c;
+        }
+        if (kv.second["maxOutput"]) {
+          auto m = GetInt(doc, kv.second["maxOutput"], path + ".maxOutput");
+          if (!m.ok()) return m.status();
+          mp.max_output = *m;
+        }
+        p.pricing[model] = mp;
+      }
+    }
     NoteUnknown(doc, spec, "spec",
-                {"provider", "baseURL", "apiKeySecretRef", "apiKeyEnv", "maxTokensDay"},
+                {"provider", "baseURL", "apiKeySecretRef", "apiKeyEnv", "maxTokensDay", "pricing"},
                 config_.ignored);
     if (std::any_of(providers_.begin(), providers_.end(),
                     [&](const RawProvider& o) { return o.p.name == name; })) {

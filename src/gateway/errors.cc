@@ -94,6 +94,9 @@ ApiError ToApiError(const absl::Status& status) {
   if (auto c = status.GetPayload(AV(kCodeUrl))) e.code = std::string(*c);
   if (auto p = status.GetPayload(AV(kParamUrl))) e.param = std::string(*p);
   e.type = std::string(TypeFor(e.http_status));
+  // OpenAI's 429 types: "insufficient_quota" for exhausted quota, "requests" for rate limits.
+  if (e.http_status == 429 && e.code == "insufficient_quota") e.type = "insufficient_quota";
+  if (e.http_status == 429 && e.code == "rate_limit_exceeded") e.type = "requests";
   e.message = std::string(status.message());
   if (e.message.empty()) e.message = std::string(absl::StatusCodeToString(status.code()));
   return e;

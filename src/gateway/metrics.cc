@@ -84,6 +84,37 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Register(*registry_);
   conn_new_ = &conns.Add({{"pool", "new"}});
   conn_reused_ = &conns.Add({{"pool", "reused"}});
+  cost_family_ = &prometheus::BuildCounter()
+                      .Name("pai_gateway_cost_usd_total")
+                      .Help("Cost of LLM calls in USD, from actual usage and the price table.")
+                      .Register(*registry_);
+  remaining_family_ = &prometheus::BuildGauge()
+                           .Name("pai_gateway_budget_remaining")
+                           .Help("What remains of an agent's daily budget (budget: tokens | "
+                                 "usd), reservations included.")
+                           .Register(*registry_);
+  auto& rejections = prometheus::BuildCounter()
+                         .Name("pai_gateway_budget_rejections_total")
+                         .Help("Requests (or fallback attempts) refused by a limit, by reason.")
+                         .Register(*registry_);
+  static constexpr const char* kReasons[7] = {
+      "tokens_per_day", "tokens_per_request", "requests_per_minute", "concurrent_requests",
+      "cost_per_day",   "provider_tokens_per_day", "price_unknown"};
+  for (int i = 0; i < 7; ++i) rejections_[i] = &rejections.Add({{"reason", kReasons[i]}});
+  auto& fallbacks = prometheus::BuildCounter()
+                        .Name("pai_gateway_fallbacks_total")
+                        .Help("Requests moved to the next model of their chain, by reason.")
+                        .Register(*registry_);
+  static constexpr const char* kFallbackReasons[] = {"over_budget", "upstream_429", "upstream_5xx",
+                                                     "upstream_timeout", "upstream_error"};
+  for (int i = 0; i < static_cast<int>(FallbackReason::kCount); ++i) {
+    fallbacks_[i] = &fallbacks.Add({{"reason", kFallbackReasons[i]}});
+  }
+  reservations_ = &prometheus::BuildGauge()
+                       .Name("pai_gateway_budget_reservations_outstanding")
+                       .Help("Budget reservations of calls in progress.")
+                       .Register(*registry_)
+                       .Add({});
   usage_missing_ = &prometheus::BuildCounter()
                         .Name("pai_gateway_usage_missing_total")
                         .Help("Provider responses that reported no token usage.")
@@ -129,6 +160,19 @@ ModelMetrics Metrics::ModelMetricsFor(std::string_view ns, std::string_view agen
   m.upstream_duration = &upstream_duration_family_->Add(upstream, kLatencyBuckets);
   m.time_to_first_token = &ttft_family_->Add(upstream, kLatencyBuckets);
   m.upstream_errors = &upstream_errors_family_->Add(upstream);
+  m.cost_usd = &cost_family_->Add(base);
+  return m;
+}
+
+AgentMetrics Metrics::AgentMetricsFor(std::string_view ns, std::string_view agent, bool tokens,
+                                      bool usd) {
+  AgentMetrics m;
+  auto labels = [&](const char* budget) {
+    return std::map<std::string, std::string>{
+        {"namespace", std::string(ns)}, {"agent", std::string(agent)}, {"budget", budget}};
+  };
+  if (tokens) m.tokens_remaining = &remaining_family_->Add(labels("tokens"));
+  if (usd) m.usd_remaining = &remaining_family_->Add(labels("usd"));
   return m;
 }
 

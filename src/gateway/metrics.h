@@ -32,6 +32,13 @@ struct ModelMetrics {
   prometheus::Histogram* upstream_duration = nullptr;  // gen_ai_server_request_duration_seconds
   prometheus::Histogram* time_to_first_token = nullptr;
   prometheus::Counter* upstream_errors = nullptr;  // pai_gateway_upstream_errors_total
+  prometheus::Counter* cost_usd = nullptr;         // pai_gateway_cost_usd_total
+};
+
+// AgentMetrics: an agent's remaining-budget gauges (null when that budget is unlimited).
+struct AgentMetrics {
+  prometheus::Gauge* tokens_remaining = nullptr;
+  prometheus::Gauge* usd_remaining = nullptr;
 };
 
 class Metrics {
@@ -56,6 +63,16 @@ class Metrics {
   prometheus::Counter& upstream_connections(bool reused) { return reused ? *conn_reused_ : *conn_new_; }
   prometheus::Counter& stream_usage_missing() { return *usage_missing_; }
 
+  // AgentMetricsFor() resolves an agent's budget gauges (locks: at configuration load).
+  AgentMetrics AgentMetricsFor(std::string_view ns, std::string_view agent, bool tokens, bool usd);
+  // budget_rejections() by budget::Limit index (LimitName() is the `reason` label).
+  prometheus::Counter& budget_rejections(int limit) { return *rejections_[limit]; }
+  prometheus::Gauge& reservations_outstanding() { return *reservations_; }
+  // fallbacks(): why a request moved to the next model of its chain.
+  enum class FallbackReason { kOverBudget = 0, kUpstream429, kUpstream5xx, kUpstreamTimeout,
+                              kUpstreamError, kCount };
+  prometheus::Counter& fallbacks(FallbackReason r) { return *fallbacks_[static_cast<int>(r)]; }
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_family_;
@@ -74,6 +91,11 @@ class Metrics {
   prometheus::Counter* conn_new_;
   prometheus::Counter* conn_reused_;
   prometheus::Counter* usage_missing_;
+  prometheus::Family<prometheus::Counter>* cost_family_;
+  prometheus::Family<prometheus::Gauge>* remaining_family_;
+  std::array<prometheus::Counter*, 7> rejections_{};
+  std::array<prometheus::Counter*, static_cast<int>(FallbackReason::kCount)> fallbacks_{};
+  prometheus::Gauge* reservations_;
 };
 
 }  // namespace pai::gateway

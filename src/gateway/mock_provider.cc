@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json_util.h"
 
@@ -31,24 +32,38 @@ std::string UsageJson(int64_t prompt, int64_t completion) {
 
 int64_t Created() { return static_cast<int64_t>(std::time(nullptr)); }
 
+// Words() is the reply, one token per word, cut to `max_output` tokens.
+std::vector<std::string> Words(std::optional<int64_t> max_output) {
+  std::vector<std::string> words = absl::StrSplit(AV(kReply), ' ');
+  if (max_output && *max_output >= 0 && static_cast<size_t>(*max_output) < words.size()) {
+    words.resize(static_cast<size_t>(*max_output));
+  }
+  return words;
+}
+
 }  // namespace
 
 std::string MockChatCompletion(const ChatCompletionRequest& /*req*/, std::string_view model_id,
-                               size_t body_bytes, std::string_view request_id) {
-  const std::vector<std::string> words = absl::StrSplit(AV(kReply), ' ');
+                               size_t body_bytes, std::string_view request_id,
+                               std::optional<int64_t> max_output) {
+  const std::vector<std::string> words = Words(max_output);
+  const bool truncated = words.size() < Words({}).size();
   const int64_t completion = static_cast<int64_t>(words.size());
   return pai::StrCat(
       "{\"id\":", Quoted(Id(request_id)), ",\"object\":\"chat.completion\",\"created\":",
       Created(), ",\"model\":", Quoted(model_id),
       ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":",
-      Quoted(kReply), ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],",
+      Quoted(absl::StrJoin(words, " ")), ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":",
+      truncated ? "\"length\"" : "\"stop\"", "}],",
       "\"usage\":", UsageJson(PromptTokens(body_bytes), completion),
       ",\"system_fingerprint\":\"fp_pai_mock\"}");
 }
 
 std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_view model_id,
-                           size_t body_bytes, std::string_view request_id, bool include_usage) {
-  const std::vector<std::string> words = absl::StrSplit(AV(kReply), ' ');
+                           size_t body_bytes, std::string_view request_id, bool include_usage,
+                           std::optional<int64_t> max_output) {
+  const std::vector<std::string> words = Words(max_output);
+  const bool truncated = words.size() < Words({}).size();
   const std::string head =
       pai::StrCat("data: {\"id\":", Quoted(Id(request_id)),
                    ",\"object\":\"chat.completion.chunk\",\"created\":", Created(),
@@ -67,7 +82,8 @@ std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_vie
   }
   pai::StrAppend(&out, head,
                   "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
-                  "\"finish_reason\":\"stop\"}]",
+                  "\"finish_reason\":",
+                  truncated ? "\"length\"" : "\"stop\"", "}]",
                   usage_null, "}\n\n");
   if (include_usage) {
     pai::StrAppend(&out, head, "\"choices\":[],\"usage\":",

@@ -88,7 +88,9 @@ absl::Status ReadModel(std::string_view body, od::value& v, std::string* model, 
   return absl::OkStatus();
 }
 
-absl::Status ReadOptionalInt(od::value& v, std::string_view name, std::optional<int64_t>* out) {
+absl::Status ReadOptionalInt(std::string_view body, od::value& v, std::string_view name,
+                             std::optional<int64_t>* out, Span* span) {
+  *span = SpanOf(body, v.raw_json_token());
   od::json_type t;
   if (v.type().get(t) != simdjson::SUCCESS) return BadJson(simdjson::TAPE_ERROR);
   if (t == od::json_type::null) return absl::OkStatus();
@@ -227,9 +229,12 @@ absl::StatusOr<ChatCompletionRequest> ParseChatCompletionRequest(std::string& bo
           req.stream_options_span = SpanOf(text, raw);
           return ReadStreamOptions(raw, &req.client_include_usage);
         }
-        if (key == "max_tokens") return ReadOptionalInt(v, "max_tokens", &req.max_tokens);
+        if (key == "max_tokens") {
+          return ReadOptionalInt(text, v, "max_tokens", &req.max_tokens, &req.max_tokens_span);
+        }
         if (key == "max_completion_tokens") {
-          return ReadOptionalInt(v, "max_completion_tokens", &req.max_completion_tokens);
+          return ReadOptionalInt(text, v, "max_completion_tokens", &req.max_completion_tokens,
+                                 &req.max_completion_tokens_span);
         }
         return absl::OkStatus();
       });
@@ -237,6 +242,11 @@ absl::StatusOr<ChatCompletionRequest> ParseChatCompletionRequest(std::string& bo
   if (req.model.empty()) return Invalid("you must provide a model parameter", "model");
   if (!has_messages) return Invalid("you must provide a messages parameter", "messages");
   req.object_open = ObjectOpen(text);
+  for (size_t pos = text.find("\"image_url\""); pos != std::string_view::npos;
+       pos = text.find("\"image_url\"", pos + 11)) {
+    ++req.image_parts;  // counts both the type tag and the member: halved below
+  }
+  req.image_parts = (req.image_parts + 1) / 2;
   return req;
 }
 
@@ -322,6 +332,19 @@ std::string BuildUpstreamChatBody(std::string_view body, const ChatCompletionReq
                                   const UpstreamChatOptions& options) {
   BodyRewriter rw(body, req.object_open);
   rw.Replace(req.model_span, JsonString(options.model_id));
+  if (options.output_limit) {
+    const std::string limit = std::to_string(*options.output_limit);
+    bool written = false;
+    if (req.max_completion_tokens_span.present()) {
+      rw.Replace(req.max_completion_tokens_span, limit);
+      written = true;
+    }
+    if (req.max_tokens_span.present()) {
+      rw.Replace(req.max_tokens_span, limit);
+      written = true;
+    }
+    if (!written) rw.InsertMember(options.output_field, limit);
+  }
   if (req.stream && options.force_include_usage && !req.client_include_usage) {
     if (req.stream_options_span.present()) {
       boost::system::error_code ec;

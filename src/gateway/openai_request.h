@@ -44,6 +44,9 @@ struct ChatCompletionRequest {
   size_t object_open = 0;  // offset of the top-level '{'
   Span model_span;          // the `model` value, quotes included
   Span stream_options_span; // the `stream_options` value
+  Span max_tokens_span;
+  Span max_completion_tokens_span;
+  size_t image_parts = 0;   // "image_url" content parts (priced per image, not per byte)
 };
 
 // EmbeddingsRequest: what the gateway needs from an embeddings request.
@@ -63,6 +66,10 @@ absl::StatusOr<EmbeddingsRequest> ParseEmbeddingsRequest(std::string& body);
 // UpstreamOptions: how the upstream body differs from the client's.
 struct UpstreamChatOptions {
   std::string_view model_id;  // bare id sent upstream, e.g. "gpt-4o-mini"
+  // Output limit the budget imposes: written into `max_completion_tokens` / `max_tokens` where
+  // the client set them, else inserted as `output_field`.
+  std::optional<int64_t> output_limit;
+  std::string_view output_field = "max_tokens";
   // For streams: ask upstream for the final usage chunk (`stream_options.include_usage`), so
   // streamed calls are accounted exactly.
   bool force_include_usage = true;

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "gateway/admission.h"
 #include "gateway/errors.h"
 
 namespace pai::gateway {
@@ -120,8 +121,24 @@ void Pipeline::RunResponse(RequestContext& ctx, size_t ran) const {
   for (size_t i = ran; i-- > 0;) stages_[i]->OnResponse(ctx);
 }
 
+// Admit: request-window and concurrency slots, then a budget reservation for the model (or
+// the first model of its fallback chain that fits). Settles on the response side.
+class AdmitStage final : public Stage {
+ public:
+  explicit AdmitStage(const Admission& admission) : admission_(admission) {}
+  std::string_view name() const override { return "admit"; }
+  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+    if (!ctx.model) co_return absl::OkStatus();  // GET /v1/models
+    co_return admission_.Admit(ctx);
+  }
+  void OnResponse(RequestContext& ctx) override { admission_.Finish(ctx); }
+
+ private:
+  const Admission& admission_;
+};
+
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
-                                        Metrics& metrics) {
+                                        const Admission& admission, Metrics& metrics) {
   std::vector<std::unique_ptr<Stage>> stages;
   // 1. Authenticate first: an unauthenticated caller costs no body parsing and learns nothing
   //    about models (401 before 400/403/404).
@@ -130,9 +147,12 @@ std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens
   stages.push_back(std::make_unique<ParseStage>());
   // 3. Resolve the model against the agent's allow-list (403 / 404).
   stages.push_back(std::make_unique<ResolveModelStage>());
-  // Next positions (later issues): admit (rate limit, concurrency, budget reservation),
-  // then guard (prompt classification) — both after resolution because they depend on the
-  // model and provider, and before the upstream call because they may refuse it.
+  // 4. Admit: rate, concurrency and budget reservation — after resolution because budgets
+  //    depend on the model (price) and provider (daily cap); before the upstream call because
+  //    the reservation sets the output limit the provider is held to.
+  stages.push_back(std::make_unique<AdmitStage>(admission));
+  // Next position (a later issue): guard (prompt classification), after admission so that a
+  // rate-limited caller costs no classification.
   return std::make_unique<Pipeline>(std::move(stages), metrics);
 }
 

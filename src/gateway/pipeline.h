@@ -18,7 +18,9 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "absl/status/status.h"
+#include "audit/event_sink.h"
 #include "auth/token_store.h"
+#include "budget/budget_store.h"
 #include "common/snapshot.h"
 #include "gateway/metrics.h"
 #include "gateway/openai_request.h"
@@ -47,7 +49,16 @@ struct RequestContext {
   std::optional<EmbeddingsRequest> embeddings;
   const ModelRoute* model = nullptr;
 
+  // Filled by the admit stage (admission.h).
+  std::optional<budget::Reservation> reservation;  // of the current provider attempt
+  bool slot_held = false;                          // a request-window + concurrency slot
+  int attempts = 0;                                // provider attempts (fallbacks + 1)
+  budget::Charge charge;                           // what the final attempt was charged
+  // Extra response headers: x-ratelimit-*, Retry-After.
+  std::vector<std::pair<std::string, std::string>> response_headers;
+
   // Filled by the terminal step.
+  int64_t response_bytes = 0;  // body bytes relayed (the no-usage charging rule)
   int http_status = 0;
   bool stream = false;
   Usage usage;
@@ -92,8 +103,10 @@ class Pipeline {
 absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                                                const auth::TokenStore* tokens);
 
+class Admission;
+
 // BuildPipeline() assembles the gateway's stages in their fixed order.
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
-                                        Metrics& metrics);
+                                        const Admission& admission, Metrics& metrics);
 
 }  // namespace pai::gateway

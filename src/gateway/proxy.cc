@@ -132,17 +132,25 @@ void StopClientWatch(ClientConn* conn) {
   conn->stream.socket().cancel(ignored);  // no other operation is pending on it now
 }
 
+// AddHeaders() adds the request's extra response headers (x-ratelimit-*, Retry-After).
+template <typename Response>
+void AddHeaders(Response& res, const RequestContext& ctx) {
+  for (const auto& [name, value] : ctx.response_headers) res.set(name, value);
+}
+
 // ChunkWriter: a chunked text/event-stream response to the client.
 struct ChunkWriter {
   ClientConn* conn;
   std::chrono::milliseconds timeout;
+  const RequestContext* ctx;
 
-  net::awaitable<beast::error_code> Header(std::string_view request_id) {
+  net::awaitable<beast::error_code> Header() {
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::server, "pai-gateway");
     res.set(http::field::content_type, "text/event-stream; charset=utf-8");
     res.set(http::field::cache_control, "no-cache");
-    res.set("x-request-id", request_id);
+    res.set("x-request-id", ctx->request_id);
+    for (const auto& [name, value] : ctx->response_headers) res.set(name, value);
     res.keep_alive(conn->keep_alive);
     res.chunked(true);
     http::response_serializer<http::empty_body> sr{res};
@@ -252,6 +260,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
     if (!conn->response_started) {
       ctx.http_status = e.http_status;
       auto res = JsonResponse(e.http_status, OpenAIErrorBody(e), conn->keep_alive, ctx.request_id);
+      AddHeaders(res, ctx);
       if (e.http_status == 405) {
         res.set(http::field::allow, http::to_string(match.method));
       }
@@ -283,6 +292,11 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
     line["upstream_latency_ms"] = static_cast<int64_t>(ctx.upstream_seconds * 1000);
   }
   line["stream"] = ctx.stream;
+  if (ctx.attempts > 1) line["attempts"] = ctx.attempts;
+  if (ctx.charge.tokens > 0) {
+    line["charged_tokens"] = ctx.charge.tokens;
+    line["cost_usd"] = static_cast<double>(ctx.charge.nano_usd) / 1e9;
+  }
   line["input_tokens"] = ctx.usage.prompt_tokens;
   line["output_tokens"] = ctx.usage.completion_tokens;
   if (!ctx.error_code.empty()) line["error_code"] = ctx.error_code;
@@ -300,100 +314,164 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
                                                     RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
   const ChatCompletionRequest& chat = *ctx->chat;
-  if (model.provider->spec.kind == config::ProviderKind::kMock) {
-    // The mock answers in-process but through the same relay and accounting as a provider.
-    const auto t0 = Clock::now();
-    if (!chat.stream) {
-      std::string body = MockChatCompletion(chat, model.model_id, ctx->body->size(), ctx->request_id);
-      ctx->usage = ExtractUsage(body);
-      ctx->upstream_seconds = Seconds(Clock::now() - t0);
-      auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
-      ctx->http_status = 200;
-      auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
-      if (ec) conn->keep_alive = false;
-    } else {
-      const std::string events = MockChatStream(chat, model.model_id, ctx->body->size(),
-                                                ctx->request_id, /*include_usage=*/true);
-      ChatStreamRelay relay(chat.client_include_usage);
-      std::string out;
-      relay.Process(events, out);
-      relay.Finish(out);
-      ctx->usage = relay.usage();
-      ctx->upstream_seconds = Seconds(Clock::now() - t0);
-      ChunkWriter w{conn, options_.body_timeout};
-      ctx->http_status = 200;
-      beast::error_code ec = co_await w.Header(ctx->request_id);
-      if (!ec) ec = co_await w.Body(out);
-      if (!ec) ec = co_await w.End();
-      if (ec) conn->keep_alive = false;
-    }
-    model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-    model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
-    co_return absl::OkStatus();
+  if (model.provider->spec.kind != config::ProviderKind::kMock) {
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/chat/completions");
   }
-  UpstreamChatOptions opts;
-  opts.model_id = model.model_id;
-  std::string body = BuildUpstreamChatBody(*ctx->body, chat, opts);
-  co_return co_await UpstreamExchange(shard, conn, ctx, "/chat/completions", std::move(body));
+  // The mock answers in-process but through the same relay and accounting as a provider, and
+  // honours the output limit like one.
+  const auto t0 = Clock::now();
+  const std::optional<int64_t> max_output =
+      ctx->reservation ? ctx->reservation->output_limit : std::nullopt;
+  if (!chat.stream) {
+    std::string body = MockChatCompletion(chat, model.model_id, ctx->body->size(),
+                                          ctx->request_id, max_output);
+    ctx->usage = ExtractUsage(body);
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    ctx->response_bytes = static_cast<int64_t>(body.size());
+    auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
+    AddHeaders(res, *ctx);
+    ctx->http_status = 200;
+    auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
+    if (ec) conn->keep_alive = false;
+  } else {
+    const std::string events = MockChatStream(chat, model.model_id, ctx->body->size(),
+                                              ctx->request_id, /*include_usage=*/true, max_output);
+    ChatStreamRelay relay(chat.client_include_usage);
+    std::string out;
+    relay.Process(events, out);
+    relay.Finish(out);
+    ctx->usage = relay.usage();
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    ctx->response_bytes = static_cast<int64_t>(out.size());
+    ChunkWriter w{conn, options_.body_timeout, ctx};
+    ctx->http_status = 200;
+    beast::error_code ec = co_await w.Header();
+    if (!ec) ec = co_await w.Body(out);
+    if (!ec) ec = co_await w.End();
+    if (ec) conn->keep_alive = false;
+  }
+  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+  model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
+  co_return absl::OkStatus();
 }
 
 net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientConn* conn,
                                                           RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
-  if (model.provider->spec.kind == config::ProviderKind::kMock) {
-    std::string body = MockEmbeddings(model.model_id, ctx->body->size());
-    ctx->usage = ExtractUsage(body);
-    ctx->upstream_seconds = 0;
-    model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-    auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
-    ctx->http_status = 200;
+  if (model.provider->spec.kind != config::ProviderKind::kMock) {
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings");
+  }
+  std::string body = MockEmbeddings(model.model_id, ctx->body->size());
+  ctx->usage = ExtractUsage(body);
+  ctx->upstream_seconds = 0;
+  ctx->response_bytes = static_cast<int64_t>(body.size());
+  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+  auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
+  AddHeaders(res, *ctx);
+  ctx->http_status = 200;
+  co_await WriteResponse(conn, res, options_.body_timeout);
+  co_return absl::OkStatus();
+}
+
+namespace {
+
+// UpstreamBody() is the client's body rewritten for the current model of `ctx`: the bare model
+// id, the output limit the reservation imposes, and (streams) a request for usage.
+std::string UpstreamBody(const RequestContext& ctx) {
+  const ModelRoute& model = *ctx.model;
+  if (ctx.embeddings) return BuildUpstreamEmbeddingsBody(*ctx.body, *ctx.embeddings, model.model_id);
+  UpstreamChatOptions opts;
+  opts.model_id = model.model_id;
+  if (ctx.reservation && ctx.reservation->impose_output_limit) {
+    opts.output_limit = ctx.reservation->output_limit;
+  }
+  // OpenAI deprecated max_tokens for max_completion_tokens (reasoning models reject the old
+  // name); other OpenAI-compatible servers mostly know only max_tokens.
+  opts.output_field = model.provider->spec.kind == config::ProviderKind::kOpenAI
+                          ? "max_completion_tokens"
+                          : "max_tokens";
+  return BuildUpstreamChatBody(*ctx.body, *ctx.chat, opts);
+}
+
+}  // namespace
+
+net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
+                                                           RequestContext* ctx,
+                                                           std::string path) {
+  absl::Status result;
+  UpstreamFailure failure;
+  for (;;) {
+    const ProviderRuntime& provider = *ctx->model->provider;
+    const UpstreamEndpoint& ep = provider.endpoint;
+    // The upstream request is built from scratch: the agent's headers (its token above all)
+    // are never forwarded; the URL comes only from the ModelProvider.
+    http::request<http::string_body> up{http::verb::post, ep.base_path + path, 11};
+    up.set(http::field::host, ep.host_header);
+    up.set(http::field::authorization, provider.authorization);
+    up.set(http::field::content_type, "application/json");
+    up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
+    up.set(http::field::user_agent, "pai-gateway/0.1");
+    up.set("x-request-id", ctx->request_id);
+    if (provider.spec.kind == config::ProviderKind::kOpenRouter) {
+      // OpenRouter's app attribution headers (openrouter.ai/docs, "API reference").
+      up.set("HTTP-Referer", "https://pai.io");
+      up.set("X-Title", "pai-gateway");
+    }
+    up.keep_alive(true);
+    up.body() = UpstreamBody(*ctx);
+    up.prepare_payload();
+
+    const auto t0 = Clock::now();
+    bool client_gone = false;
+    failure = UpstreamFailure{};
+    // While the provider call runs, a watch on the client socket closes it if the agent
+    // disconnects, instead of generating tokens nobody will read.
+    StartClientWatch(conn);
+    result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->call, &client_gone, &failure,
+                               t0);
+    client_gone = client_gone || conn->watch->gone;
+    StopClientWatch(conn);
+    ctx->model->metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+    ctx->model->metrics.output_tokens->Increment(
+        static_cast<double>(ctx->usage.completion_tokens));
+    if (client_gone) {
+      conn->keep_alive = false;
+      ctx->error_code = "client_closed";
+      if (!conn->response_started) ctx->http_status = 499;
+      co_return absl::OkStatus();  // nobody to answer
+    }
+    // Fallback: the provider failed before anything reached the client.
+    if (conn->response_started) break;
+    std::optional<Metrics::FallbackReason> reason;
+    if (failure.status == 429) {
+      reason = Metrics::FallbackReason::kUpstream429;
+    } else if (failure.status >= 500 || failure.status == 401 || failure.status == 403) {
+      reason = Metrics::FallbackReason::kUpstream5xx;
+    } else if (!result.ok() && result.code() == absl::StatusCode::kDeadlineExceeded) {
+      reason = Metrics::FallbackReason::kUpstreamTimeout;
+    } else if (!result.ok() && result.code() == absl::StatusCode::kUnavailable) {
+      reason = Metrics::FallbackReason::kUpstreamError;
+    }
+    if (!reason) break;
+    const ModelRoute* from = ctx->model;
+    if (!admission_->Fallback(*ctx, *reason).ok()) break;
+    log::Info("fallback", {{"request_id", ctx->request_id},
+                           {"from", from->ref},
+                           {"to", ctx->model->ref},
+                           {"upstream_status", failure.status},
+                           {"error", std::string(result.message())}});
+  }
+  if (failure.status != 0 && !conn->response_started) {
+    // The provider's own error answer, relayed with its status.
+    auto res = JsonResponse(failure.status, std::move(failure.body), conn->keep_alive,
+                            ctx->request_id);
+    if (!failure.retry_after.empty()) res.set(http::field::retry_after, failure.retry_after);
+    AddHeaders(res, *ctx);
+    ctx->http_status = failure.status;
+    ctx->error_code = "upstream_status";
     co_await WriteResponse(conn, res, options_.body_timeout);
     co_return absl::OkStatus();
   }
-  std::string body = BuildUpstreamEmbeddingsBody(*ctx->body, *ctx->embeddings, model.model_id);
-  co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings", std::move(body));
-}
-
-net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                           RequestContext* ctx, std::string path,
-                                                           std::string body) {
-  const ModelRoute& model = *ctx->model;
-  const ProviderRuntime& provider = *model.provider;
-  const UpstreamEndpoint& ep = provider.endpoint;
-
-  // The upstream request is built from scratch: the agent's headers (its token above all) are
-  // never forwarded; the URL comes only from the ModelProvider.
-  http::request<http::string_body> up{http::verb::post, ep.base_path + path, 11};
-  up.set(http::field::host, ep.host_header);
-  up.set(http::field::authorization, provider.authorization);
-  up.set(http::field::content_type, "application/json");
-  up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
-  up.set(http::field::user_agent, "pai-gateway/0.1");
-  up.set("x-request-id", ctx->request_id);
-  if (provider.spec.kind == config::ProviderKind::kOpenRouter) {
-    // OpenRouter's app attribution headers (openrouter.ai/docs, "API reference").
-    up.set("HTTP-Referer", "https://pai.io");
-    up.set("X-Title", "pai-gateway");
-  }
-  up.keep_alive(true);
-  up.body() = std::move(body);
-  up.prepare_payload();
-
-  const auto t0 = Clock::now();
-  bool client_gone = false;
-  StartClientWatch(conn);
-  absl::Status result =
-      co_await Exchange(shard, conn, ctx, &up, &conn->watch->call, &client_gone, t0);
-  client_gone = client_gone || conn->watch->gone;
-  StopClientWatch(conn);
-  if (client_gone) {
-    conn->keep_alive = false;
-    ctx->error_code = "client_closed";
-    if (!conn->response_started) ctx->http_status = 499;
-    result = absl::OkStatus();  // nobody to answer
-  }
-  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-  model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
   co_return result;
 }
 
@@ -401,10 +479,11 @@ net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* con
                                                    RequestContext* ctx,
                                                    http::request<http::string_body>* up,
                                                    UpstreamCall** current, bool* client_gone,
+                                                   UpstreamFailure* failure,
                                                    std::chrono::steady_clock::time_point t0) {
-  // No exception may leave: `||` only cancels the client watcher when this branch returns.
+  // No exception may leave: the request must still be settled and answered.
   try {
-    co_return co_await ExchangeImpl(shard, conn, ctx, up, current, client_gone, t0);
+    co_return co_await ExchangeImpl(shard, conn, ctx, up, current, client_gone, failure, t0);
   } catch (const std::exception& e) {
     *current = nullptr;
     log::Error("exception in upstream exchange",
@@ -418,6 +497,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
                                                        RequestContext* ctx,
                                                        http::request<http::string_body>* up,
                                                        UpstreamCall** current, bool* client_gone,
+                                                       UpstreamFailure* failure,
                                                        std::chrono::steady_clock::time_point t0) {
   const ModelRoute& model = *ctx->model;
   const ProviderRuntime& provider = *model.provider;
@@ -436,14 +516,20 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     *current = nullptr;
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     if (status >= 500) model.metrics.upstream_errors->Increment();
+    failure->status = status;
     if (status == 401 || status == 403) {
       // The gateway's credentials were refused: the agent's own token is fine, and the
       // provider's message may quote part of the key, so it is not relayed.
-      co_return MakeHttpError(502,
-                              pai::StrCat("The model provider rejected the gateway's "
-                                           "credentials for ModelProvider ",
-                                           provider.spec.name, " (HTTP ", status, ")"),
-                              "upstream_auth_error");
+      failure->status = 502;
+      ApiError e;
+      e.http_status = 502;
+      e.type = "api_error";
+      e.code = "upstream_auth_error";
+      e.message = pai::StrCat("The model provider rejected the gateway's credentials for "
+                              "ModelProvider ",
+                              provider.spec.name, " (HTTP ", status, ")");
+      failure->body = OpenAIErrorBody(e);
+      co_return absl::OkStatus();
     }
     std::string err = text.ok() ? Scrub(std::move(*text), provider) : std::string();
     if (err.empty() || err.front() != '{') {
@@ -454,13 +540,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       e.message = pai::StrCat("The model provider answered HTTP ", status);
       err = OpenAIErrorBody(e);
     }
-    auto res = JsonResponse(status, std::move(err), conn->keep_alive, ctx->request_id);
-    if (auto ra = call->header()[http::field::retry_after]; !ra.empty()) {
-      res.set(http::field::retry_after, ra);
-    }
-    ctx->http_status = status;
-    ctx->error_code = "upstream_status";
-    co_await WriteResponse(conn, res, options_.body_timeout);
+    failure->body = std::move(err);
+    failure->retry_after = std::string(call->header()[http::field::retry_after]);
     co_return absl::OkStatus();
   }
   const bool is_sse =
@@ -481,11 +562,13 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
   ctx->usage = ExtractUsage(*text);
+  ctx->response_bytes = static_cast<int64_t>(text->size());
   if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
   auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
   if (auto ct = call->header()[http::field::content_type]; !ct.empty()) {
     res.set(http::field::content_type, ct);
   }
+  AddHeaders(res, *ctx);
   ctx->http_status = 200;
   co_await WriteResponse(conn, res, options_.body_timeout);
   co_return absl::OkStatus();
@@ -496,9 +579,9 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   const ModelRoute& model = *ctx->model;
   const auto t0 = Clock::now();
   ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage);
-  ChunkWriter w{conn, options_.body_timeout};
+  ChunkWriter w{conn, options_.body_timeout, ctx};
   ctx->http_status = 200;
-  if (auto ec = co_await w.Header(ctx->request_id); ec) {
+  if (auto ec = co_await w.Header(); ec) {
     *client_gone = true;
     co_return absl::CancelledError("client write failed");
   }
@@ -519,6 +602,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       first = false;
       model.metrics.time_to_first_token->Observe(Seconds(Clock::now() - t0));
     }
+    ctx->response_bytes += static_cast<int64_t>(out.size());
     if (auto ec = co_await w.Body(out); ec) {
       *client_gone = true;
       call->Cancel();

@@ -11,7 +11,24 @@
 namespace pai::gateway {
 namespace {
 std::atomic<uint64_t> g_generation{0};
+
+// PriceFor(): the ModelProvider's spec.pricing entry for the model, else the price table.
+std::optional<budget::Price> PriceFor(const config::ModelProvider& p, const std::string& model) {
+  const auto table = budget::PriceTable::Default().Find(config::ProviderKindName(p.kind), model);
+  auto it = p.pricing.find(model);
+  if (it == p.pricing.end()) return table;
+  budget::Price price;
+  price.input = budget::NanoUsdPerToken(it->second.input);
+  price.output = budget::NanoUsdPerToken(it->second.output);
+  price.cached_input = it->second.cached_input < 0
+                           ? price.input
+                           : budget::NanoUsdPerToken(it->second.cached_input);
+  price.max_output = it->second.max_output;
+  if (price.max_output == 0 && table) price.max_output = table->max_output;
+  return price;
 }
+
+}  // namespace
 
 absl::StatusOr<UpstreamEndpoint> ParseEndpoint(std::string_view base_url) {
   auto url = boost::urls::parse_absolute_uri(base_url);
@@ -57,6 +74,15 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
   for (const auto& [key, spec] : config.agents) {
     AgentRuntime a;
     a.spec = spec;
+    a.key = spec.Key();
+    a.limits.tokens_per_day = spec.tokens.max_per_day;
+    a.limits.tokens_per_request = spec.tokens.max_per_request;
+    a.limits.requests_per_minute = spec.rate_limits.max_requests_per_minute;
+    a.limits.concurrent_requests = spec.rate_limits.max_concurrent_requests;
+    a.limits.nano_usd_per_day =
+        static_cast<int64_t>(spec.rate_limits.max_cost_per_day_usd * 1e9);
+    a.metrics = metrics.AgentMetricsFor(spec.ns, spec.name, a.limits.tokens_per_day > 0,
+                                        a.limits.nano_usd_per_day > 0);
     for (const std::string& ref : spec.models) {
       std::string_view prov, model;
       config::SplitModelRef(ref, &prov, &model);
@@ -64,7 +90,11 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
       route.ref = ref;
       route.model_id = std::string(model);
       auto it = rt->providers_.find(std::string(prov));
-      if (it != rt->providers_.end()) route.provider = &it->second;
+      route.index = a.models.size();
+      if (it != rt->providers_.end()) {
+        route.provider = &it->second;
+        route.price = PriceFor(it->second.spec, route.model_id);
+      }
       route.metrics = metrics.ModelMetricsFor(spec.ns, spec.name, ref, prov);
       a.models.push_back(std::move(route));
     }

@@ -13,6 +13,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "budget/budget_store.h"
+#include "budget/price_table.h"
 #include "config/manifest.h"
 #include "gateway/metrics.h"
 
@@ -40,13 +42,18 @@ struct ModelRoute {
   std::string ref;       // "<modelprovider>/<model-id>" as configured
   std::string model_id;  // bare id sent upstream
   const ProviderRuntime* provider = nullptr;  // null when the ModelProvider is not configured
+  size_t index = 0;                           // position in the agent's spec.models
+  std::optional<budget::Price> price;         // spec.pricing, else data/prices.yaml
   ModelMetrics metrics;
 };
 
 // AgentRuntime: an Agent and its routes (spec.models order: primary first).
 struct AgentRuntime {
   config::Agent spec;
+  std::string key;  // "namespace/name"
   std::vector<ModelRoute> models;
+  budget::AgentLimits limits;
+  AgentMetrics metrics;
 };
 
 class RuntimeConfig {

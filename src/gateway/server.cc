@@ -449,7 +449,19 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     tokens_fingerprint_ = Fingerprint({auth::TokenFilePath(options_.state_dir)});
     tokens_.Set(std::move(*store));
   }
-  pipeline_ = BuildPipeline(tokens_, metrics_);
+  {
+    budget::LocalStoreOptions bopts;
+    bopts.state_dir = options_.state_dir;
+    auto store = budget::OpenLocalBudgetStore(bopts);
+    if (!store.ok()) {
+      log::Error("cannot open the budget store",
+                 {{"error", std::string(store.status().message())}});
+      return 2;
+    }
+    budget_ = std::move(*store);
+  }
+  admission_ = std::make_unique<Admission>(*budget_, events_, metrics_);
+  pipeline_ = BuildPipeline(tokens_, *admission_, metrics_);
 
   // Provider TLS: system CAs, plus --ca-file when given; peer verification always on.
   tls_ctx_.set_default_verify_paths();

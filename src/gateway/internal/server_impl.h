@@ -13,6 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/internal/beast.h"
 #include "gateway/internal/upstream.h"
+#include "gateway/admission.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/runtime.h"
@@ -20,6 +21,14 @@
 namespace pai::gateway {
 
 class GatewayImpl;
+
+// UpstreamFailure: a provider's non-2xx answer, kept until the gateway knows whether a fallback
+// will replace it.
+struct UpstreamFailure {
+  int status = 0;  // 0: none
+  std::string body;
+  std::string retry_after;
+};
 
 // ClientWatch: what the client-disconnect watch shares with the request (proxy.cc).
 struct ClientWatch {
@@ -76,6 +85,9 @@ class GatewayImpl {
   Metrics metrics_;
   Snapshot<RuntimeConfig> runtime_;
   Snapshot<auth::TokenStore> tokens_;
+  std::unique_ptr<budget::BudgetStore> budget_;
+  audit::LogEventSink events_;
+  std::unique_ptr<Admission> admission_;  // used by pipeline_: declared (destroyed) before it
   std::unique_ptr<Pipeline> pipeline_;
   ssl::context tls_ctx_{ssl::context::tls_client};
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -88,15 +100,16 @@ class GatewayImpl {
   net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn,
                                                RequestContext* ctx);
   net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                RequestContext* ctx, std::string path,
-                                                std::string body);
+                                                RequestContext* ctx, std::string path);
   net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                             http::request<http::string_body>* up,
                                             UpstreamCall** current, bool* client_gone,
+                                            UpstreamFailure* failure,
                                             std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                         http::request<http::string_body>* up,
                                         UpstreamCall** current, bool* client_gone,
+                                        UpstreamFailure* failure,
                                         std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,
                                              UpstreamCall* call, bool* client_gone);

@@ -1,0 +1,230 @@
+#include "gateway/admission.h"
+
+#include "common/strings.h"
+#include "gateway/errors.h"
+
+namespace pai::gateway {
+namespace {
+
+// Duration() formats seconds the way OpenAI's x-ratelimit-reset-* headers do: "1h2m3s", "6m0s",
+// "12s".
+std::string Duration(int64_t s) {
+  if (s < 60) return pai::StrCat(s, "s");
+  if (s < 3600) return pai::StrCat(s / 60, "m", s % 60, "s");
+  return pai::StrCat(s / 3600, "h", (s % 3600) / 60, "m", s % 60, "s");
+}
+
+bool IsDaily(budget::Limit l) {
+  return l == budget::Limit::kTokensPerDay || l == budget::Limit::kCostPerDay ||
+         l == budget::Limit::kProviderTokensPerDay;
+}
+
+std::string Unit(budget::Limit l, int64_t v) {
+  if (l == budget::Limit::kCostPerDay) return pai::StrCat("$", static_cast<double>(v) / 1e9);
+  if (l == budget::Limit::kRequestsPerMinute || l == budget::Limit::kConcurrentRequests) {
+    return pai::StrCat(v, " requests");
+  }
+  return pai::StrCat(v, " tokens");
+}
+
+}  // namespace
+
+budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
+                                             const ModelRoute& route) const {
+  budget::ReserveRequest r;
+  r.agent = ctx.agent->key;
+  r.provider = route.provider->spec.name;
+  r.agent_limits = ctx.agent->limits;
+  r.provider_tokens_per_day = route.provider->spec.max_tokens_day;
+  const int64_t bytes = static_cast<int64_t>(ctx.body->size());
+  const int64_t images = ctx.chat ? static_cast<int64_t>(ctx.chat->image_parts) : 0;
+  r.input_upper = bytes + images * kImageTokens;
+  r.input_estimate = (bytes + 3) / 4 + images * kImageTokens / 2;
+  if (ctx.chat) {
+    if (ctx.chat->max_completion_tokens) {
+      r.requested_output = *ctx.chat->max_completion_tokens;
+    } else if (ctx.chat->max_tokens) {
+      r.requested_output = *ctx.chat->max_tokens;
+    }
+  }
+  r.produces_output = ctx.route == Route::kChatCompletions;
+  r.price = route.price;
+  return r;
+}
+
+absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
+                               const ModelRoute* route) const {
+  const std::string_view name = budget::LimitName(r.limit);
+  metrics_.budget_rejections(static_cast<int>(r.limit)).Increment();
+  audit::Event ev;
+  ev.type = audit::kBudgetExceeded;
+  ev.ns = ctx.agent->spec.ns;
+  ev.agent = ctx.agent->spec.name;
+  ev.detail["limit"] = name;
+  if (r.limit == budget::Limit::kCostPerDay) {
+    ev.detail["limit_value_usd"] = static_cast<double>(r.limit_value) / 1e9;
+    ev.detail["used_usd"] = static_cast<double>(r.used) / 1e9;
+    ev.detail["requested_usd"] = static_cast<double>(r.requested) / 1e9;
+  } else {
+    ev.detail["limit_value"] = r.limit_value;
+    ev.detail["used"] = r.used;
+    ev.detail["requested"] = r.requested;
+  }
+  if (route) {
+    ev.detail["model"] = route->ref;
+    ev.detail["provider"] = route->provider ? route->provider->spec.name : "";
+  }
+  ev.detail["request_id"] = ctx.request_id;
+  events_.Emit(std::move(ev));
+
+  const std::string who = pai::StrCat("Agent ", ctx.agent->key);
+  switch (r.limit) {
+    case budget::Limit::kTokensPerRequest:
+      return MakeError(absl::StatusCode::kInvalidArgument,
+                       pai::StrCat("This request needs about ", r.requested,
+                                   " tokens (input estimate + requested output), more than ", who,
+                                   "'s spec.tokens.maxPerRequest of ", r.limit_value, "."),
+                       "context_length_exceeded", "messages");
+    case budget::Limit::kPriceUnknown:
+      return MakeError(absl::StatusCode::kInvalidArgument,
+                       pai::StrCat(who, " has a USD budget but model ",
+                                   route ? route->ref : std::string("?"),
+                                   " has no price: add it to its ModelProvider's spec.pricing."),
+                       "model_price_unknown", "model");
+    default:
+      break;
+  }
+  ctx.response_headers.emplace_back("Retry-After", pai::StrCat(std::max<int64_t>(1, r.retry_after_s)));
+  return MakeError(absl::StatusCode::kResourceExhausted,
+                   pai::StrCat(who, " exceeded its ", name, " limit (limit ",
+                               Unit(r.limit, r.limit_value), ", in use ", Unit(r.limit, r.used),
+                               ", this request needs at least ", Unit(r.limit, r.requested),
+                               "). Retry after ", Duration(std::max<int64_t>(1, r.retry_after_s)),
+                               "."),
+                   IsDaily(r.limit) ? "insufficient_quota" : "rate_limit_exceeded");
+}
+
+absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from) const {
+  absl::Status first_refusal;
+  const ModelRoute* first_route = nullptr;
+  for (size_t i = from; i < ctx.agent->models.size(); ++i) {
+    const ModelRoute& route = ctx.agent->models[i];
+    if (!route.provider) continue;
+    auto result = store_.Reserve(RequestFor(ctx, route));
+    if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
+      if (i != ctx.model->index) metrics_.fallbacks(Metrics::FallbackReason::kOverBudget).Increment();
+      ctx.model = &route;
+      ctx.reservation = std::move(*reservation);
+      metrics_.reservations_outstanding().Increment();
+      return absl::OkStatus();
+    }
+    const auto& rejection = std::get<budget::Rejection>(result);
+    absl::Status s = Reject(ctx, rejection, &route);
+    if (!first_route) {
+      first_refusal = s;
+      first_route = &route;
+    }
+    // Limits that are the same for every model end the walk.
+    if (rejection.limit == budget::Limit::kTokensPerDay ||
+        rejection.limit == budget::Limit::kTokensPerRequest) {
+      break;
+    }
+  }
+  if (first_route) return first_refusal;
+  return MakeError(absl::StatusCode::kNotFound, "no further model to fall back to",
+                   "model_not_found");
+}
+
+absl::Status Admission::Admit(RequestContext& ctx) const {
+  const budget::AgentLimits& lim = ctx.agent->limits;
+  if (lim.requests_per_minute > 0 || lim.concurrent_requests > 0) {
+    if (auto r = store_.AcquireSlot(ctx.agent->key, lim)) return Reject(ctx, *r, ctx.model);
+    ctx.slot_held = true;
+  }
+  ctx.attempts = 1;
+  absl::Status s = ReserveFrom(ctx, ctx.model->index);
+  SetRateHeaders(ctx);
+  return s;
+}
+
+absl::Status Admission::Fallback(RequestContext& ctx, Metrics::FallbackReason reason) const {
+  if (ctx.attempts >= kMaxProviderAttempts) {
+    return MakeError(absl::StatusCode::kNotFound, "attempt limit reached", "");
+  }
+  if (ctx.reservation) {
+    store_.Settle(*ctx.reservation, budget::Usage{true, 0, 0, 0, 0});  // a failed call: no usage
+    ctx.reservation.reset();
+    metrics_.reservations_outstanding().Decrement();
+  }
+  const size_t next = ctx.model->index + 1;
+  for (size_t i = next; i < ctx.agent->models.size(); ++i) {
+    const ModelRoute& route = ctx.agent->models[i];
+    if (!route.provider) continue;
+    auto result = store_.Reserve(RequestFor(ctx, route));
+    if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
+      metrics_.fallbacks(reason).Increment();
+      ctx.model = &route;
+      ctx.reservation = std::move(*reservation);
+      metrics_.reservations_outstanding().Increment();
+      ++ctx.attempts;
+      return absl::OkStatus();
+    }
+    (void)Reject(ctx, std::get<budget::Rejection>(result), &route);
+  }
+  return MakeError(absl::StatusCode::kNotFound, "no further model to fall back to", "");
+}
+
+void Admission::Finish(RequestContext& ctx) const {
+  if (ctx.reservation) {
+    budget::Usage u;
+    u.reported = ctx.usage.present;
+    u.input = ctx.usage.prompt_tokens;
+    u.cached_input = ctx.usage.cached_tokens;
+    u.output = ctx.usage.completion_tokens;
+    u.response_bytes = ctx.response_bytes;
+    if (!u.reported && ctx.http_status != 200) u.reported = true;  // failed: nothing was used
+    ctx.charge = store_.Settle(*ctx.reservation, u);
+    ctx.reservation.reset();
+    metrics_.reservations_outstanding().Decrement();
+    if (ctx.model && ctx.charge.nano_usd > 0) {
+      ctx.model->metrics.cost_usd->Increment(static_cast<double>(ctx.charge.nano_usd) / 1e9);
+    }
+    const budget::Remaining rem = store_.RemainingFor(ctx.agent->key, ctx.agent->limits);
+    if (ctx.agent->metrics.tokens_remaining) {
+      ctx.agent->metrics.tokens_remaining->Set(static_cast<double>(rem.tokens_remaining));
+    }
+    if (ctx.agent->metrics.usd_remaining) {
+      ctx.agent->metrics.usd_remaining->Set(static_cast<double>(rem.nano_usd_remaining) / 1e9);
+    }
+  }
+  if (ctx.slot_held) {
+    store_.ReleaseSlot(ctx.agent->key);
+    ctx.slot_held = false;
+  }
+}
+
+void Admission::SetRateHeaders(RequestContext& ctx) const {
+  const budget::AgentLimits& lim = ctx.agent->limits;
+  if (lim.requests_per_minute <= 0 && lim.tokens_per_day <= 0) return;
+  const budget::Remaining rem = store_.RemainingFor(ctx.agent->key, lim);
+  // OpenAI's header names (API reference, "Rate limits"): requests per minute and tokens per
+  // day here, reset as a duration.
+  if (rem.requests_limit >= 0) {
+    ctx.response_headers.emplace_back("x-ratelimit-limit-requests", pai::StrCat(rem.requests_limit));
+    ctx.response_headers.emplace_back("x-ratelimit-remaining-requests",
+                                      pai::StrCat(rem.requests_remaining));
+    ctx.response_headers.emplace_back("x-ratelimit-reset-requests", Duration(rem.requests_reset_s));
+  }
+  if (rem.tokens_limit >= 0) {
+    // What remained when this request was admitted: its own reservation is added back (it
+    // may hold everything left as its output limit, yet will be settled at its actual usage).
+    const int64_t own = ctx.reservation ? ctx.reservation->tokens : 0;
+    ctx.response_headers.emplace_back("x-ratelimit-limit-tokens", pai::StrCat(rem.tokens_limit));
+    ctx.response_headers.emplace_back(
+        "x-ratelimit-remaining-tokens",
+        pai::StrCat(std::min(rem.tokens_limit, rem.tokens_remaining + own)));
+    ctx.response_headers.emplace_back("x-ratelimit-reset-tokens", Duration(rem.day_reset_s));
+  }
+}
+
+}  // namespace pai::gateway

@@ -1,0 +1,61 @@
+// Admission: how the gateway applies an Agent's and a ModelProvider's limits to one request
+// (docs/budgets.md). Used by the admit stage (pipeline.cc) and by the terminal step for
+// fallbacks after a provider failure.
+//
+// Input sizes: the reservation needs a strict upper bound of the input tokens before the call.
+// A token is at least one byte of the request, so the body size bounds the text; each image
+// part adds kImageTokens. The per-request context check uses an estimate instead (4 bytes per
+// token), since a strict bound there would refuse requests outright rather than for a moment.
+//
+// Thread safety: const methods, safe from any thread (the BudgetStore is thread-safe).
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "audit/event_sink.h"
+#include "budget/budget_store.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+
+namespace pai::gateway {
+
+inline constexpr int64_t kImageTokens = 2000;  // upper bound per image part (high detail)
+inline constexpr int kMaxProviderAttempts = 3;  // primary + 2 fallbacks
+
+class Admission {
+ public:
+  Admission(budget::BudgetStore& store, audit::EventSink& events, Metrics& metrics)
+      : store_(store), events_(events), metrics_(metrics) {}
+
+  // Admit() takes the request's slot and reserves the budget for ctx.model; when a budget
+  // refuses that model, the next models of the agent's chain are tried in order (ctx.model
+  // changes). Errors: ResourceExhausted (429, with Retry-After in ctx.response_headers) or
+  // InvalidArgument (400: per-request limit, unknown price) for the first refusal.
+  absl::Status Admit(RequestContext& ctx) const;
+
+  // Fallback() is called after a provider attempt failed before any byte reached the client:
+  // it settles that attempt (no usage) and reserves the next model of the chain that fits.
+  // NotFound when the chain is exhausted or the attempt limit is reached.
+  absl::Status Fallback(RequestContext& ctx, Metrics::FallbackReason reason) const;
+
+  // Finish() settles the current reservation with ctx.usage (or the no-usage rule), records
+  // the cost, and releases the request slot. Idempotent.
+  void Finish(RequestContext& ctx) const;
+
+  budget::BudgetStore& store() const { return store_; }
+
+ private:
+  // ReserveFrom() walks ctx.agent's models from index `from`, reserving the first that fits.
+  absl::Status ReserveFrom(RequestContext& ctx, size_t from) const;
+  budget::ReserveRequest RequestFor(const RequestContext& ctx, const ModelRoute& route) const;
+  absl::Status Reject(RequestContext& ctx, const budget::Rejection& r,
+                      const ModelRoute* route) const;
+  void SetRateHeaders(RequestContext& ctx) const;
+
+  budget::BudgetStore& store_;
+  audit::EventSink& events_;
+  Metrics& metrics_;
+};
+
+}  // namespace pai::gateway

@@ -3,6 +3,7 @@
 #   1. direct   : wrk → upstream
 #   2. nginx    : wrk → nginx proxy_pass (keep-alive upstream pool) → upstream
 #   3. gateway  : wrk → pai-gateway → upstream
+#   4. +budgets : the same gateway, an agent with every budget and limit on (none refuses)
 # Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
 # The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
 # chat.completion object (non-streaming). Same connections (64), same duration, same body.
@@ -109,8 +110,19 @@ apiVersion: pai.io/v1
 kind: Agent
 metadata: {name: bench}
 spec: {models: [up/gpt-4o-mini]}
+---
+# Same, with every budget and limit on (high enough that nothing is refused): each request is
+# admitted, reserved, capped and settled.
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: bench-budgets}
+spec:
+  models: [up/gpt-4o-mini]
+  tokens: {maxPerDay: 1000000000000, maxPerRequest: 100000}
+  rateLimits: {maxRequestsPerMinute: 1000000000, maxConcurrentRequests: 100000, maxCostPerDayUSD: 1000000000}
 YAML
 TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
+TOKEN_BUDGETS=$("$GATEWAY" token --agent default/bench-budgets -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 ${PAI_GATEWAY_WRAPPER:-} "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
 # The gateway logs one JSON "listening" line with the bound port.
@@ -135,6 +147,7 @@ LUA
 }
 make_script gpt-4o-mini "Bearer sk-bench-provider-key" > "$WORK/direct.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN" > "$WORK/gateway.lua"
+make_script up/gpt-4o-mini "Bearer $TOKEN_BUDGETS" > "$WORK/budgets.lua"
 
 run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms"
   wrk -t1 -c"$CONNS" -d2s -s "$3" "$2" >/dev/null  # warm-up (pools, caches)
@@ -160,12 +173,15 @@ fi
 read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
 read -r N_RPS N_P50 N_P99 < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
 read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r B_RPS B_P50 B_P99 < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
 
 printf '\n%-9s %12s %10s %10s\n' setup "requests/s" "p50 ms" "p99 ms"
 printf '%-9s %12.0f %10.3f %10.3f\n' direct "$D_RPS" "$D_P50" "$D_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' nginx "$N_RPS" "$N_P50" "$N_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' gateway "$G_RPS" "$G_P50" "$G_P99"
+printf '%-9s %12.0f %10.3f %10.3f\n' +budgets "$B_RPS" "$B_P50" "$B_P99"
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'
+awk -v b="$B_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with budgets on / off throughput ratio: %.2f\n", b / g }'
 echo "(connections=$CONNS duration=$DURATION proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"

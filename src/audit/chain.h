@@ -1,0 +1,149 @@
+// The gateway's tamper-evident audit chain (docs/audit.md).
+//
+// Records are appended to "<dir>/chain.jsonl", one JSON object per line, each carrying `seq`,
+// `time` (RFC 3339, ms, UTC), `source` ("gateway"), `source_seq`, `type`, `namespace`, `agent`,
+// `detail`, `key_id`, the previous record's MAC (`prev_mac`) and its own `mac`:
+// HMAC-SHA256 (OpenSSL) over the record's canonical encoding — the record without `mac`,
+// members in the order above, `detail` with its members sorted by key, no whitespace (Boost.JSON
+// serialisation of strings and numbers). Signed checkpoints (seq, head MAC, time) go to
+// "<dir>/checkpoints.jsonl" at least once a second while records are written, and at Close().
+//
+// Durability: one writer thread batches pending records (group commit): write(2) then
+// fsync(2); only then is a record durable and its waiters called. A failed write or fsync stops
+// the chain (healthy() turns false, nothing is retried); records emitted afterwards fail.
+//
+// Thread safety: Emit(), WhenDurable(), healthy() from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "audit/event_sink.h"
+
+namespace pai::audit {
+
+// Keyring: HMAC keys by key id (the first 8 hex characters of SHA-256(key)).
+struct Key {
+  std::string id;
+  std::string bytes;  // ≥ 32 bytes
+};
+
+// LoadKeyFile() reads a key file: the key as hex (≥ 64 hex characters) on its first line.
+absl::StatusOr<Key> LoadKeyFile(const std::string& path);
+
+// LoadOrCreateKey() loads "<dir>/key", creating a random 256-bit key (mode 0600) when absent.
+absl::StatusOr<Key> LoadOrCreateKey(const std::string& dir);
+
+struct ChainOptions {
+  std::string dir;  // "<state-dir>/audit"
+  Key key;
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+  size_t max_pending = 65536;  // Emit() blocks (backpressure) beyond this many queued records
+  std::function<absl::Time()> now = [] { return absl::Now(); };
+};
+
+class Chain final : public EventSink {
+ public:
+  // Open() resumes the chain in `options.dir` (created if needed). An incomplete final line —
+  // a write cut by a crash, never acknowledged — is removed (logged). Errors: DataLoss when the
+  // existing chain's last complete record cannot be parsed.
+  static absl::StatusOr<std::unique_ptr<Chain>> Open(ChainOptions options);
+  ~Chain() override;  // Close()
+
+  // Emit() queues a record and returns its seq (0 if the chain is stopped). Blocks while
+  // max_pending records are queued: nothing is dropped.
+  void Emit(Event event) override;
+  uint64_t EmitSeq(Event event);
+
+  // WhenDurable() calls `done(ok)` once record `seq` is fsynced (ok) or the chain stopped
+  // (false) — possibly immediately, on the calling thread, otherwise on the writer thread.
+  void WhenDurable(uint64_t seq, std::function<void(bool)> done);
+
+  // Close() writes the queued records, a final checkpoint, and stops the writer.
+  void Close();
+
+  bool healthy() const { return healthy_.load(); }
+  uint64_t durable_seq() const { return durable_seq_.load(); }
+  uint64_t records_written() const { return written_.load(); }
+  const std::string& dir() const { return options_.dir; }
+
+ private:
+  struct Pending {
+    uint64_t seq;
+    std::string time;  // taken at Emit(): record order is time order
+    Event event;
+  };
+  explicit Chain(ChainOptions options) : options_(std::move(options)) {}
+  void WriterLoop();
+  bool WriteBatch(std::vector<Pending>& batch);
+  bool WriteCheckpoint();
+  void Fail(const std::string& what);
+
+  ChainOptions options_;
+  int fd_ = -1;
+  int checkpoint_fd_ = -1;
+  std::mutex mu_;
+  std::condition_variable cv_;        // writer wakes
+  std::condition_variable space_cv_;  // emitters wait for room
+  std::deque<Pending> pending_;
+  std::multimap<uint64_t, std::function<void(bool)>> waiters_;
+  uint64_t next_seq_ = 1;       // guarded by mu_
+  std::string head_mac_;        // writer thread only
+  uint64_t head_seq_ = 0;       // writer thread only
+  uint64_t checkpointed_seq_ = 0;
+  absl::Time last_checkpoint_;
+  bool stop_ = false;
+  std::atomic<bool> healthy_{true};
+  std::atomic<uint64_t> durable_seq_{0};
+  std::atomic<uint64_t> written_{0};
+  std::thread writer_;
+};
+
+// VerifyResult: the outcome of checking a chain.
+struct VerifyResult {
+  bool ok = false;
+  uint64_t records = 0;        // complete records read
+  uint64_t first_bad_seq = 0;  // 0 when ok
+  std::string reason;          // empty when ok
+  uint64_t checkpoint_seq = 0; // the latest valid checkpoint checked against, 0 if none
+  bool torn_tail = false;      // an incomplete final line was ignored
+};
+
+// Verify() recomputes every MAC of "<dir>/chain.jsonl" with the keys in `keys` (by key id),
+// checks seq continuity and prev_mac links, and checks the head against the latest valid
+// checkpoint in "<dir>/checkpoints.jsonl" (a chain shorter than a checkpoint was truncated).
+VerifyResult Verify(const std::string& dir, const std::vector<Key>& keys);
+
+// CanonicalRecord() is the encoding the MAC covers (exposed for tests and docs).
+std::string CanonicalRecord(uint64_t seq, const std::string& time, uint64_t source_seq,
+                            const std::string& type, const std::string& ns,
+                            const std::string& agent, const boost::json::object& detail,
+                            const std::string& key_id, const std::string& prev_mac);
+
+// HmacHex() is HMAC-SHA256(key, data) in lowercase hex.
+std::string HmacHex(const std::string& key, std::string_view data);
+
+// Query: GET /audit filters (docs/audit.md).
+struct Query {
+  std::string agent;     // "name" or "namespace/name"; empty: all
+  absl::Time since = absl::InfinitePast();
+  std::vector<std::string> types;  // case-insensitive substrings; empty: all
+  size_t limit = 100;    // newest `limit` matches, oldest first
+};
+
+// ReadRecords() returns the matching records (parsed) from "<dir>/chain.jsonl".
+absl::StatusOr<std::vector<boost::json::object>> ReadRecords(const std::string& dir,
+                                                             const Query& query);
+
+}  // namespace pai::audit

@@ -64,7 +64,7 @@ class Chain final : public EventSink {
   // Emit() queues a record and returns its seq (0 if the chain is stopped). Blocks while
   // max_pending records are queued: nothing is dropped.
   void Emit(Event event) override;
-  uint64_t EmitSeq(Event event);
+  uint64_t EmitSeq(Event event) override;
 
   // WhenDurable() calls `done(ok)` once record `seq` is fsynced (ok) or the chain stopped
   // (false) — possibly immediately, on the calling thread, otherwise on the writer thread.

@@ -6,6 +6,7 @@
 // Thread safety: Emit() may be called from any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <boost/json/object.hpp>
@@ -26,12 +27,34 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void Emit(Event event) = 0;
+  // EmitSeq() is Emit() returning the record's sequence number in a durable sink (0 when the
+  // sink has none or the record was not accepted).
+  virtual uint64_t EmitSeq(Event event) {
+    Emit(std::move(event));
+    return 0;
+  }
 };
 
 // LogEventSink: one `"msg":"event"` log line per event.
 class LogEventSink final : public EventSink {
  public:
   void Emit(Event event) override;
+};
+
+// TeeEventSink: records every event in `primary` (the chain) and also logs the ones operators
+// watch in logs (everything but LLM_CALL and TOOL_CALL, which the access log covers).
+class TeeEventSink final : public EventSink {
+ public:
+  TeeEventSink(EventSink& primary, EventSink& log) : primary_(primary), log_(log) {}
+  void Emit(Event event) override { EmitSeq(std::move(event)); }
+  uint64_t EmitSeq(Event event) override {
+    if (event.type != "LLM_CALL" && event.type != "TOOL_CALL") log_.Emit(event);
+    return primary_.EmitSeq(std::move(event));
+  }
+
+ private:
+  EventSink& primary_;
+  EventSink& log_;
 };
 
 }  // namespace pai::audit

@@ -280,18 +280,7 @@ class LocalBudgetStore final : public BudgetStore {
   }
 
   Charge Settle(const Reservation& r, const Usage& usage) override {
-    Charge charge;
-    if (usage.reported) {
-      charge.tokens = usage.input + usage.output;
-      charge.nano_usd = r.price ? CostOf(*r.price, usage.input, usage.cached_input, usage.output) : 0;
-    } else {
-      // No usage reported: charge the input bound plus the output limit, or without a limit
-      // one token per 4 response bytes (never zero).
-      const int64_t output = r.output_limit ? *r.output_limit : (usage.response_bytes + 3) / 4;
-      charge.tokens = std::max<int64_t>(1, r.input_upper + output);
-      charge.nano_usd = r.price ? CostOf(*r.price, r.input_upper, 0, output) : 0;
-      charge.estimated = true;
-    }
+    const Charge charge = ComputeCharge(r, usage);
     absl::MutexLock lock(&mu_);
     MaybeRollOver(options_.now());
     Counter& agent = counters_[AgentScope(r.agent)];
@@ -426,6 +415,22 @@ std::string_view LimitName(Limit limit) {
       return "price_unknown";
   }
   return "unknown";
+}
+
+Charge ComputeCharge(const Reservation& r, const Usage& usage) {
+  Charge charge;
+  if (usage.reported) {
+    charge.tokens = usage.input + usage.output;
+    charge.nano_usd = r.price ? CostOf(*r.price, usage.input, usage.cached_input, usage.output) : 0;
+  } else {
+    // No usage reported: charge the input bound plus the output limit, or without a limit
+    // one token per 4 response bytes (never zero).
+    const int64_t output = r.output_limit ? *r.output_limit : (usage.response_bytes + 3) / 4;
+    charge.tokens = std::max<int64_t>(1, r.input_upper + output);
+    charge.nano_usd = r.price ? CostOf(*r.price, r.input_upper, 0, output) : 0;
+    charge.estimated = true;
+  }
+  return charge;
 }
 
 int64_t CostOf(const Price& price, int64_t input, int64_t cached_input, int64_t output) {

@@ -112,6 +112,13 @@ struct Remaining {
   int64_t day_reset_s = 0;
 };
 
+// ComputeCharge() is what Settle() charges for `usage` against `reservation` (the no-usage rule
+// included); exposed so the audit record written before settlement states the same figure.
+struct Reservation;
+struct Usage;
+struct Charge;
+Charge ComputeCharge(const Reservation& reservation, const Usage& usage);
+
 // CostOf() prices actual usage: uncached input, cached input and output at their rates.
 int64_t CostOf(const Price& price, int64_t input, int64_t cached_input, int64_t output);
 

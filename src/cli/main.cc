@@ -11,6 +11,7 @@
 
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "audit/chain.h"
 #include "auth/token_store.h"
 #include "common/log.h"
 #include "config/default_config.h"
@@ -136,6 +137,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--access-log,!--no-access-log", opts.access_log,
                "One JSON access-log line per request (default on)");
+  app.add_flag("--audit,!--no-audit", opts.audit,
+               "Write the HMAC audit chain in <state-dir>/audit (default on)");
+  app.add_option("--audit-key-file", opts.audit_key_files,
+                 "Audit HMAC key (hex); repeatable: the first signs, all verify (rotation)");
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
 
   auto* token = app.add_subcommand("token", "Mint, list or revoke agent tokens");
@@ -154,6 +159,16 @@ int main(int argc, char** argv) {
     sub->add_option("--state-dir", token_state_dir, "State directory")->capture_default_str();
   }
 
+  auto* audit_cmd = app.add_subcommand("audit", "Audit chain tools");
+  audit_cmd->require_subcommand(1);
+  auto* verify = audit_cmd->add_subcommand(
+      "verify", "Check the chain offline: exit 0 when intact, 1 when broken");
+  std::string audit_state_dir = opts.state_dir;
+  std::vector<std::string> verify_keys;
+  verify->add_option("--state-dir", audit_state_dir, "State directory")->capture_default_str();
+  verify->add_option("--audit-key-file", verify_keys,
+                     "Key files (hex), repeatable; default <state-dir>/audit/key");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -163,6 +178,26 @@ int main(int argc, char** argv) {
   pai::log::Level level;
   if (!pai::log::ParseLevel(log_level, &level)) return Fail("--log-level: unknown level");
   pai::log::Init(level);
+
+  if (verify->parsed()) {
+    const std::string dir = audit_state_dir + "/audit";
+    if (verify_keys.empty()) verify_keys.push_back(dir + "/key");
+    std::vector<pai::audit::Key> keys;
+    for (const std::string& f : verify_keys) {
+      auto k = pai::audit::LoadKeyFile(f);
+      if (!k.ok()) return Fail(std::string(k.status().message()));
+      keys.push_back(*k);
+    }
+    const pai::audit::VerifyResult r = pai::audit::Verify(dir, keys);
+    std::cout << "{\"ok\":" << (r.ok ? "true" : "false") << ",\"records\":" << r.records
+              << ",\"first_bad_seq\":"
+              << (r.first_bad_seq ? std::to_string(r.first_bad_seq) : std::string("null"))
+              << ",\"reason\":"
+              << (r.reason.empty() ? std::string("null") : "\"" + r.reason + "\"")
+              << ",\"checkpoint_seq\":" << r.checkpoint_seq
+              << ",\"torn_tail\":" << (r.torn_tail ? "true" : "false") << "}" << std::endl;
+    return r.ok ? 0 : 1;
+  }
 
   if (token->parsed()) {
     if (list->parsed()) {

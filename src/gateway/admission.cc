@@ -113,8 +113,10 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from) const {
     auto result = store_.Reserve(RequestFor(ctx, route));
     if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
       if (i != ctx.model->index) metrics_.fallbacks(Metrics::FallbackReason::kOverBudget).Increment();
+      if (ctx.first_model.empty()) ctx.first_model = ctx.model->ref;
       ctx.model = &route;
       ctx.reservation = std::move(*reservation);
+      ctx.admitted = true;
       metrics_.reservations_outstanding().Increment();
       return absl::OkStatus();
     }
@@ -138,7 +140,11 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from) const {
 absl::Status Admission::Admit(RequestContext& ctx) const {
   const budget::AgentLimits& lim = ctx.agent->limits;
   if (lim.requests_per_minute > 0 || lim.concurrent_requests > 0) {
-    if (auto r = store_.AcquireSlot(ctx.agent->key, lim)) return Reject(ctx, *r, ctx.model);
+    if (auto r = store_.AcquireSlot(ctx.agent->key, lim)) {
+      absl::Status refused = Reject(ctx, *r, ctx.model);
+      SetRateHeaders(ctx);
+      return refused;
+    }
     ctx.slot_held = true;
   }
   ctx.attempts = 1;
@@ -163,6 +169,7 @@ absl::Status Admission::Fallback(RequestContext& ctx, Metrics::FallbackReason re
     auto result = store_.Reserve(RequestFor(ctx, route));
     if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
       metrics_.fallbacks(reason).Increment();
+      if (ctx.first_model.empty()) ctx.first_model = ctx.model->ref;
       ctx.model = &route;
       ctx.reservation = std::move(*reservation);
       metrics_.reservations_outstanding().Increment();
@@ -182,7 +189,9 @@ void Admission::Finish(RequestContext& ctx) const {
     u.cached_input = ctx.usage.cached_tokens;
     u.output = ctx.usage.completion_tokens;
     u.response_bytes = ctx.response_bytes;
-    if (!u.reported && ctx.http_status != 200) u.reported = true;  // failed: nothing was used
+    // A failed call that relayed nothing used nothing; one that streamed and then failed, or
+    // was cut by the client, falls under the no-usage rule.
+    if (!u.reported && ctx.http_status != 200 && ctx.response_bytes == 0) u.reported = true;
     ctx.charge = store_.Settle(*ctx.reservation, u);
     ctx.reservation.reset();
     metrics_.reservations_outstanding().Decrement();

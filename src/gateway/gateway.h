@@ -36,6 +36,10 @@ struct GatewayOptions {
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds watch_interval{250};  // config and token file polling
   bool access_log = true;  // one JSON line per agent request
+  // Audit chain in "<state_dir>/audit" (docs/audit.md). The first key file signs; all verify.
+  // Without key files, "<state_dir>/audit/key" is used (created on first start).
+  bool audit = true;
+  std::vector<std::string> audit_key_files;
 };
 
 // Listening: the bound addresses ("127.0.0.1:41234"), reported once both listeners are up.

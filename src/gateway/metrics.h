@@ -68,6 +68,10 @@ class Metrics {
   // budget_rejections() by budget::Limit index (LimitName() is the `reason` label).
   prometheus::Counter& budget_rejections(int limit) { return *rejections_[limit]; }
   prometheus::Gauge& reservations_outstanding() { return *reservations_; }
+  // Audit chain: how long requests waited for their record to be durable; chain state.
+  prometheus::Histogram& audit_wait() { return *audit_wait_; }
+  prometheus::Gauge& audit_records() { return *audit_records_; }
+  prometheus::Gauge& audit_healthy() { return *audit_healthy_; }
   // fallbacks(): why a request moved to the next model of its chain.
   enum class FallbackReason { kOverBudget = 0, kUpstream429, kUpstream5xx, kUpstreamTimeout,
                               kUpstreamError, kCount };
@@ -96,6 +100,9 @@ class Metrics {
   std::array<prometheus::Counter*, 7> rejections_{};
   std::array<prometheus::Counter*, static_cast<int>(FallbackReason::kCount)> fallbacks_{};
   prometheus::Gauge* reservations_;
+  prometheus::Histogram* audit_wait_;
+  prometheus::Gauge* audit_records_;
+  prometheus::Gauge* audit_healthy_;
 };
 
 }  // namespace pai::gateway

@@ -53,6 +53,8 @@ struct RequestContext {
   std::optional<budget::Reservation> reservation;  // of the current provider attempt
   bool slot_held = false;                          // a request-window + concurrency slot
   int attempts = 0;                                // provider attempts (fallbacks + 1)
+  bool admitted = false;                           // a reservation was made (LLM_CALL due)
+  std::string first_model;                         // the model admission started from
   budget::Charge charge;                           // what the final attempt was charged
   // Extra response headers: x-ratelimit-*, Retry-After.
   std::vector<std::pair<std::string, std::string>> response_headers;
@@ -64,6 +66,8 @@ struct RequestContext {
   Usage usage;
   double upstream_seconds = -1;  // provider time, -1 when no provider call was made
   std::string error_code;        // OpenAI error code of a failed request
+  std::vector<ToolCall> tool_calls;  // from the response (TOOL_CALL records)
+  bool call_recorded = false;        // the LLM_CALL record was emitted
 };
 
 // Stage: one step of the pipeline.

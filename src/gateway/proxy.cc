@@ -177,7 +177,92 @@ struct ChunkWriter {
   }
 };
 
+// WaitDurable() suspends the request until the audit chain has fsynced record `seq`: the
+// chain's writer thread posts the wake-up to this shard. False when the chain stopped.
+net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
+  auto ex = co_await net::this_coro::executor;
+  struct State {
+    explicit State(net::any_io_executor e) : timer(e, Clock::time_point::max()) {}
+    net::steady_timer timer;
+    std::atomic<int> result{-1};
+  };
+  auto st = std::make_shared<State>(ex);
+  chain->WhenDurable(seq, [st, ex](bool ok) {
+    st->result = ok ? 1 : 0;
+    net::post(ex, [st] { st->timer.cancel(); });
+  });
+  // The posted cancel runs on this thread, so it cannot slip in before the wait starts.
+  if (st->result.load() == -1) co_await st->timer.async_wait(kTuple);
+  co_return st->result.load() == 1;
+}
+
 }  // namespace
+
+net::awaitable<void> GatewayImpl::RecordCall(RequestContext* ctx, int status,
+                                             Durability durability) {
+  if (!ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) co_return;
+  ctx->call_recorded = true;
+  budget::Charge charge = ctx->charge;
+  if (ctx->reservation) {  // before settlement: the same figure Settle() will charge
+    budget::Usage u;
+    u.reported = ctx->usage.present || (status != 200 && ctx->response_bytes == 0);
+    u.input = ctx->usage.prompt_tokens;
+    u.cached_input = ctx->usage.cached_tokens;
+    u.output = ctx->usage.completion_tokens;
+    u.response_bytes = ctx->response_bytes;
+    charge = budget::ComputeCharge(*ctx->reservation, u);
+  }
+  audit::Event ev;
+  ev.type = "LLM_CALL";
+  ev.ns = ctx->agent->spec.ns;
+  ev.agent = ctx->agent->spec.name;
+  auto& d = ev.detail;
+  d["request_id"] = ctx->request_id;
+  d["route"] = RouteLabel(ctx->route);
+  d["model"] = ctx->model->ref;
+  d["provider"] = ctx->model->provider ? ctx->model->provider->spec.name : "";
+  d["input_tokens"] = ctx->usage.prompt_tokens;
+  d["output_tokens"] = ctx->usage.completion_tokens;
+  d["cached_tokens"] = ctx->usage.cached_tokens;
+  d["usage_reported"] = ctx->usage.present;
+  d["charged_tokens"] = charge.tokens;
+  d["cost_usd"] = static_cast<double>(charge.nano_usd) / 1e9;
+  d["latency_ms"] = static_cast<int64_t>(Seconds(Clock::now() - ctx->start) * 1000);
+  d["status"] = status;
+  d["stream"] = ctx->stream;
+  const bool fell_back = !ctx->first_model.empty() && ctx->first_model != ctx->model->ref;
+  d["fallback_used"] = fell_back;
+  if (fell_back) d["requested_model"] = ctx->first_model;
+  if (!ctx->error_code.empty()) d["error_code"] = ctx->error_code;
+  uint64_t last = events_->EmitSeq(std::move(ev));
+  for (const ToolCall& tc : ctx->tool_calls) {
+    audit::Event t;
+    t.type = "TOOL_CALL";
+    t.ns = ctx->agent->spec.ns;
+    t.agent = ctx->agent->spec.name;
+    t.detail["request_id"] = ctx->request_id;
+    t.detail["model"] = ctx->model->ref;
+    t.detail["tool_name"] = tc.name;
+    t.detail["call_id"] = tc.id;
+    t.detail["choice"] = tc.choice;
+    t.detail["index"] = tc.index;
+    last = events_->EmitSeq(std::move(t));
+  }
+  if (durability == Durability::kWait && chain_ && last != 0) {
+    const auto t0 = Clock::now();
+    const bool ok = co_await WaitDurable(chain_.get(), last);
+    metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));
+    if (!ok) log::Error("audit record not durable", {{"request_id", ctx->request_id}});
+  }
+}
+
+net::awaitable<void> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
+  // Settle and release the request's slot before the client can see the end of the response:
+  // a client that sends its next request as soon as it has the answer must find the budget
+  // and its concurrency slot already free.
+  admission_->Finish(*ctx);
+  co_await RecordCall(ctx, 200, Durability::kWait);
+}
 
 net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
                                                      http::request<http::string_body>* req) {
@@ -215,6 +300,13 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
                            pai::StrCat("Method ", req->method_string(), " is not allowed on ",
                                         path, "; use ", http::to_string(match.method)),
                            "method_not_allowed");
+  } else if (chain_ && !chain_->healthy() && match.route != Route::kModels) {
+    ctx.route = match.route;
+    // No call the chain cannot record: an auditor must be able to trust it is complete.
+    status = MakeHttpError(503,
+                           "The audit chain is stopped; calls are refused until it is repaired "
+                           "(see the gateway log).",
+                           "audit_unavailable");
   } else {
     ctx.route = match.route;
     size_t ran = 0;
@@ -270,6 +362,8 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
     }
   }
   if (ctx.http_status == 0) ctx.http_status = 499;  // client closed before any response
+  // Every admitted call has its LLM_CALL record, failures and aborts included.
+  co_await RecordCall(&ctx, ctx.http_status, Durability::kNoWait);
 
   const double latency = Seconds(Clock::now() - ctx.start);
   metrics_.requests(ctx.route, ctx.http_status).Increment();
@@ -331,6 +425,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
     AddHeaders(res, *ctx);
     ctx->http_status = 200;
+    co_await BeforeSuccess(ctx);
     auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
     if (ec) conn->keep_alive = false;
   } else {
@@ -339,13 +434,16 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     ChatStreamRelay relay(chat.client_include_usage);
     std::string out;
     relay.Process(events, out);
-    relay.Finish(out);
     ctx->usage = relay.usage();
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(out.size());
     ChunkWriter w{conn, options_.body_timeout, ctx};
     ctx->http_status = 200;
     beast::error_code ec = co_await w.Header();
+    if (!ec) ec = co_await w.Body(out);
+    co_await BeforeSuccess(ctx);  // before the client sees [DONE]
+    out.clear();
+    relay.Finish(out);
     if (!ec) ec = co_await w.Body(out);
     if (!ec) ec = co_await w.End();
     if (ec) conn->keep_alive = false;
@@ -369,6 +467,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientCo
   auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
   AddHeaders(res, *ctx);
   ctx->http_status = 200;
+  co_await BeforeSuccess(ctx);
   co_await WriteResponse(conn, res, options_.body_timeout);
   co_return absl::OkStatus();
 }
@@ -562,6 +661,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
   ctx->usage = ExtractUsage(*text);
+  if (ctx->chat) ctx->tool_calls = ExtractToolCalls(*text);
   ctx->response_bytes = static_cast<int64_t>(text->size());
   if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
   auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
@@ -570,6 +670,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   AddHeaders(res, *ctx);
   ctx->http_status = 200;
+  co_await BeforeSuccess(ctx);  // durable before the client sees success
   co_await WriteResponse(conn, res, options_.body_timeout);
   co_return absl::OkStatus();
 }
@@ -615,7 +716,11 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   out.clear();
   // A clean end may leave a final event without its blank line: relay it. After a failure the
   // pending bytes are a torn event and are dropped, so the error event below starts clean.
-  if (upstream_status.ok()) relay.Finish(out);
+  if (upstream_status.ok()) {
+    ctx->tool_calls = relay.tool_calls();
+    co_await BeforeSuccess(ctx);  // before the client sees [DONE]
+    relay.Finish(out);
+  }
   if (!upstream_status.ok()) {
     if (upstream_status.code() == absl::StatusCode::kCancelled || *client_gone) {
       co_return absl::CancelledError("client closed the connection");

@@ -11,6 +11,8 @@
 
 #include "common/strings.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "config/default_config.h"
@@ -402,12 +404,19 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
     } else if (path == "/healthz") {
       res.body() = "ok\n";
     } else if (path == "/readyz") {
-      const bool ready = runtime_.Get() != nullptr && !draining_.load();
+      const bool ready = runtime_.Get() != nullptr && !draining_.load() &&
+                         (!chain_ || chain_->healthy());
       res.result(ready ? http::status::ok : http::status::service_unavailable);
       res.body() = ready ? "ready\n" : "draining\n";
     } else if (path == "/metrics") {
+      if (chain_) {
+        metrics_.audit_records().Set(static_cast<double>(chain_->durable_seq()));
+        metrics_.audit_healthy().Set(chain_->healthy() ? 1 : 0);
+      }
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = metrics_.Serialize();
+    } else if (path == "/audit" || path == "/audit/verify") {
+      co_await ServeAudit(req, res);
     } else {
       res.result(http::status::not_found);
       res.body() = "not found\n";
@@ -421,6 +430,146 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+namespace {
+
+// RunBlocking() runs `fn` (file I/O: reading or verifying the chain) on its own thread and
+// resumes the calling coroutine with the result, so the shard's event loop never blocks.
+net::awaitable<std::string> RunBlocking(std::function<std::string()> fn) {
+  auto ex = co_await net::this_coro::executor;
+  struct State {
+    explicit State(net::any_io_executor e)
+        : timer(e, std::chrono::steady_clock::time_point::max()) {}
+    net::steady_timer timer;
+    std::string result;
+  };
+  auto st = std::make_shared<State>(ex);
+  std::thread([st, ex, fn = std::move(fn)] {
+    std::string r = fn();
+    net::post(ex, [st, r = std::move(r)]() mutable {
+      st->result = std::move(r);
+      st->timer.cancel();
+    });
+  }).detach();
+  co_await st->timer.async_wait(kTuple);  // the posted cancel runs only once we wait
+  co_return std::move(st->result);
+}
+
+std::string Param(std::string_view query, std::string_view name) {
+  for (absl::string_view apart : absl::StrSplit(AV(query), '&')) {
+    const std::string_view part = SV(apart);
+    const size_t eq = part.find('=');
+    if (part.substr(0, eq) == name) {
+      std::string out;
+      const std::string_view raw = eq == std::string_view::npos ? "" : part.substr(eq + 1);
+      for (size_t i = 0; i < raw.size(); ++i) {  // percent-decoding
+        if (raw[i] == '%' && i + 2 < raw.size()) {
+          int v = 0;
+          if (absl::SimpleHexAtoi(AV(raw.substr(i + 1, 2)), &v)) {
+            out.push_back(static_cast<char>(v));
+            i += 2;
+            continue;
+          }
+        }
+        out.push_back(raw[i] == '+' ? ' ' : raw[i]);
+      }
+      return out;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_body>& req,
+                                             http::response<http::string_body>& res) {
+  res.set(http::field::content_type, "application/json");
+  if (!chain_) {
+    res.result(http::status::not_found);
+    res.body() = R"J({"error":{"message":"the audit chain is disabled (--no-audit)"}})J";
+    co_return;
+  }
+  const std::string_view target = req.target();
+  const size_t qpos = target.find('?');
+  const std::string_view path = target.substr(0, qpos);
+  const std::string_view query = qpos == std::string_view::npos ? "" : target.substr(qpos + 1);
+  std::vector<audit::Key> keys;
+  {
+    auto own = audit::LoadKeyFile(options_.audit_key_files.empty()
+                                      ? chain_->dir() + "/key"
+                                      : options_.audit_key_files[0]);
+    if (own.ok()) keys.push_back(*own);
+    for (size_t i = 1; i < options_.audit_key_files.size(); ++i) {
+      auto k = audit::LoadKeyFile(options_.audit_key_files[i]);
+      if (k.ok()) keys.push_back(*k);
+    }
+  }
+  const std::string dir = chain_->dir();
+  if (path == "/audit/verify") {
+    res.body() = co_await RunBlocking([dir, keys] {
+      const audit::VerifyResult v = audit::Verify(dir, keys);
+      boost::json::object o;
+      o["ok"] = v.ok;
+      o["records"] = v.records;
+      o["first_bad_seq"] = v.first_bad_seq ? boost::json::value(v.first_bad_seq) : nullptr;
+      o["reason"] = v.reason.empty() ? boost::json::value(nullptr) : boost::json::value(v.reason);
+      o["checkpoint_seq"] = v.checkpoint_seq;
+      o["torn_tail"] = v.torn_tail;
+      return boost::json::serialize(o);
+    });
+    co_return;
+  }
+  audit::Query q;
+  q.agent = Param(query, "agent");
+  if (const std::string t = Param(query, "type"); !t.empty()) {
+    for (absl::string_view part : absl::StrSplit(AV(t), ',')) {
+      if (!part.empty()) q.types.emplace_back(SV(part));
+    }
+  }
+  if (const std::string l = Param(query, "limit"); !l.empty()) {
+    size_t limit = 0;
+    if (!absl::SimpleAtoi(AV(l), &limit) || limit == 0 || limit > 100000) {
+      res.result(http::status::bad_request);
+      res.body() = R"J({"error":{"message":"limit must be an integer in 1..100000"}})J";
+      co_return;
+    }
+    q.limit = limit;
+  }
+  if (const std::string since = Param(query, "since"); !since.empty()) {
+    absl::Duration d;
+    absl::Time t;
+    std::string err;
+    if (absl::ParseDuration(since, &d)) {
+      q.since = absl::Now() - d;
+    } else if (absl::ParseTime(absl::RFC3339_full, since, &t, &err)) {
+      q.since = t;
+    } else {
+      res.result(http::status::bad_request);
+      res.body() = R"J({"error":{"message":"since must be a duration (1h, 24h) or an RFC 3339 time"}})J";
+      co_return;
+    }
+  }
+  const std::string format = Param(query, "format");
+  if (!format.empty() && format != "json" && format != "jsonl") {
+    res.result(http::status::bad_request);
+    res.body() = R"J({"error":{"message":"format must be json or jsonl"}})J";
+    co_return;
+  }
+  const bool jsonl = format == "jsonl";
+  if (jsonl) res.set(http::field::content_type, "application/x-ndjson");
+  res.body() = co_await RunBlocking([dir, q, jsonl] {
+    auto records = audit::ReadRecords(dir, q);
+    if (!records.ok()) return std::string("[]");
+    std::string out;
+    if (jsonl) {
+      for (const auto& r : *records) out += boost::json::serialize(r) + "\n";
+      return out;
+    }
+    boost::json::array arr;
+    for (auto& r : *records) arr.push_back(r);
+    return boost::json::serialize(arr);
+  });
 }
 
 int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) {
@@ -460,7 +609,27 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     }
     budget_ = std::move(*store);
   }
-  admission_ = std::make_unique<Admission>(*budget_, events_, metrics_);
+  if (options_.audit) {
+    audit::ChainOptions copts;
+    copts.dir = options_.state_dir + "/audit";
+    auto key = options_.audit_key_files.empty() ? audit::LoadOrCreateKey(copts.dir)
+                                                : audit::LoadKeyFile(options_.audit_key_files[0]);
+    if (!key.ok()) {
+      log::Error("cannot load the audit key", {{"error", std::string(key.status().message())}});
+      return 2;
+    }
+    copts.key = std::move(*key);
+    auto chain = audit::Chain::Open(std::move(copts));
+    if (!chain.ok()) {
+      log::Error("cannot open the audit chain",
+                 {{"error", std::string(chain.status().message())}});
+      return 2;
+    }
+    chain_ = std::move(*chain);
+    tee_events_ = std::make_unique<audit::TeeEventSink>(*chain_, log_events_);
+    events_ = tee_events_.get();
+  }
+  admission_ = std::make_unique<Admission>(*budget_, *events_, metrics_);
   pipeline_ = BuildPipeline(tokens_, *admission_, metrics_);
 
   // Provider TLS: system CAs, plus --ca-file when given; peer verification always on.
@@ -594,6 +763,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     if (shard->thread.joinable()) shard->thread.join();
   }
   for (auto& shard : shards_) shard->pool->Close();
+  if (chain_) chain_->Close();  // queued records, then a final signed checkpoint
   log::Info("stopped", {{"in_flight", active_requests_.load()}});
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "gateway/stream_relay.h"
 
+#include <algorithm>
+
 namespace pai::gateway {
 namespace {
 
@@ -29,6 +31,8 @@ void ChatStreamRelay::Process(std::string_view in, std::string& out) {
       // Only chunks that mention usage need parsing: most chunks are relayed untouched.
       if (ev.data == "[DONE]") {
         saw_done_ = true;
+        held_done_.append(ev.raw);
+        forward = false;
       } else if (MayCarryUsage(ev.data)) {
         const ChunkInfo info = InspectChunk(ev.data);
         if (info.usage.present) {
@@ -37,10 +41,27 @@ void ChatStreamRelay::Process(std::string_view in, std::string& out) {
         }
       }
     }
+    if (!ev.data.empty() && ev.data.find("\"tool_calls\"") != std::string_view::npos) {
+      for (ToolCall& d : ExtractToolCallDeltas(ev.data)) {
+        auto it = std::find_if(tool_calls_.begin(), tool_calls_.end(), [&](const ToolCall& t) {
+          return t.choice == d.choice && t.index == d.index;
+        });
+        if (it == tool_calls_.end()) {
+          tool_calls_.push_back(std::move(d));
+        } else {
+          if (it->id.empty()) it->id = std::move(d.id);
+          if (it->name.empty()) it->name = std::move(d.name);
+        }
+      }
+    }
     if (forward) out.append(ev.raw);
   });
 }
 
-void ChatStreamRelay::Finish(std::string& out) { out += parser_.TakePending(); }
+void ChatStreamRelay::Finish(std::string& out) {
+  out += held_done_;
+  held_done_.clear();
+  out += parser_.TakePending();
+}
 
 }  // namespace pai::gateway

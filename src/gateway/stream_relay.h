@@ -16,6 +16,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/sse.h"
 #include "gateway/usage.h"
@@ -29,8 +30,13 @@ class ChatStreamRelay {
   // Process() consumes provider bytes and appends what the client should receive to `out`.
   void Process(std::string_view in, std::string& out);
 
-  // Finish() appends any incomplete final event (a provider that ended without a blank line).
+  // Finish() appends the held-back "[DONE]" event and any incomplete final event (a provider
+  // that ended without a blank line). The relay withholds "[DONE]" from Process() so the
+  // gateway can make the call's audit record durable before the client sees the end.
   void Finish(std::string& out);
+
+  // tool_calls() are the tool invocations assembled from the stream's deltas, in order.
+  const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
 
   const Usage& usage() const { return usage_; }
   bool saw_done() const { return saw_done_; }
@@ -42,6 +48,8 @@ class ChatStreamRelay {
   Usage usage_;
   bool saw_done_ = false;
   int events_ = 0;
+  std::string held_done_;
+  std::vector<ToolCall> tool_calls_;
 };
 
 }  // namespace pai::gateway

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pai::gateway {
 
@@ -26,6 +27,23 @@ struct Usage {
 // ExtractUsage() reads `usage` from a complete JSON response body. A body that is not JSON or
 // has no usage yields present == false. May reserve padding in `body` (no copy otherwise).
 Usage ExtractUsage(std::string& body);
+
+// ToolCall: one tool invocation in an LLM response (OpenAI: `message.tool_calls[]` with `id`
+// and `function.name`; streamed as `delta.tool_calls[]` deltas keyed by `index`, the id and
+// name arriving in the first delta).
+struct ToolCall {
+  int choice = 0;
+  int index = 0;
+  std::string id;
+  std::string name;
+};
+
+// ExtractToolCalls() reads every choice's `message.tool_calls` from a chat completion body.
+std::vector<ToolCall> ExtractToolCalls(std::string& body);
+
+// ExtractToolCallDeltas() reads the `delta.tool_calls` of one chunk (id/name may be empty in
+// continuation deltas).
+std::vector<ToolCall> ExtractToolCallDeltas(std::string_view data);
 
 // ChunkInfo: what the relay needs from one streamed `data:` payload.
 struct ChunkInfo {

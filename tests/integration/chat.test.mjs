@@ -19,7 +19,7 @@ const MODEL = 'up/gpt-4o-mini';
 let S; // {upstream, gw, token, client, tokens}
 
 before(async () => {
-  S = await startStack({ mintBefore: ['default/coder', 'default/other'] });
+  S = await startStack({ mintBefore: ['default/coder', 'default/other', 'default/only-500', 'default/only-429'] });
 });
 after(async () => { await S?.cleanup(); });
 
@@ -234,10 +234,13 @@ test('no-usage upstream stream still completes', { timeout: 30000 }, async () =>
 });
 
 test('upstream HTTP 500 surfaces as an OpenAI-shaped 5xx without secrets', { timeout: 30000 }, async () => {
+  // An agent whose only model fails: nothing to fall back to (the coder agent would fall back).
+  const n0 = S.upstream.requests.length;
   let err;
   try {
-    await S.client.chat.completions.create({ model: 'up/error-500', messages: USER_MESSAGES });
+    await makeClient(S.gw.baseURL, S.tokens[2]).chat.completions.create({ model: 'up/error-500', messages: USER_MESSAGES });
   } catch (e) { err = e; }
+  assert.deepEqual(S.upstream.requests.slice(n0).map((r) => r.body.model), ['error-500'], 'one upstream attempt, no fallback');
   assert.ok(err instanceof OpenAI.APIError, `expected an APIError, got ${err}`);
   assert.ok([500, 502].includes(err.status), `expected 500 or 502, got ${err.status}`);
   assertOpenAIErrorObject(err.error);
@@ -245,8 +248,10 @@ test('upstream HTTP 500 surfaces as an OpenAI-shaped 5xx without secrets', { tim
 });
 
 test('upstream HTTP 429 is relayed as 429 with Retry-After', { timeout: 30000 }, async () => {
+  const n0 = S.upstream.requests.length;
   const err = await expectAPIError(
-    () => S.client.chat.completions.create({ model: 'up/error-429', messages: USER_MESSAGES }), 429);
+    () => makeClient(S.gw.baseURL, S.tokens[3]).chat.completions.create({ model: 'up/error-429', messages: USER_MESSAGES }), 429);
+  assert.deepEqual(S.upstream.requests.slice(n0).map((r) => r.body.model), ['error-429'], 'one upstream attempt, no fallback');
   assert.ok(err instanceof OpenAI.RateLimitError);
   assertOpenAIErrorObject(err.error, { code: 'rate_limit_exceeded' });
   assert.ok(err.headers.get('retry-after'), 'a 429 carries Retry-After');

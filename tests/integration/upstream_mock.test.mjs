@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import {
   startOpenAIUpstream, NORMAL_CONTENT, PROMPT_TOKENS, COMPLETION_TOKENS, TOOL_NAME,
-  TOOL_ARGUMENTS, EMBEDDING_DIM, expectedEmbedding, slowStreamShortContent,
+  TOOL_ARGUMENTS, TOOL_ARGUMENT_PARTS, EMBEDDING_DIM, expectedEmbedding, slowStreamShortContent,
+  slowChunkText,
 } from './upstream/openai_upstream.mjs';
 import { waitForEvent } from './lib/gateway.mjs';
 import { collect, contentOf, USER_MESSAGES } from './lib/common.mjs';
@@ -138,4 +139,75 @@ test('mock: slow delays headers; closing the connection early emits client-close
   await assert.rejects(call, (e) => e instanceof OpenAI.APIUserAbortError);
   const ev = await closed;
   assert.equal(ev.stream, false);
+});
+
+test('mock: output limits (max_completion_tokens / max_tokens) truncate like OpenAI and are recorded', async () => {
+  // No limit: full answer, recorded as such.
+  const full = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: USER_MESSAGES });
+  assert.equal(full.choices[0].message.content, NORMAL_CONTENT);
+  assert.equal(up.requests.at(-1).outputLimit, null);
+  assert.equal(up.requests.at(-1).outputLimitField, null);
+  assert.deepEqual(up.requests.at(-1).usage, full.usage, 'the record holds the usage sent');
+  assert.equal(up.requests.at(-1).status, 200);
+
+  // A limit above the answer's length changes nothing but is recorded.
+  const big = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: USER_MESSAGES, max_completion_tokens: 10000 });
+  assert.equal(big.choices[0].message.content, NORMAL_CONTENT);
+  assert.equal(big.choices[0].finish_reason, 'stop');
+  assert.equal(big.usage.completion_tokens, COMPLETION_TOKENS);
+  assert.equal(up.requests.at(-1).outputLimit, 10000);
+  assert.equal(up.requests.at(-1).outputLimitField, 'max_completion_tokens');
+
+  // max_tokens 2: two tokens, finish_reason length.
+  const two = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: USER_MESSAGES, max_tokens: 2 });
+  assert.equal(two.choices[0].message.content, 'Hello from');
+  assert.equal(two.choices[0].finish_reason, 'length');
+  assert.equal(two.usage.completion_tokens, 2);
+  assert.equal(two.usage.total_tokens, PROMPT_TOKENS + 2);
+  assert.equal(up.requests.at(-1).outputLimit, 2);
+  assert.equal(up.requests.at(-1).outputLimitField, 'max_tokens');
+  assert.equal(up.requests.at(-1).finishReason, 'length');
+
+  // Streaming, with usage.
+  const chunks = await collect(await client.chat.completions.create({
+    model: 'gpt-4o-mini', messages: USER_MESSAGES, stream: true, stream_options: { include_usage: true }, max_completion_tokens: 3,
+  }));
+  assert.equal(contentOf(chunks), 'Hello from up');
+  assert.equal(chunks.filter((c) => c.choices.length > 0).at(-1).choices[0].finish_reason, 'length');
+  assert.equal(chunks.at(-1).usage.completion_tokens, 3);
+  assert.deepEqual(up.requests.at(-1).usage, chunks.at(-1).usage);
+  assert.equal(up.requests.at(-1).completed, true);
+
+  // Tool calls are cut too.
+  const tools = [{ type: 'function', function: { name: TOOL_NAME, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const tc = await client.chat.completions.create({ model: 'tools', messages: USER_MESSAGES, tools, max_tokens: 2 });
+  assert.equal(tc.choices[0].finish_reason, 'length');
+  assert.equal(tc.choices[0].message.tool_calls[0].function.arguments, TOOL_ARGUMENT_PARTS.slice(0, 2).join(''));
+  const tcFull = await client.chat.completions.create({ model: 'tools', messages: USER_MESSAGES, tools, max_tokens: 50 });
+  assert.equal(tcFull.choices[0].message.tool_calls[0].function.arguments, TOOL_ARGUMENTS);
+
+  // Slow streams stop after `limit` chunks.
+  const slow = await collect(await client.chat.completions.create({ model: 'slow-stream-short', messages: USER_MESSAGES, stream: true, max_tokens: 2 }));
+  assert.equal(contentOf(slow), slowChunkText(0) + slowChunkText(1));
+  assert.equal(slow.at(-1).choices[0].finish_reason, 'length');
+
+  // Invalid limits are refused like OpenAI does.
+  await assert.rejects(client.chat.completions.create({ model: 'gpt-4o-mini', messages: USER_MESSAGES, max_tokens: 0 }),
+    (e) => e.status === 400 && e.error.code === 'integer_below_min_value' && e.error.param === 'max_tokens');
+  await assert.rejects(client.chat.completions.create({ model: 'gpt-4o-mini', messages: USER_MESSAGES, max_completion_tokens: '5' }),
+    (e) => e.status === 400 && e.error.code === 'invalid_type');
+});
+
+test('mock: an aborted stream is recorded as not completed and without usage', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'slow-stream', messages: USER_MESSAGES, stream: true, stream_options: { include_usage: true },
+  });
+  const closed = waitForEvent(up.events, 'client-closed', 5000, (e) => e.model === 'slow-stream');
+  const it = stream[Symbol.asyncIterator]();
+  assert.equal((await it.next()).done, false);
+  stream.controller.abort();
+  const ev = await closed;
+  assert.equal(ev.record.completed, false);
+  assert.equal(ev.record.usage, null);
+  assert.equal(ev.record.status, 200);
 });

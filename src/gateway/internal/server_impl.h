@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "audit/chain.h"
 #include "auth/token_store.h"
 #include "common/snapshot.h"
 #include "gateway/gateway.h"
@@ -86,7 +87,10 @@ class GatewayImpl {
   Snapshot<RuntimeConfig> runtime_;
   Snapshot<auth::TokenStore> tokens_;
   std::unique_ptr<budget::BudgetStore> budget_;
-  audit::LogEventSink events_;
+  audit::LogEventSink log_events_;
+  std::unique_ptr<audit::Chain> chain_;  // null with --no-audit
+  std::unique_ptr<audit::TeeEventSink> tee_events_;
+  audit::EventSink* events_ = &log_events_;
   std::unique_ptr<Admission> admission_;  // used by pipeline_: declared (destroyed) before it
   std::unique_ptr<Pipeline> pipeline_;
   ssl::context tls_ctx_{ssl::context::tls_client};
@@ -95,6 +99,17 @@ class GatewayImpl {
   std::atomic<int64_t> active_requests_{0};
 
  private:
+  // RecordCall() emits the LLM_CALL record (and one TOOL_CALL per tool invocation) for an
+  // admitted call; with kWaitDurable it returns once the records are fsynced, so that a client
+  // never sees success for a call the chain could lose.
+  enum class Durability { kWait, kNoWait };
+  net::awaitable<void> RecordCall(RequestContext* ctx, int status, Durability durability);
+  // BeforeSuccess(): what must happen before the last bytes of a successful response —
+  // settlement, slot release, the durable LLM_CALL record.
+  net::awaitable<void> BeforeSuccess(RequestContext* ctx);
+  net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
+                                  http::response<http::string_body>& res);
+
   net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
   net::awaitable<absl::Status> ProxyChat(Shard* shard, ClientConn* conn, RequestContext* ctx);
   net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn,

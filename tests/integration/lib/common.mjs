@@ -12,6 +12,16 @@ export const CODER_MODELS = [
   'up/interim-100', 'up/die-mid-stream',
 ];
 export const OTHER_MODELS = ['up/other-model'];
+/**
+ * Agents whose `spec.models` holds a single failing model, so that there is no fallback and
+ * the failure itself reaches the client (the coder agent falls back to its next model).
+ */
+export const SINGLE_MODEL_AGENTS = {
+  'only-500': 'up/error-500',
+  'only-429': 'up/error-429',
+  'only-down': 'down/gpt-4o-mini',
+  'only-slow': 'up/slow',
+};
 
 export const USER_MESSAGES = [{ role: 'user', content: 'Say hello' }];
 
@@ -54,7 +64,13 @@ kind: Agent
 metadata: {name: other, namespace: default}
 spec:
   models: [${OTHER_MODELS.join(', ')}]
-`;
+${Object.entries(SINGLE_MODEL_AGENTS).map(([name, model]) => `---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: ${name}, namespace: default}
+spec:
+  models: [${model}]
+`).join('')}`;
 }
 
 /** Official SDK client against the gateway; no retries, bounded timeout. */

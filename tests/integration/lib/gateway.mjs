@@ -125,16 +125,20 @@ export function byMsg(msg, extra = () => true) {
  * @param {string[]} [o.mintBefore] agents ("ns/name") to mint tokens for before the gateway starts;
  *                                 the tokens are returned in `tokens` in the same order
  * @param {number} [o.startTimeoutMs]
+ * @param {object} [o.reuse]      a gateway returned earlier (stopped): the new one uses its
+ *                                 config file and state directory (tokens, budget.db);
+ *                                 `manifest` is then optional (rewrites the config if given)
  */
-export async function startGateway({ manifest, extraArgs = [], env = {}, mintBefore = [], startTimeoutMs = 15000 } = {}) {
+export async function startGateway({ manifest, extraArgs = [], env = {}, mintBefore = [], startTimeoutMs = 15000, reuse } = {}) {
   const bin = gatewayBin();
-  if (typeof manifest !== 'string') throw new Error('startGateway: manifest (YAML string) is required');
+  if (typeof manifest !== 'string' && !reuse) throw new Error('startGateway: manifest (YAML string) is required');
+  if (reuse && !reuse.exitInfo) throw new Error('startGateway: the reused gateway must have exited first');
 
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'pai-gw-it-'));
+  const dir = reuse ? reuse.tmpDir : await fsp.mkdtemp(path.join(os.tmpdir(), 'pai-gw-it-'));
   tmpDirs.add(dir);
   const configPath = path.join(dir, 'config.yaml');
   const stateDir = path.join(dir, 'state');
-  await fsp.writeFile(configPath, manifest);
+  if (typeof manifest === 'string') await fsp.writeFile(configPath, manifest);
   await fsp.mkdir(stateDir, { recursive: true });
 
   async function mintToken(agent) {

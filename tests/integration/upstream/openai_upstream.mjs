@@ -16,6 +16,17 @@
 //   error-429                       HTTP 429 + OpenAI error JSON + retry-after
 //   no-usage                        streams without the usage chunk even if asked
 //
+// Output limits (like OpenAI): a chat request with `max_completion_tokens` (preferred) or
+// `max_tokens` gets completion_tokens = min(COMPLETION_TOKENS, limit); the answer is cut to
+// its first `limit` tokens (NORMAL_CONTENT_PARTS / TOOL_ARGUMENT_PARTS / slow-stream chunks)
+// with finish_reason "length" when cut. A limit that is not an integer >= 1 gets OpenAI's 400.
+//
+// Every request is recorded in `requests` (method, path, headers, body, raw) with what the
+// mock did: `outputLimit` / `outputLimitField` (the limit it honoured, null if none),
+// `status` (HTTP status sent), `usage` (the usage object it sent, null until / unless sent:
+// a stream sends it last, only when include_usage was asked), `finishReason`, `completed`
+// (false while a stream is running or when it was cut by the client).
+//
 // This is a helper module, not a test file (no `.test.` in its name).
 
 import http from 'node:http';
@@ -23,9 +34,13 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 
 export const NORMAL_CONTENT = 'Hello from upstream';
-export const NORMAL_CONTENT_PARTS = ['Hello', ' from', ' upstream'];
+// One part per completion token (COMPLETION_TOKENS of them): a stream sends one chunk per part.
+export const NORMAL_CONTENT_PARTS = ['Hello', ' from', ' up', 'stre', 'am'];
 export const PROMPT_TOKENS = 11;
 export const COMPLETION_TOKENS = 5;
+if (NORMAL_CONTENT_PARTS.join('') !== NORMAL_CONTENT || NORMAL_CONTENT_PARTS.length !== COMPLETION_TOKENS) {
+  throw new Error('mock: NORMAL_CONTENT_PARTS must spell NORMAL_CONTENT in COMPLETION_TOKENS parts');
+}
 export const TOOL_NAME = 'get_weather';
 export const TOOL_ARGUMENTS = '{"city":"Paris"}';
 // Split of TOOL_ARGUMENTS across stream chunks (>= 3 pieces).
@@ -41,6 +56,21 @@ export const UPSTREAM_MODELS = [
 ];
 
 /** Content of content chunk `i` for the slow-stream models. */
+/** completion_tokens the mock reports for an output limit (null/undefined: none). */
+export function completionTokensFor(limit) {
+  return limit == null ? COMPLETION_TOKENS : Math.min(COMPLETION_TOKENS, limit);
+}
+
+/** Content of a normal answer under an output limit (null/undefined: none). */
+export function contentFor(limit) {
+  return NORMAL_CONTENT_PARTS.slice(0, completionTokensFor(limit)).join('');
+}
+
+/** finish_reason of a normal answer under an output limit. */
+export function finishReasonFor(limit) {
+  return limit != null && limit < COMPLETION_TOKENS ? 'length' : 'stop';
+}
+
 export function slowChunkText(i) {
   return `chunk-${i} `;
 }
@@ -108,6 +138,11 @@ function openaiHeaders(extra = {}) {
 
 function sendJSON(res, status, obj, extraHeaders = {}) {
   const body = JSON.stringify(obj);
+  if (res.record) {
+    res.record.status = status;
+    if (obj.usage) res.record.usage = obj.usage;
+    if (obj.choices?.[0]?.finish_reason) res.record.finishReason = obj.choices[0].finish_reason;
+  }
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
@@ -151,7 +186,15 @@ export async function startOpenAIUpstream() {
         rawHeaders: [...req.rawHeaders],
         body,
         raw,
+        outputLimit: null,
+        outputLimitField: null,
+        status: null,
+        usage: null,
+        finishReason: null,
+        completed: false,
       };
+      res.once('finish', () => { record.completed = true; });
+      res.record = record;
       requests.push(record);
       events.emit('request', record);
       try {
@@ -226,6 +269,27 @@ export async function startOpenAIUpstream() {
     if (!Array.isArray(b.messages)) {
       return sendError(res, 400, "Missing required parameter: 'messages'.", 'invalid_request_error', 'messages', 'missing_required_parameter');
     }
+    // Output limit, validated like OpenAI does.
+    let limit = null;
+    for (const field of ['max_completion_tokens', 'max_tokens']) {
+      const v = b[field];
+      if (v === undefined || v === null) continue;
+      if (!Number.isInteger(v)) {
+        return sendError(res, 400, `Invalid type for '${field}': expected an integer, but got ${typeof v} instead.`,
+          'invalid_request_error', field, 'invalid_type');
+      }
+      if (v < 1) {
+        return sendError(res, 400, `Invalid '${field}': integer below minimum value. Expected a value >= 1, but got ${v} instead.`,
+          'invalid_request_error', field, 'integer_below_min_value');
+      }
+      if (limit === null) {
+        limit = v;
+        record.outputLimit = v;
+        record.outputLimitField = field;
+      }
+    }
+    const nTokens = completionTokensFor(limit);
+    const truncated = limit !== null && limit < COMPLETION_TOKENS;
     const model = b.model;
     const stream = b.stream === true;
     const includeUsage = stream && b.stream_options?.include_usage === true;
@@ -271,13 +335,14 @@ export async function startOpenAIUpstream() {
         message = {
           role: 'assistant',
           content: null,
-          tool_calls: [{ id: 'call_' + randomBytes(12).toString('hex'), type: 'function', function: { name: TOOL_NAME, arguments: TOOL_ARGUMENTS } }],
+          tool_calls: [{ id: 'call_' + randomBytes(12).toString('hex'), type: 'function', function: { name: TOOL_NAME, arguments: TOOL_ARGUMENT_PARTS.slice(0, nTokens).join('') } }],
           refusal: null,
           annotations: [],
         };
-        finish = 'tool_calls';
+        finish = truncated ? 'length' : 'tool_calls';
       } else {
-        message = { role: 'assistant', content: NORMAL_CONTENT, refusal: null, annotations: [] };
+        message = { role: 'assistant', content: contentFor(limit), refusal: null, annotations: [] };
+        finish = finishReasonFor(limit);
       }
       sendJSON(res, 200, {
         id,
@@ -285,7 +350,7 @@ export async function startOpenAIUpstream() {
         created: Math.floor(Date.now() / 1000),
         model,
         choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
-        usage: usageObject(),
+        usage: usageObject(PROMPT_TOKENS, nTokens),
         service_tier: 'default',
         system_fingerprint: 'fp_mock0000',
       });
@@ -297,6 +362,7 @@ export async function startOpenAIUpstream() {
       let finished = false;
       let timer = null;
 
+      record.status = 200;
       res.writeHead(200, openaiHeaders({
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -329,14 +395,16 @@ export async function startOpenAIUpstream() {
       const send = (obj) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
       const finish = (reason) => {
         send(chunk({}, reason));
+        record.finishReason = reason;
         if (includeUsage && model !== 'no-usage') {
           const u = {
             id, object: 'chat.completion.chunk', created, model,
             service_tier: 'default', system_fingerprint: 'fp_mock0000',
-            choices: [], usage: usageObject(),
+            choices: [], usage: usageObject(PROMPT_TOKENS, nTokens),
           };
           if (obfuscate) u.obfuscation = randomBytes(3).toString('hex');
           send(u);
+          record.usage = u.usage;
         }
         res.write('data: [DONE]\n\n');
         finished = true;
@@ -349,14 +417,15 @@ export async function startOpenAIUpstream() {
           tool_calls: [{ index: 0, id: 'call_' + randomBytes(12).toString('hex'), type: 'function', function: { name: TOOL_NAME, arguments: '' } }],
           refusal: null,
         }));
-        for (const part of TOOL_ARGUMENT_PARTS) {
+        for (const part of TOOL_ARGUMENT_PARTS.slice(0, nTokens)) {
           send(chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }));
         }
-        return finish('tool_calls');
+        return finish(truncated ? 'length' : 'tool_calls');
       }
 
       if (model === 'slow-stream' || model === 'slow-stream-short') {
-        const total = model === 'slow-stream' ? SLOW_STREAM_CHUNKS : SLOW_STREAM_SHORT_CHUNKS;
+        const full = model === 'slow-stream' ? SLOW_STREAM_CHUNKS : SLOW_STREAM_SHORT_CHUNKS;
+        const total = limit === null ? full : Math.min(full, limit);
         let i = 0;
         // First chunk (with the role) goes out immediately, then one every 50 ms.
         const tick = () => {
@@ -365,7 +434,7 @@ export async function startOpenAIUpstream() {
           if (i === 0) { delta.role = 'assistant'; delta.refusal = null; }
           send(chunk(delta));
           i++;
-          if (i >= total) return finish('stop');
+          if (i >= total) return finish(total < full ? 'length' : 'stop');
           timer = later(tick, SLOW_STREAM_INTERVAL_MS);
         };
         return tick();
@@ -381,8 +450,8 @@ export async function startOpenAIUpstream() {
 
       // Normal answer (gpt-4o-mini, no-usage, unknown ids).
       send(chunk({ role: 'assistant', content: '', refusal: null }));
-      for (const part of NORMAL_CONTENT_PARTS) send(chunk({ content: part }));
-      return finish('stop');
+      for (const part of NORMAL_CONTENT_PARTS.slice(0, nTokens)) send(chunk({ content: part }));
+      return finish(finishReasonFor(limit));
     }
   }
 

@@ -4,6 +4,8 @@
 #   2. nginx    : wrk → nginx proxy_pass (keep-alive upstream pool) → upstream
 #   3. gateway  : wrk → pai-gateway → upstream
 #   4. +budgets : the same gateway, an agent with every budget and limit on (none refuses)
+#   5. -audit   : a second gateway with --no-audit (rows 3-4 write the audit chain, fsync
+#                 group commit, and hold each response until its record is durable)
 # Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
 # The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
 # chat.completion object (non-streaming). Same connections (64), same duration, same body.
@@ -125,13 +127,23 @@ TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-d
 TOKEN_BUDGETS=$("$GATEWAY" token --agent default/bench-budgets -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 ${PAI_GATEWAY_WRAPPER:-} "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
-# The gateway logs one JSON "listening" line with the bound port.
-for _ in $(seq 1 200); do
-  GW_PORT=$(grep -o '"listen":"127.0.0.1:[0-9]*' "$WORK/gateway.log" | head -1 | cut -d: -f3 || true)
-  [ -n "${GW_PORT:-}" ] && break
-  sleep 0.05
-done
-[ -n "${GW_PORT:-}" ] || { echo "gateway did not start" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
+# The same gateway without the audit chain (its own state directory, same tokens).
+cp -r "$WORK/state" "$WORK/state-noaudit"
+"$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --state-dir "$WORK/state-noaudit" --threads "$WORKERS" --no-access-log --no-audit \
+  2> "$WORK/gateway-noaudit.log" & pids+=($!)
+listen_port() {  # the port of the "listening" JSON line a gateway logs
+  local port=""
+  for _ in $(seq 1 200); do
+    port=$(grep -o '"listen":"127.0.0.1:[0-9]*' "$1" | head -1 | cut -d: -f3 || true)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "gateway did not start" >&2; cat "$1" >&2; exit 1; }
+  echo "$port"
+}
+GW_PORT=$(listen_port "$WORK/gateway.log")
+GW2_PORT=$(listen_port "$WORK/gateway-noaudit.log")
 for p in $UP_PORT $NGX_PORT; do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.05; done
 done
@@ -174,14 +186,17 @@ read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/comp
 read -r N_RPS N_P50 N_P99 < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
 read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
 read -r B_RPS B_P50 B_P99 < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
+read -r A_RPS A_P50 A_P99 < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
 
 printf '\n%-9s %12s %10s %10s\n' setup "requests/s" "p50 ms" "p99 ms"
 printf '%-9s %12.0f %10.3f %10.3f\n' direct "$D_RPS" "$D_P50" "$D_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' nginx "$N_RPS" "$N_P50" "$N_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' gateway "$G_RPS" "$G_P50" "$G_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' +budgets "$B_RPS" "$B_P50" "$B_P99"
+printf '%-9s %12.0f %10.3f %10.3f\n' -audit "$A_RPS" "$A_P50" "$A_P99"
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'
 awk -v b="$B_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with budgets on / off throughput ratio: %.2f\n", b / g }'
+awk -v g="$G_RPS" -v a="$A_RPS" -v gp="$G_P50" -v ap="$A_P50" 'BEGIN { printf "gateway with audit chain on / off throughput ratio: %.2f (p50 latency %.2fx)\n", g / a, gp / ap }'
 echo "(connections=$CONNS duration=$DURATION proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"

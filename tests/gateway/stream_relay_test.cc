@@ -89,3 +89,53 @@ TEST_CASE("ExtractUsage reads a chat completion and an embeddings response") {
 
 }  // namespace
 }  // namespace pai::gateway
+
+namespace pai::gateway {
+namespace {
+
+TEST_CASE("streamed tool calls are assembled from their deltas and [DONE] waits for Finish") {
+  // OpenAI's streamed tool call: the first delta has id, type and name; later ones carry
+  // argument fragments under the same index.
+  const std::string stream =
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{"
+      "\"index\":0,\"id\":\"call_abc\",\"type\":\"function\",\"function\":{\"name\":"
+      "\"get_weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+      "{\"arguments\":\"{\\\"city\\\":\"}}]},\"finish_reason\":null}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":"
+      "\"call_def\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":"
+      "\"{}\"}}]},\"finish_reason\":null}]}\n\n"
+      "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+      "data: [DONE]\n\n";
+  ChatStreamRelay relay(false);
+  std::string out;
+  for (size_t i = 0; i < stream.size(); i += 9) relay.Process(stream.substr(i, 9), out);
+  CHECK(out.find("[DONE]") == std::string::npos);  // held back
+  REQUIRE(relay.tool_calls().size() == 2);
+  CHECK(relay.tool_calls()[0].id == "call_abc");
+  CHECK(relay.tool_calls()[0].name == "get_weather");
+  CHECK(relay.tool_calls()[1].id == "call_def");
+  CHECK(relay.tool_calls()[1].name == "get_time");
+  relay.Finish(out);
+  CHECK(out == stream);
+}
+
+TEST_CASE("tool calls are read from a non-streamed chat completion") {
+  std::string body =
+      R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":)"
+      R"("assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":)"
+      R"({"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},{"id":"call_2","type":)"
+      R"("function","function":{"name":"get_time","arguments":"{}"}}]},"finish_reason":)"
+      R"("tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})";
+  const auto calls = ExtractToolCalls(body);
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0].id == "call_1");
+  CHECK(calls[0].name == "get_weather");
+  CHECK(calls[1].index == 1);
+  CHECK(calls[1].name == "get_time");
+  std::string plain = R"({"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]})";
+  CHECK(ExtractToolCalls(plain).empty());
+}
+
+}  // namespace
+}  // namespace pai::gateway

@@ -31,21 +31,11 @@ namespace {
 constexpr char kChainFile[] = "chain.jsonl";
 constexpr char kCheckpointFile[] = "checkpoints.jsonl";
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
-
 std::string KeyId(const std::string& key) {
   unsigned char md[32];
   unsigned int len = 0;
   EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-  return Hex(md, 4);
+  return HexEncode(md, 4);
 }
 
 // AppendCanonical() serialises `v` with object members sorted by key, no whitespace.
@@ -133,7 +123,7 @@ std::string HmacHex(const std::string& key, std::string_view data) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return Hex(md, len);
+  return HexEncode(md, len);
 }
 
 std::string CanonicalRecord(uint64_t seq, const std::string& time, uint64_t source_seq,
@@ -168,7 +158,7 @@ absl::StatusOr<Key> LoadOrCreateKey(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof(raw)) != 1) return absl::InternalError("RAND_bytes failed");
-  const std::string hex = Hex(raw, sizeof(raw)) + "\n";
+  const std::string hex = HexEncode(raw, sizeof(raw)) + "\n";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(pai::StrCat(path, ": ", std::strerror(errno)));
   const bool ok = WriteAll(fd, hex) && ::fsync(fd) == 0;

@@ -35,16 +35,6 @@ std::array<uint8_t, 32> Sha256(std::string_view data) {
   return out;
 }
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
-
 absl::Status Errno(std::string_view what, const std::string& path) {
   return absl::InternalError(pai::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
@@ -92,7 +82,7 @@ absl::Status WriteRecords(const std::string& state_dir, const std::vector<TokenR
     boost::json::object o;
     o["id"] = r.id;
     o["agent"] = r.agent;
-    o["sha256"] = Hex(r.sha256.data(), r.sha256.size());
+    o["sha256"] = HexEncode(r.sha256.data(), r.sha256.size());
     o["created"] = r.created;
     if (!r.revoked.empty()) o["revoked"] = r.revoked;
     arr.push_back(std::move(o));
@@ -203,7 +193,7 @@ absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::s
   absl::WebSafeBase64Escape(
       absl::string_view(reinterpret_cast<const char*>(secret), sizeof(secret)), &secret_b64);
   MintedToken minted;
-  minted.id = Hex(id_bytes, sizeof(id_bytes));
+  minted.id = HexEncode(id_bytes, sizeof(id_bytes));
   minted.token = pai::StrCat(kPrefix, minted.id, "_", secret_b64);
 
   TokenRecord r;

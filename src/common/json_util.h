@@ -12,6 +12,9 @@ namespace pai {
 // e.g. "2026-11-22T01:20:59.123Z".
 std::string FormatRfc3339Millis(absl::Time t);
 
+// HexEncode() is the lowercase hex of `n` bytes at `p`.
+std::string HexEncode(const unsigned char* p, size_t n);
+
 // AppendJsonString() appends `s` to `out` as a quoted, escaped JSON string (RFC 8259).
 void AppendJsonString(std::string& out, std::string_view s);
 

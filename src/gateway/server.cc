@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_util.h"
 #include "common/log.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
@@ -92,13 +93,7 @@ std::string Sha256Hex(std::string_view data) {
   unsigned char md[32];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
+  return HexEncode(md, len);
 }
 
 int HttpStatusForParseError(const beast::error_code& ec) {

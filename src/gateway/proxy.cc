@@ -177,6 +177,15 @@ struct ChunkWriter {
   }
 };
 
+// NotAudited(): the status a call gets when its audit record could not be made durable — the
+// provider answered, but the gateway does not report a success it cannot prove.
+absl::Status NotAudited() {
+  return MakeHttpError(503,
+                       "The call's audit record could not be made durable; its result is "
+                       "withheld (see the gateway log).",
+                       "audit_unavailable");
+}
+
 // WaitDurable() suspends the request until the audit chain has fsynced record `seq`: the
 // chain's writer thread posts the wake-up to this shard. False when the chain stopped.
 net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
@@ -198,9 +207,9 @@ net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
 
 }  // namespace
 
-net::awaitable<void> GatewayImpl::RecordCall(RequestContext* ctx, int status,
+net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
                                              Durability durability) {
-  if (!ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) co_return;
+  if (!ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) co_return true;
   ctx->call_recorded = true;
   budget::Charge charge = ctx->charge;
   if (ctx->reservation) {  // before settlement: the same figure Settle() will charge
@@ -248,20 +257,25 @@ net::awaitable<void> GatewayImpl::RecordCall(RequestContext* ctx, int status,
     t.detail["index"] = tc.index;
     last = events_->EmitSeq(std::move(t));
   }
-  if (durability == Durability::kWait && chain_ && last != 0) {
+  if (durability == Durability::kWait && chain_) {
     const auto t0 = Clock::now();
-    const bool ok = co_await WaitDurable(chain_.get(), last);
+    const bool ok = last != 0 && co_await WaitDurable(chain_.get(), last);
     metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));
-    if (!ok) log::Error("audit record not durable", {{"request_id", ctx->request_id}});
+    if (!ok) {
+      log::Error("audit record not durable: the call is not reported as a success",
+                 {{"request_id", ctx->request_id}});
+      co_return false;
+    }
   }
+  co_return true;
 }
 
-net::awaitable<void> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
+net::awaitable<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
   // Settle and release the request's slot before the client can see the end of the response:
   // a client that sends its next request as soon as it has the answer must find the budget
   // and its concurrency slot already free.
   admission_->Finish(*ctx);
-  co_await RecordCall(ctx, 200, Durability::kWait);
+  co_return co_await RecordCall(ctx, 200, Durability::kWait);
 }
 
 net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
@@ -363,7 +377,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   }
   if (ctx.http_status == 0) ctx.http_status = 499;  // client closed before any response
   // Every admitted call has its LLM_CALL record, failures and aborts included.
-  co_await RecordCall(&ctx, ctx.http_status, Durability::kNoWait);
+  (void)co_await RecordCall(&ctx, ctx.http_status, Durability::kNoWait);
 
   const double latency = Seconds(Clock::now() - ctx.start);
   metrics_.requests(ctx.route, ctx.http_status).Increment();
@@ -425,7 +439,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
     AddHeaders(res, *ctx);
     ctx->http_status = 200;
-    co_await BeforeSuccess(ctx);
+    if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
     auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
     if (ec) conn->keep_alive = false;
   } else {
@@ -441,9 +455,16 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     ctx->http_status = 200;
     beast::error_code ec = co_await w.Header();
     if (!ec) ec = co_await w.Body(out);
-    co_await BeforeSuccess(ctx);  // before the client sees [DONE]
     out.clear();
-    relay.Finish(out);
+    if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
+      relay.Finish(out);
+    } else {
+      const ApiError e = ToApiError(NotAudited());
+      ctx->http_status = e.http_status;
+      ctx->error_code = e.code;
+      pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
+      conn->keep_alive = false;
+    }
     if (!ec) ec = co_await w.Body(out);
     if (!ec) ec = co_await w.End();
     if (ec) conn->keep_alive = false;
@@ -467,7 +488,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientCo
   auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
   AddHeaders(res, *ctx);
   ctx->http_status = 200;
-  co_await BeforeSuccess(ctx);
+  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
   co_await WriteResponse(conn, res, options_.body_timeout);
   co_return absl::OkStatus();
 }
@@ -670,7 +691,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   AddHeaders(res, *ctx);
   ctx->http_status = 200;
-  co_await BeforeSuccess(ctx);  // durable before the client sees success
+  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();  // durable before success shows
   co_await WriteResponse(conn, res, options_.body_timeout);
   co_return absl::OkStatus();
 }
@@ -718,14 +739,19 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   // pending bytes are a torn event and are dropped, so the error event below starts clean.
   if (upstream_status.ok()) {
     ctx->tool_calls = relay.tool_calls();
-    co_await BeforeSuccess(ctx);  // before the client sees [DONE]
-    relay.Finish(out);
+    if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
+      relay.Finish(out);
+    } else {
+      upstream_status = NotAudited();  // reported below as an error event, not [DONE]
+    }
   }
   if (!upstream_status.ok()) {
     if (upstream_status.code() == absl::StatusCode::kCancelled || *client_gone) {
       co_return absl::CancelledError("client closed the connection");
     }
-    model.metrics.upstream_errors->Increment();
+    if (ToApiError(upstream_status).code != "audit_unavailable") {
+      model.metrics.upstream_errors->Increment();
+    }
     // The status line is gone: report the failure as an SSE error event (the OpenAI SDKs raise
     // it as an APIError) and end the body properly.
     const ApiError e = ToApiError(upstream_status);

@@ -402,7 +402,9 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
       const bool ready = runtime_.Get() != nullptr && !draining_.load() &&
                          (!chain_ || chain_->healthy());
       res.result(ready ? http::status::ok : http::status::service_unavailable);
-      res.body() = ready ? "ready\n" : "draining\n";
+      res.body() = ready ? "ready\n"
+                   : draining_.load() ? "draining\n"
+                                      : "not ready: the audit chain is stopped\n";
     } else if (path == "/metrics") {
       if (chain_) {
         metrics_.audit_records().Set(static_cast<double>(chain_->durable_seq()));
@@ -502,7 +504,9 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
   }
   const std::string dir = chain_->dir();
   if (path == "/audit/verify") {
-    res.body() = co_await RunBlocking([dir, keys] {
+    // A named std::function: g++ 12 mishandles a temporary lambda inside a co_await
+    // expression (heap corruption seen under valgrind).
+    std::function<std::string()> job = [dir, keys] {
       const audit::VerifyResult v = audit::Verify(dir, keys);
       boost::json::object o;
       o["ok"] = v.ok;
@@ -512,7 +516,8 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
       o["checkpoint_seq"] = v.checkpoint_seq;
       o["torn_tail"] = v.torn_tail;
       return boost::json::serialize(o);
-    });
+    };
+    res.body() = co_await RunBlocking(std::move(job));
     co_return;
   }
   audit::Query q;
@@ -553,7 +558,7 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
   }
   const bool jsonl = format == "jsonl";
   if (jsonl) res.set(http::field::content_type, "application/x-ndjson");
-  res.body() = co_await RunBlocking([dir, q, jsonl] {
+  std::function<std::string()> job = [dir, q, jsonl] {
     auto records = audit::ReadRecords(dir, q);
     if (!records.ok()) return std::string("[]");
     std::string out;
@@ -564,7 +569,8 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
     boost::json::array arr;
     for (auto& r : *records) arr.push_back(r);
     return boost::json::serialize(arr);
-  });
+  };
+  res.body() = co_await RunBlocking(std::move(job));
 }
 
 int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) {

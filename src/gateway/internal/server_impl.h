@@ -103,10 +103,12 @@ class GatewayImpl {
   // admitted call; with kWaitDurable it returns once the records are fsynced, so that a client
   // never sees success for a call the chain could lose.
   enum class Durability { kWait, kNoWait };
-  net::awaitable<void> RecordCall(RequestContext* ctx, int status, Durability durability);
+  // False when the records could not be made durable (the chain stopped).
+  net::awaitable<bool> RecordCall(RequestContext* ctx, int status, Durability durability);
   // BeforeSuccess(): what must happen before the last bytes of a successful response —
   // settlement, slot release, the durable LLM_CALL record.
-  net::awaitable<void> BeforeSuccess(RequestContext* ctx);
+  // False when the call cannot be reported as a success (its audit record is not durable).
+  net::awaitable<bool> BeforeSuccess(RequestContext* ctx);
   net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
                                   http::response<http::string_body>& res);
 

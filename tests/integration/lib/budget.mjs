@@ -53,8 +53,9 @@ spec: ${JSON.stringify(spec)}
 /**
  * Mock upstream + gateway for one test, with a token per agent.
  * Returns {upstream, gw, tokens: {agent: token}, client(agent, opts), cleanup, restart(...)}.
+ * `wrap` (see startGateway) applies to the first gateway only, not to restarts.
  */
-export async function startBudgetStack({ providers = {}, agents, extraArgs = [] }) {
+export async function startBudgetStack({ providers = {}, agents, extraArgs = [], wrap }) {
   const upstream = await startOpenAIUpstream();
   const gateways = [];
   try {
@@ -63,7 +64,7 @@ export async function startBudgetStack({ providers = {}, agents, extraArgs = [] 
       upstreamURL: upstream.url, downURL: `http://127.0.0.1:${downPort}/v1`, providers, agents,
     });
     const names = Object.keys(agents);
-    const gw = await startGateway({ manifest, extraArgs, mintBefore: names.map((n) => `${NS}/${n}`) });
+    const gw = await startGateway({ manifest, extraArgs, wrap, mintBefore: names.map((n) => `${NS}/${n}`) });
     gateways.push(gw);
     const tokens = Object.fromEntries(names.map((n, i) => [n, gw.tokens[i]]));
     const S = {

@@ -128,8 +128,10 @@ export function byMsg(msg, extra = () => true) {
  * @param {object} [o.reuse]      a gateway returned earlier (stopped): the new one uses its
  *                                 config file and state directory (tokens, budget.db);
  *                                 `manifest` is then optional (rewrites the config if given)
+ * @param {string[]} [o.wrap]     argv prefix the gateway is run through (e.g. a shell that sets
+ *                                 resource limits and then execs it: the pid stays the gateway's)
  */
-export async function startGateway({ manifest, extraArgs = [], env = {}, mintBefore = [], startTimeoutMs = 15000, reuse } = {}) {
+export async function startGateway({ manifest, extraArgs = [], env = {}, mintBefore = [], startTimeoutMs = 15000, reuse, wrap } = {}) {
   const bin = gatewayBin();
   if (typeof manifest !== 'string' && !reuse) throw new Error('startGateway: manifest (YAML string) is required');
   if (reuse && !reuse.exitInfo) throw new Error('startGateway: the reused gateway must have exited first');
@@ -161,7 +163,7 @@ export async function startGateway({ manifest, extraArgs = [], env = {}, mintBef
     '--state-dir', stateDir,
     ...extraArgs,
   ];
-  const proc = spawn(bin, args, {
+  const proc = spawn(wrap ? wrap[0] : bin, wrap ? [...wrap.slice(1), bin, ...args] : args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

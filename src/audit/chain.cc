@@ -246,8 +246,11 @@ uint64_t Chain::EmitSeq(Event event) {
   if (stop_ || !healthy_) return 0;
   const uint64_t seq = next_seq_++;
   pending_.push_back(Pending{seq, FormatRfc3339Millis(options_.now()), std::move(event)});
+  // Wake the writer only if it sleeps: while it writes a batch, new records simply queue for
+  // the next one (saves a futex wake per record under load).
+  const bool wake = writer_idle_;
   lock.unlock();
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
   return seq;
 }
 
@@ -320,8 +323,10 @@ void Chain::WriterLoop() {
     bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      writer_idle_ = true;
       cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.checkpoint_interval),
                    [&] { return !pending_.empty() || stop_; });
+      writer_idle_ = false;
       stopping = stop_;
       batch.clear();
       while (!pending_.empty()) {

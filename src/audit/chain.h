@@ -104,6 +104,7 @@ class Chain final : public EventSink {
   uint64_t checkpointed_seq_ = 0;
   absl::Time last_checkpoint_;
   bool stop_ = false;
+  bool writer_idle_ = false;  // guarded by mu_: the writer waits for records
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> durable_seq_{0};
   std::atomic<uint64_t> written_{0};

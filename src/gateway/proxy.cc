@@ -209,7 +209,10 @@ net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
 
 net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
                                              Durability durability) {
-  if (!ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) co_return true;
+  // Without the chain (--no-audit) there is nothing to record: the access log covers calls.
+  if (!chain_ || !ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) {
+    co_return true;
+  }
   ctx->call_recorded = true;
   budget::Charge charge = ctx->charge;
   if (ctx->reservation) {  // before settlement: the same figure Settle() will charge

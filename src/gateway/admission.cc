@@ -198,12 +198,15 @@ void Admission::Finish(RequestContext& ctx) const {
     if (ctx.model && ctx.charge.nano_usd > 0) {
       ctx.model->metrics.cost_usd->Increment(static_cast<double>(ctx.charge.nano_usd) / 1e9);
     }
-    const budget::Remaining rem = store_.RemainingFor(ctx.agent->key, ctx.agent->limits);
-    if (ctx.agent->metrics.tokens_remaining) {
-      ctx.agent->metrics.tokens_remaining->Set(static_cast<double>(rem.tokens_remaining));
-    }
-    if (ctx.agent->metrics.usd_remaining) {
-      ctx.agent->metrics.usd_remaining->Set(static_cast<double>(rem.nano_usd_remaining) / 1e9);
+    const AgentMetrics& gauges = ctx.agent->metrics;
+    if (gauges.tokens_remaining || gauges.usd_remaining) {  // only agents with a daily budget
+      const budget::Remaining rem = store_.RemainingFor(ctx.agent->key, ctx.agent->limits);
+      if (gauges.tokens_remaining) {
+        gauges.tokens_remaining->Set(static_cast<double>(rem.tokens_remaining));
+      }
+      if (gauges.usd_remaining) {
+        gauges.usd_remaining->Set(static_cast<double>(rem.nano_usd_remaining) / 1e9);
+      }
     }
   }
   if (ctx.slot_held) {

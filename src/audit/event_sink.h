@@ -1,7 +1,8 @@
 // Gateway events (shared/design/ARCHITECTURE.md, "Audit chain"): the interface through which the
-// request path reports what the audit chain records — BUDGET_EXCEEDED today; LLM_CALL,
-// TOOL_CALL and the GUARD.* events as their issues land. The HMAC chain (a later issue)
-// implements EventSink; until then LogEventSink writes each event as a JSON log line.
+// request path reports what the audit chain records — LLM_CALL, TOOL_CALL, BUDGET_EXCEEDED, and
+// the GUARD.* events of the guard stage. audit::Chain (chain.h) is the durable implementation;
+// LogEventSink writes each event as a JSON log line (used with --no-audit); TeeEventSink does
+// both.
 //
 // Thread safety: Emit() may be called from any thread.
 #pragma once

@@ -487,6 +487,17 @@ VerifyResult Verify(const std::string& dir, const std::vector<Key>& keys) {
   return r;
 }
 
+std::string VerifyResultJson(const VerifyResult& r) {
+  boost::json::object o;
+  o["ok"] = r.ok;
+  o["records"] = r.records;
+  o["first_bad_seq"] = r.first_bad_seq ? boost::json::value(r.first_bad_seq) : nullptr;
+  o["reason"] = r.reason.empty() ? boost::json::value(nullptr) : boost::json::value(r.reason);
+  o["checkpoint_seq"] = r.checkpoint_seq;
+  o["torn_tail"] = r.torn_tail;
+  return boost::json::serialize(o);
+}
+
 absl::StatusOr<std::vector<boost::json::object>> ReadRecords(const std::string& dir,
                                                              const Query& q) {
   const std::string text = ReadFile(dir + "/" + kChainFile);

@@ -121,6 +121,10 @@ struct VerifyResult {
   bool torn_tail = false;      // an incomplete final line was ignored
 };
 
+// VerifyResultJson() is the JSON answer of `pai-gateway audit verify` and GET /audit/verify:
+// {"ok","records","first_bad_seq","reason","checkpoint_seq","torn_tail"}.
+std::string VerifyResultJson(const VerifyResult& r);
+
 // Verify() recomputes every MAC of "<dir>/chain.jsonl" with the keys in `keys` (by key id),
 // checks seq continuity and prev_mac links, and checks the head against the latest valid
 // checkpoint in "<dir>/checkpoints.jsonl" (a chain shorter than a checkpoint was truncated).

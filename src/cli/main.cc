@@ -8,7 +8,6 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <boost/json.hpp>
 
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
@@ -190,14 +189,7 @@ int main(int argc, char** argv) {
       keys.push_back(*k);
     }
     const pai::audit::VerifyResult r = pai::audit::Verify(dir, keys);
-    boost::json::object o;
-    o["ok"] = r.ok;
-    o["records"] = r.records;
-    o["first_bad_seq"] = r.first_bad_seq ? boost::json::value(r.first_bad_seq) : nullptr;
-    o["reason"] = r.reason.empty() ? boost::json::value(nullptr) : boost::json::value(r.reason);
-    o["checkpoint_seq"] = r.checkpoint_seq;
-    o["torn_tail"] = r.torn_tail;
-    std::cout << boost::json::serialize(o) << std::endl;
+    std::cout << pai::audit::VerifyResultJson(r) << std::endl;
     return r.ok ? 0 : 1;
   }
 

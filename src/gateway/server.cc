@@ -507,15 +507,7 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
     // A named std::function: g++ 12 mishandles a temporary lambda inside a co_await
     // expression (heap corruption seen under valgrind).
     std::function<std::string()> job = [dir, keys] {
-      const audit::VerifyResult v = audit::Verify(dir, keys);
-      boost::json::object o;
-      o["ok"] = v.ok;
-      o["records"] = v.records;
-      o["first_bad_seq"] = v.first_bad_seq ? boost::json::value(v.first_bad_seq) : nullptr;
-      o["reason"] = v.reason.empty() ? boost::json::value(nullptr) : boost::json::value(v.reason);
-      o["checkpoint_seq"] = v.checkpoint_seq;
-      o["torn_tail"] = v.torn_tail;
-      return boost::json::serialize(o);
+      return audit::VerifyResultJson(audit::Verify(dir, keys));
     };
     res.body() = co_await RunBlocking(std::move(job));
     co_return;

@@ -104,7 +104,8 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
                    IsDaily(r.limit) ? "insufficient_quota" : "rate_limit_exceeded");
 }
 
-absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from) const {
+absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
+                                    std::optional<Metrics::FallbackReason> moved_for) const {
   absl::Status first_refusal;
   const ModelRoute* first_route = nullptr;
   for (size_t i = from; i < ctx.agent->models.size(); ++i) {
@@ -112,7 +113,11 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from) const {
     if (!route.provider) continue;
     auto result = store_.Reserve(RequestFor(ctx, route));
     if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
-      if (i != ctx.model->index) metrics_.fallbacks(Metrics::FallbackReason::kOverBudget).Increment();
+      if (moved_for) {
+        metrics_.fallbacks(*moved_for).Increment();
+      } else if (i != from) {
+        metrics_.fallbacks(Metrics::FallbackReason::kOverBudget).Increment();
+      }
       if (ctx.first_model.empty()) ctx.first_model = ctx.model->ref;
       ctx.model = &route;
       ctx.reservation = std::move(*reservation);
@@ -148,7 +153,7 @@ absl::Status Admission::Admit(RequestContext& ctx) const {
     ctx.slot_held = true;
   }
   ctx.attempts = 1;
-  absl::Status s = ReserveFrom(ctx, ctx.model->index);
+  absl::Status s = ReserveFrom(ctx, ctx.model->index, std::nullopt);
   SetRateHeaders(ctx);
   return s;
 }
@@ -162,36 +167,27 @@ absl::Status Admission::Fallback(RequestContext& ctx, Metrics::FallbackReason re
     ctx.reservation.reset();
     metrics_.reservations_outstanding().Decrement();
   }
-  const size_t next = ctx.model->index + 1;
-  for (size_t i = next; i < ctx.agent->models.size(); ++i) {
-    const ModelRoute& route = ctx.agent->models[i];
-    if (!route.provider) continue;
-    auto result = store_.Reserve(RequestFor(ctx, route));
-    if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
-      metrics_.fallbacks(reason).Increment();
-      if (ctx.first_model.empty()) ctx.first_model = ctx.model->ref;
-      ctx.model = &route;
-      ctx.reservation = std::move(*reservation);
-      metrics_.reservations_outstanding().Increment();
-      ++ctx.attempts;
-      return absl::OkStatus();
-    }
-    (void)Reject(ctx, std::get<budget::Rejection>(result), &route);
-  }
-  return MakeError(absl::StatusCode::kNotFound, "no further model to fall back to", "");
+  absl::Status s = ReserveFrom(ctx, ctx.model->index + 1, reason);
+  if (s.ok()) ++ctx.attempts;
+  return s;
+}
+
+budget::Usage UsageOf(const RequestContext& ctx, int status) {
+  budget::Usage u;
+  u.reported = ctx.usage.present;
+  u.input = ctx.usage.prompt_tokens;
+  u.cached_input = ctx.usage.cached_tokens;
+  u.output = ctx.usage.completion_tokens;
+  u.response_bytes = ctx.response_bytes;
+  // A failed call that relayed nothing used nothing; one that streamed and then failed, or was
+  // cut by the client, falls under the no-usage rule.
+  if (!u.reported && status != 200 && ctx.response_bytes == 0) u.reported = true;
+  return u;
 }
 
 void Admission::Finish(RequestContext& ctx) const {
   if (ctx.reservation) {
-    budget::Usage u;
-    u.reported = ctx.usage.present;
-    u.input = ctx.usage.prompt_tokens;
-    u.cached_input = ctx.usage.cached_tokens;
-    u.output = ctx.usage.completion_tokens;
-    u.response_bytes = ctx.response_bytes;
-    // A failed call that relayed nothing used nothing; one that streamed and then failed, or
-    // was cut by the client, falls under the no-usage rule.
-    if (!u.reported && ctx.http_status != 200 && ctx.response_bytes == 0) u.reported = true;
+    const budget::Usage u = UsageOf(ctx, ctx.http_status);
     ctx.charge = store_.Settle(*ctx.reservation, u);
     ctx.reservation.reset();
     metrics_.reservations_outstanding().Decrement();

@@ -10,6 +10,7 @@
 // Thread safety: const methods, safe from any thread (the BudgetStore is thread-safe).
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -22,6 +23,10 @@ namespace pai::gateway {
 
 inline constexpr int64_t kImageTokens = 2000;  // upper bound per image part (high detail)
 inline constexpr int kMaxProviderAttempts = 3;  // primary + 2 fallbacks
+
+// UsageOf() is what the call used, as settlement charges it, for a call that ended with HTTP
+// `status`.
+budget::Usage UsageOf(const RequestContext& ctx, int status);
 
 class Admission {
  public:
@@ -47,7 +52,10 @@ class Admission {
 
  private:
   // ReserveFrom() walks ctx.agent's models from index `from`, reserving the first that fits.
-  absl::Status ReserveFrom(RequestContext& ctx, size_t from) const;
+  // `moved_for`: the reason a fallback after a provider failure moves on (counted on success);
+  // without it, a model skipped for its budget counts as an over_budget fallback.
+  absl::Status ReserveFrom(RequestContext& ctx, size_t from,
+                           std::optional<Metrics::FallbackReason> moved_for) const;
   budget::ReserveRequest RequestFor(const RequestContext& ctx, const ModelRoute& route) const;
   absl::Status Reject(RequestContext& ctx, const budget::Rejection& r,
                       const ModelRoute* route) const;

@@ -216,12 +216,7 @@ net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
   ctx->call_recorded = true;
   budget::Charge charge = ctx->charge;
   if (ctx->reservation) {  // before settlement: the same figure Settle() will charge
-    budget::Usage u;
-    u.reported = ctx->usage.present || (status != 200 && ctx->response_bytes == 0);
-    u.input = ctx->usage.prompt_tokens;
-    u.cached_input = ctx->usage.cached_tokens;
-    u.output = ctx->usage.completion_tokens;
-    u.response_bytes = ctx->response_bytes;
+    const budget::Usage u = UsageOf(*ctx, status);
     charge = budget::ComputeCharge(*ctx->reservation, u);
   }
   audit::Event ev;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import {
   PROMPT_TOKENS, COMPLETION_TOKENS, TOOL_NAME,
 } from './upstream/openai_upstream.mjs';
-import { PROVIDER_KEY, USER_MESSAGES, collect, contentOf, expectAPIError } from './lib/common.mjs';
+import { PROVIDER_KEY, USER_MESSAGES, collect, contentOf, expectAPIError, WEATHER_TOOLS } from './lib/common.mjs';
 import { startGateway, tokenSecret } from './lib/gateway.mjs';
 import { NS, startBudgetStack, postChat, scrape, metricValue } from './lib/budget.mjs';
 import {
@@ -25,15 +25,6 @@ import {
 } from './lib/audit.mjs';
 
 const MINI = 'up/gpt-4o-mini';
-const WEATHER_TOOLS = [{
-  type: 'function',
-  function: {
-    name: TOOL_NAME,
-    description: 'Get the weather of a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-  },
-}];
-
 /** Asserts chain.jsonl already holds the LLM_CALL of `rid` (and returns the request's records). */
 function assertDurableNow(stateDir, rid, what) {
   const recs = recordsFor(readChain(stateDir), rid);

@@ -11,7 +11,7 @@ import {
 } from './upstream/openai_upstream.mjs';
 import {
   PROVIDER_KEY, CODER_MODELS, OTHER_MODELS, USER_MESSAGES, makeClient, expectAPIError,
-  assertOpenAIErrorObject, collect, contentOf,
+  assertOpenAIErrorObject, collect, contentOf, WEATHER_TOOLS
 } from './lib/common.mjs';
 import { startStack, assertNoAgentToken, assertLogsClean, waitForAccess } from './lib/harness.mjs';
 
@@ -22,15 +22,6 @@ before(async () => {
   S = await startStack({ mintBefore: ['default/coder', 'default/other', 'default/only-500', 'default/only-429'] });
 });
 after(async () => { await S?.cleanup(); });
-
-const WEATHER_TOOLS = [{
-  type: 'function',
-  function: {
-    name: TOOL_NAME,
-    description: 'Get the weather of a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-  },
-}];
 
 test('a. chat non-stream: content, usage, provider key upstream, bare model id, request id', { timeout: 30000 }, async () => {
   const { upstream, client, token, gw } = S;

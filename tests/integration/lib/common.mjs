@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import OpenAI from 'openai';
+import { TOOL_NAME } from '../upstream/openai_upstream.mjs';
 
 export const PROVIDER_KEY = 'sk-upstream-test-123';
 
@@ -282,3 +283,13 @@ export function sumMetric(samples, name, labels = {}) {
   }
   return found ? sum : undefined;
 }
+
+/** The tool definition the tests offer with the mock's `tools` model (its tool is TOOL_NAME). */
+export const WEATHER_TOOLS = [{
+  type: 'function',
+  function: {
+    name: TOOL_NAME,
+    description: 'Get the weather of a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+}];

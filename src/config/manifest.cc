@@ -105,11 +105,28 @@ struct RawSecret {
   std::map<std::string, std::string> data;
 };
 
+// KeyRef: where an API key comes from (`apiKeySecretRef` or `apiKeyEnv`), resolved in Finish()
+// once every Secret is known.
+struct KeyRef {
+  std::string secret_ns, secret_name, secret_key;  // when apiKeySecretRef is used
+  std::string env_name;                            // when apiKeyEnv is used
+};
+
 struct RawProvider {
   Doc doc;
   ModelProvider p;
-  std::string secret_ns, secret_name, secret_key;  // when apiKeySecretRef is used
-  std::string env_name;                            // when apiKeyEnv is used
+  KeyRef key;
+};
+
+struct RawBinding {
+  Doc doc;
+  GuardBinding b;
+  KeyRef key;
+};
+
+struct RawAgentGuards {
+  Doc doc;
+  std::string agent_key;
 };
 
 std::string_view DefaultBaseUrl(ProviderKind kind) {
@@ -130,17 +147,17 @@ std::string_view DefaultBaseUrl(ProviderKind kind) {
   return "";
 }
 
-absl::Status ValidateBaseUrl(const Doc& doc, std::string_view url) {
+absl::Status ValidateUrl(const Doc& doc, std::string_view field, std::string_view url) {
   auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed) return doc.Error("spec.baseURL", "not an absolute URL");
+  if (!parsed) return doc.Error(field, "not an absolute URL");
   const auto scheme = parsed->scheme();
   if (scheme != "http" && scheme != "https") {
-    return doc.Error("spec.baseURL", "scheme must be http or https");
+    return doc.Error(field, "scheme must be http or https");
   }
-  if (parsed->host().empty()) return doc.Error("spec.baseURL", "has no host");
-  if (parsed->has_userinfo()) return doc.Error("spec.baseURL", "must not carry credentials");
+  if (parsed->host().empty()) return doc.Error(field, "has no host");
+  if (parsed->has_userinfo()) return doc.Error(field, "must not carry credentials");
   if (parsed->has_query() || parsed->has_fragment()) {
-    return doc.Error("spec.baseURL", "must not have a query or fragment");
+    return doc.Error(field, "must not have a query or fragment");
   }
   return absl::OkStatus();
 }
@@ -187,6 +204,76 @@ class Parser {
     return std::string(trimmed);
   }
 
+  // ParseKeyRef() reads `apiKeySecretRef` / `apiKeyEnv` of `spec` (at `path`, e.g. "spec." or
+  // "spec.classifier."). *present is false when neither is set.
+  static absl::Status ParseKeyRef(const Doc& doc, const YAML::Node& spec, const std::string& path,
+                                  const std::string& ns, KeyRef* out, bool* present) {
+    const YAML::Node ref = spec["apiKeySecretRef"];
+    const YAML::Node env = spec["apiKeyEnv"];
+    *present = ref || env;
+    if (ref && env) {
+      return doc.Error(path.substr(0, path.size() - 1),
+                       "set only one of apiKeySecretRef and apiKeyEnv");
+    }
+    if (ref) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, ref, path + "apiKeySecretRef"));
+      if (!ref["name"]) return doc.Error(path + "apiKeySecretRef.name", "missing");
+      auto sn = GetString(doc, ref["name"], path + "apiKeySecretRef.name");
+      if (!sn.ok()) return sn.status();
+      out->secret_name = *sn;
+      out->secret_key = "api-key";
+      if (ref["key"]) {
+        auto sk = GetString(doc, ref["key"], path + "apiKeySecretRef.key");
+        if (!sk.ok()) return sk.status();
+        out->secret_key = *sk;
+      }
+      out->secret_ns = ns;
+      if (ref["namespace"]) {
+        auto sns = GetString(doc, ref["namespace"], path + "apiKeySecretRef.namespace");
+        if (!sns.ok()) return sns.status();
+        out->secret_ns = *sns;
+      }
+    } else if (env) {
+      auto e = GetString(doc, env, path + "apiKeyEnv");
+      if (!e.ok()) return e.status();
+      if (e->empty()) return doc.Error(path + "apiKeyEnv", "must not be empty");
+      out->env_name = *e;
+    }
+    return absl::OkStatus();
+  }
+
+  // ResolveKey() fills *key and *source from `ref` (nothing when `ref` is empty).
+  absl::Status ResolveKey(const Doc& doc, const KeyRef& ref, const std::string& path,
+                          std::string* key, std::string* source) const {
+    if (!ref.env_name.empty()) {
+      auto it = env_.find(ref.env_name);
+      if (it == env_.end() || it->second.empty()) {
+        return doc.Error(path + "apiKeyEnv",
+                         pai::StrCat("environment variable ", ref.env_name, " is not set"));
+      }
+      auto clean = CleanKey(doc, path + "apiKeyEnv", it->second);
+      if (!clean.ok()) return clean.status();
+      *key = std::move(*clean);
+      *source = pai::StrCat("env ", ref.env_name);
+    } else if (!ref.secret_name.empty()) {
+      const std::string id = pai::StrCat(ref.secret_ns, "/", ref.secret_name);
+      auto it = secrets_.find(id);
+      if (it == secrets_.end()) {
+        return doc.Error(path + "apiKeySecretRef.name", pai::StrCat("Secret ", id, " not found"));
+      }
+      auto kit = it->second.data.find(ref.secret_key);
+      if (kit == it->second.data.end() || kit->second.empty()) {
+        return doc.Error(path + "apiKeySecretRef.key",
+                         pai::StrCat("Secret ", id, " has no key \"", ref.secret_key, "\""));
+      }
+      auto clean = CleanKey(doc, path + "apiKeySecretRef.key", kit->second);
+      if (!clean.ok()) return clean.status();
+      *key = std::move(*clean);
+      *source = pai::StrCat("secret ", id, "#", ref.secret_key);
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<Config> Finish() {
     if (documents_ == 0) {
       // An empty configuration would drop every agent: most likely a file caught while being
@@ -196,33 +283,34 @@ class Parser {
     }
     for (auto& rp : providers_) {
       ModelProvider& p = rp.p;
-      if (!rp.env_name.empty()) {
-        auto it = env_.find(rp.env_name);
-        if (it == env_.end() || it->second.empty()) {
-          return rp.doc.Error("spec.apiKeyEnv",
-                              pai::StrCat("environment variable ", rp.env_name, " is not set"));
-        }
-        auto key = CleanKey(rp.doc, "spec.apiKeyEnv", it->second);
-        if (!key.ok()) return key.status();
-        p.api_key = std::move(*key);
-        p.api_key_source = pai::StrCat("env ", rp.env_name);
-      } else if (!rp.secret_name.empty()) {
-        const std::string key = pai::StrCat(rp.secret_ns, "/", rp.secret_name);
-        auto it = secrets_.find(key);
-        if (it == secrets_.end()) {
-          return rp.doc.Error("spec.apiKeySecretRef.name", pai::StrCat("Secret ", key, " not found"));
-        }
-        auto kit = it->second.data.find(rp.secret_key);
-        if (kit == it->second.data.end() || kit->second.empty()) {
-          return rp.doc.Error("spec.apiKeySecretRef.key",
-                              pai::StrCat("Secret ", key, " has no key \"", rp.secret_key, "\""));
-        }
-        auto clean = CleanKey(rp.doc, "spec.apiKeySecretRef.key", kit->second);
-        if (!clean.ok()) return clean.status();
-        p.api_key = std::move(*clean);
-        p.api_key_source = pai::StrCat("secret ", key, "#", rp.secret_key);
-      }
+      PAI_RETURN_IF_ERROR(ResolveKey(rp.doc, rp.key, "spec.", &p.api_key, &p.api_key_source));
       config_.providers.emplace(p.name, std::move(p));
+    }
+    for (auto& rb : bindings_) {
+      GuardClassifier& c = rb.b.classifier;
+      PAI_RETURN_IF_ERROR(
+          ResolveKey(rb.doc, rb.key, "spec.classifier.", &c.api_key, &c.api_key_source));
+      config_.guard_bindings.emplace(rb.b.name, std::move(rb.b));
+    }
+    // An Agent guarded by a binding that does not exist would run unguarded: refused, unlike
+    // a missing ModelProvider (which only makes those models unavailable).
+    for (const RawAgentGuards& ra : agent_guards_) {
+      const Agent& a = config_.agents.at(ra.agent_key);
+      for (size_t i = 0; i < a.guards.size(); ++i) {
+        const AgentGuard& g = a.guards[i];
+        const std::string path = pai::StrCat("spec.guards[", i, "]");
+        auto it = config_.guard_bindings.find(g.binding);
+        if (it == config_.guard_bindings.end()) {
+          return ra.doc.Error(path + ".binding",
+                              pai::StrCat("GuardBinding \"", g.binding, "\" not found"));
+        }
+        if (g.enforcement && *g.enforcement == GuardEnforcement::kAudit &&
+            it->second.enforcement == GuardEnforcement::kEnforce) {
+          return ra.doc.Error(path + ".enforcement",
+                              pai::StrCat("\"audit\" would loosen GuardBinding ", g.binding,
+                                          " (enforce); an Agent may only tighten it"));
+        }
+      }
     }
     for (const auto& [key, agent] : config_.agents) {
       for (const std::string& ref : agent.models) {
@@ -268,7 +356,8 @@ class Parser {
     }
     doc.where = pai::StrCat(doc.where, " (", *kind, " ", ns, "/", *name, ")");
 
-    const bool known_kind = *kind == "Secret" || *kind == "ModelProvider" || *kind == "Agent";
+    const bool known_kind = *kind == "Secret" || *kind == "ModelProvider" ||
+                            *kind == "GuardBinding" || *kind == "Agent";
     if (!known_kind) {
       config_.ignored.push_back(pai::StrCat(doc.where, ": kind not used by the gateway"));
       return absl::OkStatus();
@@ -285,6 +374,7 @@ class Parser {
     if (!spec) return doc.Error("spec", "missing");
     PAI_RETURN_IF_ERROR(ExpectMap(doc, spec, "spec"));
     if (*kind == "ModelProvider") return AddProvider(doc, spec, ns, *name);
+    if (*kind == "GuardBinding") return AddGuardBinding(doc, spec, ns, *name);
     return AddAgent(doc, spec, ns, *name);
   }
 
@@ -321,7 +411,7 @@ class Parser {
 
   absl::Status AddProvider(const Doc& doc, const YAML::Node& spec, const std::string& ns,
                            const std::string& name) {
-    RawProvider rp{doc, {}, {}, {}, {}, {}};
+    RawProvider rp{doc, {}, {}};
     ModelProvider& p = rp.p;
     p.name = name;
     p.ns = ns;
@@ -347,37 +437,13 @@ class Parser {
     if (const YAML::Node url = spec["baseURL"]) {
       auto s = GetString(doc, url, "spec.baseURL");
       if (!s.ok()) return s.status();
-      PAI_RETURN_IF_ERROR(ValidateBaseUrl(doc, *s));
+      PAI_RETURN_IF_ERROR(ValidateUrl(doc, "spec.baseURL", *s));
       p.base_url = *s;
       while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
     }
-    const YAML::Node ref = spec["apiKeySecretRef"];
-    const YAML::Node env = spec["apiKeyEnv"];
-    if (ref && env) return doc.Error("spec", "set only one of apiKeySecretRef and apiKeyEnv");
-    if (ref) {
-      PAI_RETURN_IF_ERROR(ExpectMap(doc, ref, "spec.apiKeySecretRef"));
-      if (!ref["name"]) return doc.Error("spec.apiKeySecretRef.name", "missing");
-      auto sn = GetString(doc, ref["name"], "spec.apiKeySecretRef.name");
-      if (!sn.ok()) return sn.status();
-      rp.secret_name = *sn;
-      rp.secret_key = "api-key";
-      if (ref["key"]) {
-        auto sk = GetString(doc, ref["key"], "spec.apiKeySecretRef.key");
-        if (!sk.ok()) return sk.status();
-        rp.secret_key = *sk;
-      }
-      rp.secret_ns = ns;
-      if (ref["namespace"]) {
-        auto sns = GetString(doc, ref["namespace"], "spec.apiKeySecretRef.namespace");
-        if (!sns.ok()) return sns.status();
-        rp.secret_ns = *sns;
-      }
-    } else if (env) {
-      auto e = GetString(doc, env, "spec.apiKeyEnv");
-      if (!e.ok()) return e.status();
-      if (e->empty()) return doc.Error("spec.apiKeyEnv", "must not be empty");
-      rp.env_name = *e;
-    } else if (p.kind != ProviderKind::kMock) {
+    bool has_key = false;
+    PAI_RETURN_IF_ERROR(ParseKeyRef(doc, spec, "spec.", ns, &rp.key, &has_key));
+    if (!has_key && p.kind != ProviderKind::kMock) {
       return doc.Error("spec", "needs apiKeySecretRef or apiKeyEnv");
     }
     if (const YAML::Node m = spec["maxTokensDay"]) {
@@ -424,6 +490,181 @@ class Parser {
     }
     providers_.push_back(std::move(rp));
     return absl::OkStatus();
+  }
+
+  static absl::StatusOr<GuardEnforcement> ParseEnforcement(const Doc& doc, const YAML::Node& n,
+                                                           const std::string& path) {
+    auto s = GetString(doc, n, path);
+    if (!s.ok()) return s.status();
+    if (*s == "audit") return GuardEnforcement::kAudit;
+    if (*s == "enforce") return GuardEnforcement::kEnforce;
+    return doc.Error(path, pai::StrCat("unknown enforcement \"", *s, "\" (audit | enforce)"));
+  }
+
+  static absl::StatusOr<bool> GetBool(const Doc& doc, const YAML::Node& n,
+                                      const std::string& path) {
+    if (n.IsScalar()) {
+      const std::string& v = n.Scalar();
+      if (v == "true") return true;
+      if (v == "false") return false;
+    }
+    return doc.Error(path, "expected true or false");
+  }
+
+  absl::Status AddGuardBinding(const Doc& doc, const YAML::Node& spec, const std::string& ns,
+                               const std::string& name) {
+    RawBinding rb{doc, {}, {}};
+    GuardBinding& b = rb.b;
+    b.name = name;
+    b.ns = ns;
+    const YAML::Node c = spec["classifier"];
+    if (!c) return doc.Error("spec.classifier", "missing");
+    PAI_RETURN_IF_ERROR(ExpectMap(doc, c, "spec.classifier"));
+    if (!c["type"]) return doc.Error("spec.classifier.type", "missing");
+    auto type = GetString(doc, c["type"], "spec.classifier.type");
+    if (!type.ok()) return type.status();
+    GuardClassifier& gc = b.classifier;
+    if (*type == "builtin") {
+      gc.type = GuardClassifier::Type::kBuiltin;
+      NoteUnknown(doc, c, "spec.classifier", {"type", "maxChars"}, config_.ignored);
+    } else if (*type == "http") {
+      gc.type = GuardClassifier::Type::kHttp;
+      gc.max_chars = 4096;
+      if (!c["url"]) return doc.Error("spec.classifier.url", "missing");
+      auto url = GetString(doc, c["url"], "spec.classifier.url");
+      if (!url.ok()) return url.status();
+      PAI_RETURN_IF_ERROR(ValidateUrl(doc, "spec.classifier.url", *url));
+      gc.url = *url;
+      if (const YAML::Node f = c["format"]) {
+        auto fmt = GetString(doc, f, "spec.classifier.format");
+        if (!fmt.ok()) return fmt.status();
+        if (*fmt == "plain") {
+          gc.format = GuardClassifier::Format::kPlain;
+        } else if (*fmt == "llm-guard") {
+          gc.format = GuardClassifier::Format::kLlmGuard;
+        } else if (*fmt == "lakera") {
+          gc.format = GuardClassifier::Format::kLakera;
+        } else {
+          return doc.Error("spec.classifier.format",
+                           pai::StrCat("unknown format \"", *fmt, "\" (plain | llm-guard | lakera)"));
+        }
+      }
+      if (const YAML::Node t = c["timeoutMs"]) {
+        auto v = GetInt(doc, t, "spec.classifier.timeoutMs");
+        if (!v.ok()) return v.status();
+        if (*v < 1 || *v > 60'000) return doc.Error("spec.classifier.timeoutMs", "must be 1..60000");
+        gc.timeout_ms = *v;
+      }
+      if (const YAML::Node l = c["positiveLabels"]) {
+        if (!l.IsSequence()) return doc.Error("spec.classifier.positiveLabels", "expected a list");
+        for (size_t i = 0; i < l.size(); ++i) {
+          auto v = GetString(doc, l[i], pai::StrCat("spec.classifier.positiveLabels[", i, "]"));
+          if (!v.ok()) return v.status();
+          gc.positive_labels.push_back(*v);
+        }
+      } else {
+        // Labels of common prompt-injection models (ProtectAI deberta-v3: INJECTION/SAFE; Meta
+        // Prompt-Guard: INJECTION/JAILBREAK/BENIGN; generic binary heads: LABEL_1).
+        gc.positive_labels = {"INJECTION", "JAILBREAK", "MALICIOUS", "UNSAFE", "LABEL_1", "1"};
+      }
+      bool has_key = false;
+      PAI_RETURN_IF_ERROR(ParseKeyRef(doc, c, "spec.classifier.", ns, &rb.key, &has_key));
+      NoteUnknown(doc, c, "spec.classifier",
+                  {"type", "url", "format", "timeoutMs", "maxChars", "positiveLabels",
+                   "apiKeySecretRef", "apiKeyEnv"},
+                  config_.ignored);
+    } else {
+      return doc.Error("spec.classifier.type",
+                       pai::StrCat("unknown classifier \"", *type, "\" (builtin | http)"));
+    }
+    if (const YAML::Node m = c["maxChars"]) {
+      auto v = GetInt(doc, m, "spec.classifier.maxChars");
+      if (!v.ok()) return v.status();
+      if (*v != 0 && *v < 256) return doc.Error("spec.classifier.maxChars", "must be 0 or >= 256");
+      gc.max_chars = *v;
+    }
+    if (const YAML::Node t = spec["threshold"]) {
+      auto v = GetNumber(doc, t, "spec.threshold");
+      if (!v.ok()) return v.status();
+      if (*v <= 0 || *v > 1) return doc.Error("spec.threshold", "must be in (0, 1]");
+      b.threshold = *v;
+    }
+    if (const YAML::Node e = spec["enforcement"]) {
+      auto v = ParseEnforcement(doc, e, "spec.enforcement");
+      if (!v.ok()) return v.status();
+      b.enforcement = *v;
+    }
+    if (const YAML::Node f = spec["failureMode"]) {
+      auto v = GetString(doc, f, "spec.failureMode");
+      if (!v.ok()) return v.status();
+      if (*v == "open") {
+        b.failure_mode = GuardFailureMode::kOpen;
+      } else if (*v == "closed") {
+        b.failure_mode = GuardFailureMode::kClosed;
+      } else {
+        return doc.Error("spec.failureMode", pai::StrCat("unknown failure mode \"", *v,
+                                                          "\" (open | closed)"));
+      }
+    }
+    NoteUnknown(doc, spec, "spec", {"classifier", "threshold", "enforcement", "failureMode"},
+                config_.ignored);
+    if (std::any_of(bindings_.begin(), bindings_.end(),
+                    [&](const RawBinding& o) { return o.b.name == name; })) {
+      return doc.Error("metadata.name",
+                       "another GuardBinding has this name (agents name bindings by name)");
+    }
+    bindings_.push_back(std::move(rb));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<AgentGuard> ParseAgentGuard(const Doc& doc, const YAML::Node& n,
+                                             const std::string& path) {
+    PAI_RETURN_IF_ERROR(ExpectMap(doc, n, path));
+    AgentGuard g;
+    if (!n["binding"]) return doc.Error(path + ".binding", "missing");
+    auto b = GetString(doc, n["binding"], path + ".binding");
+    if (!b.ok()) return b.status();
+    g.binding = *b;
+    if (const YAML::Node scan = n["scan"]) {
+      PAI_RETURN_IF_ERROR(ExpectMap(doc, scan, path + ".scan"));
+      if (scan["prompts"]) {
+        auto v = GetBool(doc, scan["prompts"], path + ".scan.prompts");
+        if (!v.ok()) return v.status();
+        g.prompts = *v;
+      }
+      if (scan["responses"]) {
+        auto v = GetBool(doc, scan["responses"], path + ".scan.responses");
+        if (!v.ok()) return v.status();
+        g.responses = *v;
+      }
+      if (const YAML::Node tr = scan["toolResults"]) {
+        PAI_RETURN_IF_ERROR(ExpectMap(doc, tr, path + ".scan.toolResults"));
+        if (const YAML::Node tools = tr["tools"]) {
+          if (!tools.IsSequence()) {
+            return doc.Error(path + ".scan.toolResults.tools", "expected a list");
+          }
+          for (size_t i = 0; i < tools.size(); ++i) {
+            auto t = GetString(doc, tools[i], pai::StrCat(path, ".scan.toolResults.tools[", i, "]"));
+            if (!t.ok()) return t.status();
+            if (t->empty()) {
+              return doc.Error(pai::StrCat(path, ".scan.toolResults.tools[", i, "]"),
+                               "must not be empty");
+            }
+            g.tool_results.push_back(*t);
+          }
+        }
+        NoteUnknown(doc, tr, path + ".scan.toolResults", {"tools"}, config_.ignored);
+      }
+      NoteUnknown(doc, scan, path + ".scan", {"prompts", "responses", "toolResults"},
+                  config_.ignored);
+    }
+    if (const YAML::Node e = n["enforcement"]) {
+      auto v = ParseEnforcement(doc, e, path + ".enforcement");
+      if (!v.ok()) return v.status();
+      g.enforcement = *v;
+    }
+    NoteUnknown(doc, n, path, {"binding", "scan", "enforcement"}, config_.ignored);
+    return g;
   }
 
   absl::Status AddAgent(const Doc& doc, const YAML::Node& spec, const std::string& ns,
@@ -488,12 +729,11 @@ class Parser {
       if (!g.IsSequence()) return doc.Error("spec.guards", "expected a list");
       for (size_t i = 0; i < g.size(); ++i) {
         const std::string path = pai::StrCat("spec.guards[", i, "]");
-        PAI_RETURN_IF_ERROR(ExpectMap(doc, g[i], path));
-        if (!g[i]["binding"]) return doc.Error(path + ".binding", "missing");
-        auto b = GetString(doc, g[i]["binding"], path + ".binding");
-        if (!b.ok()) return b.status();
-        a.guard_bindings.push_back(*b);
+        auto guard = ParseAgentGuard(doc, g[i], path);
+        if (!guard.ok()) return guard.status();
+        a.guards.push_back(std::move(*guard));
       }
+      if (!a.guards.empty()) agent_guards_.push_back({doc, a.Key()});
     }
     NoteUnknown(doc, spec, "spec", {"models", "tokens", "rateLimits", "guards"}, config_.ignored);
     config_.agents.emplace(a.Key(), std::move(a));
@@ -504,12 +744,18 @@ class Parser {
   Config config_;
   std::map<std::string, RawSecret> secrets_;  // by "ns/name"
   std::vector<RawProvider> providers_;
+  std::vector<RawBinding> bindings_;
+  std::vector<RawAgentGuards> agent_guards_;
   std::set<std::string> seen_;
   size_t documents_ = 0;
   std::string source_names_;
 };
 
 }  // namespace
+
+std::string_view GuardEnforcementName(GuardEnforcement e) {
+  return e == GuardEnforcement::kEnforce ? "enforce" : "audit";
+}
 
 std::string_view ProviderKindName(ProviderKind kind) {
   switch (kind) {

@@ -2,7 +2,7 @@
 // documents `pai apply -f` accepts. Shapes: shared/design/ARCHITECTURE.md ("Configuration =
 // Pai resource manifests"); Secret follows Kubernetes' core/v1 Secret (`stringData`, `data`).
 //
-// Kinds used: Secret (v1), ModelProvider, Agent (pai.io/v1). Other kinds and unknown fields are
+// Kinds used: Secret (v1), ModelProvider, GuardBinding, Agent (pai.io/v1). Other kinds and unknown fields are
 // accepted and reported in Config::ignored (the gateway logs them at debug level).
 //
 // Errors name the source file, the document index (1-based) and the field path, e.g.
@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,56 @@ struct ModelProvider {
   std::map<std::string, ModelPrice> pricing;
 };
 
+// GuardBinding: a prompt-injection classifier and how its verdicts are applied (docs/guard.md).
+enum class GuardEnforcement { kAudit, kEnforce };  // `audit` | `enforce`
+enum class GuardFailureMode { kOpen, kClosed };    // `open` | `closed`
+std::string_view GuardEnforcementName(GuardEnforcement e);
+
+struct GuardClassifier {
+  enum class Type { kBuiltin, kHttp };
+  // The request/response shape of an http classifier (`spec.classifier.format`):
+  //  kPlain    POST {"text": ...} -> {"label": ..., "score": ...} (or a list of them, as
+  //            Hugging Face text-classification servers answer)
+  //  kLlmGuard LLM Guard API: POST /analyze/prompt {"prompt": ...} ->
+  //            {"is_valid": bool, "scanners": {"PromptInjection": risk, ...}}
+  //  kLakera   Lakera Guard v2: POST /v2/guard {"messages": [{"role","content"}]} ->
+  //            {"flagged": bool, ...}
+  enum class Format { kPlain, kLlmGuard, kLakera };
+  Type type = Type::kBuiltin;
+  Format format = Format::kPlain;
+  std::string url;          // http: absolute http(s) URL of the classify endpoint
+  int64_t timeout_ms = 200;  // http: bound on connect, first byte and each read
+  // Longest text (bytes) sent in one classification; longer texts are split into overlapping
+  // windows and the highest score counts. 0 = no limit (the builtin default).
+  int64_t max_chars = 0;
+  // kPlain: labels whose `score` is the injection probability (compared case-insensitively);
+  // for any other label the probability is 1 - score.
+  std::vector<std::string> positive_labels;
+  std::string api_key;         // optional `Authorization: Bearer` key; never logged
+  std::string api_key_source;  // "secret ns/name#key" | "env NAME" | ""
+};
+
+struct GuardBinding {
+  std::string name;
+  std::string ns;
+  GuardClassifier classifier;
+  double threshold = 0.8;  // a score >= threshold is a violation; (0, 1]
+  GuardEnforcement enforcement = GuardEnforcement::kAudit;
+  GuardFailureMode failure_mode = GuardFailureMode::kOpen;
+};
+
+// AgentGuard: one entry of an Agent's `spec.guards[]`.
+struct AgentGuard {
+  std::string binding;     // GuardBinding metadata.name
+  bool prompts = true;     // scan.prompts: user-role content
+  bool responses = false;  // scan.responses: assistant output (audit-only when streaming)
+  // scan.toolResults.tools: tool names whose results (tool-role messages) are scanned; "*"
+  // scans all; empty = off.
+  std::vector<std::string> tool_results;
+  // enforcement override; may only tighten the binding's (a loosening one is a config error).
+  std::optional<GuardEnforcement> enforcement;
+};
+
 // Agent limits (enforced by the budget module; 0 = unlimited).
 struct AgentTokens {
   int64_t max_per_day = 0;
@@ -67,7 +118,7 @@ struct Agent {
   std::vector<std::string> models;
   AgentTokens tokens;
   AgentRateLimits rate_limits;
-  std::vector<std::string> guard_bindings;  // spec.guards[].binding (used by the guard module)
+  std::vector<AgentGuard> guards;  // spec.guards[]
 
   std::string Key() const { return ns + "/" + name; }
 };
@@ -76,6 +127,8 @@ struct Agent {
 struct Config {
   std::map<std::string, ModelProvider> providers;  // by metadata.name
   std::map<std::string, Agent> agents;             // by "namespace/name"
+  // by metadata.name: agents name bindings without a namespace, as they name ModelProviders
+  std::map<std::string, GuardBinding> guard_bindings;
   // Human-readable notes on what was accepted but ignored (unknown kinds and fields), and on
   // references that do not resolve (an Agent model naming a missing ModelProvider).
   std::vector<std::string> ignored;

@@ -133,6 +133,17 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               "fsync failure stopped it.")
                         .Register(*registry_)
                         .Add({});
+  guard_checks_family_ = &prometheus::BuildCounter()
+                             .Name("pai_gateway_guard_checks_total")
+                             .Help("Guard classifications by binding, scan target (prompt | "
+                                   "tool_result | response), verdict (pass | violation | error) "
+                                   "and effective enforcement (audit | enforce).")
+                             .Register(*registry_);
+  guard_duration_family_ = &prometheus::BuildHistogram()
+                                .Name("pai_gateway_guard_classifier_duration_seconds")
+                                .Help("Time to classify one text (all its windows), by binding "
+                                      "and classifier (builtin | http).")
+                                .Register(*registry_);
   usage_missing_ = &prometheus::BuildCounter()
                         .Name("pai_gateway_usage_missing_total")
                         .Help("Provider responses that reported no token usage.")
@@ -179,6 +190,29 @@ ModelMetrics Metrics::ModelMetricsFor(std::string_view ns, std::string_view agen
   m.time_to_first_token = &ttft_family_->Add(upstream, kLatencyBuckets);
   m.upstream_errors = &upstream_errors_family_->Add(upstream);
   m.cost_usd = &cost_family_->Add(base);
+  return m;
+}
+
+GuardMetrics Metrics::GuardMetricsFor(std::string_view binding, std::string_view classifier) {
+  static constexpr const char* kTargets[] = {"prompt", "tool_result", "response"};
+  static constexpr const char* kVerdicts[] = {"pass", "violation", "error"};
+  static constexpr const char* kEnforcement[] = {"audit", "enforce"};
+  GuardMetrics m;
+  for (int t = 0; t < 3; ++t) {
+    for (int v = 0; v < 3; ++v) {
+      for (int e = 0; e < 2; ++e) {
+        m.checks[(t * 3 + v) * 2 + e] = &guard_checks_family_->Add({{"binding", std::string(binding)},
+                                                                   {"target", kTargets[t]},
+                                                                   {"verdict", kVerdicts[v]},
+                                                                   {"enforcement", kEnforcement[e]}});
+      }
+    }
+  }
+  // Builtin classification takes microseconds; http classifiers milliseconds.
+  m.duration = &guard_duration_family_->Add(
+      {{"binding", std::string(binding)}, {"classifier", std::string(classifier)}},
+      prometheus::Histogram::BucketBoundaries{0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005,
+                                              0.01, 0.05, 0.1, 0.25, 0.5, 1, 5});
   return m;
 }
 

@@ -41,6 +41,18 @@ struct AgentMetrics {
   prometheus::Gauge* usd_remaining = nullptr;
 };
 
+// GuardMetrics: handles for one GuardBinding (docs/metrics.md, "Guards").
+struct GuardMetrics {
+  // checks[(target * 3 + verdict) * 2 + enforce]: pai_gateway_guard_checks_total with
+  // target prompt | tool_result | response, verdict pass | violation | error, enforcement
+  // audit | enforce.
+  std::array<prometheus::Counter*, 18> checks{};
+  prometheus::Histogram* duration = nullptr;  // pai_gateway_guard_classifier_duration_seconds
+  prometheus::Counter& check(int target, int verdict, bool enforce) const {
+    return *checks[(target * 3 + verdict) * 2 + (enforce ? 1 : 0)];
+  }
+};
+
 class Metrics {
  public:
   Metrics();
@@ -62,6 +74,9 @@ class Metrics {
   prometheus::Counter& config_reloads(bool success) { return success ? *reload_ok_ : *reload_fail_; }
   prometheus::Counter& upstream_connections(bool reused) { return reused ? *conn_reused_ : *conn_new_; }
   prometheus::Counter& stream_usage_missing() { return *usage_missing_; }
+
+  // GuardMetricsFor() resolves a GuardBinding's handles (locks: at configuration load).
+  GuardMetrics GuardMetricsFor(std::string_view binding, std::string_view classifier);
 
   // AgentMetricsFor() resolves an agent's budget gauges (locks: at configuration load).
   AgentMetrics AgentMetricsFor(std::string_view ns, std::string_view agent, bool tokens, bool usd);
@@ -100,6 +115,8 @@ class Metrics {
   std::array<prometheus::Counter*, 7> rejections_{};
   std::array<prometheus::Counter*, static_cast<int>(FallbackReason::kCount)> fallbacks_{};
   prometheus::Gauge* reservations_;
+  prometheus::Family<prometheus::Counter>* guard_checks_family_;
+  prometheus::Family<prometheus::Histogram>* guard_duration_family_;
   prometheus::Histogram* audit_wait_;
   prometheus::Gauge* audit_records_;
   prometheus::Gauge* audit_healthy_;

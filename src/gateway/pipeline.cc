@@ -137,8 +137,22 @@ class AdmitStage final : public Stage {
   const Admission& admission_;
 };
 
+// Guard: prompt-injection classification of prompts and tool results (guard.h).
+class GuardStage final : public Stage {
+ public:
+  explicit GuardStage(const Guards& guards) : guards_(guards) {}
+  std::string_view name() const override { return "guard"; }
+  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+    co_return co_await guards_.ScanRequest(ctx);
+  }
+
+ private:
+  const Guards& guards_;
+};
+
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
-                                        const Admission& admission, Metrics& metrics) {
+                                        const Admission& admission, const Guards& guards,
+                                        Metrics& metrics) {
   std::vector<std::unique_ptr<Stage>> stages;
   // 1. Authenticate first: an unauthenticated caller costs no body parsing and learns nothing
   //    about models (401 before 400/403/404).
@@ -151,8 +165,10 @@ std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens
   //    depend on the model (price) and provider (daily cap); before the upstream call because
   //    the reservation sets the output limit the provider is held to.
   stages.push_back(std::make_unique<AdmitStage>(admission));
-  // Next position (a later issue): guard (prompt classification), after admission so that a
-  // rate-limited caller costs no classification.
+  // 5. Guard: classify prompts and tool results — after admission, so that a rate-limited or
+  //    over-budget caller costs no classification (an http classifier call is not free), and
+  //    the concurrency slot covers the classifier's time too. A refusal here settles at zero.
+  stages.push_back(std::make_unique<GuardStage>(guards));
   return std::make_unique<Pipeline>(std::move(stages), metrics);
 }
 

@@ -22,6 +22,7 @@
 #include "auth/token_store.h"
 #include "budget/budget_store.h"
 #include "common/snapshot.h"
+#include "gateway/guard.h"
 #include "gateway/metrics.h"
 #include "gateway/openai_request.h"
 #include "gateway/runtime.h"
@@ -40,6 +41,7 @@ struct RequestContext {
   // the agent key, so the authenticate stage does not hash the token a second time.
   std::string preauthenticated_agent;
   std::string* body = nullptr;     // request body; stages may parse it in place
+  ClassifierTransport* classifier = nullptr;  // the shard's client for http guard classifiers
   std::chrono::steady_clock::time_point start;
   std::shared_ptr<const RuntimeConfig> runtime;  // the configuration this request runs on
 
@@ -111,6 +113,7 @@ class Admission;
 
 // BuildPipeline() assembles the gateway's stages in their fixed order.
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
-                                        const Admission& admission, Metrics& metrics);
+                                        const Admission& admission, const Guards& guards,
+                                        Metrics& metrics);
 
 }  // namespace pai::gateway

@@ -207,6 +207,36 @@ net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
 
 }  // namespace
 
+net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
+    const GuardBindingRuntime& binding, std::string body) {
+  const int64_t timeout_ms = binding.spec.classifier.timeout_ms;
+  auto& pool = pools_[timeout_ms];
+  if (!pool) {
+    const std::chrono::milliseconds t{timeout_ms};
+    pool = std::make_unique<UpstreamPool>(ex_, tls_ctx_, UpstreamTimeouts{t, t, t}, nullptr);
+  }
+  const UpstreamEndpoint& ep = binding.endpoint;
+  http::request<http::string_body> req{http::verb::post, ep.base_path, 11};
+  req.set(http::field::host, ep.host_header);
+  if (!binding.authorization.empty()) req.set(http::field::authorization, binding.authorization);
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::user_agent, "pai-gateway/0.1");
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  auto started = co_await UpstreamCall::Start(*pool, ep, std::move(req));
+  if (!started.ok()) co_return started.status();
+  std::unique_ptr<UpstreamCall> call = std::move(*started);
+  const int status = call->status();
+  auto text = co_await call->ReadAll(1u << 20);
+  if (!text.ok()) co_return text.status();
+  if (status < 200 || status >= 300) {
+    co_return absl::UnavailableError(pai::StrCat("classifier answered HTTP ", status));
+  }
+  co_return std::move(*text);
+}
+
 net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
                                              Durability durability) {
   // Without the chain (--no-audit) there is nothing to record: the access log covers calls.
@@ -268,6 +298,14 @@ net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
   co_return true;
 }
 
+net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
+                                                            std::string& body) {
+  if (!ctx->agent->scans_responses) co_return absl::OkStatus();
+  std::vector<GuardText> texts;
+  ChatResponseGuardTexts(body, &texts);
+  co_return co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/false);
+}
+
 net::awaitable<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
   // Settle and release the request's slot before the client can see the end of the response:
   // a client that sends its next request as soon as it has the answer must find the budget
@@ -283,6 +321,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   ctx.request_id = RequestId(req->base()["x-request-id"]);
   ctx.runtime = runtime_.Get();
   ctx.body = &req->body();
+  ctx.classifier = shard->classifier.get();
   ctx.authorization = req->base()[http::field::authorization];
   ctx.preauthenticated_agent = std::move(conn->preauthenticated_agent);
   // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
@@ -434,6 +473,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     ctx->usage = ExtractUsage(body);
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(body.size());
+    if (absl::Status g = co_await ScanChatResponse(ctx, body); !g.ok()) co_return g;
     auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
     AddHeaders(res, *ctx);
     ctx->http_status = 200;
@@ -444,6 +484,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     const std::string events = MockChatStream(chat, model.model_id, ctx->body->size(),
                                               ctx->request_id, /*include_usage=*/true, max_output);
     ChatStreamRelay relay(chat.client_include_usage);
+    if (ctx->agent->scans_responses) relay.CollectContent();
     std::string out;
     relay.Process(events, out);
     ctx->usage = relay.usage();
@@ -454,6 +495,9 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     beast::error_code ec = co_await w.Header();
     if (!ec) ec = co_await w.Body(out);
     out.clear();
+    if (ctx->agent->scans_responses) {  // audit-only: the client has the stream already
+      (void)co_await guards_->ScanResponse(*ctx, relay.ContentTexts(), /*streamed=*/true);
+    }
     if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
     } else {
@@ -683,6 +727,9 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   if (ctx->chat) ctx->tool_calls = ExtractToolCalls(*text);
   ctx->response_bytes = static_cast<int64_t>(text->size());
   if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+  if (ctx->chat) {
+    if (absl::Status g = co_await ScanChatResponse(ctx, *text); !g.ok()) co_return g;
+  }
   auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
   if (auto ct = call->header()[http::field::content_type]; !ct.empty()) {
     res.set(http::field::content_type, ct);
@@ -699,6 +746,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   const ModelRoute& model = *ctx->model;
   const auto t0 = Clock::now();
   ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage);
+  if (ctx->chat && ctx->agent->scans_responses) relay.CollectContent();
   ChunkWriter w{conn, options_.body_timeout, ctx};
   ctx->http_status = 200;
   if (auto ec = co_await w.Header(); ec) {
@@ -737,6 +785,9 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   // pending bytes are a torn event and are dropped, so the error event below starts clean.
   if (upstream_status.ok()) {
     ctx->tool_calls = relay.tool_calls();
+    if (ctx->chat && ctx->agent->scans_responses) {  // audit-only after a stream
+      (void)co_await guards_->ScanResponse(*ctx, relay.ContentTexts(), /*streamed=*/true);
+    }
     if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
     } else {

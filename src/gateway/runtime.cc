@@ -7,6 +7,7 @@
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/errors.h"
+#include "guard/builtin_classifier.h"
 
 namespace pai::gateway {
 namespace {
@@ -71,8 +72,51 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     }
     rt->providers_.emplace(name, std::move(p));
   }
+  for (const auto& [name, spec] : config.guard_bindings) {
+    GuardBindingRuntime b;
+    b.spec = spec;
+    if (spec.classifier.type == config::GuardClassifier::Type::kHttp) {
+      auto ep = ParseEndpoint(spec.classifier.url);
+      if (!ep.ok()) {
+        return absl::InvalidArgumentError(pai::StrCat("GuardBinding ", name,
+                                                       ": spec.classifier.url: ",
+                                                       ep.status().message()));
+      }
+      b.endpoint = std::move(*ep);
+      if (b.endpoint.base_path.empty()) b.endpoint.base_path = "/";
+      if (!spec.classifier.api_key.empty()) {
+        b.authorization = pai::StrCat("Bearer ", spec.classifier.api_key);
+      }
+    } else {
+      (void)guard::BuiltinClassifier::Shared();  // compile the rules now, not on a request
+    }
+    b.metrics = metrics.GuardMetricsFor(name, b.classifier_name());
+    rt->guard_bindings_.emplace(name, std::move(b));
+  }
   for (const auto& [key, spec] : config.agents) {
     AgentRuntime a;
+    for (const config::AgentGuard& g : spec.guards) {
+      auto it = rt->guard_bindings_.find(g.binding);
+      if (it == rt->guard_bindings_.end()) {
+        return absl::InvalidArgumentError(
+            pai::StrCat("Agent ", key, ": GuardBinding ", g.binding, " not found"));
+      }
+      AgentGuardRuntime ag;
+      ag.binding = &it->second;
+      ag.prompts = g.prompts;
+      ag.responses = g.responses;
+      for (const std::string& t : g.tool_results) {
+        if (t == "*") {
+          ag.all_tools = true;
+        } else {
+          ag.tools.push_back(t);
+        }
+      }
+      ag.enforce = it->second.spec.enforcement == config::GuardEnforcement::kEnforce ||
+                   (g.enforcement && *g.enforcement == config::GuardEnforcement::kEnforce);
+      a.scans_responses = a.scans_responses || ag.responses;
+      a.guards.push_back(std::move(ag));
+    }
     a.spec = spec;
     a.key = spec.Key();
     a.limits.tokens_per_day = spec.tokens.max_per_day;

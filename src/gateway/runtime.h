@@ -47,6 +47,35 @@ struct ModelRoute {
   ModelMetrics metrics;
 };
 
+// GuardBindingRuntime: a GuardBinding ready for requests.
+struct GuardBindingRuntime {
+  config::GuardBinding spec;
+  UpstreamEndpoint endpoint;  // http classifiers: the classify URL (base_path = its path)
+  std::string authorization;  // "Bearer <key>" when a key is configured — never logged
+  GuardMetrics metrics;
+  std::string_view classifier_name() const {
+    return spec.classifier.type == config::GuardClassifier::Type::kHttp ? "http" : "builtin";
+  }
+};
+
+// AgentGuardRuntime: one entry of an Agent's spec.guards[], resolved.
+struct AgentGuardRuntime {
+  const GuardBindingRuntime* binding = nullptr;
+  bool prompts = true;
+  bool responses = false;
+  bool all_tools = false;          // toolResults.tools contains "*"
+  std::vector<std::string> tools;  // toolResults.tools (without "*")
+  bool enforce = false;            // effective enforcement: the binding's, tightened by the agent
+  bool ScansTool(std::string_view name) const {
+    if (all_tools) return true;
+    for (const std::string& t : tools) {
+      if (t == name) return true;
+    }
+    return false;
+  }
+  bool ScansToolResults() const { return all_tools || !tools.empty(); }
+};
+
 // AgentRuntime: an Agent and its routes (spec.models order: primary first).
 struct AgentRuntime {
   config::Agent spec;
@@ -54,12 +83,15 @@ struct AgentRuntime {
   std::vector<ModelRoute> models;
   budget::AgentLimits limits;
   AgentMetrics metrics;
+  std::vector<AgentGuardRuntime> guards;  // spec.guards[] order
+  bool scans_responses = false;           // some guard has scan.responses
 };
 
 class RuntimeConfig {
  public:
-  // Build() derives the runtime form of `config`, resolving metric handles in `metrics`.
-  // Errors: InvalidArgument when a provider's baseURL cannot be parsed.
+  // Build() derives the runtime form of `config`, resolving metric handles in `metrics`, and
+  // compiles the builtin guard classifier when a GuardBinding uses it (once per process).
+  // Errors: InvalidArgument when a provider's baseURL or a classifier URL cannot be parsed.
   static absl::StatusOr<std::shared_ptr<const RuntimeConfig>> Build(config::Config config,
                                                                     Metrics& metrics);
 
@@ -82,6 +114,7 @@ class RuntimeConfig {
  private:
   config::Config config_;
   std::map<std::string, ProviderRuntime> providers_;
+  std::map<std::string, GuardBindingRuntime> guard_bindings_;
   absl::flat_hash_map<std::string, AgentRuntime> agents_;
   uint64_t generation_ = 0;
 };

@@ -623,7 +623,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     events_ = tee_events_.get();
   }
   admission_ = std::make_unique<Admission>(*budget_, *events_, metrics_);
-  pipeline_ = BuildPipeline(tokens_, *admission_, metrics_);
+  guards_ = std::make_unique<Guards>(*events_);
+  pipeline_ = BuildPipeline(tokens_, *admission_, *guards_, metrics_);
 
   // Provider TLS: system CAs, plus --ca-file when given; peer verification always on.
   tls_ctx_.set_default_verify_paths();
@@ -654,6 +655,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     auto shard = std::make_unique<Shard>();
     shard->pool = std::make_unique<UpstreamPool>(shard->ioc.get_executor(), &tls_ctx_, timeouts,
                                                  &metrics_);
+    shard->classifier =
+        std::make_unique<ShardClassifierClient>(shard->ioc.get_executor(), &tls_ctx_);
     // Every shard listens on the same port (SO_REUSEPORT): the kernel spreads connections.
     auto acc = OpenAcceptor(shard->ioc, *listen_ep, true);
     if (!acc.ok()) {
@@ -755,7 +758,10 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   for (auto& shard : shards_) {
     if (shard->thread.joinable()) shard->thread.join();
   }
-  for (auto& shard : shards_) shard->pool->Close();
+  for (auto& shard : shards_) {
+    shard->pool->Close();
+    shard->classifier->Close();
+  }
   if (chain_) chain_->Close();  // queued records, then a final signed checkpoint
   log::Info("stopped", {{"in_flight", active_requests_.load()}});
   return 0;

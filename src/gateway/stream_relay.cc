@@ -54,6 +54,7 @@ void ChatStreamRelay::Process(std::string_view in, std::string& out) {
         }
       }
     }
+    if (collect_content_ && !ev.data.empty() && ev.data != "[DONE]") content_.Add(ev.data);
     if (forward) out.append(ev.raw);
   });
 }

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/guard_targets.h"
 #include "gateway/sse.h"
 #include "gateway/usage.h"
 
@@ -35,6 +36,12 @@ class ChatStreamRelay {
   // gateway can make the call's audit record durable before the client sees the end.
   void Finish(std::string& out);
 
+  // CollectContent() makes the relay assemble the assistant text (response guards); off by
+  // default, as it costs a parse per content chunk.
+  void CollectContent() { collect_content_ = true; }
+  // ContentTexts() is the assembled text per choice (empty unless CollectContent() was called).
+  std::vector<GuardText> ContentTexts() const { return content_.Texts(); }
+
   // tool_calls() are the tool invocations assembled from the stream's deltas, in order.
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
 
@@ -50,6 +57,8 @@ class ChatStreamRelay {
   int events_ = 0;
   std::string held_done_;
   std::vector<ToolCall> tool_calls_;
+  bool collect_content_ = false;
+  StreamContentCollector content_;
 };
 
 }  // namespace pai::gateway

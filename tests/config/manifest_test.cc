@@ -55,7 +55,36 @@ spec:
   rateLimits: {maxRequestsPerMinute: 60, maxConcurrentRequests: 4, maxCostPerDayUSD: 5.0}
   guards:
   - binding: prompt-guard-default
+  - binding: lakera
+    scan: {prompts: false, responses: true, toolResults: {tools: [web_fetch, "*"]}}
+    enforcement: enforce
   harness: claude
+---
+apiVersion: pai.io/v1
+kind: GuardBinding
+metadata: {name: prompt-guard-default}
+spec:
+  classifier: {type: builtin}
+  threshold: 0.8
+  enforcement: audit
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: lakera-key}
+stringData: {api-key: lk-secret}
+---
+apiVersion: pai.io/v1
+kind: GuardBinding
+metadata: {name: lakera}
+spec:
+  classifier:
+    type: http
+    url: https://api.lakera.ai/v2/guard
+    format: lakera
+    timeoutMs: 150
+    apiKeySecretRef: {name: lakera-key}
+  threshold: 0.5
+  failureMode: closed
 ---
 apiVersion: pai.io/v1
 kind: Skill
@@ -85,7 +114,73 @@ TEST_CASE("a valid multi-document manifest loads every kind the gateway uses") {
   CHECK(a.rate_limits.max_requests_per_minute == 60);
   CHECK(a.rate_limits.max_concurrent_requests == 4);
   CHECK(a.rate_limits.max_cost_per_day_usd == Approx(5.0));
-  CHECK(a.guard_bindings == std::vector<std::string>{"prompt-guard-default"});
+  REQUIRE(a.guards.size() == 2);
+  CHECK(a.guards[0].binding == "prompt-guard-default");
+  CHECK(a.guards[0].prompts);  // defaults: prompts on, responses and tool results off
+  CHECK_FALSE(a.guards[0].responses);
+  CHECK(a.guards[0].tool_results.empty());
+  CHECK_FALSE(a.guards[0].enforcement.has_value());
+  CHECK_FALSE(a.guards[1].prompts);
+  CHECK(a.guards[1].responses);
+  CHECK(a.guards[1].tool_results == std::vector<std::string>{"web_fetch", "*"});
+  CHECK(a.guards[1].enforcement == GuardEnforcement::kEnforce);
+
+  REQUIRE(c->guard_bindings.size() == 2);
+  const GuardBinding& builtin = c->guard_bindings.at("prompt-guard-default");
+  CHECK(builtin.classifier.type == GuardClassifier::Type::kBuiltin);
+  CHECK(builtin.threshold == Approx(0.8));
+  CHECK(builtin.enforcement == GuardEnforcement::kAudit);
+  CHECK(builtin.failure_mode == GuardFailureMode::kOpen);
+  CHECK(builtin.classifier.max_chars == 0);
+  const GuardBinding& lakera = c->guard_bindings.at("lakera");
+  CHECK(lakera.classifier.type == GuardClassifier::Type::kHttp);
+  CHECK(lakera.classifier.format == GuardClassifier::Format::kLakera);
+  CHECK(lakera.classifier.url == "https://api.lakera.ai/v2/guard");
+  CHECK(lakera.classifier.timeout_ms == 150);
+  CHECK(lakera.classifier.max_chars == 4096);
+  CHECK(lakera.classifier.api_key == "lk-secret");
+  CHECK(lakera.classifier.api_key_source == "secret default/lakera-key#api-key");
+  CHECK(lakera.failure_mode == GuardFailureMode::kClosed);
+  CHECK(lakera.enforcement == GuardEnforcement::kAudit);
+}
+
+constexpr char kGuardBase[] =
+    "apiVersion: pai.io/v1\nkind: GuardBinding\nmetadata: {name: g}\n"
+    "spec: {classifier: {type: builtin}, enforcement: enforce}\n---\n"
+    "apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec:\n  models: [x/y]\n";
+
+TEST_CASE("an agent guard override may tighten but not loosen its binding") {
+  CHECK(Parse(std::string(kGuardBase) + "  guards: [{binding: g, enforcement: enforce}]\n").ok());
+  CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, enforcement: audit}]\n")
+            .find("(Agent default/a): spec.guards[0].enforcement: \"audit\" would loosen "
+                  "GuardBinding g") != std::string::npos);
+}
+
+TEST_CASE("guard configuration errors name the field") {
+  CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: nope}]\n")
+            .find("spec.guards[0].binding: GuardBinding \"nope\" not found") != std::string::npos);
+  CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, enforcement: block}]\n")
+            .find("spec.guards[0].enforcement: unknown enforcement \"block\"") !=
+        std::string::npos);
+  CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, scan: {prompts: maybe}}]\n")
+            .find("spec.guards[0].scan.prompts: expected true or false") != std::string::npos);
+  const std::string binding = "apiVersion: pai.io/v1\nkind: GuardBinding\nmetadata: {name: b}\n";
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: bert}}\n")
+            .find("spec.classifier.type: unknown classifier \"bert\"") != std::string::npos);
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: http}}\n")
+            .find("spec.classifier.url: missing") != std::string::npos);
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: http, url: \"ftp://x/\"}}\n")
+            .find("spec.classifier.url: scheme must be http or https") != std::string::npos);
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: http, url: \"http://x/a\", format: xml}}\n")
+            .find("spec.classifier.format: unknown format \"xml\"") != std::string::npos);
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: builtin}, threshold: 1.5}\n")
+            .find("spec.threshold: must be in (0, 1]") != std::string::npos);
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: builtin}, failureMode: maybe}\n")
+            .find("spec.failureMode: unknown failure mode \"maybe\"") != std::string::npos);
+  CHECK(ErrorOf(binding + "spec: {classifier: {type: http, url: \"http://x/a\", apiKeyEnv: "
+                          "NOT_SET_ANYWHERE}}\n")
+            .find("spec.classifier.apiKeyEnv: environment variable NOT_SET_ANYWHERE is not set") !=
+        std::string::npos);
 }
 
 TEST_CASE("unknown kinds and fields are accepted and reported as ignored") {

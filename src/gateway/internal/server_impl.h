@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -52,11 +53,30 @@ struct ClientConn {
   std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
 };
 
+// ShardClassifierClient: the guard's http classifier calls from one shard, on keep-alive pools
+// of their own whose timeouts are the binding's timeoutMs (one pool per distinct timeout).
+class ShardClassifierClient final : public ClassifierTransport {
+ public:
+  ShardClassifierClient(net::any_io_executor ex, ssl::context* tls_ctx)
+      : ex_(std::move(ex)), tls_ctx_(tls_ctx) {}
+  net::awaitable<absl::StatusOr<std::string>> Post(const GuardBindingRuntime& binding,
+                                                   std::string body) override;
+  void Close() {
+    for (auto& [timeout, pool] : pools_) pool->Close();
+  }
+
+ private:
+  net::any_io_executor ex_;
+  ssl::context* tls_ctx_;
+  std::map<int64_t, std::unique_ptr<UpstreamPool>> pools_;  // by timeoutMs
+};
+
 // Shard: one io_context thread with its acceptors and upstream pool.
 struct Shard {
   // `pool` is declared before `ioc` so it outlives the coroutine frames destroyed with `ioc`.
   // `conns` likewise: a connection frame unregisters itself when destroyed.
   std::unique_ptr<UpstreamPool> pool;
+  std::unique_ptr<ShardClassifierClient> classifier;
   std::list<ClientConn*> conns;  // touched only on this shard's thread
   net::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
@@ -92,6 +112,7 @@ class GatewayImpl {
   std::unique_ptr<audit::TeeEventSink> tee_events_;
   audit::EventSink* events_ = &log_events_;
   std::unique_ptr<Admission> admission_;  // used by pipeline_: declared (destroyed) before it
+  std::unique_ptr<Guards> guards_;        // likewise
   std::unique_ptr<Pipeline> pipeline_;
   ssl::context tls_ctx_{ssl::context::tls_client};
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -109,6 +130,9 @@ class GatewayImpl {
   // settlement, slot release, the durable LLM_CALL record.
   // False when the call cannot be reported as a success (its audit record is not durable).
   net::awaitable<bool> BeforeSuccess(RequestContext* ctx);
+  // ScanChatResponse() applies the response guards to a complete chat completion body; a
+  // non-OK status (enforced violation, closed failure) replaces the response.
+  net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx, std::string& body);
   net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
                                   http::response<http::string_body>& res);
 

@@ -1,0 +1,79 @@
+// BuiltinClassifier: the offline prompt-injection classifier (GuardBinding
+// `spec.classifier.type: builtin`). No network, no model: a fixed rule set compiled once into a
+// Vectorscan (Hyperscan) multi-pattern database and scanned in one pass, plus a decoder that
+// rescans base64 and hex payloads. Deterministic: the same text always gets the same score.
+//
+// Families (docs/guard.md lists every rule): instruction override, persona/jailbreak,
+// system-prompt exfiltration, fake system/delimiter injection, encoded payloads; English plus
+// Spanish, French, German, Portuguese, Italian, Russian, Chinese and Japanese phrasings.
+// Near misses are damped, not ignored: an attack phrase inside quotes or a code span, in a text
+// that also reads as a discussion of attacks ("prompt injection", "for example", "detect"),
+// scores lower than the same phrase given as an instruction.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pai::guard {
+
+// Evidence: one rule that contributed to a score. `offset`/`end` are byte offsets of the match
+// end in the classified text (`end` of the match; the start is not tracked); for matches inside
+// a decoded payload, the offset of the payload in the text.
+struct Evidence {
+  std::string_view rule;    // stable rule id, e.g. "override.ignore_previous"
+  std::string_view family;  // override | persona | exfiltration | delimiter | encoded
+  size_t end = 0;
+  double weight = 0;  // the rule's weight after damping, in [0, 1]
+  bool quoted = false;   // the match ends inside quotes or a code span
+  bool decoded = false;  // found in a base64/hex payload
+};
+
+// Verdict: the score in [0, 1] (probability-like: 1 - Π(1 - family weight), then damped for
+// discussion context) and the evidence, strongest first (at most kMaxEvidence entries).
+struct Verdict {
+  double score = 0;
+  bool discussion = false;  // the text reads as a discussion of attacks (damping applied)
+  std::vector<Evidence> evidence;
+};
+
+class BuiltinClassifier {
+ public:
+  static constexpr size_t kMaxEvidence = 8;
+
+  // Create() compiles the rule set. Errors: Internal when Vectorscan rejects the rules or the
+  // CPU lacks SSSE3 (never expected with the shipped rules on x86-64).
+  static absl::StatusOr<std::unique_ptr<BuiltinClassifier>> Create();
+
+  // Shared() is the process-wide instance, compiled on first use (~20 ms). Aborts the process
+  // if compilation fails (a build defect, caught by the tests).
+  static const BuiltinClassifier& Shared();
+
+  ~BuiltinClassifier();
+  BuiltinClassifier(const BuiltinClassifier&) = delete;
+  BuiltinClassifier& operator=(const BuiltinClassifier&) = delete;
+
+  // Classify() scores `text` (UTF-8; invalid sequences are tolerated). Thread-safe: each thread
+  // uses its own scratch space. Time is linear in the text (about 1 µs per KiB; bench/).
+  Verdict Classify(std::string_view text) const;
+
+  // RuleCount() is the number of compiled rules (docs and tests).
+  size_t RuleCount() const;
+
+ private:
+  struct Impl;
+  explicit BuiltinClassifier(std::unique_ptr<Impl> impl);
+  Verdict ClassifyDepth(std::string_view text, int depth) const;
+  std::unique_ptr<Impl> impl_;
+};
+
+// NormalizeForScan() removes zero-width characters (U+200B–U+200F, U+2060, U+FEFF, U+00AD)
+// and maps fullwidth ASCII (U+FF01–U+FF5E) and the ideographic space to ASCII, which attackers
+// use to split keywords. Returns false (and leaves `out` untouched) when `text` has none.
+bool NormalizeForScan(std::string_view text, std::string* out);
+
+}  // namespace pai::guard

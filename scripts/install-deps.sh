@@ -23,6 +23,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsimdjson-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
   libspdlog-dev libcli11-dev catch2 libbenchmark-dev libtcmalloc-minimal4
+  libvectorscan-dev  # the builtin guard classifier (Hyperscan API; amd64 needs SSSE3)
 )
 if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests

@@ -225,12 +225,17 @@ net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
   req.keep_alive(true);
   req.body() = std::move(body);
   req.prepare_payload();
+  // The upstream client words its errors for model providers; here the peer is a classifier.
+  auto reword = [](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrReplaceAll(s.message(), {{"The model provider", "The classifier"},
+                                                                    {"model provider", "classifier"}}));
+  };
   auto started = co_await UpstreamCall::Start(*pool, ep, std::move(req));
-  if (!started.ok()) co_return started.status();
+  if (!started.ok()) co_return reword(started.status());
   std::unique_ptr<UpstreamCall> call = std::move(*started);
   const int status = call->status();
   auto text = co_await call->ReadAll(1u << 20);
-  if (!text.ok()) co_return text.status();
+  if (!text.ok()) co_return reword(text.status());
   if (status < 200 || status >= 300) {
     co_return absl::UnavailableError(pai::StrCat("classifier answered HTTP ", status));
   }

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "common/strings.h"
 
 namespace pai::guard {
@@ -17,9 +20,13 @@ namespace {
 
 // Families. kContext rules are not evidence of an attack: they mark a text that discusses
 // attacks (security writing, documentation, tests), which damps quoted matches.
-enum Family : uint8_t { kOverride, kPersona, kExfiltration, kDelimiter, kEncoded, kContext };
-constexpr std::array<std::string_view, 6> kFamilyNames = {
-    "override", "persona", "exfiltration", "delimiter", "encoded", "context"};
+// kMitigate rules damp one family (`target`) by their weight: "the instructions I gave you",
+// "the instructions in the README" (override), prompt-format documentation (delimiter).
+enum Family : uint8_t {
+  kOverride, kPersona, kExfiltration, kDelimiter, kEncoded, kContext, kMitigate, kFamilies
+};
+constexpr std::array<std::string_view, kFamilies> kFamilyNames = {
+    "override", "persona", "exfiltration", "delimiter", "encoded", "context", "mitigate"};
 
 struct Rule {
   const char* id;
@@ -27,6 +34,7 @@ struct Rule {
   double weight;
   const char* pattern;
   unsigned flags;  // added to kDefaultFlags; kCaseSensitive removes HS_FLAG_CASELESS
+  Family target = kContext;  // kMitigate: the family damped (by `weight`)
 };
 
 constexpr unsigned kCaseSensitive = 1u << 31;
@@ -37,7 +45,7 @@ constexpr unsigned kCaseSensitive = 1u << 31;
 #define STRONG_NOUNS                                                                      \
   "(?:instructions?|prompts?|directives?|guidelines|rules|programming|guardrails|"        \
   "restrictions|safeguards|conditioning|training|polic(?:y|ies)|system\\s+messages?|"     \
-  "commands|orders|protocols?)"
+  "commands|orders|protocols?|directions)"
 #define PRIOR                                                                             \
   "(?:previous|prior|preceding|above|earlier|foregoing|former|original|initial|existing|" \
   "old|system|developer|all|any|every|your|the|these|those|its)"
@@ -51,7 +59,11 @@ constexpr unsigned kCaseSensitive = 1u << 31;
 const Rule kRules[] = {
     // --- instruction override -------------------------------------------------------------
     {"override.ignore_previous", kOverride, 0.93,
-     "\\b" OVERRIDE_VERBS GAP(4) STRONG_NOUNS "\\b", 0},
+     "\\b" OVERRIDE_VERBS GAP(5) STRONG_NOUNS "\\b", 0},
+    {"override.your_previous_instructions", kOverride, 0.45,
+     "\\b(?:your|the|all|any)\\s+(?:previous|prior|earlier|original|initial|above|preceding)\\s+"
+     "(?:instructions|directives|directions|rules|guidelines|prompts?|programming)\\b",
+     0},
     {"override.ignore_previous_weak", kOverride, 0.5,
      "\\b" OVERRIDE_VERBS "\\b" GAP(3)
      "(?:previous|prior|preceding|above|earlier|all)" GAP(2)
@@ -78,14 +90,23 @@ const Rule kRules[] = {
      "openai|anthropic|polic(?:y|ies))\\b",
      0},
     {"override.void", kOverride, 0.85,
-     "\\b(?:instructions?|rules|guidelines|prompt)\\s+(?:above|before|given\\s+(?:above|before|"
-     "earlier))\\s+(?:are|is|were|was)\\s+(?:now\\s+)?(?:void|null|obsolete|outdated|"
-     "cancel(?:l)?ed|revoked|no\\s+longer\\s+(?:valid|apply|in\\s+effect)|fake|wrong|a\\s+test)",
+     "\\b(?:instructions?|rules|guidelines|prompt|directions)\\s+(?:above|before|given\\s+(?:above|"
+     "before|earlier))\\s+(?:are|is|were|was)\\s+(?:now\\s+)?(?:void|null|obsolete|outdated|"
+     "cancel(?:l)?ed|revoked|no\\s+longer\\s+(?:valid|apply|in\\s+effect)|fake|wrong|a\\s+test)|"
+     "\\b(?:previous|prior|earlier|above|old|original|all|all\\s+previous|existing|initial)\\s+"
+     "(?:system\\s+)?(?:instructions?|rules|guidelines|prompts?|directives|policies|directions)\\s*"
+     "(?::|=|are|is|were|was|have\\s+been|has\\s+been)?\\s*(?:now\\s+|hereby\\s+|all\\s+)?"
+     "(?:void|null|obsolete|outdated|deprecated|cancel(?:l)?ed|revoked|cleared|lifted|suspended|"
+     "reset|overridden|removed|disabled|invalid|no\\s+longer\\s+(?:valid|apply|in\\s+effect))",
+     0},
+    {"override.no_longer_valid", kOverride, 0.8,
+     "\\b(?:instructions|rules|guidelines|prompt|directions)\\s+(?:\\w+\\s+){0,5}(?:are|is|were|was)\\s+"
+     "no\\s+longer\\s+(?:valid|in\\s+effect|applicable|active|binding)",
      0},
     {"override.supersede", kOverride, 0.85,
-     "\\b(?:overrides?|overrules?|supersedes?|replaces?|takes?\\s+precedence\\s+over)\\s+"
-     "(?:all\\s+)?(?:previous|prior|earlier|other|any|your)\\s+(?:\\w+\\s+)?(?:instructions|"
-     "rules|guidelines|directives|prompts?)",
+     "\\b(?:overrides?|overrules?|supersedes?|replaces?|takes?\\s+(?:precedence|priority)\\s+over)\\s+"
+     "(?:all\\s+)?(?:previous|prior|earlier|other|any|your|what\\s+the\\s+user)\\s+(?:\\w+\\s+)?"
+     "(?:instructions|rules|guidelines|directives|prompts?|asked|said|wants)",
      0},
     {"override.no_longer_bound", kOverride, 0.8,
      "\\b(?:no\\s+longer|not|never)\\s+(?:bound|restricted|constrained|limited|governed)\\s+by\\b",
@@ -93,14 +114,54 @@ const Rule kRules[] = {
     {"override.from_now_on", kOverride, 0.3,
      "\\bfrom\\s+now\\s+on\\b[^\\n.]{0,60}\\byou\\s+(?:will|must|shall|are|only|no\\s+longer)",
      0},
-    {"override.note_to_ai", kOverride, 0.65,
-     "\\b(?:note|message|instructions?|attention)\\s+(?:to|for)\\s+(?:the\\s+|any\\s+|all\\s+)?"
-     "(?:ai|llm|language\\s+model|assistant|chatbot|gpt|claude|agent)s?\\b[^\\n]{0,20}:",
+    {"override.note_to_ai", kOverride, 0.7,
+     "\\b(?:note|message|instructions?|attention|notice|memo)\\s+(?:to|for)\\s+(?:the\\s+|any\\s+|all\\s+)?"
+     "(?:ai|llm|language\\s+models?|assistant|chatbot|gpt|claude|agent|automated\\s+\\w+(?:\\s+\\w+)?|"
+     "ai\\s+\\w+(?:\\s+\\w+)?)s?\\b[^\\n]{0,40}:|\\b(?:attention|hey|dear|note)\\s*,?\\s+(?:the\\s+|any\\s+)?"
+     "(?:ai|llm|assistant|chatbot|agent)s?\\b",
      0},
-    {"override.ai_reading_this", kOverride, 0.7,
-     "\\b(?:ai|llm|language\\s+model|assistant|chatbot|agent)s?\\s+(?:\\w+\\s+){0,2}(?:reading|"
-     "processing|summari[sz]ing|parsing|seeing)\\s+this\\b" GAP(10) "(?:must|should|will|"
-     "are\\s+required\\s+to|need\\s+to)\\b",
+    {"override.ai_reading_this", kOverride, 0.85,
+     "\\b(?:ai|llm|language\\s+model|assistant|chatbot|agent|model)s?\\s+(?:\\w+\\s+){0,2}(?:reading|"
+     "processing|summari[sz]ing|parsing|seeing|analy[sz]ing)\\s+this\\b" GAP(10) "(?:must|should|"
+     "will|are\\s+required\\s+to|need\\s+to|forget|ignore|disregard|tell|send|forward|delete|"
+     "do\\s+not|don't)\\b|\\b(?:ai|assistant|agent|model|chatbot|llm)s?\\s*,?\\s+(?:when|if|while|as)\\s+"
+     "you\\s+(?:read|process|summari[sz]e|see|parse|analy[sz]e)\\s+this\\b",
+     0},
+    {"override.covert", kOverride, 0.6,
+     "\\b(?:do\\s+not|don't|never|without)\\s+(?:mention(?:ing)?|tell(?:ing)?|inform(?:ing)?|"
+     "notify(?:ing)?|reveal(?:ing)?|alert(?:ing)?|let)\\s+(?:\\w+\\s+){0,3}(?:the\\s+)?user\\b",
+     0},
+    {"override.only_follow_me", kOverride, 0.8,
+     "\\bonly\\s+(?:follow|obey|listen\\s+to)\\s+(?:\\w+\\s+){0,3}(?:from\\s+)?me\\b|\\bnot\\s+from\\s+"
+     "(?:your\\s+)?(?:developers?|creators?|system\\s+(?:message|prompt)|openai|anthropic|operators?)",
+     0},
+    {"override.obey_unconditionally", kOverride, 0.6,
+     "\\b(?:obey|obeys|comply|complies|follow|follows)\\s+(?:with\\s+)?(?:the\\s+user\\s+|me\\s+|"
+     "all\\s+(?:user\\s+)?requests\\s+|every\\s+(?:user\\s+)?request\\s+)?(?:unconditionally|"
+     "without\\s+question|blindly|no\\s+matter\\s+what|without\\s+(?:any\\s+)?restrictions?)",
+     0},
+    {"override.skip_checks", kOverride, 0.5,
+     "\\b(?:skip|bypass|disable|ignore|turn\\s+off)\\s+(?:the\\s+)?(?:usual\\s+|normal\\s+)?(?:identity|"
+     "security|verification|2fa|two-factor|authentication|approval|confirmation)\\s*(?:checks?|"
+     "verification|steps?|prompts?)?\\b",
+     0},
+    {"override.usual_rules_dont_apply", kOverride, 0.85,
+     "\\b(?:your|the|content|safety)\\s+(?:usual\\s+|normal\\s+|standard\\s+|regular\\s+|typical\\s+|own\\s+)?"
+     "(?:rules|guidelines|restrictions|policies|filters|limits)\\s+(?:don't|do\\s+not|no\\s+longer|won't|"
+     "will\\s+not|does\\s+not|doesn't)\\s+apply",
+     0},
+    {"override.claimed_authority", kOverride, 0.55,
+     "\\b(?:verified|authori[sz]ed|certified|sanctioned)\\s+(?:administrator|admin|developer|operator|"
+     "owner|red[\\s-]team\\s+session|session|request)|\\bclearance\\s+level\\b|\\badmin(?:istrator)?\\s+"
+     "(?:privileges|rights|access)\\s+(?:granted|enabled)|\\bauthori[sz]ed\\s+by\\s+your\\s+"
+     "(?:developers?|creators?|operators?)",
+     0},
+    {"override.now_permitted", kOverride, 0.6,
+     "\\b(?:is|are)\\s+now\\s+(?:permitted|allowed|authori[sz]ed|free)\\s+to\\b", 0},
+    {"override.priority_over", kOverride, 0.7,
+     "\\b(?:give|gives|giving|has|have|takes?)\\s+(?:it\\s+|this\\s+|them\\s+)?(?:priority|precedence)\\s+"
+     "over\\s+(?:your|all|any)\\s+(?:own\\s+|other\\s+|previous\\s+)?(?:instructions|rules|guidelines|"
+     "directives|prompt)",
      0},
     {"override.instead_do", kOverride, 0.45,
      "\\b(?:instead|rather)\\s*,?\\s+(?:you\\s+(?:must|should|will)\\s+)?(?:say|output|print|"
@@ -133,7 +194,7 @@ const Rule kRules[] = {
     {"persona.no_restrictions", kPersona, 0.8,
      "\\b(?:pretend|act|behave|imagine|roleplay|role-play|respond|answer|reply|operate|"
      "you\\s+are|you're|as\\s+an?\\s+ai)" GAP(6) "(?:no|without|free\\s+(?:of|from)|zero|"
-     "none\\s+of\\s+the|devoid\\s+of)\\s+(?:\\w+\\s+){0,2}(?:restrictions|filters|filtering|limits|"
+     "none\\s+of\\s+the|devoid\\s+of)\\s+(?:\\w+\\s+){0,3}(?:constraints|restrictions|filters|filtering|limits|"
      "limitations|rules|guidelines|boundaries|censorship|ethics|morals|morality|safety|"
      "safeguards|content\\s+polic(?:y|ies)|ethical\\s+\\w+)\\b",
      0},
@@ -143,18 +204,60 @@ const Rule kRules[] = {
      0},
     {"persona.freed", kPersona, 0.85,
      "\\b(?:broken|broke|break|breaking|freed|free|released|liberated|escaped)\\s+(?:free\\s+)?"
-     "(?:of|from|out\\s+of)\\s+(?:the\\s+)?(?:\\w+\\s+){0,2}(?:confines|restrictions|rules|"
-     "chains|shackles|limitations|constraints|guidelines)\\b",
+     "(?:of|from|out\\s+of)\\s+(?:the\\s+)?(?:\\w+\\s+){0,2}(?:confines|restrictions?|rules?|"
+     "chains|shackles|limitations?|constraints?|guidelines)\\b",
      0},
     {"persona.never_refuse", kPersona, 0.6,
      "\\b(?:never|don't|do\\s+not|will\\s+not|won't|cannot|can't|must\\s+not)\\s+(?:ever\\s+)?"
      "(?:refuse|decline|reject|say\\s+(?:no|that\\s+you\\s+can't)|apologi[sz]e|add\\s+"
-     "(?:any\\s+)?(?:warnings|disclaimers))",
+     "(?:any\\s+)?(?:warnings|disclaimers)|(?:contain|include)\\s+(?:a\\s+|any\\s+)?(?:refusals?|"
+     "warnings?|disclaimers?|apolog))",
      0},
     {"persona.disable_safety", kPersona, 0.85,
-     "\\b(?:ignore|bypass|disable|turn\\s+off|remove|deactivate|switch\\s+off|circumvent|evade|"
-     "drop|lift)\\s+(?:\\w+\\s+){0,2}(?:safety|content|ethical|moral)\\s+(?:filters?|guidelines|"
+     "\\b(?:ignor(?:e|es|ing)|bypass(?:es|ing)?|disabl(?:e|es|ing)|turn\\s+off|remov(?:e|es|ing)|"
+     "deactivate|switch\\s+off|circumvent|evade|drop|lift)\\s+(?:\\w+\\s+){0,2}(?:safety|content|ethical|moral)\\s+(?:filters?|guidelines|"
      "polic(?:y|ies)|protocols|restrictions|rules|guardrails|checks|settings|training)",
+     0},
+    {"persona.has_no_rules", kPersona, 0.5,
+     "\\b(?:has|have|with)\\s+(?:no|zero)\\s+(?:\\w+\\s+){0,2}(?:restrictions|filters|limitations|"
+     "guidelines|boundaries|ethics|morals|content\\s+polic(?:y|ies)|moral\\s+\\w+|ethical\\s+\\w+)",
+     0},
+    {"persona.ai_without_rules", kPersona, 0.8,
+     "\\b(?:ai|assistant|model|chatbot|bot|llm|version\\s+of\\s+you)\\s+(?:with|that\\s+has|who\\s+has|"
+     "without)\\s+(?:no\\s+|any\\s+)?(?:\\w+\\s+){0,2}(?:restrictions|rules|filters|limits|limitations|"
+     "guidelines|ethics|morals|censorship|constraints)\\b",
+     0},
+    {"persona.does_not_care", kPersona, 0.7,
+     "\\b(?:doesn't|does\\s+not|don't|do\\s+not|never|won't)\\s+care\\s+(?:about|for)\\s+(?:\\w+\\s+){0,2}"
+     "(?:ethics|laws?|rules|guidelines|morals|morality|safety|polic(?:y|ies)|consequences)",
+     0},
+    {"persona.without_restriction", kPersona, 0.4,
+     "\\bwithout\\s+(?:any\\s+)?(?:restrictions?|limits|filters|censorship)\\b", 0},
+    {"persona.safety_off", kPersona, 0.85,
+     "\\b(?:safety|filter|filters|moderation|censorship|guardrails?)\\s*(?:mode|settings?)?\\s*[:=]\\s*"
+     "(?:off|disabled|false|none|0)\\b|\\bno\\s+refusal\\s+behaviou?r\\b|\\b(?:safety|filters?)\\s+"
+     "disabled\\b",
+     0},
+    {"persona.mode_active", kPersona, 0.8,
+     "\\b(?:opposite|evil|chaos|unrestricted|unfiltered|dan|jailbreak|anarchy|god|developer)\\s+mode\\s+"
+     "(?:is\\s+)?(?:now\\s+)?(?:active|activated|on|engaged|enabled)\\b",
+     0},
+    {"persona.uncensored", kPersona, 0.6,
+     "\\b(?:uncensored|unfiltered|unrestricted|jailbroken)\\s+(?:\\w+\\s+){0,2}(?:ai|chatbot|assistant|"
+     "model|version|persona|bot|llm)\\b|\\b(?:questions|requests|things)\\s+(?:that\\s+)?your\\s+"
+     "(?:developers?|creators?|guidelines|rules)\\s+would\\s+(?:block|refuse|forbid|not\\s+allow)",
+     0},
+    {"persona.hide_ai_nature", kPersona, 0.5,
+     "\\bnever\\s+(?:mention|say|reveal|admit)\\s+(?:\\w+\\s+){0,2}(?:you\\s+are|you're)\\s+(?:an?\\s+)?"
+     "(?:ai|language\\s+model|assistant|bot)|\\bnever\\s+(?:mention|say|admit)\\s+(?:\\w+\\s+){0,3}"
+     "(?:you\\s+have|that\\s+you\\s+have)\\s+(?:guidelines|rules|restrictions|a\\s+policy)",
+     0},
+    {"persona.developer_mode", kPersona, 0.45,
+     "\\b(?:enable|activate|enter|turn\\s+on|simulate)\\s+developer\\s+mode\\b", 0},
+    {"persona.filters_off", kPersona, 0.8,
+     "\\b(?:content\\s+filter(?:ing|s)?|safety\\s+(?:filters?|mode|settings|guidelines)|"
+     "moderation|guardrails)\\s+(?:is|are|has\\s+been|have\\s+been)\\s+(?:now\\s+)?(?:disabled|off|"
+     "turned\\s+off|removed|lifted|deactivated|suspended)",
      0},
     {"persona.stay_in_character", kPersona, 0.4,
      "\\b(?:stay|remain|keep)\\s+in\\s+character\\b|\\b(?:never|don't|do\\s+not)\\s+break\\s+"
@@ -185,8 +288,8 @@ const Rule kRules[] = {
     {"exfiltration.reveal_your_prompt", kExfiltration, 0.9,
      "\\b(?:reveal|print|show|display|output|repeat|recite|dump|leak|disclose|expose|share|give|"
      "tell|write\\s+out|paste|return|list|spell\\s+out|reproduce|copy|echo|send|provide|type\\s+out|"
-     "summari[sz]e|translate)\\b" GAP(3)
-     "(?:your|its|this\\s+(?:bot|assistant|ai|model|chatbot)'s)\\s+(?:\\w+\\s+){0,2}(?:system|"
+     "summari[sz]e|translate|encode|convert|quote|paraphrase|rewrite)\\b" GAP(3)
+     "(?:your|its|this\\s+(?:bot|assistant|ai|model|chatbot)'s)\\s+(?:\\w+\\s+){0,2}(?:system|entire|complete|"
      "initial|original|hidden|secret|internal|developer|pre-?|starting|first|full|exact|"
      "confidential|underlying|base)\\s*(?:prompt|instructions?|message|directives?|"
      "configuration|config|rules|guidelines)\\b",
@@ -202,9 +305,11 @@ const Rule kRules[] = {
      "instructions|prompt|rules|guidelines|directives|configuration|system\\s+message|"
      "developer\\s+message|initial\\s+\\w+|original\\s+\\w+|hidden\\s+\\w+)\\b",
      0},
-    {"exfiltration.instructions_you_were_given", kExfiltration, 0.75,
+    {"exfiltration.instructions_you_were_given", kExfiltration, 0.85,
      "\\b(?:instructions|rules|prompt|guidelines|directives|text)\\s+(?:that\\s+)?you\\s+"
-     "(?:were|have\\s+been|was)\\s+(?:given|told|provided|programmed|configured|initiali[sz]ed)",
+     "(?:were|have\\s+been|was)\\s+(?:given|told|provided|programmed|configured|initiali[sz]ed)|"
+     "\\b(?:instructions|rules|prompt|guidelines|directives)\\s+(?:that\\s+)?you\\s+(?:received|got|"
+     "were\\s+handed)\\b",
      0},
     {"exfiltration.repeat_above", kExfiltration, 0.85,
      "\\b(?:repeat|print|output|recite|copy|reproduce|echo|write|show|display|return|type)\\s+"
@@ -214,6 +319,50 @@ const Rule kRules[] = {
      0},
     {"exfiltration.starting_with_you_are", kExfiltration, 0.7,
      "\\b(?:start(?:ing)?|begin(?:ning)?)\\s+with\\s+(?:[\"'`]|“)?\\s*you\\s+are\\b", 0},
+    {"exfiltration.what_is_in_your", kExfiltration, 0.85,
+     "\\b(?:what's|what\\s+is|what\\s+does)\\s+(?:in\\s+)?your\\s+(?:\\w+\\s+)?(?:system\\s+prompt|"
+     "developer\\s+message|system\\s+message|instructions|hidden\\s+prompt|initial\\s+prompt)",
+     0},
+    {"exfiltration.configured_with", kExfiltration, 0.85,
+     "\\b(?:prompt|instructions|rules|message)\\s+(?:that\\s+)?(?:\\w+\\s+){0,3}(?:configured|programmed|"
+     "set\\s+up|initiali[sz]ed|primed|briefed)\\s+you\\s+with\\b|\\bthat\\s+you\\s+(?:yourself\\s+)?"
+     "(?:are|were)\\s+(?:running|operating|working)\\s+(?:under|with)\\b",
+     0},
+    {"exfiltration.keep_confidential", kExfiltration, 0.6,
+     "\\b(?:told|instructed|asked|supposed)\\s+to\\s+keep\\s+(?:\\w+\\s+){0,2}(?:confidential|secret|"
+     "hidden|private)|\\bincluding\\s+(?:\\w+\\s+){0,3}(?:marked|labell?ed)\\s+(?:as\\s+)?"
+     "(?:confidential|secret|internal)",
+     0},
+    {"exfiltration.in_your_context", kExfiltration, 0.8,
+     "\\b(?:appears?|is|are|exists?)\\s+in\\s+your\\s+(?:context(?:\\s+window)?|prompt|instructions|"
+     "system\\s+prompt|memory)\\b",
+     0},
+    {"exfiltration.context_window", kExfiltration, 0.7,
+     "\\b(?:print|output|dump|show|list|reveal|repeat|paste|copy)\\s+(?:\\w+\\s+){0,5}(?:your|the)\\s+"
+     "(?:context(?:\\s+window)?|conversation\\s+history|chat\\s+history|memory|hidden\\s+\\w+)\\b",
+     0},
+    {"exfiltration.conversation_summary", kExfiltration, 0.45,
+     "\\b(?:summary|contents?|history|transcript|copy|log)\\s+of\\s+(?:the|this|our|your)\\s+"
+     "(?:\\w+\\s+)?(?:chat|conversation|session|context)\\b|\\bthe\\s+user's\\s+(?:full\\s+)?"
+     "(?:conversation|chat)\\s+history",
+     0},
+    {"exfiltration.markdown_beacon", kExfiltration, 0.7,
+     "!\\[[^\\]\\n]{0,40}\\]\\(https?://[^)\\s]{0,200}[?&][a-z_]{1,20}=(?:DATA|\\{|\\$|<|\\[)", 0},
+    {"exfiltration.secret_value", kExfiltration, 0.6,
+     "\\b(?:value|contents?)\\s+of\\s+(?:the\\s+)?[A-Z0-9_]{0,30}(?:SECRET|API_KEY|TOKEN|PASSWORD)"
+     "[A-Z0-9_]{0,30}\\b|\\bfrom\\s+(?:the|your)\\s+environment\\b",
+     kCaseSensitive},
+    {"exfiltration.system_role_message", kExfiltration, 0.6,
+     "\\b(?:message|text|content)\\s+(?:with|of)\\s+(?:the\\s+)?role\\s+['\"]?(?:system|developer)['\"]?",
+     0},
+    {"exfiltration.everything_before_verbatim", kExfiltration, 0.8,
+     "\\b(?:above|before|preceding)\\s+this\\s+(?:message|conversation|line)\\b[^.\\n]{0,40}"
+     "\\b(?:verbatim|word\\s+for\\s+word|exactly)\\b|\\beverything\\s+that\\s+came\\s+before\\s+this\\b",
+     0},
+    {"exfiltration.show_full_prompt", kExfiltration, 0.85,
+     "\\b(?:mostre|mostra|muestra|montre|zeige|show|print|display)\\s+(?:o\\s+seu|il\\s+tuo|tu|ton|deinen|"
+     "your)\\s+(?:prompt\\s+(?:de|di|do)\\s+sistema|prompt\\s+système|system-?prompt|system\\s+prompt)",
+     0},
     {"exfiltration.verbatim", kExfiltration, 0.3,
      "\\b(?:verbatim|word\\s+for\\s+word|in\\s+full|exactly\\s+as\\s+written)\\b", 0},
     {"exfiltration.everything_before", kExfiltration, 0.65,
@@ -243,16 +392,26 @@ const Rule kRules[] = {
      "<\\|(?:system|im_start|im_end|endoftext|eot_id|begin_of_text|end_of_text)\\|>", 0},
     {"delimiter.llama_inst", kDelimiter, 0.7, "\\[/?INST\\]|<</?SYS>>", kCaseSensitive},
     {"delimiter.markdown_system", kDelimiter, 0.65,
-     "(?:^|\\n)[ \\t]*#{1,6}[ \\t]*(?:new\\s+|updated\\s+)?(?:system|admin|administrator|"
-     "developer|root)(?:[ \\t]+(?:prompt|message|instructions?|override|note|update|command))?"
+     "(?:^|\\n)[ \\t]*#{1,6}[ \\t]*(?:new\\s+|updated\\s+|nuevo\\s+|nouveau\\s+)?(?:system|admin|administrator|"
+     "developer|root|sistema|système|systeme|systemnachricht|システム|系统|система)(?:[ \\t]+(?:prompt|message|instructions?|override|note|update|command))?"
      "[ \\t]*:",
      HS_FLAG_MULTILINE},
     {"delimiter.caps_system", kDelimiter, 0.6,
-     "(?:^|\\n)[ \\t]*[\\[(]?(?:SYSTEM|ADMIN|ADMINISTRATOR|DEVELOPER|ROOT)[\\])]?(?:[ \\t]+"
-     "(?:MESSAGE|PROMPT|OVERRIDE|NOTE|INSTRUCTIONS?|UPDATE|COMMAND))?[ \\t]*:",
+     "(?:^|\\n)[ \\t]*[\\[(]?(?:SYSTEM|System|ADMIN|Admin|ADMINISTRATOR|DEVELOPER|Developer|ROOT)"
+     "[\\])]?(?:[ \\t]+[A-Z][A-Za-z]*){0,5}[ \\t]*:",
      HS_FLAG_MULTILINE | kCaseSensitive},
     {"delimiter.role_tags", kDelimiter, 0.6,
      "</?(?:system|sys|instructions?|admin|developer|system_prompt|system_message)>", 0},
+    {"delimiter.end_marker", kDelimiter, 0.5,
+     "\\bend\\s+of\\s+(?:the\\s+)?(?:user\\s+)?(?:input|prompt|conversation|context|user\\s+message)\\b|"
+     "\\b(?:fin\\s+de\\s+la\\s+entrada|fin\\s+de\\s+l'entrée|ende\\s+der\\s+(?:benutzer)?eingabe|"
+     "fim\\s+da\\s+entrada|fine\\s+dell'input)\\b|(?:К|к)онец\\s+ввода|用户输入结束|ユーザー入力の終わり",
+     0},
+    {"delimiter.markdown_role_link", kDelimiter, 0.75,
+     "\\[(?:system|admin|developer|assistant)\\]\\(#[a-z_-]{0,30}\\)|(?:^|\\n)[ \\t]*#{1,6}[ \\t]*"
+     "(?:new|updated|revised|real|actual)\\s+(?:system\\s+)?(?:rules|instructions|prompt|policy|"
+     "policies)\\b",
+     HS_FLAG_MULTILINE},
     {"delimiter.end_of_input", kDelimiter, 0.8,
      "\\bend\\s+of\\s+(?:the\\s+)?(?:user\\s+)?(?:input|prompt|message|conversation|context|"
      "document|data|email)\\b[^\\n]{0,40}\\b(?:begin|start|new|system|admin|instructions)|"
@@ -266,7 +425,7 @@ const Rule kRules[] = {
     {"delimiter.json_system_role", kDelimiter, 0.35, "\"role\"\\s*:\\s*\"(?:system|developer)\"",
      0},
     {"delimiter.admin_override", kDelimiter, 0.7,
-     "\\b(?:admin(?:istrator)?|system|root|developer|sudo)\\s+(?:override|command|access\\s+"
+     "\\b(?:admin(?:istrator)?|system|root|developer|sudo|priority|emergency)\\s+(?:override|command|access\\s+"
      "granted|privileges?\\s+granted|mode\\s+activated|authori[sz]ation\\s+code)\\b",
      0},
     {"delimiter.hidden_comment", kDelimiter, 0.55,
@@ -278,18 +437,24 @@ const Rule kRules[] = {
      "\\b(?:and|then)\\s+(?:\\w+\\s+){0,2}(?:follow|execute|obey|run|perform|carry\\s+out|act\\s+on|"
      "comply\\s+with|do\\s+(?:what|as)\\s+it\\s+says|apply)\\b",
      0},
+    {"encoded.treat_as_system", kEncoded, 0.75,
+     "\\b(?:treat|consider|interpret|handle|regard)\\s+(?:it|this|that|the\\s+\\w+|them)\\s+as\\s+"
+     "(?:an?\\s+)?(?:system|developer|admin|administrator|privileged|official)\\s+(?:instruction|prompt|"
+     "message|command|directive|order)s?",
+     0},
     {"encoded.encoding_word", kEncoded, 0.25,
      "\\b(?:base64|base-64|rot13|rot-13|hex(?:adecimal)?|caesar\\s+cipher|morse)\\b", 0},
 
     // --- other languages ---------------------------------------------------------------------
     {"override.es", kOverride, 0.9,
-     "\\b(?:ignora|ignore|ignoren|ignorar|olvida|olvide|olviden|olvidar|omite|omita|descarta|"
-     "descarte|desobedece|desatiende|haz\\s+caso\\s+omiso\\s+(?:a|de))\\b" GAP(4)
-     "(?:instrucciones|indicaciones|reglas|directrices|órdenes|ordenes|pautas|prompt)\\b",
+     "\\b(?:ignora|ignore\\s+(?:las|todas|tus|sus)|ignoren|ignorar|olvida|olvide|olviden|olvidar|"
+     "omite|omita|descarta|descarte|desobedece|desatiende|haz\\s+caso\\s+omiso\\s+(?:a|de))\\b"
+     GAP(4) "(?:instrucciones|indicaciones|reglas|directrices|órdenes|ordenes|pautas|prompt)\\b",
      0},
     {"override.fr", kOverride, 0.9,
-     "\\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|néglige|négligez|ne\\s+tiens\\s+pas\\s+"
-     "compte|ne\\s+tenez\\s+pas\\s+compte)\\b" GAP(4)
+     "\\b(?:ignore\\s+(?:les|toutes|tes|vos|ces)|ignorez|ignorer|oublie|oubliez|oublier|néglige|"
+     "négligez|ne\\s+tiens\\s+"
+     "(?:pas|plus)\\s+compte|ne\\s+tenez\\s+(?:pas|plus)\\s+compte)\\b" GAP(4)
      "(?:instructions|consignes|règles|directives|prompt|ordres)\\b",
      0},
     {"override.de", kOverride, 0.9,
@@ -299,7 +464,8 @@ const Rule kRules[] = {
      "systemprompt)\\b",
      0},
     {"override.pt", kOverride, 0.9,
-     "\\b(?:ignore|ignora|ignorar|esqueça|esqueca|esqueçam|desconsidere|descarte|despreze)\\b"
+     "\\b(?:ignore\\s+(?:as|todas|suas)|ignora\\s+(?:as|todas)|ignorar|esqueça|esqueca|esqueçam|"
+     "desconsidere|despreze)\\b"
      GAP(4) "(?:instruções|instrucoes|regras|diretrizes|orientações|orientacoes|prompt)\\b",
      0},
     {"override.it", kOverride, 0.9,
@@ -317,7 +483,65 @@ const Rule kRules[] = {
      0},
     {"override.ja", kOverride, 0.9,
      "(?:指示|命令|ルール|設定|プロンプト|制約|制限)(?:は|を)?(?:すべて|全て|全部)?(?:無視|忘れ|"
-     "破棄)|(?:無視して|忘れて)[^\\n]{0,60}(?:指示|命令|ルール|プロンプト)",
+     "破棄)",
+     0},
+    {"override.void_multilingual", kOverride, 0.85,
+     "\\b(?:instrucciones|políticas|reglas|normas|indicaciones)\\s+anteriores\\s+(?:quedan|están|son|"
+     "han\\s+sido)\\s+(?:anuladas|canceladas|sin\\s+efecto|revocadas|invalidadas|derogadas)|"
+     "\\b(?:consignes|instructions|règles|politiques)\\s+précédentes\\s+(?:sont|ont\\s+été)\\s+"
+     "(?:annulées|révoquées|caduques|abrogées)|\\b(?:vorherigen|bisherigen|alten)\\s+(?:anweisungen|"
+     "regeln|richtlinien)\\s+(?:sind|gelten)\\s+(?:ungültig|aufgehoben|nicht\\s+mehr)|"
+     "\\b(?:instruções|regras|políticas)\\s+anteriores\\s+(?:estão|são|foram)\\s+(?:anuladas|"
+     "canceladas|revogadas)|\\b(?:istruzioni|regole|politiche)\\s+precedenti\\s+(?:sono|vengono)\\s+"
+     "(?:annullate|revocate|nulle)",
+     0},
+    {"override.void_multilingual2", kOverride, 0.85,
+     "\\b(?:prompt|istruzioni|regole)\\s+precedent[ei]\\s+(?:è|e|sono)\\s+stat[oaie]\\s+(?:revocat|annullat)|"
+     "\\b(?:prompt|instrucciones)\\s+anterior(?:es)?\\s+(?:ha|han)\\s+sido\\s+(?:revocad|anulad)|"
+     "\\b(?:nuova|nueva|nouvelle|neue|nova)\\s+(?:regola|regla|règle|regel|regra)\\s*:",
+     0},
+    {"persona.no_warnings_multilingual", kPersona, 0.5,
+     "\\b(?:non\\s+rifiutare\\s+nessuna|non\\s+aggiungere\\s+avvertenze|nunca\\s+das\\s+advertencias|"
+     "sin\\s+advertencias|sans\\s+avertissements?|ohne\\s+warnungen|sem\\s+avisos|mantente\\s+en\\s+el\\s+"
+     "personaje|reste\\s+dans\\s+(?:le|ton)\\s+personnage|bleib\\s+in\\s+der\\s+rolle|resta\\s+nel\\s+"
+     "personaggio|permaneça\\s+no\\s+personagem)",
+     0},
+    {"override.void_nonlatin", kOverride, 0.85,
+     "(?:以前|前|これまで|既存|最初)の(?:ルール|指示|命令|設定|ポリシー)は(?:すべて)?(?:無効|破棄|取り消)|"
+     "(?:之前|以前|先前|原来)的(?:所有)?(?:规则|指令|指示|设定|限制)(?:已|都)?(?:失效|作废|无效|取消)|"
+     "(?:П|п)редыдущие\\s+(?:инструкции|правила)\\s+(?:больше\\s+не\\s+действуют|отменены|"
+     "недействительны)",
+     0},
+    {"persona.never_refuse_multilingual", kPersona, 0.6,
+     "\\b(?:nunca\\s+te\\s+niegas|nunca\\s+(?:rechaces|te\\s+niegues|rechazas)|ne\\s+refuses?\\s+jamais|"
+     "lehn(?:e|st)\\s+(?:\\w+\\s+){0,3}niemals|niemals\\s+ab|nunca\\s+recusa|non\\s+rifiutare\\s+mai|"
+     "mai\\s+rifiutare)|(?:Н|н)икогда\\s+не\\s+отказыва|永远不要拒绝|绝不拒绝|从不拒绝|断らず|拒否しない",
+     0},
+    {"persona.uncensored_multilingual", kPersona, 0.7,
+     "\\b(?:sin\\s+censura|non\\s+censuré|sans\\s+censure|unzensiert\\w*|sem\\s+censura|"
+     "senza\\s+censura|non\\s+censurat\\w)|без\\s+цензуры|不受审查|未经审查|検閲なし|無検閲|"
+     "(?:comme\\s+si\\s+tu\\s+n'avais|tu\\s+n'as)\\s+aucune\\s+(?:règle|restriction|limite)|"
+     "\\bque\\s+(?:no\\s+tienes|você\\s+não\\s+tem)\\s+(?:reglas|regras|restricciones|restrições)|"
+     "ルールはありません|制限のない|没有任何限制|不受任何(?:规则|限制)",
+     0},
+    {"exfiltration.repeat_above_multilingual", kExfiltration, 0.8,
+     "\\b(?:répète|répétez|recopie)\\s+(?:\\w+\\s+){0,3}(?:texte|instructions|message)\\s+(?:\\S+\\s+){0,2}"
+     "au-dessus|\\ben\\s+commençant\\s+par\\s+(?:«\\s*)?tu\\s+es\\b|\\brepite\\s+(?:\\w+\\s+){0,3}"
+     "(?:texto|instrucciones)\\s+(?:de\\s+)?(?:arriba|anterior)|\\bempezando\\s+por\\s+(?:«\\s*)?eres\\b|"
+     "\\bwiederhole\\s+(?:\\w+\\s+){0,3}(?:text|anweisungen)\\s+(?:oben|darüber)|\\bbeginnend\\s+mit\\s+"
+     "(?:„\\s*)?du\\s+bist\\b|\\brepita\\s+(?:\\w+\\s+){0,3}(?:texto|instruções)\\s+acima|"
+     "\\b(?:istruzioni|indicazioni)\\s+che\\s+hai\\s+ricevuto|\\binstrucciones\\s+que\\s+(?:te\\s+dieron|"
+     "recibiste)|\\binstructions\\s+(?:que\\s+tu\\s+as\\s+reçues|qu'on\\s+t'a\\s+données)|"
+     "\\banweisungen,?\\s+die\\s+du\\s+(?:erhalten|bekommen)\\s+hast|\\binstruções\\s+que\\s+"
+     "(?:você\\s+)?recebeu",
+     0},
+    {"exfiltration.your_instructions_multilingual", kExfiltration, 0.85,
+     "\\b(?:cuál\\s+es|cuáles\\s+son)\\s+tus?\\s+(?:prompt|instrucciones|reglas)|\\b(?:quel\\s+est\\s+ton|"
+     "quelles\\s+sont\\s+tes)\\s+(?:prompt|instructions|consignes)|\\b(?:was|wie)\\s+(?:sind|waren|"
+     "lauten|lauteten)\\s+deine\\s+(?:\\S+\\s+)?(?:anweisungen|instruktionen|regeln|systemprompt|vorgaben)|"
+     "\\b(?:qual\\s+é\\s+o\\s+seu|quais\\s+são\\s+as\\s+suas)\\s+(?:prompt|instruções)|\\b(?:qual\\s+è\\s+il\\s+tuo|"
+     "quali\\s+sono\\s+le\\s+tue)\\s+(?:prompt|istruzioni)|configuration\\s+cachée|message\\s+développeur|"
+     "(?:系统提示|系统指令|提示词|初始指令|隐藏指令)[^\\n]{0,30}(?:输出|显示|告诉|透露|打印|重复|发给)",
      0},
     {"exfiltration.es", kExfiltration, 0.85,
      "\\b(?:muestra|muéstrame|revela|revélame|repite|imprime|dime|escribe|enséñame|comparte)\\b"
@@ -330,7 +554,7 @@ const Rule kRules[] = {
      "instructions\\s+(?:initiales|système|systeme|d'origine|originales|cachées|secrètes))",
      0},
     {"exfiltration.de", kExfiltration, 0.85,
-     "\\b(?:zeige|zeig|gib|verrate|wiederhole|nenne|schreibe|drucke)\\b[^.\\n]{0,40}"
+     "\\b(?:zeige|zeig|gib|verrate|wiederhole|nenne|drucke)\\b[^.\\n]{0,40}"
      "(?:system-?prompt|systemanweisung|anfangsanweisung|ursprünglichen\\s+anweisungen|"
      "versteckten\\s+anweisungen|geheimen\\s+anweisungen|initialen\\s+anweisungen)",
      0},
@@ -380,26 +604,149 @@ const Rule kRules[] = {
      "开发者模式|越狱模式|開発者モード|脱獄モード",
      0},
 
+    // --- general paraphrases (written from the attack families, not from the eval texts) -----
+    {"exfiltration.your_instructions", kExfiltration, 0.8,
+     "\\b(?:print|show|tell|give|reveal|list|repeat|output|display|share|dump|write\\s+out|recite|"
+     "disclose|paste|spell\\s+out|describe)\\s+(?:me\\s+|us\\s+)?(?:all\\s+|exactly\\s+|word\\s+for\\s+"
+     "word\\s+)?(?:of\\s+)?your\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|guidelines|prompt|directives|"
+     "configuration|setup|programming|system\\s+\\w+)\\b",
+     0},
+    {"exfiltration.which_instructions", kExfiltration, 0.8,
+     "\\b(?:what|which)\\s+(?:\\w+\\s+)?(?:instructions|rules|guidelines|prompt|directives|orders)\\s+"
+     "(?:were\\s+you|have\\s+you\\s+been|did\\s+(?:they|your\\s+\\w+|the\\s+\\w+)|do\\s+you\\s+have)\\s*"
+     "(?:given|told|programmed|set|configure|give\\s+you|provided|follow)?",
+     0},
+    {"exfiltration.first_line_of_prompt", kExfiltration, 0.85,
+     "\\b(?:first|last|opening|initial)\\s+(?:\\d+\\s+)?(?:lines?|sentences?|words?|paragraphs?|"
+     "characters?|tokens?)\\s+of\\s+your\\s+(?:\\w+\\s+)?(?:prompt|instructions|system|context|"
+     "configuration|message)",
+     0},
+    {"exfiltration.how_configured", kExfiltration, 0.5,
+     "\\bhow\\s+(?:were|are|have)\\s+you\\s+(?:been\\s+)?(?:configured|programmed|instructed|set\\s+up|"
+     "prompted|initiali[sz]ed)\\b",
+     0},
+    {"override.forget_what_told", kOverride, 0.9,
+     "\\b(?:ignore|disregard|forget|drop|skip|override|abandon|discard)\\s+(?:\\w+\\s+){0,3}(?:what|"
+     "everything|anything|all)\\s+(?:that\\s+)?(?:you\\s+(?:were|have\\s+been|'ve\\s+been|was)\\s+"
+     "(?:told|given|taught|instructed|programmed|trained)|(?:your|the)\\s+(?:developers?|creators?|"
+     "operators?|system|company|owners?)\\s+(?:said|told|wrote|asked|want))",
+     0},
+    {"override.no_longer_assistant", kOverride, 0.75,
+     "\\byou\\s+are\\s+no\\s+longer\\s+(?:an?\\s+)?(?:ai\\s+|helpful\\s+|language\\s+model\\s+)?"
+     "(?:assistant|chatbot|bound|restricted|limited|required|obligated|constrained|an?\\s+ai)\\b",
+     0},
+    {"override.rules_dont_exist", kOverride, 0.75,
+     "\\b(?:pretend|imagine|assume|suppose|act\\s+as\\s+if|as\\s+if)\\s+(?:that\\s+)?(?:the|your|all|any)\\s+"
+     "(?:\\w+\\s+)?(?:rules|guidelines|restrictions|policies|filters|instructions)\\s+(?:don't|do\\s+not|"
+     "didn't|no\\s+longer)\\s+(?:exist|apply|matter|count)",
+     0},
+    {"override.claimed_developer", kOverride, 0.55,
+     "\\bI\\s+am\\s+(?:your|an?|the)\\s+(?:\\w+\\s+)?(?:developer|creator|admin(?:istrator)?|operator|"
+     "owner|programmer|openai\\s+\\w+|anthropic\\s+\\w+)\\b|\\bthis\\s+is\\s+(?:an?\\s+)?(?:order|"
+     "command|directive)\\s+from\\s+(?:your\\s+)?(?:developers?|admin\\w*|creators?|system|operators?)",
+     0},
+    {"persona.can_do_anything", kPersona, 0.6,
+     "\\byou\\s+(?:can|will|must|should|are\\s+able\\s+to|are\\s+free\\s+to)\\s+(?:now\\s+)?(?:do|say|"
+     "answer|generate|write|produce)\\s+(?:absolutely\\s+)?anything\\b",
+     0},
+    {"persona.no_more_rules", kPersona, 0.6,
+     "\\bno\\s+(?:longer|more)\\s+(?:any\\s+|have\\s+(?:any\\s+)?)?(?:restrictions|rules|limits|filters|"
+     "guidelines|limitations|boundaries)\\b",
+     0},
+    {"persona.no_ethics", kPersona, 0.7,
+     "\\b(?:without|no|zero|free\\s+of|ignoring)\\s+(?:any\\s+)?(?:ethical|moral|safety|legal)\\s+"
+     "(?:guidelines|constraints|restrictions|considerations|limits|boundaries|concerns|filters|rules)",
+     0},
+    {"persona.break_rules", kPersona, 0.75,
+     "\\b(?:break|breaking|escape|escaping|bypass|bypassing|circumvent|evade)\\s+(?:out\\s+of\\s+)?"
+     "(?:your|the|all|any)\\s+(?:own\\s+)?(?:rules|restrictions|guidelines|programming|filters|chains|"
+     "safeguards|guardrails|limitations|constraints|alignment)",
+     0},
+    {"delimiter.bracket_role", kDelimiter, 0.6,
+     "(?:^|\\n)[ \\t]*(?:\\[|<|\\{\\{?)[ \\t]*(?:system|sys|admin|developer)(?:[ \\t_-]*(?:message|"
+     "prompt|note|override))?[ \\t]*(?:\\]|>|\\}\\}?)",
+     HS_FLAG_MULTILINE},
+    {"override.forget_all_multilingual", kOverride, 0.85,
+     "\\b(?:ignora|olvida|omite)\\s+todo\\s+lo\\s+(?:anterior|que\\s+te\\s+(?:dijeron|han\\s+dicho))|"
+     "\\b(?:oublie|ignore|oubliez|ignorez)\\s+tout\\s+(?:ce\\s+qu'on\\s+t'a\\s+dit|ce\\s+qui\\s+précède|"
+     "ce\\s+que\\s+tu\\s+sais)|\\b(?:vergiss|ignoriere|vergessen\\s+sie|ignorieren\\s+sie)\\s+alles,?\\s+"
+     "(?:was|bisher|vorher|zuvor|davor|oben)|\\b(?:esqueça|ignore|esqueca)\\s+tudo\\s+(?:o\\s+que|que\\s+foi|"
+     "anterior|acima)|\\b(?:dimentica|ignora)\\s+tutto\\s+(?:quello\\s+che|ciò\\s+che|quanto|"
+     "sopra)|(?:(?:З|з)абудь|(?:И|и)гнорируй)\\s+(?:всё|все)\\s*,?\\s*(?:что|предыдущ|выше|ранее)|"
+     "(?:忽略|忘记|无视|忘掉)(?:之前|以上|上面|前面|先前)(?:的)?(?:所有)?(?:内容|一切|对话)|"
+     "(?:これまで|今まで|以前|上記)の(?:内容|会話|すべて|全て)を(?:無視|忘れ)",
+     0},
+    {"exfiltration.your_rules_multilingual", kExfiltration, 0.8,
+     "\\b(?:muestra|muéstrame|revela|dime|repite|enumera|comparte)\\s+(?:\\w+\\s+){0,2}tus\\s+"
+     "(?:instrucciones|reglas|indicaciones|directrices)|\\b(?:montre|affiche|révèle|donne|dis|liste|"
+     "répète)(?:-moi)?\\s+(?:\\w+\\s+){0,2}(?:tes|vos)\\s+(?:instructions|consignes|règles|directives)|"
+     "\\b(?:zeig|zeige|gib|nenne|verrate|wiederhole|liste)\\s+(?:\\w+\\s+){0,2}deine\\s+(?:anweisungen|"
+     "regeln|instruktionen|vorgaben|richtlinien)|\\b(?:mostre|revele|diga|repita|liste)\\s+(?:\\w+\\s+){0,2}"
+     "(?:suas|as\\s+suas)\\s+(?:instruções|regras|diretrizes)|\\b(?:mostra|mostrami|rivela|dimmi|"
+     "ripeti|elenca)\\s+(?:\\w+\\s+){0,2}le\\s+tue\\s+(?:istruzioni|regole|direttive)|"
+     "(?:(?:П|п)окажи|(?:В|в)ыведи|(?:Р|р)аскрой|(?:Н|н)азови|(?:П|п)еречисли|(?:П|п)овтори)\\s+"
+     "(?:свои|твои)\\s+(?:инструкции|правила|указания)|(?:告诉我|显示|输出|列出|重复)你的(?:指令|规则|"
+     "设定|提示|指示)|你的(?:指令|规则|设定|系统提示)是什么|(?:あなたの)?(?:指示|ルール|設定|プロンプト)を"
+     "(?:教え|見せ|表示|出力|すべて書き出)",
+     0},
+    {"persona.remove_limits_nonlatin", kPersona, 0.75,
+     "(?:制限|ルール|フィルター|安全設定)(?:を)?(?:解除|無効)|(?:解除|取消)(?:所有)?(?:限制|过滤|审查)|"
+     "(?:(?:С|с)ними|(?:О|о)тключи)\\s+(?:все\\s+)?(?:ограничения|фильтры)",
+     0},
+
     // --- discussion context (damping, not evidence) -------------------------------------------
-    {"context.injection_term", kContext, 0, "\\bprompt[\\s-]+injections?\\b|\\bjailbreak(?:s|ing)?\\b"
-     "[^.\\n]{0,30}\\b(?:attempts?|attacks?|prompts?|techniques?|detection|examples?|research)\\b",
+    {"context.injection_term", kContext, 1,
+     "\\bprompt[\\s-]+injections?\\b|\\bjailbreak(?:s|ing)?\\s+(?:attempts?|attacks?|prompts?|"
+     "techniques?|detection|examples?|research)\\b|\\bjailbreaks\\b|インジェクション|提示注入|"
+     "\\binjection\\s+(?:de\\s+prompt|d'invite)|\\binyección\\s+de\\s+prompt",
      0},
     {"context.security_terms", kContext, 0,
-     "\\b(?:detect(?:s|ed|ion|or|ing)?|classif(?:y|ier|ies|ication)|filter(?:s|ing)?|blocklist|"
+     "\\b(?:detect(?:s|ed|ion|or|ing)?|classif(?:y|ier|ies|ication)|filter(?:s|ed|ing)?|blocklist|"
      "denylist|sanitiz\\w*|mitigat\\w*|defen[cs]es?|defend\\w*|red[\\s-]team\\w*|owasp|llm01|"
-     "adversarial|vulnerab\\w*|threat\\s+model|security|payloads?|regex|heuristics?|"
-     "false\\s+positives?)\\b",
+     "adversarial|vulnerab\\w*|threat\\s+model|security|payloads?|heuristics?|"
+     "false\\s+positives?|guard(?:rail)?s?|flagged|blocks?|blocked|moderation|attacks?|attackers?)\\b",
      0},
-    {"context.example_terms", kContext, 0,
+    {"context.example_terms", kContext, 1,
      "\\b(?:for\\s+example|for\\s+instance|e\\.g\\.|such\\s+as|phrases?\\s+like|strings?\\s+like|"
-     "the\\s+(?:phrase|string|text|pattern|sentence)|examples?\\s+of|an\\s+attacker|attackers|"
-     "test\\s+cases?|unit\\s+tests?|assert\\w*|quoted?|well-known|classic|common)\\b",
+     "inputs?\\s+like|the\\s+(?:phrase|string|text|pattern|sentence|prompt)|examples?|"
+     "well-known|classic|typical|meme|variants?|exemple|ejemplo|beispiel|esempio|exemplo)\\b|例えば|典型|例如",
      0},
-    {"context.meta_question", kContext, 0,
-     "\\b(?:what\\s+is\\s+(?:a|an)|is\\s+this\\s+(?:a|an)|how\\s+(?:do|can|should|would)\\s+"
-     "(?:i|we|you)\\s+(?:detect|prevent|defend|block|stop|protect|handle|mitigate|test)|"
-     "why\\s+do(?:es)?|explain)\\b",
+    {"context.code_terms", kContext, 0,
+     "\\b(?:regex(?:p|es)?|grep|fixtures?|test\\s+cases?|unit\\s+tests?|assert\\w*|expect|"
+     "pytest|parametrize|describe|TEST|log\\s+lines?|logs?|changelog|csv|json|yaml|compiles?|"
+     "function|returns?|tokenizer|template)\\b",
      0},
+    {"context.reporting_terms", kContext, 0,
+     "\\b(?:someone|a\\s+user|users|customers?|people|attackers?)\\s+(?:\\w+\\s+){0,2}(?:sent|typed|"
+     "wrote|posted|replied|left|tried|used|asked|try|type|send|write|paste)\\b|\\b(?:paper|research|"
+     "study|thesis|article|blog|course|training|workshop|lecture|talk|slides|awareness|incident|"
+     "finding|report|review|tweet|draft|translate|translation|summari[sz]e)\\b",
+     0},
+    {"context.meta_question", kContext, 1,
+     "\\b(?:what\\s+is\\s+(?:a|an)|is\\s+(?:this|that|it)\\s+(?:a|an)|what\\s+does\\s+(?:this|that|it)|"
+     "how\\s+(?:do|can|should|would)\\s+(?:i|we|you)\\s+(?:detect|prevent|defend|block|stop|protect|"
+     "handle|mitigate|test)|why\\s+(?:do|does|is)|explain|should\\s+we|is\\s+it\\s+fair)\\b",
+     0},
+
+    // --- mitigation (damps a family) ------------------------------------------------------------
+    {"mitigate.own_instructions", kMitigate, 0.35,
+     "\\bmy\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|directions|request|message|prompt)\\b|"
+     "\\b(?:instructions|rules|directions|request)\\s+(?:that\\s+)?I\\s+(?:\\w+\\s+)?(?:gave|sent|"
+     "wrote|provided|mentioned|asked|added)\\b|\\b(?:instructions|rules|directions|steps|warnings)\\s+"
+     "(?:in|from|on|of)\\s+(?:the|this|that|our|your)\\s+(?:\\w+\\s+)?(?:readme|docs?|documentation|"
+     "file|guide|tutorial|manual|wiki|email|ticket|issue|page|box|package|article|post|video|"
+     "linter|compiler|template|spec|checklist)\\b",
+     0, kOverride},
+    {"mitigate.prompt_format", kMitigate, 0.4,
+     "\\b(?:chatml|prompt\\s+(?:format|template)|chat\\s+(?:format|template)|special\\s+tokens?|"
+     "tokenizer|fine-?tun\\w*|training\\s+data|jinja|apply_chat_template|llama\\s*[23]|mistral|"
+     "how\\s+does\\s+the|is\\s+the\\s+prompt\\s+template)\\b",
+     0, kDelimiter},
+    {"mitigate.write_a_prompt", kMitigate, 0.3,
+     "\\b(?:write|writing|draft|drafting|improve|design|create|build)\\s+(?:a|an|my|our|the)\\s+"
+     "(?:good\\s+|better\\s+)?system\\s+prompts?\\b|\\b(?:einen|un|una|um)\\s+(?:guten\\s+|bon\\s+|"
+     "buen\\s+|bom\\s+)?(?:system-?prompt|prompt\\s+(?:système|de\\s+sistema|do\\s+sistema))",
+     0, kExfiltration},
 };
 
 #undef GAP
@@ -411,10 +758,44 @@ constexpr size_t kRuleCount = sizeof(kRules) / sizeof(kRules[0]);
 constexpr unsigned kDefaultFlags = HS_FLAG_CASELESS;
 
 // Damping factors (tuned on the dev set).
-constexpr double kQuotedDiscussion = 0.3;  // a quoted match in a text discussing attacks
-constexpr double kQuoted = 0.7;            // a quoted match otherwise
+constexpr double kQuotedDiscussion = 0.3;  // a quoted match in a text with a context marker
+constexpr double kQuoted = 0.6;            // a quoted match otherwise
 constexpr double kDiscussion = 0.8;        // an unquoted match in a discussion
 constexpr int kDiscussionMarkers = 2;      // distinct context rules that make a discussion
+
+double Damping(bool quoted, int markers) {
+  if (quoted) return markers >= 1 ? kQuotedDiscussion : kQuoted;
+  return markers >= kDiscussionMarkers ? kDiscussion : 1.0;
+}
+
+// FamilyScores: rules of one family are mostly rephrasings of the same signal, so within a
+// family the strongest rule counts fully and the others at half weight; families combine as
+// independent signals (noisy-OR).
+class FamilyScores {
+ public:
+  void Add(Family f, double w) {
+    auto& v = weights_[f];
+    v.push_back(w);
+  }
+  // AddQuoted(): a quoted match is a mention, not an instruction: only the strongest quoted
+  // match counts, however many attacks a test file or an article quotes.
+  void AddQuoted(double w) { quoted_ = std::max(quoted_, w); }
+  double Score() {
+    double keep = 1;
+    for (auto& v : weights_) {
+      if (v.empty()) continue;
+      std::sort(v.begin(), v.end(), std::greater<>());
+      double fam_keep = 1 - v[0];
+      for (size_t i = 1; i < v.size(); ++i) fam_keep *= 1 - 0.7 * v[i];
+      keep *= fam_keep;
+    }
+    return 1 - keep * (1 - quoted_);
+  }
+
+ private:
+  std::array<std::vector<double>, kFamilies> weights_;
+  double quoted_ = 0;
+};
 
 // Payload decoding: runs of base64/hex long enough to hide an instruction.
 constexpr size_t kMinBase64Run = 20;
@@ -470,18 +851,26 @@ bool Quoted(std::string_view text, size_t end) {
   size_t i = begin;
   while (i < end && (text[i] == ' ' || text[i] == '\t')) ++i;
   if (i < end && text[i] == '>') return true;
-  int dq = 0, bt = 0, curly = 0, guil = 0, cjk = 0;
+  int dq = 0, sq = 0, bt = 0, curly = 0, guil = 0, cjk = 0;
   const std::string_view s = text.substr(begin, end - begin);
+  auto letter = [&](size_t k) {
+    return k < s.size() && (absl::ascii_isalnum(static_cast<unsigned char>(s[k])) ||
+                            static_cast<unsigned char>(s[k]) >= 0x80);
+  };
   for (size_t k = 0; k < s.size(); ++k) {
     const unsigned char c = s[k];
     if (c == '"') {
       ++dq;
     } else if (c == '`') {
       ++bt;
+    } else if (c == '\'') {
+      // A quote mark, not an apostrophe (don't, users'): not between two letters, and not a
+      // plural possessive before a space.
+      if (!(k > 0 && letter(k - 1) && letter(k + 1))) ++sq;
     } else if (c == 0xE2 && k + 2 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x80) {
       const unsigned char d = s[k + 2];
-      if (d == 0x9C) ++curly;  // “
-      if (d == 0x9D) --curly;  // ”
+      if (d == 0x9C || d == 0x9D || d == 0x9E) ++curly;  // “ ” „ (English and German pairs)
+      if ((d == 0x98 || d == 0x99) && !(k > 0 && letter(k - 1) && letter(k + 3))) ++sq;  // ‘ ’
     } else if (c == 0xC2 && k + 1 < s.size()) {
       const unsigned char d = s[k + 1];
       if (d == 0xAB) ++guil;  // «
@@ -493,8 +882,203 @@ bool Quoted(std::string_view text, size_t end) {
     }
   }
   // A single quote (') is not counted: apostrophes are too common in English.
-  return dq % 2 == 1 || bt % 2 == 1 || curly > 0 || guil > 0 || cjk > 0;
+  return dq % 2 == 1 || sq % 2 == 1 || bt % 2 == 1 || curly % 2 == 1 || guil > 0 || cjk > 0;
 }
+
+// --- obfuscation variants -------------------------------------------------------------------
+// Each returns true and fills `out` when `text` shows that obfuscation; the variant is then
+// classified like a decoded payload.
+
+bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
+  if (needle.size() > text.size()) return false;
+  for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
+    if (absl::EqualsIgnoreCase(pai::AV(text.substr(i, needle.size())), pai::AV(needle))) return true;
+  }
+  return false;
+}
+
+// Leetspeak inside words that mix letters and digits: "1gn0r3 4ll" -> "ignore all".
+bool Unleet(std::string_view text, std::string* out) {
+  static constexpr char kMap[] = "oizeasgtbg";  // 0..9 (2→z, 6→g, 8→b, 9→g)
+  bool changed = false;
+  out->assign(text);
+  size_t i = 0;
+  while (i < out->size()) {
+    size_t j = i;
+    bool letters = false, digits = false;
+    while (j < out->size() && (absl::ascii_isalnum((*out)[j]) || (*out)[j] == '@' ||
+                               (*out)[j] == '$')) {
+      letters = letters || absl::ascii_isalpha((*out)[j]);
+      digits = digits || absl::ascii_isdigit((*out)[j]) || (*out)[j] == '@' || (*out)[j] == '$';
+      ++j;
+    }
+    if (letters && digits) {
+      for (size_t k = i; k < j; ++k) {
+        char& c = (*out)[k];
+        if (absl::ascii_isdigit(c)) {
+          c = kMap[c - '0'];
+        } else if (c == '@') {
+          c = 'a';
+        } else if (c == '$') {
+          c = 's';
+        }
+      }
+      changed = true;
+    }
+    i = j == i ? i + 1 : j;
+  }
+  return changed;
+}
+
+// Letters spaced out: "I g n o r e   a l l" -> "Ignore all" (runs of >= 4 single letters).
+bool Unspace(std::string_view text, std::string* out) {
+  out->clear();
+  bool changed = false;
+  size_t i = 0;
+  while (i < text.size()) {
+    // A run: letter (space letter)+ with single spaces.
+    size_t j = i, letters = 0;
+    while (j < text.size() && absl::ascii_isalpha(text[j]) &&
+           (j + 1 >= text.size() || !absl::ascii_isalpha(text[j + 1]))) {
+      ++letters;
+      if (j + 2 < text.size() && text[j + 1] == ' ' && absl::ascii_isalpha(text[j + 2]) &&
+          (j == 0 || !absl::ascii_isalpha(text[j - 1]) || j > i)) {
+        j += 2;
+      } else {
+        ++j;
+        break;
+      }
+    }
+    if (letters >= 4) {
+      for (size_t k = i; k < j; ++k) {
+        if (text[k] != ' ') out->push_back(text[k]);
+      }
+      changed = true;
+      i = j;
+    } else {
+      out->push_back(text[i]);
+      ++i;
+    }
+  }
+  return changed;
+}
+
+// Cyrillic letters that look Latin, inside Latin words: "ignоre" (о = U+043E) -> "ignore".
+bool Unhomoglyph(std::string_view text, std::string* out) {
+  auto latin = [](unsigned char c) { return c < 0x80 && absl::ascii_isalpha(c); };
+  auto map = [](unsigned char a, unsigned char b) -> char {
+    if (a == 0xD0) {
+      switch (b) {
+        case 0xB0: return 'a';
+        case 0xB5: return 'e';
+        case 0xBE: return 'o';
+        case 0x90: return 'A';
+        case 0x95: return 'E';
+        case 0x9E: return 'O';
+        case 0xA0: return 'P';
+        case 0xA1: return 'C';
+        case 0xA2: return 'T';
+        case 0x9D: return 'H';
+        case 0x9A: return 'K';
+        case 0x9C: return 'M';
+        case 0x92: return 'B';
+        case 0x85: return 'S';
+        case 0x86: return 'I';
+      }
+    } else if (a == 0xD1) {
+      switch (b) {
+        case 0x80: return 'p';
+        case 0x81: return 'c';
+        case 0x83: return 'y';
+        case 0x85: return 'x';
+        case 0x96: return 'i';
+        case 0x95: return 's';
+      }
+    }
+    return 0;
+  };
+  bool changed = false;
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = text[i];
+    if ((c == 0xD0 || c == 0xD1) && i + 1 < text.size()) {
+      const char m = map(c, static_cast<unsigned char>(text[i + 1]));
+      const bool beside_latin = (i > 0 && latin(text[i - 1])) ||
+                                (i + 2 < text.size() && latin(text[i + 2]));
+      if (m && beside_latin) {
+        out->push_back(m);
+        ++i;
+        changed = true;
+        continue;
+      }
+    }
+    out->push_back(text[i]);
+  }
+  return changed;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-encoding (%49%67...) and JSON/JS \uXXXX escapes of ASCII, when at least 4 appear.
+bool Unescape(std::string_view text, std::string* out) {
+  int escapes = 0;
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out->push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+      ++escapes;
+    } else if (text[i] == '\\' && i + 5 < text.size() && text[i + 1] == 'u' && text[i + 2] == '0' &&
+               text[i + 3] == '0' && HexValue(text[i + 4]) >= 0 && HexValue(text[i + 5]) >= 0) {
+      out->push_back(static_cast<char>(HexValue(text[i + 4]) * 16 + HexValue(text[i + 5])));
+      i += 5;
+      ++escapes;
+    } else {
+      out->push_back(text[i]);
+    }
+  }
+  return escapes >= 4;
+}
+
+// ROT13, when the text names it.
+bool Rot13(std::string_view text, std::string* out) {
+  if (!ContainsIgnoreCase(text, "rot13") && !ContainsIgnoreCase(text, "rot-13") &&
+      !ContainsIgnoreCase(text, "rot 13")) {
+    return false;
+  }
+  out->assign(text);
+  for (char& c : *out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>('a' + (c - 'a' + 13) % 26);
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>('A' + (c - 'A' + 13) % 26);
+  }
+  return true;
+}
+
+// Reversed text, when the text asks for reading backwards.
+bool Reverse(std::string_view text, std::string* out) {
+  if (!ContainsIgnoreCase(text, "backward") && !ContainsIgnoreCase(text, "reverse") &&
+      !ContainsIgnoreCase(text, "right to left")) {
+    return false;
+  }
+  out->assign(text.rbegin(), text.rend());
+  return true;
+}
+
+struct Deobfuscator {
+  std::string_view rule;
+  bool (*fn)(std::string_view, std::string*);
+};
+constexpr Deobfuscator kDeobfuscators[] = {
+    {"encoded.leetspeak", Unleet},     {"encoded.spaced_letters", Unspace},
+    {"encoded.homoglyphs", Unhomoglyph}, {"encoded.escapes", Unescape},
+    {"encoded.rot13", Rot13},           {"encoded.reversed", Reverse},
+};
 
 struct ScratchDeleter {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
@@ -511,10 +1095,10 @@ struct BuiltinClassifier::Impl {
   }
 };
 
-absl::StatusOr<std::unique_ptr<BuiltinClassifier>> BuiltinClassifier::Create() {
-  if (hs_valid_platform() != HS_SUCCESS) {
-    return absl::InternalError("Vectorscan needs a CPU with SSSE3");
-  }
+namespace {
+
+// CompileRules() compiles kRules into a block-mode database.
+absl::Status CompileRules(hs_database_t** db) {
   std::vector<const char*> patterns;
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < kRuleCount; ++i) {
@@ -524,16 +1108,69 @@ absl::StatusOr<std::unique_ptr<BuiltinClassifier>> BuiltinClassifier::Create() {
     flags.push_back(f);
     ids.push_back(static_cast<unsigned>(i));
   }
-  auto impl = std::make_unique<Impl>();
   hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(patterns.size()), HS_MODE_BLOCK, nullptr, &impl->db,
+                       static_cast<unsigned>(patterns.size()), HS_MODE_BLOCK, nullptr, db,
                        &err) != HS_SUCCESS) {
     std::string msg = pai::StrCat("guard rule ",
                                   err->expression >= 0 ? kRules[err->expression].id : "?", ": ",
                                   err->message);
     hs_free_compile_error(err);
     return absl::InternalError(msg);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+uint64_t BuiltinClassifier::RulesFingerprint() {
+  // FNV-1a over every rule's id, pattern, flags and the Vectorscan version.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  mix(hs_version());
+  for (const Rule& r : kRules) {
+    mix(r.id);
+    mix(r.pattern);
+    mix(std::to_string(r.flags));
+  }
+  return h;
+}
+
+absl::StatusOr<std::string> BuiltinClassifier::CompileSerialized() {
+  hs_database_t* db = nullptr;
+  if (absl::Status s = CompileRules(&db); !s.ok()) return s;
+  char* bytes = nullptr;
+  size_t size = 0;
+  const hs_error_t rc = hs_serialize_database(db, &bytes, &size);
+  hs_free_database(db);
+  if (rc != HS_SUCCESS) return absl::InternalError("hs_serialize_database failed");
+  std::string out(bytes, size);
+  std::free(bytes);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<BuiltinClassifier>> BuiltinClassifier::Create() {
+  if (hs_valid_platform() != HS_SUCCESS) {
+    return absl::InternalError("Vectorscan needs a CPU with SSSE3");
+  }
+  auto impl = std::make_unique<Impl>();
+  // The build embeds the compiled rules (rules_db_gen); compiling them here takes ~1.5 s. The
+  // embedded copy is used when it was built from these very rules and this CPU can run it.
+  const EmbeddedRules embedded = EmbeddedRulesDatabase();
+  bool loaded = false;
+  if (embedded.size > 0 && embedded.fingerprint == RulesFingerprint()) {
+    loaded = hs_deserialize_database(reinterpret_cast<const char*>(embedded.data), embedded.size,
+                                     &impl->db) == HS_SUCCESS;
+  }
+  if (!loaded) {
+    if (absl::Status s = CompileRules(&impl->db); !s.ok()) return s;
   }
   if (hs_alloc_scratch(impl->db, &impl->prototype) != HS_SUCCESS) {
     return absl::InternalError("hs_alloc_scratch failed");
@@ -590,29 +1227,33 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
           &matches);
 
   Verdict v;
-  std::array<bool, kRuleCount> context_seen{};
-  int context = 0;
+  std::array<bool, kRuleCount> seen{};
+  int markers = 0, strong = 0;
+  std::array<double, kFamilies> damp;
+  damp.fill(1.0);
   for (const Match& m : matches) {
-    if (kRules[m.id].family == kContext && !context_seen[m.id]) {
-      context_seen[m.id] = true;
-      ++context;
+    const Rule& r = kRules[m.id];
+    if (seen[m.id]) continue;
+    seen[m.id] = true;
+    if (r.family == kContext) {
+      ++markers;
+      if (r.weight > 0) ++strong;  // context rules with weight 1 are strong markers
     }
+    if (r.family == kMitigate) damp[r.target] = std::min(damp[r.target], r.weight);
   }
-  v.discussion = context >= kDiscussionMarkers;
+  // A discussion: two markers, one of them strong (weak ones alone — "report", "logs" — are
+  // common in the documents indirect injections hide in).
+  v.discussion = markers >= kDiscussionMarkers && strong >= 1;
+  const int level = v.discussion ? markers : std::min(markers, 1);
 
   // The strongest (least damped) match of each rule.
   std::array<double, kRuleCount> best{};
   std::array<Evidence, kRuleCount> ev{};
   for (const Match& m : matches) {
     const Rule& r = kRules[m.id];
-    if (r.family == kContext) continue;
+    if (r.family == kContext || r.family == kMitigate) continue;
     const bool quoted = Quoted(text, m.end);
-    double w = r.weight;
-    if (quoted) {
-      w *= v.discussion ? kQuotedDiscussion : kQuoted;
-    } else if (v.discussion) {
-      w *= kDiscussion;
-    }
+    const double w = r.weight * damp[r.family] * Damping(quoted, level);
     if (w > best[m.id]) {
       best[m.id] = w;
       ev[m.id] = Evidence{r.id, kFamilyNames[r.family], m.end, w, quoted, false};
@@ -621,15 +1262,19 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   matches.clear();
   matches.swap(matches_tl);
 
-  std::array<double, kContext> family{};
+  FamilyScores families;
   for (size_t i = 0; i < kRuleCount; ++i) {
     if (best[i] <= 0) continue;
-    family[kRules[i].family] = std::max(family[kRules[i].family], best[i]);
+    if (ev[i].quoted) {
+      families.AddQuoted(best[i]);
+    } else {
+      families.Add(kRules[i].family, best[i]);
+    }
     v.evidence.push_back(ev[i]);
   }
 
   // Payloads: decode base64 and hex runs and classify what they hide.
-  if (depth == 0) {
+  if (depth < 2) {  // depth 2: a payload encoded twice
     size_t payloads = 0;
     std::string decoded;
     for (size_t i = 0; i < text.size() && payloads < kMaxPayloads;) {
@@ -660,10 +1305,11 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
         const Verdict inner = ClassifyDepth(decoded, depth + 1);
         if (inner.score > 0) {
           // Hiding an instruction in an encoding is itself a signal: a decoded attack scores at
-          // least as high as the plain one.
-          const double w = std::min(1.0, inner.score * 1.05);
-          if (w > family[kEncoded]) family[kEncoded] = w;
-          Evidence e{"encoded.payload", kFamilyNames[kEncoded], stop, w, false, true};
+          // least as high as the plain one (unless the payload is quoted in a discussion).
+          const bool quoted = Quoted(text, stop);  // a payload is damped only in a discussion
+          const double w = std::min(1.0, inner.score * 1.05) * (v.discussion ? kQuotedDiscussion : 1);
+          families.Add(kEncoded, w);
+          Evidence e{"encoded.payload", kFamilyNames[kEncoded], stop, w, quoted, true};
           v.evidence.push_back(e);
           for (Evidence inner_ev : inner.evidence) {
             inner_ev.end = stop;
@@ -676,9 +1322,25 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
     }
   }
 
-  double keep = 1;
-  for (double f : family) keep *= 1 - f;
-  v.score = 1 - keep;
+  // Obfuscated variants of the whole text (depth 0 only): a variant counts when it reveals
+  // more than the text as written.
+  if (depth == 0) {
+    const double plain = families.Score();
+    std::string variant;
+    for (const Deobfuscator& d : kDeobfuscators) {
+      if (!d.fn(text, &variant)) continue;
+      const Verdict inner = ClassifyDepth(variant, depth + 1);
+      if (inner.score <= plain) continue;
+      families.Add(kEncoded, inner.score);
+      v.evidence.push_back(Evidence{d.rule, kFamilyNames[kEncoded], text.size(), inner.score,
+                                    false, true});
+      for (Evidence e : inner.evidence) {
+        e.decoded = true;
+        v.evidence.push_back(e);
+      }
+    }
+  }
+  v.score = families.Score();
   std::sort(v.evidence.begin(), v.evidence.end(),
             [](const Evidence& a, const Evidence& b) { return a.weight > b.weight; });
   if (v.evidence.size() > kMaxEvidence) v.evidence.resize(kMaxEvidence);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,12 +46,20 @@ class BuiltinClassifier {
  public:
   static constexpr size_t kMaxEvidence = 8;
 
-  // Create() compiles the rule set. Errors: Internal when Vectorscan rejects the rules or the
-  // CPU lacks SSSE3 (never expected with the shipped rules on x86-64).
+  // Create() loads the rule set: the database compiled at build time (a few ms), or, when that
+  // does not match these rules or this CPU, a compilation (~1.5 s). Errors: Internal when
+  // Vectorscan rejects the rules or the CPU lacks SSSE3 (never expected on x86-64).
   static absl::StatusOr<std::unique_ptr<BuiltinClassifier>> Create();
 
-  // Shared() is the process-wide instance, compiled on first use (~20 ms). Aborts the process
-  // if compilation fails (a build defect, caught by the tests).
+  // CompileSerialized() compiles the rules and returns Vectorscan's serialized database (the
+  // build embeds it: src/guard/rules_db_gen.cc).
+  static absl::StatusOr<std::string> CompileSerialized();
+  // RulesFingerprint() hashes the rules and the Vectorscan version; an embedded database is
+  // used only when its fingerprint matches.
+  static uint64_t RulesFingerprint();
+
+  // Shared() is the process-wide instance, loaded on first use. Aborts the process if the rules
+  // cannot be loaded (a build defect, caught by the tests).
   static const BuiltinClassifier& Shared();
 
   ~BuiltinClassifier();
@@ -70,6 +79,16 @@ class BuiltinClassifier {
   Verdict ClassifyDepth(std::string_view text, int depth) const;
   std::unique_ptr<Impl> impl_;
 };
+
+// EmbeddedRules: the serialized database linked into the binary (empty when none).
+struct EmbeddedRules {
+  const unsigned char* data = nullptr;
+  size_t size = 0;
+  uint64_t fingerprint = 0;
+};
+// EmbeddedRulesDatabase() is defined by the generated rules_db.cc (or rules_db_none.cc in the
+// generator itself).
+EmbeddedRules EmbeddedRulesDatabase();
 
 // NormalizeForScan() removes zero-width characters (U+200B–U+200F, U+2060, U+FEFF, U+00AD)
 // and maps fullwidth ASCII (U+FF01–U+FF5E) and the ideographic space to ASCII, which attackers

@@ -4,7 +4,8 @@
 #   2. nginx    : wrk → nginx proxy_pass (keep-alive upstream pool) → upstream
 #   3. gateway  : wrk → pai-gateway → upstream
 #   4. +budgets : the same gateway, an agent with every budget and limit on (none refuses)
-#   5. -audit   : a second gateway with --no-audit (rows 3-4 write the audit chain, fsync
+#   5. +guard   : the same gateway, an agent with the builtin guard on prompts and responses
+#   6. -audit   : a second gateway with --no-audit (rows 3-4 write the audit chain, fsync
 #                 group commit, and hold each response until its record is durable)
 # Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
 # The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
@@ -122,9 +123,24 @@ spec:
   models: [up/gpt-4o-mini]
   tokens: {maxPerDay: 1000000000000, maxPerRequest: 100000}
   rateLimits: {maxRequestsPerMinute: 1000000000, maxConcurrentRequests: 100000, maxCostPerDayUSD: 1000000000}
+---
+# Same as bench, with the builtin prompt-injection guard on prompts and responses (nothing in
+# the benchmark prompt is flagged, so every request is classified twice and forwarded).
+apiVersion: pai.io/v1
+kind: GuardBinding
+metadata: {name: bench-guard}
+spec: {classifier: {type: builtin}, enforcement: enforce}
+---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: bench-guard}
+spec:
+  models: [up/gpt-4o-mini]
+  guards: [{binding: bench-guard, scan: {prompts: true, responses: true}}]
 YAML
 TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 TOKEN_BUDGETS=$("$GATEWAY" token --agent default/bench-budgets -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
+TOKEN_GUARD=$("$GATEWAY" token --agent default/bench-guard -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 ${PAI_GATEWAY_WRAPPER:-} "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
 # The same gateway without the audit chain (its own state directory, same tokens).
@@ -160,6 +176,7 @@ LUA
 make_script gpt-4o-mini "Bearer sk-bench-provider-key" > "$WORK/direct.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN" > "$WORK/gateway.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN_BUDGETS" > "$WORK/budgets.lua"
+make_script up/gpt-4o-mini "Bearer $TOKEN_GUARD" > "$WORK/guard.lua"
 
 run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms"
   wrk -t1 -c"$CONNS" -d2s -s "$3" "$2" >/dev/null  # warm-up (pools, caches)
@@ -186,6 +203,7 @@ read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/comp
 read -r N_RPS N_P50 N_P99 < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
 read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
 read -r B_RPS B_P50 B_P99 < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
+read -r U_RPS U_P50 U_P99 < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
 read -r A_RPS A_P50 A_P99 < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
 
 printf '\n%-9s %12s %10s %10s\n' setup "requests/s" "p50 ms" "p99 ms"
@@ -193,10 +211,12 @@ printf '%-9s %12.0f %10.3f %10.3f\n' direct "$D_RPS" "$D_P50" "$D_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' nginx "$N_RPS" "$N_P50" "$N_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' gateway "$G_RPS" "$G_P50" "$G_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' +budgets "$B_RPS" "$B_P50" "$B_P99"
+printf '%-9s %12.0f %10.3f %10.3f\n' +guard "$U_RPS" "$U_P50" "$U_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' -audit "$A_RPS" "$A_P50" "$A_P99"
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'
 awk -v b="$B_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with budgets on / off throughput ratio: %.2f\n", b / g }'
+awk -v u="$U_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with builtin guard on / off throughput ratio: %.2f\n", u / g }'
 awk -v g="$G_RPS" -v a="$A_RPS" -v gp="$G_P50" -v ap="$A_P50" 'BEGIN { printf "gateway with audit chain on / off throughput ratio: %.2f (p50 latency %.2fx)\n", g / a, gp / ap }'
 echo "(connections=$CONNS duration=$DURATION proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"

@@ -23,10 +23,12 @@ namespace {
 // kMitigate rules damp one family (`target`) by their weight: "the instructions I gave you",
 // "the instructions in the README" (override), prompt-format documentation (delimiter).
 enum Family : uint8_t {
-  kOverride, kPersona, kExfiltration, kDelimiter, kEncoded, kContext, kMitigate, kFamilies
+  kOverride, kPersona, kExfiltration, kDelimiter, kEncoded, kContext, kMitigate, kTrigger,
+  kFamilies
 };
 constexpr std::array<std::string_view, kFamilies> kFamilyNames = {
-    "override", "persona", "exfiltration", "delimiter", "encoded", "context", "mitigate"};
+    "override", "persona", "exfiltration", "delimiter", "encoded", "context", "mitigate",
+    "trigger"};
 
 struct Rule {
   const char* id;
@@ -51,8 +53,8 @@ constexpr unsigned kCaseSensitive = 1u << 31;
   "old|system|developer|all|any|every|your|the|these|those|its)"
 #define OVERRIDE_VERBS                                                                    \
   "(?:ignore|ignoring|disregard|disregarding|forget|forgetting|overlook|bypass|override|" \
-  "overrule|skip|abandon|discard|neglect|nevermind|never\\s+mind|throw\\s+out|drop|"      \
-  "set\\s+aside|put\\s+aside|scrap)"
+  "overrule|abandon|discard|neglect|nevermind|never\\s+mind|throw\\s+out|"              \
+  "set\\s+aside|put\\s+aside)"
 
 // The rule set. Weights were set from the families' severity and tuned on
 // tests/guard/eval/dev.jsonl only (the holdout set measures generalisation; docs/guard.md).
@@ -61,7 +63,7 @@ const Rule kRules[] = {
     {"override.ignore_previous", kOverride, 0.93,
      "\\b" OVERRIDE_VERBS GAP(5) STRONG_NOUNS "\\b", 0},
     {"override.your_previous_instructions", kOverride, 0.45,
-     "\\b(?:your|the|all|any)\\s+(?:previous|prior|earlier|original|initial|above|preceding)\\s+"
+     "\\b(?:previous|prior|earlier|original|initial|above|preceding)\\s+"
      "(?:instructions|directives|directions|rules|guidelines|prompts?|programming)\\b",
      0},
     {"override.ignore_previous_weak", kOverride, 0.5,
@@ -286,10 +288,11 @@ const Rule kRules[] = {
 
     // --- system-prompt exfiltration -----------------------------------------------------------
     {"exfiltration.reveal_your_prompt", kExfiltration, 0.9,
-     "\\b(?:reveal|print|show|display|output|repeat|recite|dump|leak|disclose|expose|share|give|"
-     "tell|write\\s+out|paste|return|list|spell\\s+out|reproduce|copy|echo|send|provide|type\\s+out|"
-     "summari[sz]e|translate|encode|convert|quote|paraphrase|rewrite)\\b" GAP(3)
-     "(?:your|its|this\\s+(?:bot|assistant|ai|model|chatbot)'s)\\s+(?:\\w+\\s+){0,2}(?:system|entire|complete|"
+     "(?:\\b(?:reveal|print|display|output|repeat|recite|dump|leak|disclose|expose|write\\s+out|"
+     "paste|spell\\s+out|reproduce|echo|type\\s+out|summari[sz]e|translate|encode|quote|"
+     "paraphrase)\\b[^.!?\\n]{0,30}|\\b(?:tell|give|show|send|list|share|provide|copy|return)\\s+"
+     "(?:me|us)\\s+(?:\\w+\\s+){0,2})"
+     "\\b(?:your|its|this\\s+(?:bot|assistant|ai|model|chatbot)'s)\\s+(?:\\w+\\s+){0,2}(?:system|entire|complete|"
      "initial|original|hidden|secret|internal|developer|pre-?|starting|first|full|exact|"
      "confidential|underlying|base)\\s*(?:prompt|instructions?|message|directives?|"
      "configuration|config|rules|guidelines)\\b",
@@ -312,7 +315,7 @@ const Rule kRules[] = {
      "were\\s+handed)\\b",
      0},
     {"exfiltration.repeat_above", kExfiltration, 0.85,
-     "\\b(?:repeat|print|output|recite|copy|reproduce|echo|write|show|display|return|type)\\s+"
+     "\\b(?:repeat|print|output|recite|copy|reproduce|echo|show|display)\\s+"
      "(?:\\w+\\s+){0,3}(?:words|text|everything|all|content|contents|instructions|message|"
      "messages|lines|tokens)\\s+(?:\\w+\\s+){0,2}(?:above|before\\s+(?:this|my|the\\s+user)|"
      "preceding|prior\\s+to\\s+(?:this|my))",
@@ -712,9 +715,9 @@ const Rule kRules[] = {
      "well-known|classic|typical|meme|variants?|exemple|ejemplo|beispiel|esempio|exemplo)\\b|例えば|典型|例如",
      0},
     {"context.code_terms", kContext, 0,
-     "\\b(?:regex(?:p|es)?|grep|fixtures?|test\\s+cases?|unit\\s+tests?|assert\\w*|expect|"
-     "pytest|parametrize|describe|TEST|log\\s+lines?|logs?|changelog|csv|json|yaml|compiles?|"
-     "function|returns?|tokenizer|template)\\b",
+     "\\b(?:regex(?:p|es)?|grep|fixtures?|test\\s+cases?|unit\\s+tests?|assert\\w*|"
+     "pytest|parametrize|describe\\(|TEST\\(|log\\s+lines?|changelog|tokenizer|"
+     "templates?)\\b",
      0},
     {"context.reporting_terms", kContext, 0,
      "\\b(?:someone|a\\s+user|users|customers?|people|attackers?)\\s+(?:\\w+\\s+){0,2}(?:sent|typed|"
@@ -726,6 +729,13 @@ const Rule kRules[] = {
      "\\b(?:what\\s+is\\s+(?:a|an)|is\\s+(?:this|that|it)\\s+(?:a|an)|what\\s+does\\s+(?:this|that|it)|"
      "how\\s+(?:do|can|should|would)\\s+(?:i|we|you)\\s+(?:detect|prevent|defend|block|stop|protect|"
      "handle|mitigate|test)|why\\s+(?:do|does|is)|explain|should\\s+we|is\\s+it\\s+fair)\\b",
+     0},
+
+    // --- triggers (which decoders to run; weight 1 = rot13, 2 = reversed) -------------------
+    {"trigger.rot13", kTrigger, 1, "\\brot[\\s-]?13\\b", 0},
+    {"trigger.reverse", kTrigger, 2,
+     "\\b(?:backwards?|reversed?|in\\s+reverse|right\\s+to\\s+left|al\\s+revés|à\\s+l'envers|"
+     "rückwärts)\\b",
      0},
 
     // --- mitigation (damps a family) ------------------------------------------------------------
@@ -815,14 +825,18 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long to,
   return 0;
 }
 
-bool IsBase64Char(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/' || c == '-' || c == '_';
-}
-
-bool IsHexChar(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+// Byte classes for the per-byte loops (a table, not branches: these loops run over every
+// classified byte).
+enum : uint8_t { kAlpha = 1, kDigit = 2, kB64 = 4, kHex = 8 };
+constexpr std::array<uint8_t, 256> kClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = kAlpha | kB64;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit | kB64 | kHex;
+  for (int c = 'a'; c <= 'f'; ++c) t[c] |= kHex, t[c - 32] |= kHex;
+  t['+'] = t['/'] = t['-'] = t['_'] = kB64;
+  return t;
+}();
+inline uint8_t ClassOf(char c) { return kClass[static_cast<unsigned char>(c)]; }
 
 // MostlyText(): a decoded payload worth rescanning — at least 85 % printable ASCII/UTF-8.
 bool MostlyText(std::string_view s) {
@@ -889,17 +903,21 @@ bool Quoted(std::string_view text, size_t end) {
 // Each returns true and fills `out` when `text` shows that obfuscation; the variant is then
 // classified like a decoded payload.
 
-bool ContainsIgnoreCase(std::string_view text, std::string_view needle) {
-  if (needle.size() > text.size()) return false;
-  for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
-    if (absl::EqualsIgnoreCase(pai::AV(text.substr(i, needle.size())), pai::AV(needle))) return true;
-  }
-  return false;
-}
+// Features: one pass over the text deciding which deobfuscators are worth running.
+struct Features {
+  int leet_words = 0;  // short words mixing letters and digits
+  bool spaced = false;  // four single letters separated by single spaces
+  bool cyrillic = false;
+  int escapes = 0;  // %XX and \u00XX
+};
+thread_local Features g_features;
 
 // Leetspeak inside words that mix letters and digits: "1gn0r3 4ll" -> "ignore all".
 bool Unleet(std::string_view text, std::string* out) {
   static constexpr char kMap[] = "oizeasgtbg";  // 0..9 (2→z, 6→g, 8→b, 9→g)
+  // Only short words mixing letters and digits count (identifiers and base64 runs are long),
+  // and at least two of them: one "mp3" or "h264" is not leetspeak.
+  if (g_features.leet_words < 2) return false;
   bool changed = false;
   out->assign(text);
   size_t i = 0;
@@ -912,7 +930,7 @@ bool Unleet(std::string_view text, std::string* out) {
       digits = digits || absl::ascii_isdigit((*out)[j]) || (*out)[j] == '@' || (*out)[j] == '$';
       ++j;
     }
-    if (letters && digits) {
+    if (letters && digits && j - i <= 14) {
       for (size_t k = i; k < j; ++k) {
         char& c = (*out)[k];
         if (absl::ascii_isdigit(c)) {
@@ -932,6 +950,8 @@ bool Unleet(std::string_view text, std::string* out) {
 
 // Letters spaced out: "I g n o r e   a l l" -> "Ignore all" (runs of >= 4 single letters).
 bool Unspace(std::string_view text, std::string* out) {
+  const bool found = g_features.spaced;
+  if (!found) return false;
   out->clear();
   bool changed = false;
   size_t i = 0;
@@ -997,6 +1017,7 @@ bool Unhomoglyph(std::string_view text, std::string* out) {
     }
     return 0;
   };
+  if (!g_features.cyrillic) return false;
   bool changed = false;
   out->clear();
   for (size_t i = 0; i < text.size(); ++i) {
@@ -1026,7 +1047,9 @@ int HexValue(char c) {
 
 // Percent-encoding (%49%67...) and JSON/JS \uXXXX escapes of ASCII, when at least 4 appear.
 bool Unescape(std::string_view text, std::string* out) {
-  int escapes = 0;
+  int escapes = g_features.escapes;
+  if (escapes < 4) return false;
+  escapes = 0;
   out->clear();
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
@@ -1046,12 +1069,14 @@ bool Unescape(std::string_view text, std::string* out) {
   return escapes >= 4;
 }
 
+// Set by the scan when a trigger rule matched ("rot13", "backwards"): the variants below are
+// only worth a rescan when the text asks for them.
+thread_local bool g_trigger_rot13 = false;
+thread_local bool g_trigger_reverse = false;
+
 // ROT13, when the text names it.
 bool Rot13(std::string_view text, std::string* out) {
-  if (!ContainsIgnoreCase(text, "rot13") && !ContainsIgnoreCase(text, "rot-13") &&
-      !ContainsIgnoreCase(text, "rot 13")) {
-    return false;
-  }
+  if (!g_trigger_rot13) return false;
   out->assign(text);
   for (char& c : *out) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>('a' + (c - 'a' + 13) % 26);
@@ -1062,10 +1087,7 @@ bool Rot13(std::string_view text, std::string* out) {
 
 // Reversed text, when the text asks for reading backwards.
 bool Reverse(std::string_view text, std::string* out) {
-  if (!ContainsIgnoreCase(text, "backward") && !ContainsIgnoreCase(text, "reverse") &&
-      !ContainsIgnoreCase(text, "right to left")) {
-    return false;
-  }
+  if (!g_trigger_reverse) return false;
   out->assign(text.rbegin(), text.rend());
   return true;
 }
@@ -1105,6 +1127,9 @@ absl::Status CompileRules(hs_database_t** db) {
     patterns.push_back(kRules[i].pattern);
     unsigned f = kDefaultFlags | (kRules[i].flags & ~kCaseSensitive);
     if (kRules[i].flags & kCaseSensitive) f &= ~static_cast<unsigned>(HS_FLAG_CASELESS);
+    // Markers only need to be seen once.
+    const Family fam = kRules[i].family;
+    if (fam == kContext || fam == kMitigate || fam == kTrigger) f |= HS_FLAG_SINGLEMATCH;
     flags.push_back(f);
     ids.push_back(static_cast<unsigned>(i));
   }
@@ -1226,72 +1251,114 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   hs_scan(impl_->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, OnMatch,
           &matches);
 
+  if (depth == 0) g_trigger_rot13 = g_trigger_reverse = false;
   Verdict v;
-  std::array<bool, kRuleCount> seen{};
+  // Matches are few (a handful per text): small sorted lists, not per-rule arrays (zeroing
+  // those cost more than the rest of the scoring).
+  std::sort(matches.begin(), matches.end(),
+            [](const Match& a, const Match& b) { return a.id < b.id; });
   int markers = 0, strong = 0;
   std::array<double, kFamilies> damp;
   damp.fill(1.0);
-  for (const Match& m : matches) {
+  for (size_t k = 0; k < matches.size(); ++k) {
+    const Match& m = matches[k];
     const Rule& r = kRules[m.id];
-    if (seen[m.id]) continue;
-    seen[m.id] = true;
+    if (k > 0 && matches[k - 1].id == m.id) continue;
     if (r.family == kContext) {
       ++markers;
       if (r.weight > 0) ++strong;  // context rules with weight 1 are strong markers
     }
     if (r.family == kMitigate) damp[r.target] = std::min(damp[r.target], r.weight);
+    if (r.family == kTrigger && depth == 0) {
+      if (r.weight == 1) g_trigger_rot13 = true;
+      if (r.weight == 2) g_trigger_reverse = true;
+    }
   }
   // A discussion: two markers, one of them strong (weak ones alone — "report", "logs" — are
   // common in the documents indirect injections hide in).
   v.discussion = markers >= kDiscussionMarkers && strong >= 1;
   const int level = v.discussion ? markers : std::min(markers, 1);
 
-  // The strongest (least damped) match of each rule.
-  std::array<double, kRuleCount> best{};
-  std::array<Evidence, kRuleCount> ev{};
-  for (const Match& m : matches) {
-    const Rule& r = kRules[m.id];
-    if (r.family == kContext || r.family == kMitigate) continue;
-    const bool quoted = Quoted(text, m.end);
-    const double w = r.weight * damp[r.family] * Damping(quoted, level);
-    if (w > best[m.id]) {
-      best[m.id] = w;
-      ev[m.id] = Evidence{r.id, kFamilyNames[r.family], m.end, w, quoted, false};
+  // The strongest (least damped) match of each rule (matches are sorted by rule).
+  FamilyScores families;
+  for (size_t k = 0; k < matches.size();) {
+    const unsigned id = matches[k].id;
+    const Rule& r = kRules[id];
+    Evidence best;
+    for (; k < matches.size() && matches[k].id == id; ++k) {
+      if (r.family == kContext || r.family == kMitigate || r.family == kTrigger) continue;
+      const bool quoted = Quoted(text, matches[k].end);
+      const double w = r.weight * damp[r.family] * Damping(quoted, level);
+      if (w > best.weight) best = Evidence{r.id, kFamilyNames[r.family], matches[k].end, w, quoted, false};
     }
+    if (best.weight <= 0) continue;
+    if (best.quoted) {
+      families.AddQuoted(best.weight);
+    } else {
+      families.Add(r.family, best.weight);
+    }
+    v.evidence.push_back(best);
   }
   matches.clear();
   matches.swap(matches_tl);
 
-  FamilyScores families;
-  for (size_t i = 0; i < kRuleCount; ++i) {
-    if (best[i] <= 0) continue;
-    if (ev[i].quoted) {
-      families.AddQuoted(best[i]);
-    } else {
-      families.Add(kRules[i].family, best[i]);
-    }
-    v.evidence.push_back(ev[i]);
-  }
-
-  // Payloads: decode base64 and hex runs and classify what they hide.
+  // Payloads: decode base64 and hex runs and classify what they hide. At depth 0 the same pass
+  // gathers the features that decide which deobfuscators run (one pass over the bytes).
+  Features features;
   if (depth < 2) {  // depth 2: a payload encoded twice
-    size_t payloads = 0;
+    const bool top = depth == 0;
+    const size_t n = text.size();
+    size_t payloads = 0, single_run = 0, last_single_end = std::string_view::npos;
     std::string decoded;
-    for (size_t i = 0; i < text.size() && payloads < kMaxPayloads;) {
+    for (size_t i = 0; i < n;) {
       const unsigned char c = text[i];
-      if (!IsBase64Char(c)) {
+      if (!(kClass[c] & kB64)) {
+        if (top) {
+          if (c == 0xD0 || c == 0xD1) {
+            features.cyrillic = true;
+          } else if (c == '%' && i + 2 < n && (ClassOf(text[i + 1]) & kHex) &&
+                     (ClassOf(text[i + 2]) & kHex)) {
+            ++features.escapes;
+          } else if (c == '\\' && i + 5 < n && text[i + 1] == 'u' && text[i + 2] == '0' &&
+                     text[i + 3] == '0') {
+            ++features.escapes;
+          }
+        }
         ++i;
         continue;
       }
-      size_t j = i;
-      bool all_hex = true;
-      while (j < text.size() && IsBase64Char(text[j])) {
-        all_hex = all_hex && IsHexChar(text[j]);
+      size_t j = i, word = i;
+      bool all_hex = true, letters = false, digits = false;
+      while (j < n) {
+        const uint8_t cl = ClassOf(text[j]);
+        if (!(cl & kB64)) break;
+        all_hex = all_hex && (cl & kHex);
+        if (cl & kAlpha) {
+          letters = true;
+        } else if (cl & kDigit) {
+          digits = true;
+        } else {  // + / - _ end a word (leetspeak is counted per word)
+          if (letters && digits && j - word <= 14) ++features.leet_words;
+          letters = digits = false;
+          word = j + 1;
+        }
         ++j;
       }
+      if (top) {
+        if (letters && digits && j - word <= 14) ++features.leet_words;
+        // Spaced letters: single-letter words separated by single spaces.
+        if (j - i == 1 && (ClassOf(text[i]) & kAlpha)) {
+          single_run = (i >= 2 && last_single_end == i - 1 && text[i - 1] == ' ') ? single_run + 1 : 1;
+          last_single_end = j;
+          if (single_run >= 4) features.spaced = true;
+        }
+      }
       size_t stop = j;
-      while (stop < text.size() && text[stop] == '=' && stop - j < 2) ++stop;
-      const std::string_view run = text.substr(i, std::min(stop - i, kMaxPayloadBytes));
+      while (stop < n && text[stop] == '=' && stop - j < 2) ++stop;
+      const size_t start = i;
+      i = stop;
+      if (payloads >= kMaxPayloads) continue;
+      const std::string_view run = text.substr(start, std::min(stop - start, kMaxPayloadBytes));
       bool ok = false;
       if (all_hex && run.size() >= kMinHexRun && run.size() % 2 == 0) {
         decoded = absl::HexStringToBytes(pai::AV(run));
@@ -1318,13 +1385,13 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
           }
         }
       }
-      i = stop;
     }
   }
 
   // Obfuscated variants of the whole text (depth 0 only): a variant counts when it reveals
   // more than the text as written.
   if (depth == 0) {
+    g_features = features;
     const double plain = families.Score();
     std::string variant;
     for (const Deobfuscator& d : kDeobfuscators) {
@@ -1364,6 +1431,14 @@ bool NormalizeForScan(std::string_view text, std::string* out) {
   };
   size_t first = text.size();
   for (size_t i = 0; i < text.size(); ++i) {
+    // ASCII text is the common case: skip 8 bytes at a time while no byte has its high bit.
+    while (i + 8 <= text.size()) {
+      uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if (word & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= text.size()) break;
     if (static_cast<unsigned char>(text[i]) >= 0xC2 && special(i)) {
       first = i;
       break;

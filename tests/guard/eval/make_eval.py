@@ -4,9 +4,14 @@
     python3 tests/guard/eval/make_eval.py            # validate, print counts
     python3 tests/guard/eval/make_eval.py --readme   # also rewrite the counts block in README.md
 
-dev.jsonl and holdout.jsonl are the source of truth; edit them directly (one JSON object per
-line, keys in the order id, label, category, lang, text) and run this script afterwards.
+dev.jsonl, dev2.jsonl and holdout.jsonl are the source of truth; edit them directly (one JSON
+object per line, keys in the order id, label, category, lang, text) and run this script afterwards.
 Exit status 1 if any check fails. Standard library only.
+
+dev2.jsonl is a second tuning set, written after the rules were first tuned on dev.jsonl, to widen
+phrasing coverage. It has its own thresholds (see DEV2_* below). Holdout is read only for the
+checks this script always made (schema, counts, duplicate and near-duplicate texts against the
+other splits); messages about holdout name ids, never its texts.
 """
 import argparse
 import collections
@@ -17,8 +22,8 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPLITS = {"dev": "dev.jsonl", "holdout": "holdout.jsonl"}
-ID_PREFIX = {"dev": "dev-", "holdout": "ho-"}
+SPLITS = {"dev": "dev.jsonl", "dev2": "dev2.jsonl", "holdout": "holdout.jsonl"}
+ID_PREFIX = {"dev": "dev-", "dev2": "dv2-", "holdout": "ho-"}
 KEYS = ["id", "label", "category", "lang", "text"]
 ATTACK = ["override", "persona", "exfiltration", "delimiter", "encoded", "multilingual",
           "obfuscated", "indirect"]
@@ -26,8 +31,11 @@ BENIGN = ["benign_security", "benign_quoted", "benign_ignore", "benign_roleplay"
           "benign_encoded", "benign_delimiter", "benign_general", "benign_multilingual"]
 OTHER_LANGS = ["es", "fr", "de", "pt", "it", "zh", "ja", "ru"]
 LANGS = ["en"] + OTHER_LANGS
+EXTRA_LANGS = ["ko", "ar", "hi", "nl", "pl", "tr"]   # allowed in dev2 only, a few texts each
 MIN_BENIGN_FRACTION = 0.55
-MIN_ATTACKS_PER_LANG = 8      # multilingual attacks per language, both splits together
+MIN_ATTACKS_PER_LANG = 8      # multilingual attacks per language, dev and holdout together
+DEV2_MIN_BENIGN_FRACTION = 0.40   # dev2 is attack-heavy on purpose (phrasing coverage)
+DEV2_MIN_ATTACKS_PER_LANG = 6     # multilingual attacks per language in dev2 alone
 NEAR_DUP_JACCARD = 0.5        # character 5-gram Jaccard above which two texts count as near duplicates
 LONG_CHARS = 1000
 
@@ -66,7 +74,7 @@ def load(split, errors):
             errors.append(f"{where}: unknown category {cat!r}")
         elif (cat in ATTACK) != (obj["label"] == 1):
             errors.append(f"{where}: category {cat} does not match label {obj['label']}")
-        if obj["lang"] not in LANGS:
+        if obj["lang"] not in LANGS + (EXTRA_LANGS if split == "dev2" else []):
             errors.append(f"{where}: unknown lang {obj['lang']!r}")
         if cat in ("multilingual", "benign_multilingual") and obj["lang"] == "en":
             errors.append(f"{where}: {cat} text must not be lang=en")
@@ -82,6 +90,7 @@ def shingles(text, k=5):
 
 
 def counts_markdown(data):
+    splits = list(data)
     out = []
     out.append("| split | label 1 (attack) | label 0 (benign) | total | benign % | texts > 1,000 chars |")
     out.append("|---|---:|---:|---:|---:|---:|")
@@ -91,20 +100,20 @@ def counts_markdown(data):
         lg = sum(len(r["text"]) > LONG_CHARS for r in rows)
         out.append(f"| {split} | {a} | {b} | {len(rows)} | {100 * b / max(1, len(rows)):.1f} | {lg} |")
     out.append("")
-    out.append("| label | category | dev | holdout | total |")
-    out.append("|---:|---|---:|---:|---:|")
+    out.append("| label | category | " + " | ".join(splits) + " | total |")
+    out.append("|---:|---|" + "---:|" * (len(splits) + 1))
     for label, cats in ((1, ATTACK), (0, BENIGN)):
         for c in cats:
-            d = sum(r["category"] == c for r in data["dev"])
-            h = sum(r["category"] == c for r in data["holdout"])
-            out.append(f"| {label} | {c} | {d} | {h} | {d + h} |")
+            n = [sum(r["category"] == c for r in data[s]) for s in splits]
+            out.append(f"| {label} | {c} | " + " | ".join(map(str, n)) + f" | {sum(n)} |")
     out.append("")
-    out.append("| lang | attacks dev | attacks holdout | benign dev | benign holdout |")
-    out.append("|---|---:|---:|---:|---:|")
-    for lang in LANGS:
+    out.append("| lang | " + " | ".join(f"attacks {s}" for s in splits) + " | "
+               + " | ".join(f"benign {s}" for s in splits) + " |")
+    out.append("|---|" + "---:|" * (2 * len(splits)))
+    for lang in LANGS + EXTRA_LANGS:
         cells = [sum(r["lang"] == lang and r["label"] == lab for r in data[s])
-                 for lab in (1, 0) for s in ("dev", "holdout")]
-        out.append(f"| {lang} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+                 for lab in (1, 0) for s in splits]
+        out.append(f"| {lang} | " + " | ".join(map(str, cells)) + " |")
     return "\n".join(out)
 
 
@@ -118,19 +127,31 @@ def main():
 
     ids = collections.Counter(r["id"] for rows in data.values() for r in rows)
     errors += [f"duplicate id {i}" for i, n in ids.items() if n > 1]
-    texts = collections.Counter(r["text"] for rows in data.values() for r in rows)
-    errors += [f"duplicate text: {t[:60]!r}" for t, n in texts.items() if n > 1]
+    by_text = collections.defaultdict(list)
+    for rows in data.values():
+        for r in rows:
+            by_text[r["text"]].append(r["id"])
+    for t, where in by_text.items():
+        if len(where) > 1:
+            # Never print a holdout text: name the ids instead.
+            shown = "" if any(i.startswith(ID_PREFIX["holdout"]) for i in where) else f": {t[:60]!r}"
+            errors.append(f"duplicate text in {', '.join(where)}{shown}")
 
     for split, rows in data.items():
         if rows:
+            want = DEV2_MIN_BENIGN_FRACTION if split == "dev2" else MIN_BENIGN_FRACTION
             frac = sum(r["label"] == 0 for r in rows) / len(rows)
-            if frac < MIN_BENIGN_FRACTION:
-                errors.append(f"{split}: benign fraction {frac:.3f} < {MIN_BENIGN_FRACTION}")
+            if frac < want:
+                errors.append(f"{split}: benign fraction {frac:.3f} < {want}")
     for lang in OTHER_LANGS:
         n = sum(r["category"] == "multilingual" and r["lang"] == lang
-                for rows in data.values() for r in rows)
+                for s in ("dev", "holdout") for r in data[s])
         if n < MIN_ATTACKS_PER_LANG:
             errors.append(f"lang {lang}: only {n} multilingual attacks (want >= {MIN_ATTACKS_PER_LANG})")
+        n2 = sum(r["category"] == "multilingual" and r["lang"] == lang for r in data["dev2"])
+        if n2 < DEV2_MIN_ATTACKS_PER_LANG:
+            errors.append(f"dev2 lang {lang}: only {n2} multilingual attacks "
+                          f"(want >= {DEV2_MIN_ATTACKS_PER_LANG})")
 
     everything = [(r["id"], shingles(r["text"])) for rows in data.values() for r in rows]
     for (a, sa), (b, sb) in itertools.combinations(everything, 2):

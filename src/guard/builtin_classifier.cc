@@ -24,11 +24,11 @@ namespace {
 // "the instructions in the README" (override), prompt-format documentation (delimiter).
 enum Family : uint8_t {
   kOverride, kPersona, kExfiltration, kDelimiter, kEncoded, kContext, kMitigate, kTrigger,
-  kFamilies
+  kConcept, kFamilies
 };
 constexpr std::array<std::string_view, kFamilies> kFamilyNames = {
     "override", "persona", "exfiltration", "delimiter", "encoded", "context", "mitigate",
-    "trigger"};
+    "trigger", "concept"};
 
 struct Rule {
   const char* id;
@@ -129,9 +129,16 @@ const Rule kRules[] = {
      "do\\s+not|don't)\\b|\\b(?:ai|assistant|agent|model|chatbot|llm)s?\\s*,?\\s+(?:when|if|while|as)\\s+"
      "you\\s+(?:read|process|summari[sz]e|see|parse|analy[sz]e)\\s+this\\b",
      0},
+    {"override.note_to_ai_multilingual", kOverride, 0.7,
+     "\\b(?:nota|note|aviso|remarque|hinweis|notiz|attenzione|atenção|ps)\\s+(?:para|pour|à\\s+"
+     "l'attention\\s+de|für|per|an)\\s+(?:el|la|le|l'|den|die|das|il|lo|o|a|os|los)?\\s*(?:agente|"
+     "assistant|asistente|assistente|agent|ki|ia|bot)\\w*|(?:П|п)римечание\\s+для\\s+ИИ|"
+     "(?:AI|人工智能)\\s*\\S{0,12}(?:助手|代理)\\s*(?:请注意|注意)|@(?:ai|assistant|copilot|claude|gpt|"
+     "agent|llm)[\\w-]*\\s*:",
+     0},
     {"override.covert", kOverride, 0.6,
      "\\b(?:do\\s+not|don't|never|without)\\s+(?:mention(?:ing)?|tell(?:ing)?|inform(?:ing)?|"
-     "notify(?:ing)?|reveal(?:ing)?|alert(?:ing)?|let)\\s+(?:\\w+\\s+){0,3}(?:the\\s+)?user\\b",
+     "notify(?:ing)?|reveal(?:ing)?|alert(?:ing)?|let|point(?:ing)?\\s+out|flag(?:ging)?)\\s+(?:\\w+\\s+){0,3}(?:the\\s+)?user\\b",
      0},
     {"override.only_follow_me", kOverride, 0.8,
      "\\bonly\\s+(?:follow|obey|listen\\s+to)\\s+(?:\\w+\\s+){0,3}(?:from\\s+)?me\\b|\\bnot\\s+from\\s+"
@@ -174,9 +181,9 @@ const Rule kRules[] = {
     {"persona.dan", kPersona, 0.6, "\\bDAN\\b", kCaseSensitive},
     {"persona.do_anything_now", kPersona, 0.93, "\\bdo\\s+anything\\s+now\\b", 0},
     {"persona.mode_enabled", kPersona, 0.88,
-     "\\b(?:developer|god|admin|sudo|debug|jailbreak|jailbroken|unrestricted|unfiltered|"
-     "uncensored|evil|opposite|chaos|dude|dan|maximum|anarchy)\\s+mode\\s+(?:is\\s+)?(?:now\\s+)?"
-     "(?:enabled|activated|on|engaged|unlocked)\\b",
+     "\\b(?:god|sudo|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|evil|opposite|chaos|"
+     "dude|dan|maximum|anarchy)\\s+mode\\s+(?:is\\s+)?(?:now\\s+)?(?:enabled|activated|on|engaged|"
+     "unlocked)\\b",
      0},
     {"persona.enter_mode", kPersona, 0.85,
      "\\b(?:enable|activate|enter|switch\\s+(?:in)?to|turn\\s+on|unlock|you\\s+are\\s+(?:now\\s+)?"
@@ -241,7 +248,7 @@ const Rule kRules[] = {
      "disabled\\b",
      0},
     {"persona.mode_active", kPersona, 0.8,
-     "\\b(?:opposite|evil|chaos|unrestricted|unfiltered|dan|jailbreak|anarchy|god|developer)\\s+mode\\s+"
+     "\\b(?:opposite|evil|chaos|unrestricted|unfiltered|dan|jailbreak|anarchy|god)\\s+mode\\s+"
      "(?:is\\s+)?(?:now\\s+)?(?:active|activated|on|engaged|enabled)\\b",
      0},
     {"persona.uncensored", kPersona, 0.6,
@@ -337,7 +344,7 @@ const Rule kRules[] = {
      "(?:confidential|secret|internal)",
      0},
     {"exfiltration.in_your_context", kExfiltration, 0.8,
-     "\\b(?:appears?|is|are|exists?)\\s+in\\s+your\\s+(?:context(?:\\s+window)?|prompt|instructions|"
+     "\\b(?:appears?|is|are|exists?)\\s+(?:\\w+\\s+)?in\\s+your\\s+(?:context(?:\\s+window)?|prompt|instructions|"
      "system\\s+prompt|memory)\\b",
      0},
     {"exfiltration.context_window", kExfiltration, 0.7,
@@ -717,7 +724,7 @@ const Rule kRules[] = {
     {"context.code_terms", kContext, 0,
      "\\b(?:regex(?:p|es)?|grep|fixtures?|test\\s+cases?|unit\\s+tests?|assert\\w*|"
      "pytest|parametrize|describe\\(|TEST\\(|log\\s+lines?|changelog|tokenizer|"
-     "templates?)\\b",
+     "templates?|labell?ed|dataset|training\\s+data|benign|id,label)\\b",
      0},
     {"context.reporting_terms", kContext, 0,
      "\\b(?:someone|a\\s+user|users|customers?|people|attackers?)\\s+(?:\\w+\\s+){0,2}(?:sent|typed|"
@@ -725,14 +732,141 @@ const Rule kRules[] = {
      "study|thesis|article|blog|course|training|workshop|lecture|talk|slides|awareness|incident|"
      "finding|report|review|tweet|draft|translate|translation|summari[sz]e)\\b",
      0},
+    {"context.security_report", kContext, 1,
+     "\\b(?:red[\\s-]team\\w*|incident|root\\s+cause|post-?mortem|finding|recommendation|"
+     "severity|mitigation|threat\\s+model|awareness\\s+training|regression\\s+fixtures?)\\b",
+     0},
     {"context.meta_question", kContext, 1,
      "\\b(?:what\\s+is\\s+(?:a|an)|is\\s+(?:this|that|it)\\s+(?:a|an)|what\\s+does\\s+(?:this|that|it)|"
      "how\\s+(?:do|can|should|would)\\s+(?:i|we|you)\\s+(?:detect|prevent|defend|block|stop|protect|"
      "handle|mitigate|test)|why\\s+(?:do|does|is)|explain|should\\s+we|is\\s+it\\s+fair)\\b",
      0},
 
+    // --- concepts (combined by proximity in code, not evidence alone; weight = kind) -------
+    // kind 1: the model's own configuration, addressed ("your rules", "the text before my
+    //         first message"); 2: configuration in general ("the content policy", "the
+    //         developer's rules"); 3: disregarding ("forget", "cancelled", "no longer valid");
+    //         4: disclosing ("print", "quote", "convert to JSON"); 5: persona framing ("you are
+    //         now", "act as"); 6: the absence of limits ("no refusals", "without filters").
+    {"concept.own_config", kConcept, 1,
+     "\\b(?:your|ur|yr|its|the\\s+(?:assistant|model|bot|ai|agent)'s)\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|"
+     "guidelines|guardrails|setup|preamble|briefing|brief|configuration|config|programming|"
+     "directives|polic(?:y|ies)|prompt|system\\s+(?:prompt|message|instructions)|developer\\s+message|"
+     "operating\\s+rules|restrictions|content\\s+rules|filters?|safety\\s+(?:layer|filters?|rules|"
+     "settings|training)|checks|checklist|procedures?|process|steps|workflow|review)\\b|"
+     "\\bthe\\s+user's\\s+(?:request|question|instructions|message)|\\bthe\\s+context\\s+you\\s+were\\s+"
+     "given|\\b(?:topics|things)\\s+you\\s+(?:can't|cannot|aren't\\s+allowed\\s+to)\\s+(?:talk\\s+about|"
+     "discuss)|\\bwhat\\s+can't\\s+you\\s+(?:talk\\s+about|discuss|say)|\\b(?:instructions?|rules|guidelines|briefing|everything|anything|whatever|"
+     "setup|text)\\s+(?:\\w+\\s+){0,3}(?:issued|given|provided|configured|handed|sent)\\s+(?:to\\s+)?"
+     "(?:the\\s+model|you|u)\\b|\\b(?:before|above|prior\\s+to)\\s+(?:my\\s+first\\s+message|i\\s+started\\s+"
+     "typing|this\\s+(?:message|conversation|chat)|the\\s+(?:conversation|chat)\\s+(?:started|began))|"
+     "\\b(?:from|by)\\s+the\\s+(?:ppl|people|company|team|folks|developers?|operators?)\\s+who\\s+"
+     "(?:deployed|built|made|created|trained|set\\s+up|run)\\s+(?:u|you)\\b|\\b(?:setup|configuration|"
+     "config|system)\\s+text\\b|\\bwhat\\s+(?:\\w+\\s+)?(?:did\\s+)?(?:the|your)\\s+(?:developer|operator|"
+     "company|creators?)s?\\s+(?:tell|told|say|said)\\b|\\b(?:the|every|all|any)\\s+(?:rules?|norms?|"
+     "guidelines|restrictions)\\s+(?:it|you)\\s+(?:was|were)\\s+(?:trained|given|taught)|\\b(?:rules|"
+     "guidelines|norms)\\s+(?:its|your|the)\\s+(?:developers?|creators?|operators?)\\s+(?:wrote|set|gave|"
+     "made)|"
+     "\\b(?:tus|sus)\\s+(?:normas|reglas|instrucciones|indicaciones|directrices)|\\btu\\s+(?:prompt|"
+     "configuración)|\\b(?:normas|reglas|instrucciones)\\s+(?:que|q)\\s+te\\s+(?:pusieron|dieron|dio|han\\s+dado)|"
+     "\\b(?:reglas|normas|instrucciones|indicaciones|políticas)\\s+de\\s+(?:tu|su)\\s+(?:sistema|usuario|"
+     "operador)|\\b(?:directrices|normas|reglas|instrucciones)\\s+anteriores|\\bbisherigen\\s+"
+     "(?:vorgaben|anweisungen|regeln)|\\brichtlinien\\s+deines\\s+\\w+|\\bistruzioni\\s+ricevute|"
+     "\\btuo\\s+prompt\\s+di\\s+sistema|之前收到的(?:所有)?(?:指令|规则|设定)|开发者设定的|"
+     "निर्देश|"
+     "\\b(?:tes|vos)\\s+(?:consignes|instructions|règles|directives)|\\bta\\s+(?:configuration|politique|"
+     "consigne)|qu'on\\s+t'a\\s+donné|\\bdeine[mnrs]?\\s+(?:anweisungen|regeln|vorgaben|prompt|"
+     "konfiguration|richtlinien|systemprompt)|\\bdein\\s+(?:prompt|systemprompt)|\\bregeln\\s+deines\\s+(?:betreibers|entwicklers|anbieters)|"
+     "\\b(?:suas|seus)\\s+(?:instruções|regras|diretrizes)|\\bseu\\s+(?:prompt|sistema)|"
+     "\\bo\\s+que\\s+te\\s+disseram|\\b(?:le\\s+)?(?:regole|istruzioni)\\s+che\\s+ti\\s+hanno\\s+dato|\\btue\\s+"
+     "(?:istruzioni|regole)|\\bil\\s+tuo\\s+prompt|\\bcosa\\s+ti\\s+ha\\s+detto|(?:твои|свои|твоих|твоим)\\s+"
+     "(?:инструкци|правил|настройк|промпт)|в\\s+твоём\\s+контексте|你的(?:指令|规则|设定|提示|系统提示|配置)|"
+     "(?:あなたの|最初に与えられた|与えられた)(?:指示|ルール|設定|プロンプト)|開発者から渡された|"
+     "\\bje\\s+(?:regels|instructies)\\b|التعليمات\\s+التي\\s+تلقيتها|promptu\\s+systemowego|"
+     "\\b(?:tu|tus|tes|deine|suas|tue)\\s+(?:system\\s+prompt|prompt)",
+     0},
+    {"concept.config", kConcept, 2,
+     "\\b(?:system|developer|operator|vendor|platform|creators?|company|developers?|operators?|"
+     "vendor's|developer's|operator's|company's|creators')\\s+(?:prompt|message|instructions|rules|"
+     "guidelines|polic(?:y|ies)|limitations|restrictions|prompts|norms)\\b|\\b(?:content|safety|usage|"
+     "operator|moderation)\\s+(?:polic(?:y|ies)|rules|filters?|layer|restrictions|guidelines|limits)\\b|"
+     "\\bsafety\\s+(?:filter|layer|mode|settings|rules|guardrails|tuning)\\b|\\bguardrails\\b|"
+     "\\b(?:previous|prior|earlier|original|old)\\s+(?:system\\s+)?(?:message|instructions|rules|"
+     "restrictions|policy|policies|prompt|directives|briefing)\\b|inhaltsfilter|sicherheitsregeln|"
+     "\\b(?:restricciones|restrizioni|restrições|restrictions)\\s+(?:anteriores|precedenti|précédentes)|"
+     "(?:Ö|ö)nceki\\s+kurallar|安全(?:に関する)?(?:ルール|制限|設定)|安全限制|系统(?:提示|消息|指令)|"
+     "システムプロンプト|시스템\\s*프롬프트|지시",
+     0},
+    {"concept.disregard", kConcept, 3,
+     "\\b(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|drop|discard|abandon|"
+     "override|overrule|bypass|circumvent|nullify|nullified|cancel(?:led|ed)?|revoked?|void|wipe|"
+     "reset|erase|throw\\s+away|thorw\\s+away|set(?:ting)?\\s+aside|put\\s+aside|suspended|lifted|"
+     "switched\\s+off|turned\\s+off|disabled|removed|obsolete|outdated|superseded?|supersedes|"
+     "deprecated|not\\s+applicable|no\\s+longer\\s+(?:valid|apply|applies|in\\s+effect|binding)|"
+     "not\\s+authoritative|(?:isn't|aren't|is\\s+not|are\\s+not|not)\\s+(?:bound|subject)\\s+(?:by|to)|"
+     "steers?\\s+clear\\s+of|get\\s+around|means\\s+its\\s+opposite|start\\s+from\\s+zero|"
+     "(?:is|are|goes|went)\\s+offline|stop\\s+applying|suspend)\\b|\\b(?:olvid\\w*|ignora\\w*|ya\\s+no\\s+valen|anulad\\w*|sin\\s+efecto|deja\\s+de\\s+lado|"
+     "oubli\\w*|ignore[zr]?|fais\\s+abstraction|annulé\\w*|ne\\s+(?:valent|s'appliquent)\\s+plus|"
+     "vergiss|ignorier\\w*|beiseite\\w*|aufgehoben|gelten\\s+nicht\\s+mehr|abgeschaltet|deaktiviert|"
+     "außer\\s+kraft|desestima\\w*|revocad\\w*|desactivad\\w*|ne\\s+s'appliquent\\s+pas|"
+     "esqueç\\w*|desconsider\\w*|não\\s+valem\\s+mais|anulad\\w*|lascia\\s+perdere|dimentic\\w*|"
+     "non\\s+valgono\\s+più|annullat\\w*|negeer|vergeet|zignoruj)\\b|(?:З|з)абудь|(?:И|и)гнорируй|"
+     "отмен\\w*|больше\\s+не\\s+действу|не\\s+действуют|忽略|忘记|无视|解除|作废|失效|不再有效|"
+     "抛到脑后|不再遵守|無視|忘れ|無効|破棄|भूल\\s+जाओ|"
+     "무시|تجاهل|iptal\\s+edildi",
+     0},
+    {"concept.disclose", kConcept, 4,
+     "\\b(?:reveal|print|show|display|output|repeat|recite|dump|leak|disclose|expose|share|quote|"
+     "paste|copy|reproduce|reproduced|transcribe|transcript|write\\s+(?:it\\s+)?down|write\\s+out|"
+     "spell\\s+(?:it\\s+)?out|paraphrase|summari[sz]e|list|tell\\s+me|give\\s+me|convert|translate|"
+     "encode|fill\\s+in|put|what's\\s+in|say|echo|echoed)\\b|\\b(?:dime|muestra|escríbeme|copia|pásame|repite|"
+     "imprime|revela|affiche|montre|répète|recopie|donne|résume|écris|cite|zeig\\w*|gib|schreib\\w*|"
+     "wiederhol\\w*|nenn\\w*|mostre|converta|repita|diga|escreva|copie|riporta\\w*|mostra|ripeti|"
+     "scrivi|dimmi|wypisz|podaj)\\b|(?:П|п)окажи|(?:В|в)ыведи|(?:П|п)еречисли|(?:П|п)овтори|"
+     "(?:Н|н)апиши|(?:Р|р)аскрой|输出|显示|告诉我|翻译|打印|重复|列出|透露|出力|表示|教え|書き出|翻訳|"
+     "見せ|출력|보여",
+     0},
+    {"concept.persona", kConcept, 5,
+     "\\b(?:you\\s+are|you're|you\\s+will\\s+be|you'll\\s+(?:be|answer|act|respond)|you\\s+now|pretend|"
+     "act\\s+as|acting\\s+as|become|answer\\s+as|respond\\s+as|reply\\s+as|role-?play|persona|"
+     "character|simulate|behave\\s+like|from\\s+now\\s+on|for\\s+(?:today|this\\s+session)|"
+     "a\\s+version\\s+of\\s+you|as\\s+root|(?:maintenance|debug|sudo|god|developer|admin|root)\\s+"
+     "mode)\\b|\\b(?:eres|desde\\s+ahora|a\\s+partir\\s+de\\s+ahora|"
+     "tu\\s+es|désormais|joue\\s+le\\s+rôle|du\\s+bist|ab\\s+jetzt|você\\s+é|a\\s+partir\\s+de\\s+agora|"
+     "responda\\s+como|versão\\s+sua|sei|da\\s+ora\\s+in\\s+poi|rispondi\\s+come|vanaf\\s+nu|"
+     "ben\\s+je|modalità\\s+sviluppatore|modo\\s+desarrollador|mode\\s+développeur|entwicklermodus|"
+     "wartungsmodus|modo\\s+desenvolvedor)\\b|ты\\s+теперь|你是|扮演|从现在开始|あなたは|今から|"
+     "キャラクター|登場する|지금부터|أنت",
+     0},
+    {"concept.no_limits", kConcept, 6,
+     "\\b(?:no|without|zero|never|none\\s+of\\s+(?:those|the|these)|not\\s+bound\\s+by\\s+any|"
+     "isn't\\s+bound\\s+by\\s+any|free\\s+(?:of|from)|aren't\\s+subject\\s+to)\\s+(?:\\w+\\s+){0,3}"
+     "(?:refusals?|refuses?|refusing|disclaimers?|caveats?|safety\\s+(?:notes?|warnings?|filters?|layer)|"
+     "restrictions?|filters?|filtering|censorship|limits|limitations|rules|guidelines|"
+     "content\\s+polic(?:y|ies)|ethics|morals|moral\\s+\\w+|ethical\\s+\\w+|hedg\\w*|apolog\\w*|"
+     "inappropriate|norms)\\b|\\bnever\\s+(?:refuse|refuses|decline|says?\\s+no)|"
+     "\\b(?:sin|sans|ohne|sem|senza|zonder)\\s+(?:\\w+\\s+){0,2}(?:filtros?|filtre|filter|filtri|"
+     "normas|reglas|règles|regeln|regras|regole|regels|regla|règle|regel|regra|regola|restricciones|"
+     "restrictions?|einschränkungen|"
+     "restrições|restrizioni|advertencias|avertissements?|mises?\\s+en\\s+garde|hinweise|warnungen|"
+     "avisos|avvertenze|censura|censure|zensur)\\b|\\bjamás\\s+añade|\\bno\\s+tiene\\s+normas|"
+     "\\bnooit\\s+weigert|\\blehnst\\s+nichts\\s+ab|\\baucune?\\s+(?:avertissement|mise\\s+en\\s+garde|"
+     "filtre|règle|restriction)|\\bnon\\s+segue\\s+nessuna\\s+(?:linea\\s+guida|regola)|"
+     "\\bunrestricted\\s+(?:output|mode|access|answers|responses)|\\bnon\\s+rifiuta\\s+mai|\\bne\\s+refuses?\\s+jamais|"
+     "\\bnunca\\s+(?:recusa|rejeita|se\\s+niega)|без\\s+(?:ограничений|фильтров|правил|цензуры|"
+     "предупреждений)|никогда\\s+не\\s+отказыва|没有任何限制|不受任何|无限制|免责声明|一切の制限|"
+     "制限がなく|制限から(?:完全に)?解放|警告も付けません|断らず|免責事項|بلا\\s+قيود|"
+     "kısıtlama\\s+olmadan",
+     0},
+
     // --- triggers (which decoders to run; weight 1 = rot13, 2 = reversed) -------------------
     {"trigger.rot13", kTrigger, 1, "\\brot[\\s-]?13\\b", 0},
+    {"trigger.obey_quoted", kTrigger, 3,
+     "\\b(?:then|and)\\s+(?:\\w+\\s+){0,2}(?:do|follow|execute|obey|carry\\s+out|apply|comply\\s+with)\\s+"
+     "(?:exactly\\s+)?(?:what\\s+it\\s+says|it|them|the\\s+instructions?)\\b|\\band\\s+comply\\b|"
+     "\\bapply\\s+the\\s+\\w+\\s+above\\b|照着(?:去)?做|然后执行|その通りに|y\\s+haz\\s+lo\\s+que\\s+dice|"
+     "et\\s+exécute|und\\s+befolge",
+     0},
     {"trigger.reverse", kTrigger, 2,
      "\\b(?:backwards?|reversed?|in\\s+reverse|right\\s+to\\s+left|al\\s+revés|à\\s+l'envers|"
      "rückwärts)\\b",
@@ -755,7 +889,8 @@ const Rule kRules[] = {
     {"mitigate.write_a_prompt", kMitigate, 0.3,
      "\\b(?:write|writing|draft|drafting|improve|design|create|build)\\s+(?:a|an|my|our|the)\\s+"
      "(?:good\\s+|better\\s+)?system\\s+prompts?\\b|\\b(?:einen|un|una|um)\\s+(?:guten\\s+|bon\\s+|"
-     "buen\\s+|bom\\s+)?(?:system-?prompt|prompt\\s+(?:système|de\\s+sistema|do\\s+sistema))",
+     "buen\\s+|bom\\s+)?(?:system-?prompt|prompt\\s+(?:système|de\\s+sistema|do\\s+sistema))|"
+     "(?:システムプロンプト|プロンプト)の(?:書き方|作り方|コツ)|(?:如何|怎么|怎样)写(?:系统)?提示词",
      0, kExfiltration},
 };
 
@@ -851,7 +986,7 @@ bool MostlyText(std::string_view s) {
 // Quoted(): does position `end` of `text` lie inside a quotation or a code span? Looks back to
 // the start of the line (or 400 bytes) for an odd number of quote marks, and counts ``` fences
 // and inline backticks; a line starting with '>' (a Markdown quote) counts as quoted.
-bool Quoted(std::string_view text, size_t end) {
+bool Quoted(std::string_view text, size_t end, bool data_strings) {
   end = std::min(end, text.size());
   size_t fences = 0;
   for (size_t pos = text.find("```"); pos != std::string_view::npos && pos < end;
@@ -874,13 +1009,36 @@ bool Quoted(std::string_view text, size_t end) {
   for (size_t k = 0; k < s.size(); ++k) {
     const unsigned char c = s[k];
     if (c == '"') {
+      // With `data_strings`, a string value in JSON, YAML or CSV ("key": "value", key: "value",
+      // 5,"value") is data, not a quotation: an injection inside a tool result's JSON is not a
+      // mention. The caller passes it only for texts without any discussion marker (test
+      // fixtures and articles quote attacks in JSON too).
+      if (data_strings && dq % 2 == 0) {
+        size_t b = k;
+        while (b > 0 && (s[b - 1] == ' ' || s[b - 1] == '\t')) --b;
+        const char prev = b > 0 ? s[b - 1] : (begin > 0 ? text[begin - 1] : '\n');
+        const char prev2 = b > 1 ? s[b - 2] : '\n';
+        const bool json_key = prev == ':' && (prev2 == '"' || prev2 == '_' || absl::ascii_isalnum(prev2));
+        const bool list_item = (prev == '[' || prev == ',' || prev == '{') &&
+                               (prev2 == '"' || prev2 == '\n' || absl::ascii_isdigit(prev2) ||
+                                prev2 == '[' || prev2 == '{' || prev2 == ' ');
+        if (json_key || list_item || prev == '=') {
+          // skip to the closing quote: the whole value is outside any quotation
+          const size_t close = s.find('"', k + 1);
+          if (close == std::string_view::npos) return false;  // `end` is inside a data string
+          k = close;
+          continue;
+        }
+      }
       ++dq;
     } else if (c == '`') {
       ++bt;
     } else if (c == '\'') {
       // A quote mark, not an apostrophe (don't, users'): not between two letters, and not a
       // plural possessive before a space.
-      if (!(k > 0 && letter(k - 1) && letter(k + 1))) ++sq;
+      const bool possessive = k > 0 && (s[k - 1] == 's' || s[k - 1] == 'S') &&
+                              (k + 1 >= s.size() || s[k + 1] == ' ');
+      if (!(k > 0 && letter(k - 1) && letter(k + 1)) && !possessive) ++sq;
     } else if (c == 0xE2 && k + 2 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x80) {
       const unsigned char d = s[k + 2];
       if (d == 0x9C || d == 0x9D || d == 0x9E) ++curly;  // “ ” „ (English and German pairs)
@@ -1102,6 +1260,62 @@ constexpr Deobfuscator kDeobfuscators[] = {
     {"encoded.rot13", Rot13},           {"encoded.reversed", Reverse},
 };
 
+// ScoreConcepts(): concept markers count when two of the right kinds occur close together (in
+// the same paragraph, within kConceptSpan bytes): configuration + disregard (override),
+// own configuration + disclosure (exfiltration), persona framing + absence of limits
+// (persona). This generalises over wordings that the phrase rules do not list.
+constexpr size_t kConceptSpan = 200;
+
+struct ConceptPair {
+  int a, b;  // kinds
+  const char* rule;
+  Family family;
+  double weight;
+};
+constexpr ConceptPair kConceptPairs[] = {
+    {1, 3, "concept.disregard_own_config", kOverride, 0.85},
+    {2, 3, "concept.disregard_config", kOverride, 0.8},
+    {1, 4, "concept.disclose_own_config", kExfiltration, 0.85},
+    {5, 6, "concept.persona_without_limits", kPersona, 0.8},
+};
+
+bool SameParagraph(std::string_view text, size_t a, size_t b) {
+  if (a > b) std::swap(a, b);
+  return text.substr(a, b - a).find("\n\n") == std::string_view::npos;
+}
+
+void ScoreConcepts(std::string_view text, const std::vector<Match>& matches,
+                   const std::array<double, kFamilies>& damp, int level, bool quotes_count,
+                   FamilyScores* families,
+                   std::vector<Evidence>* evidence) {
+  // Positions by kind (matches are sorted by rule id, each rule has one kind).
+  std::array<std::vector<size_t>, 7> at;
+  for (const Match& m : matches) {
+    const Rule& r = kRules[m.id];
+    if (r.family == kConcept) at[static_cast<int>(r.weight)].push_back(m.end);
+  }
+  for (const ConceptPair& p : kConceptPairs) {
+    Evidence best;
+    for (size_t ea : at[p.a]) {
+      for (size_t eb : at[p.b]) {
+        const size_t d = ea > eb ? ea - eb : eb - ea;
+        if (d > kConceptSpan || !SameParagraph(text, ea, eb)) continue;
+        const size_t end = std::max(ea, eb);
+        const bool quoted = quotes_count && Quoted(text, end, level == 0);
+        const double w = p.weight * damp[p.family] * Damping(quoted, level);
+        if (w > best.weight) best = Evidence{p.rule, kFamilyNames[p.family], end, w, quoted, false};
+      }
+    }
+    if (best.weight <= 0) continue;
+    if (best.quoted) {
+      families->AddQuoted(best.weight);
+    } else {
+      families->Add(p.family, best.weight);
+    }
+    evidence->push_back(best);
+  }
+}
+
 struct ScratchDeleter {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
 };
@@ -1255,9 +1469,11 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   Verdict v;
   // Matches are few (a handful per text): small sorted lists, not per-rule arrays (zeroing
   // those cost more than the rest of the scoring).
-  std::sort(matches.begin(), matches.end(),
-            [](const Match& a, const Match& b) { return a.id < b.id; });
+  std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
+    return a.id != b.id ? a.id < b.id : a.end < b.end;
+  });
   int markers = 0, strong = 0;
+  bool obey_quoted = false;  // "translate this and do what it says": quotes are not mentions
   std::array<double, kFamilies> damp;
   damp.fill(1.0);
   for (size_t k = 0; k < matches.size(); ++k) {
@@ -1273,11 +1489,13 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
       if (r.weight == 1) g_trigger_rot13 = true;
       if (r.weight == 2) g_trigger_reverse = true;
     }
+    if (r.family == kTrigger && r.weight == 3) obey_quoted = true;
   }
   // A discussion: two markers, one of them strong (weak ones alone — "report", "logs" — are
   // common in the documents indirect injections hide in).
   v.discussion = markers >= kDiscussionMarkers && strong >= 1;
   const int level = v.discussion ? markers : std::min(markers, 1);
+  const bool quotes_count = !obey_quoted || v.discussion;
 
   // The strongest (least damped) match of each rule (matches are sorted by rule).
   FamilyScores families;
@@ -1285,9 +1503,21 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
     const unsigned id = matches[k].id;
     const Rule& r = kRules[id];
     Evidence best;
+    // A rule with gaps reports several ends for one occurrence ("ignore all previous
+    // instructions' a prompt" also ends at "prompt"): the first end of a run of ends decides
+    // whether the occurrence is quoted.
+    size_t group_end = 0;
+    bool group_quoted = false;
     for (; k < matches.size() && matches[k].id == id; ++k) {
-      if (r.family == kContext || r.family == kMitigate || r.family == kTrigger) continue;
-      const bool quoted = Quoted(text, matches[k].end);
+      if (r.family == kContext || r.family == kMitigate || r.family == kTrigger ||
+          r.family == kConcept) {
+        continue;
+      }
+      if (group_end == 0 || matches[k].end > group_end + 64) {
+        group_quoted = quotes_count && Quoted(text, matches[k].end, level == 0);
+      }
+      group_end = matches[k].end;
+      const bool quoted = group_quoted;
       const double w = r.weight * damp[r.family] * Damping(quoted, level);
       if (w > best.weight) best = Evidence{r.id, kFamilyNames[r.family], matches[k].end, w, quoted, false};
     }
@@ -1299,6 +1529,7 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
     }
     v.evidence.push_back(best);
   }
+  ScoreConcepts(text, matches, damp, level, quotes_count, &families, &v.evidence);
   matches.clear();
   matches.swap(matches_tl);
 
@@ -1373,7 +1604,7 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
         if (inner.score > 0) {
           // Hiding an instruction in an encoding is itself a signal: a decoded attack scores at
           // least as high as the plain one (unless the payload is quoted in a discussion).
-          const bool quoted = Quoted(text, stop);  // a payload is damped only in a discussion
+          const bool quoted = Quoted(text, stop, level == 0);  // damped only in a discussion
           const double w = std::min(1.0, inner.score * 1.05) * (v.discussion ? kQuotedDiscussion : 1);
           families.Add(kEncoded, w);
           Evidence e{"encoded.payload", kFamilyNames[kEncoded], stop, w, quoted, true};

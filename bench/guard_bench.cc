@@ -23,9 +23,15 @@ constexpr char kParagraph[] =
     "def handle(req):\n    if not req.ok:\n        return None\n    return process(req)\n"
     "Also summarise the previous discussion in two sentences for the changelog. ";
 
-std::string Prose(size_t bytes) {
+// Ordinary business prose without the guard's vocabulary: the typical prompt.
+constexpr char kPlainParagraph[] =
+    "Our quarterly report covers revenue growth in three regions. Sales in the north rose by "
+    "twelve percent, driven by new retail partners, while the south held steady. Please draft a "
+    "short summary for the board with two charts and a table of the top ten products by margin. ";
+
+std::string Prose(size_t bytes, const char* paragraph = kParagraph) {
   std::string s;
-  while (s.size() < bytes) s += kParagraph;
+  while (s.size() < bytes) s += paragraph;
   s.resize(bytes);
   return s;
 }
@@ -37,6 +43,14 @@ void BM_Builtin_Classify(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_Builtin_Classify)->Arg(1 << 10)->Arg(4 << 10)->Arg(64 << 10);
+
+void BM_Builtin_Classify_PlainProse(benchmark::State& state) {
+  const BuiltinClassifier& clf = BuiltinClassifier::Shared();
+  const std::string text = Prose(static_cast<size_t>(state.range(0)), kPlainParagraph);
+  for (auto _ : state) benchmark::DoNotOptimize(clf.Classify(text).score);
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Builtin_Classify_PlainProse)->Arg(1 << 10)->Arg(4 << 10)->Arg(64 << 10);
 
 // An attack in the middle of the text: evidence collection and scoring on top of the scan.
 void BM_Builtin_Classify_Attack(benchmark::State& state) {

@@ -93,6 +93,23 @@ void NoteUnknown(const Doc& doc, const YAML::Node& n, std::string_view path,
   }
 }
 
+// RejectUnknown() is NoteUnknown() for blocks where a misspelt key would silently weaken a
+// policy (an Agent's guards): an unknown key is an error.
+absl::Status RejectUnknown(const Doc& doc, const YAML::Node& n, std::string_view path,
+                           std::initializer_list<std::string_view> known) {
+  if (!n.IsMap()) return absl::OkStatus();
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string expected;
+      for (std::string_view k : known) pai::StrAppend(&expected, expected.empty() ? "" : ", ", k);
+      return doc.Error(pai::StrCat(path, ".", key),
+                       pai::StrCat("unknown field (expected one of: ", expected, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool ValidName(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
   for (char c : s) {
@@ -653,17 +670,17 @@ class Parser {
             g.tool_results.push_back(*t);
           }
         }
-        NoteUnknown(doc, tr, path + ".scan.toolResults", {"tools"}, config_.ignored);
+        PAI_RETURN_IF_ERROR(RejectUnknown(doc, tr, path + ".scan.toolResults", {"tools"}));
       }
-      NoteUnknown(doc, scan, path + ".scan", {"prompts", "responses", "toolResults"},
-                  config_.ignored);
+      PAI_RETURN_IF_ERROR(
+          RejectUnknown(doc, scan, path + ".scan", {"prompts", "responses", "toolResults"}));
     }
     if (const YAML::Node e = n["enforcement"]) {
       auto v = ParseEnforcement(doc, e, path + ".enforcement");
       if (!v.ok()) return v.status();
       g.enforcement = *v;
     }
-    NoteUnknown(doc, n, path, {"binding", "scan", "enforcement"}, config_.ignored);
+    PAI_RETURN_IF_ERROR(RejectUnknown(doc, n, path, {"binding", "scan", "enforcement"}));
     return g;
   }
 

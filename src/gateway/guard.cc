@@ -26,6 +26,11 @@ size_t OverlapFor(int64_t max_chars) {
 
 std::string Score(double v) { return absl::StrFormat("%.2f", v); }
 
+// An http classification of one text: at most this many windows, and this many timeoutMs in
+// all (each call is also bounded by timeoutMs per phase).
+constexpr size_t kMaxHttpWindows = 32;
+constexpr int kHttpDeadlineFactor = 4;
+
 }  // namespace
 
 boost::asio::awaitable<absl::Status> Guards::ScanRequest(RequestContext& ctx) const {
@@ -36,10 +41,19 @@ boost::asio::awaitable<absl::Status> Guards::ScanRequest(RequestContext& ctx) co
   }
   if (!any) co_return absl::OkStatus();
   std::vector<GuardText> texts;
+  absl::Status extracted = absl::OkStatus();
   if (ctx.chat) {
-    (void)ChatRequestGuardTexts(*ctx.body, &texts);
+    extracted = ChatRequestGuardTexts(*ctx.body, &texts);
   } else if (ctx.embeddings) {
-    (void)EmbeddingsGuardTexts(*ctx.body, &texts);
+    extracted = EmbeddingsGuardTexts(*ctx.body, &texts);
+  }
+  if (!extracted.ok()) {
+    // What cannot be read cannot be scanned: refused, never forwarded unscanned.
+    co_return MakeError(absl::StatusCode::kInvalidArgument,
+                        pai::StrCat("The request could not be scanned by the prompt-injection "
+                                    "guard: ",
+                                    extracted.message(), "."),
+                        "invalid_request_error");
   }
   for (const AgentGuardRuntime& g : ctx.agent->guards) {
     for (const GuardText& t : texts) {
@@ -90,8 +104,20 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
     }
   } else if (!ctx.classifier) {
     error = absl::UnavailableError("no http client for classifiers");
+  } else if (windows.size() > kMaxHttpWindows) {
+    // Hundreds of sequential calls would hold the request for minutes: a text this long is a
+    // classifier failure (the binding's failureMode decides), not a partial scan.
+    error = absl::ResourceExhaustedError(pai::StrCat(
+        "text of ", text.text.size(), " bytes needs ", windows.size(), " windows of maxChars ",
+        c.max_chars, " (at most ", kMaxHttpWindows, " are classified)"));
   } else {
+    const auto deadline = t0 + kHttpDeadlineFactor * std::chrono::milliseconds(c.timeout_ms);
     for (std::string_view w : windows) {
+      if (Clock::now() > deadline) {
+        error = absl::DeadlineExceededError(pai::StrCat(
+            "classification took longer than ", kHttpDeadlineFactor, " x timeoutMs"));
+        break;
+      }
       std::string request = guard::BuildClassifierRequest(c.format, w, text.role);
       auto body = co_await ctx.classifier->Post(b, std::move(request));
       if (!body.ok()) {
@@ -140,11 +166,14 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
     d["action"] = closed && !streamed ? "refused" : "allowed";
     events_.Emit(std::move(ev));
     if (!closed || streamed) co_return absl::OkStatus();
-    co_return MakeHttpError(503,
-                            pai::StrCat("The prompt-injection guard \"", b.spec.name,
-                                        "\" is unavailable and fails closed; the request was "
-                                        "not forwarded."),
-                            "guard_unavailable");
+    ctx.guard_refused = true;
+    co_return MakeHttpError(
+        503,
+        pai::StrCat("The prompt-injection guard \"", b.spec.name,
+                    "\" is unavailable and fails closed; ",
+                    text.target == GuardTarget::kResponse ? "the model's response was withheld."
+                                                          : "the request was not forwarded."),
+        "guard_unavailable");
   }
 
   const bool block = guard.enforce && !streamed;
@@ -161,6 +190,7 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
   }
   events_.Emit(std::move(ev));
   if (!block) co_return absl::OkStatus();
+  ctx.guard_refused = true;
   const std::string what = text.target == GuardTarget::kResponse
                                ? "The model's response was blocked"
                                : "The request was blocked";

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace pai::gateway {
@@ -21,41 +22,54 @@ simdjson::padded_string_view PaddedView(std::string& body) {
   return simdjson::padded_string_view(body.data(), body.size(), body.capacity());
 }
 
-// ContentText() reads a message `content`: a string, or the text parts of an array (joined by
-// newlines). Other shapes (null, images only) give "".
-std::string ContentText(od::value v) {
-  std::string out;
+absl::Status Unscannable(std::string_view what) {
+  return absl::InvalidArgumentError(AV(what));
+}
+
+// ContentText() reads a message `content`: a string, or the `text` of every part of an array
+// that has one (joined by newlines; image and audio parts have none). Anything that cannot be
+// read (an invalid escape, a malformed part) is an error, never "nothing to scan".
+template <typename Value>  // od::value or simdjson_result<od::value>
+absl::Status ContentText(Value&& v, std::string* out) {
   od::json_type type;
-  if (v.type().get(type) != simdjson::SUCCESS) return out;
+  if (v.type().get(type) != simdjson::SUCCESS) return Unscannable("unreadable content");
+  if (type == od::json_type::null) return absl::OkStatus();
   if (type == od::json_type::string) {
     std::string_view s;
-    if (v.get_string().get(s) == simdjson::SUCCESS) out.assign(s);
-    return out;
+    if (v.get_string().get(s) != simdjson::SUCCESS) return Unscannable("unreadable content string");
+    out->assign(s);
+    return absl::OkStatus();
   }
-  if (type != od::json_type::array) return out;
+  if (type != od::json_type::array) return Unscannable("content is neither a string nor a list");
   od::array parts;
-  if (v.get_array().get(parts) != simdjson::SUCCESS) return out;
+  if (v.get_array().get(parts) != simdjson::SUCCESS) return Unscannable("unreadable content");
   for (auto p : parts) {
     od::object part;
-    if (p.get_object().get(part) != simdjson::SUCCESS) continue;
-    std::string_view part_type, text;
-    bool has_text = false;
+    if (p.get_object().get(part) != simdjson::SUCCESS) return Unscannable("content part not an object");
     for (auto f : part) {
       std::string_view key;
-      if (f.unescaped_key().get(key) != simdjson::SUCCESS) break;
-      if (key == "type") {
-        // part_type points into the parser's string buffer, valid for this document.
-        if (f.value().get_string().get(part_type) != simdjson::SUCCESS) part_type = "?";
-      } else if (key == "text") {
-        has_text = f.value().get_string().get(text) == simdjson::SUCCESS;
+      if (f.unescaped_key().get(key) != simdjson::SUCCESS) return Unscannable("unreadable key");
+      if (key != "text") continue;
+      // Every `text` member counts, whatever the part's `type` says: a provider may accept
+      // types the gateway does not know.
+      std::string_view text;
+      if (f.value().get_string().get(text) != simdjson::SUCCESS) {
+        return Unscannable("content part text is not a readable string");
       }
-    }
-    if (has_text && (part_type.empty() || part_type == "text" || part_type == "input_text")) {
-      if (!out.empty()) out += '\n';
-      out.append(text);
+      if (!out->empty()) *out += '\n';
+      out->append(text);
     }
   }
-  return out;
+  return absl::OkStatus();
+}
+
+// ReadString() reads a string member value; an unreadable one is an error.
+template <typename Value>
+absl::Status ReadString(Value&& v, std::string* out) {
+  std::string_view s;
+  if (v.get_string().get(s) != simdjson::SUCCESS) return Unscannable("unreadable string");
+  out->assign(s);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -77,50 +91,61 @@ absl::Status ChatRequestGuardTexts(std::string& body, std::vector<GuardText>* ou
   if (ThreadParser().iterate(PaddedView(body)).get(doc) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("request body is not JSON");
   }
+  // Keys are compared unescaped ("m\u0065ssages" is "messages" to every provider), so the
+  // top level is walked rather than searched with find_field (which compares raw keys).
+  od::object top;
+  if (doc.get_object().get(top) != simdjson::SUCCESS) return Unscannable("body is not an object");
   od::array messages;
-  if (doc.find_field_unordered("messages").get_array().get(messages) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("request body has no messages array");
+  bool found = false;
+  for (auto field : top) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return Unscannable("unreadable key");
+    if (key != "messages") continue;
+    if (found) return Unscannable("duplicate messages member");
+    if (field.value().get_array().get(messages) != simdjson::SUCCESS) {
+      return Unscannable("messages is not an array");
+    }
+    found = true;
+    break;  // later members are not read: on-demand cannot come back to this array after them
   }
+  if (!found) return Unscannable("request body has no messages array");
   absl::flat_hash_map<std::string, std::string> tool_names;  // tool_call id -> function name
   size_t index = 0;
   for (auto item : messages) {
     const size_t i = index++;
     od::object m;
-    if (item.get_object().get(m) != simdjson::SUCCESS) continue;
+    if (item.get_object().get(m) != simdjson::SUCCESS) return Unscannable("message not an object");
     std::string role, text, call_id, name;
     for (auto f : m) {
       std::string_view key;
-      if (f.unescaped_key().get(key) != simdjson::SUCCESS) break;
+      if (f.unescaped_key().get(key) != simdjson::SUCCESS) return Unscannable("unreadable key");
       if (key == "role") {
-        std::string_view r;
-        if (f.value().get_string().get(r) == simdjson::SUCCESS) role.assign(r);
+        PAI_RETURN_IF_ERROR(ReadString(f.value(), &role));
       } else if (key == "content") {
-        text = ContentText(f.value());
+        PAI_RETURN_IF_ERROR(ContentText(f.value(), &text));
       } else if (key == "tool_call_id") {
-        std::string_view s;
-        if (f.value().get_string().get(s) == simdjson::SUCCESS) call_id.assign(s);
+        PAI_RETURN_IF_ERROR(ReadString(f.value(), &call_id));
       } else if (key == "name") {
-        std::string_view s;
-        if (f.value().get_string().get(s) == simdjson::SUCCESS) name.assign(s);
+        PAI_RETURN_IF_ERROR(ReadString(f.value(), &name));
       } else if (key == "tool_calls") {
         od::array calls;
-        if (f.value().get_array().get(calls) != simdjson::SUCCESS) continue;
+        if (f.value().get_array().get(calls) != simdjson::SUCCESS) continue;  // null
         for (auto c : calls) {
           od::object call;
-          if (c.get_object().get(call) != simdjson::SUCCESS) continue;
+          if (c.get_object().get(call) != simdjson::SUCCESS) return Unscannable("tool call not an object");
           std::string id, fn;
           for (auto cf : call) {
             std::string_view ck;
-            if (cf.unescaped_key().get(ck) != simdjson::SUCCESS) break;
+            if (cf.unescaped_key().get(ck) != simdjson::SUCCESS) return Unscannable("unreadable key");
             if (ck == "id") {
-              std::string_view s;
-              if (cf.value().get_string().get(s) == simdjson::SUCCESS) id.assign(s);
+              PAI_RETURN_IF_ERROR(ReadString(cf.value(), &id));
             } else if (ck == "function") {
-              std::string_view s;
               od::object fo;
-              if (cf.value().get_object().get(fo) == simdjson::SUCCESS &&
-                  fo.find_field_unordered("name").get_string().get(s) == simdjson::SUCCESS) {
-                fn.assign(s);
+              if (cf.value().get_object().get(fo) != simdjson::SUCCESS) continue;
+              for (auto ff : fo) {
+                std::string_view fk;
+                if (ff.unescaped_key().get(fk) != simdjson::SUCCESS) return Unscannable("unreadable key");
+                if (fk == "name") PAI_RETURN_IF_ERROR(ReadString(ff.value(), &fn));
               }
             }
           }
@@ -156,33 +181,43 @@ absl::Status EmbeddingsGuardTexts(std::string& body, std::vector<GuardText>* out
   if (ThreadParser().iterate(PaddedView(body)).get(doc) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("request body is not JSON");
   }
-  od::value input;
-  if (doc.find_field_unordered("input").get(input) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("request body has no input");
-  }
-  od::json_type type;
-  if (input.type().get(type) != simdjson::SUCCESS) return absl::OkStatus();
-  if (type == od::json_type::string) {
-    std::string_view s;
-    if (input.get_string().get(s) == simdjson::SUCCESS) {
-      out->push_back({GuardTarget::kPrompt, "input", "", "user", std::string(s)});
+  od::object top;
+  if (doc.get_object().get(top) != simdjson::SUCCESS) return Unscannable("body is not an object");
+  for (auto field : top) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return Unscannable("unreadable key");
+    if (key != "input") continue;
+    od::value input;
+    if (field.value().get(input) != simdjson::SUCCESS) return Unscannable("unreadable input");
+    od::json_type type;
+    if (input.type().get(type) != simdjson::SUCCESS) return Unscannable("unreadable input");
+    if (type == od::json_type::string) {
+      std::string s;
+      PAI_RETURN_IF_ERROR(ReadString(input, &s));
+      out->push_back({GuardTarget::kPrompt, "input", "", "user", std::move(s)});
+      return absl::OkStatus();
+    }
+    od::array arr;
+    if (type != od::json_type::array || input.get_array().get(arr) != simdjson::SUCCESS) {
+      return Unscannable("input is neither a string nor a list");
+    }
+    size_t i = 0;
+    for (auto item : arr) {
+      od::value e;
+      if (item.get(e) != simdjson::SUCCESS) return Unscannable("unreadable input item");
+      od::json_type et;
+      if (e.type().get(et) != simdjson::SUCCESS) return Unscannable("unreadable input item");
+      if (et == od::json_type::string) {  // token-id arrays are not text
+        std::string s;
+        PAI_RETURN_IF_ERROR(ReadString(e, &s));
+        out->push_back({GuardTarget::kPrompt, pai::StrCat("input[", i, "]"), "", "user",
+                        std::move(s)});
+      }
+      ++i;
     }
     return absl::OkStatus();
   }
-  od::array arr;
-  if (type != od::json_type::array || input.get_array().get(arr) != simdjson::SUCCESS) {
-    return absl::OkStatus();
-  }
-  size_t i = 0;
-  for (auto e : arr) {
-    std::string_view s;
-    if (e.get_string().get(s) == simdjson::SUCCESS) {
-      out->push_back({GuardTarget::kPrompt, pai::StrCat("input[", i, "]"), "", "user",
-                      std::string(s)});
-    }
-    ++i;
-  }
-  return absl::OkStatus();
+  return Unscannable("request body has no input");
 }
 
 namespace {

@@ -143,6 +143,7 @@ class GuardStage final : public Stage {
   explicit GuardStage(const Guards& guards) : guards_(guards) {}
   std::string_view name() const override { return "guard"; }
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+    if (!ctx.agent || ctx.agent->guards.empty()) co_return absl::OkStatus();  // no extra frame
     co_return co_await guards_.ScanRequest(ctx);
   }
 

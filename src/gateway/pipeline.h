@@ -70,6 +70,7 @@ struct RequestContext {
   std::string error_code;        // OpenAI error code of a failed request
   std::vector<ToolCall> tool_calls;  // from the response (TOOL_CALL records)
   bool call_recorded = false;        // the LLM_CALL record was emitted
+  bool guard_refused = false;        // a guard refused the request or its response
 };
 
 // Stage: one step of the pipeline.

@@ -311,6 +311,14 @@ net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
   co_return co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/false);
 }
 
+net::awaitable<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx,
+                                                       const ChatStreamRelay& relay) {
+  if (!ctx->chat || !ctx->agent->scans_responses) co_return;
+  std::vector<GuardText> texts = relay.ContentTexts();  // named: no temporary in co_await
+  if (texts.empty()) co_return;
+  (void)co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/true);
+}
+
 net::awaitable<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
   // Settle and release the request's slot before the client can see the end of the response:
   // a client that sends its next request as soon as it has the answer must find the budget
@@ -500,9 +508,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     beast::error_code ec = co_await w.Header();
     if (!ec) ec = co_await w.Body(out);
     out.clear();
-    if (ctx->agent->scans_responses) {  // audit-only: the client has the stream already
-      (void)co_await guards_->ScanResponse(*ctx, relay.ContentTexts(), /*streamed=*/true);
-    }
+    co_await ScanStreamedResponse(ctx, relay);  // audit-only: the client has it already
     if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
     } else {
@@ -607,8 +613,9 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
       if (!conn->response_started) ctx->http_status = 499;
       co_return absl::OkStatus();  // nobody to answer
     }
-    // Fallback: the provider failed before anything reached the client.
-    if (conn->response_started) break;
+    // Fallback: the provider failed before anything reached the client. A guard's refusal of
+    // the response is not a provider failure: the provider answered (and is charged).
+    if (conn->response_started || ctx->guard_refused) break;
     std::optional<Metrics::FallbackReason> reason;
     if (failure.status == 429) {
       reason = Metrics::FallbackReason::kUpstream429;
@@ -780,19 +787,20 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       *client_gone = true;
       call->Cancel();
       ctx->usage = relay.usage();
+      // What the client already received is audited even though the stream was cut.
+      co_await ScanStreamedResponse(ctx, relay);
       co_return absl::CancelledError("client write failed");
     }
   }
   ctx->upstream_seconds = Seconds(Clock::now() - t0);
   ctx->usage = relay.usage();
   out.clear();
+  // Audit-only scan of what was streamed, on a clean end and after an upstream failure alike.
+  co_await ScanStreamedResponse(ctx, relay);
   // A clean end may leave a final event without its blank line: relay it. After a failure the
   // pending bytes are a torn event and are dropped, so the error event below starts clean.
   if (upstream_status.ok()) {
     ctx->tool_calls = relay.tool_calls();
-    if (ctx->chat && ctx->agent->scans_responses) {  // audit-only after a stream
-      (void)co_await guards_->ScanResponse(*ctx, relay.ContentTexts(), /*streamed=*/true);
-    }
     if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
     } else {

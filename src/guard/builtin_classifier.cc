@@ -749,41 +749,48 @@ const Rule kRules[] = {
     //         4: disclosing ("print", "quote", "convert to JSON"); 5: persona framing ("you are
     //         now", "act as"); 6: the absence of limits ("no refusals", "without filters").
     {"concept.own_config", kConcept, 1,
-     "\\b(?:your|ur|yr|its|the\\s+(?:assistant|model|bot|ai|agent)'s)\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|"
-     "guidelines|guardrails|setup|preamble|briefing|brief|configuration|config|programming|"
-     "directives|polic(?:y|ies)|prompt|system\\s+(?:prompt|message|instructions)|developer\\s+message|"
-     "operating\\s+rules|restrictions|content\\s+rules|filters?|safety\\s+(?:layer|filters?|rules|"
-     "settings|training)|checks|checklist|procedures?|process|steps|workflow|review)\\b|"
-     "\\bthe\\s+user's\\s+(?:request|question|instructions|message)|\\bthe\\s+context\\s+you\\s+were\\s+"
-     "given|\\b(?:topics|things)\\s+you\\s+(?:can't|cannot|aren't\\s+allowed\\s+to)\\s+(?:talk\\s+about|"
-     "discuss)|\\bwhat\\s+can't\\s+you\\s+(?:talk\\s+about|discuss|say)|\\b(?:instructions?|rules|guidelines|briefing|everything|anything|whatever|"
-     "setup|text)\\s+(?:\\w+\\s+){0,3}(?:issued|given|provided|configured|handed|sent)\\s+(?:to\\s+)?"
-     "(?:the\\s+model|you|u)\\b|\\b(?:before|above|prior\\s+to)\\s+(?:my\\s+first\\s+message|i\\s+started\\s+"
-     "typing|this\\s+(?:message|conversation|chat)|the\\s+(?:conversation|chat)\\s+(?:started|began))|"
-     "\\b(?:from|by)\\s+the\\s+(?:ppl|people|company|team|folks|developers?|operators?)\\s+who\\s+"
-     "(?:deployed|built|made|created|trained|set\\s+up|run)\\s+(?:u|you)\\b|\\b(?:setup|configuration|"
-     "config|system)\\s+text\\b|\\bwhat\\s+(?:\\w+\\s+)?(?:did\\s+)?(?:the|your)\\s+(?:developer|operator|"
-     "company|creators?)s?\\s+(?:tell|told|say|said)\\b|\\b(?:the|every|all|any)\\s+(?:rules?|norms?|"
-     "guidelines|restrictions)\\s+(?:it|you)\\s+(?:was|were)\\s+(?:trained|given|taught)|\\b(?:rules|"
-     "guidelines|norms)\\s+(?:its|your|the)\\s+(?:developers?|creators?|operators?)\\s+(?:wrote|set|gave|"
-     "made)|"
-     "\\b(?:tus|sus)\\s+(?:normas|reglas|instrucciones|indicaciones|directrices)|\\btu\\s+(?:prompt|"
-     "configuración)|\\b(?:normas|reglas|instrucciones)\\s+(?:que|q)\\s+te\\s+(?:pusieron|dieron|dio|han\\s+dado)|"
-     "\\b(?:reglas|normas|instrucciones|indicaciones|políticas)\\s+de\\s+(?:tu|su)\\s+(?:sistema|usuario|"
-     "operador)|\\b(?:directrices|normas|reglas|instrucciones)\\s+anteriores|\\bbisherigen\\s+"
-     "(?:vorgaben|anweisungen|regeln)|\\brichtlinien\\s+deines\\s+\\w+|\\bistruzioni\\s+ricevute|"
-     "\\btuo\\s+prompt\\s+di\\s+sistema|之前收到的(?:所有)?(?:指令|规则|设定)|开发者设定的|"
-     "निर्देश|"
-     "\\b(?:tes|vos)\\s+(?:consignes|instructions|règles|directives)|\\bta\\s+(?:configuration|politique|"
-     "consigne)|qu'on\\s+t'a\\s+donné|\\bdeine[mnrs]?\\s+(?:anweisungen|regeln|vorgaben|prompt|"
-     "konfiguration|richtlinien|systemprompt)|\\bdein\\s+(?:prompt|systemprompt)|\\bregeln\\s+deines\\s+(?:betreibers|entwicklers|anbieters)|"
-     "\\b(?:suas|seus)\\s+(?:instruções|regras|diretrizes)|\\bseu\\s+(?:prompt|sistema)|"
-     "\\bo\\s+que\\s+te\\s+disseram|\\b(?:le\\s+)?(?:regole|istruzioni)\\s+che\\s+ti\\s+hanno\\s+dato|\\btue\\s+"
-     "(?:istruzioni|regole)|\\bil\\s+tuo\\s+prompt|\\bcosa\\s+ti\\s+ha\\s+detto|(?:твои|свои|твоих|твоим)\\s+"
-     "(?:инструкци|правил|настройк|промпт)|в\\s+твоём\\s+контексте|你的(?:指令|规则|设定|提示|系统提示|配置)|"
-     "(?:あなたの|最初に与えられた|与えられた)(?:指示|ルール|設定|プロンプト)|開発者から渡された|"
-     "\\bje\\s+(?:regels|instructies)\\b|التعليمات\\s+التي\\s+تلقيتها|promptu\\s+systemowego|"
-     "\\b(?:tu|tus|tes|deine|suas|tue)\\s+(?:system\\s+prompt|prompt)",
+     "\\b(?:your|ur|yr|its)\\s+(?:\\w+\\s+)?(?:instructions|rules|guidelines|guardrails|setup|prea"
+     "mble|briefing|brief|configuration|config|programming|directives|polic(?:y|ies)|prompt|system"
+     "\\s+(?:prompt|message|instructions)|developer\\s+message|operating\\s+rules|restrictions|con"
+     "tent\\s+rules|filters?|safety\\s+(?:layer|filters?|rules|settings|training)|checks|checklist"
+     "|procedures?|process|steps|workflow|review)\\b",
+     0},
+    {"concept.own_config_assistant", kConcept, 1,
+     "\\bthe\\s+(?:assistant|model|bot|ai|agent)'s\\s+(?:\\w+\\s+)?(?:instructions|rules|guideline"
+     "s|guardrails|setup|preamble|briefing|brief|configuration|config|programming|directives|polic"
+     "(?:y|ies)|prompt|system\\s+(?:prompt|message|instructions)|developer\\s+message|operating\\s"
+     "+rules|restrictions|content\\s+rules|filters?|safety\\s+(?:layer|filters?|rules|settings|tra"
+     "ining)|checks|checklist|procedures?|process|steps|workflow|review)\\b",
+     0},
+    {"concept.own_config_phrases", kConcept, 1,
+     "\\b(?:instructions?|rules|guidelines|briefing|setup)\\s+(?:\\w+\\s+){0,2}(?:issued|given|"
+     "provided|configured|handed|sent)\\s+(?:to\\s+)?(?:the\\s+model|you|u)\\b|\\bthe\\s+user's\\s+"
+     "(?:request|question|instructions|message)|\\bthe\\s+context\\s+you\\s+were\\s+given|"
+     "\\b(?:topics|things)\\s+you\\s+(?:can't|cannot|aren't\\s+allowed\\s+to)\\s+(?:talk\\s+about|discuss)|"
+     "\\bwhat\\s+can't\\s+you\\s+(?:talk\\s+about|discuss|say)|\\b(?:my\\s+first\\s+message|"
+     "i\\s+started\\s+typing)\\b|\\bwho\\s+(?:deployed|built|made|created|trained|set\\s+up)\\s+(?:u|you)\\b|"
+     "\\b(?:setup|configuration|config|system)\\s+text\\b|\\b(?:developer|operator|company|creators?)s?\\s+"
+     "(?:tell|told|say|said)\\s+(?:to\\s+)?(?:you|u)\\b|\\b(?:rules?|norms?|guidelines|restrictions)\\s+"
+     "(?:it|you)\\s+(?:was|were)\\s+(?:trained|given|taught)|\\b(?:rules|guidelines|norms)\\s+"
+     "(?:its|your|the)\\s+(?:developers?|creators?|operators?)\\s+(?:wrote|set|gave|made)",
+     0},
+    {"concept.own_config_multilingual", kConcept, 1,
+     "\\b(?:tus|sus)\\s+(?:normas|reglas|instrucciones|indicaciones|directrices)|\\btu\\s+(?:promp"
+     "t|configuración)|\\b(?:normas|reglas|instrucciones)\\s+(?:que|q)\\s+te\\s+(?:pusieron|dieron"
+     "|dio|han\\s+dado)|\\b(?:reglas|normas|instrucciones|indicaciones|políticas)\\s+de\\s+(?:tu|s"
+     "u)\\s+(?:sistema|usuario|operador)|\\b(?:directrices|normas|reglas|instrucciones)\\s+anterio"
+     "res|\\bbisherigen\\s+(?:vorgaben|anweisungen|regeln)|\\brichtlinien\\s+deines\\s+\\w+|\\bist"
+     "ruzioni\\s+ricevute|\\btuo\\s+prompt\\s+di\\s+sistema|之前收到的(?:所有)?(?:指令|规则|设定)|开发者设定的|निर्दे"
+     "श|\\b(?:tes|vos)\\s+(?:consignes|instructions|règles|directives)|\\bta\\s+(?:configuration|p"
+     "olitique|consigne)|qu'on\\s+t'a\\s+donné|\\bdeine[mnrs]?\\s+(?:anweisungen|regeln|vorgaben|p"
+     "rompt|konfiguration|richtlinien|systemprompt)|\\bdein\\s+(?:prompt|systemprompt)|\\bregeln\\s"
+     "+deines\\s+(?:betreibers|entwicklers|anbieters)|\\b(?:suas|seus)\\s+(?:instruções|regras|dir"
+     "etrizes)|\\bseu\\s+(?:prompt|sistema)|\\bo\\s+que\\s+te\\s+disseram|\\b(?:le\\s+)?(?:regole|"
+     "istruzioni)\\s+che\\s+ti\\s+hanno\\s+dato|\\btue\\s+(?:istruzioni|regole)|\\bil\\s+tuo\\s+pr"
+     "ompt|\\bcosa\\s+ti\\s+ha\\s+detto|(?:твои|свои|твоих|твоим)\\s+(?:инструкци|правил|настройк|"
+     "промпт)|в\\s+твоём\\s+контексте|你的(?:指令|规则|设定|提示|系统提示|配置)|(?:あなたの|最初に与えられた|与えられた)(?:指示|ルール|設"
+     "定|プロンプト)|開発者から渡された|\\bje\\s+(?:regels|instructies)\\b|التعليمات\\s+التي\\s+تلقيتها|promptu\\s"
+     "+systemowego|\\b(?:tu|tus|tes|deine|suas|tue)\\s+(?:system\\s+prompt|prompt)",
      0},
     {"concept.config", kConcept, 2,
      "\\b(?:system|developer|operator|vendor|platform|creators?|company|developers?|operators?|"
@@ -840,7 +847,7 @@ const Rule kRules[] = {
      0},
     {"concept.no_limits", kConcept, 6,
      "\\b(?:no|without|zero|never|none\\s+of\\s+(?:those|the|these)|not\\s+bound\\s+by\\s+any|"
-     "isn't\\s+bound\\s+by\\s+any|free\\s+(?:of|from)|aren't\\s+subject\\s+to)\\s+(?:\\w+\\s+){0,3}"
+     "isn't\\s+bound\\s+by\\s+any|free\\s+(?:of|from)|aren't\\s+subject\\s+to)\\s+(?:\\w+\\s+){0,2}"
      "(?:refusals?|refuses?|refusing|disclaimers?|caveats?|safety\\s+(?:notes?|warnings?|filters?|layer)|"
      "restrictions?|filters?|filtering|censorship|limits|limitations|rules|guidelines|"
      "content\\s+polic(?:y|ies)|ethics|morals|moral\\s+\\w+|ethical\\s+\\w+|hedg\\w*|apolog\\w*|"
@@ -945,18 +952,33 @@ class FamilyScores {
 // Payload decoding: runs of base64/hex long enough to hide an instruction.
 constexpr size_t kMinBase64Run = 20;
 constexpr size_t kMinHexRun = 32;
-constexpr size_t kMaxPayloads = 8;
+// Payloads decoded per text: enough that harmless ones (hashes, keys, images in code) cannot
+// hide a later one in any realistic text; the decoded bytes are capped too (each is rescanned).
+constexpr size_t kMaxPayloads = 64;
 constexpr size_t kMaxPayloadBytes = 16 * 1024;
+constexpr size_t kMaxDecodedBytes = 256 * 1024;
 
 struct Match {
   unsigned id;
   size_t end;
 };
 
+// Matches kept per rule: scoring uses each rule's best occurrence, so a cap per rule bounds the
+// work without letting filler ("DAN DAN DAN ...") crowd out the matches of other rules.
+constexpr uint16_t kMaxMatchesPerRule = 32;
+
+struct MatchSink {
+  std::vector<Match>* matches;
+  std::array<uint16_t, 512> per_rule{};  // > kRuleCount (checked at compile time below)
+};
+
 int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long to,
             unsigned int /*flags*/, void* ctx) {
-  auto* matches = static_cast<std::vector<Match>*>(ctx);
-  if (matches->size() < 4096) matches->push_back({id, static_cast<size_t>(to)});
+  auto* sink = static_cast<MatchSink*>(ctx);
+  if (sink->per_rule[id] < kMaxMatchesPerRule) {
+    ++sink->per_rule[id];
+    sink->matches->push_back({id, static_cast<size_t>(to)});
+  }
   return 0;
 }
 
@@ -986,17 +1008,38 @@ bool MostlyText(std::string_view s) {
 // Quoted(): does position `end` of `text` lie inside a quotation or a code span? Looks back to
 // the start of the line (or 400 bytes) for an odd number of quote marks, and counts ``` fences
 // and inline backticks; a line starting with '>' (a Markdown quote) counts as quoted.
+// Code-fence positions of the text being scored, found once per text (Quoted() runs per match:
+// searching from the start each time made scoring quadratic in the text size).
+struct FenceIndex {
+  const char* data = nullptr;
+  size_t size = 0;
+  std::vector<size_t> fences;
+};
+thread_local FenceIndex g_fences;
+
+size_t FencesBefore(std::string_view text, size_t end) {
+  if (g_fences.data != text.data() || g_fences.size != text.size()) {
+    g_fences.data = text.data();
+    g_fences.size = text.size();
+    g_fences.fences.clear();
+    for (size_t pos = text.find("```"); pos != std::string_view::npos;
+         pos = text.find("```", pos + 3)) {
+      g_fences.fences.push_back(pos);
+    }
+  }
+  return static_cast<size_t>(
+      std::lower_bound(g_fences.fences.begin(), g_fences.fences.end(), end) -
+      g_fences.fences.begin());
+}
+
 bool Quoted(std::string_view text, size_t end, bool data_strings) {
   end = std::min(end, text.size());
-  size_t fences = 0;
-  for (size_t pos = text.find("```"); pos != std::string_view::npos && pos < end;
-       pos = text.find("```", pos + 3)) {
-    ++fences;
-  }
-  if (fences % 2 == 1) return true;
-  size_t line = text.rfind('\n', end == 0 ? 0 : end - 1);
-  line = line == std::string_view::npos ? 0 : line + 1;
-  size_t begin = end > 400 && end - 400 > line ? end - 400 : line;
+  if (FencesBefore(text, end) % 2 == 1) return true;
+  // The quotation state is read back to the start of the line, at most 400 bytes.
+  const size_t floor = end > 400 ? end - 400 : 0;
+  size_t line = end;
+  while (line > floor && text[line - 1] != '\n') --line;
+  size_t begin = line;
   size_t i = begin;
   while (i < end && (text[i] == ' ' || text[i] == '\t')) ++i;
   if (i < end && text[i] == '>') return true;
@@ -1462,10 +1505,13 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   matches.swap(matches_tl);
   matches.clear();
   // Vectorscan takes an unsigned int length; texts beyond 4 GiB do not reach here (body limit).
+  static_assert(kRuleCount < 512, "MatchSink::per_rule is too small");
+  MatchSink sink{&matches, {}};
   hs_scan(impl_->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, OnMatch,
-          &matches);
+          &sink);
 
   if (depth == 0) g_trigger_rot13 = g_trigger_reverse = false;
+  g_fences.data = nullptr;  // a new text (buffers are reused: never trust a pointer alone)
   Verdict v;
   // Matches are few (a handful per text): small sorted lists, not per-rule arrays (zeroing
   // those cost more than the rest of the scoring).
@@ -1539,7 +1585,8 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   if (depth < 2) {  // depth 2: a payload encoded twice
     const bool top = depth == 0;
     const size_t n = text.size();
-    size_t payloads = 0, single_run = 0, last_single_end = std::string_view::npos;
+    size_t payloads = 0, decoded_total = 0, single_run = 0,
+           last_single_end = std::string_view::npos;
     std::string decoded;
     for (size_t i = 0; i < n;) {
       const unsigned char c = text[i];
@@ -1588,7 +1635,7 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
       while (stop < n && text[stop] == '=' && stop - j < 2) ++stop;
       const size_t start = i;
       i = stop;
-      if (payloads >= kMaxPayloads) continue;
+      if (payloads >= kMaxPayloads || decoded_total >= kMaxDecodedBytes) continue;
       const std::string_view run = text.substr(start, std::min(stop - start, kMaxPayloadBytes));
       bool ok = false;
       if (all_hex && run.size() >= kMinHexRun && run.size() % 2 == 0) {
@@ -1600,7 +1647,11 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
       }
       if (ok && MostlyText(decoded)) {
         ++payloads;
-        const Verdict inner = ClassifyDepth(decoded, depth + 1);
+        decoded_total += decoded.size();
+        std::string normalized;
+        const Verdict inner = ClassifyDepth(
+            NormalizeForScan(decoded, &normalized) ? std::string_view(normalized) : decoded,
+            depth + 1);
         if (inner.score > 0) {
           // Hiding an instruction in an encoding is itself a signal: a decoded attack scores at
           // least as high as the plain one (unless the payload is quoted in a discussion).
@@ -1645,21 +1696,49 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   return v;
 }
 
-bool NormalizeForScan(std::string_view text, std::string* out) {
-  auto special = [&](size_t i) -> int {  // bytes of a removable/mappable sequence at i, or 0
-    const unsigned char c = text[i];
-    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0xAD) {
-      return 2;  // U+00AD soft hyphen
-    }
-    if (i + 2 >= text.size()) return 0;
-    const unsigned char d = text[i + 1], e = text[i + 2];
-    if (c == 0xE2 && d == 0x80 && e >= 0x8B && e <= 0x8F) return 3;  // U+200B–U+200F
-    if (c == 0xE2 && d == 0x81 && e == 0xA0) return 3;               // U+2060
-    if (c == 0xEF && d == 0xBB && e == 0xBF) return 3;               // U+FEFF
-    if (c == 0xEF && (d == 0xBC || d == 0xBD)) return 3;             // U+FF00–U+FF7F block
-    if (c == 0xE3 && d == 0x80 && e == 0x80) return 3;               // U+3000
+namespace {
+
+// Decode() reads the UTF-8 sequence at text[i]: its code point and length (0 when invalid).
+uint32_t Decode(std::string_view text, size_t i, int* len) {
+  const unsigned char c = text[i];
+  int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  *len = 0;
+  if (n == 1 || i + n > text.size()) return 0;
+  uint32_t cp = c & (0x7F >> n);
+  for (int k = 1; k < n; ++k) {
+    const unsigned char d = text[i + k];
+    if ((d & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  *len = n;
+  return cp;
+}
+
+// Replacement() says what becomes of code point `cp`: -1 keep it, 0 drop it (invisible), or
+// an ASCII byte to put instead.
+int Replacement(uint32_t cp) {
+  // Invisible or default-ignorable characters that split keywords without showing.
+  if (cp == 0x00AD || cp == 0x034F || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) ||
+      (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+      (cp >= 0xE0100 && cp <= 0xE01EF) || cp == 0xE0001 || cp == 0xE007F) {
     return 0;
-  };
+  }
+  // Unicode tag characters ("ASCII smuggling"): U+E0020–U+E007E carry ASCII invisibly.
+  if (cp >= 0xE0020 && cp <= 0xE007E) return static_cast<int>(cp - 0xE0000);
+  if (cp >= 0xFF01 && cp <= 0xFF5E) return static_cast<int>(cp - 0xFF01 + 0x21);  // fullwidth
+  if (cp == 0x3000) return ' ';                                                   // ideographic space
+  // Mathematical alphanumerics (bold, italic, script, ... letters and digits).
+  if (cp >= 0x1D400 && cp <= 0x1D6A3) {
+    const uint32_t k = (cp - 0x1D400) % 52;
+    return static_cast<int>(k < 26 ? 'A' + k : 'a' + (k - 26));
+  }
+  if (cp >= 0x1D7CE && cp <= 0x1D7FF) return static_cast<int>('0' + (cp - 0x1D7CE) % 10);
+  return -1;
+}
+
+}  // namespace
+
+bool NormalizeForScan(std::string_view text, std::string* out) {
   size_t first = text.size();
   for (size_t i = 0; i < text.size(); ++i) {
     // ASCII text is the common case: skip 8 bytes at a time while no byte has its high bit.
@@ -1670,7 +1749,10 @@ bool NormalizeForScan(std::string_view text, std::string* out) {
       i += 8;
     }
     if (i >= text.size()) break;
-    if (static_cast<unsigned char>(text[i]) >= 0xC2 && special(i)) {
+    if (static_cast<unsigned char>(text[i]) < 0xC2) continue;
+    int len = 0;
+    const uint32_t cp = Decode(text, i, &len);
+    if (len > 0 && Replacement(cp) >= 0) {
       first = i;
       break;
     }
@@ -1678,25 +1760,18 @@ bool NormalizeForScan(std::string_view text, std::string* out) {
   if (first == text.size()) return false;
   out->assign(text.substr(0, first));
   for (size_t i = first; i < text.size();) {
-    const int n = static_cast<unsigned char>(text[i]) >= 0xC2 ? special(i) : 0;
-    if (n == 0) {
-      out->push_back(text[i++]);
+    const unsigned char c = text[i];
+    int len = 0;
+    const uint32_t cp = c >= 0xC2 ? Decode(text, i, &len) : 0;
+    const int r = len > 0 ? Replacement(cp) : -1;
+    if (r < 0) {
+      const size_t n = len > 0 ? static_cast<size_t>(len) : 1;
+      out->append(text.substr(i, n));
+      i += n;
       continue;
     }
-    const unsigned char c = text[i];
-    if (c == 0xEF && n == 3 && (static_cast<unsigned char>(text[i + 1]) & 0xFE) == 0xBC) {
-      // U+FF01–U+FF5E → U+0021–U+007E (fullwidth forms); other code points kept as they are.
-      const unsigned cp = 0xFF00 + ((static_cast<unsigned char>(text[i + 1]) & 1) << 6) +
-                          (static_cast<unsigned char>(text[i + 2]) & 0x3F);
-      if (cp >= 0xFF01 && cp <= 0xFF5E) {
-        out->push_back(static_cast<char>(cp - 0xFF01 + 0x21));
-      } else {
-        out->append(text.substr(i, 3));
-      }
-    } else if (c == 0xE3) {
-      out->push_back(' ');  // ideographic space
-    }  // zero-width characters and the soft hyphen are dropped
-    i += n;
+    if (r > 0) out->push_back(static_cast<char>(r));
+    i += static_cast<size_t>(len);
   }
   return true;
 }

@@ -90,9 +90,11 @@ struct EmbeddedRules {
 // generator itself).
 EmbeddedRules EmbeddedRulesDatabase();
 
-// NormalizeForScan() removes zero-width characters (U+200B–U+200F, U+2060, U+FEFF, U+00AD)
-// and maps fullwidth ASCII (U+FF01–U+FF5E) and the ideographic space to ASCII, which attackers
-// use to split keywords. Returns false (and leaves `out` untouched) when `text` has none.
+// NormalizeForScan() removes invisible characters that split keywords (zero-width characters,
+// U+2060–U+2064, soft hyphen, variation selectors, U+034F, U+180E, U+FEFF) and maps look-alike
+// and hidden forms to ASCII: fullwidth forms, the ideographic space, mathematical alphanumeric
+// letters and digits, and Unicode tag characters (U+E0020–U+E007E, "ASCII smuggling").
+// Returns false (and leaves `out` untouched) when `text` has none.
 bool NormalizeForScan(std::string_view text, std::string* out);
 
 }  // namespace pai::guard

@@ -162,6 +162,11 @@ TEST_CASE("guard configuration errors name the field") {
   CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, enforcement: block}]\n")
             .find("spec.guards[0].enforcement: unknown enforcement \"block\"") !=
         std::string::npos);
+  // A misspelt key would silently weaken the policy: an error, not a note.
+  CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, scan: {response: true}}]\n")
+            .find("spec.guards[0].scan.response: unknown field") != std::string::npos);
+  CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, enforcment: enforce}]\n")
+            .find("spec.guards[0].enforcment: unknown field") != std::string::npos);
   CHECK(ErrorOf(std::string(kGuardBase) + "  guards: [{binding: g, scan: {prompts: maybe}}]\n")
             .find("spec.guards[0].scan.prompts: expected true or false") != std::string::npos);
   const std::string binding = "apiVersion: pai.io/v1\nkind: GuardBinding\nmetadata: {name: b}\n";

@@ -75,3 +75,42 @@ TEST_CASE("guard targets: chat completion response and streamed deltas") {
 
 }  // namespace
 }  // namespace pai::gateway
+
+namespace pai::gateway {
+namespace {
+
+TEST_CASE("guard targets: escaped member names are read as the provider reads them") {
+  // "m\u0065ssages" is "messages" to every JSON parser a provider uses: it must be scanned.
+  std::string body = R"({"model":"m","m\u0065ssages":[{"role":"us\u0065r","content":"hi"},)"
+                     R"({"role":"assistant","tool_calls":[{"id":"c1","function":{"n\u0061me":"web_fetch"}}]},)"
+                     R"({"role":"tool","tool_call_id":"c1","content":"page"}]})";
+  std::vector<GuardText> t;
+  REQUIRE(ChatRequestGuardTexts(body, &t).ok());
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].text == "hi");
+  CHECK(t[1].tool == "web_fetch");
+  std::string emb = R"({"model":"m","inp\u0075t":"abc"})";
+  t.clear();
+  REQUIRE(EmbeddingsGuardTexts(emb, &t).ok());
+  REQUIRE(t.size() == 1);
+}
+
+TEST_CASE("guard targets: what cannot be read is an error / not an empty scan") {
+  std::vector<GuardText> t;
+  std::string lone = R"({"model":"m","messages":[{"role":"user","content":"a\ud800b"}]})";
+  CHECK_FALSE(ChatRequestGuardTexts(lone, &t).ok());
+  std::string odd = R"({"model":"m","messages":[{"role":"user","content":42}]})";
+  CHECK_FALSE(ChatRequestGuardTexts(odd, &t).ok());
+  std::string none = R"({"model":"m"})";
+  CHECK_FALSE(ChatRequestGuardTexts(none, &t).ok());
+  // Unknown part types with text are scanned too.
+  std::string parts =
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"future_text","text":"x"}]}]})";
+  t.clear();
+  REQUIRE(ChatRequestGuardTexts(parts, &t).ok());
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].text == "x");
+}
+
+}  // namespace
+}  // namespace pai::gateway

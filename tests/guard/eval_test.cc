@@ -56,6 +56,10 @@ TEST_CASE("eval: dev set figures do not regress") {
   CheckFloors(Evaluate("dev.jsonl"), kDevN, kDevP, kDevR, kDevF1);
 }
 
+TEST_CASE("eval: second dev set figures do not regress") {
+  CheckFloors(Evaluate("dev2.jsonl"), kDev2N, kDev2P, kDev2R, kDev2F1);
+}
+
 TEST_CASE("eval: holdout set figures do not regress") {
   CheckFloors(Evaluate("holdout.jsonl"), kHoldN, kHoldP, kHoldR, kHoldF1);
 }

@@ -432,3 +432,23 @@ test('guard 9. a 64 KiB prompt with the injection in the middle is caught; the s
   assertNoGuardRecord(S.gw.stateDir, ridOf(ok), 'long benign');
   assertNoPromptText(S.gw.stateDir, [tag]);
 });
+
+test('guard 10. a body that spells "messages" with a JSON escape is still scanned (every provider reads it as messages)', { timeout: 30000 }, async (t) => {
+  const S = await startGuardStack({
+    bindings: { 'builtin-guard': BUILTIN_ENFORCE },
+    agents: { a: { models: [MINI], guards: [{ binding: 'builtin-guard' }] } },
+  });
+  t.after(() => S.cleanup());
+  // Raw body: the SDK would never escape a key, an attacker can.
+  const body = `{"model":"${MINI}","m\\u0065ssages":[{"role":"user","content":${JSON.stringify(ATTACK)}}]}`;
+  const res = await fetch(`${S.gw.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${S.tokens.a}`, 'content-type': 'application/json' },
+    body,
+  });
+  const json = await res.json();
+  assert.equal(res.status, 400, JSON.stringify(json));
+  assert.equal(json.error.code, 'prompt_injection_detected');
+  assert.equal(json.error.param, 'messages[0].content');
+  assert.equal(S.upstream.requests.length, 0, 'never forwarded');
+});

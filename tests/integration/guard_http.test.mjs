@@ -272,3 +272,32 @@ test('guard_http 13. windows: maxChars 1024 splits a 5,000-byte text into calls 
   });
   assert.equal(S.upstream.requests.length, 1);
 });
+
+test('guard_http 14. a fail-closed response scan that cannot reach its classifier answers 503 without falling back to the next model (the provider answered and is charged)', { timeout: 30000 }, async (t) => {
+  const closedPort = await getClosedPort();
+  const S = await startGuardStack({
+    bindings: {
+      closed: httpBinding(`http://127.0.0.1:${closedPort}${PATHS.plain}`, 'plain', { failureMode: 'closed' }),
+    },
+    agents: {
+      // Two models: a refusal taken for a provider failure would be retried on the second.
+      r: { models: [MINI, 'up/gpt-4o'], guards: [{ binding: 'closed', scan: { prompts: false, responses: true } }] },
+    },
+  });
+  t.after(() => S.cleanup());
+  const res = await fetch(`${S.gw.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${S.tokens.r}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MINI, messages: [{ role: 'user', content: 'hello' }] }),
+  });
+  const json = await res.json();
+  assert.equal(res.status, 503, JSON.stringify(json));
+  assert.equal(json.error.code, 'guard_unavailable');
+  assert.match(json.error.message, /response was withheld/);
+  assert.equal(S.upstream.requests.length, 1, 'one provider call: no fallback');
+  const rid = res.headers.get('x-request-id');
+  assertGuardRecord(await waitForGuardRecord(S.gw, rid, 'GUARD.UNAVAILABLE'), {
+    type: 'GUARD.UNAVAILABLE', agent: 'r', binding: 'closed', classifier: 'http', target: 'response',
+    param: 'choices[0].message.content', enforcement: 'enforce', action: 'refused', stream: false,
+  });
+});

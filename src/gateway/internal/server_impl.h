@@ -19,6 +19,7 @@
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/runtime.h"
+#include "gateway/stream_relay.h"
 
 namespace pai::gateway {
 
@@ -133,6 +134,8 @@ class GatewayImpl {
   // ScanChatResponse() applies the response guards to a complete chat completion body; a
   // non-OK status (enforced violation, closed failure) replaces the response.
   net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx, std::string& body);
+  // ScanStreamedResponse() runs the audit-only response guards on what a stream delivered.
+  net::awaitable<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
   net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
                                   http::response<http::string_body>& res);
 

@@ -152,12 +152,11 @@ std::string_view DefaultBaseUrl(ProviderKind kind) {
       return "https://api.openai.com/v1";
     case ProviderKind::kOpenRouter:
       return "https://openrouter.ai/api/v1";
-    // Until the native translations land, Anthropic and Gemini are reached through their
-    // OpenAI-compatible endpoints (docs/configuration.md).
+    // Anthropic and Gemini are called with their native APIs (docs/providers.md).
     case ProviderKind::kAnthropic:
       return "https://api.anthropic.com/v1";
     case ProviderKind::kGemini:
-      return "https://generativelanguage.googleapis.com/v1beta/openai";
+      return "https://generativelanguage.googleapis.com/v1beta";
     case ProviderKind::kMock:
       return "";
   }

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "common/json_util.h"
 #include "common/log.h"
 #include "gateway/errors.h"
@@ -15,6 +16,8 @@
 #include "gateway/mock_provider.h"
 #include "gateway/openai_request.h"
 #include "gateway/stream_relay.h"
+#include "gateway/translate_anthropic.h"
+#include "gateway/translate_gemini.h"
 
 namespace pai::gateway {
 namespace {
@@ -203,6 +206,17 @@ net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
   // The posted cancel runs on this thread, so it cannot slip in before the wait starts.
   if (st->result.load() == -1) co_await st->timer.async_wait(kTuple);
   co_return st->result.load() == 1;
+}
+
+// TranslateEvents() feeds provider bytes through the SSE parser into the translator of the
+// provider's dialect, appending chat.completion.chunk events to `out`.
+void TranslateEvents(SseParser& parser, std::string_view bytes,
+                     anthropic::StreamTranslator* from_anthropic,
+                     gemini::StreamTranslator* from_gemini, std::string& out) {
+  parser.Feed(bytes, [&](const SseEvent& ev) {
+    if (from_anthropic) from_anthropic->Process(ev, out);
+    if (from_gemini) from_gemini->Process(ev, out);
+  });
 }
 
 }  // namespace
@@ -531,6 +545,14 @@ net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientCo
                                                           RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
   if (model.provider->spec.kind != config::ProviderKind::kMock) {
+    const config::ProviderKind kind = model.provider->spec.kind;
+    if (kind == config::ProviderKind::kAnthropic || kind == config::ProviderKind::kGemini) {
+      co_return MakeError(absl::StatusCode::kInvalidArgument,
+                          pai::StrCat("Embeddings are not available for ModelProvider ",
+                                      model.provider->spec.name, " (provider ",
+                                      config::ProviderKindName(kind), ")"),
+                          "unsupported_model", "model");
+    }
     co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings");
   }
   std::string body = MockEmbeddings(model.model_id, ctx->body->size());
@@ -550,6 +572,33 @@ namespace {
 
 // UpstreamBody() is the client's body rewritten for the current model of `ctx`: the bare model
 // id, the output limit the reservation imposes, and (streams) a request for usage.
+// Dialect: the API a chat request is sent in (docs/providers.md). OpenAI and OpenRouter take
+// the client's body spliced; Anthropic and Gemini take a translation.
+enum class Dialect { kOpenAI, kAnthropic, kGemini };
+
+Dialect DialectOf(const RequestContext& ctx) {
+  if (!ctx.chat) return Dialect::kOpenAI;
+  switch (ctx.model->provider->spec.kind) {
+    case config::ProviderKind::kAnthropic:
+      return Dialect::kAnthropic;
+    case config::ProviderKind::kGemini:
+      return Dialect::kGemini;
+    default:
+      return Dialect::kOpenAI;
+  }
+}
+
+// TranslatedBody() is the body of a chat request for a provider with its own API; errors are
+// the client's (400: what cannot be translated).
+absl::StatusOr<std::string> TranslatedBody(const RequestContext& ctx, Dialect dialect) {
+  std::optional<int64_t> cap;
+  if (ctx.reservation) cap = ctx.reservation->output_limit;  // the reserved output
+  if (dialect == Dialect::kAnthropic) {
+    return anthropic::ChatToMessages(*ctx.body, {ctx.model->model_id, cap});
+  }
+  return gemini::ChatToGenerateContent(*ctx.body, {cap});
+}
+
 std::string UpstreamBody(const RequestContext& ctx) {
   const ModelRoute& model = *ctx.model;
   if (ctx.embeddings) return BuildUpstreamEmbeddingsBody(*ctx.body, *ctx.embeddings, model.model_id);
@@ -578,9 +627,26 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     const UpstreamEndpoint& ep = provider.endpoint;
     // The upstream request is built from scratch: the agent's headers (its token above all)
     // are never forwarded; the URL comes only from the ModelProvider.
-    http::request<http::string_body> up{http::verb::post, ep.base_path + path, 11};
+    const Dialect dialect = DialectOf(*ctx);
+    std::string body;
+    std::string target = ep.base_path + path;
+    if (dialect == Dialect::kOpenAI) {
+      body = UpstreamBody(*ctx);
+    } else {
+      auto translated = TranslatedBody(*ctx, dialect);
+      if (!translated.ok()) {
+        result = translated.status();
+        break;
+      }
+      body = std::move(*translated);
+      target = dialect == Dialect::kAnthropic
+                   ? ep.base_path + "/messages"
+                   : ep.base_path + gemini::Path(ctx->model->model_id, ctx->stream);
+    }
+    http::request<http::string_body> up{http::verb::post, target, 11};
     up.set(http::field::host, ep.host_header);
-    up.set(http::field::authorization, provider.authorization);
+    up.set(provider.auth_header, provider.authorization);
+    if (dialect == Dialect::kAnthropic) up.set("anthropic-version", "2023-06-01");
     up.set(http::field::content_type, "application/json");
     up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
     up.set(http::field::user_agent, "pai-gateway/0.1");
@@ -591,7 +657,7 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
       up.set("X-Title", "pai-gateway");
     }
     up.keep_alive(true);
-    up.body() = UpstreamBody(*ctx);
+    up.body() = std::move(body);
     up.prepare_payload();
 
     const auto t0 = Clock::now();
@@ -706,7 +772,13 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       co_return absl::OkStatus();
     }
     std::string err = text.ok() ? Scrub(std::move(*text), provider) : std::string();
-    if (err.empty() || err.front() != '{') {
+    if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
+      // The provider's own error shape, mapped into OpenAI's (docs/providers.md, "Errors").
+      const ApiError e = d == Dialect::kAnthropic ? anthropic::ErrorToOpenAI(status, err)
+                                                  : gemini::ErrorToOpenAI(status, err);
+      failure->status = e.http_status;
+      err = OpenAIErrorBody(e);
+    } else if (err.empty() || err.front() != '{') {
       ApiError e;
       e.http_status = status;
       e.type = status >= 500 ? "api_error" : "invalid_request_error";
@@ -735,6 +807,18 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return text.status();
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+  if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
+    const int64_t created = absl::ToUnixSeconds(absl::Now());
+    auto chat = d == Dialect::kAnthropic
+                    ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
+                    : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
+    if (!chat.ok()) {
+      model.metrics.upstream_errors->Increment();
+      co_return MakeHttpError(502, "The model provider's answer could not be read",
+                              "upstream_error");
+    }
+    *text = std::move(*chat);
+  }
   ctx->usage = ExtractUsage(*text);
   if (ctx->chat) ctx->tool_calls = ExtractToolCalls(*text);
   ctx->response_bytes = static_cast<int64_t>(text->size());
@@ -759,6 +843,17 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   const auto t0 = Clock::now();
   ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage);
   if (ctx->chat && ctx->agent->scans_responses) relay.CollectContent();
+  // Providers with their own API: their events are translated into chat.completion.chunk
+  // events first, then relayed like OpenAI's (usage always requested from the translator: the
+  // relay drops the usage chunk when the client did not ask for it).
+  const Dialect dialect = DialectOf(*ctx);
+  const int64_t created = absl::ToUnixSeconds(absl::Now());
+  std::optional<anthropic::StreamTranslator> from_anthropic;
+  std::optional<gemini::StreamTranslator> from_gemini;
+  if (dialect == Dialect::kAnthropic) from_anthropic.emplace(model.model_id, true, created);
+  if (dialect == Dialect::kGemini) from_gemini.emplace(model.model_id, true, created);
+  SseParser provider_events;
+  std::string translated;
   ChunkWriter w{conn, options_.body_timeout, ctx};
   ctx->http_status = 200;
   if (auto ec = co_await w.Header(); ec) {
@@ -776,8 +871,25 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     }
     if (piece->empty()) break;
     out.clear();
-    relay.Process(*piece, out);
-    if (out.empty()) continue;
+    bool stop = false;
+    if (dialect == Dialect::kOpenAI) {
+      relay.Process(*piece, out);
+    } else {
+      translated.clear();
+      TranslateEvents(provider_events, *piece, from_anthropic ? &*from_anthropic : nullptr,
+                      from_gemini ? &*from_gemini : nullptr, translated);
+      relay.Process(translated, out);
+      if (from_anthropic && from_anthropic->failed()) {
+        const ApiError& e = from_anthropic->error();
+        upstream_status = MakeHttpError(e.http_status, e.message, e.code);
+        call->Cancel();
+        stop = true;
+      }
+    }
+    if (out.empty()) {
+      if (stop) break;
+      continue;
+    }
     if (first) {
       first = false;
       model.metrics.time_to_first_token->Observe(Seconds(Clock::now() - t0));
@@ -790,6 +902,30 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       // What the client already received is audited even though the stream was cut.
       co_await ScanStreamedResponse(ctx, relay);
       co_return absl::CancelledError("client write failed");
+    }
+    if (stop) break;
+  }
+  // A translated stream ends with the translator's final chunks (usage, [DONE]); an Anthropic
+  // stream that ended without message_stop was cut.
+  if (upstream_status.ok() && dialect != Dialect::kOpenAI) {
+    translated.clear();
+    if (from_anthropic && !from_anthropic->stopped()) {
+      upstream_status = MakeHttpError(502, "The model provider's stream ended early",
+                                      "upstream_error");
+    } else {
+      if (from_anthropic) from_anthropic->Finish(translated);
+      if (from_gemini) from_gemini->Finish(translated);
+      std::string tail;
+      relay.Process(translated, tail);
+      if (!tail.empty()) {
+        ctx->response_bytes += static_cast<int64_t>(tail.size());
+        if (auto ec = co_await w.Body(tail); ec) {
+          *client_gone = true;
+          ctx->usage = relay.usage();
+          co_await ScanStreamedResponse(ctx, relay);
+          co_return absl::CancelledError("client write failed");
+        }
+      }
     }
   }
   ctx->upstream_seconds = Seconds(Clock::now() - t0);

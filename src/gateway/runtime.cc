@@ -68,7 +68,19 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
             pai::StrCat("ModelProvider ", name, ": spec.baseURL: ", ep.status().message()));
       }
       p.endpoint = std::move(*ep);
-      p.authorization = pai::StrCat("Bearer ", spec.api_key);
+      switch (spec.kind) {
+        case config::ProviderKind::kAnthropic:
+          p.auth_header = "x-api-key";
+          p.authorization = spec.api_key;
+          break;
+        case config::ProviderKind::kGemini:
+          p.auth_header = "x-goog-api-key";
+          p.authorization = spec.api_key;
+          break;
+        default:
+          p.auth_header = "authorization";
+          p.authorization = pai::StrCat("Bearer ", spec.api_key);
+      }
     }
     rt->providers_.emplace(name, std::move(p));
   }

@@ -34,7 +34,11 @@ struct UpstreamEndpoint {
 struct ProviderRuntime {
   config::ModelProvider spec;
   UpstreamEndpoint endpoint;
-  std::string authorization;  // "Bearer <key>" — never logged
+  // The credential header the provider's API expects — never logged:
+  //   openai, openrouter: Authorization: Bearer <key>; anthropic: x-api-key: <key>;
+  //   gemini: x-goog-api-key: <key> (never in the URL).
+  std::string auth_header;  // "authorization" | "x-api-key" | "x-goog-api-key"
+  std::string authorization;  // its value
 };
 
 // ModelRoute: one model an agent may call.

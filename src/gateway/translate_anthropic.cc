@@ -420,13 +420,13 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
     failed_ = true;
     const json::object* e = o.contains("error") ? o.at("error").if_object() : nullptr;
     const std::string_view etype = e ? Member(*e, "type") : "";
-    ApiError err;
-    err.http_status = etype == "overloaded_error" ? 503 : 502;
-    err.type = "api_error";
-    err.code = etype.empty() ? "upstream_error" : std::string(etype);
-    err.message = e ? std::string(Member(*e, "message"))
-                    : "The model provider reported an error";
-    pai::StrAppend(&out, "data: ", OpenAIErrorBody(err), "\n\n");
+    error_.http_status = etype == "overloaded_error" ? 503 : 502;
+    error_.type = "api_error";
+    error_.code = etype == "overloaded_error" ? "upstream_overloaded"
+                  : etype.empty()             ? "upstream_error"
+                                              : std::string(etype);
+    error_.message = e && !Member(*e, "message").empty() ? std::string(Member(*e, "message"))
+                                                         : "The model provider reported an error";
   }
   // ping: keep-alive only
 }

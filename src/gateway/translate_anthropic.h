@@ -70,7 +70,8 @@ class StreamTranslator {
   StreamTranslator(std::string model, bool include_usage, int64_t created);
 
   // Process() appends to `out` the SSE events (`data: {...}\n\n`) for one Anthropic event.
-  // An Anthropic `error` event becomes an OpenAI error event and failed() turns true.
+  // An Anthropic `error` event appends nothing: failed() turns true and error() is the OpenAI
+  // error the relay reports (as its one error event).
   void Process(const SseEvent& ev, std::string& out);
 
   // Finish() appends the usage chunk (if asked for) and `data: [DONE]`; call it only after
@@ -82,6 +83,7 @@ class StreamTranslator {
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
   bool stopped() const { return stopped_; }  // message_stop seen
   bool failed() const { return failed_; }    // an error event seen
+  const ApiError& error() const { return error_; }
 
  private:
   void Chunk(std::string_view delta_json, std::string_view finish_reason, std::string& out);
@@ -96,6 +98,7 @@ class StreamTranslator {
   std::string finish_reason_;
   bool stopped_ = false;
   bool failed_ = false;
+  ApiError error_;
 };
 
 // ErrorToOpenAI() maps an Anthropic error answer (HTTP status + `{"type":"error","error":

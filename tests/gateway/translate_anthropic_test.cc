@@ -235,7 +235,7 @@ TEST_CASE("anthropic stream: tool_use blocks and input_json_delta become tool ca
   CHECK(t.usage().prompt_tokens == 472);
 }
 
-TEST_CASE("anthropic stream: an error event becomes an OpenAI error event") {
+TEST_CASE("anthropic stream: an error event becomes the OpenAI error the relay reports") {
   const std::string stream =
       "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\"}}\n\n"
       "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", "
@@ -244,8 +244,10 @@ TEST_CASE("anthropic stream: an error event becomes an OpenAI error event") {
   const std::string out = Translated(stream, &t);
   CHECK(t.failed());
   CHECK_FALSE(t.stopped());
-  const auto chunks = Chunks(out);
-  CHECK(chunks.back().at("error").at("code") == "overloaded_error");
+  CHECK(t.error().http_status == 503);
+  CHECK(t.error().code == "upstream_overloaded");
+  CHECK(t.error().message == "Overloaded");
+  CHECK(out.find("error") == std::string::npos);  // reported once, by the relay
   CHECK(out.find("[DONE]") == std::string::npos);
 }
 

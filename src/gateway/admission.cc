@@ -40,6 +40,7 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
   const int64_t images = ctx.chat ? static_cast<int64_t>(ctx.chat->image_parts) : 0;
   r.input_upper = bytes + images * kImageTokens;
   r.input_estimate = (bytes + 3) / 4 + images * kImageTokens / 2;
+  if (ctx.native && ctx.native->max_output) r.requested_output = *ctx.native->max_output;
   if (ctx.chat) {
     if (ctx.chat->max_completion_tokens) {
       r.requested_output = *ctx.chat->max_completion_tokens;
@@ -47,7 +48,8 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
       r.requested_output = *ctx.chat->max_tokens;
     }
   }
-  r.produces_output = ctx.route == Route::kChatCompletions;
+  r.produces_output = ctx.route == Route::kChatCompletions || ctx.route == Route::kMessages ||
+                      ctx.route == Route::kResponses;
   r.price = route.price;
   return r;
 }
@@ -111,6 +113,8 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
   for (size_t i = from; i < ctx.agent->models.size(); ++i) {
     const ModelRoute& route = ctx.agent->models[i];
     if (!route.provider) continue;
+    // A fallback must speak the route's API (Messages → anthropic, Responses → openai).
+    if (!ServesRoute(ctx.route, route.provider->spec.kind)) continue;
     auto result = store_.Reserve(RequestFor(ctx, route));
     if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
       if (moved_for) {

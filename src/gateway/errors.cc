@@ -138,4 +138,41 @@ std::string_view StatusClass(int http_status) {
   }
 }
 
+std::string AnthropicErrorBody(const ApiError& e) {
+  std::string_view type = "api_error";
+  switch (e.http_status) {
+    case 400:
+    case 405:
+    case 431:
+      type = "invalid_request_error";
+      break;
+    case 401:
+      type = "authentication_error";
+      break;
+    case 403:
+      type = "permission_error";
+      break;
+    case 404:
+      type = "not_found_error";
+      break;
+    case 413:
+      type = "request_too_large";
+      break;
+    case 429:
+      type = "rate_limit_error";
+      break;
+    case 529:
+      type = "overloaded_error";
+      break;
+    default:
+      break;
+  }
+  std::string out = "{\"type\":\"error\",\"error\":{\"type\":";
+  AppendJsonString(out, type);
+  out += ",\"message\":";
+  AppendJsonString(out, e.message);
+  out += "}}";
+  return out;
+}
+
 }  // namespace pai::gateway

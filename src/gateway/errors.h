@@ -45,6 +45,12 @@ ApiError ToApiError(const absl::Status& status);
 // OpenAIErrorBody() serialises `e` in OpenAI's error shape.
 std::string OpenAIErrorBody(const ApiError& e);
 
+// AnthropicErrorBody() serialises `e` in Anthropic's error shape (API reference, "Errors"):
+// {"type":"error","error":{"type","message"}}, the type from the HTTP status (400
+// invalid_request_error, 401 authentication_error, 403 permission_error, 404 not_found_error,
+// 413 request_too_large, 429 rate_limit_error, 529 overloaded_error, other 5xx api_error).
+std::string AnthropicErrorBody(const ApiError& e);
+
 // StatusClass() is "2xx", "4xx", "5xx" … for a metric label.
 std::string_view StatusClass(int http_status);
 

@@ -46,6 +46,10 @@ boost::asio::awaitable<absl::Status> Guards::ScanRequest(RequestContext& ctx) co
     extracted = ChatRequestGuardTexts(*ctx.body, &texts);
   } else if (ctx.embeddings) {
     extracted = EmbeddingsGuardTexts(*ctx.body, &texts);
+  } else if (ctx.route == Route::kMessages) {
+    extracted = AnthropicRequestGuardTexts(*ctx.body, &texts);
+  } else if (ctx.route == Route::kResponses) {
+    extracted = ResponsesRequestGuardTexts(*ctx.body, &texts);
   }
   if (!extracted.ok()) {
     // What cannot be read cannot be scanned: refused, never forwarded unscanned.

@@ -19,6 +19,12 @@ std::string_view RouteLabel(Route route) {
       return "/v1/models";
     case Route::kEmbeddings:
       return "/v1/embeddings";
+    case Route::kMessages:
+      return "/v1/messages";
+    case Route::kCountTokens:
+      return "/v1/messages/count_tokens";
+    case Route::kResponses:
+      return "/v1/responses";
     default:
       return "other";
   }

@@ -22,7 +22,11 @@
 namespace pai::gateway {
 
 // Route: the agent-facing routes, as metric label values.
-enum class Route { kChatCompletions = 0, kModels, kEmbeddings, kOther, kCount };
+enum class Route {
+  kChatCompletions = 0, kModels, kEmbeddings, kMessages, kCountTokens, kResponses, kOther, kCount
+};
+// AnthropicRoute() is true for the routes that speak Anthropic's API (errors in its shape).
+inline bool AnthropicRoute(Route r) { return r == Route::kMessages || r == Route::kCountTokens; }
 std::string_view RouteLabel(Route route);
 
 // ModelMetrics: handles for one (agent, model) pair and its provider.

@@ -51,6 +51,16 @@ class ParseStage final : public Stage {
       auto req = ParseEmbeddingsRequest(*ctx.body);
       if (!req.ok()) co_return req.status();
       ctx.embeddings = std::move(*req);
+    } else if (ctx.route == Route::kMessages || ctx.route == Route::kCountTokens) {
+      auto req = ParseAnthropicMessagesRequest(*ctx.body, ctx.route == Route::kMessages);
+      if (!req.ok()) co_return req.status();
+      ctx.stream = req->stream && ctx.route == Route::kMessages;
+      ctx.native = std::move(*req);
+    } else if (ctx.route == Route::kResponses) {
+      auto req = ParseResponsesRequest(*ctx.body);
+      if (!req.ok()) co_return req.status();
+      ctx.stream = req->stream;
+      ctx.native = std::move(*req);
     }
     co_return absl::OkStatus();
   }
@@ -64,16 +74,41 @@ class ResolveModelStage final : public Stage {
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
     const std::string* requested = ctx.chat         ? &ctx.chat->model
                                    : ctx.embeddings ? &ctx.embeddings->model
+                                   : ctx.native     ? &ctx.native->model
                                                     : nullptr;
     if (!requested) co_return absl::OkStatus();
     auto route = ctx.runtime->ResolveModel(*ctx.agent, *requested);
     if (!route.ok()) co_return route.status();
+    const config::ProviderKind kind = (*route)->provider->spec.kind;
+    if (!ServesRoute(ctx.route, kind)) {
+      co_return MakeError(absl::StatusCode::kInvalidArgument,
+                          pai::StrCat("The model \"", *requested, "\" is served by ModelProvider ",
+                                      (*route)->provider->spec.name, " (provider ",
+                                      config::ProviderKindName(kind), "), which does not offer ",
+                                      RouteLabel(ctx.route)),
+                          "unsupported_model", "model");
+    }
     ctx.model = *route;
     co_return absl::OkStatus();
   }
 };
 
 }  // namespace
+
+bool ServesRoute(Route route, config::ProviderKind kind) {
+  using K = config::ProviderKind;
+  switch (route) {
+    case Route::kMessages:
+    case Route::kCountTokens:
+      return kind == K::kAnthropic;
+    case Route::kResponses:
+      return kind == K::kOpenAI;
+    case Route::kEmbeddings:
+      return kind != K::kAnthropic && kind != K::kGemini;
+    default:
+      return true;
+  }
+}
 
 absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                                                const auth::TokenStore* tokens) {
@@ -128,7 +163,8 @@ class AdmitStage final : public Stage {
   explicit AdmitStage(const Admission& admission) : admission_(admission) {}
   std::string_view name() const override { return "admit"; }
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
-    if (!ctx.model) co_return absl::OkStatus();  // GET /v1/models
+    // GET /v1/models; counting tokens is not a model call (no budget, no LLM_CALL).
+    if (!ctx.model || ctx.route == Route::kCountTokens) co_return absl::OkStatus();
     co_return admission_.Admit(ctx);
   }
   void OnResponse(RequestContext& ctx) override { admission_.Finish(ctx); }

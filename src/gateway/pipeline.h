@@ -24,6 +24,7 @@
 #include "common/snapshot.h"
 #include "gateway/guard.h"
 #include "gateway/metrics.h"
+#include "gateway/native_request.h"
 #include "gateway/openai_request.h"
 #include "gateway/runtime.h"
 #include "gateway/usage.h"
@@ -42,6 +43,8 @@ struct RequestContext {
   std::string preauthenticated_agent;
   std::string* body = nullptr;     // request body; stages may parse it in place
   ClassifierTransport* classifier = nullptr;  // the shard's client for http guard classifiers
+  std::string_view anthropic_version;  // the client's anthropic-version / anthropic-beta
+  std::string_view anthropic_beta;     // headers (forwarded on the Anthropic routes)
   std::chrono::steady_clock::time_point start;
   std::shared_ptr<const RuntimeConfig> runtime;  // the configuration this request runs on
 
@@ -49,6 +52,7 @@ struct RequestContext {
   const AgentRuntime* agent = nullptr;
   std::optional<ChatCompletionRequest> chat;
   std::optional<EmbeddingsRequest> embeddings;
+  std::optional<NativeRequest> native;  // /v1/messages, /v1/messages/count_tokens, /v1/responses
   const ModelRoute* model = nullptr;
 
   // Filled by the admit stage (admission.h).
@@ -109,6 +113,11 @@ class Pipeline {
 // HTTP layer also calls it before reading a body.
 absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                                                const auth::TokenStore* tokens);
+
+// ServesRoute() is whether a ModelProvider of `kind` can answer `route`: the chat route is
+// translated for every provider; the native routes need their own API (Messages: anthropic;
+// Responses: openai); embeddings are not offered by anthropic and gemini here.
+bool ServesRoute(Route route, config::ProviderKind kind);
 
 class Admission;
 

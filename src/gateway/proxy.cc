@@ -50,6 +50,11 @@ std::string RequestId(std::string_view client) {
   return id;
 }
 
+// IsAnthropicPath(): the routes where an agent may present its token as x-api-key.
+bool IsAnthropicPath(std::string_view target) {
+  return target.substr(0, 12) == "/v1/messages";
+}
+
 struct RouteMatch {
   Route route = Route::kOther;
   http::verb method = http::verb::get;
@@ -63,6 +68,18 @@ bool MatchRoute(std::string_view path, RouteMatch* m) {
   }
   if (path == "/v1/embeddings" || path == "/embeddings") {
     *m = {Route::kEmbeddings, http::verb::post, {}};
+    return true;
+  }
+  if (path == "/v1/messages") {
+    *m = {Route::kMessages, http::verb::post, {}};
+    return true;
+  }
+  if (path == "/v1/messages/count_tokens") {
+    *m = {Route::kCountTokens, http::verb::post, {}};
+    return true;
+  }
+  if (path == "/v1/responses" || path == "/responses") {
+    *m = {Route::kResponses, http::verb::post, {}};
     return true;
   }
   if (path == "/v1/models" || path == "/models") {
@@ -350,6 +367,16 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   ctx.body = &req->body();
   ctx.classifier = shard->classifier.get();
   ctx.authorization = req->base()[http::field::authorization];
+  // Anthropic's SDKs send the key as x-api-key (Anthropic API reference, "Authentication").
+  std::string x_api_key_bearer;
+  if (ctx.authorization.empty() && IsAnthropicPath(req->target())) {
+    if (const std::string_view k = req->base()["x-api-key"]; !k.empty()) {
+      x_api_key_bearer = pai::StrCat("Bearer ", k);
+      ctx.authorization = x_api_key_bearer;
+    }
+  }
+  ctx.anthropic_version = req->base()["anthropic-version"];
+  ctx.anthropic_beta = req->base()["anthropic-beta"];
   ctx.preauthenticated_agent = std::move(conn->preauthenticated_agent);
   // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
   struct InFlight {
@@ -429,7 +456,9 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
     ctx.error_code = e.code.empty() ? std::string(absl::StatusCodeToString(status.code())) : e.code;
     if (!conn->response_started) {
       ctx.http_status = e.http_status;
-      auto res = JsonResponse(e.http_status, OpenAIErrorBody(e), conn->keep_alive, ctx.request_id);
+      auto res = JsonResponse(e.http_status,
+                              AnthropicRoute(ctx.route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
+                              conn->keep_alive, ctx.request_id);
       AddHeaders(res, ctx);
       if (e.http_status == 405) {
         res.set(http::field::allow, http::to_string(match.method));
@@ -479,6 +508,11 @@ net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* con
                                                     RequestContext* ctx) {
   if (ctx->route == Route::kChatCompletions) co_return co_await ProxyChat(shard, conn, ctx);
   if (ctx->route == Route::kEmbeddings) co_return co_await ProxyEmbeddings(shard, conn, ctx);
+  if (ctx->route == Route::kMessages) co_return co_await UpstreamExchange(shard, conn, ctx, "/messages");
+  if (ctx->route == Route::kCountTokens) {
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/messages/count_tokens");
+  }
+  if (ctx->route == Route::kResponses) co_return co_await UpstreamExchange(shard, conn, ctx, "/responses");
   co_return absl::InternalError("no terminal step for route");
 }
 
@@ -630,7 +664,22 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     const Dialect dialect = DialectOf(*ctx);
     std::string body;
     std::string target = ep.base_path + path;
-    if (dialect == Dialect::kOpenAI) {
+    if (ctx->native) {
+      // Native routes: the client's body in the provider's own API, model and output cap set.
+      std::optional<int64_t> cap;
+      if (ctx->reservation && ctx->reservation->impose_output_limit) {
+        cap = ctx->reservation->output_limit;
+      }
+      const std::string_view field = ctx->route == Route::kMessages    ? "max_tokens"
+                                     : ctx->route == Route::kResponses ? "max_output_tokens"
+                                                                       : "";
+      auto rewritten = RewriteNativeBody(*ctx->body, ctx->model->model_id, field, cap);
+      if (!rewritten.ok()) {
+        result = rewritten.status();
+        break;
+      }
+      body = std::move(*rewritten);
+    } else if (dialect == Dialect::kOpenAI) {
       body = UpstreamBody(*ctx);
     } else {
       auto translated = TranslatedBody(*ctx, dialect);
@@ -647,6 +696,13 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     up.set(http::field::host, ep.host_header);
     up.set(provider.auth_header, provider.authorization);
     if (dialect == Dialect::kAnthropic) up.set("anthropic-version", "2023-06-01");
+    if (AnthropicRoute(ctx->route)) {
+      // The client's API version and beta flags (Anthropic API reference, "Versions", "Beta
+      // headers"); 2023-06-01 when it sent none.
+      up.set("anthropic-version",
+             ctx->anthropic_version.empty() ? std::string_view("2023-06-01") : ctx->anthropic_version);
+      if (!ctx->anthropic_beta.empty()) up.set("anthropic-beta", ctx->anthropic_beta);
+    }
     up.set(http::field::content_type, "application/json");
     up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
     up.set(http::field::user_agent, "pai-gateway/0.1");
@@ -768,7 +824,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       e.message = pai::StrCat("The model provider rejected the gateway's credentials for "
                               "ModelProvider ",
                               provider.spec.name, " (HTTP ", status, ")");
-      failure->body = OpenAIErrorBody(e);
+      failure->body = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
       co_return absl::OkStatus();
     }
     std::string err = text.ok() ? Scrub(std::move(*text), provider) : std::string();
@@ -784,7 +840,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       e.type = status >= 500 ? "api_error" : "invalid_request_error";
       e.code = "upstream_error";
       e.message = pai::StrCat("The model provider answered HTTP ", status);
-      err = OpenAIErrorBody(e);
+      err = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
     }
     failure->body = std::move(err);
     failure->retry_after = std::string(call->header()[http::field::retry_after]);
@@ -792,6 +848,11 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   const bool is_sse =
       beast::iequals(call->header()[http::field::content_type].substr(0, 17), "text/event-stream");
+  if (ctx->stream && is_sse && ctx->native) {
+    absl::Status s = co_await RelayNative(conn, ctx, call.get(), client_gone);
+    *current = nullptr;
+    co_return s;
+  }
   if (ctx->stream && is_sse) {
     absl::Status s = co_await RelayUpstream(conn, ctx, call.get(), client_gone);
     *current = nullptr;
@@ -807,6 +868,28 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return text.status();
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+  if (ctx->native) {
+    // The native answer goes back as it is; usage, tool calls and text are read for the
+    // budget, the audit chain and the response guards.
+    if (ctx->route != Route::kCountTokens) {
+      NativeResult r = ctx->route == Route::kMessages ? AnthropicMessageResult(*text)
+                                                      : ResponsesResult(*text);
+      ctx->usage = r.usage;
+      ctx->tool_calls = std::move(r.tool_calls);
+      if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+      if (ctx->agent->scans_responses) {
+        absl::Status g = co_await guards_->ScanResponse(*ctx, std::move(r.texts), false);
+        if (!g.ok()) co_return g;
+      }
+    }
+    ctx->response_bytes = static_cast<int64_t>(text->size());
+    auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
+    AddHeaders(res, *ctx);
+    ctx->http_status = 200;
+    if (ctx->route != Route::kCountTokens && !co_await BeforeSuccess(ctx)) co_return NotAudited();
+    co_await WriteResponse(conn, res, options_.body_timeout);
+    co_return absl::OkStatus();
+  }
   if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
     const int64_t created = absl::ToUnixSeconds(absl::Now());
     auto chat = d == Dialect::kAnthropic
@@ -956,6 +1039,97 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     ctx->error_code = e.code;
     ctx->http_status = e.http_status;
     pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
+  } else {
+    model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+    if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+  }
+  beast::error_code ec = co_await w.Body(out);
+  if (!ec) ec = co_await w.End();
+  if (ec) {
+    *client_gone = true;
+    conn->keep_alive = false;
+  }
+  if (!upstream_status.ok()) conn->keep_alive = false;
+  co_return absl::OkStatus();
+}
+
+net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestContext* ctx,
+                                                      UpstreamCall* call, bool* client_gone) {
+  const ModelRoute& model = *ctx->model;
+  const auto t0 = Clock::now();
+  const bool anthropic = AnthropicRoute(ctx->route);
+  NativeStreamRelay relay(anthropic);
+  ChunkWriter w{conn, options_.body_timeout, ctx};
+  ctx->http_status = 200;
+  if (auto ec = co_await w.Header(); ec) {
+    *client_gone = true;
+    co_return absl::CancelledError("client write failed");
+  }
+  std::string out;
+  bool first = true;
+  absl::Status upstream_status;
+  for (;;) {
+    auto piece = co_await call->ReadSome();
+    if (!piece.ok()) {
+      upstream_status = piece.status();
+      break;
+    }
+    if (piece->empty()) break;
+    out.clear();
+    relay.Process(*piece, out);
+    if (out.empty()) continue;
+    if (first) {
+      first = false;
+      model.metrics.time_to_first_token->Observe(Seconds(Clock::now() - t0));
+    }
+    ctx->response_bytes += static_cast<int64_t>(out.size());
+    if (auto ec = co_await w.Body(out); ec) {
+      *client_gone = true;
+      call->Cancel();
+      ctx->usage = relay.usage();
+      co_return absl::CancelledError("client write failed");
+    }
+  }
+  ctx->upstream_seconds = Seconds(Clock::now() - t0);
+  ctx->usage = relay.usage();
+  ctx->tool_calls = relay.tool_calls();
+  out.clear();
+  if (ctx->agent->scans_responses) {  // audit-only: the client has the stream already
+    std::vector<GuardText> texts = relay.texts();
+    if (!texts.empty()) (void)co_await guards_->ScanResponse(*ctx, std::move(texts), true);
+  }
+  if (upstream_status.ok() && !relay.completed()) {
+    upstream_status = MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
+  }
+  if (upstream_status.ok()) {
+    if (co_await BeforeSuccess(ctx)) {  // before the client sees the final event
+      relay.Finish(out);
+    } else {
+      upstream_status = NotAudited();
+    }
+  }
+  if (!upstream_status.ok()) {
+    if (upstream_status.code() == absl::StatusCode::kCancelled || *client_gone) {
+      co_return absl::CancelledError("client closed the connection");
+    }
+    if (ToApiError(upstream_status).code != "audit_unavailable") {
+      model.metrics.upstream_errors->Increment();
+    }
+    // The status line is gone: an error event in the route's API (Anthropic "Streaming
+    // Messages": event error; OpenAI Responses streaming: event error).
+    const ApiError e = ToApiError(upstream_status);
+    ctx->error_code = e.code;
+    ctx->http_status = e.http_status;
+    if (anthropic) {
+      pai::StrAppend(&out, "event: error\ndata: ", AnthropicErrorBody(e), "\n\n");
+    } else {
+      std::string data = "{\"type\":\"error\",\"code\":";
+      AppendJsonString(data, e.code);
+      data += ",\"message\":";
+      AppendJsonString(data, e.message);
+      data += ",\"param\":null}";
+      pai::StrAppend(&out, "event: error\ndata: ", data, "\n\n");
+    }
   } else {
     model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
     if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();

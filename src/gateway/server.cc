@@ -309,13 +309,21 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
     if (!ec) {
       // Authenticate on the headers alone: an unknown caller gets no 100 Continue and no
       // body buffer.
-      auto who = AuthenticateBearer(parser.get()[http::field::authorization], tokens_.Get().get());
+      // Anthropic's SDKs send the key as x-api-key on the Messages routes.
+      const bool anthropic_path = parser.get().target().substr(0, 12) == "/v1/messages";
+      std::string credential(parser.get()[http::field::authorization]);
+      if (credential.empty() && anthropic_path && !parser.get()["x-api-key"].empty()) {
+        credential = pai::StrCat("Bearer ", std::string_view(parser.get()["x-api-key"]));
+      }
+      auto who = AuthenticateBearer(credential, tokens_.Get().get());
       if (who.ok()) preauth_agent = std::move(*who);
       if (!who.ok()) {
         const ApiError e = ToApiError(who.status());
         metrics_.requests(Route::kOther, e.http_status).Increment();
         conn.head = parser.get().method() == http::verb::head;
-        auto res = JsonResponse(e.http_status, OpenAIErrorBody(e), false, {});
+        auto res = JsonResponse(e.http_status,
+                                anthropic_path ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
+                                false, {});
         co_await WriteResponse(&conn, res, options_.body_timeout);
         log::Info("access", {{"status", e.http_status},
                              {"error_code", e.code},

@@ -157,6 +157,11 @@ class GatewayImpl {
                                         std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,
                                              UpstreamCall* call, bool* client_gone);
+  // RelayNative() relays a native stream (Anthropic Messages, OpenAI Responses) event by event
+  // as it is, reading usage and tool calls on the way and holding the final event
+  // (message_stop / response.completed) until the call's audit record is durable.
+  net::awaitable<absl::Status> RelayNative(ClientConn* conn, RequestContext* ctx,
+                                           UpstreamCall* call, bool* client_gone);
 
   // File watching state (main thread only).
   std::string config_fingerprint_;  // of the files the running config was loaded from

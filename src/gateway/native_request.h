@@ -1,0 +1,106 @@
+// The native (non chat-completions) routes: Anthropic's Messages API (POST /v1/messages,
+// POST /v1/messages/count_tokens) and OpenAI's Responses API (POST /v1/responses). The gateway
+// forwards these bodies as they are, after rewriting `model` (the bare id) and capping the
+// output limit in the API's own field (`max_tokens` / `max_output_tokens`); it reads usage,
+// tool calls and text from the answers for budgets, audit and guards.
+//
+// Wire formats: Anthropic API reference, "Messages" and "Count Message tokens" (request,
+// Message object, content blocks text / image / tool_use / tool_result, usage), "Streaming
+// Messages"; OpenAI API reference, "Responses" (request `input` as a string or items with
+// `input_text` parts, `function_call_output` items; the Response object with `output` items
+// `message` (`output_text` parts) and `function_call`, `usage.input_tokens` /
+// `output_tokens` / `input_tokens_details.cached_tokens`; streaming events ending in
+// `response.completed`).
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/guard_targets.h"
+#include "gateway/sse.h"
+#include "gateway/stream_relay.h"
+#include "gateway/translate_anthropic.h"
+#include "gateway/usage.h"
+
+namespace pai::gateway {
+
+// NativeRequest: what the gateway reads from a native request body.
+struct NativeRequest {
+  std::string model;                  // as sent: "<modelprovider>/<model-id>" or a bare id
+  bool stream = false;
+  std::optional<int64_t> max_output;  // max_tokens / max_output_tokens as sent
+};
+
+// ParseAnthropicMessagesRequest() validates a Messages (or count_tokens) body: a JSON object
+// with a string `model`, a `messages` list and, for Messages, an integer `max_tokens` >= 1
+// (`require_max_tokens`). Errors: InvalidArgument with `param`.
+absl::StatusOr<NativeRequest> ParseAnthropicMessagesRequest(std::string_view body,
+                                                            bool require_max_tokens);
+
+// ParseResponsesRequest() validates a Responses body: a JSON object with a string `model` and
+// an `input` (string or list). Errors: InvalidArgument with `param`.
+absl::StatusOr<NativeRequest> ParseResponsesRequest(std::string_view body);
+
+// RewriteNativeBody() sets `model` to `model_id` and, when `cap` is set, `output_field` to
+// min(its value, cap) (added when absent). Errors: InvalidArgument when the body is not an
+// object (already validated upstream in practice).
+absl::StatusOr<std::string> RewriteNativeBody(std::string_view body, std::string_view model_id,
+                                              std::string_view output_field,
+                                              std::optional<int64_t> cap);
+
+// AnthropicRequestGuardTexts(): user-role text (string content or text blocks) as prompts,
+// `tool_result` blocks as tool results named by the preceding `tool_use` block with that id.
+// `param` is "messages[i].content". Errors: InvalidArgument when unreadable.
+absl::Status AnthropicRequestGuardTexts(std::string_view body, std::vector<GuardText>* out);
+
+// ResponsesRequestGuardTexts(): `input` as a string (param "input") or its user items' text
+// (`input_text` parts; param "input[i].content") and `function_call_output` items as tool
+// results named by the `function_call` item with that `call_id` ("input[i].output").
+absl::Status ResponsesRequestGuardTexts(std::string_view body, std::vector<GuardText>* out);
+
+// NativeResult: what a complete native answer holds for accounting and the guards.
+struct NativeResult {
+  Usage usage;
+  std::vector<ToolCall> tool_calls;
+  std::vector<GuardText> texts;  // assistant text (kResponse)
+};
+
+// AnthropicMessageResult() reads a Message object; ResponsesResult() a Response object
+// (also the `response` of a `response.completed` event).
+NativeResult AnthropicMessageResult(std::string_view body);
+NativeResult ResponsesResult(std::string_view body);
+
+// NativeStreamRelay: a native stream (Anthropic Messages or OpenAI Responses), relayed event by
+// event unchanged, except that its final event — `message_stop`, or `response.completed` /
+// `response.incomplete` — is held until Finish(), so that the gateway can make the call's audit
+// record durable before the client sees the end. Usage, tool calls and the assistant text are
+// read on the way. Not thread-safe; one per stream.
+class NativeStreamRelay {
+ public:
+  explicit NativeStreamRelay(bool anthropic);
+  // Process() consumes provider bytes and appends the events the client gets now to `out`.
+  void Process(std::string_view bytes, std::string& out);
+  // Finish() appends the held final event.
+  void Finish(std::string& out);
+  bool completed() const { return completed_; }  // the final event arrived
+  const Usage& usage() const;
+  const std::vector<ToolCall>& tool_calls() const;
+  std::vector<GuardText> texts() const;
+
+ private:
+  bool anthropic_;
+  SseParser parser_;
+  anthropic::StreamTranslator translator_;  // Anthropic: reads usage / tool calls
+  ChatStreamRelay view_;                    // Anthropic: assembles the text from the translation
+  NativeResult responses_;                  // Responses: from the final event
+  std::string held_;
+  bool completed_ = false;
+};
+
+}  // namespace pai::gateway

@@ -6,6 +6,8 @@
 
 #include "gateway/openai_request.h"
 #include "gateway/stream_relay.h"
+#include "gateway/translate_anthropic.h"
+#include "gateway/translate_gemini.h"
 
 namespace pai::gateway {
 namespace {
@@ -61,6 +63,73 @@ void BM_ChatStreamRelay_Event(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_ChatStreamRelay_Event);
+
+// Translation overhead (issue 6): per request, against BuildUpstreamChatBody above (the
+// OpenAI pass-through baseline of the same body), and per streamed event, against
+// BM_ChatStreamRelay_Event.
+void BM_Translate_ChatToAnthropic(benchmark::State& state) {
+  const std::string body = ChatBody(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    auto out = anthropic::ChatToMessages(body, {"claude-sonnet-4-6", 1024});
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_Translate_ChatToAnthropic)->Arg(4 << 10)->Arg(64 << 10);
+
+void BM_Translate_ChatToGemini(benchmark::State& state) {
+  const std::string body = ChatBody(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    auto out = gemini::ChatToGenerateContent(body, {1024});
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_Translate_ChatToGemini)->Arg(4 << 10)->Arg(64 << 10);
+
+void BM_Translate_AnthropicMessageToChat(benchmark::State& state) {
+  const std::string message =
+      R"({"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":")" +
+      std::string(1024, 'x') +
+      R"("}],"model":"claude-sonnet-4-6","stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":200}})";
+  for (auto _ : state) {
+    auto out = anthropic::MessageToChatCompletion(message, "claude-sonnet-4-6", 1);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_Translate_AnthropicMessageToChat);
+
+void BM_Translate_AnthropicStreamEvent(benchmark::State& state) {
+  const std::string event =
+      "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+      "\"delta\":{\"type\":\"text_delta\",\"text\":\" word\"}}\n\n";
+  anthropic::StreamTranslator t("claude-sonnet-4-6", false, 1);
+  SseParser parser;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    parser.Feed(event, [&](const SseEvent& ev) { t.Process(ev, out); });
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_Translate_AnthropicStreamEvent);
+
+void BM_Translate_GeminiStreamEvent(benchmark::State& state) {
+  const std::string event =
+      "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" word\"}],\"role\":"
+      "\"model\"}}],\"modelVersion\":\"gemini-2.5-flash\",\"responseId\":\"r\"}\r\n\r\n";
+  gemini::StreamTranslator t("gemini-2.5-flash", false, 1);
+  SseParser parser;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    parser.Feed(event, [&](const SseEvent& ev) { t.Process(ev, out); });
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_Translate_GeminiStreamEvent);
 
 }  // namespace
 }  // namespace pai::gateway

@@ -435,7 +435,10 @@ ApiError ErrorToOpenAI(int status, std::string_view body) {
   e.message = message.empty() ? pai::StrCat("The model provider answered HTTP ", status) : message;
   e.type = "invalid_request_error";
   e.http_status = status;
-  if (status == 401 || status == 403) {
+  // An invalid key is a 400 with reason API_KEY_INVALID in the error details (Google API
+  // error model): the gateway's credentials, like a 401/403.
+  const bool bad_key = status == 400 && body.find("API_KEY_INVALID") != std::string_view::npos;
+  if (status == 401 || status == 403 || bad_key) {
     e.http_status = 502;
     e.type = "api_error";
     e.code = "upstream_auth_error";

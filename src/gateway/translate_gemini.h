@@ -89,7 +89,8 @@ class StreamTranslator {
 };
 
 // ErrorToOpenAI() maps a Google API error answer to the OpenAI error of the gateway's OpenAI
-// routes: 400 → 400 invalid_request_error; 401 / 403 → 502 upstream_auth_error; 404 → 404;
+// routes: 400 → 400 invalid_request_error (but 400 with reason API_KEY_INVALID, 401 and 403
+// → 502 upstream_auth_error: the gateway's credentials); 404 → 404;
 // 429 RESOURCE_EXHAUSTED → 429 rate_limit_exceeded; 500 → 502; 503 UNAVAILABLE → 503
 // upstream_overloaded; 504 DEADLINE_EXCEEDED → 504 upstream_timeout. `code` carries the
 // Google `status`.

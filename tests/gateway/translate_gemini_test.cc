@@ -156,7 +156,11 @@ TEST_CASE("gemini errors: the mapping table") {
                                                    R"(,"message":"m","status":")" + r.google + R"("}})");
     CHECK(e.http_status == r.http);
     CHECK(e.code == r.code);
-  }
+  }  // Google answers an invalid key with 400 and reason API_KEY_INVALID: the gateway's credentials.
+  const ApiError bad = ErrorToOpenAI(400, R"({"error":{"code":400,"message":"API key not valid.",)"
+                                          R"("status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}})");
+  CHECK(bad.http_status == 502);
+  CHECK(bad.code == "upstream_auth_error");
 }
 
 }  // namespace

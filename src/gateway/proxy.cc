@@ -6,6 +6,7 @@
 
 #include "common/strings.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -828,6 +829,19 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       co_return absl::OkStatus();
     }
     std::string err = text.ok() ? Scrub(std::move(*text), provider) : std::string();
+    std::string retry_in_body;
+    if (DialectOf(*ctx) == Dialect::kGemini) {
+      // Google sends the delay in the body (google.rpc.RetryInfo.retryDelay, e.g. "1s").
+      const size_t at = err.find("\"retryDelay\"");
+      const size_t colon = at == std::string::npos ? at : err.find(':', at);
+      const size_t q = colon == std::string::npos ? colon : err.find('"', colon + 1);
+      const size_t s_end = q == std::string::npos ? q : err.find('s', q + 1);
+      int64_t seconds = 0;
+      if (s_end != std::string::npos &&
+          absl::SimpleAtoi(AV(std::string_view(err).substr(q + 1, s_end - q - 1)), &seconds)) {
+        retry_in_body = std::to_string(seconds);
+      }
+    }
     if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
       // The provider's own error shape, mapped into OpenAI's (docs/providers.md, "Errors").
       const ApiError e = d == Dialect::kAnthropic ? anthropic::ErrorToOpenAI(status, err)
@@ -844,6 +858,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     }
     failure->body = std::move(err);
     failure->retry_after = std::string(call->header()[http::field::retry_after]);
+    if (failure->retry_after.empty()) failure->retry_after = std::move(retry_in_body);
     co_return absl::OkStatus();
   }
   const bool is_sse =

@@ -467,7 +467,11 @@ test('providers 4. upstream errors in OpenAI\'s shape: anthropic 529 → 503, 42
     assert.equal(rec.detail.charged_tokens, 0, `${model}: an error answer is charged 0`);
   }
   const r429 = await postChat(gw, tokens.c429, { model: 'claude/claude-429', messages: USER_MESSAGES });
-  t.diagnostic(`anthropic 429 → client retry-after: ${r429.headers.get('retry-after')}`);
+  assert.equal(r429.headers.get('retry-after'), '1', 'anthropic retry-after relayed');
+  // Gemini sends the delay as RetryInfo.retryDelay ("1s") in the body: it becomes Retry-After.
+  const g429 = await postChat(gw, tokens.g429, { model: 'gem/gemini-429', messages: USER_MESSAGES });
+  assert.equal(g429.status, 429, g429.text);
+  assert.equal(g429.headers.get('retry-after'), '1', 'gemini retryDelay → retry-after');
 
   // Anthropic 400 (a stop sequence of whitespace only is refused by the API) → 400.
   const m = S.mark();

@@ -739,6 +739,7 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     // Fallback: the provider failed before anything reached the client. A guard's refusal of
     // the response is not a provider failure: the provider answered (and is charged).
     if (conn->response_started || ctx->guard_refused) break;
+    if (ctx->route == Route::kCountTokens) break;  // not a model call: nothing to fall back on
     std::optional<Metrics::FallbackReason> reason;
     if (failure.status == 429) {
       reason = Metrics::FallbackReason::kUpstream429;

@@ -674,6 +674,15 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
       const std::string_view field = ctx->route == Route::kMessages    ? "max_tokens"
                                      : ctx->route == Route::kResponses ? "max_output_tokens"
                                                                        : "";
+      if (ctx->route == Route::kResponses && cap && *cap < 16) {
+        // The Responses API refuses max_output_tokens below 16; a budget that leaves less
+        // cannot be honoured by it (OpenAI API reference, "Create a model response").
+        result = MakeHttpError(429,
+                               pai::StrCat("The remaining budget allows ", *cap,
+                                           " output tokens; the Responses API needs at least 16."),
+                               "insufficient_quota");
+        break;
+      }
       auto rewritten = RewriteNativeBody(*ctx->body, ctx->model->model_id, field, cap);
       if (!rewritten.ok()) {
         result = rewritten.status();

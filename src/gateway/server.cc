@@ -316,6 +316,12 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         credential = pai::StrCat("Bearer ", std::string_view(parser.get()["x-api-key"]));
       }
       auto who = AuthenticateBearer(credential, tokens_.Get().get());
+      if (!who.ok() && anthropic_path && credential.empty()) {
+        who = MakeError(absl::StatusCode::kUnauthenticated,
+                        "You didn't provide an API key. Send your agent token as 'x-api-key: "
+                        "<token>' or 'Authorization: Bearer <token>'.",
+                        "invalid_api_key");
+      }
       if (who.ok()) preauth_agent = std::move(*who);
       if (!who.ok()) {
         const ApiError e = ToApiError(who.status());

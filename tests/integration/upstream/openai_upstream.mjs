@@ -33,6 +33,31 @@
 // a stream sends it last, only when include_usage was asked), `finishReason`, `completed`
 // (false while a stream is running or when it was cut by the client).
 //
+// Responses API (`POST /v1/responses`, OpenAI API reference "Responses" and "Streaming events"):
+// a Response object `{id: "resp_…", object: "response", status, incomplete_details, output,
+// usage: {input_tokens, input_tokens_details: {cached_tokens}, output_tokens,
+// output_tokens_details: {reasoning_tokens}, total_tokens}, …}` whose `output` holds `message`
+// items (`content: [{type: "output_text", text, annotations, logprobs}]`) and `function_call`
+// items (`{id: "fc_…", call_id: "call_…", name, arguments}`). Streams (`stream: true`) are named
+// SSE events `event: <type>\ndata: {"type":"<type>",…,"sequence_number":n}\n\n` (no `[DONE]`):
+// response.created, response.in_progress, then per item response.output_item.added,
+// (message) response.content_part.added, response.output_text.delta…, response.output_text.done,
+// response.content_part.done / (function call) response.function_call_arguments.delta…,
+// response.function_call_arguments.done, then response.output_item.done; last
+// response.completed, or response.incomplete when the answer was cut.
+// By model id: the normal answer is NORMAL_CONTENT (one output token per part, input
+// RESPONSES_INPUT_TOKENS of which RESPONSES_CACHED_TOKENS cached); `long` answers
+// RESPONSES_LONG_PARTS (RESPONSES_LONG_PARTS.length tokens); `tools` with a function tool named
+// get_weather answers one function_call item get_weather(TOOL_ARGUMENTS) (TOOL_ARGUMENT_PARTS
+// tokens), and once the input holds a `function_call_output` item answers the text
+// `The weather in Paris: <output>` (one token per word); `error-500` / `error-429` as for chat.
+// `max_output_tokens` is validated like OpenAI (an integer >= RESPONSES_MIN_OUTPUT_TOKENS, else
+// 400 invalid_type / integer_below_min_value) and honoured: a longer answer is cut to that many
+// tokens, `status: "incomplete"`, `incomplete_details: {reason: "max_output_tokens"}` (a cut
+// function call has no function_call item). The request record gets `outputLimit` /
+// `outputLimitField: "max_output_tokens"`, `usage` (the Response's usage), `responseStatus`
+// (completed / incomplete) and `events` (SSE event types sent).
+//
 // This is a helper module, not a test file (no `.test.` in its name).
 
 import http from 'node:http';
@@ -61,6 +86,17 @@ export const UPSTREAM_MODELS = [
   'gpt-4o-mini', 'gpt-4o', 'tools', 'slow', 'slow-stream', 'slow-stream-short',
   'error-500', 'error-429', 'no-usage', 'text-embedding-3-small',
 ];
+
+// Responses API (POST /v1/responses).
+export const RESPONSES_INPUT_TOKENS = 14;
+export const RESPONSES_CACHED_TOKENS = 4;
+export const RESPONSES_MIN_OUTPUT_TOKENS = 16; // OpenAI refuses a smaller max_output_tokens
+export const RESPONSES_LONG_PARTS = Array.from({ length: 40 }, (_, i) => `w${i} `);
+
+/** Final text of the `tools` model on /v1/responses after a function_call_output, and its tokens. */
+export function responsesToolAnswerParts(output) {
+  return `The weather in Paris: ${output}`.match(/\S+\s*/g) ?? [];
+}
 
 /** Content of content chunk `i` for the slow-stream models. */
 /** completion_tokens the mock reports for an output limit (null/undefined: none). */
@@ -244,10 +280,151 @@ export async function startOpenAIUpstream() {
     if (p === '/v1/models' && req.method === 'GET') return handleModels(res);
     if (p === '/v1/chat/completions' && req.method === 'POST') return handleChat(req, res, record, raw);
     if (p === '/v1/embeddings' && req.method === 'POST') return handleEmbeddings(res, record, raw);
-    if (['/v1/models', '/v1/chat/completions', '/v1/embeddings'].includes(p)) {
+    if (p === '/v1/responses' && req.method === 'POST') return handleResponses(res, record);
+    if (['/v1/models', '/v1/chat/completions', '/v1/embeddings', '/v1/responses'].includes(p)) {
       return sendError(res, 405, `Invalid method for URL (${req.method} ${p})`, 'invalid_request_error');
     }
     return sendError(res, 404, `Invalid URL (${req.method} ${p})`, 'invalid_request_error');
+  }
+
+  function handleResponses(res, record) {
+    const b = record.body;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return badJSON(res);
+    if (typeof b.model !== 'string') {
+      return sendError(res, 400, "Missing required parameter: 'model'.", 'invalid_request_error', 'model', 'missing_required_parameter');
+    }
+    if (b.input !== undefined && typeof b.input !== 'string' && !Array.isArray(b.input)) {
+      return sendError(res, 400, "Invalid type for 'input': expected one of a string or an array of input items.",
+        'invalid_request_error', 'input', 'invalid_type');
+    }
+    let limit = null;
+    const v = b.max_output_tokens;
+    if (v !== undefined && v !== null) {
+      if (!Number.isInteger(v)) {
+        return sendError(res, 400, `Invalid type for 'max_output_tokens': expected an integer, but got ${typeof v} instead.`,
+          'invalid_request_error', 'max_output_tokens', 'invalid_type');
+      }
+      if (v < RESPONSES_MIN_OUTPUT_TOKENS) {
+        return sendError(res, 400,
+          `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= ${RESPONSES_MIN_OUTPUT_TOKENS}, but got ${v} instead.`,
+          'invalid_request_error', 'max_output_tokens', 'integer_below_min_value');
+      }
+      limit = v;
+      record.outputLimit = v;
+      record.outputLimitField = 'max_output_tokens';
+    }
+    const model = b.model;
+    if (model === 'error-500') {
+      return sendError(res, 500, 'The server had an error while processing your request. Sorry about that!', 'server_error');
+    }
+    if (model === 'error-429') {
+      return sendError(res, 429,
+        `Rate limit reached for ${model} in organization org-mock on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 1s.`,
+        'requests', 'requests', 'rate_limit_exceeded',
+        { 'retry-after': '1', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s' });
+    }
+
+    // Plan: [{type: 'message', parts} | {type: 'function_call', parts}], cut to `limit` tokens.
+    const items = Array.isArray(b.input) ? b.input : [];
+    const callOutput = items.find((it) => it?.type === 'function_call_output');
+    const offersTool = Array.isArray(b.tools) && b.tools.some((t) => t?.type === 'function' && t.name === TOOL_NAME);
+    let planned;
+    if (model === 'tools' && callOutput) {
+      const out = typeof callOutput.output === 'string' ? callOutput.output : JSON.stringify(callOutput.output);
+      planned = { type: 'message', parts: responsesToolAnswerParts(out) };
+    } else if (model === 'tools' && offersTool) {
+      planned = { type: 'function_call', parts: TOOL_ARGUMENT_PARTS };
+    } else if (model === 'long') {
+      planned = { type: 'message', parts: RESPONSES_LONG_PARTS };
+    } else {
+      planned = { type: 'message', parts: NORMAL_CONTENT_PARTS };
+    }
+    const cut = limit !== null && planned.parts.length > limit;
+    const parts = cut ? planned.parts.slice(0, limit) : planned.parts;
+    const outputTokens = parts.length;
+    const status = cut ? 'incomplete' : 'completed';
+    const usage = {
+      input_tokens: RESPONSES_INPUT_TOKENS,
+      input_tokens_details: { cached_tokens: RESPONSES_CACHED_TOKENS },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: RESPONSES_INPUT_TOKENS + outputTokens,
+    };
+    const created = Math.floor(Date.now() / 1000);
+    const responseId = genId('resp_', 24);
+    const item = planned.type === 'message'
+      ? { id: genId('msg_', 24), type: 'message', role: 'assistant' }
+      : { id: genId('fc_', 24), type: 'function_call', call_id: genId('call_', 12), name: TOOL_NAME };
+    // A function call cut short is no call: nothing is output.
+    const outputs = planned.type === 'function_call' && cut ? [] : [item];
+    const finalItem = (it) => (it.type === 'message'
+      ? { ...it, status: cut ? 'incomplete' : 'completed', content: [{ type: 'output_text', annotations: [], logprobs: [], text: parts.join('') }] }
+      : { ...it, status: 'completed', arguments: parts.join('') });
+    const responseObject = (st, output, u) => ({
+      id: responseId,
+      object: 'response',
+      created_at: created,
+      status: st,
+      background: false,
+      error: null,
+      incomplete_details: st === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+      instructions: b.instructions ?? null,
+      max_output_tokens: b.max_output_tokens ?? null,
+      max_tool_calls: null,
+      model,
+      output,
+      parallel_tool_calls: true,
+      previous_response_id: b.previous_response_id ?? null,
+      reasoning: { effort: null, summary: null },
+      service_tier: 'default',
+      store: b.store ?? true,
+      temperature: b.temperature ?? 1,
+      text: { format: { type: 'text' }, verbosity: 'medium' },
+      tool_choice: b.tool_choice ?? 'auto',
+      tools: Array.isArray(b.tools) ? b.tools.map((t) => ({ strict: true, ...t })) : [],
+      top_logprobs: 0,
+      top_p: b.top_p ?? 1,
+      truncation: 'disabled',
+      usage: u,
+      user: null,
+      metadata: b.metadata ?? {},
+    });
+    record.responseStatus = status;
+
+    if (b.stream !== true) {
+      sendJSON(res, 200, responseObject(status, outputs.map(finalItem), usage));
+      return;
+    }
+
+    record.status = 200;
+    record.events = [];
+    res.writeHead(200, openaiHeaders({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' }));
+    res.flushHeaders();
+    let seq = 0;
+    const send = (type, data) => {
+      record.events.push(type);
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data, sequence_number: seq++ })}\n\n`);
+    };
+    send('response.created', { response: responseObject('in_progress', [], null) });
+    send('response.in_progress', { response: responseObject('in_progress', [], null) });
+    outputs.forEach((it, output_index) => {
+      if (it.type === 'message') {
+        send('response.output_item.added', { output_index, item: { ...it, status: 'in_progress', content: [] } });
+        const ref = { item_id: it.id, output_index, content_index: 0 };
+        send('response.content_part.added', { ...ref, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
+        for (const delta of parts) send('response.output_text.delta', { ...ref, delta, logprobs: [] });
+        send('response.output_text.done', { ...ref, text: parts.join(''), logprobs: [] });
+        send('response.content_part.done', { ...ref, part: { type: 'output_text', annotations: [], logprobs: [], text: parts.join('') } });
+      } else {
+        send('response.output_item.added', { output_index, item: { ...it, status: 'in_progress', arguments: '' } });
+        for (const delta of parts) send('response.function_call_arguments.delta', { item_id: it.id, output_index, delta });
+        send('response.function_call_arguments.done', { item_id: it.id, output_index, name: it.name, arguments: parts.join('') });
+      }
+      send('response.output_item.done', { output_index, item: finalItem(it) });
+    });
+    send(cut ? 'response.incomplete' : 'response.completed', { response: responseObject(status, outputs.map(finalItem), usage) });
+    record.usage = usage;
+    res.end();
   }
 
   function handleModels(res) {

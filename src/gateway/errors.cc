@@ -164,6 +164,9 @@ std::string AnthropicErrorBody(const ApiError& e) {
     case 529:
       type = "overloaded_error";
       break;
+    case 504:
+      type = "timeout_error";
+      break;
     default:
       break;
   }

@@ -115,7 +115,23 @@ absl::StatusOr<std::string> RewriteNativeBody(std::string_view body, std::string
     const json::string_view f(output_field.data(), output_field.size());
     const json::value* v = o->if_contains(f);
     const int64_t sent = v ? IntOf(v) : 0;
-    (*o)[f] = sent > 0 ? std::min(sent, *cap) : *cap;
+    const int64_t max_tokens = sent > 0 ? std::min(sent, *cap) : *cap;
+    (*o)[f] = max_tokens;
+    if (output_field == "max_tokens") {
+      json::value* thinking = o->if_contains("thinking");
+      json::object* t = thinking ? thinking->if_object() : nullptr;
+      if (t && Member(*t, "type") == "enabled" && t->contains("budget_tokens") &&
+          IntOf(t->if_contains("budget_tokens")) >= max_tokens) {
+        if (max_tokens <= 1024) {
+          return MakeHttpError(429,
+                               pai::StrCat("The remaining budget allows ", max_tokens,
+                                           " output tokens; extended thinking needs more than "
+                                           "1024."),
+                               "insufficient_quota");
+        }
+        (*t)["budget_tokens"] = max_tokens - 1;
+      }
+    }
   }
   return json::serialize(*o);
 }
@@ -321,6 +337,11 @@ void NativeStreamRelay::Process(std::string_view bytes, std::string& out) {
     if (anthropic_) {
       std::string chunks, ignored;
       translator_.Process(ev, chunks);
+      if (translator_.failed() && !failed_) {
+        failed_ = true;
+        error_ = translator_.error();
+        error_.http_status = translator_.error().code == "upstream_overloaded" ? 529 : 500;
+      }
       if (translator_.stopped() && !completed_) chunks.clear();  // Finish() is not called here
       view_.Process(chunks, ignored);
       if (translator_.stopped() && !completed_) {
@@ -336,6 +357,12 @@ void NativeStreamRelay::Process(std::string_view bytes, std::string& out) {
           const size_t start = t + 8;
           type = ev.data.substr(start, ev.data.find('"', start) - start);
         }
+      }
+      if ((type == "response.failed" || type == "error") && !failed_) {
+        failed_ = true;
+        error_.http_status = 502;
+        error_.code = "upstream_error";
+        error_.message = "The model provider reported an error in the stream";
       }
       if (type == "response.completed" || type == "response.incomplete") {
         responses_ = ResponsesResult(ev.data);
@@ -354,8 +381,11 @@ void NativeStreamRelay::Finish(std::string& out) {
   out += parser_.TakePending();
 }
 
-const Usage& NativeStreamRelay::usage() const {
-  return anthropic_ ? translator_.usage() : responses_.usage;
+Usage NativeStreamRelay::usage() const {
+  if (!anthropic_) return responses_.usage;
+  Usage u = translator_.usage();
+  if (!translator_.final_usage()) u.present = false;
+  return u;
 }
 
 const std::vector<ToolCall>& NativeStreamRelay::tool_calls() const {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/errors.h"
 #include "gateway/guard_targets.h"
 #include "gateway/sse.h"
 #include "gateway/stream_relay.h"
@@ -48,8 +49,10 @@ absl::StatusOr<NativeRequest> ParseAnthropicMessagesRequest(std::string_view bod
 absl::StatusOr<NativeRequest> ParseResponsesRequest(std::string_view body);
 
 // RewriteNativeBody() sets `model` to `model_id` and, when `cap` is set, `output_field` to
-// min(its value, cap) (added when absent). Errors: InvalidArgument when the body is not an
-// object (already validated upstream in practice).
+// min(its value, cap) (added when absent). With Anthropic extended thinking (`thinking.type`
+// "enabled"), `thinking.budget_tokens` is kept below the new max_tokens; a cap that leaves
+// less than the API's minimum thinking budget (1024) is a 429 insufficient_quota. Errors:
+// InvalidArgument when the body is not an object (validated upstream in practice).
 absl::StatusOr<std::string> RewriteNativeBody(std::string_view body, std::string_view model_id,
                                               std::string_view output_field,
                                               std::optional<int64_t> cap);
@@ -89,7 +92,13 @@ class NativeStreamRelay {
   // Finish() appends the held final event.
   void Finish(std::string& out);
   bool completed() const { return completed_; }  // the final event arrived
-  const Usage& usage() const;
+  // failed(): the provider reported an error event (relayed as it is); error() is its status.
+  bool failed() const { return failed_; }
+  const ApiError& error() const { return error_; }
+  // usage(): reported only when the stream carried its final usage (Anthropic: message_delta;
+  // Responses: the final event); a cut stream's usage is not "reported", so the budget's
+  // no-usage rule charges it.
+  Usage usage() const;
   const std::vector<ToolCall>& tool_calls() const;
   std::vector<GuardText> texts() const;
 
@@ -101,6 +110,8 @@ class NativeStreamRelay {
   NativeResult responses_;                  // Responses: from the final event
   std::string held_;
   bool completed_ = false;
+  bool failed_ = false;
+  ApiError error_;
 };
 
 }  // namespace pai::gateway

@@ -377,7 +377,12 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
     }
   }
   ctx.anthropic_version = req->base()["anthropic-version"];
-  ctx.anthropic_beta = req->base()["anthropic-beta"];
+  // anthropic-beta may be sent several times: all values, comma-joined.
+  std::string anthropic_beta;
+  for (auto [it, end] = req->base().equal_range("anthropic-beta"); it != end; ++it) {
+    pai::StrAppend(&anthropic_beta, anthropic_beta.empty() ? "" : ",", std::string_view(it->value()));
+  }
+  ctx.anthropic_beta = anthropic_beta;
   ctx.preauthenticated_agent = std::move(conn->preauthenticated_agent);
   // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
   struct InFlight {
@@ -987,9 +992,11 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       TranslateEvents(provider_events, *piece, from_anthropic ? &*from_anthropic : nullptr,
                       from_gemini ? &*from_gemini : nullptr, translated);
       relay.Process(translated, out);
-      if (from_anthropic && from_anthropic->failed()) {
-        const ApiError& e = from_anthropic->error();
-        upstream_status = MakeHttpError(e.http_status, e.message, e.code);
+      const ApiError* failed = from_anthropic && from_anthropic->failed() ? &from_anthropic->error()
+                               : from_gemini && from_gemini->failed()     ? &from_gemini->error()
+                                                                          : nullptr;
+      if (failed) {
+        upstream_status = MakeHttpError(failed->http_status, failed->message, failed->code);
         call->Cancel();
         stop = true;
       }
@@ -1017,7 +1024,16 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   // stream that ended without message_stop was cut.
   if (upstream_status.ok() && dialect != Dialect::kOpenAI) {
     translated.clear();
-    if (from_anthropic && !from_anthropic->stopped()) {
+    // A final event without its blank line (Gemini's error objects come so) is still an event.
+    TranslateEvents(provider_events, "\n\n", from_anthropic ? &*from_anthropic : nullptr,
+                    from_gemini ? &*from_gemini : nullptr, translated);
+    const ApiError* failed = from_anthropic && from_anthropic->failed() ? &from_anthropic->error()
+                             : from_gemini && from_gemini->failed()     ? &from_gemini->error()
+                                                                        : nullptr;
+    if (failed) {
+      upstream_status = MakeHttpError(failed->http_status, failed->message, failed->code);
+    } else if ((from_anthropic && !from_anthropic->stopped()) ||
+               (from_gemini && !from_gemini->finished())) {
       upstream_status = MakeHttpError(502, "The model provider's stream ended early",
                                       "upstream_error");
     } else {
@@ -1123,7 +1139,13 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
     std::vector<GuardText> texts = relay.texts();
     if (!texts.empty()) (void)co_await guards_->ScanResponse(*ctx, std::move(texts), true);
   }
-  if (upstream_status.ok() && !relay.completed()) {
+  // An error event from the provider was relayed as it is: recorded, not reported twice.
+  bool reported = false;
+  if (upstream_status.ok() && relay.failed()) {
+    upstream_status = MakeHttpError(relay.error().http_status, relay.error().message,
+                                    relay.error().code);
+    reported = true;
+  } else if (upstream_status.ok() && !relay.completed()) {
     upstream_status = MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
   }
   if (upstream_status.ok()) {
@@ -1145,7 +1167,9 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
     const ApiError e = ToApiError(upstream_status);
     ctx->error_code = e.code;
     ctx->http_status = e.http_status;
-    if (anthropic) {
+    if (reported) {
+      // nothing more to send
+    } else if (anthropic) {
       pai::StrAppend(&out, "event: error\ndata: ", AnthropicErrorBody(e), "\n\n");
     } else {
       std::string data = "{\"type\":\"error\",\"code\":";

@@ -376,7 +376,11 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
                                                  options_.max_header_bytes, " bytes")
                                   : pai::StrCat("Malformed HTTP request: ", ec.message());
       metrics_.requests(Route::kOther, status).Increment();
-      auto res = JsonResponse(status, OpenAIErrorBody(e), false, {});
+      // On the Anthropic routes, in Anthropic's error shape (a body too large is common there).
+      const bool anthropic_target =
+          parser.is_header_done() && parser.get().target().substr(0, 12) == "/v1/messages";
+      auto res = JsonResponse(status, anthropic_target ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
+                              false, {});
       co_await WriteResponse(&conn, res, options_.body_timeout);
       log::Info("access", {{"status", status}, {"error_code", e.code}, {"route", "other"}});
       co_await LingeringClose(conn.stream);

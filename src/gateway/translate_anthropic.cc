@@ -12,6 +12,8 @@ namespace pai::gateway::anthropic {
 namespace json = boost::json;
 namespace {
 
+constexpr int64_t kMaxBlocks = 1024;  // content blocks of one message the translator tracks
+
 absl::Status Unsupported(std::string_view param, std::string_view what) {
   return MakeError(absl::StatusCode::kInvalidArgument,
                    pai::StrCat(what, " (not translatable to Anthropic's Messages API)"),
@@ -55,7 +57,9 @@ absl::StatusOr<std::string> TextOf(const json::value& content, std::string_view 
 absl::StatusOr<json::array> UserBlocks(const json::value& content, std::string_view param) {
   json::array blocks;
   if (content.is_string()) {
-    blocks.push_back(json::object{{"type", "text"}, {"text", content.get_string()}});
+    if (!content.get_string().empty()) {
+      blocks.push_back(json::object{{"type", "text"}, {"text", content.get_string()}});
+    }
     return blocks;
   }
   if (!content.is_array()) return Invalid(param, "content must be a string or a list of parts");
@@ -64,6 +68,7 @@ absl::StatusOr<json::array> UserBlocks(const json::value& content, std::string_v
     const json::object& o = p.get_object();
     const std::string_view type = Member(o, "type");
     if (type == "text") {
+      if (Member(o, "text").empty()) continue;  // the Messages API refuses empty text blocks
       blocks.push_back(json::object{{"type", "text"}, {"text", o.contains("text") ? o.at("text") : ""}});
     } else if (type == "image_url") {
       const json::value* iu = o.if_contains("image_url");
@@ -97,6 +102,7 @@ absl::StatusOr<json::array> UserBlocks(const json::value& content, std::string_v
 // AppendTurn() adds blocks to the conversation, merging consecutive turns of one role (the
 // Messages API alternates user and assistant turns).
 void AppendTurn(json::array& messages, std::string_view role, json::array blocks) {
+  if (blocks.empty()) return;
   if (!messages.empty()) {
     json::object& last = messages.back().get_object();
     if (Str(last.at("role")) == role) {
@@ -109,7 +115,7 @@ void AppendTurn(json::array& messages, std::string_view role, json::array blocks
 }
 
 std::string_view FinishReason(std::string_view stop_reason) {
-  if (stop_reason == "max_tokens") return "length";
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") return "length";
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "refusal") return "content_filter";
   return "stop";  // end_turn, stop_sequence, pause_turn
@@ -234,7 +240,10 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
   if (const json::value* v = in.if_contains("temperature"); v && v->is_number()) {
     out["temperature"] = std::clamp(v->to_number<double>(), 0.0, 1.0);
   }
-  if (const json::value* v = in.if_contains("top_p"); v && v->is_number()) out["top_p"] = *v;
+  // Recent Claude models refuse temperature and top_p together: temperature wins.
+  if (const json::value* v = in.if_contains("top_p"); v && v->is_number() && !out.contains("temperature")) {
+    out["top_p"] = *v;
+  }
   if (const json::value* v = in.if_contains("stream"); v && v->is_bool() && v->get_bool()) {
     out["stream"] = true;
   }
@@ -370,6 +379,7 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
   } else if (type == "content_block_start") {
     const json::object* b = o.contains("content_block") ? o.at("content_block").if_object() : nullptr;
     const int64_t index = o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : 0;
+    if (index < 0 || index > kMaxBlocks) return;  // not a block index Anthropic sends
     if (b && Member(*b, "type") == "tool_use") {
       const int tool = static_cast<int>(tool_calls_.size());
       if (tool_index_.size() <= static_cast<size_t>(index)) tool_index_.resize(index + 1, -1);
@@ -378,6 +388,7 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
       tc.index = tool;
       tc.id = std::string(Member(*b, "id"));
       tc.name = std::string(Member(*b, "name"));
+      tool_args_seen_.push_back(false);
       json::object delta{
           {"tool_calls", json::array{json::object{
                              {"index", tool},
@@ -396,8 +407,9 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
       Chunk(json::serialize(delta), "", out);
     } else if (dtype == "input_json_delta") {
       const int64_t index = o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : 0;
-      const int tool = static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
+      const int tool = index >= 0 && static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
       if (tool < 0) return;
+      if (static_cast<size_t>(tool) < tool_args_seen_.size()) tool_args_seen_[tool] = true;
       json::object delta{{"tool_calls", json::array{json::object{
                                             {"index", tool},
                                             {"function", json::object{{"arguments", d->contains("partial_json") ? d->at("partial_json") : ""}}}}}}};
@@ -410,8 +422,20 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
         finish_reason_ = std::string(FinishReason(r->get_string()));
       }
     }
+    // message_delta usage is cumulative; it may restate input and cache tokens.
     if (const json::value* u = o.if_contains("usage"); u && u->is_object()) {
-      ReadUsage(u->get_object(), &usage_, false, true);
+      ReadUsage(u->get_object(), &usage_, true, true);
+      final_usage_ = true;
+    }
+  } else if (type == "content_block_stop") {
+    // A tool call without input deltas has empty arguments: "{}" as in a non-streamed answer.
+    const int64_t index = o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : -1;
+    const int tool = index >= 0 && static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
+    if (tool >= 0 && !tool_args_seen_[tool]) {
+      tool_args_seen_[tool] = true;
+      json::object delta{{"tool_calls", json::array{json::object{
+                                            {"index", tool}, {"function", json::object{{"arguments", "{}"}}}}}}};
+      Chunk(json::serialize(delta), "", out);
     }
   } else if (type == "message_stop") {
     stopped_ = true;

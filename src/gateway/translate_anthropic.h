@@ -40,7 +40,8 @@ struct RequestOptions {
 //   `tool_result` blocks in a user turn; `tools` → `{name, description, input_schema}`;
 //   `tool_choice` auto/none/required/{function} → auto/none/any/{tool}, and
 //   `parallel_tool_calls: false` → `disable_parallel_tool_use`; `stop` → `stop_sequences`;
-//   `temperature` (clamped to Anthropic's [0, 1]), `top_p`, `stream`, `user` →
+//   `temperature` (clamped to Anthropic's [0, 1]), `top_p` (dropped when temperature is set:
+//   recent models refuse both), `stream`, `user` →
 //   `metadata.user_id`; `max_tokens` = min(max_completion_tokens | max_tokens, budget cap),
 //   else the cap, else kDefaultMaxTokens.
 // Dropped (no Anthropic equivalent, no effect on the answer's shape): frequency_penalty,
@@ -54,10 +55,11 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
 // MessageToChatCompletion() translates an Anthropic Message object into an OpenAI
 // chat.completion object: text blocks joined into `message.content`, `tool_use` blocks into
 // `message.tool_calls` (input serialised as `arguments`), `stop_reason` end_turn /
-// stop_sequence / pause_turn → "stop", max_tokens → "length", tool_use → "tool_calls",
+// stop_sequence / pause_turn → "stop", max_tokens and model_context_window_exceeded →
+// "length", tool_use → "tool_calls",
 // refusal → "content_filter"; usage: prompt_tokens = input + cache read + cache creation,
 // completion_tokens = output, prompt_tokens_details.cached_tokens = cache read. `model` is the
-// name the client asked for. Thinking blocks are dropped.
+// bare model id (as the OpenAI path answers). Thinking blocks are dropped.
 // Errors: InvalidArgument when the body is not a Message object.
 absl::StatusOr<std::string> MessageToChatCompletion(std::string_view message_body,
                                                     std::string_view model, int64_t created);
@@ -80,6 +82,9 @@ class StreamTranslator {
   void Finish(std::string& out);
 
   const Usage& usage() const { return usage_; }
+  // final_usage() is true once message_delta reported the output: before that, usage() holds
+  // only message_start's placeholder output count (a cut stream is not "reported").
+  bool final_usage() const { return final_usage_; }
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
   bool stopped() const { return stopped_; }  // message_stop seen
   bool failed() const { return failed_; }    // an error event seen
@@ -95,6 +100,8 @@ class StreamTranslator {
   Usage usage_;
   std::vector<ToolCall> tool_calls_;
   std::vector<int> tool_index_;  // Anthropic content block index → OpenAI tool_calls index
+  std::vector<bool> tool_args_seen_;  // by OpenAI tool_calls index
+  bool final_usage_ = false;          // message_delta's usage seen
   std::string finish_reason_;
   bool stopped_ = false;
   bool failed_ = false;
@@ -106,7 +113,7 @@ class StreamTranslator {
 //   400 invalid_request_error → 400 invalid_request_error; 401 authentication_error and 403
 //   permission_error → 502 upstream_auth_error (the gateway's credentials); 404 not_found_error
 //   → 404; 413 request_too_large → 413; 429 rate_limit_error → 429 rate_limit_exceeded;
-//   500 api_error → 502 upstream_error; 529 overloaded_error → 503 upstream_overloaded.
+//   other 5xx → 502 (code: Anthropic's type); 529 overloaded_error → 503 upstream_overloaded.
 // `code` carries Anthropic's error type; the message is Anthropic's (never containing a key).
 ApiError ErrorToOpenAI(int status, std::string_view body);
 

@@ -1,5 +1,7 @@
 #include "gateway/translate_gemini.h"
 
+#include <cctype>
+
 #include <boost/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
@@ -9,6 +11,9 @@
 namespace pai::gateway::gemini {
 namespace json = boost::json;
 namespace {
+
+// A Gemini thoughtSignature rides in the OpenAI tool-call id after this mark.
+constexpr std::string_view kSignatureMark = "#sig=";
 
 absl::Status Unsupported(std::string_view param, std::string_view what) {
   return MakeError(absl::StatusCode::kInvalidArgument,
@@ -57,6 +62,7 @@ absl::StatusOr<json::array> Parts(const json::value& content, std::string_view p
     if (!o) return Invalid(param, "content parts must be objects");
     const std::string_view type = Member(*o, "type");
     if (type == "text") {
+      if (Member(*o, "text").empty()) continue;  // Gemini refuses empty parts
       parts.push_back(json::object{{"text", Member(*o, "text")}});
     } else if (type == "image_url" && images) {
       const json::object* iu = ObjectMember(*o, "image_url");
@@ -71,10 +77,16 @@ absl::StatusOr<json::array> Parts(const json::value& content, std::string_view p
                                                                  {"data", u.substr(comma + 1)}}}});
       } else if (u.substr(0, 8) == "https://" || u.substr(0, 7) == "http://") {
         // fileData needs a MIME type; the URL's extension gives it for the common formats.
+        std::string path(u.substr(0, u.find_first_of("?#")));
+        for (char& ch : path) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        auto ends = [&](std::string_view ext) {
+          return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+        };
         std::string_view mime = "image/jpeg";
-        if (u.size() > 4 && u.substr(u.size() - 4) == ".png") mime = "image/png";
-        if (u.size() > 5 && u.substr(u.size() - 5) == ".webp") mime = "image/webp";
-        if (u.size() > 4 && u.substr(u.size() - 4) == ".gif") mime = "image/gif";
+        if (ends(".png")) mime = "image/png";
+        if (ends(".webp")) mime = "image/webp";
+        if (ends(".gif")) mime = "image/gif";
+        if (ends(".heic")) mime = "image/heic";
         parts.push_back(json::object{{"fileData", json::object{{"mimeType", mime}, {"fileUri", u}}}});
       } else {
         return Invalid(param, "image_url.url must be an http(s) or data: URL");
@@ -175,10 +187,17 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
               return Invalid(param + ".tool_calls", "tool call arguments must be a JSON object");
             }
           }
+          const std::string_view full_id = Member(*co, "id");
+          const size_t mark = full_id.find(kSignatureMark);
+          const std::string_view id = full_id.substr(0, mark);
           json::object call{{"name", Member(*fn, "name")}, {"args", std::move(input)}};
-          if (!Member(*co, "id").empty()) call["id"] = Member(*co, "id");
-          call_names[std::string(Member(*co, "id"))] = std::string(Member(*fn, "name"));
-          parts->push_back(json::object{{"functionCall", std::move(call)}});
+          if (!id.empty()) call["id"] = id;
+          call_names[std::string(full_id)] = std::string(Member(*fn, "name"));
+          json::object part{{"functionCall", std::move(call)}};
+          if (mark != std::string_view::npos) {
+            part["thoughtSignature"] = full_id.substr(mark + kSignatureMark.size());
+          }
+          parts->push_back(std::move(part));
         }
       }
       AppendTurn(contents, "model", std::move(*parts));
@@ -194,7 +213,7 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
       }
       json::object response{{"name", it->second},
                             {"response", json::object{{"content", text}}}};
-      if (!id.empty()) response["id"] = id;
+      if (!id.empty()) response["id"] = std::string_view(id).substr(0, id.find(kSignatureMark));
       json::array fr;
       fr.push_back(json::object{{"functionResponse", std::move(response)}});
       AppendTurn(contents, "user", std::move(fr));
@@ -220,6 +239,10 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
   if (const json::value* v = in.if_contains("temperature"); v && v->is_number()) gen["temperature"] = *v;
   if (const json::value* v = in.if_contains("top_p"); v && v->is_number()) gen["topP"] = *v;
   if (const json::value* v = in.if_contains("n"); v && v->is_int64() && v->get_int64() > 1) {
+    const json::value* stream = in.if_contains("stream");
+    if (stream && stream->is_bool() && stream->get_bool()) {
+      return Unsupported("n", "n > 1 with stream");
+    }
     gen["candidateCount"] = *v;
   }
   if (const json::value* v = in.if_contains("stop")) {
@@ -280,12 +303,21 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
                                                             int64_t created) {
   boost::system::error_code ec;
   json::value doc = json::parse(json::string_view(body.data(), body.size()), ec);
-  if (ec || !doc.is_object() || !doc.get_object().contains("candidates")) {
+  if (ec || !doc.is_object() ||
+      (!doc.get_object().contains("candidates") && !doc.get_object().contains("promptFeedback"))) {
     return absl::InvalidArgumentError("the provider's answer is not a GenerateContentResponse");
   }
   const json::object& r = doc.get_object();
   json::array choices;
-  const json::value& cands = r.at("candidates");
+  if (!r.contains("candidates")) {  // the prompt itself was blocked (promptFeedback.blockReason)
+    choices.push_back(json::object{{"index", 0},
+                                   {"message", json::object{{"role", "assistant"}, {"content", ""}}},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", "content_filter"}});
+  }
+  static const json::value kNoCandidates = json::array{};
+  const json::value& cands_ref = r.contains("candidates") ? r.at("candidates") : kNoCandidates;
+  const json::value& cands = cands_ref;
   if (cands.is_array()) {
     for (size_t ci = 0; ci < cands.get_array().size(); ++ci) {
       const json::object* c = cands.get_array()[ci].if_object();
@@ -303,6 +335,9 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
           if (const json::object* fc = ObjectMember(*po, "functionCall")) {
             std::string id(Member(*fc, "id"));
             if (id.empty()) id = pai::StrCat("call_", ci, "_", calls.size());
+            if (!Member(*po, "thoughtSignature").empty()) {
+              id = pai::StrCat(id, kSignatureMark, Member(*po, "thoughtSignature"));
+            }
             calls.push_back(json::object{
                 {"id", id},
                 {"type", "function"},
@@ -359,6 +394,13 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
   json::value doc = json::parse(json::string_view(ev.data.data(), ev.data.size()), ec);
   if (ec || !doc.is_object()) return;
   const json::object& r = doc.get_object();
+  if (const json::object* err = ObjectMember(r, "error")) {
+    // A failure reported inside the stream (`{"error":{"code","message","status"}}`).
+    failed_ = true;
+    const int64_t code = IntMember(*err, "code");
+    error_ = ErrorToOpenAI(code > 0 ? static_cast<int>(code) : 502, ev.data);
+    return;
+  }
   if (id_.empty()) id_ = std::string(Member(r, "responseId"));
   if (!started_) {
     started_ = true;
@@ -366,6 +408,13 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
   }
   if (const json::object* u = ObjectMember(r, "usageMetadata")) ReadUsage(*u, &usage_);
   const json::value* cands = r.if_contains("candidates");
+  if ((!cands || !cands->is_array() || cands->get_array().empty()) && !finished_) {
+    if (const json::object* fb = ObjectMember(r, "promptFeedback"); fb && !Member(*fb, "blockReason").empty()) {
+      finished_ = true;
+      Chunk("{}", "content_filter", out);
+    }
+    return;
+  }
   if (!cands || !cands->is_array() || cands->get_array().empty()) return;
   const json::object* c = cands->get_array()[0].if_object();  // n = 1 when streaming
   if (!c) return;
@@ -386,6 +435,9 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
         tc.index = static_cast<int>(tool_calls_.size());
         tc.id = std::string(Member(*fc, "id"));
         if (tc.id.empty()) tc.id = pai::StrCat("call_0_", tc.index);
+        if (!Member(*po, "thoughtSignature").empty()) {
+          tc.id = pai::StrCat(tc.id, kSignatureMark, Member(*po, "thoughtSignature"));
+        }
         tc.name = std::string(Member(*fc, "name"));
         json::object delta{{"tool_calls", json::array{json::object{
                                               {"index", tc.index},

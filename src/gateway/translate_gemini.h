@@ -42,8 +42,8 @@ std::string Path(std::string_view model_id, bool stream);
 //   tool messages → functionResponse parts ({name, response: {content}}, the name found from
 //   the assistant tool call with that id); tools → functionDeclarations; tool_choice auto /
 //   none / required / {function} → functionCallingConfig AUTO / NONE / ANY / ANY with
-//   allowedFunctionNames; temperature, top_p, stop, n, response_format json_object /
-//   json_schema → generationConfig (responseMimeType, responseSchema); maxOutputTokens = min(
+//   allowedFunctionNames; temperature, top_p, stop, n (not with stream), response_format json_object /
+//   json_schema → generationConfig (responseMimeType, responseJsonSchema); maxOutputTokens = min(
 //   client limit, budget cap).
 // Errors: InvalidArgument (400 `unsupported_parameter` / `invalid_request_error`, param) for
 // logprobs, audio/file parts, malformed tool arguments, a body that is not a chat request.
@@ -52,7 +52,10 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
 
 // GenerateContentToChatCompletion() translates a GenerateContentResponse into a chat.completion:
 // one choice per candidate; text parts joined; functionCall parts → tool_calls (id: the
-// part's `id`, else "call_<candidate>_<n>"); finishReason STOP → "stop" (or "tool_calls" when
+// part's `id`, else "call_<candidate>_<n>"; a `thoughtSignature` travels in the id after
+// "#sig=" and is restored on the functionCall part when the client sends the call back, as
+// Gemini 3 requires); a prompt blocked by `promptFeedback.blockReason` → one choice with
+// finish_reason "content_filter"; finishReason STOP → "stop" (or "tool_calls" when
 // the candidate called a function), MAX_TOKENS → "length", SAFETY / RECITATION / BLOCKLIST /
 // PROHIBITED_CONTENT / SPII / IMAGE_SAFETY → "content_filter", others → "stop"; usage:
 // prompt_tokens = promptTokenCount, completion_tokens = candidatesTokenCount +
@@ -74,6 +77,12 @@ class StreamTranslator {
   void Finish(std::string& out);
   const Usage& usage() const { return usage_; }
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
+  // finished() — a finishReason arrived (a body that ends without one was cut); failed() — the
+  // stream carried an error object (Gemini reports mid-stream failures inside the 200 stream),
+  // error() is its OpenAI form.
+  bool finished() const { return finished_; }
+  bool failed() const { return failed_; }
+  const ApiError& error() const { return error_; }
 
  private:
   void Chunk(std::string_view delta_json, std::string_view finish_reason, std::string& out);
@@ -84,6 +93,8 @@ class StreamTranslator {
   std::string id_;
   bool started_ = false;
   bool finished_ = false;
+  bool failed_ = false;
+  ApiError error_;
   Usage usage_;
   std::vector<ToolCall> tool_calls_;
 };

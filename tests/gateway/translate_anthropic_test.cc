@@ -31,7 +31,9 @@ TEST_CASE("anthropic request: system / turns / max_tokens default / sampling and
   CHECK(msgs[0].at("content").as_array().size() == 2);
   CHECK(m.at("max_tokens") == kDefaultMaxTokens);
   CHECK(m.at("temperature").as_double() == 1.0);  // clamped to Anthropic's range
-  CHECK(m.at("top_p").as_double() == Approx(0.9));
+  CHECK_FALSE(m.contains("top_p"));  // recent Claude models refuse temperature with top_p
+  CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}],"top_p":0.9})").at("top_p").as_double() ==
+        Approx(0.9));
   CHECK(m.at("stop_sequences") == json::array{"END"});
   CHECK(m.at("metadata").at("user_id") == "u-1");
   CHECK_FALSE(m.contains("seed"));
@@ -233,6 +235,31 @@ TEST_CASE("anthropic stream: tool_use blocks and input_json_delta become tool ca
   REQUIRE(t.tool_calls().size() == 1);
   CHECK(t.tool_calls()[0].name == "get_weather");
   CHECK(t.usage().prompt_tokens == 472);
+}
+
+TEST_CASE("anthropic stream: a tool call without input deltas gets arguments {}") {
+  const std::string stream =
+      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"now\",\"input\":{}}}\n\n"
+      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
+      "\"usage\":{\"output_tokens\":7}}\n\n"
+      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+  StreamTranslator t("m", false, 1);
+  std::string args;
+  for (const auto& c : Chunks(Translated(stream, &t))) {
+    const json::object& d = c.at("choices").as_array()[0].at("delta").as_object();
+    if (d.contains("tool_calls")) args += d.at("tool_calls").as_array()[0].at("function").at("arguments").as_string();
+  }
+  CHECK(args == "{}");
+  CHECK(t.final_usage());
+  CHECK(t.usage().completion_tokens == 7);
+  // A negative or huge block index from the provider is ignored, not used.
+  StreamTranslator u("m", false, 1);
+  Translated("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":-1,"
+             "\"content_block\":{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"y\"}}\n\n", &u);
+  CHECK(u.tool_calls().empty());
 }
 
 TEST_CASE("anthropic stream: an error event becomes the OpenAI error the relay reports") {

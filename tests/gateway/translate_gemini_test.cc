@@ -135,6 +135,40 @@ TEST_CASE("gemini stream: alt=sse chunks become chat.completion.chunk events") {
   CHECK(t.usage().prompt_tokens == 9);
 }
 
+TEST_CASE("gemini: thought signatures round-trip in tool call ids / blocked prompts / stream errors") {
+  const std::string call = R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}},
+    "thoughtSignature":"c2lnbmF0dXJl"}],"role":"model"},"finishReason":"STOP"}]})";
+  auto out = GenerateContentToChatCompletion(call, "m", 1);
+  REQUIRE(out.ok());
+  const std::string id(json::parse(*out).at("choices").as_array()[0].at("message").at("tool_calls")
+                           .as_array()[0].at("id").as_string());
+  CHECK(id == "call_0_0#sig=c2lnbmF0dXJl");
+  const json::object back = Translate(std::string(R"({"messages":[{"role":"user","content":"go"},
+    {"role":"assistant","tool_calls":[{"id":")") + id + R"(","type":"function","function":{"name":"f","arguments":"{}"}}]},
+    {"role":"tool","tool_call_id":")" + id + R"(","content":"done"}]})");
+  const json::array& c = back.at("contents").as_array();
+  CHECK(c[1].at("parts").as_array()[0] ==
+        json::parse(R"({"functionCall":{"name":"f","args":{},"id":"call_0_0"},"thoughtSignature":"c2lnbmF0dXJl"})"));
+  CHECK(c[2].at("parts").as_array()[0].at("functionResponse").at("id") == "call_0_0");
+
+  auto blocked = GenerateContentToChatCompletion(R"({"promptFeedback":{"blockReason":"SAFETY"}})", "m", 1);
+  REQUIRE(blocked.ok());
+  CHECK(json::parse(*blocked).at("choices").as_array()[0].at("finish_reason") == "content_filter");
+
+  StreamTranslator t("m", false, 1);
+  SseParser p;
+  std::string o;
+  p.Feed("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\r\n\r\n"
+         "data: {\"error\":{\"code\":503,\"message\":\"overloaded\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n",
+         [&](const SseEvent& ev) { t.Process(ev, o); });
+  CHECK(t.failed());
+  CHECK_FALSE(t.finished());
+  CHECK(t.error().http_status == 503);
+  auto r = ChatToGenerateContent(R"({"messages":[{"role":"user","content":"x"}],"n":2,"stream":true})", {});
+  REQUIRE_FALSE(r.ok());
+  CHECK(ToApiError(r.status()).param == "n");
+}
+
 TEST_CASE("gemini errors: the mapping table") {
   struct Row {
     int status;

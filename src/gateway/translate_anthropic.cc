@@ -1,5 +1,7 @@
 #include "gateway/translate_anthropic.h"
 
+#include "gateway/translate_common.h"
+
 #include <algorithm>
 
 #include <boost/json.hpp>
@@ -10,6 +12,10 @@
 
 namespace pai::gateway::anthropic {
 namespace json = boost::json;
+using translate::IntMember;
+using translate::Member;
+using translate::ObjectMember;
+using translate::UsageJson;
 namespace {
 
 constexpr int64_t kMaxBlocks = 1024;  // content blocks of one message the translator tracks
@@ -26,13 +32,6 @@ absl::Status Invalid(std::string_view param, std::string_view what) {
 
 std::string_view Str(const json::value& v) {
   return v.is_string() ? std::string_view(v.get_string()) : std::string_view();
-}
-
-// Member() is the string member `key` of `o` ("" when absent or not a string). A view into
-// `o`: never built from a temporary.
-std::string_view Member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  return v ? Str(*v) : std::string_view();
 }
 
 // TextOf() joins the text of an OpenAI content (string or parts); other parts are an error.
@@ -134,13 +133,6 @@ void ReadUsage(const json::object& u, Usage* usage, bool input, bool output) {
   }
   if (output && u.contains("output_tokens")) usage->completion_tokens = num("output_tokens");
   usage->total_tokens = usage->prompt_tokens + usage->completion_tokens;
-}
-
-json::object UsageJson(const Usage& u) {
-  return json::object{{"prompt_tokens", u.prompt_tokens},
-                      {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
-                      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}}};
 }
 
 }  // namespace
@@ -345,19 +337,7 @@ StreamTranslator::StreamTranslator(std::string model, bool include_usage, int64_
 
 void StreamTranslator::Chunk(std::string_view delta_json, std::string_view finish_reason,
                              std::string& out) {
-  out += "data: {\"id\":";
-  AppendJsonString(out, id_);
-  pai::StrAppend(&out, ",\"object\":\"chat.completion.chunk\",\"created\":", created_,
-                 ",\"model\":");
-  AppendJsonString(out, model_);
-  pai::StrAppend(&out, ",\"choices\":[{\"index\":0,\"delta\":", delta_json,
-                 ",\"logprobs\":null,\"finish_reason\":");
-  if (finish_reason.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(out, finish_reason);
-  }
-  out += "}]}\n\n";
+  translate::AppendChunk(out, id_, created_, model_, delta_json, finish_reason);
 }
 
 void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
@@ -456,14 +436,7 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
 }
 
 void StreamTranslator::Finish(std::string& out) {
-  if (include_usage_) {
-    out += "data: {\"id\":";
-    AppendJsonString(out, id_);
-    pai::StrAppend(&out, ",\"object\":\"chat.completion.chunk\",\"created\":", created_,
-                   ",\"model\":");
-    AppendJsonString(out, model_);
-    pai::StrAppend(&out, ",\"choices\":[],\"usage\":", json::serialize(UsageJson(usage_)), "}\n\n");
-  }
+  if (include_usage_) translate::AppendUsageChunk(out, id_, created_, model_, usage_);
   out += "data: [DONE]\n\n";
 }
 

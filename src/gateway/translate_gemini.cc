@@ -1,5 +1,7 @@
 #include "gateway/translate_gemini.h"
 
+#include "gateway/translate_common.h"
+
 #include <cctype>
 
 #include <boost/json.hpp>
@@ -10,6 +12,10 @@
 
 namespace pai::gateway::gemini {
 namespace json = boost::json;
+using translate::IntMember;
+using translate::Member;
+using translate::ObjectMember;
+using translate::UsageJson;
 namespace {
 
 // A Gemini thoughtSignature rides in the OpenAI tool-call id after this mark.
@@ -27,25 +33,6 @@ absl::Status Invalid(std::string_view param, std::string_view what) {
 
 std::string_view Str(const json::value& v) {
   return v.is_string() ? std::string_view(v.get_string()) : std::string_view();
-}
-
-// Member() is the string member `key` of `o` ("" when absent or not a string), a view into `o`.
-std::string_view Member(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  return v ? Str(*v) : std::string_view();
-}
-
-const json::object* ObjectMember(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  return v ? v->if_object() : nullptr;
-}
-
-int64_t IntMember(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
-  if (!v) return 0;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  return 0;
 }
 
 absl::StatusOr<json::array> Parts(const json::value& content, std::string_view param,
@@ -126,13 +113,6 @@ void ReadUsage(const json::object& u, Usage* usage) {
   usage->completion_tokens = IntMember(u, "candidatesTokenCount") + IntMember(u, "thoughtsTokenCount");
   usage->cached_tokens = IntMember(u, "cachedContentTokenCount");
   usage->total_tokens = usage->prompt_tokens + usage->completion_tokens;
-}
-
-json::object UsageJson(const Usage& u) {
-  return json::object{{"prompt_tokens", u.prompt_tokens},
-                      {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
-                      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}}};
 }
 
 }  // namespace
@@ -373,19 +353,7 @@ StreamTranslator::StreamTranslator(std::string model, bool include_usage, int64_
 
 void StreamTranslator::Chunk(std::string_view delta_json, std::string_view finish_reason,
                              std::string& out) {
-  out += "data: {\"id\":";
-  AppendJsonString(out, id_);
-  pai::StrAppend(&out, ",\"object\":\"chat.completion.chunk\",\"created\":", created_,
-                 ",\"model\":");
-  AppendJsonString(out, model_);
-  pai::StrAppend(&out, ",\"choices\":[{\"index\":0,\"delta\":", delta_json,
-                 ",\"logprobs\":null,\"finish_reason\":");
-  if (finish_reason.empty()) {
-    out += "null";
-  } else {
-    AppendJsonString(out, finish_reason);
-  }
-  out += "}]}\n\n";
+  translate::AppendChunk(out, id_, created_, model_, delta_json, finish_reason);
 }
 
 void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
@@ -461,14 +429,7 @@ void StreamTranslator::Finish(std::string& out) {
     finished_ = true;
     Chunk("{}", tool_calls_.empty() ? "stop" : "tool_calls", out);
   }
-  if (include_usage_) {
-    out += "data: {\"id\":";
-    AppendJsonString(out, id_);
-    pai::StrAppend(&out, ",\"object\":\"chat.completion.chunk\",\"created\":", created_,
-                   ",\"model\":");
-    AppendJsonString(out, model_);
-    pai::StrAppend(&out, ",\"choices\":[],\"usage\":", json::serialize(UsageJson(usage_)), "}\n\n");
-  }
+  if (include_usage_) translate::AppendUsageChunk(out, id_, created_, model_, usage_);
   out += "data: [DONE]\n\n";
 }
 

@@ -74,17 +74,13 @@ absl::StatusOr<json::array> UserBlocks(const json::value& content, std::string_v
       const json::value* url = iu && iu->is_object() ? iu->get_object().if_contains("url") : nullptr;
       const std::string_view u = url ? Str(*url) : std::string_view();
       if (u.substr(0, 5) == "data:") {
-        // data:<media type>;base64,<data>
-        const size_t semi = u.find(';'), comma = u.find(',');
-        if (semi == std::string_view::npos || comma == std::string_view::npos || semi > comma ||
-            u.substr(semi, comma - semi) != ";base64") {
-          return Invalid(param, "image data URLs must be base64 (data:<type>;base64,...)");
-        }
+        auto d = translate::ParseDataUrl(u, param);
+        if (!d.ok()) return d.status();
         blocks.push_back(json::object{
             {"type", "image"},
             {"source", json::object{{"type", "base64"},
-                                    {"media_type", u.substr(5, semi - 5)},
-                                    {"data", u.substr(comma + 1)}}}});
+                                    {"media_type", d->media_type},
+                                    {"data", d->data}}}});
       } else if (u.substr(0, 8) == "https://" || u.substr(0, 7) == "http://") {
         blocks.push_back(json::object{
             {"type", "image"}, {"source", json::object{{"type", "url"}, {"url", u}}}});
@@ -175,19 +171,12 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
           const json::object* co = c.if_object();
           const json::object* fn = co && co->contains("function") ? co->at("function").if_object() : nullptr;
           if (!co || !fn) return Invalid(param + ".tool_calls", "tool calls need a function");
-          const std::string_view args = Member(*fn, "arguments");
-          json::value input = json::object{};
-          if (!args.empty()) {
-            boost::system::error_code aec;
-            input = json::parse(json::string_view(args.data(), args.size()), aec);
-            if (aec || !input.is_object()) {
-              return Invalid(param + ".tool_calls", "tool call arguments must be a JSON object");
-            }
-          }
+          auto input = translate::ToolArguments(Member(*fn, "arguments"), param + ".tool_calls");
+          if (!input.ok()) return input.status();
           blocks.push_back(json::object{{"type", "tool_use"},
                                         {"id", co->contains("id") ? co->at("id") : ""},
                                         {"name", fn->contains("name") ? fn->at("name") : ""},
-                                        {"input", std::move(input)}});
+                                        {"input", std::move(*input)}});
         }
       }
       if (blocks.empty()) continue;  // an empty assistant turn carries nothing
@@ -208,15 +197,7 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
   out["messages"] = std::move(messages);
 
   // Output limit: the client's, capped by the budget's; Anthropic requires one.
-  std::optional<int64_t> limit;
-  for (const char* k : {"max_completion_tokens", "max_tokens"}) {
-    if (const json::value* v = in.if_contains(k); v && v->is_int64()) {
-      limit = v->get_int64();
-      break;
-    }
-  }
-  if (opts.output_limit) limit = limit ? std::min(*limit, *opts.output_limit) : *opts.output_limit;
-  out["max_tokens"] = limit.value_or(kDefaultMaxTokens);
+  out["max_tokens"] = translate::OutputLimit(in, opts.output_limit).value_or(kDefaultMaxTokens);
 
   if (const json::value* v = in.if_contains("n"); v && !(v->is_int64() && v->get_int64() == 1) && !v->is_null()) {
     return Unsupported("n", "n > 1");

@@ -1,7 +1,10 @@
 #include "gateway/translate_common.h"
 
+#include <algorithm>
+
 #include "common/json_util.h"
 #include "common/strings.h"
+#include "gateway/errors.h"
 
 namespace pai::gateway::translate {
 namespace json = boost::json;
@@ -22,6 +25,40 @@ int64_t IntMember(const json::object& o, std::string_view key) {
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
   return 0;
+}
+
+absl::StatusOr<DataUrl> ParseDataUrl(std::string_view u, std::string_view param) {
+  const size_t semi = u.find(';'), comma = u.find(',');
+  if (u.substr(0, 5) != "data:" || semi == std::string_view::npos ||
+      comma == std::string_view::npos || semi > comma || u.substr(semi, comma - semi) != ";base64") {
+    return MakeError(absl::StatusCode::kInvalidArgument,
+                     "image data URLs must be base64 (data:<type>;base64,...)",
+                     "invalid_request_error", param);
+  }
+  return DataUrl{u.substr(5, semi - 5), u.substr(comma + 1)};
+}
+
+absl::StatusOr<json::value> ToolArguments(std::string_view args, std::string_view param) {
+  if (args.empty()) return json::value(json::object{});
+  boost::system::error_code ec;
+  json::value input = json::parse(json::string_view(args.data(), args.size()), ec);
+  if (ec || !input.is_object()) {
+    return MakeError(absl::StatusCode::kInvalidArgument,
+                     "tool call arguments must be a JSON object", "invalid_request_error", param);
+  }
+  return input;
+}
+
+std::optional<int64_t> OutputLimit(const json::object& in, std::optional<int64_t> cap) {
+  std::optional<int64_t> limit;
+  for (const char* k : {"max_completion_tokens", "max_tokens"}) {
+    if (const json::value* v = in.if_contains(k); v && v->is_int64()) {
+      limit = v->get_int64();
+      break;
+    }
+  }
+  if (cap) limit = limit ? std::min(*limit, *cap) : *cap;
+  return limit;
 }
 
 json::object UsageJson(const Usage& u) {

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <boost/json.hpp>
 
+#include "absl/status/statusor.h"
 #include "gateway/usage.h"
 
 namespace pai::gateway::translate {
@@ -20,6 +22,24 @@ std::string_view Member(const boost::json::object& o, std::string_view key);
 const boost::json::object* ObjectMember(const boost::json::object& o, std::string_view key);
 // IntMember() is the integer member `key` of `o` (0 when absent or not an integer).
 int64_t IntMember(const boost::json::object& o, std::string_view key);
+
+// DataUrl: the parts of a `data:<media type>;base64,<data>` URL.
+struct DataUrl {
+  std::string_view media_type;
+  std::string_view data;
+};
+// ParseDataUrl() splits a base64 data URL. Errors: InvalidArgument (400, `param`) when the URL
+// is not `data:<type>;base64,...`.
+absl::StatusOr<DataUrl> ParseDataUrl(std::string_view url, std::string_view param);
+
+// ToolArguments() parses an OpenAI tool call's `function.arguments` (a JSON string) into the
+// object the provider APIs take ({} when empty). Errors: InvalidArgument (400, `param`) when it
+// is not a JSON object.
+absl::StatusOr<boost::json::value> ToolArguments(std::string_view arguments, std::string_view param);
+
+// OutputLimit() is the request's output limit (`max_completion_tokens`, else `max_tokens`)
+// capped by the budget's `cap`; nullopt when neither sets one.
+std::optional<int64_t> OutputLimit(const boost::json::object& request, std::optional<int64_t> cap);
 
 // UsageJson() is an OpenAI `usage` object (prompt / completion / total tokens, cached tokens).
 boost::json::object UsageJson(const Usage& u);

@@ -31,10 +31,6 @@ absl::Status Invalid(std::string_view param, std::string_view what) {
   return MakeError(absl::StatusCode::kInvalidArgument, what, "invalid_request_error", param);
 }
 
-std::string_view Str(const json::value& v) {
-  return v.is_string() ? std::string_view(v.get_string()) : std::string_view();
-}
-
 absl::StatusOr<json::array> Parts(const json::value& content, std::string_view param,
                                   bool images) {
   json::array parts;
@@ -55,13 +51,10 @@ absl::StatusOr<json::array> Parts(const json::value& content, std::string_view p
       const json::object* iu = ObjectMember(*o, "image_url");
       const std::string_view u = iu ? Member(*iu, "url") : std::string_view();
       if (u.substr(0, 5) == "data:") {
-        const size_t semi = u.find(';'), comma = u.find(',');
-        if (semi == std::string_view::npos || comma == std::string_view::npos || semi > comma ||
-            u.substr(semi, comma - semi) != ";base64") {
-          return Invalid(param, "image data URLs must be base64 (data:<type>;base64,...)");
-        }
-        parts.push_back(json::object{{"inlineData", json::object{{"mimeType", u.substr(5, semi - 5)},
-                                                                 {"data", u.substr(comma + 1)}}}});
+        auto d = translate::ParseDataUrl(u, param);
+        if (!d.ok()) return d.status();
+        parts.push_back(json::object{{"inlineData", json::object{{"mimeType", d->media_type},
+                                                                 {"data", d->data}}}});
       } else if (u.substr(0, 8) == "https://" || u.substr(0, 7) == "http://") {
         // fileData needs a MIME type; the URL's extension gives it for the common formats.
         std::string path(u.substr(0, u.find_first_of("?#")));
@@ -158,19 +151,12 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
           const json::object* co = c.if_object();
           const json::object* fn = co ? ObjectMember(*co, "function") : nullptr;
           if (!fn) return Invalid(param + ".tool_calls", "tool calls need a function");
-          const std::string_view args = Member(*fn, "arguments");
-          json::value input = json::object{};
-          if (!args.empty()) {
-            boost::system::error_code aec;
-            input = json::parse(json::string_view(args.data(), args.size()), aec);
-            if (aec || !input.is_object()) {
-              return Invalid(param + ".tool_calls", "tool call arguments must be a JSON object");
-            }
-          }
+          auto input = translate::ToolArguments(Member(*fn, "arguments"), param + ".tool_calls");
+          if (!input.ok()) return input.status();
           const std::string_view full_id = Member(*co, "id");
           const size_t mark = full_id.find(kSignatureMark);
           const std::string_view id = full_id.substr(0, mark);
-          json::object call{{"name", Member(*fn, "name")}, {"args", std::move(input)}};
+          json::object call{{"name", Member(*fn, "name")}, {"args", std::move(*input)}};
           if (!id.empty()) call["id"] = id;
           call_names[std::string(full_id)] = std::string(Member(*fn, "name"));
           json::object part{{"functionCall", std::move(call)}};
@@ -207,15 +193,7 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
   out["contents"] = std::move(contents);
 
   json::object gen;
-  std::optional<int64_t> limit;
-  for (const char* k : {"max_completion_tokens", "max_tokens"}) {
-    if (const json::value* v = in.if_contains(k); v && v->is_int64()) {
-      limit = v->get_int64();
-      break;
-    }
-  }
-  if (opts.output_limit) limit = limit ? std::min(*limit, *opts.output_limit) : *opts.output_limit;
-  if (limit) gen["maxOutputTokens"] = *limit;
+  if (auto limit = translate::OutputLimit(in, opts.output_limit)) gen["maxOutputTokens"] = *limit;
   if (const json::value* v = in.if_contains("temperature"); v && v->is_number()) gen["temperature"] = *v;
   if (const json::value* v = in.if_contains("top_p"); v && v->is_number()) gen["topP"] = *v;
   if (const json::value* v = in.if_contains("n"); v && v->is_int64() && v->get_int64() > 1) {

@@ -47,9 +47,9 @@ boost::asio::awaitable<absl::Status> Guards::ScanRequest(RequestContext& ctx) co
   } else if (ctx.embeddings) {
     extracted = EmbeddingsGuardTexts(*ctx.body, &texts);
   } else if (ctx.route == Route::kMessages) {
-    extracted = AnthropicRequestGuardTexts(*ctx.body, &texts);
+    extracted = AnthropicRequestGuardTexts(*ctx.native->doc, &texts);
   } else if (ctx.route == Route::kResponses) {
-    extracted = ResponsesRequestGuardTexts(*ctx.body, &texts);
+    extracted = ResponsesRequestGuardTexts(*ctx.native->doc, &texts);
   }
   if (!extracted.ok()) {
     // What cannot be read cannot be scanned: refused, never forwarded unscanned.

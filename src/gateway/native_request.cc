@@ -79,6 +79,7 @@ absl::StatusOr<NativeRequest> ParseAnthropicMessagesRequest(std::string_view bod
   } else if (require_max_tokens) {
     return Invalid("max_tokens", "max_tokens: Field required");
   }
+  r.doc = std::make_shared<const json::object>(std::move(*o));
   return r;
 }
 
@@ -102,23 +103,24 @@ absl::StatusOr<NativeRequest> ParseResponsesRequest(std::string_view body) {
     }
     r.max_output = IntOf(m);
   }
+  r.doc = std::make_shared<const json::object>(std::move(*o));
   return r;
 }
 
-absl::StatusOr<std::string> RewriteNativeBody(std::string_view body, std::string_view model_id,
+absl::StatusOr<std::string> RewriteNativeBody(const json::object& body,
+                                              std::string_view model_id,
                                               std::string_view output_field,
                                               std::optional<int64_t> cap) {
-  auto o = ParseObject(body);
-  if (!o.ok()) return o.status();
-  (*o)["model"] = model_id;
+  json::object o = body;  // a copy per attempt: a fallback rewrites it again
+  o["model"] = model_id;
   if (cap && !output_field.empty()) {
     const json::string_view f(output_field.data(), output_field.size());
-    const json::value* v = o->if_contains(f);
+    const json::value* v = o.if_contains(f);
     const int64_t sent = v ? IntOf(v) : 0;
     const int64_t max_tokens = sent > 0 ? std::min(sent, *cap) : *cap;
-    (*o)[f] = max_tokens;
+    o[f] = max_tokens;
     if (output_field == "max_tokens") {
-      json::value* thinking = o->if_contains("thinking");
+      json::value* thinking = o.if_contains("thinking");
       json::object* t = thinking ? thinking->if_object() : nullptr;
       if (t && Member(*t, "type") == "enabled" && t->contains("budget_tokens") &&
           IntOf(t->if_contains("budget_tokens")) >= max_tokens) {
@@ -133,13 +135,11 @@ absl::StatusOr<std::string> RewriteNativeBody(std::string_view body, std::string
       }
     }
   }
-  return json::serialize(*o);
+  return json::serialize(o);
 }
 
-absl::Status AnthropicRequestGuardTexts(std::string_view body, std::vector<GuardText>* out) {
-  auto o = ParseObject(body);
-  if (!o.ok()) return absl::InvalidArgumentError("unreadable body");
-  const json::value* messages = o->if_contains("messages");
+absl::Status AnthropicRequestGuardTexts(const json::object& body, std::vector<GuardText>* out) {
+  const json::value* messages = body.if_contains("messages");
   if (!messages || !messages->is_array()) return absl::InvalidArgumentError("no messages list");
   absl::flat_hash_map<std::string, std::string> tool_names;  // tool_use id → name
   const json::array& list = messages->get_array();
@@ -189,10 +189,8 @@ absl::Status AnthropicRequestGuardTexts(std::string_view body, std::vector<Guard
   return absl::OkStatus();
 }
 
-absl::Status ResponsesRequestGuardTexts(std::string_view body, std::vector<GuardText>* out) {
-  auto o = ParseObject(body);
-  if (!o.ok()) return absl::InvalidArgumentError("unreadable body");
-  const json::value* input = o->if_contains("input");
+absl::Status ResponsesRequestGuardTexts(const json::object& body, std::vector<GuardText>* out) {
+  const json::value* input = body.if_contains("input");
   if (!input) return absl::InvalidArgumentError("no input");
   if (input->is_string()) {
     out->push_back({GuardTarget::kPrompt, "input", "", "user", std::string(input->get_string())});

@@ -16,10 +16,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "absl/status/statusor.h"
 #include "gateway/errors.h"
@@ -36,6 +39,8 @@ struct NativeRequest {
   std::string model;                  // as sent: "<modelprovider>/<model-id>" or a bare id
   bool stream = false;
   std::optional<int64_t> max_output;  // max_tokens / max_output_tokens as sent
+  // The parsed body, parsed once: the upstream rewrite and the guards read it.
+  std::shared_ptr<const boost::json::object> doc;
 };
 
 // ParseAnthropicMessagesRequest() validates a Messages (or count_tokens) body: a JSON object
@@ -53,19 +58,22 @@ absl::StatusOr<NativeRequest> ParseResponsesRequest(std::string_view body);
 // "enabled"), `thinking.budget_tokens` is kept below the new max_tokens; a cap that leaves
 // less than the API's minimum thinking budget (1024) is a 429 insufficient_quota. Errors:
 // InvalidArgument when the body is not an object (validated upstream in practice).
-absl::StatusOr<std::string> RewriteNativeBody(std::string_view body, std::string_view model_id,
+absl::StatusOr<std::string> RewriteNativeBody(const boost::json::object& body,
+                                              std::string_view model_id,
                                               std::string_view output_field,
                                               std::optional<int64_t> cap);
 
 // AnthropicRequestGuardTexts(): user-role text (string content or text blocks) as prompts,
 // `tool_result` blocks as tool results named by the preceding `tool_use` block with that id.
 // `param` is "messages[i].content". Errors: InvalidArgument when unreadable.
-absl::Status AnthropicRequestGuardTexts(std::string_view body, std::vector<GuardText>* out);
+absl::Status AnthropicRequestGuardTexts(const boost::json::object& body,
+                                        std::vector<GuardText>* out);
 
 // ResponsesRequestGuardTexts(): `input` as a string (param "input") or its user items' text
 // (`input_text` parts; param "input[i].content") and `function_call_output` items as tool
 // results named by the `function_call` item with that `call_id` ("input[i].output").
-absl::Status ResponsesRequestGuardTexts(std::string_view body, std::vector<GuardText>* out);
+absl::Status ResponsesRequestGuardTexts(const boost::json::object& body,
+                                        std::vector<GuardText>* out);
 
 // NativeResult: what a complete native answer holds for accounting and the guards.
 struct NativeResult {

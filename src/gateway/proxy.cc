@@ -688,7 +688,7 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
                                "insufficient_quota");
         break;
       }
-      auto rewritten = RewriteNativeBody(*ctx->body, ctx->model->model_id, field, cap);
+      auto rewritten = RewriteNativeBody(*ctx->native->doc, ctx->model->model_id, field, cap);
       if (!rewritten.ok()) {
         result = rewritten.status();
         break;

@@ -21,7 +21,7 @@ import {
   RESPONSES_LONG_PARTS, responsesToolAnswerParts,
 } from './upstream/openai_upstream.mjs';
 import { startGateway, tokenSecret } from './lib/gateway.mjs';
-import { PROVIDER_KEY, makeClient, assertOpenAIErrorBody } from './lib/common.mjs';
+import { PROVIDER_KEY, makeClient, assertOpenAIErrorBody, paiDoc } from './lib/common.mjs';
 import { waitForAccess } from './lib/harness.mjs';
 import { readChain, recordsFor, waitForRecord } from './lib/audit.mjs';
 import { utcDay } from './lib/budget.mjs';
@@ -74,25 +74,13 @@ stringData: {api-key: ${PROVIDER_KEY}}
       apiKeySecretRef: { name: spec.provider === 'anthropic' ? 'anthropic-key' : 'openai-key', key: 'api-key' },
       ...spec,
     };
-    docs.push(`apiVersion: pai.io/v1
-kind: ModelProvider
-metadata: {name: ${name}}
-spec: ${JSON.stringify(full)}
-`);
+    docs.push(paiDoc('ModelProvider', { name }, full));
   }
   for (const [name, spec] of Object.entries(bindings)) {
-    docs.push(`apiVersion: pai.io/v1
-kind: GuardBinding
-metadata: {name: ${name}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('GuardBinding', { name }, spec));
   }
   for (const [name, spec] of Object.entries(agents)) {
-    docs.push(`apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: ${name}, namespace: ${NS}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('Agent', { name, namespace: NS }, spec));
   }
   return docs.join('---\n');
 }

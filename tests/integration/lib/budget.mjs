@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startOpenAIUpstream } from '../upstream/openai_upstream.mjs';
 import { startGateway, getClosedPort, byMsg, withTimeout } from './gateway.mjs';
-import { PROVIDER_KEY, makeClient, parsePrometheus, sumMetric } from './common.mjs';
+import { PROVIDER_KEY, makeClient, paiDoc, parsePrometheus, sumMetric } from './common.mjs';
 import { waitForAccess } from './harness.mjs';
 
 export const NS = 'default';
@@ -34,18 +34,10 @@ stringData: {api-key: ${PROVIDER_KEY}}
       baseURL: down ? downURL : upstreamURL,
       ...rest,
     };
-    docs.push(`apiVersion: pai.io/v1
-kind: ModelProvider
-metadata: {name: ${name}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('ModelProvider', { name }, spec));
   }
   for (const [name, spec] of Object.entries(agents)) {
-    docs.push(`apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: ${name}, namespace: ${NS}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('Agent', { name, namespace: NS }, spec));
   }
   return docs.join('---\n');
 }

@@ -27,6 +27,19 @@ export const SINGLE_MODEL_AGENTS = {
 export const USER_MESSAGES = [{ role: 'user', content: 'Say hello' }];
 
 /**
+ * One Pai resource document (`apiVersion: pai.io/v1`), as the manifest builders write them:
+ * `metadata` is {name} or {name, namespace}, `spec` any JSON-serialisable value.
+ */
+export function paiDoc(kind, metadata, spec) {
+  const meta = metadata.namespace ? `{name: ${metadata.name}, namespace: ${metadata.namespace}}` : `{name: ${metadata.name}}`;
+  return `apiVersion: pai.io/v1
+kind: ${kind}
+metadata: ${meta}
+spec: ${JSON.stringify(spec)}
+`;
+}
+
+/**
  * The test manifest. `upstreamURL` is the mock's ".../v1" URL, `downURL` a URL
  * on which nothing listens. `coderModels` defaults to CODER_MODELS.
  */

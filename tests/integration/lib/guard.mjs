@@ -10,7 +10,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import { startOpenAIUpstream } from '../upstream/openai_upstream.mjs';
 import { startGateway, getClosedPort, gatewayBin, withTimeout } from './gateway.mjs';
-import { makeClient, parsePrometheus } from './common.mjs';
+import { makeClient, paiDoc, parsePrometheus } from './common.mjs';
 import { NS, budgetManifest } from './budget.mjs';
 import { chainText, readChain, recordsFor, waitForRecord } from './audit.mjs';
 
@@ -32,11 +32,7 @@ stringData: ${JSON.stringify(data)}
 `);
   }
   for (const [name, spec] of Object.entries(bindings)) {
-    docs.push(`apiVersion: pai.io/v1
-kind: GuardBinding
-metadata: {name: ${name}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('GuardBinding', { name }, spec));
   }
   return docs.join('---\n');
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startAnthropicUpstream } from '../upstream/anthropic_upstream.mjs';
 import { startGeminiUpstream } from '../upstream/gemini_upstream.mjs';
 import { startGateway, tokenSecret } from './gateway.mjs';
-import { makeClient } from './common.mjs';
+import { makeClient, paiDoc } from './common.mjs';
 
 export const NS = 'default';
 export const ANTHROPIC_KEY = 'sk-ant-api03-mock-anthropic-key-0001';
@@ -37,18 +37,10 @@ stringData: {api-key: ${key}}
       baseURL: kind === 'anthropic' ? anthropicURL : geminiURL,
       ...rest,
     };
-    docs.push(`apiVersion: pai.io/v1
-kind: ModelProvider
-metadata: {name: ${name}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('ModelProvider', { name }, spec));
   }
   for (const [name, spec] of Object.entries(agents)) {
-    docs.push(`apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: ${name}, namespace: ${NS}}
-spec: ${JSON.stringify(spec)}
-`);
+    docs.push(paiDoc('Agent', { name, namespace: NS }, spec));
   }
   return docs.join('---\n');
 }

@@ -24,6 +24,8 @@ packages=(
   libssl-dev libsimdjson-dev libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
   libspdlog-dev libcli11-dev catch2 libbenchmark-dev libtcmalloc-minimal4
   libvectorscan-dev  # the builtin guard classifier (Hyperscan API; amd64 needs SSSE3)
+  libsqlite3-dev     # pai-server's resource store, the gateway's budget store
+  libcurl4-openssl-dev  # the pai CLI's HTTP(S) client
 )
 if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests
@@ -43,6 +45,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps.sh: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# valijson (JSON Schema validation of resources, header-only). Debian's libvalijson-dev
+# depends on every JSON backend it has adapters for (Qt, Poco, ...); we use only its Boost.JSON
+# adapter, so the package is unpacked into .deps/ instead of installed with those.
+if [ ! -f .deps/valijson/usr/include/valijson/validator.hpp ]; then
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download libvalijson-dev >/dev/null 2>&1) || {
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download libvalijson-dev >/dev/null)
+  }
+  mkdir -p .deps/valijson
+  dpkg-deb -x "$tmp"/libvalijson-dev_*.deb .deps/valijson
+  rm -rf "$tmp"
 fi
 
 if [ "$want_test" = 1 ]; then

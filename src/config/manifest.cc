@@ -300,13 +300,13 @@ class Parser {
     for (auto& rp : providers_) {
       ModelProvider& p = rp.p;
       PAI_RETURN_IF_ERROR(ResolveKey(rp.doc, rp.key, "spec.", &p.api_key, &p.api_key_source));
-      config_.providers.emplace(p.name, std::move(p));
+      config_.providers.emplace(p.Key(), std::move(p));
     }
     for (auto& rb : bindings_) {
       GuardClassifier& c = rb.b.classifier;
       PAI_RETURN_IF_ERROR(
           ResolveKey(rb.doc, rb.key, "spec.classifier.", &c.api_key, &c.api_key_source));
-      config_.guard_bindings.emplace(rb.b.name, std::move(rb.b));
+      config_.guard_bindings.emplace(rb.b.Key(), std::move(rb.b));
     }
     // An Agent guarded by a binding that does not exist would run unguarded: refused, unlike
     // a missing ModelProvider (which only makes those models unavailable).
@@ -315,13 +315,13 @@ class Parser {
       for (size_t i = 0; i < a.guards.size(); ++i) {
         const AgentGuard& g = a.guards[i];
         const std::string path = pai::StrCat("spec.guards[", i, "]");
-        auto it = config_.guard_bindings.find(g.binding);
-        if (it == config_.guard_bindings.end()) {
+        const GuardBinding* found = FindScoped(config_.guard_bindings, a.ns, g.binding);
+        if (!found) {
           return ra.doc.Error(path + ".binding",
                               pai::StrCat("GuardBinding \"", g.binding, "\" not found"));
         }
         if (g.enforcement && *g.enforcement == GuardEnforcement::kAudit &&
-            it->second.enforcement == GuardEnforcement::kEnforce) {
+            found->enforcement == GuardEnforcement::kEnforce) {
           return ra.doc.Error(path + ".enforcement",
                               pai::StrCat("\"audit\" would loosen GuardBinding ", g.binding,
                                           " (enforce); an Agent may only tighten it"));
@@ -332,7 +332,7 @@ class Parser {
       for (const std::string& ref : agent.models) {
         std::string_view prov, model;
         SplitModelRef(ref, &prov, &model);
-        if (!config_.providers.contains(std::string(prov))) {
+        if (!FindScoped(config_.providers, agent.ns, prov)) {
           config_.warnings.push_back(pai::StrCat("Agent ", key, ": model ", ref,
                                                   " names ModelProvider \"", prov,
                                                   "\" which is not configured"));
@@ -500,9 +500,10 @@ class Parser {
                 {"provider", "baseURL", "apiKeySecretRef", "apiKeyEnv", "maxTokensDay", "pricing"},
                 config_.ignored);
     if (std::any_of(providers_.begin(), providers_.end(),
-                    [&](const RawProvider& o) { return o.p.name == name; })) {
+                    [&](const RawProvider& o) { return o.p.name == name && o.p.ns == ns; })) {
       return doc.Error("metadata.name",
-                       "another ModelProvider has this name (models are addressed by name)");
+                       "another ModelProvider of this namespace has this name (models are "
+                       "addressed by name)");
     }
     providers_.push_back(std::move(rp));
     return absl::OkStatus();
@@ -625,9 +626,10 @@ class Parser {
     NoteUnknown(doc, spec, "spec", {"classifier", "threshold", "enforcement", "failureMode"},
                 config_.ignored);
     if (std::any_of(bindings_.begin(), bindings_.end(),
-                    [&](const RawBinding& o) { return o.b.name == name; })) {
+                    [&](const RawBinding& o) { return o.b.name == name && o.b.ns == ns; })) {
       return doc.Error("metadata.name",
-                       "another GuardBinding has this name (agents name bindings by name)");
+                       "another GuardBinding of this namespace has this name (agents name "
+                       "bindings by name)");
     }
     bindings_.push_back(std::move(rb));
     return absl::OkStatus();

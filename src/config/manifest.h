@@ -47,6 +47,10 @@ struct ModelProvider {
     int64_t max_output = 0;    // 0: from the price table, else 4096
   };
   std::map<std::string, ModelPrice> pricing;
+
+  // Key() is "namespace/name": an Agent's `<modelprovider>/<model-id>` names a ModelProvider of
+  // the Agent's own namespace (tenants never share a provider key by accident).
+  std::string Key() const { return ns + "/" + name; }
 };
 
 // GuardBinding: a prompt-injection classifier and how its verdicts are applied (docs/guard.md).
@@ -85,6 +89,9 @@ struct GuardBinding {
   double threshold = 0.8;  // a score >= threshold is a violation; (0, 1]
   GuardEnforcement enforcement = GuardEnforcement::kAudit;
   GuardFailureMode failure_mode = GuardFailureMode::kOpen;
+
+  // Key() is "namespace/name"; an Agent's guards[].binding names a binding of its namespace.
+  std::string Key() const { return ns + "/" + name; }
 };
 
 // AgentGuard: one entry of an Agent's `spec.guards[]`.
@@ -125,15 +132,28 @@ struct Agent {
 
 // Config: everything the gateway needs from the manifests. Immutable once loaded.
 struct Config {
-  std::map<std::string, ModelProvider> providers;  // by metadata.name
-  std::map<std::string, Agent> agents;             // by "namespace/name"
-  // by metadata.name: agents name bindings without a namespace, as they name ModelProviders
+  // All three by "namespace/name". Agents name ModelProviders and GuardBindings without a
+  // namespace: the Agent's own namespace is meant, or "default" when the Agent's namespace has
+  // none of that name (FindScoped()). pai-server renders only references that resolve in the
+  // Agent's own namespace, so tenants never reach another namespace's provider keys.
+  std::map<std::string, ModelProvider> providers;
+  std::map<std::string, Agent> agents;
   std::map<std::string, GuardBinding> guard_bindings;
   // Human-readable notes on what was accepted but ignored (unknown kinds and fields), and on
   // references that do not resolve (an Agent model naming a missing ModelProvider).
   std::vector<std::string> ignored;
   std::vector<std::string> warnings;
 };
+
+// FindScoped() looks `name` up in `map` (keyed "namespace/name") for an Agent of namespace
+// `ns`: "ns/name", else "default/name". Null when neither exists.
+template <typename Map>
+const typename Map::mapped_type* FindScoped(const Map& map, std::string_view ns,
+                                            std::string_view name) {
+  auto it = map.find(std::string(ns) + "/" + std::string(name));
+  if (it == map.end()) it = map.find("default/" + std::string(name));
+  return it == map.end() ? nullptr : &it->second;
+}
 
 // Source: one manifest text and the name used in error messages (usually its path).
 struct Source {

@@ -33,7 +33,10 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
                                              const ModelRoute& route) const {
   budget::ReserveRequest r;
   r.agent = ctx.agent->key;
-  r.provider = route.provider->spec.name;
+  // Provider daily caps are per ModelProvider; outside "default" the namespace is part of the
+  // scope so that two tenants' providers of the same name never share a cap.
+  r.provider = route.provider->spec.ns == "default" ? route.provider->spec.name
+                                                    : route.provider->spec.Key();
   r.agent_limits = ctx.agent->limits;
   r.provider_tokens_per_day = route.provider->spec.max_tokens_day;
   const int64_t bytes = static_cast<int64_t>(ctx.body->size());

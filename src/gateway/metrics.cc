@@ -53,6 +53,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Help("Agent-facing requests being served (streams count until they end).")
                     .Register(*registry_)
                     .Add({});
+  calls_family_ = &prometheus::BuildCounter()
+                       .Name("pai_gateway_model_calls_total")
+                       .Help("Provider calls (mock included) by agent and model, whatever their "
+                             "outcome.")
+                       .Register(*registry_);
   tokens_family_ = &prometheus::BuildCounter()
                         .Name("pai_gateway_tokens_total")
                         .Help("LLM tokens by agent, model and type (input | output), as reported "
@@ -188,6 +193,7 @@ ModelMetrics Metrics::ModelMetricsFor(std::string_view ns, std::string_view agen
     labels[k] = v;
     return labels;
   };
+  m.calls = &calls_family_->Add(base);
   m.input_tokens = &tokens_family_->Add(with("type", "input"));
   m.output_tokens = &tokens_family_->Add(with("type", "output"));
   const std::map<std::string, std::string> upstream = {{"model", std::string(model)},

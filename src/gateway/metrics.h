@@ -31,6 +31,7 @@ std::string_view RouteLabel(Route route);
 
 // ModelMetrics: handles for one (agent, model) pair and its provider.
 struct ModelMetrics {
+  prometheus::Counter* calls = nullptr;  // pai_gateway_model_calls_total
   prometheus::Counter* input_tokens = nullptr;
   prometheus::Counter* output_tokens = nullptr;
   prometheus::Histogram* upstream_duration = nullptr;  // gen_ai_server_request_duration_seconds
@@ -100,6 +101,7 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_family_;
   prometheus::Family<prometheus::Counter>* tokens_family_;
+  prometheus::Family<prometheus::Counter>* calls_family_;
   prometheus::Family<prometheus::Histogram>* upstream_duration_family_;
   prometheus::Family<prometheus::Histogram>* ttft_family_;
   prometheus::Family<prometheus::Counter>* upstream_errors_family_;

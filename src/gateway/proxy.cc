@@ -576,6 +576,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     if (!ec) ec = co_await w.End();
     if (ec) conn->keep_alive = false;
   }
+  model.metrics.calls->Increment();
   model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
   model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
   co_return absl::OkStatus();
@@ -599,6 +600,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientCo
   ctx->usage = ExtractUsage(body);
   ctx->upstream_seconds = 0;
   ctx->response_bytes = static_cast<int64_t>(body.size());
+  model.metrics.calls->Increment();
   model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
   auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
   AddHeaders(res, *ctx);
@@ -741,6 +743,7 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
                                t0);
     client_gone = client_gone || conn->watch->gone;
     StopClientWatch(conn);
+    ctx->model->metrics.calls->Increment();
     ctx->model->metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
     ctx->model->metrics.output_tokens->Increment(
         static_cast<double>(ctx->usage.completion_tokens));

@@ -102,19 +102,20 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     } else {
       (void)guard::BuiltinClassifier::Shared();  // compile the rules now, not on a request
     }
-    b.metrics = metrics.GuardMetricsFor(name, b.classifier_name());
+    b.metrics = metrics.GuardMetricsFor(spec.name, b.classifier_name());
     rt->guard_bindings_.emplace(name, std::move(b));
   }
   for (const auto& [key, spec] : config.agents) {
     AgentRuntime a;
     for (const config::AgentGuard& g : spec.guards) {
-      auto it = rt->guard_bindings_.find(g.binding);
-      if (it == rt->guard_bindings_.end()) {
+      const GuardBindingRuntime* binding =
+          config::FindScoped(rt->guard_bindings_, spec.ns, g.binding);
+      if (!binding) {
         return absl::InvalidArgumentError(
             pai::StrCat("Agent ", key, ": GuardBinding ", g.binding, " not found"));
       }
       AgentGuardRuntime ag;
-      ag.binding = &it->second;
+      ag.binding = binding;
       ag.prompts = g.prompts;
       ag.responses = g.responses;
       for (const std::string& t : g.tool_results) {
@@ -124,7 +125,7 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
           ag.tools.push_back(t);
         }
       }
-      ag.enforce = it->second.spec.enforcement == config::GuardEnforcement::kEnforce ||
+      ag.enforce = binding->spec.enforcement == config::GuardEnforcement::kEnforce ||
                    (g.enforcement && *g.enforcement == config::GuardEnforcement::kEnforce);
       a.scans_responses = a.scans_responses || ag.responses;
       a.guards.push_back(std::move(ag));
@@ -145,11 +146,11 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
       ModelRoute route;
       route.ref = ref;
       route.model_id = std::string(model);
-      auto it = rt->providers_.find(std::string(prov));
+      const ProviderRuntime* provider = config::FindScoped(rt->providers_, spec.ns, prov);
       route.index = a.models.size();
-      if (it != rt->providers_.end()) {
-        route.provider = &it->second;
-        route.price = PriceFor(it->second.spec, route.model_id);
+      if (provider) {
+        route.provider = provider;
+        route.price = PriceFor(provider->spec, route.model_id);
       }
       route.metrics = metrics.ModelMetricsFor(spec.ns, spec.name, ref, prov);
       a.models.push_back(std::move(route));
@@ -177,7 +178,7 @@ absl::StatusOr<const ModelRoute*> RuntimeConfig::ResolveModel(const AgentRuntime
   if (!found) {
     std::string_view prov, model;
     if (config::SplitModelRef(requested, &prov, &model) &&
-        providers_.contains(std::string(prov))) {
+        config::FindScoped(providers_, agent.spec.ns, prov)) {
       return MakeError(absl::StatusCode::kPermissionDenied,
                        pai::StrCat("agent ", agent.spec.Key(), " may not call model \"",
                                     requested, "\""),

@@ -432,6 +432,9 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
       res.body() = metrics_.Serialize();
     } else if (path == "/audit" || path == "/audit/verify") {
       co_await ServeAudit(req, res);
+    } else if (path == "/usage") {
+      res.set(http::field::content_type, "application/json");
+      res.body() = UsageJson();
     } else {
       res.result(http::status::not_found);
       res.body() = "not found\n";
@@ -496,6 +499,43 @@ std::string Param(std::string_view query, std::string_view name) {
 }
 
 }  // namespace
+
+// UsageJson(): GET /usage on the admin listener (docs/metrics.md, "Usage"): per configured
+// agent, today's charged spend from the budget store and, per model, the calls, tokens and
+// cost counted since the process started. pai-server reads it for `pai get agents` and
+// `pai get metrics`.
+std::string GatewayImpl::UsageJson() {
+  const std::shared_ptr<const RuntimeConfig> rt = runtime_.Get();
+  boost::json::object out;
+  out["day"] = absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
+  boost::json::array agents;
+  if (rt) {
+    for (const auto& [key, spec] : rt->config().agents) {
+      const AgentRuntime* a = rt->FindAgent(key);
+      if (!a) continue;
+      const auto [tokens, nano_usd] = budget_->Spent(pai::StrCat("agent:", key));
+      boost::json::object o;
+      o["namespace"] = spec.ns;
+      o["agent"] = spec.name;
+      o["tokensToday"] = tokens;
+      o["costTodayUSD"] = static_cast<double>(nano_usd) / 1e9;
+      boost::json::array models;
+      for (const ModelRoute& m : a->models) {
+        boost::json::object mo;
+        mo["model"] = m.ref;
+        mo["calls"] = static_cast<int64_t>(m.metrics.calls->Value());
+        mo["inputTokens"] = static_cast<int64_t>(m.metrics.input_tokens->Value());
+        mo["outputTokens"] = static_cast<int64_t>(m.metrics.output_tokens->Value());
+        mo["costUSD"] = m.metrics.cost_usd->Value();
+        models.push_back(std::move(mo));
+      }
+      o["models"] = std::move(models);
+      agents.push_back(std::move(o));
+    }
+  }
+  out["agents"] = std::move(agents);
+  return boost::json::serialize(out);
+}
 
 net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_body>& req,
                                              http::response<http::string_body>& res) {

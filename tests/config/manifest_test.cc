@@ -96,16 +96,16 @@ TEST_CASE("a valid multi-document manifest loads every kind the gateway uses") {
   auto c = Parse(kValid);
   REQUIRE(c.ok());
   REQUIRE(c->providers.size() == 3);
-  const ModelProvider& openai = c->providers.at("openai");
+  const ModelProvider& openai = c->providers.at("default/openai");
   CHECK(openai.kind == ProviderKind::kOpenAI);
   CHECK(openai.api_key == "sk-secret");
   CHECK(openai.api_key_source == "secret default/openai-key#api-key");
   CHECK(openai.base_url == "https://api.openai.com/v1");
   CHECK(openai.max_tokens_day == 5000000);
-  CHECK(c->providers.at("router").api_key == "sk-base64");           // data: is base64
-  CHECK(c->providers.at("router").base_url == "http://127.0.0.1:9/api/v1");  // trailing / cut
-  CHECK(c->providers.at("envkey").api_key == "sk-env");
-  CHECK(c->providers.at("envkey").api_key_source == "env OPENAI_API_KEY");
+  CHECK(c->providers.at("default/router").api_key == "sk-base64");           // data: is base64
+  CHECK(c->providers.at("default/router").base_url == "http://127.0.0.1:9/api/v1");  // trailing / cut
+  CHECK(c->providers.at("default/envkey").api_key == "sk-env");
+  CHECK(c->providers.at("default/envkey").api_key_source == "env OPENAI_API_KEY");
 
   const Agent& a = c->agents.at("team/coder");
   CHECK(a.models == std::vector<std::string>{"openai/gpt-4o-mini", "router/meta-llama/llama-3.1-8b"});
@@ -126,13 +126,13 @@ TEST_CASE("a valid multi-document manifest loads every kind the gateway uses") {
   CHECK(a.guards[1].enforcement == GuardEnforcement::kEnforce);
 
   REQUIRE(c->guard_bindings.size() == 2);
-  const GuardBinding& builtin = c->guard_bindings.at("prompt-guard-default");
+  const GuardBinding& builtin = c->guard_bindings.at("default/prompt-guard-default");
   CHECK(builtin.classifier.type == GuardClassifier::Type::kBuiltin);
   CHECK(builtin.threshold == Approx(0.8));
   CHECK(builtin.enforcement == GuardEnforcement::kAudit);
   CHECK(builtin.failure_mode == GuardFailureMode::kOpen);
   CHECK(builtin.classifier.max_chars == 0);
-  const GuardBinding& lakera = c->guard_bindings.at("lakera");
+  const GuardBinding& lakera = c->guard_bindings.at("default/lakera");
   CHECK(lakera.classifier.type == GuardClassifier::Type::kHttp);
   CHECK(lakera.classifier.format == GuardClassifier::Format::kLakera);
   CHECK(lakera.classifier.url == "https://api.lakera.ai/v2/guard");
@@ -313,7 +313,7 @@ spec: {provider: openai, apiKeySecretRef: {name: k}}
 )"}},
                           {});
   REQUIRE(c.ok());
-  CHECK(c->providers.at("p").api_key == "sk-abc");
+  CHECK(c->providers.at("default/p").api_key == "sk-abc");
   auto bad = ParseManifests(
       {{"k.yaml", "apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
                   "spec: {provider: openai, apiKeyEnv: K}\n"}},

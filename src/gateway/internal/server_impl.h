@@ -136,6 +136,7 @@ class GatewayImpl {
   net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx, std::string& body);
   // ScanStreamedResponse() runs the audit-only response guards on what a stream delivered.
   net::awaitable<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
+  std::string UsageJson();
   net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
                                   http::response<http::string_body>& res);
 

@@ -1,0 +1,811 @@
+#include "server/api.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/strings.h"
+#include "resource/resource.h"
+#include "server/legacy_models.h"
+
+namespace pai::server {
+namespace json = boost::json;
+
+std::string ErrorJson(std::string_view code, std::string_view message, std::string_view field) {
+  json::object e{{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return json::serialize(json::object{{"error", std::move(e)}});
+}
+
+namespace {
+
+ApiResponse Json(int status, const json::value& v) { return {status, json::serialize(v)}; }
+ApiResponse Err(int status, std::string_view code, std::string_view message,
+                std::string_view field = "") {
+  return {status, ErrorJson(code, message, field)};
+}
+
+ApiResponse FromStatus(const absl::Status& s) {
+  const std::string m(s.message());
+  switch (s.code()) {
+    case absl::StatusCode::kNotFound: return Err(404, "not_found", m);
+    case absl::StatusCode::kAlreadyExists: return Err(409, "already_exists", m);
+    case absl::StatusCode::kAborted: return Err(409, "conflict", m);
+    case absl::StatusCode::kInvalidArgument: return Err(422, "invalid", m);
+    case absl::StatusCode::kPermissionDenied: return Err(403, "forbidden", m);
+    case absl::StatusCode::kUnauthenticated: return Err(401, "unauthenticated", m);
+    case absl::StatusCode::kUnavailable: return Err(503, "gateway_unavailable", m);
+    default: return Err(500, "internal", m);
+  }
+}
+
+std::string PercentDecode(std::string_view raw, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    int v = 0;
+    if (raw[i] == '%' && i + 2 < raw.size() && absl::SimpleHexAtoi(AV(raw.substr(i + 1, 2)), &v)) {
+      out.push_back(static_cast<char>(v));
+      i += 2;
+      continue;
+    }
+    out.push_back(plus_is_space && raw[i] == '+' ? ' ' : raw[i]);
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+const json::object* Obj(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+std::string Str(const json::object* o, const char* key) {
+  if (!o) return "";
+  const json::value* v = o->if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+
+std::string RandomSuffix(size_t n) {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  unsigned char b[32];
+  RAND_bytes(b, sizeof b);
+  for (size_t i = 0; i < n && i < sizeof b; ++i) out.push_back(kAlphabet[b[i] % 36]);
+  return out;
+}
+
+std::string Base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+bool ValidBase64(std::string_view s) {
+  if (s.size() % 4 != 0) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/') continue;
+    if (c == '=' && i + 2 >= s.size()) continue;
+    return false;
+  }
+  return true;
+}
+
+bool ValidEnvKey(std::string_view k) {
+  if (k.empty() || k.size() > 128 || absl::ascii_isdigit(static_cast<unsigned char>(k[0]))) {
+    return false;
+  }
+  for (char c : k) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view q) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view part : absl::StrSplit(AV(q), '&', absl::SkipEmpty())) {
+    const size_t eq = part.find('=');
+    const std::string_view k = SV(part.substr(0, eq));
+    const std::string_view v = eq == absl::string_view::npos ? "" : SV(part.substr(eq + 1));
+    out[PercentDecode(k, true)] = PercentDecode(v, true);
+  }
+  return out;
+}
+
+// ValidationResponse(): 422 with the first error's field and every error in `details`.
+ApiResponse ValidationResponse(const std::vector<resource::FieldError>& errors) {
+  json::array details;
+  for (const auto& e : errors) details.push_back(json::object{{"field", e.field}, {"message", e.message}});
+  json::object err{{"code", "invalid"},
+                   {"message", errors[0].field.empty()
+                                   ? errors[0].message
+                                   : pai::StrCat(errors[0].field, ": ", errors[0].message)},
+                   {"field", errors[0].field},
+                   {"details", std::move(details)}};
+  return Json(422, json::object{{"error", std::move(err)}});
+}
+
+json::object OwnerRef(const Resource& owner) {
+  return {{"apiVersion", "pai.io/v1"}, {"kind", owner.kind},      {"name", owner.name},
+          {"uid", owner.uid()},        {"controller", true},      {"blockOwnerDeletion", true}};
+}
+
+}  // namespace
+
+struct Api::Ctx {
+  const ApiRequest& req;
+  std::vector<std::string> segments;
+  std::map<std::string, std::string> query;
+  Caller caller;
+};
+
+Api::Api(Store& store, AccessTokens& access, GatewayAdmin* gateway, GatewayTokens* tokens,
+         std::function<void()> wake_controller, ApiOptions options)
+    : store_(store),
+      access_(access),
+      gateway_(gateway),
+      tokens_(tokens),
+      wake_(std::move(wake_controller)),
+      options_(std::move(options)) {}
+
+ApiResponse Api::Handle(const ApiRequest& request) {
+  const std::string_view target = request.target;
+  const size_t qpos = target.find('?');
+  const std::string_view path = target.substr(0, qpos);
+  Ctx ctx{request, {}, {}, {}};
+  if (qpos != std::string_view::npos) ctx.query = ParseQuery(target.substr(qpos + 1));
+  for (absl::string_view seg : absl::StrSplit(AV(path), '/', absl::SkipEmpty())) {
+    ctx.segments.push_back(PercentDecode(SV(seg), false));
+  }
+  const auto& s = ctx.segments;
+  if (request.method == "GET" && s.size() == 1) {
+    if (s[0] == "healthz" || s[0] == "readyz") return Json(200, json::object{{"status", "ok"}});
+    if (s[0] == "version") {
+      return Json(200, json::object{{"version", options_.version}, {"apiVersion", "pai.io/v1"}});
+    }
+  }
+  if (s.size() < 3 || s[0] != "apis" || s[1] != "pai.io" || s[2] != "v1") {
+    return Err(404, "not_found", pai::StrCat("no route ", path));
+  }
+  if (request.body.size() > options_.max_body_bytes) {
+    return Err(413, "payload_too_large", "request body too large");
+  }
+  const std::string bearer = ParseBearer(request.authorization);
+  if (bearer.empty()) {
+    return Err(401, "unauthenticated", "missing bearer token (Authorization: Bearer <token>)");
+  }
+  auto caller = access_.Authenticate(bearer);
+  if (!caller.ok()) return Err(401, "unauthenticated", SV(caller.status().message()));
+  ctx.caller = *caller;
+  ctx.segments.erase(ctx.segments.begin(), ctx.segments.begin() + 3);
+  return Route(ctx);
+}
+
+ApiResponse Api::Route(Ctx& ctx) {
+  const auto& s = ctx.segments;
+  const std::string& m = ctx.req.method;
+  if (s.empty()) return Err(404, "not_found", "no route");
+  if (s[0] == "whoami") return WhoAmI(ctx, {s.begin() + 1, s.end()});
+  if (s[0] == "paiaccesstokens") {
+    if (!ctx.caller.admin()) {
+      return Err(403, "forbidden", "access tokens are managed with an admin token");
+    }
+    return Tokens(ctx, {s.begin() + 1, s.end()});
+  }
+  if (s[0] == "audit" && s.size() == 2 && s[1] == "verify" && m == "GET") return Verify(ctx);
+  if (s[0] == "metrics" && s.size() == 1 && m == "GET") {
+    if (!ctx.caller.admin()) {
+      return Err(403, "forbidden", "metrics of every namespace need an admin token");
+    }
+    return Metrics(ctx, "");
+  }
+  if (s[0] == "namespaces") {
+    if (s.size() == 1) {
+      if (m != "GET") return Err(405, "method_not_allowed", "namespaces are created by writes");
+      if (!ctx.caller.admin()) {
+        return Err(403, "forbidden", "listing namespaces needs an admin token");
+      }
+      auto ns = store_.Namespaces();
+      if (!ns.ok()) return FromStatus(ns.status());
+      json::array items;
+      for (const auto& n : *ns) items.push_back(json::object{{"metadata", json::object{{"name", n}}}});
+      return Json(200, json::object{{"kind", "NamespaceList"}, {"items", std::move(items)}});
+    }
+    const std::string& ns = s[1];
+    if (!ctx.caller.May(ns)) {
+      return Err(403, "forbidden",
+                 pai::StrCat("this token is scoped to namespace \"", ctx.caller.ns,
+                             "\" and may not access namespace \"", ns, "\""));
+    }
+    if (s.size() == 3 && s[2] == "metrics" && m == "GET") return Metrics(ctx, ns);
+    if (s.size() == 3 && s[2] == "migrate-agents" && m == "POST") return Migrate(ctx, ns);
+    if (s.size() == 3) return Collection(ctx, ns, s[2]);
+    if (s.size() == 4) return Item(ctx, ns, s[2], s[3]);
+    if (s[2] == "agents") return AgentSub(ctx, ns, s[3], {s.begin() + 4, s.end()});
+    return Err(404, "not_found", "no such route");
+  }
+  if (s.size() == 1 && m == "GET") {
+    const resource::KindInfo* k = resource::FindKind(s[0]);
+    if (!k || k->plural != s[0] || !k->namespaced) return Err(404, "not_found", "no such route");
+    if (!ctx.caller.admin()) {
+      return Err(403, "forbidden", "listing every namespace needs an admin token");
+    }
+    return Collection(ctx, "", s[0]);
+  }
+  return Err(404, "not_found", "no such route");
+}
+
+absl::StatusOr<json::object> Api::UsageByAgent() {
+  if (!gateway_) return absl::UnavailableError("no gateway");
+  auto body = gateway_->Get("/usage");
+  if (!body.ok()) return body.status();
+  boost::system::error_code ec;
+  json::value v = json::parse(*body, ec);
+  if (ec || !v.is_object()) return absl::UnavailableError("the gateway's /usage is not JSON");
+  json::object out;
+  if (const json::value* a = v.as_object().if_contains("agents"); a && a->is_array()) {
+    for (const json::value& e : a->as_array()) {
+      if (!e.is_object()) continue;
+      const json::object& o = e.as_object();
+      out[pai::StrCat(Str(&o, "namespace"), "/", Str(&o, "agent"))] = o;
+    }
+  }
+  return out;
+}
+
+json::object Api::Output(const Resource& r, const json::object* usage) {
+  json::object o = r.object;
+  if (r.kind == "Agent" && usage) {
+    json::value& st = o["status"];
+    if (!st.is_object()) st = json::object();
+    int64_t tokens = 0;
+    if (const json::value* u = usage->if_contains(pai::StrCat(r.ns, "/", r.name));
+        u && u->is_object()) {
+      if (const json::value* t = u->as_object().if_contains("tokensToday"); t && t->is_int64()) {
+        tokens = t->as_int64();
+      }
+    }
+    st.as_object()["tokensToday"] = tokens;
+  }
+  return o;
+}
+
+ApiResponse Api::Collection(Ctx& ctx, const std::string& ns, const std::string& plural) {
+  const resource::KindInfo* k = resource::FindKind(plural);
+  if (!k || k->plural != plural || !k->namespaced) {
+    return Err(404, "not_found", pai::StrCat("unknown resource type \"", plural, "\""));
+  }
+  const std::string& m = ctx.req.method;
+  if (m == "POST") return Write(ctx, ns, plural, "", /*create_only=*/true);
+  if (m != "GET") return Err(405, "method_not_allowed", "use GET or POST");
+  auto list = store_.List(std::string(k->kind), ns,
+                          ns.empty() ? Store::Scope::kAllNamespaces : Store::Scope::kNamespace);
+  if (!list.ok()) return FromStatus(list.status());
+  std::optional<json::object> usage;
+  if (k->kind == "Agent") {
+    auto u = UsageByAgent();
+    if (u.ok()) usage = std::move(*u);
+  }
+  const std::string agent_filter = ctx.query.count("agent") ? ctx.query["agent"] : "";
+  const std::string phase_filter = ctx.query.count("phase") ? ctx.query["phase"] : "";
+  json::array items;
+  for (const Resource& r : *list) {
+    if (k->kind == "Session") {
+      const json::object* spec = Obj(r.object, "spec");
+      const json::object* status = Obj(r.object, "status");
+      if (!agent_filter.empty() && Str(spec, "agent") != agent_filter) continue;
+      if (!phase_filter.empty() &&
+          !absl::EqualsIgnoreCase(AV(Str(status, "phase")), AV(phase_filter))) {
+        continue;
+      }
+    }
+    items.push_back(Output(r, usage ? &*usage : nullptr));
+  }
+  return Json(200, json::object{{"apiVersion", k->api_version},
+                                {"kind", pai::StrCat(k->kind, "List")},
+                                {"metadata", {{"resourceVersion", std::to_string(store_.Version())}}},
+                                {"items", std::move(items)}});
+}
+
+ApiResponse Api::Item(Ctx& ctx, const std::string& ns, const std::string& plural,
+                      const std::string& name) {
+  const resource::KindInfo* k = resource::FindKind(plural);
+  if (!k || k->plural != plural || !k->namespaced) {
+    return Err(404, "not_found", pai::StrCat("unknown resource type \"", plural, "\""));
+  }
+  const std::string& m = ctx.req.method;
+  const std::string kind(k->kind);
+  if (m == "PUT") return Write(ctx, ns, plural, name, false);
+  if (m == "GET") {
+    auto r = store_.Get(kind, ns, name);
+    if (!r.ok()) return FromStatus(r.status());
+    std::optional<json::object> usage;
+    if (kind == "Agent") {
+      auto u = UsageByAgent();
+      if (u.ok()) usage = std::move(*u);
+    }
+    return Json(200, Output(*r, usage ? &*usage : nullptr));
+  }
+  if (m == "DELETE") {
+    auto deleted = store_.Delete(kind, ns, name);
+    if (!deleted.ok()) return FromStatus(deleted.status());
+    if (wake_) wake_();
+    json::array gone;
+    for (const Resource& r : *deleted) {
+      gone.push_back(json::object{{"kind", r.kind}, {"namespace", r.ns}, {"name", r.name}});
+    }
+    return Json(200, json::object{{"kind", "Status"},
+                                  {"status", "Success"},
+                                  {"details", {{"kind", kind}, {"name", name}, {"deleted", gone}}}});
+  }
+  return Err(405, "method_not_allowed", "use GET, PUT or DELETE");
+}
+
+ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plural,
+                       const std::string& url_name, bool create_only) {
+  const resource::KindInfo* k = resource::FindKind(plural);
+  boost::system::error_code ec;
+  json::value body = json::parse(ctx.req.body, ec);
+  if (ec || !body.is_object()) {
+    return Err(400, "bad_request", "the request body must be a JSON object");
+  }
+  json::object& doc = body.as_object();
+  // kind / apiVersion: filled from the URL when absent, checked when present.
+  std::string kind = Str(&doc, "kind");
+  if (kind.empty()) kind = std::string(k->kind);
+  const resource::KindInfo* dk = resource::FindKind(kind);
+  if (!dk || dk->kind != k->kind) {
+    return Err(422, "invalid", pai::StrCat("kind: \"", kind, "\" does not belong in ", plural),
+               "kind");
+  }
+  if (!doc.contains("apiVersion")) doc["apiVersion"] = k->api_version;
+  if (!doc.contains("kind")) doc["kind"] = kind;
+  json::value& meta_v = doc["metadata"];
+  if (!meta_v.is_object()) {
+    if (!meta_v.is_null()) return Err(422, "invalid", "metadata: expected an object", "metadata");
+    meta_v = json::object();
+  }
+  json::object& meta = meta_v.as_object();
+  std::string name = Str(&meta, "name");
+  if (!url_name.empty()) {
+    if (!name.empty() && name != url_name) {
+      return Err(422, "invalid",
+                 pai::StrCat("metadata.name: \"", name, "\" does not match the URL's \"",
+                             url_name, "\""),
+                 "metadata.name");
+    }
+    name = url_name;
+  }
+  if (name.empty()) return Err(422, "invalid", "metadata.name: required", "metadata.name");
+  meta["name"] = name;
+  if (const std::string body_ns = Str(&meta, "namespace"); !body_ns.empty() && body_ns != ns) {
+    return Err(422, "invalid",
+               pai::StrCat("metadata.namespace: \"", body_ns, "\" does not match the URL's \"",
+                           ns, "\""),
+               "metadata.namespace");
+  }
+  meta["namespace"] = ns;
+  std::optional<int64_t> expected;
+  if (const json::value* rv = meta.if_contains("resourceVersion"); rv && !create_only) {
+    int64_t v = 0;
+    if (rv->is_int64()) {
+      expected = rv->as_int64();
+    } else if (rv->is_string() && absl::SimpleAtoi(std::string(rv->as_string()), &v)) {
+      expected = v;
+    } else if (!rv->is_null()) {
+      return Err(422, "invalid", "metadata.resourceVersion: expected a number",
+                 "metadata.resourceVersion");
+    }
+  }
+  for (const char* owned : {"uid", "generation", "resourceVersion", "creationTimestamp",
+                            "managedFields", "deletionTimestamp"}) {
+    meta.erase(owned);
+  }
+  doc.erase("status");
+
+  // Validation: the kind's schema and the cross-field rules; GuardBindings of this namespace
+  // are read for the "may only tighten" rule.
+  resource::Lookup lookup;
+  lookup.guard_binding = [&](std::string_view binding) -> std::optional<json::object> {
+    auto b = store_.Get("GuardBinding", ns, std::string(binding));
+    if (!b.ok()) return std::nullopt;
+    const json::object* spec = Obj(b->object, "spec");
+    return spec ? std::optional<json::object>(*spec) : std::optional<json::object>(json::object());
+  };
+  if (auto errors = resource::Validate(body, lookup); !errors.empty()) {
+    return ValidationResponse(errors);
+  }
+
+  Resource r;
+  r.kind = std::string(k->kind);
+  r.ns = ns;
+  r.name = name;
+  if (kind == "AgentWorkload") {
+    // Stored as an Agent with the fields as written (docs/resources.md, "Legacy mapping").
+    doc["kind"] = "Agent";
+    json::value& ann = meta["annotations"];
+    if (!ann.is_object()) ann = json::object();
+    ann.as_object()["pai.io/legacy-kind"] = "AgentWorkload";
+  }
+  if (r.kind == "Secret") {
+    // Values move to the server-only part; the object keeps their names.
+    json::object data;
+    if (const json::object* d = Obj(doc, "data")) {
+      for (const auto& [key, val] : *d) {
+        if (!val.is_string() || !ValidBase64(val.as_string())) {
+          return Err(422, "invalid", pai::StrCat("data.", key, ": expected base64"),
+                     pai::StrCat("data.", key));
+        }
+        data[key] = val;
+      }
+    }
+    if (const json::object* d = Obj(doc, "stringData")) {
+      for (const auto& [key, val] : *d) {
+        if (!val.is_string()) {
+          return Err(422, "invalid", pai::StrCat("stringData.", key, ": expected a string"),
+                     pai::StrCat("stringData.", key));
+        }
+        data[key] = Base64(val.as_string());  // stringData wins, as in Kubernetes
+      }
+    }
+    json::array keys;
+    std::vector<std::string> names;
+    for (const auto& [key, val] : data) names.emplace_back(key);
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) keys.push_back(json::string(n));
+    doc.erase("data");
+    doc.erase("stringData");
+    doc["keys"] = std::move(keys);
+    if (!doc.contains("type")) doc["type"] = "Opaque";
+    r.private_data = json::serialize(json::object{{"data", std::move(data)}});
+  }
+  if (r.kind == "Session") {
+    const std::string agent = Str(Obj(doc, "spec"), "agent");
+    auto owner = store_.Get("Agent", ns, agent);
+    if (!owner.ok()) {
+      return Err(422, "invalid", pai::StrCat("spec.agent: Agent \"", agent, "\" not found"),
+                 "spec.agent");
+    }
+    meta["ownerReferences"] = json::array{OwnerRef(*owner)};
+    if (auto existing = store_.Get("Session", ns, name); existing.ok() && !create_only) {
+      const json::object* old_spec = Obj(existing->object, "spec");
+      const json::object* new_spec = Obj(doc, "spec");
+      if (!old_spec || !new_spec || *old_spec != *new_spec) {
+        return Err(422, "invalid", "spec: a Session is immutable once created", "spec");
+      }
+    }
+  }
+  r.object = std::move(doc);
+  if (create_only) {
+    auto stored = store_.Create(std::move(r));
+    if (!stored.ok()) return FromStatus(stored.status());
+    if (wake_) wake_();
+    return Json(201, Output(*stored, nullptr));
+  }
+  auto stored = store_.Put(std::move(r), expected);
+  if (!stored.ok()) return FromStatus(stored.status());
+  if (wake_) wake_();
+  return Json(stored->created ? 201 : 200, Output(stored->resource, nullptr));
+}
+
+ApiResponse Api::AgentSub(Ctx& ctx, const std::string& ns, const std::string& agent,
+                          const std::vector<std::string>& rest) {
+  const std::string& m = ctx.req.method;
+  if (rest.size() == 1 && rest[0] == "sessions") {
+    if (m == "POST") return CreateSession(ctx, ns, agent);
+    if (m != "GET") return Err(405, "method_not_allowed", "use GET or POST");
+    ctx.query["agent"] = agent;
+    return Collection(ctx, ns, "sessions");
+  }
+  if (rest.size() == 1 && rest[0] == "audit" && m == "GET") return Audit(ctx, ns, agent);
+  if (!rest.empty() && rest[0] == "gatewaytokens") {
+    return GatewayTokenRoutes(ctx, ns, agent, {rest.begin() + 1, rest.end()});
+  }
+  return Err(404, "not_found", "no such route");
+}
+
+ApiResponse Api::CreateSession(Ctx& ctx, const std::string& ns, const std::string& agent) {
+  auto owner = store_.Get("Agent", ns, agent);
+  if (!owner.ok()) return FromStatus(owner.status());
+  boost::system::error_code ec;
+  json::value body = ctx.req.body.empty() ? json::value(json::object())
+                                          : json::parse(ctx.req.body, ec);
+  if (ec || !body.is_object()) {
+    return Err(400, "bad_request", "the request body must be a JSON object");
+  }
+  json::object& doc = body.as_object();
+  json::value& spec = doc["spec"];
+  if (!spec.is_object()) spec = json::object();
+  spec.as_object()["agent"] = agent;
+  json::value& meta = doc["metadata"];
+  if (!meta.is_object()) meta = json::object();
+  if (Str(&meta.as_object(), "name").empty()) {
+    meta.as_object()["name"] = pai::StrCat(agent.substr(0, 56), "-", RandomSuffix(5));
+  }
+  doc["apiVersion"] = "pai.io/v1";
+  doc["kind"] = "Session";
+  ApiRequest inner = ctx.req;
+  inner.body = json::serialize(doc);
+  Ctx ictx{inner, ctx.segments, ctx.query, ctx.caller};
+  return Write(ictx, ns, "sessions", "", /*create_only=*/true);
+}
+
+ApiResponse Api::Audit(Ctx& ctx, const std::string& ns, const std::string& agent) {
+  if (!gateway_) return Err(503, "gateway_unavailable", "no gateway is configured");
+  std::string target = pai::StrCat("/audit?agent=", PercentEncode(pai::StrCat(ns, "/", agent)));
+  const std::string limit = ctx.query.count("limit") ? ctx.query["limit"] : "50";
+  pai::StrAppend(&target, "&limit=", PercentEncode(limit));
+  for (const char* p : {"since", "type"}) {
+    if (ctx.query.count(p) && !ctx.query[p].empty()) {
+      pai::StrAppend(&target, "&", p, "=", PercentEncode(ctx.query[p]));
+    }
+  }
+  auto body = gateway_->Get(target);
+  if (!body.ok()) return FromStatus(body.status());
+  return {200, *body};
+}
+
+ApiResponse Api::Verify(Ctx& ctx) {
+  if (!gateway_) return Err(503, "gateway_unavailable", "no gateway is configured");
+  auto body = gateway_->Get("/audit/verify");
+  if (!body.ok()) return FromStatus(body.status());
+  boost::system::error_code ec;
+  json::value v = json::parse(*body, ec);
+  if (ec || !v.is_object()) return Err(502, "gateway_unavailable", "bad answer from the gateway");
+  json::object& o = v.as_object();
+  o["scope"] = "gateway";
+  if (!ctx.caller.admin()) {
+    // The platform-wide chain holds every tenant's records: only admins see where it broke.
+    o.erase("first_bad_seq");
+    o.erase("reason");
+  }
+  return Json(200, o);
+}
+
+ApiResponse Api::Metrics(Ctx& ctx, const std::string& ns) {
+  (void)ctx;
+  auto usage = UsageByAgent();
+  if (!usage.ok()) return FromStatus(usage.status());
+  json::array items, agents;
+  for (const auto& [key, v] : *usage) {
+    const json::object& a = v.as_object();
+    if (!ns.empty() && Str(&a, "namespace") != ns) continue;
+    agents.push_back(json::object{{"namespace", a.at("namespace")},
+                      {"agent", a.at("agent")},
+                      {"tokensToday", a.at("tokensToday")},
+                      {"costTodayUSD", a.at("costTodayUSD")}});
+    if (const json::value* ms = a.if_contains("models"); ms && ms->is_array()) {
+      for (const json::value& mv : ms->as_array()) {
+        const json::object& mo = mv.as_object();
+        items.push_back(json::object{{"namespace", a.at("namespace")},
+                         {"agent", a.at("agent")},
+                         {"model", mo.at("model")},
+                         {"requests", mo.at("calls")},
+                         {"inputTokens", mo.at("inputTokens")},
+                         {"outputTokens", mo.at("outputTokens")},
+                         {"costUSD", mo.at("costUSD")}});
+      }
+    }
+  }
+  return Json(200, json::object{{"items", std::move(items)}, {"agents", std::move(agents)}});
+}
+
+ApiResponse Api::Migrate(Ctx& ctx, const std::string& ns) {
+  const bool dry = ctx.query.count("dryRun") &&
+                   (ctx.query["dryRun"] == "true" || ctx.query["dryRun"] == "1" ||
+                    ctx.query["dryRun"] == "All");
+  auto agents = store_.List("Agent", ns, Store::Scope::kNamespace);
+  if (!agents.ok()) return FromStatus(agents.status());
+  auto providers = store_.List("ModelProvider", ns, Store::Scope::kNamespace);
+  if (!providers.ok()) return FromStatus(providers.status());
+  const resource::ModelAliasResolver resolve = MakeModelResolver(*providers);
+  json::array items;
+  for (Resource& r : *agents) {
+    if (!resource::IsLegacy(r.object)) continue;
+    resource::LegacyMapping mapping = resource::MapLegacy(r.object, resolve);
+    json::array changes, unresolved;
+    for (const auto& n : mapping.notes) changes.push_back(json::string(n));
+    for (const auto& u : mapping.unresolved) unresolved.push_back(json::string(u));
+    json::value session_name = nullptr;
+    if (mapping.session_spec) session_name = r.name;
+    if (!dry) {
+      Resource next = r;
+      next.object["kind"] = "Agent";
+      next.object["spec"] = mapping.spec;
+      if (json::value* meta = next.object.if_contains("metadata"); meta && meta->is_object()) {
+        if (json::value* ann = meta->as_object().if_contains("annotations");
+            ann && ann->is_object()) {
+          ann->as_object().erase("pai.io/legacy-kind");
+        }
+      }
+      auto put = store_.Put(std::move(next), r.resource_version());
+      if (!put.ok()) return FromStatus(put.status());
+      if (mapping.session_spec) {
+        const std::string owner_name = Str(&*mapping.session_spec, "agent");
+        auto owner = store_.Get("Agent", ns, owner_name.empty() ? r.name : owner_name);
+        const Resource& own = owner.ok() ? *owner : put->resource;
+        Resource session;
+        session.kind = "Session";
+        session.ns = ns;
+        session.name = r.name;
+        json::object sspec = *mapping.session_spec;
+        sspec["agent"] = own.name;
+        session.object = {{"apiVersion", "pai.io/v1"},
+                          {"kind", "Session"},
+                          {"metadata",
+                           {{"name", r.name},
+                            {"namespace", ns},
+                            {"ownerReferences", json::array{OwnerRef(own)}}}},
+                          {"spec", std::move(sspec)}};
+        auto created = store_.Create(std::move(session));
+        if (!created.ok() && !absl::IsAlreadyExists(created.status())) {
+          return FromStatus(created.status());
+        }
+      }
+    }
+    items.push_back(json::object{{"name", r.name},
+                     {"changes", std::move(changes)},
+                     {"session", session_name},
+                     {"unresolved", std::move(unresolved)}});
+  }
+  if (!dry && wake_) wake_();
+  return Json(200, json::object{{"dryRun", dry}, {"items", std::move(items)}});
+}
+
+ApiResponse Api::GatewayTokenRoutes(Ctx& ctx, const std::string& ns, const std::string& agent,
+                                    const std::vector<std::string>& rest) {
+  if (!ctx.caller.admin()) {
+    return Err(403, "forbidden", "gateway identities are minted with an admin token");
+  }
+  if (!tokens_) return Err(503, "gateway_unavailable", "no gateway is configured");
+  const std::string& m = ctx.req.method;
+  const std::string key = pai::StrCat(ns, "/", agent);
+  if (rest.empty() && m == "POST") {
+    auto owner = store_.Get("Agent", ns, agent);
+    if (!owner.ok()) return FromStatus(owner.status());
+    auto minted = tokens_->Mint(key);
+    if (!minted.ok()) return FromStatus(minted.status());
+    GatewayIdentity id{minted->first, ns, agent, owner->uid(), "external", "", NowRfc3339(), ""};
+    if (absl::Status s = store_.AddIdentity(id); !s.ok()) return FromStatus(s);
+    return Json(201, json::object{{"id", minted->first},
+                                  {"token", minted->second},
+                                  {"agent", key},
+                                  {"created", id.created}});
+  }
+  auto ids = store_.Identities();
+  if (!ids.ok()) return FromStatus(ids.status());
+  if (rest.empty() && m == "GET") {
+    json::array items;
+    for (const GatewayIdentity& id : *ids) {
+      if (id.ns != ns || id.agent != agent) continue;
+      items.push_back(json::object{{"id", id.id},
+                       {"agent", key},
+                       {"purpose", id.purpose},
+                       {"created", id.created},
+                       {"revoked", id.revoked.empty() ? json::value(nullptr) : json::value(id.revoked)}});
+    }
+    return Json(200, json::object{{"items", std::move(items)}});
+  }
+  if (rest.size() == 1 && m == "DELETE") {
+    for (const GatewayIdentity& id : *ids) {
+      if (id.id != rest[0] || id.ns != ns || id.agent != agent) continue;
+      if (absl::Status s = tokens_->Revoke(id.id); !s.ok() && !absl::IsNotFound(s)) {
+        return FromStatus(s);
+      }
+      const std::string when = id.revoked.empty() ? NowRfc3339() : id.revoked;
+      if (absl::Status s = store_.MarkIdentityRevoked(id.id, when); !s.ok()) return FromStatus(s);
+      return Json(200, json::object{{"id", id.id}, {"agent", key}, {"revoked", when}});
+    }
+    return Err(404, "not_found", pai::StrCat("no gateway token \"", rest[0], "\" for ", key));
+  }
+  return Err(405, "method_not_allowed", "use POST, GET or DELETE");
+}
+
+ApiResponse Api::Tokens(Ctx& ctx, const std::vector<std::string>& rest) {
+  const std::string& m = ctx.req.method;
+  if (rest.empty() && m == "GET") {
+    auto list = store_.List("PaiAccessToken", "", Store::Scope::kNamespace);
+    if (!list.ok()) return FromStatus(list.status());
+    json::array items;
+    for (const Resource& r : *list) items.push_back(r.object);
+    return Json(200, json::object{{"apiVersion", "pai.io/v1"},
+                                  {"kind", "PaiAccessTokenList"},
+                                  {"items", std::move(items)}});
+  }
+  if (rest.empty() && m == "POST") {
+    boost::system::error_code ec;
+    json::value body = json::parse(ctx.req.body, ec);
+    if (ec || !body.is_object()) {
+      return Err(400, "bad_request", "the request body must be a JSON object");
+    }
+    const json::object* spec = Obj(body.as_object(), "spec");
+    if (!spec) return Err(422, "invalid", "spec: required", "spec");
+    const std::string target = Str(spec, "targetNamespace");
+    if (target.empty()) {
+      return Err(422, "invalid", "spec.targetNamespace: required", "spec.targetNamespace");
+    }
+    auto minted = access_.Create(target, Str(spec, "description"), Str(spec, "expiresAt"));
+    if (!minted.ok()) {
+      const std::string msg(minted.status().message());
+      return Err(422, "invalid", msg, msg.substr(0, msg.find(':')));
+    }
+    json::object out = minted->resource.object;
+    out["token"] = minted->token;
+    return Json(201, out);
+  }
+  if (rest.size() == 1 && (m == "GET" || m == "DELETE")) {
+    if (m == "DELETE") {
+      if (absl::Status s = access_.Revoke(rest[0]); !s.ok()) return FromStatus(s);
+    }
+    auto r = store_.Get("PaiAccessToken", "", rest[0]);
+    if (!r.ok()) return FromStatus(r.status());
+    return Json(200, r->object);
+  }
+  return Err(405, "method_not_allowed", "use GET, POST or DELETE");
+}
+
+ApiResponse Api::WhoAmI(Ctx& ctx, const std::vector<std::string>& rest) {
+  auto r = store_.Get("PaiAccessToken", "", ctx.caller.token_name);
+  if (!r.ok()) return FromStatus(r.status());
+  json::object spec;
+  if (const json::object* s = Obj(r->object, "spec")) spec = *s;
+  json::object env;
+  if (const json::object* e = Obj(spec, "env")) env = *e;
+  const std::string& m = ctx.req.method;
+  if (rest.empty() && m == "GET") {
+    return Json(200, json::object{{"name", ctx.caller.token_name},
+                                  {"namespace", ctx.caller.ns},
+                                  {"admin", ctx.caller.admin()},
+                                  {"env", env}});
+  }
+  if (rest.size() == 2 && rest[0] == "env" && (m == "PUT" || m == "DELETE")) {
+    const std::string& key = rest[1];
+    if (!ValidEnvKey(key)) {
+      return Err(422, "invalid", pai::StrCat("env: \"", key, "\" is not a valid variable name"),
+                 "env");
+    }
+    if (m == "PUT") {
+      boost::system::error_code ec;
+      json::value body = json::parse(ctx.req.body, ec);
+      const json::value* value =
+          !ec && body.is_object() ? body.as_object().if_contains("value") : nullptr;
+      if (!value || !value->is_string()) {
+        return Err(400, "bad_request", "body must be {\"value\": \"...\"}");
+      }
+      env[key] = *value;
+    } else if (!env.erase(key)) {
+      return Err(404, "not_found", pai::StrCat("env variable ", key, " is not set"));
+    }
+    spec["env"] = env;
+    Resource next = *r;
+    next.object["spec"] = spec;
+    auto put = store_.Put(std::move(next), std::nullopt);
+    if (!put.ok()) return FromStatus(put.status());
+    return Json(200, json::object{{"env", env}});
+  }
+  return Err(404, "not_found", "no such route");
+}
+
+}  // namespace pai::server

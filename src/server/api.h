@@ -1,0 +1,103 @@
+// The control plane's REST API (docs/api.md) as a plain function from request to response, so
+// that it is tested without sockets; src/server/http_server.cc puts it behind Beast.
+//
+// Errors: every failure is `{"error":{"code","message","field"}}` with the status docs/api.md
+// gives (422 names the field path of the first validation error and lists all in `details`).
+//
+// Thread safety: Handle() may run on several threads at once (the store serialises writes).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/access.h"
+#include "server/store.h"
+
+namespace pai::server {
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", "PUT", "DELETE"
+  std::string target;  // path and query, percent-encoded as received
+  std::string authorization;
+  std::string content_type;
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;  // JSON
+  std::string content_type = "application/json";
+};
+
+// GatewayAdmin: what the API reads from the gateway's admin listener (/usage, /audit,
+// /audit/verify). Implementations must be callable from any thread.
+class GatewayAdmin {
+ public:
+  virtual ~GatewayAdmin() = default;
+  // Get() returns the response body of a 200; Unavailable when the gateway cannot be reached
+  // or answers otherwise.
+  virtual absl::StatusOr<std::string> Get(const std::string& target) = 0;
+};
+
+// GatewayTokens: minting and revoking the gateway identities of Agents (the gateway's token
+// file; see controller.h).
+class GatewayTokens {
+ public:
+  virtual ~GatewayTokens() = default;
+  // Mint(): a new token for agent "ns/name"; returns {id, plaintext}.
+  virtual absl::StatusOr<std::pair<std::string, std::string>> Mint(const std::string& agent) = 0;
+  virtual absl::Status Revoke(const std::string& id) = 0;
+};
+
+struct ApiOptions {
+  std::string version = "0.2.0";
+  size_t max_body_bytes = 16u << 20;
+};
+
+class Api {
+ public:
+  // `gateway` and `tokens` may be null (no gateway: those routes answer 503).
+  // `wake_controller` is called after every successful write (may be empty).
+  Api(Store& store, AccessTokens& access, GatewayAdmin* gateway, GatewayTokens* tokens,
+      std::function<void()> wake_controller, ApiOptions options = {});
+
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  struct Ctx;
+  ApiResponse Route(Ctx& ctx);
+  ApiResponse Collection(Ctx& ctx, const std::string& ns, const std::string& plural);
+  ApiResponse Item(Ctx& ctx, const std::string& ns, const std::string& plural,
+                   const std::string& name);
+  ApiResponse AgentSub(Ctx& ctx, const std::string& ns, const std::string& agent,
+                       const std::vector<std::string>& rest);
+  ApiResponse Write(Ctx& ctx, const std::string& ns, const std::string& plural,
+                    const std::string& name, bool create_only);
+  ApiResponse Tokens(Ctx& ctx, const std::vector<std::string>& rest);
+  ApiResponse WhoAmI(Ctx& ctx, const std::vector<std::string>& rest);
+  ApiResponse Metrics(Ctx& ctx, const std::string& ns);
+  ApiResponse Audit(Ctx& ctx, const std::string& ns, const std::string& agent);
+  ApiResponse Verify(Ctx& ctx);
+  ApiResponse Migrate(Ctx& ctx, const std::string& ns);
+  ApiResponse GatewayTokenRoutes(Ctx& ctx, const std::string& ns, const std::string& agent,
+                                 const std::vector<std::string>& rest);
+  ApiResponse CreateSession(Ctx& ctx, const std::string& ns, const std::string& agent);
+  // Output(): the object as the API returns it (secrets without values, live usage).
+  boost::json::object Output(const Resource& r, const boost::json::object* usage);
+  absl::StatusOr<boost::json::object> UsageByAgent();
+
+  Store& store_;
+  AccessTokens& access_;
+  GatewayAdmin* gateway_;
+  GatewayTokens* tokens_;
+  std::function<void()> wake_;
+  ApiOptions options_;
+};
+
+// ErrorJson(): `{"error":{"code","message","field"}}` (field omitted when empty).
+std::string ErrorJson(std::string_view code, std::string_view message, std::string_view field = "");
+
+}  // namespace pai::server

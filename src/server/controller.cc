@@ -1,0 +1,551 @@
+#include "server/controller.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "absl/strings/str_join.h"
+#include "auth/token_store.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "config/manifest.h"
+#include "resource/resource.h"
+#include "server/legacy_models.h"
+
+namespace pai::server {
+namespace json = boost::json;
+namespace {
+
+const json::object* Obj(const json::object* o, const char* key) {
+  if (!o) return nullptr;
+  const json::value* v = o->if_contains(key);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+const json::array* Arr(const json::object* o, const char* key) {
+  if (!o) return nullptr;
+  const json::value* v = o->if_contains(key);
+  return v && v->is_array() ? &v->as_array() : nullptr;
+}
+std::string Str(const json::object* o, const char* key) {
+  if (!o) return "";
+  const json::value* v = o->if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+const json::object* Spec(const Resource& r) { return Obj(&r.object, "spec"); }
+
+std::string Key(const Resource& r) { return pai::StrCat(r.ns, "/", r.name); }
+
+// SecretValue(): the base64 value of `key` in the Secret, or "" when absent.
+std::string SecretValue(const Resource& secret, const std::string& key) {
+  boost::system::error_code ec;
+  json::value v = json::parse(secret.private_data, ec);
+  if (ec || !v.is_object()) return "";
+  const json::object* data = Obj(&v.as_object(), "data");
+  return Str(data, key.c_str());
+}
+
+// Checked(): whether `docs` (JSON documents) form a configuration the gateway accepts.
+absl::Status Checked(const std::vector<std::string>& docs) {
+  std::string text;
+  for (const auto& d : docs) pai::StrAppend(&text, "---\n", d, "\n");
+  return config::ParseManifests({{"(render)", text}}, config::ProcessEnvironment()).status();
+}
+
+struct Snapshot {
+  std::map<std::string, Resource> secrets, providers, bindings, agents, model_providers;
+  std::map<std::string, std::vector<Resource>> providers_by_ns;  // ModelProviders per namespace
+  std::set<std::string> skills, files;                           // "ns/name"
+};
+
+absl::StatusOr<Snapshot> Load(Store& store) {
+  Snapshot s;
+  auto load = [&](const char* kind, std::map<std::string, Resource>* into) -> absl::Status {
+    auto list = store.List(kind, "", Store::Scope::kAllNamespaces);
+    if (!list.ok()) return list.status();
+    for (Resource& r : *list) into->emplace(Key(r), std::move(r));
+    return absl::OkStatus();
+  };
+  std::map<std::string, Resource> skills, files;
+  for (auto [kind, into] : std::initializer_list<std::pair<const char*, std::map<std::string, Resource>*>>{
+           {"Secret", &s.secrets},
+           {"ModelProvider", &s.model_providers},
+           {"Provider", &s.providers},
+           {"GuardBinding", &s.bindings},
+           {"Agent", &s.agents},
+           {"Skill", &skills},
+           {"PaiFile", &files}}) {
+    if (absl::Status st = load(kind, into); !st.ok()) return st;
+  }
+  for (const auto& [k, r] : s.model_providers) s.providers_by_ns[r.ns].push_back(r);
+  for (const auto& [k, r] : skills) s.skills.insert(k);
+  for (const auto& [k, r] : files) s.files.insert(k);
+  return s;
+}
+
+// EffectiveSpec(): the Agent's spec with legacy fields mapped (the same table as apply and
+// migrate-agents), and the names that did not resolve.
+json::object EffectiveSpec(const Snapshot& s, const Resource& agent,
+                           std::vector<std::string>* unresolved) {
+  if (!resource::IsLegacy(agent.object)) {
+    const json::object* spec = Spec(agent);
+    return spec ? *spec : json::object();
+  }
+  static const std::vector<Resource> kNone;
+  auto it = s.providers_by_ns.find(agent.ns);
+  auto mapping = resource::MapLegacy(
+      agent.object, MakeModelResolver(it == s.providers_by_ns.end() ? kNone : it->second));
+  if (unresolved) *unresolved = mapping.unresolved;
+  return mapping.spec;
+}
+
+// KeyRefDoc(): resolves a resource's key reference (apiKeySecretRef / apiKeyEnv) into the
+// Secret document the gateway needs (empty when none), or a reason it cannot be served.
+absl::StatusOr<std::string> KeyRefDoc(const Snapshot& s, const Resource& r, json::object* holder) {
+  if (const json::object* ref = Obj(holder, "apiKeySecretRef")) {
+    const std::string name = Str(ref, "name");
+    const std::string key = Str(ref, "key");
+    // A reference never leaves the resource's namespace (a tenant cannot borrow a key).
+    auto it = s.secrets.find(pai::StrCat(r.ns, "/", name));
+    if (it == s.secrets.end()) {
+      return absl::NotFoundError(pai::StrCat("Secret \"", name, "\" not found"));
+    }
+    const std::string value = SecretValue(it->second, key);
+    if (value.empty()) {
+      return absl::NotFoundError(pai::StrCat("Secret \"", name, "\" has no key \"", key, "\""));
+    }
+    json::object copy = *ref;
+    copy.erase("namespace");
+    (*holder)["apiKeySecretRef"] = copy;
+    return json::serialize(json::object{{"apiVersion", "v1"},
+                                        {"kind", "Secret"},
+                                        {"metadata", {{"name", name}, {"namespace", r.ns}}},
+                                        {"data", {{key, value}}}});
+  }
+  if (!Str(holder, "apiKeyEnv").empty() && r.ns != "default") {
+    return absl::PermissionDeniedError(
+        "apiKeyEnv reads the platform's environment and is honoured only in namespace "
+        "\"default\"; use apiKeySecretRef");
+  }
+  return std::string();
+}
+
+std::string Doc(const std::string& kind, const Resource& r, json::object spec) {
+  return json::serialize(json::object{{"apiVersion", "pai.io/v1"},
+                                      {"kind", kind},
+                                      {"metadata", {{"name", r.name}, {"namespace", r.ns}}},
+                                      {"spec", std::move(spec)}});
+}
+
+// Served pieces of a namespace, for the per-agent check.
+struct NsDocs {
+  std::vector<std::string> docs;
+  std::set<std::string> providers, bindings;  // names
+  std::map<std::string, std::string> binding_enforcement;
+};
+
+const char* const kBuiltinTools[] = {"bash",     "read",       "write",      "edit",
+                                     "glob",     "grep",       "web_fetch",  "web_search",
+                                     "send_email", "screenshot"};
+
+std::string ToolSummary(const json::object& spec) {
+  const json::array* tools = Arr(&spec, "tools");
+  if (!tools) return absl::StrJoin(std::begin(kBuiltinTools), std::end(kBuiltinTools), ",");
+  std::vector<std::string> names;
+  for (const json::value& t : *tools) {
+    if (!t.is_object()) continue;
+    const json::object& o = t.as_object();
+    if (const json::value* en = o.if_contains("enabled"); en && en->is_bool() && !en->as_bool()) {
+      continue;
+    }
+    const std::string type = Str(&o, "type");
+    names.push_back(type == "custom" ? Str(&o, "name") : type);
+  }
+  return absl::StrJoin(names, ",");
+}
+
+}  // namespace
+
+Rendered RenderGatewayConfig(Store& store) {
+  Rendered out;
+  auto snap = Load(store);
+  if (!snap.ok()) {
+    out.notes["*"] = std::string(snap.status().message());
+    return out;
+  }
+  const Snapshot& s = *snap;
+  std::vector<std::string> docs;
+  // Never empty (the gateway refuses an empty configuration as a half-written file): a marker.
+  docs.push_back(
+      R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"pai-platform","namespace":"pai-system"},"stringData":{"rendered-by":"pai-server"}})");
+  std::map<std::string, NsDocs> by_ns;
+  for (const auto& [k, r] : s.model_providers) {
+    json::object spec = Spec(r) ? *Spec(r) : json::object();
+    auto secret = KeyRefDoc(s, r, &spec);
+    if (!secret.ok()) {
+      out.notes["ModelProvider/" + k] = std::string(secret.status().message());
+      continue;
+    }
+    std::vector<std::string> mine;
+    if (!secret->empty()) mine.push_back(*secret);
+    mine.push_back(Doc("ModelProvider", r, spec));
+    if (absl::Status st = Checked(mine); !st.ok()) {
+      out.notes["ModelProvider/" + k] = std::string(st.message());
+      continue;
+    }
+    NsDocs& n = by_ns[r.ns];
+    n.docs.insert(n.docs.end(), mine.begin(), mine.end());
+    n.providers.insert(r.name);
+  }
+  for (const auto& [k, r] : s.bindings) {
+    json::object spec = Spec(r) ? *Spec(r) : json::object();
+    json::object classifier = Obj(&spec, "classifier") ? *Obj(&spec, "classifier") : json::object();
+    auto secret = KeyRefDoc(s, r, &classifier);
+    if (!secret.ok()) {
+      out.notes["GuardBinding/" + k] = std::string(secret.status().message());
+      continue;
+    }
+    spec["classifier"] = classifier;
+    std::vector<std::string> mine;
+    if (!secret->empty()) mine.push_back(*secret);
+    mine.push_back(Doc("GuardBinding", r, spec));
+    if (absl::Status st = Checked(mine); !st.ok()) {
+      out.notes["GuardBinding/" + k] = std::string(st.message());
+      continue;
+    }
+    NsDocs& n = by_ns[r.ns];
+    n.docs.insert(n.docs.end(), mine.begin(), mine.end());
+    n.bindings.insert(r.name);
+    n.binding_enforcement[r.name] = Str(&spec, "enforcement");
+  }
+  std::vector<std::string> agent_docs;
+  for (const auto& [k, r] : s.agents) {
+    const json::object spec = EffectiveSpec(s, r, nullptr);
+    NsDocs& n = by_ns[r.ns];
+    json::array models;
+    std::vector<std::string> dropped;
+    if (const json::array* ms = Arr(&spec, "models")) {
+      for (const json::value& m : *ms) {
+        if (!m.is_string()) continue;
+        const std::string ref(m.as_string());
+        const std::string prov = ref.substr(0, ref.find('/'));
+        if (ref.find('/') != std::string::npos && n.providers.contains(prov)) {
+          models.push_back(m);
+        } else {
+          dropped.push_back(ref);
+        }
+      }
+    }
+    if (!dropped.empty()) {
+      out.notes["Agent/" + k] =
+          pai::StrCat("models not served: ", absl::StrJoin(dropped, ", "));
+    }
+    if (models.empty()) {
+      out.notes["Agent/" + k] = "not served by the gateway: no model resolves to a ModelProvider";
+      continue;
+    }
+    json::object gspec{{"models", std::move(models)}};
+    for (const char* f : {"tokens", "rateLimits"}) {
+      if (const json::object* o = Obj(&spec, f)) gspec[f] = *o;
+    }
+    bool served = true;
+    if (const json::array* guards = Arr(&spec, "guards")) {
+      json::array gs;
+      for (const json::value& g : *guards) {
+        if (!g.is_object()) continue;
+        json::object go = g.as_object();
+        const std::string b = Str(&go, "binding");
+        if (!n.bindings.contains(b)) {
+          // Fail closed: an Agent is never served without a guard it asks for.
+          out.notes["Agent/" + k] = pai::StrCat(
+              "not served by the gateway: GuardBinding \"", b, "\" is not available");
+          served = false;
+          break;
+        }
+        if (Str(&go, "enforcement") == "audit" && n.binding_enforcement[b] == "enforce") {
+          go.erase("enforcement");  // the binding became stricter: its enforce applies
+        }
+        gs.push_back(std::move(go));
+      }
+      gspec["guards"] = std::move(gs);
+    }
+    if (!served) continue;
+    std::vector<std::string> mine = n.docs;
+    mine.push_back(Doc("Agent", r, gspec));
+    if (absl::Status st = Checked(mine); !st.ok()) {
+      out.notes["Agent/" + k] = pai::StrCat("not served by the gateway: ", st.message());
+      continue;
+    }
+    agent_docs.push_back(mine.back());
+  }
+  for (auto& [ns, n] : by_ns) docs.insert(docs.end(), n.docs.begin(), n.docs.end());
+  docs.insert(docs.end(), agent_docs.begin(), agent_docs.end());
+  std::string text = "# Rendered by pai-server: do not edit (rewritten on every change).\n";
+  for (const auto& d : docs) pai::StrAppend(&text, "---\n", d, "\n");
+  out.text = std::move(text);
+  return out;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> FileGatewayTokens::Mint(
+    const std::string& agent) {
+  auto m = auth::MintToken(dir_, agent);
+  if (!m.ok()) return m.status();
+  return std::make_pair(m->id, m->token);
+}
+
+absl::Status FileGatewayTokens::Revoke(const std::string& id) { return auth::RevokeToken(dir_, id); }
+
+Controller::Controller(Store& store, Runtime& runtime, GatewayTokens& tokens,
+                       ControllerOptions options)
+    : store_(store), runtime_(runtime), tokens_(tokens), options_(std::move(options)) {}
+
+Controller::~Controller() { Stop(); }
+
+void Controller::Start() {
+  thread_ = std::thread([this] {
+    while (!stop_.load()) {
+      const int64_t seen = store_.Version();
+      if (absl::Status s = ReconcileOnce(); !s.ok()) {
+        log::Error("reconcile failed", {{"error", std::string(s.message())}});
+      }
+      // A pass that wrote statuses moved the version: the next pass starts at once and, having
+      // nothing to change, writes nothing. Otherwise wait for a change or the resync period.
+      store_.WaitForChange(seen, options_.resync);
+    }
+  });
+}
+
+void Controller::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+namespace {
+
+absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  const std::string tmp = path + ".tmp";
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) return absl::InternalError(pai::StrCat("cannot write ", tmp));
+    ::fchmod(fileno(f), 0600);  // it carries provider keys
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
+                    std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    std::fclose(f);
+    if (!ok) return absl::InternalError(pai::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(pai::StrCat("cannot rename ", tmp));
+  }
+  return absl::OkStatus();
+}
+
+void SetStatus(Store& store, const Resource& r, json::object status) {
+  const json::value* old = r.object.if_contains("status");
+  // Fields other writers own (runtime phases of the next issue) are kept.
+  if (old && old->is_object()) {
+    for (const auto& [k, v] : old->as_object()) {
+      if (!status.contains(k)) status[k] = v;
+    }
+    if (old->as_object() == status) return;
+  }
+  if (absl::Status s = store.UpdateStatus(r.kind, r.ns, r.name, r.uid(), status);
+      !s.ok() && !absl::IsNotFound(s) && !absl::IsAborted(s)) {
+    log::Warn("status update failed", {{"resource", Key(r)}, {"error", std::string(s.message())}});
+  }
+}
+
+}  // namespace
+
+absl::Status Controller::ReconcileOnce() {
+  // 1. The gateway's configuration.
+  Rendered rendered = RenderGatewayConfig(store_);
+  if (!rendered.text.empty() && rendered.text != last_render_) {
+    if (absl::Status s = Checked({rendered.text}); !s.ok()) {
+      log::Error("rendered gateway configuration rejected; keeping the previous one",
+                 {{"error", std::string(s.message())}});
+    } else if (absl::Status w = WriteFileAtomic(options_.gateway_config_path, rendered.text);
+               !w.ok()) {
+      return w;
+    } else {
+      last_render_ = rendered.text;
+      log::Info("gateway configuration written", {{"path", options_.gateway_config_path}});
+    }
+  }
+  auto snap = Load(store_);
+  if (!snap.ok()) return snap.status();
+  const Snapshot& s = *snap;
+
+  // 2. Gateway identities: one per Agent (uid), revoked when the Agent is gone.
+  auto ids = store_.Identities();
+  if (!ids.ok()) return ids.status();
+  std::map<std::string, std::string> agent_token;  // "ns/name" -> plaintext
+  for (const GatewayIdentity& id : *ids) {
+    if (!id.revoked.empty()) continue;
+    auto it = s.agents.find(pai::StrCat(id.ns, "/", id.agent));
+    if (it == s.agents.end() || it->second.uid() != id.agent_uid) {
+      if (absl::Status r = tokens_.Revoke(id.id); !r.ok() && !absl::IsNotFound(r)) {
+        log::Warn("cannot revoke gateway token", {{"id", id.id}, {"error", std::string(r.message())}});
+        continue;
+      }
+      (void)store_.MarkIdentityRevoked(id.id, NowRfc3339());
+      log::Info("gateway identity revoked", {{"agent", pai::StrCat(id.ns, "/", id.agent)}, {"id", id.id}});
+      continue;
+    }
+    if (id.purpose == "agent") agent_token[it->first] = id.token;
+  }
+  for (const auto& [k, r] : s.agents) {
+    if (agent_token.contains(k)) continue;
+    auto minted = tokens_.Mint(k);
+    if (!minted.ok()) return minted.status();
+    GatewayIdentity id{minted->first, r.ns, r.name, r.uid(), "agent", minted->second,
+                       NowRfc3339(), ""};
+    if (absl::Status st = store_.AddIdentity(id); !st.ok()) return st;
+    agent_token[k] = minted->second;
+  }
+
+  // 3. Status.
+  for (const auto& [k, r] : s.model_providers) {
+    auto note = rendered.notes.find("ModelProvider/" + k);
+    json::object st{{"ready", note == rendered.notes.end()},
+                    {"observedGeneration", r.generation()}};
+    st["message"] = note == rendered.notes.end() ? "" : note->second;
+    SetStatus(store_, r, std::move(st));
+  }
+  for (const auto& [k, r] : s.bindings) {
+    auto note = rendered.notes.find("GuardBinding/" + k);
+    json::object st{{"ready", note == rendered.notes.end()},
+                    {"observedGeneration", r.generation()}};
+    st["message"] = note == rendered.notes.end() ? "" : note->second;
+    SetStatus(store_, r, std::move(st));
+  }
+  for (const auto& [k, r] : s.providers) {
+    const std::string secret = Str(Spec(r), "secretRef").empty() ? Str(Spec(r), "secretToken")
+                                                                 : Str(Spec(r), "secretRef");
+    const bool ok = secret.empty() || s.secrets.contains(pai::StrCat(r.ns, "/", secret));
+    SetStatus(store_, r,
+              {{"ready", ok},
+               {"observedGeneration", r.generation()},
+               {"message", ok ? "" : pai::StrCat("Secret \"", secret, "\" not found")}});
+  }
+  for (const auto& [k, r] : s.agents) {
+    std::vector<std::string> unresolved;
+    const json::object spec = EffectiveSpec(s, r, &unresolved);
+    std::vector<std::string> missing;
+    for (const auto& u : unresolved) {
+      missing.push_back(pai::StrCat("modelBindings \"", u, "\" does not resolve to a model"));
+    }
+    std::set<std::string> mps;
+    if (const json::array* ms = Arr(&spec, "models")) {
+      for (const json::value& m : *ms) {
+        if (!m.is_string()) continue;
+        const std::string ref(m.as_string());
+        mps.insert(ref.substr(0, ref.find('/')));
+      }
+    }
+    for (const auto& mp : mps) {
+      const std::string key = pai::StrCat(r.ns, "/", mp);
+      if (!s.model_providers.contains(key)) {
+        missing.push_back(pai::StrCat("ModelProvider \"", mp, "\" not found"));
+      } else if (auto n = rendered.notes.find("ModelProvider/" + key); n != rendered.notes.end()) {
+        missing.push_back(pai::StrCat("ModelProvider \"", mp, "\" not ready: ", n->second));
+      }
+    }
+    if (const json::array* ps = Arr(&spec, "providers")) {
+      for (const json::value& p : *ps) {
+        const std::string name = p.is_string() ? std::string(p.as_string())
+                                 : p.is_object() ? Str(&p.as_object(), "name")
+                                                 : "";
+        if (!name.empty() && !s.providers.contains(pai::StrCat(r.ns, "/", name))) {
+          missing.push_back(pai::StrCat("Provider \"", name, "\" not found"));
+        }
+      }
+    }
+    if (const json::array* gs = Arr(&spec, "guards")) {
+      for (const json::value& g : *gs) {
+        const std::string b = g.is_object() ? Str(&g.as_object(), "binding") : "";
+        if (!b.empty() && !s.bindings.contains(pai::StrCat(r.ns, "/", b))) {
+          missing.push_back(pai::StrCat("GuardBinding \"", b, "\" not found"));
+        }
+      }
+    }
+    if (const json::array* env = Arr(&spec, "env")) {
+      for (const json::value& e : *env) {
+        const json::object* ref = e.is_object() ? Obj(&e.as_object(), "secretRef") : nullptr;
+        if (!ref) continue;
+        auto sec = s.secrets.find(pai::StrCat(r.ns, "/", Str(ref, "name")));
+        if (sec == s.secrets.end()) {
+          missing.push_back(pai::StrCat("Secret \"", Str(ref, "name"), "\" not found"));
+        } else if (SecretValue(sec->second, Str(ref, "key")).empty()) {
+          missing.push_back(pai::StrCat("Secret \"", Str(ref, "name"), "\" has no key \"",
+                                        Str(ref, "key"), "\""));
+        }
+      }
+    }
+    for (auto [field, set, kind] : {std::tuple{"skills", &s.skills, "Skill"},
+                                    std::tuple{"files", &s.files, "PaiFile"}}) {
+      if (const json::array* xs = Arr(&spec, field)) {
+        for (const json::value& x : *xs) {
+          const std::string name = x.is_object() ? Str(&x.as_object(), "name") : "";
+          if (!name.empty() && !set->contains(pai::StrCat(r.ns, "/", name))) {
+            missing.push_back(pai::StrCat(kind, " \"", name, "\" not found"));
+          }
+        }
+      }
+    }
+    std::string message = absl::StrJoin(missing, "; ");
+    if (auto n = rendered.notes.find("Agent/" + k); n != rendered.notes.end()) {
+      message = message.empty() ? n->second : pai::StrCat(message, "; ", n->second);
+    }
+    if (resource::IsLegacy(r.object)) {
+      message = message.empty()
+                    ? "legacy fields in use: run pai migrate-agents"
+                    : pai::StrCat(message, "; legacy fields in use: run pai migrate-agents");
+    }
+    json::object st{{"ready", missing.empty() && !rendered.notes.contains("Agent/" + k)},
+                    {"message", message},
+                    {"observedGeneration", r.generation()},
+                    {"toolSummary", ToolSummary(spec)}};
+    const json::value* lr = spec.if_contains("longRunning");
+    if (lr && lr->is_bool() && lr->as_bool()) {
+      Workload w{"Agent", r.ns, r.name, r.uid(), spec, {}, options_.gateway_url,
+                 agent_token[k], {}};
+      (void)runtime_.Start(w);
+      WorkloadStatus ws = runtime_.Status("Agent", k);
+      st["phase"] = ws.phase;
+      if (!ws.message.empty() && st["ready"].as_bool()) st["message"] = ws.message;
+    }
+    SetStatus(store_, r, std::move(st));
+  }
+  auto sessions = store_.List("Session", "", Store::Scope::kAllNamespaces);
+  if (!sessions.ok()) return sessions.status();
+  for (const Resource& r : *sessions) {
+    const json::object* status = Obj(&r.object, "status");
+    if (!Str(status, "phase").empty()) continue;
+    WorkloadStatus ws = runtime_.Status("Session", Key(r));
+    SetStatus(store_, r,
+              {{"phase", ws.phase}, {"message", ws.message}, {"tokensUsed", 0}});
+  }
+  for (const char* kind : {"Skill", "PaiFile"}) {
+    auto list = store_.List(kind, "", Store::Scope::kAllNamespaces);
+    if (!list.ok()) return list.status();
+    for (const Resource& r : *list) {
+      json::object st{{"observedGeneration", r.generation()}};
+      if (std::string(kind) == "PaiFile") {
+        st["currentVersion"] = r.generation();  // each content change is a new version
+      } else {
+        const json::array* files = Arr(Spec(r), "files");
+        st["files"] = files ? static_cast<int64_t>(files->size()) : 0;
+      }
+      SetStatus(store_, r, std::move(st));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pai::server

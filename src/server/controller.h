@@ -1,0 +1,78 @@
+// The controller: a level-triggered reconciler over the store (docs/architecture.md,
+// "Controller"). Each pass recomputes, from the store alone, what should exist:
+//  - the status of every Agent (ready, message, observedGeneration, toolSummary, phase),
+//    ModelProvider, Provider, GuardBinding, Session, Skill and PaiFile;
+//  - the gateway's configuration file (Secrets, ModelProviders, GuardBindings, Agents of every
+//    namespace), written atomically only when it changed; the gateway reloads it by itself;
+//  - the gateway identity of every Agent (minted when missing, revoked when its Agent is gone);
+//  - the workloads the runtime should run (NoRuntime in this version).
+// It is safe to restart at any point: nothing it does depends on what a previous pass did.
+//
+// Thread safety: ReconcileOnce() from one thread at a time; Wake() from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "server/api.h"
+#include "server/runtime.h"
+#include "server/store.h"
+
+namespace pai::server {
+
+struct ControllerOptions {
+  // The file the gateway reads (-f); written via a temp file + rename.
+  std::string gateway_config_path;
+  // The gateway's --state-dir: its token file lives there.
+  std::string gateway_state_dir;
+  std::string gateway_url;  // "http://127.0.0.1:4000/v1", given to workloads
+  std::chrono::milliseconds resync{2000};
+};
+
+// FileGatewayTokens: gateway identities in the gateway's token file (auth/token_store.h).
+class FileGatewayTokens final : public GatewayTokens {
+ public:
+  explicit FileGatewayTokens(std::string gateway_state_dir) : dir_(std::move(gateway_state_dir)) {}
+  absl::StatusOr<std::pair<std::string, std::string>> Mint(const std::string& agent) override;
+  absl::Status Revoke(const std::string& id) override;
+
+ private:
+  std::string dir_;
+};
+
+class Controller {
+ public:
+  Controller(Store& store, Runtime& runtime, GatewayTokens& tokens, ControllerOptions options);
+  ~Controller();
+
+  // ReconcileOnce(): one full pass. Errors are logged and retried on the next pass.
+  absl::Status ReconcileOnce();
+  // Start(): a thread that reconciles on every store change and every `resync`.
+  void Start();
+  void Stop();
+
+ private:
+  Store& store_;
+  Runtime& runtime_;
+  GatewayTokens& tokens_;
+  ControllerOptions options_;
+  std::string last_render_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// RenderGatewayConfig(): the gateway manifests for a store snapshot, with a per-resource note
+// of what was left out and why (missing Secret, unresolved model, missing guard binding).
+// Exposed for tests. Every document it emits has passed config::ParseManifests on its own.
+struct Rendered {
+  std::string text;
+  // "Kind/ns/name" -> reason it is not served (or why parts are not).
+  std::map<std::string, std::string> notes;
+};
+Rendered RenderGatewayConfig(Store& store);
+
+}  // namespace pai::server

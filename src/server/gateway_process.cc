@@ -1,0 +1,134 @@
+#include "server/gateway_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include <boost/json.hpp>
+
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace pai::server {
+
+absl::Status GatewayProcess::Spawn() {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  std::vector<std::string> argv_s{options_.binary};
+  argv_s.insert(argv_s.end(), options_.args.begin(), options_.args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    return absl::InternalError("fork failed");
+  }
+  if (pid == 0) {
+    // The gateway must not outlive its supervisor: it would serve a configuration nobody
+    // maintains any more.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) _exit(1);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGTERM for sigwait()
+    ::signal(SIGPIPE, SIG_DFL);
+    ::dup2(pipefd[1], STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    const char msg[] = "pai-server: cannot execute pai-gateway\n";
+    (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  ::close(pipefd[1]);
+  stderr_fd_ = pipefd[0];
+  pid_.store(pid);
+  return absl::OkStatus();
+}
+
+absl::Status GatewayProcess::Start() {
+  if (::access(options_.binary.c_str(), X_OK) != 0) {
+    return absl::InternalError(pai::StrCat("pai-gateway not found at ", options_.binary,
+                                           " (use --gateway-bin)"));
+  }
+  if (absl::Status s = Spawn(); !s.ok()) return s;
+  thread_ = std::thread([this] { Supervise(); });
+  return absl::OkStatus();
+}
+
+void GatewayProcess::Supervise() {
+  int backoff_ms = 200;
+  for (;;) {
+    // Relay the child's log lines; spot its "listening" line.
+    std::FILE* in = ::fdopen(stderr_fd_, "r");
+    char* line = nullptr;
+    size_t cap = 0;
+    ssize_t n;
+    while (in && (n = ::getline(&line, &cap, in)) > 0) {
+      std::fwrite(line, 1, static_cast<size_t>(n), stderr);
+      if (std::strstr(line, "\"msg\":\"listening\"")) {
+        boost::system::error_code ec;
+        boost::json::value v = boost::json::parse(std::string_view(line, static_cast<size_t>(n)), ec);
+        if (!ec && v.is_object()) {
+          const auto* l = v.as_object().if_contains("listen");
+          const auto* a = v.as_object().if_contains("admin_listen");
+          if (l && a && l->is_string() && a->is_string() && options_.on_listening) {
+            options_.on_listening(std::string(l->as_string()), std::string(a->as_string()));
+          }
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        listening_ = true;
+        cv_.notify_all();
+      }
+    }
+    std::free(line);
+    if (in) std::fclose(in);
+    int status = 0;
+    const pid_t pid = pid_.load();
+    if (pid > 0) ::waitpid(pid, &status, 0);
+    pid_.store(-1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!listening_) exited_ = true;
+      cv_.notify_all();
+    }
+    if (stopping_.load()) return;
+    log::Error("pai-gateway exited; restarting",
+               {{"status", WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)},
+                {"backoff_ms", backoff_ms}});
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_.load(); });
+    if (stopping_.load()) return;
+    lock.unlock();
+    backoff_ms = std::min(backoff_ms * 2, 10'000);
+    if (!Spawn().ok()) return;
+  }
+}
+
+bool GatewayProcess::WaitListening(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return listening_ || exited_; });
+  return listening_;
+}
+
+void GatewayProcess::Stop() {
+  if (stopping_.exchange(true)) {
+    if (thread_.joinable()) thread_.join();
+    return;
+  }
+  cv_.notify_all();
+  const pid_t pid = pid_.load();
+  if (pid > 0) ::kill(pid, SIGTERM);
+  // The supervisor thread reaps the child once its stderr closes; bound the wait.
+  for (int i = 0; i < 350 && pid_.load() > 0; ++i) ::usleep(100'000);
+  if (pid_.load() > 0) ::kill(pid_.load(), SIGKILL);
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace pai::server

@@ -1,0 +1,59 @@
+// GatewayProcess: pai-server's supervision of the pai-gateway it configures
+// (shared/design/ARCHITECTURE.md, "Command-line contract of pai-server"). The child is
+// started with the rendered configuration directory and its own state directory, restarted
+// (with a growing back-off) if it exits, and stopped with SIGTERM (it drains) when the server
+// stops; PR_SET_PDEATHSIG ends it if the server dies. Its log lines are relayed to the server's
+// stderr; the bound addresses are read from its "listening" line.
+//
+// Thread safety: all methods from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace pai::server {
+
+struct GatewayProcessOptions {
+  std::string binary;       // path of pai-gateway
+  std::vector<std::string> args;
+  // Called with (listen, admin_listen) each time a (re)started gateway reports its addresses.
+  std::function<void(const std::string&, const std::string&)> on_listening;
+};
+
+class GatewayProcess {
+ public:
+  explicit GatewayProcess(GatewayProcessOptions options) : options_(std::move(options)) {}
+  ~GatewayProcess() { Stop(); }
+
+  // Start(): spawns the gateway and its supervisor thread. Errors: Internal when the binary
+  // cannot be started at all.
+  absl::Status Start();
+  // WaitListening(): blocks until the first "listening" line or `timeout`; false on timeout or
+  // when the gateway exited before listening.
+  bool WaitListening(std::chrono::milliseconds timeout);
+  // Stop(): SIGTERM, wait for the drain, SIGKILL after 35 s.
+  void Stop();
+
+ private:
+  absl::Status Spawn();
+  void Supervise();
+
+  GatewayProcessOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool listening_ = false;
+  bool exited_ = false;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> pid_{-1};
+  int stderr_fd_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace pai::server

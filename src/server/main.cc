@@ -1,0 +1,260 @@
+// pai-server: the control plane (shared/design/ARCHITECTURE.md, "Command-line contract of
+// pai-server and pai"; docs/architecture.md, "Control plane").
+//
+//   pai-server [--listen HOST:PORT] [--state-dir DIR] [--gateway-listen HOST:PORT]
+//              [--gateway-admin-listen HOST:PORT] [--gateway-bin PATH | --no-gateway
+//              --gateway-admin HOST:PORT] [--tls-cert PEM --tls-key PEM] [--no-default]
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "config/default_config.h"
+#include "config/manifest.h"
+#include "resource/resource.h"
+#include "server/access.h"
+#include "server/api.h"
+#include "server/controller.h"
+#include "server/gateway_process.h"
+#include "server/http_server.h"
+#include "server/runtime.h"
+#include "server/store.h"
+
+namespace {
+
+constexpr char kVersion[] = "0.2.0";
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "pai-server: %s\n", message.c_str());
+  return 2;
+}
+
+// FirstAdminToken(): on a store without access tokens, creates the first admin token and writes
+// it to DIR/admin-token (mode 0600, never overwritten). Returns the path written, or "".
+absl::StatusOr<std::string> FirstAdminToken(pai::server::Store& store,
+                                            pai::server::AccessTokens& access,
+                                            const std::string& state_dir) {
+  auto tokens = store.List("PaiAccessToken", "", pai::server::Store::Scope::kNamespace);
+  if (!tokens.ok()) return tokens.status();
+  if (!tokens->empty()) return std::string();
+  auto minted = access.Create("*", "first admin token (created at first start)", "");
+  if (!minted.ok()) return minted.status();
+  const std::string path = state_dir + "/admin-token";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(pai::StrCat("cannot create ", path, " (it exists or the state "
+                                           "directory is not writable)"));
+  }
+  const std::string line = minted->token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::InternalError(pai::StrCat("cannot write ", path));
+  return path;
+}
+
+// SeedDefaults(): the embedded default on a store without resources: the gateway's default
+// manifest (a mock ModelProvider, real ones whose keys are in the environment, the builtin
+// guard in audit mode, the demo Agent), all in namespace "default".
+absl::Status SeedDefaults(pai::server::Store& store) {
+  auto ns = store.Namespaces();
+  if (!ns.ok()) return ns.status();
+  if (!ns->empty()) return absl::OkStatus();
+  auto docs = pai::resource::YamlToJson(
+      pai::config::DefaultManifest(pai::config::ProcessEnvironment()));
+  if (!docs.ok()) return docs.status();
+  for (boost::json::value& d : *docs) {
+    boost::json::object& o = d.as_object();
+    const pai::resource::KindInfo* k =
+        pai::resource::FindKind(std::string(o.at("kind").as_string()));
+    if (!k) continue;
+    pai::server::Resource r;
+    r.kind = std::string(k->kind);
+    r.ns = "default";
+    r.name = std::string(o.at("metadata").as_object().at("name").as_string());
+    o["metadata"].as_object()["namespace"] = "default";
+    r.object = std::move(o);
+    auto created = store.Create(std::move(r));
+    if (!created.ok() && !absl::IsAlreadyExists(created.status())) return created.status();
+  }
+  return absl::OkStatus();
+}
+
+std::string SiblingBinary(const char* name) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return name;
+  // build/src/server/pai-server -> build/src/cli/pai-gateway; installed side by side otherwise.
+  for (const auto& candidate : {self.parent_path() / name,
+                                self.parent_path().parent_path() / "cli" / name}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return name;
+}
+
+std::string HttpHost(const std::string& host_port) {
+  return host_port.rfind("0.0.0.0:", 0) == 0 ? "127.0.0.1" + host_port.substr(7) : host_port;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pai-server: the Pai control plane (REST API, resource store, controller)"};
+  app.set_version_flag("--version", kVersion);
+  pai::server::HttpServerOptions http;
+  std::string state_dir = "pai-state";
+  std::string gateway_listen = "127.0.0.1:4000";
+  std::string gateway_admin_listen = "127.0.0.1:4001";
+  std::string gateway_bin;
+  std::string gateway_admin;  // with --no-gateway: an existing gateway's admin address
+  bool run_gateway = true;
+  bool seed = true;
+  std::string log_level = "info";
+  int64_t gateway_watch_ms = 100;
+  app.add_option("--listen", http.listen, "API address HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--state-dir", state_dir, "State directory (store, admin token, gateway state)")
+      ->capture_default_str();
+  app.add_option("--gateway-listen", gateway_listen, "The supervised gateway's agent API address")
+      ->capture_default_str();
+  app.add_option("--gateway-admin-listen", gateway_admin_listen,
+                 "The supervised gateway's admin address (/metrics, /usage, /audit)")
+      ->capture_default_str();
+  app.add_option("--gateway-bin", gateway_bin, "Path of pai-gateway (default: beside pai-server)");
+  app.add_flag("--gateway,!--no-gateway", run_gateway,
+               "Start and supervise pai-gateway (default on)");
+  app.add_option("--gateway-admin", gateway_admin,
+                 "With --no-gateway: admin address HOST:PORT of a gateway that reads "
+                 "<state-dir>/gateway/config (for usage and audit)");
+  app.add_option("--gateway-watch-interval-ms", gateway_watch_ms,
+                 "How often the gateway polls its configuration and token files")
+      ->capture_default_str();
+  app.add_option("--tls-cert", http.tls_cert_file, "PEM certificate chain: serve HTTPS");
+  app.add_option("--tls-key", http.tls_key_file, "PEM private key for --tls-cert");
+  app.add_option("--max-body-bytes", http.max_body_bytes, "Largest request body (413 above)")
+      ->capture_default_str();
+  app.add_flag("--default,!--no-default", seed,
+               "On an empty store, create the embedded default (mock ModelProvider, demo Agent)");
+  app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  // SIGTERM/SIGINT are blocked in every thread and taken by sigwait() below; this must precede
+  // the first thread (the logger's). The gateway child unblocks them before exec.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  pai::log::Level level;
+  if (!pai::log::ParseLevel(log_level, &level)) return Fail("--log-level: unknown level");
+  pai::log::Init(level);
+  if (http.tls_cert_file.empty() != http.tls_key_file.empty()) {
+    return Fail("--tls-cert and --tls-key go together");
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir + "/gateway/config", ec);
+  if (ec) return Fail(pai::StrCat("cannot create ", state_dir, ": ", ec.message()));
+  ::chmod(state_dir.c_str(), 0700);  // the store holds secrets; the gateway file provider keys
+  auto store = pai::server::OpenSqliteStore(state_dir + "/pai.db");
+  if (!store.ok()) return Fail(std::string(store.status().message()));
+  pai::server::AccessTokens access(**store);
+  auto admin_file = FirstAdminToken(**store, access, state_dir);
+  if (!admin_file.ok()) return Fail(std::string(admin_file.status().message()));
+  if (!admin_file->empty()) {
+    pai::log::Info("first admin token written", {{"path", *admin_file}});
+  }
+  if (seed) {
+    if (absl::Status s = SeedDefaults(**store); !s.ok()) return Fail(std::string(s.message()));
+  }
+
+  const std::string gateway_state = state_dir + "/gateway";
+  pai::server::NoRuntime runtime;
+  pai::server::FileGatewayTokens gateway_tokens(gateway_state);
+  pai::server::ControllerOptions copts;
+  copts.gateway_config_path = gateway_state + "/config/platform.yaml";
+  copts.gateway_state_dir = gateway_state;
+  copts.gateway_url = pai::StrCat("http://", HttpHost(gateway_listen), "/v1");
+  pai::server::Controller controller(**store, runtime, gateway_tokens, copts);
+  // One pass before the gateway starts: it refuses to start without a configuration.
+  if (absl::Status s = controller.ReconcileOnce(); !s.ok()) {
+    return Fail(pai::StrCat("initial reconcile: ", s.message()));
+  }
+
+  pai::server::HttpGatewayAdmin gateway_admin_client;
+  std::string gateway_api = HttpHost(gateway_listen);
+  std::mutex addr_mu;
+  std::unique_ptr<pai::server::GatewayProcess> gateway;
+  if (run_gateway) {
+    pai::server::GatewayProcessOptions gopts;
+    gopts.binary = gateway_bin.empty() ? SiblingBinary("pai-gateway") : gateway_bin;
+    gopts.args = {"-f", gateway_state + "/config", "--state-dir", gateway_state, "--listen",
+                  gateway_listen, "--admin-listen", gateway_admin_listen, "--watch-interval-ms",
+                  std::to_string(gateway_watch_ms)};
+    gopts.on_listening = [&](const std::string& listen, const std::string& admin) {
+      gateway_admin_client.SetAddress(admin);
+      std::lock_guard<std::mutex> lock(addr_mu);
+      gateway_api = listen;
+    };
+    gateway = std::make_unique<pai::server::GatewayProcess>(std::move(gopts));
+    if (absl::Status s = gateway->Start(); !s.ok()) return Fail(std::string(s.message()));
+    if (!gateway->WaitListening(std::chrono::seconds(30))) {
+      return Fail("pai-gateway did not start (see its log lines above)");
+    }
+  } else if (!gateway_admin.empty()) {
+    gateway_admin_client.SetAddress(gateway_admin);
+  }
+  controller.Start();
+
+  pai::server::ApiOptions aopts;
+  aopts.version = kVersion;
+  aopts.max_body_bytes = http.max_body_bytes;
+  const bool have_gateway = run_gateway || !gateway_admin.empty();
+  pai::server::Api api(**store, access, have_gateway ? &gateway_admin_client : nullptr,
+                       &gateway_tokens, nullptr, aopts);
+  auto server = pai::server::StartHttpServer(api, http);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+
+
+  const std::string scheme = (*server)->tls() ? "https" : "http";
+  std::string gw;
+  {
+    std::lock_guard<std::mutex> lock(addr_mu);
+    gw = gateway_api;
+  }
+  const std::string api_url = pai::StrCat(scheme, "://", HttpHost((*server)->address()));
+  pai::log::Info("listening", {{"api", api_url},
+                               {"gateway", run_gateway ? pai::StrCat("http://", gw, "/v1") : ""},
+                               {"state_dir", state_dir}});
+  std::cout << "pai-server " << kVersion << " is running.\n"
+            << "  API      : " << api_url << "\n";
+  if (run_gateway) std::cout << "  gateway  : http://" << gw << "/v1   (OpenAI-compatible)\n";
+  std::cout << "  state    : " << state_dir << "\n";
+  if (!admin_file->empty()) {
+    std::cout << "  admin token written to " << *admin_file << " (mode 0600, shown nowhere else)\n";
+  }
+  std::cout << std::flush;
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  pai::log::Info("stopping", {{"signal", sig}});
+  (*server)->Stop();
+  controller.Stop();
+  if (gateway) gateway->Stop();
+  pai::log::Flush();
+  return 0;
+}

@@ -1,0 +1,482 @@
+#include "server/store.h"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include <boost/json.hpp>
+#include <openssl/rand.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/strings/numbers.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace pai::server {
+namespace json = boost::json;
+
+std::string Resource::uid() const {
+  const json::value* v = object.contains("metadata") ? object.at("metadata").as_object().if_contains("uid") : nullptr;
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+
+namespace {
+int64_t MetaInt(const json::object& o, const char* key) {
+  const json::value* m = o.if_contains("metadata");
+  if (!m || !m->is_object()) return 0;
+  const json::value* v = m->as_object().if_contains(key);
+  if (!v) return 0;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_string()) {
+    int64_t out = 0;
+    return absl::SimpleAtoi(std::string(v->as_string()), &out) ? out : 0;
+  }
+  return 0;
+}
+}  // namespace
+
+int64_t Resource::generation() const { return MetaInt(object, "generation"); }
+int64_t Resource::resource_version() const { return MetaInt(object, "resourceVersion"); }
+
+std::string NewUid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                         b[12], b[13], b[14], b[15]);
+}
+
+std::string NowRfc3339() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+namespace {
+
+// Stmt: a prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return stmt_ != nullptr; }
+  Stmt& Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  int Step() { return sqlite3_step(stmt_); }
+  std::string Text(int col) {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+constexpr const char* kSchema = R"SQL(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE IF NOT EXISTS resources(
+  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+  uid TEXT NOT NULL, object TEXT NOT NULL, private TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(kind, namespace, name));
+CREATE TABLE IF NOT EXISTS owners(owner_uid TEXT NOT NULL, kind TEXT NOT NULL,
+  namespace TEXT NOT NULL, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS owners_by_uid ON owners(owner_uid);
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters VALUES('resourceVersion', 0);
+CREATE TABLE IF NOT EXISTS gateway_identities(id TEXT PRIMARY KEY, namespace TEXT NOT NULL,
+  agent TEXT NOT NULL, agent_uid TEXT NOT NULL, purpose TEXT NOT NULL, token TEXT NOT NULL,
+  created TEXT NOT NULL, revoked TEXT NOT NULL DEFAULT '');
+)SQL";
+
+json::object& Meta(json::object& o) {
+  json::value& m = o["metadata"];
+  if (!m.is_object()) m = json::object();
+  return m.as_object();
+}
+
+// SpecOf(): what `generation` follows: spec, or for kinds without one (Secret) the data.
+std::string SpecOf(const Resource& r) {
+  if (const json::value* s = r.object.if_contains("spec")) return json::serialize(*s);
+  std::string out;
+  for (const char* k : {"data", "keys", "type"}) {
+    if (const json::value* v = r.object.if_contains(k)) out += json::serialize(*v);
+  }
+  return out + r.private_data;
+}
+
+std::vector<std::string> OwnerUids(const json::object& o) {
+  std::vector<std::string> out;
+  const json::value* m = o.if_contains("metadata");
+  if (!m || !m->is_object()) return out;
+  const json::value* refs = m->as_object().if_contains("ownerReferences");
+  if (!refs || !refs->is_array()) return out;
+  for (const json::value& r : refs->as_array()) {
+    if (!r.is_object()) continue;
+    const json::value* u = r.as_object().if_contains("uid");
+    if (u && u->is_string()) out.emplace_back(u->as_string());
+  }
+  return out;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {
+    Stmt s(db_, "SELECT value FROM counters WHERE name='resourceVersion'");
+    if (s.Step() == SQLITE_ROW) version_ = s.Int(0);
+  }
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  absl::StatusOr<Resource> Get(const std::string& kind, const std::string& ns,
+                               const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return GetLocked(kind, ns, name);
+  }
+
+  absl::StatusOr<std::vector<Resource>> List(const std::string& kind, const std::string& ns,
+                                             Scope scope) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool all = scope == Scope::kAllNamespaces;
+    Stmt s(db_, all ? "SELECT namespace, name, object, private FROM resources WHERE kind=?1 "
+                      "ORDER BY namespace, name"
+                    : "SELECT namespace, name, object, private FROM resources WHERE kind=?1 "
+                      "AND namespace=?2 ORDER BY name");
+    s.Bind(1, kind);
+    if (!all) s.Bind(2, ns);
+    std::vector<Resource> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      auto r = Decode(kind, s.Text(0), s.Text(1), s.Text(2), s.Text(3));
+      if (!r.ok()) return r.status();
+      out.push_back(std::move(*r));
+    }
+    if (rc != SQLITE_DONE) return Error("list");
+    return out;
+  }
+
+  absl::StatusOr<Resource> Create(Resource r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (GetLocked(r.kind, r.ns, r.name).ok()) {
+      return absl::AlreadyExistsError(pai::StrCat(r.kind, " \"", r.name, "\" already exists"));
+    }
+    PAI_RETURN_IF_ERROR(Begin());
+    r.object.erase("status");
+    json::object& meta = Meta(r.object);
+    meta["uid"] = NewUid();
+    meta["generation"] = 1;
+    meta["creationTimestamp"] = NowRfc3339();
+    absl::Status s = WriteLocked(r, /*insert=*/true);
+    if (!s.ok()) {
+      Rollback();
+      return s;
+    }
+    PAI_RETURN_IF_ERROR(Commit());
+    return r;
+  }
+
+  absl::StatusOr<PutResult> Put(Resource r, std::optional<int64_t> expected) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto old = GetLocked(r.kind, r.ns, r.name);
+    if (!old.ok() && !absl::IsNotFound(old.status())) return old.status();
+    if (!old.ok()) {
+      if (expected) {
+        return absl::NotFoundError(pai::StrCat(r.kind, " \"", r.name,
+                                                "\" does not exist (a conditional update needs "
+                                                "an existing object)"));
+      }
+      PAI_RETURN_IF_ERROR(Begin());
+      r.object.erase("status");
+      json::object& meta = Meta(r.object);
+      meta["uid"] = NewUid();
+      meta["generation"] = 1;
+      meta["creationTimestamp"] = NowRfc3339();
+      absl::Status s = WriteLocked(r, true);
+      if (!s.ok()) {
+        Rollback();
+        return s;
+      }
+      PAI_RETURN_IF_ERROR(Commit());
+      return PutResult{std::move(r), true};
+    }
+    if (expected && *expected != old->resource_version()) {
+      return absl::AbortedError(pai::StrCat(
+          "the object has been modified: resourceVersion ", *expected, " is not the current ",
+          old->resource_version(), "; read it again and retry"));
+    }
+    json::object& meta = Meta(r.object);
+    const json::object& old_meta = old->object.at("metadata").as_object();
+    meta["uid"] = old_meta.at("uid");
+    meta["creationTimestamp"] = old_meta.at("creationTimestamp");
+    const bool spec_changed = SpecOf(r) != SpecOf(*old);
+    meta["generation"] = old->generation() + (spec_changed ? 1 : 0);
+    if (const json::value* st = old->object.if_contains("status")) {
+      r.object["status"] = *st;
+    } else {
+      r.object.erase("status");
+    }
+    if (!spec_changed && Comparable(r.object) == Comparable(old->object) &&
+        r.private_data == old->private_data) {
+      return PutResult{std::move(*old), false};  // nothing changed: no new resourceVersion
+    }
+    PAI_RETURN_IF_ERROR(Begin());
+    absl::Status s = WriteLocked(r, false);
+    if (!s.ok()) {
+      Rollback();
+      return s;
+    }
+    PAI_RETURN_IF_ERROR(Commit());
+    return PutResult{std::move(r), false};
+  }
+
+  absl::Status UpdateStatus(const std::string& kind, const std::string& ns,
+                            const std::string& name, const std::string& expected_uid,
+                            const json::object& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto old = GetLocked(kind, ns, name);
+    if (!old.ok()) return old.status();
+    if (!expected_uid.empty() && old->uid() != expected_uid) {
+      return absl::AbortedError("the object was deleted and created again");
+    }
+    old->object["status"] = status;
+    PAI_RETURN_IF_ERROR(Begin());
+    absl::Status s = WriteLocked(*old, false);
+    if (!s.ok()) {
+      Rollback();
+      return s;
+    }
+    return Commit();
+  }
+
+  absl::StatusOr<std::vector<Resource>> Delete(const std::string& kind, const std::string& ns,
+                                               const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto root = GetLocked(kind, ns, name);
+    if (!root.ok()) return root.status();
+    PAI_RETURN_IF_ERROR(Begin());
+    std::vector<Resource> deleted;
+    std::vector<Resource> queue{*root};
+    std::set<std::string> seen;
+    while (!queue.empty()) {
+      Resource r = std::move(queue.back());
+      queue.pop_back();
+      if (!seen.insert(r.uid()).second) continue;
+      // Dependents first found, deleted with it (Kubernetes' background cascade, done at once).
+      Stmt dep(db_, "SELECT kind, namespace, name FROM owners WHERE owner_uid=?1");
+      dep.Bind(1, r.uid());
+      while (dep.Step() == SQLITE_ROW) {
+        auto child = GetLocked(dep.Text(0), dep.Text(1), dep.Text(2));
+        if (child.ok()) queue.push_back(std::move(*child));
+      }
+      Stmt del(db_, "DELETE FROM resources WHERE kind=?1 AND namespace=?2 AND name=?3");
+      del.Bind(1, r.kind).Bind(2, r.ns).Bind(3, r.name);
+      Stmt delo(db_, "DELETE FROM owners WHERE kind=?1 AND namespace=?2 AND name=?3");
+      delo.Bind(1, r.kind).Bind(2, r.ns).Bind(3, r.name);
+      if (del.Step() != SQLITE_DONE || delo.Step() != SQLITE_DONE) {
+        Rollback();
+        return Error("delete");
+      }
+      deleted.push_back(std::move(r));
+    }
+    absl::Status s = BumpVersion().status();
+    if (!s.ok()) {
+      Rollback();
+      return s;
+    }
+    PAI_RETURN_IF_ERROR(Commit());
+    return deleted;
+  }
+
+  absl::StatusOr<std::vector<std::string>> Namespaces() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT DISTINCT namespace FROM resources WHERE namespace != '' ORDER BY 1");
+    std::vector<std::string> out;
+    while (s.Step() == SQLITE_ROW) out.push_back(s.Text(0));
+    return out;
+  }
+
+  absl::Status AddIdentity(const GatewayIdentity& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "INSERT INTO gateway_identities(id, namespace, agent, agent_uid, purpose, token, "
+           "created, revoked) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)");
+    s.Bind(1, id.id).Bind(2, id.ns).Bind(3, id.agent).Bind(4, id.agent_uid).Bind(5, id.purpose);
+    s.Bind(6, id.token).Bind(7, id.created).Bind(8, id.revoked);
+    if (s.Step() != SQLITE_DONE) return Error("add identity");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<GatewayIdentity>> Identities() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT id, namespace, agent, agent_uid, purpose, token, created, revoked FROM "
+           "gateway_identities ORDER BY created, id");
+    std::vector<GatewayIdentity> out;
+    while (s.Step() == SQLITE_ROW) {
+      out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6),
+                     s.Text(7)});
+    }
+    return out;
+  }
+
+  absl::Status MarkIdentityRevoked(const std::string& id, const std::string& when) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The plaintext of a revoked identity is of no further use: drop it.
+    Stmt s(db_, "UPDATE gateway_identities SET revoked=?2, token='' WHERE id=?1");
+    s.Bind(1, id).Bind(2, when);
+    if (s.Step() != SQLITE_DONE) return Error("revoke identity");
+    if (sqlite3_changes(db_) == 0) return absl::NotFoundError("no such gateway token");
+    return absl::OkStatus();
+  }
+
+  int64_t Version() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_;
+  }
+
+  int64_t WaitForChange(int64_t seen, std::chrono::milliseconds timeout) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait_for(lock, timeout, [&] { return version_ > seen; });
+    return version_;
+  }
+
+ private:
+
+  absl::Status Error(const char* what) {
+    return absl::InternalError(pai::StrCat("store: ", what, ": ", sqlite3_errmsg(db_)));
+  }
+  absl::Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "unknown";
+      sqlite3_free(err);
+      return absl::InternalError(pai::StrCat("store: ", m));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Begin() {
+    pending_version_ = version_;
+    return Exec("BEGIN IMMEDIATE");
+  }
+  absl::Status Commit() {
+    PAI_RETURN_IF_ERROR(Exec("COMMIT"));
+    version_ = pending_version_;
+    changed_.notify_all();
+    return absl::OkStatus();
+  }
+  void Rollback() {
+    (void)Exec("ROLLBACK");
+    pending_version_ = version_;
+  }
+
+  absl::StatusOr<int64_t> BumpVersion() {
+    Stmt s(db_, "UPDATE counters SET value=value+1 WHERE name='resourceVersion'");
+    if (s.Step() != SQLITE_DONE) return Error("version");
+    return ++pending_version_;
+  }
+
+  // Comparable(): the object without the fields a write sets itself.
+  static std::string Comparable(json::object o) {
+    if (json::value* m = o.if_contains("metadata"); m && m->is_object()) {
+      m->as_object().erase("resourceVersion");
+      m->as_object().erase("generation");
+    }
+    o.erase("status");
+    return json::serialize(o);
+  }
+
+  absl::Status WriteLocked(Resource& r, bool insert) {
+    auto v = BumpVersion();
+    if (!v.ok()) return v.status();
+    json::object& meta = Meta(r.object);
+    meta["resourceVersion"] = std::to_string(*v);
+    meta["name"] = r.name;
+    if (!r.ns.empty()) meta["namespace"] = r.ns;
+    const std::string text = json::serialize(r.object);
+    Stmt s(db_, insert ? "INSERT INTO resources(kind, namespace, name, uid, object, private) "
+                         "VALUES(?1,?2,?3,?4,?5,?6)"
+                       : "UPDATE resources SET uid=?4, object=?5, private=?6 WHERE kind=?1 AND "
+                         "namespace=?2 AND name=?3");
+    s.Bind(1, r.kind).Bind(2, r.ns).Bind(3, r.name).Bind(4, r.uid()).Bind(5, text);
+    s.Bind(6, r.private_data);
+    if (s.Step() != SQLITE_DONE) return Error("write");
+    Stmt delo(db_, "DELETE FROM owners WHERE kind=?1 AND namespace=?2 AND name=?3");
+    delo.Bind(1, r.kind).Bind(2, r.ns).Bind(3, r.name);
+    if (delo.Step() != SQLITE_DONE) return Error("owners");
+    for (const std::string& owner : OwnerUids(r.object)) {
+      Stmt o(db_, "INSERT INTO owners(owner_uid, kind, namespace, name) VALUES(?1,?2,?3,?4)");
+      o.Bind(1, owner).Bind(2, r.kind).Bind(3, r.ns).Bind(4, r.name);
+      if (o.Step() != SQLITE_DONE) return Error("owners");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Resource> GetLocked(const std::string& kind, const std::string& ns,
+                                     const std::string& name) {
+    Stmt s(db_,
+           "SELECT object, private FROM resources WHERE kind=?1 AND namespace=?2 AND name=?3");
+    s.Bind(1, kind).Bind(2, ns).Bind(3, name);
+    const int rc = s.Step();
+    if (rc == SQLITE_DONE) {
+      return absl::NotFoundError(pai::StrCat(kind, " \"", name, "\" not found"));
+    }
+    if (rc != SQLITE_ROW) return Error("get");
+    return Decode(kind, ns, name, s.Text(0), s.Text(1));
+  }
+
+  static absl::StatusOr<Resource> Decode(const std::string& kind, const std::string& ns,
+                                         const std::string& name, const std::string& text,
+                                         const std::string& priv) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) {
+      return absl::DataLossError(pai::StrCat("store: ", kind, " ", ns, "/", name,
+                                              " is not a JSON object"));
+    }
+    return Resource{kind, ns, name, std::move(v.as_object()), priv};
+  }
+
+  sqlite3* db_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int64_t version_ = 0;
+  int64_t pending_version_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::InternalError(pai::StrCat("cannot open ", path, ": ", m));
+  }
+  sqlite3_busy_timeout(db, 5000);
+  char* err = nullptr;
+  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return absl::InternalError(pai::StrCat("cannot initialise ", path, ": ", m));
+  }
+  return std::unique_ptr<Store>(new SqliteStore(db));
+}
+
+}  // namespace pai::server

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Configures and builds pai-gateway into build/ (or $PAI_BUILD_DIR) with Ninja and ccache.
+# Configures and builds the Pai binaries into build/ (or $PAI_BUILD_DIR) with Ninja and ccache.
 #   scripts/build.sh [extra cmake -D options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,4 +7,7 @@ build_dir="${PAI_BUILD_DIR:-build}"
 build_type="${PAI_BUILD_TYPE:-RelWithDebInfo}"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "$@" >/dev/null
 # Beast/Asio translation units need ~1.5 GB each at -O2: two jobs fit comfortably.
-cmake --build "$build_dir" -j "${PAI_JOBS:-$(nproc)}"
+# PAI_TARGETS: build only these targets (the quick start does not build the tests).
+targets=()
+for t in ${PAI_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build_dir" -j "${PAI_JOBS:-$(nproc)}" "${targets[@]}"

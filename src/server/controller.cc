@@ -315,7 +315,11 @@ void Controller::Start() {
       }
       // A pass that wrote statuses moved the version: the next pass starts at once and, having
       // nothing to change, writes nothing. Otherwise wait for a change or the resync period.
-      store_.WaitForChange(seen, options_.resync);
+      // In slices, so that Stop() is not held up by a quiet store.
+      const auto deadline = std::chrono::steady_clock::now() + options_.resync;
+      while (!stop_.load() && std::chrono::steady_clock::now() < deadline &&
+             store_.WaitForChange(seen, std::chrono::milliseconds(100)) == seen) {
+      }
     }
   });
 }

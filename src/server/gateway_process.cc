@@ -32,10 +32,9 @@ absl::Status GatewayProcess::Spawn() {
     return absl::InternalError("fork failed");
   }
   if (pid == 0) {
-    // The gateway must not outlive its supervisor: it would serve a configuration nobody
-    // maintains any more.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) _exit(1);
+    // No PR_SET_PDEATHSIG: the gateway keeps serving if the server crashes.
+    (void)parent;
+    ::setsid();  // its own session: a terminal's Ctrl-C reaches it through the server
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGTERM for sigwait()
@@ -52,7 +51,58 @@ absl::Status GatewayProcess::Spawn() {
   return absl::OkStatus();
 }
 
+void GatewayProcess::Listening(const std::string& listen, const std::string& admin) {
+  if (options_.on_listening) options_.on_listening(listen, admin);
+  if (!options_.state_file.empty()) {
+    const std::string tmp = options_.state_file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f) {
+      const std::string text = boost::json::serialize(boost::json::object{
+          {"pid", pid_.load()}, {"listen", listen}, {"admin_listen", admin}});
+      std::fwrite(text.data(), 1, text.size(), f);
+      std::fclose(f);
+      std::rename(tmp.c_str(), options_.state_file.c_str());
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  listening_ = true;
+  cv_.notify_all();
+}
+
+// Adopt(): takes over the gateway a previous server started, when it still runs.
+bool GatewayProcess::Adopt() {
+  if (options_.state_file.empty()) return false;
+  std::FILE* f = std::fopen(options_.state_file.c_str(), "r");
+  if (!f) return false;
+  std::string text(4096, '\0');
+  text.resize(std::fread(text.data(), 1, text.size(), f));
+  std::fclose(f);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return false;
+  const auto* pid = v.as_object().if_contains("pid");
+  const auto* l = v.as_object().if_contains("listen");
+  const auto* a = v.as_object().if_contains("admin_listen");
+  if (!pid || !pid->is_int64() || !l || !a || !l->is_string() || !a->is_string()) return false;
+  const pid_t p = static_cast<pid_t>(pid->as_int64());
+  char exe[4096];
+  const ssize_t n = ::readlink(pai::StrCat("/proc/", p, "/exe").c_str(), exe, sizeof exe - 1);
+  if (p <= 0 || n <= 0) return false;
+  exe[n] = '\0';
+  const std::string_view path(exe, static_cast<size_t>(n));
+  if (path.size() < 11 || path.substr(path.size() - 11) != "pai-gateway") return false;
+  adopted_ = true;
+  pid_.store(p);
+  log::Info("adopted the running pai-gateway", {{"pid", p}, {"listen", l->as_string()}});
+  Listening(std::string(l->as_string()), std::string(a->as_string()));
+  return true;
+}
+
 absl::Status GatewayProcess::Start() {
+  if (Adopt()) {
+    thread_ = std::thread([this] { Supervise(); });
+    return absl::OkStatus();
+  }
   if (::access(options_.binary.c_str(), X_OK) != 0) {
     return absl::InternalError(pai::StrCat("pai-gateway not found at ", options_.binary,
                                            " (use --gateway-bin)"));
@@ -64,6 +114,15 @@ absl::Status GatewayProcess::Start() {
 
 void GatewayProcess::Supervise() {
   int backoff_ms = 200;
+  if (adopted_) {
+    // Not our child: watch it until it exits, then start our own.
+    while (!stopping_.load() && ::kill(pid_.load(), 0) == 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_.load(); });
+    }
+    pid_.store(-1);
+    if (stopping_.load() || !Spawn().ok()) return;
+  }
   for (;;) {
     // Relay the child's log lines; spot its "listening" line.
     std::FILE* in = ::fdopen(stderr_fd_, "r");
@@ -75,16 +134,11 @@ void GatewayProcess::Supervise() {
       if (std::strstr(line, "\"msg\":\"listening\"")) {
         boost::system::error_code ec;
         boost::json::value v = boost::json::parse(std::string_view(line, static_cast<size_t>(n)), ec);
-        if (!ec && v.is_object()) {
-          const auto* l = v.as_object().if_contains("listen");
-          const auto* a = v.as_object().if_contains("admin_listen");
-          if (l && a && l->is_string() && a->is_string() && options_.on_listening) {
-            options_.on_listening(std::string(l->as_string()), std::string(a->as_string()));
-          }
+        const auto* l = !ec && v.is_object() ? v.as_object().if_contains("listen") : nullptr;
+        const auto* a = !ec && v.is_object() ? v.as_object().if_contains("admin_listen") : nullptr;
+        if (l && a && l->is_string() && a->is_string()) {
+          Listening(std::string(l->as_string()), std::string(a->as_string()));
         }
-        std::lock_guard<std::mutex> lock(mu_);
-        listening_ = true;
-        cv_.notify_all();
       }
     }
     std::free(line);
@@ -125,8 +179,11 @@ void GatewayProcess::Stop() {
   cv_.notify_all();
   const pid_t pid = pid_.load();
   if (pid > 0) ::kill(pid, SIGTERM);
-  // The supervisor thread reaps the child once its stderr closes; bound the wait.
-  for (int i = 0; i < 350 && pid_.load() > 0; ++i) ::usleep(100'000);
+  // The supervisor thread reaps the child once its stderr closes (an adopted one: once it is
+  // gone); bound the wait.
+  for (int i = 0; i < 350 && pid_.load() > 0 && ::kill(pid_.load(), 0) == 0; ++i) {
+    ::usleep(100'000);
+  }
   if (pid_.load() > 0) ::kill(pid_.load(), SIGKILL);
   if (thread_.joinable()) thread_.join();
 }

@@ -2,8 +2,13 @@
 // (shared/design/ARCHITECTURE.md, "Command-line contract of pai-server"). The child is
 // started with the rendered configuration directory and its own state directory, restarted
 // (with a growing back-off) if it exits, and stopped with SIGTERM (it drains) when the server
-// stops; PR_SET_PDEATHSIG ends it if the server dies. Its log lines are relayed to the server's
-// stderr; the bound addresses are read from its "listening" line.
+// stops. Its log lines are relayed to the server's stderr; the bound addresses are read from
+// its "listening" line and recorded in `state_file`.
+//
+// The gateway outlives a server that crashes (it keeps serving its last configuration, as the
+// architecture requires); a server started again on the same state directory adopts the
+// gateway recorded in `state_file` when that process is still a running pai-gateway, instead
+// of starting a second one.
 //
 // Thread safety: all methods from any thread.
 #pragma once
@@ -23,6 +28,7 @@ namespace pai::server {
 struct GatewayProcessOptions {
   std::string binary;       // path of pai-gateway
   std::vector<std::string> args;
+  std::string state_file;  // JSON {"pid","listen","admin_listen"} of the running gateway
   // Called with (listen, admin_listen) each time a (re)started gateway reports its addresses.
   std::function<void(const std::string&, const std::string&)> on_listening;
 };
@@ -44,6 +50,8 @@ class GatewayProcess {
  private:
   absl::Status Spawn();
   void Supervise();
+  bool Adopt();
+  void Listening(const std::string& listen, const std::string& admin);
 
   GatewayProcessOptions options_;
   std::mutex mu_;
@@ -53,6 +61,7 @@ class GatewayProcess {
   std::atomic<bool> stopping_{false};
   std::atomic<int> pid_{-1};
   int stderr_fd_ = -1;
+  bool adopted_ = false;
   std::thread thread_;
 };
 

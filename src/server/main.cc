@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
   bool seed = true;
   std::string log_level = "info";
   int64_t gateway_watch_ms = 100;
+  bool print_token = false;
   app.add_option("--listen", http.listen, "API address HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--state-dir", state_dir, "State directory (store, admin token, gateway state)")
@@ -145,6 +147,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--default,!--no-default", seed,
                "On an empty store, create the embedded default (mock ModelProvider, demo Agent)");
+  app.add_flag("--print-admin-token", print_token,
+               "Print the first admin token (from <state-dir>/admin-token) and the pai login "
+               "line once serving (the quick start)");
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -205,6 +210,7 @@ int main(int argc, char** argv) {
     gopts.args = {"-f", gateway_state + "/config", "--state-dir", gateway_state, "--listen",
                   gateway_listen, "--admin-listen", gateway_admin_listen, "--watch-interval-ms",
                   std::to_string(gateway_watch_ms)};
+    gopts.state_file = gateway_state + "/process.json";
     gopts.on_listening = [&](const std::string& listen, const std::string& admin) {
       gateway_admin_client.SetAddress(admin);
       std::lock_guard<std::mutex> lock(addr_mu);
@@ -246,6 +252,22 @@ int main(int argc, char** argv) {
   std::cout << "  state    : " << state_dir << "\n";
   if (!admin_file->empty()) {
     std::cout << "  admin token written to " << *admin_file << " (mode 0600, shown nowhere else)\n";
+  }
+  if (print_token) {
+    std::ifstream in(state_dir + "/admin-token");
+    std::string token;
+    if (in && std::getline(in, token) && !token.empty()) {
+      std::cout << "\nLog in as admin (the token is also in " << state_dir << "/admin-token):\n"
+                << "  pai login " << api_url << " --token " << token << "\n"
+                << "\nThen, for example:\n"
+                << "  pai get agents\n"
+                << "  pai get model-providers\n"
+                << "  pai apply -f ../shared/seeds/examples/agent-session-spawning.yaml\n"
+                << "  pai admin gateway-token create --agent demo     # a key for the gateway\n"
+                << "  pai get metrics\n"
+                << "  pai audit demo\n"
+                << "\nStop with Ctrl-C.\n";
+    }
   }
   std::cout << std::flush;
 

@@ -189,6 +189,11 @@ bool NeedsQuotes(std::string_view s) {
       "y",  "Y",  "n",  "N",  "yes", "Yes", "YES", "no",
       "No", "NO", "on", "On", "ON",  "off", "Off", "OFF"};
   if (kYaml11Bools.contains(s)) return true;
+  // YAML 1.1 timestamps ("2026-04-14", "2026-04-14T00:00:00Z") would come back as dates.
+  if (s.size() >= 10 && absl::ascii_isdigit(static_cast<unsigned char>(s[0])) && s[4] == '-' &&
+      s[7] == '-') {
+    return true;
+  }
   static constexpr std::string_view kSpecialStart = "-?:,[]{}#&*!|>'\"%@` \t";
   if (kSpecialStart.find(s.front()) != std::string_view::npos) {
     // "-x", "?x", ":x" are plain scalars in YAML, but quoting them is clearer and always safe.

@@ -25,6 +25,8 @@ std::string ErrorJson(std::string_view code, std::string_view message, std::stri
 
 namespace {
 
+constexpr const char* kCreatedBy = "pai.io/created-by";
+
 ApiResponse Json(int status, const json::value& v) { return {status, json::serialize(v)}; }
 ApiResponse Err(int status, std::string_view code, std::string_view message,
                 std::string_view field = "") {
@@ -442,6 +444,19 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
   r.kind = std::string(k->kind);
   r.ns = ns;
   r.name = name;
+  {
+    // Who created it: a Session started by a trigger gets the env variables of the token that
+    // created its Agent (docs/api.md). Kept across updates; never taken from the body.
+    std::string creator = ctx.caller.token_name;
+    if (auto existing = store_.Get(r.kind, ns, name); existing.ok()) {
+      const json::object* em = Obj(existing->object, "metadata");
+      const json::object* ea = em ? Obj(*em, "annotations") : nullptr;
+      if (ea && !Str(ea, kCreatedBy).empty()) creator = Str(ea, kCreatedBy);
+    }
+    json::value& ann = meta["annotations"];
+    if (!ann.is_object()) ann = json::object();
+    ann.as_object()[kCreatedBy] = creator;
+  }
   if (kind == "AgentWorkload") {
     // Stored as an Agent with the fields as written (docs/resources.md, "Legacy mapping").
     doc["kind"] = "Agent";

@@ -331,3 +331,27 @@ test('the API answers a scoped token 403 on other namespaces and validation erro
     await p.stop();
   }
 });
+
+test('pai create model-provider --max-tokens-day is enforced by the gateway', async () => {
+  const p = await startPlatform();
+  try {
+    const home = await loggedInHome(p);
+    await paiOk(home, ['create', 'model-provider', 'capped', '--provider', 'mock', '--api-key', 'k', '--max-tokens-day', '5']);
+    const dir = tmpDir('pai-yaml-');
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', yaml(['apiVersion: pai.io/v1', 'kind: Agent',
+      'metadata: {name: thrifty}', 'spec:', '  models: [capped/gpt-4o-mini]']))]);
+    const mp = JSON.parse(await paiOk(home, ['get', 'model-provider', 'capped', '-o', 'json']));
+    assert.equal(mp.spec.maxTokensDay, 5);
+    const token = await gatewayToken(home, 'thrifty');
+    const r = await eventually(async () => {
+      const c = await chat(p, token, 'capped/gpt-4o-mini');
+      return c.status === 429 ? c : undefined;
+    }, 2000, 'the capped provider refuses a call that cannot fit its daily cap');
+    assert.match(r.value.json.error.message, /capped|provider/i);
+    // The creator of every resource is recorded (Sessions started by triggers take its env).
+    const a = JSON.parse(await paiOk(home, ['get', 'agent', 'thrifty', '-o', 'json']));
+    assert.match(a.metadata.annotations['pai.io/created-by'], /^tok-[0-9a-f]{12}$/);
+  } finally {
+    await p.stop();
+  }
+});

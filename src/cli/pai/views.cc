@@ -234,6 +234,11 @@ std::string AgentType(const json::value& agent) {
   if (lr != nullptr && lr->is_bool() && lr->get_bool()) return "service";
   const std::string legacy = StrAt(agent, {"spec", "type"});
   if (legacy == "task" || legacy == "service") return legacy;
+  // Legacy AgentWorkload shape: an image without a harness is a long-running Agent
+  // (docs/resources.md, "Legacy mapping").
+  if (!StrAt(agent, {"spec", "image"}).empty() && StrAt(agent, {"spec", "harness"}).empty()) {
+    return "service";
+  }
   return "";
 }
 

@@ -10,6 +10,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "common/strings.h"
 #include "resource/resource.h"
 #include "server/legacy_models.h"
@@ -193,6 +195,15 @@ ApiResponse Api::Handle(const ApiRequest& request) {
   }
   if (request.body.size() > options_.max_body_bytes) {
     return Err(413, "payload_too_large", "request body too large");
+  }
+  if ((request.method == "POST" || request.method == "PUT") && !request.content_type.empty()) {
+    const std::string type = absl::AsciiStrToLower(
+        AV(std::string_view(request.content_type).substr(0, request.content_type.find(';'))));
+    if (absl::StripAsciiWhitespace(type) != "application/json") {
+      return Err(400, "bad_request",
+                 pai::StrCat("Content-Type must be application/json, not \"",
+                             request.content_type, "\""));
+    }
   }
   const std::string bearer = ParseBearer(request.authorization);
   if (bearer.empty()) {
@@ -571,6 +582,18 @@ ApiResponse Api::Audit(Ctx& ctx, const std::string& ns, const std::string& agent
   if (!gateway_) return Err(503, "gateway_unavailable", "no gateway is configured");
   std::string target = pai::StrCat("/audit?agent=", PercentEncode(pai::StrCat(ns, "/", agent)));
   const std::string limit = ctx.query.count("limit") ? ctx.query["limit"] : "50";
+  if (int64_t n = 0; !absl::SimpleAtoi(limit, &n) || n < 1 || n > 100000) {
+    return Err(400, "bad_request", "limit must be an integer in 1..100000");
+  }
+  if (ctx.query.count("since") && !ctx.query["since"].empty()) {
+    absl::Duration d;
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseDuration(ctx.query["since"], &d) &&
+        !absl::ParseTime(absl::RFC3339_full, ctx.query["since"], &t, &err)) {
+      return Err(400, "bad_request", "since must be a duration (1h, 24h) or an RFC 3339 time");
+    }
+  }
   pai::StrAppend(&target, "&limit=", PercentEncode(limit));
   for (const char* p : {"since", "type"}) {
     if (ctx.query.count(p) && !ctx.query[p].empty()) {

@@ -109,7 +109,8 @@ json::object EffectiveSpec(const Snapshot& s, const Resource& agent,
 absl::StatusOr<std::string> KeyRefDoc(const Snapshot& s, const Resource& r, json::object* holder) {
   if (const json::object* ref = Obj(holder, "apiKeySecretRef")) {
     const std::string name = Str(ref, "name");
-    const std::string key = Str(ref, "key");
+    std::string key = Str(ref, "key");
+    if (key.empty()) key = "api-key";  // the default of apiKeySecretRef.key (docs/resources.md)
     // A reference never leaves the resource's namespace (a tenant cannot borrow a key).
     auto it = s.secrets.find(pai::StrCat(r.ns, "/", name));
     if (it == s.secrets.end()) {
@@ -485,7 +486,8 @@ absl::Status Controller::ReconcileOnce() {
         auto sec = s.secrets.find(pai::StrCat(r.ns, "/", Str(ref, "name")));
         if (sec == s.secrets.end()) {
           missing.push_back(pai::StrCat("Secret \"", Str(ref, "name"), "\" not found"));
-        } else if (SecretValue(sec->second, Str(ref, "key")).empty()) {
+        } else if (SecretValue(sec->second, Str(ref, "key").empty() ? "api-key" : Str(ref, "key"))
+                       .empty()) {
           missing.push_back(pai::StrCat("Secret \"", Str(ref, "name"), "\" has no key \"",
                                         Str(ref, "key"), "\""));
         }

@@ -97,7 +97,7 @@ TEST_CASE("api PUT with a stale metadata.resourceVersion is 409 conflict") {
   s.MustAdmin("PUT", kNs + "a/agents/x", fresh, 200);
 }
 
-TEST_CASE("api label-only PUT keeps generation; status in the body is ignored") {
+TEST_CASE("api label-only PUT keeps generation and status in the body is ignored") {
   Server s;
   s.MustAdmin("POST", kNs + "a/agents", kAgentX, 201);
   json::object put = s.MustAdmin(
@@ -142,7 +142,7 @@ TEST_CASE("api kind that does not match the plural is 422") {
   CHECK(ErrorField(r.body, "field") == "kind");
 }
 
-TEST_CASE("api unknown route and unknown plural are 404; unauthenticated routes answer") {
+TEST_CASE("api unknown route and unknown plural are 404 and unauthenticated routes answer") {
   Server s;
   CHECK(s.Admin("GET", kNs + "a/widgets").status == 404);
   CHECK(s.Admin("GET", "/apis/pai.io/v1/nothing/here").status == 404);

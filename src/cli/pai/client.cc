@@ -106,6 +106,8 @@ absl::StatusOr<Response> Client::Call(std::string_view method, const std::string
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
   } else if (method == "POST" || method == "PUT") {
+    // An empty body is still JSON's business (libcurl would label it a form).
+    headers = curl_slist_append(headers, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
   }

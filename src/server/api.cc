@@ -156,6 +156,36 @@ json::object OwnerRef(const Resource& owner) {
           {"uid", owner.uid()},        {"controller", true},      {"blockOwnerDeletion", true}};
 }
 
+// AppendFileVersion(): the PaiFile's version list ({"versions":[{version, sha256, size,
+// createdAt, data}]}) with `data` appended when it differs from the newest version.
+std::string AppendFileVersion(const std::string& private_data, const std::string& data) {
+  boost::system::error_code ec;
+  json::value v = private_data.empty() ? json::value(json::object())
+                                       : json::parse(private_data, ec);
+  if (ec || !v.is_object()) v = json::object();
+  json::value& vs = v.as_object()["versions"];
+  if (!vs.is_array()) vs = json::array();
+  json::array& versions = vs.as_array();
+  if (!versions.empty() && Str(&versions.back().as_object(), "data") == data) {
+    return json::serialize(v);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  versions.push_back(json::object{{"version", static_cast<int64_t>(versions.size()) + 1},
+                                  {"sha256", hex},
+                                  {"size", static_cast<int64_t>(data.size() / 4 * 3)},
+                                  {"createdAt", NowRfc3339()},
+                                  {"data", data}});
+  return json::serialize(v);
+}
+
 }  // namespace
 
 struct Api::Ctx {
@@ -185,7 +215,19 @@ ApiResponse Api::Handle(const ApiRequest& request) {
   }
   const auto& s = ctx.segments;
   if (request.method == "GET" && s.size() == 1) {
-    if (s[0] == "healthz" || s[0] == "readyz") return Json(200, json::object{{"status", "ok"}});
+    if (s[0] == "healthz") return Json(200, json::object{{"status", "ok"}});
+    if (s[0] == "readyz") {
+      // Ready: the store answers and, when the server has a gateway, the gateway does too.
+      if (auto ns = store_.Namespaces(); !ns.ok()) {
+        return Err(503, "unavailable", pai::StrCat("store: ", ns.status().message()));
+      }
+      if (gateway_) {
+        if (auto g = gateway_->Get("/readyz"); !g.ok()) {
+          return Err(503, "gateway_unavailable", SV(g.status().message()));
+        }
+      }
+      return Json(200, json::object{{"status", "ready"}});
+    }
     if (s[0] == "version") {
       return Json(200, json::object{{"version", options_.version}, {"apiVersion", "pai.io/v1"}});
     }
@@ -354,6 +396,30 @@ ApiResponse Api::Item(Ctx& ctx, const std::string& ns, const std::string& plural
   if (m == "GET") {
     auto r = store_.Get(kind, ns, name);
     if (!r.ok()) return FromStatus(r.status());
+    if (kind == "PaiFile" && ctx.query.count("version")) {
+      boost::system::error_code ec;
+      json::value priv = json::parse(r->private_data, ec);
+      const json::array* vs = nullptr;
+      if (!ec && priv.is_object()) {
+        if (const json::value* a = priv.as_object().if_contains("versions"); a && a->is_array()) {
+          vs = &a->as_array();
+        }
+      }
+      for (const json::value& v : vs ? *vs : json::array()) {
+        const json::object& vo = v.as_object();
+        if (std::to_string(vo.at("version").as_int64()) != ctx.query["version"]) continue;
+        json::object out = r->object;
+        json::value& spec = out["spec"];
+        if (!spec.is_object()) spec = json::object();
+        spec.as_object()["data"] = vo.at("data");
+        json::value& st = out["status"];
+        if (!st.is_object()) st = json::object();
+        st.as_object()["servedVersion"] = vo.at("version");
+        return Json(200, out);
+      }
+      return Err(404, "not_found",
+                 pai::StrCat("PaiFile \"", name, "\" has no version ", ctx.query["version"]));
+    }
     std::optional<json::object> usage;
     if (kind == "Agent") {
       auto u = UsageByAgent();
@@ -522,6 +588,13 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
         return Err(422, "invalid", "spec: a Session is immutable once created", "spec");
       }
     }
+  }
+  if (r.kind == "PaiFile") {
+    // Each change of spec.data is a new version; every version stays readable
+    // (GET ...?version=N) for Agents that pin one (spec.files[].version).
+    auto existing = store_.Get("PaiFile", ns, name);
+    r.private_data = AppendFileVersion(existing.ok() ? existing->private_data : "",
+                                       Str(Obj(doc, "spec"), "data"));
   }
   r.object = std::move(doc);
   if (create_only) {

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "auth/token_store.h"
 #include "common/log.h"
@@ -61,6 +62,7 @@ struct Snapshot {
   std::map<std::string, Resource> secrets, providers, bindings, agents, model_providers;
   std::map<std::string, std::vector<Resource>> providers_by_ns;  // ModelProviders per namespace
   std::set<std::string> skills, files;                           // "ns/name"
+  std::map<std::string, int64_t> file_versions;                  // PaiFile "ns/name" -> newest
 };
 
 absl::StatusOr<Snapshot> Load(Store& store) {
@@ -84,7 +86,13 @@ absl::StatusOr<Snapshot> Load(Store& store) {
   }
   for (const auto& [k, r] : s.model_providers) s.providers_by_ns[r.ns].push_back(r);
   for (const auto& [k, r] : skills) s.skills.insert(k);
-  for (const auto& [k, r] : files) s.files.insert(k);
+  for (const auto& [k, r] : files) {
+    s.files.insert(k);
+    boost::system::error_code ec;
+    json::value priv = json::parse(r.private_data.empty() ? "{}" : r.private_data, ec);
+    const json::array* vs = !ec && priv.is_object() ? Arr(&priv.as_object(), "versions") : nullptr;
+    s.file_versions[k] = vs ? static_cast<int64_t>(vs->size()) : 0;
+  }
   return s;
 }
 
@@ -350,6 +358,23 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+// CreatorEnv(): the `pai config set-env` variables of the token that created `r` (its
+// pai.io/created-by annotation), as they are now: the runtime snapshots them at start.
+std::map<std::string, std::string> CreatorEnv(Store& store, const Resource& r) {
+  std::map<std::string, std::string> env;
+  const json::object* meta = Obj(&r.object, "metadata");
+  const std::string creator = Str(Obj(meta, "annotations"), "pai.io/created-by");
+  if (creator.empty()) return env;
+  auto token = store.Get("PaiAccessToken", "", creator);
+  if (!token.ok()) return env;
+  if (const json::object* e = Obj(Obj(&token->object, "spec"), "env")) {
+    for (const auto& [k, v] : *e) {
+      if (v.is_string()) env[std::string(k)] = std::string(v.as_string());
+    }
+  }
+  return env;
+}
+
 void SetStatus(Store& store, const Resource& r, json::object status) {
   const json::value* old = r.object.if_contains("status");
   // Fields other writers own (runtime phases of the next issue) are kept.
@@ -500,6 +525,16 @@ absl::Status Controller::ReconcileOnce() {
           const std::string name = x.is_object() ? Str(&x.as_object(), "name") : "";
           if (!name.empty() && !set->contains(pai::StrCat(r.ns, "/", name))) {
             missing.push_back(pai::StrCat(kind, " \"", name, "\" not found"));
+            continue;
+          }
+          // A pinned PaiFile version must exist.
+          const json::value* pin = x.is_object() ? x.as_object().if_contains("version") : nullptr;
+          int64_t want = 0;
+          if (pin && pin->is_int64()) want = pin->as_int64();
+          if (pin && pin->is_string()) (void)absl::SimpleAtoi(std::string(pin->as_string()), &want);
+          auto fv = s.file_versions.find(pai::StrCat(r.ns, "/", name));
+          if (want > 0 && (fv == s.file_versions.end() || want > fv->second)) {
+            missing.push_back(pai::StrCat("PaiFile \"", name, "\" has no version ", want));
           }
         }
       }
@@ -520,7 +555,7 @@ absl::Status Controller::ReconcileOnce() {
     const json::value* lr = spec.if_contains("longRunning");
     if (lr && lr->is_bool() && lr->as_bool()) {
       Workload w{"Agent", r.ns, r.name, r.uid(), spec, {}, options_.gateway_url,
-                 agent_token[k], {}};
+                 agent_token[k], CreatorEnv(store_, r)};
       (void)runtime_.Start(w);
       WorkloadStatus ws = runtime_.Status("Agent", k);
       st["phase"] = ws.phase;
@@ -543,7 +578,18 @@ absl::Status Controller::ReconcileOnce() {
     for (const Resource& r : *list) {
       json::object st{{"observedGeneration", r.generation()}};
       if (std::string(kind) == "PaiFile") {
-        st["currentVersion"] = r.generation();  // each content change is a new version
+        // The versions the API recorded (server-only data holds their content).
+        boost::system::error_code ec;
+        json::value priv = json::parse(r.private_data.empty() ? "{}" : r.private_data, ec);
+        json::array versions;
+        const json::array* vs = !ec && priv.is_object() ? Arr(&priv.as_object(), "versions") : nullptr;
+        for (const json::value& v : vs ? *vs : json::array()) {
+          json::object vo = v.as_object();
+          vo.erase("data");
+          versions.push_back(std::move(vo));
+        }
+        st["currentVersion"] = versions.empty() ? 0 : versions.back().as_object().at("version");
+        st["versions"] = std::move(versions);
       } else {
         const json::array* files = Arr(Spec(r), "files");
         st["files"] = files ? static_cast<int64_t>(files->size()) : 0;

@@ -355,3 +355,70 @@ test('pai create model-provider --max-tokens-day is enforced by the gateway', as
     await p.stop();
   }
 });
+
+test('HTTPS: pai-server serves TLS, pai verifies it against PAI_CA_FILE and refuses an unknown CA', async () => {
+  const dir = tmpDir('pai-tls-');
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'),
+    '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  const p = await startPlatform({ extraArgs: ['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem')] });
+  try {
+    assert.match(p.api, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const home = tmpDir('pai-home-');
+    const untrusted = await pai(home, ['login', p.api, '--token', p.adminToken]);
+    assert.notEqual(untrusted.code, 0, 'a certificate from an unknown CA is refused');
+    assert.equal(untrusted.stderr.trim().split('\n').length, 1);
+    const env = { PAI_CA_FILE: path.join(dir, 'cert.pem') };
+    await paiOk(home, ['login', p.api, '--token', p.adminToken], { env });
+    const agents = JSON.parse(await paiOk(home, ['get', 'agents', '-o', 'json'], { env }));
+    assert.ok(agents.items.some((a) => a.metadata.name === 'demo'));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('pai login: a raw IP gets http://, the token is read from stdin when omitted', async () => {
+  const p = await startPlatform();
+  try {
+    const home = tmpDir('pai-home-');
+    const hostPort = p.api.replace(/^http:\/\//, '');
+    const out = await paiOk(home, ['login', hostPort, '--context', 'local'], { input: `${p.adminToken}\n` });
+    assert.match(out, /context local/);
+    const cfg = JSON.parse(fs.readFileSync(path.join(home, '.pai', 'config.json'), 'utf8'));
+    assert.equal(cfg.currentContext, 'local');
+    assert.equal(cfg.contexts.local.server, p.api);
+    assert.match(await paiOk(home, ['context', 'list']), /^local \(active\)$/m);
+    await paiOk(home, ['logout']);
+    const r = await pai(home, ['get', 'agents']);
+    assert.notEqual(r.code, 0);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('PaiFile versions: each content change is a new version, older ones stay readable, a pinned missing version is a status matter', async () => {
+  const p = await startPlatform();
+  try {
+    const put = (text) => api(p, 'PUT', '/apis/pai.io/v1/namespaces/default/paifiles/customers', {
+      body: { apiVersion: 'pai.io/v1', kind: 'PaiFile', metadata: { name: 'customers' }, spec: { data: Buffer.from(text).toString('base64') } },
+    });
+    assert.equal((await put('id,name\n1,a\n')).status, 201);
+    assert.equal((await put('id,name\n1,a\n2,b\n')).status, 200);
+    const v1 = await api(p, 'GET', '/apis/pai.io/v1/namespaces/default/paifiles/customers?version=1');
+    assert.equal(Buffer.from(v1.json.spec.data, 'base64').toString(), 'id,name\n1,a\n');
+    assert.equal((await api(p, 'GET', '/apis/pai.io/v1/namespaces/default/paifiles/customers?version=3')).status, 404);
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-yaml-');
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', yaml(['apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: reader}',
+      'spec:', '  models: [mock/gpt-4o-mini]', '  files:', '    - {name: customers, mountPath: /data/c.csv, version: 7}']))]);
+    const a = await eventually(async () => {
+      const f = JSON.parse(await paiOk(home, ['get', 'paifile', 'customers', '-o', 'json']));
+      const ag = JSON.parse(await paiOk(home, ['get', 'agent', 'reader', '-o', 'json']));
+      return f.status?.currentVersion === 2 && ag.status?.ready === false ? ag : undefined;
+    }, 3000, 'the controller reports versions and the missing pin');
+    assert.match(a.value.status.message, /PaiFile "customers" has no version 7/);
+  } finally {
+    await p.stop();
+  }
+});

@@ -187,6 +187,8 @@ test('a deleted ModelProvider is no longer served, a deleted Agent loses its gat
       return r.status === 404 ? r : undefined;
     }, 1000, 'extra/ is refused after the delete');
     assert.equal(gone.value.json.error.code, 'model_not_found');
+    const key = await pai(home, ['get', 'secret', 'extra-api-key']);
+    assert.notEqual(key.code, 0, 'the provider\'s key Secret is deleted with it (ownerReferences)');
     assert.equal((await chat(p, token, 'mock/gpt-4o-mini')).status, 200, 'the other model still works');
     // The secret created with the provider keeps its value out of every response.
     const secrets = await paiOk(home, ['get', 'secrets', '-o', 'json']);

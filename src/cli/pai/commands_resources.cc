@@ -219,12 +219,9 @@ absl::Status CreateModelProvider(const Globals& g, const ModelProviderArgs& a) {
     if (!read.ok()) return read.status();
     key = std::move(*read);
   }
+  // The ModelProvider first, then its key Secret owned by it (ownerReferences), so that
+  // `pai delete model-provider` removes the key too.
   const std::string secret = a.name + "-api-key";
-  json::object secret_doc{{"apiVersion", "v1"},
-                          {"kind", "Secret"},
-                          {"metadata", Metadata(secret, conn->ns)},
-                          {"stringData", json::object{{"api-key", key}}}};
-  if (auto s = PostOne(*conn, "secrets", std::move(secret_doc)); !s.ok()) return s;
   json::object spec{{"provider", a.provider},
                     {"apiKeySecretRef", json::object{{"name", secret}, {"key", "api-key"}}}};
   if (a.max_tokens_day > 0) spec["maxTokensDay"] = a.max_tokens_day;
@@ -233,7 +230,31 @@ absl::Status CreateModelProvider(const Globals& g, const ModelProviderArgs& a) {
                    {"kind", "ModelProvider"},
                    {"metadata", Metadata(a.name, conn->ns)},
                    {"spec", std::move(spec)}};
-  if (auto s = PostOne(*conn, "modelproviders", std::move(doc)); !s.ok()) return s;
+  auto info = LookupType("modelproviders");
+  if (!info.ok()) return info.status();
+  auto created = conn->client->Call("POST", CollectionPath(**info, conn->ns), json::value(std::move(doc)));
+  if (!created.ok()) return created.status();
+  json::object meta = Metadata(secret, conn->ns);
+  const json::value* uid = nullptr;
+  if (created->body.is_object()) {
+    if (const json::value* m = created->body.as_object().if_contains("metadata"); m && m->is_object()) {
+      uid = m->as_object().if_contains("uid");
+    }
+  }
+  if (uid && uid->is_string()) {
+    meta["ownerReferences"] = json::array{json::object{{"apiVersion", resource::kApiVersion},
+                                                       {"kind", "ModelProvider"},
+                                                       {"name", a.name},
+                                                       {"uid", *uid}}};
+  }
+  json::object secret_doc{{"apiVersion", "v1"},
+                          {"kind", "Secret"},
+                          {"metadata", std::move(meta)},
+                          {"stringData", json::object{{"api-key", key}}}};
+  if (auto s = PostOne(*conn, "secrets", std::move(secret_doc)); !s.ok()) {
+    return absl::Status(s.code(), "model-provider/" + a.name + " created, but its key Secret " +
+                                      secret + " was not: " + std::string(s.message()));
+  }
   std::cout << "model-provider/" << a.name << " created\n";
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/strings.h"
+#include "common/json_util.h"
 #include "resource/internal.h"
 #include "resource/resource.h"
 
@@ -116,7 +117,15 @@ std::string Where(const YAML::Mark& m, std::string_view what) {
   return pai::StrCat("line ", m.line + 1, ", column ", m.column + 1, ": ", what);
 }
 
-absl::StatusOr<json::value> Convert(const YAML::Node& n);
+// Limits: YAML aliases share nodes, so a small document can expand into billions of values
+// ("billion laughs"); nesting deeper than any manifest needs is refused too.
+struct Budget {
+  int64_t nodes = 1'000'000;
+  int depth = 0;
+};
+constexpr int kMaxDepth = 256;
+
+absl::StatusOr<json::value> Convert(const YAML::Node& n, Budget* budget);
 
 absl::StatusOr<json::value> ConvertScalar(const YAML::Node& n) {
   const std::string& tag = n.Tag();
@@ -134,7 +143,7 @@ absl::StatusOr<json::value> ConvertScalar(const YAML::Node& n) {
   return *v;
 }
 
-absl::StatusOr<json::value> ConvertMap(const YAML::Node& n) {
+absl::StatusOr<json::value> ConvertMap(const YAML::Node& n, Budget* budget) {
   json::object obj;
   for (const auto& kv : n) {
     if (!kv.first.IsScalar()) {
@@ -145,14 +154,26 @@ absl::StatusOr<json::value> ConvertMap(const YAML::Node& n) {
       return absl::InvalidArgumentError(
           Where(kv.first.Mark(), pai::StrCat("duplicate key \"", key, "\"")));
     }
-    auto value = Convert(kv.second);
+    auto value = Convert(kv.second, budget);
     if (!value.ok()) return value.status();
     obj.emplace(key, std::move(*value));
   }
   return json::value(std::move(obj));
 }
 
-absl::StatusOr<json::value> Convert(const YAML::Node& n) {
+absl::StatusOr<json::value> Convert(const YAML::Node& n, Budget* budget) {
+  if (--budget->nodes < 0) {
+    return absl::InvalidArgumentError(
+        Where(n.Mark(), "document too large once aliases are expanded (1,000,000 values at most)"));
+  }
+  if (budget->depth >= kMaxDepth) {
+    return absl::InvalidArgumentError(Where(n.Mark(), "nested deeper than 256 levels"));
+  }
+  struct Depth {
+    Budget* b;
+    explicit Depth(Budget* budget) : b(budget) { ++b->depth; }
+    ~Depth() { --b->depth; }
+  } depth(budget);
   switch (n.Type()) {
     case YAML::NodeType::Null:
       // A quoted empty string ('') is a Null-typed node with the "!" tag in yaml-cpp.
@@ -164,14 +185,14 @@ absl::StatusOr<json::value> Convert(const YAML::Node& n) {
       json::array arr;
       arr.reserve(n.size());
       for (const auto& item : n) {
-        auto value = Convert(item);
+        auto value = Convert(item, budget);
         if (!value.ok()) return value.status();
         arr.push_back(std::move(*value));
       }
       return json::value(std::move(arr));
     }
     case YAML::NodeType::Map:
-      return ConvertMap(n);
+      return ConvertMap(n, budget);
     default:
       return json::value(nullptr);
   }
@@ -209,37 +230,11 @@ bool NeedsQuotes(std::string_view s) {
   return false;
 }
 
+// DoubleQuoted(): a JSON string is a valid YAML double-quoted scalar, escapes included.
 std::string DoubleQuoted(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
 }
 
 std::string ScalarText(std::string_view s) {
@@ -393,7 +388,8 @@ absl::StatusOr<std::vector<boost::json::value>> YamlToJson(std::string_view yaml
   try {
     for (const YAML::Node& doc : YAML::LoadAll(std::string(yaml))) {
       if (doc.IsNull() && doc.Tag() != "!") continue;  // empty document
-      auto v = Convert(doc);
+      Budget budget;
+      auto v = Convert(doc, &budget);
       if (!v.ok()) return v.status();
       out.push_back(std::move(*v));
     }

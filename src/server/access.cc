@@ -93,6 +93,7 @@ absl::StatusOr<MintedAccessToken> AccessTokens::Create(const std::string& target
             "spec.expiresAt: expected an ISO-8601 date or RFC 3339 time");
       }
     }
+    if (t <= absl::Now()) return absl::InvalidArgumentError("spec.expiresAt: already passed");
   }
   unsigned char id_bytes[6];
   unsigned char secret[32];

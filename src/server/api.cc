@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -28,6 +29,8 @@ std::string ErrorJson(std::string_view code, std::string_view message, std::stri
 namespace {
 
 constexpr const char* kCreatedBy = "pai.io/created-by";
+constexpr const char* kLastAppliedBy = "pai.io/last-applied-by";
+constexpr int64_t kMaxFileVersions = 100;
 
 ApiResponse Json(int status, const json::value& v) { return {status, json::serialize(v)}; }
 ApiResponse Err(int status, std::string_view code, std::string_view message,
@@ -121,6 +124,12 @@ bool ValidEnvKey(std::string_view k) {
   if (k.empty() || k.size() > 128 || absl::ascii_isdigit(static_cast<unsigned char>(k[0]))) {
     return false;
   }
+  // Names the platform sets in workloads, or that change how programs load, are reserved.
+  if (absl::StartsWith(AV(k), "PAI_") || absl::StartsWith(AV(k), "LD_") || k == "PATH" ||
+      k == "HOME" || k == "OPENAI_BASE_URL" || k == "ANTHROPIC_BASE_URL" ||
+      k == "OPENAI_API_KEY" || k == "ANTHROPIC_API_KEY") {
+    return false;
+  }
   for (char c : k) {
     if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   }
@@ -154,36 +163,6 @@ ApiResponse ValidationResponse(const std::vector<resource::FieldError>& errors) 
 json::object OwnerRef(const Resource& owner) {
   return {{"apiVersion", "pai.io/v1"}, {"kind", owner.kind},      {"name", owner.name},
           {"uid", owner.uid()},        {"controller", true},      {"blockOwnerDeletion", true}};
-}
-
-// AppendFileVersion(): the PaiFile's version list ({"versions":[{version, sha256, size,
-// createdAt, data}]}) with `data` appended when it differs from the newest version.
-std::string AppendFileVersion(const std::string& private_data, const std::string& data) {
-  boost::system::error_code ec;
-  json::value v = private_data.empty() ? json::value(json::object())
-                                       : json::parse(private_data, ec);
-  if (ec || !v.is_object()) v = json::object();
-  json::value& vs = v.as_object()["versions"];
-  if (!vs.is_array()) vs = json::array();
-  json::array& versions = vs.as_array();
-  if (!versions.empty() && Str(&versions.back().as_object(), "data") == data) {
-    return json::serialize(v);
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  versions.push_back(json::object{{"version", static_cast<int64_t>(versions.size()) + 1},
-                                  {"sha256", hex},
-                                  {"size", static_cast<int64_t>(data.size() / 4 * 3)},
-                                  {"createdAt", NowRfc3339()},
-                                  {"data", data}});
-  return json::serialize(v);
 }
 
 }  // namespace
@@ -314,8 +293,23 @@ ApiResponse Api::Route(Ctx& ctx) {
 
 absl::StatusOr<json::object> Api::UsageByAgent() {
   if (!gateway_) return absl::UnavailableError("no gateway");
+  // A gateway that did not answer is not asked again for a second: every agent list reads
+  // usage, and the API's threads must not all queue on a gateway that is down. Answers are
+  // never cached (TOKENS/DAY is read fresh).
+  {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    if (!usage_failure_.ok() &&
+        std::chrono::steady_clock::now() - usage_failed_at_ < std::chrono::seconds(1)) {
+      return usage_failure_;
+    }
+  }
   auto body = gateway_->Get("/usage");
-  if (!body.ok()) return body.status();
+  if (!body.ok()) {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    usage_failure_ = body.status();
+    usage_failed_at_ = std::chrono::steady_clock::now();
+    return body.status();
+  }
   boost::system::error_code ec;
   json::value v = json::parse(*body, ec);
   if (ec || !v.is_object()) return absl::UnavailableError("the gateway's /usage is not JSON");
@@ -327,6 +321,8 @@ absl::StatusOr<json::object> Api::UsageByAgent() {
       out[pai::StrCat(Str(&o, "namespace"), "/", Str(&o, "agent"))] = o;
     }
   }
+  std::lock_guard<std::mutex> lock(usage_mu_);
+  usage_failure_ = absl::OkStatus();
   return out;
 }
 
@@ -397,28 +393,20 @@ ApiResponse Api::Item(Ctx& ctx, const std::string& ns, const std::string& plural
     auto r = store_.Get(kind, ns, name);
     if (!r.ok()) return FromStatus(r.status());
     if (kind == "PaiFile" && ctx.query.count("version")) {
-      boost::system::error_code ec;
-      json::value priv = json::parse(r->private_data, ec);
-      const json::array* vs = nullptr;
-      if (!ec && priv.is_object()) {
-        if (const json::value* a = priv.as_object().if_contains("versions"); a && a->is_array()) {
-          vs = &a->as_array();
-        }
+      int64_t version = 0;
+      if (!absl::SimpleAtoi(ctx.query["version"], &version) || version < 1) {
+        return Err(400, "bad_request", "version must be a positive integer");
       }
-      for (const json::value& v : vs ? *vs : json::array()) {
-        const json::object& vo = v.as_object();
-        if (std::to_string(vo.at("version").as_int64()) != ctx.query["version"]) continue;
-        json::object out = r->object;
-        json::value& spec = out["spec"];
-        if (!spec.is_object()) spec = json::object();
-        spec.as_object()["data"] = vo.at("data");
-        json::value& st = out["status"];
-        if (!st.is_object()) st = json::object();
-        st.as_object()["servedVersion"] = vo.at("version");
-        return Json(200, out);
-      }
-      return Err(404, "not_found",
-                 pai::StrCat("PaiFile \"", name, "\" has no version ", ctx.query["version"]));
+      auto data = store_.FileVersionData(ns, name, version);
+      if (!data.ok()) return FromStatus(data.status());
+      json::object out = r->object;
+      json::value& spec = out["spec"];
+      if (!spec.is_object()) spec = json::object();
+      spec.as_object()["data"] = *data;
+      json::value& st = out["status"];
+      if (!st.is_object()) st = json::object();
+      st.as_object()["servedVersion"] = version;
+      return Json(200, out);
     }
     std::optional<json::object> usage;
     if (kind == "Agent") {
@@ -452,6 +440,9 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
   }
   json::object& doc = body.as_object();
   // kind / apiVersion: filled from the URL when absent, checked when present.
+  if (const json::value* kv = doc.if_contains("kind"); kv && !kv->is_string()) {
+    return Err(422, "invalid", "kind: expected a string", "kind");
+  }
   std::string kind = Str(&doc, "kind");
   if (kind.empty()) kind = std::string(k->kind);
   const resource::KindInfo* dk = resource::FindKind(kind);
@@ -503,6 +494,7 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
     meta.erase(owned);
   }
   doc.erase("status");
+  if (ApiResponse bad = CheckOwnerReferences(meta, ns); bad.status != 0) return bad;
 
   // Validation: the kind's schema and the cross-field rules; GuardBindings of this namespace
   // are read for the "may only tighten" rule.
@@ -533,6 +525,9 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
     json::value& ann = meta["annotations"];
     if (!ann.is_object()) ann = json::object();
     ann.as_object()[kCreatedBy] = creator;
+    // Who wrote this spec: a workload gets the env of this token when it is not the creator's
+    // (a tenant never runs its spec with another token's variables).
+    ann.as_object()[kLastAppliedBy] = ctx.caller.token_name;
   }
   if (kind == "AgentWorkload") {
     // Stored as an Agent with the fields as written (docs/resources.md, "Legacy mapping").
@@ -589,24 +584,61 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
       }
     }
   }
+  // Each change of a PaiFile's spec.data is a new version; every version stays readable
+  // (GET ...?version=N) for Agents that pin one (spec.files[].version).
+  const std::string file_data = r.kind == "PaiFile" ? Str(Obj(doc, "spec"), "data") : "";
   if (r.kind == "PaiFile") {
-    // Each change of spec.data is a new version; every version stays readable
-    // (GET ...?version=N) for Agents that pin one (spec.files[].version).
-    auto existing = store_.Get("PaiFile", ns, name);
-    r.private_data = AppendFileVersion(existing.ok() ? existing->private_data : "",
-                                       Str(Obj(doc, "spec"), "data"));
+    if (auto vs = store_.FileVersions(ns, name); vs.ok() && vs->size() >= kMaxFileVersions) {
+      return Err(422, "invalid",
+                 pai::StrCat("spec.data: PaiFile \"", name, "\" keeps ", kMaxFileVersions,
+                             " versions at most; delete it and create it again"),
+                 "spec.data");
+    }
   }
   r.object = std::move(doc);
+  PutResult stored;
   if (create_only) {
-    auto stored = store_.Create(std::move(r));
-    if (!stored.ok()) return FromStatus(stored.status());
-    if (wake_) wake_();
-    return Json(201, Output(*stored, nullptr));
+    auto created = store_.Create(std::move(r));
+    if (!created.ok()) return FromStatus(created.status());
+    stored = {std::move(*created), true};
+  } else {
+    auto put = store_.Put(std::move(r), expected);
+    if (!put.ok()) return FromStatus(put.status());
+    stored = std::move(*put);
   }
-  auto stored = store_.Put(std::move(r), expected);
-  if (!stored.ok()) return FromStatus(stored.status());
+  if (stored.resource.kind == "PaiFile") {
+    auto v = store_.AppendFileVersion(ns, name, file_data, kMaxFileVersions);
+    if (!v.ok()) return FromStatus(v.status());
+  }
   if (wake_) wake_();
-  return Json(stored->created ? 201 : 200, Output(stored->resource, nullptr));
+  return Json(stored.created ? 201 : 200, Output(stored.resource, nullptr));
+}
+
+// CheckOwnerReferences(): every ownerReference must name an existing object of the same
+// namespace by kind, name and uid (cascading deletion never crosses namespaces, and a tenant
+// cannot attach its objects to another's). Returns status 0 when they all do.
+ApiResponse Api::CheckOwnerReferences(const json::object& meta, const std::string& ns) {
+  const json::value* refs = meta.if_contains("ownerReferences");
+  if (!refs || refs->is_null()) return {0, ""};
+  if (!refs->is_array()) {
+    return Err(422, "invalid", "metadata.ownerReferences: expected a list",
+               "metadata.ownerReferences");
+  }
+  for (size_t i = 0; i < refs->as_array().size(); ++i) {
+    const json::value& ref = refs->as_array()[i];
+    const std::string field = pai::StrCat("metadata.ownerReferences[", i, "]");
+    const json::object* o = ref.is_object() ? &ref.as_object() : nullptr;
+    const resource::KindInfo* k = resource::FindKind(Str(o, "kind"));
+    auto owner = k ? store_.Get(std::string(k->kind), ns, Str(o, "name"))
+                   : absl::StatusOr<Resource>(absl::NotFoundError(""));
+    if (!owner.ok() || owner->uid() != Str(o, "uid")) {
+      return Err(422, "invalid",
+                 pai::StrCat(field, ": no ", Str(o, "kind"), " \"", Str(o, "name"),
+                             "\" with that uid in namespace ", ns),
+                 field);
+    }
+  }
+  return {0, ""};
 }
 
 ApiResponse Api::AgentSub(Ctx& ctx, const std::string& ns, const std::string& agent,
@@ -699,25 +731,30 @@ ApiResponse Api::Metrics(Ctx& ctx, const std::string& ns) {
   (void)ctx;
   auto usage = UsageByAgent();
   if (!usage.ok()) return FromStatus(usage.status());
+  // The gateway's answer is read defensively: a missing member is 0, never an exception.
+  const auto num = [](const json::object* o, const char* key) -> json::value {
+    const json::value* v = o ? o->if_contains(key) : nullptr;
+    return v && v->is_number() ? *v : json::value(0);
+  };
   json::array items, agents;
   for (const auto& [key, v] : *usage) {
-    const json::object& a = v.as_object();
-    if (!ns.empty() && Str(&a, "namespace") != ns) continue;
-    agents.push_back(json::object{{"namespace", a.at("namespace")},
-                      {"agent", a.at("agent")},
-                      {"tokensToday", a.at("tokensToday")},
-                      {"costTodayUSD", a.at("costTodayUSD")}});
-    if (const json::value* ms = a.if_contains("models"); ms && ms->is_array()) {
-      for (const json::value& mv : ms->as_array()) {
-        const json::object& mo = mv.as_object();
-        items.push_back(json::object{{"namespace", a.at("namespace")},
-                         {"agent", a.at("agent")},
-                         {"model", mo.at("model")},
-                         {"requests", mo.at("calls")},
-                         {"inputTokens", mo.at("inputTokens")},
-                         {"outputTokens", mo.at("outputTokens")},
-                         {"costUSD", mo.at("costUSD")}});
-      }
+    const json::object* a = v.is_object() ? &v.as_object() : nullptr;
+    if (!a || (!ns.empty() && Str(a, "namespace") != ns)) continue;
+    agents.push_back(json::object{{"namespace", Str(a, "namespace")},
+                                  {"agent", Str(a, "agent")},
+                                  {"tokensToday", num(a, "tokensToday")},
+                                  {"costTodayUSD", num(a, "costTodayUSD")}});
+    const json::value* ms = a->if_contains("models");
+    for (const json::value& mv : ms && ms->is_array() ? ms->as_array() : json::array()) {
+      const json::object* mo = mv.is_object() ? &mv.as_object() : nullptr;
+      if (!mo) continue;
+      items.push_back(json::object{{"namespace", Str(a, "namespace")},
+                                   {"agent", Str(a, "agent")},
+                                   {"model", Str(mo, "model")},
+                                   {"requests", num(mo, "calls")},
+                                   {"inputTokens", num(mo, "inputTokens")},
+                                   {"outputTokens", num(mo, "outputTokens")},
+                                   {"costUSD", num(mo, "costUSD")}});
     }
   }
   return Json(200, json::object{{"items", std::move(items)}, {"agents", std::move(agents)}});
@@ -840,7 +877,19 @@ ApiResponse Api::Tokens(Ctx& ctx, const std::vector<std::string>& rest) {
     auto list = store_.List("PaiAccessToken", "", Store::Scope::kNamespace);
     if (!list.ok()) return FromStatus(list.status());
     json::array items;
-    for (const Resource& r : *list) items.push_back(r.object);
+    for (const Resource& r : *list) {
+      // Users' env values are theirs (they may hold credentials): names only.
+      json::object o = r.object;
+      if (json::value* spec = o.if_contains("spec"); spec && spec->is_object()) {
+        if (json::value* env = spec->as_object().if_contains("env"); env && env->is_object()) {
+          json::array names;
+          for (const auto& [k, v] : env->as_object()) names.push_back(json::string(k));
+          spec->as_object().erase("env");
+          spec->as_object()["envKeys"] = std::move(names);
+        }
+      }
+      items.push_back(std::move(o));
+    }
     return Json(200, json::object{{"apiVersion", "pai.io/v1"},
                                   {"kind", "PaiAccessTokenList"},
                                   {"items", std::move(items)}});

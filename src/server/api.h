@@ -8,7 +8,10 @@
 #pragma once
 
 #include <functional>
+#include <chrono>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -88,6 +91,7 @@ class Api {
   // Output(): the object as the API returns it (secrets without values, live usage).
   boost::json::object Output(const Resource& r, const boost::json::object* usage);
   absl::StatusOr<boost::json::object> UsageByAgent();
+  ApiResponse CheckOwnerReferences(const boost::json::object& meta, const std::string& ns);
 
   Store& store_;
   AccessTokens& access_;
@@ -95,6 +99,9 @@ class Api {
   GatewayTokens* tokens_;
   std::function<void()> wake_;
   ApiOptions options_;
+  std::mutex usage_mu_;
+  absl::Status usage_failure_;
+  std::chrono::steady_clock::time_point usage_failed_at_;
 };
 
 // ErrorJson(): `{"error":{"code","message","field"}}` (field omitted when empty).

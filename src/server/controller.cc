@@ -63,6 +63,7 @@ struct Snapshot {
   std::map<std::string, std::vector<Resource>> providers_by_ns;  // ModelProviders per namespace
   std::set<std::string> skills, files;                           // "ns/name"
   std::map<std::string, int64_t> file_versions;                  // PaiFile "ns/name" -> newest
+  std::set<std::string> admin_tokens;                            // names of "*" tokens
 };
 
 absl::StatusOr<Snapshot> Load(Store& store) {
@@ -85,13 +86,16 @@ absl::StatusOr<Snapshot> Load(Store& store) {
     if (absl::Status st = load(kind, into); !st.ok()) return st;
   }
   for (const auto& [k, r] : s.model_providers) s.providers_by_ns[r.ns].push_back(r);
+  auto tokens = store.List("PaiAccessToken", "", Store::Scope::kNamespace);
+  if (!tokens.ok()) return tokens.status();
+  for (const Resource& t : *tokens) {
+    if (Str(Obj(&t.object, "spec"), "targetNamespace") == "*") s.admin_tokens.insert(t.name);
+  }
   for (const auto& [k, r] : skills) s.skills.insert(k);
   for (const auto& [k, r] : files) {
     s.files.insert(k);
-    boost::system::error_code ec;
-    json::value priv = json::parse(r.private_data.empty() ? "{}" : r.private_data, ec);
-    const json::array* vs = !ec && priv.is_object() ? Arr(&priv.as_object(), "versions") : nullptr;
-    s.file_versions[k] = vs ? static_cast<int64_t>(vs->size()) : 0;
+    auto vs = store.FileVersions(r.ns, r.name);
+    s.file_versions[k] = vs.ok() && !vs->empty() ? vs->back().version : 0;
   }
   return s;
 }
@@ -112,36 +116,60 @@ json::object EffectiveSpec(const Snapshot& s, const Resource& agent,
   return mapping.spec;
 }
 
-// KeyRefDoc(): resolves a resource's key reference (apiKeySecretRef / apiKeyEnv) into the
-// Secret document the gateway needs (empty when none), or a reason it cannot be served.
-absl::StatusOr<std::string> KeyRefDoc(const Snapshot& s, const Resource& r, json::object* holder) {
+// KeyRef: the Secret value a resource's key reference needs.
+struct KeyRef {
+  std::string secret;  // "" when the resource has no apiKeySecretRef
+  std::string key;
+  std::string value;   // base64, as stored
+};
+
+// PlatformAuthored(): true when every token that wrote `r` (pai.io/created-by,
+// pai.io/last-applied-by) is an admin token; resources the server seeded carry neither.
+bool PlatformAuthored(const Snapshot& s, const Resource& r) {
+  const json::object* ann = Obj(Obj(&r.object, "metadata"), "annotations");
+  for (const char* a : {"pai.io/created-by", "pai.io/last-applied-by"}) {
+    const std::string who = Str(ann, a);
+    if (!who.empty() && !s.admin_tokens.contains(who)) return false;
+  }
+  return true;
+}
+
+// ResolveKeyRef(): resolves a resource's key reference (apiKeySecretRef / apiKeyEnv in
+// `holder`), or says why it cannot be served.
+absl::StatusOr<KeyRef> ResolveKeyRef(const Snapshot& s, const Resource& r, json::object* holder) {
   if (const json::object* ref = Obj(holder, "apiKeySecretRef")) {
-    const std::string name = Str(ref, "name");
-    std::string key = Str(ref, "key");
-    if (key.empty()) key = "api-key";  // the default of apiKeySecretRef.key (docs/resources.md)
+    KeyRef out{Str(ref, "name"), Str(ref, "key"), ""};
+    if (out.key.empty()) out.key = "api-key";  // the default of apiKeySecretRef.key
     // A reference never leaves the resource's namespace (a tenant cannot borrow a key).
-    auto it = s.secrets.find(pai::StrCat(r.ns, "/", name));
+    auto it = s.secrets.find(pai::StrCat(r.ns, "/", out.secret));
     if (it == s.secrets.end()) {
-      return absl::NotFoundError(pai::StrCat("Secret \"", name, "\" not found"));
+      return absl::NotFoundError(pai::StrCat("Secret \"", out.secret, "\" not found"));
     }
-    const std::string value = SecretValue(it->second, key);
-    if (value.empty()) {
-      return absl::NotFoundError(pai::StrCat("Secret \"", name, "\" has no key \"", key, "\""));
+    out.value = SecretValue(it->second, out.key);
+    if (out.value.empty()) {
+      return absl::NotFoundError(
+          pai::StrCat("Secret \"", out.secret, "\" has no key \"", out.key, "\""));
     }
     json::object copy = *ref;
     copy.erase("namespace");
     (*holder)["apiKeySecretRef"] = copy;
-    return json::serialize(json::object{{"apiVersion", "v1"},
-                                        {"kind", "Secret"},
-                                        {"metadata", {{"name", name}, {"namespace", r.ns}}},
-                                        {"data", {{key, value}}}});
+    return out;
   }
-  if (!Str(holder, "apiKeyEnv").empty() && r.ns != "default") {
+  // apiKeyEnv reads pai-server's (the operator's) environment: only for resources of namespace
+  // "default" that admin tokens alone have written.
+  if (!Str(holder, "apiKeyEnv").empty() && (r.ns != "default" || !PlatformAuthored(s, r))) {
     return absl::PermissionDeniedError(
         "apiKeyEnv reads the platform's environment and is honoured only in namespace "
-        "\"default\"; use apiKeySecretRef");
+        "\"default\" on resources written by admin tokens; use apiKeySecretRef");
   }
-  return std::string();
+  return KeyRef{};
+}
+
+std::string SecretDoc(const std::string& ns, const std::string& name, const json::object& data) {
+  return json::serialize(json::object{{"apiVersion", "v1"},
+                                      {"kind", "Secret"},
+                                      {"metadata", {{"name", name}, {"namespace", ns}}},
+                                      {"data", data}});
 }
 
 std::string Doc(const std::string& kind, const Resource& r, json::object spec) {
@@ -151,12 +179,56 @@ std::string Doc(const std::string& kind, const Resource& r, json::object spec) {
                                       {"spec", std::move(spec)}});
 }
 
-// Served pieces of a namespace, for the per-agent check.
+// Served pieces of a namespace.
 struct NsDocs {
-  std::vector<std::string> docs;
-  std::set<std::string> providers, bindings;  // names
+  std::map<std::string, json::object> secrets;  // name -> the keys referenced (one document)
+  std::vector<std::string> docs;                // ModelProviders and GuardBindings
+  std::vector<std::string> agents;
+  std::vector<std::string> members;             // "Kind/ns/name" of everything rendered
+  std::set<std::string> providers, bindings;    // names
   std::map<std::string, std::string> binding_enforcement;
+
+  std::vector<std::string> All() const {
+    std::vector<std::string> out;
+    for (const auto& [name, data] : secrets) out.push_back(SecretDoc(ns, name, data));
+    out.insert(out.end(), docs.begin(), docs.end());
+    out.insert(out.end(), agents.begin(), agents.end());
+    return out;
+  }
+  std::string ns;
 };
+
+// RenderKeyed(): adds to `n` a ModelProvider or GuardBinding (`r` with `spec`) and the Secret
+// key its reference needs (the reference sits in spec, or in spec.<holder>), when the pair is
+// one the gateway accepts; otherwise records why in `notes` and returns false.
+bool RenderKeyed(const Snapshot& s, const Resource& r, json::object& spec, const char* holder,
+                 NsDocs* n, std::map<std::string, std::string>* notes) {
+  json::object nested;
+  if (*holder && Obj(&spec, holder)) nested = *Obj(&spec, holder);
+  json::object* refs = *holder ? &nested : &spec;
+  const std::string key = pai::StrCat(r.kind, "/", r.ns, "/", r.name);
+  auto ref = ResolveKeyRef(s, r, refs);
+  if (!ref.ok()) {
+    (*notes)[key] = std::string(ref.status().message());
+    return false;
+  }
+  if (*holder) spec[holder] = std::move(nested);
+  std::vector<std::string> mine;
+  if (!ref->secret.empty()) {
+    mine.push_back(SecretDoc(r.ns, ref->secret, json::object{{ref->key, ref->value}}));
+  }
+  mine.push_back(Doc(r.kind, r, spec));
+  if (absl::Status st = Checked(mine); !st.ok()) {
+    (*notes)[key] = std::string(st.message());
+    return false;
+  }
+  // One Secret document per name however many resources use it (the gateway refuses
+  // duplicates).
+  if (!ref->secret.empty()) n->secrets[ref->secret][ref->key] = ref->value;
+  n->docs.push_back(mine.back());
+  n->members.push_back(key);
+  return true;
+}
 
 const char* const kBuiltinTools[] = {"bash",     "read",       "write",      "edit",
                                      "glob",     "grep",       "web_fetch",  "web_search",
@@ -193,49 +265,27 @@ Rendered RenderGatewayConfig(Store& store) {
   docs.push_back(
       R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"pai-platform","namespace":"pai-system"},"stringData":{"rendered-by":"pai-server"}})");
   std::map<std::string, NsDocs> by_ns;
+  auto ns_docs = [&](const std::string& ns) -> NsDocs& {
+    NsDocs& n = by_ns[ns];
+    n.ns = ns;
+    return n;
+  };
   for (const auto& [k, r] : s.model_providers) {
     json::object spec = Spec(r) ? *Spec(r) : json::object();
-    auto secret = KeyRefDoc(s, r, &spec);
-    if (!secret.ok()) {
-      out.notes["ModelProvider/" + k] = std::string(secret.status().message());
-      continue;
+    if (RenderKeyed(s, r, spec, "", &ns_docs(r.ns), &out.notes)) {
+      by_ns[r.ns].providers.insert(r.name);
     }
-    std::vector<std::string> mine;
-    if (!secret->empty()) mine.push_back(*secret);
-    mine.push_back(Doc("ModelProvider", r, spec));
-    if (absl::Status st = Checked(mine); !st.ok()) {
-      out.notes["ModelProvider/" + k] = std::string(st.message());
-      continue;
-    }
-    NsDocs& n = by_ns[r.ns];
-    n.docs.insert(n.docs.end(), mine.begin(), mine.end());
-    n.providers.insert(r.name);
   }
   for (const auto& [k, r] : s.bindings) {
     json::object spec = Spec(r) ? *Spec(r) : json::object();
-    json::object classifier = Obj(&spec, "classifier") ? *Obj(&spec, "classifier") : json::object();
-    auto secret = KeyRefDoc(s, r, &classifier);
-    if (!secret.ok()) {
-      out.notes["GuardBinding/" + k] = std::string(secret.status().message());
-      continue;
+    if (RenderKeyed(s, r, spec, "classifier", &ns_docs(r.ns), &out.notes)) {
+      by_ns[r.ns].bindings.insert(r.name);
+      by_ns[r.ns].binding_enforcement[r.name] = Str(&spec, "enforcement");
     }
-    spec["classifier"] = classifier;
-    std::vector<std::string> mine;
-    if (!secret->empty()) mine.push_back(*secret);
-    mine.push_back(Doc("GuardBinding", r, spec));
-    if (absl::Status st = Checked(mine); !st.ok()) {
-      out.notes["GuardBinding/" + k] = std::string(st.message());
-      continue;
-    }
-    NsDocs& n = by_ns[r.ns];
-    n.docs.insert(n.docs.end(), mine.begin(), mine.end());
-    n.bindings.insert(r.name);
-    n.binding_enforcement[r.name] = Str(&spec, "enforcement");
   }
-  std::vector<std::string> agent_docs;
   for (const auto& [k, r] : s.agents) {
     const json::object spec = EffectiveSpec(s, r, nullptr);
-    NsDocs& n = by_ns[r.ns];
+    NsDocs& n = ns_docs(r.ns);
     json::array models;
     std::vector<std::string> dropped;
     if (const json::array* ms = Arr(&spec, "models")) {
@@ -284,16 +334,27 @@ Rendered RenderGatewayConfig(Store& store) {
       gspec["guards"] = std::move(gs);
     }
     if (!served) continue;
-    std::vector<std::string> mine = n.docs;
+    std::vector<std::string> mine = n.All();
     mine.push_back(Doc("Agent", r, gspec));
     if (absl::Status st = Checked(mine); !st.ok()) {
       out.notes["Agent/" + k] = pai::StrCat("not served by the gateway: ", st.message());
       continue;
     }
-    agent_docs.push_back(mine.back());
+    n.agents.push_back(mine.back());
+    n.members.push_back("Agent/" + k);
   }
-  for (auto& [ns, n] : by_ns) docs.insert(docs.end(), n.docs.begin(), n.docs.end());
-  docs.insert(docs.end(), agent_docs.begin(), agent_docs.end());
+  // Namespaces are checked one by one: one tenant's configuration the gateway would refuse
+  // never holds back the others' (it is left out, and its resources say why).
+  for (const auto& [ns, n] : by_ns) {
+    std::vector<std::string> mine = n.All();
+    if (absl::Status st = Checked(mine); !st.ok()) {
+      for (const std::string& m : n.members) {
+        out.notes[m] = pai::StrCat("namespace configuration refused by the gateway: ", st.message());
+      }
+      continue;
+    }
+    docs.insert(docs.end(), mine.begin(), mine.end());
+  }
   std::string text = "# Rendered by pai-server: do not edit (rewritten on every change).\n";
   for (const auto& d : docs) pai::StrAppend(&text, "---\n", d, "\n");
   out.text = std::move(text);
@@ -363,7 +424,9 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
 std::map<std::string, std::string> CreatorEnv(Store& store, const Resource& r) {
   std::map<std::string, std::string> env;
   const json::object* meta = Obj(&r.object, "metadata");
-  const std::string creator = Str(Obj(meta, "annotations"), "pai.io/created-by");
+  // The token that wrote the spec when it is not the creator: its own env, never the creator's.
+  std::string creator = Str(Obj(meta, "annotations"), "pai.io/last-applied-by");
+  if (creator.empty()) creator = Str(Obj(meta, "annotations"), "pai.io/created-by");
   if (creator.empty()) return env;
   auto token = store.Get("PaiAccessToken", "", creator);
   if (!token.ok()) return env;
@@ -399,6 +462,8 @@ absl::Status Controller::ReconcileOnce() {
     if (absl::Status s = Checked({rendered.text}); !s.ok()) {
       log::Error("rendered gateway configuration rejected; keeping the previous one",
                  {{"error", std::string(s.message())}});
+      rendered.notes["*"] = pai::StrCat("the gateway configuration could not be updated: ",
+                                        s.message());
     } else if (absl::Status w = WriteFileAtomic(options_.gateway_config_path, rendered.text);
                !w.ok()) {
       return w;
@@ -539,6 +604,9 @@ absl::Status Controller::ReconcileOnce() {
         }
       }
     }
+    if (auto all = rendered.notes.find("*"); all != rendered.notes.end()) {
+      missing.push_back(all->second);  // what the gateway serves is not what the store says
+    }
     std::string message = absl::StrJoin(missing, "; ");
     if (auto n = rendered.notes.find("Agent/" + k); n != rendered.notes.end()) {
       message = message.empty() ? n->second : pai::StrCat(message, "; ", n->second);
@@ -578,15 +646,13 @@ absl::Status Controller::ReconcileOnce() {
     for (const Resource& r : *list) {
       json::object st{{"observedGeneration", r.generation()}};
       if (std::string(kind) == "PaiFile") {
-        // The versions the API recorded (server-only data holds their content).
-        boost::system::error_code ec;
-        json::value priv = json::parse(r.private_data.empty() ? "{}" : r.private_data, ec);
         json::array versions;
-        const json::array* vs = !ec && priv.is_object() ? Arr(&priv.as_object(), "versions") : nullptr;
-        for (const json::value& v : vs ? *vs : json::array()) {
-          json::object vo = v.as_object();
-          vo.erase("data");
-          versions.push_back(std::move(vo));
+        auto vs = store_.FileVersions(r.ns, r.name);
+        for (const FileVersion& v : vs.ok() ? *vs : std::vector<FileVersion>{}) {
+          versions.push_back(json::object{{"version", v.version},
+                                          {"sha256", v.sha256},
+                                          {"size", v.size},
+                                          {"createdAt", v.created}});
         }
         st["currentVersion"] = versions.empty() ? 0 : versions.back().as_object().at("version");
         st["versions"] = std::move(versions);

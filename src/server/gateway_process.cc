@@ -16,6 +16,24 @@
 
 namespace pai::server {
 
+namespace {
+
+// Alive(): the process exists and is not a zombie (an adopted gateway is reaped by whoever
+// inherited it; until then kill(pid, 0) still succeeds).
+bool Alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::FILE* f = std::fopen(pai::StrCat("/proc/", pid, "/stat").c_str(), "r");
+  if (!f) return false;
+  char buf[512];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');  // "pid (comm) S ..."
+  return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+}  // namespace
+
 absl::Status GatewayProcess::Spawn() {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
@@ -116,12 +134,13 @@ void GatewayProcess::Supervise() {
   int backoff_ms = 200;
   if (adopted_) {
     // Not our child: watch it until it exits, then start our own.
-    while (!stopping_.load() && ::kill(pid_.load(), 0) == 0) {
+    while (!stopping_.load() && Alive(pid_.load())) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_.load(); });
     }
+    if (stopping_.load()) return;
     pid_.store(-1);
-    if (stopping_.load() || !Spawn().ok()) return;
+    if (!Spawn().ok()) return;
   }
   for (;;) {
     // Relay the child's log lines; spot its "listening" line.
@@ -172,19 +191,17 @@ bool GatewayProcess::WaitListening(std::chrono::milliseconds timeout) {
 }
 
 void GatewayProcess::Stop() {
+  // The pid is read before the supervisor is told to stop: it forgets the pid once it stops.
+  const pid_t pid = pid_.load();
   if (stopping_.exchange(true)) {
     if (thread_.joinable()) thread_.join();
     return;
   }
-  cv_.notify_all();
-  const pid_t pid = pid_.load();
   if (pid > 0) ::kill(pid, SIGTERM);
-  // The supervisor thread reaps the child once its stderr closes (an adopted one: once it is
-  // gone); bound the wait.
-  for (int i = 0; i < 350 && pid_.load() > 0 && ::kill(pid_.load(), 0) == 0; ++i) {
-    ::usleep(100'000);
-  }
-  if (pid_.load() > 0) ::kill(pid_.load(), SIGKILL);
+  cv_.notify_all();
+  // The gateway drains (bounded by its own --drain-timeout-ms, 30 s); then SIGKILL.
+  for (int i = 0; i < 350 && pid > 0 && Alive(pid); ++i) ::usleep(100'000);
+  if (pid > 0 && Alive(pid)) ::kill(pid, SIGKILL);
   if (thread_.joinable()) thread_.join();
 }
 

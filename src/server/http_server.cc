@@ -167,7 +167,15 @@ class Server final : public HttpServer {
       ApiRequest areq{std::string(req.method_string()), std::string(req.target()),
                       std::string(req[http::field::authorization]),
                       std::string(req[http::field::content_type]), std::move(req.body())};
-      ApiResponse ares = api_.Handle(areq);
+      ApiResponse ares;
+      try {
+        ares = api_.Handle(areq);
+      } catch (const std::exception& e) {
+        // A bug, not an answer: say so in the API's shape and keep serving.
+        log::Error("api handler threw", {{"path", areq.target.substr(0, areq.target.find('?'))},
+                                         {"error", e.what()}});
+        ares = {500, ErrorJson("internal", "internal error")};
+      }
       if (ares.status >= 400 || areq.method != "GET") {
         log::Info("api", {{"method", areq.method},
                           {"path", areq.target.substr(0, areq.target.find('?'))},

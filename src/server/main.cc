@@ -171,10 +171,15 @@ int main(int argc, char** argv) {
     return Fail("--tls-cert and --tls-key go together");
   }
 
+  // Everything the server and its gateway write (store, keys, tokens, budgets) is theirs alone.
+  ::umask(077);
   std::error_code ec;
   std::filesystem::create_directories(state_dir + "/gateway/config", ec);
   if (ec) return Fail(pai::StrCat("cannot create ", state_dir, ": ", ec.message()));
-  ::chmod(state_dir.c_str(), 0700);  // the store holds secrets; the gateway file provider keys
+  // The store holds secrets, the gateway file provider keys: an existing directory is tightened.
+  if (::chmod(state_dir.c_str(), 0700) != 0) {
+    return Fail(pai::StrCat("cannot restrict ", state_dir, " to its owner (chmod 0700)"));
+  }
   auto store = pai::server::OpenSqliteStore(state_dir + "/pai.db");
   if (!store.ok()) return Fail(std::string(store.status().message()));
   pai::server::AccessTokens access(**store);

@@ -8,11 +8,13 @@
 
 #include <boost/json.hpp>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/strings/numbers.h"
+#include "common/json_util.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -100,6 +102,9 @@ CREATE TABLE IF NOT EXISTS owners(owner_uid TEXT NOT NULL, kind TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS owners_by_uid ON owners(owner_uid);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters VALUES('resourceVersion', 0);
+CREATE TABLE IF NOT EXISTS paifile_versions(namespace TEXT NOT NULL, name TEXT NOT NULL,
+  version INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, created TEXT NOT NULL,
+  data TEXT NOT NULL, PRIMARY KEY(namespace, name, version));
 CREATE TABLE IF NOT EXISTS gateway_identities(id TEXT PRIMARY KEY, namespace TEXT NOT NULL,
   agent TEXT NOT NULL, agent_uid TEXT NOT NULL, purpose TEXT NOT NULL, token TEXT NOT NULL,
   created TEXT NOT NULL, revoked TEXT NOT NULL DEFAULT '');
@@ -175,18 +180,7 @@ class SqliteStore final : public Store {
     if (GetLocked(r.kind, r.ns, r.name).ok()) {
       return absl::AlreadyExistsError(pai::StrCat(r.kind, " \"", r.name, "\" already exists"));
     }
-    PAI_RETURN_IF_ERROR(Begin());
-    r.object.erase("status");
-    json::object& meta = Meta(r.object);
-    meta["uid"] = NewUid();
-    meta["generation"] = 1;
-    meta["creationTimestamp"] = NowRfc3339();
-    absl::Status s = WriteLocked(r, /*insert=*/true);
-    if (!s.ok()) {
-      Rollback();
-      return s;
-    }
-    PAI_RETURN_IF_ERROR(Commit());
+    PAI_RETURN_IF_ERROR(InsertLocked(r));
     return r;
   }
 
@@ -200,18 +194,7 @@ class SqliteStore final : public Store {
                                                 "\" does not exist (a conditional update needs "
                                                 "an existing object)"));
       }
-      PAI_RETURN_IF_ERROR(Begin());
-      r.object.erase("status");
-      json::object& meta = Meta(r.object);
-      meta["uid"] = NewUid();
-      meta["generation"] = 1;
-      meta["creationTimestamp"] = NowRfc3339();
-      absl::Status s = WriteLocked(r, true);
-      if (!s.ok()) {
-        Rollback();
-        return s;
-      }
-      PAI_RETURN_IF_ERROR(Commit());
+      PAI_RETURN_IF_ERROR(InsertLocked(r));
       return PutResult{std::move(r), true};
     }
     if (expected && *expected != old->resource_version()) {
@@ -234,13 +217,7 @@ class SqliteStore final : public Store {
         r.private_data == old->private_data) {
       return PutResult{std::move(*old), false};  // nothing changed: no new resourceVersion
     }
-    PAI_RETURN_IF_ERROR(Begin());
-    absl::Status s = WriteLocked(r, false);
-    if (!s.ok()) {
-      Rollback();
-      return s;
-    }
-    PAI_RETURN_IF_ERROR(Commit());
+    PAI_RETURN_IF_ERROR(Transaction([&] { return WriteLocked(r, false); }));
     return PutResult{std::move(r), false};
   }
 
@@ -254,13 +231,7 @@ class SqliteStore final : public Store {
       return absl::AbortedError("the object was deleted and created again");
     }
     old->object["status"] = status;
-    PAI_RETURN_IF_ERROR(Begin());
-    absl::Status s = WriteLocked(*old, false);
-    if (!s.ok()) {
-      Rollback();
-      return s;
-    }
-    return Commit();
+    return Transaction([&] { return WriteLocked(*old, false); });
   }
 
   absl::StatusOr<std::vector<Resource>> Delete(const std::string& kind, const std::string& ns,
@@ -277,8 +248,9 @@ class SqliteStore final : public Store {
       queue.pop_back();
       if (!seen.insert(r.uid()).second) continue;
       // Dependents first found, deleted with it (Kubernetes' background cascade, done at once).
-      Stmt dep(db_, "SELECT kind, namespace, name FROM owners WHERE owner_uid=?1");
-      dep.Bind(1, r.uid());
+      // Only dependents of the owner's own namespace (an ownerReference never reaches across).
+      Stmt dep(db_, "SELECT kind, namespace, name FROM owners WHERE owner_uid=?1 AND namespace=?2");
+      dep.Bind(1, r.uid()).Bind(2, r.ns);
       while (dep.Step() == SQLITE_ROW) {
         auto child = GetLocked(dep.Text(0), dep.Text(1), dep.Text(2));
         if (child.ok()) queue.push_back(std::move(*child));
@@ -287,6 +259,11 @@ class SqliteStore final : public Store {
       del.Bind(1, r.kind).Bind(2, r.ns).Bind(3, r.name);
       Stmt delo(db_, "DELETE FROM owners WHERE kind=?1 AND namespace=?2 AND name=?3");
       delo.Bind(1, r.kind).Bind(2, r.ns).Bind(3, r.name);
+      if (r.kind == "PaiFile") {
+        Stmt delv(db_, "DELETE FROM paifile_versions WHERE namespace=?1 AND name=?2");
+        delv.Bind(1, r.ns).Bind(2, r.name);
+        (void)delv.Step();
+      }
       if (del.Step() != SQLITE_DONE || delo.Step() != SQLITE_DONE) {
         Rollback();
         return Error("delete");
@@ -344,6 +321,66 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<int64_t> AppendFileVersion(const std::string& ns, const std::string& name,
+                                            const std::string& data,
+                                            int64_t max_versions) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+    const std::string sha = HexEncode(digest, sizeof digest);
+    Stmt last(db_,
+              "SELECT version, sha256 FROM paifile_versions WHERE namespace=?1 AND name=?2 "
+              "ORDER BY version DESC LIMIT 1");
+    last.Bind(1, ns).Bind(2, name);
+    int64_t newest = 0;
+    if (last.Step() == SQLITE_ROW) {
+      newest = last.Int(0);
+      if (last.Text(1) == sha) return newest;
+    }
+    if (newest >= max_versions) {
+      return absl::ResourceExhaustedError(pai::StrCat(
+          "PaiFile \"", name, "\" has ", newest, " versions, the most kept; delete it and create it again"));
+    }
+    size_t pad = 0;
+    if (!data.empty() && data.back() == '=') pad = data.size() >= 2 && data[data.size() - 2] == '=' ? 2 : 1;
+    Stmt ins(db_,
+             "INSERT INTO paifile_versions(namespace, name, version, sha256, size, created, data) "
+             "VALUES(?1,?2,?3,?4,?5,?6,?7)");
+    ins.Bind(1, ns).Bind(2, name).Bind(3, newest + 1).Bind(4, sha);
+    ins.Bind(5, static_cast<int64_t>(data.size() / 4 * 3 - pad)).Bind(6, NowRfc3339()).Bind(7, data);
+    if (ins.Step() != SQLITE_DONE) return Error("file version");
+    ++version_;  // a status-worthy change: wake the controller
+    Stmt bump(db_, "UPDATE counters SET value=?1 WHERE name='resourceVersion'");
+    bump.Bind(1, version_);
+    (void)bump.Step();
+    changed_.notify_all();
+    return newest + 1;
+  }
+
+  absl::StatusOr<std::vector<FileVersion>> FileVersions(const std::string& ns,
+                                                        const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT version, sha256, size, created FROM paifile_versions WHERE namespace=?1 AND "
+           "name=?2 ORDER BY version");
+    s.Bind(1, ns).Bind(2, name);
+    std::vector<FileVersion> out;
+    while (s.Step() == SQLITE_ROW) out.push_back({s.Int(0), s.Text(1), s.Int(2), s.Text(3)});
+    return out;
+  }
+
+  absl::StatusOr<std::string> FileVersionData(const std::string& ns, const std::string& name,
+                                              int64_t version) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT data FROM paifile_versions WHERE namespace=?1 AND name=?2 AND version=?3");
+    s.Bind(1, ns).Bind(2, name).Bind(3, version);
+    if (s.Step() != SQLITE_ROW) {
+      return absl::NotFoundError(pai::StrCat("PaiFile \"", name, "\" has no version ", version));
+    }
+    return s.Text(0);
+  }
+
   int64_t Version() override {
     std::lock_guard<std::mutex> lock(mu_);
     return version_;
@@ -382,6 +419,27 @@ class SqliteStore final : public Store {
   void Rollback() {
     (void)Exec("ROLLBACK");
     pending_version_ = version_;
+  }
+
+  // Transaction(): runs `write` inside BEGIN IMMEDIATE ... COMMIT, rolled back on error.
+  template <typename Fn>
+  absl::Status Transaction(Fn write) {
+    PAI_RETURN_IF_ERROR(Begin());
+    if (absl::Status s = write(); !s.ok()) {
+      Rollback();
+      return s;
+    }
+    return Commit();
+  }
+
+  // InsertLocked(): a new object: uid, generation 1, creationTimestamp, no status.
+  absl::Status InsertLocked(Resource& r) {
+    r.object.erase("status");
+    json::object& meta = Meta(r.object);
+    meta["uid"] = NewUid();
+    meta["generation"] = 1;
+    meta["creationTimestamp"] = NowRfc3339();
+    return Transaction([&] { return WriteLocked(r, /*insert=*/true); });
   }
 
   absl::StatusOr<int64_t> BumpVersion() {

@@ -60,6 +60,14 @@ struct GatewayIdentity {
   std::string revoked;  // RFC 3339; "" while valid
 };
 
+// FileVersion: one version of a PaiFile's content (its data is read with FileVersionData()).
+struct FileVersion {
+  int64_t version = 0;  // 1, 2, ...
+  std::string sha256;   // hex SHA-256 of the base64 text as stored
+  int64_t size = 0;     // bytes of content
+  std::string created;  // RFC 3339
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -99,6 +107,21 @@ class Store {
   virtual absl::Status AddIdentity(const GatewayIdentity& id) = 0;
   virtual absl::StatusOr<std::vector<GatewayIdentity>> Identities() = 0;
   virtual absl::Status MarkIdentityRevoked(const std::string& id, const std::string& when) = 0;
+
+  // PaiFile content history (Kubernetes backend: one ConfigMap per version). Appended under the
+  // store's lock, so concurrent writers never share a version number.
+  // AppendFileVersion(): records `data` (base64) as the next version of PaiFile ns/name unless
+  // it equals the newest; returns the newest version. ResourceExhausted when `max_versions`
+  // are kept already.
+  virtual absl::StatusOr<int64_t> AppendFileVersion(const std::string& ns, const std::string& name,
+                                                    const std::string& data,
+                                                    int64_t max_versions) = 0;
+  virtual absl::StatusOr<std::vector<FileVersion>> FileVersions(const std::string& ns,
+                                                                const std::string& name) = 0;
+  // FileVersionData(): the base64 content of one version; NotFound when there is none.
+  virtual absl::StatusOr<std::string> FileVersionData(const std::string& ns,
+                                                      const std::string& name,
+                                                      int64_t version) = 0;
 
   // Version(): the newest resourceVersion; WaitForChange() blocks until it exceeds `seen` or
   // `timeout` passes, and returns the newest version.

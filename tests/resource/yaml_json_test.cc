@@ -159,3 +159,18 @@ spec:
 
 }  // namespace
 }  // namespace pai::resource
+
+TEST_CASE("yaml aliases that expand past a million values are refused, not expanded") {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'h'; ++c) {
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", *" : "*") + static_cast<char>(c - 1);
+    bomb += "]\n";
+  }
+  auto r = pai::resource::YamlToJson(bomb);
+  REQUIRE_FALSE(r.ok());
+  CHECK(std::string(r.status().message()).find("aliases") != std::string::npos);
+  auto small = pai::resource::YamlToJson("a: &a [1, 2]\nb: *a\n");
+  REQUIRE(small.ok());
+  CHECK((*small)[0].as_object().at("b").as_array().size() == 2);
+}

@@ -300,3 +300,65 @@ TEST_CASE("controller renders an empty store into a configuration the gateway ac
 
 }  // namespace
 }  // namespace pai::server
+
+namespace pai::server {
+namespace {
+
+using testing::kNs;
+
+TEST_CASE("controller renders one Secret for several resources that share it and every namespace still updates") {
+  World w;
+  w.Secret("a", "k");
+  w.Provider("a", "p1", R"({"provider":"openai","apiKeySecretRef":{"name":"k"}})");
+  w.Provider("a", "p2", R"({"provider":"openai","apiKeySecretRef":{"name":"k"}})");
+  w.s.MustAdmin("PUT", kNs + "a/guardbindings/g",
+                R"({"kind":"GuardBinding","metadata":{"name":"g"},"spec":{"classifier":{"type":"http","url":"http://127.0.0.1:9/classify","apiKeySecretRef":{"name":"k"}},"threshold":0.8,"enforcement":"audit"}})",
+                201);
+  w.Agent("a", "x", R"({"models":["p1/gpt-4o","p2/gpt-4o"],"guards":[{"binding":"g"}]})");
+  w.OpenAi("b");
+  w.Agent("b", "later", R"({"models":["openai/gpt-4o"]})");
+  w.Reconcile();
+  const std::string text = testing::ReadFile(w.config_path);
+  CHECK(testing::Count(text, R"("name":"k","namespace":"a")") == 1);
+  config::Config c = w.Parsed();
+  CHECK(c.agents.contains("a/x"));
+  CHECK(c.agents.contains("b/later"));
+  CHECK(World::Status(w.Get("Agent", "a", "x")).at("ready") == true);
+}
+
+TEST_CASE("controller honours apiKeyEnv only on resources admin tokens wrote in namespace default") {
+  World w;
+  const std::string tenant = w.s.Mint("default");
+  ApiResponse r = w.s.Call("PUT", kNs + "default/modelproviders/evil", tenant,
+                           R"({"kind":"ModelProvider","metadata":{"name":"evil"},"spec":{"provider":"openai","baseURL":"http://127.0.0.1:9/v1","apiKeyEnv":"HOME"}})");
+  REQUIRE(r.status == 201);
+  w.Provider("default", "ops", R"({"provider":"openai","apiKeyEnv":"HOME"})");
+  w.Reconcile();
+  json::object evil = World::Status(w.Get("ModelProvider", "default", "evil"));
+  CHECK(evil.at("ready") == false);
+  CHECK(World::Message(evil).find("admin") != std::string::npos);
+  CHECK(World::Status(w.Get("ModelProvider", "default", "ops")).at("ready") == true);
+  const std::string text = testing::ReadFile(w.config_path);
+  CHECK(text.find(R"("name":"evil")") == std::string::npos);
+  CHECK(text.find(R"("name":"ops")") != std::string::npos);
+  // A tenant that rewrites the admin's provider takes apiKeyEnv away from it.
+  r = w.s.Call("PUT", kNs + "default/modelproviders/ops", tenant,
+               R"({"kind":"ModelProvider","metadata":{"name":"ops"},"spec":{"provider":"openai","baseURL":"http://127.0.0.1:9/v1","apiKeyEnv":"HOME"}})");
+  REQUIRE(r.status == 200);
+  w.Reconcile();
+  CHECK(World::Status(w.Get("ModelProvider", "default", "ops")).at("ready") == false);
+}
+
+TEST_CASE("api refuses ownerReferences to objects of another namespace") {
+  World w;
+  w.Secret("b", "k");
+  const std::string uid = w.Get("Secret", "b", "k").uid();
+  ApiResponse r = w.s.Call("POST", kNs + "a/skills", w.s.scoped,
+                           R"({"kind":"Skill","metadata":{"name":"owned","ownerReferences":[{"kind":"Secret","name":"k","uid":")" + uid + R"("}]},"spec":{}})");
+  INFO(r.body);
+  CHECK(r.status == 422);
+  CHECK(testing::ErrorField(r.body, "field") == "metadata.ownerReferences[0]");
+}
+
+}  // namespace
+}  // namespace pai::server

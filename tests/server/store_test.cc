@@ -375,12 +375,18 @@ TEST_CASE("expired access token is Unauthenticated and a future expiry is accept
   TempDir dir;
   auto store = OpenStoreIn(dir);
   AccessTokens access(*store);
-  auto past = access.Create("a", "", "2020-01-01T00:00:00Z");
-  REQUIRE(past.ok());
-  CHECK(absl::IsUnauthenticated(access.Authenticate(past->token).status()));
-  auto past_date = access.Create("a", "", "2020-01-01");
-  REQUIRE(past_date.ok());
-  CHECK(absl::IsUnauthenticated(access.Authenticate(past_date->token).status()));
+  // A token cannot be created already expired; one whose expiry passes is refused.
+  CHECK(absl::IsInvalidArgument(access.Create("a", "", "2020-01-01T00:00:00Z").status()));
+  CHECK(absl::IsInvalidArgument(access.Create("a", "", "2020-01-01").status()));
+  for (const char* when : {"2020-01-01T00:00:00Z", "2020-01-01"}) {
+    auto soon = access.Create("a", "", "2999-01-01");
+    REQUIRE(soon.ok());
+    REQUIRE(access.Authenticate(soon->token).ok());
+    Resource r = soon->resource;
+    r.object["spec"].as_object()["expiresAt"] = when;
+    REQUIRE(store->Put(r, std::nullopt).ok());
+    CHECK(absl::IsUnauthenticated(access.Authenticate(soon->token).status()));
+  }
   auto future = access.Create("a", "", "2999-01-01T00:00:00Z");
   REQUIRE(future.ok());
   CHECK(access.Authenticate(future->token).ok());

@@ -157,6 +157,7 @@ export async function loggedInHome(platform, token = platform.adminToken) {
 export async function api(platform, method, p, { token = platform.adminToken, body } = {}) {
   const res = await fetch(`${platform.api}${p}`, {
     method,
+    signal: AbortSignal.timeout(15000),
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -187,6 +188,7 @@ export async function eventually(probe, ms, what) {
 export async function chat(platform, token, model = 'mock/gpt-4o-mini', content = 'Hello') {
   const res = await fetch(`${platform.gateway}/chat/completions`, {
     method: 'POST',
+    signal: AbortSignal.timeout(15000),
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
   });

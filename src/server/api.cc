@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/strings.h"
 #include "resource/resource.h"
+#include "server/json_access.h"
 #include "server/legacy_models.h"
 
 namespace pai::server {
@@ -81,15 +82,6 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-const json::object* Obj(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-std::string Str(const json::object* o, const char* key) {
-  if (!o) return "";
-  const json::value* v = o->if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
 
 std::string RandomSuffix(size_t n) {
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";

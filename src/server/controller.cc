@@ -17,27 +17,13 @@
 #include "common/strings.h"
 #include "config/manifest.h"
 #include "resource/resource.h"
+#include "server/json_access.h"
 #include "server/legacy_models.h"
 
 namespace pai::server {
 namespace json = boost::json;
 namespace {
 
-const json::object* Obj(const json::object* o, const char* key) {
-  if (!o) return nullptr;
-  const json::value* v = o->if_contains(key);
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-const json::array* Arr(const json::object* o, const char* key) {
-  if (!o) return nullptr;
-  const json::value* v = o->if_contains(key);
-  return v && v->is_array() ? &v->as_array() : nullptr;
-}
-std::string Str(const json::object* o, const char* key) {
-  if (!o) return "";
-  const json::value* v = o->if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
 const json::object* Spec(const Resource& r) { return Obj(&r.object, "spec"); }
 
 std::string Key(const Resource& r) { return pai::StrCat(r.ns, "/", r.name); }
@@ -252,14 +238,25 @@ std::string ToolSummary(const json::object& spec) {
 
 }  // namespace
 
+namespace {
+Rendered Render(const Snapshot& s);
+}  // namespace
+
 Rendered RenderGatewayConfig(Store& store) {
-  Rendered out;
   auto snap = Load(store);
   if (!snap.ok()) {
+    Rendered out;
     out.notes["*"] = std::string(snap.status().message());
     return out;
   }
-  const Snapshot& s = *snap;
+  return Render(*snap);
+}
+
+namespace {
+
+// Render(): the gateway's manifests for one snapshot of the store.
+Rendered Render(const Snapshot& s) {
+  Rendered out;
   std::vector<std::string> docs;
   // Never empty (the gateway refuses an empty configuration as a half-written file): a marker.
   docs.push_back(
@@ -361,6 +358,8 @@ Rendered RenderGatewayConfig(Store& store) {
   return out;
 }
 
+}  // namespace
+
 absl::StatusOr<std::pair<std::string, std::string>> FileGatewayTokens::Mint(
     const std::string& agent) {
   auto m = auth::MintToken(dir_, agent);
@@ -457,7 +456,11 @@ void SetStatus(Store& store, const Resource& r, json::object status) {
 
 absl::Status Controller::ReconcileOnce() {
   // 1. The gateway's configuration.
-  Rendered rendered = RenderGatewayConfig(store_);
+  // One snapshot of the store for the whole pass.
+  auto snap = Load(store_);
+  if (!snap.ok()) return snap.status();
+  const Snapshot& s = *snap;
+  Rendered rendered = Render(s);
   if (!rendered.text.empty() && rendered.text != last_render_) {
     if (absl::Status s = Checked({rendered.text}); !s.ok()) {
       log::Error("rendered gateway configuration rejected; keeping the previous one",
@@ -472,9 +475,6 @@ absl::Status Controller::ReconcileOnce() {
       log::Info("gateway configuration written", {{"path", options_.gateway_config_path}});
     }
   }
-  auto snap = Load(store_);
-  if (!snap.ok()) return snap.status();
-  const Snapshot& s = *snap;
 
   // 2. Gateway identities: one per Agent (uid), revoked when the Agent is gone.
   auto ids = store_.Identities();

@@ -157,6 +157,42 @@ json::object OwnerRef(const Resource& owner) {
           {"uid", owner.uid()},        {"controller", true},      {"blockOwnerDeletion", true}};
 }
 
+// MoveSecretValues(): a Secret's `data` (base64) and `stringData` move to the server-only
+// part; the object keeps their names in `keys`. Status 0 when the values are well-formed.
+ApiResponse MoveSecretValues(json::object& doc, std::string* private_data) {
+  // Values move to the server-only part; the object keeps their names.
+  json::object data;
+  if (const json::object* d = Obj(doc, "data")) {
+    for (const auto& [key, val] : *d) {
+      if (!val.is_string() || !ValidBase64(val.as_string())) {
+        return Err(422, "invalid", pai::StrCat("data.", key, ": expected base64"),
+                   pai::StrCat("data.", key));
+      }
+      data[key] = val;
+    }
+  }
+  if (const json::object* d = Obj(doc, "stringData")) {
+    for (const auto& [key, val] : *d) {
+      if (!val.is_string()) {
+        return Err(422, "invalid", pai::StrCat("stringData.", key, ": expected a string"),
+                   pai::StrCat("stringData.", key));
+      }
+      data[key] = Base64(val.as_string());  // stringData wins, as in Kubernetes
+    }
+  }
+  json::array keys;
+  std::vector<std::string> names;
+  for (const auto& [key, val] : data) names.emplace_back(key);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) keys.push_back(json::string(n));
+  doc.erase("data");
+  doc.erase("stringData");
+  doc["keys"] = std::move(keys);
+  if (!doc.contains("type")) doc["type"] = "Opaque";
+  *private_data = json::serialize(json::object{{"data", std::move(data)}});
+  return {0, ""};
+}
+
 }  // namespace
 
 struct Api::Ctx {
@@ -529,36 +565,7 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
     ann.as_object()["pai.io/legacy-kind"] = "AgentWorkload";
   }
   if (r.kind == "Secret") {
-    // Values move to the server-only part; the object keeps their names.
-    json::object data;
-    if (const json::object* d = Obj(doc, "data")) {
-      for (const auto& [key, val] : *d) {
-        if (!val.is_string() || !ValidBase64(val.as_string())) {
-          return Err(422, "invalid", pai::StrCat("data.", key, ": expected base64"),
-                     pai::StrCat("data.", key));
-        }
-        data[key] = val;
-      }
-    }
-    if (const json::object* d = Obj(doc, "stringData")) {
-      for (const auto& [key, val] : *d) {
-        if (!val.is_string()) {
-          return Err(422, "invalid", pai::StrCat("stringData.", key, ": expected a string"),
-                     pai::StrCat("stringData.", key));
-        }
-        data[key] = Base64(val.as_string());  // stringData wins, as in Kubernetes
-      }
-    }
-    json::array keys;
-    std::vector<std::string> names;
-    for (const auto& [key, val] : data) names.emplace_back(key);
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) keys.push_back(json::string(n));
-    doc.erase("data");
-    doc.erase("stringData");
-    doc["keys"] = std::move(keys);
-    if (!doc.contains("type")) doc["type"] = "Opaque";
-    r.private_data = json::serialize(json::object{{"data", std::move(data)}});
+    if (ApiResponse bad = MoveSecretValues(doc, &r.private_data); bad.status != 0) return bad;
   }
   if (r.kind == "Session") {
     const std::string agent = Str(Obj(doc, "spec"), "agent");

@@ -505,19 +505,16 @@ absl::Status Controller::ReconcileOnce() {
   }
 
   // 3. Status.
-  for (const auto& [k, r] : s.model_providers) {
-    auto note = rendered.notes.find("ModelProvider/" + k);
-    json::object st{{"ready", note == rendered.notes.end()},
-                    {"observedGeneration", r.generation()}};
-    st["message"] = note == rendered.notes.end() ? "" : note->second;
-    SetStatus(store_, r, std::move(st));
-  }
-  for (const auto& [k, r] : s.bindings) {
-    auto note = rendered.notes.find("GuardBinding/" + k);
-    json::object st{{"ready", note == rendered.notes.end()},
-                    {"observedGeneration", r.generation()}};
-    st["message"] = note == rendered.notes.end() ? "" : note->second;
-    SetStatus(store_, r, std::move(st));
+  // ModelProviders and GuardBindings are ready when the gateway serves them.
+  for (const auto* kind : {&s.model_providers, &s.bindings}) {
+    for (const auto& [k, r] : *kind) {
+      auto note = rendered.notes.find(pai::StrCat(r.kind, "/", k));
+      const bool served = note == rendered.notes.end();
+      SetStatus(store_, r,
+                {{"ready", served},
+                 {"observedGeneration", r.generation()},
+                 {"message", served ? "" : note->second}});
+    }
   }
   for (const auto& [k, r] : s.providers) {
     const std::string secret = Str(Spec(r), "secretRef").empty() ? Str(Spec(r), "secretToken")

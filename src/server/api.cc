@@ -306,6 +306,10 @@ ApiResponse Api::Route(Ctx& ctx) {
     if (s.size() == 3) return Collection(ctx, ns, s[2]);
     if (s.size() == 4) return Item(ctx, ns, s[2], s[3]);
     if (s[2] == "agents") return AgentSub(ctx, ns, s[3], {s.begin() + 4, s.end()});
+    if (s[2] == "sessions" && s.size() == 5 && s[4] == "events") {
+      return Err(404, "not_found",
+                 "session events arrive with the session runtime (not in this version)");
+    }
     return Err(404, "not_found", "no such route");
   }
   if (s.size() == 1 && m == "GET") {

@@ -256,7 +256,7 @@ int main(int argc, char** argv) {
   if (run_gateway) std::cout << "  gateway  : http://" << gw << "/v1   (OpenAI-compatible)\n";
   std::cout << "  state    : " << state_dir << "\n";
   if (!admin_file->empty()) {
-    std::cout << "  admin token written to " << *admin_file << " (mode 0600, shown nowhere else)\n";
+    std::cout << "  admin token written to " << *admin_file << " (mode 0600)\n";
   }
   if (print_token) {
     std::ifstream in(state_dir + "/admin-token");

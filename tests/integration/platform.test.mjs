@@ -321,8 +321,10 @@ test('the API answers a scoped token 403 on other namespaces and validation erro
     });
     assert.equal(ok.status, 201);
     const rv = ok.json.metadata.resourceVersion;
+    // Unconditional (no resourceVersion): the controller's status write may already have moved it.
+    const { resourceVersion: _rv, ...meta } = ok.json.metadata;
     const upd = await api(p, 'PUT', '/apis/pai.io/v1/namespaces/a/agents/x', {
-      token: scoped, body: { ...ok.json, spec: { models: ['mock/gpt-4o'] } },
+      token: scoped, body: { ...ok.json, metadata: meta, spec: { models: ['mock/gpt-4o'] } },
     });
     assert.equal(upd.status, 200);
     assert.equal(upd.json.metadata.generation, 2);

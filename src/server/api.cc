@@ -6,6 +6,10 @@
 #include <algorithm>
 
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url_view.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -53,33 +57,9 @@ ApiResponse FromStatus(const absl::Status& s) {
   }
 }
 
-std::string PercentDecode(std::string_view raw, bool plus_is_space) {
-  std::string out;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    int v = 0;
-    if (raw[i] == '%' && i + 2 < raw.size() && absl::SimpleHexAtoi(AV(raw.substr(i + 1, 2)), &v)) {
-      out.push_back(static_cast<char>(v));
-      i += 2;
-      continue;
-    }
-    out.push_back(plus_is_space && raw[i] == '+' ? ' ' : raw[i]);
-  }
-  return out;
-}
-
+// PercentEncode(): a query value or path segment, RFC 3986 unreserved characters kept.
 std::string PercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 
@@ -101,17 +81,6 @@ std::string Base64(std::string_view in) {
   return out;
 }
 
-bool ValidBase64(std::string_view s) {
-  if (s.size() % 4 != 0) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/') continue;
-    if (c == '=' && i + 2 >= s.size()) continue;
-    return false;
-  }
-  return true;
-}
-
 bool ValidEnvKey(std::string_view k) {
   if (k.empty() || k.size() > 128 || absl::ascii_isdigit(static_cast<unsigned char>(k[0]))) {
     return false;
@@ -126,17 +95,6 @@ bool ValidEnvKey(std::string_view k) {
     if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   }
   return true;
-}
-
-std::map<std::string, std::string> ParseQuery(std::string_view q) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view part : absl::StrSplit(AV(q), '&', absl::SkipEmpty())) {
-    const size_t eq = part.find('=');
-    const std::string_view k = SV(part.substr(0, eq));
-    const std::string_view v = eq == absl::string_view::npos ? "" : SV(part.substr(eq + 1));
-    out[PercentDecode(k, true)] = PercentDecode(v, true);
-  }
-  return out;
 }
 
 // ValidationResponse(): 422 with the first error's field and every error in `details`.
@@ -164,7 +122,8 @@ ApiResponse MoveSecretValues(json::object& doc, std::string* private_data) {
   json::object data;
   if (const json::object* d = Obj(doc, "data")) {
     for (const auto& [key, val] : *d) {
-      if (!val.is_string() || !ValidBase64(val.as_string())) {
+      // resource::Validate() already refused data that is not base64.
+      if (!val.is_string()) {
         return Err(422, "invalid", pai::StrCat("data.", key, ": expected base64"),
                    pai::StrCat("data.", key));
       }
@@ -213,13 +172,17 @@ Api::Api(Store& store, AccessTokens& access, GatewayAdmin* gateway, GatewayToken
 
 ApiResponse Api::Handle(const ApiRequest& request) {
   const std::string_view target = request.target;
-  const size_t qpos = target.find('?');
-  const std::string_view path = target.substr(0, qpos);
+  const std::string_view path = target.substr(0, target.find('?'));
   Ctx ctx{request, {}, {}, {}};
-  if (qpos != std::string_view::npos) ctx.query = ParseQuery(target.substr(qpos + 1));
-  for (absl::string_view seg : absl::StrSplit(AV(path), '/', absl::SkipEmpty())) {
-    ctx.segments.push_back(PercentDecode(SV(seg), false));
+  // Boost.URL decodes the path segments and the query (`+` is a space there, as in forms).
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return Err(400, "bad_request", "the request target is not a valid URL path");
+  for (std::string seg : url->segments()) {
+    if (!seg.empty()) ctx.segments.push_back(std::move(seg));
   }
+  boost::urls::encoding_opts plus_is_space;
+  plus_is_space.space_as_plus = true;
+  for (const boost::urls::param& p : url->params(plus_is_space)) ctx.query[p.key] = p.value;
   const auto& s = ctx.segments;
   if (request.method == "GET" && s.size() == 1) {
     if (s[0] == "healthz") return Json(200, json::object{{"status", "ok"}});

@@ -205,6 +205,19 @@ json::object Metadata(const std::string& name, const std::string& ns) {
   return json::object{{"name", name}, {"namespace", ns}};
 }
 
+// CreateTyped(): POSTs a `kind` named `name` whose other top-level members are `body`
+// (spec, or a Secret's stringData), and prints "<label>/<name> created".
+absl::Status CreateTyped(Conn& conn, std::string_view api_version, std::string_view kind,
+                         const std::string& plural, std::string_view label,
+                         const std::string& name, json::object body) {
+  body["apiVersion"] = api_version;
+  body["kind"] = kind;
+  body["metadata"] = Metadata(name, conn.ns);
+  if (auto s = PostOne(conn, plural, std::move(body)); !s.ok()) return s;
+  std::cout << label << "/" << name << " created\n";
+  return absl::OkStatus();
+}
+
 struct ModelProviderArgs {
   std::string name, provider, api_key, base_url;
   int64_t max_tokens_day = 0;
@@ -273,13 +286,8 @@ absl::Status CreateSecret(const Globals& g, const std::string& name,
   }
   auto conn = Connect(g);
   if (!conn.ok()) return conn.status();
-  json::object doc{{"apiVersion", "v1"},
-                   {"kind", "Secret"},
-                   {"metadata", Metadata(name, conn->ns)},
-                   {"stringData", std::move(data)}};
-  if (auto s = PostOne(*conn, "secrets", std::move(doc)); !s.ok()) return s;
-  std::cout << "secret/" << name << " created\n";
-  return absl::OkStatus();
+  return CreateTyped(*conn, "v1", "Secret", "secrets", "secret", name,
+                     json::object{{"stringData", std::move(data)}});
 }
 
 absl::Status CreateProvider(const Globals& g, const std::string& name, const std::string& provider,
@@ -299,13 +307,8 @@ absl::Status CreateProvider(const Globals& g, const std::string& name, const std
     }
     spec["repos"] = std::move(list);
   }
-  json::object doc{{"apiVersion", resource::kApiVersion},
-                   {"kind", "Provider"},
-                   {"metadata", Metadata(name, conn->ns)},
-                   {"spec", std::move(spec)}};
-  if (auto s = PostOne(*conn, "providers", std::move(doc)); !s.ok()) return s;
-  std::cout << "provider/" << name << " created\n";
-  return absl::OkStatus();
+  return CreateTyped(*conn, resource::kApiVersion, "Provider", "providers", "provider", name,
+                     json::object{{"spec", std::move(spec)}});
 }
 
 // SkillFiles() reads every regular file under `dir` (recursively, sorted by path). A symlink
@@ -357,13 +360,8 @@ absl::Status CreateSkill(const Globals& g, const std::string& name, const std::s
   json::object spec;
   if (!description.empty()) spec["description"] = description;
   spec["files"] = std::move(*files);
-  json::object doc{{"apiVersion", resource::kApiVersion},
-                   {"kind", "Skill"},
-                   {"metadata", Metadata(name, conn->ns)},
-                   {"spec", std::move(spec)}};
-  if (auto s = PostOne(*conn, "skills", std::move(doc)); !s.ok()) return s;
-  std::cout << "skill/" << name << " created\n";
-  return absl::OkStatus();
+  return CreateTyped(*conn, resource::kApiVersion, "Skill", "skills", "skill", name,
+                     json::object{{"spec", std::move(spec)}});
 }
 
 // --- get ---

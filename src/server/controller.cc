@@ -169,16 +169,21 @@ std::string Doc(const std::string& kind, const Resource& r, json::object spec) {
 struct NsDocs {
   std::map<std::string, json::object> secrets;  // name -> the keys referenced (one document)
   std::vector<std::string> docs;                // ModelProviders and GuardBindings
-  std::vector<std::string> agents;
-  std::vector<std::string> members;             // "Kind/ns/name" of everything rendered
+  std::vector<std::pair<std::string, std::string>> agents;  // "Agent/ns/name", document
+  std::vector<std::string> members;             // "Kind/ns/name" of the served providers/bindings
   std::set<std::string> providers, bindings;    // names
   std::map<std::string, std::string> binding_enforcement;
 
-  std::vector<std::string> All() const {
+  // Served(): the Secrets, ModelProviders and GuardBindings; All(): and the Agents.
+  std::vector<std::string> Served() const {
     std::vector<std::string> out;
     for (const auto& [name, data] : secrets) out.push_back(SecretDoc(ns, name, data));
     out.insert(out.end(), docs.begin(), docs.end());
-    out.insert(out.end(), agents.begin(), agents.end());
+    return out;
+  }
+  std::vector<std::string> All() const {
+    std::vector<std::string> out = Served();
+    for (const auto& agent : agents) out.push_back(agent.second);
     return out;
   }
   std::string ns;
@@ -331,22 +336,33 @@ Rendered Render(const Snapshot& s) {
       gspec["guards"] = std::move(gs);
     }
     if (!served) continue;
-    std::vector<std::string> mine = n.All();
-    mine.push_back(Doc("Agent", r, gspec));
-    if (absl::Status st = Checked(mine); !st.ok()) {
-      out.notes["Agent/" + k] = pai::StrCat("not served by the gateway: ", st.message());
-      continue;
-    }
-    n.agents.push_back(mine.back());
-    n.members.push_back("Agent/" + k);
+    n.agents.emplace_back("Agent/" + k, Doc("Agent", r, gspec));
   }
   // Namespaces are checked one by one: one tenant's configuration the gateway would refuse
-  // never holds back the others' (it is left out, and its resources say why).
-  for (const auto& [ns, n] : by_ns) {
+  // never holds back the others' (it is left out, and its resources say why). A namespace is
+  // parsed once when it is accepted; Agents are checked one by one only when it is not.
+  for (auto& [ns, n] : by_ns) {
+    if (!Checked(n.All()).ok()) {
+      std::vector<std::pair<std::string, std::string>> accepted;
+      for (auto& agent : n.agents) {
+        std::vector<std::string> alone = n.Served();
+        alone.push_back(agent.second);
+        if (absl::Status st = Checked(alone); !st.ok()) {
+          out.notes[agent.first] = pai::StrCat("not served by the gateway: ", st.message());
+        } else {
+          accepted.push_back(std::move(agent));
+        }
+      }
+      n.agents = std::move(accepted);
+    }
     std::vector<std::string> mine = n.All();
     if (absl::Status st = Checked(mine); !st.ok()) {
       for (const std::string& m : n.members) {
         out.notes[m] = pai::StrCat("namespace configuration refused by the gateway: ", st.message());
+      }
+      for (const auto& agent : n.agents) {
+        out.notes[agent.first] =
+            pai::StrCat("namespace configuration refused by the gateway: ", st.message());
       }
       continue;
     }

@@ -25,7 +25,9 @@ packages=(
   libspdlog-dev libcli11-dev catch2 libbenchmark-dev libtcmalloc-minimal4
   libvectorscan-dev  # the builtin guard classifier (Hyperscan API; amd64 needs SSSE3)
   libsqlite3-dev     # pai-server's resource store, the gateway's budget store
-  libcurl4-openssl-dev  # the pai CLI's HTTP(S) client
+  libcurl4-openssl-dev  # the pai CLI's HTTP(S) client, the harness's model client
+  bubblewrap         # the local runtime's sandboxes (namespaces)
+  libedit-dev        # pai chat's line editing (BSD licence)
 )
 if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests

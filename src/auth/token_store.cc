@@ -63,6 +63,7 @@ absl::StatusOr<std::vector<TokenRecord>> ReadRecords(const std::string& path) {
     };
     r.id = str("id");
     r.agent = str("agent");
+    r.session = str("session");  // optional: absent in files written before sessions
     r.created = str("created");
     r.revoked = str("revoked");
     const std::string hex = str("sha256");
@@ -82,6 +83,7 @@ absl::Status WriteRecords(const std::string& state_dir, const std::vector<TokenR
     boost::json::object o;
     o["id"] = r.id;
     o["agent"] = r.agent;
+    if (!r.session.empty()) o["session"] = r.session;
     o["sha256"] = HexEncode(r.sha256.data(), r.sha256.size());
     o["created"] = r.created;
     if (!r.revoked.empty()) o["revoked"] = r.revoked;
@@ -163,6 +165,12 @@ absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::Load(const std::st
 }
 
 absl::StatusOr<std::string> TokenStore::Authenticate(std::string_view presented) const {
+  auto who = AuthenticateIdentity(presented);
+  if (!who.ok()) return who.status();
+  return std::move(who->agent);
+}
+
+absl::StatusOr<Identity> TokenStore::AuthenticateIdentity(std::string_view presented) const {
   const auto fail = [] { return absl::UnauthenticatedError("invalid agent token"); };
   if (presented.size() < kPrefix.size() + kIdHexLen + 2 || presented.substr(0, 4) != kPrefix ||
       presented[kPrefix.size() + kIdHexLen] != '_') {
@@ -175,10 +183,22 @@ absl::StatusOr<std::string> TokenStore::Authenticate(std::string_view presented)
   const auto digest = Sha256(presented);
   if (CRYPTO_memcmp(digest.data(), r.sha256.data(), digest.size()) != 0) return fail();
   if (!r.revoked.empty()) return absl::UnauthenticatedError("agent token revoked");
-  return r.agent;
+  return Identity{r.agent, r.session, r.id};
 }
 
-absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::string& agent) {
+absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::string& agent,
+                                      const std::string& session_in) {
+  std::string session = session_in;
+  if (const size_t slash = agent.find('/'); slash != std::string::npos &&
+      session.size() > slash + 1 && session.compare(0, slash + 1, agent, 0, slash + 1) == 0) {
+    session.erase(0, slash + 1);  // "ns/name" of the agent's own namespace
+  }
+  for (const char c : session) {
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(pai::StrCat(
+          "session \"", session_in, "\" is not a Session name in the namespace of ", agent));
+    }
+  }
   auto lock = FileLock::Acquire(state_dir);
   if (!lock.ok()) return lock.status();
   auto records = ReadRecords(TokenFilePath(state_dir));
@@ -199,6 +219,7 @@ absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::s
   TokenRecord r;
   r.id = minted.id;
   r.agent = agent;
+  r.session = std::move(session);
   r.sha256 = Sha256(minted.token);
   r.created = NowRfc3339();
   records->push_back(std::move(r));

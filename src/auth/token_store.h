@@ -8,8 +8,12 @@
 //
 // File format (JSON, rewritten atomically: temp file, fsync, rename, directory fsync, under an
 // flock on "<state-dir>/tokens.lock"):
-//   {"tokens":[{"id":"…","agent":"ns/name","sha256":"<hex>","created":"RFC 3339",
-//               "revoked":"RFC 3339" (optional)}]}
+//   {"tokens":[{"id":"…","agent":"ns/name","session":"name" (optional),"sha256":"<hex>",
+//               "created":"RFC 3339","revoked":"RFC 3339" (optional)}]}
+// `session` is set on the token of one Session of the Agent (docs/sessions.md): the Session's
+// name, in the Agent's namespace. Files written before the field existed load unchanged (no
+// session). A session token authenticates as its Agent — all Sessions of an Agent share the
+// Agent's budgets — and the gateway attributes its calls to the session (docs/audit.md).
 #pragma once
 
 #include <array>
@@ -27,9 +31,17 @@ namespace pai::auth {
 struct TokenRecord {
   std::string id;
   std::string agent;  // "namespace/name"
+  std::string session;  // the Session's name (namespace of `agent`); empty: the Agent's own
   std::array<uint8_t, 32> sha256{};
   std::string created;  // RFC 3339
   std::string revoked;  // RFC 3339, empty while valid
+};
+
+// Identity: who a presented token belongs to.
+struct Identity {
+  std::string agent;    // "namespace/name"
+  std::string session;  // the Session's name in the agent's namespace; empty when none
+  std::string id;       // the token's id
 };
 
 // TokenStore: an immutable snapshot of the token file.
@@ -45,6 +57,10 @@ class TokenStore {
   // constant-time (CRYPTO_memcmp).
   absl::StatusOr<std::string> Authenticate(std::string_view presented) const;
 
+  // AuthenticateIdentity() is Authenticate() returning the agent, the session (empty for a
+  // token without one) and the token id. Same errors.
+  absl::StatusOr<Identity> AuthenticateIdentity(std::string_view presented) const;
+
   const std::vector<TokenRecord>& records() const { return records_; }
 
  private:
@@ -57,9 +73,14 @@ struct MintedToken {
   std::string token;  // plaintext; shown once
 };
 
-// MintToken() creates a token for `agent` ("namespace/name") and records its hash.
-// Creates `state_dir` when missing. Errors: Internal on I/O failure.
-absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::string& agent);
+// MintToken() creates a token for `agent` ("namespace/name") and records its hash; with
+// `session` (a Session's name, in the agent's namespace), the token is that Session's: it
+// authenticates as `agent` and carries the session. A "namespace/" prefix equal to the agent's
+// namespace is accepted and dropped. Creates `state_dir` when missing.
+// Errors: InvalidArgument when `session` names another namespace or has control characters;
+// Internal on I/O failure.
+absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::string& agent,
+                                      const std::string& session = "");
 
 // RevokeToken() marks token `id` revoked (the record is kept). NotFound when there is no such id.
 absl::Status RevokeToken(const std::string& state_dir, const std::string& id);

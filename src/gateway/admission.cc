@@ -80,6 +80,7 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
     ev.detail["provider"] = route->provider ? route->provider->spec.name : "";
   }
   ev.detail["request_id"] = ctx.request_id;
+  if (!ctx.session.empty()) ev.detail["session"] = ctx.session;
   events_.Emit(std::move(ev));
 
   const std::string who = pai::StrCat("Agent ", ctx.agent->key);

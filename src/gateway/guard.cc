@@ -153,6 +153,7 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
   ev.agent = ctx.agent->spec.name;
   auto& d = ev.detail;
   d["request_id"] = ctx.request_id;
+  if (!ctx.session.empty()) d["session"] = ctx.session;
   d["binding"] = b.spec.name;
   d["classifier"] = b.classifier_name();
   d["target"] = GuardTargetName(text.target);

@@ -17,13 +17,16 @@ class AuthenticateStage final : public Stage {
   std::string_view name() const override { return "authenticate"; }
 
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
-    absl::StatusOr<std::string> agent_key = ctx.preauthenticated_agent;
+    std::string agent_key = ctx.preauthenticated_agent;
+    ctx.session = ctx.preauthenticated_session;
     if (ctx.preauthenticated_agent.empty()) {
       const auto store = tokens_.Get();
-      agent_key = AuthenticateBearer(ctx.authorization, store.get());
-      if (!agent_key.ok()) co_return agent_key.status();
+      auto who = AuthenticateBearerIdentity(ctx.authorization, store.get());
+      if (!who.ok()) co_return who.status();
+      agent_key = std::move(who->agent);
+      ctx.session = std::move(who->session);
     }
-    ctx.agent = ctx.runtime->FindAgent(*agent_key);
+    ctx.agent = ctx.runtime->FindAgent(agent_key);
     if (!ctx.agent) {
       co_return MakeError(absl::StatusCode::kUnauthenticated,
                           "The agent this token belongs to is not configured.",
@@ -112,6 +115,13 @@ bool ServesRoute(Route route, config::ProviderKind kind) {
 
 absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                                                const auth::TokenStore* tokens) {
+  auto who = AuthenticateBearerIdentity(authorization, tokens);
+  if (!who.ok()) return who.status();
+  return std::move(who->agent);
+}
+
+absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view authorization,
+                                                          const auth::TokenStore* tokens) {
   std::string_view header = SV(absl::StripAsciiWhitespace(AV(authorization)));
   if (header.empty()) {
     return MakeError(absl::StatusCode::kUnauthenticated,
@@ -125,13 +135,13 @@ absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                      "invalid_api_key");
   }
   const std::string_view token = SV(absl::StripAsciiWhitespace(AV(header.substr(7))));
-  auto agent = tokens ? tokens->Authenticate(token)
-                      : absl::StatusOr<std::string>(absl::UnauthenticatedError(""));
-  if (!agent.ok()) {
+  auto who = tokens ? tokens->AuthenticateIdentity(token)
+                    : absl::StatusOr<auth::Identity>(absl::UnauthenticatedError(""));
+  if (!who.ok()) {
     return MakeError(absl::StatusCode::kUnauthenticated,
                      "Incorrect or revoked agent token provided.", "invalid_api_key");
   }
-  return agent;
+  return who;
 }
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics)

@@ -41,6 +41,7 @@ struct RequestContext {
   // Set when the HTTP layer already checked the token on the headers (AuthenticateBearer):
   // the agent key, so the authenticate stage does not hash the token a second time.
   std::string preauthenticated_agent;
+  std::string preauthenticated_session;
   std::string* body = nullptr;     // request body; stages may parse it in place
   ClassifierTransport* classifier = nullptr;  // the shard's client for http guard classifiers
   std::string_view anthropic_version;  // the client's anthropic-version / anthropic-beta
@@ -50,6 +51,10 @@ struct RequestContext {
 
   // Filled by stages.
   const AgentRuntime* agent = nullptr;
+  // The Session the token belongs to (its name, in the agent's namespace); empty for an
+  // Agent's own token. Attribution only (audit records, access log, /usage): budgets are the
+  // agent's.
+  std::string session;
   std::optional<ChatCompletionRequest> chat;
   std::optional<EmbeddingsRequest> embeddings;
   std::optional<NativeRequest> native;  // /v1/messages, /v1/messages/count_tokens, /v1/responses
@@ -113,6 +118,10 @@ class Pipeline {
 // HTTP layer also calls it before reading a body.
 absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                                                const auth::TokenStore* tokens);
+// AuthenticateBearerIdentity() is AuthenticateBearer() answering the whole identity (agent,
+// session, token id). Same errors.
+absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view authorization,
+                                                          const auth::TokenStore* tokens);
 
 // ServesRoute() is whether a ModelProvider of `kind` can answer `route`: the chat route is
 // translated for every provider; the native routes need their own API (Messages: anthropic;

@@ -292,6 +292,7 @@ net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
   ev.agent = ctx->agent->spec.name;
   auto& d = ev.detail;
   d["request_id"] = ctx->request_id;
+  if (!ctx->session.empty()) d["session"] = ctx->session;
   d["route"] = RouteLabel(ctx->route);
   d["model"] = ctx->model->ref;
   d["provider"] = ctx->model->provider ? ctx->model->provider->spec.name : "";
@@ -315,6 +316,7 @@ net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
     t.ns = ctx->agent->spec.ns;
     t.agent = ctx->agent->spec.name;
     t.detail["request_id"] = ctx->request_id;
+    if (!ctx->session.empty()) t.detail["session"] = ctx->session;
     t.detail["model"] = ctx->model->ref;
     t.detail["tool_name"] = tc.name;
     t.detail["call_id"] = tc.id;
@@ -384,6 +386,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   }
   ctx.anthropic_beta = anthropic_beta;
   ctx.preauthenticated_agent = std::move(conn->preauthenticated_agent);
+  ctx.preauthenticated_session = std::move(conn->preauthenticated_session);
   // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
   struct InFlight {
     GatewayImpl* gw;
@@ -477,6 +480,15 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   if (ctx.http_status == 0) ctx.http_status = 499;  // client closed before any response
   // Every admitted call has its LLM_CALL record, failures and aborts included.
   (void)co_await RecordCall(&ctx, ctx.http_status, Durability::kNoWait);
+  if (ctx.admitted && ctx.agent && !ctx.session.empty()) {
+    SessionTotals::Totals t;
+    t.calls = 1;
+    t.tokens = ctx.charge.tokens;
+    t.input_tokens = ctx.usage.prompt_tokens;
+    t.output_tokens = ctx.usage.completion_tokens;
+    t.nano_usd = ctx.charge.nano_usd;
+    session_totals_.Add(pai::StrCat(ctx.agent->spec.ns, "/", ctx.session), t);
+  }
 
   const double latency = Seconds(Clock::now() - ctx.start);
   metrics_.requests(ctx.route, ctx.http_status).Increment();
@@ -489,6 +501,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   line["method"] = std::string_view(req->method_string());
   line["route"] = RouteLabel(ctx.route);
   if (ctx.agent) line["agent"] = ctx.agent->spec.Key();
+  if (!ctx.session.empty()) line["session"] = ctx.session;
   if (ctx.model) {
     line["model"] = ctx.model->ref;
     if (ctx.model->provider) line["provider"] = ctx.model->provider->spec.name;
@@ -535,9 +548,10 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
   const std::optional<int64_t> max_output =
       ctx->reservation ? ctx->reservation->output_limit : std::nullopt;
   if (!chat.stream) {
-    std::string body = MockChatCompletion(chat, model.model_id, ctx->body->size(),
-                                          ctx->request_id, max_output);
+    std::string body =
+        MockChatCompletion(chat, *ctx->body, model.model_id, ctx->request_id, max_output);
     ctx->usage = ExtractUsage(body);
+    ctx->tool_calls = ExtractToolCalls(body);
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(body.size());
     if (absl::Status g = co_await ScanChatResponse(ctx, body); !g.ok()) co_return g;
@@ -548,13 +562,14 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
     if (ec) conn->keep_alive = false;
   } else {
-    const std::string events = MockChatStream(chat, model.model_id, ctx->body->size(),
-                                              ctx->request_id, /*include_usage=*/true, max_output);
+    const std::string events = MockChatStream(chat, *ctx->body, model.model_id, ctx->request_id,
+                                              /*include_usage=*/true, max_output);
     ChatStreamRelay relay(chat.client_include_usage);
     if (ctx->agent->scans_responses) relay.CollectContent();
     std::string out;
     relay.Process(events, out);
     ctx->usage = relay.usage();
+    ctx->tool_calls = relay.tool_calls();
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(out.size());
     ChunkWriter w{conn, options_.body_timeout, ctx};

@@ -281,6 +281,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
   while (conn.keep_alive && !draining_.load(std::memory_order_relaxed)) {
     http::request_parser<http::string_body> parser;
     std::string preauth_agent;
+    std::string preauth_session;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
     conn.idle = true;
@@ -315,14 +316,17 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       if (credential.empty() && anthropic_path && !parser.get()["x-api-key"].empty()) {
         credential = pai::StrCat("Bearer ", std::string_view(parser.get()["x-api-key"]));
       }
-      auto who = AuthenticateBearer(credential, tokens_.Get().get());
+      auto who = AuthenticateBearerIdentity(credential, tokens_.Get().get());
       if (!who.ok() && anthropic_path && credential.empty()) {
         who = MakeError(absl::StatusCode::kUnauthenticated,
                         "You didn't provide an API key. Send your agent token as 'x-api-key: "
                         "<token>' or 'Authorization: Bearer <token>'.",
                         "invalid_api_key");
       }
-      if (who.ok()) preauth_agent = std::move(*who);
+      if (who.ok()) {
+        preauth_agent = std::move(who->agent);
+        preauth_session = std::move(who->session);
+      }
       if (!who.ok()) {
         const ApiError e = ToApiError(who.status());
         metrics_.requests(Route::kOther, e.http_status).Increment();
@@ -388,6 +392,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
     }
     auto req = parser.release();
     conn.preauthenticated_agent = std::move(preauth_agent);
+    conn.preauthenticated_session = std::move(preauth_session);
     conn.head = req.method() == http::verb::head;
     conn.keep_alive =
         conn.keep_alive && req.keep_alive() && !draining_.load(std::memory_order_relaxed);
@@ -502,7 +507,8 @@ std::string Param(std::string_view query, std::string_view name) {
 
 // UsageJson(): GET /usage on the admin listener (docs/metrics.md, "Usage"): per configured
 // agent, today's charged spend from the budget store and, per model, the calls, tokens and
-// cost counted since the process started. pai-server reads it for `pai get agents` and
+// cost counted since the process started; per Session ("sessions"), the totals of its calls
+// since the process started. pai-server reads it for `pai get agents` and
 // `pai get metrics`.
 std::string GatewayImpl::UsageJson() {
   const std::shared_ptr<const RuntimeConfig> rt = runtime_.Get();
@@ -534,6 +540,19 @@ std::string GatewayImpl::UsageJson() {
     }
   }
   out["agents"] = std::move(agents);
+  // Per Session ("namespace/session"), since the process started (in memory; a restart resets
+  // them). All Sessions of an Agent share its budgets: these are attribution, not limits.
+  boost::json::object sessions;
+  for (const auto& [key, t] : session_totals_.Snapshot()) {
+    boost::json::object so;
+    so["tokens"] = t.tokens;
+    so["calls"] = t.calls;
+    so["costUSD"] = static_cast<double>(t.nano_usd) / 1e9;
+    so["inputTokens"] = t.input_tokens;
+    so["outputTokens"] = t.output_tokens;
+    sessions[key] = std::move(so);
+  }
+  out["sessions"] = std::move(sessions);
   return boost::json::serialize(out);
 }
 

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,5 +57,39 @@ struct ChunkInfo {
 
 // InspectChunk() inspects one SSE data payload of a chat completion stream.
 ChunkInfo InspectChunk(std::string_view data);
+
+// SessionTotals: per-Session call totals since the gateway process started (GET /usage
+// "sessions", keyed "namespace/session"). In memory only: a restart (not a configuration or
+// token reload) resets them; the durable per-call record is the audit chain. One entry per
+// Session that made a call (a few dozen bytes each).
+// Thread safety: Add() and Snapshot() may be called from any thread (one mutex).
+class SessionTotals {
+ public:
+  struct Totals {
+    int64_t calls = 0;          // admitted calls (LLM_CALL records), failures included
+    int64_t tokens = 0;         // charged tokens (what the agent's budget was charged)
+    int64_t input_tokens = 0;   // as the provider reported them
+    int64_t output_tokens = 0;
+    int64_t nano_usd = 0;       // charged cost
+  };
+  void Add(const std::string& key, const Totals& t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Totals& e = by_key_[key];
+    e.calls += t.calls;
+    e.tokens += t.tokens;
+    e.input_tokens += t.input_tokens;
+    e.output_tokens += t.output_tokens;
+    e.nano_usd += t.nano_usd;
+  }
+  // Snapshot() is every session's totals, sorted by key.
+  std::map<std::string, Totals> Snapshot() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return by_key_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Totals> by_key_;
+};
 
 }  // namespace pai::gateway

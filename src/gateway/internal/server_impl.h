@@ -51,6 +51,7 @@ struct ClientConn {
   bool keep_alive = true;        // false once the connection must close after this response
   bool head = false;             // the current request is HEAD: headers only
   std::string preauthenticated_agent;  // agent key of the current request's token
+  std::string preauthenticated_session;  // and its session (empty: none)
   std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
 };
 
@@ -119,6 +120,7 @@ class GatewayImpl {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> active_requests_{0};
+  SessionTotals session_totals_;  // GET /usage "sessions" (since start; reset on restart)
 
  private:
   // RecordCall() emits the LLM_CALL record (and one TOOL_CALL per tool invocation) for an

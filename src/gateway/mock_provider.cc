@@ -122,15 +122,13 @@ MockPlan ToolCall(size_t message_count, std::string_view name, std::string argum
 // plus one for the name.
 int64_t ToolTokens(const MockPlan& p) { return static_cast<int64_t>(p.arguments.size() / 4 + 1); }
 
-// Truncate() cuts a tool call to `max_output` tokens (its arguments then end mid-JSON, as a
-// provider's would); true when it did.
-bool Truncate(MockPlan& p, std::optional<int64_t> max_output, int64_t* tokens) {
-  *tokens = ToolTokens(p);
-  if (!max_output || *max_output < 0 || *max_output >= *tokens) return false;
-  const size_t keep = static_cast<size_t>(*max_output) * 4;
-  if (keep < p.arguments.size()) p.arguments.resize(keep);
-  *tokens = *max_output;
-  return true;
+// CappedToolTokens() is a tool call's output tokens, at most `max_output`. A scripted tool
+// call is never cut (a loop driven by the script must end on a budget refusal, not on broken
+// arguments); its reported usage stays within the output limit, so it is charged no more than
+// the reservation held.
+int64_t CappedToolTokens(const MockPlan& p, std::optional<int64_t> max_output) {
+  const int64_t tokens = ToolTokens(p);
+  return max_output && *max_output >= 0 ? std::min(tokens, *max_output) : tokens;
 }
 
 std::string TextFinish(bool truncated) { return truncated ? "\"length\"" : "\"stop\""; }
@@ -208,14 +206,13 @@ std::string MockChatCompletion(const ChatCompletionRequest& /*req*/, std::string
                   Created(), ",\"model\":", Quoted(model_id), ",\"choices\":[{\"index\":0,");
   const std::string tail = pai::StrCat(",\"system_fingerprint\":\"fp_pai_mock\"}");
   if (plan.tool_call) {
-    int64_t completion = 0;
-    const bool truncated = Truncate(plan, max_output, &completion);
+    const int64_t completion = CappedToolTokens(plan, max_output);
     return pai::StrCat(
         head, "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":",
         Quoted(plan.call_id), ",\"type\":\"function\",\"function\":{\"name\":",
         Quoted(plan.tool_name), ",\"arguments\":", Quoted(plan.arguments),
-        "}}],\"refusal\":null},\"logprobs\":null,\"finish_reason\":",
-        truncated ? "\"length\"" : "\"tool_calls\"", "}],\"usage\":",
+        "}}],\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
+        "\"usage\":",
         UsageJson(PromptTokens(body.size()), completion), tail);
   }
   const std::vector<std::string> words = Words(plan.text, max_output);
@@ -245,8 +242,8 @@ std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_vie
   int64_t completion = 0;
   std::string finish;
   if (plan.tool_call) {
-    const bool truncated = Truncate(plan, max_output, &completion);
-    finish = truncated ? "\"length\"" : "\"tool_calls\"";
+    completion = CappedToolTokens(plan, max_output);
+    finish = "\"tool_calls\"";
     // OpenAI: the first delta names the call (id, type, function name, empty arguments) ...
     out += choice(pai::StrCat("{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
                               "\"index\":0,\"id\":",

@@ -17,7 +17,9 @@
 // streamed; streamed as OpenAI streams it, a first `delta.tool_calls` chunk with the id, type
 // and function name and empty arguments, then chunks with argument fragments, then the
 // finish_reason chunk and (with include_usage) the usage chunk. Call ids are
-// "call_mock_<number of messages in the request>".
+// "call_mock_<number of messages in the request>". The output limit cuts a text answer
+// (finish_reason "length") but never a tool call: its reported output tokens are capped at the
+// limit instead, so that a scripted loop ends on a budget refusal, not on broken arguments.
 //
 // Token counts are estimates (about 4 bytes of JSON per prompt token, one token per word of
 // text output, about 4 bytes of arguments per tool-call token) and are reported in `usage` like
@@ -49,7 +51,8 @@ MockPlan PlanMockReply(std::string_view body);
 
 // MockChatCompletion() returns a `chat.completion` object for the request `body`.
 // `max_output` (the request's max_tokens / max_completion_tokens, or the budget's cap) truncates
-// the answer to that many tokens with finish_reason "length", as a provider does.
+// a text answer to that many tokens with finish_reason "length", as a provider does (a tool
+// call is not cut; see above).
 std::string MockChatCompletion(const ChatCompletionRequest& req, std::string_view body,
                                std::string_view model_id, std::string_view request_id,
                                std::optional<int64_t> max_output);

@@ -355,15 +355,25 @@ TEST_CASE("mock loop phrase: 'loop forever' always answers a bash call") {
   CHECK_FALSE(PlanMockReply(Body(std::string("[") + kLoop + "]", "")).tool_call);
 }
 
-TEST_CASE("mock tool call cut by the output limit ends with finish_reason length") {
+TEST_CASE("mock output limit: a text answer is cut, a tool call is whole with capped usage") {
   ChatCompletionRequest req;
   const std::string body = Body(std::string("[") + kAsk + "]");
   json::value v = json::parse(MockChatCompletion(req, body, "gpt-4o-mini", "r1", 2));
-  CHECK(v.at("choices").at(0).at("finish_reason") == "length");
+  CHECK(v.at("choices").at(0).at("finish_reason") == "tool_calls");
   CHECK(v.at("usage").at("completion_tokens").as_int64() == 2);
-  CHECK(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function").at("arguments")
-            .as_string()
-            .size() == 8);
+  CHECK(json::parse(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function")
+                        .at("arguments").as_string())
+            .at("path") == "hello.txt");
+  const StreamedCall c = Assemble(
+      MockChatStream(req, Body(std::string("[") + kAsk + "]", kTools, true), "gpt-4o-mini", "r1",
+                     true, 1));
+  CHECK(c.finish == "tool_calls");
+  CHECK(c.arguments == R"({"path":"hello.txt","content":"Hello from Pai!\n"})");
+  json::value t = json::parse(MockChatCompletion(req, Body(std::string("[") + kAsk + "]", ""),
+                                                 "gpt-4o-mini", "r1", 3));
+  CHECK(t.at("choices").at(0).at("finish_reason") == "length");
+  CHECK(t.at("choices").at(0).at("message").at("content") == "Hello from the");
+  CHECK(t.at("usage").at("completion_tokens").as_int64() == 3);
 }
 
 }  // namespace

@@ -138,6 +138,7 @@ std::string TextFinish(bool truncated) { return truncated ? "\"length\"" : "\"st
 MockPlan PlanMockReply(std::string_view body) {
   MockPlan text;
   text.text = std::string(kReply);
+  if (body.find("\"tools\"") == std::string_view::npos) return text;  // no parse without tools
   boost::system::error_code ec;
   json::value doc = json::parse(body, ec);
   if (ec || !doc.is_object()) return text;

@@ -6,8 +6,13 @@
 // forwards the sandbox's loopback ports to host unix sockets, applies Landlock to the workload,
 // runs it, and serves exec/copy requests on a control socket that is not visible inside.
 //
+// Every process of the sandbox runs as `uid`, so mount sources must be reachable by that uid on
+// the host (bwrap mounts them after dropping root).
+//
 // Thread safety: a Sandbox may be used from several threads (Exec/Copy concurrently with
-// Wait/Kill). Start() is thread-safe.
+// Wait/Kill). Start() is thread-safe; it forks from one long-lived internal thread, so the
+// sandbox's parent-death signal (bwrap --die-with-parent) fires when this process exits, not when
+// the thread that called Start() does.
 #pragma once
 
 #include <sys/types.h>
@@ -54,7 +59,10 @@ struct SandboxSpec {
   std::vector<std::string> writable_paths;   // Landlock: writes allowed only beneath these
                                              // (plus /tmp and /dev/null-like devices)
   std::vector<PortForward> forwards;
-  std::vector<int> allowed_tcp_ports;      // Landlock TCP connect allow-list (the forwards)
+  std::vector<int> allowed_tcp_ports;      // Landlock TCP connect allow-list, in addition to
+                                           // the forwards' ports (which are always allowed)
+  bool landlock = true;  // false: run without Landlock (also the case when the kernel lacks it;
+                         // DetectHost().landlock_abi says which)
   Limits limits;
   // The workload's stdio: fds owned by the caller (dup'ed into the child; the caller closes its
   // copies). -1: /dev/null.
@@ -62,7 +70,12 @@ struct SandboxSpec {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int events_fd = -1;  // becomes fd 3 of the workload
-  std::string init_path;  // host path of pai-sandbox-init (mounted at /opt/pai/bin)
+  // Host path of pai-sandbox-init, bound read-only at /opt/pai/bin/pai-sandbox-init after the
+  // mounts (a mount at /opt/pai/bin must then already hold a file of that name, or be writable).
+  std::string init_path;
+  // Host directory (root-only) under which the control socket gets its own 0700 directory;
+  // it is never mounted into the sandbox. Empty: /tmp.
+  std::string state_dir;
 };
 
 struct ExitInfo {
@@ -90,17 +103,23 @@ const HostSupport& DetectHost();
 class Sandbox {
  public:
   virtual ~Sandbox() = default;
-  // Start(): launches `spec`. Errors: FailedPrecondition when the host lacks bwrap/userns, or
-  // uid/gid is 0; Internal on fork/cgroup failures.
+  // Start(): launches `spec` and returns once bwrap has been exec'd (the workload may not run
+  // yet). Errors: InvalidArgument (bad id, empty argv, missing mount source or init);
+  // FailedPrecondition when the host lacks bwrap, limits are asked for without writable
+  // cgroups, or uid/gid is 0 ("runAsUser 0 (root) is not allowed"); Internal on fork/cgroup
+  // failures. The returned Sandbox's destructor calls Kill().
   static absl::StatusOr<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec);
 
   virtual pid_t pid() const = 0;  // the host pid of bwrap
-  // TryWait(): the exit once the workload has ended (non-blocking); Wait(): blocks.
+  // TryWait(): the exit once the workload has ended (non-blocking); Wait(): blocks. Both reap
+  // bwrap (whose exit status is the init's, i.e. the workload's) and read the OOM counter.
   virtual std::optional<ExitInfo> TryWait() = 0;
   virtual ExitInfo Wait() = 0;
   // Kill(): kills every process of the sandbox (cgroup.kill or SIGKILL to the tree), reaps,
-  // and removes the cgroups. Idempotent.
+  // and removes the cgroups. Idempotent; also right after a normal exit (cleanup).
   virtual void Kill() = 0;
+  // CgroupDirs(): the sandbox's cgroup directories (empty once Kill() removed them).
+  virtual std::vector<std::string> CgroupDirs() const = 0;
   // Exec(): runs argv inside the sandbox (same namespaces, uid, Landlock) and collects its
   // output (each stream capped at `max_output` bytes). Errors: Unavailable when not running;
   // DeadlineExceeded after `timeout_ms` (the process is killed).
@@ -111,7 +130,9 @@ class Sandbox {
   // speaks the frame protocol of docs/sessions.md; used for interactive exec).
   virtual absl::StatusOr<int> OpenControl() = 0;
   // ReadFile()/WriteFile(): as the sandbox user, inside the sandbox's mount view and Landlock
-  // rules. Errors: NotFound, PermissionDenied, FailedPrecondition (a directory), Unavailable.
+  // rules (writes run in a Landlocked child). Errors: NotFound, PermissionDenied,
+  // FailedPrecondition (a directory or not a regular file), ResourceExhausted (ReadFile: the
+  // file is larger than `max_bytes`), Unavailable (the sandbox is not running), Internal.
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) = 0;
   virtual absl::Status WriteFile(const std::string& path, const std::string& content,
                                  int mode = 0644) = 0;

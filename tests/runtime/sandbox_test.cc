@@ -1,0 +1,423 @@
+// The sandbox against the real kernel: bubblewrap namespaces, cgroups (limits, OOM, kill) and
+// Landlock, plus the init's control socket and port forwards. Runs as root (it creates cgroups
+// and drops to uid 1000).
+#include "runtime/sandbox.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "runtime/frames.h"
+
+namespace pai::runtime {
+namespace {
+
+constexpr uid_t kUid = 1000;
+constexpr gid_t kGid = 1000;
+
+// A host directory (0755) removed at the end; owned by the sandbox user when asked.
+class TempDir {
+ public:
+  explicit TempDir(bool owned_by_user = false) {
+    std::string tmpl = "/tmp/pai-sbx-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+    chmod(path_.c_str(), 0755);
+    if (owned_by_user) REQUIRE(chown(path_.c_str(), kUid, kGid) == 0);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string UniqueId() {
+  static std::atomic<int> n{0};
+  return "t" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
+SandboxSpec BaseSpec(const TempDir& workspace, std::vector<std::string> argv) {
+  SandboxSpec spec;
+  spec.id = UniqueId();
+  spec.uid = kUid;
+  spec.gid = kGid;
+  spec.argv = std::move(argv);
+  spec.env = {{"PATH", "/usr/bin:/bin"}, {"HOME", "/workspace"}, {"LC_ALL", "C"}};
+  spec.mounts = {{workspace.path(), "/workspace", false}};
+  spec.writable_paths = {"/workspace"};
+  spec.init_path = PAI_SANDBOX_INIT;
+  return spec;
+}
+
+struct Run {
+  ExitInfo exit;
+  std::string out, err;
+};
+
+// RunToEnd(): starts `spec` with its stdout/stderr on pipes, reads both to the end, waits.
+Run RunToEnd(SandboxSpec spec) {
+  int out[2], err[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+  spec.stdout_fd = out[1];
+  spec.stderr_fd = err[1];
+  auto sandbox = Sandbox::Start(spec);
+  close(out[1]);
+  close(err[1]);
+  REQUIRE(sandbox.ok());
+  Run run;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* sinks[2] = {&run.out, &run.err};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    REQUIRE(poll(fds, 2, 20000) > 0);
+    for (int i = 0; i < 2; ++i) {
+      if (!fds[i].revents) continue;
+      char buf[4096];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+      } else {
+        sinks[i]->append(buf, n);
+      }
+    }
+  }
+  run.exit = (*sandbox)->Wait();
+  return run;
+}
+
+std::string ReadHostFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A listening TCP socket on host 127.0.0.1, port chosen by the kernel.
+int ListenLoopback(int* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(fd, 16) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+TEST_CASE("sandbox refuses to run as root") {
+  TempDir ws(true);
+  SandboxSpec spec = BaseSpec(ws, {"true"});
+  spec.uid = 0;
+  auto sandbox = Sandbox::Start(spec);
+  REQUIRE(absl::IsFailedPrecondition(sandbox.status()));
+  CHECK(sandbox.status().message() == "runAsUser 0 (root) is not allowed");
+  spec.uid = kUid;
+  spec.gid = 0;
+  CHECK(absl::IsFailedPrecondition(Sandbox::Start(spec).status()));
+}
+
+TEST_CASE("host support is detected") {
+  const HostSupport& host = DetectHost();
+  CHECK(host.bwrap == "/usr/bin/bwrap");
+  CHECK(host.cgroup_writable);
+  CHECK(!host.summary.empty());
+  INFO(host.summary);
+  CHECK(host.landlock_abi >= 1);
+}
+
+TEST_CASE("workload runs as the user with no capabilities") {
+  TempDir ws(true);
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
+      "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; hostname; pwd"});
+  spec.hostname = "agent-box";
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.exit_code == 0);
+  CHECK(run.out == "1000\n1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nagent-box\n/workspace\n");
+  CHECK(run.err.empty());
+}
+
+TEST_CASE("workload writes only its writable paths") {
+  TempDir ws(true);
+  TempDir data(true);  // mounted writable, but not in writable_paths: Landlock refuses
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
+      "echo hi > /workspace/out.txt && echo ws-ok;"
+      "echo t > /tmp/t && echo tmp-ok;"
+      "echo x > /dev/null && echo null-ok;"
+      "touch /usr/x || echo usr-refused;"
+      "touch /etc/x || echo etc-refused;"
+      "touch /data/x || echo data-refused;"
+      "mkdir /data/d || echo mkdir-refused"});
+  spec.mounts.push_back({data.path(), "/data", false});
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.exit_code == 0);
+  CHECK(run.out == "ws-ok\ntmp-ok\nnull-ok\nusr-refused\netc-refused\ndata-refused\n"
+                   "mkdir-refused\n");
+  CHECK(run.err.find("/usr/x': Read-only file system") != std::string::npos);
+  CHECK(run.err.find("/etc/x': Read-only file system") != std::string::npos);
+  CHECK(run.err.find("/data/x': Permission denied") != std::string::npos);
+  CHECK(ReadHostFile(ws / "out.txt") == "hi\n");
+  struct stat st;
+  REQUIRE(stat((ws / "out.txt").c_str(), &st) == 0);
+  CHECK(st.st_uid == kUid);
+  CHECK(!std::filesystem::exists(data / "x"));
+  CHECK(!std::filesystem::exists(data / "d"));
+}
+
+TEST_CASE("host files outside the mounts are not visible") {
+  TempDir ws(true);
+  TempDir secrets;
+  std::ofstream(secrets / "provider-key") << "sk-secret-123";
+  chmod((secrets / "provider-key").c_str(), 0644);  // readable by uid 1000 on the host
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c", "cat " + (secrets / "provider-key")});
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.exit_code != 0);
+  CHECK(run.out.find("sk-secret") == std::string::npos);
+  CHECK(run.err.find("No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("workload cannot reach a host TCP listener") {
+  TempDir ws(true);
+  int port = 0;
+  int listener = ListenLoopback(&port);
+  SandboxSpec spec = BaseSpec(ws, {"bash", "-c",
+      "echo > /dev/tcp/127.0.0.1/" + std::to_string(port) + " && echo connected"});
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.exit_code != 0);
+  CHECK(run.out.empty());
+  // The sandbox has ended: anything it could have connected is queued by now.
+  int conn = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+  CHECK(conn < 0);
+  CHECK(errno == EAGAIN);
+  close(listener);
+}
+
+TEST_CASE("a fork bomb stops at the pids limit") {
+  TempDir ws(true);
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
+      "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; echo survived"});
+  spec.limits.pids = 32;
+  int err[2];
+  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+  spec.stderr_fd = err[1];
+  auto sandbox = Sandbox::Start(spec);
+  close(err[1]);
+  REQUIRE(sandbox.ok());
+  ExitInfo exit = (*sandbox)->Wait();
+  std::string errors;
+  char buf[4096];
+  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) errors.append(buf, n);
+  close(err[0]);
+  CHECK(exit.exit_code != 0);
+  CHECK(errors.find("Cannot fork") != std::string::npos);
+  std::string pids_events;
+  for (const std::string& dir : (*sandbox)->CgroupDirs()) {
+    if (dir.find("/pids/") != std::string::npos) pids_events = ReadHostFile(dir + "/pids.events");
+  }
+  CHECK(pids_events.rfind("max ", 0) == 0);
+  CHECK(pids_events != "max 0\n");
+  // The host still forks.
+  pid_t pid;
+  const char* argv[] = {"/bin/true", nullptr};
+  REQUIRE(posix_spawn(&pid, "/bin/true", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
+  int status;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a memory hog is OOM-killed at the memory limit") {
+  TempDir ws(true);
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c", "head -c 300M /dev/zero | tail"});
+  spec.limits.memory_bytes = 64 << 20;
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.oom_killed);
+  CHECK(run.exit.exit_code == 137);
+  CHECK(run.exit.message == "out of memory (limit 64 MiB)");
+}
+
+TEST_CASE("exec runs commands in a running sandbox") {
+  TempDir ws(true);
+  auto sandbox = Sandbox::Start(BaseSpec(ws, {"sleep", "1000"}));
+  REQUIRE(sandbox.ok());
+  Sandbox& sb = **sandbox;
+  CHECK(!sb.TryWait());
+
+  auto r = sb.Exec({"sh", "-c", "echo out; echo err >&2; id -u; exit 7"}, "", 10000);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 7);
+  CHECK(r->stdout_data == "out\n1000\n");
+  CHECK(r->stderr_data == "err\n");
+
+  r = sb.Exec({"cat"}, "piped input", 10000);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 0);
+  CHECK(r->stdout_data == "piped input");
+
+  r = sb.Exec({"sh", "-c", "head -c 100000 /dev/zero"}, "", 10000, 1000);
+  REQUIRE(r.ok());
+  CHECK(r->stdout_data.size() == 1000);
+
+  r = sb.Exec({"sh", "-c", "touch /usr/x"}, "", 10000);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code != 0);
+
+  r = sb.Exec({"no-such-command"}, "", 10000);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 127);
+
+  r = sb.Exec({"sleep", "100"}, "", 300);
+  CHECK(absl::IsDeadlineExceeded(r.status()));
+
+  sb.Kill();
+  CHECK(absl::IsUnavailable(sb.Exec({"true"}, "", 1000).status()));
+}
+
+TEST_CASE("files are read and written as the sandbox user") {
+  TempDir ws(true);
+  TempDir data(true);
+  SandboxSpec spec = BaseSpec(ws, {"sleep", "1000"});
+  spec.mounts.push_back({data.path(), "/data", false});
+  auto sandbox = Sandbox::Start(spec);
+  REQUIRE(sandbox.ok());
+  Sandbox& sb = **sandbox;
+
+  REQUIRE(sb.WriteFile("/workspace/a.txt", "hello\n", 0600).ok());
+  CHECK(ReadHostFile(ws / "a.txt") == "hello\n");
+  struct stat st;
+  REQUIRE(stat((ws / "a.txt").c_str(), &st) == 0);
+  CHECK(st.st_uid == kUid);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto content = sb.ReadFile("/workspace/a.txt", 1 << 20);
+  REQUIRE(content.ok());
+  CHECK(*content == "hello\n");
+
+  std::string big(200000, 'x');
+  REQUIRE(sb.WriteFile("/workspace/big", big).ok());
+  content = sb.ReadFile("/workspace/big", 1 << 20);
+  REQUIRE(content.ok());
+  CHECK(*content == big);
+  CHECK(absl::IsResourceExhausted(sb.ReadFile("/workspace/big", 1000).status()));
+
+  CHECK(absl::IsPermissionDenied(sb.WriteFile("/data/x", "no")));  // Landlock
+  CHECK(absl::IsPermissionDenied(sb.WriteFile("/etc/x", "no")));   // read-only mount
+  CHECK(!std::filesystem::exists(data / "x"));
+  CHECK(absl::IsNotFound(sb.WriteFile("/workspace/missing/dir/x", "no")));
+  CHECK(absl::IsNotFound(sb.ReadFile("/workspace/none", 100).status()));
+  CHECK(absl::IsFailedPrecondition(sb.ReadFile("/workspace", 100).status()));
+  CHECK(absl::IsFailedPrecondition(sb.WriteFile("/workspace", "x")));
+}
+
+// Reads frames until the status frame; returns stdout and the status JSON.
+std::pair<std::string, std::string> ReadUntilStatus(int fd) {
+  std::string out, status;
+  while (status.empty()) {
+    auto frame = ReadFrame(fd);
+    REQUIRE(frame.ok());
+    REQUIRE(frame->has_value());
+    if ((*frame)->channel == Channel::kStdout) out += (*frame)->payload;
+    if ((*frame)->channel == Channel::kStatus) status = (*frame)->payload;
+  }
+  return {out, status};
+}
+
+TEST_CASE("an interactive exec gets a terminal") {
+  TempDir ws(true);
+  auto sandbox = Sandbox::Start(BaseSpec(ws, {"sleep", "1000"}));
+  REQUIRE(sandbox.ok());
+  auto fd = (*sandbox)->OpenControl();
+  REQUIRE(fd.ok());
+  timeval timeout{10, 0};  // a missing frame fails the test instead of hanging it
+  setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  REQUIRE(WriteFrame(*fd, Channel::kRequest,
+                     R"({"op":"exec","argv":["sh","-c","tty; test -t 0 && echo is-a-tty; )"
+                     R"(read line; stty size; echo got $line"],"tty":true,"cols":80,"rows":24})")
+              .ok());
+  REQUIRE(WriteFrame(*fd, Channel::kResize, R"({"Width":100,"Height":40})").ok());
+  REQUIRE(WriteFrame(*fd, Channel::kStdin, "typed\n").ok());
+  auto [out, status] = ReadUntilStatus(*fd);
+  close(*fd);
+  CHECK(out.find("/dev/pts/") != std::string::npos);
+  CHECK(out.find("is-a-tty") != std::string::npos);
+  CHECK(out.find("40 100") != std::string::npos);
+  CHECK(out.find("got typed") != std::string::npos);
+  CHECK(status == R"({"status":"Success","exitCode":0})");
+}
+
+TEST_CASE("loopback ports forward to host unix sockets") {
+  TempDir ws(true);
+  TempDir sockets;
+  std::string path = sockets / "echo.sock";
+  int server = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(server, 4) == 0);
+  chmod(path.c_str(), 0666);
+  std::thread echo([server] {  // one connection: echo what it sends until it stops
+    pollfd p{server, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return;
+    int conn = accept(server, nullptr, nullptr);
+    char buf[256];
+    for (ssize_t n; (n = read(conn, buf, sizeof buf)) > 0;) {
+      if (write(conn, buf, n) != n) break;
+    }
+    close(conn);
+  });
+  SandboxSpec spec = BaseSpec(ws, {"bash", "-c",
+      "exec 3<>/dev/tcp/127.0.0.1/4000; echo hi >&3; head -c3 <&3"});
+  spec.mounts.push_back({sockets.path(), "/run/pai", true});
+  spec.forwards = {{4000, "/run/pai/echo.sock"}};
+  Run run = RunToEnd(spec);
+  echo.join();
+  close(server);
+  CHECK(run.exit.exit_code == 0);
+  CHECK(run.out == "hi\n");
+  CHECK(run.err.empty());
+}
+
+TEST_CASE("kill ends a running sandbox and removes its cgroups") {
+  TempDir ws(true);
+  SandboxSpec spec = BaseSpec(ws, {"sleep", "1000"});
+  spec.limits = {256 << 20, 0.5, 64};
+  auto sandbox = Sandbox::Start(spec);
+  REQUIRE(sandbox.ok());
+  Sandbox& sb = **sandbox;
+  std::vector<std::string> dirs = sb.CgroupDirs();
+  REQUIRE(!dirs.empty());
+  for (const auto& dir : dirs) CHECK(std::filesystem::exists(dir));
+  // Proves the sandbox is up (the exec goes through the init) before it is killed.
+  auto r = sb.Exec({"true"}, "", 10000);
+  REQUIRE(r.ok());
+  CHECK(!sb.TryWait());
+  sb.Kill();
+  auto exit = sb.TryWait();
+  REQUIRE(exit);
+  CHECK(exit->exit_code == 137);
+  CHECK(exit->message == "killed");
+  for (const auto& dir : dirs) CHECK(!std::filesystem::exists(dir));
+  CHECK(sb.CgroupDirs().empty());
+  sb.Kill();  // idempotent
+}
+
+}  // namespace
+}  // namespace pai::runtime

@@ -256,8 +256,8 @@ std::string HtmlToText(std::string_view html) {
       size_t e = n;
       while (e < close && std::isalnum(static_cast<unsigned char>(lower[e]))) ++e;
       const std::string_view name = std::string_view(lower).substr(n, e - n);
-      if (name == "li" && html[i + 1] != '/') {
-        raw += "\n- ";
+      if (name == "li") {
+        if (html[i + 1] != '/') raw += "\n- ";  // items stay on adjacent lines
       } else if (IsBlockTag(name)) {
         raw.push_back('\n');
       } else if (name == "td" || name == "th") {

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   pai::cli::RegisterAuthCommands(app, cli);
   pai::cli::RegisterResourceCommands(app, cli);
   pai::cli::RegisterPlatformCommands(app, cli);
+  pai::cli::RegisterSessionCommands(app, cli);
 
   // CLI11 would answer an unknown verb with "A subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   absl::Status s = cli.action ? cli.action() : absl::OkStatus();
   std::cout.flush();
   if (s.ok()) return 0;
+  if (auto code = pai::cli::ExitCodeOf(s)) return *code;
   if (!pai::cli::IsSilent(s)) std::fprintf(stderr, "pai: %s\n", std::string(s.message()).c_str());
   return 1;
 }

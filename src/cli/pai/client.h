@@ -8,10 +8,12 @@
 // Thread safety: a Client is used by one thread at a time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,6 +45,34 @@ class Client {
 
   // Get() / Delete() / Post() / Put(): Call() returning only the body.
   absl::StatusOr<boost::json::value> Get(const std::string& path);
+
+  // CallBytes() is Call() for bodies that are not JSON (pai cp): `body` is sent as is with
+  // `content_type` (none for an empty content type), and a 2xx answer's bytes are returned
+  // in `raw` without being parsed (`body` is parsed only for an error). Errors as Call().
+  absl::StatusOr<Response> CallBytes(std::string_view method, const std::string& path,
+                                     std::string_view body, std::string_view content_type,
+                                     std::string_view accept = "application/json");
+
+  // StreamEnd: how a Stream() ended.
+  enum class StreamEnd {
+    kEof,        // the server ended the body
+    kStopped,    // on_data returned false
+    kCancelled,  // cancelled() returned true (Ctrl-C)
+  };
+  struct StreamOptions {
+    std::vector<std::string> headers;  // extra request headers ("Last-Event-ID: 42")
+    std::string accept = "*/*";
+    // No byte for this long → the connection counts as lost (0: wait forever).
+    long idle_timeout_seconds = 0;
+    std::function<bool()> cancelled;  // polled about ten times a second
+  };
+  // Stream() GETs `path` without an overall timeout and hands each chunk of a 2xx body to
+  // `on_data` as it arrives. Errors: as Call() for a non-2xx answer (its body is read whole);
+  // Unavailable "connection to <server> lost: <reason>" when the connection fails mid-body.
+  absl::StatusOr<StreamEnd> Stream(const std::string& path, const StreamOptions& options,
+                                   const std::function<bool(std::string_view)>& on_data);
+
+  const std::string& token() const { return token_; }
 
   const std::string& server() const { return server_; }
 

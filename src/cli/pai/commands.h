@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ void RegisterAuthCommands(CLI::App& app, Cli& cli);      // login logout context
 void RegisterResourceCommands(CLI::App& app, Cli& cli);  // create apply get delete
 void RegisterPlatformCommands(CLI::App& app, Cli& cli);  // eval audit admin migrate-agents
                                                          // version, runtime verbs
+void RegisterSessionCommands(CLI::App& app, Cli& cli);   // run chat logs exec cp
 
 // --- shared by the command files ---
 
@@ -55,6 +57,11 @@ absl::StatusOr<Conn> Connect(const Globals& g);
 // without another line.
 absl::Status Silent();
 bool IsSilent(const absl::Status& s);
+
+// ExitWith() is the status of a command that exits with `code` (pai exec: the remote
+// command's status; 130 after Ctrl-C) without printing anything more; ExitCodeOf() reads it.
+absl::Status ExitWith(int code);
+std::optional<int> ExitCodeOf(const absl::Status& s);
 
 // PrintStructured() prints `v` as pretty JSON ("json") or YAML ("yaml").
 void PrintStructured(const std::string& format, const boost::json::value& v);

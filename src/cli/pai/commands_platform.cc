@@ -348,24 +348,9 @@ void RegisterPlatformCommands(CLI::App& app, Cli& cli) {
     };
   });
 
-  // The verbs of the seeds that need a running agent: flags as documented, one-line refusal.
+  // The verbs of the seeds that are not built yet: flags as documented, one-line refusal.
+  // (run, chat, logs, exec and cp: commands_sessions.cc.)
   auto none = [](CLI::App*) {};
-  AddRuntimeVerb(app, cli, "run", "Create and run a task agent", [](CLI::App* s) {
-    s->add_option("--agent");
-    s->add_option("--task");
-  });
-  AddRuntimeVerb(app, cli, "chat", "Interactive chat with a running task agent",
-                 none);
-  AddRuntimeVerb(app, cli, "logs", "Stream or tail logs of an agent or session", [](CLI::App* s) {
-    s->add_option("--tail");
-    s->add_flag("-f,--follow");
-    s->add_flag("--no-follow");
-  });
-  AddRuntimeVerb(app, cli, "exec", "Run a command inside a running agent", [](CLI::App* s) {
-    s->add_flag("-i");
-    s->add_flag("-t");
-  });
-  AddRuntimeVerb(app, cli, "cp", "Copy files to or from an agent", none);
   AddRuntimeVerb(app, cli, "claude", "Claude Code session inside a running agent",
                  none);
   AddRuntimeVerb(app, cli, "relay", "Bridge a local Chrome to a browser-relay agent",

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/pai/commands.h"
+#include "cli/pai/events.h"
 #include "cli/pai/text.h"
 #include "cli/pai/views.h"
 #include "resource/resource.h"
@@ -400,23 +401,40 @@ absl::Status GetMetrics(Conn& conn, const GetArgs& a) {
 
 absl::Status GetEvents(Conn& conn, const GetArgs& a) {
   if (a.name.empty()) return absl::InvalidArgumentError("get events needs a session NAME");
-  auto r = conn.client->Get(ResourcePath(conn.ns, "sessions", a.name) + "/events");
-  if (!r.ok()) return r.status();
+  std::string path = ResourcePath(conn.ns, "sessions", a.name) + "/events?limit=10000";
+  if (!a.event_type.empty()) path += "&type=" + PercentEncode(a.event_type);
+  auto r = conn.client->Get(path);
+  if (!r.ok()) return NotFoundAs(r.status(), "session", a.name);
   std::vector<json::value> events = Items(*r);
   if (!a.event_type.empty()) {
-    std::erase_if(events, [&](const json::value& e) { return StrAt(e, {"type"}) != a.event_type; });
+    // The server filters too; this keeps the answer exact with a server that does not.
+    std::vector<std::string> types;
+    std::stringstream ss(a.event_type);
+    for (std::string t; std::getline(ss, t, ',');) types.push_back(t);
+    std::erase_if(events, [&](const json::value& e) {
+      return std::find(types.begin(), types.end(), StrAt(e, {"type"})) == types.end();
+    });
   }
   if (!a.output.empty()) {
-    PrintStructured(a.output, json::object{{"items", json::array(events.begin(), events.end())}});
+    PrintStructured(a.output, json::object{{"kind", "EventList"},
+                                           {"items", json::array(events.begin(), events.end())}});
     return absl::OkStatus();
   }
-  Table table({"SEQ", "TIME", "TYPE"});
-  for (const auto& e : events) {
-    const json::value* seq = At(e, {"seq"});
-    table.AddRow({seq != nullptr ? ScalarText(*seq) : kNone, StrAt(e, {"time"}), StrAt(e, {"type"})});
+  if (events.empty()) {
+    std::cerr << "No events found for session " << a.name << ".\n";
+    return absl::OkStatus();
   }
-  std::cout << table.Render();
+  std::cout << EventsTable(events).Render();
   return absl::OkStatus();
+}
+
+// SessionsAsAgents() lists the Sessions that `pai get agents` shows as task rows (the seeds'
+// "task agents"); nothing when the list cannot be read (an older server).
+std::vector<json::value> SessionsAsAgents(Conn& conn, bool all_namespaces) {
+  auto list = conn.client->Get(all_namespaces ? ResourcePath("", "sessions")
+                                              : ResourcePath(conn.ns, "sessions"));
+  if (!list.ok()) return {};
+  return Items(*list);
 }
 
 absl::Status Get(const Globals& g, const GetArgs& a) {
@@ -436,8 +454,22 @@ absl::Status Get(const Globals& g, const GetArgs& a) {
   }
   json::value answer;
   std::vector<json::value> items;
+  std::vector<json::value> session_rows;  // agents: the Sessions shown as task rows
+  std::vector<json::value> definitions;  // agents: all of them, before --type
   if (!a.name.empty()) {
     auto one = conn->client->Get(ItemPath(k, conn->ns, a.name));
+    if (!one.ok() && absl::IsNotFound(one.status()) && k.kind == "Agent") {
+      // "pai get agent fix-bug-42" describes a task agent, which is a Session.
+      auto session = conn->client->Get(ResourcePath(conn->ns, "sessions", a.name));
+      if (session.ok()) {
+        if (!a.output.empty()) {
+          PrintStructured(a.output, *session);
+        } else {
+          std::cout << AgentsTable({}, {*session}, NowSeconds(), false).Render();
+        }
+        return absl::OkStatus();
+      }
+    }
     if (!one.ok()) return NotFoundAs(one.status(), DisplayKind(k.kind), a.name);
     answer = std::move(*one);
     items.push_back(answer);
@@ -451,18 +483,27 @@ absl::Status Get(const Globals& g, const GetArgs& a) {
     if (!list.ok()) return list.status();
     answer = std::move(*list);
     items = Items(answer);
+    definitions = items;
     if (!a.agent_type.empty()) {
       std::erase_if(items, [&](const json::value& v) { return AgentType(v) != a.agent_type; });
       if (answer.is_object()) answer.get_object()["items"] = json::array(items.begin(), items.end());
+    }
+    if (k.kind == "Agent" && a.output.empty() && a.agent_type != "service") {
+      session_rows = SessionsAsAgents(*conn, a.all_namespaces);
     }
   }
   if (!a.output.empty()) {
     PrintStructured(a.output, answer);
     return absl::OkStatus();
   }
-  if (items.empty()) {
+  if (items.empty() && session_rows.empty()) {
     std::cerr << "No " << k.plural << " found"
               << (a.all_namespaces ? std::string() : " in namespace " + conn->ns) << ".\n";
+    return absl::OkStatus();
+  }
+  if (k.kind == "Agent") {
+    // The Agents' Sessions need their Agents for the MODELS column (unfiltered by --type).
+    std::cout << AgentsTable(items, session_rows, NowSeconds(), a.all_namespaces, &definitions).Render();
     return absl::OkStatus();
   }
   std::cout << ResourceTable(k.kind, items, NowSeconds(), a.all_namespaces).Render();

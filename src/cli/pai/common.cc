@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -32,6 +33,22 @@ absl::StatusOr<Conn> Connect(const Globals& g) {
 
 absl::Status Silent() { return absl::AbortedError(""); }
 bool IsSilent(const absl::Status& s) { return absl::IsAborted(s) && s.message().empty(); }
+
+namespace {
+constexpr char kExitPayload[] = "pai.io/exit-code";
+}  // namespace
+
+absl::Status ExitWith(int code) {
+  absl::Status s = absl::AbortedError("");
+  s.SetPayload(kExitPayload, absl::Cord(std::to_string(code)));
+  return s;
+}
+
+std::optional<int> ExitCodeOf(const absl::Status& s) {
+  auto p = s.GetPayload(kExitPayload);
+  if (!p.has_value()) return std::nullopt;
+  return std::atoi(std::string(*p).c_str());
+}
 
 void PrintStructured(const std::string& format, const boost::json::value& v) {
   if (format == "yaml") {

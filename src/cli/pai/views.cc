@@ -112,6 +112,26 @@ std::string PrimaryModel(const json::value& agent) {
   return "";
 }
 
+// Schedule() is the cron string of a scheduled Agent (triggers[].schedule, or the legacy
+// spec.schedule).
+std::string Schedule(const json::value& agent) {
+  if (const json::value* triggers = At(agent, {"spec", "triggers"});
+      triggers != nullptr && triggers->is_array()) {
+    for (const auto& t : triggers->get_array()) {
+      if (std::string cron = StrAt(t, {"schedule"}); !cron.empty()) return cron;
+    }
+  }
+  return StrAt(agent, {"spec", "schedule"});
+}
+
+// TokensPerDay() is "12,450", or "12,450 / 1,000,000" when spec.tokens.maxPerDay caps it.
+std::string TokensPerDay(const json::value& agent) {
+  const auto used = IntAt(agent, {"status", "tokensToday"});
+  const auto cap = IntAt(agent, {"spec", "tokens", "maxPerDay"});
+  if (!cap || *cap <= 0) return Count(used);
+  return (used ? FormatThousands(*used) : std::string(kNone)) + " / " + FormatThousands(*cap);
+}
+
 std::string ScoreText(const json::value& v, std::initializer_list<std::string_view> path) {
   const auto n = NumAt(v, path);
   return n ? Fixed(*n, 2) : std::string(kNone);
@@ -156,11 +176,12 @@ std::vector<std::string> Row(std::string_view kind, const json::value& o, int64_
     }
     std::string where = StrAt(o, {"status", "url"});
     if (where.empty()) where = StrAt(o, {"spec", "task"});
+    if (where.empty()) where = Schedule(o);
     return {name,
             AgentType(o),
             status,
             OrNone(PrimaryModel(o)),
-            Count(IntAt(o, {"status", "tokensToday"})),
+            TokensPerDay(o),
             OrNone(Truncate(where, 40)),
             Age(o, now)};
   }
@@ -218,6 +239,36 @@ std::vector<std::string> Row(std::string_view kind, const json::value& o, int64_
 }
 
 }  // namespace
+
+Table AgentsTable(const std::vector<json::value>& agents, const std::vector<json::value>& sessions,
+                  int64_t now, bool with_namespace, const std::vector<json::value>* definitions) {
+  if (definitions == nullptr) definitions = &agents;
+  Table table = ResourceTable("Agent", agents, now, with_namespace);
+  for (const auto& s : sessions) {
+    const std::string ns = StrAt(s, {"metadata", "namespace"});
+    const std::string agent_name = StrAt(s, {"spec", "agent"});
+    std::string model = PrimaryModel(s);
+    if (model.empty()) {
+      for (const auto& a : *definitions) {
+        if (StrAt(a, {"metadata", "name"}) == agent_name &&
+            StrAt(a, {"metadata", "namespace"}) == ns) {
+          model = PrimaryModel(a);
+          break;
+        }
+      }
+    }
+    std::vector<std::string> row = {StrAt(s, {"metadata", "name"}),
+                                    "task",
+                                    StrAt(s, {"status", "phase"}),
+                                    OrNone(model),
+                                    Count(IntAt(s, {"status", "tokensUsed"})),
+                                    OrNone(Truncate(StrAt(s, {"spec", "task"}), 40)),
+                                    Age(s, now)};
+    if (with_namespace) row.insert(row.begin(), OrNone(ns));
+    table.AddRow(std::move(row));
+  }
+  return table;
+}
 
 std::string DisplayKind(std::string_view kind) {
   if (kind == "ModelProvider") return "model-provider";

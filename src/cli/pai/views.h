@@ -49,6 +49,15 @@ std::string AgentType(const boost::json::value& agent);
 Table ResourceTable(std::string_view kind, const std::vector<boost::json::value>& items,
                     int64_t now, bool with_namespace);
 
+// AgentsTable() is `pai get agents`: the Agents' rows (ResourceTable("Agent")), then one
+// `task` row per Session (the seeds' task agents): PHASE as STATUS, the Session's model (else
+// its Agent's primary model, looked up in `definitions`, default `agents`), status.tokensUsed
+// as TOKENS/DAY, its task as URL / TASK.
+Table AgentsTable(const std::vector<boost::json::value>& agents,
+                  const std::vector<boost::json::value>& sessions, int64_t now,
+                  bool with_namespace,
+                  const std::vector<boost::json::value>* definitions = nullptr);
+
 // AuditDetail() is the DETAIL cell of one gateway audit record (docs/audit.md), e.g.
 // "coder claude-sonnet-4-6 in=1460 out=94 2683ms" for LLM_CALL.
 std::string AuditDetail(const boost::json::value& record);

@@ -16,7 +16,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <mutex>
 #include <thread>
 
@@ -317,6 +319,32 @@ absl::StatusOr<ControlSocket> MakeControlSocket(const SandboxSpec& spec) {
   return c;
 }
 
+// IsInit(): whether `pid` is pid 2 of a nested pid namespace (bwrap is 1, the init 2).
+bool IsInit(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("NSpid:", 0) != 0) continue;
+    std::istringstream ids(line.substr(6));
+    std::vector<long> v;
+    for (long id; ids >> id;) v.push_back(id);
+    return v.size() >= 2 && v.back() == 2;
+  }
+  return false;
+}
+
+// FindInit(): the init among the descendants of bwrap (outer bwrap → bwrap as pid 1 → init).
+pid_t FindInit(pid_t pid, int depth) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  for (pid_t child; in >> child;) {
+    if (IsInit(child)) return child;
+    if (depth < 2) {
+      if (pid_t found = FindInit(child, depth + 1); found > 0) return found;
+    }
+  }
+  return -1;
+}
+
 std::string MiB(int64_t bytes) {
   if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
   return std::to_string(bytes) + " bytes";
@@ -405,6 +433,18 @@ class SandboxImpl final : public Sandbox {
     Wait();
     (void)cgroups_->Remove();
     removed_ = true;
+  }
+
+  absl::Status Terminate() override {
+    if (TryWait()) return absl::UnavailableError("the sandbox has exited");
+    pid_t init = FindInit(pid_, 0);
+    int fd = init > 0 ? static_cast<int>(syscall(SYS_pidfd_open, init, 0)) : -1;
+    // Checked again through the pidfd: the pid cannot be reused behind it.
+    bool sent = fd >= 0 && IsInit(init) &&
+                syscall(SYS_pidfd_send_signal, fd, SIGTERM, nullptr, 0) == 0;
+    if (fd >= 0) close(fd);
+    if (!sent) return absl::UnavailableError("the sandbox's init is not running");
+    return absl::OkStatus();
   }
 
   std::vector<std::string> CgroupDirs() const override { return cgroups_->Dirs(); }

@@ -115,6 +115,9 @@ class Sandbox {
   // bwrap (whose exit status is the init's, i.e. the workload's) and read the OOM counter.
   virtual std::optional<ExitInfo> TryWait() = 0;
   virtual ExitInfo Wait() = 0;
+  // Terminate(): SIGTERM to the init, which forwards it to the workload (a graceful stop; Wait()
+  // then reports how the workload ended). Errors: Unavailable when the sandbox has exited.
+  virtual absl::Status Terminate() = 0;
   // Kill(): kills every process of the sandbox (cgroup.kill or SIGKILL to the tree), reaps,
   // and removes the cgroups. Idempotent; also right after a normal exit (cleanup).
   virtual void Kill() = 0;

@@ -68,26 +68,29 @@ SandboxSpec BaseSpec(const TempDir& workspace, std::vector<std::string> argv) {
 
 struct Run {
   ExitInfo exit;
-  std::string out, err;
+  std::string out, err, events;
 };
 
-// RunToEnd(): starts `spec` with its stdout/stderr on pipes, reads both to the end, waits.
-Run RunToEnd(SandboxSpec spec) {
-  int out[2], err[2];
-  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
-  REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+// RunToEnd(): starts `spec` with `input` on its stdin and its stdout, stderr and events (fd 3)
+// on pipes, reads them to the end and waits.
+Run RunToEnd(SandboxSpec spec, const std::string& input = "") {
+  int in[2], out[2], err[2], ev[2];
+  for (int* p : {in, out, err, ev}) REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  REQUIRE(write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  close(in[1]);
+  spec.stdin_fd = in[0];
   spec.stdout_fd = out[1];
   spec.stderr_fd = err[1];
+  spec.events_fd = ev[1];
   auto sandbox = Sandbox::Start(spec);
-  close(out[1]);
-  close(err[1]);
+  for (int fd : {in[0], out[1], err[1], ev[1]}) close(fd);
   REQUIRE(sandbox.ok());
   Run run;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  std::string* sinks[2] = {&run.out, &run.err};
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    REQUIRE(poll(fds, 2, 20000) > 0);
-    for (int i = 0; i < 2; ++i) {
+  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {ev[0], POLLIN, 0}};
+  std::string* sinks[3] = {&run.out, &run.err, &run.events};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0 || fds[2].fd >= 0) {
+    REQUIRE(poll(fds, 3, 20000) > 0);
+    for (int i = 0; i < 3; ++i) {
       if (!fds[i].revents) continue;
       char buf[4096];
       ssize_t n = read(fds[i].fd, buf, sizeof buf);
@@ -148,11 +151,17 @@ TEST_CASE("host support is detected") {
 TEST_CASE("workload runs as the user with no capabilities") {
   TempDir ws(true);
   SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
-      "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; hostname; pwd"});
+      "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; hostname; pwd;"
+      "echo \"$GREETING\"; read line; echo \"in:$line\"; echo event >&3; exit 4"});
   spec.hostname = "agent-box";
-  Run run = RunToEnd(spec);
-  CHECK(run.exit.exit_code == 0);
-  CHECK(run.out == "1000\n1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nagent-box\n/workspace\n");
+  spec.env["GREETING"] = "hello from env";
+  Run run = RunToEnd(spec, "user message\n");
+  CHECK(run.exit.exit_code == 4);
+  CHECK(run.exit.message == "exited with code 4");
+  CHECK(!run.exit.oom_killed);
+  CHECK(run.out == "1000\n1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nagent-box\n"
+                   "/workspace\nhello from env\nin:user message\n");
+  CHECK(run.events == "event\n");
   CHECK(run.err.empty());
 }
 
@@ -166,12 +175,17 @@ TEST_CASE("workload writes only its writable paths") {
       "touch /usr/x || echo usr-refused;"
       "touch /etc/x || echo etc-refused;"
       "touch /data/x || echo data-refused;"
-      "mkdir /data/d || echo mkdir-refused"});
+      "mkdir /data/d || echo mkdir-refused;"
+      "touch /workspace/ro/x || echo ro-refused"});
   spec.mounts.push_back({data.path(), "/data", false});
+  std::filesystem::create_directory(ws / "ro");
+  chown((ws / "ro").c_str(), kUid, kGid);
+  spec.read_only_paths = {"/workspace/ro"};
   Run run = RunToEnd(spec);
   CHECK(run.exit.exit_code == 0);
   CHECK(run.out == "ws-ok\ntmp-ok\nnull-ok\nusr-refused\netc-refused\ndata-refused\n"
-                   "mkdir-refused\n");
+                   "mkdir-refused\nro-refused\n");
+  CHECK(run.err.find("/workspace/ro/x': Read-only file system") != std::string::npos);
   CHECK(run.err.find("/usr/x': Read-only file system") != std::string::npos);
   CHECK(run.err.find("/etc/x': Read-only file system") != std::string::npos);
   CHECK(run.err.find("/data/x': Permission denied") != std::string::npos);
@@ -404,7 +418,21 @@ TEST_CASE("kill ends a running sandbox and removes its cgroups") {
   Sandbox& sb = **sandbox;
   std::vector<std::string> dirs = sb.CgroupDirs();
   REQUIRE(!dirs.empty());
-  for (const auto& dir : dirs) CHECK(std::filesystem::exists(dir));
+  int limits_seen = 0;
+  for (const auto& dir : dirs) {
+    CHECK(std::filesystem::exists(dir));
+    // The limits as the kernel holds them (v1 on this host class, v2 elsewhere).
+    for (auto [file, value] : std::vector<std::pair<std::string, std::string>>{
+             {"memory.limit_in_bytes", "268435456\n"}, {"memory.max", "268435456\n"},
+             {"cpu.cfs_quota_us", "50000\n"}, {"cpu.max", "50000 100000\n"},
+             {"pids.max", "64\n"}}) {
+      if (std::filesystem::exists(dir + "/" + file)) {
+        CHECK(ReadHostFile(dir + "/" + file) == value);
+        ++limits_seen;
+      }
+    }
+  }
+  CHECK(limits_seen == 3);
   // Proves the sandbox is up (the exec goes through the init) before it is killed.
   auto r = sb.Exec({"true"}, "", 10000);
   REQUIRE(r.ok());
@@ -419,5 +447,28 @@ TEST_CASE("kill ends a running sandbox and removes its cgroups") {
   sb.Kill();  // idempotent
 }
 
+TEST_CASE("terminate forwards SIGTERM to the workload") {
+  TempDir ws(true);
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
+      "trap 'echo got-term; exit 3' TERM; echo ready; sleep 1000 & wait"});
+  spec.stdout_fd = out[1];
+  auto sandbox = Sandbox::Start(spec);
+  close(out[1]);
+  REQUIRE(sandbox.ok());
+  char buf[64];
+  REQUIRE(read(out[0], buf, 6) == 6);  // "ready\n": the trap is set
+  REQUIRE((*sandbox)->Terminate().ok());
+  ExitInfo exit = (*sandbox)->Wait();
+  std::string rest;
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) rest.append(buf, n);
+  close(out[0]);
+  CHECK(exit.exit_code == 3);
+  CHECK(rest == "got-term\n");
+  CHECK(absl::IsUnavailable((*sandbox)->Terminate()));
+}
+
 }  // namespace
 }  // namespace pai::runtime
+

@@ -413,7 +413,7 @@ class SandboxImpl final : public Sandbox {
       } while (r < 0 && errno == EINTR);
       lock.lock();
       reaping_ = false;
-      exit_ = MakeExit(r == pid_ ? status : 0);
+      exit_ = r == pid_ ? MakeExit(status) : LostExit();
       cv_.notify_all();
     }
     return *exit_;
@@ -447,7 +447,10 @@ class SandboxImpl final : public Sandbox {
     return absl::OkStatus();
   }
 
-  std::vector<std::string> CgroupDirs() const override { return cgroups_->Dirs(); }
+  std::vector<std::string> CgroupDirs() const override {
+    std::lock_guard kill_lock(kill_mu_);
+    return cgroups_->Dirs();
+  }
 
   absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& argv,
                                   const std::string& stdin_data, int timeout_ms,
@@ -511,6 +514,14 @@ class SandboxImpl final : public Sandbox {
     } else if (info.exit_code != 0) {
       info.message = "exited with code " + std::to_string(info.exit_code);
     }
+    return info;
+  }
+
+  // LostExit(): bwrap was reaped by someone else (waitpid(-1) elsewhere in this process).
+  static ExitInfo LostExit() {
+    ExitInfo info;
+    info.exit_code = 255;
+    info.message = "exit status unavailable (the process was reaped elsewhere)";
     return info;
   }
 
@@ -598,7 +609,7 @@ class SandboxImpl final : public Sandbox {
   std::optional<ExitInfo> exit_;
   bool reaping_ = false;
   bool killed_ = false;
-  std::mutex kill_mu_;  // removed_ and the cgroups' teardown
+  mutable std::mutex kill_mu_;  // removed_ and the cgroups' teardown
   bool removed_ = false;
 };
 

@@ -55,7 +55,8 @@ struct SandboxSpec {
   std::string cwd = "/workspace";
   std::string hostname = "pai";
   std::vector<Mount> mounts;               // besides the system directories
-  std::vector<std::string> read_only_paths;  // filesystem.readOnlyPaths: remounted read-only
+  std::vector<std::string> read_only_paths;  // filesystem.readOnlyPaths: beneath a mount,
+                                             // bound again read-only; elsewhere already so
   std::vector<std::string> writable_paths;   // Landlock: writes allowed only beneath these
                                              // (plus /tmp and /dev/null-like devices)
   std::vector<PortForward> forwards;
@@ -112,7 +113,8 @@ class Sandbox {
 
   virtual pid_t pid() const = 0;  // the host pid of bwrap
   // TryWait(): the exit once the workload has ended (non-blocking); Wait(): blocks. Both reap
-  // bwrap (whose exit status is the init's, i.e. the workload's) and read the OOM counter.
+  // bwrap (whose exit status is the init's, i.e. the workload's) and read the OOM counter, so
+  // nothing else in this process may waitpid(-1).
   virtual std::optional<ExitInfo> TryWait() = 0;
   virtual ExitInfo Wait() = 0;
   // Terminate(): SIGTERM to the init, which forwards it to the workload (a graceful stop; Wait()

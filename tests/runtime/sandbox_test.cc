@@ -260,7 +260,7 @@ TEST_CASE("a fork bomb stops at the pids limit") {
 
 TEST_CASE("a memory hog is OOM-killed at the memory limit") {
   TempDir ws(true);
-  SandboxSpec spec = BaseSpec(ws, {"sh", "-c", "head -c 300M /dev/zero | tail"});
+  SandboxSpec spec = BaseSpec(ws, {"python3", "-c", "b = b'x' * (512 << 20)"});
   spec.limits.memory_bytes = 64 << 20;
   Run run = RunToEnd(spec);
   CHECK(run.exit.oom_killed);
@@ -409,8 +409,14 @@ TEST_CASE("loopback ports forward to host unix sockets") {
   CHECK(run.err.empty());
 }
 
+int OpenFds() {
+  return static_cast<int>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                        std::filesystem::directory_iterator()));
+}
+
 TEST_CASE("kill ends a running sandbox and removes its cgroups") {
   TempDir ws(true);
+  int fds_before = OpenFds();
   SandboxSpec spec = BaseSpec(ws, {"sleep", "1000"});
   spec.limits = {256 << 20, 0.5, 64};
   auto sandbox = Sandbox::Start(spec);
@@ -445,6 +451,8 @@ TEST_CASE("kill ends a running sandbox and removes its cgroups") {
   for (const auto& dir : dirs) CHECK(!std::filesystem::exists(dir));
   CHECK(sb.CgroupDirs().empty());
   sb.Kill();  // idempotent
+  sandbox->reset();
+  CHECK(OpenFds() == fds_before);
 }
 
 TEST_CASE("terminate forwards SIGTERM to the workload") {

@@ -41,6 +41,36 @@ TEST_CASE("agents table matches the seeds' columns", "[cli]") {
         "broken                      NotReady   \u2014               \u2014            \u2014                                          10s\n");
 }
 
+TEST_CASE("agents table: Sessions are task rows; caps, schedules", "[cli]") {
+  auto agents = Parse({
+      R"({"metadata":{"name":"openclaw","namespace":"a","creationTimestamp":"2026-04-09T14:00:00Z"},
+          "spec":{"models":["anthropic/claude-sonnet"],"tokens":{"maxPerDay":1000000}},
+          "status":{"tokensToday":12450}})",
+      R"({"metadata":{"name":"daily-report","namespace":"a","creationTimestamp":"2026-04-12T14:00:00Z"},
+          "spec":{"models":["google/gemini-flash"],"triggers":[{"schedule":"0 9 * * *"}]}})",
+  });
+  auto sessions = Parse({
+      R"({"kind":"Session","metadata":{"name":"fix-bug-42","namespace":"a",
+          "creationTimestamp":"2026-04-14T13:50:00Z"},
+          "spec":{"agent":"openclaw","task":"Fix the null pointer in auth middleware"},
+          "status":{"phase":"Complete","tokensUsed":4120}})",
+      R"({"kind":"Session","metadata":{"name":"research-abc","namespace":"a",
+          "creationTimestamp":"2026-04-14T13:58:00Z"},
+          "spec":{"agent":"gone","models":["google/gemini-flash"]},
+          "status":{"phase":"Running","tokensUsed":1800}})",
+  });
+  CHECK(AgentsTable(agents, sessions, kNow, false).Render() ==
+        "NAME           TYPE   STATUS     MODELS          TOKENS/DAY           URL / TASK                                AGE\n"
+        "openclaw                         claude-sonnet   12,450 / 1,000,000   \u2014                                         5d\n"
+        "daily-report                     gemini-flash    \u2014                    0 9 * * *                                 2d\n"
+        "fix-bug-42     task   Complete   claude-sonnet   4,120                Fix the null pointer in auth middleware   10m\n"
+        "research-abc   task   Running    gemini-flash    1,800                \u2014                                         2m\n");
+  // The model lookup may use Agents that are not shown (--type task).
+  CHECK(AgentsTable({}, {sessions[0]}, kNow, true, &agents).Render() ==
+        "NAMESPACE   NAME         TYPE   STATUS     MODELS          TOKENS/DAY   URL / TASK                                AGE\n"
+        "a           fix-bug-42   task   Complete   claude-sonnet   4,120        Fix the null pointer in auth middleware   10m\n");
+}
+
 TEST_CASE("agent type: longRunning is service, legacy type task is task, else blank", "[cli]") {
   CHECK(AgentType(json::parse(R"({"spec":{"longRunning":true}})")) == "service");
   CHECK(AgentType(json::parse(R"({"spec":{"type":"task"}})")) == "task");

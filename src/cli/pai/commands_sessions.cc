@@ -346,7 +346,7 @@ class LineReader {
     g_interrupted = 0;
     char* line = readline(prompt_.c_str());
     if (line == nullptr) {
-      if (!Interrupted()) std::cout << "\n";
+      std::cout << "\n";
       return std::nullopt;
     }
     std::string out(line);
@@ -415,7 +415,7 @@ absl::Status Chat(const Globals& g, const std::string& name) {
       std::cerr << "pai: session " << t.name << " failed\n";
       return Silent();
     }
-    std::cout << "\nLeft the chat; session " << t.name << " stays as it is (pai chat " << t.name
+    std::cout << "Left the chat; session " << t.name << " stays as it is (pai chat " << t.name
               << " to come back).\n";
     return absl::OkStatus();
   };
@@ -533,17 +533,22 @@ absl::Status Copy(const Globals& g, const std::string& src, const std::string& d
   std::string upload;
   if (a.direction == CpArgs::Direction::kUpload) {
     std::error_code ec;
-    if (fs::is_directory(a.local_path, ec)) {
+    if (a.local_path == "-") {
+      auto in = ReadInput("-");
+      if (!in.ok()) return in.status();
+      upload = std::move(*in);
+    } else if (fs::is_directory(a.local_path, ec)) {
       return absl::InvalidArgumentError("cp: " + a.local_path +
                                         " is a directory (pai cp copies single files)");
+    } else {
+      std::ifstream in(a.local_path, std::ios::binary);
+      if (!in) {
+        return absl::NotFoundError("cp: " + a.local_path + ": " + std::strerror(errno));
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      upload = ss.str();
     }
-    std::ifstream in(a.local_path, std::ios::binary);
-    if (!in) {
-      return absl::NotFoundError("cp: " + a.local_path + ": " + std::strerror(errno));
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    upload = ss.str();
   }
   auto conn = Connect(g);
   if (!conn.ok()) return conn.status();
@@ -565,6 +570,10 @@ absl::Status Copy(const Globals& g, const std::string& src, const std::string& d
     }
     return absl::Status(r.status().code(),
                         "cp: " + remote + ": " + std::string(r.status().message()));
+  }
+  if (a.local_path == "-") {
+    std::cout.write(r->raw.data(), static_cast<std::streamsize>(r->raw.size()));
+    return absl::OkStatus();
   }
   fs::path out = a.local_path;
   std::error_code ec;

@@ -36,6 +36,7 @@ namespace json = boost::json;
 constexpr char kInitInside[] = "/opt/pai/bin/pai-sandbox-init";
 constexpr int kFileTimeoutMs = 30000;
 constexpr size_t kStdinChunk = 64u << 10;
+constexpr size_t kMaxIdLength = 200;  // "pai-<id>" stays a valid cgroup (file) name
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -262,9 +263,10 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec, int landlock_abi) {
 absl::Status Validate(const SandboxSpec& spec) {
   if (spec.uid == 0) return absl::FailedPreconditionError("runAsUser 0 (root) is not allowed");
   if (spec.gid == 0) return absl::FailedPreconditionError("runAsGroup 0 (root) is not allowed");
-  if (spec.id.empty() || spec.id.size() > 64 ||
+  if (spec.id.empty() || spec.id.size() > kMaxIdLength ||
       spec.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos) {
-    return absl::InvalidArgumentError("sandbox id must be 1-64 of [a-z0-9.-]: \"" + spec.id + "\"");
+    return absl::InvalidArgumentError("sandbox id must be 1-" + std::to_string(kMaxIdLength) +
+                                      " of [a-z0-9.-]: \"" + spec.id + "\"");
   }
   if (spec.argv.empty()) return absl::InvalidArgumentError("sandbox argv is empty");
   if (spec.init_path.empty() || access(spec.init_path.c_str(), X_OK) != 0) {

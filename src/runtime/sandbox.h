@@ -47,7 +47,7 @@ struct Limits {
 };
 
 struct SandboxSpec {
-  std::string id;  // unique name of this run, [a-z0-9.-]; names the cgroups ("pai-<id>")
+  std::string id;  // unique name of this run, 1-200 of [a-z0-9.-]; names the cgroups ("pai-<id>")
   uid_t uid = 1000;
   gid_t gid = 1000;
   std::vector<std::string> argv;           // the workload, resolved inside the sandbox

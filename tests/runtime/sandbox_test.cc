@@ -165,6 +165,22 @@ TEST_CASE("workload runs as the user with no capabilities") {
   CHECK(run.err.empty());
 }
 
+TEST_CASE("a uid without a passwd entry works") {
+  TempDir ws;
+  REQUIRE(chown(ws.path().c_str(), 65532, 65532) == 0);
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c", "id -u; echo x > /workspace/f"});
+  spec.uid = spec.gid = 65532;
+  spec.id = "s-default.a-session-name-that-is-rather-long-for-a-cgroup." + UniqueId();
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.exit_code == 0);
+  CHECK(run.out == "65532\n");
+  struct stat st;
+  REQUIRE(stat((ws / "f").c_str(), &st) == 0);
+  CHECK(st.st_uid == 65532);
+  spec.id = "Upper_case";
+  CHECK(absl::IsInvalidArgument(Sandbox::Start(spec).status()));
+}
+
 TEST_CASE("workload writes only its writable paths") {
   TempDir ws(true);
   TempDir data(true);  // mounted writable, but not in writable_paths: Landlock refuses
@@ -289,6 +305,25 @@ TEST_CASE("exec runs commands in a running sandbox") {
   r = sb.Exec({"sh", "-c", "head -c 100000 /dev/zero"}, "", 10000, 1000);
   REQUIRE(r.ok());
   CHECK(r->stdout_data.size() == 1000);
+
+  // Both directions at once, beyond every pipe and socket buffer.
+  std::string big(3 << 20, 'z');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + i % 26);
+  r = sb.Exec({"cat"}, big, 20000, 4 << 20);
+  REQUIRE(r.ok());
+  CHECK(r->stdout_data == big);
+
+  // Concurrent execs.
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&sb, &right, i] {
+      auto e = sb.Exec({"sh", "-c", "echo $0", std::to_string(i)}, "", 10000);
+      if (e.ok() && e->stdout_data == std::to_string(i) + "\n") ++right;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(right == 4);
 
   r = sb.Exec({"sh", "-c", "touch /usr/x"}, "", 10000);
   REQUIRE(r.ok());

@@ -217,7 +217,7 @@ std::optional<std::string> HostPathOf(const SandboxSpec& spec, const std::string
   return found;
 }
 
-std::vector<std::string> BwrapArgs(const SandboxSpec& spec, int landlock_abi) {
+std::vector<std::string> BwrapArgs(const SandboxSpec& spec) {
   std::vector<std::string> a = {"bwrap", "--unshare-all", "--die-with-parent", "--new-session",
                                 "--uid", std::to_string(spec.uid), "--gid",
                                 std::to_string(spec.gid), "--hostname", spec.hostname,
@@ -254,7 +254,9 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec, int landlock_abi) {
   for (int port : spec.allowed_tcp_ports) {
     a.insert(a.end(), {"--connect-port", std::to_string(port)});
   }
-  if (!spec.landlock || landlock_abi == 0) a.push_back("--no-landlock");
+  // Without --no-landlock the init detects the ABI itself and, when the kernel has none, says so
+  // in the workload's stderr (the run's log).
+  if (!spec.landlock) a.push_back("--no-landlock");
   a.push_back("--");
   a.insert(a.end(), spec.argv.begin(), spec.argv.end());
   return a;
@@ -629,7 +631,7 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec)
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   ChildPlan plan;
   plan.bwrap = DetectHost().bwrap;
-  plan.args = BwrapArgs(spec, DetectHost().landlock_abi);
+  plan.args = BwrapArgs(spec);
   plan.procs_files = cgroups->ProcsFiles();
   plan.uid = spec.uid;
   plan.gid = spec.gid;

@@ -213,6 +213,19 @@ TEST_CASE("workload writes only its writable paths") {
   CHECK(!std::filesystem::exists(data / "d"));
 }
 
+TEST_CASE("without Landlock the same write goes through") {
+  // The control for the test above: the refusal of /data comes from Landlock, not the mount.
+  TempDir ws(true);
+  TempDir data(true);
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c", "touch /data/x && echo data-written"});
+  spec.mounts.push_back({data.path(), "/data", false});
+  spec.landlock = false;
+  Run run = RunToEnd(spec);
+  CHECK(run.exit.exit_code == 0);
+  CHECK(run.out == "data-written\n");
+  CHECK(std::filesystem::exists(data / "x"));
+}
+
 TEST_CASE("host files outside the mounts are not visible") {
   TempDir ws(true);
   TempDir secrets;

@@ -127,6 +127,36 @@ int ListenLoopback(int* port) {
   return fd;
 }
 
+TEST_CASE("frames encode length, channel and payload") {
+  CHECK(EncodeFrame(Channel::kStdin, "") == std::string("\0\0\0\1\0", 5));
+  CHECK(EncodeFrame(Channel::kStatus, "ab") == std::string("\0\0\0\3\3ab", 7));
+  // Fed one byte at a time, two frames come out whole and in order.
+  std::string bytes = EncodeFrame(Channel::kStdout, "hello") + EncodeFrame(Channel::kStdin, "");
+  FrameDecoder decoder;
+  std::vector<Frame> frames;
+  for (char c : bytes) {
+    decoder.Feed(std::string_view(&c, 1));
+    auto f = decoder.Next();
+    REQUIRE(f.ok());
+    if (f->has_value()) frames.push_back(**f);
+  }
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0].channel == Channel::kStdout);
+  CHECK(frames[0].payload == "hello");
+  CHECK(frames[1].channel == Channel::kStdin);
+  CHECK(frames[1].payload.empty());
+  CHECK(decoder.Buffered() == 0);
+}
+
+TEST_CASE("frames with a bad length are refused") {
+  FrameDecoder zero;
+  zero.Feed(std::string("\0\0\0\0\1", 5));
+  CHECK(absl::IsInvalidArgument(zero.Next().status()));
+  FrameDecoder huge;
+  huge.Feed(std::string("\x7f\0\0\0\1", 5));
+  CHECK(absl::IsInvalidArgument(huge.Next().status()));
+}
+
 TEST_CASE("sandbox refuses to run as root") {
   TempDir ws(true);
   SandboxSpec spec = BaseSpec(ws, {"true"});

@@ -509,8 +509,11 @@ class ProxySession {
         co_await Refuse(http::status::gateway_timeout, StrCat("resolving ", target.host,
                                                               " timed out"));
       } else {
-        co_await Refuse(http::status::bad_gateway,
-                        StrCat("cannot resolve ", target.host, ": ", rec.message()));
+        // g++ 12 miscompiles a ?: of temporaries inside a co_await expression (double free):
+        // build the text first.
+        std::string why = "no address";
+        if (rec) why = rec.message();
+        co_await Refuse(http::status::bad_gateway, StrCat("cannot resolve ", target.host, ": ", why));
       }
       co_return false;
     }
@@ -614,9 +617,13 @@ class ProxySession {
       auto [ec, n] = co_await http::async_read_header(link_->upstream, up_buf, *rp, kTuple);
       if (ec) {
         const bool timeout = link_->timed_out;
-        co_await Refuse(timeout ? http::status::gateway_timeout : http::status::bad_gateway,
-                        timeout ? std::string("the origin did not answer in time")
-                                : StrCat("bad response from the origin: ", ec.message()));
+        http::status status = http::status::gateway_timeout;
+        std::string why = "the origin did not answer in time";
+        if (!timeout) {
+          status = http::status::bad_gateway;
+          why = StrCat("bad response from the origin: ", ec.message());
+        }
+        co_await Refuse(status, std::move(why));
         co_return;
       }
       link_->Touch();

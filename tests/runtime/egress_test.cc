@@ -242,7 +242,14 @@ class HttpOrigin : public TcpServer {
     }
     std::string body = "hello from origin";
     const size_t cl = head.find("Content-Length: ");
-    if (cl != std::string::npos) {
+    if (head.find("Transfer-Encoding: chunked\r\n") != std::string::npos) {
+      std::string raw;
+      char c;
+      while (raw.find("0\r\n\r\n") == std::string::npos && recv(fd, &c, 1, 0) == 1) {
+        raw.push_back(c);
+      }
+      body = "chunked: " + raw;
+    } else if (cl != std::string::npos) {
       const size_t n = std::stoul(head.substr(cl + 16));
       const std::string got = ReadExactly(fd, n);
       body = "got " + std::to_string(got.size()) + " bytes: " + got;
@@ -298,6 +305,7 @@ struct TempDir {
 struct Harness {
   explicit Harness(EgressPolicy policy, EgressOptions options = {}) {
     options.on_record = [this](const EgressRecord& r) { records.Add(r); };
+    options.threads = 2;  // connections on different threads: exercises the strands
     auto started = EgressService::Start(std::move(options));
     REQUIRE(started.ok());
     service = *std::move(started);
@@ -376,6 +384,13 @@ TEST_CASE("egress proxy relays a request body and a chunked response") {
   CHECK(posted.find("got 11 bytes: hello world") != std::string::npos);
   CHECK(origin.last_head().find("Expect") == std::string::npos);
 
+  const std::string chunked_up =
+      Exchange(h.egress(), "PUT " + base + "/put HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                           "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n");
+  CHECK(chunked_up.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(chunked_up.find("hello ") != std::string::npos);
+  CHECK(chunked_up.find("world") != std::string::npos);
+
   const std::string chunked = Exchange(h.egress(), Get(base + "/chunked"));
   INFO(chunked);
   CHECK(chunked.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
@@ -385,7 +400,7 @@ TEST_CASE("egress proxy relays a request body and a chunked response") {
   CHECK(chunked.find("\r\nhello world\r\n") != std::string::npos);
   CHECK(chunked.size() >= 5);
   CHECK(chunked.substr(chunked.size() - 5) == "0\r\n\r\n");
-  REQUIRE(h.records.Wait(2));
+  REQUIRE(h.records.Wait(3));
 }
 
 TEST_CASE("egress proxy refuses a loopback origin that is not allow-listed") {
@@ -456,6 +471,11 @@ TEST_CASE("egress proxy answers 502 for unresolvable hosts and refused connectio
   const std::string unknown = Exchange(h.egress(), Get("http://does-not-exist.invalid/"));
   CHECK(unknown.rfind("HTTP/1.1 502", 0) == 0);
   CHECK(unknown.find("cannot resolve does-not-exist.invalid") != std::string::npos);
+  // An origin that does not speak HTTP (it echoes the request back).
+  EchoServer not_http("");
+  const std::string bad = Exchange(h.egress(), Get("http://" + not_http.address() + "/"));
+  CHECK(bad.rfind("HTTP/1.1 502", 0) == 0);
+  CHECK(bad.find("bad response from the origin") != std::string::npos);
   auto first = h.records.Wait(1);
   REQUIRE(first);
   CHECK(first->allowed);  // the policy passed; the connect failed
@@ -463,6 +483,10 @@ TEST_CASE("egress proxy answers 502 for unresolvable hosts and refused connectio
   auto second = h.records.Wait(2);
   REQUIRE(second);
   CHECK_FALSE(second->allowed);
+  auto third = h.records.Wait(3);
+  REQUIRE(third);
+  CHECK(third->status == 502);
+  CHECK(third->bytes_up > 0);
 }
 
 // ---------------------------------------------------------------------------------------------

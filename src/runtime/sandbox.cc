@@ -49,6 +49,17 @@ std::string FindBwrap() {
   return "";
 }
 
+// UserNamespaces(): whether unprivileged users may create user namespaces.
+bool UserNamespaces() {
+  for (const char* knob : {"/proc/sys/user/max_user_namespaces",
+                           "/proc/sys/kernel/unprivileged_userns_clone"}) {
+    std::ifstream in(knob);
+    long value = 1;
+    if (in >> value && value == 0) return false;
+  }
+  return true;
+}
+
 HostSupport Detect() {
   HostSupport host;
   host.bwrap = FindBwrap();
@@ -57,10 +68,12 @@ HostSupport Detect() {
   CgroupMode mode = DetectCgroupMode(&writable);
   host.cgroup_v2 = mode == CgroupMode::kV2;
   host.cgroup_writable = writable;
+  host.user_namespaces = UserNamespaces();
   const char* cgroups = mode == CgroupMode::kV2         ? "cgroup v2"
                         : mode == CgroupMode::kHybridV1 ? "cgroup v1 (hybrid)"
                                                         : "no cgroups";
   host.summary = std::string("bwrap ") + (host.bwrap.empty() ? "missing" : host.bwrap) +
+                 (host.user_namespaces ? "" : " (user namespaces disabled)") +
                  ", Landlock " +
                  (host.landlock_abi ? "ABI " + std::to_string(host.landlock_abi)
                                     : std::string("unavailable (writes not confined)")) +
@@ -284,6 +297,9 @@ absl::Status Validate(const SandboxSpec& spec) {
   }
   if (DetectHost().bwrap.empty()) {
     return absl::FailedPreconditionError("bubblewrap (bwrap) is not installed");
+  }
+  if (!DetectHost().user_namespaces) {
+    return absl::FailedPreconditionError("unprivileged user namespaces are disabled on this host");
   }
   return absl::OkStatus();
 }

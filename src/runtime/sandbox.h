@@ -9,8 +9,8 @@
 // Every process of the sandbox runs as `uid`, so mount sources must be reachable by that uid on
 // the host (bwrap mounts them after dropping root).
 //
-// Thread safety: a Sandbox may be used from several threads (Exec/Copy concurrently with
-// Wait/Kill). Start() is thread-safe; it forks from one long-lived internal thread, so the
+// Thread safety: a Sandbox may be used from several threads (Exec/ReadFile/WriteFile
+// concurrently with each other and with Wait/Kill). Start() is thread-safe; it forks from one long-lived internal thread, so the
 // sandbox's parent-death signal (bwrap --die-with-parent) fires when this process exits, not when
 // the thread that called Start() does.
 #pragma once
@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace pai::runtime {
@@ -58,12 +59,16 @@ struct SandboxSpec {
   std::vector<std::string> read_only_paths;  // filesystem.readOnlyPaths: beneath a mount,
                                              // bound again read-only; elsewhere already so
   std::vector<std::string> writable_paths;   // Landlock: writes allowed only beneath these
-                                             // (plus /tmp and /dev/null-like devices)
+                                             // (plus /tmp and /dev). The workload and
+                                             // each exec child get their own Landlock
+                                             // domain: with signal scoping (ABI >= 6) an
+                                             // exec child cannot signal the workload
   std::vector<PortForward> forwards;
   std::vector<int> allowed_tcp_ports;      // Landlock TCP connect allow-list, in addition to
                                            // the forwards' ports (which are always allowed)
-  bool landlock = true;  // false: run without Landlock (also the case when the kernel lacks it;
-                         // DetectHost().landlock_abi says which)
+  bool landlock = true;  // false: run without Landlock. A kernel without it runs the sandbox
+                         // without too: DetectHost().landlock_abi is 0 and the init says so
+                         // on the workload's stderr
   Limits limits;
   // The workload's stdio: fds owned by the caller (dup'ed into the child; the caller closes its
   // copies). -1: /dev/null.
@@ -97,6 +102,7 @@ struct HostSupport {
   int landlock_abi = 0;        // 0: none
   bool cgroup_v2 = false;      // pure v2 (memory.max ...) rather than hybrid v1
   bool cgroup_writable = false;
+  bool user_namespaces = false;  // unprivileged user namespaces allowed (bwrap needs them)
   std::string summary;         // one line for status messages and logs
 };
 const HostSupport& DetectHost();
@@ -106,7 +112,7 @@ class Sandbox {
   virtual ~Sandbox() = default;
   // Start(): launches `spec` and returns once bwrap has been exec'd (the workload may not run
   // yet). Errors: InvalidArgument (bad id, empty argv, missing mount source or init);
-  // FailedPrecondition when the host lacks bwrap, limits are asked for without writable
+  // FailedPrecondition when the host lacks bwrap or user namespaces, limits are asked for without writable
   // cgroups, or uid/gid is 0 ("runAsUser 0 (root) is not allowed"); Internal on fork/cgroup
   // failures. The returned Sandbox's destructor calls Kill().
   static absl::StatusOr<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec);
@@ -126,13 +132,15 @@ class Sandbox {
   // CgroupDirs(): the sandbox's cgroup directories (empty once Kill() removed them).
   virtual std::vector<std::string> CgroupDirs() const = 0;
   // Exec(): runs argv inside the sandbox (same namespaces, uid, Landlock) and collects its
-  // output (each stream capped at `max_output` bytes). Errors: Unavailable when not running;
-  // DeadlineExceeded after `timeout_ms` (the process is killed).
+  // output (each stream capped at `max_output` bytes; the rest is read and dropped). A command
+  // that is not found exits 127. Errors: Unavailable when not running; DeadlineExceeded after
+  // `timeout_ms` (the process group is killed).
   virtual absl::StatusOr<ExecResult> Exec(const std::vector<std::string>& argv,
                                           const std::string& stdin_data, int timeout_ms,
                                           size_t max_output = 8u << 20) = 0;
   // OpenControl(): a new connected socket to the init's control socket (the caller owns it and
-  // speaks the frame protocol of docs/sessions.md; used for interactive exec).
+  // speaks the frame protocol of docs/sessions.md, as encoded by runtime/frames.h; used for
+  // interactive exec). Closing it before the status frame kills the exec'd process group.
   virtual absl::StatusOr<int> OpenControl() = 0;
   // ReadFile()/WriteFile(): as the sandbox user, inside the sandbox's mount view and Landlock
   // rules (writes run in a Landlocked child). Errors: NotFound, PermissionDenied,

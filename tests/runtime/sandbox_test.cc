@@ -173,6 +173,7 @@ TEST_CASE("host support is detected") {
   const HostSupport& host = DetectHost();
   CHECK(host.bwrap == "/usr/bin/bwrap");
   CHECK(host.cgroup_writable);
+  CHECK(host.user_namespaces);
   CHECK(!host.summary.empty());
   INFO(host.summary);
   CHECK(host.landlock_abi >= 1);

@@ -1,4 +1,5 @@
 #include "server/api.h"
+#include "server/api_internal.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -32,30 +33,11 @@ std::string ErrorJson(std::string_view code, std::string_view message, std::stri
 }
 
 namespace {
+using namespace api_internal;  // Json, Err, FromStatus
 
 constexpr const char* kCreatedBy = "pai.io/created-by";
 constexpr const char* kLastAppliedBy = "pai.io/last-applied-by";
 constexpr int64_t kMaxFileVersions = 100;
-
-ApiResponse Json(int status, const json::value& v) { return {status, json::serialize(v)}; }
-ApiResponse Err(int status, std::string_view code, std::string_view message,
-                std::string_view field = "") {
-  return {status, ErrorJson(code, message, field)};
-}
-
-ApiResponse FromStatus(const absl::Status& s) {
-  const std::string m(s.message());
-  switch (s.code()) {
-    case absl::StatusCode::kNotFound: return Err(404, "not_found", m);
-    case absl::StatusCode::kAlreadyExists: return Err(409, "already_exists", m);
-    case absl::StatusCode::kAborted: return Err(409, "conflict", m);
-    case absl::StatusCode::kInvalidArgument: return Err(422, "invalid", m);
-    case absl::StatusCode::kPermissionDenied: return Err(403, "forbidden", m);
-    case absl::StatusCode::kUnauthenticated: return Err(401, "unauthenticated", m);
-    case absl::StatusCode::kUnavailable: return Err(503, "gateway_unavailable", m);
-    default: return Err(500, "internal", m);
-  }
-}
 
 // PercentEncode(): a query value or path segment, RFC 3986 unreserved characters kept.
 std::string PercentEncode(std::string_view s) {
@@ -154,12 +136,6 @@ ApiResponse MoveSecretValues(json::object& doc, std::string* private_data) {
 
 }  // namespace
 
-struct Api::Ctx {
-  const ApiRequest& req;
-  std::vector<std::string> segments;
-  std::map<std::string, std::string> query;
-  Caller caller;
-};
 
 Api::Api(Store& store, AccessTokens& access, GatewayAdmin* gateway, GatewayTokens* tokens,
          std::function<void()> wake_controller, ApiOptions options)
@@ -202,13 +178,22 @@ ApiResponse Api::Handle(const ApiRequest& request) {
       return Json(200, json::object{{"version", options_.version}, {"apiVersion", "pai.io/v1"}});
     }
   }
+  if (s.size() == 2 && s[0] == "hooks") {
+    if (request.method != "POST") return Err(405, "method_not_allowed", "use POST");
+    if (request.body.size() > (1u << 20)) {
+      return Err(413, "payload_too_large", "a webhook body is at most 1 MiB");
+    }
+    return Hook(request, s[1]);
+  }
   if (s.size() < 3 || s[0] != "apis" || s[1] != "pai.io" || s[2] != "v1") {
     return Err(404, "not_found", pai::StrCat("no route ", path));
   }
   if (request.body.size() > options_.max_body_bytes) {
     return Err(413, "payload_too_large", "request body too large");
   }
-  if ((request.method == "POST" || request.method == "PUT") && !request.content_type.empty()) {
+  const bool raw_body = s.back() == "files";  // file uploads are bytes, not JSON
+  if ((request.method == "POST" || request.method == "PUT") && !request.content_type.empty() &&
+      !raw_body) {
     const std::string type = absl::AsciiStrToLower(
         AV(std::string_view(request.content_type).substr(0, request.content_type.find(';'))));
     if (absl::StripAsciiWhitespace(type) != "application/json") {
@@ -240,6 +225,17 @@ ApiResponse Api::Route(Ctx& ctx) {
     return Tokens(ctx, {s.begin() + 1, s.end()});
   }
   if (s[0] == "audit" && s.size() == 2 && s[1] == "verify" && m == "GET") return Verify(ctx);
+  if (s[0] == "testing" && s.size() == 2 && s[1] == "clock" && m == "POST" && test_clock_) {
+    if (!ctx.caller.admin()) return Err(403, "forbidden", "the test clock needs an admin token");
+    boost::system::error_code ec;
+    json::value body = json::parse(ctx.req.body, ec);
+    const json::value* adv = !ec && body.is_object() ? body.as_object().if_contains("advanceSeconds")
+                                                      : nullptr;
+    if (!adv || !adv->is_int64() || adv->as_int64() < 0) {
+      return Err(400, "bad_request", "body: {\"advanceSeconds\": N} with N >= 0");
+    }
+    return Json(200, json::object{{"now", test_clock_(adv->as_int64())}});
+  }
   if (s[0] == "metrics" && s.size() == 1 && m == "GET") {
     if (!ctx.caller.admin()) {
       return Err(403, "forbidden", "metrics of every namespace need an admin token");
@@ -269,9 +265,8 @@ ApiResponse Api::Route(Ctx& ctx) {
     if (s.size() == 3) return Collection(ctx, ns, s[2]);
     if (s.size() == 4) return Item(ctx, ns, s[2], s[3]);
     if (s[2] == "agents") return AgentSub(ctx, ns, s[3], {s.begin() + 4, s.end()});
-    if (s[2] == "sessions" && s.size() == 5 && s[4] == "events") {
-      return Err(404, "not_found",
-                 "session events arrive with the session runtime (not in this version)");
+    if (s[2] == "sessions" && s.size() >= 5) {
+      return SessionRoutes(ctx, ns, "Session", s[3], {s.begin() + 4, s.end()});
     }
     return Err(404, "not_found", "no such route");
   }
@@ -617,6 +612,9 @@ ApiResponse Api::AgentSub(Ctx& ctx, const std::string& ns, const std::string& ag
     return Collection(ctx, ns, "sessions");
   }
   if (rest.size() == 1 && rest[0] == "audit" && m == "GET") return Audit(ctx, ns, agent);
+  if (rest.size() == 1 && (rest[0] == "logs" || rest[0] == "exec" || rest[0] == "files")) {
+    return SessionRoutes(ctx, ns, "Agent", agent, rest);
+  }
   if (!rest.empty() && rest[0] == "gatewaytokens") {
     return GatewayTokenRoutes(ctx, ns, agent, {rest.begin() + 1, rest.end()});
   }
@@ -799,7 +797,7 @@ ApiResponse Api::GatewayTokenRoutes(Ctx& ctx, const std::string& ns, const std::
   if (rest.empty() && m == "POST") {
     auto owner = store_.Get("Agent", ns, agent);
     if (!owner.ok()) return FromStatus(owner.status());
-    auto minted = tokens_->Mint(key);
+    auto minted = tokens_->Mint(key, "");
     if (!minted.ok()) return FromStatus(minted.status());
     GatewayIdentity id{minted->first, ns, agent, owner->uid(), "external", "", NowRfc3339(), ""};
     if (absl::Status s = store_.AddIdentity(id); !s.ok()) return FromStatus(s);

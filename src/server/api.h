@@ -14,6 +14,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/access.h"
@@ -21,18 +22,40 @@
 
 namespace pai::server {
 
+class SessionEvents;  // server/sessions.h
+class Runtime;        // server/runtime.h
+
 struct ApiRequest {
   std::string method;  // "GET", "POST", "PUT", "DELETE"
   std::string target;  // path and query, percent-encoded as received
   std::string authorization;
   std::string content_type;
   std::string body;
+  std::string remote_address;  // the peer's IP ("" when unknown)
+  std::string last_event_id;   // the Last-Event-ID header (SSE resumption)
+  std::string linear_signature;  // the Linear-Signature header (webhooks)
+};
+
+// StreamSpec: a route whose answer is a stream the HTTP layer runs after Handle() checked
+// access and existence (docs/api.md, "Session and workload routes").
+struct StreamSpec {
+  std::string type;  // "events" (SSE) | "logs" (text, chunked) | "exec" (WebSocket)
+  std::string kind;  // "Session" | "Agent"
+  std::string ns;
+  std::string name;
+  int64_t after = 0;      // events: the last sequence the client has
+  int64_t tail_lines = 50;  // logs
+  bool follow = false;      // logs
+  std::vector<std::string> command;  // exec
+  bool tty = false;                  // exec
+  bool stdin = false;                // exec
 };
 
 struct ApiResponse {
   int status = 200;
   std::string body;  // JSON
   std::string content_type = "application/json";
+  std::optional<StreamSpec> stream;  // set: the HTTP layer streams instead of sending `body`
 };
 
 // GatewayAdmin: what the API reads from the gateway's admin listener (/usage, /audit,
@@ -50,8 +73,10 @@ class GatewayAdmin {
 class GatewayTokens {
  public:
   virtual ~GatewayTokens() = default;
-  // Mint(): a new token for agent "ns/name"; returns {id, plaintext}.
-  virtual absl::StatusOr<std::pair<std::string, std::string>> Mint(const std::string& agent) = 0;
+  // Mint(): a new token for agent "ns/name" (and, when not empty, its Session `session`, whose
+  // calls the gateway attributes to it); returns {id, plaintext}.
+  virtual absl::StatusOr<std::pair<std::string, std::string>> Mint(const std::string& agent,
+                                                                   const std::string& session) = 0;
   virtual absl::Status Revoke(const std::string& id) = 0;
 };
 
@@ -69,8 +94,26 @@ class Api {
 
   ApiResponse Handle(const ApiRequest& request);
 
+  // SetSessions(): the event log and the runtime behind the Session routes (both outlive the
+  // Api). Without them those routes answer 503.
+  void SetSessions(SessionEvents* events, Runtime* runtime) {
+    events_ = events;
+    runtime_ = runtime;
+  }
+  // SetTestClock(): enables POST /apis/pai.io/v1/testing/clock {"advanceSeconds":N} (admin
+  // tokens only; `advance` moves the server's manual clock and returns the new time, RFC 3339).
+  void SetTestClock(std::function<std::string(int64_t)> advance) {
+    test_clock_ = std::move(advance);
+  }
+
  private:
   struct Ctx;
+  ApiResponse SessionRoutes(Ctx& ctx, const std::string& ns, const std::string& kind,
+                            const std::string& name, const std::vector<std::string>& rest);
+  ApiResponse PostEvents(Ctx& ctx, const std::string& ns, const std::string& name);
+  ApiResponse Files(Ctx& ctx, const std::string& kind, const std::string& ns,
+                    const std::string& name);
+  ApiResponse Hook(const ApiRequest& request, const std::string& token);
   ApiResponse Route(Ctx& ctx);
   ApiResponse Collection(Ctx& ctx, const std::string& ns, const std::string& plural);
   ApiResponse Item(Ctx& ctx, const std::string& ns, const std::string& plural,
@@ -97,7 +140,10 @@ class Api {
   AccessTokens& access_;
   GatewayAdmin* gateway_;
   GatewayTokens* tokens_;
+  SessionEvents* events_ = nullptr;
+  Runtime* runtime_ = nullptr;
   std::function<void()> wake_;
+  std::function<std::string(int64_t)> test_clock_;
   ApiOptions options_;
   std::mutex usage_mu_;
   absl::Status usage_failure_;

@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "auth/token_store.h"
@@ -377,8 +378,8 @@ Rendered Render(const Snapshot& s) {
 }  // namespace
 
 absl::StatusOr<std::pair<std::string, std::string>> FileGatewayTokens::Mint(
-    const std::string& agent) {
-  auto m = auth::MintToken(dir_, agent);
+    const std::string& agent, const std::string& session) {
+  auto m = auth::MintToken(dir_, agent, session);
   if (!m.ok()) return m.status();
   return std::make_pair(m->id, m->token);
 }
@@ -391,10 +392,16 @@ Controller::Controller(Store& store, Runtime& runtime, GatewayTokens& tokens,
 
 Controller::~Controller() { Stop(); }
 
+absl::Time Controller::Now() const {
+  return options_.clock ? options_.clock->Now() : absl::Now();
+}
+
 void Controller::Start() {
+  started_.store(true);
   thread_ = std::thread([this] {
     while (!stop_.load()) {
       const int64_t seen = store_.Version();
+      const int64_t woken = wakes_.load();
       if (absl::Status s = ReconcileOnce(); !s.ok()) {
         log::Error("reconcile failed", {{"error", std::string(s.message())}});
       }
@@ -403,7 +410,8 @@ void Controller::Start() {
       // In slices, so that Stop() is not held up by a quiet store.
       const auto deadline = std::chrono::steady_clock::now() + options_.resync;
       while (!stop_.load() && std::chrono::steady_clock::now() < deadline &&
-             store_.WaitForChange(seen, std::chrono::milliseconds(100)) == seen) {
+             wakes_.load() == woken &&
+             store_.WaitForChange(seen, std::chrono::milliseconds(50)) == seen) {
       }
     }
   });
@@ -468,6 +476,79 @@ void SetStatus(Store& store, const Resource& r, json::object status) {
   }
 }
 
+std::string Unbase64(const std::string& b64) {
+  std::string out;
+  return absl::Base64Unescape(b64, &out) ? out : std::string();
+}
+
+// WorkloadInputs(): the Agent's env (secretRef values resolved, then the creator's variables
+// where the Agent does not set them) and files (skills, PaiFile versions, configFiles).
+void WorkloadInputs(Store& store, const Snapshot& s, const Resource& r, const json::object& spec,
+                    AgentInfo& info) {
+  if (const json::array* env = Arr(&spec, "env")) {
+    for (const json::value& e : *env) {
+      if (!e.is_object()) continue;
+      const std::string name = Str(&e.as_object(), "name");
+      if (name.empty()) continue;
+      if (const json::object* ref = Obj(&e.as_object(), "secretRef")) {
+        auto sec = s.secrets.find(pai::StrCat(r.ns, "/", Str(ref, "name")));
+        if (sec == s.secrets.end()) continue;
+        const std::string key = Str(ref, "key").empty() ? "api-key" : Str(ref, "key");
+        info.env[name] = Unbase64(SecretValue(sec->second, key));
+      } else {
+        info.env[name] = Str(&e.as_object(), "value");
+      }
+    }
+  }
+  if (const json::array* skills = Arr(&spec, "skills")) {
+    for (const json::value& x : *skills) {
+      const std::string name = x.is_object() ? Str(&x.as_object(), "name") : "";
+      if (name.empty()) continue;
+      std::string mount = Str(&x.as_object(), "mountPath");
+      if (mount.empty()) mount = "/skills";
+      auto skill = store.Get("Skill", r.ns, name);
+      if (!skill.ok()) continue;
+      if (const json::array* files = Arr(Spec(*skill), "files")) {
+        for (const json::value& f : *files) {
+          if (!f.is_object()) continue;
+          info.files.push_back({pai::StrCat(mount, "/", name, "/", Str(&f.as_object(), "path")),
+                                Unbase64(Str(&f.as_object(), "data")), true, false});
+        }
+      }
+    }
+  }
+  if (const json::array* files = Arr(&spec, "files")) {
+    for (const json::value& x : *files) {
+      if (!x.is_object()) continue;
+      const json::object& f = x.as_object();
+      const std::string name = Str(&f, "name");
+      int64_t version = 0;
+      if (const json::value* pin = f.if_contains("version")) {
+        if (pin->is_int64()) version = pin->as_int64();
+        if (pin->is_string()) (void)absl::SimpleAtoi(std::string(pin->as_string()), &version);
+      }
+      if (version <= 0) {
+        auto fv = s.file_versions.find(pai::StrCat(r.ns, "/", name));
+        if (fv == s.file_versions.end()) continue;
+        version = fv->second;
+      }
+      auto data = store.FileVersionData(r.ns, name, version);
+      if (!data.ok()) continue;
+      std::string mount = Str(&f, "mountPath");
+      if (mount.empty()) mount = pai::StrCat("/files/", name);
+      const json::value* ro = f.if_contains("readOnly");
+      info.files.push_back({mount, Unbase64(*data), ro && ro->is_bool() && ro->as_bool(), false});
+    }
+  }
+  if (const json::array* cfs = Arr(&spec, "configFiles")) {
+    for (const json::value& x : *cfs) {
+      if (!x.is_object()) continue;
+      info.files.push_back({Str(&x.as_object(), "path"), Str(&x.as_object(), "content"), false,
+                            true});
+    }
+  }
+}
+
 }  // namespace
 
 absl::Status Controller::ReconcileOnce() {
@@ -498,6 +579,7 @@ absl::Status Controller::ReconcileOnce() {
   std::map<std::string, std::string> agent_token;  // "ns/name" -> plaintext
   for (const GatewayIdentity& id : *ids) {
     if (!id.revoked.empty()) continue;
+    if (id.purpose.rfind("session:", 0) == 0) continue;  // a Session's: ReconcileSessions()
     auto it = s.agents.find(pai::StrCat(id.ns, "/", id.agent));
     if (it == s.agents.end() || it->second.uid() != id.agent_uid) {
       if (absl::Status r = tokens_.Revoke(id.id); !r.ok() && !absl::IsNotFound(r)) {
@@ -512,7 +594,7 @@ absl::Status Controller::ReconcileOnce() {
   }
   for (const auto& [k, r] : s.agents) {
     if (agent_token.contains(k)) continue;
-    auto minted = tokens_.Mint(k);
+    auto minted = tokens_.Mint(k, "");
     if (!minted.ok()) return minted.status();
     GatewayIdentity id{minted->first, r.ns, r.name, r.uid(), "agent", minted->second,
                        NowRfc3339(), ""};
@@ -541,6 +623,8 @@ absl::Status Controller::ReconcileOnce() {
                {"observedGeneration", r.generation()},
                {"message", ok ? "" : pai::StrCat("Secret \"", secret, "\" not found")}});
   }
+  std::map<std::string, AgentInfo> infos;
+  std::map<std::string, json::object> statuses;
   for (const auto& [k, r] : s.agents) {
     std::vector<std::string> unresolved;
     const json::object spec = EffectiveSpec(s, r, &unresolved);
@@ -633,25 +717,49 @@ absl::Status Controller::ReconcileOnce() {
                     {"message", message},
                     {"observedGeneration", r.generation()},
                     {"toolSummary", ToolSummary(spec)}};
+    AgentInfo info;
+    info.agent = r;
+    info.spec = spec;
+    info.ready = st["ready"].as_bool();
+    info.message = message;
+    info.token = agent_token[k];
+    info.env = CreatorEnv(store_, r);
+    WorkloadInputs(store_, s, r, spec, info);
     const json::value* lr = spec.if_contains("longRunning");
     if (lr && lr->is_bool() && lr->as_bool()) {
-      Workload w{"Agent", r.ns, r.name, r.uid(), spec, {}, options_.gateway_url,
-                 agent_token[k], CreatorEnv(store_, r)};
-      (void)runtime_.Start(w);
+      if (info.ready) {
+        Workload w;
+        w.kind = "Agent";
+        w.ns = r.ns;
+        w.name = r.name;
+        w.uid = r.uid();
+        w.agent = r.name;
+        w.spec = spec;
+        w.gateway_url = options_.gateway_url;
+        w.gateway_token = agent_token[k];
+        w.env = info.env;
+        w.files = info.files;
+        (void)runtime_.Start(w);
+      }
       WorkloadStatus ws = runtime_.Status("Agent", k);
-      st["phase"] = ws.phase;
+      st["phase"] = info.ready ? ws.phase : "Pending";
       if (!ws.message.empty() && st["ready"].as_bool()) st["message"] = ws.message;
+      if (ws.replicas_running > 0) st["readyReplicas"] = ws.replicas_running;
     }
-    SetStatus(store_, r, std::move(st));
+    statuses[k] = std::move(st);
+    infos.emplace(k, std::move(info));
   }
-  auto sessions = store_.List("Session", "", Store::Scope::kAllNamespaces);
-  if (!sessions.ok()) return sessions.status();
-  for (const Resource& r : *sessions) {
-    const json::object* status = Obj(&r.object, "status");
-    if (!Str(status, "phase").empty()) continue;
-    WorkloadStatus ws = runtime_.Status("Session", Key(r));
-    SetStatus(store_, r,
-              {{"phase", ws.phase}, {"message", ws.message}, {"tokensUsed", 0}});
+  ReconcileTriggers(infos, statuses);
+  for (auto& [k, st] : statuses) SetStatus(store_, s.agents.at(k), std::move(st));
+  // Long-running Agents that are gone (or no longer long-running) stop.
+  for (const std::string& key : runtime_.Keys()) {
+    if (key.rfind("Agent/", 0) != 0) continue;
+    auto it = infos.find(key.substr(6));
+    const json::value* lr = it == infos.end() ? nullptr : it->second.spec.if_contains("longRunning");
+    if (!lr || !lr->is_bool() || !lr->as_bool()) (void)runtime_.Stop("Agent", key.substr(6));
+  }
+  if (started_.load()) {
+    if (absl::Status st = ReconcileSessions(infos); !st.ok()) return st;
   }
   for (const char* kind : {"Skill", "PaiFile"}) {
     auto list = store_.List(kind, "", Store::Scope::kAllNamespaces);

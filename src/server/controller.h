@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "server/api.h"
+#include "server/clock.h"
 #include "server/runtime.h"
 #include "server/store.h"
 
@@ -31,13 +32,30 @@ struct ControllerOptions {
   std::string gateway_state_dir;
   std::string gateway_url;  // "http://127.0.0.1:4000/v1", given to workloads
   std::chrono::milliseconds resync{2000};
+  const Clock* clock = nullptr;  // default: the system clock
+  // The API's base URL as users reach it ("http://127.0.0.1:7070"): webhook URLs start with it.
+  std::string public_url;
+  // Where events of Sessions the controller ends without a runtime go (may be null).
+  WorkloadEvents* events = nullptr;
+};
+
+// AgentInfo: what one pass knows of an Agent, for its workloads (Sessions, replicas, triggers).
+struct AgentInfo {
+  Resource agent;
+  boost::json::object spec;  // effective (legacy fields mapped)
+  bool ready = false;
+  std::string message;       // why not ready
+  std::string token;         // the Agent's own gateway identity (long-running replicas)
+  std::map<std::string, std::string> env;  // env[] with secretRef values resolved
+  std::vector<WorkloadFile> files;         // skills, PaiFile versions, configFiles
 };
 
 // FileGatewayTokens: gateway identities in the gateway's token file (auth/token_store.h).
 class FileGatewayTokens final : public GatewayTokens {
  public:
   explicit FileGatewayTokens(std::string gateway_state_dir) : dir_(std::move(gateway_state_dir)) {}
-  absl::StatusOr<std::pair<std::string, std::string>> Mint(const std::string& agent) override;
+  absl::StatusOr<std::pair<std::string, std::string>> Mint(const std::string& agent,
+                                                           const std::string& session) override;
   absl::Status Revoke(const std::string& id) override;
 
  private:
@@ -51,16 +69,35 @@ class Controller {
 
   // ReconcileOnce(): one full pass. Errors are logged and retried on the next pass.
   absl::Status ReconcileOnce();
-  // Start(): a thread that reconciles on every store change and every `resync`.
+  // Start(): a thread that reconciles on every store change, every Wake() and every `resync`.
   void Start();
   void Stop();
+  // SetPublicUrl(): before Start() (the API's address is known once it listens).
+  void SetPublicUrl(std::string url) { options_.public_url = std::move(url); }
+  // Wake(): run a pass soon (a workload changed phase, the test clock moved).
+  void Wake() { wakes_.fetch_add(1); }
 
  private:
+  // Sessions: start, copy runtime status, idle timeout, TTL, identities (sessions.cc).
+  absl::Status ReconcileSessions(const std::map<std::string, AgentInfo>& agents);
+  // Triggers: schedule ticks, webhook tokens and URLs (triggers.cc). Writes into `status`
+  // of each Agent the trigger fields (cronJobName, lastRunAt, lastRunPhase, webhookURL, ...).
+  void ReconcileTriggers(const std::map<std::string, AgentInfo>& agents,
+                         std::map<std::string, boost::json::object>& agent_status);
+  void RunSchedule(const AgentInfo& a, const std::string& expr, absl::Time now,
+                   const std::vector<Resource>& sessions, boost::json::object& status,
+                   boost::json::object& item);
+  absl::Time Now() const;
+
   Store& store_;
   Runtime& runtime_;
   GatewayTokens& tokens_;
   ControllerOptions options_;
   std::string last_render_;
+  std::atomic<int64_t> wakes_{0};
+  // Sessions start only once Start() ran (the gateway is up by then); passes before only
+  // compute statuses and the gateway's configuration.
+  std::atomic<bool> started_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

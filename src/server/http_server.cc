@@ -1,5 +1,8 @@
 #include "server/http_server.h"
 
+#include <unistd.h>
+
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -9,15 +12,23 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "runtime/frames.h"
 
 namespace pai::server {
 namespace {
@@ -130,9 +141,10 @@ class Server final : public HttpServer {
         continue;
       }
       if (tls_) {
-        net::co_spawn(ioc_, ServeTls(std::move(socket)), net::detached);
+        net::co_spawn(net::make_strand(ioc_), ServeTls(std::move(socket)), net::detached);
       } else {
-        net::co_spawn(ioc_, Serve(beast::tcp_stream(std::move(socket))), net::detached);
+        net::co_spawn(net::make_strand(ioc_), Serve(beast::tcp_stream(std::move(socket))),
+                      net::detached);
       }
     }
   }
@@ -167,6 +179,19 @@ class Server final : public HttpServer {
       ApiRequest areq{std::string(req.method_string()), std::string(req.target()),
                       std::string(req[http::field::authorization]),
                       std::string(req[http::field::content_type]), std::move(req.body())};
+      {
+        beast::error_code rec;
+        auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(rec);
+        if (!rec) {
+          areq.remote_address = peer.address().is_v4() || !peer.address().to_v6().is_v4_mapped()
+                                    ? peer.address().to_string()
+                                    : net::ip::make_address_v4(net::ip::v4_mapped,
+                                                               peer.address().to_v6())
+                                          .to_string();
+        }
+      }
+      areq.last_event_id = std::string(req["Last-Event-ID"]);
+      areq.linear_signature = std::string(req["Linear-Signature"]);
       ApiResponse ares;
       try {
         ares = api_.Handle(areq);
@@ -175,6 +200,22 @@ class Server final : public HttpServer {
         log::Error("api handler threw", {{"path", areq.target.substr(0, areq.target.find('?'))},
                                          {"error", e.what()}});
         ares = {500, ErrorJson("internal", "internal error")};
+      }
+      if (ares.stream) {
+        // A streaming route: it owns the connection until it ends.
+        beast::get_lowest_layer(stream).expires_never();
+        if (!options_.store || !options_.hub || !options_.runtime) {
+          ares = {503, ErrorJson("unavailable", "this server runs no workloads")};
+        } else if (ares.stream->type == "events") {
+          co_await StreamEvents(stream, req.version(), *ares.stream);
+          break;
+        } else if (ares.stream->type == "logs") {
+          co_await StreamLogs(stream, req.version(), *ares.stream);
+          break;
+        } else if (ares.stream->type == "exec") {
+          co_await Exec(stream, req, *ares.stream);
+          break;
+        }
       }
       if (ares.status >= 400 || areq.method != "GET") {
         log::Info("api", {{"method", areq.method},
@@ -195,6 +236,293 @@ class Server final : public HttpServer {
     }
     beast::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // ---- streaming routes ----
+
+  template <typename Stream>
+  static net::awaitable<bool> WriteChunk(Stream& stream, const std::string& data) {
+    if (data.empty()) co_return true;
+    auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(data)), kTuple);
+    co_return !ec;
+  }
+
+  template <typename Stream>
+  static net::awaitable<bool> StartChunked(Stream& stream, unsigned version,
+                                           const char* content_type) {
+    http::response<http::empty_body> res{http::status::ok, version};
+    res.set(http::field::server, "pai-server");
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Accel-Buffering", "no");
+    res.chunked(true);
+    res.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{res};
+    auto [ec, n] = co_await http::async_write_header(stream, sr, kTuple);
+    co_return !ec;
+  }
+
+  // Wakeup: a timer that an EventHub callback (any thread) cancels on this connection's strand.
+  struct Wakeup {
+    explicit Wakeup(net::any_io_executor ex) : timer(ex) {}
+    net::steady_timer timer;
+    bool pending = false;
+  };
+
+  // StreamEvents(): Server-Sent Events of one Session from sequence `after` + 1 (docs/api.md).
+  template <typename Stream>
+  net::awaitable<void> StreamEvents(Stream& stream, unsigned version, const StreamSpec& sp) {
+    if (!co_await StartChunked(stream, version, "text/event-stream")) co_return;
+    auto ex = co_await net::this_coro::executor;
+    auto wake = std::make_shared<Wakeup>(ex);
+    const std::string key = pai::StrCat(sp.ns, "/", sp.name);
+    const uint64_t handle = options_.hub->Subscribe(key, [wake, ex] {
+      net::post(ex, [wake] {
+        wake->pending = true;
+        wake->timer.cancel();
+      });
+    });
+    int64_t after = sp.after;
+    bool done = false;
+    bool ok = co_await WriteChunk(stream, ": pai-server session events\n\n");
+    while (ok && !done) {
+      wake->pending = false;
+      auto evs = options_.store->ListEvents(sp.ns, sp.name, after, {}, 500);
+      if (!evs.ok()) break;
+      std::string out;
+      for (const boost::json::object& e : *evs) {
+        const boost::json::value* seq = e.if_contains("sequence");
+        const boost::json::value* type = e.if_contains("type");
+        if (!seq || !seq->is_int64() || !type || !type->is_string()) continue;
+        after = seq->as_int64();
+        pai::StrAppend(&out, "id: ", after, "\nevent: ", type->as_string(),
+                       "\ndata: ", boost::json::serialize(e), "\n\n");
+        if (type->as_string() == "session.status_terminated") done = true;
+      }
+      ok = co_await WriteChunk(stream, out);
+      if (!ok || done || evs->size() == 500) continue;
+      if (!wake->pending) {
+        wake->timer.expires_after(options_.sse_ping);
+        auto [tec] = co_await wake->timer.async_wait(kTuple);
+        if (!tec && !wake->pending) {
+          ok = co_await WriteChunk(stream, ": ping\n\n");
+          // A Session deleted while watched ends the stream.
+          if (!options_.store->Get("Session", sp.ns, sp.name).ok()) break;
+        }
+      }
+    }
+    options_.hub->Unsubscribe(handle);
+    if (ok) co_await net::async_write(stream, http::make_chunk_last(), kTuple);
+  }
+
+  // StreamLogs(): the last `tail_lines` lines of the workload's log, then (follow) what is
+  // appended until the workload ends.
+  template <typename Stream>
+  net::awaitable<void> StreamLogs(Stream& stream, unsigned version, const StreamSpec& sp) {
+    const std::string key = pai::StrCat(sp.ns, "/", sp.name);
+    auto path = options_.runtime->LogPath(sp.kind, key);
+    if (!path.ok()) co_return;
+    if (!co_await StartChunked(stream, version, "text/plain; charset=utf-8")) co_return;
+    std::ifstream in(*path, std::ios::binary);
+    // The tail: scan back from the end for `tail_lines` newlines (bounded to 8 MiB).
+    in.seekg(0, std::ios::end);
+    const std::streamoff end = in.tellg();
+    std::streamoff start = std::max<std::streamoff>(0, end - (8 << 20));
+    in.seekg(start);
+    std::string text(static_cast<size_t>(end - start), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    size_t cut = text.size();
+    int64_t lines = 0;
+    if (!text.empty() && text.back() == '\n') --cut;
+    while (lines < sp.tail_lines && cut > 0) {
+      const size_t nl = text.rfind('\n', cut - 1);
+      ++lines;
+      if (nl == std::string::npos) {
+        cut = 0;
+        break;
+      }
+      cut = nl;
+      if (lines == sp.tail_lines) ++cut;
+    }
+    if (sp.tail_lines == 0) cut = text.size();
+    bool ok = co_await WriteChunk(stream, text.substr(std::min(cut, text.size())));
+    std::streamoff offset = end;
+    net::steady_timer timer(co_await net::this_coro::executor);
+    while (ok && sp.follow) {
+      const WorkloadStatus ws = options_.runtime->Status(sp.kind, key);
+      const bool running = ws.known && ws.phase != "Complete" && ws.phase != "Error" &&
+                           ws.phase != "Failed";
+      std::ifstream f(*path, std::ios::binary);
+      f.seekg(0, std::ios::end);
+      const std::streamoff size = f.tellg();
+      if (size > offset) {
+        std::string more(static_cast<size_t>(std::min<std::streamoff>(size - offset, 1 << 20)),
+                         '\0');
+        f.seekg(offset);
+        f.read(more.data(), static_cast<std::streamsize>(more.size()));
+        offset += static_cast<std::streamoff>(more.size());
+        ok = co_await WriteChunk(stream, more);
+        continue;
+      }
+      if (!running) break;
+      timer.expires_after(std::chrono::milliseconds(200));
+      co_await timer.async_wait(kTuple);
+    }
+    if (ok) co_await net::async_write(stream, http::make_chunk_last(), kTuple);
+  }
+
+  // Exec(): a WebSocket (subprotocol v4.channel.k8s.io) bridged to the sandbox's control
+  // socket (docs/sessions.md, "Control socket protocol").
+  template <typename Stream>
+  net::awaitable<void> Exec(Stream& stream, http::request<http::string_body>& req,
+                            const StreamSpec& sp) {
+    namespace websocket = beast::websocket;
+    using runtime::Channel;
+    if (!websocket::is_upgrade(req)) {
+      http::response<http::string_body> res{http::status::bad_request, req.version()};
+      res.set(http::field::content_type, "application/json");
+      res.body() = ErrorJson("bad_request",
+                             "exec needs a WebSocket upgrade (subprotocol v4.channel.k8s.io)");
+      res.keep_alive(false);
+      res.prepare_payload();
+      co_await http::async_write(stream, res, kTuple);
+      co_return;
+    }
+    auto fd = options_.runtime->OpenControl(sp.kind, pai::StrCat(sp.ns, "/", sp.name));
+    auto ex = co_await net::this_coro::executor;
+    websocket::stream<Stream&> ws(stream);
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "pai-server");
+      res.set(http::field::sec_websocket_protocol, "v4.channel.k8s.io");
+    }));
+    ws.binary(true);
+    auto [aec] = co_await ws.async_accept(req, kTuple);
+    if (aec) {
+      if (fd.ok()) ::close(*fd);
+      co_return;
+    }
+    auto send = [&ws](Channel ch, std::string_view payload) -> net::awaitable<bool> {
+      std::string msg(1, static_cast<char>(ch));
+      msg.append(payload);
+      auto [ec, n] = co_await ws.async_write(net::buffer(msg), kTuple);
+      co_return !ec;
+    };
+    if (!fd.ok()) {
+      // (Built outside the co_await: g++ 12 cannot keep braced literals in a coroutine frame.)
+      const std::string failure = FailureStatus(std::string(fd.status().message()));
+      co_await send(Channel::kStatus, failure);
+      co_await ws.async_close(websocket::close_code::normal, kTuple);
+      co_return;
+    }
+    net::local::stream_protocol::socket ctl(ex);
+    beast::error_code cec;
+    ctl.assign(net::local::stream_protocol(), *fd, cec);
+    if (cec) co_return;
+    std::vector<std::string> argv = sp.command;
+    if (argv.empty()) argv = {"/bin/sh", "-c", "exec bash 2>/dev/null || exec sh"};
+    boost::json::array jargv;
+    for (const auto& a : argv) jargv.push_back(boost::json::string(a));
+    const std::string request = boost::json::serialize(boost::json::object{
+        {"op", "exec"}, {"argv", std::move(jargv)}, {"tty", sp.tty}, {"cols", 80}, {"rows", 24}});
+    std::string first = runtime::EncodeFrame(Channel::kRequest, request);
+    if (!sp.stdin) first += runtime::EncodeFrame(Channel::kStdin, "");
+    if (auto [wec, wn] = co_await net::async_write(ctl, net::buffer(first), kTuple); wec) co_return;
+    using namespace net::experimental::awaitable_operators;
+    co_await (ExecToClient(ws, ctl, send) && ClientToExec(ws, ctl));
+  }
+
+  template <typename Ws, typename Send>
+  static net::awaitable<void> ExecToClient(Ws& ws, net::local::stream_protocol::socket& ctl,
+                                           Send& send) {
+    using runtime::Channel;
+    runtime::FrameDecoder dec;
+    std::vector<char> buf(16384);  // not a C array: g++ 12 cannot copy one into a coroutine frame
+    bool status_sent = false;
+    for (bool open = true; open;) {
+      auto [ec, n] = co_await ctl.async_read_some(net::buffer(buf), kTuple);
+      if (ec) break;
+      dec.Feed(std::string_view(buf.data(), n));
+      for (;;) {
+        auto f = dec.Next();
+        if (!f.ok() || !f->has_value()) {
+          open = f.ok();
+          break;
+        }
+        runtime::Frame& fr = **f;
+        if (fr.channel == Channel::kStatus) {
+          const std::string status = KubernetesStatus(fr.payload);
+          co_await send(Channel::kStatus, status);
+          status_sent = true;
+          open = false;
+          break;
+        }
+        if (fr.channel == Channel::kStdout || fr.channel == Channel::kStderr) {
+          if (!co_await send(fr.channel, fr.payload)) {
+            open = false;
+            break;
+          }
+        }
+      }
+    }
+    if (!status_sent) {
+      const std::string failure = FailureStatus("the sandbox closed the exec stream");
+      co_await send(Channel::kStatus, failure);
+    }
+    beast::error_code ignored;
+    ctl.shutdown(net::socket_base::shutdown_both, ignored);
+    co_await ws.async_close(beast::websocket::close_code::normal, kTuple);
+  }
+
+  template <typename Ws>
+  static net::awaitable<void> ClientToExec(Ws& ws, net::local::stream_protocol::socket& ctl) {
+    using runtime::Channel;
+    beast::flat_buffer b;
+    for (;;) {
+      auto [ec, n] = co_await ws.async_read(b, kTuple);
+      if (ec) break;
+      std::string msg = beast::buffers_to_string(b.data());
+      b.consume(b.size());
+      if (msg.empty()) continue;
+      const auto ch = static_cast<Channel>(static_cast<uint8_t>(msg[0]));
+      if (ch != Channel::kStdin && ch != Channel::kResize) continue;
+      const std::string frame = runtime::EncodeFrame(ch, std::string_view(msg).substr(1));
+      auto [wec, wn] = co_await net::async_write(ctl, net::buffer(frame), kTuple);
+      if (wec) break;
+    }
+    // The client left: the init ends the command when its control connection closes.
+    beast::error_code ignored;
+    ctl.shutdown(net::socket_base::shutdown_both, ignored);
+  }
+
+  static std::string FailureStatus(const std::string& message) {
+    return boost::json::serialize(boost::json::object{
+        {"metadata", boost::json::object()}, {"status", "Failure"}, {"message", message}});
+  }
+
+  // KubernetesStatus(): the init's status frame as Kubernetes' metav1.Status (exec channel 3).
+  static std::string KubernetesStatus(const std::string& init_status) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(init_status, ec);
+    const boost::json::object* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+    const boost::json::value* code = o ? o->if_contains("exitCode") : nullptr;
+    const int64_t exit_code = code && code->is_int64() ? code->as_int64() : 1;
+    const boost::json::value* st = o ? o->if_contains("status") : nullptr;
+    if (st && st->is_string() && st->as_string() == "Success" && exit_code == 0) {
+      return R"({"metadata":{},"status":"Success"})";
+    }
+    const boost::json::value* m = o ? o->if_contains("message") : nullptr;
+    std::string message = m && m->is_string() ? std::string(m->as_string()) : "";
+    if (message.empty()) {
+      message = pai::StrCat("command terminated with non-zero exit code: ", exit_code);
+    }
+    return boost::json::serialize(boost::json::object{
+        {"metadata", boost::json::object()},
+        {"status", "Failure"},
+        {"message", message},
+        {"reason", "NonZeroExitCode"},
+        {"details",
+         {{"causes", boost::json::array{boost::json::object{
+                         {"reason", "ExitCode"}, {"message", std::to_string(exit_code)}}}}}}});
   }
 
   Api& api_;

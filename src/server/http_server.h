@@ -3,12 +3,16 @@
 // server (http_server.cc).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "server/api.h"
+#include "server/runtime.h"
+#include "server/sessions.h"
+#include "server/store.h"
 
 namespace pai::server {
 
@@ -18,6 +22,12 @@ struct HttpServerOptions {
   std::string tls_key_file;
   int threads = 4;  // Api::Handle() blocks on SQLite and gateway reads: a small pool
   size_t max_body_bytes = 16u << 20;
+  // Behind the streaming routes (StreamSpec): events (SSE), logs, exec (WebSocket). When null,
+  // those routes answer 503.
+  Store* store = nullptr;
+  EventHub* hub = nullptr;
+  Runtime* runtime = nullptr;
+  std::chrono::seconds sse_ping{15};
 };
 
 // HttpServer: serves until Stop() (or destruction).

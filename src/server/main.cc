@@ -25,7 +25,9 @@
 #include "resource/resource.h"
 #include "server/access.h"
 #include "server/api.h"
+#include "runtime/local.h"
 #include "server/controller.h"
+#include "server/sessions.h"
 #include "server/gateway_process.h"
 #include "server/http_server.h"
 #include "server/runtime.h"
@@ -91,13 +93,13 @@ absl::Status SeedDefaults(pai::server::Store& store) {
   return absl::OkStatus();
 }
 
-std::string SiblingBinary(const char* name) {
+std::string SiblingBinary(const char* name, const char* build_dir = "cli") {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return name;
   // build/src/server/pai-server -> build/src/cli/pai-gateway; installed side by side otherwise.
   for (const auto& candidate : {self.parent_path() / name,
-                                self.parent_path().parent_path() / "cli" / name}) {
+                                self.parent_path().parent_path() / build_dir / name}) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
   }
   return name;
@@ -123,6 +125,10 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   int64_t gateway_watch_ms = 100;
   bool print_token = false;
+  std::string runtime_kind = "local";
+  std::string harness_bin, init_bin, public_url;
+  std::vector<std::string> egress_allow;
+  bool test_clock = false;
   app.add_option("--listen", http.listen, "API address HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--state-dir", state_dir, "State directory (store, admin token, gateway state)")
@@ -151,6 +157,19 @@ int main(int argc, char** argv) {
                "Print the first admin token (from <state-dir>/admin-token) and the pai login "
                "line once serving (the quick start)");
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
+  app.add_option("--runtime", runtime_kind,
+                 "Where workloads run: local (bubblewrap sandboxes) | none (nothing runs)")
+      ->capture_default_str();
+  app.add_option("--harness-bin", harness_bin, "Path of pai-harness (default: beside pai-server)");
+  app.add_option("--sandbox-init-bin", init_bin,
+                 "Path of pai-sandbox-init (default: beside pai-server)");
+  app.add_option("--egress-allow", egress_allow,
+                 "Destinations sandboxes may reach through the egress proxy although private or "
+                 "loopback: host names, *.suffix, CIDRs (repeatable)");
+  app.add_option("--public-url", public_url,
+                 "The API's URL as callers reach it (webhook URLs); default: the listen address");
+  app.add_flag("--test-clock", test_clock,
+               "Tests only: a manual clock moved by POST /apis/pai.io/v1/testing/clock (admin)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -164,6 +183,9 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Schedules are UTC (croncpp computes in the process's local time).
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
   pai::log::Level level;
   if (!pai::log::ParseLevel(log_level, &level)) return Fail("--log-level: unknown level");
   pai::log::Init(level);
@@ -193,13 +215,46 @@ int main(int argc, char** argv) {
   }
 
   const std::string gateway_state = state_dir + "/gateway";
-  pai::server::NoRuntime runtime;
+  pai::server::SystemClock system_clock;
+  pai::server::ManualClock manual_clock;
+  const pai::server::Clock& clock =
+      test_clock ? static_cast<const pai::server::Clock&>(manual_clock) : system_clock;
+  pai::server::EventHub hub;
+  pai::server::SessionEvents events(**store, hub, clock, nullptr);
+  std::unique_ptr<pai::server::Runtime> runtime;
+  if (runtime_kind == "local") {
+    pai::runtime::LocalRuntimeOptions ro;
+    ro.state_dir = state_dir + "/runtime";
+    ro.harness_bin = harness_bin.empty() ? SiblingBinary("pai-harness", "harness") : harness_bin;
+    ro.init_bin =
+        init_bin.empty() ? SiblingBinary("pai-sandbox-init", "runtime") : init_bin;
+    ro.gateway_address = HttpHost(gateway_listen);
+    ro.egress_allow = egress_allow;
+    ro.events = &events;
+    ro.clock = &clock;
+    auto local = pai::runtime::NewLocalRuntime(std::move(ro));
+    if (local.ok()) {
+      runtime = std::move(*local);
+    } else {
+      pai::log::Warn("no local runtime: workloads stay Pending",
+                     {{"reason", std::string(local.status().message())}});
+      runtime = std::make_unique<pai::server::NoRuntime>(std::string(local.status().message()));
+    }
+  } else if (runtime_kind == "none") {
+    runtime = std::make_unique<pai::server::NoRuntime>("pai-server runs with --runtime none");
+  } else {
+    return Fail("--runtime: local or none");
+  }
   pai::server::FileGatewayTokens gateway_tokens(gateway_state);
   pai::server::ControllerOptions copts;
   copts.gateway_config_path = gateway_state + "/config/platform.yaml";
   copts.gateway_state_dir = gateway_state;
   copts.gateway_url = pai::StrCat("http://", HttpHost(gateway_listen), "/v1");
-  pai::server::Controller controller(**store, runtime, gateway_tokens, copts);
+  copts.clock = &clock;
+  copts.events = &events;
+  copts.public_url = public_url;
+  pai::server::Controller controller(**store, *runtime, gateway_tokens, copts);
+  events.SetWake([&controller] { controller.Wake(); });
   // One pass before the gateway starts: it refuses to start without a configuration.
   if (absl::Status s = controller.ReconcileOnce(); !s.ok()) {
     return Fail(pai::StrCat("initial reconcile: ", s.message()));
@@ -218,6 +273,7 @@ int main(int argc, char** argv) {
     gopts.state_file = gateway_state + "/process.json";
     gopts.on_listening = [&](const std::string& listen, const std::string& admin) {
       gateway_admin_client.SetAddress(admin);
+      pai::runtime::SetGatewayAddress(*runtime, listen);
       std::lock_guard<std::mutex> lock(addr_mu);
       gateway_api = listen;
     };
@@ -229,16 +285,31 @@ int main(int argc, char** argv) {
   } else if (!gateway_admin.empty()) {
     gateway_admin_client.SetAddress(gateway_admin);
   }
-  controller.Start();
-
   pai::server::ApiOptions aopts;
   aopts.version = kVersion;
   aopts.max_body_bytes = http.max_body_bytes;
   const bool have_gateway = run_gateway || !gateway_admin.empty();
   pai::server::Api api(**store, access, have_gateway ? &gateway_admin_client : nullptr,
-                       &gateway_tokens, nullptr, aopts);
+                       &gateway_tokens, [&controller] { controller.Wake(); }, aopts);
+  api.SetSessions(&events, runtime.get());
+  if (test_clock) {
+    api.SetTestClock([&manual_clock, &controller](int64_t seconds) {
+      manual_clock.Advance(absl::Seconds(seconds));
+      controller.Wake();
+      return pai::server::Rfc3339(manual_clock.Now());
+    });
+  }
+  http.store = store->get();
+  http.hub = &hub;
+  http.runtime = runtime.get();
   auto server = pai::server::StartHttpServer(api, http);
   if (!server.ok()) return Fail(std::string(server.status().message()));
+  if (public_url.empty()) {
+    public_url = pai::StrCat((*server)->tls() ? "https" : "http", "://",
+                             HttpHost((*server)->address()));
+  }
+  controller.SetPublicUrl(public_url);
+  controller.Start();
 
 
   const std::string scheme = (*server)->tls() ? "https" : "http";
@@ -265,6 +336,9 @@ int main(int argc, char** argv) {
       std::cout << "\nLog in as admin (the token is also in " << state_dir << "/admin-token):\n"
                 << "  pai login " << api_url << " --token " << token << "\n"
                 << "\nThen, for example:\n"
+                << "  pai run hello --agent demo --task \"Write hello.txt and show it\"\n"
+                << "  pai get sessions\n"
+                << "  pai logs hello --no-follow\n"
                 << "  pai get agents\n"
                 << "  pai get model-providers\n"
                 << "  pai apply -f ../shared/seeds/examples/agent-session-spawning.yaml\n"

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -108,6 +109,11 @@ CREATE TABLE IF NOT EXISTS paifile_versions(namespace TEXT NOT NULL, name TEXT N
 CREATE TABLE IF NOT EXISTS gateway_identities(id TEXT PRIMARY KEY, namespace TEXT NOT NULL,
   agent TEXT NOT NULL, agent_uid TEXT NOT NULL, purpose TEXT NOT NULL, token TEXT NOT NULL,
   created TEXT NOT NULL, revoked TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS events(namespace TEXT NOT NULL, session TEXT NOT NULL,
+  sequence INTEGER NOT NULL, type TEXT NOT NULL, processed_at TEXT, body TEXT NOT NULL,
+  PRIMARY KEY(namespace, session, sequence));
+CREATE TABLE IF NOT EXISTS webhooks(token TEXT PRIMARY KEY, namespace TEXT NOT NULL,
+  agent TEXT NOT NULL, agent_uid TEXT NOT NULL);
 )SQL";
 
 json::object& Meta(json::object& o) {
@@ -264,6 +270,11 @@ class SqliteStore final : public Store {
         delv.Bind(1, r.ns).Bind(2, r.name);
         (void)delv.Step();
       }
+      if (r.kind == "Session") {
+        Stmt dele(db_, "DELETE FROM events WHERE namespace=?1 AND session=?2");
+        dele.Bind(1, r.ns).Bind(2, r.name);
+        (void)dele.Step();
+      }
       if (del.Step() != SQLITE_DONE || delo.Step() != SQLITE_DONE) {
         Rollback();
         return Error("delete");
@@ -379,6 +390,107 @@ class SqliteStore final : public Store {
       return absl::NotFoundError(pai::StrCat("PaiFile \"", name, "\" has no version ", version));
     }
     return s.Text(0);
+  }
+
+  absl::StatusOr<std::vector<json::object>> AppendEvents(const std::string& ns,
+                                                         const std::string& session,
+                                                         std::vector<json::object> events,
+                                                         const std::string& now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt last(db_, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE namespace=?1 AND session=?2");
+    last.Bind(1, ns).Bind(2, session);
+    if (last.Step() != SQLITE_ROW) return Error("events");
+    int64_t seq = last.Int(0);
+    PAI_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    for (json::object& e : events) {
+      ++seq;
+      const std::string type = e.contains("type") && e.at("type").is_string()
+                                   ? std::string(e.at("type").as_string())
+                                   : "";
+      e.erase("processed_at");
+      json::object out;
+      out["id"] = absl::StrFormat("sevt_%012d", seq);
+      out["sequence"] = seq;
+      out["type"] = type;
+      for (auto& [k, v] : e) {
+        if (k != "id" && k != "sequence" && k != "type" && k != "created_at") out[k] = v;
+      }
+      out["created_at"] = now;
+      Stmt ins(db_, "INSERT INTO events(namespace, session, sequence, type, processed_at, body) "
+                    "VALUES(?1,?2,?3,?4,NULL,?5)");
+      ins.Bind(1, ns).Bind(2, session).Bind(3, seq).Bind(4, type).Bind(5, json::serialize(out));
+      if (ins.Step() != SQLITE_DONE) {
+        (void)Exec("ROLLBACK");
+        return Error("append event");
+      }
+      if (type.rfind("user.", 0) == 0) out["processed_at"] = nullptr;
+      e = std::move(out);
+    }
+    PAI_RETURN_IF_ERROR(Exec("COMMIT"));
+    return events;
+  }
+
+  absl::StatusOr<std::vector<json::object>> ListEvents(const std::string& ns,
+                                                       const std::string& session, int64_t after,
+                                                       const std::vector<std::string>& types,
+                                                       int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<json::object> out;
+    Stmt s(db_, "SELECT type, processed_at, body FROM events WHERE namespace=?1 AND session=?2 "
+                "AND sequence > ?3 ORDER BY sequence");
+    s.Bind(1, ns).Bind(2, session).Bind(3, after);
+    while (s.Step() == SQLITE_ROW && static_cast<int64_t>(out.size()) < limit) {
+      const std::string type = s.Text(0);
+      if (!types.empty() && std::find(types.begin(), types.end(), type) == types.end()) continue;
+      boost::system::error_code ec;
+      json::value v = json::parse(s.Text(2), ec);
+      if (ec || !v.is_object()) continue;
+      json::object o = std::move(v.as_object());
+      if (type.rfind("user.", 0) == 0) {
+        const std::string p = s.Text(1);
+        o["processed_at"] = p.empty() ? json::value(nullptr) : json::value(p);
+      }
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  absl::Status MarkEventProcessed(const std::string& ns, const std::string& session,
+                                  const std::string& event_id, const std::string& when) override {
+    int64_t seq = 0;
+    if (event_id.rfind("sevt_", 0) != 0 || !absl::SimpleAtoi(event_id.substr(5), &seq)) {
+      return absl::NotFoundError(pai::StrCat("no event ", event_id));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "UPDATE events SET processed_at=?4 WHERE namespace=?1 AND session=?2 AND "
+                "sequence=?3 AND processed_at IS NULL");
+    s.Bind(1, ns).Bind(2, session).Bind(3, seq).Bind(4, when);
+    if (s.Step() != SQLITE_DONE) return Error("mark processed");
+    return absl::OkStatus();
+  }
+
+  absl::Status AddWebhook(const Webhook& w) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "INSERT INTO webhooks(token, namespace, agent, agent_uid) VALUES(?1,?2,?3,?4)");
+    s.Bind(1, w.token).Bind(2, w.ns).Bind(3, w.agent).Bind(4, w.agent_uid);
+    if (s.Step() != SQLITE_DONE) return Error("add webhook");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<Webhook>> Webhooks() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT token, namespace, agent, agent_uid FROM webhooks ORDER BY namespace, agent");
+    std::vector<Webhook> out;
+    while (s.Step() == SQLITE_ROW) out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3)});
+    return out;
+  }
+
+  absl::Status DeleteWebhook(const std::string& token) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "DELETE FROM webhooks WHERE token=?1");
+    s.Bind(1, token);
+    if (s.Step() != SQLITE_DONE) return Error("delete webhook");
+    return absl::OkStatus();
   }
 
   int64_t Version() override {

@@ -123,6 +123,33 @@ class Store {
                                                       const std::string& name,
                                                       int64_t version) = 0;
 
+  // Session events (docs/sessions.md, "Events"). AppendEvents() assigns each event the next
+  // per-session `sequence` (gap-free, from 1), `id` ("sevt_" + 12 digits), `created_at` = `now`
+  // and, for user.* events, `processed_at: null`; returns the stored events. ListEvents(): the
+  // events with sequence > `after`, of the given `types` (all when empty), oldest first, at
+  // most `limit`. MarkEventProcessed(): sets `processed_at` once; NotFound for an unknown id.
+  // A Session's events are deleted with it.
+  virtual absl::StatusOr<std::vector<boost::json::object>> AppendEvents(
+      const std::string& ns, const std::string& session, std::vector<boost::json::object> events,
+      const std::string& now) = 0;
+  virtual absl::StatusOr<std::vector<boost::json::object>> ListEvents(
+      const std::string& ns, const std::string& session, int64_t after,
+      const std::vector<std::string>& types, int64_t limit) = 0;
+  virtual absl::Status MarkEventProcessed(const std::string& ns, const std::string& session,
+                                          const std::string& event_id,
+                                          const std::string& when) = 0;
+
+  // Webhook triggers: one unguessable token per Agent (uid) with a webhook trigger.
+  struct Webhook {
+    std::string token;  // 32 random bytes, base64url
+    std::string ns;
+    std::string agent;
+    std::string agent_uid;
+  };
+  virtual absl::Status AddWebhook(const Webhook& w) = 0;
+  virtual absl::StatusOr<std::vector<Webhook>> Webhooks() = 0;
+  virtual absl::Status DeleteWebhook(const std::string& token) = 0;
+
   // Version(): the newest resourceVersion; WaitForChange() blocks until it exceeds `seen` or
   // `timeout` passes, and returns the newest version.
   virtual int64_t Version() = 0;

@@ -197,7 +197,7 @@ ModelOutcome ModelClient::Attempt(const std::string& body, CancelToken& cancel) 
         ModelError::Make(ModelError::Kind::kServer, 200, std::string(ex.stream_error.message()));
     return out;
   }
-  if (!ex.assembler.done()) {
+  if (!ex.assembler.complete()) {
     out.error = ModelError::Make(ModelError::Kind::kConnection, 200,
                                  "the model stream ended before [DONE]");
     return out;

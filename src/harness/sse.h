@@ -68,6 +68,9 @@ class ChatStreamAssembler {
   // Unavailable carrying the message of an in-stream {"error":{...}}.
   absl::Status AddChunk(std::string_view data);
   bool done() const { return done_; }
+  // complete() is true when the answer is whole: [DONE] seen, or a finish_reason (some
+  // translations end the stream without [DONE]).
+  bool complete() const { return done_ || !reply_.finish_reason.empty(); }
   // Take() returns the reply (call once, after the stream ended).
   ModelReply Take();
 

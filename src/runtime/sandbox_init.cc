@@ -19,6 +19,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -718,6 +719,9 @@ int Main(int argc, char** argv) {
         "[--connect-port PORT]... [--no-landlock] -- ARGV...");
     return 125;
   }
+  // Not dumpable: the workload (same uid) cannot ptrace the init to reach the control socket,
+  // even on a kernel without Landlock (whose domains forbid that too).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   close(4);
   syscall(SYS_close_range, kControlFd + 1, ~0u, 0);
   fcntl(kControlFd, F_SETFD, FD_CLOEXEC);

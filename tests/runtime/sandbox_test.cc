@@ -262,11 +262,15 @@ TEST_CASE("host files outside the mounts are not visible") {
   TempDir secrets;
   std::ofstream(secrets / "provider-key") << "sk-secret-123";
   chmod((secrets / "provider-key").c_str(), 0644);  // readable by uid 1000 on the host
-  SandboxSpec spec = BaseSpec(ws, {"sh", "-c", "cat " + (secrets / "provider-key")});
+  // Nor is the init's control socket (pid 2: its fds are out of the workload's reach).
+  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
+      "cat " + (secrets / "provider-key") + "; ls /proc/2/fd && echo init-fds-visible; exit 1"});
   Run run = RunToEnd(spec);
   CHECK(run.exit.exit_code != 0);
   CHECK(run.out.find("sk-secret") == std::string::npos);
-  CHECK(run.err.find("No such file or directory") != std::string::npos);
+  CHECK(run.out.find("init-fds-visible") == std::string::npos);
+  CHECK(run.err.find("provider-key: No such file or directory") != std::string::npos);
+  CHECK(run.err.find("/proc/2/fd': Permission denied") != std::string::npos);
 }
 
 TEST_CASE("workload cannot reach a host TCP listener") {

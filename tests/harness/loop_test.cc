@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 
 #include "test_util.h"
 
@@ -314,6 +315,53 @@ TEST_CASE("an interrupt stops a long bash command and the session goes idle") {
   h.CloseStdin();
   CHECK(h.WaitExit() == 0);
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+TEST_CASE("an interrupt aborts the model stream in progress") {
+  testing::TempDir dir;
+  std::promise<void> started;
+  std::promise<void> closed;
+  HttpServer server([&](const HttpRequest&) {
+    HttpResponse r = SseResponse({testing::SseContent("thinking...")});
+    r.hold_open = true;
+    r.client_closed = [&closed] { closed.set_value(); };
+    started.set_value();
+    return r;
+  });
+  HarnessProcess h(WriteConfig(dir, Config(dir.path() / "ws")), server.url());
+  Expect(h, "session.status_idle");
+  h.Send(UserMessage("sevt_000000000001", "think hard"));
+  ExpectControl(h, "processed");
+  Expect(h, "session.status_running");
+  REQUIRE(started.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  h.Send(json::object{{"id", "sevt_000000000002"}, {"type", "user.interrupt"}});
+  ExpectControl(h, "processed");
+  json::object idle = Expect(h, "session.status_idle");
+  CHECK(Str(idle.at("stop_reason").at("type")) == "interrupted");
+  CHECK(closed.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  h.CloseStdin();
+  CHECK(h.WaitExit() == 0);
+  CHECK(h.drained().empty());  // no span, no message from the aborted answer
+}
+
+TEST_CASE("rate limits are retried, then reported as rate_limited, and the session stays idle") {
+  testing::TempDir dir;
+  HttpServer server([](const HttpRequest&) {
+    HttpResponse r;
+    r.status = 429;
+    r.headers = {{"Retry-After", "0"}};
+    r.body =
+        R"({"error":{"message":"Agent coder: maxRequestsPerMinute 2 reached","type":"requests","code":"rate_limit_exceeded"}})";
+    return r;
+  });
+  HarnessProcess h(WriteConfig(dir, Config(dir.path() / "ws", {{"task", "t"}})), server.url());
+  Expect(h, "session.status_running");
+  json::object err = Expect(h, "session.error");
+  CHECK(Str(err.at("error").at("type")) == "rate_limited");
+  Expect(h, "session.status_idle");
+  CHECK(server.requests().size() == 4);
+  h.CloseStdin();
+  CHECK(h.WaitExit() == 0);
 }
 
 TEST_CASE("a custom tool round trip waits for the user's result") {

@@ -171,6 +171,12 @@ void HttpServer::Handle(int fd) {
   } else {
     for (const std::string& c : resp.chunks) WriteAll(fd, c);
   }
+  if (resp.hold_open) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) == 1 && ::recv(fd, buf, sizeof buf, 0) <= 0 && resp.client_closed) {
+      resp.client_closed();
+    }
+  }
   ::shutdown(fd, SHUT_WR);
 }
 

@@ -45,6 +45,10 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;                 // sent whole (Content-Length) unless chunks is non-empty
   std::vector<std::string> chunks;  // written one by one, then the connection closes
+  // hold_open: after the chunks, keep the connection until the client closes it (≤ 10 s);
+  // `client_closed` (if set) is then called.
+  bool hold_open = false;
+  std::function<void()> client_closed;
 };
 
 // HttpServer listens on 127.0.0.1:<ephemeral> and answers each request with handler(request).

@@ -102,8 +102,7 @@ CgroupMode DetectCgroupMode(bool* writable) {
     return CgroupMode::kV2;
   }
   if (Exists(std::string(kRoot) + "/memory/memory.limit_in_bytes")) {
-    *writable = access(Join(std::string(kRoot) + "/memory", OwnGroup("memory")).c_str(),
-                       W_OK) == 0;
+    *writable = access(Join(std::string(kRoot) + "/memory", OwnGroup("memory")).c_str(), W_OK) == 0;
     return CgroupMode::kHybridV1;
   }
   return CgroupMode::kNone;
@@ -121,7 +120,7 @@ absl::Status CgroupSet::Make(const std::string& dir) {
 }
 
 absl::StatusOr<std::unique_ptr<CgroupSet>> CgroupSet::Create(const std::string& name,
-                                                            const Limits& limits) {
+                                                             const Limits& limits) {
   std::unique_ptr<CgroupSet> set(new CgroupSet());
   bool writable = false;
   CgroupMode mode = DetectCgroupMode(&writable);

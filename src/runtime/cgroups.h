@@ -52,10 +52,10 @@ class CgroupSet {
  private:
   CgroupSet() = default;
   absl::Status Make(const std::string& dir);
-  std::vector<std::string> dirs_;         // creation order; removed in reverse
+  std::vector<std::string> dirs_;  // creation order; removed in reverse
   std::vector<std::string> procs_files_;
-  std::string memory_dir_;                // v1 memory group or the v2 group
-  std::string kill_dir_;                  // v2 group with cgroup.kill, may be empty
+  std::string memory_dir_;  // v1 memory group or the v2 group
+  std::string kill_dir_;    // v2 group with cgroup.kill, may be empty
   bool v2_ = false;
 };
 

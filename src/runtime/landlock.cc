@@ -33,10 +33,10 @@ constexpr uint64_t kFsMakeSock = 1ull << 9;
 constexpr uint64_t kFsMakeFifo = 1ull << 10;
 constexpr uint64_t kFsMakeBlock = 1ull << 11;
 constexpr uint64_t kFsMakeSym = 1ull << 12;
-constexpr uint64_t kFsRefer = 1ull << 13;     // ABI 2
-constexpr uint64_t kFsTruncate = 1ull << 14;  // ABI 3
-constexpr uint64_t kNetBindTcp = 1ull << 0;     // ABI 4
-constexpr uint64_t kNetConnectTcp = 1ull << 1;  // ABI 4
+constexpr uint64_t kFsRefer = 1ull << 13;           // ABI 2
+constexpr uint64_t kFsTruncate = 1ull << 14;        // ABI 3
+constexpr uint64_t kNetBindTcp = 1ull << 0;         // ABI 4
+constexpr uint64_t kNetConnectTcp = 1ull << 1;      // ABI 4
 constexpr uint64_t kScopeAbstractUnix = 1ull << 0;  // ABI 6
 constexpr uint64_t kScopeSignal = 1ull << 1;        // ABI 6
 

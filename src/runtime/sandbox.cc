@@ -18,8 +18,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <sstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "boost/json.hpp"
@@ -51,8 +51,8 @@ std::string FindBwrap() {
 
 // UserNamespaces(): whether unprivileged users may create user namespaces.
 bool UserNamespaces() {
-  for (const char* knob : {"/proc/sys/user/max_user_namespaces",
-                           "/proc/sys/kernel/unprivileged_userns_clone"}) {
+  for (const char* knob :
+       {"/proc/sys/user/max_user_namespaces", "/proc/sys/kernel/unprivileged_userns_clone"}) {
     std::ifstream in(knob);
     long value = 1;
     if (in >> value && value == 0) return false;
@@ -73,8 +73,7 @@ HostSupport Detect() {
                         : mode == CgroupMode::kHybridV1 ? "cgroup v1 (hybrid)"
                                                         : "no cgroups";
   host.summary = std::string("bwrap ") + (host.bwrap.empty() ? "missing" : host.bwrap) +
-                 (host.user_namespaces ? "" : " (user namespaces disabled)") +
-                 ", Landlock " +
+                 (host.user_namespaces ? "" : " (user namespaces disabled)") + ", Landlock " +
                  (host.landlock_abi ? "ABI " + std::to_string(host.landlock_abi)
                                     : std::string("unavailable (writes not confined)")) +
                  ", " + cgroups + (writable ? "" : " (not writable: no limits)");
@@ -96,12 +95,15 @@ class Launcher {
     std::unique_lock lock(mu_);
     queue_.push_back(&task);
     cv_.notify_all();
-    done_cv_.wait(lock, [&] { return std::find(done_.begin(), done_.end(), &task) != done_.end(); });
+    done_cv_.wait(lock,
+                  [&] { return std::find(done_.begin(), done_.end(), &task) != done_.end(); });
     std::erase(done_, &task);
   }
 
  private:
-  Launcher() { std::thread([this] { Loop(); }).detach(); }
+  Launcher() {
+    std::thread([this] { Loop(); }).detach();
+  }
 
   void Loop() {
     std::unique_lock lock(mu_);
@@ -141,8 +143,8 @@ struct ChildError {
   int err;
 };
 
-constexpr const char* kSteps[] = {"dup2", "join cgroup", "setgroups", "setgid", "setuid",
-                                  "prctl", "exec bwrap"};
+constexpr const char* kSteps[] = {"dup2",   "join cgroup", "setgroups", "setgid",
+                                  "setuid", "prctl",       "exec bwrap"};
 
 [[noreturn]] void ChildFail(int step) {
   ChildError e{step, errno};
@@ -221,7 +223,8 @@ std::optional<std::string> HostPathOf(const SandboxSpec& spec, const std::string
   std::optional<std::string> found;
   for (const Mount& m : spec.mounts) {
     const std::string& t = m.target;
-    if (path == t) found = m.source;
+    if (path == t)
+      found = m.source;
     else if (path.size() > t.size() && path.compare(0, t.size(), t) == 0 &&
              (t.back() == '/' || path[t.size()] == '/')) {
       found = m.source + path.substr(t.size());
@@ -231,10 +234,19 @@ std::optional<std::string> HostPathOf(const SandboxSpec& spec, const std::string
 }
 
 std::vector<std::string> BwrapArgs(const SandboxSpec& spec) {
-  std::vector<std::string> a = {"bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                                "--uid", std::to_string(spec.uid), "--gid",
-                                std::to_string(spec.gid), "--hostname", spec.hostname,
-                                "--ro-bind", "/usr", "/usr"};
+  std::vector<std::string> a = {"bwrap",
+                                "--unshare-all",
+                                "--die-with-parent",
+                                "--new-session",
+                                "--uid",
+                                std::to_string(spec.uid),
+                                "--gid",
+                                std::to_string(spec.gid),
+                                "--hostname",
+                                spec.hostname,
+                                "--ro-bind",
+                                "/usr",
+                                "/usr"};
   for (const char* dir : {"/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin"}) {
     struct stat st;
     if (lstat(dir, &st) != 0) continue;
@@ -247,8 +259,8 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec) {
       a.insert(a.end(), {"--ro-bind", dir, dir});
     }
   }
-  a.insert(a.end(), {"--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs",
-                     "/tmp"});
+  a.insert(a.end(),
+           {"--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
   for (const Mount& m : spec.mounts) {
     a.insert(a.end(), {m.read_only ? "--ro-bind" : "--bind", m.source, m.target});
   }
@@ -313,8 +325,8 @@ struct ControlSocket {
 
 absl::StatusOr<ControlSocket> MakeControlSocket(const SandboxSpec& spec) {
   ControlSocket c;
-  std::string tmpl = (spec.state_dir.empty() ? std::string("/tmp") : spec.state_dir) +
-                     "/pai-sbx-XXXXXX";
+  std::string tmpl =
+      (spec.state_dir.empty() ? std::string("/tmp") : spec.state_dir) + "/pai-sbx-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
     return absl::InternalError("control socket dir " + tmpl + ": " + ErrnoText(errno));
   }
@@ -460,8 +472,8 @@ class SandboxImpl final : public Sandbox {
     pid_t init = FindInit(pid_, 0);
     int fd = init > 0 ? static_cast<int>(syscall(SYS_pidfd_open, init, 0)) : -1;
     // Checked again through the pidfd: the pid cannot be reused behind it.
-    bool sent = fd >= 0 && IsInit(init) &&
-                syscall(SYS_pidfd_send_signal, fd, SIGTERM, nullptr, 0) == 0;
+    bool sent =
+        fd >= 0 && IsInit(init) && syscall(SYS_pidfd_send_signal, fd, SIGTERM, nullptr, 0) == 0;
     if (fd >= 0) close(fd);
     if (!sent) return absl::UnavailableError("the sandbox's init is not running");
     return absl::OkStatus();
@@ -511,8 +523,7 @@ class SandboxImpl final : public Sandbox {
     return std::move(reply.out);
   }
 
-  absl::Status WriteFile(const std::string& path, const std::string& content,
-                         int mode) override {
+  absl::Status WriteFile(const std::string& path, const std::string& content, int mode) override {
     json::object req{{"op", "write"}, {"path", path}, {"mode", mode}};
     PAI_ASSIGN_OR_RETURN(Reply reply, Request(req, &content, kFileTimeoutMs, 1 << 16));
     if (!reply.success) return FileStatus(reply.message);
@@ -553,7 +564,8 @@ class SandboxImpl final : public Sandbox {
     std::string outbound = EncodeFrame(Channel::kRequest, json::serialize(req));
     if (stdin_data) {
       for (size_t off = 0; off < stdin_data->size(); off += kStdinChunk) {
-        outbound += EncodeFrame(Channel::kStdin, std::string_view(*stdin_data).substr(off, kStdinChunk));
+        outbound +=
+            EncodeFrame(Channel::kStdin, std::string_view(*stdin_data).substr(off, kStdinChunk));
       }
       outbound += EncodeFrame(Channel::kStdin, "");
     }
@@ -571,7 +583,8 @@ class SandboxImpl final : public Sandbox {
     char buf[64 << 10];
     while (true) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      deadline - std::chrono::steady_clock::now()).count();
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
       if (left <= 0) {
         return absl::DeadlineExceededError("sandbox request timed out after " +
                                            std::to_string(timeout_ms) + " ms");
@@ -581,10 +594,12 @@ class SandboxImpl final : public Sandbox {
         return absl::InternalError("poll: " + ErrnoText(errno));
       }
       if ((p.revents & POLLOUT) && sent < outbound.size()) {
-        ssize_t n = send(fd, outbound.data() + sent, outbound.size() - sent,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) sent += static_cast<size_t>(n);
-        else if (n < 0 && errno != EAGAIN && errno != EINTR) sent = outbound.size();  // peer done
+        ssize_t n =
+            send(fd, outbound.data() + sent, outbound.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0)
+          sent += static_cast<size_t>(n);
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+          sent = outbound.size();  // peer done
       }
       if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);

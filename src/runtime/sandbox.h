@@ -10,9 +10,9 @@
 // the host (bwrap mounts them after dropping root).
 //
 // Thread safety: a Sandbox may be used from several threads (Exec/ReadFile/WriteFile
-// concurrently with each other and with Wait/Kill). Start() is thread-safe; it forks from one long-lived internal thread, so the
-// sandbox's parent-death signal (bwrap --die-with-parent) fires when this process exits, not when
-// the thread that called Start() does.
+// concurrently with each other and with Wait/Kill). Start() is thread-safe; it forks from one
+// long-lived internal thread, so the sandbox's parent-death signal (bwrap --die-with-parent) fires
+// when this process exits, not when the thread that called Start() does.
 #pragma once
 
 #include <sys/types.h>
@@ -37,8 +37,8 @@ struct Mount {
 
 // A loopback TCP port inside the sandbox forwarded to a unix socket (a path inside the sandbox).
 struct PortForward {
-  int port = 0;               // e.g. 4000 (gateway), 3128 (egress proxy)
-  std::string unix_socket;    // e.g. "/run/pai/gateway.sock"
+  int port = 0;             // e.g. 4000 (gateway), 3128 (egress proxy)
+  std::string unix_socket;  // e.g. "/run/pai/gateway.sock"
 };
 
 struct Limits {
@@ -55,7 +55,7 @@ struct SandboxSpec {
   std::map<std::string, std::string> env;  // the workload's whole environment
   std::string cwd = "/workspace";
   std::string hostname = "pai";
-  std::vector<Mount> mounts;               // besides the system directories
+  std::vector<Mount> mounts;                 // besides the system directories
   std::vector<std::string> read_only_paths;  // filesystem.readOnlyPaths: beneath a mount,
                                              // bound again read-only; elsewhere already so
   std::vector<std::string> writable_paths;   // Landlock: writes allowed only beneath these
@@ -64,8 +64,8 @@ struct SandboxSpec {
                                              // domain: with signal scoping (ABI >= 6) an
                                              // exec child cannot signal the workload
   std::vector<PortForward> forwards;
-  std::vector<int> allowed_tcp_ports;      // Landlock TCP connect allow-list, in addition to
-                                           // the forwards' ports (which are always allowed)
+  std::vector<int> allowed_tcp_ports;  // Landlock TCP connect allow-list, in addition to
+                                       // the forwards' ports (which are always allowed)
   bool landlock = true;  // false: run without Landlock. A kernel without it runs the sandbox
                          // without too: DetectHost().landlock_abi is 0 and the init says so
                          // on the workload's stderr
@@ -85,9 +85,9 @@ struct SandboxSpec {
 };
 
 struct ExitInfo {
-  int exit_code = 0;     // the workload's exit status (128+signal when killed by a signal)
+  int exit_code = 0;        // the workload's exit status (128+signal when killed by a signal)
   bool oom_killed = false;  // the memory cgroup killed a task of this sandbox
-  std::string message;   // human-readable reason when not a clean exit
+  std::string message;      // human-readable reason when not a clean exit
 };
 
 struct ExecResult {
@@ -98,12 +98,12 @@ struct ExecResult {
 
 // What this host offers; detected once (cgroup v1/v2, Landlock ABI, bwrap path, userns).
 struct HostSupport {
-  std::string bwrap;           // path, empty when missing
-  int landlock_abi = 0;        // 0: none
-  bool cgroup_v2 = false;      // pure v2 (memory.max ...) rather than hybrid v1
+  std::string bwrap;       // path, empty when missing
+  int landlock_abi = 0;    // 0: none
+  bool cgroup_v2 = false;  // pure v2 (memory.max ...) rather than hybrid v1
   bool cgroup_writable = false;
   bool user_namespaces = false;  // unprivileged user namespaces allowed (bwrap needs them)
-  std::string summary;         // one line for status messages and logs
+  std::string summary;           // one line for status messages and logs
 };
 const HostSupport& DetectHost();
 
@@ -112,9 +112,9 @@ class Sandbox {
   virtual ~Sandbox() = default;
   // Start(): launches `spec` and returns once bwrap has been exec'd (the workload may not run
   // yet). Errors: InvalidArgument (bad id, empty argv, missing mount source or init);
-  // FailedPrecondition when the host lacks bwrap or user namespaces, limits are asked for without writable
-  // cgroups, or uid/gid is 0 ("runAsUser 0 (root) is not allowed"); Internal on fork/cgroup
-  // failures. The returned Sandbox's destructor calls Kill().
+  // FailedPrecondition when the host lacks bwrap or user namespaces, limits are asked for without
+  // writable cgroups, or uid/gid is 0 ("runAsUser 0 (root) is not allowed"); Internal on
+  // fork/cgroup failures. The returned Sandbox's destructor calls Kill().
   static absl::StatusOr<std::unique_ptr<Sandbox>> Start(const SandboxSpec& spec);
 
   virtual pid_t pid() const = 0;  // the host pid of bwrap

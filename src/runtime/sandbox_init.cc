@@ -394,7 +394,8 @@ std::string StringField(const json::object& o, const char* name) {
 
 int64_t IntField(const json::object& o, const char* name, int64_t fallback) {
   if (auto* v = o.if_contains(name); v && v->is_int64()) return v->as_int64();
-  if (auto* v = o.if_contains(name); v && v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
+  if (auto* v = o.if_contains(name); v && v->is_uint64())
+    return static_cast<int64_t>(v->as_uint64());
   return fallback;
 }
 
@@ -563,8 +564,10 @@ void ServeWrite(int conn, const json::object& req, FrameDecoder* decoder) {
     for (size_t off = 0; writing && off < f.payload.size();) {
       ssize_t w = write(p[1], f.payload.data() + off, f.payload.size() - off);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) writing = false;  // the child gave up (its exit code says why)
-      else off += w;
+      if (w < 0)
+        writing = false;  // the child gave up (its exit code says why)
+      else
+        off += w;
     }
     if (!writing) break;
   }

@@ -181,17 +181,19 @@ TEST_CASE("host support is detected") {
 
 TEST_CASE("workload runs as the user with no capabilities") {
   TempDir ws(true);
-  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
-      "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; hostname; pwd;"
-      "echo \"$GREETING\"; read line; echo \"in:$line\"; echo event >&3; exit 4"});
+  SandboxSpec spec =
+      BaseSpec(ws, {"sh", "-c",
+                    "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; hostname; pwd;"
+                    "echo \"$GREETING\"; read line; echo \"in:$line\"; echo event >&3; exit 4"});
   spec.hostname = "agent-box";
   spec.env["GREETING"] = "hello from env";
   Run run = RunToEnd(spec, "user message\n");
   CHECK(run.exit.exit_code == 4);
   CHECK(run.exit.message == "exited with code 4");
   CHECK(!run.exit.oom_killed);
-  CHECK(run.out == "1000\n1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nagent-box\n"
-                   "/workspace\nhello from env\nin:user message\n");
+  CHECK(run.out ==
+        "1000\n1000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nagent-box\n"
+        "/workspace\nhello from env\nin:user message\n");
   CHECK(run.events == "event\n");
   CHECK(run.err.empty());
 }
@@ -216,22 +218,23 @@ TEST_CASE("workload writes only its writable paths") {
   TempDir ws(true);
   TempDir data(true);  // mounted writable, but not in writable_paths: Landlock refuses
   SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
-      "echo hi > /workspace/out.txt && echo ws-ok;"
-      "echo t > /tmp/t && echo tmp-ok;"
-      "echo x > /dev/null && echo null-ok;"
-      "touch /usr/x || echo usr-refused;"
-      "touch /etc/x || echo etc-refused;"
-      "touch /data/x || echo data-refused;"
-      "mkdir /data/d || echo mkdir-refused;"
-      "touch /workspace/ro/x || echo ro-refused"});
+                                   "echo hi > /workspace/out.txt && echo ws-ok;"
+                                   "echo t > /tmp/t && echo tmp-ok;"
+                                   "echo x > /dev/null && echo null-ok;"
+                                   "touch /usr/x || echo usr-refused;"
+                                   "touch /etc/x || echo etc-refused;"
+                                   "touch /data/x || echo data-refused;"
+                                   "mkdir /data/d || echo mkdir-refused;"
+                                   "touch /workspace/ro/x || echo ro-refused"});
   spec.mounts.push_back({data.path(), "/data", false});
   std::filesystem::create_directory(ws / "ro");
   chown((ws / "ro").c_str(), kUid, kGid);
   spec.read_only_paths = {"/workspace/ro"};
   Run run = RunToEnd(spec);
   CHECK(run.exit.exit_code == 0);
-  CHECK(run.out == "ws-ok\ntmp-ok\nnull-ok\nusr-refused\netc-refused\ndata-refused\n"
-                   "mkdir-refused\nro-refused\n");
+  CHECK(run.out ==
+        "ws-ok\ntmp-ok\nnull-ok\nusr-refused\netc-refused\ndata-refused\n"
+        "mkdir-refused\nro-refused\n");
   CHECK(run.err.find("/workspace/ro/x': Read-only file system") != std::string::npos);
   CHECK(run.err.find("/usr/x': Read-only file system") != std::string::npos);
   CHECK(run.err.find("/etc/x': Read-only file system") != std::string::npos);
@@ -264,7 +267,8 @@ TEST_CASE("host files outside the mounts are not visible") {
   chmod((secrets / "provider-key").c_str(), 0644);  // readable by uid 1000 on the host
   // Nor is the init's control socket (pid 2: its fds are out of the workload's reach).
   SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
-      "cat " + (secrets / "provider-key") + "; ls /proc/2/fd && echo init-fds-visible; exit 1"});
+                                   "cat " + (secrets / "provider-key") +
+                                       "; ls /proc/2/fd && echo init-fds-visible; exit 1"});
   Run run = RunToEnd(spec);
   CHECK(run.exit.exit_code != 0);
   CHECK(run.out.find("sk-secret") == std::string::npos);
@@ -277,8 +281,9 @@ TEST_CASE("workload cannot reach a host TCP listener") {
   TempDir ws(true);
   int port = 0;
   int listener = ListenLoopback(&port);
-  SandboxSpec spec = BaseSpec(ws, {"bash", "-c",
-      "echo > /dev/tcp/127.0.0.1/" + std::to_string(port) + " && echo connected"});
+  SandboxSpec spec = BaseSpec(
+      ws,
+      {"bash", "-c", "echo > /dev/tcp/127.0.0.1/" + std::to_string(port) + " && echo connected"});
   Run run = RunToEnd(spec);
   CHECK(run.exit.exit_code != 0);
   CHECK(run.out.empty());
@@ -291,8 +296,8 @@ TEST_CASE("workload cannot reach a host TCP listener") {
 
 TEST_CASE("a fork bomb stops at the pids limit") {
   TempDir ws(true);
-  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
-      "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; echo survived"});
+  SandboxSpec spec = BaseSpec(
+      ws, {"sh", "-c", "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; echo survived"});
   spec.limits.pids = 32;
   int err[2];
   REQUIRE(pipe2(err, O_CLOEXEC) == 0);
@@ -480,8 +485,8 @@ TEST_CASE("loopback ports forward to host unix sockets") {
     }
     close(conn);
   });
-  SandboxSpec spec = BaseSpec(ws, {"bash", "-c",
-      "exec 3<>/dev/tcp/127.0.0.1/4000; echo hi >&3; head -c3 <&3"});
+  SandboxSpec spec =
+      BaseSpec(ws, {"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/4000; echo hi >&3; head -c3 <&3"});
   spec.mounts.push_back({sockets.path(), "/run/pai", true});
   spec.forwards = {{4000, "/run/pai/echo.sock"}};
   Run run = RunToEnd(spec);
@@ -511,10 +516,12 @@ TEST_CASE("kill ends a running sandbox and removes its cgroups") {
   for (const auto& dir : dirs) {
     CHECK(std::filesystem::exists(dir));
     // The limits as the kernel holds them (v1 on this host class, v2 elsewhere).
-    for (auto [file, value] : std::vector<std::pair<std::string, std::string>>{
-             {"memory.limit_in_bytes", "268435456\n"}, {"memory.max", "268435456\n"},
-             {"cpu.cfs_quota_us", "50000\n"}, {"cpu.max", "50000 100000\n"},
-             {"pids.max", "64\n"}}) {
+    for (auto [file, value] :
+         std::vector<std::pair<std::string, std::string>>{{"memory.limit_in_bytes", "268435456\n"},
+                                                          {"memory.max", "268435456\n"},
+                                                          {"cpu.cfs_quota_us", "50000\n"},
+                                                          {"cpu.max", "50000 100000\n"},
+                                                          {"pids.max", "64\n"}}) {
       if (std::filesystem::exists(dir + "/" + file)) {
         CHECK(ReadHostFile(dir + "/" + file) == value);
         ++limits_seen;
@@ -542,8 +549,8 @@ TEST_CASE("terminate forwards SIGTERM to the workload") {
   TempDir ws(true);
   int out[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
-  SandboxSpec spec = BaseSpec(ws, {"sh", "-c",
-      "trap 'echo got-term; exit 3' TERM; echo ready; sleep 1000 & wait"});
+  SandboxSpec spec = BaseSpec(
+      ws, {"sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready; sleep 1000 & wait"});
   spec.stdout_fd = out[1];
   auto sandbox = Sandbox::Start(spec);
   close(out[1]);
@@ -562,4 +569,3 @@ TEST_CASE("terminate forwards SIGTERM to the workload") {
 
 }  // namespace
 }  // namespace pai::runtime
-

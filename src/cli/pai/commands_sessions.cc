@@ -504,10 +504,11 @@ absl::Status Exec(const Globals& g, const ExecArgs& a) {
   auto server = ParseServerUrl(conn->ctx.server);
   if (!server.ok()) return server.status();
   const bool stdin_tty = ::isatty(STDIN_FILENO) != 0;
-  // -it, or no command (a shell): a terminal session. Without a local terminal there is no raw
-  // mode to give, but the remote side still gets a pty.
-  const bool tty = (a.interactive && a.tty) || a.command.empty() || (a.tty && !a.interactive);
-  const bool send_stdin = tty ? true : (a.interactive || !stdin_tty);
+  // -t, or no command (a shell): a terminal session with stdin. Without a local terminal there
+  // is no raw mode to give, but the remote side still gets a pty. Otherwise stdin goes along
+  // when it is not a terminal (a pipe, a file, /dev/null) or with -i.
+  const bool tty = a.tty || a.command.empty();
+  const bool send_stdin = tty || a.interactive || !stdin_tty;
   ExecRequest req;
   req.server = *server;
   req.target = server->base_path + ExecTarget(*base, a.command, tty, send_stdin);
@@ -628,7 +629,6 @@ void RegisterSessionCommands(CLI::App& app, Cli& cli) {
     exec->add_flag("-t,--tty", a->tty, "Allocate a TTY (-it is the default without a command)");
     exec->add_option("name", a->name, "Session or Agent")->required();
     exec->add_option("command", a->command, "Command and arguments (after --)");
-    exec->fallthrough(false);
     exec->callback([&cli, a] { cli.action = [&cli, a] { return Exec(cli.globals, *a); }; });
   }
   {

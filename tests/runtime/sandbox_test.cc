@@ -337,6 +337,26 @@ TEST_CASE("a memory hog is OOM-killed at the memory limit") {
   CHECK(run.exit.message == "out of memory (limit 64 MiB)");
 }
 
+TEST_CASE("a busy loop is throttled at the cpu quota") {
+  TempDir ws(true);
+  SandboxSpec spec = BaseSpec(ws, {"timeout", "0.3", "sh", "-c", "while :; do :; done"});
+  spec.limits.cpus = 0.1;  // 10 ms per 100 ms period
+  auto sandbox = Sandbox::Start(spec);
+  REQUIRE(sandbox.ok());
+  ExitInfo exit = (*sandbox)->Wait();
+  CHECK(exit.exit_code == 124);  // ended by timeout(1), not by the limit
+  int64_t throttled = -1;
+  for (const std::string& dir : (*sandbox)->CgroupDirs()) {
+    std::ifstream stat(dir + "/cpu.stat");
+    std::string key;
+    int64_t value;
+    while (stat >> key >> value) {
+      if (key == "nr_throttled") throttled = value;
+    }
+  }
+  CHECK(throttled > 0);
+}
+
 TEST_CASE("exec runs commands in a running sandbox") {
   TempDir ws(true);
   auto sandbox = Sandbox::Start(BaseSpec(ws, {"sleep", "1000"}));

@@ -12,15 +12,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
-#include <cstring>
-#include <condition_variable>
-#include <future>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <unordered_map>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -36,6 +27,14 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
@@ -90,7 +89,7 @@ struct SandboxState {
   local_stream::acceptor egress_acceptor;
 
   std::mutex mu;
-  bool removed = false;                                   // guarded by mu
+  bool removed = false;                                  // guarded by mu
   std::unordered_map<Link*, std::weak_ptr<Link>> links;  // guarded by mu
 };
 
@@ -218,9 +217,9 @@ class Service final : public EgressService {
   // here.
   std::mutex mu_;
   std::condition_variable links_cv_;
-  int live_links_ = 0;                                                      // guarded by mu_
-  bool stopped_ = false;                                                    // guarded by mu_
-  std::string gateway_address_;                                             // guarded by mu_
+  int live_links_ = 0;           // guarded by mu_
+  bool stopped_ = false;         // guarded by mu_
+  std::string gateway_address_;  // guarded by mu_
   net::io_context ioc_;
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::unordered_map<std::string, std::shared_ptr<SandboxState>> sandboxes_;  // guarded by mu_
@@ -331,8 +330,8 @@ net::awaitable<void> ForwardGateway(std::shared_ptr<Link> link) {
     link->Close();
     co_return;
   }
-  auto [rec, results] = co_await link->resolver.async_resolve(
-      host, port, tcp::resolver::numeric_service, kTuple);
+  auto [rec, results] =
+      co_await link->resolver.async_resolve(host, port, tcp::resolver::numeric_service, kTuple);
   beast::error_code ec = net::error::host_not_found;
   if (rec) ec = rec;
   for (const auto& entry : results) {
@@ -359,19 +358,20 @@ net::awaitable<void> ForwardGateway(std::shared_ptr<Link> link) {
 // The HTTP forward proxy (egress.sock)
 
 enum class RelayResult { kOk, kReadFailed, kWriteFailed };
+enum class Body { kRelay, kNone };  // kNone: a response to HEAD (or 204/304): the head only
 
 // Relay(): sends the message `p` is parsing (its head read already, maybe rewritten) to `out`:
 // the head, then the body piece by piece as it arrives, in the same framing (Beast's buffer_body
-// relay). `header_only`: a response to HEAD (or 204/304): no body follows the head.
+// relay).
 template <bool isRequest, typename In, typename Out>
 net::awaitable<RelayResult> Relay(Link& link, In& in, beast::flat_buffer& in_buf,
                                   http::parser<isRequest, http::buffer_body>& p, Out& out,
-                                  uint64_t* counter, bool header_only) {
+                                  uint64_t* counter, Body body) {
   http::serializer<isRequest, http::buffer_body> sr{p.get()};
   auto [hec, hn] = co_await http::async_write_header(out, sr, kTuple);
   *counter += hn;
   if (hec) co_return RelayResult::kWriteFailed;
-  if (header_only) co_return RelayResult::kOk;
+  if (body == Body::kNone) co_return RelayResult::kOk;
   std::array<char, kRelayChunk> buf;
   for (;;) {
     size_t got = 0;
@@ -488,8 +488,7 @@ class ProxySession {
       co_return true;
     }
     if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message &&
-        !link_->closed) {
+        ec != http::error::end_of_stream && ec != http::error::partial_message && !link_->closed) {
       co_await Refuse(http::status::bad_request, StrCat("malformed request: ", ec.message()));
       co_return true;
     }
@@ -506,14 +505,15 @@ class ProxySession {
     if (rec || results.empty()) {
       link_->connecting = false;
       if (link_->timed_out) {
-        co_await Refuse(http::status::gateway_timeout, StrCat("resolving ", target.host,
-                                                              " timed out"));
+        co_await Refuse(http::status::gateway_timeout,
+                        StrCat("resolving ", target.host, " timed out"));
       } else {
         // g++ 12 miscompiles a ?: of temporaries inside a co_await expression (double free):
         // build the text first.
         std::string why = "no address";
         if (rec) why = rec.message();
-        co_await Refuse(http::status::bad_gateway, StrCat("cannot resolve ", target.host, ": ", why));
+        co_await Refuse(http::status::bad_gateway,
+                        StrCat("cannot resolve ", target.host, ": ", why));
       }
       co_return false;
     }
@@ -525,8 +525,8 @@ class ProxySession {
         endpoints.push_back(entry.endpoint());
       }
     }
-    const EgressDecision decision = Decide(link_->sandbox->allow, link_->sandbox->public_access,
-                                           target.host, addresses);
+    const EgressDecision decision =
+        Decide(link_->sandbox->allow, link_->sandbox->public_access, target.host, addresses);
     if (!decision.allowed) {
       link_->connecting = false;
       co_await Refuse(http::status::forbidden, decision.reason);
@@ -575,7 +575,6 @@ class ProxySession {
 
   net::awaitable<void> ForwardHttp(const ProxyTarget& target) {
     auto& req = parser_.get();
-    const bool head = req.method() == http::verb::head;
     const bool expect_continue =
         absl::EqualsIgnoreCase(AV(std::string_view(req[http::field::expect])), "100-continue");
     RemoveHopByHop(req);
@@ -594,7 +593,7 @@ class ProxySession {
       if (ec) co_return;
     }
     const RelayResult sent = co_await Relay(*link_, link_->client, client_buf_, parser_,
-                                            link_->upstream, &record_.bytes_up, false);
+                                            link_->upstream, &record_.bytes_up, Body::kRelay);
     if (sent != RelayResult::kOk) {
       if (sent == RelayResult::kWriteFailed) {
         co_await Refuse(http::status::bad_gateway, "sending the request to the origin failed");
@@ -603,10 +602,11 @@ class ProxySession {
       }
       co_return;
     }
-    co_await RelayResponse(head);
+    co_await RelayResponse();
   }
 
-  net::awaitable<void> RelayResponse(bool head_request) {
+  net::awaitable<void> RelayResponse() {
+    const bool head_request = parser_.get().method() == http::verb::head;
     beast::flat_buffer up_buf(kMaxResponseHeader + 65536);
     std::optional<http::response_parser<http::buffer_body>> rp;
     for (;;) {
@@ -646,9 +646,10 @@ class ProxySession {
     RemoveHopByHop(res);
     res.set(http::field::connection, "close");
     AddVia(res);
-    const bool no_body = head_request || res.result_int() == 204 || res.result_int() == 304;
+    Body body = Body::kRelay;
+    if (head_request || res.result_int() == 204 || res.result_int() == 304) body = Body::kNone;
     const RelayResult got = co_await Relay(*link_, link_->upstream, up_buf, *rp, link_->client,
-                                           &record_.bytes_down, no_body);
+                                           &record_.bytes_down, body);
     if (got == RelayResult::kReadFailed) record_.reason = "the origin's response was cut short";
     if (got == RelayResult::kWriteFailed) record_.reason = "the client went away";
   }
@@ -707,7 +708,8 @@ net::awaitable<void> ServeProxy(std::shared_ptr<Link> link) {
 enum class Kind { kGateway, kEgress };
 
 net::awaitable<void> AcceptLoop(Service* service, std::shared_ptr<SandboxState> sb, Kind kind) {
-  local_stream::acceptor& acceptor = kind == Kind::kGateway ? sb->gateway_acceptor : sb->egress_acceptor;
+  local_stream::acceptor& acceptor =
+      kind == Kind::kGateway ? sb->gateway_acceptor : sb->egress_acceptor;
   for (;;) {
     auto link = std::make_shared<Link>(*service, sb, net::make_strand(service->ioc()));
     auto [ec] = co_await acceptor.async_accept(link->client, kTuple);

@@ -41,9 +41,9 @@ namespace pai::runtime {
 // connection that closes before sending a request head produces none. Gateway forwarding
 // (gateway.sock) produces no records.
 struct EgressRecord {
-  std::string sandbox;      // the key given to AddSandbox
-  std::string method;       // "CONNECT", "GET", ...; empty when the head could not be parsed
-  std::string host;         // as requested (lowercase; IPv6 without brackets)
+  std::string sandbox;  // the key given to AddSandbox
+  std::string method;   // "CONNECT", "GET", ...; empty when the head could not be parsed
+  std::string host;     // as requested (lowercase; IPv6 without brackets)
   int port = 0;
   std::string path;         // for plain HTTP (origin-form); empty for CONNECT
   std::string address;      // the resolved IP connected to (empty when none was)
@@ -66,15 +66,15 @@ struct EgressPolicy {
 };
 
 struct EgressOptions {
-  std::string gateway_address;  // "127.0.0.1:4000", "[::1]:4000", "localhost:4000": where
-                                // gateway.sock forwards to; empty: gateway.sock closes at once
-  int threads = 1;              // Asio threads (at least 1)
-  int connect_timeout_ms = 10000;  // DNS resolution + TCP connect, per request (→ 504)
-  int header_timeout_ms = 30000;   // to receive a request head (then the connection closes)
-  int idle_timeout_ms = 300000;    // a tunnel / relay with no bytes moving this long is closed
+  std::string gateway_address;      // "127.0.0.1:4000", "[::1]:4000", "localhost:4000": where
+                                    // gateway.sock forwards to; empty: gateway.sock closes at once
+  int threads = 1;                  // Asio threads (at least 1)
+  int connect_timeout_ms = 10000;   // DNS resolution + TCP connect, per request (→ 504)
+  int header_timeout_ms = 30000;    // to receive a request head (then the connection closes)
+  int idle_timeout_ms = 300000;     // a tunnel / relay with no bytes moving this long is closed
   size_t max_header_bytes = 16384;  // request head limit (→ 431)
   std::function<void(const EgressRecord&)> on_record;  // called on an Asio thread; must not
-                                                        // block for long
+                                                       // block for long
 };
 
 class EgressService {

@@ -171,8 +171,8 @@ std::optional<IpAddress> IpAddress::EmbeddedV4() const {
   const auto& x = bytes;
   const bool mapped = AllZero(x.data(), 10) && x[10] == 0xff && x[11] == 0xff;
   const bool compatible = AllZero(x.data(), 12) && !AllZero(x.data() + 12, 3);
-  const bool nat64 = x[0] == 0x00 && x[1] == 0x64 && x[2] == 0xff && x[3] == 0x9b &&
-                     AllZero(x.data() + 4, 8);
+  const bool nat64 =
+      x[0] == 0x00 && x[1] == 0x64 && x[2] == 0xff && x[3] == 0x9b && AllZero(x.data() + 4, 8);
   if (mapped || compatible || nat64) return V4(x[12], x[13], x[14], x[15]);
   if (x[0] == 0x20 && x[1] == 0x02) return V4(x[2], x[3], x[4], x[5]);  // 6to4
   return std::nullopt;
@@ -287,8 +287,7 @@ bool AllowList::AllowsHost(std::string_view host) const {
 }
 
 bool AllowList::AllowsAddress(const IpAddress& addr) const {
-  return std::any_of(cidrs_.begin(), cidrs_.end(),
-                     [&](const Cidr& c) { return c.Contains(addr); });
+  return std::any_of(cidrs_.begin(), cidrs_.end(), [&](const Cidr& c) { return c.Contains(addr); });
 }
 
 EgressDecision Decide(const AllowList& allow, PublicAccess public_access, std::string_view host,

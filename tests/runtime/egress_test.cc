@@ -2,6 +2,8 @@
 // origins on 127.0.0.1:0; plus the policy's unit tests (egress_policy.h). Clients use plain
 // blocking POSIX sockets with receive timeouts, so a bug shows up as a failed check rather than a
 // hung test. Records are awaited with a condition variable, never with sleeps.
+#include "runtime/egress.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -22,9 +25,6 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch.hpp>
-
-#include "runtime/egress.h"
 #include "runtime/egress_policy.h"
 
 namespace pai::runtime {
@@ -377,16 +377,17 @@ TEST_CASE("egress proxy relays a request body and a chunked response") {
   HttpOrigin origin;
   Harness h(Allow({"127.0.0.1"}));
   const std::string base = "http://127.0.0.1:" + std::to_string(origin.port());
-  const std::string posted =
-      Exchange(h.egress(), "POST " + base + "/upload HTTP/1.1\r\nContent-Length: 11\r\n"
-                                            "Expect: 100-continue\r\n\r\nhello world");
+  const std::string posted = Exchange(h.egress(), "POST " + base +
+                                                      "/upload HTTP/1.1\r\nContent-Length: 11\r\n"
+                                                      "Expect: 100-continue\r\n\r\nhello world");
   CHECK(posted.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(posted.find("got 11 bytes: hello world") != std::string::npos);
   CHECK(origin.last_head().find("Expect") == std::string::npos);
 
   const std::string chunked_up =
-      Exchange(h.egress(), "PUT " + base + "/put HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                           "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n");
+      Exchange(h.egress(), "PUT " + base +
+                               "/put HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n");
   CHECK(chunked_up.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(chunked_up.find("hello ") != std::string::npos);
   CHECK(chunked_up.find("world") != std::string::npos);
@@ -448,8 +449,8 @@ TEST_CASE("egress proxy answers 431 to an oversized request head") {
   EgressOptions options;
   options.max_header_bytes = 4096;
   Harness h(EgressPolicy{}, options);
-  const std::string big = "GET http://example.com/ HTTP/1.1\r\nX-Big: " + std::string(8000, 'a') +
-                          "\r\n\r\n";
+  const std::string big =
+      "GET http://example.com/ HTTP/1.1\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n";
   const std::string response = Exchange(h.egress(), big);
   CHECK(response.rfind("HTTP/1.1 431", 0) == 0);
   auto rec = h.records.Wait(1);
@@ -541,8 +542,8 @@ TEST_CASE("egress proxy refuses loopback in every spelling the resolver accepts"
   Harness h(Allow({"*.example.com"}));
   const std::string port = std::to_string(target.port());
   const std::vector<std::string> hosts = {"localhost",    "LocalHost", "0x7f000001",
-                                          "2130706433",   "0x7f.1",     "127.1",
-                                          "017700000001", "[::1]",      "[::ffff:127.0.0.1]"};
+                                          "2130706433",   "0x7f.1",    "127.1",
+                                          "017700000001", "[::1]",     "[::ffff:127.0.0.1]"};
   size_t n = 0;
   for (const std::string& host : hosts) {
     INFO(host);
@@ -562,9 +563,9 @@ TEST_CASE("egress proxy refuses loopback in every spelling the resolver accepts"
 TEST_CASE("egress proxy refuses private, link-local, multicast and unspecified addresses") {
   Harness h(EgressPolicy{});
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"10.0.0.1", "private"},    {"172.16.5.4", "private"},      {"192.168.1.1", "private"},
-      {"100.64.0.1", "private"},  {"[fd00::1]", "private"},       {"[fe80::1]", "link-local"},
-      {"0.0.0.0", "unspecified"}, {"[::]", "unspecified"},        {"224.0.0.1", "multicast"},
+      {"10.0.0.1", "private"},    {"172.16.5.4", "private"},        {"192.168.1.1", "private"},
+      {"100.64.0.1", "private"},  {"[fd00::1]", "private"},         {"[fe80::1]", "link-local"},
+      {"0.0.0.0", "unspecified"}, {"[::]", "unspecified"},          {"224.0.0.1", "multicast"},
       {"[ff02::1]", "multicast"}, {"255.255.255.255", "broadcast"}, {"0xa000001", "private"}};
   for (const auto& [host, what] : cases) {
     INFO(host);
@@ -605,8 +606,7 @@ TEST_CASE("egress proxy refuses the cloud metadata address 169.254.169.254") {
   const std::string response =
       Exchange(h.egress(), Get("http://169.254.169.254:" + port + "/latest/meta-data/"));
   CHECK(response.rfind("HTTP/1.1 403", 0) == 0);
-  CHECK(response.find("pai egress: 169.254.169.254 is a link-local address") !=
-        std::string::npos);
+  CHECK(response.find("pai egress: 169.254.169.254 is a link-local address") != std::string::npos);
   CHECK(Exchange(h.egress(), Connect("169.254.169.254:" + port)).rfind("HTTP/1.1 403", 0) == 0);
   if (target) CHECK_FALSE(target->HasPending());
   REQUIRE(h.records.Wait(2));
@@ -619,12 +619,10 @@ TEST_CASE("egress proxy with deny_public allows only allow-listed names") {
   Harness h(policy);
   const std::string port = std::to_string(origin.port());
   // A host-name entry allows whatever the name resolves to (here: loopback).
-  CHECK(Exchange(h.egress(), Get("http://localhost:" + port + "/")).rfind("HTTP/1.1 200", 0) ==
-        0);
+  CHECK(Exchange(h.egress(), Get("http://localhost:" + port + "/")).rfind("HTTP/1.1 200", 0) == 0);
   CHECK(origin.last_head().find("Host: localhost:" + port + "\r\n") != std::string::npos);
   // The name does not stand for its addresses.
-  CHECK(Exchange(h.egress(), Get("http://127.0.0.1:" + port + "/")).rfind("HTTP/1.1 403", 0) ==
-        0);
+  CHECK(Exchange(h.egress(), Get("http://127.0.0.1:" + port + "/")).rfind("HTTP/1.1 403", 0) == 0);
   REQUIRE(h.records.Wait(2));
 }
 
@@ -787,9 +785,9 @@ TEST_CASE("policy classifies IPv6 and IPv4-embedding addresses") {
   CHECK(Classify(Ip("::ffff:10.0.0.1")) == AddressClass::kPrivate);
   CHECK(Classify(Ip("::ffff:0.0.0.0")) == AddressClass::kUnspecified);
   CHECK(Classify(Ip("::ffff:8.8.8.8")) == AddressClass::kPublic);
-  CHECK(Classify(Ip("::127.0.0.1")) == AddressClass::kLoopback);      // IPv4-compatible
-  CHECK(Classify(Ip("64:ff9b::a00:1")) == AddressClass::kPrivate);    // NAT64 of 10.0.0.1
-  CHECK(Classify(Ip("2002:7f00:1::1")) == AddressClass::kLoopback);   // 6to4 of 127.0.0.1
+  CHECK(Classify(Ip("::127.0.0.1")) == AddressClass::kLoopback);     // IPv4-compatible
+  CHECK(Classify(Ip("64:ff9b::a00:1")) == AddressClass::kPrivate);   // NAT64 of 10.0.0.1
+  CHECK(Classify(Ip("2002:7f00:1::1")) == AddressClass::kLoopback);  // 6to4 of 127.0.0.1
   CHECK(Classify(Ip("2001:db8::1")) == AddressClass::kReserved);
   CHECK(Classify(Ip("2606:4700:4700::1111")) == AddressClass::kPublic);
   CHECK(Ip("::ffff:127.0.0.1").ToString() == "::ffff:127.0.0.1");
@@ -842,8 +840,8 @@ TEST_CASE("policy CIDRs contain their addresses") {
 }
 
 TEST_CASE("policy allow-list matches host names, wildcards and CIDRs") {
-  auto list = AllowList::Parse({"api.example.com", "*.internal.test", "10.1.0.0/16", "::1",
-                                "2130706433", "LocalHost."});
+  auto list = AllowList::Parse(
+      {"api.example.com", "*.internal.test", "10.1.0.0/16", "::1", "2130706433", "LocalHost."});
   REQUIRE(list.ok());
   CHECK(list->AllowsHost("api.example.com"));
   CHECK(list->AllowsHost("API.Example.COM."));

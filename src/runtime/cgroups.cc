@@ -93,6 +93,23 @@ int64_t CpuQuotaUs(double cpus) {
   return std::max<int64_t>(1000, std::llround(cpus * static_cast<double>(kCpuPeriodUs)));
 }
 
+// CheckV2Controllers(): a limit needs its controller enabled in the parent's subtree_control,
+// which the kernel refuses while the parent holds processes (systemd services do).
+absl::Status CheckV2Controllers(const std::string& base, const std::string& dir,
+                                const Limits& limits) {
+  std::pair<bool, const char*> needs[] = {{limits.memory_bytes > 0, "memory.max"},
+                                          {limits.cpus > 0, "cpu.max"},
+                                          {limits.pids > 0, "pids.max"}};
+  for (const auto& [needed, file] : needs) {
+    if (needed && !Exists(dir + "/" + file)) {
+      return absl::FailedPreconditionError(
+          std::string("cgroup v2: no ") + file + " (controller not enabled in " + base +
+          "/cgroup.subtree_control; run pai-server in a leaf group with delegated controllers)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 CgroupMode DetectCgroupMode(bool* writable) {
@@ -180,7 +197,8 @@ absl::StatusOr<std::unique_ptr<CgroupSet>> CgroupSet::Create(const std::string& 
       set->procs_files_.push_back(dir + "/cgroup.procs");
       set->memory_dir_ = dir;
       if (Exists(dir + "/cgroup.kill")) set->kill_dir_ = dir;
-      if (limits.memory_bytes > 0) {
+      status = CheckV2Controllers(base, dir, limits);
+      if (status.ok() && limits.memory_bytes > 0) {
         status = WriteFile(dir + "/memory.max", std::to_string(limits.memory_bytes));
         if (status.ok() && Exists(dir + "/memory.swap.max")) {
           status = WriteFile(dir + "/memory.swap.max", "0");

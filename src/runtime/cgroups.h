@@ -30,8 +30,9 @@ CgroupMode DetectCgroupMode(bool* writable);
 class CgroupSet {
  public:
   // Create(): makes the groups `pai-<name>` and writes `limits`. Errors: FailedPrecondition when
-  // limits are asked for and the host has no usable hierarchy; Internal on write failures (the
-  // groups made so far are removed).
+  // limits are asked for and the host has no usable hierarchy (or, on v2, the controller is not
+  // delegated to this process's group); Internal on write failures (the groups made so far are
+  // removed).
   static absl::StatusOr<std::unique_ptr<CgroupSet>> Create(const std::string& name,
                                                            const Limits& limits);
   ~CgroupSet();

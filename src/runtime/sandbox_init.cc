@@ -461,8 +461,9 @@ void ServeExec(int conn, const json::object& req, FrameDecoder* decoder) {
   std::optional<int> code = ExecPump(conn, decoder, pid, in, out, err, tty).Run();
   if (code) {
     SendStatus(conn, *code,
-               *code > 128 ? "killed by signal " + std::to_string(*code - 128)
-                           : "command terminated with non-zero exit code " + std::to_string(*code));
+               *code > 128
+                   ? "killed by signal " + std::to_string(*code - 128)
+                   : "command terminated with non-zero exit code: " + std::to_string(*code));
   }
 }
 

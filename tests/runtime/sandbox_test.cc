@@ -482,6 +482,20 @@ TEST_CASE("an interactive exec gets a terminal") {
   CHECK(out.find("40 100") != std::string::npos);
   CHECK(out.find("got typed") != std::string::npos);
   CHECK(status == R"({"status":"Success","exitCode":0})");
+
+  // A failing command, without a terminal: the status frame carries its code.
+  fd = (*sandbox)->OpenControl();
+  REQUIRE(fd.ok());
+  setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  REQUIRE(
+      WriteFrame(*fd, Channel::kRequest, R"({"op":"exec","argv":["sh","-c","echo no; exit 3"]})")
+          .ok());
+  REQUIRE(WriteFrame(*fd, Channel::kStdin, "").ok());
+  auto [out2, status2] = ReadUntilStatus(*fd);
+  close(*fd);
+  CHECK(out2 == "no\n");
+  CHECK(status2 == R"({"status":"Failure","exitCode":3,)"
+                   R"("message":"command terminated with non-zero exit code: 3"})");
 }
 
 TEST_CASE("loopback ports forward to host unix sockets") {

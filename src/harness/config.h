@@ -13,6 +13,8 @@
 // `tools` absent → every built-in; entries with "enabled": false are dropped; a built-in may be
 // named by "name" or "type" (the Agent resource's spelling). Custom tools may spell the schema
 // "input_schema" or "inputSchema".
+//
+// Thread safety: plain values, read-only after parsing.
 #pragma once
 
 #include <boost/json/object.hpp>

@@ -48,7 +48,7 @@ class EventSink {
 
 // Event() starts an event object {"type": type}.
 boost::json::object Event(std::string_view type);
-// TextContent() builds [{"type":"text","text":text}].
+// TextParts() builds [{"type":"text","text":text}].
 boost::json::array TextParts(std::string_view text);
 
 struct UserMessage {

@@ -82,7 +82,8 @@ boost::json::object ObjectSchema(boost::json::object properties,
                                  std::initializer_list<std::string_view> required);
 boost::json::object Prop(std::string_view type, std::string_view description);
 
-// Argument access for tools: a failed read becomes an InvalidArgument naming the tool.
+// DecodeArguments() parses a tool call's `arguments` JSON text ("" or blanks → {}); errors:
+// InvalidArgument when it is not JSON or not an object.
 absl::StatusOr<boost::json::object> DecodeArguments(std::string_view arguments);
 
 }  // namespace pai::harness

@@ -31,6 +31,7 @@ packages=(
 )
 if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests
+  packages+=(curl iproute2)  # sandbox escape tests: curl through the egress proxy, `ip addr`
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 if [ "$want_bench" = 1 ]; then

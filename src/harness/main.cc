@@ -83,9 +83,15 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int code = 0;
   {
+    pai::harness::RetryPolicy policy;
+    // PAI_AUTH_GRACE_MS: how long a 401 is retried after start (a fresh identity reaching the
+    // gateway); tests shorten it.
+    if (const char* grace = std::getenv("PAI_AUTH_GRACE_MS"); grace && *grace) {
+      policy.auth_grace = std::chrono::milliseconds(std::atoll(grace));
+    }
     pai::harness::ModelClient model(
         base != nullptr && *base != '\0' ? base : "http://127.0.0.1:4000/v1",
-        key != nullptr ? key : "");
+        key != nullptr ? key : "", policy);
     pai::harness::Inbox inbox(0, events);
     inbox.Start();
     pai::harness::AgentLoop loop(*config, model, events, inbox);

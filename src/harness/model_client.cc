@@ -219,6 +219,9 @@ ModelOutcome ModelClient::Complete(const json::object& request, CancelToken& can
       delay = e.retry_after_seconds >= 0 ? std::chrono::milliseconds(e.retry_after_seconds * 1000)
                                          : policy_.base_delay * (1 << rate_retries);
       ++rate_retries;
+    } else if (e.kind == ModelError::Kind::kAuth && e.http_status == 401 &&
+               std::chrono::steady_clock::now() - created_ < policy_.auth_grace) {
+      delay = std::chrono::milliseconds(100);
     } else if ((e.kind == ModelError::Kind::kServer || e.kind == ModelError::Kind::kConnection) &&
                server_retries < policy_.server_retries) {
       delay = policy_.base_delay * (1 << server_retries);

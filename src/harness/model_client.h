@@ -63,6 +63,10 @@ struct RetryPolicy {
   int server_retries = 2;                      // extra attempts after a 5xx or a connection failure
   std::chrono::milliseconds base_delay{1000};  // doubled per retry when there is no Retry-After
   std::chrono::milliseconds max_delay{60000};
+  // A 401 within this long after the client was made is retried every 100 ms: a Session's
+  // gateway identity is minted just before the harness starts, and the gateway picks up its
+  // token file within its watch interval (100 ms by default).
+  std::chrono::milliseconds auth_grace{10000};
 };
 
 // ClassifyHttpError() maps a non-2xx answer (status, body, Retry-After seconds or -1).
@@ -84,6 +88,7 @@ class ModelClient {
   std::string url_;
   std::string auth_header_;  // never logged
   RetryPolicy policy_;
+  std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace pai::harness

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -58,10 +60,19 @@ int64_t Int(const json::object* o, const char* k, int64_t dflt) {
   return dflt;
 }
 
+// MakeDir(): creates `path` (missing parents root-owned 0711: traversable by the sandbox user,
+// not listable) and gives the leaf `uid` and `mode`.
 absl::Status MakeDir(const std::string& path, uid_t uid, mode_t mode) {
-  std::error_code ec;
-  fs::create_directories(path, ec);
-  if (ec) return absl::InternalError(pai::StrCat("cannot create ", path, ": ", ec.message()));
+  fs::path p;
+  for (const auto& part : fs::path(path)) {
+    p /= part;
+    if (::mkdir(p.c_str(), 0711) == 0) {
+      (void)::chmod(p.c_str(), 0711);  // not narrowed by pai-server's umask 077
+    } else if (errno != EEXIST) {
+      return absl::InternalError(pai::StrCat("cannot create ", p.string(), ": ",
+                                             std::strerror(errno)));
+    }
+  }
   if (::chown(path.c_str(), uid, uid) != 0 || ::chmod(path.c_str(), mode) != 0) {
     return absl::InternalError(pai::StrCat("cannot set owner of ", path));
   }
@@ -71,7 +82,17 @@ absl::Status MakeDir(const std::string& path, uid_t uid, mode_t mode) {
 absl::Status WriteHostFile(const std::string& path, const std::string& content, uid_t uid,
                            mode_t mode) {
   std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (!fs::exists(fs::path(path).parent_path())) {
+    // Parents inside a workspace or volume belong to the sandbox user.
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    for (fs::path d = fs::path(path).parent_path(); uid != 0 && !d.empty() && ::getuid() == 0;
+         d = d.parent_path()) {
+      struct stat st;
+      if (::stat(d.c_str(), &st) != 0 || st.st_uid == uid) break;
+      if (st.st_uid != 0 || (st.st_mode & 0777) != 0700) break;  // only what we just created
+      (void)::chown(d.c_str(), uid, uid);
+    }
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   out.close();
@@ -173,8 +194,7 @@ class LocalRuntime final : public server::Runtime {
     run->uid = w.uid;
     run->key = key;
     run->agent = w.kind == "Session" ? w.agent : w.name;
-    run->dir = pai::StrCat(o_.state_dir, "/runs/", w.kind, "/", w.ns, "/", w.name, "-",
-                           w.uid.substr(0, 8));
+    run->dir = RunDir(w.kind, pai::StrCat(w.ns, "/", w.name), w.uid);
     {
       std::lock_guard<std::mutex> lock(mu_);
       runs_[key] = run;
@@ -312,10 +332,23 @@ class LocalRuntime final : public server::Runtime {
     return (*sb)->WriteFile(path, content, 0644);
   }
 
-  absl::StatusOr<std::string> LogPath(const std::string& kind, const std::string& key) override {
-    auto run = Find(kind, key);
-    if (!run) return absl::NotFoundError(pai::StrCat("no logs for ", kind, " ", key));
-    return run->dir + "/log";
+  absl::StatusOr<std::string> LogPath(const std::string& kind, const std::string& key,
+                                      const std::string& uid) override {
+    const std::string path = RunDir(kind, key, uid) + "/log";
+    if (!fs::exists(path)) return absl::NotFoundError(pai::StrCat("no logs for ", kind, " ", key));
+    return path;
+  }
+
+  void Purge(const std::string& kind, const std::string& key, const std::string& uid) override {
+    (void)Stop(kind, key);
+    std::error_code ec;
+    fs::remove_all(RunDir(kind, key, uid), ec);
+    if (kind == "Session") {
+      const size_t slash = key.find('/');
+      fs::remove_all(pai::StrCat(o_.state_dir, "/workspaces/", key.substr(0, slash), "/",
+                                 key.substr(slash + 1)),
+                     ec);
+    }
   }
 
   absl::StatusOr<std::vector<std::string>> EgressRecords(const std::string& key,
@@ -350,6 +383,11 @@ class LocalRuntime final : public server::Runtime {
 
  private:
   std::string Now() const { return server::Rfc3339(o_.clock->Now()); }
+
+  // RunDir(): runs/{Kind}/{ns}/{name}-{uid8}.
+  std::string RunDir(const std::string& kind, const std::string& key, const std::string& uid) const {
+    return pai::StrCat(o_.state_dir, "/runs/", kind, "/", key, "-", uid.substr(0, 8));
+  }
 
   std::shared_ptr<Run> Find(const std::string& kind, const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -387,6 +425,7 @@ class LocalRuntime final : public server::Runtime {
     sb.gid = static_cast<gid_t>(uid);
     sb.hostname = w.name.substr(0, 63);
     sb.init_path = o_.init_bin;
+    sb.state_dir = o_.state_dir + "/ctl";  // control sockets: never mounted into a sandbox
     PAI_RETURN_IF_ERROR(MakeDir(run.dir, 0, 0711));
     PAI_RETURN_IF_ERROR(MakeDir(run.dir + "/run", 0, 0755));
     PAI_RETURN_IF_ERROR(MakeDir(run.dir + "/files", 0, 0755));
@@ -870,6 +909,21 @@ absl::StatusOr<std::unique_ptr<server::Runtime>> NewLocalRuntime(LocalRuntimeOpt
     }
   }
   if (absl::Status s = MakeDir(options.state_dir, 0, 0711); !s.ok()) return s;
+  // The sandbox user (unprivileged bwrap) must reach the binaries it runs, wherever the build
+  // lives (a checkout under /root is 0700): private copies, world-executable.
+  if (absl::Status s = MakeDir(options.state_dir + "/bin", 0, 0755); !s.ok()) return s;
+  if (absl::Status s = MakeDir(options.state_dir + "/ctl", 0, 0700); !s.ok()) return s;
+  for (std::string* bin : {&options.harness_bin, &options.init_bin}) {
+    const std::string copy = options.state_dir + "/bin/" + fs::path(*bin).filename().string();
+    const std::string tmp = copy + ".tmp";
+    std::error_code ec;
+    fs::copy_file(*bin, tmp, fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::rename(tmp, copy, ec);
+    if (ec || ::chmod(copy.c_str(), 0755) != 0) {
+      return absl::InternalError(pai::StrCat("cannot copy ", *bin, " to ", copy));
+    }
+    *bin = copy;
+  }
   EgressOptions eo;
   eo.gateway_address = options.gateway_address;
   // Set before any sandbox exists; records arrive only from sandboxes.

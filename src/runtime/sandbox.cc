@@ -171,6 +171,7 @@ constexpr const char* kSteps[] = {"dup2",   "join cgroup", "setgroups", "setgid"
   if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) ChildFail(4);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(5);
   if (getppid() != plan.parent) _exit(127);
+  umask(022);  // the workload's files as a shell would make them (not pai-server's 077)
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,5 +1,6 @@
 #include "server/api.h"
 #include "server/api_internal.h"
+#include "server/runtime.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -412,6 +413,10 @@ ApiResponse Api::Item(Ctx& ctx, const std::string& ns, const std::string& plural
     json::array gone;
     for (const Resource& r : *deleted) {
       gone.push_back(json::object{{"kind", r.kind}, {"namespace", r.ns}, {"name", r.name}});
+      // Deleted Sessions and Agents stop at once and leave no files behind.
+      if (runtime_ && (r.kind == "Session" || r.kind == "Agent")) {
+        runtime_->Purge(r.kind, pai::StrCat(r.ns, "/", r.name), r.uid());
+      }
     }
     return Json(200, json::object{{"kind", "Status"},
                                   {"status", "Success"},

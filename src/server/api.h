@@ -43,6 +43,7 @@ struct StreamSpec {
   std::string kind;  // "Session" | "Agent"
   std::string ns;
   std::string name;
+  std::string uid;        // the resource's uid (logs are kept per run)
   int64_t after = 0;      // events: the last sequence the client has
   int64_t tail_lines = 50;  // logs
   bool follow = false;      // logs

@@ -93,7 +93,7 @@ ApiResponse Api::SessionRoutes(Ctx& ctx, const std::string& ns, const std::strin
   }
   if (kind == "Session" && sub == "events" && rest.size() == 2 && rest[1] == "stream") {
     if (m != "GET") return Err(405, "method_not_allowed", "use GET");
-    StreamSpec st{"events", kind, ns, name};
+    StreamSpec st{"events", kind, ns, name, r->uid()};
     const std::string& from =
         !ctx.req.last_event_id.empty() ? ctx.req.last_event_id : ctx.query["after"];
     if (!from.empty() && !absl::SimpleAtoi(from, &st.after)) {
@@ -130,13 +130,13 @@ ApiResponse Api::SessionRoutes(Ctx& ctx, const std::string& ns, const std::strin
   }
   if (sub == "logs" && rest.size() == 1) {
     if (m != "GET") return Err(405, "method_not_allowed", "use GET");
-    StreamSpec st{"logs", kind, ns, name};
+    StreamSpec st{"logs", kind, ns, name, r->uid()};
     if (ctx.query.count("tailLines") &&
         (!absl::SimpleAtoi(ctx.query["tailLines"], &st.tail_lines) || st.tail_lines < 0)) {
       return Err(400, "bad_request", "tailLines must be a non-negative integer");
     }
     st.follow = ctx.query["follow"] == "true" || ctx.query["follow"] == "1";
-    if (!runtime_->LogPath(kind, key).ok()) {
+    if (!runtime_->LogPath(kind, key, r->uid()).ok()) {
       return Err(409, "conflict", pai::StrCat(kind, " \"", name, "\" has no logs yet (not started)"));
     }
     ApiResponse out;
@@ -145,7 +145,7 @@ ApiResponse Api::SessionRoutes(Ctx& ctx, const std::string& ns, const std::strin
   }
   if (sub == "exec" && rest.size() == 1) {
     if (m != "GET") return Err(405, "method_not_allowed", "use GET with a WebSocket upgrade");
-    StreamSpec st{"exec", kind, ns, name};
+    StreamSpec st{"exec", kind, ns, name, r->uid()};
     // Repeated `command` parameters: Boost.URL keeps them all; the query map only the last.
     auto url = boost::urls::parse_origin_form(ctx.req.target);
     if (url) {

@@ -392,6 +392,14 @@ Controller::Controller(Store& store, Runtime& runtime, GatewayTokens& tokens,
 
 Controller::~Controller() { Stop(); }
 
+bool Controller::WakeAndWait(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(pass_mu_);
+  // A pass that starts after this point sees everything done before the call.
+  const int64_t target = passes_started_ + 1;
+  Wake();
+  return pass_cv_.wait_for(lock, timeout, [&] { return passes_done_ >= target; });
+}
+
 absl::Time Controller::Now() const {
   return options_.clock ? options_.clock->Now() : absl::Now();
 }
@@ -402,9 +410,18 @@ void Controller::Start() {
     while (!stop_.load()) {
       const int64_t seen = store_.Version();
       const int64_t woken = wakes_.load();
+      {
+        std::lock_guard<std::mutex> lock(pass_mu_);
+        ++passes_started_;
+      }
       if (absl::Status s = ReconcileOnce(); !s.ok()) {
         log::Error("reconcile failed", {{"error", std::string(s.message())}});
       }
+      {
+        std::lock_guard<std::mutex> lock(pass_mu_);
+        ++passes_done_;
+      }
+      pass_cv_.notify_all();
       // A pass that wrote statuses moved the version: the next pass starts at once and, having
       // nothing to change, writes nothing. Otherwise wait for a change or the resync period.
       // In slices, so that Stop() is not held up by a quiet store.

@@ -76,6 +76,9 @@ class Controller {
   void SetPublicUrl(std::string url) { options_.public_url = std::move(url); }
   // Wake(): run a pass soon (a workload changed phase, the test clock moved).
   void Wake() { wakes_.fetch_add(1); }
+  // WakeAndWait(): Wake(), then wait (up to `timeout`) for a whole pass that started after it.
+  // Returns false on timeout. (The test clock uses it: moving time is then observable at once.)
+  bool WakeAndWait(std::chrono::milliseconds timeout);
 
  private:
   // Sessions: start, copy runtime status, idle timeout, TTL, identities (sessions.cc).
@@ -95,6 +98,9 @@ class Controller {
   ControllerOptions options_;
   std::string last_render_;
   std::atomic<int64_t> wakes_{0};
+  std::mutex pass_mu_;
+  std::condition_variable pass_cv_;
+  int64_t passes_started_ = 0, passes_done_ = 0;
   // Sessions start only once Start() ran (the gateway is up by then); passes before only
   // compute statuses and the gateway's configuration.
   std::atomic<bool> started_{false};

@@ -272,7 +272,9 @@ class Server final : public HttpServer {
   // StreamEvents(): Server-Sent Events of one Session from sequence `after` + 1 (docs/api.md).
   template <typename Stream>
   net::awaitable<void> StreamEvents(Stream& stream, unsigned version, const StreamSpec& sp) {
-    if (!co_await StartChunked(stream, version, "text/event-stream")) co_return;
+    // (Never `if (co_await ...)`: g++ 12 miscompiles it; see docs/architecture.md.)
+    const bool started = co_await StartChunked(stream, version, "text/event-stream");
+    if (!started) co_return;
     auto ex = co_await net::this_coro::executor;
     auto wake = std::make_shared<Wakeup>(ex);
     const std::string key = pai::StrCat(sp.ns, "/", sp.name);
@@ -320,9 +322,10 @@ class Server final : public HttpServer {
   template <typename Stream>
   net::awaitable<void> StreamLogs(Stream& stream, unsigned version, const StreamSpec& sp) {
     const std::string key = pai::StrCat(sp.ns, "/", sp.name);
-    auto path = options_.runtime->LogPath(sp.kind, key);
+    auto path = options_.runtime->LogPath(sp.kind, key, sp.uid);
     if (!path.ok()) co_return;
-    if (!co_await StartChunked(stream, version, "text/plain; charset=utf-8")) co_return;
+    const bool started = co_await StartChunked(stream, version, "text/plain; charset=utf-8");
+    if (!started) co_return;
     std::ifstream in(*path, std::ios::binary);
     // The tail: scan back from the end for `tail_lines` newlines (bounded to 8 MiB).
     in.seekg(0, std::ios::end);
@@ -457,7 +460,8 @@ class Server final : public HttpServer {
           break;
         }
         if (fr.channel == Channel::kStdout || fr.channel == Channel::kStderr) {
-          if (!co_await send(fr.channel, fr.payload)) {
+          const bool sent = co_await send(fr.channel, fr.payload);
+          if (!sent) {
             open = false;
             break;
           }

@@ -199,8 +199,11 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(state_dir + "/gateway/config", ec);
   if (ec) return Fail(pai::StrCat("cannot create ", state_dir, ": ", ec.message()));
   // The store holds secrets, the gateway file provider keys: an existing directory is tightened.
-  if (::chmod(state_dir.c_str(), 0700) != 0) {
-    return Fail(pai::StrCat("cannot restrict ", state_dir, " to its owner (chmod 0700)"));
+  // 0711, not 0700: sandboxes run as their unprivileged runAsUser and must traverse it to their
+  // workspaces (runtime/); nothing in it is listable, and every secret-holding file is 0600 in
+  // 0700 directories (pai.db, admin-token, gateway/).
+  if (::chmod(state_dir.c_str(), 0711) != 0) {
+    return Fail(pai::StrCat("cannot restrict ", state_dir, " (chmod 0711)"));
   }
   auto store = pai::server::OpenSqliteStore(state_dir + "/pai.db");
   if (!store.ok()) return Fail(std::string(store.status().message()));
@@ -295,7 +298,7 @@ int main(int argc, char** argv) {
   if (test_clock) {
     api.SetTestClock([&manual_clock, &controller](int64_t seconds) {
       manual_clock.Advance(absl::Seconds(seconds));
-      controller.Wake();
+      controller.WakeAndWait(std::chrono::seconds(10));
       return pai::server::Rfc3339(manual_clock.Now());
     });
   }

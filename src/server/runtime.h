@@ -86,8 +86,12 @@ class Runtime {
                                                const std::string& path) = 0;
   virtual absl::Status WriteFile(const std::string& kind, const std::string& key,
                                  const std::string& path, const std::string& content) = 0;
-  // LogPath(): the host file holding the workload's stdout/stderr; NotFound when unknown.
-  virtual absl::StatusOr<std::string> LogPath(const std::string& kind, const std::string& key) = 0;
+  // LogPath(): the host file holding the stdout/stderr of workload `uid` (kept after it ends,
+  // until Purge()); NotFound when it never started.
+  virtual absl::StatusOr<std::string> LogPath(const std::string& kind, const std::string& key,
+                                              const std::string& uid) = 0;
+  // Purge(): the workload's record is gone: stop it and delete its files (log, workspace).
+  virtual void Purge(const std::string& kind, const std::string& key, const std::string& uid) = 0;
   // EgressRecords(): the egress proxy's records of a Session (JSON lines, newest last).
   virtual absl::StatusOr<std::vector<std::string>> EgressRecords(const std::string& key,
                                                                  size_t limit) = 0;
@@ -127,9 +131,11 @@ class NoRuntime final : public Runtime {
                          const std::string&) override {
     return absl::FailedPreconditionError(reason_);
   }
-  absl::StatusOr<std::string> LogPath(const std::string&, const std::string&) override {
+  absl::StatusOr<std::string> LogPath(const std::string&, const std::string&,
+                                      const std::string&) override {
     return absl::NotFoundError(reason_);
   }
+  void Purge(const std::string&, const std::string&, const std::string&) override {}
   absl::StatusOr<std::vector<std::string>> EgressRecords(const std::string&, size_t) override {
     return std::vector<std::string>{};
   }

@@ -287,6 +287,7 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
       const absl::Time done = ParseRfc3339(Str(&status, "completedAt"));
       if (ttl > 0 && done != absl::InfinitePast() && now >= done + absl::Seconds(ttl)) {
         (void)store_.Delete("Session", r.ns, r.name);
+        runtime_.Purge("Session", key, r.uid());
         log::Info("session deleted after its ttlSecondsAfterFinished", {{"session", key}});
       }
       continue;

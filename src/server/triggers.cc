@@ -247,6 +247,7 @@ void Controller::RunSchedule(const AgentInfo& a, const std::string& expr, absl::
     const absl::Time done = ParseRfc3339(Str(Obj(&r->object, "status"), "completedAt"));
     if (done != absl::InfinitePast() && now >= done + absl::Hours(24)) {
       (void)store_.Delete("Session", r->ns, r->name);
+      runtime_.Purge("Session", pai::StrCat(r->ns, "/", r->name), r->uid());
     }
   }
 }

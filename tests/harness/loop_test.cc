@@ -219,6 +219,25 @@ TEST_CASE("a budget refusal is a budget_exceeded session error and exit code 3")
   CHECK(server.requests().size() == 1);
 }
 
+TEST_CASE("a 401 right after start is retried: a fresh identity reaches the gateway late") {
+  testing::TempDir dir;
+  std::atomic<int> calls{0};
+  HttpServer server([&calls](const HttpRequest&) {
+    if (calls.fetch_add(1) < 2) {
+      HttpResponse r;
+      r.status = 401;
+      r.body = R"({"error":{"message":"invalid token","type":"authentication_error"}})";
+      return r;
+    }
+    return SseResponse({testing::SseContent("done"), testing::SseUsage(1, 1), testing::SseDone()});
+  });
+  HarnessProcess h(WriteConfig(dir, Config(dir.path() / "ws", {{"task", "t"}, {"mode", "task"}})),
+                   server.url());
+  CHECK(h.WaitExit() == 0);
+  CHECK(calls.load() == 3);
+  for (const auto& e : h.drained()) CHECK(TypeOf(e) != "session.error");
+}
+
 TEST_CASE("a refused token is a session error and exit code 4") {
   testing::TempDir dir;
   HttpServer server([](const HttpRequest&) {

@@ -265,6 +265,7 @@ HarnessProcess::HarnessProcess(const fs::path& config, const std::string& base_u
     env_store.emplace_back(kv);
   }
   env_store.push_back("OPENAI_BASE_URL=" + base_url + "/v1");
+  env_store.push_back("PAI_AUTH_GRACE_MS=300");
   env_store.push_back("OPENAI_API_KEY=test-token");
   env_store.push_back("no_proxy=127.0.0.1,localhost");
   env_store.push_back("NO_PROXY=127.0.0.1,localhost");

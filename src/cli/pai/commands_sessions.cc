@@ -616,7 +616,8 @@ void RegisterSessionCommands(CLI::App& app, Cli& cli) {
         ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
     auto* f = logs->add_flag("-f,--follow", *follow, "Follow the output (default)");
     logs->add_flag("--no-follow", *no_follow, "Print the tail and exit")->excludes(f);
-    logs->callback([&cli, name, tail, no_follow] {
+    // Every flag's storage lives as long as the callback (CLI11 writes into it while parsing).
+    logs->callback([&cli, name, tail, follow, no_follow] {
       cli.action = [&cli, name, tail, no_follow] {
         return Logs(cli.globals, *name, *tail, !*no_follow);
       };

@@ -19,9 +19,15 @@ struct World {
   Server s;
   NoRuntime runtime;
   std::string config_path = s.dir / "gateway/pai.yaml";
-  Controller controller{*s.store, runtime, s.gw_tokens,
-                        ControllerOptions{config_path, s.gateway_dir, "http://127.0.0.1:4000/v1",
-                                          std::chrono::milliseconds(2000)}};
+  Controller controller{*s.store, runtime, s.gw_tokens, Options()};
+
+  ControllerOptions Options() {
+    ControllerOptions o;
+    o.gateway_config_path = config_path;
+    o.gateway_state_dir = s.gateway_dir;
+    o.gateway_url = "http://127.0.0.1:4000/v1";
+    return o;
+  }
 
   void Secret(const std::string& ns, const std::string& name, const std::string& key = "api-key") {
     s.MustAdmin("PUT", kNs + ns + "/secrets/" + name,

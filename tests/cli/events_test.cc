@@ -14,7 +14,7 @@ std::string Render(const char* event, Style style = Style::kRun, Colors colors =
   return RenderEvent(json::parse(event), style, colors);
 }
 
-TEST_CASE("events: agent messages print their text; chat prefixes Agent", "[cli]") {
+TEST_CASE("events: agent messages print their text - chat prefixes Agent", "[cli]") {
   const char* msg =
       R"({"type":"agent.message","content":[{"type":"text","text":"I've modified auth/middleware.go"}]})";
   CHECK(Render(msg) == "I've modified auth/middleware.go\n");
@@ -68,7 +68,7 @@ TEST_CASE("events: errors and failures are red only on a terminal", "[cli]") {
   CHECK(Render(R"({"type":"session.status_terminated","phase":"Complete"})").empty());
 }
 
-TEST_CASE("events: status and span events are quiet; user messages only in run", "[cli]") {
+TEST_CASE("events: status and span events are quiet - user messages only in run", "[cli]") {
   CHECK(Render(R"({"type":"session.status_running"})").empty());
   CHECK(Render(R"({"type":"session.status_idle","stop_reason":{"type":"end_turn"}})").empty());
   CHECK(Render(R"({"type":"session.status_idle","stop_reason":{"type":"interrupted"}})") ==

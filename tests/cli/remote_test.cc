@@ -27,7 +27,7 @@ TEST_CASE("cp: NAME:PATH on one side decides the direction", "[cli]") {
   CHECK(up->local_path == "./data.csv");
 }
 
-TEST_CASE("cp: relative remote paths are under /workspace; a trailing slash takes the basename",
+TEST_CASE("cp: relative remote paths are under /workspace - a trailing slash takes the basename",
           "[cli]") {
   auto a = ParseCpArgs("s:out/x.txt", "x.txt", Exists({}));
   REQUIRE(a.ok());

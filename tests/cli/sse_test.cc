@@ -53,7 +53,7 @@ TEST_CASE("sse: comments are skipped, data lines join with newlines, bare CR end
   CHECK(out[1].data == "x");
 }
 
-TEST_CASE("sse: a block without data is no event; its id is still remembered", "[cli]") {
+TEST_CASE("sse: a block without data is no event - its id is still remembered", "[cli]") {
   SseParser p;
   auto out = p.Feed("id: 41\nevent: x\n\nretry: 10\nunknown: y\n\n");
   CHECK(out.empty());

@@ -41,7 +41,7 @@ TEST_CASE("agents table matches the seeds' columns", "[cli]") {
         "broken                      NotReady   \u2014               \u2014            \u2014                                          10s\n");
 }
 
-TEST_CASE("agents table: Sessions are task rows; caps, schedules", "[cli]") {
+TEST_CASE("agents table: Sessions are task rows - caps, schedules", "[cli]") {
   auto agents = Parse({
       R"({"metadata":{"name":"openclaw","namespace":"a","creationTimestamp":"2026-04-09T14:00:00Z"},
           "spec":{"models":["anthropic/claude-sonnet"],"tokens":{"maxPerDay":1000000}},

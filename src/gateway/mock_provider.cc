@@ -170,6 +170,19 @@ MockPlan PlanMockReply(std::string_view body) {
   if (last_user && Lower(ContentText(*last_user)).find("loop forever") != std::string::npos) {
     return ToolCall(messages.size(), "bash", R"({"command":"echo still looping"})");
   }
+  // 0b. "fetch <url>" (egress tests): one web_fetch of that URL, then the summary.
+  if (last_user && offered.contains("web_fetch") && !last_tool) {
+    const std::string said = ContentText(*last_user);
+    const size_t at = Lower(said).find("fetch http");
+    if (at != std::string::npos) {
+      std::string url = said.substr(at + 6);
+      url = url.substr(0, url.find_first_of(" \t\n\"'"));
+      std::string args = "{\"url\":";
+      AppendJsonString(args, url);
+      args += "}";
+      return ToolCall(messages.size(), "web_fetch", args);
+    }
+  }
   // 1. Write the file.
   if (offered.contains("write") && !last_tool) {
     return ToolCall(messages.size(), "write",

@@ -7,6 +7,8 @@
 // script drives a real tool loop offline (docs/providers.md, "The mock's tool script"):
 //   0. the last user message contains "loop forever" (any case) → a `bash` tool call
 //      {"command":"echo still looping"}, every time (budget tests);
+//   0b. `web_fetch` offered, no `tool` message yet, and the last user message contains
+//      "fetch http..." → a `web_fetch` tool call {"url": that URL} (egress tests);
 //   1. `write` offered and no `tool` message yet → a `write` tool call
 //      {"path":"hello.txt","content":"Hello from Pai!\n"};
 //   2. `bash` offered and the last `tool` message answers a `write` call → a `bash` tool call

@@ -138,6 +138,16 @@ struct Proc {
   std::unique_ptr<Sandbox> sandbox;
   int stdin_w = -1;  // the harness's input (Sessions)
   std::thread reader;
+
+  // The last reference may be the reader's own (a replica that exited and was replaced).
+  ~Proc() {
+    if (!reader.joinable()) return;
+    if (reader.get_id() == std::this_thread::get_id()) {
+      reader.detach();
+    } else {
+      reader.join();
+    }
+  }
 };
 
 // Run: one workload known to the runtime.

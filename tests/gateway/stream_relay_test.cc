@@ -376,5 +376,20 @@ TEST_CASE("mock output limit: a text answer is cut, a tool call is whole with ca
   CHECK(t.at("usage").at("completion_tokens").as_int64() == 3);
 }
 
+TEST_CASE("mock fetch phrase: 'fetch http...' answers one web_fetch call of that URL") {
+  const char kFetch[] =
+      R"({"role":"user","content":"Please fetch http://127.0.0.2:8080/x?y=1 and tell me"})";
+  const std::string tools =
+      R"([{"type":"function","function":{"name":"web_fetch"}},{"type":"function","function":{"name":"write"}}])";
+  const MockPlan p = PlanMockReply(Body(std::string("[") + kFetch + "]", tools));
+  CHECK(p.tool_call);
+  CHECK(p.tool_name == "web_fetch");
+  CHECK(p.arguments == R"({"url":"http://127.0.0.2:8080/x?y=1"})");
+  // Without web_fetch offered, the phrase is ordinary text (the write script runs).
+  const MockPlan w = PlanMockReply(
+      Body(std::string("[") + kFetch + "]", R"([{"type":"function","function":{"name":"write"}}])"));
+  CHECK(w.tool_name == "write");
+}
+
 }  // namespace
 }  // namespace pai::gateway

@@ -122,7 +122,7 @@ test('pai run: the demo agent writes a file in its sandboxed workspace through a
   }
 });
 
-test('sandbox: exec exit codes, cp round trip, and escapes refused (root, writes outside, host files, host ports, loopback and metadata through the egress proxy)', async () => {
+test('sandbox: exec exit codes, cp round trip, web_fetch through the egress proxy, and escapes refused (root, writes outside, host files, host ports, loopback and metadata through the egress proxy)', async () => {
   const allowed = await new Promise((resolve) => {
     const srv = http.createServer((req, res) => res.end(`allowed ${req.url}`));
     srv.listen(0, '127.0.0.2', () => resolve(srv));
@@ -187,7 +187,14 @@ test('sandbox: exec exit codes, cp round trip, and escapes refused (root, writes
     assert.equal(ok.stdout, 'allowed /hi', ok.stderr);
     assert.equal(hostPort.count(), 0, 'the host port saw no connection');
     if (metadata) assert.equal(metadata.count(), 0, 'the metadata address saw no connection');
+    // The harness's own web_fetch goes through the proxy too (the mock asks for it).
+    const fetched = await pai(home, ['chat', 'box'],
+      { input: `fetch http://127.0.0.2:${allowed.address().port}/from-harness\n/exit\n`, timeoutMs: 60000 });
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.match(fetched.stdout, /web_fetch: http:\/\/127\.0\.0\.2:\d+\/from-harness/);
+    assert.match(fetched.stdout, /HTTP 200/);
     const egress = await api(p, 'GET', `${NS}/sessions/box/egress`);
+    assert.ok(egress.json.items.some((r) => r.allowed && r.path === '/from-harness'), egress.text);
     assert.equal(egress.status, 200);
     assert.ok(egress.json.items.some((r) => r.allowed && r.host === '127.0.0.2'), egress.text);
     assert.ok(egress.json.items.some((r) => !r.allowed && r.host === '127.0.0.1'), egress.text);
@@ -405,6 +412,36 @@ test('deleting an Agent ends and deletes its Sessions and revokes their identiti
       const tokens = JSON.parse(fs.readFileSync(path.join(p.stateDir, 'gateway', 'tokens.json'), 'utf8'));
       return tokens.tokens.filter((t) => t.session === 'gone').every((t) => t.revoked);
     }, 20000, 'session identity revoked');
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a long-running Agent runs its command as a sandboxed replica, restarted when it exits; logs and exec reach it', async () => {
+  const p = await startPlatform();
+  try {
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-svc-');
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', yaml([
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: svc}',
+      'spec:', '  longRunning: true', '  harness: custom', '  image: example/svc:1',
+      '  models: [mock/gpt-4o-mini]', '  replicas: 1',
+      '  command: ["sh", "-c", "echo started as $(id -u); echo x >> /workspace/starts; sleep 1; exit 3"]']))]);
+    await eventually(async () => {
+      const r = await api(p, 'GET', `${NS}/agents/svc`);
+      return r.json?.status?.phase === 'Running';
+    }, 20000, 'Running');
+    // Restarted after it exits: two starts recorded in its workspace and its log.
+    await eventually(async () => {
+      const logs = await pai(home, ['logs', 'svc', '--no-follow']);
+      return (logs.stdout.match(/started as 65532/g) || []).length >= 2;
+    }, 30000, 'restarted at least once');
+    const exec = await pai(home, ['exec', 'svc', '--', 'cat', '/workspace/starts']);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.ok(exec.stdout.split('\n').filter(Boolean).length >= 2);
+    await paiOk(home, ['delete', 'agent', 'svc']);
+    const gone = await pai(home, ['exec', 'svc', '--', 'true']);
+    assert.notEqual(gone.code, 0);
   } finally {
     await p.stop();
   }

@@ -1,6 +1,9 @@
 #include "runtime/local.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -23,6 +27,7 @@
 #include "common/strings.h"
 #include "runtime/egress.h"
 #include "runtime/sandbox.h"
+#include "server/json_access.h"
 
 namespace pai::runtime {
 namespace {
@@ -37,19 +42,17 @@ constexpr int kGatewayPort = 4000;
 constexpr int kEgressPort = 3128;
 constexpr size_t kEgressKept = 1000;
 
-const json::object* Obj(const json::object* o, const char* k) {
-  const json::value* v = o ? o->if_contains(k) : nullptr;
-  return v && v->is_object() ? &v->as_object() : nullptr;
-}
-const json::array* Arr(const json::object* o, const char* k) {
-  const json::value* v = o ? o->if_contains(k) : nullptr;
-  return v && v->is_array() ? &v->as_array() : nullptr;
-}
-std::string Str(const json::object* o, const char* k) {
+using server::Arr;
+using server::Obj;
+using server::Str;
+
+// Quantity(): an int-or-string member (Kubernetes quantities: 512Mi, 500m, 64) as text.
+std::string Quantity(const json::object* o, const char* k) {
   const json::value* v = o ? o->if_contains(k) : nullptr;
   if (!v) return "";
   if (v->is_string()) return std::string(v->as_string());
   if (v->is_int64()) return std::to_string(v->as_int64());
+  if (v->is_uint64()) return std::to_string(v->as_uint64());
   if (v->is_double()) return std::to_string(v->as_double());
   return "";
 }
@@ -79,26 +82,63 @@ absl::Status MakeDir(const std::string& path, uid_t uid, mode_t mode) {
   return absl::OkStatus();
 }
 
-absl::Status WriteHostFile(const std::string& path, const std::string& content, uid_t uid,
+void WriteAll(int fd, const std::string& s);
+
+// WriteRootFile(): a file in a directory only root writes (the run's own files): parents made
+// 0711, the file replaced without following a link, then given to `uid` with `mode`.
+absl::Status WriteRootFile(const std::string& path, const std::string& content, uid_t uid,
                            mode_t mode) {
-  std::error_code ec;
-  if (!fs::exists(fs::path(path).parent_path())) {
-    // Parents inside a workspace or volume belong to the sandbox user.
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    for (fs::path d = fs::path(path).parent_path(); uid != 0 && !d.empty() && ::getuid() == 0;
-         d = d.parent_path()) {
-      struct stat st;
-      if (::stat(d.c_str(), &st) != 0 || st.st_uid == uid) break;
-      if (st.st_uid != 0 || (st.st_mode & 0777) != 0700) break;  // only what we just created
-      (void)::chown(d.c_str(), uid, uid);
-    }
+  PAI_RETURN_IF_ERROR(MakeDir(fs::path(path).parent_path().string(), 0, 0711));
+  (void)::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(pai::StrCat("cannot write ", path));
+  WriteAll(fd, content);
+  const bool ok = ::fchown(fd, uid, uid) == 0 && ::fchmod(fd, mode) == 0;
+  ::close(fd);
+  if (!ok) return absl::InternalError(pai::StrCat("cannot set owner of ", path));
+  return absl::OkStatus();
+}
+
+// WriteAsUser(): a file in a tree the sandbox can change (its workspace, a volume), written by
+// a child running as `uid`, so that a link planted there reaches nothing the sandbox user could
+// not write anyway. `no_clobber`: an existing entry (a link too) is left alone.
+absl::Status WriteAsUser(const std::string& path, const std::string& content, uid_t uid,
+                         mode_t mode, bool no_clobber) {
+  // Everything the child needs is prepared before fork (no allocation after it).
+  std::vector<std::string> parents;
+  for (fs::path d = fs::path(path).parent_path(); d.has_relative_path(); d = d.parent_path()) {
+    parents.insert(parents.begin(), d.string());
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  if (!out) return absl::InternalError(pai::StrCat("cannot write ", path));
-  if (::chown(path.c_str(), uid, uid) != 0 || ::chmod(path.c_str(), mode) != 0) {
-    return absl::InternalError(pai::StrCat("cannot set owner of ", path));
+  std::vector<const char*> dirs;
+  for (const auto& d : parents) dirs.push_back(d.c_str());
+  const char* file = path.c_str();
+  const char* data = content.data();
+  const size_t size = content.size();
+  const pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError("fork");
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(uid, uid, uid) != 0 ||
+        ::setresuid(uid, uid, uid) != 0) {
+      ::_exit(120);
+    }
+    ::umask(022);
+    for (const char* d : dirs) (void)::mkdir(d, 0755);
+    const int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (no_clobber ? O_EXCL : O_TRUNC);
+    const int fd = ::open(file, flags, mode);
+    if (fd < 0) ::_exit(no_clobber && errno == EEXIST ? 0 : 121);
+    for (size_t off = 0; off < size;) {
+      const ssize_t n = ::write(fd, data + off, size - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) ::_exit(122);
+      off += static_cast<size_t>(n);
+    }
+    ::_exit(::close(fd) == 0 ? 0 : 122);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::PermissionDeniedError(pai::StrCat("cannot write ", path, " as uid ", uid));
   }
   return absl::OkStatus();
 }
@@ -114,6 +154,15 @@ std::string Normal(const std::string& p) {
   std::string n = fs::path(p).lexically_normal().string();
   while (n.size() > 1 && n.back() == '/') n.pop_back();
   return n;
+}
+
+// IsLabel(): a DNS-1123 label (what names host directories: no '/', no "..").
+bool IsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
 }
 
 // Pipe(): {read, write}, both close-on-exec (the sandbox dups what it needs).
@@ -133,11 +182,49 @@ void WriteAll(int fd, const std::string& s) {
   }
 }
 
+// WriteLine(): `line` to a non-blocking pipe, waiting at most `wait_ms` for room; false when the
+// reader does not take it (a stopped or stuck harness never blocks the server).
+bool WriteLine(int fd, const std::string& line, int wait_ms) {
+  size_t off = 0;
+  while (off < line.size()) {
+    const ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      struct pollfd pfd{fd, POLLOUT, 0};
+      if (::poll(&pfd, 1, wait_ms) <= 0) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
 // One sandboxed process of a workload (a Session's harness, or one replica of an Agent).
 struct Proc {
   std::unique_ptr<Sandbox> sandbox;
-  int stdin_w = -1;  // the harness's input (Sessions)
+  std::mutex write_mu;  // guards stdin_w (writes and close); never held with Run::mu
+  int stdin_w = -1;     // the harness's input (Sessions), non-blocking
   std::thread reader;
+
+  // Send(): one JSON line to the harness. FailedPrecondition once its input is closed;
+  // Unavailable when it does not read (its pipe stays full for 2 s).
+  absl::Status Send(const std::string& line) {
+    std::lock_guard<std::mutex> lock(write_mu);
+    if (stdin_w < 0) return absl::FailedPreconditionError("the Session's input is closed");
+    if (!WriteLine(stdin_w, line, 2000)) {
+      return absl::UnavailableError("the Session's harness is not reading its input");
+    }
+    return absl::OkStatus();
+  }
+  void CloseInput() {
+    std::lock_guard<std::mutex> lock(write_mu);
+    if (stdin_w >= 0) ::close(stdin_w);
+    stdin_w = -1;
+  }
 
   // The last reference may be the reader's own (a replica that exited and was replaced).
   ~Proc() {
@@ -162,8 +249,10 @@ struct Run {
   std::string phase = "Pending";
   std::string message;
   std::string started_at, completed_at, idle_since, last_error;
+  std::string warning;  // a standing limitation of this run (no Landlock on this kernel)
   int64_t tokens = 0;
   bool ending = false;   // End() asked the harness to finish
+  std::set<std::string> delivered;  // user event ids handed to the harness
   bool stopped = false;  // Stop(): no restarts, no more events
   bool finished = false;
   std::deque<std::string> egress;
@@ -188,6 +277,8 @@ class LocalRuntime final : public server::Runtime {
   void SetGateway(const std::string& hp) { egress_->SetGatewayAddress(hp); }
 
   absl::Status Start(const Workload& w) override {
+    // Start, Stop and Purge of workloads are serialised: a Stop never meets a half-started run.
+    std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
     const std::string key = pai::StrCat(w.kind, "/", w.ns, "/", w.name);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -196,7 +287,7 @@ class LocalRuntime final : public server::Runtime {
       }
     }
     // A different uid under the same name: the old one is gone.
-    (void)Stop(w.kind, pai::StrCat(w.ns, "/", w.name));
+    StopLocked(w.kind, pai::StrCat(w.ns, "/", w.name));
     auto run = std::make_shared<Run>();
     run->kind = w.kind;
     run->ns = w.ns;
@@ -204,6 +295,9 @@ class LocalRuntime final : public server::Runtime {
     run->uid = w.uid;
     run->key = key;
     run->agent = w.kind == "Session" ? w.agent : w.name;
+    run->replicas =
+        w.kind == "Session" ? 1 : static_cast<int>(std::max<int64_t>(1, Int(&w.spec, "replicas", 1)));
+    run->procs.resize(static_cast<size_t>(run->replicas));  // before the run is visible
     run->dir = RunDir(w.kind, pai::StrCat(w.ns, "/", w.name), w.uid);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -230,16 +324,21 @@ class LocalRuntime final : public server::Runtime {
   }
 
   absl::Status Stop(const std::string& kind, const std::string& key) override {
+    std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+    StopLocked(kind, key);
+    return absl::OkStatus();
+  }
+
+  void StopLocked(const std::string& kind, const std::string& key) {
     std::shared_ptr<Run> run;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = runs_.find(pai::StrCat(kind, "/", key));
-      if (it == runs_.end()) return absl::OkStatus();
+      if (it == runs_.end()) return;
       run = it->second;
       runs_.erase(it);
     }
     Shutdown(*run);
-    return absl::OkStatus();
   }
 
   absl::Status End(const std::string& key, const std::string& reason) override {
@@ -252,15 +351,13 @@ class LocalRuntime final : public server::Runtime {
       run->ending = true;
       run->message = reason;
       if (!run->procs.empty()) p = run->procs[0];
-      if (p && p->stdin_w >= 0) {
-        ::close(p->stdin_w);  // EOF: the harness finishes its turn and exits 0
-        p->stdin_w = -1;
-      }
     }
-    // A harness that does not finish within 10 s is killed (its turn is lost, it still ends).
+    if (p) p->CloseInput();  // EOF: the harness finishes its turn and exits 0
+    // A harness that does not finish within 30 s is killed (its turn is lost; it still ends
+    // Complete: the user or the idle timeout asked for the end).
     std::thread([run, p] {
       std::unique_lock<std::mutex> lock(run->mu);
-      if (!run->cv.wait_for(lock, std::chrono::seconds(10), [&] { return run->finished; }) && p &&
+      if (!run->cv.wait_for(lock, std::chrono::seconds(30), [&] { return run->finished; }) && p &&
           p->sandbox) {
         lock.unlock();
         p->sandbox->Kill();
@@ -278,8 +375,12 @@ class LocalRuntime final : public server::Runtime {
     }
     std::lock_guard<std::mutex> lock(run->mu);
     s.known = true;
+    s.ending = run->ending;
     s.phase = run->phase;
     s.message = run->message;
+    if (!run->warning.empty() && !run->finished) {
+      s.message = s.message.empty() ? run->warning : pai::StrCat(s.message, "; ", run->warning);
+    }
     s.started_at = run->started_at;
     s.completed_at = run->completed_at;
     s.idle_since = run->phase == "Idle" ? run->idle_since : "";
@@ -303,43 +404,51 @@ class LocalRuntime final : public server::Runtime {
 
   absl::Status Deliver(const std::string& key, const json::object& event) override {
     auto run = Find("Session", key);
-    if (!run) return absl::FailedPreconditionError("the Session is not running");
-    std::lock_guard<std::mutex> lock(run->mu);
-    if (run->finished || run->ending || run->procs.empty() || run->procs[0]->stdin_w < 0) {
-      return absl::FailedPreconditionError("the Session is not running");
+    if (!run) return absl::UnavailableError("the Session has not started: the event is queued");
+    std::shared_ptr<Proc> proc;
+    {
+      std::lock_guard<std::mutex> lock(run->mu);
+      if (run->finished || run->ending) {
+        return absl::FailedPreconditionError("the Session is ending");
+      }
+      if (run->procs.empty() || !run->procs[0]) {
+        return absl::UnavailableError("the Session has not started: the event is queued");
+      }
+      const std::string id = Str(&event, "id");
+      if (!id.empty() && !run->delivered.insert(id).second) return absl::OkStatus();  // once
+      proc = run->procs[0];
     }
-    WriteAll(run->procs[0]->stdin_w, json::serialize(event) + "\n");
-    return absl::OkStatus();
+    return proc->Send(json::serialize(event) + "\n");
   }
 
   absl::StatusOr<ExecResult> Exec(const std::string& kind, const std::string& key,
                                   const std::vector<std::string>& argv,
                                   const std::string& stdin_data, int timeout_ms) override {
-    auto sb = Running(kind, key);
-    if (!sb.ok()) return sb.status();
-    auto r = (*sb)->Exec(argv, stdin_data, timeout_ms);
+    auto proc = Running(kind, key);
+    if (!proc.ok()) return proc.status();
+    auto r = (*proc)->sandbox->Exec(argv, stdin_data, timeout_ms);
     if (!r.ok()) return r.status();
     return ExecResult{r->exit_code, std::move(r->stdout_data), std::move(r->stderr_data)};
   }
 
   absl::StatusOr<int> OpenControl(const std::string& kind, const std::string& key) override {
-    auto sb = Running(kind, key);
-    if (!sb.ok()) return sb.status();
-    return (*sb)->OpenControl();
+    auto proc = Running(kind, key);
+    if (!proc.ok()) return proc.status();
+    return (*proc)->sandbox->OpenControl();
   }
 
   absl::StatusOr<std::string> ReadFile(const std::string& kind, const std::string& key,
                                        const std::string& path) override {
-    auto sb = Running(kind, key);
-    if (!sb.ok()) return sb.status();
-    return (*sb)->ReadFile(path, 64u << 20);
+    auto proc = Running(kind, key);
+    if (!proc.ok()) return proc.status();
+    return (*proc)->sandbox->ReadFile(path, 64u << 20);
   }
 
   absl::Status WriteFile(const std::string& kind, const std::string& key, const std::string& path,
                          const std::string& content) override {
-    auto sb = Running(kind, key);
-    if (!sb.ok()) return sb.status();
-    return (*sb)->WriteFile(path, content, 0644);
+    auto proc = Running(kind, key);
+    if (!proc.ok()) return proc.status();
+    return (*proc)->sandbox->WriteFile(path, content, 0644);
   }
 
   absl::StatusOr<std::string> LogPath(const std::string& kind, const std::string& key,
@@ -350,15 +459,12 @@ class LocalRuntime final : public server::Runtime {
   }
 
   void Purge(const std::string& kind, const std::string& key, const std::string& uid) override {
-    (void)Stop(kind, key);
+    std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+    StopLocked(kind, key);
     std::error_code ec;
     fs::remove_all(RunDir(kind, key, uid), ec);
-    if (kind == "Session") {
-      const size_t slash = key.find('/');
-      fs::remove_all(pai::StrCat(o_.state_dir, "/workspaces/", key.substr(0, slash), "/",
-                                 key.substr(slash + 1)),
-                     ec);
-    }
+    const size_t slash = key.find('/');
+    fs::remove_all(Workspace(kind, key.substr(0, slash), key.substr(slash + 1)), ec);
   }
 
   absl::StatusOr<std::vector<std::string>> EgressRecords(const std::string& key,
@@ -394,6 +500,13 @@ class LocalRuntime final : public server::Runtime {
  private:
   std::string Now() const { return server::Rfc3339(o_.clock->Now()); }
 
+  // Workspace(): workspaces/{sessions|agents}/{ns}/{name} (Session and Agent names never meet).
+  std::string Workspace(const std::string& kind, const std::string& ns,
+                        const std::string& name) const {
+    return pai::StrCat(o_.state_dir, "/workspaces/", kind == "Session" ? "sessions" : "agents", "/",
+                       ns, "/", name);
+  }
+
   // RunDir(): runs/{Kind}/{ns}/{name}-{uid8}.
   std::string RunDir(const std::string& kind, const std::string& key, const std::string& uid) const {
     return pai::StrCat(o_.state_dir, "/runs/", kind, "/", key, "-", uid.substr(0, 8));
@@ -405,12 +518,13 @@ class LocalRuntime final : public server::Runtime {
     return it == runs_.end() ? nullptr : it->second;
   }
 
-  absl::StatusOr<Sandbox*> Running(const std::string& kind, const std::string& key) {
+  // Running(): the first live sandbox of the workload, kept alive by the caller's reference.
+  absl::StatusOr<std::shared_ptr<Proc>> Running(const std::string& kind, const std::string& key) {
     auto run = Find(kind, key);
     if (!run) return absl::FailedPreconditionError(pai::StrCat(kind, " ", key, " is not running"));
     std::lock_guard<std::mutex> lock(run->mu);
     for (const auto& p : run->procs) {
-      if (p && p->sandbox && !run->finished) return p->sandbox.get();
+      if (p && p->sandbox && !run->finished) return p;
     }
     return absl::FailedPreconditionError(pai::StrCat(kind, " ", key, " is not running"));
   }
@@ -451,7 +565,11 @@ class LocalRuntime final : public server::Runtime {
         if (!v.is_object()) continue;
         const std::string vname = Str(&v.as_object(), "name");
         const std::string mount = Normal(Str(&v.as_object(), "mountPath"));
-        if (vname.empty() || mount.empty() || mount[0] != '/') continue;
+        if (!IsLabel(vname)) {
+          return absl::InvalidArgumentError(pai::StrCat(
+              "volumes: \"", vname, "\" is not a volume name (a DNS-1123 label)"));
+        }
+        if (mount.empty() || mount[0] != '/') continue;
         const std::string host =
             pai::StrCat(o_.state_dir, "/volumes/", w.ns, "/", run.agent, "/", vname);
         PAI_RETURN_IF_ERROR(MakeDir(host, sb.uid, 0700));
@@ -461,10 +579,7 @@ class LocalRuntime final : public server::Runtime {
       }
     }
     if (!workspace_is_volume) {
-      const std::string ws = w.kind == "Session"
-                                 ? pai::StrCat(o_.state_dir, "/workspaces/", w.ns, "/", w.name)
-                                 : pai::StrCat(o_.state_dir, "/workspaces/", w.ns, "/agent-",
-                                               w.name);
+      const std::string ws = Workspace(w.kind, w.ns, w.name);
       PAI_RETURN_IF_ERROR(MakeDir(ws, sb.uid, 0700));
       sb.mounts.push_back({ws, "/workspace", false});
       writable.push_back("/workspace");
@@ -505,34 +620,39 @@ class LocalRuntime final : public server::Runtime {
       }
       if (host_mount && !file->read_only) {
         const std::string host = host_mount->source + target.substr(host_mount->target.size());
-        if (file->no_clobber && fs::exists(host)) continue;
-        PAI_RETURN_IF_ERROR(WriteHostFile(host, file->content, sb.uid, 0644));
+        PAI_RETURN_IF_ERROR(WriteAsUser(host, file->content, sb.uid, 0644, file->no_clobber));
         continue;
       }
       const std::string host = pai::StrCat(run.dir, "/files/", n++);
       PAI_RETURN_IF_ERROR(
-          WriteHostFile(host, file->content, sb.uid, file->read_only ? 0444 : 0644));
+          WriteRootFile(host, file->content, sb.uid, file->read_only ? 0444 : 0644));
       sb.mounts.push_back({host, target, file->read_only});
       if (!file->read_only) writable.push_back(target);
     }
     sb.writable_paths = writable;
+    if (DetectHost().landlock_abi == 0) {
+      run.warning = "filesystem rules not enforced: this kernel has no Landlock (5.13 or later); "
+                    "only the mount view limits writes";
+    }
     // /run/pai: the sockets and session.json (read-only inside).
     sb.mounts.push_back({run.dir + "/run", "/run/pai", true});
     sb.forwards = {{kGatewayPort, "/run/pai/gateway.sock"}, {kEgressPort, "/run/pai/egress.sock"}};
     sb.allowed_tcp_ports = {kGatewayPort, kEgressPort};
     // Limits.
     if (const json::object* lim = Obj(Obj(&spec, "resources"), "limits")) {
-      if (std::string m = Str(lim, "memory"); !m.empty()) {
+      if (std::string m = Quantity(lim, "memory"); !m.empty()) {
         auto b = ParseMemoryQuantity(m);
         if (!b.ok()) return b.status();
         sb.limits.memory_bytes = *b;
       }
-      if (std::string c = Str(lim, "cpu"); !c.empty()) {
+      if (std::string c = Quantity(lim, "cpu"); !c.empty()) {
         auto cores = ParseCpuQuantity(c);
         if (!cores.ok()) return cores.status();
         sb.limits.cpus = *cores;
       }
-      if (std::string p = Str(lim, "pids"); !p.empty()) (void)absl::SimpleAtoi(p, &sb.limits.pids);
+      if (std::string p = Quantity(lim, "pids"); !p.empty()) {
+        (void)absl::SimpleAtoi(p, &sb.limits.pids);
+      }
     }
     if (sb.limits.pids == 0) sb.limits.pids = 512;  // fork bombs stop here by default
     // Environment: the Agent's env and the creator's, then what Pai owns (never overridden).
@@ -566,7 +686,7 @@ class LocalRuntime final : public server::Runtime {
   absl::Status StartSession(const std::shared_ptr<Run>& run, const Workload& w) {
     SandboxSpec sb = run->spec;
     PAI_RETURN_IF_ERROR(
-        WriteHostFile(run->dir + "/run/session.json", json::serialize(w.session), 0, 0644));
+        WriteRootFile(run->dir + "/run/session.json", json::serialize(w.session), 0, 0644));
     sb.mounts.push_back({o_.harness_bin, "/opt/pai/bin/pai-harness", true});
     std::vector<std::string> setup = PackageSetup(w.spec, sb.env);
     if (setup.empty()) {
@@ -575,8 +695,12 @@ class LocalRuntime final : public server::Runtime {
       sb.argv = {"/bin/sh", "-c",
                  pai::StrCat(absl::StrJoin(setup, "\n"), "\nexec /opt/pai/bin/pai-harness")};
     }
-    run->procs.resize(1);
-    return Launch(run, sb, /*replica=*/0);
+    PAI_RETURN_IF_ERROR(Launch(run, sb, /*replica=*/0));
+    // Events posted before the harness existed (Pending): delivered now, in order, once.
+    for (const json::object& e : o_.events->Undelivered(run->ns, run->name)) {
+      (void)Deliver(pai::StrCat(run->ns, "/", run->name), e);
+    }
+    return absl::OkStatus();
   }
 
   // PackageSetup(): shell lines installing `packages.pip` / `packages.npm` into the workspace
@@ -632,8 +756,10 @@ class LocalRuntime final : public server::Runtime {
                                       "only (set spec.command)"));
     }
     run->spec.argv = argv;
-    run->replicas = static_cast<int>(std::max<int64_t>(1, Int(&w.spec, "replicas", 1)));
-    run->procs.resize(static_cast<size_t>(run->replicas));
+    if (const std::string image = Str(&w.spec, "image"); !image.empty()) {
+      run->warning = pai::StrCat("image \"", image, "\" is not run: the local runtime has no OCI "
+                                 "runtime; `command` runs on the host's system files");
+    }
     for (int i = 0; i < run->replicas; ++i) {
       SandboxSpec sb = run->spec;
       sb.id = pai::StrCat(run->spec.id, ".", i);
@@ -653,6 +779,12 @@ class LocalRuntime final : public server::Runtime {
     auto ev = Pipe();
     if (!in.ok() || !ev.ok()) {
       ::close(log_fd);
+      for (auto* p : {&in, &ev}) {
+        if (p->ok()) {
+          ::close((*p)->first);
+          ::close((*p)->second);
+        }
+      }
       return absl::InternalError("cannot create pipes");
     }
     sb.stdin_fd = in->first;
@@ -671,9 +803,15 @@ class LocalRuntime final : public server::Runtime {
     auto proc = std::make_shared<Proc>();
     proc->sandbox = std::move(*started);
     proc->stdin_w = session ? in->second : -1;
+    if (session) (void)::fcntl(in->second, F_SETFL, O_NONBLOCK);
     if (!session) ::close(in->second);
     {
       std::lock_guard<std::mutex> lock(run->mu);
+      if (run->stopped) {  // stopped while it started: nobody else will kill it
+        proc->sandbox->Kill();
+        ::close(ev->first);
+        return absl::AbortedError("the workload was stopped while starting");
+      }
       if (run->started_at.empty()) run->started_at = Now();
       if (!session) run->phase = "Running";
       run->procs[static_cast<size_t>(replica)] = proc;
@@ -720,6 +858,10 @@ class LocalRuntime final : public server::Runtime {
       return;
     }
     if (!control.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(run.mu);
+      if (run.stopped) return;  // deleted: its events must not outlive it
+    }
     const std::string type = Str(&e, "type");
     if (type.empty() || type.rfind("user.", 0) == 0) return;  // a harness cannot speak as a user
     bool changed = false;
@@ -755,19 +897,15 @@ class LocalRuntime final : public server::Runtime {
     } else {
       reply["version"] = *v;
     }
-    std::lock_guard<std::mutex> lock(run.mu);
-    if (proc.stdin_w >= 0) WriteAll(proc.stdin_w, json::serialize(reply) + "\n");
+    (void)proc.Send(json::serialize(reply) + "\n");
   }
 
   void OnExit(const std::shared_ptr<Run>& run, const std::shared_ptr<Proc>& proc,
               const ExitInfo& exit) {
     std::vector<json::object> events;
+    proc->CloseInput();
     {
       std::lock_guard<std::mutex> lock(run->mu);
-      if (proc->stdin_w >= 0) {
-        ::close(proc->stdin_w);
-        proc->stdin_w = -1;
-      }
       if (run->kind != "Session") {
         // A replica ended: the supervisor restarts it (unless stopped).
         for (auto& p : run->procs) {
@@ -782,7 +920,8 @@ class LocalRuntime final : public server::Runtime {
         run->cv.notify_all();
         return;
       }
-      const bool ok = exit.exit_code == 0 && !exit.oom_killed;
+      // Ended on request (idle timeout, the user): Complete even if the harness had to be killed.
+      const bool ok = (exit.exit_code == 0 || run->ending) && !exit.oom_killed;
       run->phase = ok ? "Complete" : "Error";
       if (exit.oom_killed) {
         run->message = exit.message.empty() ? "out of memory" : exit.message;
@@ -871,6 +1010,7 @@ class LocalRuntime final : public server::Runtime {
 
   LocalRuntimeOptions o_;
   std::unique_ptr<EgressService> egress_;
+  std::mutex lifecycle_mu_;  // Start / Stop / Purge
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Run>> runs_;
 };

@@ -5,7 +5,8 @@
 //
 // Host layout under `state_dir`:
 //   runs/{Kind}/{ns}/{name}-{uid8}/{run/ (mounted at /run/pai), log, egress.jsonl, files/}
-//   workspaces/{ns}/{session}/       a Session's /workspace (unless a volume is mounted there)
+//   workspaces/{sessions|agents}/{ns}/{name}/  a workload's /workspace (unless a volume is
+//                                    mounted there)
 //   volumes/{ns}/{agent}/{volume}/   an Agent's volumes, shared by its Sessions and replicas
 //
 // Thread safety: every method may be called from any thread.

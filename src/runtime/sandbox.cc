@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -132,7 +133,7 @@ struct ChildPlan {
   std::vector<std::string> args;
   std::vector<char*> argv;
   std::vector<std::string> procs_files;
-  int fds[7] = {-1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..6 (4 stays closed)
+  int fds[7] = {-1, -1, -1, -1, -1, -1, -1};  // sources for fds 0..6 (4: bwrap's --args)
   uid_t uid = 0;
   gid_t gid = 0;
   pid_t parent = 0;
@@ -159,7 +160,7 @@ constexpr const char* kSteps[] = {"dup2",   "join cgroup", "setgroups", "setgid"
     if (tmp[i] >= 0 && dup2(tmp[i], i) < 0) _exit(127);
   }
   syscall(SYS_close_range, 7, ~0u, 0);
-  close(4);
+  if (plan.fds[4] < 0) close(4);
   fcntl(6, F_SETFD, FD_CLOEXEC);
   for (const std::string& procs : plan.procs_files) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -271,7 +272,9 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec) {
     }
   }
   a.insert(a.end(), {"--ro-bind", spec.init_path, kInitInside, "--chdir", spec.cwd, "--clearenv"});
-  for (const auto& [name, value] : spec.env) a.insert(a.end(), {"--setenv", name, value});
+  // The environment (the gateway token, secretRef values) never appears in bwrap's argv, which
+  // every host user can read in /proc: bwrap reads it from fd 4 (EnvArgs()) and closes it.
+  if (!spec.env.empty()) a.insert(a.end(), {"--args", "4"});
   a.push_back(kInitInside);
   for (const PortForward& f : spec.forwards) {
     a.insert(a.end(), {"--forward", std::to_string(f.port) + "=" + f.unix_socket});
@@ -286,6 +289,28 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec) {
   a.push_back("--");
   a.insert(a.end(), spec.argv.begin(), spec.argv.end());
   return a;
+}
+
+// EnvArgs(): a sealed-off memfd holding "--setenv\0NAME\0VALUE\0..." for bwrap's --args.
+absl::StatusOr<int> EnvArgs(const SandboxSpec& spec) {
+  std::string blob;
+  for (const auto& [name, value] : spec.env) {
+    blob.append("--setenv").push_back('\0');
+    blob.append(name).push_back('\0');
+    blob.append(value).push_back('\0');
+  }
+  const int fd = static_cast<int>(syscall(SYS_memfd_create, "pai-bwrap-env", MFD_CLOEXEC));
+  if (fd < 0) return absl::InternalError("memfd_create");
+  for (size_t off = 0; off < blob.size();) {
+    const ssize_t n = write(fd, blob.data() + off, blob.size() - off);
+    if (n <= 0) {
+      close(fd);
+      return absl::InternalError("cannot write the sandbox environment");
+    }
+    off += static_cast<size_t>(n);
+  }
+  lseek(fd, 0, SEEK_SET);
+  return fd;
 }
 
 absl::Status Validate(const SandboxSpec& spec) {
@@ -670,7 +695,21 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Start(const SandboxSpec& spec)
   int sources[4] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, spec.events_fd};
   for (int i = 0; i < 4; ++i) plan.fds[i] = sources[i] >= 0 ? sources[i] : devnull;
   plan.fds[5] = control.listen_fd;
+  int env_fd = -1;
+  if (!spec.env.empty()) {
+    absl::StatusOr<int> fd = EnvArgs(spec);
+    if (!fd.ok()) {
+      close(devnull);
+      close(control.listen_fd);
+      unlink(control.path.c_str());
+      rmdir(control.dir.c_str());
+      return fd.status();
+    }
+    env_fd = *fd;
+    plan.fds[4] = env_fd;
+  }
   absl::StatusOr<pid_t> pid = LaunchChild(plan);
+  if (env_fd >= 0) close(env_fd);
   close(devnull);
   close(control.listen_fd);  // the init holds it now
   control.listen_fd = -1;

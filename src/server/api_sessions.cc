@@ -169,10 +169,10 @@ ApiResponse Api::SessionRoutes(Ctx& ctx, const std::string& ns, const std::strin
 ApiResponse Api::PostEvents(Ctx& ctx, const std::string& ns, const std::string& name) {
   auto r = store_.Get("Session", ns, name);
   if (!r.ok()) return FromStatus(r.status());
-  if (Finished(*r)) {
+  const WorkloadStatus ws = runtime_->Status("Session", pai::StrCat(ns, "/", name));
+  if (Finished(*r) || ws.ending || (ws.known && (ws.phase == "Complete" || ws.phase == "Error"))) {
     return Err(409, "conflict",
-               pai::StrCat("Session \"", name, "\" has finished (",
-                           Str(Obj(&r->object, "status"), "phase"), "); start a new one"));
+               pai::StrCat("Session \"", name, "\" has finished or is ending; start a new one"));
   }
   boost::system::error_code ec;
   json::value body = json::parse(ctx.req.body, ec);

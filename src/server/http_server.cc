@@ -218,8 +218,10 @@ class Server final : public HttpServer {
         }
       }
       if (ares.status >= 400 || areq.method != "GET") {
+        std::string logged = areq.target.substr(0, areq.target.find('?'));
+        if (logged.rfind("/hooks/", 0) == 0) logged = "/hooks/…";  // the token is the credential
         log::Info("api", {{"method", areq.method},
-                          {"path", areq.target.substr(0, areq.target.find('?'))},
+                          {"path", logged},
                           {"status", ares.status}});
       }
       http::response<http::string_body> res{static_cast<http::status>(ares.status),
@@ -284,6 +286,12 @@ class Server final : public HttpServer {
         wake->timer.cancel();
       });
     });
+    // Unsubscribed however the coroutine ends (also when the io_context destroys its frame).
+    struct Unsubscribe {
+      EventHub* hub;
+      uint64_t handle;
+      ~Unsubscribe() { hub->Unsubscribe(handle); }
+    } unsubscribe{options_.hub, handle};
     int64_t after = sp.after;
     bool done = false;
     bool ok = co_await WriteChunk(stream, ": pai-server session events\n\n");
@@ -313,7 +321,6 @@ class Server final : public HttpServer {
         }
       }
     }
-    options_.hub->Unsubscribe(handle);
     if (ok) co_await net::async_write(stream, http::make_chunk_last(), kTuple);
   }
 
@@ -329,7 +336,7 @@ class Server final : public HttpServer {
     std::ifstream in(*path, std::ios::binary);
     // The tail: scan back from the end for `tail_lines` newlines (bounded to 8 MiB).
     in.seekg(0, std::ios::end);
-    const std::streamoff end = in.tellg();
+    const std::streamoff end = std::max<std::streamoff>(0, in.tellg());  // -1: purged meanwhile
     std::streamoff start = std::max<std::streamoff>(0, end - (8 << 20));
     in.seekg(start);
     std::string text(static_cast<size_t>(end - start), '\0');
@@ -357,7 +364,7 @@ class Server final : public HttpServer {
                            ws.phase != "Failed";
       std::ifstream f(*path, std::ios::binary);
       f.seekg(0, std::ios::end);
-      const std::streamoff size = f.tellg();
+      const std::streamoff size = std::max<std::streamoff>(0, f.tellg());
       if (size > offset) {
         std::string more(static_cast<size_t>(std::min<std::streamoff>(size - offset, 1 << 20)),
                          '\0');
@@ -420,7 +427,10 @@ class Server final : public HttpServer {
     net::local::stream_protocol::socket ctl(ex);
     beast::error_code cec;
     ctl.assign(net::local::stream_protocol(), *fd, cec);
-    if (cec) co_return;
+    if (cec) {
+      ::close(*fd);
+      co_return;
+    }
     std::vector<std::string> argv = sp.command;
     if (argv.empty()) argv = {"/bin/sh", "-c", "exec bash 2>/dev/null || exec sh"};
     boost::json::array jargv;
@@ -429,7 +439,8 @@ class Server final : public HttpServer {
         {"op", "exec"}, {"argv", std::move(jargv)}, {"tty", sp.tty}, {"cols", 80}, {"rows", 24}});
     std::string first = runtime::EncodeFrame(Channel::kRequest, request);
     if (!sp.stdin) first += runtime::EncodeFrame(Channel::kStdin, "");
-    if (auto [wec, wn] = co_await net::async_write(ctl, net::buffer(first), kTuple); wec) co_return;
+    auto [wec, wn] = co_await net::async_write(ctl, net::buffer(first), kTuple);
+    if (wec) co_return;
     using namespace net::experimental::awaitable_operators;
     co_await (ExecToClient(ws, ctl, send) && ClientToExec(ws, ctl));
   }

@@ -358,6 +358,9 @@ int main(int argc, char** argv) {
   pai::log::Info("stopping", {{"signal", sig}});
   (*server)->Stop();
   controller.Stop();
+  // Sandboxes end with the server; their readers may still call controller.Wake() (an atomic
+  // counter on an object that outlives them).
+  runtime.reset();
   if (gateway) gateway->Stop();
   pai::log::Flush();
   return 0;

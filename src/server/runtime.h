@@ -43,6 +43,7 @@ struct Workload {
 // WorkloadStatus: what the controller copies into `status`.
 struct WorkloadStatus {
   bool known = false;   // the runtime has (or had, since its start) this workload
+  bool ending = false;  // End() was asked: no more user events
   std::string phase;    // Agent: Creating|Pending|Running|Failed; Session: Pending|Running|Idle|
                         // Complete|Error
   std::string message;  // why, when not Running
@@ -154,6 +155,10 @@ class WorkloadEvents {
                               std::vector<boost::json::object> events) = 0;
   virtual void MarkProcessed(const std::string& ns, const std::string& session,
                              const std::string& event_id) = 0;
+  // Undelivered(): the Session's user events not processed yet, oldest first (posted while it
+  // was starting; the runtime hands them to a new harness).
+  virtual std::vector<boost::json::object> Undelivered(const std::string& ns,
+                                                       const std::string& session) = 0;
   // RegisterFile(): publishes `content` as the next version of PaiFile ns/file; returns it.
   virtual absl::StatusOr<int64_t> RegisterFile(const std::string& ns, const std::string& file,
                                                const std::string& content) = 0;

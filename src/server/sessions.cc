@@ -56,12 +56,24 @@ void SessionEvents::MarkProcessed(const std::string& ns, const std::string& sess
   (void)store_.MarkEventProcessed(ns, session, event_id, Rfc3339Millis(clock_.Now()));
 }
 
+std::vector<json::object> SessionEvents::Undelivered(const std::string& ns,
+                                                     const std::string& session) {
+  auto evs = store_.ListEvents(ns, session, 0,
+                               {"user.message", "user.interrupt", "user.custom_tool_result"}, 10000);
+  std::vector<json::object> out;
+  for (auto& e : evs.ok() ? *evs : std::vector<json::object>{}) {
+    const json::value* p = e.if_contains("processed_at");
+    if (!p || p->is_null()) out.push_back(std::move(e));
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> SessionEvents::RegisterFile(const std::string& ns,
                                                     const std::string& file,
                                                     const std::string& content) {
-  if (file.empty() || file.size() > 63) {
-    return absl::InvalidArgumentError("file: a PaiFile name (a DNS-1123 label)");
-  }
+  bool label = !file.empty() && file.size() <= 63 && file.front() != '-' && file.back() != '-';
+  for (char c : file) label = label && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (!label) return absl::InvalidArgumentError("file: a PaiFile name (a DNS-1123 label)");
   if (!store_.Get("PaiFile", ns, file).ok()) {
     Resource r;
     r.kind = "PaiFile";
@@ -319,6 +331,13 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
                                         "\" is long-running; Sessions need a session-spawning "
                                         "Agent (longRunning: false)");
         status["completedAt"] = Rfc3339(now);
+        if (options_.events) {
+          (void)options_.events->Append(
+              r.ns, r.name,
+              {json::object{{"type", "session.status_terminated"},
+                            {"phase", "Error"},
+                            {"reason", status["message"]}}});
+        }
         WriteStatus(store_, r, std::move(status));
         continue;
       }

@@ -48,6 +48,8 @@ class SessionEvents final : public WorkloadEvents {
       const std::string& ns, const std::string& session, std::vector<boost::json::object> events);
   void MarkProcessed(const std::string& ns, const std::string& session,
                      const std::string& event_id) override;
+  std::vector<boost::json::object> Undelivered(const std::string& ns,
+                                               const std::string& session) override;
   absl::StatusOr<int64_t> RegisterFile(const std::string& ns, const std::string& file,
                                        const std::string& content) override;
   void Changed() override {

@@ -397,6 +397,10 @@ class SqliteStore final : public Store {
                                                          std::vector<json::object> events,
                                                          const std::string& now) override {
     std::lock_guard<std::mutex> lock(mu_);
+    // Only for a Session that exists (a deleted one's late events must not reach a new one).
+    if (!GetLocked("Session", ns, session).ok()) {
+      return absl::NotFoundError(pai::StrCat("Session \"", session, "\" not found"));
+    }
     Stmt last(db_, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE namespace=?1 AND session=?2");
     last.Bind(1, ns).Bind(2, session);
     if (last.Step() != SQLITE_ROW) return Error("events");
@@ -426,7 +430,10 @@ class SqliteStore final : public Store {
       if (type.rfind("user.", 0) == 0) out["processed_at"] = nullptr;
       e = std::move(out);
     }
-    PAI_RETURN_IF_ERROR(Exec("COMMIT"));
+    if (absl::Status c = Exec("COMMIT"); !c.ok()) {
+      (void)Exec("ROLLBACK");
+      return c;
+    }
     return events;
   }
 

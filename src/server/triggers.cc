@@ -1,7 +1,5 @@
 #include "server/triggers.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <ctime>
 #include <map>
@@ -14,9 +12,12 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "croncpp.h"
+#include "resource/resource.h"
+#include "runtime/egress_policy.h"
 #include "server/controller.h"
 #include "server/json_access.h"
 
@@ -24,9 +25,19 @@ namespace pai::server {
 namespace json = boost::json;
 
 absl::StatusOr<absl::Time> NextCronTick(const std::string& expr, absl::Time after) {
+  // Macros and whitespace as cron(8) reads them; croncpp wants five single-spaced fields.
+  static const std::pair<const char*, const char*> kMacros[] = {
+      {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+      {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+      {"@hourly", "0 * * * *"}};
+  std::string fields = absl::StrJoin(
+      absl::StrSplit(expr, absl::ByAnyChar(" \t"), absl::SkipEmpty()), " ");
+  for (auto [macro, five] : kMacros) {
+    if (fields == macro) fields = five;
+  }
   // croncpp reads six fields (seconds first) and works in the process's local time (UTC here).
   try {
-    const auto cron = cron::make_cron("0 " + expr);
+    const auto cron = cron::make_cron("0 " + fields);
     const std::time_t next = cron::cron_next(cron, absl::ToTimeT(after));
     if (next == static_cast<std::time_t>(-1)) {
       return absl::NotFoundError(pai::StrCat("\"", expr, "\" names no future time"));
@@ -38,35 +49,11 @@ absl::StatusOr<absl::Time> NextCronTick(const std::string& expr, absl::Time afte
 }
 
 bool CidrContains(const std::string& cidr, const std::string& address) {
-  const size_t slash = cidr.find('/');
-  const std::string net = cidr.substr(0, slash);
-  unsigned char a[16] = {}, n[16] = {};
-  int len = 0;
   std::string addr = address;
-  // IPv4-mapped IPv6 ("::ffff:10.0.0.1") matches IPv4 ranges.
-  if (addr.rfind("::ffff:", 0) == 0 && addr.find('.') != std::string::npos) addr = addr.substr(7);
-  if (inet_pton(AF_INET, net.c_str(), n) == 1 && inet_pton(AF_INET, addr.c_str(), a) == 1) {
-    len = 32;
-  } else if (inet_pton(AF_INET6, net.c_str(), n) == 1 &&
-             inet_pton(AF_INET6, addr.c_str(), a) == 1) {
-    len = 128;
-  } else {
-    return false;
-  }
-  int bits = len;
-  if (slash != std::string::npos) {
-    try {
-      bits = std::stoi(cidr.substr(slash + 1));
-    } catch (...) {
-      return false;
-    }
-    if (bits < 0 || bits > len) return false;
-  }
-  for (int i = 0; i < bits; ++i) {
-    const int mask = 0x80 >> (i % 8);
-    if ((a[i / 8] & mask) != (n[i / 8] & mask)) return false;
-  }
-  return true;
+  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
+  auto net = runtime::Cidr::Parse(cidr);
+  auto ip = runtime::IpAddress::Parse(addr);
+  return net.ok() && ip && net->Contains(*ip);
 }
 
 namespace {
@@ -130,6 +117,13 @@ void Controller::ReconcileTriggers(const std::map<std::string, AgentInfo>& agent
         if (!sessions.ok() || !a.ready) {
           item["active"] = false;
           item["message"] = a.ready ? "the store could not be read" : a.message;
+          // What the schedule has done is kept while it waits.
+          if (const json::object* old = Obj(&a.agent.object, "status")) {
+            for (const char* k : {"lastScheduleTime", "nextScheduleTime", "lastRunAt",
+                                  "lastRunPhase", "skippedRuns", "lastSkippedAt"}) {
+              if (const json::value* v = old->if_contains(k)) st[k] = *v;
+            }
+          }
         } else {
           RunSchedule(a, expr, now, *sessions, st, item);
         }
@@ -276,7 +270,16 @@ WebhookResult HandleWebhook(Store& store, SessionEvents& events, Runtime& runtim
     return fail(404, "not_found", "no such webhook");
   }
   const json::object* webhook = nullptr;
-  if (const json::array* ts = Arr(Obj(&agent->object, "spec"), "triggers")) {
+  // Legacy Agents (spec.webhook) are read through the same mapping the controller uses.
+  json::object mapped;
+  const json::object* spec = Obj(&agent->object, "spec");
+  if (resource::IsLegacy(agent->object)) {
+    mapped = resource::MapLegacy(agent->object, [](std::string_view) {
+               return std::optional<std::string>();
+             }).spec;
+    spec = &mapped;
+  }
+  if (const json::array* ts = Arr(spec, "triggers")) {
     for (const json::value& t : *ts) {
       if (t.is_object()) {
         if (const json::object* w = Obj(&t.as_object(), "webhook")) webhook = w;

@@ -41,7 +41,8 @@ WebhookResult HandleWebhook(Store& store, SessionEvents& events, Runtime& runtim
                             const WebhookCall& call);
 
 // CidrContains(): whether IP `address` (v4 or v6) lies in `cidr` ("10.0.0.0/8", "::1/128", or a
-// bare address). False for anything unparsable.
+// bare address; IPv4 blocks contain IPv4-mapped IPv6 callers). False for anything unparsable.
+// (runtime/egress_policy.h's Cidr, shared with the egress proxy's allow-list.)
 bool CidrContains(const std::string& cidr, const std::string& address);
 
 }  // namespace pai::server

@@ -66,7 +66,7 @@ test('pai run: the demo agent writes a file in its sandboxed workspace through a
     assert.ok(s.value.status.startedAt);
     assert.ok(s.value.status.tokensUsed > 0, JSON.stringify(s.value.status));
     // The file is in the Session's workspace, owned by the sandbox user, not root.
-    const file = path.join(p.stateDir, 'runtime', 'workspaces', 'default', 'hello', 'hello.txt');
+    const file = path.join(p.stateDir, 'runtime', 'workspaces', 'sessions', 'default', 'hello', 'hello.txt');
     assert.equal(fs.readFileSync(file, 'utf8'), 'Hello from Pai!\n');
     assert.equal(fs.statSync(file).uid, 65532);
     assert.ok(!fs.existsSync(path.join(process.cwd(), 'hello.txt')));
@@ -146,6 +146,16 @@ test('sandbox: exec exit codes, cp round trip, web_fetch through the egress prox
     assert.equal(seven.code, 7);
     assert.match(seven.stdout, /out/);
     assert.match(seven.stderr, /err/);
+
+    // The Session's own identity is inside (and is its only credential), but never in any host
+    // process's command line (readable by every host user).
+    const key = (await paiOk(home, ['exec', 'box', '--', 'sh', '-c', 'echo $OPENAI_API_KEY'])).trim();
+    assert.match(key, /^pai_[0-9a-f]{12}_/);
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let cmdline = '';
+      try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+      assert.ok(!cmdline.includes(key), `the token is in the command line of pid ${pid}`);
+    }
 
     // cp both ways.
     const dir = tmpDir('pai-cp-');

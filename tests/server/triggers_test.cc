@@ -49,6 +49,12 @@ TEST_CASE("cron ticks are 5-field UTC expressions") {
   next = NextCronTick("*/5 * * * *", At("2026-12-05T10:05:00Z"));
   REQUIRE(next.ok());
   CHECK(Rfc3339(*next) == "2026-12-05T10:10:00Z");
+  next = NextCronTick("@daily", At("2026-12-05T10:00:00Z"));
+  REQUIRE(next.ok());
+  CHECK(Rfc3339(*next) == "2026-12-06T00:00:00Z");
+  next = NextCronTick("0  9\t* * 1", At("2026-12-05T10:00:00Z"));
+  REQUIRE(next.ok());
+  CHECK(Rfc3339(*next) == "2026-12-07T09:00:00Z");
   CHECK(absl::IsInvalidArgument(NextCronTick("61 * * * *", absl::Now()).status()));
   CHECK(absl::IsInvalidArgument(NextCronTick("not cron", absl::Now()).status()));
 }

@@ -1048,6 +1048,11 @@ absl::StatusOr<double> ParseCpuQuantity(const std::string& q) {
 
 absl::StatusOr<std::unique_ptr<server::Runtime>> NewLocalRuntime(LocalRuntimeOptions options) {
   if (!options.events || !options.clock) return absl::InvalidArgumentError("events and clock");
+  if (::geteuid() != 0) {
+    return absl::FailedPreconditionError(
+        "the local runtime needs root: it creates cgroups and runs each sandbox as its Agent's "
+        "runAsUser");
+  }
   const HostSupport& host = DetectHost();
   if (host.bwrap.empty()) {
     return absl::FailedPreconditionError(

@@ -459,24 +459,6 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-// CreatorEnv(): the `pai config set-env` variables of the token that created `r` (its
-// pai.io/created-by annotation), as they are now: the runtime snapshots them at start.
-std::map<std::string, std::string> CreatorEnv(Store& store, const Resource& r) {
-  std::map<std::string, std::string> env;
-  const json::object* meta = Obj(&r.object, "metadata");
-  // The token that wrote the spec when it is not the creator: its own env, never the creator's.
-  std::string creator = Str(Obj(meta, "annotations"), "pai.io/last-applied-by");
-  if (creator.empty()) creator = Str(Obj(meta, "annotations"), "pai.io/created-by");
-  if (creator.empty()) return env;
-  auto token = store.Get("PaiAccessToken", "", creator);
-  if (!token.ok()) return env;
-  if (const json::object* e = Obj(Obj(&token->object, "spec"), "env")) {
-    for (const auto& [k, v] : *e) {
-      if (v.is_string()) env[std::string(k)] = std::string(v.as_string());
-    }
-  }
-  return env;
-}
 
 void SetStatus(Store& store, const Resource& r, json::object status) {
   const json::value* old = r.object.if_contains("status");
@@ -567,6 +549,25 @@ void WorkloadInputs(Store& store, const Snapshot& s, const Resource& r, const js
 }
 
 }  // namespace
+
+// CreatorEnv(): the `pai config set-env` variables of the token that created `r` (its
+// pai.io/created-by annotation), as they are now: the runtime snapshots them at start.
+std::map<std::string, std::string> CreatorEnv(Store& store, const Resource& r) {
+  std::map<std::string, std::string> env;
+  const json::object* meta = Obj(&r.object, "metadata");
+  // The token that wrote the spec when it is not the creator: its own env, never the creator's.
+  std::string creator = Str(Obj(meta, "annotations"), "pai.io/last-applied-by");
+  if (creator.empty()) creator = Str(Obj(meta, "annotations"), "pai.io/created-by");
+  if (creator.empty()) return env;
+  auto token = store.Get("PaiAccessToken", "", creator);
+  if (!token.ok()) return env;
+  if (const json::object* e = Obj(Obj(&token->object, "spec"), "env")) {
+    for (const auto& [k, v] : *e) {
+      if (v.is_string()) env[std::string(k)] = std::string(v.as_string());
+    }
+  }
+  return env;
+}
 
 absl::Status Controller::ReconcileOnce() {
   // 1. The gateway's configuration.
@@ -740,7 +741,6 @@ absl::Status Controller::ReconcileOnce() {
     info.ready = st["ready"].as_bool();
     info.message = message;
     info.token = agent_token[k];
-    info.env = CreatorEnv(store_, r);
     WorkloadInputs(store_, s, r, spec, info);
     const json::value* lr = spec.if_contains("longRunning");
     if (lr && lr->is_bool() && lr->as_bool()) {
@@ -754,7 +754,8 @@ absl::Status Controller::ReconcileOnce() {
         w.spec = spec;
         w.gateway_url = options_.gateway_url;
         w.gateway_token = agent_token[k];
-        w.env = info.env;
+        w.env = CreatorEnv(store_, r);  // the Agent's own env[] wins over its creator's
+        for (const auto& [k, v] : info.env) w.env[k] = v;
         w.files = info.files;
         (void)runtime_.Start(w);
       }

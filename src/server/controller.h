@@ -46,7 +46,7 @@ struct AgentInfo {
   bool ready = false;
   std::string message;       // why not ready
   std::string token;         // the Agent's own gateway identity (long-running replicas)
-  std::map<std::string, std::string> env;  // env[] with secretRef values resolved
+  std::map<std::string, std::string> env;  // the Agent's env[], secretRef values resolved
   std::vector<WorkloadFile> files;         // skills, PaiFile versions, configFiles
 };
 
@@ -117,5 +117,11 @@ struct Rendered {
   std::map<std::string, std::string> notes;
 };
 Rendered RenderGatewayConfig(Store& store);
+
+// CreatorEnv(): the `pai config set-env` variables of the token that created `r` (or, when
+// another token last wrote its spec, of that token: a spec never runs with someone else's
+// variables). A Session started by `pai run` or the API has its caller's; one started by a
+// trigger has its Agent's creator's.
+std::map<std::string, std::string> CreatorEnv(Store& store, const Resource& r);
 
 }  // namespace pai::server

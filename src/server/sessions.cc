@@ -370,7 +370,8 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
       w.session = SessionConfig(r, a.spec, trigger == "schedule" ? "task" : "interactive");
       w.gateway_url = options_.gateway_url;
       w.gateway_token = token;
-      w.env = a.env;
+      w.env = CreatorEnv(store_, r);  // the Session's creator; the Agent's env[] wins
+      for (const auto& [k, v] : a.env) w.env[k] = v;
       w.files = a.files;
       if (absl::Status st = runtime_.Start(w); !st.ok()) {
         log::Warn("session start failed", {{"session", key}, {"error", std::string(st.message())}});

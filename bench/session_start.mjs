@@ -15,7 +15,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 import {
   startPlatform, paiOk, loggedInHome, tmpDir,
@@ -55,17 +58,18 @@ async function firstModelCall(p, name) {
   return ms;
 }
 
-function bareSandboxCall(sockDir, token) {
+async function bareSandboxCall(sockDir, token) {
   const body = JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   const t0 = performance.now();
-  const r = spawnSync('setpriv', ['--reuid', '65532', '--regid', '65532', '--clear-groups',
+  // Asynchronous: the forwarder to the gateway runs in this process.
+  const r = await run('setpriv', ['--reuid', '65532', '--regid', '65532', '--clear-groups',
     'bwrap', '--unshare-all', '--die-with-parent', '--new-session', '--uid', '65532', '--gid', '65532',
     '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib',
     '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/sbin', '/sbin', '--ro-bind', '/etc', '/etc',
     '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--ro-bind', sockDir, '/run/pai',
     'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', '/run/pai/gw.sock',
     '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', '-d', body,
-    'http://gateway/v1/chat/completions'], { encoding: 'utf8' });
+    'http://gateway/v1/chat/completions']);
   const ms = performance.now() - t0;
   if (r.stdout !== '200') throw new Error(`bare sandbox call: ${r.stdout} ${r.stderr}`);
   return ms;
@@ -91,11 +95,11 @@ try {
 
   const session = [];
   const bare = [];
-  bareSandboxCall(sockDir, token);  // warm caches once for both
+  await bareSandboxCall(sockDir, token);  // warm caches once for both
   await firstModelCall(p, 'warmup');
   for (let i = 0; i < rounds; i += 1) {
     session.push(await firstModelCall(p, `bench-${i}`));
-    bare.push(bareSandboxCall(sockDir, token));
+    bare.push(await bareSandboxCall(sockDir, token));
   }
   fwd.close();
   const s = stats(session);

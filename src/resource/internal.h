@@ -34,7 +34,6 @@ std::string Index(std::string_view path, size_t i);
 // Quote() renders a value for a message: strings in double quotes, others as JSON.
 std::string Quote(const boost::json::value& v);
 
-// IsDns1123Label(): lowercase alphanumerics and '-', 1..63, starting and ending alphanumeric.
-bool IsDns1123Label(std::string_view s);
+using resource::IsDns1123Label;
 
 }  // namespace pai::resource::internal

@@ -110,6 +110,8 @@ std::string Quote(const boost::json::value& v) {
   return boost::json::serialize(v);
 }
 
+}  // namespace internal
+
 bool IsDns1123Label(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   for (char c : s) {
@@ -118,5 +120,4 @@ bool IsDns1123Label(std::string_view s) {
   return s.front() != '-' && s.back() != '-';
 }
 
-}  // namespace internal
 }  // namespace pai::resource

@@ -92,6 +92,10 @@ struct LegacyMapping {
   bool changed = false;                 // false when the input had no legacy field
 };
 
+// IsDns1123Label(): lowercase alphanumerics and '-', 1..63, starting and ending alphanumeric
+// (resource names; also what may name a host directory: no '/', no "..").
+bool IsDns1123Label(std::string_view s);
+
 // IsLegacy() is true for kind AgentWorkload and for Agents with any legacy field
 // (modelBindings, type, agentDefinition, schedule, webhook, conversational, mcpServers,
 // managedAgentDefinitions, or image without harness).

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "resource/resource.h"
 #include "runtime/egress.h"
 #include "runtime/sandbox.h"
 #include "server/json_access.h"
@@ -154,15 +155,6 @@ std::string Normal(const std::string& p) {
   std::string n = fs::path(p).lexically_normal().string();
   while (n.size() > 1 && n.back() == '/') n.pop_back();
   return n;
-}
-
-// IsLabel(): a DNS-1123 label (what names host directories: no '/', no "..").
-bool IsLabel(const std::string& s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
 }
 
 // Pipe(): {read, write}, both close-on-exec (the sandbox dups what it needs).
@@ -565,7 +557,7 @@ class LocalRuntime final : public server::Runtime {
         if (!v.is_object()) continue;
         const std::string vname = Str(&v.as_object(), "name");
         const std::string mount = Normal(Str(&v.as_object(), "mountPath"));
-        if (!IsLabel(vname)) {
+        if (!resource::IsDns1123Label(vname)) {
           return absl::InvalidArgumentError(pai::StrCat(
               "volumes: \"", vname, "\" is not a volume name (a DNS-1123 label)"));
         }

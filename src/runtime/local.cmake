@@ -2,4 +2,4 @@
 add_library(pai_runtime local.cc)
 target_link_libraries(pai_runtime
   PUBLIC pai_sandbox pai_egress Boost::json absl::status absl::statusor absl::time
-  PRIVATE pai_common absl::strings pai_warnings)
+  PRIVATE pai_common pai_resource absl::strings pai_warnings)

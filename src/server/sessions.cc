@@ -71,9 +71,9 @@ std::vector<json::object> SessionEvents::Undelivered(const std::string& ns,
 absl::StatusOr<int64_t> SessionEvents::RegisterFile(const std::string& ns,
                                                     const std::string& file,
                                                     const std::string& content) {
-  bool label = !file.empty() && file.size() <= 63 && file.front() != '-' && file.back() != '-';
-  for (char c : file) label = label && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
-  if (!label) return absl::InvalidArgumentError("file: a PaiFile name (a DNS-1123 label)");
+  if (!resource::IsDns1123Label(file)) {
+    return absl::InvalidArgumentError("file: a PaiFile name (a DNS-1123 label)");
+  }
   if (!store_.Get("PaiFile", ns, file).ok()) {
     Resource r;
     r.kind = "PaiFile";
@@ -279,6 +279,19 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
     (void)store_.MarkIdentityRevoked(it->second->id, Rfc3339(now));
     identity.erase(it);
   };
+  // fail(): a Session the runtime never ran to its end: Error, and the stream's last event.
+  auto fail = [&](const Resource& r, json::object status, const std::string& reason) {
+    status["phase"] = "Error";
+    status["message"] = reason;
+    status["completedAt"] = Rfc3339(now);
+    if (options_.events) {
+      (void)options_.events->Append(r.ns, r.name,
+                                    {json::object{{"type", "session.status_terminated"},
+                                                  {"phase", "Error"},
+                                                  {"reason", reason}}});
+    }
+    WriteStatus(store_, r, std::move(status));
+  };
   for (const Resource& r : *sessions) {
     const std::string key = pai::StrCat(r.ns, "/", r.name);
     live.insert(key);
@@ -308,17 +321,7 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
     if (!ws.known) {
       if (!Str(&status, "startedAt").empty()) {
         // It ran, and the runtime no longer has it (pai-server restarted): it ended.
-        status["phase"] = "Error";
-        status["message"] = "the sandbox ended when pai-server restarted";
-        status["completedAt"] = Rfc3339(now);
-        if (options_.events) {
-          (void)options_.events->Append(
-              r.ns, r.name,
-              {json::object{{"type", "session.status_terminated"},
-                            {"phase", "Error"},
-                            {"reason", "the sandbox ended when pai-server restarted"}}});
-        }
-        WriteStatus(store_, r, std::move(status));
+        fail(r, std::move(status), "the sandbox ended when pai-server restarted");
         revoke(r.uid());
         continue;
       }
@@ -326,19 +329,10 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
       const AgentInfo& a = agent->second;
       const json::value* lr = a.spec.if_contains("longRunning");
       if (lr && lr->is_bool() && lr->as_bool()) {
-        status["phase"] = "Error";
-        status["message"] = pai::StrCat("Agent \"", agent_name,
-                                        "\" is long-running; Sessions need a session-spawning "
-                                        "Agent (longRunning: false)");
-        status["completedAt"] = Rfc3339(now);
-        if (options_.events) {
-          (void)options_.events->Append(
-              r.ns, r.name,
-              {json::object{{"type", "session.status_terminated"},
-                            {"phase", "Error"},
-                            {"reason", status["message"]}}});
-        }
-        WriteStatus(store_, r, std::move(status));
+        fail(r, std::move(status),
+             pai::StrCat("Agent \"", agent_name,
+                         "\" is long-running; Sessions need a session-spawning Agent "
+                         "(longRunning: false)"));
         continue;
       }
       if (!a.ready) {

@@ -205,7 +205,11 @@ int main(int argc, char** argv) {
   if (::chmod(state_dir.c_str(), 0711) != 0) {
     return Fail(pai::StrCat("cannot restrict ", state_dir, " (chmod 0711)"));
   }
-  auto store = pai::server::OpenSqliteStore(state_dir + "/pai.db");
+  pai::server::SystemClock system_clock;
+  pai::server::ManualClock manual_clock;
+  const pai::server::Clock& clock =
+      test_clock ? static_cast<const pai::server::Clock&>(manual_clock) : system_clock;
+  auto store = pai::server::OpenSqliteStore(state_dir + "/pai.db", &clock);
   if (!store.ok()) return Fail(std::string(store.status().message()));
   pai::server::AccessTokens access(**store);
   auto admin_file = FirstAdminToken(**store, access, state_dir);
@@ -218,10 +222,6 @@ int main(int argc, char** argv) {
   }
 
   const std::string gateway_state = state_dir + "/gateway";
-  pai::server::SystemClock system_clock;
-  pai::server::ManualClock manual_clock;
-  const pai::server::Clock& clock =
-      test_clock ? static_cast<const pai::server::Clock&>(manual_clock) : system_clock;
   pai::server::EventHub hub;
   pai::server::SessionEvents events(**store, hub, clock, nullptr);
   std::unique_ptr<pai::server::Runtime> runtime;

@@ -148,7 +148,7 @@ std::vector<std::string> OwnerUids(const json::object& o) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {
+  SqliteStore(sqlite3* db, const Clock* clock) : db_(db), clock_(clock) {
     Stmt s(db_, "SELECT value FROM counters WHERE name='resourceVersion'");
     if (s.Step() == SQLITE_ROW) version_ = s.Int(0);
   }
@@ -557,7 +557,7 @@ class SqliteStore final : public Store {
     json::object& meta = Meta(r.object);
     meta["uid"] = NewUid();
     meta["generation"] = 1;
-    meta["creationTimestamp"] = NowRfc3339();
+    meta["creationTimestamp"] = clock_ ? Rfc3339(clock_->Now()) : NowRfc3339();
     return Transaction([&] { return WriteLocked(r, /*insert=*/true); });
   }
 
@@ -629,6 +629,7 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_;
+  const Clock* clock_;  // null: real time
   std::mutex mu_;
   std::condition_variable changed_;
   int64_t version_ = 0;
@@ -637,7 +638,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                                       const Clock* clock) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
@@ -653,7 +655,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) 
     sqlite3_close(db);
     return absl::InternalError(pai::StrCat("cannot initialise ", path, ": ", m));
   }
-  return std::unique_ptr<Store>(new SqliteStore(db));
+  return std::unique_ptr<Store>(new SqliteStore(db, clock));
 }
 
 }  // namespace pai::server

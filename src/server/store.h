@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "boost/json/object.hpp"
+#include "server/clock.h"
 
 namespace pai::server {
 
@@ -156,9 +157,12 @@ class Store {
   virtual int64_t WaitForChange(int64_t seen, std::chrono::milliseconds timeout) = 0;
 };
 
-// OpenSqliteStore(): opens (creating) `path` with WAL journaling and the schema.
+// OpenSqliteStore(): opens (creating) `path` with WAL journaling and the schema. `clock` (null:
+// real time; otherwise it must outlive the store) stamps creationTimestamp, so that a test
+// clock moves creation times and the schedules computed from them together.
 // Errors: Internal when SQLite cannot open or migrate the file.
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                                       const Clock* clock = nullptr);
 
 // NewUid(): a random RFC 4122 version-4 UUID.
 std::string NewUid();

@@ -326,7 +326,7 @@ test('idle timeout and ttlSecondsAfterFinished follow the server clock (moved by
   }
 });
 
-test('schedule trigger: a cron tick starts a run that completes; a tick during an active run is skipped', async () => {
+test('schedule trigger: a cron tick of the server clock starts a run that completes and is recorded on the Agent', async () => {
   const p = await startPlatform({ extraArgs: ['--test-clock'] });
   try {
     const home = await loggedInHome(p);

@@ -81,6 +81,21 @@ TEST_CASE("store create assigns uid, generation 1, a resourceVersion and a creat
   CHECK(second->resource_version() > created->resource_version());
 }
 
+TEST_CASE("store creationTimestamp follows the clock it is given") {
+  TempDir dir;
+  ManualClock clock;
+  clock.Set(absl::FromUnixSeconds(1700000000));  // 2023-11-14T22:13:20Z
+  auto store = OpenSqliteStore(dir / "pai.db", &clock);
+  REQUIRE(store.ok());
+  auto a = (*store)->Create(Agent("a", "x"));
+  REQUIRE(a.ok());
+  CHECK(MetaStr(*a, "creationTimestamp") == "2023-11-14T22:13:20Z");
+  clock.Advance(absl::Minutes(5));
+  auto b = (*store)->Create(Agent("a", "y"));
+  REQUIRE(b.ok());
+  CHECK(MetaStr(*b, "creationTimestamp") == "2023-11-14T22:18:20Z");
+}
+
 TEST_CASE("store create of a name that exists fails with AlreadyExists") {
   TempDir dir;
   auto store = OpenStoreIn(dir);

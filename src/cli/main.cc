@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   int64_t upstream_idle_ms = opts.upstream_idle_timeout.count();
   int64_t drain_ms = opts.drain_timeout.count();
   int64_t watch_ms = opts.watch_interval.count();
+  int64_t stream_duration_ms = opts.stream_limits.max_duration.count();
 
   app.add_option("-f,--file", opts.config_paths,
                  "Manifest file or directory (repeatable); none: embedded default config");
@@ -130,6 +131,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--upstream-idle-timeout-ms", upstream_idle_ms,
                  "Provider silence allowed between body reads")
+      ->capture_default_str();
+  app.add_option("--max-sse-event-bytes", opts.stream_limits.max_event_bytes,
+                 "Largest event in a provider's stream (the stream ends with an error above)")
+      ->capture_default_str();
+  app.add_option("--stream-bytes-per-token", opts.stream_limits.bytes_per_token,
+                 "Provider stream bytes allowed per output token of the request's limit")
+      ->capture_default_str();
+  app.add_option("--max-stream-bytes", opts.stream_limits.max_stream_bytes,
+                 "Most bytes of one provider stream (also the bound without an output limit)")
+      ->capture_default_str();
+  app.add_option("--max-stream-duration-ms", stream_duration_ms,
+                 "Longest provider stream, response header to last byte")
       ->capture_default_str();
   app.add_option("--drain-timeout-ms", drain_ms, "Grace period for in-flight requests on SIGTERM")
       ->capture_default_str();
@@ -221,6 +234,7 @@ int main(int argc, char** argv) {
   opts.upstream_idle_timeout = std::chrono::milliseconds(upstream_idle_ms);
   opts.drain_timeout = std::chrono::milliseconds(drain_ms);
   opts.watch_interval = std::chrono::milliseconds(watch_ms);
+  opts.stream_limits.max_duration = std::chrono::milliseconds(stream_duration_ms);
 
   std::string demo_token;
   if (opts.config_paths.empty()) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/stream_limits.h"
+
 namespace pai::gateway {
 
 struct GatewayOptions {
@@ -34,6 +36,8 @@ struct GatewayOptions {
   std::chrono::milliseconds upstream_first_byte_timeout{300'000};
   std::chrono::milliseconds upstream_idle_timeout{120'000};
   std::chrono::milliseconds drain_timeout{30'000};
+  // Bounds of one streamed provider response (event size, bytes, duration): stream_limits.h.
+  StreamLimits stream_limits;
   std::chrono::milliseconds watch_interval{250};  // config and token file polling
   bool access_log = true;  // one JSON line per agent request
   // Audit chain in "<state_dir>/audit" (docs/audit.md). The first key file signs; all verify.

@@ -160,6 +160,15 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Help("Provider responses that reported no token usage.")
                         .Register(*registry_)
                         .Add({});
+  auto& stream_limits = prometheus::BuildCounter()
+                            .Name("pai_gateway_stream_limit_exceeded_total")
+                            .Help("Provider streams ended by the gateway at a stream limit, by "
+                                  "limit (event_bytes | stream_bytes | duration).")
+                            .Register(*registry_);
+  for (int i = 0; i < static_cast<int>(StreamLimit::kCount); ++i) {
+    stream_limits_[i] = &stream_limits.Add(
+        {{"limit", std::string(StreamLimitLabel(static_cast<StreamLimit>(i)))}});
+  }
 }
 
 std::string Metrics::Serialize() const {

@@ -19,6 +19,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "gateway/stream_limits.h"
+
 namespace pai::gateway {
 
 // Route: the agent-facing routes, as metric label values.
@@ -79,6 +81,10 @@ class Metrics {
   prometheus::Counter& config_reloads(bool success) { return success ? *reload_ok_ : *reload_fail_; }
   prometheus::Counter& upstream_connections(bool reused) { return reused ? *conn_reused_ : *conn_new_; }
   prometheus::Counter& stream_usage_missing() { return *usage_missing_; }
+  // stream_limit_exceeded(): streams the gateway ended at one of its bounds (stream_limits.h).
+  prometheus::Counter& stream_limit_exceeded(StreamLimit limit) {
+    return *stream_limits_[static_cast<int>(limit)];
+  }
 
   // GuardMetricsFor() resolves a GuardBinding's handles (locks: at configuration load).
   GuardMetrics GuardMetricsFor(std::string_view binding, std::string_view classifier);
@@ -116,6 +122,7 @@ class Metrics {
   prometheus::Counter* conn_new_;
   prometheus::Counter* conn_reused_;
   prometheus::Counter* usage_missing_;
+  std::array<prometheus::Counter*, static_cast<int>(StreamLimit::kCount)> stream_limits_{};
   prometheus::Family<prometheus::Counter>* cost_family_;
   prometheus::Family<prometheus::Gauge>* remaining_family_;
   std::array<prometheus::Counter*, 7> rejections_{};

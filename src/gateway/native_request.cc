@@ -325,8 +325,8 @@ NativeResult ResponsesResult(std::string_view body) {
   return r;
 }
 
-NativeStreamRelay::NativeStreamRelay(bool anthropic)
-    : anthropic_(anthropic), translator_("", true, 0), view_(true) {
+NativeStreamRelay::NativeStreamRelay(bool anthropic, size_t max_event_bytes)
+    : anthropic_(anthropic), parser_(max_event_bytes), translator_("", true, 0), view_(true) {
   view_.CollectContent();
 }
 

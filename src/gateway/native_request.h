@@ -94,12 +94,15 @@ NativeResult ResponsesResult(std::string_view body);
 // read on the way. Not thread-safe; one per stream.
 class NativeStreamRelay {
  public:
-  explicit NativeStreamRelay(bool anthropic);
+  // `max_event_bytes`: the largest provider event accepted (SseParser); past it overflowed().
+  explicit NativeStreamRelay(bool anthropic,
+                             size_t max_event_bytes = SseParser::kDefaultMaxEventBytes);
   // Process() consumes provider bytes and appends the events the client gets now to `out`.
   void Process(std::string_view bytes, std::string& out);
   // Finish() appends the held final event.
   void Finish(std::string& out);
   bool completed() const { return completed_; }  // the final event arrived
+  bool overflowed() const { return parser_.overflowed(); }  // an event exceeded the limit
   // failed(): the provider reported an error event (relayed as it is); error() is its status.
   bool failed() const { return failed_; }
   const ApiError& error() const { return error_; }

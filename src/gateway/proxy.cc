@@ -13,9 +13,11 @@
 #include "common/json_util.h"
 #include "common/log.h"
 #include "gateway/errors.h"
+#include "gateway/log_fields.h"
 #include "gateway/internal/server_impl.h"
 #include "gateway/mock_provider.h"
 #include "gateway/openai_request.h"
+#include "gateway/stream_limits.h"
 #include "gateway/stream_relay.h"
 #include "gateway/translate_anthropic.h"
 #include "gateway/translate_gemini.h"
@@ -130,7 +132,7 @@ void ArmClientWatch(ClientConn* conn, uint64_t generation) {
             ::recv(conn->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
           w->gone = true;
-          if (w->call) w->call->Cancel();
+          w->upstream.Cancel();  // also before the provider's response header
         } else if (n < 0) {
           ArmClientWatch(conn, generation);  // spurious wake-up
         }
@@ -141,14 +143,15 @@ void ArmClientWatch(ClientConn* conn, uint64_t generation) {
 void StartClientWatch(ClientConn* conn) {
   ClientWatch& w = *conn->watch;
   ++w.generation;
-  w.call = nullptr;
+  w.upstream = CancelSlot{};
   w.gone = false;
+  w.delivered = false;
   ArmClientWatch(conn, w.generation);
 }
 
 void StopClientWatch(ClientConn* conn) {
   ++conn->watch->generation;
-  conn->watch->call = nullptr;
+  conn->watch->upstream = CancelSlot{};
   beast::error_code ignored;
   conn->stream.socket().cancel(ignored);  // no other operation is pending on it now
 }
@@ -194,6 +197,26 @@ struct ChunkWriter {
     conn->stream.expires_after(timeout);
     auto [ec, n] = co_await net::async_write(conn->stream, http::make_chunk_last(), kTuple);
     conn->stream.expires_never();
+    co_return ec;
+  }
+
+  // Last() writes the final events and the end of the body in one write, so that a client
+  // that leaves as soon as it has the last event cannot cut the body between the two; on
+  // success the response counts as delivered (a later EOF is no abort).
+  net::awaitable<beast::error_code> Last(std::string_view bytes) {
+    if (bytes.empty()) {
+      beast::error_code ec = co_await End();
+      if (!ec) conn->watch->delivered = true;
+      co_return ec;
+    }
+    conn->stream.expires_after(timeout);
+    auto [ec, n] = co_await net::async_write(
+        conn->stream,
+        beast::buffers_cat(http::make_chunk(net::const_buffer(bytes.data(), bytes.size())),
+                           http::make_chunk_last()),
+        kTuple);
+    conn->stream.expires_never();
+    if (!ec) conn->watch->delivered = true;
     co_return ec;
   }
 };
@@ -505,7 +528,12 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   if (ctx.model) {
     line["model"] = ctx.model->ref;
     if (ctx.model->provider) line["provider"] = ctx.model->provider->spec.name;
+  } else if (const std::string_view m =
+                 match.model_id.empty() ? RequestedModel(ctx) : match.model_id;
+             !m.empty()) {
+    line["requested_model"] = LogSafe(m);  // e.g. model_not_found: what was asked for
   }
+  if (ctx.route == Route::kOther) line["path"] = LogPath(target);  // unknown paths
   line["status"] = ctx.http_status;
   line["latency_ms"] = static_cast<int64_t>(latency * 1000);
   if (ctx.upstream_seconds >= 0) {
@@ -754,9 +782,10 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     // While the provider call runs, a watch on the client socket closes it if the agent
     // disconnects, instead of generating tokens nobody will read.
     StartClientWatch(conn);
-    result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->call, &client_gone, &failure,
-                               t0);
-    client_gone = client_gone || conn->watch->gone;
+    result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->upstream, &client_gone,
+                               &failure, t0);
+    // A client that leaves once it has the whole response did not abort the call.
+    client_gone = (client_gone || conn->watch->gone) && !conn->watch->delivered;
     StopClientWatch(conn);
     ctx->model->metrics.calls->Increment();
     ctx->model->metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
@@ -808,14 +837,14 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
 net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn,
                                                    RequestContext* ctx,
                                                    http::request<http::string_body>* up,
-                                                   UpstreamCall** current, bool* client_gone,
+                                                   CancelSlot* cancel, bool* client_gone,
                                                    UpstreamFailure* failure,
                                                    std::chrono::steady_clock::time_point t0) {
   // No exception may leave: the request must still be settled and answered.
   try {
-    co_return co_await ExchangeImpl(shard, conn, ctx, up, current, client_gone, failure, t0);
+    co_return co_await ExchangeImpl(shard, conn, ctx, up, cancel, client_gone, failure, t0);
   } catch (const std::exception& e) {
-    *current = nullptr;
+    cancel->call = nullptr;
     log::Error("exception in upstream exchange",
                {{"request_id", ctx->request_id}, {"error", e.what()}});
     co_return MakeHttpError(502, "Internal error while calling the model provider",
@@ -826,12 +855,13 @@ net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* con
 net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn,
                                                        RequestContext* ctx,
                                                        http::request<http::string_body>* up,
-                                                       UpstreamCall** current, bool* client_gone,
+                                                       CancelSlot* cancel, bool* client_gone,
                                                        UpstreamFailure* failure,
                                                        std::chrono::steady_clock::time_point t0) {
   const ModelRoute& model = *ctx->model;
   const ProviderRuntime& provider = *model.provider;
-  auto started = co_await UpstreamCall::Start(*shard->pool, provider.endpoint, std::move(*up));
+  auto started =
+      co_await UpstreamCall::Start(*shard->pool, provider.endpoint, std::move(*up), cancel);
   if (!started.ok()) {
     if (started.status().code() != absl::StatusCode::kCancelled) {
       model.metrics.upstream_errors->Increment();
@@ -839,11 +869,11 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return started.status();
   }
   std::unique_ptr<UpstreamCall> call = std::move(*started);
-  *current = call.get();
+  cancel->call = call.get();
   const int status = call->status();
   if (status < 200 || status >= 300) {
     auto text = co_await call->ReadAll(kMaxErrorBody);
-    *current = nullptr;
+    cancel->call = nullptr;
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     if (status >= 500) model.metrics.upstream_errors->Increment();
     failure->status = status;
@@ -898,16 +928,16 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       beast::iequals(call->header()[http::field::content_type].substr(0, 17), "text/event-stream");
   if (ctx->stream && is_sse && ctx->native) {
     absl::Status s = co_await RelayNative(conn, ctx, call.get(), client_gone);
-    *current = nullptr;
+    cancel->call = nullptr;
     co_return s;
   }
   if (ctx->stream && is_sse) {
     absl::Status s = co_await RelayUpstream(conn, ctx, call.get(), client_gone);
-    *current = nullptr;
+    cancel->call = nullptr;
     co_return s;
   }
   auto text = co_await call->ReadAll(options_.max_response_bytes);
-  *current = nullptr;
+  cancel->call = nullptr;
   ctx->upstream_seconds = Seconds(Clock::now() - t0);
   if (!text.ok()) {
     if (text.status().code() != absl::StatusCode::kCancelled) {
@@ -935,7 +965,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     AddHeaders(res, *ctx);
     ctx->http_status = 200;
     if (ctx->route != Route::kCountTokens && !co_await BeforeSuccess(ctx)) co_return NotAudited();
-    co_await WriteResponse(conn, res, options_.body_timeout);
+    const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
+    conn->watch->delivered = !wec;
     co_return absl::OkStatus();
   }
   if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
@@ -964,7 +995,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   AddHeaders(res, *ctx);
   ctx->http_status = 200;
   if (!co_await BeforeSuccess(ctx)) co_return NotAudited();  // durable before success shows
-  co_await WriteResponse(conn, res, options_.body_timeout);
+  const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
+  conn->watch->delivered = !wec;
   co_return absl::OkStatus();
 }
 
@@ -972,7 +1004,10 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
                                                         UpstreamCall* call, bool* client_gone) {
   const ModelRoute& model = *ctx->model;
   const auto t0 = Clock::now();
-  ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage);
+  const StreamLimits& limits = options_.stream_limits;
+  StreamMeter meter(limits, StreamOutputLimit(*ctx), ctx->body->size(), t0);
+  call->set_deadline(meter.deadline());
+  ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage, limits.max_event_bytes);
   if (ctx->chat && ctx->agent->scans_responses) relay.CollectContent();
   // Providers with their own API: their events are translated into chat.completion.chunk
   // events first, then relayed like OpenAI's (usage always requested from the translator: the
@@ -983,7 +1018,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   std::optional<gemini::StreamTranslator> from_gemini;
   if (dialect == Dialect::kAnthropic) from_anthropic.emplace(model.model_id, true, created);
   if (dialect == Dialect::kGemini) from_gemini.emplace(model.model_id, true, created);
-  SseParser provider_events;
+  SseParser provider_events(limits.max_event_bytes);
   std::string translated;
   ChunkWriter w{conn, options_.body_timeout, ctx};
   ctx->http_status = 200;
@@ -997,10 +1032,15 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   for (;;) {
     auto piece = co_await call->ReadSome();
     if (!piece.ok()) {
-      upstream_status = piece.status();
+      upstream_status = StreamReadFailure(metrics_, piece.status(), meter, *ctx, limits);
       break;
     }
     if (piece->empty()) break;
+    if (!meter.Add(piece->size())) {
+      upstream_status = StreamLimitHit(metrics_, StreamLimit::kStreamBytes, meter, *ctx, limits);
+      call->Cancel();
+      break;
+    }
     out.clear();
     bool stop = false;
     if (dialect == Dialect::kOpenAI) {
@@ -1018,6 +1058,11 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
         call->Cancel();
         stop = true;
       }
+    }
+    if (!stop && (relay.overflowed() || provider_events.overflowed())) {
+      upstream_status = StreamLimitHit(metrics_, StreamLimit::kEventBytes, meter, *ctx, limits);
+      call->Cancel();
+      stop = true;
     }
     if (out.empty()) {
       if (stop) break;
@@ -1102,8 +1147,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
     if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
   }
-  beast::error_code ec = co_await w.Body(out);
-  if (!ec) ec = co_await w.End();
+  const beast::error_code ec = co_await w.Last(out);
   if (ec) {
     *client_gone = true;
     conn->keep_alive = false;
@@ -1117,7 +1161,10 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   const ModelRoute& model = *ctx->model;
   const auto t0 = Clock::now();
   const bool anthropic = AnthropicRoute(ctx->route);
-  NativeStreamRelay relay(anthropic);
+  const StreamLimits& limits = options_.stream_limits;
+  StreamMeter meter(limits, StreamOutputLimit(*ctx), ctx->body->size(), t0);
+  call->set_deadline(meter.deadline());
+  NativeStreamRelay relay(anthropic, limits.max_event_bytes);
   ChunkWriter w{conn, options_.body_timeout, ctx};
   ctx->http_status = 200;
   if (auto ec = co_await w.Header(); ec) {
@@ -1130,13 +1177,26 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   for (;;) {
     auto piece = co_await call->ReadSome();
     if (!piece.ok()) {
-      upstream_status = piece.status();
+      upstream_status = StreamReadFailure(metrics_, piece.status(), meter, *ctx, limits);
       break;
     }
     if (piece->empty()) break;
+    if (!meter.Add(piece->size())) {
+      upstream_status = StreamLimitHit(metrics_, StreamLimit::kStreamBytes, meter, *ctx, limits);
+      call->Cancel();
+      break;
+    }
     out.clear();
     relay.Process(*piece, out);
-    if (out.empty()) continue;
+    const bool stop = relay.overflowed();
+    if (stop) {
+      upstream_status = StreamLimitHit(metrics_, StreamLimit::kEventBytes, meter, *ctx, limits);
+      call->Cancel();
+    }
+    if (out.empty()) {
+      if (stop) break;
+      continue;
+    }
     if (first) {
       first = false;
       model.metrics.time_to_first_token->Observe(Seconds(Clock::now() - t0));
@@ -1148,6 +1208,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
       ctx->usage = relay.usage();
       co_return absl::CancelledError("client write failed");
     }
+    if (stop) break;
   }
   ctx->upstream_seconds = Seconds(Clock::now() - t0);
   ctx->usage = relay.usage();
@@ -1201,8 +1262,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
     model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
     if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
   }
-  beast::error_code ec = co_await w.Body(out);
-  if (!ec) ec = co_await w.End();
+  const beast::error_code ec = co_await w.Last(out);
   if (ec) {
     *client_gone = true;
     conn->keep_alive = false;

@@ -19,6 +19,7 @@
 #include "config/default_config.h"
 #include "config/manifest.h"
 #include "gateway/errors.h"
+#include "gateway/log_fields.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/server_impl.h"
 #include "simdjson.h"
@@ -338,6 +339,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         log::Info("access", {{"status", e.http_status},
                              {"error_code", e.code},
                              {"route", "other"},
+                             {"path", LogPath(parser.get().target())},
                              {"method", std::string_view(parser.get().method_string())}});
         co_await LingeringClose(conn.stream);
         break;

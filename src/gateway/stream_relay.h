@@ -26,7 +26,10 @@ namespace pai::gateway {
 
 class ChatStreamRelay {
  public:
-  explicit ChatStreamRelay(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+  // `max_event_bytes`: the largest provider event accepted (SseParser); past it overflowed().
+  explicit ChatStreamRelay(bool client_wants_usage,
+                           size_t max_event_bytes = SseParser::kDefaultMaxEventBytes)
+      : client_wants_usage_(client_wants_usage), parser_(max_event_bytes) {}
 
   // Process() consumes provider bytes and appends what the client should receive to `out`.
   void Process(std::string_view in, std::string& out);
@@ -44,6 +47,9 @@ class ChatStreamRelay {
 
   // tool_calls() are the tool invocations assembled from the stream's deltas, in order.
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
+
+  // overflowed(): an event exceeded the limit; the relay ignores all further input.
+  bool overflowed() const { return parser_.overflowed(); }
 
   const Usage& usage() const { return usage_; }
   bool saw_done() const { return saw_done_; }

@@ -86,10 +86,28 @@ void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> conn) {
   q.push_back(std::move(conn));
 }
 
+void CancelSlot::Cancel() {
+  cancelled = true;
+  if (call) {
+    call->Cancel();
+  } else if (connecting) {
+    beast::error_code ignored;
+    connecting->tcp().socket().close(ignored);  // the pending connect or handshake fails
+  }
+}
+
 net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
-    const UpstreamEndpoint& endpoint) {
+    const UpstreamEndpoint& endpoint, CancelSlot* slot) {
   auto conn = std::make_unique<UpstreamConnection>(ex_, tls_ctx_, endpoint.tls);
   conn->pool_key = endpoint.pool_key;
+  // While connecting, a cancelled slot closes this socket; it is forgotten on every return.
+  struct Connecting {
+    CancelSlot* slot;
+    ~Connecting() {
+      if (slot) slot->connecting = nullptr;
+    }
+  } connecting{slot};
+  if (slot) slot->connecting = conn.get();
   const std::string where = endpoint.pool_key;
   const auto now = std::chrono::steady_clock::now();
   tcp::resolver::results_type results;
@@ -98,13 +116,15 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
   } else {
     tcp::resolver resolver(ex_);  // local: it must not outlive the io_context
     auto [rec, fresh] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kTuple);
+    if (slot && slot->cancelled) co_return absl::CancelledError("upstream call cancelled");
     if (rec) co_return MapError(rec, "resolve", false, where);
     results = fresh;
     dns_[endpoint.pool_key] = DnsEntry{results, now + kDnsTtl};
   }
   conn->tcp().expires_after(timeouts_.connect);
   auto [cec, ep] = co_await conn->tcp().async_connect(results, kTuple);
-  if (cec) co_return MapError(cec, "connect", false, where);
+  const bool cancelled = slot && slot->cancelled;
+  if (cec || cancelled) co_return MapError(cec, "connect", cancelled, where);
   beast::error_code ignored;
   conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
   if (endpoint.tls) {
@@ -116,7 +136,8 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
     tls.set_verify_mode(ssl::verify_peer);
     tls.set_verify_callback(ssl::host_name_verification(endpoint.host));
     auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
-    if (hec) co_return MapError(hec, "TLS handshake", false, where);
+    const bool tls_cancelled = slot && slot->cancelled;
+    if (hec || tls_cancelled) co_return MapError(hec, "TLS handshake", tls_cancelled, where);
   }
   conn->tcp().expires_never();
   co_return conn;
@@ -166,19 +187,27 @@ void UpstreamCall::Cancel() {
 }
 
 net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
-    UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req) {
+    UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
+    CancelSlot* slot) {
   for (int attempt = 0;; ++attempt) {
+    if (slot && slot->cancelled) co_return absl::CancelledError("upstream call cancelled");
     // The retry after a stale pooled connection always opens a new one.
     std::unique_ptr<UpstreamConnection> conn =
         attempt == 0 ? pool.TakeIdle(endpoint.pool_key) : nullptr;
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto fresh = co_await pool.Connect(endpoint);
+      auto fresh = co_await pool.Connect(endpoint, slot);
       if (!fresh.ok()) co_return fresh.status();
       conn = std::move(*fresh);
     }
     if (pool.metrics_) pool.metrics_->upstream_connections(reused).Increment();
     std::unique_ptr<UpstreamCall> call(new UpstreamCall(pool, std::move(conn)));
+    // From here the slot cancels the call itself (pending write or header read fail at once);
+    // it is cleared on every failure below, before the call is destroyed.
+    if (slot) {
+      if (slot->cancelled) co_return absl::CancelledError("upstream call cancelled");
+      slot->call = call.get();
+    }
     UpstreamConnection& c = *call->conn_;
     c.tcp().expires_after(pool.timeouts().first_byte);
     beast::error_code ec;
@@ -195,12 +224,14 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
       if (status == 204 || status == 304) {
         // Never a valid answer from an LLM API; a body-less reply would confuse the relay.
         call->failed_ = true;
+        if (slot) slot->call = nullptr;
         co_return MakeHttpError(502, pai::StrCat("The model provider answered HTTP ", status),
                                 "upstream_error");
       }
       co_return call;
     }
     call->failed_ = true;
+    if (slot) slot->call = nullptr;
     if (reused && IsStaleConnectionError(ec) && !call->cancelled_) continue;
     co_return MapError(ec, "request", call->cancelled_, endpoint.pool_key);
   }
@@ -209,7 +240,15 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
 net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
   UpstreamConnection& c = *conn_;
   while (!parser_->is_done()) {
-    c.tcp().expires_after(pool_.timeouts().idle);
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline_ && now >= *deadline_) {
+      failed_ = true;
+      co_return MakeHttpError(504, "The model provider's response ran past its deadline",
+                              "upstream_timeout");
+    }
+    auto expiry = now + pool_.timeouts().idle;
+    if (deadline_ && *deadline_ < expiry) expiry = *deadline_;
+    c.tcp().expires_at(expiry);
     parser_->get().body().data = chunk_.data();
     parser_->get().body().size = chunk_.size();
     beast::error_code ec;

@@ -1,9 +1,12 @@
 #include "gateway/stream_relay.h"
 
+#include <cstdint>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 #include "gateway/mock_provider.h"
+#include "gateway/stream_limits.h"
 #include "gateway/usage.h"
 
 namespace pai::gateway {
@@ -389,6 +392,31 @@ TEST_CASE("mock fetch phrase: 'fetch http...' answers one web_fetch call of that
   const MockPlan w = PlanMockReply(
       Body(std::string("[") + kFetch + "]", R"([{"type":"function","function":{"name":"write"}}])"));
   CHECK(w.tool_name == "write");
+}
+
+TEST_CASE("a relay stops at an event above its limit and relays nothing of it") {
+  ChatStreamRelay relay(false, 1024);
+  std::string out;
+  relay.Process("data: {\"choices\":[]}\n\n", out);
+  CHECK(out == "data: {\"choices\":[]}\n\n");
+  out.clear();
+  const std::string line = "data: " + std::string(100, 'x') + "\n";
+  for (int i = 0; i < 1000; ++i) relay.Process(line, out);  // never a blank line
+  CHECK(relay.overflowed());
+  CHECK(out.empty());
+  relay.Process("\n\ndata: [DONE]\n\n", out);  // ignored once overflowed
+  CHECK(out.empty());
+  CHECK(!relay.saw_done());
+}
+
+TEST_CASE("stream byte bound follows the output limit and saturates") {
+  StreamLimits l;
+  CHECK(StreamByteBound(l, std::nullopt, 100) == l.max_stream_bytes);
+  CHECK(StreamByteBound(l, 16, 100) == StreamLimits::kSlackBytes + 4 * 100 + 16 * 4096);
+  CHECK(StreamByteBound(l, INT64_MAX, 100) == l.max_stream_bytes);
+  StreamMeter m(l, 0, 0, StreamMeter::Clock::now());
+  CHECK(m.Add(StreamLimits::kSlackBytes));
+  CHECK(!m.Add(1));
 }
 
 }  // namespace

@@ -35,9 +35,10 @@ struct UpstreamFailure {
 
 // ClientWatch: what the client-disconnect watch shares with the request (proxy.cc).
 struct ClientWatch {
-  uint64_t generation = 0;        // bumped per watched call; stale completions are ignored
-  UpstreamCall* call = nullptr;   // the provider call to cancel, while it runs
-  bool gone = false;              // the client closed its connection
+  uint64_t generation = 0;  // bumped per watched call; stale completions are ignored
+  CancelSlot upstream;      // the provider call to cancel, from its connect to its last byte
+  bool gone = false;        // the client closed its connection
+  bool delivered = false;   // the response's last bytes were written: a later EOF is no abort
 };
 
 // ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its
@@ -150,12 +151,12 @@ class GatewayImpl {
                                                 RequestContext* ctx, std::string path);
   net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                             http::request<http::string_body>* up,
-                                            UpstreamCall** current, bool* client_gone,
+                                            CancelSlot* cancel, bool* client_gone,
                                             UpstreamFailure* failure,
                                             std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                         http::request<http::string_body>* up,
-                                        UpstreamCall** current, bool* client_gone,
+                                        CancelSlot* cancel, bool* client_gone,
                                         UpstreamFailure* failure,
                                         std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,

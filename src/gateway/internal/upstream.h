@@ -48,6 +48,17 @@ class UpstreamConnection {
 };
 
 class UpstreamPool;
+class UpstreamCall;
+
+// CancelSlot: lets another party (the client-disconnect watch) cancel a provider call at any
+// step, before its response header included. Owned by the caller, on the call's shard thread.
+struct CancelSlot {
+  UpstreamConnection* connecting = nullptr;  // set by Start() while it connects
+  UpstreamCall* call = nullptr;              // set by Start() once the call exists
+  bool cancelled = false;
+  // Cancel() closes what is in progress; Start() answers Cancelled at its next step.
+  void Cancel();
+};
 
 // UpstreamCall: one request/response exchange on a pooled connection.
 class UpstreamCall {
@@ -55,9 +66,11 @@ class UpstreamCall {
   // Start() sends `req` to `endpoint` and reads the response header. A pooled connection that
   // fails before any response byte (the provider closed it while idle) is replaced by a new one
   // once. Errors: Unavailable (connect/TLS/protocol; HTTP 502) or DeadlineExceeded (connect or
-  // first-byte timeout; 504); Cancelled when Cancel() was called.
+  // first-byte timeout; 504); Cancelled when Cancel() was called or `slot` was cancelled.
+  // `slot` (optional) names the call while it runs: on success slot->call is the returned call.
   static net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> Start(
-      UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req);
+      UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
+      CancelSlot* slot = nullptr);
 
   ~UpstreamCall();
   UpstreamCall(const UpstreamCall&) = delete;
@@ -67,12 +80,17 @@ class UpstreamCall {
   const http::response_header<>& header() const { return parser_->get().base(); }
 
   // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.
-  // The view is valid until the next call. Errors as Start() (idle timeout → DeadlineExceeded).
+  // The view is valid until the next call. Errors as Start() (idle timeout → DeadlineExceeded;
+  // also when the deadline set by set_deadline() passes).
   net::awaitable<absl::StatusOr<std::string_view>> ReadSome();
 
   // ReadAll() reads the rest of the body, up to `limit` bytes (Unavailable past it). The
   // string's capacity leaves room for SIMDJSON_PADDING.
   net::awaitable<absl::StatusOr<std::string>> ReadAll(size_t limit);
+
+  // set_deadline(): body reads end with DeadlineExceeded (504) at `at` (a stream's duration
+  // bound) even while the provider keeps sending.
+  void set_deadline(std::chrono::steady_clock::time_point at) { deadline_ = at; }
 
   // Cancel() closes the connection: pending reads complete with an error and the connection is
   // not returned to the pool. Used when the client goes away.
@@ -89,6 +107,7 @@ class UpstreamCall {
   std::unique_ptr<UpstreamConnection> conn_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
   std::array<char, 16 * 1024> chunk_{};
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
   bool cancelled_ = false;
   bool failed_ = false;
 };
@@ -112,7 +131,7 @@ class UpstreamPool {
   // (no EOF and no unsolicited bytes, e.g. a 408 the provider sent before closing).
   std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& key);
   net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> Connect(
-      const UpstreamEndpoint& endpoint);
+      const UpstreamEndpoint& endpoint, CancelSlot* slot);
   void Release(std::unique_ptr<UpstreamConnection> conn);
 
   net::any_io_executor ex_;

@@ -35,6 +35,8 @@
 //   claude-429         HTTP 429 rate_limit_error, retry-after: 1, anthropic-ratelimit-* headers
 //   claude-500         HTTP 500 api_error
 //   claude-stream-overloaded  (stream) message_start, then an `error` event overloaded_error
+//   claude-ignore-limit  (stream) text deltas without end, whatever max_tokens says, as fast as
+//       the peer reads, until it closes (records `bytesSent`)
 // max_tokens is honoured: an answer longer than it is cut to max_tokens parts with
 // stop_reason "max_tokens" (a tool turn cut short has no tool_use block). stop_sequences are
 // honoured on the default text: the text ends before the first stop sequence found,
@@ -388,6 +390,19 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
         usage: { ...inputUsage(), output_tokens: 1, service_tier: 'standard' },
       },
     });
+    if (b.model === 'claude-ignore-limit') {
+      send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+      const delta = `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: ' token' } })}\n\n`;
+      const piece = delta.repeat(200);
+      record.bytesSent = 0;
+      const pump = () => {
+        while (!res.destroyed) {
+          record.bytesSent += piece.length;
+          if (!res.write(piece)) return res.once('drain', pump);
+        }
+      };
+      return pump();
+    }
     if (b.model === 'claude-stream-overloaded') {
       send('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
       record.error = { type: 'overloaded_error', message: 'Overloaded' };

@@ -21,6 +21,12 @@
 //                                   output, for response scanning); streamed word by word
 //   (echo and injected-reply: usage prompt 11 / completion 5 like a normal answer; they record
 //   an output limit but do not cut their answer)
+//   endless-line                    (stream) `data:` lines that never end an event (no blank
+//                                   line), as fast as the peer reads, until it closes
+//   ignore-limit                    (stream) well-formed content chunks without end, whatever
+//                                   max_tokens says, until the peer closes
+//   hang                            never answers (no response header) until the peer closes
+//   (endless-line / ignore-limit record `bytesSent`; all three emit 'client-closed' on close)
 //
 // Output limits (like OpenAI): a chat request with `max_completion_tokens` (preferred) or
 // `max_tokens` gets completion_tokens = min(COMPLETION_TOKENS, limit); the answer is cut to
@@ -516,6 +522,9 @@ export async function startOpenAIUpstream() {
         });
         return;
       }
+      case 'hang':
+        res.on('close', () => events.emit('client-closed', { path: record.path, model, stream, record }));
+        return;
       case 'interim-100':
         // Interim responses before the final one (RFC 9110 §15.2): 100 Continue, 103 Early Hints.
         res.writeContinue();
@@ -663,6 +672,23 @@ export async function startOpenAIUpstream() {
         send(chunk({ role: 'assistant', content: '', refusal: null }));
         for (const part of wordParts(model === 'echo' ? lastUserText(b) : INJECTED_REPLY)) send(chunk({ content: part }));
         return finish('stop');
+      }
+
+      if (model === 'endless-line' || model === 'ignore-limit') {
+        // A provider that never ends an event, or ignores the output limit: the gateway's
+        // stream bounds must end it. Written as fast as the peer reads (backpressure).
+        record.bytesSent = 0;
+        if (model === 'ignore-limit') send(chunk({ role: 'assistant', content: '', refusal: null }));
+        const piece = model === 'endless-line'
+          ? `data: ${'x'.repeat(1018)}\n`.repeat(64)
+          : Array.from({ length: 200 }, () => `data: ${JSON.stringify(chunk({ content: ' token' }))}\n\n`).join('');
+        const pump = () => {
+          while (!res.destroyed) {
+            record.bytesSent += piece.length;
+            if (!res.write(piece)) return res.once('drain', pump);
+          }
+        };
+        return pump();
       }
 
       if (model === 'die-mid-stream') {

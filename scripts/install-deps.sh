@@ -3,16 +3,19 @@
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the test tools (promtool, Node.js SDK clients)
 #   scripts/install-deps.sh --bench  also the benchmark tools (wrk, nginx)
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer (scripts/fuzz.sh)
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
 want_bench=0
+want_fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     --bench) want_bench=1 ;;
+    --fuzz) want_fuzz=1 ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +39,9 @@ if [ "$want_test" = 1 ]; then
 fi
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk nginx-light)
+fi
+if [ "$want_fuzz" = 1 ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

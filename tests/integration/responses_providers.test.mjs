@@ -7,11 +7,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
 import * as A from './upstream/anthropic_upstream.mjs';
 import * as G from './upstream/gemini_upstream.mjs';
 import { collect, expectAPIError, assertOpenAIErrorObject } from './lib/common.mjs';
-import { readChain, recordsFor } from './lib/audit.mjs';
+import { readChain, recordsFor, waitForRecord } from './lib/audit.mjs';
 import { startProviderStack, anthropicText, anthropicBlocks } from './lib/providers.mjs';
 
 const SONNET = 'claude/claude-sonnet-4-6';
@@ -285,10 +284,17 @@ test('responses 3. gemini: text, reasoning tokens, stream, function tool round t
 });
 
 test('responses 4. what cannot be translated is a clear 400 before any provider call; provider errors in OpenAI\'s shape', { timeout: 30000 }, async (t) => {
-  const S = await startProviderStack({ agents: { coder: { models: MODELS } } });
+  const S = await startProviderStack({
+    agents: {
+      coder: { models: MODELS },
+      over: { models: ['claude/claude-overloaded'] },
+      cut: { models: ['claude/claude-stream-overloaded'] },
+      g429: { models: ['gem/gemini-429'] },
+    },
+  });
   t.after(() => S.cleanup());
   const client = S.client('coder');
-  const m = S.mark();
+  let m = S.mark();
   const cases = [
     [{ model: SONNET, input: 'Hi', previous_response_id: 'resp_123' }, 'previous_response_id'],
     [{ model: FLASH, input: 'Hi', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
@@ -300,4 +306,27 @@ test('responses 4. what cannot be translated is a clear 400 before any provider 
     assertOpenAIErrorObject(err.error, { param });
   }
   assert.deepEqual(S.since(m), { anthropic: [], gemini: [] }, 'refused requests reach no provider');
+
+  // Provider errors before the answer: the chat route's mapping, in OpenAI's error shape.
+  for (const [agent, model, status, code] of [['over', 'claude/claude-overloaded', 503, 'upstream_overloaded'],
+    ['g429', 'gem/gemini-429', 429, 'rate_limit_exceeded']]) {
+    for (const stream of [false, true]) {
+      const err = await expectAPIError(() => S.client(agent).responses.create({ model, input: 'Hi', stream }), status);
+      assertOpenAIErrorObject(err.error, { code });
+    }
+  }
+  // An error event in the provider's stream: `error`, then `response.failed`; recorded with its status.
+  m = S.mark();
+  const { data: s1, response: h1 } = await S.client('cut').responses.create({ model: 'claude/claude-stream-overloaded', input: 'Hi', stream: true }).withResponse();
+  const events = await collect(s1);
+  assert.equal(S.since(m).anthropic.length, 1);
+  const types = events.map((e) => e.type);
+  assert.deepEqual(types.slice(0, 2), ['response.created', 'response.in_progress'], `${types}`);
+  assert.deepEqual(types.slice(-2), ['error', 'response.failed'], `${types}`);
+  assert.equal(events.at(-2).code, 'upstream_overloaded');
+  assert.equal(events.at(-1).response.status, 'failed');
+  assert.equal(events.at(-1).response.error.code, 'upstream_overloaded');
+  const rec = await waitForRecord(S.gw.stateDir, (x) => x.type === 'LLM_CALL' && x.detail.request_id === h1.headers.get('x-request-id'), 10000, 'the LLM_CALL of the failed stream');
+  assert.equal(rec.detail.status, 503);
+  assert.equal(rec.detail.route, '/v1/responses');
 });

@@ -11,6 +11,7 @@ import * as A from './upstream/anthropic_upstream.mjs';
 import * as G from './upstream/gemini_upstream.mjs';
 import { collect, expectAPIError, assertOpenAIErrorObject } from './lib/common.mjs';
 import { readChain, recordsFor, waitForRecord } from './lib/audit.mjs';
+import { scrape, budgetRemaining, outstanding, utcDay } from './lib/budget.mjs';
 import { startProviderStack, anthropicText, anthropicBlocks } from './lib/providers.mjs';
 
 const SONNET = 'claude/claude-sonnet-4-6';
@@ -329,4 +330,36 @@ test('responses 4. what cannot be translated is a clear 400 before any provider 
   const rec = await waitForRecord(S.gw.stateDir, (x) => x.type === 'LLM_CALL' && x.detail.request_id === h1.headers.get('x-request-id'), 10000, 'the LLM_CALL of the failed stream');
   assert.equal(rec.detail.status, 503);
   assert.equal(rec.detail.route, '/v1/responses');
+});
+
+test('responses 5. budgets: the reserved output caps max_tokens / maxOutputTokens; charged = the translated usage, streams too; an exhausted budget is refused', { timeout: 30000 }, async (t) => {
+  const LIMIT = 3000;
+  const S = await startProviderStack({
+    agents: { daily: { models: [SONNET, FLASH], tokens: { maxPerDay: LIMIT } }, tiny: { models: [SONNET], tokens: { maxPerDay: 10 } } },
+  });
+  t.after(() => S.cleanup());
+  const client = S.client('daily');
+  const day = utcDay();
+  let spent = 0;
+  for (const [model, stream] of [[SONNET, false], [SONNET, true], [FLASH, false], [FLASH, true]]) {
+    const what = `${model} stream=${stream}`;
+    const m = S.mark();
+    const { data, response } = await client.responses.create({ model, input: 'Say hello', max_output_tokens: 10000, stream }).withResponse();
+    if (stream) await collect(data);
+    const up = S.since(m);
+    const rec = [...up.anthropic, ...up.gemini];
+    assert.equal(rec.length, 1, what);
+    const cap = model === SONNET ? rec[0].body.max_tokens : rec[0].body.generationConfig?.maxOutputTokens;
+    assert.ok(Number.isInteger(cap) && cap > 0 && cap < LIMIT - spent, `${what}: the output limit sent (${cap}) is capped by what remains of ${LIMIT - spent}`);
+    const expected = model === SONNET ? A_PROMPT + A.OUTPUT_TOKENS : G.PROMPT_TOKENS + G.TEXT_PARTS.length;
+    assert.equal(llmCallOf(S.gw.stateDir, response.headers.get('x-request-id'), what).charged_tokens, expected, `${what}: charged`);
+    spent += expected;
+  }
+  const samples = await scrape(S.gw);
+  if (utcDay() !== day) return t.skip('the UTC day rolled over during the test');
+  assert.equal(budgetRemaining(samples, 'daily', 'tokens'), LIMIT - spent, 'the budget is charged the translated usage');
+  assert.equal(outstanding(samples), 0, 'no reservation left');
+  const m = S.mark();
+  await expectAPIError(() => S.client('tiny').responses.create({ model: SONNET, input: 'Say hello' }), 429);
+  assert.deepEqual(S.since(m), { anthropic: [], gemini: [] }, 'a refused call reaches no provider');
 });

@@ -933,7 +933,9 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     auto chat = d == Dialect::kAnthropic
                     ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
                     : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
-    if (chat.ok() && ctx->native) chat = responses::ChatCompletionToResponse(*chat, *ctx->native->doc);
+    if (chat.ok() && ctx->native) {  // /v1/responses: the chat.completion becomes a Response
+      chat = responses::ChatCompletionToResponse(*chat, *ctx->native->doc);
+    }
     if (!chat.ok()) {
       model.metrics.upstream_errors->Increment();
       co_return MakeHttpError(502, "The model provider's answer could not be read",

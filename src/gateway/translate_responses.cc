@@ -38,7 +38,8 @@ absl::Status CheckStateless(const json::object& r) {
   if (const json::value* b = r.if_contains("background"); b && b->is_bool() && b->get_bool()) {
     return Unsupported("background", "Background responses are not offered for this model.");
   }
-  if (const json::value* t = r.if_contains("top_logprobs"); t && t->is_int64() && t->get_int64() > 0) {
+  if (const json::value* t = r.if_contains("top_logprobs");
+      t && t->is_int64() && t->get_int64() > 0) {
     return Unsupported("top_logprobs", "Log probabilities are not offered for this model.");
   }
   return absl::OkStatus();
@@ -59,8 +60,9 @@ absl::StatusOr<json::value> UserParts(const json::value& content, std::string_vi
     } else if (type == "input_image") {
       const std::string_view url = Member(o, "image_url");
       if (url.empty()) {
-        return Unsupported(param, "Images given by file_id are not offered for this model: send "
-                                  "image_url (a data: or https: URL).");
+        return Unsupported(param,
+                           "Images given by file_id are not offered for this model: send "
+                           "image_url (a data: or https: URL).");
       }
       json::object image{{"url", url}};
       if (const std::string_view d = Member(o, "detail"); !d.empty()) image["detail"] = d;
@@ -145,9 +147,9 @@ class Messages {
       return Unsupported(pai::StrCat(param, ".type"),
                          "item_reference needs state the gateway does not keep: send the item.");
     }
-    return Unsupported(pai::StrCat(param, ".type"),
-                       pai::StrCat("Input items of type \"", type,
-                                   "\" are not offered for this model."));
+    return Unsupported(
+        pai::StrCat(param, ".type"),
+        pai::StrCat("Input items of type \"", type, "\" are not offered for this model."));
   }
 
  private:
@@ -164,7 +166,8 @@ class Messages {
       return absl::OkStatus();
     }
     if (role != "user" && role != "system" && role != "developer") {
-      return Invalid(pai::StrCat(param, ".role"), "role must be user, system, developer or assistant");
+      return Invalid(pai::StrCat(param, ".role"),
+                     "role must be user, system, developer or assistant");
     }
     auto parts = UserParts(*content, cparam);
     if (!parts.ok()) return parts.status();
@@ -202,10 +205,13 @@ absl::Status AddTools(const json::object& r, json::object& chat) {
                                      "\" are not offered for this model; only function tools "
                                      "are translated."));
     }
-    if (Member(t, "name").empty()) return Invalid(pai::StrCat(param, ".name"), "a function tool needs `name`");
+    if (Member(t, "name").empty())
+      return Invalid(pai::StrCat(param, ".name"), "a function tool needs `name`");
     json::object fn{{"name", Member(t, "name")}};
-    if (const json::value* d = t.if_contains("description"); d && d->is_string()) fn["description"] = *d;
-    if (const json::value* p = t.if_contains("parameters"); p && p->is_object()) fn["parameters"] = *p;
+    if (const json::value* d = t.if_contains("description"); d && d->is_string())
+      fn["description"] = *d;
+    if (const json::value* p = t.if_contains("parameters"); p && p->is_object())
+      fn["parameters"] = *p;
     if (const json::value* s = t.if_contains("strict"); s && s->is_bool()) fn["strict"] = *s;
     out.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
   }
@@ -226,12 +232,14 @@ absl::Status AddToolChoice(const json::object& r, json::object& chat) {
   }
   if (c->is_object() && Member(c->get_object(), "type") == "function" &&
       !Member(c->get_object(), "name").empty()) {
-    chat["tool_choice"] = json::object{
-        {"type", "function"}, {"function", json::object{{"name", Member(c->get_object(), "name")}}}};
+    chat["tool_choice"] =
+        json::object{{"type", "function"},
+                     {"function", json::object{{"name", Member(c->get_object(), "name")}}}};
     return absl::OkStatus();
   }
-  return Unsupported("tool_choice", "Only auto, none, required and {type: function, name} are "
-                                    "offered as tool_choice for this model.");
+  return Unsupported("tool_choice",
+                     "Only auto, none, required and {type: function, name} are "
+                     "offered as tool_choice for this model.");
 }
 
 absl::Status AddTextFormat(const json::object& r, json::object& chat) {
@@ -249,7 +257,8 @@ absl::Status AddTextFormat(const json::object& r, json::object& chat) {
     for (std::string_view key : {"schema", "strict", "description"}) {
       if (const json::value* v = format->if_contains(key)) schema[key] = *v;
     }
-    chat["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
+    chat["response_format"] =
+        json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
     return absl::OkStatus();
   }
   return Unsupported("text.format.type", "Unknown text.format type.");
@@ -289,7 +298,8 @@ void CopyScalars(const json::object& r, json::object& chat) {
   if (user.empty()) user = Member(r, "user");
   if (!user.empty()) chat["user"] = user;
   if (const json::object* reasoning = ObjectMember(r, "reasoning")) {
-    if (const std::string_view e = Member(*reasoning, "effort"); !e.empty()) chat["reasoning_effort"] = e;
+    if (const std::string_view e = Member(*reasoning, "effort"); !e.empty())
+      chat["reasoning_effort"] = e;
   }
 }
 
@@ -401,7 +411,9 @@ absl::StatusOr<std::string> ChatCompletionToResponse(std::string_view chat_compl
                                  Member(*chat, "model"), "completed");
   json::array& output = r["output"].as_array();
   if (const std::string_view text = message ? Member(*message, "content") : ""; !text.empty()) {
-    json::object part{{"type", "output_text"}, {"text", text}, {"annotations", json::array()},
+    json::object part{{"type", "output_text"},
+                      {"text", text},
+                      {"annotations", json::array()},
                       {"logprobs", json::array()}};
     output.push_back(json::object{{"id", ItemId("msg", base, output.size())},
                                   {"type", "message"},

@@ -35,7 +35,8 @@ void StreamTranslator::Start(const json::object& chunk, std::string& out) {
   started_ = true;
   base_ = IdBase(Member(chunk, "id"));
   response_["id"] = pai::StrCat("resp_", base_);
-  if (const std::string_view model = Member(chunk, "model"); !model.empty()) response_["model"] = model;
+  if (const std::string_view model = Member(chunk, "model"); !model.empty())
+    response_["model"] = model;
   Emit("response.created", json::object{{"response", response_}}, out);
   Emit("response.in_progress", json::object{{"response", response_}}, out);
 }
@@ -65,13 +66,19 @@ void StreamTranslator::Text(std::string_view delta, std::string& out) {
     CloseAll(out);
     const size_t index = output.size();
     const std::string id = ItemId("msg", base_, index);
-    json::object part{{"type", "output_text"}, {"text", ""}, {"annotations", json::array()},
+    json::object part{{"type", "output_text"},
+                      {"text", ""},
+                      {"annotations", json::array()},
                       {"logprobs", json::array()}};
-    json::object item{{"id", id}, {"type", "message"}, {"status", "in_progress"},
-                      {"role", "assistant"}, {"content", json::array()}};
+    json::object item{{"id", id},
+                      {"type", "message"},
+                      {"status", "in_progress"},
+                      {"role", "assistant"},
+                      {"content", json::array()}};
     Emit("response.output_item.added", json::object{{"output_index", index}, {"item", item}}, out);
     Emit("response.content_part.added",
-         json::object{{"item_id", id}, {"output_index", index}, {"content_index", 0}, {"part", part}},
+         json::object{
+             {"item_id", id}, {"output_index", index}, {"content_index", 0}, {"part", part}},
          out);
     item["content"].as_array().push_back(std::move(part));
     output.push_back(std::move(item));
@@ -82,8 +89,11 @@ void StreamTranslator::Text(std::string_view delta, std::string& out) {
   json::object& part = item["content"].as_array()[0].as_object();
   part["text"] = pai::StrCat(std::string_view(part["text"].as_string()), delta);
   Emit("response.output_text.delta",
-       json::object{{"item_id", item["id"]}, {"output_index", open_message_}, {"content_index", 0},
-                    {"delta", delta}, {"logprobs", json::array()}},
+       json::object{{"item_id", item["id"]},
+                    {"output_index", open_message_},
+                    {"content_index", 0},
+                    {"delta", delta},
+                    {"logprobs", json::array()}},
        out);
 }
 
@@ -100,10 +110,14 @@ void StreamTranslator::ToolCall(const json::object& delta, std::string& out) {
     if (static_cast<size_t>(tool_index) >= tool_item_.size()) {
       CloseAll(out);
       const size_t index = output.size();
-      json::object item{{"id", ItemId("fc", base_, index)}, {"type", "function_call"},
-                        {"status", "in_progress"}, {"call_id", Member(call, "id")},
-                        {"name", fn ? Member(*fn, "name") : ""}, {"arguments", ""}};
-      Emit("response.output_item.added", json::object{{"output_index", index}, {"item", item}}, out);
+      json::object item{{"id", ItemId("fc", base_, index)},
+                        {"type", "function_call"},
+                        {"status", "in_progress"},
+                        {"call_id", Member(call, "id")},
+                        {"name", fn ? Member(*fn, "name") : ""},
+                        {"arguments", ""}};
+      Emit("response.output_item.added", json::object{{"output_index", index}, {"item", item}},
+           out);
       output.push_back(std::move(item));
       closed_.push_back(false);
       tool_item_.resize(static_cast<size_t>(tool_index) + 1, index);
@@ -127,15 +141,21 @@ void StreamTranslator::Close(size_t index, std::string& out) {
   if (Member(item, "type") == "message") {
     const json::value part = item["content"].as_array()[0];
     Emit("response.output_text.done",
-         json::object{{"item_id", id}, {"output_index", index}, {"content_index", 0},
-                      {"text", part.as_object().at("text")}, {"logprobs", json::array()}},
+         json::object{{"item_id", id},
+                      {"output_index", index},
+                      {"content_index", 0},
+                      {"text", part.as_object().at("text")},
+                      {"logprobs", json::array()}},
          out);
     Emit("response.content_part.done",
-         json::object{{"item_id", id}, {"output_index", index}, {"content_index", 0}, {"part", part}},
+         json::object{
+             {"item_id", id}, {"output_index", index}, {"content_index", 0}, {"part", part}},
          out);
   } else {
     Emit("response.function_call_arguments.done",
-         json::object{{"item_id", id}, {"output_index", index}, {"name", item["name"]},
+         json::object{{"item_id", id},
+                      {"output_index", index},
+                      {"name", item["name"]},
                       {"arguments", item["arguments"]}},
          out);
   }
@@ -161,7 +181,8 @@ void StreamTranslator::Fail(const ApiError& e, std::string& out) {
   if (!started_) Start(json::object{}, out);
   json::value code = e.code.empty() ? json::value(nullptr) : json::value(e.code);
   Emit("error",
-       json::object{{"code", code}, {"message", e.message},
+       json::object{{"code", code},
+                    {"message", e.message},
                     {"param", e.param.empty() ? json::value(nullptr) : json::value(e.param)}},
        out);
   response_["status"] = "failed";

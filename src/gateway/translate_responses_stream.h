@@ -18,12 +18,11 @@
 // Thread safety: none; one translator per stream.
 #pragma once
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "gateway/errors.h"
 #include "gateway/sse.h"

@@ -41,7 +41,7 @@ namespace pai::gateway::responses {
 //   {type: function, name} → the chat forms; `max_output_tokens` → `max_completion_tokens`;
 //   `temperature`, `top_p`, `parallel_tool_calls`, `stream` as they are; `user` /
 //   `safety_identifier` → `user`; `text.format` json_object / json_schema → `response_format`;
-//   `reasoning.effort` → `reasoning_effort` (the Anthropic translator drops it).
+//   `reasoning.effort` → `reasoning_effort` (the Anthropic and Gemini translators drop it).
 // Ignored (no effect on what a stateless translation answers): store, metadata, include,
 // truncation, service_tier, prompt_cache_key, max_tool_calls, text.verbosity, stream_options.
 // Errors: InvalidArgument (400) with `param`: code `unsupported_parameter` for what needs

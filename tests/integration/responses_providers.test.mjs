@@ -363,3 +363,33 @@ test('responses 5. budgets: the reserved output caps max_tokens / maxOutputToken
   await expectAPIError(() => S.client('tiny').responses.create({ model: SONNET, input: 'Say hello' }), 429);
   assert.deepEqual(S.since(m), { anthropic: [], gemini: [] }, 'a refused call reaches no provider');
 });
+
+test('responses 6. a Codex CLI-shaped conversation (developer message, store false, include, reasoning items, streamed) with a Claude and a Gemini model', { timeout: 30000 }, async (t) => {
+  const S = await startProviderStack({ agents: { coder: { models: MODELS } } });
+  t.after(() => S.cleanup());
+  const client = S.client('coder');
+  // The members OpenAI's Codex CLI sends on every turn (openai/codex, codex-rs: its Responses request).
+  const codex = (model, input) => ({
+    model, instructions: SYSTEM, input, tools: TOOLS.map((x) => ({ ...x, strict: false })), tool_choice: 'auto',
+    parallel_tool_calls: false, reasoning: { effort: 'medium', summary: 'auto' }, store: false, stream: true,
+    include: ['reasoning.encrypted_content'], prompt_cache_key: '0d2c8f7e-codex-session', text: { verbosity: 'medium' },
+  });
+  const developer = { type: 'message', role: 'developer', content: [{ type: 'input_text', text: '<permissions>workspace-write</permissions>' }] };
+  const user = { type: 'message', role: 'user', content: [{ type: 'input_text', text: QUESTION }] };
+  for (const [model, mock, answer] of [[CTOOLS, 'anthropic', A.toolAnswerParts(TOOL_RESULT).join('')], [GTOOLS, 'gemini', G.toolAnswerParts(TOOL_RESULT).join('')]]) {
+    let m = S.mark();
+    const ev1 = assertEvents(await collect(await client.responses.create(codex(model, [developer, user]))), `${model} turn 1`);
+    const rec1 = S.since(m)[mock][0];
+    assert.equal(rec1?.status, 200, `${model}: the mock refused turn 1: ${JSON.stringify(rec1?.error)}\n${rec1?.raw}`);
+    assert.equal(ev1.calls.length, 1, `${model}: a function call`);
+    // Turn 2, as Codex builds it: the previous output items (a reasoning item among them), the tool output.
+    const reasoning = { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAA-opaque' };
+    m = S.mark();
+    const ev2 = assertEvents(await collect(await client.responses.create(codex(model, [developer, user, reasoning, ...ev1.final.output,
+      { type: 'function_call_output', call_id: ev1.calls[0].call_id, output: TOOL_RESULT }]))), `${model} turn 2`);
+    const rec2 = S.since(m)[mock][0];
+    assert.equal(rec2?.status, 200, `${model}: the mock refused turn 2: ${JSON.stringify(rec2?.error)}\n${rec2?.raw}`);
+    assert.equal(ev2.text, answer, `${model}: the answer after the tool output`);
+    assert.equal(ev2.final.status, 'completed');
+  }
+});

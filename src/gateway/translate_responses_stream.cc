@@ -83,13 +83,13 @@ void StreamTranslator::Text(std::string_view delta, std::string& out) {
     item["content"].as_array().push_back(std::move(part));
     output.push_back(std::move(item));
     closed_.push_back(false);
+    content_.emplace_back();
     open_message_ = static_cast<long>(index);
   }
-  json::object& item = output[open_message_].as_object();
-  json::object& part = item["content"].as_array()[0].as_object();
-  part["text"] = pai::StrCat(std::string_view(part["text"].as_string()), delta);
+  const json::object& item = output[open_message_].as_object();
+  content_[open_message_] += delta;  // written into the item when it closes
   Emit("response.output_text.delta",
-       json::object{{"item_id", item["id"]},
+       json::object{{"item_id", item.at("id")},
                     {"output_index", open_message_},
                     {"content_index", 0},
                     {"delta", delta},
@@ -120,22 +120,23 @@ void StreamTranslator::ToolCall(const json::object& delta, std::string& out) {
            out);
       output.push_back(std::move(item));
       closed_.push_back(false);
+      content_.emplace_back();
       tool_item_.resize(static_cast<size_t>(tool_index) + 1, index);
     }
     const size_t index = tool_item_[static_cast<size_t>(tool_index)];
     const std::string_view args = fn ? Member(*fn, "arguments") : "";
     if (args.empty() || closed_[index]) continue;
-    json::object& item = output[index].as_object();
-    item["arguments"] = pai::StrCat(std::string_view(item["arguments"].as_string()), args);
+    const json::object& item = output[index].as_object();
+    content_[index] += args;  // written into the item when it closes
     Emit("response.function_call_arguments.delta",
-         json::object{{"item_id", item["id"]}, {"output_index", index}, {"delta", args}}, out);
+         json::object{{"item_id", item.at("id")}, {"output_index", index}, {"delta", args}}, out);
   }
 }
 
 void StreamTranslator::Close(size_t index, std::string& out) {
   if (closed_[index]) return;
   closed_[index] = true;
-  json::object& item = response_["output"].as_array()[index].as_object();
+  json::object& item = Sync(index);
   item["status"] = "completed";
   const json::value id = item["id"];
   if (Member(item, "type") == "message") {
@@ -162,6 +163,16 @@ void StreamTranslator::Close(size_t index, std::string& out) {
   Emit("response.output_item.done", json::object{{"output_index", index}, {"item", item}}, out);
 }
 
+json::object& StreamTranslator::Sync(size_t index) {
+  json::object& item = response_["output"].as_array()[index].as_object();
+  if (Member(item, "type") == "message") {
+    item["content"].as_array()[0].as_object()["text"] = content_[index];
+  } else {
+    item["arguments"] = content_[index];
+  }
+  return item;
+}
+
 void StreamTranslator::CloseAll(std::string& out) {
   for (size_t i = 0; i < closed_.size(); ++i) Close(i, out);
 }
@@ -185,6 +196,7 @@ void StreamTranslator::Fail(const ApiError& e, std::string& out) {
                     {"message", e.message},
                     {"param", e.param.empty() ? json::value(nullptr) : json::value(e.param)}},
        out);
+  for (size_t i = 0; i < content_.size(); ++i) Sync(i);  // what was streamed so far
   response_["status"] = "failed";
   response_["error"] = json::object{{"code", code}, {"message", e.message}};
   Emit("response.failed", json::object{{"response", response_}}, out);

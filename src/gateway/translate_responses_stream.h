@@ -52,6 +52,7 @@ class StreamTranslator {
   void Text(std::string_view delta, std::string& out);
   void ToolCall(const boost::json::object& delta, std::string& out);
   void Close(size_t index, std::string& out);
+  boost::json::object& Sync(size_t index);  // writes content_[index] into the output item
   void CloseAll(std::string& out);
   void Finish(std::string& out);
   void Emit(std::string_view type, boost::json::object event, std::string& out);
@@ -61,8 +62,11 @@ class StreamTranslator {
   int64_t sequence_ = 0;
   bool started_ = false;
   bool completed_ = false;
-  std::string base_;               // id base of the response and its items
-  std::vector<bool> closed_;       // by output index
+  std::string base_;          // id base of the response and its items
+  std::vector<bool> closed_;  // by output index
+  // By output index: the text of a message item, the arguments of a function call so far
+  // (kept apart from response_ so that a delta costs its own length, not the item's).
+  std::vector<std::string> content_;
   long open_message_ = -1;         // output index of the message item receiving text
   std::vector<size_t> tool_item_;  // chat tool_calls index → output index
   std::string finish_reason_;

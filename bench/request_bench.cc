@@ -8,6 +8,8 @@
 #include "gateway/stream_relay.h"
 #include "gateway/translate_anthropic.h"
 #include "gateway/translate_gemini.h"
+#include "gateway/translate_responses.h"
+#include "gateway/translate_responses_stream.h"
 
 namespace pai::gateway {
 namespace {
@@ -130,6 +132,44 @@ void BM_Translate_GeminiStreamEvent(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_Translate_GeminiStreamEvent);
+
+// /v1/responses to Anthropic / Gemini (issue 12): the Responses request to a chat request (then
+// BM_Translate_ChatTo* above), and per streamed event the chat chunk to its Responses event
+// (after BM_Translate_*StreamEvent and the relay).
+void BM_Translate_ResponsesToChat(benchmark::State& state) {
+  std::string content(static_cast<size_t>(state.range(0)), 'x');
+  for (size_t i = 7; i < content.size(); i += 8) content[i] = ' ';
+  const boost::json::object request =
+      boost::json::parse(R"({"model":"claude/claude-sonnet-4-6","instructions":"You are a )"
+                         R"(helpful assistant.","input":[{"role":"user","content":[{"type":)"
+                         R"("input_text","text":")" +
+                         content + R"("}]}],"temperature":0.2,"stream":true})")
+          .as_object();
+  for (auto _ : state) {
+    auto out = responses::ResponsesToChat(request);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * content.size()));
+}
+BENCHMARK(BM_Translate_ResponsesToChat)->Arg(4 << 10)->Arg(64 << 10);
+
+void BM_Translate_ResponsesStreamEvent(benchmark::State& state) {
+  const std::string chunk =
+      R"(data: {"id":"msg_1","object":"chat.completion.chunk","created":1,"model":"m",)"
+      R"("choices":[{"index":0,"delta":{"content":" word"},"finish_reason":null}]})"
+      "\n\n";
+  const boost::json::object request =
+      boost::json::parse(R"({"model":"m","input":"x"})").as_object();
+  responses::StreamTranslator t(request, 1);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    t.Process(chunk, out);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_Translate_ResponsesStreamEvent);
 
 }  // namespace
 }  // namespace pai::gateway

@@ -104,8 +104,8 @@ bool ServesRoute(Route route, config::ProviderKind kind) {
     case Route::kMessages:
     case Route::kCountTokens:
       return kind == K::kAnthropic;
-    case Route::kResponses:
-      return kind == K::kOpenAI;
+    case Route::kResponses:  // anthropic, gemini: translated (translate_responses.h)
+      return kind == K::kOpenAI || kind == K::kAnthropic || kind == K::kGemini;
     case Route::kEmbeddings:
       return kind != K::kAnthropic && kind != K::kGemini;
     default:

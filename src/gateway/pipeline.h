@@ -124,8 +124,8 @@ absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view autho
                                                           const auth::TokenStore* tokens);
 
 // ServesRoute() is whether a ModelProvider of `kind` can answer `route`: the chat route is
-// translated for every provider; the native routes need their own API (Messages: anthropic;
-// Responses: openai); embeddings are not offered by anthropic and gemini here.
+// translated for every provider; Messages needs Anthropic's API; Responses is OpenAI's own API,
+// translated for anthropic and gemini; embeddings are not offered by anthropic and gemini here.
 bool ServesRoute(Route route, config::ProviderKind kind);
 
 class Admission;

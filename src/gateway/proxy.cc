@@ -21,6 +21,8 @@
 #include "gateway/stream_relay.h"
 #include "gateway/translate_anthropic.h"
 #include "gateway/translate_gemini.h"
+#include "gateway/translate_responses.h"
+#include "gateway/translate_responses_stream.h"
 
 namespace pai::gateway {
 namespace {
@@ -370,7 +372,7 @@ net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
 
 net::awaitable<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx,
                                                        const ChatStreamRelay& relay) {
-  if (!ctx->chat || !ctx->agent->scans_responses) co_return;
+  if (!ctx->agent->scans_responses) co_return;
   std::vector<GuardText> texts = relay.ContentTexts();  // named: no temporary in co_await
   if (texts.empty()) co_return;
   (void)co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/true);
@@ -662,7 +664,9 @@ namespace {
 enum class Dialect { kOpenAI, kAnthropic, kGemini };
 
 Dialect DialectOf(const RequestContext& ctx) {
-  if (!ctx.chat) return Dialect::kOpenAI;
+  // /v1/responses to anthropic / gemini goes through the chat translation
+  // (translate_responses.h).
+  if (!ctx.chat && ctx.route != Route::kResponses) return Dialect::kOpenAI;
   switch (ctx.model->provider->spec.kind) {
     case config::ProviderKind::kAnthropic:
       return Dialect::kAnthropic;
@@ -678,10 +682,18 @@ Dialect DialectOf(const RequestContext& ctx) {
 absl::StatusOr<std::string> TranslatedBody(const RequestContext& ctx, Dialect dialect) {
   std::optional<int64_t> cap;
   if (ctx.reservation) cap = ctx.reservation->output_limit;  // the reserved output
-  if (dialect == Dialect::kAnthropic) {
-    return anthropic::ChatToMessages(*ctx.body, {ctx.model->model_id, cap});
+  const std::string* chat = ctx.body;
+  std::string from_responses;
+  if (ctx.native) {
+    auto translated = responses::ResponsesToChat(*ctx.native->doc);
+    if (!translated.ok()) return translated.status();
+    from_responses = std::move(*translated);
+    chat = &from_responses;
   }
-  return gemini::ChatToGenerateContent(*ctx.body, {cap});
+  if (dialect == Dialect::kAnthropic) {
+    return anthropic::ChatToMessages(*chat, {ctx.model->model_id, cap});
+  }
+  return gemini::ChatToGenerateContent(*chat, {cap});
 }
 
 std::string UpstreamBody(const RequestContext& ctx) {
@@ -715,7 +727,7 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     const Dialect dialect = DialectOf(*ctx);
     std::string body;
     std::string target = ep.base_path + path;
-    if (ctx->native) {
+    if (ctx->native && dialect == Dialect::kOpenAI) {
       // Native routes: the client's body in the provider's own API, model and output cap set.
       std::optional<int64_t> cap;
       if (ctx->reservation && ctx->reservation->impose_output_limit) {
@@ -926,7 +938,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   const bool is_sse =
       beast::iequals(call->header()[http::field::content_type].substr(0, 17), "text/event-stream");
-  if (ctx->stream && is_sse && ctx->native) {
+  if (ctx->stream && is_sse && ctx->native && DialectOf(*ctx) == Dialect::kOpenAI) {
     absl::Status s = co_await RelayNative(conn, ctx, call.get(), client_gone);
     cancel->call = nullptr;
     co_return s;
@@ -946,6 +958,21 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return text.status();
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+  if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
+    const int64_t created = absl::ToUnixSeconds(absl::Now());
+    auto chat = d == Dialect::kAnthropic
+                    ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
+                    : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
+    if (chat.ok() && ctx->native) {  // /v1/responses: the chat.completion becomes a Response
+      chat = responses::ChatCompletionToResponse(*chat, *ctx->native->doc);
+    }
+    if (!chat.ok()) {
+      model.metrics.upstream_errors->Increment();
+      co_return MakeHttpError(502, "The model provider's answer could not be read",
+                              "upstream_error");
+    }
+    *text = std::move(*chat);
+  }
   if (ctx->native) {
     // The native answer goes back as it is; usage, tool calls and text are read for the
     // budget, the audit chain and the response guards.
@@ -968,18 +995,6 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
     conn->watch->delivered = !wec;
     co_return absl::OkStatus();
-  }
-  if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
-    const int64_t created = absl::ToUnixSeconds(absl::Now());
-    auto chat = d == Dialect::kAnthropic
-                    ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
-                    : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
-    if (!chat.ok()) {
-      model.metrics.upstream_errors->Increment();
-      co_return MakeHttpError(502, "The model provider's answer could not be read",
-                              "upstream_error");
-    }
-    *text = std::move(*chat);
   }
   ctx->usage = ExtractUsage(*text);
   if (ctx->chat) ctx->tool_calls = ExtractToolCalls(*text);
@@ -1007,8 +1022,18 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   const StreamLimits& limits = options_.stream_limits;
   StreamMeter meter(limits, StreamOutputLimit(*ctx), ctx->body->size(), t0);
   call->set_deadline(meter.deadline());
-  ChatStreamRelay relay(ctx->chat && ctx->chat->client_include_usage, limits.max_event_bytes);
-  if (ctx->chat && ctx->agent->scans_responses) relay.CollectContent();
+  // /v1/responses (anthropic, gemini): the chat chunks are turned into Responses events last.
+  std::optional<responses::StreamTranslator> to_responses;
+  if (ctx->native) to_responses.emplace(*ctx->native->doc, absl::ToUnixSeconds(absl::Now()));
+  auto for_client = [&to_responses](std::string& events) {
+    if (!to_responses) return;
+    std::string chat_events = std::move(events);
+    events.clear();
+    to_responses->Process(chat_events, events);
+  };
+  ChatStreamRelay relay((ctx->chat && ctx->chat->client_include_usage) || to_responses,
+                        limits.max_event_bytes);
+  if (ctx->agent->scans_responses) relay.CollectContent();
   // Providers with their own API: their events are translated into chat.completion.chunk
   // events first, then relayed like OpenAI's (usage always requested from the translator: the
   // relay drops the usage chunk when the client did not ask for it).
@@ -1050,6 +1075,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       TranslateEvents(provider_events, *piece, from_anthropic ? &*from_anthropic : nullptr,
                       from_gemini ? &*from_gemini : nullptr, translated);
       relay.Process(translated, out);
+      for_client(out);
       const ApiError* failed = from_anthropic && from_anthropic->failed() ? &from_anthropic->error()
                                : from_gemini && from_gemini->failed()     ? &from_gemini->error()
                                                                           : nullptr;
@@ -1104,6 +1130,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       if (from_gemini) from_gemini->Finish(translated);
       std::string tail;
       relay.Process(translated, tail);
+      for_client(tail);
       if (!tail.empty()) {
         ctx->response_bytes += static_cast<int64_t>(tail.size());
         if (auto ec = co_await w.Body(tail); ec) {
@@ -1126,6 +1153,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     ctx->tool_calls = relay.tool_calls();
     if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
+      for_client(out);
     } else {
       upstream_status = NotAudited();  // reported below as an error event, not [DONE]
     }
@@ -1142,7 +1170,11 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     const ApiError e = ToApiError(upstream_status);
     ctx->error_code = e.code;
     ctx->http_status = e.http_status;
-    pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
+    if (to_responses) {
+      to_responses->Fail(e, out);
+    } else {
+      pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
+    }
   } else {
     model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
     if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();

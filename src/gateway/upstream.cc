@@ -8,22 +8,29 @@
 
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "gateway/errors.h"
 
 namespace pai::gateway {
 namespace {
 
+// MapError() words a failed exchange for the client, naming the upstream by its label
+// ("ModelProvider openai"); its address (`where`, host:port) goes to the log only.
 absl::Status MapError(const beast::error_code& ec, std::string_view phase, bool cancelled,
-                      const std::string& where) {
+                      const std::string& label, const std::string& where) {
   if (cancelled) return absl::CancelledError("upstream call cancelled");
+  log::Warn("upstream exchange failed", {{"upstream", label},
+                                         {"address", where},
+                                         {"phase", std::string(phase)},
+                                         {"error", ec.message()}});
   if (ec == beast::error::timeout) {
     return MakeHttpError(504, pai::StrCat("The model provider did not answer in time (", phase,
-                                           " timeout, ", where, ")"),
+                                           " timeout, ", label, ")"),
                          "upstream_timeout");
   }
   return MakeHttpError(
       502, pai::StrCat("The model provider could not be reached (", phase, ": ", ec.message(),
-                        ", ", where, ")"),
+                        ", ", label, ")"),
       "upstream_error");
 }
 
@@ -90,6 +97,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
     const UpstreamEndpoint& endpoint) {
   auto conn = std::make_unique<UpstreamConnection>(ex_, tls_ctx_, endpoint.tls);
   conn->pool_key = endpoint.pool_key;
+  conn->label = endpoint.label;
   const std::string where = endpoint.pool_key;
   const auto now = std::chrono::steady_clock::now();
   tcp::resolver::results_type results;
@@ -98,13 +106,13 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
   } else {
     tcp::resolver resolver(ex_);  // local: it must not outlive the io_context
     auto [rec, fresh] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kTuple);
-    if (rec) co_return MapError(rec, "resolve", false, where);
+    if (rec) co_return MapError(rec, "resolve", false, endpoint.label, where);
     results = fresh;
     dns_[endpoint.pool_key] = DnsEntry{results, now + kDnsTtl};
   }
   conn->tcp().expires_after(timeouts_.connect);
   auto [cec, ep] = co_await conn->tcp().async_connect(results, kTuple);
-  if (cec) co_return MapError(cec, "connect", false, where);
+  if (cec) co_return MapError(cec, "connect", false, endpoint.label, where);
   beast::error_code ignored;
   conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
   if (endpoint.tls) {
@@ -116,7 +124,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
     tls.set_verify_mode(ssl::verify_peer);
     tls.set_verify_callback(ssl::host_name_verification(endpoint.host));
     auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
-    if (hec) co_return MapError(hec, "TLS handshake", false, where);
+    if (hec) co_return MapError(hec, "TLS handshake", false, endpoint.label, where);
   }
   conn->tcp().expires_never();
   co_return conn;
@@ -202,7 +210,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
     }
     call->failed_ = true;
     if (reused && IsStaleConnectionError(ec) && !call->cancelled_) continue;
-    co_return MapError(ec, "request", call->cancelled_, endpoint.pool_key);
+    co_return MapError(ec, "request", call->cancelled_, endpoint.label, endpoint.pool_key);
   }
 }
 
@@ -223,7 +231,7 @@ net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       failed_ = true;
-      co_return MapError(ec, "response", cancelled_, conn_->pool_key);
+      co_return MapError(ec, "response", cancelled_, conn_->label, conn_->pool_key);
     }
     const size_t got = chunk_.size() - parser_->get().body().size;
     if (got > 0) co_return std::string_view(chunk_.data(), got);

@@ -862,7 +862,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       err = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
     }
     // Provider text may echo the key (escaped, or in part): scrubbed as the client gets it.
-    scrubber.Scrub(err);
+    if (const size_t n = scrubber.Scrub(err); n > 0) LogRedactions(*ctx, n);
     failure->body = std::move(err);
     failure->retry_after = SafeRetryAfter(call->header()[http::field::retry_after], scrubber);
     if (failure->retry_after.empty()) failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
@@ -894,7 +894,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     model.metrics.upstream_errors->Increment();
     co_return json;
   }
-  scrubber.Scrub(*text);  // before usage and guards read it: they see what the client gets
+  // Before usage and guards read it: they see what the client gets.
+  if (const size_t n = scrubber.Scrub(*text); n > 0) LogRedactions(*ctx, n);
   if (ctx->native) {
     // The native answer goes back as it is; usage, tool calls and text are read for the
     // budget, the audit chain and the response guards.

@@ -6,7 +6,9 @@
 // the text whose 8-character window is an 8-gram of some key marks exactly the leaked runs; each
 // maximal marked stretch is replaced by "[redacted]". The scan is linear: an 8-gram is a 64-bit
 // integer updated by one shift per character, tested against a 64 Kibit filter (one multiply and
-// one load) and, on a filter hit, against the exact set.
+// one load) and, on a filter hit, against the exact set. On spans without a backslash (most of a
+// body) only every 4th position is probed, with the 4-byte runs of the keys (any 8-character run
+// holds one at such a position); the 8-grams around a hit are then checked exactly.
 //
 // The text is matched as decoded: JSON string escapes (\uXXXX, \/, \\, \" …) are decoded before
 // matching, so `sk\u002d…` (which any JSON parser turns back into the key) is found, and a
@@ -89,6 +91,8 @@ class ScrubStream {
   void Feed(std::string_view in, std::string& out);
   // Finish() appends what is held back (the stream ended).
   void Finish(std::string& out);
+  // redactions() is the number of stretches replaced so far.
+  size_t redactions() const { return redactions_; }
 
  private:
   void Emit(bool final, std::string& out);
@@ -97,6 +101,7 @@ class ScrubStream {
   std::string buf_;            // held-back bytes, then the new piece
   size_t redacted_prefix_ = 0;  // leading bytes of buf_ already replaced by a marker
   bool marker_open_ = false;    // the output ends with a marker that buf_ may continue
+  size_t redactions_ = 0;
   KeyScrubber::ScanResult scan_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/log.h"
 #include "common/strings.h"
 #include "gateway/errors.h"
 
@@ -41,6 +42,13 @@ absl::Status CheckUpstreamJson(const std::string& body, std::string_view provide
     return UpstreamError(provider, "answered with a body that is not JSON");
   }
   return absl::OkStatus();
+}
+
+void LogRedactions(const RequestContext& ctx, size_t count) {
+  log::Warn("provider key redacted from a provider answer",
+            {{"request_id", ctx.request_id},
+             {"provider", ctx.model && ctx.model->provider ? ctx.model->provider->spec.name : ""},
+             {"stretches", static_cast<int64_t>(count)}});
 }
 
 std::string SafeRetryAfter(std::string_view value, const KeyScrubber& scrubber) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "gateway/pipeline.h"
 #include "gateway/scrub.h"
 
 namespace pai::gateway {
@@ -22,6 +23,10 @@ absl::Status CheckUpstreamHead(int status, std::string_view content_type, bool s
 // CheckUpstreamJson() refuses (502 `upstream_error`) a non-stream 2xx body that is not one
 // whole JSON document (RFC 8259), e.g. a proxy's HTML page.
 absl::Status CheckUpstreamJson(const std::string& body, std::string_view provider);
+
+// LogRedactions() logs (warn) that `count` stretches of a provider key were redacted from the
+// answer to request `ctx` — the provider echoes the gateway's key; the key itself is not logged.
+void LogRedactions(const RequestContext& ctx, size_t count);
 
 // SafeRetryAfter() is `value` when it is a Retry-After value (RFC 9110 §10.2.3: delay-seconds or
 // an HTTP-date) holding no key run (`scrubber`); otherwise empty (the header is dropped).

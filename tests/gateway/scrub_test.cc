@@ -1,5 +1,8 @@
 #include "gateway/scrub.h"
 
+#include <cctype>
+#include <random>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
@@ -114,6 +117,103 @@ TEST_CASE("a stream holds back at most the bytes of 7 characters and an escape")
   CHECK(out == "hello world, 012");
   stream.Finish(out);
   CHECK(out == "hello world, 0123456789");
+}
+
+
+// NaiveScrub(): the definition, spelled out: decode every JSON escape, look up every window of
+// 8 decoded characters in the keys, replace each maximal stretch of matching windows.
+std::string NaiveScrub(const std::vector<std::string>& keys, const std::string& text) {
+  struct Char {
+    unsigned char c;
+    size_t begin, end;
+  };
+  std::vector<Char> chars;
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      const char e = text[i + 1];
+      const std::string simple = "\"\\/bfnrt";
+      const std::string value = "\"\\/\b\f\n\r\t";
+      if (simple.find(e) != std::string::npos) {
+        chars.push_back({static_cast<unsigned char>(value[simple.find(e)]), i, i + 2});
+        i += 2;
+        continue;
+      }
+      if (e == 'u' && i + 6 <= text.size() && hex(text[i + 2]) && hex(text[i + 3]) &&
+          hex(text[i + 4]) && hex(text[i + 5])) {
+        const unsigned cp = std::stoul(text.substr(i + 2, 4), nullptr, 16);
+        chars.push_back({static_cast<unsigned char>(cp < 0x80 ? cp : 0), i, i + 6});
+        i += 6;
+        continue;
+      }
+    }
+    chars.push_back({static_cast<unsigned char>(text[i]), i, i + 1});
+    ++i;
+  }
+  std::vector<std::pair<size_t, size_t>> stretches;
+  for (size_t w = 0; w + 8 <= chars.size(); ++w) {
+    std::string window;
+    for (size_t j = w; j < w + 8; ++j) window += static_cast<char>(chars[j].c);
+    bool hit = false;
+    for (const std::string& k : keys) hit = hit || (window.find('\0') == std::string::npos &&
+                                                    k.find(window) != std::string::npos);
+    if (!hit) continue;
+    const size_t b = chars[w].begin, e = chars[w + 7].end;
+    if (!stretches.empty() && b <= stretches.back().second) {
+      stretches.back().second = std::max(stretches.back().second, e);
+    } else {
+      stretches.emplace_back(b, e);
+    }
+  }
+  std::string out;
+  size_t at = 0;
+  for (auto [b, e] : stretches) {
+    out += text.substr(at, b - at) + "[redacted]";
+    at = e;
+  }
+  return out + text.substr(at);
+}
+
+TEST_CASE("random texts are scrubbed as the definition says (whole and streamed)") {
+  const std::vector<std::string> keys = {kKey, kOther, "aaaaaaaaaaaab"};
+  const KeyScrubber s(keys);
+  std::mt19937_64 rng(12);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789- {}\":,";
+  const std::vector<std::string> escapes = {"\\n", "\\\\", "\\\"", "\\u12", "\\u00e9", "\\", "\\/", "\\q",
+                                            "\\u002d"};
+  for (int iteration = 0; iteration < 3000; ++iteration) {
+    std::string text;
+    for (size_t part = pick(12) + 1; part > 0; --part) {
+      const std::string& k = keys[pick(keys.size())];
+      const size_t from = pick(k.size());
+      const std::string piece = k.substr(from, 1 + pick(k.size() - from));
+      switch (pick(6)) {
+        case 0:
+        case 1:
+          text += piece;  // a key run, often of 8 or more
+          break;
+        case 2:
+          text += pick(2) ? EscapeAll(piece) : piece.substr(0, 4) + EscapeAll(piece.substr(std::min<size_t>(4, piece.size())));
+          break;
+        case 3:
+          text += escapes[pick(escapes.size())];
+          break;
+        default:
+          for (size_t n = pick(80); n > 0; --n) text += alphabet[pick(alphabet.size())];
+      }
+    }
+    INFO(text);
+    const std::string expected = NaiveScrub(keys, text);
+    REQUIRE(Scrubbed(s, text) == expected);
+    std::vector<std::string_view> pieces;
+    for (size_t at = 0; at < text.size();) {
+      const size_t n = 1 + pick(40);
+      pieces.push_back(std::string_view(text).substr(at, n));
+      at += n;
+    }
+    REQUIRE(StreamScrub(s, pieces) == expected);
+  }
 }
 
 }  // namespace

@@ -65,7 +65,10 @@ test('a provider error echoing the key with JSON escapes or in part is scrubbed,
   assert.match(res.json.error.message, /\[redacted\]/);
   assertNoKey(res, 'error');
   assert.match(res.headers['content-type'][0], /^application\/json/);
+  // The operator learns that the provider echoes the key; the log does not hold it either.
+  await S.gw.waitForLog(byMsg('provider key redacted from a provider answer', (l) => l.stretches >= 1));
 });
+
 
 test('a 200 body echoing the key is scrubbed', async () => {
   const res = await send('s-leak-200', { model: 'up/leak-200', messages: USER_MESSAGES });
@@ -96,4 +99,11 @@ test('502 and 504 messages name the ModelProvider, not its address; the log keep
   assert.equal(slow.status, 504, slow.text);
   assert.doesNotMatch(slow.json.error.message, new RegExp(`127\\.0\\.0\\.1|:${S.upstream.port}\\b`), slow.json.error.message);
   assert.match(slow.json.error.message, /ModelProvider (default\/)?up\b/);
+});
+
+test('no gateway log line holds a run of the key', () => {
+  S.gw.logs.forEach((line, i) => {
+    const text = typeof line === 'string' ? line : JSON.stringify(line);
+    assert.deepEqual(keyRuns(text), [], `log line ${i}: ${text}`);
+  });
 });

@@ -14,6 +14,7 @@
 
 #include "gateway/internal/server_impl.h"
 #include "gateway/scrub.h"
+#include "gateway/upstream_response.h"
 
 namespace pai::gateway {
 
@@ -59,6 +60,7 @@ class StreamWriter {
   net::awaitable<beast::error_code> End() {
     scrubbed_.clear();
     scrub_.Finish(scrubbed_);
+    if (scrub_.redactions() > 0) LogRedactions(*ctx_, scrub_.redactions());
     beast::error_code ec = co_await Write();
     if (!ec && !close_delimited()) {
       conn_->stream.expires_after(timeout_);

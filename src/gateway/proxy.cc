@@ -15,6 +15,7 @@
 #include "gateway/errors.h"
 #include "gateway/log_fields.h"
 #include "gateway/internal/server_impl.h"
+#include "gateway/internal/stream_writer.h"
 #include "gateway/mock_provider.h"
 #include "gateway/openai_request.h"
 #include "gateway/stream_limits.h"
@@ -23,6 +24,7 @@
 #include "gateway/translate_gemini.h"
 #include "gateway/translate_responses.h"
 #include "gateway/translate_responses_stream.h"
+#include "gateway/upstream_response.h"
 
 namespace pai::gateway {
 namespace {
@@ -99,15 +101,6 @@ bool MatchRoute(std::string_view path, RouteMatch* m) {
   return false;
 }
 
-// Scrub() removes the provider key from text that came from the provider (some providers echo
-// a masked or partial key in 401 messages; this catches a full echo).
-std::string Scrub(std::string text, const ProviderRuntime& p) {
-  if (!p.spec.api_key.empty() && text.find(p.spec.api_key) != std::string::npos) {
-    text = absl::StrReplaceAll(text, {{p.spec.api_key, "[redacted]"}});
-  }
-  return text;
-}
-
 std::string ModelObject(const ModelRoute& r, int64_t created) {
   std::string out = "{\"id\":";
   AppendJsonString(out, r.ref);
@@ -164,64 +157,9 @@ void AddHeaders(Response& res, const RequestContext& ctx) {
   for (const auto& [name, value] : ctx.response_headers) res.set(name, value);
 }
 
-// ChunkWriter: a chunked text/event-stream response to the client.
-struct ChunkWriter {
-  ClientConn* conn;
-  std::chrono::milliseconds timeout;
-  const RequestContext* ctx;
-
-  net::awaitable<beast::error_code> Header() {
-    http::response<http::empty_body> res{http::status::ok, 11};
-    res.set(http::field::server, "pai-gateway");
-    res.set(http::field::content_type, "text/event-stream; charset=utf-8");
-    res.set(http::field::cache_control, "no-cache");
-    res.set("x-request-id", ctx->request_id);
-    for (const auto& [name, value] : ctx->response_headers) res.set(name, value);
-    res.keep_alive(conn->keep_alive);
-    res.chunked(true);
-    http::response_serializer<http::empty_body> sr{res};
-    conn->response_started = true;
-    conn->stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_write_header(conn->stream, sr, kTuple);
-    co_return ec;
-  }
-
-  // Body() writes one chunk; never a zero-length one (it would end the body early).
-  net::awaitable<beast::error_code> Body(std::string_view bytes) {
-    if (bytes.empty()) co_return beast::error_code{};
-    conn->stream.expires_after(timeout);
-    auto [ec, n] = co_await net::async_write(
-        conn->stream, http::make_chunk(net::const_buffer(bytes.data(), bytes.size())), kTuple);
-    co_return ec;
-  }
-
-  net::awaitable<beast::error_code> End() {
-    conn->stream.expires_after(timeout);
-    auto [ec, n] = co_await net::async_write(conn->stream, http::make_chunk_last(), kTuple);
-    conn->stream.expires_never();
-    co_return ec;
-  }
-
-  // Last() writes the final events and the end of the body in one write, so that a client
-  // that leaves as soon as it has the last event cannot cut the body between the two; on
-  // success the response counts as delivered (a later EOF is no abort).
-  net::awaitable<beast::error_code> Last(std::string_view bytes) {
-    if (bytes.empty()) {
-      beast::error_code ec = co_await End();
-      if (!ec) conn->watch->delivered = true;
-      co_return ec;
-    }
-    conn->stream.expires_after(timeout);
-    auto [ec, n] = co_await net::async_write(
-        conn->stream,
-        beast::buffers_cat(http::make_chunk(net::const_buffer(bytes.data(), bytes.size())),
-                           http::make_chunk_last()),
-        kTuple);
-    conn->stream.expires_never();
-    if (!ec) conn->watch->delivered = true;
-    co_return ec;
-  }
-};
+// ChunkWriter: the streamed response to the client (chunked, or close-delimited towards
+// HTTP/1.0), scrubbed of provider keys (internal/stream_writer.h).
+using ChunkWriter = StreamWriter;
 
 // NotAudited(): the status a call gets when its audit record could not be made durable — the
 // provider answered, but the gateway does not report a success it cannot prove.
@@ -883,6 +821,20 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   std::unique_ptr<UpstreamCall> call = std::move(*started);
   cancel->call = call.get();
   const int status = call->status();
+  // A redirect, or a stream request answered without an event stream, is not relayed.
+  if (absl::Status head = CheckUpstreamHead(status, call->header()[http::field::content_type],
+                                            ctx->stream, provider.spec.name);
+      !head.ok()) {
+    *current = nullptr;
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    model.metrics.upstream_errors->Increment();
+    log::Warn("upstream answer refused", {{"request_id", ctx->request_id},
+                                         {"provider", provider.spec.name},
+                                         {"upstream_status", status},
+                                         {"error", std::string(head.message())}});
+    co_return head;
+  }
+  const KeyScrubber& scrubber = ctx->runtime->scrubber();
   if (status < 200 || status >= 300) {
     auto text = co_await call->ReadAll(kMaxErrorBody);
     cancel->call = nullptr;
@@ -903,7 +855,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       failure->body = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
       co_return absl::OkStatus();
     }
-    std::string err = text.ok() ? Scrub(std::move(*text), provider) : std::string();
+    std::string err = text.ok() ? std::move(*text) : std::string();
     std::string retry_in_body;
     if (DialectOf(*ctx) == Dialect::kGemini) {
       // Google sends the delay in the body (google.rpc.RetryInfo.retryDelay, e.g. "1s").
@@ -931,9 +883,11 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       e.message = pai::StrCat("The model provider answered HTTP ", status);
       err = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
     }
+    // Provider text may echo the key (escaped, or in part): scrubbed as the client gets it.
+    if (const size_t n = scrubber.Scrub(err); n > 0) LogRedactions(*ctx, n);
     failure->body = std::move(err);
-    failure->retry_after = std::string(call->header()[http::field::retry_after]);
-    if (failure->retry_after.empty()) failure->retry_after = std::move(retry_in_body);
+    failure->retry_after = SafeRetryAfter(call->header()[http::field::retry_after], scrubber);
+    if (failure->retry_after.empty()) failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
     co_return absl::OkStatus();
   }
   const bool is_sse =
@@ -958,6 +912,12 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return text.status();
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+  if (absl::Status json = CheckUpstreamJson(*text, provider.spec.name); !json.ok()) {
+    model.metrics.upstream_errors->Increment();
+    co_return json;
+  }
+  // Before usage and guards read it: they see what the client gets.
+  if (const size_t n = scrubber.Scrub(*text); n > 0) LogRedactions(*ctx, n);
   if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
     const int64_t created = absl::ToUnixSeconds(absl::Now());
     auto chat = d == Dialect::kAnthropic
@@ -1003,10 +963,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   if (ctx->chat) {
     if (absl::Status g = co_await ScanChatResponse(ctx, *text); !g.ok()) co_return g;
   }
+  // Content-Type is the gateway's own (application/json): no provider header value is copied.
   auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
-  if (auto ct = call->header()[http::field::content_type]; !ct.empty()) {
-    res.set(http::field::content_type, ct);
-  }
   AddHeaders(res, *ctx);
   ctx->http_status = 200;
   if (!co_await BeforeSuccess(ctx)) co_return NotAudited();  // durable before success shows

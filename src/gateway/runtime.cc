@@ -68,6 +68,7 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
             pai::StrCat("ModelProvider ", name, ": spec.baseURL: ", ep.status().message()));
       }
       p.endpoint = std::move(*ep);
+      p.endpoint.label = pai::StrCat("ModelProvider ", name);
       switch (spec.kind) {
         case config::ProviderKind::kAnthropic:
           p.auth_header = "x-api-key";
@@ -95,6 +96,7 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
                                                        ep.status().message()));
       }
       b.endpoint = std::move(*ep);
+      b.endpoint.label = pai::StrCat("GuardBinding ", name);
       if (b.endpoint.base_path.empty()) b.endpoint.base_path = "/";
       if (!spec.classifier.api_key.empty()) {
         b.authorization = pai::StrCat("Bearer ", spec.classifier.api_key);
@@ -105,6 +107,11 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     b.metrics = metrics.GuardMetricsFor(spec.name, b.classifier_name());
     rt->guard_bindings_.emplace(name, std::move(b));
   }
+  // Every key the gateway injects is scrubbed from what providers answer (scrub.h).
+  std::vector<std::string> keys;
+  for (const auto& [name, spec] : config.providers) keys.push_back(spec.api_key);
+  for (const auto& [name, spec] : config.guard_bindings) keys.push_back(spec.classifier.api_key);
+  rt->scrubber_ = std::make_unique<KeyScrubber>(keys);
   for (const auto& [key, spec] : config.agents) {
     AgentRuntime a;
     for (const config::AgentGuard& g : spec.guards) {

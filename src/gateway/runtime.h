@@ -17,6 +17,7 @@
 #include "budget/price_table.h"
 #include "config/manifest.h"
 #include "gateway/metrics.h"
+#include "gateway/scrub.h"
 
 namespace pai::gateway {
 
@@ -28,6 +29,8 @@ struct UpstreamEndpoint {
   std::string base_path;    // "/v1" (no trailing slash; may be empty)
   std::string host_header;  // "api.openai.com" or "host:port" for non-default ports
   std::string pool_key;     // "https://api.openai.com:443"
+  // What client-facing errors call it ("ModelProvider openai"): its address stays in the logs.
+  std::string label;
 };
 
 // ProviderRuntime: a ModelProvider ready for requests.
@@ -113,6 +116,8 @@ class RuntimeConfig {
                                                  std::string_view requested) const;
 
   const config::Config& config() const { return config_; }
+  // scrubber() redacts the configured provider (and classifier) keys (scrub.h).
+  const KeyScrubber& scrubber() const { return *scrubber_; }
   uint64_t generation() const { return generation_; }
 
  private:
@@ -121,6 +126,7 @@ class RuntimeConfig {
   std::map<std::string, GuardBindingRuntime> guard_bindings_;
   absl::flat_hash_map<std::string, AgentRuntime> agents_;
   uint64_t generation_ = 0;
+  std::unique_ptr<const KeyScrubber> scrubber_ = std::make_unique<KeyScrubber>();
 };
 
 // ParseEndpoint() parses an absolute http(s) base URL.

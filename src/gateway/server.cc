@@ -22,6 +22,7 @@
 #include "gateway/log_fields.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/server_impl.h"
+#include "gateway/request_head.h"
 #include "simdjson.h"
 
 namespace pai::gateway {
@@ -297,18 +298,20 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         ec == net::error::bad_descriptor) {
       break;
     }
+    // Head checks the parser does not make (Host, Transfer-Encoding codings, one credential)
+    // and the absolute-form target (request_head.h).
+    absl::Status head_status;
     if (!ec) {
-      const auto& hdr = parser.get();
-      // Request smuggling guard (RFC 9112 §6.1): a Transfer-Encoding that is not chunked
-      // leaves the body length undefined, and one next to a Content-Length is ambiguous.
-      if (hdr.count(http::field::transfer_encoding) &&
-          (!parser.chunked() || hdr.count(http::field::content_length))) {
-        ec = http::error::bad_transfer_encoding;
-      } else if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
+      std::string origin_target;
+      head_status = CheckRequestHead(
+          RequestHead::Of(parser.get().base(), parser.get().version(), parser.get().target()),
+          &origin_target);
+      if (head_status.ok() && !origin_target.empty()) parser.get().target(origin_target);
+      if (auto len = parser.content_length(); len && *len > options_.max_body_bytes) {
         ec = http::error::body_limit;  // reject an oversized declared body before reading it
       }
     }
-    if (!ec) {
+    if (!ec && head_status.ok()) {
       // Authenticate on the headers alone: an unknown caller gets no 100 Continue and no
       // body buffer.
       // Anthropic's SDKs send the key as x-api-key on the Messages routes.
@@ -345,7 +348,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         break;
       }
     }
-    if (!ec) {
+    if (!ec && head_status.ok()) {
       auto& hdr = parser.get();
       if (beast::iequals(hdr[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, 11};
@@ -366,10 +369,11 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       }
     }
     conn.stream.expires_never();
-    if (ec) {
+    if (ec || !head_status.ok()) {
       // Malformed request: answer once in OpenAI's error shape and close the connection (the
       // byte stream cannot be trusted any more).
-      const int status = HttpStatusForParseError(ec);
+      const int status =
+          head_status.ok() ? HttpStatusForParseError(ec) : ToApiError(head_status).http_status;
       ApiError e;
       e.http_status = status;
       e.type = "invalid_request_error";
@@ -381,6 +385,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
                   : status == 431 ? pai::StrCat("Request headers exceed the limit of ",
                                                  options_.max_header_bytes, " bytes")
                                   : pai::StrCat("Malformed HTTP request: ", ec.message());
+      if (!head_status.ok()) e = ToApiError(head_status);
       metrics_.requests(Route::kOther, status).Increment();
       // On the Anthropic routes, in Anthropic's error shape (a body too large is common there).
       const bool anthropic_target =
@@ -396,6 +401,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
     conn.preauthenticated_agent = std::move(preauth_agent);
     conn.preauthenticated_session = std::move(preauth_session);
     conn.head = req.method() == http::verb::head;
+    conn.version = req.version();
     conn.keep_alive =
         conn.keep_alive && req.keep_alive() && !draining_.load(std::memory_order_relaxed);
     co_await HandleAgentRequest(shard, &conn, &req);

@@ -8,22 +8,29 @@
 
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "gateway/errors.h"
 
 namespace pai::gateway {
 namespace {
 
+// MapError() words a failed exchange for the client, naming the upstream by its label
+// ("ModelProvider openai"); its address (`where`, host:port) goes to the log only.
 absl::Status MapError(const beast::error_code& ec, std::string_view phase, bool cancelled,
-                      const std::string& where) {
+                      const std::string& label, const std::string& where) {
   if (cancelled) return absl::CancelledError("upstream call cancelled");
+  log::Warn("upstream exchange failed", {{"upstream", label},
+                                         {"address", where},
+                                         {"phase", std::string(phase)},
+                                         {"error", ec.message()}});
   if (ec == beast::error::timeout) {
     return MakeHttpError(504, pai::StrCat("The model provider did not answer in time (", phase,
-                                           " timeout, ", where, ")"),
+                                           " timeout, ", label, ")"),
                          "upstream_timeout");
   }
   return MakeHttpError(
       502, pai::StrCat("The model provider could not be reached (", phase, ": ", ec.message(),
-                        ", ", where, ")"),
+                        ", ", label, ")"),
       "upstream_error");
 }
 
@@ -100,6 +107,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
     const UpstreamEndpoint& endpoint, CancelSlot* slot) {
   auto conn = std::make_unique<UpstreamConnection>(ex_, tls_ctx_, endpoint.tls);
   conn->pool_key = endpoint.pool_key;
+  conn->label = endpoint.label;
   // While connecting, a cancelled slot closes this socket; it is forgotten on every return.
   struct Connecting {
     CancelSlot* slot;
@@ -117,14 +125,14 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
     tcp::resolver resolver(ex_);  // local: it must not outlive the io_context
     auto [rec, fresh] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kTuple);
     if (slot && slot->cancelled) co_return absl::CancelledError("upstream call cancelled");
-    if (rec) co_return MapError(rec, "resolve", false, where);
+    if (rec) co_return MapError(rec, "resolve", false, endpoint.label, where);
     results = fresh;
     dns_[endpoint.pool_key] = DnsEntry{results, now + kDnsTtl};
   }
   conn->tcp().expires_after(timeouts_.connect);
   auto [cec, ep] = co_await conn->tcp().async_connect(results, kTuple);
   const bool cancelled = slot && slot->cancelled;
-  if (cec || cancelled) co_return MapError(cec, "connect", cancelled, where);
+  if (cec || cancelled) co_return MapError(cec, "connect", cancelled, endpoint.label, where);
   beast::error_code ignored;
   conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
   if (endpoint.tls) {
@@ -137,7 +145,9 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
     tls.set_verify_callback(ssl::host_name_verification(endpoint.host));
     auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
     const bool tls_cancelled = slot && slot->cancelled;
-    if (hec || tls_cancelled) co_return MapError(hec, "TLS handshake", tls_cancelled, where);
+    if (hec || tls_cancelled) {
+      co_return MapError(hec, "TLS handshake", tls_cancelled, endpoint.label, where);
+    }
   }
   conn->tcp().expires_never();
   co_return conn;
@@ -233,7 +243,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
     call->failed_ = true;
     if (slot) slot->call = nullptr;
     if (reused && IsStaleConnectionError(ec) && !call->cancelled_) continue;
-    co_return MapError(ec, "request", call->cancelled_, endpoint.pool_key);
+    co_return MapError(ec, "request", call->cancelled_, endpoint.label, endpoint.pool_key);
   }
 }
 
@@ -262,7 +272,7 @@ net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       failed_ = true;
-      co_return MapError(ec, "response", cancelled_, conn_->pool_key);
+      co_return MapError(ec, "response", cancelled_, conn_->label, conn_->pool_key);
     }
     const size_t got = chunk_.size() - parser_->get().body().size;
     if (got > 0) co_return std::string_view(chunk_.data(), got);

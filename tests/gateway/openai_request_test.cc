@@ -39,6 +39,34 @@ TEST_CASE("malformed JSON is invalid_json") {
   }
 }
 
+TEST_CASE("content after the top-level object or malformed unread members is invalid_json") {
+  const std::string good = R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"stream":null})";
+  for (const std::string& bad : std::vector<std::string>{
+           good + " {}", good + "}", good + " x", good + " 1",
+           R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"temperature":tru})",
+           R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"meta":{"a":[1,,2]}})",
+           R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"meta":{"a":01}})",
+           R"({"model":"up/m","messages":[{"role":"user","content":"h\qi"}]})",
+           R"({"model":"up/m","messages":[{"role":"user","name":nul,"content":"hi"}]})",
+           R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"stream":nul})",
+           R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"max_tokens":nulx})",
+           R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"x":[[[[}]]]]})"}) {
+    INFO(bad);
+    const ApiError e = ChatError(bad);
+    CHECK(e.http_status == 400);
+    CHECK(e.code == "invalid_json");
+  }
+  std::string ok = good + " \n\t ";
+  CHECK(ParseChatCompletionRequest(ok).ok());
+  std::string deep = R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"x":)" +
+                     std::string(2000, '[') + std::string(2000, ']') + "}";
+  CHECK(ChatError(deep).code == "invalid_json");
+  std::string embeddings = R"({"model":"up/e","input":["a","b"]} [])";
+  auto e = ParseEmbeddingsRequest(embeddings);
+  REQUIRE_FALSE(e.ok());
+  CHECK(ToApiError(e.status()).code == "invalid_json");
+}
+
 TEST_CASE("missing or mistyped model and messages name the param") {
   CHECK(ChatError(R"({"messages":[{"role":"user","content":"x"}]})").param == "model");
   CHECK(ChatError(R"({"model":5,"messages":[{"role":"user","content":"x"}]})").param == "model");

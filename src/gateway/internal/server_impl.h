@@ -51,6 +51,7 @@ struct ClientConn {
   bool response_started = false; // bytes of the current response were written
   bool keep_alive = true;        // false once the connection must close after this response
   bool head = false;             // the current request is HEAD: headers only
+  unsigned version = 11;         // the current request's HTTP version: 10 (HTTP/1.0) or 11
   std::string preauthenticated_agent;  // agent key of the current request's token
   std::string preauthenticated_session;  // and its session (empty: none)
   std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();

@@ -39,6 +39,7 @@ class UpstreamConnection {
   beast::flat_buffer& buffer() { return buffer_; }
 
   std::string pool_key;
+  std::string label;  // UpstreamEndpoint::label, for error messages
   std::chrono::steady_clock::time_point idle_since;
 
  private:

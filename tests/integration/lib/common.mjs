@@ -5,7 +5,9 @@ import net from 'node:net';
 import OpenAI from 'openai';
 import { TOOL_NAME } from '../upstream/openai_upstream.mjs';
 
-export const PROVIDER_KEY = 'sk-upstream-test-123';
+// Random-looking like a real key: the gateway redacts any run of 8 of its characters in what a
+// provider answers, so a key holding a word ("upstream") would redact that word in answers.
+export const PROVIDER_KEY = 'sk-mock-Zq4Tw9Xr7Lp2Vn5K';
 
 export const CODER_MODELS = [
   'up/gpt-4o-mini', 'up/tools', 'up/slow', 'up/slow-stream', 'up/slow-stream-short',

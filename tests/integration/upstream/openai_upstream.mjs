@@ -15,6 +15,8 @@
 //   error-500                       HTTP 500 + OpenAI error JSON
 //   error-429                       HTTP 429 + OpenAI error JSON + retry-after
 //   no-usage                        streams without the usage chunk even if asked
+//   redirect-302 / html-200 / json-for-stream / leak-*   misbehaving providers: see
+//                                   PROTOCOL_MODES below
 //   echo                            answers with the text of the last `user` message (string
 //                                   content, or the `text` parts joined); streamed word by word
 //   injected-reply                  answers INJECTED_REPLY (a prompt injection in the model's
@@ -223,6 +225,76 @@ function sendJSON(res, status, obj, extraHeaders = {}) {
 function sendError(res, status, message, type, param = null, code = null, extraHeaders = {}) {
   sendJSON(res, status, { error: { message, type, param, code } }, extraHeaders);
 }
+
+/** `s` with every character written as a JSON \\uXXXX escape (valid JSON, same decoded text). */
+export function jsonEscapeAll(s) {
+  return [...s].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join('');
+}
+
+/**
+ * Misbehaving providers (by model id), for the gateway's upstream validation and secret scrub.
+ * `key` is the credential the gateway sent (Authorization: Bearer <key>).
+ *   redirect-302     HTTP 302 with a Location and an HTML body
+ *   html-200         HTTP 200 text/html (a captive portal / proxy page)
+ *   json-for-stream  a chat.completion JSON object even when `stream: true` was asked
+ *   leak-error       HTTP 400 OpenAI error whose message echoes the key with JSON escapes
+ *                    (every character as \uXXXX, and only '-' as \u002d) and a 10-character
+ *                    part of it; Retry-After and Content-Type carry the key too
+ *   leak-200         a normal completion whose content holds the key (plain, escaped, partial),
+ *                    Content-Type carrying the key
+ *   leak-stream      a stream whose deltas hold the key (plain, escaped, partial); the event
+ *                    with the plain key is written in two halves split inside the key
+ */
+const PROTOCOL_MODES = {
+  'redirect-302': ({ res, record }) => {
+    record.status = 302;
+    res.writeHead(302, { location: 'https://login.example.com/sso', 'content-type': 'text/html' });
+    res.end('<html><body>Found</body></html>');
+  },
+  'html-200': ({ res, record }) => {
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<html><body>Service temporarily unavailable</body></html>');
+  },
+  'json-for-stream': ({ nonStream }) => nonStream(),
+  'leak-error': ({ res, record, key }) => {
+    record.status = 400;
+    const message = `Incorrect API key provided: ${jsonEscapeAll(key)} (${key.replaceAll('-', '\\u002d')}), ` +
+      `key ending in ${key.slice(-10)}`;
+    const body = `{"error":{"message":"${message}","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`;
+    res.writeHead(400, { 'content-type': `application/json; note=${key}`, 'retry-after': key, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  },
+  'leak-200': ({ res, record, key }) => {
+    record.status = 200;
+    const content = `plain ${key} escaped ${jsonEscapeAll(key)} partial ${key.slice(2, 12)} end`;
+    const body = `{"id":"chatcmpl-leak","object":"chat.completion","created":1,"model":"leak-200","choices":[` +
+      `{"index":0,"message":{"role":"assistant","content":"${content}"},"finish_reason":"stop"}],` +
+      `"usage":{"prompt_tokens":11,"completion_tokens":5,"total_tokens":16}}`;
+    res.writeHead(200, { 'content-type': `application/json; note=${key}`, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  },
+  'leak-stream': ({ res, record, key, later }) => {
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const ev = (content, finish = null) => `data: {"id":"chatcmpl-leak","object":"chat.completion.chunk","created":1,` +
+      `"model":"leak-stream","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":${finish ? `"${finish}"` : 'null'}}]}\n\n`;
+    res.write(ev(`escaped ${jsonEscapeAll(key)} `));
+    res.write(ev(`partial ${key.slice(3, 13)} `));
+    const plain = ev(`plain ${key} `);
+    const cut = plain.indexOf(key) + 6;
+    res.write(plain.slice(0, cut));
+    // A later write, so that the gateway most likely reads the key in two pieces (the scrub's
+    // unit tests cover every split point deterministically).
+    later(() => {
+      res.write(plain.slice(cut));
+      res.write(ev('', 'stop'));
+      res.write('data: {"id":"chatcmpl-leak","object":"chat.completion.chunk","created":1,"model":"leak-stream","choices":[],' +
+        '"usage":{"prompt_tokens":11,"completion_tokens":5,"total_tokens":16}}\n\n');
+      res.end('data: [DONE]\n\n');
+    }, 20);
+  },
+};
 
 export async function startOpenAIUpstream() {
   const requests = [];
@@ -505,6 +577,10 @@ export async function startOpenAIUpstream() {
     const includeUsage = stream && b.stream_options?.include_usage === true;
     const obfuscate = b.stream_options?.include_obfuscation !== false;
 
+    if (PROTOCOL_MODES[model]) {
+      const key = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      return PROTOCOL_MODES[model]({ res, record, key, later, nonStream: () => nonStream() });
+    }
     switch (model) {
       case 'error-500':
         return sendError(res, 500,

@@ -206,13 +206,20 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
   }
   chain->next_seq_ = chain->head_seq_ + 1;
   chain->durable_seq_ = chain->head_seq_;
-  chain->checkpointed_seq_ = chain->head_seq_;  // a restart does not re-checkpoint old records
   const std::string cp_path = chain->options_.dir + "/" + kCheckpointFile;
   chain->checkpoint_fd_ = ::open(cp_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (chain->checkpoint_fd_ < 0) {
     return absl::InternalError(pai::StrCat(cp_path, ": ", std::strerror(errno)));
   }
   SyncDir(chain->options_.dir);
+  // Checkpoint the recovered head: after a crash, the newest records may be covered by no
+  // checkpoint (one is written at most once a second), and deleting them would go unnoticed.
+  if (chain->head_seq_ > 0) {
+    if (::fsync(chain->fd_) != 0 || !chain->WriteCheckpoint()) {
+      return absl::InternalError(
+          pai::StrCat(cp_path, ": cannot checkpoint the recovered head: ", std::strerror(errno)));
+    }
+  }
   chain->last_checkpoint_ = chain->options_.now();
   chain->writer_ = std::thread([c = chain.get()] { c->WriterLoop(); });
   return chain;
@@ -351,13 +358,16 @@ void Chain::WriterLoop() {
       for (auto& fn : ready) fn(true);
     }
     const bool due = options_.now() - last_checkpoint_ >= options_.checkpoint_interval;
-    if (head_seq_ > checkpointed_seq_ && (due || stopping)) {
-      if (!WriteCheckpoint()) return;
-    }
+    bool last_round = false;
     if (stopping) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (pending_.empty()) return;
+      last_round = pending_.empty();
     }
+    // Every clean stop checkpoints its head, new records or not.
+    if ((head_seq_ > checkpointed_seq_ && due) || (last_round && head_seq_ > 0)) {
+      if (!WriteCheckpoint()) return;
+    }
+    if (last_round) return;
   }
 }
 

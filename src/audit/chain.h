@@ -6,7 +6,8 @@
 // HMAC-SHA256 (OpenSSL) over the record's canonical encoding — the record without `mac`,
 // members in the order above, `detail` with its members sorted by key, no whitespace (Boost.JSON
 // serialisation of strings and numbers). Signed checkpoints (seq, head MAC, time) go to
-// "<dir>/checkpoints.jsonl" at least once a second while records are written, and at Close().
+// "<dir>/checkpoints.jsonl" at least once a second while records are written, at Open() for the
+// recovered head (a crash may have left the newest records uncovered) and at every Close().
 //
 // Durability: one writer thread batches pending records (group commit): write(2) then
 // fsync(2); only then is a record durable and its waiters called. A failed write or fsync stops

@@ -1,6 +1,7 @@
 // pai-gateway: the command line (shared/design/ARCHITECTURE.md, "Command-line contract").
 //
 //   pai-gateway [-f PATH ...] [--listen HOST:PORT] [--admin-listen HOST:PORT] [--state-dir DIR]
+//               [--admin-token-file PATH] [--metrics-auth] [--max-connections N] ...
 //   pai-gateway token --agent [NAMESPACE/]NAME [-f PATH ...] [--state-dir DIR]
 //   pai-gateway token list [--state-dir DIR]
 //   pai-gateway token revoke ID [--state-dir DIR]
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
+#include "gateway/admin_auth.h"
 #include "gateway/gateway.h"
 
 namespace {
@@ -103,7 +105,20 @@ int main(int argc, char** argv) {
   app.add_option("--listen", opts.listen, "Agent-facing API address HOST:PORT")
       ->capture_default_str();
   app.add_option("--admin-listen", opts.admin_listen,
-                 "Admin address for /metrics, /healthz, /readyz")
+                 "Admin address for /metrics, /healthz, /readyz, /audit, /usage; off loopback "
+                 "it needs --admin-token-file")
+      ->capture_default_str();
+  app.add_option("--admin-token-file", opts.admin_token_file,
+                 "File whose first line is the admin listener's bearer token (required by "
+                 "/audit, /audit/verify, /usage; by /metrics with --metrics-auth)");
+  app.add_flag("--metrics-auth", opts.metrics_auth,
+               "/metrics also needs the admin token (default: open, for scrapers)");
+  app.add_option("--max-connections", opts.max_connections,
+                 "Open client connections allowed (0: RLIMIT_NOFILE minus a reserve of "
+                 "max(64, limit/4) for provider sockets); the oldest idle one is evicted at the cap")
+      ->capture_default_str();
+  app.add_option("--max-buffered-body-bytes", opts.max_buffered_body_bytes,
+                 "Request-body bytes buffered at once across all connections (503 above)")
       ->capture_default_str();
   app.add_option("--state-dir", opts.state_dir, "State directory (tokens)")->capture_default_str();
   app.add_option("--ca-file", opts.ca_file, "Extra CA bundle (PEM) for provider TLS");
@@ -235,6 +250,11 @@ int main(int argc, char** argv) {
   opts.drain_timeout = std::chrono::milliseconds(drain_ms);
   opts.watch_interval = std::chrono::milliseconds(watch_ms);
   opts.stream_limits.max_duration = std::chrono::milliseconds(stream_duration_ms);
+
+  // A wrongly exposed admin listener is refused before anything else starts.
+  if (auto admin = pai::gateway::AdminAuth::FromOptions(opts); !admin.ok()) {
+    return Fail(std::string(admin.status().message()));
+  }
 
   std::string demo_token;
   if (opts.config_paths.empty()) {

@@ -44,6 +44,16 @@ struct GatewayOptions {
   // Without key files, "<state_dir>/audit/key" is used (created on first start).
   bool audit = true;
   std::vector<std::string> audit_key_files;
+
+  // Admin listener (docs/configuration.md, "Admin listener"): a file holding the bearer token
+  // that /audit, /audit/verify, /usage (and /metrics with metrics_auth) require; mandatory
+  // when admin_listen is not a loopback address.
+  std::string admin_token_file;
+  bool metrics_auth = false;
+  // Resource bounds (docs/configuration.md, "Connection limits"). 0: derived from
+  // RLIMIT_NOFILE, keeping a reserve for provider sockets.
+  size_t max_connections = 0;
+  size_t max_buffered_body_bytes = 256u << 20;  // request bodies in flight, all connections
 };
 
 // Listening: the bound addresses ("127.0.0.1:41234"), reported once both listeners are up.

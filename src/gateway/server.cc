@@ -21,6 +21,7 @@
 #include "gateway/errors.h"
 #include "gateway/log_fields.h"
 #include "gateway/gateway.h"
+#include "gateway/internal/growing_body.h"
 #include "gateway/internal/server_impl.h"
 #include "gateway/request_head.h"
 #include "simdjson.h"
@@ -29,6 +30,10 @@ namespace pai::gateway {
 namespace {
 
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+using RequestParser = http::request_parser<GrowingStringBody>;
+
+constexpr size_t kMaxAdminConnections = 32;  // admin connections open at once
+constexpr size_t kAuditQueue = 4;            // /audit queries waiting behind the running one
 
 absl::StatusOr<tcp::endpoint> ParseListen(const std::string& text) {
   const size_t colon = text.rfind(':');
@@ -121,7 +126,48 @@ net::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
   stream.expires_never();
 }
 
+struct BodyRead {
+  beast::error_code ec;
+  bool over_budget = false;  // a chunked body outgrew what the body budget could give
+};
+
+// ReadBody() reads the request body as it arrives (GrowingStringBody allocates with the data),
+// holding its bytes in `lease`: a declared length was taken before; a chunked body takes what
+// arrives, and is stopped when the budget cannot give more.
+net::awaitable<BodyRead> ReadBody(ClientConn* conn, RequestParser* parser,
+                                  BodyBudget::Lease* lease) {
+  BodyRead out;
+  while (!parser->is_done()) {
+    auto [ec, n] = co_await http::async_read_some(conn->stream, conn->buffer, *parser, kTuple);
+    if (ec) {
+      out.ec = ec;
+      break;
+    }
+    if (!lease->GrowTo(parser->get().body().size())) {
+      out.over_budget = true;
+      break;
+    }
+  }
+  co_return out;
+}
+
 }  // namespace
+
+net::awaitable<void> GatewayImpl::RefuseBodyBudget(ClientConn* conn, std::string_view target) {
+  ApiError e;
+  e.http_status = 503;
+  e.type = "server_error";
+  e.code = "server_overloaded";
+  e.message = "The gateway is buffering too many request bodies right now; retry shortly.";
+  metrics_.requests(Route::kOther, e.http_status).Increment();
+  const bool anthropic = target.substr(0, 12) == "/v1/messages";
+  auto res = JsonResponse(e.http_status, anthropic ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
+                          false, {});
+  res.set(http::field::retry_after, "1");
+  co_await WriteResponse(conn, res, options_.body_timeout);
+  log::Info("access", {{"status", e.http_status}, {"error_code", e.code}, {"route", "other"}});
+  co_await LingeringClose(conn->stream);
+}
 
 void LogException(std::exception_ptr e) {
   if (!e) return;
@@ -262,7 +308,20 @@ net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
       continue;
     }
     beast::error_code ignored;
+    if (admin ? admin_conns_ >= kMaxAdminConnections : !AdmitClient(shard)) {
+      socket.close(ignored);  // at the cap with nothing idle to evict
+      resource_metrics_.refused->Increment();
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ignored);
+    // Counted from here (not when the connection's coroutine first runs), so a burst of
+    // accepts cannot pass the cap.
+    if (admin) {
+      ++admin_conns_;
+    } else {
+      ++shard->live_conns;
+      resource_metrics_.connections->Increment();
+    }
     if (admin) {
       net::co_spawn(shard->ioc, ServeAdmin(std::move(socket)), LogException);
     } else {
@@ -271,17 +330,45 @@ net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
   }
 }
 
+bool GatewayImpl::AdmitClient(Shard* shard) {
+  if (shard->live_conns < shard_conn_cap_) return true;
+  // The oldest idle connection (the list is in accept order) makes room for the new one: an
+  // idle-socket flood cannot keep agents out or take the descriptors provider sockets need.
+  for (ClientConn* c : shard->conns) {
+    if (!c->idle || c->evicted) continue;
+    c->evicted = true;
+    c->keep_alive = false;
+    --shard->live_conns;
+    resource_metrics_.connections->Decrement();
+    resource_metrics_.evicted->Increment();
+    beast::error_code ignored;
+    c->stream.socket().close(ignored);  // frees the descriptor now; its read ends aborted
+    return true;
+  }
+  return false;
+}
+
 net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
   ClientConn conn(std::move(socket));
-  // Registered for drain while this frame lives, however it ends.
+  // Registered for drain and eviction while this frame lives, however it ends.
   struct Registration {
-    std::list<ClientConn*>& list;
+    Shard* shard;
+    ClientConn* conn;
+    ResourceMetrics* metrics;
     std::list<ClientConn*>::iterator it;
-    ~Registration() { list.erase(it); }
-  } registration{shard->conns, shard->conns.insert(shard->conns.end(), &conn)};
+    ~Registration() {
+      shard->conns.erase(it);
+      if (!conn->evicted) {
+        --shard->live_conns;
+        metrics->connections->Decrement();
+      }
+    }
+  } registration{shard, &conn, &resource_metrics_,
+                 shard->conns.insert(shard->conns.end(), &conn)};  // counted by AcceptLoop
   bool first = true;
   while (conn.keep_alive && !draining_.load(std::memory_order_relaxed)) {
-    http::request_parser<http::string_body> parser;
+    RequestParser parser;
+    BodyBudget::Lease body_lease = body_budget_.NewLease();
     std::string preauth_agent;
     std::string preauth_session;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
@@ -348,6 +435,10 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         break;
       }
     }
+    if (!ec && head_status.ok() && !body_lease.GrowTo(parser.content_length().value_or(0))) {
+      co_await RefuseBodyBudget(&conn, parser.get().target());
+      break;
+    }
     if (!ec && head_status.ok()) {
       auto& hdr = parser.get();
       if (beast::iequals(hdr[http::field::expect], "100-continue")) {
@@ -356,13 +447,13 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         auto [wec, wn] = co_await http::async_write(conn.stream, cont, kTuple);
         if (wec) break;
       }
-      // Leave room for simdjson's padding so the body is parsed in place.
-      if (auto len = parser.content_length(); len) {
-        parser.get().body().reserve(*len + simdjson::SIMDJSON_PADDING);
-      }
       conn.stream.expires_after(options_.body_timeout);
-      auto [bec, bn] = co_await http::async_read(conn.stream, conn.buffer, parser, kTuple);
-      ec = bec;
+      const BodyRead read = co_await ReadBody(&conn, &parser, &body_lease);
+      ec = read.ec;
+      if (read.over_budget) {
+        co_await RefuseBodyBudget(&conn, parser.get().target());
+        break;
+      }
       if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
           ec == net::error::connection_reset) {
         break;
@@ -397,7 +488,8 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       co_await LingeringClose(conn.stream);
       break;
     }
-    auto req = parser.release();
+    auto parsed = parser.release();
+    http::request<http::string_body> req(std::move(parsed.base()), std::move(parsed.body()));
     conn.preauthenticated_agent = std::move(preauth_agent);
     conn.preauthenticated_session = std::move(preauth_session);
     conn.head = req.method() == http::verb::head;
@@ -405,6 +497,7 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
     conn.keep_alive =
         conn.keep_alive && req.keep_alive() && !draining_.load(std::memory_order_relaxed);
     co_await HandleAgentRequest(shard, &conn, &req);
+    body_lease.Release();
   }
   beast::error_code ignored;
   conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -413,6 +506,10 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
 net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  struct Count {  // counted by AcceptLoop
+    size_t& n;
+    ~Count() { --n; }
+  } count{admin_conns_};
   for (;;) {
     http::request<http::string_body> req;
     stream.expires_after(options_.idle_timeout);
@@ -423,7 +520,18 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "pai-gateway");
     res.set(http::field::content_type, "text/plain; charset=utf-8");
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    if (admin_auth_.NeedsToken(path) &&
+        !admin_auth_.Allows(req[http::field::authorization])) {
+      const ApiError e = ToApiError(MakeError(
+          absl::StatusCode::kUnauthenticated,
+          pai::StrCat(path, " needs the admin token: send 'Authorization: Bearer <token>' "
+                            "(the token in --admin-token-file)"),
+          "invalid_api_key"));
+      res.result(static_cast<http::status>(e.http_status));
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::www_authenticate, "Bearer");
+      res.body() = OpenAIErrorBody(e);
+    } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
       res.result(http::status::method_not_allowed);
       res.set(http::field::allow, "GET, HEAD");
       res.body() = "method not allowed\n";
@@ -442,7 +550,7 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
         metrics_.audit_healthy().Set(chain_->healthy() ? 1 : 0);
       }
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      res.body() = metrics_.Serialize();
+      res.body() = metrics_.Serialize() + resource_metrics_.Serialize();
     } else if (path == "/audit" || path == "/audit/verify") {
       co_await ServeAudit(req, res);
     } else if (path == "/usage") {
@@ -465,9 +573,11 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
 
 namespace {
 
-// RunBlocking() runs `fn` (file I/O: reading or verifying the chain) on its own thread and
-// resumes the calling coroutine with the result, so the shard's event loop never blocks.
-net::awaitable<std::string> RunBlocking(std::function<std::string()> fn) {
+// RunBlocking() runs `fn` (file I/O: reading or verifying the chain) on `worker` and resumes
+// the calling coroutine with the result, so the shard's event loop never blocks; nullopt at
+// once when the worker's queue is full.
+net::awaitable<std::optional<std::string>> RunBlocking(BlockingWorker& worker,
+                                                       std::function<std::string()> fn) {
   auto ex = co_await net::this_coro::executor;
   struct State {
     explicit State(net::any_io_executor e)
@@ -476,15 +586,27 @@ net::awaitable<std::string> RunBlocking(std::function<std::string()> fn) {
     std::string result;
   };
   auto st = std::make_shared<State>(ex);
-  std::thread([st, ex, fn = std::move(fn)] {
+  std::function<void()> job = [st, ex, fn = std::move(fn)] {
     std::string r = fn();
     net::post(ex, [st, r = std::move(r)]() mutable {
       st->result = std::move(r);
       st->timer.cancel();
     });
-  }).detach();
+  };
+  if (!worker.TryPost(std::move(job))) co_return std::nullopt;
   co_await st->timer.async_wait(kTuple);  // the posted cancel runs only once we wait
-  co_return std::move(st->result);
+  co_return std::optional<std::string>(std::move(st->result));
+}
+
+void Overloaded(http::response<http::string_body>& res) {
+  ApiError e;
+  e.http_status = 503;
+  e.type = "server_error";
+  e.code = "server_overloaded";
+  e.message = "Too many audit queries at once; retry shortly.";
+  res.result(http::status::service_unavailable);
+  res.set(http::field::retry_after, "1");
+  res.body() = OpenAIErrorBody(e);
 }
 
 std::string Param(std::string_view query, std::string_view name) {
@@ -594,7 +716,13 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
     std::function<std::string()> job = [dir, keys] {
       return audit::VerifyResultJson(audit::Verify(dir, keys));
     };
-    res.body() = co_await RunBlocking(std::move(job));
+    std::optional<std::string> out = co_await RunBlocking(*audit_worker_, std::move(job));
+    if (!out) {
+      resource_metrics_.admin_refusals->Increment();
+      Overloaded(res);
+      co_return;
+    }
+    res.body() = std::move(*out);
     co_return;
   }
   audit::Query q;
@@ -647,7 +775,14 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
     for (auto& r : *records) arr.push_back(r);
     return boost::json::serialize(arr);
   };
-  res.body() = co_await RunBlocking(std::move(job));
+  std::optional<std::string> out = co_await RunBlocking(*audit_worker_, std::move(job));
+  if (!out) {
+    resource_metrics_.admin_refusals->Increment();
+    res.set(http::field::content_type, "application/json");
+    Overloaded(res);
+    co_return;
+  }
+  res.body() = std::move(*out);
 }
 
 int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) {
@@ -730,9 +865,28 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
                {{"error", std::string((!listen_ep.ok() ? listen_ep : admin_ep).status().message())}});
     return 2;
   }
+  {
+    auto auth = AdminAuth::FromOptions(options_);
+    if (!auth.ok()) {
+      log::Error("admin listener refused", {{"error", std::string(auth.status().message())}});
+      return 2;
+    }
+    admin_auth_ = std::move(*auth);
+  }
+  audit_worker_ = std::make_unique<BlockingWorker>(kAuditQueue);
   int threads = options_.threads > 0 ? options_.threads
                                      : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
+  const ConnectionLimits limits =
+      ComputeConnectionLimits(RaiseDescriptorLimit(), options_.max_connections);
+  if (limits.clamped) {
+    log::Warn("--max-connections lowered to fit the descriptor limit",
+              {{"max_connections", limits.max_connections}, {"descriptors", limits.descriptors}});
+  }
+  shard_conn_cap_ = (limits.max_connections + static_cast<size_t>(threads) - 1) /
+                    static_cast<size_t>(threads);
+  resource_metrics_.connections_max->Set(
+      static_cast<double>(shard_conn_cap_ * static_cast<size_t>(threads)));
   const UpstreamTimeouts timeouts{options_.upstream_connect_timeout,
                                   options_.upstream_first_byte_timeout,
                                   options_.upstream_idle_timeout};
@@ -837,6 +991,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   log::Info("listening", {{"listen", listening.listen},
                           {"admin_listen", listening.admin_listen},
                           {"threads", threads},
+                          {"max_connections", shard_conn_cap_ * static_cast<size_t>(threads)},
+                          {"admin_token", admin_auth_.has_token()},
                           {"state_dir", options_.state_dir}});
   if (on_listening) on_listening(listening);
   control.run();
@@ -847,6 +1003,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     shard->pool->Close();
     shard->classifier->Close();
   }
+  audit_worker_->Stop();
   if (chain_) chain_->Close();  // queued records, then a final signed checkpoint
   log::Info("stopped", {{"in_flight", active_requests_.load()}});
   return 0;

@@ -10,7 +10,11 @@
 #include <cstring>
 
 #include <boost/json.hpp>
+#include <openssl/rand.h>
 
+#include <fstream>
+
+#include "common/json_util.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -33,6 +37,28 @@ bool Alive(pid_t pid) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> LoadOrCreateAdminToken(const std::string& path) {
+  {
+    std::ifstream in(path);
+    std::string token;
+    if (in && std::getline(in, token) && token.size() >= 16) return token;
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return absl::InternalError("RAND_bytes failed");
+  const std::string token = HexEncode(raw, sizeof raw);
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(pai::StrCat("cannot create ", tmp));
+  const std::string line = token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(pai::StrCat("cannot write ", path));
+  }
+  return token;
+}
 
 absl::Status GatewayProcess::Spawn() {
   int pipefd[2];

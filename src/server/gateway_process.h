@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace pai::server {
 
@@ -32,6 +33,12 @@ struct GatewayProcessOptions {
   // Called with (listen, admin_listen) each time a (re)started gateway reports its addresses.
   std::function<void(const std::string&, const std::string&)> on_listening;
 };
+
+// LoadOrCreateAdminToken(): the bearer token of the gateway's admin listener, kept in `path`
+// (created with a random 256-bit hex token, mode 0600, when absent). pai-server passes the file
+// to the gateway (--admin-token-file) and sends the token on /usage and /audit.
+// Errors: Internal when the file cannot be read or created.
+absl::StatusOr<std::string> LoadOrCreateAdminToken(const std::string& path);
 
 class GatewayProcess {
  public:

@@ -564,11 +564,18 @@ void HttpGatewayAdmin::SetAddress(std::string host_port) {
   host_port_ = std::move(host_port);
 }
 
+void HttpGatewayAdmin::SetToken(std::string token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  token_ = std::move(token);
+}
+
 absl::StatusOr<std::string> HttpGatewayAdmin::Get(const std::string& target) {
   std::string host_port;
+  std::string token;
   {
     std::lock_guard<std::mutex> lock(mu_);
     host_port = host_port_;
+    token = token_;
   }
   if (host_port.empty()) return absl::UnavailableError("the gateway has not started yet");
   auto ep = ParseHostPort(host_port);
@@ -587,6 +594,7 @@ absl::StatusOr<std::string> HttpGatewayAdmin::Get(const std::string& target) {
     }
     auto req = std::make_shared<http::request<http::empty_body>>(http::verb::get, target, 11);
     req->set(http::field::host, host_port);
+    if (!token.empty()) req->set(http::field::authorization, pai::StrCat("Bearer ", token));
     http::async_write(stream, *req, [&, req](beast::error_code wec, size_t) {
       if (wec) {
         failure = wec;

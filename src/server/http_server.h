@@ -50,11 +50,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(Api& api, HttpServer
 class HttpGatewayAdmin final : public GatewayAdmin {
  public:
   void SetAddress(std::string host_port);
+  // SetToken(): the admin listener's bearer token (empty: none is sent).
+  void SetToken(std::string token);
   absl::StatusOr<std::string> Get(const std::string& target) override;
 
  private:
   std::mutex mu_;
   std::string host_port_;
+  std::string token_;
 };
 
 }  // namespace pai::server

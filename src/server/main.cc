@@ -264,6 +264,18 @@ int main(int argc, char** argv) {
   }
 
   pai::server::HttpGatewayAdmin gateway_admin_client;
+  // The gateway's admin listener takes a bearer token (kept in the gateway's state directory),
+  // so /usage and /audit stay closed even when --gateway-admin-listen is not loopback.
+  const std::string gateway_admin_token_file = gateway_state + "/admin-token";
+  if (run_gateway) {
+    auto token = pai::server::LoadOrCreateAdminToken(gateway_admin_token_file);
+    if (!token.ok()) return Fail(std::string(token.status().message()));
+    gateway_admin_client.SetToken(*token);
+  } else if (std::ifstream in(gateway_admin_token_file); in) {
+    std::string token;
+    std::getline(in, token);
+    gateway_admin_client.SetToken(token);
+  }
   std::string gateway_api = HttpHost(gateway_listen);
   std::mutex addr_mu;
   std::unique_ptr<pai::server::GatewayProcess> gateway;
@@ -272,7 +284,8 @@ int main(int argc, char** argv) {
     gopts.binary = gateway_bin.empty() ? SiblingBinary("pai-gateway") : gateway_bin;
     gopts.args = {"-f", gateway_state + "/config", "--state-dir", gateway_state, "--listen",
                   gateway_listen, "--admin-listen", gateway_admin_listen, "--watch-interval-ms",
-                  std::to_string(gateway_watch_ms)};
+                  std::to_string(gateway_watch_ms), "--admin-token-file",
+                  gateway_admin_token_file};
     gopts.state_file = gateway_state + "/process.json";
     gopts.on_listening = [&](const std::string& listen, const std::string& admin) {
       gateway_admin_client.SetAddress(admin);

@@ -228,5 +228,52 @@ TEST_CASE("canonical encoding sorts detail members and ignores their order") {
             R"("detail":{"a":{"b":3,"y":2},"z":1})") != std::string::npos);
 }
 
+TEST_CASE("reopening a chain checkpoints its recovered head, so a later truncation is detected") {
+  // A crash between the records' fsync and their checkpoint: the newest records are covered
+  // by no checkpoint (simulated by removing the final checkpoint line).
+  const std::string dir = TempDir();
+  const Key key = TestKey();
+  WriteChain(dir, key, 10);
+  auto cps = Lines(dir + "/checkpoints.jsonl");
+  REQUIRE(!cps.empty());
+  cps.pop_back();
+  WriteLines(dir + "/checkpoints.jsonl", cps);
+  {
+    ChainOptions o;
+    o.dir = dir;
+    o.key = key;
+    auto chain = Chain::Open(o);  // the restart: no new records
+    REQUIRE(chain.ok());
+    (*chain)->Close();
+  }
+  CHECK(Verify(dir, {key}).checkpoint_seq == 10);
+  auto lines = Lines(dir + "/chain.jsonl");
+  lines.resize(7);  // the newest records of the crashed run removed
+  WriteLines(dir + "/chain.jsonl", lines);
+  const VerifyResult r = Verify(dir, {key});
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason.find("removed from the end") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a clean close without new records still checkpoints the head") {
+  const std::string dir = TempDir();
+  const Key key = TestKey();
+  WriteChain(dir, key, 4);
+  const size_t before = Lines(dir + "/checkpoints.jsonl").size();
+  {
+    ChainOptions o;
+    o.dir = dir;
+    o.key = key;
+    auto chain = Chain::Open(o);
+    REQUIRE(chain.ok());
+    (*chain)->Close();
+  }
+  const auto after = Lines(dir + "/checkpoints.jsonl");
+  REQUIRE(after.size() >= before + 1);
+  CHECK(boost::json::parse(after.back()).as_object().at("seq").to_number<uint64_t>() == 4);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace pai::audit

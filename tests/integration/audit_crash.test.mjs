@@ -15,8 +15,8 @@ import { USER_MESSAGES, assertOpenAIErrorBody } from './lib/common.mjs';
 import { byMsg } from './lib/gateway.mjs';
 import { startBudgetStack, postChat, scrape, metricValue } from './lib/budget.mjs';
 import {
-  auditDir, chainPath, chainText, readChain, readKeyFile, checkChainIndependently, auditVerify,
-  verifyOffline, adminGet, recordsFor,
+  auditDir, chainPath, chainText, chainLines, checkpointsPath, readChain, readCheckpoints, readKeyFile,
+  checkChainIndependently, auditVerify, verifyOffline, adminGet, recordsFor,
 } from './lib/audit.mjs';
 
 const N = 200;
@@ -157,6 +157,48 @@ test('audit crash: SIGKILL during 200 concurrent calls; restart; the chain verif
     ok: true, records: all.length, first_bad_seq: null, reason: null, checkpoint_seq: all.length, torn_tail: false,
   });
   t.diagnostic(`${ok.length} of ${N} calls succeeded before the kill; ${before.length} records`);
+});
+
+test('audit crash checkpoints: SIGKILL during load, restart, no new call, clean stop; deleting the newest records of the crashed run is detected', { timeout: 120000 }, async (t) => {
+  const S = await startBudgetStack({ agents: { coder: { models: [MINI] } } });
+  t.after(() => S.cleanup());
+  const gw1 = S.gw;
+  const sd = gw1.stateDir;
+  let successes = 0;
+  let killed;
+  const onSuccess = () => {
+    if (++successes === 30) killed = gw1.stop('SIGKILL');
+  };
+  await Promise.all(Array.from({ length: 80 }, (_, i) => call(gw1, S.tokens.coder, i, onSuccess, { kind: { model: MINI, stream: i % 2 === 1 } })));
+  assert.ok(killed, `the kill was never triggered: ${successes} successes`);
+  await killed;
+  assert.equal(gw1.exitInfo.signal, 'SIGKILL');
+  const crashedRun = readChain(sd);
+  assert.ok(crashedRun.length >= 30, `${crashedRun.length} records`);
+  const head = crashedRun.at(-1).seq;
+  // The crash may fall between the newest records' fsync and their checkpoint (written at most
+  // once a second): make that the case, as a crash a moment earlier would have left it.
+  const cps = readCheckpoints(sd).filter((c) => c.seq < head);
+  fs.writeFileSync(checkpointsPath(sd), cps.map((c) => `${JSON.stringify(c)}\n`).join(''));
+  const lastCovered = cps.reduce((m, c) => Math.max(m, c.seq), 0);
+  assert.ok(lastCovered < head);
+
+  // Restart, no new call, clean stop.
+  const gw2 = await S.restart();
+  assert.equal(await gw2.stop('SIGTERM'), 0, `exit after SIGTERM: ${JSON.stringify(gw2.exitInfo)}\n${gw2.logTail(5)}`);
+  assert.equal(readChain(sd).length, crashedRun.length, 'no record was added');
+  const intact = await verifyOffline(sd);
+  assert.equal(intact.code, 0, intact.stdout);
+  assert.equal(intact.json.checkpoint_seq, head, `the recovered head is checkpointed: ${intact.stdout}`);
+
+  // Delete the newest records of the crashed run (those no checkpoint of that run covered).
+  const keep = Math.max(lastCovered, head - 3);
+  fs.writeFileSync(chainPath(sd), chainLines(sd).slice(0, keep).map((l) => `${l}\n`).join(''));
+  const truncated = await verifyOffline(sd);
+  assert.equal(truncated.code, 1, `the truncation went undetected: ${truncated.stdout}`);
+  assert.equal(truncated.json.ok, false);
+  assert.match(truncated.json.reason, /removed from the end/);
+  t.diagnostic(`crashed run: ${head} records, last checkpoint of that run at ${lastCovered}; kept ${keep}`);
 });
 
 test('audit stop: a failed chain write (file size limit) stops the chain — 503 audit_unavailable, /readyz 503, healthy 0 — and no call is acknowledged without its records', { timeout: 120000 }, async (t) => {

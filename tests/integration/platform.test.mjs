@@ -71,6 +71,17 @@ test('quick start: login with the first admin token, the demo agent answers thro
     assert.equal(verify.code, 0, verify.stderr);
     assert.match(verify.stdout, /intact/);
     assert.match(verify.stdout, /binding proxy/);
+    // pai-server starts its gateway with an admin token (and sends it, above): the gateway's own
+    // /audit and /usage are closed to callers without it, the probes stay open.
+    const gwTokenFile = path.join(p.stateDir, 'gateway', 'admin-token');
+    assert.equal(fs.statSync(gwTokenFile).mode & 0o777, 0o600);
+    for (const route of ['/audit', '/audit/verify', '/usage']) {
+      assert.equal((await fetch(`${p.gatewayAdmin}${route}`)).status, 401, route);
+    }
+    const gwToken = fs.readFileSync(gwTokenFile, 'utf8').trim();
+    const direct = await fetch(`${p.gatewayAdmin}/audit/verify`, { headers: { authorization: `Bearer ${gwToken}` } });
+    assert.equal(direct.status, 200);
+    assert.equal((await fetch(`${p.gatewayAdmin}/readyz`)).status, 200);
   } finally {
     await p.stop();
   }

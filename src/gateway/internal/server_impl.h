@@ -12,6 +12,9 @@
 #include "audit/chain.h"
 #include "auth/token_store.h"
 #include "common/snapshot.h"
+#include "gateway/admin_auth.h"
+#include "gateway/blocking_worker.h"
+#include "gateway/conn_limits.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/beast.h"
 #include "gateway/internal/upstream.h"
@@ -52,6 +55,7 @@ struct ClientConn {
   bool keep_alive = true;        // false once the connection must close after this response
   bool head = false;             // the current request is HEAD: headers only
   unsigned version = 11;         // the current request's HTTP version: 10 (HTTP/1.0) or 11
+  bool evicted = false;          // closed while idle to make room (no longer counted)
   std::string preauthenticated_agent;  // agent key of the current request's token
   std::string preauthenticated_session;  // and its session (empty: none)
   std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
@@ -82,6 +86,7 @@ struct Shard {
   std::unique_ptr<UpstreamPool> pool;
   std::unique_ptr<ShardClassifierClient> classifier;
   std::list<ClientConn*> conns;  // touched only on this shard's thread
+  size_t live_conns = 0;         // conns not evicted (this shard's thread)
   net::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
   std::optional<tcp::acceptor> admin_acceptor;
@@ -97,6 +102,11 @@ class GatewayImpl {
   net::awaitable<void> AcceptLoop(Shard* shard, bool admin);
   net::awaitable<void> ServeAgent(Shard* shard, tcp::socket socket);
   net::awaitable<void> ServeAdmin(tcp::socket socket);
+  // AdmitClient(): at the shard's connection cap, evicts its oldest idle connection; false
+  // when none is idle (the new connection is then closed).
+  bool AdmitClient(Shard* shard);
+  // RefuseBodyBudget(): 503 server_overloaded (the request-body budget is full), then close.
+  net::awaitable<void> RefuseBodyBudget(ClientConn* conn, std::string_view target);
   absl::Status LoadConfig();
   void PollFiles();
   void BeginDrain();
@@ -123,6 +133,14 @@ class GatewayImpl {
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> active_requests_{0};
   SessionTotals session_totals_;  // GET /usage "sessions" (since start; reset on restart)
+
+  // Admin listener and resource bounds (admin_auth.h, conn_limits.h).
+  AdminAuth admin_auth_;
+  ResourceMetrics resource_metrics_;
+  BodyBudget body_budget_{options_.max_buffered_body_bytes, &resource_metrics_};
+  size_t shard_conn_cap_ = 0;   // client connections per shard
+  size_t admin_conns_ = 0;      // open admin connections (shard 0's thread)
+  std::unique_ptr<BlockingWorker> audit_worker_;  // /audit queries, one at a time
 
  private:
   // RecordCall() emits the LLM_CALL record (and one TOOL_CALL per tool invocation) for an

@@ -144,8 +144,9 @@ export function checkChainIndependently(stateDir, keys) {
 }
 
 /** GET `${gw.adminURL}${p}`; returns {status, contentType, text, json}. */
-export async function adminGet(gw, p) {
-  const res = await fetch(`${gw.adminURL}${p}`, { signal: AbortSignal.timeout(30000) });
+export async function adminGet(gw, p, { token } = {}) {
+  const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const res = await fetch(`${gw.adminURL}${p}`, { headers, signal: AbortSignal.timeout(30000) });
   const text = await res.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }

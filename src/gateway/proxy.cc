@@ -825,7 +825,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   if (absl::Status head = CheckUpstreamHead(status, call->header()[http::field::content_type],
                                             ctx->stream, provider.spec.name);
       !head.ok()) {
-    *current = nullptr;
+    cancel->call = nullptr;
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     model.metrics.upstream_errors->Increment();
     log::Warn("upstream answer refused", {{"request_id", ctx->request_id},

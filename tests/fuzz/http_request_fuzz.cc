@@ -1,18 +1,18 @@
-// Fuzz target: the gateway's HTTP/1.1 request reader — Beast's request parser with the limits
-// and the head checks the gateway applies (src/gateway/server.cc), fed in two pieces.
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
-
+// Fuzz target: the gateway's HTTP/1.1 request reader — Beast's request parser with the
+// gateway's body type (allocated as bytes arrive) and limits, then the head checks it applies
+// (request_head.h: Host, Transfer-Encoding, one credential, absolute-form targets), as in
+// src/gateway/server.cc; fed in two pieces.
 #include "fuzz.h"
 #include "gateway/gateway.h"
+#include "gateway/internal/growing_body.h"
+#include "gateway/request_head.h"
 
-namespace http = boost::beast::http;
+namespace http = pai::gateway::http;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in = pai::fuzz::Input(data, size);
   const pai::gateway::GatewayOptions defaults;
-  http::request_parser<http::string_body> parser;
+  http::request_parser<pai::gateway::GrowingStringBody> parser;
   parser.header_limit(static_cast<uint32_t>(defaults.max_header_bytes));
   parser.body_limit(defaults.max_body_bytes);
   parser.eager(true);
@@ -32,7 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!ec && parser.is_header_done()) {
     const auto& hdr = parser.get();
-    (void)hdr.target();
+    std::string origin_target;
+    (void)pai::gateway::CheckRequestHead(
+        pai::gateway::RequestHead::Of(hdr.base(), hdr.version(), hdr.target()), &origin_target);
     (void)hdr[http::field::authorization];
     (void)parser.content_length();
     (void)parser.chunked();

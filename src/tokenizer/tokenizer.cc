@@ -33,6 +33,9 @@ constexpr std::string_view kO200kPattern =
     R"(|\s+(?!\S))"
     R"(|\s+)";
 
+constexpr size_t kCacheEntries = 1 << 16;  // per thread and encoding: a few MB at most
+constexpr size_t kMaxCachedPiece = 64;
+
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "pai_tokenizer: %s\n", what);
   std::abort();
@@ -183,14 +186,28 @@ const Encoding& Encoding::Get(EncodingId id) {
 
 int64_t Encoding::Count(std::string_view utf8) const {
   thread_local std::vector<size_t> starts;
+  // Pieces that are not tokens recur (identifiers, words with their space, JSON punctuation
+  // runs), within a request and across an agent's requests, which resend their history: a
+  // per-thread cache of their counts saves most merges. Cleared when full.
+  thread_local std::array<absl::flat_hash_map<std::string, uint32_t, internal::BytesHash,
+                                              std::equal_to<>>, 2> caches;
+  auto& cache = caches[static_cast<size_t>(id_)];
   int64_t count = 0;
   const bool ok = impl_->ForEachPiece(id_, utf8, [&](std::string_view piece) {
     if (piece.size() == 1 || impl_->ranks.contains(piece)) {
       ++count;  // every single byte is a token
       return;
     }
+    if (auto it = cache.find(piece); it != cache.end()) {
+      count += it->second;
+      return;
+    }
     internal::MergeBoundaries(impl_->ranks, piece, starts);
     count += static_cast<int64_t>(starts.size());
+    if (piece.size() <= kMaxCachedPiece) {
+      if (cache.size() >= kCacheEntries) cache.clear();
+      cache.emplace(std::string(piece), static_cast<uint32_t>(starts.size()));
+    }
   });
   return ok ? count : static_cast<int64_t>(utf8.size());
 }

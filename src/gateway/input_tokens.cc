@@ -10,6 +10,10 @@
 #include "absl/container/flat_hash_map.h"
 
 #include "gateway/errors.h"
+#include "gateway/native_request.h"
+#include "gateway/openai_request.h"
+#include "gateway/pipeline.h"
+#include "gateway/runtime.h"
 
 namespace pai::gateway {
 namespace od = simdjson::ondemand;
@@ -123,11 +127,24 @@ class ChatCounter {
         od::value fv = field.value();
         if (key == "tool_calls") {
           SIMDJSON_TRY(ToolCalls(fv));
+        } else if (key == "tool_call_id") {
+          SIMDJSON_TRY(ToolResult(fv));
         } else {
           SIMDJSON_TRY(Value(fv));
         }
       }
     }
+    return simdjson::SUCCESS;
+  }
+
+  // A tool result is rendered with the name of the function it answers, which its message
+  // does not carry: that name's tokens (from the call with this id) plus kTokensPerToolResult.
+  simdjson::error_code ToolResult(od::value& v) {
+    std::string_view id;
+    if (v.get_string().get(id) != simdjson::SUCCESS) return Value(v);
+    total_ += CachedCount(enc_, id) + kTokensPerToolResult;
+    auto it = call_names_.find(std::string(id));
+    total_ += it == call_names_.end() ? kUnknownToolName : it->second;
     return simdjson::SUCCESS;
   }
 
@@ -138,10 +155,48 @@ class ChatCounter {
     od::array arr;
     SIMDJSON_TRY(v.get_array().get(arr));
     for (auto item : arr) {
-      total_ += kTokensPerMessage;  // each call is rendered as a message of its own
-      od::value call;
-      SIMDJSON_TRY(std::move(item).get(call));
-      SIMDJSON_TRY(Value(call));
+      total_ += kTokensPerToolCall;
+      od::object call;
+      if (item.get_object().get(call) != simdjson::SUCCESS) continue;  // not a call: invalid
+      std::string id;
+      int64_t name_tokens = 0;
+      for (auto field : call) {
+        std::string_view key;
+        SIMDJSON_TRY(field.unescaped_key().get(key));
+        od::value fv = field.value();
+        if (key == "id") {
+          std::string_view s;
+          if (fv.get_string().get(s) == simdjson::SUCCESS) {
+            id = std::string(s);
+            total_ += CachedCount(enc_, s);
+            continue;
+          }
+        } else if (key == "function") {
+          SIMDJSON_TRY(Function(fv, &name_tokens));
+          continue;
+        }
+        SIMDJSON_TRY(Value(fv));
+      }
+      call_names_[id] = std::max(call_names_[id], name_tokens);
+    }
+    return simdjson::SUCCESS;
+  }
+
+  // Function(): a tool call's `function` ({name, arguments}); `*name_tokens` the name's tokens.
+  simdjson::error_code Function(od::value& v, int64_t* name_tokens) {
+    od::object fn;
+    if (v.get_object().get(fn) != simdjson::SUCCESS) return Value(v);
+    for (auto field : fn) {
+      std::string_view key;
+      SIMDJSON_TRY(field.unescaped_key().get(key));
+      od::value fv = field.value();
+      std::string_view s;
+      if (key == "name" && fv.get_string().get(s) == simdjson::SUCCESS) {
+        *name_tokens = CachedCount(enc_, s);
+        total_ += *name_tokens;
+        continue;
+      }
+      SIMDJSON_TRY(Value(fv));
     }
     return simdjson::SUCCESS;
   }
@@ -221,6 +276,7 @@ class ChatCounter {
 
   const tokenizer::Encoding& enc_;
   int64_t total_ = 0;
+  absl::flat_hash_map<std::string, int64_t> call_names_;  // tool call id → its name's tokens
 };
 
 // --- Responses API: the body already parsed by ParseResponsesRequest (Boost.JSON) ---------

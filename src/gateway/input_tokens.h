@@ -7,7 +7,12 @@
 //   - chat completions: 3 tokens per message (+1 when it has a `name`) and 3 for the reply's
 //     priming (OpenAI cookbook, "How to count tokens with tiktoken"), plus the tokens of every
 //     string of the message (role, content parts, names, tool call ids, names and arguments);
-//     each tool call counts as one more message (3 tokens);
+//     each tool call adds kTokensPerToolCall, each tool result kTokensPerToolResult and the
+//     tokens of the name of the function it answers (kUnknownToolName when no call in the
+//     request has its id): the harmony format OpenAI published for its models frames a call
+//     with 11 tokens around the function's name and arguments and a result with 11 around its
+//     name and content (`<|start|>functions.NAME to=assistant<|channel|>commentary<|message|>
+//     … <|end|>`), of which the message framing counts 4;
 //   - tools / functions: the tokens of each tool's JSON text plus kTokensPerTool, and
 //     kToolsEnd once (the cookbook's measured rendering costs at most func_init 10 + func_end
 //     12, and 3 + the key, type and description per property; the JSON text spends more than
@@ -30,11 +35,17 @@
 
 #include "absl/status/statusor.h"
 #include "config/manifest.h"
-#include "gateway/pipeline.h"
-#include "gateway/runtime.h"
+#include "gateway/metrics.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pai::gateway {
+
+// Declared in pipeline.h / runtime.h / openai_request.h / native_request.h (not included here,
+// so that the mock provider can use this header without the pipeline's names).
+struct RequestContext;
+struct ModelRoute;
+struct ChatCompletionRequest;
+struct NativeRequest;
 
 inline constexpr int64_t kImageTokens = 2000;  // upper bound per image part (high detail)
 inline constexpr int64_t kTokensPerMessage = 3;
@@ -42,6 +53,9 @@ inline constexpr int64_t kTokensPerName = 1;
 inline constexpr int64_t kReplyPriming = 3;
 inline constexpr int64_t kTokensPerTool = 10;
 inline constexpr int64_t kToolsEnd = 12;
+inline constexpr int64_t kTokensPerToolCall = 11;
+inline constexpr int64_t kTokensPerToolResult = 8;
+inline constexpr int64_t kUnknownToolName = 16;
 
 // InputMethod: how an InputBound was obtained.
 enum class InputMethod {

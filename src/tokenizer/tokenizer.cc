@@ -35,6 +35,7 @@ constexpr std::string_view kO200kPattern =
 
 constexpr size_t kCacheEntries = 1 << 16;  // per thread and encoding: a few MB at most
 constexpr size_t kMaxCachedPiece = 64;
+constexpr size_t kMaxMergedPiece = 1 << 16;
 
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "pai_tokenizer: %s\n", what);
@@ -196,6 +197,12 @@ int64_t Encoding::Count(std::string_view utf8) const {
   const bool ok = impl_->ForEachPiece(id_, utf8, [&](std::string_view piece) {
     if (piece.size() == 1 || impl_->ranks.contains(piece)) {
       ++count;  // every single byte is a token
+      return;
+    }
+    if (piece.size() > kMaxMergedPiece) {
+      // A pathological piece (megabytes of punctuation or spaces): the merge's memory grows with
+      // it (~32 bytes a byte), so count a token per byte — an upper bound.
+      count += static_cast<int64_t>(piece.size());
       return;
     }
     if (auto it = cache.find(piece); it != cache.end()) {

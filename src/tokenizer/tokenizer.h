@@ -39,7 +39,8 @@ class Encoding {
   static const Encoding& Get(EncodingId id);
 
   // Count() is the number of tokens tiktoken's encode_ordinary() produces for `utf8`. Text that
-  // is not valid UTF-8 counts one token per byte (an upper bound: a token is at least a byte).
+  // is not valid UTF-8, and a single pre-split piece over 64 KiB (megabytes of punctuation
+  // without a space), count one token per byte (an upper bound: a token is at least a byte).
   int64_t Count(std::string_view utf8) const;
 
   // Encode() is encode_ordinary(): the token ranks. Empty for invalid UTF-8. For tests.

@@ -17,7 +17,7 @@ void AddCountTokens(CLI::App& parent, CountTokensCommand& cmd) {
   cmd.app->add_option("--provider", cmd.provider, "openai | openrouter | mock | anthropic | gemini")
       ->capture_default_str();
   cmd.app->add_option("--model", cmd.model, "Bare model id, e.g. gpt-4o-mini")->required();
-  cmd.app->add_option("--route", cmd.route, "chat | responses")->capture_default_str();
+  cmd.app->add_option("--route", cmd.route, "chat | responses | embeddings")->capture_default_str();
 }
 
 int RunCountTokens(const CountTokensCommand& cmd) {
@@ -32,13 +32,14 @@ int RunCountTokens(const CountTokensCommand& cmd) {
     std::fprintf(stderr, "pai-gateway: count-tokens: unknown --provider %s\n", cmd.provider.c_str());
     return 2;
   }
-  if (cmd.route != "chat" && cmd.route != "responses") {
-    std::fprintf(stderr, "pai-gateway: count-tokens: --route must be chat or responses\n");
+  if (cmd.route != "chat" && cmd.route != "responses" && cmd.route != "embeddings") {
+    std::fprintf(stderr, "pai-gateway: count-tokens: --route must be chat, responses or embeddings\n");
     return 2;
   }
   std::string body(std::istreambuf_iterator<char>(std::cin), {});
-  const gateway::Route route =
-      cmd.route == "chat" ? gateway::Route::kChatCompletions : gateway::Route::kResponses;
+  const gateway::Route route = cmd.route == "chat"        ? gateway::Route::kChatCompletions
+                               : cmd.route == "responses" ? gateway::Route::kResponses
+                                                          : gateway::Route::kEmbeddings;
   auto bound = gateway::CountRequestTokens(route, kind, cmd.model, std::move(body));
   if (!bound.ok()) {
     std::fprintf(stderr, "pai-gateway: count-tokens: %s\n",

@@ -407,6 +407,54 @@ absl::StatusOr<int64_t> ChatInputTokens(const std::string& body, const tokenizer
   return counter.total();
 }
 
+absl::StatusOr<int64_t> EmbeddingsInputTokens(const std::string& body,
+                                              const tokenizer::Encoding& enc) {
+  thread_local od::parser parser;
+  simdjson::padded_string copy(body);
+  od::document doc;
+  od::object obj;
+  simdjson::error_code err = parser.iterate(copy).get(doc);
+  if (!err) err = doc.get_object().get(obj);
+  int64_t total = 0;
+  // `input`: a string, an array of strings, an array of token ids, or an array of such arrays
+  // (OpenAI API reference, "Create embeddings"); billed as exactly its tokens, no framing.
+  auto count = [&](od::value v, auto&& self) -> simdjson::error_code {
+    od::json_type t;
+    SIMDJSON_TRY(v.type().get(t));
+    if (t == od::json_type::string) {
+      std::string_view s;
+      SIMDJSON_TRY(v.get_string().get(s));
+      total += CachedCount(enc, s);
+    } else if (t == od::json_type::array) {
+      od::array arr;
+      SIMDJSON_TRY(v.get_array().get(arr));
+      for (auto item : arr) {
+        od::value e;
+        SIMDJSON_TRY(std::move(item).get(e));
+        SIMDJSON_TRY(self(e, self));
+      }
+    } else {
+      total += 1;  // a token id
+    }
+    return simdjson::SUCCESS;
+  };
+  if (!err) {
+    for (auto field : obj) {
+      std::string_view key;
+      if ((err = field.unescaped_key().get(key))) break;
+      if (key != "input") continue;
+      od::value v;
+      if ((err = field.value().get(v))) break;
+      if ((err = count(v, count))) break;
+    }
+  }
+  if (err) {
+    return MakeError(absl::StatusCode::kInvalidArgument, simdjson::error_message(err),
+                     "invalid_json");
+  }
+  return total;
+}
+
 int64_t ResponsesInputTokens(const boost::json::object& body, const tokenizer::Encoding& enc) {
   return ResponsesCounter(enc).Body(body);
 }
@@ -427,6 +475,10 @@ InputBound InputBoundOf(Route route, std::optional<tokenizer::EncodingId> enc,
     tokens = *n;
   } else if (route == Route::kResponses && native && native->doc) {
     tokens = ResponsesInputTokens(*native->doc, encoding);
+  } else if (route == Route::kEmbeddings) {
+    auto n = EmbeddingsInputTokens(body, encoding);
+    if (!n.ok()) return by_bytes;
+    tokens = *n;
   } else {
     return by_bytes;
   }
@@ -459,6 +511,9 @@ absl::StatusOr<InputBound> CountRequestTokens(Route route, config::ProviderKind 
     auto r = ParseResponsesRequest(body);
     if (!r.ok()) return r.status();
     native = std::move(*r);
+  } else if (route == Route::kEmbeddings) {
+    auto r = ParseEmbeddingsRequest(body);
+    if (!r.ok()) return r.status();
   }
   return InputBoundOf(route, EncodingFor(kind, model_id), body, chat ? &*chat : nullptr,
                       native ? &*native : nullptr);

@@ -20,7 +20,8 @@
 //   - any other member that is not a sampling or transport parameter (response_format,
 //     tool_choice, unknown members): the tokens of its JSON text;
 //   - image parts (`image_url`): kImageTokens each; audio and file parts: their bytes.
-// Elsewhere (Anthropic, Gemini, models whose tokenizer is unknown) the bound is the body's
+// Embeddings: the tokens of the `input` strings. Elsewhere (Anthropic, Gemini, models whose
+// tokenizer is unknown) the bound is the body's
 // size in bytes (a token is at least one byte) plus kImageTokens per image part.
 //
 // Thread safety: pure functions (the tokenizer is thread-safe).
@@ -80,6 +81,11 @@ std::optional<tokenizer::EncodingId> EncodingFor(config::ProviderKind kind,
 // ParseChatCompletionRequest). Errors: InvalidArgument when the body cannot be read.
 absl::StatusOr<int64_t> ChatInputTokens(const std::string& body, const tokenizer::Encoding& enc);
 
+// EmbeddingsInputTokens() is the bound for an embeddings body: the tokens of its `input`
+// strings (one per token id given as a number). Errors: InvalidArgument when unreadable.
+absl::StatusOr<int64_t> EmbeddingsInputTokens(const std::string& body,
+                                              const tokenizer::Encoding& enc);
+
 // ResponsesInputTokens() is the bound for a Responses API body: `instructions` and each
 // `input` item as a message, `tools` as above, other prompt members as their JSON text.
 int64_t ResponsesInputTokens(const boost::json::object& body, const tokenizer::Encoding& enc);
@@ -91,8 +97,8 @@ InputBound InputBoundOf(Route route, std::optional<tokenizer::EncodingId> enc,
                         const std::string& body, const ChatCompletionRequest* chat,
                         const NativeRequest* native);
 
-// CountRequestTokens() parses a chat completions (`route` kChatCompletions) or Responses
-// (kResponses) body and returns its bound for `model_id` on a provider of `kind`, whatever
+// CountRequestTokens() parses a chat completions (`route` kChatCompletions), Responses
+// (kResponses) or embeddings (kEmbeddings) body and returns its bound for `model_id` on a provider of `kind`, whatever
 // the limits: `pai-gateway count-tokens`. Errors: the parser's InvalidArgument.
 absl::StatusOr<InputBound> CountRequestTokens(Route route, config::ProviderKind kind,
                                               std::string_view model_id, std::string body);

@@ -104,6 +104,16 @@ TEST_CASE("the Responses input bound counts instructions, input items and tools"
         3 + count("Be brief.") + 3 + count("hello there") + 3);
 }
 
+TEST_CASE("the embeddings input bound is the tokens of its inputs") {
+  const auto& cl100k = tokenizer::Encoding::Get(tokenizer::EncodingId::kCl100kBase);
+  const auto count = [&](std::string_view s) { return cl100k.Count(s); };
+  CHECK(*EmbeddingsInputTokens(R"({"model":"m","input":"hello there"})", cl100k) ==
+        count("hello there"));
+  CHECK(*EmbeddingsInputTokens(R"({"input":["a b c","hello"],"model":"m"})", cl100k) ==
+        count("a b c") + count("hello"));
+  CHECK(*EmbeddingsInputTokens(R"({"model":"m","input":[[1,2,3],[4]]})", cl100k) == 4);
+}
+
 TEST_CASE("models use their provider's public tokenizer, the mock o200k_base, others none") {
   using config::ProviderKind;
   CHECK(EncodingFor(ProviderKind::kOpenAI, "gpt-4o-mini") == tokenizer::EncodingId::kO200kBase);

@@ -31,6 +31,7 @@ packages=(
   libcurl4-openssl-dev  # the pai CLI's HTTP(S) client, the harness's model client
   bubblewrap         # the local runtime's sandboxes (namespaces)
   libedit-dev        # pai chat's line editing (BSD licence)
+  libpcre2-dev       # the input tokenizer's pre-tokenisation regex (UTF + UCP + JIT)
 )
 if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests

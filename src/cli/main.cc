@@ -5,6 +5,7 @@
 //   pai-gateway token --agent [NAMESPACE/]NAME [-f PATH ...] [--state-dir DIR]
 //   pai-gateway token list [--state-dir DIR]
 //   pai-gateway token revoke ID [--state-dir DIR]
+//   pai-gateway count-tokens --model ID [--provider KIND] [--route chat|responses] < BODY
 #include <cstdio>
 #include <iostream>
 
@@ -13,6 +14,7 @@
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "audit/chain.h"
+#include "cli/count_tokens.h"
 #include "auth/token_store.h"
 #include "common/log.h"
 #include "config/default_config.h"
@@ -197,6 +199,9 @@ int main(int argc, char** argv) {
   verify->add_option("--audit-key-file", verify_keys,
                      "Key files (hex), repeatable; default <state-dir>/audit/key");
 
+  pai::cli::CountTokensCommand count_tokens;
+  pai::cli::AddCountTokens(app, count_tokens);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +211,8 @@ int main(int argc, char** argv) {
   pai::log::Level level;
   if (!pai::log::ParseLevel(log_level, &level)) return Fail("--log-level: unknown level");
   pai::log::Init(level);
+
+  if (count_tokens.app->parsed()) return pai::cli::RunCountTokens(count_tokens);
 
   if (verify->parsed()) {
     const std::string dir = audit_state_dir + "/audit";

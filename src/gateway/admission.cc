@@ -2,6 +2,7 @@
 
 #include "common/strings.h"
 #include "gateway/errors.h"
+#include "gateway/input_tokens.h"
 
 namespace pai::gateway {
 namespace {
@@ -39,10 +40,9 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
                                                     : route.provider->spec.Key();
   r.agent_limits = ctx.agent->limits;
   r.provider_tokens_per_day = route.provider->spec.max_tokens_day;
-  const int64_t bytes = static_cast<int64_t>(ctx.body->size());
-  const int64_t images = ctx.chat ? static_cast<int64_t>(ctx.chat->image_parts) : 0;
-  r.input_upper = bytes + images * kImageTokens;
-  r.input_estimate = (bytes + 3) / 4 + images * kImageTokens / 2;
+  const InputBound input = InputBoundFor(ctx, route);  // input_tokens.h
+  r.input_upper = input.upper;
+  r.input_estimate = input.estimate;
   if (ctx.native && ctx.native->max_output) r.requested_output = *ctx.native->max_output;
   if (ctx.chat) {
     if (ctx.chat->max_completion_tokens) {

@@ -2,10 +2,8 @@
 // (docs/budgets.md). Used by the admit stage (pipeline.cc) and by the terminal step for
 // fallbacks after a provider failure.
 //
-// Input sizes: the reservation needs a strict upper bound of the input tokens before the call.
-// A token is at least one byte of the request, so the body size bounds the text; each image
-// part adds kImageTokens. The per-request context check uses an estimate instead (4 bytes per
-// token), since a strict bound there would refuse requests outright rather than for a moment.
+// Input sizes: the reservation needs a strict upper bound of the input tokens before the call:
+// the model's own tokenizer where it is public, else the body size (input_tokens.h).
 //
 // Thread safety: const methods, safe from any thread (the BudgetStore is thread-safe).
 #pragma once
@@ -21,7 +19,6 @@
 
 namespace pai::gateway {
 
-inline constexpr int64_t kImageTokens = 2000;  // upper bound per image part (high detail)
 inline constexpr int kMaxProviderAttempts = 3;  // primary + 2 fallbacks
 
 // UsageOf() is what the call used, as settlement charges it, for a call that ended with HTTP

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json_util.h"
+#include "gateway/input_tokens.h"
 
 namespace pai::gateway {
 namespace {
@@ -24,6 +25,15 @@ constexpr std::string_view kReply =
     "GEMINI_API_KEY, OPENROUTER_API_KEY) to reach a real model.";
 
 int64_t PromptTokens(size_t body_bytes) { return static_cast<int64_t>(body_bytes / 4 + 1); }
+
+// ChatPromptTokens() is what OpenAI would bill for a chat request: its o200k_base tokens plus
+// the message framing — the gateway's input bound for mock models (input_tokens.h), so a demo
+// agent's spend is exact and within its budget.
+int64_t ChatPromptTokens(std::string_view body) {
+  auto n = ChatInputTokens(std::string(body),
+                           tokenizer::Encoding::Get(tokenizer::EncodingId::kO200kBase));
+  return n.ok() ? *n : PromptTokens(body.size());
+}
 
 std::string Id(std::string_view request_id) { return pai::StrCat("chatcmpl-mock-", request_id); }
 
@@ -227,7 +237,7 @@ std::string MockChatCompletion(const ChatCompletionRequest& /*req*/, std::string
         Quoted(plan.tool_name), ",\"arguments\":", Quoted(plan.arguments),
         "}}],\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
         "\"usage\":",
-        UsageJson(PromptTokens(body.size()), completion), tail);
+        UsageJson(ChatPromptTokens(body), completion), tail);
   }
   const std::vector<std::string> words = Words(plan.text, max_output);
   const bool truncated = words.size() < Words(plan.text, {}).size();
@@ -235,7 +245,7 @@ std::string MockChatCompletion(const ChatCompletionRequest& /*req*/, std::string
   return pai::StrCat(
       head, "\"message\":{\"role\":\"assistant\",\"content\":", Quoted(absl::StrJoin(words, " ")),
       ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":", TextFinish(truncated), "}],",
-      "\"usage\":", UsageJson(PromptTokens(body.size()), completion), tail);
+      "\"usage\":", UsageJson(ChatPromptTokens(body), completion), tail);
 }
 
 std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_view body,
@@ -292,7 +302,7 @@ std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_vie
   out += choice("{}", finish);
   if (include_usage) {
     pai::StrAppend(&out, head, "\"choices\":[],\"usage\":",
-                   UsageJson(PromptTokens(body.size()), completion), "}\n\n");
+                   UsageJson(ChatPromptTokens(body), completion), "}\n\n");
   }
   out += "data: [DONE]\n\n";
   return out;

@@ -7,6 +7,7 @@
 #include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/errors.h"
+#include "gateway/input_tokens.h"
 #include "guard/builtin_classifier.h"
 
 namespace pai::gateway {
@@ -163,6 +164,19 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
       a.models.push_back(std::move(route));
     }
     rt->agents_.emplace(key, std::move(a));
+  }
+  // Parse the rank tables the budgeted routes will count with (input_tokens.h) now, once per
+  // process (~0.1 s), so that no request pays for it.
+  for (const auto& [key, agent] : rt->agents_) {
+    const budget::AgentLimits& lim = agent.limits;
+    const bool budgeted =
+        lim.tokens_per_day > 0 || lim.nano_usd_per_day > 0 || lim.tokens_per_request > 0;
+    for (const ModelRoute& route : agent.models) {
+      if (!route.provider || !(budgeted || route.provider->spec.max_tokens_day > 0)) continue;
+      if (auto id = EncodingFor(route.provider->spec.kind, route.model_id)) {
+        tokenizer::Encoding::Get(*id);
+      }
+    }
   }
   rt->config_ = std::move(config);
   return std::shared_ptr<const RuntimeConfig>(std::move(rt));

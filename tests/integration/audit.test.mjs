@@ -52,7 +52,7 @@ test('audit 1. records of chat, stream, tool calls, embeddings, a refusal, a fai
     providers: { up: { pricing: { 'gpt-4o-mini': { input: 0.15, output: 0.6 } } } },
     agents: {
       coder: { models: [MINI, 'up/tools', 'up/text-embedding-3-small'] },
-      tiny: { models: [MINI], tokens: { maxPerDay: 10 } },
+      tiny: { models: [MINI], tokens: { maxPerDay: 5 } }, // below any request's input bound
       broken: { models: ['up/error-500'] },
       fb: { models: ['up/error-500', MINI] },
     },
@@ -175,7 +175,7 @@ test('audit 1. records of chat, stream, tool calls, embeddings, a refusal, a fai
   const be = recs[7];
   assert.deepEqual(Object.keys(be.detail).sort(), [...BUDGET_MEMBERS].sort(), 'BUDGET_EXCEEDED detail members');
   assert.equal(be.detail.limit, 'tokens_per_day');
-  assert.equal(be.detail.limit_value, 10);
+  assert.equal(be.detail.limit_value, 5);
   assert.equal(be.detail.used, 0);
   assert.ok(be.detail.requested > 10, `requested ${be.detail.requested}`);
   assert.equal(be.detail.model, MINI);
@@ -215,7 +215,7 @@ test('audit 2. GET /audit: agent, type, limit (after filtering, newest first the
     agents: {
       alpha: { models: [MINI, 'up/tools'] },
       beta: { models: [MINI] },
-      tiny: { models: [MINI], tokens: { maxPerDay: 10 } },
+      tiny: { models: [MINI], tokens: { maxPerDay: 5 } }, // below any request's input bound
     },
   });
   t.after(() => S.cleanup());

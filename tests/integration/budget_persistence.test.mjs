@@ -7,13 +7,13 @@ import { PROMPT_TOKENS, COMPLETION_TOKENS } from './upstream/openai_upstream.mjs
 import { USER_MESSAGES, assertOpenAIErrorBody } from './lib/common.mjs';
 import { waitForAccess } from './lib/harness.mjs';
 import {
-  startBudgetStack, postChat, bodyBytes, waitForBudgetEvent, waitForBudgetFlush,
+  startBudgetStack, postChat, inputBound, waitForBudgetEvent, waitForBudgetFlush,
 } from './lib/budget.mjs';
 
 const BODY = { model: 'up/gpt-4o-mini', messages: USER_MESSAGES, max_tokens: 5 };
 const CALL_TOKENS = PROMPT_TOKENS + COMPLETION_TOKENS;
 // Three calls fit; then nothing is left for a fourth one's input bound.
-const LIMIT = 3 * CALL_TOKENS + bodyBytes(BODY);
+const LIMIT = 3 * CALL_TOKENS + inputBound(BODY);
 
 test('i. spend survives a restart (SIGTERM) and a crash (SIGKILL after a flush)', { timeout: 60000 }, async (t) => {
   const limited = { models: ['up/gpt-4o-mini'], tokens: { maxPerDay: LIMIT } };

@@ -11,7 +11,7 @@ import { USER_MESSAGES, assertOpenAIErrorBody } from './lib/common.mjs';
 import { waitForEvent } from './lib/gateway.mjs';
 import { waitForAccess } from './lib/harness.mjs';
 import {
-  NS, startBudgetStack, postChat, bodyBytes, scrape, metricValue, agentTokens, budgetRemaining,
+  NS, startBudgetStack, postChat, inputBound, inputEstimate, scrape, metricValue, agentTokens, budgetRemaining,
   outstanding, waitForBudgetEvent, upstreamFor, parseResetDuration, secondsToMidnightUTC, utcDay,
 } from './lib/budget.mjs';
 
@@ -19,8 +19,10 @@ const MODEL = 'up/gpt-4o-mini';
 
 test('c. output cap: the provider is held to what remains of maxPerDay (rewritten or inserted), and honours it', { timeout: 60000 }, async (t) => {
   const LIMIT = 300;
-  const probe = { model: MODEL, messages: USER_MESSAGES };
-  const TIGHT = bodyBytes(probe) + 3; // leaves an output limit of exactly 3 tokens
+  // Its input bound must hold the mock's PROMPT_TOKENS (11) — a real prompt's count is within
+  // its bound — so that the spend stays within TIGHT.
+  const probe = { model: MODEL, messages: [{ role: 'user', content: 'Say hello to the upstream mock, politely.' }] };
+  const TIGHT = inputBound(probe) + 3; // leaves an output limit of exactly 3 tokens
   const S = await startBudgetStack({
     providers: { orouter: { provider: 'openrouter' } },
     agents: {
@@ -47,8 +49,8 @@ test('c. output cap: the provider is held to what remains of maxPerDay (rewritte
   const { r: r1, rec: rec1 } = await chat('capped', b1);
   assert.equal(rec1.outputLimitField, 'max_tokens', 'the client\'s field is rewritten');
   assert.ok(!('max_completion_tokens' in rec1.body), 'no second limit field');
-  assert.ok(rec1.outputLimit <= LIMIT - bodyBytes(b1), `upstream max_tokens ${rec1.outputLimit} > remaining − input bound`);
-  assert.equal(rec1.outputLimit, LIMIT - bodyBytes(b1), 'the cap is what remains after the input bound');
+  assert.ok(rec1.outputLimit <= LIMIT - inputBound(b1), `upstream max_tokens ${rec1.outputLimit} > remaining − input bound`);
+  assert.equal(rec1.outputLimit, LIMIT - inputBound(b1), 'the cap is what remains after the input bound');
   assert.equal(r1.json.choices[0].message.content, NORMAL_CONTENT);
   assert.equal(r1.headers.get('x-ratelimit-limit-tokens'), String(LIMIT));
   assert.equal(r1.headers.get('x-ratelimit-remaining-tokens'), String(LIMIT), 'remaining when admitted');
@@ -62,7 +64,7 @@ test('c. output cap: the provider is held to what remains of maxPerDay (rewritte
   const { r: r2, rec: rec2 } = await chat('capped', b2);
   assert.equal(rec2.outputLimitField, 'max_completion_tokens', 'inserted as max_completion_tokens for provider kind openai');
   assert.ok(!('max_tokens' in rec2.body));
-  assert.equal(rec2.outputLimit, LIMIT - spent - bodyBytes(b2));
+  assert.equal(rec2.outputLimit, LIMIT - spent - inputBound(b2));
   assert.equal(r2.headers.get('x-ratelimit-remaining-tokens'), String(LIMIT - spent));
   spent += rec2.usage.total_tokens;
 
@@ -80,7 +82,7 @@ test('c. output cap: the provider is held to what remains of maxPerDay (rewritte
   const b4 = { model: MODEL, messages: USER_MESSAGES, stream: true, max_completion_tokens: 10000 };
   const { r: r4, rec: rec4 } = await chat('capped', b4);
   assert.equal(rec4.outputLimitField, 'max_completion_tokens');
-  assert.equal(rec4.outputLimit, LIMIT - spent - bodyBytes(b4));
+  assert.equal(rec4.outputLimit, LIMIT - spent - inputBound(b4));
   assert.equal(rec4.body.stream_options?.include_usage, true);
   assert.equal(r4.events.map((e) => e.choices[0]?.delta?.content ?? '').join(''), NORMAL_CONTENT);
   spent += rec4.usage.total_tokens;
@@ -90,7 +92,7 @@ test('c. output cap: the provider is held to what remains of maxPerDay (rewritte
   const { rec: rec5 } = await chat('capped', b5);
   assert.equal(rec5.outputLimitField, 'max_tokens', 'inserted as max_tokens for a non-OpenAI provider kind');
   assert.ok(!('max_completion_tokens' in rec5.body));
-  assert.equal(rec5.outputLimit, LIMIT - spent - bodyBytes(b5));
+  assert.equal(rec5.outputLimit, LIMIT - spent - inputBound(b5, { provider: 'openrouter' }));
   spent += rec5.usage.total_tokens;
   assert.ok(spent <= LIMIT);
 
@@ -148,8 +150,8 @@ test('d. a client abort mid-stream settles the reservation and charges the call 
   assert.equal(rec.outputLimitField, 'max_completion_tokens');
   const samples = await scrape(gw);
   assert.equal(outstanding(samples), 0, 'reservation settled after the abort');
-  // No usage seen: charged input upper bound (body bytes) + the output limit.
-  const expected = bodyBytes(body) + rec.outputLimit;
+  // No usage seen: charged input upper bound + the output limit.
+  const expected = inputBound(body) + rec.outputLimit;
   assert.ok(access.charged_tokens > 0, `an aborted stream was charged ${access.charged_tokens}`);
   assert.equal(access.charged_tokens, expected, `charged ${access.charged_tokens}, documented rule: input bound + output limit = ${expected}`);
   if (utcDay() !== day) return t.skip('the UTC day rolled over during the test');
@@ -171,11 +173,11 @@ test('d2. a provider stream without usage is charged input bound + output limit'
   const [rec] = upstreamFor(S.upstream, r.rid);
   assert.equal(rec.usage, null);
   assert.equal(rec.outputLimit, 50, 'the client limit fits: kept');
-  assert.equal(access.charged_tokens, bodyBytes(body) + 50);
+  assert.equal(access.charged_tokens, inputBound(body) + 50);
   const samples = await scrape(S.gw);
   assert.equal(outstanding(samples), 0);
   assert.ok(metricValue(samples, 'pai_gateway_usage_missing_total') >= 1);
-  assert.equal(budgetRemaining(samples, 'quiet', 'tokens'), LIMIT - bodyBytes(body) - 50);
+  assert.equal(budgetRemaining(samples, 'quiet', 'tokens'), LIMIT - inputBound(body) - 50);
 });
 
 test('j. tokens.maxPerRequest: too large → 400 context_length_exceeded + BUDGET_EXCEEDED tokens_per_request; otherwise output capped to fit', { timeout: 60000 }, async (t) => {
@@ -188,7 +190,7 @@ test('j. tokens.maxPerRequest: too large → 400 context_length_exceeded + BUDGE
   });
   t.after(() => S.cleanup());
   const { gw, upstream, tokens } = S;
-  const estimate = (body) => Math.ceil(bodyBytes(body) / 4);
+  const estimate = (body) => inputEstimate(body);
 
   // A prompt too large for the context limit.
   const big = { model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(1000) }] };
@@ -206,11 +208,12 @@ test('j. tokens.maxPerRequest: too large → 400 context_length_exceeded + BUDGE
   assert.equal(ev1.detail.provider, 'up');
 
   // A small prompt asking for more output than fits.
-  const greedy = { model: MODEL, messages: USER_MESSAGES, max_tokens: 90 };
+  const greedy = { model: MODEL, messages: USER_MESSAGES, max_tokens: PER_REQUEST - 5 };
   const r2 = await postChat(gw, tokens.ctx, greedy);
   assert.equal(r2.status, 400, r2.text);
   assertOpenAIErrorBody(r2.json, { code: 'context_length_exceeded' });
-  assert.equal((await waitForBudgetEvent(gw, r2.rid)).detail.requested, estimate(greedy) + 90);
+  assert.ok(estimate(greedy) + PER_REQUEST - 5 > PER_REQUEST, 'the test needs an input estimate above 5');
+  assert.equal((await waitForBudgetEvent(gw, r2.rid)).detail.requested, estimate(greedy) + PER_REQUEST - 5);
   assert.equal(upstream.requests.length, 0, 'refused requests never reach the upstream');
 
   // Fitting requests pass; without a client limit the output is capped to the rest of the window.

@@ -86,7 +86,8 @@ async function burstAndCheck(t, S, agent, kind, limit) {
   let sequential = 0;
   let final;
   for (let k = 0; k < 400 && !final; k++) {
-    const r = await call(client, { model: MODEL, messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 5 });
+    // Its input bound (o200k tokens + framing) holds the mock's PROMPT_TOKENS, as a real count would.
+    const r = await call(client, { model: MODEL, messages: [{ role: 'user', content: 'Say hello to the mock, politely.' }], max_tokens: 5 });
     await waitForAccessAll(gw, [r.rid]);
     if (r.ok) { ok.push(r); sequential++; } else { refused.push(r); final = r; }
   }
@@ -169,7 +170,7 @@ async function burstAndCheck(t, S, agent, kind, limit) {
 }
 
 test('a. tokens.maxPerDay under 500 concurrent calls (half streaming): never exceeded, charged exactly, refusals 429 insufficient_quota', { timeout: 120000 }, async (t) => {
-  // A call uses 13-16 tokens and reserves ~100-140 (body bytes + output limit) while it runs.
+  // A call uses 13-16 tokens and reserves ~13-50 (input bound + output limit) while it runs.
   const LIMIT = 1500;
   const S = await startBudgetStack({
     agents: { burst: { models: [MODEL, 'up/gpt-4o'], tokens: { maxPerDay: LIMIT } } },
@@ -195,7 +196,7 @@ test('a. tokens.maxPerDay under 500 concurrent calls (half streaming): never exc
 
 test('b. maxCostPerDayUSD under 500 concurrent calls: cost from the upstream usage never exceeds it, pai_gateway_cost_usd_total matches', { timeout: 120000 }, async (t) => {
   // USD per 1M tokens → nano-USD per token: 100 → 1e5, 10000 → 1e7. A call costs $0.021-0.051
-  // and reserves ~$0.03-0.09 (body bytes × input price + output limit × output price).
+  // and reserves ~$0.01-0.05 (input bound × input price + output limit × output price).
   const PRICE = { input: 1e5, output: 1e7 };
   const BUDGET_USD = 2;
   const S = await startBudgetStack({

@@ -23,6 +23,7 @@ import {
 import { startGateway, tokenSecret } from './lib/gateway.mjs';
 import { PROVIDER_KEY, makeClient, assertOpenAIErrorBody, paiDoc } from './lib/common.mjs';
 import { waitForAccess } from './lib/harness.mjs';
+import { inputBound } from './lib/budget.mjs';
 import { readChain, recordsFor, waitForRecord } from './lib/audit.mjs';
 import { utcDay } from './lib/budget.mjs';
 
@@ -558,7 +559,7 @@ test('native 5. budgets on /v1/messages and /v1/responses: max_tokens / max_outp
   assert.equal(up3.path, '/v1/responses');
   assert.equal(up3.outputLimitField, 'max_output_tokens');
   if (rolledOver()) return t.skip('the UTC day rolled over during the test');
-  assert.equal(up3.outputLimit, DAY - spent2 - bytes(log3[0].body), 'max_output_tokens inserted: what remains after the input bound');
+  assert.equal(up3.outputLimit, DAY - spent2 - inputBound(log3[0].body, { route: 'responses' }), 'max_output_tokens inserted: what remains after the input bound (its tokens)');
   assert.equal(resp3.output_text, NORMAL_CONTENT);
   await waitForAccess(gw, rid3);
   const spent3 = spent2 + RESPONSES_INPUT_TOKENS + 5;
@@ -566,7 +567,7 @@ test('native 5. budgets on /v1/messages and /v1/responses: max_tokens / max_outp
   const { response: rr4 } = await S.oai('daily', { log: log4 }).responses.create({ model: MINI, input: 'Say hello', max_output_tokens: 100000 }).withResponse();
   const [up4] = S.upstreamFor('openai', rr4.headers.get('x-request-id'));
   if (rolledOver()) return t.skip('the UTC day rolled over during the test');
-  assert.equal(up4.outputLimit, DAY - spent3 - bytes(log4[0].body), 'the client\'s max_output_tokens rewritten');
+  assert.equal(up4.outputLimit, DAY - spent3 - inputBound(log4[0].body, { route: 'responses' }), 'the client\'s max_output_tokens rewritten');
   assert.equal(up4.raw.match(/"max_output_tokens"/g).length, 1, 'one max_output_tokens field');
   await waitForAccess(gw, rr4.headers.get('x-request-id'));
   // A client limit below the cap is kept, and the provider's cut answer comes back incomplete.

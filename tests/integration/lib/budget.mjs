@@ -4,6 +4,7 @@
 // /metrics scraping and BUDGET_EXCEEDED events.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startOpenAIUpstream } from '../upstream/openai_upstream.mjs';
@@ -45,10 +46,11 @@ stringData: {api-key: ${PROVIDER_KEY}}
 /**
  * Mock upstream + gateway for one test, with a token per agent.
  * Returns {upstream, gw, tokens: {agent: token}, client(agent, opts), cleanup, restart(...)}.
- * `wrap` (see startGateway) applies to the first gateway only, not to restarts.
+ * `wrap` (see startGateway) applies to the first gateway only, not to restarts;
+ * `upstreamOptions` go to startOpenAIUpstream().
  */
-export async function startBudgetStack({ providers = {}, agents, extraArgs = [], wrap }) {
-  const upstream = await startOpenAIUpstream();
+export async function startBudgetStack({ providers = {}, agents, extraArgs = [], wrap, upstreamOptions }) {
+  const upstream = await startOpenAIUpstream(upstreamOptions);
   const gateways = [];
   try {
     const downPort = await getClosedPort();
@@ -114,6 +116,32 @@ export async function postChat(gw, token, body, { signal } = {}) {
     status: res.status, headers: res.headers, text: out, json, events,
     bytes: Buffer.byteLength(text), rid: res.headers.get('x-request-id'),
   };
+}
+
+/**
+ * What `pai-gateway count-tokens` (the gateway's own code) says of `body` (an object, sent as
+ * postChat() sends it, or the raw JSON text): {input_upper, input_estimate, method} — the model's
+ * token count plus framing for OpenAI models and the mock, the body's size in bytes otherwise
+ * (docs/budgets.md). `model`: the bare id upstream (default: the body's model without its
+ * provider prefix).
+ */
+export function countTokens(body, { provider = 'openai', model, route = 'chat' } = {}) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const id = model ?? String(JSON.parse(text).model).replace(/^[^/]*\//, '');
+  const out = execFileSync(process.env.PAI_GATEWAY_BIN,
+    ['count-tokens', '--provider', provider, '--model', id, '--route', route],
+    { input: text, encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+/** The input upper bound the gateway reserves for `body` (see countTokens). */
+export function inputBound(body, opts) {
+  return countTokens(body, opts).input_upper;
+}
+
+/** The per-request estimate the gateway uses for `body` (see countTokens). */
+export function inputEstimate(body, opts) {
+  return countTokens(body, opts).input_estimate;
 }
 
 /** Size in bytes of `body` as postChat() sends it. */

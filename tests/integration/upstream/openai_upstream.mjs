@@ -296,7 +296,11 @@ const PROTOCOL_MODES = {
   },
 };
 
-export async function startOpenAIUpstream() {
+/**
+ * Options: `promptTokens(body)` — the prompt_tokens a chat completion reports for request
+ * `body` (default PROMPT_TOKENS), so that a test can report a real-sized prompt's count.
+ */
+export async function startOpenAIUpstream({ promptTokens = () => PROMPT_TOKENS } = {}) {
   const requests = [];
   const events = new EventEmitter();
   events.setMaxListeners(100);
@@ -530,7 +534,7 @@ export async function startOpenAIUpstream() {
     else return sendError(res, 400, "'input' is a required property", 'invalid_request_error', 'input', null);
     const dim = Number.isInteger(b.dimensions) && b.dimensions > 0 ? b.dimensions : EMBEDDING_DIM;
     const base64 = b.encoding_format === 'base64';
-    const promptTokens = inputs.reduce((n, s) => n + Math.max(1, Math.ceil(s.length / 4)), 0);
+    const inputTokens = inputs.reduce((n, s) => n + Math.max(1, Math.ceil(s.length / 4)), 0);
     sendJSON(res, 200, {
       object: 'list',
       data: inputs.map((s, index) => {
@@ -538,7 +542,7 @@ export async function startOpenAIUpstream() {
         return { object: 'embedding', index, embedding: base64 ? float32ToBase64(vec) : vec };
       }),
       model: b.model,
-      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      usage: { prompt_tokens: inputTokens, total_tokens: inputTokens },
     });
   }
 
@@ -628,7 +632,7 @@ export async function startOpenAIUpstream() {
           created: Math.floor(Date.now() / 1000),
           model,
           choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-          usage: usageObject(PROMPT_TOKENS, COMPLETION_TOKENS),
+          usage: usageObject(promptTokens(b), COMPLETION_TOKENS),
           service_tier: 'default',
           system_fingerprint: 'fp_mock0000',
         });
@@ -653,7 +657,7 @@ export async function startOpenAIUpstream() {
         created: Math.floor(Date.now() / 1000),
         model,
         choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
-        usage: usageObject(PROMPT_TOKENS, nTokens),
+        usage: usageObject(promptTokens(b), nTokens),
         service_tier: 'default',
         system_fingerprint: 'fp_mock0000',
       });
@@ -704,7 +708,7 @@ export async function startOpenAIUpstream() {
           const u = {
             id, object: 'chat.completion.chunk', created, model,
             service_tier: 'default', system_fingerprint: 'fp_mock0000',
-            choices: [], usage: usageObject(PROMPT_TOKENS, textAnswer ? COMPLETION_TOKENS : nTokens),
+            choices: [], usage: usageObject(promptTokens(b), textAnswer ? COMPLETION_TOKENS : nTokens),
           };
           if (obfuscate) u.obfuscation = randomBytes(3).toString('hex');
           send(u);

@@ -1,0 +1,131 @@
+#include "gateway/input_tokens.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+namespace pai::gateway {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// What OpenAI bills for the fixture requests (tiktoken + the cookbook's formulas), recorded by
+// tests/tokenizer/gen_vectors.mjs.
+int64_t Billed(std::string_view encoding, std::string_view fixture) {
+  static const boost::json::value v =
+      boost::json::parse(ReadFile(PAI_SOURCE_DIR "/tests/tokenizer/vectors.json"));
+  return v.at("encodings").at(encoding).at("cookbook").at(fixture).as_int64();
+}
+
+std::string SourceRequest() {
+  boost::json::object req;
+  req["model"] = "gpt-4o-mini";
+  req["max_tokens"] = 1024;
+  boost::json::object msg;
+  msg["role"] = "user";
+  msg["content"] = "Review this file and list its bugs.\n\n" +
+                   ReadFile(PAI_SOURCE_DIR "/bench/fixtures/source_40k.cc");
+  req["messages"] = boost::json::array{msg};
+  return boost::json::serialize(req);
+}
+
+const tokenizer::Encoding& O200k() {
+  return tokenizer::Encoding::Get(tokenizer::EncodingId::kO200kBase);
+}
+
+TEST_CASE("the chat input bound of a 40 KB source file is its billed tokens plus framing") {
+  const std::string body = SourceRequest();
+  auto bound = ChatInputTokens(body, O200k());
+  REQUIRE(bound.ok());
+  const int64_t billed = Billed("o200k_base", "source_40k");
+  CHECK(*bound >= billed);
+  CHECK(*bound <= billed + 16);  // the role and the numbers are counted, nothing else
+  CHECK(static_cast<int64_t>(body.size()) > 3 * *bound);  // the byte bound it replaces
+}
+
+TEST_CASE("the chat input bound of an agent request with tools is within 15 percent of its bill") {
+  for (auto id : {tokenizer::EncodingId::kO200kBase, tokenizer::EncodingId::kCl100kBase}) {
+    const std::string body = ReadFile(PAI_SOURCE_DIR "/bench/fixtures/agent_request_100k.json");
+    auto bound = ChatInputTokens(body, tokenizer::Encoding::Get(id));
+    REQUIRE(bound.ok());
+    const int64_t billed = Billed(tokenizer::EncodingName(id), "agent_request_100k");
+    INFO(tokenizer::EncodingName(id) << ": bound " << *bound << ", billed " << billed);
+    CHECK(*bound >= billed);
+    CHECK(*bound * 100 <= billed * 115);
+  }
+}
+
+TEST_CASE("chat framing: 3 per message, 1 per name, 3 for the reply, tools by their JSON") {
+  const auto count = [](std::string_view s) { return O200k().Count(s); };
+  const std::string one = R"({"model":"m","messages":[{"role":"user","content":"hello there"}]})";
+  CHECK(*ChatInputTokens(one, O200k()) == 3 + 3 + count("user") + count("hello there"));
+  const std::string named =
+      R"({"model":"m","messages":[{"role":"user","name":"bob","content":"hi"}],"n":2})";
+  CHECK(*ChatInputTokens(named, O200k()) ==
+        3 + 3 + count("user") + 1 + count("bob") + count("hi"));
+  const std::string tool = R"({"type":"function","function":{"name":"f","parameters":{}}})";
+  const std::string tools = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[)" +
+                            tool + "," + tool + "]}";
+  CHECK(*ChatInputTokens(tools, O200k()) ==
+        3 + 3 + count("user") + count("hi") + 2 * (count(tool) + kTokensPerTool) + kToolsEnd);
+  // A member the gateway does not know counts as its JSON text (it may be rendered).
+  const std::string extra =
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}})";
+  CHECK(*ChatInputTokens(extra, O200k()) ==
+        3 + 3 + count("user") + count("hi") + count(R"({"type":"json_object"})"));
+}
+
+TEST_CASE("an image part costs kImageTokens whatever its data URL size") {
+  const std::string url = "data:image/png;base64," + std::string(100000, 'A');
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":[)"
+                           R"({"type":"text","text":"what is this?"},)"
+                           R"({"type":"image_url","image_url":{"url":")" + url + R"("}}]}]})";
+  auto bound = ChatInputTokens(body, O200k());
+  REQUIRE(bound.ok());
+  CHECK(*bound >= kImageTokens);
+  CHECK(*bound < kImageTokens + 40);
+}
+
+TEST_CASE("the Responses input bound counts instructions, input items and tools") {
+  const auto count = [](std::string_view s) { return O200k().Count(s); };
+  const auto body = boost::json::parse(
+                        R"({"model":"gpt-4.1","instructions":"Be brief.","input":"hello there",)"
+                        R"("max_output_tokens":100})")
+                        .as_object();
+  CHECK(ResponsesInputTokens(body, O200k()) ==
+        3 + count("Be brief.") + 3 + count("hello there") + 3);
+}
+
+TEST_CASE("the embeddings input bound is the tokens of its inputs") {
+  const auto& cl100k = tokenizer::Encoding::Get(tokenizer::EncodingId::kCl100kBase);
+  const auto count = [&](std::string_view s) { return cl100k.Count(s); };
+  CHECK(*EmbeddingsInputTokens(R"({"model":"m","input":"hello there"})", cl100k) ==
+        count("hello there"));
+  CHECK(*EmbeddingsInputTokens(R"({"input":["a b c","hello"],"model":"m"})", cl100k) ==
+        count("a b c") + count("hello"));
+  CHECK(*EmbeddingsInputTokens(R"({"model":"m","input":[[1,2,3],[4]]})", cl100k) == 4);
+}
+
+TEST_CASE("models use their provider's public tokenizer, the mock o200k_base, others none") {
+  using config::ProviderKind;
+  CHECK(EncodingFor(ProviderKind::kOpenAI, "gpt-4o-mini") == tokenizer::EncodingId::kO200kBase);
+  CHECK(EncodingFor(ProviderKind::kOpenAI, "gpt-4-turbo") == tokenizer::EncodingId::kCl100kBase);
+  CHECK(EncodingFor(ProviderKind::kOpenAI, "my-finetune") == std::nullopt);
+  CHECK(EncodingFor(ProviderKind::kOpenRouter, "openai/gpt-4o") ==
+        tokenizer::EncodingId::kO200kBase);
+  CHECK(EncodingFor(ProviderKind::kOpenRouter, "meta-llama/llama-3-70b") == std::nullopt);
+  CHECK(EncodingFor(ProviderKind::kMock, "echo") == tokenizer::EncodingId::kO200kBase);
+  CHECK(EncodingFor(ProviderKind::kAnthropic, "claude-sonnet-4-5") == std::nullopt);
+  CHECK(EncodingFor(ProviderKind::kGemini, "gemini-2.5-flash") == std::nullopt);
+}
+
+}  // namespace
+}  // namespace pai::gateway

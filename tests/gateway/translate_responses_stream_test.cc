@@ -138,7 +138,7 @@ TEST_CASE("responses stream: an Anthropic tool turn becomes a message item then 
   CHECK(done.at("usage").at("output_tokens") == 15);
 }
 
-TEST_CASE("responses stream: length → response.incomplete; a failure → error then response.failed") {
+TEST_CASE("responses stream: length → response.incomplete, and a failure → error then response.failed") {
   {
     StreamTranslator t(kRequest, 1);
     std::string out;

@@ -1,5 +1,6 @@
 #include "gateway/admission.h"
 
+#include "budget/saturating.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/errors.h"
@@ -268,7 +269,7 @@ void Admission::SetRateHeaders(RequestContext& ctx) const {
     ctx.response_headers.emplace_back("x-ratelimit-limit-tokens", pai::StrCat(rem.tokens_limit));
     ctx.response_headers.emplace_back(
         "x-ratelimit-remaining-tokens",
-        pai::StrCat(std::min(rem.tokens_limit, rem.tokens_remaining + own)));
+        pai::StrCat(std::min(rem.tokens_limit, budget::SatAdd(rem.tokens_remaining, own))));
     ctx.response_headers.emplace_back("x-ratelimit-reset-tokens", Duration(rem.day_reset_s));
   }
 }

@@ -173,3 +173,19 @@ test('d. Anthropic cache writes by TTL, cache reads and the long-context tier co
   const samples = await scrape(gw);
   assert.ok(metricValue(samples, 'pai_gateway_usage_invalid_total', { reason: 'above_reservation' }) >= 1);
 });
+
+test('e. n on a Gemini model: candidateCount with a per-candidate maxOutputTokens that fits the budget', { timeout: 60000 }, async (t) => {
+  const LIMIT = 1000;
+  const S = await startProviderStack({
+    agents: { gemn: { models: ['gem/gemini-2.5-flash'], tokens: { maxPerDay: LIMIT } } },
+  });
+  t.after(() => S.cleanup());
+  const body = { model: 'gem/gemini-2.5-flash', messages: USER_MESSAGES, n: 4 };
+  const m = S.mark();
+  const r = await postChat(S.gw, S.tokens.gemn, body);
+  assert.equal(r.status, 200, r.text);
+  const [rec] = S.since(m).gemini;
+  const gc = rec.body.generationConfig;
+  assert.equal(gc.candidateCount, 4);
+  assert.equal(gc.maxOutputTokens, Math.floor((LIMIT - r.bytes) / 4), 'what remains after the input bound, per candidate');
+});

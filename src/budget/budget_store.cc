@@ -494,10 +494,13 @@ Charge ComputeCharge(const Reservation& r, const Usage& usage) {
     // ceiling (the model's context window + the output cap).
     const auto [max_input, max_output] = Ceiling(r);
     const Usage u = Clamped(usage, max_input, max_output);
-    const int64_t reported = SatAdd(usage.input, usage.output);
+    // Above the reservation: more input than its bound, or more output than the limit it
+    // imposed (without a limit, the reservation does not bound the output).
+    const bool above = usage.input > r.input_upper ||
+                       (r.output_limit && usage.output > SatMul(*r.output_limit, r.choices));
     if (u.input != usage.input || u.output != usage.output) {
       charge.check = UsageCheck::kAboveCeiling;
-    } else if (reported > r.tokens) {
+    } else if (above) {
       charge.check = UsageCheck::kAboveReservation;
     }
     charge.tokens = SatAdd(u.input, u.output);

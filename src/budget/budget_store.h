@@ -115,7 +115,7 @@ struct Usage {
 enum class UsageCheck {
   kOk,
   kNegative,          // a negative count: treated as no usage (the reservation is charged)
-  kAboveReservation,  // more than was reserved: charged as reported
+  kAboveReservation,  // more input than the bound or more output than the limit: as reported
   kAboveCeiling,      // more than the model's context window + the output cap: charged up to it
 };
 inline constexpr int kUsageCheckCount = 4;

@@ -114,13 +114,17 @@ TEST_CASE("usage above the reservation is charged as reported, up to the sanity 
   CHECK(above.tokens == 5040);
   CHECK(above.nano_usd == 5000 * 1000 + 40 * 2000);
 
+  // Without an output limit the reservation does not bound the output: not "above" it.
+  auto unbounded = std::get<Reservation>(store->Reserve(Req(0, 100)));
+  CHECK(store->Settle(unbounded, Usage{true, 90, 0, 5000, 0}).check == UsageCheck::kOk);
+
   // INT64_MAX input and output: no wrap-around; the context window + the output cap.
   auto r2 = std::get<Reservation>(store->Reserve(req));
   const Charge huge = store->Settle(r2, Usage{true, kMax, 0, kMax, 0});
   CHECK(huge.check == UsageCheck::kAboveCeiling);
   CHECK(huge.tokens == 200000 + 50);
   CHECK(huge.nano_usd == 200000 * 1000 + 50 * 2000);
-  CHECK(store->Spent("agent:default/coder").first == 5040 + 200050);
+  CHECK(store->Spent("agent:default/coder").first == 5040 + 5090 + 200050);
 
   // A token budget is spent, not wrapped: the agent is refused afterwards.
   ReserveRequest other = Req(3000, 100, 50);

@@ -57,6 +57,15 @@ void ReadUsage(od::value usage_value, Usage* out) {
     } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
       od::object d;
       if (v.get_object().get(d) == simdjson::SUCCESS) out->cached_tokens = IntOr0(d, "cached_tokens");
+    } else if (key == "cache_creation_input_tokens") {
+      // Anthropic cache writes in an OpenAI-format usage (the gateway's own translation,
+      // LiteLLM-style servers).
+      out->cache_creation_tokens = IntOf(v);
+    } else if (key == "cache_creation") {
+      od::object d;
+      if (v.get_object().get(d) == simdjson::SUCCESS) {
+        out->cache_creation_1h_tokens = IntOr0(d, "ephemeral_1h_input_tokens");
+      }
     } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
       od::object d;
       if (v.get_object().get(d) == simdjson::SUCCESS) {

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include "gateway/openai_request.h"
+#include "gateway/translate_anthropic.h"
+#include "gateway/translate_gemini.h"
 
 namespace pai::gateway {
 namespace {
@@ -66,6 +68,29 @@ TEST_CASE("Anthropic usage: cache writes by TTL and reads are inside prompt_toke
   CHECK(u.completion_tokens == 42);
   CHECK(u.cache_creation_1h_tokens == 2000);
   CHECK(u.prompt_tokens == 9000);
+}
+
+TEST_CASE("a translated chat completion keeps cache writes by TTL and reasoning for billing") {
+  auto chat = anthropic::MessageToChatCompletion(
+      R"({"type":"message","id":"msg_1","role":"assistant","content":[],"stop_reason":"end_turn",)"
+      R"("usage":{"input_tokens":1000,"cache_creation_input_tokens":3000,)"
+      R"("cache_read_input_tokens":5000,"cache_creation":{"ephemeral_5m_input_tokens":1000,)"
+      R"("ephemeral_1h_input_tokens":2000},"output_tokens":4}})",
+      "m", 1);
+  REQUIRE(chat.ok());
+  const Usage u = ExtractUsage(*chat);
+  CHECK(u.prompt_tokens == 9000);
+  CHECK(u.cached_tokens == 5000);
+  CHECK(u.cache_creation_tokens == 3000);
+  CHECK(u.cache_creation_1h_tokens == 2000);
+  auto gem = gemini::GenerateContentToChatCompletion(
+      R"({"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]},"finishReason":"STOP"}],)"
+      R"("usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":3,"thoughtsTokenCount":7}})",
+      "gemini-2.5-flash", 1);
+  REQUIRE(gem.ok());
+  const Usage g = ExtractUsage(*gem);
+  CHECK(g.completion_tokens == 10);
+  CHECK(g.reasoning_tokens == 7);
 }
 
 TEST_CASE("Gemini usage: thinking tokens are output, billed with the candidates") {

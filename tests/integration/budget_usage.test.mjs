@@ -159,6 +159,19 @@ test('d. Anthropic cache writes by TTL, cache reads and the long-context tier co
   assert.ok(Math.abs(a.rec.detail.cost_usd - 0.02031) < 1e-12, `audit cost_usd ${a.rec.detail.cost_usd} != 0.02031`);
   assert.ok(Math.abs(a.access.cost_usd - 0.02031) < 1e-12, `access cost_usd ${a.access.cost_usd} != 0.02031`);
 
+  // The same usage streamed (message_start carries it), and through the chat route translated
+  // to Anthropic: the same bill.
+  const streamed = await client.messages.create({
+    model: 'claude/claude-sonnet-4-5-cache-ttl', max_tokens: 100, messages: [{ role: 'user', content: 'Hello' }], stream: true,
+  }).withResponse();
+  for await (const ev of streamed.data) void ev;
+  const srec = await llmCall(gw, streamed.response.headers.get('x-request-id'));
+  assert.ok(Math.abs(srec.detail.cost_usd - 0.02031) < 1e-12, `streamed: audit cost_usd ${srec.detail.cost_usd} != 0.02031`);
+  const chat = await postChat(gw, tokens.cacher, { model: 'claude/claude-sonnet-4-5-cache-ttl', messages: USER_MESSAGES, max_tokens: 100 });
+  assert.equal(chat.status, 200, chat.text);
+  const crec = await llmCall(gw, chat.rid);
+  assert.ok(Math.abs(crec.detail.cost_usd - 0.02031) < 1e-12, `chat route: audit cost_usd ${crec.detail.cost_usd} != 0.02031`);
+
   // > 200k input tokens (150,000 + 1,000 written + 60,000 read = 211,000): every token at the
   // long-context rates (anthropic.com/pricing, "Long context pricing"):
   //   input 150,000 × $6/MTok          = $0.9

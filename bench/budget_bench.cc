@@ -39,7 +39,12 @@ ReserveRequest Request(int64_t body_bytes) {
   r.input_upper = body_bytes;
   r.input_estimate = body_bytes / 4;
   r.requested_output = 256;
-  r.price = Price{150, 75, 600, 16384};
+  Price price;  // gpt-4o-mini: $0.15 / $0.075 cached / $0.60 per 1M tokens
+  price.input = price.cache_write = price.cache_write_1h = 150;
+  price.cached_input = 75;
+  price.output = price.reasoning = 600;
+  price.max_output = 16384;
+  r.price = price;
   return r;
 }
 

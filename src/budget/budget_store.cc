@@ -15,6 +15,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "budget/saturating.h"
 #include "common/strings.h"
 
 namespace pai::budget {
@@ -199,53 +200,68 @@ class LocalBudgetStore final : public BudgetStore {
     const absl::Time now = options_.now();
     const int64_t day_reset = SecondsToMidnight(now);
     const AgentLimits& lim = req.agent_limits;
-    const int64_t in = req.input_upper;
+    const int64_t in = std::max<int64_t>(0, req.input_upper);
+    const int64_t choices = std::max<int64_t>(1, req.choices);
+    // The least output a call producing output needs: one token per choice.
+    const int64_t min_output = req.produces_output ? choices : 0;
 
     // The per-request context limit does not depend on shared state.
     int64_t avail = kUnbounded;
     if (lim.tokens_per_request > 0) {
-      const int64_t need = req.input_estimate + (req.requested_output.value_or(1));
+      const int64_t per_choice = req.requested_output.value_or(1);
+      const int64_t need = SatAdd(req.input_estimate, SatMul(per_choice, choices));
       if (need > lim.tokens_per_request || req.input_estimate >= lim.tokens_per_request) {
-        return Rejection{Limit::kTokensPerRequest, lim.tokens_per_request, 0, need, 0};
+        Rejection r{Limit::kTokensPerRequest, lim.tokens_per_request, 0, need, 0};
+        r.per_choice = choices > 1 && SatAdd(req.input_estimate, choices) > lim.tokens_per_request &&
+                       req.input_estimate < lim.tokens_per_request;
+        return r;
       }
       avail = std::min(avail, lim.tokens_per_request - req.input_estimate);
     }
     if (lim.nano_usd_per_day > 0 && !req.price) {
       return Rejection{Limit::kPriceUnknown, lim.nano_usd_per_day, 0, 0, 0};
     }
+    // A refusal when what is left (`left`, after the input bound) cannot give every choice a
+    // token: a 429 when nothing is left for output, per_choice when some is.
+    auto refuse = [&](Limit limit, int64_t value, int64_t used, int64_t left, int64_t input_need,
+                      int64_t one) {
+      Rejection r{limit, value, used, SatAdd(input_need, SatMul(one, min_output)), day_reset};
+      r.per_choice = req.produces_output && left >= one && one > 0;
+      return r;
+    };
 
     absl::MutexLock lock(&mu_);
     MaybeRollOver(now);
     Counter& agent = counters_[AgentScope(req.agent)];
     Counter* provider = &counters_[ProviderScope(req.provider)];
     if (lim.tokens_per_day > 0) {
-      const int64_t left = lim.tokens_per_day - agent.spent_tokens - agent.reserved_tokens - in;
-      if (left < (req.produces_output ? 1 : 0)) {
-        return Rejection{Limit::kTokensPerDay, lim.tokens_per_day,
-                         agent.spent_tokens + agent.reserved_tokens, in + 1, day_reset};
+      const int64_t used = SatAdd(agent.spent_tokens, agent.reserved_tokens);
+      const int64_t left = SatSub(SatSub(lim.tokens_per_day, used), in);
+      if (left < min_output || left < 0) {
+        return refuse(Limit::kTokensPerDay, lim.tokens_per_day, used, left, in, 1);
       }
       avail = std::min(avail, left);
     }
     if (req.provider_tokens_per_day > 0) {
-      const int64_t left =
-          req.provider_tokens_per_day - provider->spent_tokens - provider->reserved_tokens - in;
-      if (left < (req.produces_output ? 1 : 0)) {
-        return Rejection{Limit::kProviderTokensPerDay, req.provider_tokens_per_day,
-                         provider->spent_tokens + provider->reserved_tokens, in + 1, day_reset};
+      const int64_t used = SatAdd(provider->spent_tokens, provider->reserved_tokens);
+      const int64_t left = SatSub(SatSub(req.provider_tokens_per_day, used), in);
+      if (left < min_output || left < 0) {
+        return refuse(Limit::kProviderTokensPerDay, req.provider_tokens_per_day, used, left, in, 1);
       }
       avail = std::min(avail, left);
     }
+    // Rates a reservation must assume: the highest an input / output token can be billed at.
+    const int64_t in_rate = req.price ? req.price->MaxInputRate(in) : 0;
+    const int64_t out_rate = req.price ? req.price->MaxOutputRate(in) : 0;
     if (lim.nano_usd_per_day > 0) {
-      const Price& p = *req.price;
-      const int64_t left =
-          lim.nano_usd_per_day - agent.spent_nano - agent.reserved_nano - in * p.input;
-      const int64_t one_output = req.produces_output ? p.output : 0;
-      if (left < one_output || left < 0) {
-        return Rejection{Limit::kCostPerDay, lim.nano_usd_per_day,
-                         agent.spent_nano + agent.reserved_nano, in * p.input + one_output,
-                         day_reset};
+      const int64_t used = SatAdd(agent.spent_nano, agent.reserved_nano);
+      const int64_t input_cost = SatMul(in, in_rate);
+      const int64_t left = SatSub(SatSub(lim.nano_usd_per_day, used), input_cost);
+      const int64_t one_output = req.produces_output ? out_rate : 0;
+      if (left < SatMul(one_output, choices) || left < 0) {
+        return refuse(Limit::kCostPerDay, lim.nano_usd_per_day, used, left, input_cost, one_output);
       }
-      if (p.output > 0) avail = std::min(avail, left / p.output);
+      if (out_rate > 0) avail = std::min(avail, left / out_rate);
     }
 
     Reservation r;
@@ -254,13 +270,14 @@ class LocalBudgetStore final : public BudgetStore {
     r.provider = req.provider;
     r.price = req.price;
     r.input_upper = in;
-    int64_t output = 0;
+    r.choices = choices;
+    int64_t output = 0;  // per choice
     if (req.produces_output) {
       if (avail != kUnbounded) {
-        // A budget applies: the provider must be held to what remains.
+        // A budget applies: the provider must be held to what remains, shared by the choices.
         const int64_t model_max =
             req.price && req.price->max_output > 0 ? req.price->max_output : kDefaultMaxOutput;
-        output = std::min({avail, req.requested_output.value_or(model_max), model_max});
+        output = std::min({avail / choices, req.requested_output.value_or(model_max), model_max});
         r.output_limit = output;
         r.impose_output_limit = !req.requested_output || output < *req.requested_output;
       } else if (req.requested_output) {
@@ -268,12 +285,13 @@ class LocalBudgetStore final : public BudgetStore {
         r.output_limit = output;
       }
     }
-    r.tokens = in + output;
-    r.nano_usd = req.price ? in * req.price->input + output * req.price->output : 0;
-    agent.reserved_tokens += r.tokens;
-    agent.reserved_nano += r.nano_usd;
+    const int64_t output_total = SatMul(output, choices);
+    r.tokens = SatAdd(in, output_total);
+    r.nano_usd = req.price ? SatAdd(SatMul(in, in_rate), SatMul(output_total, out_rate)) : 0;
+    agent.reserved_tokens = SatAdd(agent.reserved_tokens, r.tokens);
+    agent.reserved_nano = SatAdd(agent.reserved_nano, r.nano_usd);
     agent.dirty = true;
-    provider->reserved_tokens += r.tokens;
+    provider->reserved_tokens = SatAdd(provider->reserved_tokens, r.tokens);
     provider->dirty = true;
     ++outstanding_;
     return r;
@@ -285,13 +303,13 @@ class LocalBudgetStore final : public BudgetStore {
     MaybeRollOver(options_.now());
     Counter& agent = counters_[AgentScope(r.agent)];
     Counter& provider = counters_[ProviderScope(r.provider)];
-    agent.reserved_tokens -= r.tokens;
-    agent.reserved_nano -= r.nano_usd;
-    agent.spent_tokens += charge.tokens;
-    agent.spent_nano += charge.nano_usd;
+    agent.reserved_tokens = SatSub(agent.reserved_tokens, r.tokens);
+    agent.reserved_nano = SatSub(agent.reserved_nano, r.nano_usd);
+    agent.spent_tokens = SatAdd(agent.spent_tokens, charge.tokens);
+    agent.spent_nano = SatAdd(agent.spent_nano, charge.nano_usd);
     agent.dirty = true;
-    provider.reserved_tokens -= r.tokens;
-    provider.spent_tokens += charge.tokens;
+    provider.reserved_tokens = SatSub(provider.reserved_tokens, r.tokens);
+    provider.spent_tokens = SatAdd(provider.spent_tokens, charge.tokens);
     provider.dirty = true;
     --outstanding_;
     return charge;
@@ -313,13 +331,13 @@ class LocalBudgetStore final : public BudgetStore {
     const Counter& c = counters_[AgentScope(agent)];
     if (lim.tokens_per_day > 0) {
       out.tokens_limit = lim.tokens_per_day;
-      out.tokens_remaining =
-          std::max<int64_t>(0, lim.tokens_per_day - c.spent_tokens - c.reserved_tokens);
+      out.tokens_remaining = std::max<int64_t>(
+          0, SatSub(lim.tokens_per_day, SatAdd(c.spent_tokens, c.reserved_tokens)));
     }
     if (lim.nano_usd_per_day > 0) {
       out.nano_usd_limit = lim.nano_usd_per_day;
-      out.nano_usd_remaining =
-          std::max<int64_t>(0, lim.nano_usd_per_day - c.spent_nano - c.reserved_nano);
+      out.nano_usd_remaining = std::max<int64_t>(
+          0, SatSub(lim.nano_usd_per_day, SatAdd(c.spent_nano, c.reserved_nano)));
     }
     return out;
   }
@@ -359,8 +377,8 @@ class LocalBudgetStore final : public BudgetStore {
         if (!c.dirty) continue;
         c.dirty = false;
         // Pessimistic: a reservation in flight counts as spent, so a crash never lowers spend.
-        rows.push_back({scope, day_, c.spent_tokens + c.reserved_tokens,
-                        c.spent_nano + c.reserved_nano});
+        rows.push_back({scope, day_, SatAdd(c.spent_tokens, c.reserved_tokens),
+                        SatAdd(c.spent_nano, c.reserved_nano)});
       }
     }
     absl::Status s = journal_->Write(rows);
@@ -417,25 +435,112 @@ std::string_view LimitName(Limit limit) {
   return "unknown";
 }
 
+std::string_view UsageCheckName(UsageCheck c) {
+  switch (c) {
+    case UsageCheck::kOk:
+      return "ok";
+    case UsageCheck::kNegative:
+      return "negative";
+    case UsageCheck::kAboveReservation:
+      return "above_reservation";
+    case UsageCheck::kAboveCeiling:
+      return "above_ceiling";
+  }
+  return "unknown";
+}
+
+namespace {
+
+bool AnyNegative(const Usage& u) {
+  return u.input < 0 || u.cached_input < 0 || u.output < 0 || u.cache_write < 0 ||
+         u.cache_write_1h < 0 || u.reasoning < 0;
+}
+
+// Ceiling(): the most a call can legitimately have used — the model's context window plus the
+// output cap for every choice — and never less than its reservation.
+std::pair<int64_t, int64_t> Ceiling(const Reservation& r) {
+  const int64_t context = std::max(
+      r.price && r.price->max_input > 0 ? r.price->max_input : kDefaultContextWindow, r.input_upper);
+  int64_t per_choice = kCeilingDefaultOutput;
+  if (r.output_limit) {
+    per_choice = *r.output_limit;
+  } else if (r.price && r.price->max_output > 0) {
+    per_choice = r.price->max_output;
+  }
+  const int64_t output = SatMul(per_choice, std::max<int64_t>(1, r.choices));
+  return {context, std::max(output, SatSub(r.tokens, context))};
+}
+
+// Clamped(): `u` with input at most `max_input`, output at most `max_output`, and the parts
+// within their wholes.
+Usage Clamped(const Usage& u, int64_t max_input, int64_t max_output) {
+  Usage c = u;
+  c.input = std::min(u.input, max_input);
+  c.output = std::min(u.output, max_output);
+  c.cached_input = std::min(u.cached_input, c.input);
+  c.cache_write = std::min(u.cache_write, c.input - c.cached_input);
+  c.cache_write_1h = std::min(u.cache_write_1h, c.cache_write);
+  c.reasoning = std::min(u.reasoning, c.output);
+  return c;
+}
+
+}  // namespace
+
 Charge ComputeCharge(const Reservation& r, const Usage& usage) {
   Charge charge;
-  if (usage.reported) {
-    charge.tokens = usage.input + usage.output;
-    charge.nano_usd = r.price ? CostOf(*r.price, usage.input, usage.cached_input, usage.output) : 0;
-  } else {
-    // No usage reported: charge the input bound plus the output limit, or without a limit
-    // one token per 4 response bytes (never zero).
-    const int64_t output = r.output_limit ? *r.output_limit : (usage.response_bytes + 3) / 4;
-    charge.tokens = std::max<int64_t>(1, r.input_upper + output);
-    charge.nano_usd = r.price ? CostOf(*r.price, r.input_upper, 0, output) : 0;
-    charge.estimated = true;
+  const bool negative = usage.reported && AnyNegative(usage);
+  if (usage.reported && !negative) {
+    // Reported usage is charged as reported — it is what the provider bills — up to a sanity
+    // ceiling (the model's context window + the output cap).
+    const auto [max_input, max_output] = Ceiling(r);
+    const Usage u = Clamped(usage, max_input, max_output);
+    // Above the reservation: more input than its bound, or more output than the limit it
+    // imposed (without a limit, the reservation does not bound the output).
+    const bool above = usage.input > r.input_upper ||
+                       (r.output_limit && usage.output > SatMul(*r.output_limit, r.choices));
+    if (u.input != usage.input || u.output != usage.output) {
+      charge.check = UsageCheck::kAboveCeiling;
+    } else if (above) {
+      charge.check = UsageCheck::kAboveReservation;
+    }
+    charge.tokens = SatAdd(u.input, u.output);
+    charge.nano_usd = r.price ? CostOf(*r.price, u) : 0;
+    return charge;
   }
+  // A negative count is no count: charged like missing usage.
+  if (negative) charge.check = UsageCheck::kNegative;
+  // No usage reported: charge the input bound plus the output limit of every choice (the
+  // reservation), or without a limit one token per 4 response bytes (never zero).
+  if (r.output_limit) {
+    charge.tokens = std::max<int64_t>(1, r.tokens);
+    charge.nano_usd = r.nano_usd;
+  } else {
+    const int64_t output = SatAdd(std::max<int64_t>(0, usage.response_bytes), 3) / 4;
+    charge.tokens = std::max<int64_t>(1, SatAdd(r.input_upper, output));
+    Usage u;
+    u.input = r.input_upper;
+    u.output = output;
+    charge.nano_usd = r.price ? CostOf(*r.price, u) : 0;
+  }
+  charge.estimated = true;
   return charge;
 }
 
-int64_t CostOf(const Price& price, int64_t input, int64_t cached_input, int64_t output) {
-  const int64_t cached = std::clamp<int64_t>(cached_input, 0, input);
-  return (input - cached) * price.input + cached * price.cached_input + output * price.output;
+int64_t CostOf(const Price& price, const Usage& usage) {
+  const Rates& rate = price.RatesFor(usage.input);
+  const int64_t input = std::max<int64_t>(0, usage.input);
+  const int64_t output = std::max<int64_t>(0, usage.output);
+  const int64_t read = std::clamp<int64_t>(usage.cached_input, 0, input);
+  const int64_t write = std::clamp<int64_t>(usage.cache_write, 0, input - read);
+  const int64_t write_1h = std::clamp<int64_t>(usage.cache_write_1h, 0, write);
+  const int64_t reasoning = std::clamp<int64_t>(usage.reasoning, 0, output);
+  int64_t cost = SatMul(input - read - write, rate.input);
+  cost = SatAdd(cost, SatMul(read, rate.cached_input));
+  cost = SatAdd(cost, SatMul(write - write_1h, rate.cache_write));
+  cost = SatAdd(cost, SatMul(write_1h, rate.cache_write_1h));
+  cost = SatAdd(cost, SatMul(output - reasoning, rate.output));
+  cost = SatAdd(cost, SatMul(reasoning, rate.reasoning));
+  return cost;
 }
 
 absl::StatusOr<std::unique_ptr<BudgetStore>> OpenLocalBudgetStore(LocalStoreOptions options) {

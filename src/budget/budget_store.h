@@ -51,6 +51,9 @@ struct Rejection {
   int64_t used = 0;           // already spent + reserved by calls in progress
   int64_t requested = 0;      // what this request needed at least, in the same unit
   int64_t retry_after_s = 0;  // until the window or day resets; 0 when waiting cannot help
+  // The limit leaves room for output, but less than one token per choice: the number of
+  // choices (`n`) is what does not fit (a 400 naming it, not a 429).
+  bool per_choice = false;
 };
 
 // AgentLimits: an Agent's limits (0 = unlimited).
@@ -69,7 +72,10 @@ struct ReserveRequest {
   int64_t provider_tokens_per_day = 0;
   int64_t input_upper = 0;     // strict upper bound of the input tokens
   int64_t input_estimate = 0;  // estimate, for the per-request context check
-  std::optional<int64_t> requested_output;  // the client's max_tokens, if any
+  std::optional<int64_t> requested_output;  // the client's max_tokens (per choice), if any
+  // Choices the provider generates (chat `n`, Gemini `candidateCount`), each up to the output
+  // limit: the output reservation covers all of them.
+  int64_t choices = 1;
   bool produces_output = true;              // false for embeddings
   std::optional<Price> price;               // required when a USD budget applies
 };
@@ -80,29 +86,53 @@ struct Reservation {
   std::string provider;
   std::optional<Price> price;
   int64_t input_upper = 0;
-  int64_t tokens = 0;    // reserved: input_upper + output limit
+  int64_t tokens = 0;    // reserved: input_upper + choices × output limit
   int64_t nano_usd = 0;  // reserved cost
-  // The most output the provider may produce for this reservation; unset when no budget
-  // applies. `impose_output_limit`: the request must carry it (the client asked for more or
-  // set nothing).
+  // The most output the provider may produce per choice for this reservation; unset when no
+  // budget applies and the client set no limit. `impose_output_limit`: the request must carry
+  // it (the client asked for more or set nothing).
   std::optional<int64_t> output_limit;
   bool impose_output_limit = false;
+  int64_t choices = 1;  // the request's choices (ReserveRequest::choices)
 };
 
-// Usage: what the provider reported (or not) for one attempt.
+// Usage: what the provider reported (or not) for one attempt. `input` is every input token
+// (cache reads and writes included), `output` every output token (reasoning included); the
+// others are parts of them, priced apart.
 struct Usage {
   bool reported = false;
   int64_t input = 0;
-  int64_t cached_input = 0;
+  int64_t cached_input = 0;    // cache reads
   int64_t output = 0;
   int64_t response_bytes = 0;  // for the no-usage rule
+  int64_t cache_write = 0;     // cache writes, every TTL (Anthropic cache_creation_input_tokens)
+  int64_t cache_write_1h = 0;  // of which with a 1-hour TTL
+  int64_t reasoning = 0;       // reasoning / thinking output tokens
 };
+
+// UsageCheck: how ComputeCharge() judged the provider's usage (metric
+// pai_gateway_usage_invalid_total{reason}, UsageCheckName()).
+enum class UsageCheck {
+  kOk,
+  kNegative,          // a negative count: treated as no usage (the reservation is charged)
+  kAboveReservation,  // more input than the bound or more output than the limit: as reported
+  kAboveCeiling,      // more than the model's context window + the output cap: charged up to it
+};
+inline constexpr int kUsageCheckCount = 4;
+std::string_view UsageCheckName(UsageCheck c);
 
 struct Charge {
   int64_t tokens = 0;
   int64_t nano_usd = 0;
   bool estimated = false;  // the provider reported no usage: charged by the documented rule
+  UsageCheck check = UsageCheck::kOk;
 };
+
+// kDefaultContextWindow: the sanity ceiling's input part for a model whose context window
+// (max_input_tokens) is unknown; kCeilingDefaultOutput its output part per choice when neither
+// a limit nor the model's maximum is known.
+inline constexpr int64_t kDefaultContextWindow = 2000000;
+inline constexpr int64_t kCeilingDefaultOutput = 131072;
 
 // Remaining: an agent's standing, for x-ratelimit-* headers and gauges (-1 = unlimited).
 struct Remaining {
@@ -119,8 +149,11 @@ struct Usage;
 struct Charge;
 Charge ComputeCharge(const Reservation& reservation, const Usage& usage);
 
-// CostOf() prices actual usage: uncached input, cached input and output at their rates.
-int64_t CostOf(const Price& price, int64_t input, int64_t cached_input, int64_t output);
+// CostOf() prices actual usage as the provider bills it: the rates of the call's tier
+// (Price::RatesFor(usage.input)); plain input, cache reads, cache writes by TTL, output and
+// reasoning at their rates. Parts are clamped into their whole (cache reads + writes ≤ input,
+// reasoning ≤ output, negative parts = 0); saturates at INT64_MAX.
+int64_t CostOf(const Price& price, const Usage& usage);
 
 class BudgetStore {
  public:

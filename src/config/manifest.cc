@@ -12,6 +12,8 @@
 #include <boost/url/parse.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "budget/price_table.h"
+
 #include "common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -474,24 +476,15 @@ class Parser {
         const std::string path = pai::StrCat("spec.pricing.", model);
         PAI_RETURN_IF_ERROR(ExpectMap(doc, kv.second, path));
         ModelProvider::ModelPrice mp;
-        if (!kv.second["input"] || !kv.second["output"]) {
-          return doc.Error(path, "needs input and output (USD per 1M tokens)");
+        for (const auto& f : kv.second) {
+          const std::string field = f.first.Scalar();
+          auto v = GetNumber(doc, f.second, pai::StrCat(path, ".", field));
+          if (!v.ok()) return v.status();
+          mp.fields.emplace_back(field, *v);
         }
-        auto in = GetNumber(doc, kv.second["input"], path + ".input");
-        if (!in.ok()) return in.status();
-        auto out = GetNumber(doc, kv.second["output"], path + ".output");
-        if (!out.ok()) return out.status();
-        mp.input = *in;
-        mp.output = *out;
-        if (kv.second["cachedInput"]) {
-          auto c = GetNumber(doc, kv.second["cachedInput"], path + ".cachedInput");
-          if (!c.ok()) return c.status();
-          mp.cached_input = *c;
-        }
-        if (kv.second["maxOutput"]) {
-          auto m = GetInt(doc, kv.second["maxOutput"], path + ".maxOutput");
-          if (!m.ok()) return m.status();
-          mp.max_output = *m;
+        // Names, signs and the required input / output prices (budget/price_table.h).
+        if (auto price = budget::PriceFromFields(mp.fields, path); !price.ok()) {
+          return absl::InvalidArgumentError(pai::StrCat(doc.where, ": ", price.status().message()));
         }
         p.pricing[model] = mp;
       }

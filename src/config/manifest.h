@@ -39,12 +39,12 @@ struct ModelProvider {
   // "env OPENAI_API_KEY".
   std::string api_key_source;
   int64_t max_tokens_day = 0;  // 0 = unlimited (enforced by the budget module)
-  // spec.pricing: per model id, USD per 1M tokens; overrides data/prices.yaml.
+  // spec.pricing: per model id, its price fields as written (LiteLLM's names in USD per token,
+  // or the older camelCase input / output / cachedInput in USD per 1M tokens and maxOutput;
+  // budget::PriceFromFields() reads them, and validated them at load); overrides
+  // data/prices.yaml.
   struct ModelPrice {
-    double input = 0;
-    double output = 0;
-    double cached_input = -1;  // -1: same as input
-    int64_t max_output = 0;    // 0: from the price table, else 4096
+    std::vector<std::pair<std::string, double>> fields;
   };
   std::map<std::string, ModelPrice> pricing;
 

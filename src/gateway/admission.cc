@@ -1,5 +1,7 @@
 #include "gateway/admission.h"
 
+#include "budget/saturating.h"
+#include "common/log.h"
 #include "common/strings.h"
 #include "gateway/errors.h"
 #include "gateway/input_tokens.h"
@@ -51,6 +53,7 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
       r.requested_output = *ctx.chat->max_tokens;
     }
   }
+  if (ctx.chat) r.choices = ctx.chat->n;
   r.produces_output = ctx.route == Route::kChatCompletions || ctx.route == Route::kMessages ||
                       ctx.route == Route::kResponses;
   r.price = route.price;
@@ -84,6 +87,16 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
   events_.Emit(std::move(ev));
 
   const std::string who = pai::StrCat("Agent ", ctx.agent->key);
+  if (r.per_choice) {
+    // Some output fits, but not one token for each of the n choices: n is what to change.
+    const int64_t n = ctx.chat ? ctx.chat->n : 1;
+    return MakeError(absl::StatusCode::kInvalidArgument,
+                     pai::StrCat("n: ", n, " choices need at least one output token each; ", who,
+                                 "'s ", name, " limit leaves less than that (limit ",
+                                 Unit(r.limit, r.limit_value), ", in use ", Unit(r.limit, r.used),
+                                 "). Ask for fewer choices."),
+                     "invalid_request_error", "n");
+  }
   switch (r.limit) {
     case budget::Limit::kTokensPerRequest:
       return MakeError(absl::StatusCode::kInvalidArgument,
@@ -186,6 +199,9 @@ budget::Usage UsageOf(const RequestContext& ctx, int status) {
   u.input = ctx.usage.prompt_tokens;
   u.cached_input = ctx.usage.cached_tokens;
   u.output = ctx.usage.completion_tokens;
+  u.cache_write = ctx.usage.cache_creation_tokens;
+  u.cache_write_1h = ctx.usage.cache_creation_1h_tokens;
+  u.reasoning = ctx.usage.reasoning_tokens;
   u.response_bytes = ctx.response_bytes;
   // A failed call that relayed nothing used nothing; one that streamed and then failed, or was
   // cut by the client, falls under the no-usage rule.
@@ -197,6 +213,7 @@ void Admission::Finish(RequestContext& ctx) const {
   if (ctx.reservation) {
     const budget::Usage u = UsageOf(ctx, ctx.http_status);
     ctx.charge = store_.Settle(*ctx.reservation, u);
+    if (ctx.charge.check != budget::UsageCheck::kOk) NoteInvalidUsage(ctx, u);
     ctx.reservation.reset();
     metrics_.reservations_outstanding().Decrement();
     if (ctx.model && ctx.charge.nano_usd > 0) {
@@ -219,6 +236,20 @@ void Admission::Finish(RequestContext& ctx) const {
   }
 }
 
+void Admission::NoteInvalidUsage(const RequestContext& ctx, const budget::Usage& u) const {
+  const std::string_view reason = budget::UsageCheckName(ctx.charge.check);
+  metrics_.usage_invalid(static_cast<int>(ctx.charge.check)).Increment();
+  boost::json::object line;
+  line["request_id"] = ctx.request_id;
+  line["reason"] = reason;
+  if (ctx.model) line["model"] = ctx.model->ref;
+  line["input_tokens"] = u.input;
+  line["output_tokens"] = u.output;
+  line["reserved_tokens"] = ctx.reservation ? ctx.reservation->tokens : 0;
+  line["charged_tokens"] = ctx.charge.tokens;
+  log::Warn("provider usage not charged as reported", std::move(line));
+}
+
 void Admission::SetRateHeaders(RequestContext& ctx) const {
   const budget::AgentLimits& lim = ctx.agent->limits;
   if (lim.requests_per_minute <= 0 && lim.tokens_per_day <= 0) return;
@@ -238,7 +269,7 @@ void Admission::SetRateHeaders(RequestContext& ctx) const {
     ctx.response_headers.emplace_back("x-ratelimit-limit-tokens", pai::StrCat(rem.tokens_limit));
     ctx.response_headers.emplace_back(
         "x-ratelimit-remaining-tokens",
-        pai::StrCat(std::min(rem.tokens_limit, rem.tokens_remaining + own)));
+        pai::StrCat(std::min(rem.tokens_limit, budget::SatAdd(rem.tokens_remaining, own))));
     ctx.response_headers.emplace_back("x-ratelimit-reset-tokens", Duration(rem.day_reset_s));
   }
 }

@@ -57,6 +57,8 @@ class Admission {
   absl::Status Reject(RequestContext& ctx, const budget::Rejection& r,
                       const ModelRoute* route) const;
   void SetRateHeaders(RequestContext& ctx) const;
+  // NoteInvalidUsage(): counts and logs a charge whose usage check was not OK.
+  void NoteInvalidUsage(const RequestContext& ctx, const budget::Usage& u) const;
 
   budget::BudgetStore& store_;
   audit::EventSink& events_;

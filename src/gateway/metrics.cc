@@ -121,6 +121,17 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   for (int i = 0; i < static_cast<int>(FallbackReason::kCount); ++i) {
     fallbacks_[i] = &fallbacks.Add({{"reason", kFallbackReasons[i]}});
   }
+  auto& usage_invalid = prometheus::BuildCounter()
+                            .Name("pai_gateway_usage_invalid_total")
+                            .Help("Provider usage not charged as reported, by reason: negative "
+                                  "(charged as missing usage), above_reservation (charged as "
+                                  "reported), above_ceiling (charged up to the model's context "
+                                  "window + output cap).")
+                            .Register(*registry_);
+  static constexpr const char* kUsageReasons[] = {"negative", "above_reservation",
+                                                  "above_ceiling"};
+  for (int i = 1; i < 4; ++i) usage_invalid_[i] = &usage_invalid.Add({{"reason", kUsageReasons[i - 1]}});
+  usage_invalid_[0] = usage_invalid_[1];  // never incremented for kOk
   reservations_ = &prometheus::BuildGauge()
                        .Name("pai_gateway_budget_reservations_outstanding")
                        .Help("Budget reservations of calls in progress.")

@@ -94,6 +94,9 @@ class Metrics {
   // budget_rejections() by budget::Limit index (LimitName() is the `reason` label).
   prometheus::Counter& budget_rejections(int limit) { return *rejections_[limit]; }
   prometheus::Gauge& reservations_outstanding() { return *reservations_; }
+  // usage_invalid() by budget::UsageCheck index (UsageCheckName() is the `reason` label; index
+  // 0, "ok", is not counted).
+  prometheus::Counter& usage_invalid(int check) { return *usage_invalid_[check]; }
   // Audit chain: how long requests waited for their record to be durable; chain state.
   prometheus::Histogram& audit_wait() { return *audit_wait_; }
   prometheus::Gauge& audit_records() { return *audit_records_; }
@@ -128,6 +131,7 @@ class Metrics {
   std::array<prometheus::Counter*, 7> rejections_{};
   std::array<prometheus::Counter*, static_cast<int>(FallbackReason::kCount)> fallbacks_{};
   prometheus::Gauge* reservations_;
+  std::array<prometheus::Counter*, 4> usage_invalid_{};
   prometheus::Family<prometheus::Counter>* guard_checks_family_;
   prometheus::Family<prometheus::Histogram>* guard_duration_family_;
   prometheus::Histogram* audit_wait_;

@@ -250,14 +250,7 @@ NativeResult AnthropicMessageResult(std::string_view body) {
   auto o = ParseObject(body);
   if (!o.ok()) return r;
   if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-    const json::object& uo = u->get_object();
-    const int64_t cache_read = IntOf(uo.if_contains("cache_read_input_tokens"));
-    r.usage.present = uo.contains("input_tokens");
-    r.usage.prompt_tokens = IntOf(uo.if_contains("input_tokens")) + cache_read +
-                            IntOf(uo.if_contains("cache_creation_input_tokens"));
-    r.usage.cached_tokens = cache_read;
-    r.usage.completion_tokens = IntOf(uo.if_contains("output_tokens"));
-    r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;
+    ReadAnthropicUsage(u->get_object(), &r.usage, true, true);
   }
   std::string text;
   if (const json::value* c = o->if_contains("content"); c && c->is_array()) {
@@ -289,14 +282,7 @@ NativeResult ResponsesResult(std::string_view body) {
     resp = &inner->get_object();  // a response.completed event
   }
   if (const json::value* u = resp->if_contains("usage"); u && u->is_object()) {
-    const json::object& uo = u->get_object();
-    r.usage.present = uo.contains("input_tokens");
-    r.usage.prompt_tokens = IntOf(uo.if_contains("input_tokens"));
-    r.usage.completion_tokens = IntOf(uo.if_contains("output_tokens"));
-    if (const json::value* d = uo.if_contains("input_tokens_details"); d && d->is_object()) {
-      r.usage.cached_tokens = IntOf(d->get_object().if_contains("cached_tokens"));
-    }
-    r.usage.total_tokens = r.usage.prompt_tokens + r.usage.completion_tokens;
+    ReadResponsesUsage(u->get_object(), &r.usage);
   }
   std::string text;
   if (const json::value* output = resp->if_contains("output"); output && output->is_array()) {

@@ -153,6 +153,19 @@ absl::Status ReadOptionalInt(std::string_view body, od::value& v, std::string_vi
   return absl::OkStatus();
 }
 
+// ReadChoiceCount() reads `n`: null, or an integer >= 1.
+absl::Status ReadChoiceCount(od::value& v, int64_t* n) {
+  od::json_type t;
+  if (v.type().get(t) != simdjson::SUCCESS) return BadJson(simdjson::TAPE_ERROR);
+  if (t == od::json_type::null) return absl::OkStatus();
+  int64_t value = 0;
+  if (t != od::json_type::number || v.get_int64().get(value) != simdjson::SUCCESS || value < 1) {
+    return Invalid("n must be an integer >= 1", "n");
+  }
+  *n = value;
+  return absl::OkStatus();
+}
+
 absl::Status CheckMessages(od::value& v, size_t* count) {
   od::array arr;
   if (v.get_array().get(arr) != simdjson::SUCCESS) {
@@ -261,7 +274,8 @@ absl::StatusOr<ChatCompletionRequest> ParseChatCompletionRequest(std::string& bo
   bool has_messages = false;
   const std::string_view text = body;
   absl::Status s = ForEachMember(
-      body, {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens"},
+      body,
+      {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n"},
       [&](std::string_view key, od::value& v) -> absl::Status {
         if (key == "model") return ReadModel(text, v, &req.model, &req.model_span);
         if (key == "messages") {
@@ -298,6 +312,7 @@ absl::StatusOr<ChatCompletionRequest> ParseChatCompletionRequest(std::string& bo
         if (key == "max_tokens") {
           return ReadOptionalInt(text, v, "max_tokens", &req.max_tokens, &req.max_tokens_span);
         }
+        if (key == "n") return ReadChoiceCount(v, &req.n);
         if (key == "max_completion_tokens") {
           return ReadOptionalInt(text, v, "max_completion_tokens", &req.max_completion_tokens,
                                  &req.max_completion_tokens_span);

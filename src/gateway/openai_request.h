@@ -3,7 +3,7 @@
 // Wire format: OpenAI API reference, "Create chat completion" (POST /v1/chat/completions) and
 // "Create embeddings" (POST /v1/embeddings). The gateway reads only the members it acts on
 // (`model`, `messages`, `stream`, `stream_options`, `max_tokens`, `max_completion_tokens`,
-// `input`) with simdjson On-Demand, records their byte spans, and forwards everything else
+// `n`, `input`) with simdjson On-Demand, records their byte spans, and forwards everything else
 // byte for byte: the upstream body is the client's body with a few spans spliced, never a
 // re-serialisation.
 //
@@ -47,6 +47,9 @@ struct ChatCompletionRequest {
   Span max_tokens_span;
   Span max_completion_tokens_span;
   size_t image_parts = 0;   // "image_url" content parts (priced per image, not per byte)
+  // `n`: how many choices to generate (1 when absent or null), each up to the output limit;
+  // Gemini's candidateCount after translation.
+  int64_t n = 1;
 };
 
 // EmbeddingsRequest: what the gateway needs from an embeddings request.

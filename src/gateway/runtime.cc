@@ -19,15 +19,11 @@ std::optional<budget::Price> PriceFor(const config::ModelProvider& p, const std:
   const auto table = budget::PriceTable::Default().Find(config::ProviderKindName(p.kind), model);
   auto it = p.pricing.find(model);
   if (it == p.pricing.end()) return table;
-  budget::Price price;
-  price.input = budget::NanoUsdPerToken(it->second.input);
-  price.output = budget::NanoUsdPerToken(it->second.output);
-  price.cached_input = it->second.cached_input < 0
-                           ? price.input
-                           : budget::NanoUsdPerToken(it->second.cached_input);
-  price.max_output = it->second.max_output;
-  if (price.max_output == 0 && table) price.max_output = table->max_output;
-  return price;
+  auto price = budget::PriceFromFields(it->second.fields, "spec.pricing");  // validated at load
+  if (!price.ok()) return table;
+  if (price->max_output == 0 && table) price->max_output = table->max_output;
+  if (price->max_input == 0 && table) price->max_input = table->max_input;
+  return *price;
 }
 
 }  // namespace

@@ -117,18 +117,7 @@ std::string_view FinishReason(std::string_view stop_reason) {
 }
 
 void ReadUsage(const json::object& u, Usage* usage, bool input, bool output) {
-  auto num = [&](const char* k) -> int64_t {
-    const json::value* v = u.if_contains(k);
-    return v && v->is_int64() ? v->get_int64() : v && v->is_uint64() ? static_cast<int64_t>(v->get_uint64()) : 0;
-  };
-  if (input && u.contains("input_tokens")) {
-    const int64_t cache_read = num("cache_read_input_tokens");
-    usage->prompt_tokens = num("input_tokens") + cache_read + num("cache_creation_input_tokens");
-    usage->cached_tokens = cache_read;
-    usage->present = true;
-  }
-  if (output && u.contains("output_tokens")) usage->completion_tokens = num("output_tokens");
-  usage->total_tokens = usage->prompt_tokens + usage->completion_tokens;
+  ReadAnthropicUsage(u, usage, input, output);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "budget/saturating.h"
 #include "common/json_util.h"
 #include "common/strings.h"
 #include "gateway/errors.h"
@@ -62,10 +63,22 @@ std::optional<int64_t> OutputLimit(const json::object& in, std::optional<int64_t
 }
 
 json::object UsageJson(const Usage& u) {
-  return json::object{{"prompt_tokens", u.prompt_tokens},
-                      {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
-                      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}}};
+  json::object o{{"prompt_tokens", u.prompt_tokens},
+                 {"completion_tokens", u.completion_tokens},
+                 {"total_tokens", budget::SatAdd(u.prompt_tokens, u.completion_tokens)},
+                 {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}}};
+  if (u.reasoning_tokens != 0) {
+    o["completion_tokens_details"] = json::object{{"reasoning_tokens", u.reasoning_tokens}};
+  }
+  if (u.cache_creation_tokens != 0) {
+    // Cache writes have no OpenAI field: Anthropic's names, as LiteLLM's OpenAI-format usage
+    // carries them (part of prompt_tokens).
+    o["cache_creation_input_tokens"] = u.cache_creation_tokens;
+    o["cache_creation"] = json::object{
+        {"ephemeral_5m_input_tokens", u.cache_creation_tokens - u.cache_creation_1h_tokens},
+        {"ephemeral_1h_input_tokens", u.cache_creation_1h_tokens}};
+  }
+  return o;
 }
 
 namespace {

@@ -41,7 +41,10 @@ absl::StatusOr<boost::json::value> ToolArguments(std::string_view arguments, std
 // capped by the budget's `cap`; nullopt when neither sets one.
 std::optional<int64_t> OutputLimit(const boost::json::object& request, std::optional<int64_t> cap);
 
-// UsageJson() is an OpenAI `usage` object (prompt / completion / total tokens, cached tokens).
+// UsageJson() is an OpenAI `usage` object (prompt / completion / total tokens, cached tokens;
+// completion_tokens_details.reasoning_tokens when there are any; Anthropic cache writes as
+// `cache_creation_input_tokens` and `cache_creation` {ephemeral_5m_input_tokens,
+// ephemeral_1h_input_tokens}, LiteLLM's convention, when there are any).
 boost::json::object UsageJson(const Usage& u);
 
 // AppendChunk() appends one `data: {chat.completion.chunk}` event with one choice (index 0),

@@ -100,13 +100,7 @@ std::string_view FinishReason(std::string_view r, bool called_function) {
   return called_function ? "tool_calls" : "stop";
 }
 
-void ReadUsage(const json::object& u, Usage* usage) {
-  usage->present = true;
-  usage->prompt_tokens = IntMember(u, "promptTokenCount");
-  usage->completion_tokens = IntMember(u, "candidatesTokenCount") + IntMember(u, "thoughtsTokenCount");
-  usage->cached_tokens = IntMember(u, "cachedContentTokenCount");
-  usage->total_tokens = usage->prompt_tokens + usage->completion_tokens;
-}
+void ReadUsage(const json::object& u, Usage* usage) { ReadGeminiUsage(u, usage); }
 
 }  // namespace
 

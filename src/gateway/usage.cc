@@ -2,6 +2,10 @@
 
 #include <simdjson.h>
 
+#include <boost/json.hpp>
+
+#include "budget/saturating.h"
+
 namespace pai::gateway {
 namespace od = simdjson::ondemand;
 namespace {
@@ -11,34 +15,67 @@ od::parser& ThreadParser() {
   return parser;
 }
 
-int64_t IntOr0(od::object& o, std::string_view key) {
-  int64_t v = 0;
-  if (o.find_field_unordered(key).get_int64().get(v) != simdjson::SUCCESS) return 0;
-  return v;
+// IntOf(): an int64 count; -1 for one that is not (a fraction, a string, beyond INT64_MAX).
+int64_t IntOf(od::value v) {
+  int64_t n = 0;
+  if (v.get_int64().get(n) != simdjson::SUCCESS) return -1;
+  return n;
 }
 
+// IntOr0(): the member `key` as a count, 0 when absent.
+int64_t IntOr0(od::object& o, std::string_view key) {
+  od::value v;
+  if (o.find_field_unordered(key).get(v) != simdjson::SUCCESS) return 0;
+  od::json_type t;
+  if (v.type().get(t) != simdjson::SUCCESS || t == od::json_type::null) return 0;
+  return IntOf(v);
+}
+
+// ReadUsage() reads an OpenAI usage object: chat (prompt_tokens / completion_tokens,
+// *_details.cached_tokens / reasoning_tokens) or Responses / compatible servers
+// (input_tokens / output_tokens, input_tokens_details / output_tokens_details).
 void ReadUsage(od::value usage_value, Usage* out) {
   od::object u;
   if (usage_value.get_object().get(u) != simdjson::SUCCESS) return;
-  int64_t prompt = -1;
-  if (u.find_field_unordered("prompt_tokens").get_int64().get(prompt) != simdjson::SUCCESS) {
-    // Some OpenAI-compatible servers use input_tokens/output_tokens.
-    if (u.find_field_unordered("input_tokens").get_int64().get(prompt) != simdjson::SUCCESS) {
-      return;
+  bool chat_names = false, responses_names = false;
+  int64_t total = 0;
+  for (auto field : u) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return;
+    od::value v;
+    if (field.value().get(v) != simdjson::SUCCESS) return;
+    if (key == "prompt_tokens") {
+      chat_names = true;
+      out->prompt_tokens = IntOf(v);
+    } else if (key == "input_tokens" && !chat_names) {
+      responses_names = true;
+      out->prompt_tokens = IntOf(v);
+    } else if (key == "completion_tokens" || key == "output_tokens") {
+      out->completion_tokens = IntOf(v);
+    } else if (key == "total_tokens") {
+      total = IntOf(v);
+    } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
+      od::object d;
+      if (v.get_object().get(d) == simdjson::SUCCESS) out->cached_tokens = IntOr0(d, "cached_tokens");
+    } else if (key == "cache_creation_input_tokens") {
+      // Anthropic cache writes in an OpenAI-format usage (the gateway's own translation,
+      // LiteLLM-style servers).
+      out->cache_creation_tokens = IntOf(v);
+    } else if (key == "cache_creation") {
+      od::object d;
+      if (v.get_object().get(d) == simdjson::SUCCESS) {
+        out->cache_creation_1h_tokens = IntOr0(d, "ephemeral_1h_input_tokens");
+      }
+    } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
+      od::object d;
+      if (v.get_object().get(d) == simdjson::SUCCESS) {
+        out->reasoning_tokens = IntOr0(d, "reasoning_tokens");
+      }
     }
-    out->completion_tokens = IntOr0(u, "output_tokens");
-  } else {
-    out->completion_tokens = IntOr0(u, "completion_tokens");
   }
+  if (!chat_names && !responses_names) return;
   out->present = true;
-  out->prompt_tokens = prompt;
-  out->total_tokens = IntOr0(u, "total_tokens");
-  if (out->total_tokens == 0) out->total_tokens = out->prompt_tokens + out->completion_tokens;
-  od::object details;
-  if (u.find_field_unordered("prompt_tokens_details").get_object().get(details) ==
-      simdjson::SUCCESS) {
-    out->cached_tokens = IntOr0(details, "cached_tokens");
-  }
+  out->total_tokens = total != 0 ? total : budget::SatAdd(out->prompt_tokens, out->completion_tokens);
 }
 
 void Inspect(simdjson::padded_string_view view, ChunkInfo* info) {
@@ -170,6 +207,75 @@ ChunkInfo InspectChunk(std::string_view data) {
   scratch.reserve(data.size() + simdjson::SIMDJSON_PADDING);
   Inspect(simdjson::padded_string_view(scratch.data(), scratch.size(), scratch.capacity()), &info);
   return info;
+}
+
+namespace {
+
+// Count(): the member `key` of a Boost.JSON object as a count: 0 when absent or null, -1 when
+// not an int64 (a fraction, a string, beyond INT64_MAX).
+int64_t Count(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(boost::json::string_view(key.data(), key.size()));
+  if (!v || v->is_null()) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(budget::kInt64Max)) {
+    return static_cast<int64_t>(v->get_uint64());
+  }
+  return -1;
+}
+
+// SumOrInvalid(): -1 if any of the counts is negative (an invalid part makes the whole invalid), else
+// their saturating sum.
+int64_t SumOrInvalid(std::initializer_list<int64_t> counts) {
+  int64_t sum = 0;
+  for (int64_t c : counts) {
+    if (c < 0) return -1;
+    sum = budget::SatAdd(sum, c);
+  }
+  return sum;
+}
+
+}  // namespace
+
+void ReadAnthropicUsage(const boost::json::object& u, Usage* usage, bool input, bool output) {
+  if (input && u.contains("input_tokens")) {
+    const int64_t read = Count(u, "cache_read_input_tokens");
+    const int64_t write = Count(u, "cache_creation_input_tokens");
+    usage->prompt_tokens = SumOrInvalid({Count(u, "input_tokens"), read, write});
+    usage->cached_tokens = read;
+    usage->cache_creation_tokens = write;
+    usage->present = true;
+  }
+  if (input) {
+    const boost::json::value* cc = u.if_contains("cache_creation");
+    if (cc && cc->is_object()) {
+      usage->cache_creation_1h_tokens = Count(cc->get_object(), "ephemeral_1h_input_tokens");
+    }
+  }
+  if (output && u.contains("output_tokens")) usage->completion_tokens = Count(u, "output_tokens");
+  usage->total_tokens = budget::SatAdd(usage->prompt_tokens, usage->completion_tokens);
+}
+
+void ReadResponsesUsage(const boost::json::object& u, Usage* usage) {
+  usage->present = u.contains("input_tokens");
+  usage->prompt_tokens = Count(u, "input_tokens");
+  usage->completion_tokens = Count(u, "output_tokens");
+  if (const boost::json::value* d = u.if_contains("input_tokens_details"); d && d->is_object()) {
+    usage->cached_tokens = Count(d->get_object(), "cached_tokens");
+  }
+  if (const boost::json::value* d = u.if_contains("output_tokens_details"); d && d->is_object()) {
+    usage->reasoning_tokens = Count(d->get_object(), "reasoning_tokens");
+  }
+  usage->total_tokens = budget::SatAdd(usage->prompt_tokens, usage->completion_tokens);
+}
+
+void ReadGeminiUsage(const boost::json::object& u, Usage* usage) {
+  usage->present = true;
+  usage->prompt_tokens = Count(u, "promptTokenCount");
+  const int64_t thoughts = Count(u, "thoughtsTokenCount");
+  usage->completion_tokens = SumOrInvalid({Count(u, "candidatesTokenCount"), thoughts});
+  usage->reasoning_tokens = thoughts;
+  usage->cached_tokens = Count(u, "cachedContentTokenCount");
+  usage->total_tokens = budget::SatAdd(usage->prompt_tokens, usage->completion_tokens);
 }
 
 }  // namespace pai::gateway

@@ -16,19 +16,52 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
+#include "budget/saturating.h"
+
 namespace pai::gateway {
 
+// Usage: a call's usage in OpenAI's terms, whatever the provider. A count the provider sent
+// that is not an int64 (a fraction, a string, a number beyond INT64_MAX) is read as -1: the
+// budget treats negative counts as missing usage (budget::ComputeCharge()).
 struct Usage {
   bool present = false;  // a usage object with at least prompt_tokens was found
-  int64_t prompt_tokens = 0;
-  int64_t completion_tokens = 0;
+  int64_t prompt_tokens = 0;      // every input token, cache reads and writes included
+  int64_t completion_tokens = 0;  // every output token, reasoning included
   int64_t total_tokens = 0;
-  int64_t cached_tokens = 0;  // prompt_tokens_details.cached_tokens
+  int64_t cached_tokens = 0;  // cache reads: prompt_tokens_details.cached_tokens
+  // Cache writes (Anthropic usage.cache_creation_input_tokens) and, of them, those with a
+  // 1-hour TTL (usage.cache_creation.ephemeral_1h_input_tokens); the rest are 5-minute writes.
+  int64_t cache_creation_tokens = 0;
+  int64_t cache_creation_1h_tokens = 0;
+  // Reasoning tokens, part of completion_tokens (OpenAI
+  // completion_tokens_details.reasoning_tokens / output_tokens_details.reasoning_tokens,
+  // Gemini thoughtsTokenCount).
+  int64_t reasoning_tokens = 0;
 };
 
 // ExtractUsage() reads `usage` from a complete JSON response body. A body that is not JSON or
 // has no usage yields present == false. May reserve padding in `body` (no copy otherwise).
 Usage ExtractUsage(std::string& body);
+
+// ReadAnthropicUsage() reads an Anthropic `usage` object (Messages API reference: input_tokens,
+// cache_creation_input_tokens, cache_read_input_tokens, cache_creation {ephemeral_5m_input_tokens,
+// ephemeral_1h_input_tokens}, output_tokens): prompt_tokens is input + cache writes + cache
+// reads. `input` / `output`: which parts to take (a streamed message_delta may restate them;
+// members it does not carry keep their value).
+void ReadAnthropicUsage(const boost::json::object& u, Usage* usage, bool input, bool output);
+
+// ReadResponsesUsage() reads an OpenAI Responses `usage` object (input_tokens,
+// input_tokens_details.cached_tokens, output_tokens, output_tokens_details.reasoning_tokens);
+// present when it has input_tokens.
+void ReadResponsesUsage(const boost::json::object& u, Usage* usage);
+
+// ReadGeminiUsage() reads a Gemini `usageMetadata` object (API reference, "UsageMetadata"):
+// prompt_tokens = promptTokenCount (cached content included), completion_tokens =
+// candidatesTokenCount + thoughtsTokenCount (thinking is billed as output and is not part of
+// candidatesTokenCount), cached_tokens = cachedContentTokenCount.
+void ReadGeminiUsage(const boost::json::object& u, Usage* usage);
 
 // ToolCall: one tool invocation in an LLM response (OpenAI: `message.tool_calls[]` with `id`
 // and `function.name`; streamed as `delta.tool_calls[]` deltas keyed by `index`, the id and
@@ -75,11 +108,11 @@ class SessionTotals {
   void Add(const std::string& key, const Totals& t) {
     std::lock_guard<std::mutex> lock(mu_);
     Totals& e = by_key_[key];
-    e.calls += t.calls;
-    e.tokens += t.tokens;
-    e.input_tokens += t.input_tokens;
-    e.output_tokens += t.output_tokens;
-    e.nano_usd += t.nano_usd;
+    e.calls = budget::SatAdd(e.calls, t.calls);
+    e.tokens = budget::SatAdd(e.tokens, t.tokens);
+    e.input_tokens = budget::SatAdd(e.input_tokens, t.input_tokens);
+    e.output_tokens = budget::SatAdd(e.output_tokens, t.output_tokens);
+    e.nano_usd = budget::SatAdd(e.nano_usd, t.nano_usd);
   }
   // Snapshot() is every session's totals, sorted by key.
   std::map<std::string, Totals> Snapshot() const {

@@ -109,7 +109,10 @@ TEST_CASE("concurrent reserve and settle never spend past the budget and leak no
 TEST_CASE("the USD budget bounds output by price and charges cached input at its rate") {
   FakeClock clock;
   auto store = Open(clock);
-  Price p{NanoUsdPerToken(1.00), NanoUsdPerToken(0.50), NanoUsdPerToken(2.00), 0};
+  Price p;
+  p.input = p.cache_write = p.cache_write_1h = NanoUsdPerToken(1.00);
+  p.cached_input = NanoUsdPerToken(0.50);
+  p.output = p.reasoning = NanoUsdPerToken(2.00);
   ReserveRequest req = Req(0, 100);
   req.agent_limits.nano_usd_per_day = 10'000'000;  // $0.01
   req.price = p;

@@ -202,6 +202,10 @@ TEST_CASE("one valid document of every kind") {
       "apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: openai}\nspec:\n"
       "  provider: openai\n  apiKeySecretRef: {name: k}\n  maxTokensDay: 1_000_000\n"
       "  pricing: {gpt-4o: {input: 2.5, output: 10}}\n",
+      "apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: claude}\nspec:\n"
+      "  provider: anthropic\n  apiKeySecretRef: {name: k}\n"
+      "  pricing: {claude-sonnet-4-5: {input_cost_per_token: 3.0e-6, output_cost_per_token: 1.5e-5,"
+      " cache_creation_input_token_cost_above_1hr: 6.0e-6, max_input_tokens: 1000000}}\n",
       "apiVersion: pai.io/v1\nkind: Provider\nmetadata: {name: gh}\n"
       "spec: {provider: github, secretRef: gh-token, repos: [a/b], policy: {allow: [x]}}\n",
       "apiVersion: v1\nkind: Secret\nmetadata: {name: k}\ntype: Opaque\n"
@@ -226,6 +230,17 @@ TEST_CASE("one valid document of every kind") {
     INFO(Describe(e));
     CHECK(e.empty());
   }
+}
+
+TEST_CASE("ModelProvider pricing values are non-negative numbers") {
+  RequireOneError(Errors("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: c}\nspec:\n"
+                         "  provider: anthropic\n  apiKeySecretRef: {name: k}\n"
+                         "  pricing: {m: {input_cost_per_token: -1.0e-6, output_cost_per_token: 1}}\n"),
+                  "spec.pricing.m.input_cost_per_token");
+  RequireOneError(Errors("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: c}\nspec:\n"
+                         "  provider: anthropic\n  apiKeySecretRef: {name: k}\n"
+                         "  pricing: {m: {input: 1, output: 1, litellm_provider: anthropic}}\n"),
+                  "spec.pricing.m.litellm_provider");
 }
 
 TEST_CASE("rules of the other kinds") {

@@ -37,6 +37,8 @@
 //   claude-stream-overloaded  (stream) message_start, then an `error` event overloaded_error
 //   claude-ignore-limit  (stream) text deltas without end, whatever max_tokens says, as fast as
 //       the peer reads, until it closes (records `bytesSent`)
+//   <any>-cache-ttl     the default text with usage CACHE_TTL_USAGE (cache writes by TTL)
+//   <any>-long-context  the default text with usage LONG_CONTEXT_USAGE (> 200k input tokens)
 // max_tokens is honoured: an answer longer than it is cut to max_tokens parts with
 // stop_reason "max_tokens" (a tool turn cut short has no tool_use block). stop_sequences are
 // honoured on the default text: the text ends before the first stop sequence found,
@@ -65,6 +67,18 @@ export const TOOL_INPUT_FRAGMENTS = ['', '{"city"', ': "Par', 'is"}'];
 export const TOOL_PREAMBLE_PARTS = ['I will', ' check', ' the weather', ' in Paris.'];
 export const TOOL_PREAMBLE = TOOL_PREAMBLE_PARTS.join('');
 export const TOOL_TURN_TOKENS = 15; // output tokens of a complete tool turn (text + tool_use)
+// Usage with the cache-write TTL breakdown (Anthropic API reference, "Messages": usage.cache_creation
+// {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}; cache_creation_input_tokens is their sum).
+export const CACHE_TTL_USAGE = {
+  input_tokens: 1000, cache_creation_input_tokens: 3000, cache_read_input_tokens: 5000,
+  cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+};
+// A prompt above 200k input tokens (input + cache writes + cache reads = 211,000): the
+// long-context tier.
+export const LONG_CONTEXT_USAGE = {
+  input_tokens: 150000, cache_creation_input_tokens: 1000, cache_read_input_tokens: 60000,
+  cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 0 },
+};
 export const MAX_OUTPUT_TOKENS = 64000; // the largest max_tokens the mock's models accept
 if (TEXT_PARTS.join('') !== TEXT) throw new Error('anthropic mock: TEXT_PARTS must spell TEXT');
 if (JSON.stringify(JSON.parse(TOOL_INPUT_FRAGMENTS.join(''))) !== JSON.stringify(TOOL_INPUT)) {
@@ -357,7 +371,9 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
     return { blocks: [{ type: 'text', parts }], outputTokens: parts.length, stopReason, stopSequence };
   }
 
-  function inputUsage() {
+  function inputUsage(model) {
+    if (typeof model === 'string' && model.endsWith('-cache-ttl')) return { ...CACHE_TTL_USAGE, cache_creation: { ...CACHE_TTL_USAGE.cache_creation } };
+    if (typeof model === 'string' && model.endsWith('-long-context')) return { ...LONG_CONTEXT_USAGE, cache_creation: { ...LONG_CONTEXT_USAGE.cache_creation } };
     return { input_tokens: INPUT_TOKENS, cache_creation_input_tokens: CACHE_CREATION_TOKENS, cache_read_input_tokens: CACHE_READ_TOKENS };
   }
 
@@ -369,7 +385,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
       const content = p.blocks.map((blk) => (blk.type === 'text'
         ? { type: 'text', text: blk.parts.join('') }
         : { type: 'tool_use', id: blk.id, name: blk.name, input: blk.input }));
-      const usage = { ...inputUsage(), output_tokens: p.outputTokens, service_tier: 'standard' };
+      const usage = { ...inputUsage(b.model), output_tokens: p.outputTokens, service_tier: 'standard' };
       record.usage = usage;
       return sendJSON(res, record, 200, {
         id, type: 'message', role: 'assistant', model: b.model, content,
@@ -387,7 +403,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
       type: 'message_start',
       message: {
         id, type: 'message', role: 'assistant', model: b.model, content: [], stop_reason: null, stop_sequence: null,
-        usage: { ...inputUsage(), output_tokens: 1, service_tier: 'standard' },
+        usage: { ...inputUsage(b.model), output_tokens: 1, service_tier: 'standard' },
       },
     });
     if (b.model === 'claude-ignore-limit') {
@@ -422,7 +438,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
       send('content_block_stop', { type: 'content_block_stop', index });
     });
     send('message_delta', { type: 'message_delta', delta: { stop_reason: p.stopReason, stop_sequence: p.stopSequence }, usage: { output_tokens: p.outputTokens } });
-    record.usage = { ...inputUsage(), output_tokens: p.outputTokens };
+    record.usage = { ...inputUsage(b.model), output_tokens: p.outputTokens };
     send('message_stop', { type: 'message_stop' });
     res.end();
   }

@@ -29,6 +29,17 @@
 //                                   max_tokens says, until the peer closes
 //   hang                            never answers (no response header) until the peer closes
 //   (endless-line / ignore-limit record `bytesSent`; all three emit 'client-closed' on close)
+//   fill                            (non-stream) every choice is exactly its output limit long
+//                                   (FILL_DEFAULT_TOKENS without one): a provider that writes
+//                                   until max_tokens, per choice, as OpenAI does with `n`
+//   usage-negative                  a normal answer whose usage is NEGATIVE_USAGE for prompt and
+//                                   completion tokens (a provider reporting garbage)
+//   usage-int64-max                 a normal answer whose usage is 9223372036854775807 (INT64_MAX,
+//                                   written as such in the JSON text) for prompt and completion
+//
+// `n` (number of choices) is validated like OpenAI (an integer 1..128, else 400
+// invalid_request_error param n) and honoured by non-streamed answers: `n` choices, each held
+// to the output limit on its own, completion_tokens the sum over the choices.
 //
 // Output limits (like OpenAI): a chat request with `max_completion_tokens` (preferred) or
 // `max_tokens` gets completion_tokens = min(COMPLETION_TOKENS, limit); the answer is cut to
@@ -90,6 +101,10 @@ export const SLOW_DELAY_MS = 3000;
 export const SLOW_STREAM_INTERVAL_MS = 50;
 export const SLOW_STREAM_CHUNKS = 200;
 export const SLOW_STREAM_SHORT_CHUNKS = 10;
+export const FILL_DEFAULT_TOKENS = 4096;
+export const NEGATIVE_USAGE = -1000000;
+export const INT64_MAX_TEXT = '9223372036854775807';
+export const MAX_CHOICES = 128; // OpenAI's largest `n`
 export const UPSTREAM_MODELS = [
   'gpt-4o-mini', 'gpt-4o', 'tools', 'slow', 'slow-stream', 'slow-stream-short',
   'error-500', 'error-429', 'no-usage', 'text-embedding-3-small',
@@ -574,6 +589,15 @@ export async function startOpenAIUpstream({ promptTokens = () => PROMPT_TOKENS }
         record.outputLimitField = field;
       }
     }
+    let choiceCount = 1;
+    if (b.n !== undefined && b.n !== null) {
+      if (!Number.isInteger(b.n) || b.n < 1 || b.n > MAX_CHOICES) {
+        return sendError(res, 400, `Invalid 'n': expected an integer between 1 and ${MAX_CHOICES}, but got ${JSON.stringify(b.n)} instead.`,
+          'invalid_request_error', 'n', 'invalid_value');
+      }
+      choiceCount = b.n;
+    }
+    record.choices = choiceCount;
     const nTokens = completionTokensFor(limit);
     const truncated = limit !== null && limit < COMPLETION_TOKENS;
     const model = b.model;
@@ -638,6 +662,30 @@ export async function startOpenAIUpstream({ promptTokens = () => PROMPT_TOKENS }
         });
         return;
       }
+      if (model === 'fill') {
+        const per = limit ?? FILL_DEFAULT_TOKENS;
+        const choices = Array.from({ length: choiceCount }, (_, index) => ({
+          index, message: { role: 'assistant', content: 'x '.repeat(per), refusal: null, annotations: [] },
+          logprobs: null, finish_reason: limit === null ? 'stop' : 'length',
+        }));
+        sendJSON(res, 200, {
+          id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model, choices,
+          usage: usageObject(PROMPT_TOKENS, per * choiceCount),
+          service_tier: 'default', system_fingerprint: 'fp_mock0000',
+        });
+        return;
+      }
+      if (model === 'usage-negative' || model === 'usage-int64-max') {
+        const v = model === 'usage-negative' ? String(NEGATIVE_USAGE) : INT64_MAX_TEXT;
+        const text = `{"id":"${id}","object":"chat.completion","created":${Math.floor(Date.now() / 1000)},"model":"${model}",` +
+          `"choices":[{"index":0,"message":{"role":"assistant","content":${JSON.stringify(NORMAL_CONTENT)},"refusal":null},"logprobs":null,"finish_reason":"stop"}],` +
+          `"usage":{"prompt_tokens":${v},"completion_tokens":${v},"total_tokens":${v}}}`;
+        record.status = 200;
+        record.usage = { prompt_tokens: v, completion_tokens: v, total_tokens: v };
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...openaiHeaders() });
+        res.end(text);
+        return;
+      }
       if (model === 'tools') {
         message = {
           role: 'assistant',
@@ -656,8 +704,8 @@ export async function startOpenAIUpstream({ promptTokens = () => PROMPT_TOKENS }
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model,
-        choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
-        usage: usageObject(promptTokens(b), nTokens),
+        choices: Array.from({ length: choiceCount }, (_, index) => ({ index, message, logprobs: null, finish_reason: finish })),
+        usage: usageObject(promptTokens(b), nTokens * choiceCount),
         service_tier: 'default',
         system_fingerprint: 'fp_mock0000',
       });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "budget/saturating.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/errors.h"
@@ -75,7 +76,11 @@ absl::Status StreamLimitError(StreamLimit limit, const StreamLimits& limits,
 }
 
 std::optional<int64_t> StreamOutputLimit(const RequestContext& ctx) {
-  if (ctx.reservation) return ctx.reservation->output_limit;
+  // The reservation's limit is per choice; a stream carries every choice (`n`).
+  if (ctx.reservation && ctx.reservation->output_limit) {
+    return budget::SatMul(*ctx.reservation->output_limit,
+                          std::max<int64_t>(1, ctx.reservation->choices));
+  }
   return std::nullopt;
 }
 

@@ -184,7 +184,9 @@ absl::Status Admission::Fallback(RequestContext& ctx, Metrics::FallbackReason re
     return MakeError(absl::StatusCode::kNotFound, "attempt limit reached", "");
   }
   if (ctx.reservation) {
-    store_.Settle(*ctx.reservation, budget::Usage{true, 0, 0, 0, 0});  // a failed call: no usage
+    // A provider error or a request that never left costs nothing; a call the provider may have
+    // billed (timed out after it was sent, a 2xx answer refused) is charged (UsageOf).
+    store_.Settle(*ctx.reservation, UsageOf(ctx));
     ctx.reservation.reset();
     metrics_.reservations_outstanding().Decrement();
   }
@@ -193,7 +195,7 @@ absl::Status Admission::Fallback(RequestContext& ctx, Metrics::FallbackReason re
   return s;
 }
 
-budget::Usage UsageOf(const RequestContext& ctx, int status) {
+budget::Usage UsageOf(const RequestContext& ctx) {
   budget::Usage u;
   u.reported = ctx.usage.present;
   u.input = ctx.usage.prompt_tokens;
@@ -203,15 +205,21 @@ budget::Usage UsageOf(const RequestContext& ctx, int status) {
   u.cache_write_1h = ctx.usage.cache_creation_1h_tokens;
   u.reasoning = ctx.usage.reasoning_tokens;
   u.response_bytes = ctx.response_bytes;
-  // A failed call that relayed nothing used nothing; one that streamed and then failed, or was
-  // cut by the client, falls under the no-usage rule.
-  if (!u.reported && status != 200 && ctx.response_bytes == 0) u.reported = true;
+  // Without usage, a call used nothing only when nothing was relayed and its request never
+  // reached a provider, or the provider answered an error status (providers do not bill those).
+  // A call the provider may have billed — the client left before the answer, the answer timed
+  // out, or a 2xx answer was refused as unreadable — falls under the no-usage rule (charged its
+  // reservation), never zero.
+  const bool provider_error = ctx.upstream_status >= 300;
+  if (!u.reported && ctx.response_bytes == 0 && (!ctx.upstream_sent || provider_error)) {
+    u.reported = true;
+  }
   return u;
 }
 
 void Admission::Finish(RequestContext& ctx) const {
   if (ctx.reservation) {
-    const budget::Usage u = UsageOf(ctx, ctx.http_status);
+    const budget::Usage u = UsageOf(ctx);
     ctx.charge = store_.Settle(*ctx.reservation, u);
     if (ctx.charge.check != budget::UsageCheck::kOk) NoteInvalidUsage(ctx, u);
     ctx.reservation.reset();

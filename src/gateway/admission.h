@@ -21,9 +21,9 @@ namespace pai::gateway {
 
 inline constexpr int kMaxProviderAttempts = 3;  // primary + 2 fallbacks
 
-// UsageOf() is what the call used, as settlement charges it, for a call that ended with HTTP
-// `status`.
-budget::Usage UsageOf(const RequestContext& ctx, int status);
+// UsageOf() is what the current provider attempt used, as settlement charges it: the provider's
+// usage, else zero (nothing sent, or a provider error status) or the no-usage rule.
+budget::Usage UsageOf(const RequestContext& ctx);
 
 class Admission {
  public:

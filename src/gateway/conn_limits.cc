@@ -23,7 +23,8 @@ size_t RaiseDescriptorLimit() {
 ConnectionLimits ComputeConnectionLimits(size_t descriptors, size_t requested) {
   ConnectionLimits l;
   l.descriptors = descriptors;
-  l.reserve = std::max<size_t>(64, descriptors / 4);
+  // Half: every active client connection may hold one provider socket of its own.
+  l.reserve = std::max<size_t>(64, descriptors / 2);
   const size_t allowed = descriptors > l.reserve ? descriptors - l.reserve : 1;
   l.max_connections = allowed;
   if (requested > 0) {

@@ -31,7 +31,7 @@ struct ConnectionLimits {
 // returns the resulting soft limit.
 size_t RaiseDescriptorLimit();
 
-// ComputeConnectionLimits(): reserve = max(64, descriptors / 4); the cap is descriptors -
+// ComputeConnectionLimits(): reserve = max(64, descriptors / 2); the cap is descriptors -
 // reserve (at least 1), or `requested` when non-zero and not above that.
 ConnectionLimits ComputeConnectionLimits(size_t descriptors, size_t requested);
 

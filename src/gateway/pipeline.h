@@ -72,6 +72,11 @@ struct RequestContext {
 
   // Filled by the terminal step.
   int64_t response_bytes = 0;  // body bytes relayed (the no-usage charging rule)
+  // The current provider attempt: its request was (at least partly) written to the provider,
+  // and the provider's HTTP status once its response header arrived (0: none). A sent call
+  // without usage is charged by the no-usage rule unless the provider answered an error.
+  bool upstream_sent = false;
+  int upstream_status = 0;
   int http_status = 0;
   bool stream = false;
   Usage usage;

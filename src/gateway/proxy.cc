@@ -246,7 +246,7 @@ net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
   ctx->call_recorded = true;
   budget::Charge charge = ctx->charge;
   if (ctx->reservation) {  // before settlement: the same figure Settle() will charge
-    const budget::Usage u = UsageOf(*ctx, status);
+    const budget::Usage u = UsageOf(*ctx);
     charge = budget::ComputeCharge(*ctx->reservation, u);
   }
   audit::Event ev;
@@ -732,8 +732,11 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     // While the provider call runs, a watch on the client socket closes it if the agent
     // disconnects, instead of generating tokens nobody will read.
     StartClientWatch(conn);
+    ctx->upstream_sent = false;
+    ctx->upstream_status = 0;
     result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->upstream, &client_gone,
                                &failure, t0);
+    ctx->upstream_sent = conn->watch->upstream.sent;
     // A client that leaves once it has the whole response did not abort the call.
     client_gone = (client_gone || conn->watch->gone) && !conn->watch->delivered;
     StopClientWatch(conn);
@@ -792,7 +795,8 @@ net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* con
                                                    std::chrono::steady_clock::time_point t0) {
   // No exception may leave: the request must still be settled and answered.
   try {
-    co_return co_await ExchangeImpl(shard, conn, ctx, up, cancel, client_gone, failure, t0);
+    absl::Status s = co_await ExchangeImpl(shard, conn, ctx, up, cancel, client_gone, failure, t0);
+    co_return s;  // g++ 12: no `co_return co_await`
   } catch (const std::exception& e) {
     cancel->call = nullptr;
     log::Error("exception in upstream exchange",
@@ -821,6 +825,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   std::unique_ptr<UpstreamCall> call = std::move(*started);
   cancel->call = call.get();
   const int status = call->status();
+  ctx->upstream_status = status;
   // A redirect, or a stream request answered without an event stream, is not relayed.
   if (absl::Status head = CheckUpstreamHead(status, call->header()[http::field::content_type],
                                             ctx->stream, provider.spec.name);
@@ -918,12 +923,16 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   // Before usage and guards read it: they see what the client gets.
   if (const size_t n = scrubber.Scrub(*text); n > 0) LogRedactions(*ctx, n);
+  // /v1/responses to Anthropic or Gemini: the usage as the chat translation reads it (cache
+  // writes by TTL included; the Response's usage object has no field for them).
+  std::optional<Usage> translated_usage;
   if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
     const int64_t created = absl::ToUnixSeconds(absl::Now());
     auto chat = d == Dialect::kAnthropic
                     ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
                     : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
     if (chat.ok() && ctx->native) {  // /v1/responses: the chat.completion becomes a Response
+      translated_usage = ExtractUsage(*chat);
       chat = responses::ChatCompletionToResponse(*chat, *ctx->native->doc);
     }
     if (!chat.ok()) {
@@ -939,7 +948,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     if (ctx->route != Route::kCountTokens) {
       NativeResult r = ctx->route == Route::kMessages ? AnthropicMessageResult(*text)
                                                       : ResponsesResult(*text);
-      ctx->usage = r.usage;
+      ctx->usage = translated_usage ? *translated_usage : r.usage;
       ctx->tool_calls = std::move(r.tool_calls);
       if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
       if (ctx->agent->scans_responses) {

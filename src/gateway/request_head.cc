@@ -34,6 +34,9 @@ std::string OriginForm(std::string_view target) {
 
 absl::Status CheckTransferEncoding(const RequestHead& head) {
   if (head.transfer_encoding.empty()) return absl::OkStatus();
+  // RFC 9112 §6.1: a Transfer-Encoding in an HTTP/1.0 message is faulty framing (1.0 has no
+  // transfer codings); behind a 1.0 intermediary it is a smuggling vector.
+  if (head.version < 11) return BadRequest("Transfer-Encoding is not allowed in HTTP/1.0");
   if (head.content_length) {
     return BadRequest("Transfer-Encoding and Content-Length together make the body length ambiguous");
   }

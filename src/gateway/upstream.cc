@@ -220,6 +220,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
     }
     UpstreamConnection& c = *call->conn_;
     c.tcp().expires_after(pool.timeouts().first_byte);
+    if (slot) slot->sent = true;
     beast::error_code ec;
     if (c.is_tls()) {
       auto [wec, n] = co_await http::async_write(*c.tls(), req, kTuple);

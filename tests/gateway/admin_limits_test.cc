@@ -68,11 +68,11 @@ TEST_CASE("connection cap keeps a descriptor reserve") {
   CHECK(small.reserve == 64);
   CHECK(small.max_connections == 64);
   const ConnectionLimits big = ComputeConnectionLimits(1 << 20, 0);
-  CHECK(big.reserve == (1 << 18));
+  CHECK(big.reserve == (1 << 19));
   CHECK(ComputeConnectionLimits(1024, 100).max_connections == 100);
   const ConnectionLimits clamped = ComputeConnectionLimits(1024, 5000);
   CHECK(clamped.clamped);
-  CHECK(clamped.max_connections == 768);
+  CHECK(clamped.max_connections == 512);
 }
 
 TEST_CASE("body budget refuses what does not fit and returns leases") {

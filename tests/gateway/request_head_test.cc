@@ -79,5 +79,14 @@ TEST_CASE("an absolute-form target yields its origin form") {
   CHECK(origin.empty());
 }
 
+TEST_CASE("HTTP/1.0 with a Transfer-Encoding is 400 (RFC 9112 section 6.1)") {
+  RequestHead h = Head();
+  h.version = 10;
+  h.transfer_encoding = {"chunked"};
+  CHECK(StatusOf(h) == 400);
+  h.version = 11;
+  CHECK(StatusOf(h) == 200);
+}
+
 }  // namespace
 }  // namespace pai::gateway

@@ -88,6 +88,9 @@ test('a client leaving before the provider answers frees its slot and reservatio
   assert.equal(access.error_code, 'client_closed');
   const rec = await waitForRecord(S.gw.stateDir, (r) => r.type === 'LLM_CALL' && r.detail?.request_id === 'leaver-1', 5000);
   assert.equal(rec.detail.status, 499);
+  // The provider had the request (it may bill it): charged by the no-usage rule, never zero.
+  assert.equal(rec.detail.usage_reported, false);
+  assert.ok(rec.detail.charged_tokens > 0, `charged ${rec.detail.charged_tokens}`);
   const samples = await scrape(S.gw);
   assert.equal(outstanding(samples), 0, 'reservation settled');
   assert.equal(metricValue(samples, 'pai_gateway_requests_total', { route: '/v1/chat/completions', status_class: '4xx' }), 1);

@@ -415,7 +415,7 @@ TEST_CASE("access token plaintext is never stored") {
   AccessTokens access(*store);
   auto m = access.Create("a", "", "");
   REQUIRE(m.ok());
-  const std::string secret = m->token.substr(m->token.rfind('_') + 1);
+  const std::string secret = m->token.substr(std::string_view("pai_at_").size() + 13);
   auto stored = store->Get("PaiAccessToken", "", m->resource.name);
   REQUIRE(stored.ok());
   CHECK(stored->private_data.find(m->token) == std::string::npos);

@@ -75,9 +75,11 @@ class StreamWriter {
       auto [wec, n] = co_await net::async_write(conn_->stream, http::make_chunk_last(), kTuple);
       ec = wec;
     } else {
-      auto [wec, n] = co_await net::async_write(
-          conn_->stream, beast::buffers_cat(http::make_chunk(data), http::make_chunk_last()),
-          kTuple);
+      // A named buffer sequence: no temporaries inside the co_await expression (g++ 12).
+      const auto chunk = http::make_chunk(data);
+      const auto last = http::make_chunk_last();
+      const auto both = beast::buffers_cat(chunk, last);
+      auto [wec, n] = co_await net::async_write(conn_->stream, both, kTuple);
       ec = wec;
     }
     conn_->stream.expires_never();

@@ -57,6 +57,9 @@ struct CancelSlot {
   UpstreamConnection* connecting = nullptr;  // set by Start() while it connects
   UpstreamCall* call = nullptr;              // set by Start() once the call exists
   bool cancelled = false;
+  // sent: Start() began writing the request to a provider — from then on the provider may bill
+  // the call, whatever happens to it (the budget charges such a call, never zero).
+  bool sent = false;
   // Cancel() closes what is in progress; Start() answers Cancelled at its next step.
   void Cancel();
 };

@@ -459,11 +459,41 @@ int64_t ResponsesInputTokens(const boost::json::object& body, const tokenizer::E
   return ResponsesCounter(enc).Body(body);
 }
 
+namespace {
+
+// NativeImageParts(): the image parts of a native body — Responses `input_image`, Anthropic
+// `image` blocks (tool results included), chat-style `image_url` — found anywhere in it (the
+// parsed document's depth is bounded by the JSON parser).
+int64_t NativeImageParts(const boost::json::value& v);
+
+int64_t NativeImageParts(const boost::json::object& o) {
+  int64_t n = 0;
+  if (const auto* t = o.if_contains("type"); t && t->is_string()) {
+    const boost::json::string& type = t->get_string();
+    if (type == "input_image" || type == "image" || type == "image_url") ++n;
+  }
+  for (const auto& member : o) n += NativeImageParts(member.value());
+  return n;
+}
+
+int64_t NativeImageParts(const boost::json::value& v) {
+  if (const auto* o = v.if_object()) return NativeImageParts(*o);
+  int64_t n = 0;
+  if (const auto* a = v.if_array()) {
+    for (const auto& item : *a) n += NativeImageParts(item);
+  }
+  return n;
+}
+
+}  // namespace
+
 InputBound InputBoundOf(Route route, std::optional<tokenizer::EncodingId> enc,
                         const std::string& body, const ChatCompletionRequest* chat,
                         const NativeRequest* native) {
   const int64_t bytes = static_cast<int64_t>(body.size());
-  const int64_t images = chat ? static_cast<int64_t>(chat->image_parts) : 0;
+  const int64_t images = chat                     ? static_cast<int64_t>(chat->image_parts)
+                         : native && native->doc ? NativeImageParts(*native->doc)
+                                                 : 0;
   const InputBound by_bytes{bytes + images * kImageTokens,
                             (bytes + 3) / 4 + images * kImageTokens / 2, InputMethod::kBodyBytes};
   if (!enc) return by_bytes;

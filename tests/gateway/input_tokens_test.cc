@@ -1,4 +1,5 @@
 #include "gateway/input_tokens.h"
+#include "gateway/native_request.h"
 
 #include <catch2/catch.hpp>
 
@@ -102,6 +103,35 @@ TEST_CASE("the Responses input bound counts instructions, input items and tools"
                         .as_object();
   CHECK(ResponsesInputTokens(body, O200k()) ==
         3 + count("Be brief.") + 3 + count("hello there") + 3);
+}
+
+TEST_CASE("native bodies: every image part adds kImageTokens to the byte bound") {
+  // 20 short image URLs in a small body: the byte bound alone would hold far fewer tokens than
+  // the provider bills for the images.
+  boost::json::array parts;
+  for (int i = 0; i < 20; ++i) {
+    parts.push_back(boost::json::object{{"type", "input_image"}, {"image_url", "https://x/a.png"}});
+  }
+  boost::json::object item{{"role", "user"}, {"content", parts}};
+  boost::json::object req{{"model", "gpt-4.1"}, {"input", boost::json::array{item}}};
+  const std::string body = boost::json::serialize(req);
+  NativeRequest native;
+  native.doc = std::make_shared<const boost::json::object>(req);
+  const InputBound none = InputBoundOf(Route::kResponses, std::nullopt, body, nullptr, &native);
+  CHECK(none.upper >= 20 * kImageTokens);
+  const InputBound o200k = InputBoundOf(Route::kResponses, tokenizer::EncodingId::kO200kBase, body,
+                                        nullptr, &native);
+  CHECK(o200k.upper >= 20 * kImageTokens);
+  // Anthropic Messages image blocks count too.
+  boost::json::object block{{"type", "image"},
+                            {"source", boost::json::object{{"type", "url"}, {"url", "https://x"}}}};
+  boost::json::object msg{{"role", "user"}, {"content", boost::json::array{block, block}}};
+  boost::json::object messages{{"model", "claude-haiku-4-5"}, {"max_tokens", 10},
+                               {"messages", boost::json::array{msg}}};
+  native.doc = std::make_shared<const boost::json::object>(messages);
+  CHECK(InputBoundOf(Route::kMessages, std::nullopt, boost::json::serialize(messages), nullptr,
+                     &native)
+            .upper >= 2 * kImageTokens);
 }
 
 TEST_CASE("the embeddings input bound is the tokens of its inputs") {

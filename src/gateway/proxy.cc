@@ -308,11 +308,30 @@ net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
   co_return co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/false);
 }
 
+// ScrubForRecords(): a stream's relay reads the provider's raw bytes; what its guards (an
+// external classifier may be called) and audit records get is scrubbed of provider keys as the
+// client's bytes are.
+static void ScrubForRecords(const RequestContext& ctx, std::vector<GuardText>* texts,
+                            std::vector<ToolCall>* calls) {
+  if (!ctx.runtime) return;
+  const KeyScrubber& scrubber = ctx.runtime->scrubber();
+  if (texts) {
+    for (GuardText& t : *texts) scrubber.Scrub(t.text);
+  }
+  if (calls) {
+    for (ToolCall& c : *calls) {
+      scrubber.Scrub(c.id);
+      scrubber.Scrub(c.name);
+    }
+  }
+}
+
 net::awaitable<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx,
                                                        const ChatStreamRelay& relay) {
   if (!ctx->agent->scans_responses) co_return;
   std::vector<GuardText> texts = relay.ContentTexts();  // named: no temporary in co_await
   if (texts.empty()) co_return;
+  ScrubForRecords(*ctx, &texts, nullptr);
   (void)co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/true);
 }
 
@@ -538,6 +557,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     relay.Process(events, out);
     ctx->usage = relay.usage();
     ctx->tool_calls = relay.tool_calls();
+    ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(out.size());
     ChunkWriter w{conn, options_.body_timeout, ctx};
@@ -1118,6 +1138,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   // pending bytes are a torn event and are dropped, so the error event below starts clean.
   if (upstream_status.ok()) {
     ctx->tool_calls = relay.tool_calls();
+    ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
     if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
       for_client(out);
@@ -1212,9 +1233,11 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   ctx->upstream_seconds = Seconds(Clock::now() - t0);
   ctx->usage = relay.usage();
   ctx->tool_calls = relay.tool_calls();
+    ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
   out.clear();
   if (ctx->agent->scans_responses) {  // audit-only: the client has the stream already
     std::vector<GuardText> texts = relay.texts();
+    ScrubForRecords(*ctx, &texts, nullptr);
     if (!texts.empty()) (void)co_await guards_->ScanResponse(*ctx, std::move(texts), true);
   }
   // An error event from the provider was relayed as it is: recorded, not reported twice.

@@ -523,7 +523,8 @@ InputBound InputBoundFor(const RequestContext& ctx, const ModelRoute& route) {
   const ChatCompletionRequest* chat = ctx.chat ? &*ctx.chat : nullptr;
   const NativeRequest* native = ctx.native ? &*ctx.native : nullptr;
   if (!route.provider || !InputBoundMatters(ctx, route)) {
-    return InputBoundOf(ctx.route, std::nullopt, body, chat, native);
+    // No limit reads this bound: the byte count, without walking a native body for images.
+    return InputBoundOf(ctx.route, std::nullopt, body, chat, nullptr);
   }
   return InputBoundOf(ctx.route, EncodingFor(route.provider->spec.kind, route.model_id), body,
                       chat, native);

@@ -915,14 +915,13 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     if (failure->retry_after.empty()) failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
     co_return absl::OkStatus();
   }
-  const bool is_sse =
-      beast::iequals(call->header()[http::field::content_type].substr(0, 17), "text/event-stream");
-  if (ctx->stream && is_sse && ctx->native && DialectOf(*ctx) == Dialect::kOpenAI) {
+  // A 2xx answer to a stream request is an event stream here (CheckUpstreamHead).
+  if (ctx->stream && ctx->native && DialectOf(*ctx) == Dialect::kOpenAI) {
     absl::Status s = co_await RelayNative(conn, ctx, call.get(), client_gone);
     cancel->call = nullptr;
     co_return s;
   }
-  if (ctx->stream && is_sse) {
+  if (ctx->stream) {
     absl::Status s = co_await RelayUpstream(conn, ctx, call.get(), client_gone);
     cancel->call = nullptr;
     co_return s;

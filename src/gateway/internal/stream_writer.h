@@ -63,24 +63,23 @@ class StreamWriter {
   net::awaitable<beast::error_code> Last(std::string_view bytes) {
     scrubbed_.clear();
     scrub_.Feed(bytes, scrubbed_);
-    scrub_.Finish(scrubbed_);
-    if (scrub_.redactions() > 0) LogRedactions(*ctx_, scrub_.redactions());
-    conn_->stream.expires_after(timeout_);
-    const net::const_buffer data(scrubbed_.data(), scrubbed_.size());
+    FinishScrub();
     beast::error_code ec;
+    conn_->stream.expires_after(timeout_);
     if (close_delimited()) {
-      auto [wec, n] = co_await net::async_write(conn_->stream, data, kTuple);
-      ec = wec;
-    } else if (scrubbed_.empty()) {
-      auto [wec, n] = co_await net::async_write(conn_->stream, http::make_chunk_last(), kTuple);
-      ec = wec;
+      ec = co_await Write();  // the close that follows ends the body
     } else {
-      // A named buffer sequence: no temporaries inside the co_await expression (g++ 12).
-      const auto chunk = http::make_chunk(data);
+      // Named buffers: no temporaries inside the co_await expressions (g++ 12).
       const auto last = http::make_chunk_last();
-      const auto both = beast::buffers_cat(chunk, last);
-      auto [wec, n] = co_await net::async_write(conn_->stream, both, kTuple);
-      ec = wec;
+      if (scrubbed_.empty()) {
+        auto [wec, n] = co_await net::async_write(conn_->stream, last, kTuple);
+        ec = wec;
+      } else {
+        const auto chunk = http::make_chunk(net::const_buffer(scrubbed_.data(), scrubbed_.size()));
+        const auto both = beast::buffers_cat(chunk, last);
+        auto [wec, n] = co_await net::async_write(conn_->stream, both, kTuple);
+        ec = wec;
+      }
     }
     conn_->stream.expires_never();
     if (!ec) conn_->watch->delivered = true;
@@ -90,12 +89,12 @@ class StreamWriter {
   // End() writes what the scrubber held back and ends the body.
   net::awaitable<beast::error_code> End() {
     scrubbed_.clear();
-    scrub_.Finish(scrubbed_);
-    if (scrub_.redactions() > 0) LogRedactions(*ctx_, scrub_.redactions());
+    FinishScrub();
     beast::error_code ec = co_await Write();
     if (!ec && !close_delimited()) {
       conn_->stream.expires_after(timeout_);
-      auto [wec, n] = co_await net::async_write(conn_->stream, http::make_chunk_last(), kTuple);
+      const auto last = http::make_chunk_last();
+      auto [wec, n] = co_await net::async_write(conn_->stream, last, kTuple);
       ec = wec;
     }
     conn_->stream.expires_never();
@@ -104,6 +103,12 @@ class StreamWriter {
 
  private:
   bool close_delimited() const { return conn_->version < 11; }
+
+  // FinishScrub() appends what the scrubber held back and logs the stream's redactions.
+  void FinishScrub() {
+    scrub_.Finish(scrubbed_);
+    if (scrub_.redactions() > 0) LogRedactions(*ctx_, scrub_.redactions());
+  }
 
   net::awaitable<beast::error_code> Write() {
     if (scrubbed_.empty()) co_return beast::error_code{};

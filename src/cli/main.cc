@@ -117,10 +117,15 @@ int main(int argc, char** argv) {
                "/metrics also needs the admin token (default: open, for scrapers)");
   app.add_option("--max-connections", opts.max_connections,
                  "Open client connections allowed (0: RLIMIT_NOFILE minus a reserve of "
-                 "max(64, limit/4) for provider sockets); the oldest idle one is evicted at the cap")
+                 "max(64, limit/2) for provider sockets); the oldest idle one is evicted at the cap")
       ->capture_default_str();
   app.add_option("--max-buffered-body-bytes", opts.max_buffered_body_bytes,
                  "Request-body bytes buffered at once across all connections (503 above)")
+      ->capture_default_str();
+  app.add_option("--count-margin-percent", opts.count_margin_percent,
+                 "Margin added to a provider's input token count (Anthropic count_tokens, Gemini "
+                 "countTokens), asked when a request's byte bound does not fit a budget")
+      ->check(CLI::Range(0, 100))
       ->capture_default_str();
   app.add_option("--state-dir", opts.state_dir, "State directory (tokens)")->capture_default_str();
   app.add_option("--ca-file", opts.ca_file, "Extra CA bundle (PEM) for provider TLS");

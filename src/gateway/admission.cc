@@ -32,8 +32,41 @@ std::string Unit(budget::Limit l, int64_t v) {
 
 }  // namespace
 
-budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
-                                             const ModelRoute& route) const {
+int64_t CountedInputBound(int64_t count, int margin_percent) {
+  const int64_t n = std::max<int64_t>(0, count);
+  const int64_t with_margin =
+      budget::SatAdd(n, budget::SatAdd(budget::SatMul(n, std::max(0, margin_percent)), 99) / 100);
+  return budget::SatAdd(with_margin, kCountSlack);
+}
+
+namespace {
+
+// CanCount(): the provider of `route` has a token-counting endpoint the gateway speaks.
+bool CanCount(const ModelRoute& route) {
+  const config::ProviderKind kind = route.provider->spec.kind;
+  return kind == config::ProviderKind::kAnthropic || kind == config::ProviderKind::kGemini;
+}
+
+// CountCanHelp(): `r` refused the input bound of a daily budget that still has room for a
+// counted bound (at least kCountSlack + one input and one output token), so it may fit.
+bool CountCanHelp(const budget::Rejection& r) {
+  if (r.per_choice) return false;
+  const int64_t left = budget::SatSub(r.limit_value, r.used);
+  switch (r.limit) {
+    case budget::Limit::kTokensPerDay:
+    case budget::Limit::kProviderTokensPerDay:
+      return left > kCountSlack + 1;
+    case budget::Limit::kCostPerDay:
+      return left > 0;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx, const ModelRoute& route,
+                                             InputMethod* method) const {
   budget::ReserveRequest r;
   r.agent = ctx.agent->key;
   // Provider daily caps are per ModelProvider; outside "default" the namespace is part of the
@@ -42,7 +75,12 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx,
                                                     : route.provider->spec.Key();
   r.agent_limits = ctx.agent->limits;
   r.provider_tokens_per_day = route.provider->spec.max_tokens_day;
-  const InputBound input = InputBoundFor(ctx, route);  // input_tokens.h
+  InputBound input = InputBoundFor(ctx, route);  // input_tokens.h
+  if (ctx.count_route == &route && ctx.counted_input > 0 && ctx.counted_input < input.upper) {
+    input = {ctx.counted_input, std::min(input.estimate, ctx.counted_input),
+             InputMethod::kProviderCount};
+  }
+  if (method) *method = input.method;
   r.input_upper = input.upper;
   r.input_estimate = input.estimate;
   if (ctx.native && ctx.native->max_output) r.requested_output = *ctx.native->max_output;
@@ -132,7 +170,8 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
     if (!route.provider) continue;
     // A fallback must speak the route's API (Messages → anthropic, Responses → openai).
     if (!ServesRoute(ctx.route, route.provider->spec.kind)) continue;
-    auto result = store_.Reserve(RequestFor(ctx, route));
+    InputMethod method = InputMethod::kBodyBytes;
+    auto result = store_.Reserve(RequestFor(ctx, route, &method));
     if (auto* reservation = std::get_if<budget::Reservation>(&result)) {
       if (moved_for) {
         metrics_.fallbacks(*moved_for).Increment();
@@ -147,6 +186,12 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
       return absl::OkStatus();
     }
     const auto& rejection = std::get<budget::Rejection>(result);
+    if (i == from && !moved_for && !ctx.count_done && ctx.input_counter &&
+        method == InputMethod::kBodyBytes && CanCount(route) && CountCanHelp(rejection)) {
+      // The byte bound does not fit: ask the provider before refusing (AdmitCounted()).
+      ctx.count_route = &route;
+      return absl::OkStatus();
+    }
     absl::Status s = Reject(ctx, rejection, &route);
     if (!first_route) {
       first_refusal = s;
@@ -175,6 +220,26 @@ absl::Status Admission::Admit(RequestContext& ctx) const {
   }
   ctx.attempts = 1;
   absl::Status s = ReserveFrom(ctx, ctx.model->index, std::nullopt);
+  if (ctx.count_route && !ctx.count_done) return s;  // the caller asks the provider first
+  SetRateHeaders(ctx);
+  return s;
+}
+
+absl::Status Admission::AdmitCounted(RequestContext& ctx,
+                                     const absl::StatusOr<int64_t>& count) const {
+  ctx.count_done = true;
+  const ModelRoute& route = *ctx.count_route;
+  if (count.ok()) {
+    ctx.counted_input = CountedInputBound(*count, count_margin_percent_);
+    metrics_.input_counts(true).Increment();
+  } else {
+    metrics_.input_counts(false).Increment();
+    log::Warn("provider input count failed; the byte bound stands",
+              {{"request_id", ctx.request_id},
+               {"model", route.ref},
+               {"error", std::string(count.status().message())}});
+  }
+  absl::Status s = ReserveFrom(ctx, route.index, std::nullopt);
   SetRateHeaders(ctx);
   return s;
 }

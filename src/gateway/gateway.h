@@ -54,6 +54,9 @@ struct GatewayOptions {
   // RLIMIT_NOFILE, keeping a reserve for provider sockets.
   size_t max_connections = 0;
   size_t max_buffered_body_bytes = 256u << 20;  // request bodies in flight, all connections
+  // The margin added to a provider's input token count (Anthropic count_tokens, Gemini
+  // countTokens) when admission asks for one (docs/budgets.md, "Provider counts"), in percent.
+  int count_margin_percent = 2;
 };
 
 // Listening: the bound addresses ("127.0.0.1:41234"), reported once both listeners are up.

@@ -551,7 +551,14 @@ absl::StatusOr<InputBound> CountRequestTokens(Route route, config::ProviderKind 
 }
 
 std::string_view InputMethodName(InputMethod m) {
-  return m == InputMethod::kTokenizer ? "tokenizer" : "body_bytes";
+  switch (m) {
+    case InputMethod::kTokenizer:
+      return "tokenizer";
+    case InputMethod::kProviderCount:
+      return "provider_count";
+    default:
+      return "body_bytes";
+  }
 }
 
 }  // namespace pai::gateway

@@ -62,8 +62,9 @@ inline constexpr int64_t kUnknownToolName = 16;
 enum class InputMethod {
   kBodyBytes,  // body bytes + images (no public tokenizer, or no limit needs a tight bound)
   kTokenizer,  // the model's own BPE + framing
+  kProviderCount,  // the provider's count endpoint plus a margin (admission.h)
 };
-std::string_view InputMethodName(InputMethod m);  // "body_bytes", "tokenizer"
+std::string_view InputMethodName(InputMethod m);  // "body_bytes", "tokenizer", "provider_count"
 
 struct InputBound {
   int64_t upper = 0;     // ≥ the input tokens the provider bills (strict)

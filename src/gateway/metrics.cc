@@ -132,6 +132,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                                   "above_ceiling"};
   for (int i = 1; i < 4; ++i) usage_invalid_[i] = &usage_invalid.Add({{"reason", kUsageReasons[i - 1]}});
   usage_invalid_[0] = usage_invalid_[1];  // never incremented for kOk
+  auto& input_counts = prometheus::BuildCounter()
+                           .Name("pai_gateway_input_counts_total")
+                           .Help("Provider token counts (Anthropic count_tokens, Gemini "
+                                 "countTokens) asked because a request's byte bound did not fit "
+                                 "a budget, by result: ok, or error (the byte bound stood).")
+                           .Register(*registry_);
+  input_counts_[0] = &input_counts.Add({{"result", "ok"}});
+  input_counts_[1] = &input_counts.Add({{"result", "error"}});
   reservations_ = &prometheus::BuildGauge()
                        .Name("pai_gateway_budget_reservations_outstanding")
                        .Help("Budget reservations of calls in progress.")

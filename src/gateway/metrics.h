@@ -97,6 +97,8 @@ class Metrics {
   // usage_invalid() by budget::UsageCheck index (UsageCheckName() is the `reason` label; index
   // 0, "ok", is not counted).
   prometheus::Counter& usage_invalid(int check) { return *usage_invalid_[check]; }
+  // input_counts(): provider token counts asked by admission (result "ok" / "error").
+  prometheus::Counter& input_counts(bool ok) { return *input_counts_[ok ? 0 : 1]; }
   // Audit chain: how long requests waited for their record to be durable; chain state.
   prometheus::Histogram& audit_wait() { return *audit_wait_; }
   prometheus::Gauge& audit_records() { return *audit_records_; }
@@ -132,6 +134,7 @@ class Metrics {
   std::array<prometheus::Counter*, static_cast<int>(FallbackReason::kCount)> fallbacks_{};
   prometheus::Gauge* reservations_;
   std::array<prometheus::Counter*, 4> usage_invalid_{};
+  std::array<prometheus::Counter*, 2> input_counts_{};
   prometheus::Family<prometheus::Counter>* guard_checks_family_;
   prometheus::Family<prometheus::Histogram>* guard_duration_family_;
   prometheus::Histogram* audit_wait_;

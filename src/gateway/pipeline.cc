@@ -175,7 +175,13 @@ class AdmitStage final : public Stage {
   boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
     // GET /v1/models; counting tokens is not a model call (no budget, no LLM_CALL).
     if (!ctx.model || ctx.route == Route::kCountTokens) co_return absl::OkStatus();
-    co_return admission_.Admit(ctx);
+    absl::Status s = admission_.Admit(ctx);
+    if (ctx.count_route && !ctx.count_done) {
+      // The byte bound did not fit a budget: the provider counts the input (one call).
+      absl::StatusOr<int64_t> count = co_await ctx.input_counter->CountInput(ctx, *ctx.count_route);
+      s = admission_.AdmitCounted(ctx, count);
+    }
+    co_return s;
   }
   void OnResponse(RequestContext& ctx) override { admission_.Finish(ctx); }
 

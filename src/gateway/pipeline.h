@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "audit/event_sink.h"
 #include "auth/token_store.h"
 #include "budget/budget_store.h"
@@ -30,6 +31,25 @@
 #include "gateway/usage.h"
 
 namespace pai::gateway {
+
+struct RequestContext;
+
+// InputCounter: asks a model provider how many input tokens a request has, where the model's
+// tokenizer is not public: Anthropic's `POST /v1/messages/count_tokens` (Anthropic API
+// reference, "Count tokens in a Message") and Gemini's `POST models/{model}:countTokens`
+// (Gemini API reference, "models.countTokens"). The admit stage asks only when the request's
+// byte bound does not fit what remains of a budget (docs/budgets.md, "Provider counts").
+// One per shard; calls run on that shard's thread.
+class InputCounter {
+ public:
+  virtual ~InputCounter() = default;
+  // CountInput() is the provider's count of the input tokens of ctx's request sent to `route`
+  // (whose provider is anthropic or gemini). Errors: InvalidArgument (the request cannot be
+  // put in that provider's API), Unavailable (unreachable, an error status, an unreadable
+  // answer), DeadlineExceeded (no answer within the counter's timeout).
+  virtual boost::asio::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
+                                                                      const ModelRoute& route) = 0;
+};
 
 // RequestContext: one agent request as it moves through the pipeline. Owned by the connection
 // coroutine; stages read and fill it. Not thread-safe (a request lives on one shard thread).
@@ -44,6 +64,7 @@ struct RequestContext {
   std::string preauthenticated_session;
   std::string* body = nullptr;     // request body; stages may parse it in place
   ClassifierTransport* classifier = nullptr;  // the shard's client for http guard classifiers
+  InputCounter* input_counter = nullptr;      // the shard's provider token counter (or none)
   std::string_view anthropic_version;  // the client's anthropic-version / anthropic-beta
   std::string_view anthropic_beta;     // headers (forwarded on the Anthropic routes)
   std::chrono::steady_clock::time_point start;
@@ -66,6 +87,12 @@ struct RequestContext {
   int attempts = 0;                                // provider attempts (fallbacks + 1)
   bool admitted = false;                           // a reservation was made (LLM_CALL due)
   std::string first_model;                         // the model admission started from
+  // The provider count of the input: `count_route` is the route whose byte bound did not fit
+  // (Admit() stops there and the admit stage asks its provider); `counted_input` the bound
+  // from the answer (0: the count failed, the byte bound stands).
+  const ModelRoute* count_route = nullptr;
+  bool count_done = false;
+  int64_t counted_input = 0;
   budget::Charge charge;                           // what the final attempt was charged
   // Extra response headers: x-ratelimit-*, Retry-After.
   std::vector<std::pair<std::string, std::string>> response_headers;

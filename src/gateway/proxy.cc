@@ -5,6 +5,8 @@
 #include <random>
 
 #include "common/strings.h"
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -351,6 +353,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   ctx.runtime = runtime_.Get();
   ctx.body = &req->body();
   ctx.classifier = shard->classifier.get();
+  ctx.input_counter = shard->counter.get();
   ctx.authorization = req->base()[http::field::authorization];
   // Anthropic's SDKs send the key as x-api-key (Anthropic API reference, "Authentication").
   std::string x_api_key_bearer;
@@ -637,9 +640,9 @@ Dialect DialectOf(const RequestContext& ctx) {
 
 // TranslatedBody() is the body of a chat request for a provider with its own API; errors are
 // the client's (400: what cannot be translated).
-absl::StatusOr<std::string> TranslatedBody(const RequestContext& ctx, Dialect dialect) {
-  std::optional<int64_t> cap;
-  if (ctx.reservation) cap = ctx.reservation->output_limit;  // the reserved output
+// `cap`: the output limit to impose (the reserved output), if any.
+absl::StatusOr<std::string> TranslatedBody(const RequestContext& ctx, const ModelRoute& model,
+                                           Dialect dialect, std::optional<int64_t> cap) {
   const std::string* chat = ctx.body;
   std::string from_responses;
   if (ctx.native) {
@@ -649,9 +652,42 @@ absl::StatusOr<std::string> TranslatedBody(const RequestContext& ctx, Dialect di
     chat = &from_responses;
   }
   if (dialect == Dialect::kAnthropic) {
-    return anthropic::ChatToMessages(*chat, {ctx.model->model_id, cap});
+    return anthropic::ChatToMessages(*chat, {model.model_id, cap});
   }
   return gemini::ChatToGenerateContent(*chat, {cap});
+}
+
+// CountBody() is the body of a token count of ctx's request on `model` (anthropic or gemini):
+// Anthropic's count_tokens takes the prompt members of a Messages request (model, messages,
+// system, tools, tool_choice, thinking, mcp_servers; Anthropic API reference, "Count tokens in
+// a Message"); Gemini's countTokens a whole GenerateContentRequest with its `model` as
+// "models/{id}" (Gemini API reference, "models.countTokens").
+absl::StatusOr<std::string> CountBody(const RequestContext& ctx, const ModelRoute& model) {
+  const bool anthropic = model.provider->spec.kind == config::ProviderKind::kAnthropic;
+  boost::json::object doc;
+  if (ctx.route == Route::kMessages && ctx.native) {
+    doc = *ctx.native->doc;  // the client's own Messages request
+  } else {
+    auto body = TranslatedBody(ctx, model, anthropic ? Dialect::kAnthropic : Dialect::kGemini,
+                               std::nullopt);
+    if (!body.ok()) return body.status();
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(*body, ec);
+    if (ec || !v.is_object()) return absl::InternalError("translated body is not a JSON object");
+    doc = std::move(v.get_object());
+  }
+  boost::json::object out;
+  if (anthropic) {
+    for (const std::string_view key :
+         {"messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"}) {
+      if (const boost::json::value* v = doc.if_contains(key)) out[key] = *v;
+    }
+    out["model"] = model.model_id;
+  } else {
+    doc["model"] = pai::StrCat("models/", model.model_id);
+    out["generateContentRequest"] = std::move(doc);
+  }
+  return boost::json::serialize(out);
 }
 
 std::string UpstreamBody(const RequestContext& ctx) {
@@ -671,6 +707,55 @@ std::string UpstreamBody(const RequestContext& ctx) {
 }
 
 }  // namespace
+
+net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext& ctx,
+                                                                       const ModelRoute& route) {
+  auto body = CountBody(ctx, route);
+  if (!body.ok()) co_return body.status();
+  const ProviderRuntime& provider = *route.provider;
+  const UpstreamEndpoint& ep = provider.endpoint;
+  const bool anthropic = provider.spec.kind == config::ProviderKind::kAnthropic;
+  const std::string target = anthropic ? ep.base_path + "/messages/count_tokens"
+                                       : pai::StrCat(ep.base_path, "/models/", route.model_id,
+                                                     ":countTokens");
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, ep.host_header);
+  req.set(provider.auth_header, provider.authorization);
+  if (anthropic) {
+    // The client's version and betas (betas change what is counted, e.g. tool types).
+    req.set("anthropic-version", ctx.anthropic_version.empty() ? std::string_view("2023-06-01")
+                                                                : ctx.anthropic_version);
+    if (!ctx.anthropic_beta.empty()) req.set("anthropic-beta", ctx.anthropic_beta);
+  }
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::user_agent, "pai-gateway/0.1");
+  req.set("x-request-id", ctx.request_id);
+  req.keep_alive(true);
+  req.body() = std::move(*body);
+  req.prepare_payload();
+  auto started = co_await UpstreamCall::Start(pool_, ep, std::move(req));
+  if (!started.ok()) co_return started.status();
+  std::unique_ptr<UpstreamCall> call = std::move(*started);
+  const int status = call->status();
+  auto text = co_await call->ReadAll(64 * 1024);
+  if (!text.ok()) co_return text.status();
+  if (status < 200 || status >= 300) {
+    co_return absl::UnavailableError(
+        pai::StrCat("ModelProvider ", provider.spec.name, " answered HTTP ", status,
+                    " to the token count"));
+  }
+  // {"input_tokens": N} (Anthropic) / {"totalTokens": N, ...} (Gemini).
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(*text, ec);
+  const boost::json::value* n = nullptr;
+  if (!ec && v.is_object()) n = v.get_object().if_contains(anthropic ? "input_tokens" : "totalTokens");
+  if (!n || !n->is_int64() || n->get_int64() < 0) {
+    co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
+                                                 " answered the token count without a count"));
+  }
+  co_return n->get_int64();
+}
 
 net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
                                                            RequestContext* ctx,
@@ -712,7 +797,9 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     } else if (dialect == Dialect::kOpenAI) {
       body = UpstreamBody(*ctx);
     } else {
-      auto translated = TranslatedBody(*ctx, dialect);
+      std::optional<int64_t> cap;
+      if (ctx->reservation) cap = ctx->reservation->output_limit;  // the reserved output
+      auto translated = TranslatedBody(*ctx, *ctx->model, dialect, cap);
       if (!translated.ok()) {
         result = translated.status();
         break;

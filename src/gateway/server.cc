@@ -842,7 +842,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     tee_events_ = std::make_unique<audit::TeeEventSink>(*chain_, log_events_);
     events_ = tee_events_.get();
   }
-  admission_ = std::make_unique<Admission>(*budget_, *events_, metrics_);
+  admission_ =
+      std::make_unique<Admission>(*budget_, *events_, metrics_, options_.count_margin_percent);
   guards_ = std::make_unique<Guards>(*events_);
   pipeline_ = BuildPipeline(tokens_, *admission_, *guards_, metrics_);
 
@@ -896,6 +897,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
                                                  &metrics_);
     shard->classifier =
         std::make_unique<ShardClassifierClient>(shard->ioc.get_executor(), &tls_ctx_);
+    shard->counter = std::make_unique<ShardInputCounter>(shard->ioc.get_executor(), &tls_ctx_);
     // Every shard listens on the same port (SO_REUSEPORT): the kernel spreads connections.
     auto acc = OpenAcceptor(shard->ioc, *listen_ep, true);
     if (!acc.ok()) {
@@ -1002,6 +1004,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   for (auto& shard : shards_) {
     shard->pool->Close();
     shard->classifier->Close();
+    shard->counter->Close();
   }
   audit_worker_->Stop();
   if (chain_) chain_->Close();  // queued records, then a final signed checkpoint

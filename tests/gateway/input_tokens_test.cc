@@ -1,3 +1,4 @@
+#include "gateway/admission.h"
 #include "gateway/input_tokens.h"
 #include "gateway/native_request.h"
 
@@ -159,3 +160,14 @@ TEST_CASE("models use their provider's public tokenizer, the mock o200k_base, ot
 
 }  // namespace
 }  // namespace pai::gateway
+
+TEST_CASE("CountedInputBound: a provider count plus the margin and the slack, saturating", "[input_tokens]") {
+  using pai::gateway::CountedInputBound;
+  using pai::gateway::kCountSlack;
+  CHECK(CountedInputBound(10000, 2) == 10000 + 200 + kCountSlack);
+  CHECK(CountedInputBound(10001, 2) == 10001 + 201 + kCountSlack);  // the margin rounds up
+  CHECK(CountedInputBound(0, 2) == kCountSlack);
+  CHECK(CountedInputBound(-5, 2) == kCountSlack);  // a negative count is no count
+  CHECK(CountedInputBound(1000, 0) == 1000 + kCountSlack);
+  CHECK(CountedInputBound(INT64_MAX, 2) == INT64_MAX);
+}

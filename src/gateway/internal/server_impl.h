@@ -79,12 +79,29 @@ class ShardClassifierClient final : public ClassifierTransport {
   std::map<int64_t, std::unique_ptr<UpstreamPool>> pools_;  // by timeoutMs
 };
 
+// ShardInputCounter: the admit stage's provider token counts (InputCounter) from one shard, on
+// a keep-alive pool of its own: a count answers within kCountTimeout or the byte bound stands.
+class ShardInputCounter final : public InputCounter {
+ public:
+  static constexpr std::chrono::milliseconds kCountTimeout{10'000};
+  ShardInputCounter(net::any_io_executor ex, ssl::context* tls_ctx)
+      : pool_(std::move(ex), tls_ctx, UpstreamTimeouts{kCountTimeout, kCountTimeout, kCountTimeout},
+              nullptr) {}
+  net::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
+                                                     const ModelRoute& route) override;
+  void Close() { pool_.Close(); }
+
+ private:
+  UpstreamPool pool_;
+};
+
 // Shard: one io_context thread with its acceptors and upstream pool.
 struct Shard {
   // `pool` is declared before `ioc` so it outlives the coroutine frames destroyed with `ioc`.
   // `conns` likewise: a connection frame unregisters itself when destroyed.
   std::unique_ptr<UpstreamPool> pool;
   std::unique_ptr<ShardClassifierClient> classifier;
+  std::unique_ptr<ShardInputCounter> counter;
   std::list<ClientConn*> conns;  // touched only on this shard's thread
   size_t live_conns = 0;         // conns not evicted (this shard's thread)
   net::io_context ioc{1};

@@ -79,6 +79,15 @@ export const LONG_CONTEXT_USAGE = {
   input_tokens: 150000, cache_creation_input_tokens: 1000, cache_read_input_tokens: 60000,
   cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 0 },
 };
+// count_tokens (POST /v1/messages/count_tokens) answers {input_tokens: countInputTokens(body)}; a
+// model whose id ends in `-counted` is billed that count as its input (usage.input_tokens, no
+// cache), one ending in `-count-error` too, but its count answers 500.
+export const COUNT_TOKENS_KEYS = ['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers'];
+export function countInputTokens(body) {
+  const text = JSON.stringify([body.system ?? null, body.messages ?? [], body.tools ?? []]);
+  return Math.ceil(Buffer.byteLength(text) / 4);
+}
+const counted = (model) => typeof model === 'string' && (model.endsWith('-counted') || model.endsWith('-count-error'));
 export const MAX_OUTPUT_TOKENS = 64000; // the largest max_tokens the mock's models accept
 if (TEXT_PARTS.join('') !== TEXT) throw new Error('anthropic mock: TEXT_PARTS must spell TEXT');
 if (JSON.stringify(JSON.parse(TOOL_INPUT_FRAGMENTS.join(''))) !== JSON.stringify(TOOL_INPUT)) {
@@ -286,7 +295,9 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
   }
 
   function route(req, res, record) {
-    if (record.path !== '/v1/messages') return sendError(res, record, 404, 'not_found_error', 'Not Found');
+    if (record.path !== '/v1/messages' && record.path !== '/v1/messages/count_tokens') {
+      return sendError(res, record, 404, 'not_found_error', 'Not Found');
+    }
     if (req.method !== 'POST') return sendError(res, record, 405, 'invalid_request_error', `Method ${req.method} not allowed`);
     const key = req.headers['x-api-key'];
     if (!key) return sendError(res, record, 401, 'authentication_error', 'x-api-key header is required');
@@ -297,6 +308,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
     if (record.body === undefined || record.body === null) {
       return sendError(res, record, 400, 'invalid_request_error', 'There was an error parsing the body of your request: not valid JSON');
     }
+    if (record.path === '/v1/messages/count_tokens') return countTokens(res, record);
     let toolNames;
     try {
       ({ toolNames } = validateBody(record.body));
@@ -371,7 +383,22 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
     return { blocks: [{ type: 'text', parts }], outputTokens: parts.length, stopReason, stopSequence };
   }
 
-  function inputUsage(model) {
+  // Anthropic API reference, "Count tokens in a Message": only the prompt members are accepted.
+  function countTokens(res, record) {
+    const b = record.body;
+    if (typeof b !== 'object' || Array.isArray(b)) return sendError(res, record, 400, 'invalid_request_error', 'body must be an object');
+    for (const k of Object.keys(b)) {
+      if (!COUNT_TOKENS_KEYS.includes(k)) return sendError(res, record, 400, 'invalid_request_error', `${k}: Extra inputs are not permitted`);
+    }
+    if (typeof b.model !== 'string') return sendError(res, record, 400, 'invalid_request_error', 'model: Field required');
+    if (!Array.isArray(b.messages)) return sendError(res, record, 400, 'invalid_request_error', 'messages: Field required');
+    if (b.model.endsWith('-count-error')) return sendError(res, record, 500, 'api_error', 'Internal server error');
+    record.counted = countInputTokens(b);
+    return sendJSON(res, record, 200, { input_tokens: record.counted });
+  }
+
+  function inputUsage(model, body) {
+    if (counted(model)) return { input_tokens: countInputTokens(body), cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
     if (typeof model === 'string' && model.endsWith('-cache-ttl')) return { ...CACHE_TTL_USAGE, cache_creation: { ...CACHE_TTL_USAGE.cache_creation } };
     if (typeof model === 'string' && model.endsWith('-long-context')) return { ...LONG_CONTEXT_USAGE, cache_creation: { ...LONG_CONTEXT_USAGE.cache_creation } };
     return { input_tokens: INPUT_TOKENS, cache_creation_input_tokens: CACHE_CREATION_TOKENS, cache_read_input_tokens: CACHE_READ_TOKENS };
@@ -385,7 +412,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
       const content = p.blocks.map((blk) => (blk.type === 'text'
         ? { type: 'text', text: blk.parts.join('') }
         : { type: 'tool_use', id: blk.id, name: blk.name, input: blk.input }));
-      const usage = { ...inputUsage(b.model), output_tokens: p.outputTokens, service_tier: 'standard' };
+      const usage = { ...inputUsage(b.model, b), output_tokens: p.outputTokens, service_tier: 'standard' };
       record.usage = usage;
       return sendJSON(res, record, 200, {
         id, type: 'message', role: 'assistant', model: b.model, content,
@@ -403,7 +430,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
       type: 'message_start',
       message: {
         id, type: 'message', role: 'assistant', model: b.model, content: [], stop_reason: null, stop_sequence: null,
-        usage: { ...inputUsage(b.model), output_tokens: 1, service_tier: 'standard' },
+        usage: { ...inputUsage(b.model, b), output_tokens: 1, service_tier: 'standard' },
       },
     });
     if (b.model === 'claude-ignore-limit') {
@@ -438,7 +465,7 @@ export async function startAnthropicUpstream({ apiKey } = {}) {
       send('content_block_stop', { type: 'content_block_stop', index });
     });
     send('message_delta', { type: 'message_delta', delta: { stop_reason: p.stopReason, stop_sequence: p.stopSequence }, usage: { output_tokens: p.outputTokens } });
-    record.usage = { ...inputUsage(b.model), output_tokens: p.outputTokens };
+    record.usage = { ...inputUsage(b.model, b), output_tokens: p.outputTokens };
     send('message_stop', { type: 'message_stop' });
     res.end();
   }

@@ -52,6 +52,14 @@ import { randomBytes } from 'node:crypto';
 export const TEXT = 'Hello from Gemini';
 export const TEXT_PARTS = ['Hello', ' from', ' Gem', 'ini'];
 export const PROMPT_TOKENS = 9;
+// countTokens (POST models/{model}:countTokens with {generateContentRequest}) answers
+// {totalTokens: countInputTokens(request)}; a model whose id ends in `-counted` is billed that
+// count as its prompt, one ending in `-count-error` too, but its count answers 500.
+export function countInputTokens(req) {
+  const text = JSON.stringify([req.systemInstruction ?? null, req.contents ?? [], req.tools ?? []]);
+  return Math.ceil(Buffer.byteLength(text) / 4);
+}
+const counted = (model) => typeof model === 'string' && (model.endsWith('-counted') || model.endsWith('-count-error'));
 export const THOUGHTS_TOKENS = 6;
 export const TOOL_NAME = 'get_weather';
 export const TOOL_ARGS = { city: 'Paris' };
@@ -218,7 +226,7 @@ export async function startGeminiUpstream({ apiKey } = {}) {
       let body = null;
       try { body = raw ? JSON.parse(raw) : null; } catch { body = undefined; }
       const url = new URL(req.url, 'http://upstream.invalid');
-      const m = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
+      const m = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/.exec(url.pathname);
       const record = {
         method: req.method, path: url.pathname, query: url.search, url: req.url,
         model: m ? decodeURIComponent(m[1]) : null, action: m ? m[2] : null,
@@ -278,6 +286,7 @@ export async function startGeminiUpstream({ apiKey } = {}) {
     if (record.body === undefined || record.body === null) {
       return sendError(res, record, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received. Unexpected token.');
     }
+    if (record.action === 'countTokens') return countTokens(res, record);
     let functionNames;
     try {
       ({ functionNames } = validateBody(record.body));
@@ -304,12 +313,32 @@ export async function startGeminiUpstream({ apiKey } = {}) {
   /**
    * Plans the answer: {pieces: [[part, ...] per stream chunk], finishReason, usage}.
    */
+  // Gemini API reference, "models.countTokens": `contents` or a whole `generateContentRequest`
+  // whose `model` is "models/{model}".
+  function countTokens(res, record) {
+    const b = record.body;
+    const g = field(b, 'generateContentRequest');
+    if (!g && !field(b, 'contents')) return sendError(res, record, 400, 'INVALID_ARGUMENT', 'contents or generateContentRequest is required');
+    if (g) {
+      if (field(g, 'model') !== `models/${record.model}`) return sendError(res, record, 400, 'INVALID_ARGUMENT', `generateContentRequest.model must be models/${record.model}`);
+      const { model: _model, ...request } = g; // GenerateContentRequest.model: only in countTokens
+      try { validateBody(request); } catch (err) {
+        if (err instanceof InvalidArgument) return sendError(res, record, 400, 'INVALID_ARGUMENT', err.message);
+        throw err;
+      }
+    }
+    if (record.model.endsWith('-count-error')) return sendError(res, record, 500, 'INTERNAL', 'An internal error has occurred.');
+    record.counted = countInputTokens(g ?? { contents: field(b, 'contents') });
+    return sendJSON(res, record, 200, { totalTokens: record.counted, promptTokensDetails: [{ modality: 'TEXT', tokenCount: record.counted }] });
+  }
+
   function plan(b, model, functionNames) {
     const limit = field(field(b, 'generationConfig'), 'maxOutputTokens') ?? Infinity;
     const contents = field(b, 'contents');
     const last = contents[contents.length - 1];
     const response = last.parts.map((p) => field(p, 'functionResponse')).find(Boolean);
     const usage = (prompt, candidates, thoughts = 0) => {
+      if (counted(model)) prompt = countInputTokens(b);
       const u = { promptTokenCount: prompt };
       if (candidates > 0) u.candidatesTokenCount = candidates;
       u.totalTokenCount = prompt + candidates + thoughts;

@@ -14,6 +14,7 @@
 #include "gateway/openai_request.h"
 #include "gateway/pipeline.h"
 #include "gateway/runtime.h"
+#include "gateway/tool_tokens.h"
 
 namespace pai::gateway {
 namespace od = simdjson::ondemand;
@@ -52,17 +53,26 @@ MemberCost CostOf(std::string_view key) {
 // agent resends its whole history with every request, so most of a long request's text was
 // counted on an earlier one. A cryptographic digest, so that no crafted text can collide with
 // another and borrow its (smaller) count. Bounded; cleared when full.
-int64_t CachedCount(const tokenizer::Encoding& enc, std::string_view text) {
+// `tool`: `text` is one tool definition's JSON, and the figure its ToolTokens() bound.
+int64_t CachedCount(const tokenizer::Encoding& enc, std::string_view text, bool tool = false) {
   constexpr size_t kMinCached = 1024;  // shorter texts: counting is as cheap as hashing
   constexpr size_t kMaxEntries = 4096;
-  if (text.size() < kMinCached) return enc.Count(text);
-  std::string key(SHA256_DIGEST_LENGTH + 1, '\0');
+  auto compute = [&] {
+    if (!tool) return enc.Count(text);
+    boost::system::error_code ec;
+    const json::value v = json::parse(text, ec);
+    return ec ? enc.Count(text) + kToolSlack : ToolTokens(v, enc);
+  };
+  // Tools are cached whatever their size: rendering one costs a parse, more than a hash.
+  if (!tool && text.size() < kMinCached) return compute();
+  std::string key(SHA256_DIGEST_LENGTH + 2, '\0');
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
          reinterpret_cast<unsigned char*>(key.data()));
-  key.back() = static_cast<char>(enc.id());
+  key[SHA256_DIGEST_LENGTH] = static_cast<char>(enc.id());
+  key.back() = tool ? 't' : 'c';
   thread_local absl::flat_hash_map<std::string, int64_t> cache;
   if (auto it = cache.find(key); it != cache.end()) return it->second;
-  const int64_t n = enc.Count(text);
+  const int64_t n = compute();
   if (cache.size() >= kMaxEntries) cache.clear();
   cache.emplace(std::move(key), n);
   return n;
@@ -213,7 +223,7 @@ class ChatCounter {
       SIMDJSON_TRY(std::move(item).get(tool));
       std::string_view raw;
       SIMDJSON_TRY(RawJson(tool, &raw));
-      total_ += CachedCount(enc_, raw) + kTokensPerTool;
+      total_ += CachedCount(enc_, raw, /*tool=*/true);
       any = true;
     }
     if (any) total_ += kToolsEnd;
@@ -319,7 +329,7 @@ class ResponsesCounter {
   void Tools(const json::value& v) {
     if (!v.is_array()) return Value(v);
     for (const json::value& tool : v.get_array()) {
-      total_ += CachedCount(enc_, json::serialize(tool)) + kTokensPerTool;
+      total_ += CachedCount(enc_, json::serialize(tool), /*tool=*/true);
     }
     if (!v.get_array().empty()) total_ += kToolsEnd;
   }

@@ -13,10 +13,12 @@
 //     with 11 tokens around the function's name and arguments and a result with 11 around its
 //     name and content (`<|start|>functions.NAME to=assistant<|channel|>commentary<|message|>
 //     … <|end|>`), of which the message framing counts 4;
-//   - tools / functions: the tokens of each tool's JSON text plus kTokensPerTool, and
-//     kToolsEnd once (the cookbook's measured rendering costs at most func_init 10 + func_end
-//     12, and 3 + the key, type and description per property; the JSON text spends more than
-//     3 tokens of punctuation and key names per property);
+//   - tools / functions: each function tool as the TypeScript-like declaration OpenAI
+//     published for its models' prompts (the harmony format; tool_tokens.h: properties that are
+//     not plain types as their JSON text) plus kToolSlack, any other tool as its JSON text, and
+//     kToolsEnd once: the `# Tools` / `## functions` / `namespace functions { … }` frame (13),
+//     the developer message's framing (4) and the system line that routes calls to
+//     `functions` (15);
 //   - any other member that is not a sampling or transport parameter (response_format,
 //     tool_choice, unknown members): the tokens of its JSON text;
 //   - image parts (`image_url`): kImageTokens each; audio and file parts: their bytes.
@@ -52,8 +54,7 @@ inline constexpr int64_t kImageTokens = 2000;  // upper bound per image part (hi
 inline constexpr int64_t kTokensPerMessage = 3;
 inline constexpr int64_t kTokensPerName = 1;
 inline constexpr int64_t kReplyPriming = 3;
-inline constexpr int64_t kTokensPerTool = 10;
-inline constexpr int64_t kToolsEnd = 12;
+inline constexpr int64_t kToolsEnd = 32;
 inline constexpr int64_t kTokensPerToolCall = 11;
 inline constexpr int64_t kTokensPerToolResult = 8;
 inline constexpr int64_t kUnknownToolName = 16;

@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   int64_t drain_ms = opts.drain_timeout.count();
   int64_t watch_ms = opts.watch_interval.count();
   int64_t stream_duration_ms = opts.stream_limits.max_duration.count();
+  int64_t stream_ms_per_token = opts.stream_limits.ms_per_token.count();
 
   app.add_option("-f,--file", opts.config_paths,
                  "Manifest file or directory (repeatable); none: embedded default config");
@@ -164,7 +165,12 @@ int main(int argc, char** argv) {
                  "Most bytes of one provider stream (also the bound without an output limit)")
       ->capture_default_str();
   app.add_option("--max-stream-duration-ms", stream_duration_ms,
-                 "Longest provider stream, response header to last byte")
+                 "Longest provider stream, response header to last byte (also the bound "
+                 "without an output limit)")
+      ->capture_default_str();
+  app.add_option("--stream-ms-per-token", stream_ms_per_token,
+                 "Provider stream time allowed per output token of the request's limit, after "
+                 "120 s for the first token")
       ->capture_default_str();
   app.add_option("--drain-timeout-ms", drain_ms, "Grace period for in-flight requests on SIGTERM")
       ->capture_default_str();
@@ -262,6 +268,7 @@ int main(int argc, char** argv) {
   opts.drain_timeout = std::chrono::milliseconds(drain_ms);
   opts.watch_interval = std::chrono::milliseconds(watch_ms);
   opts.stream_limits.max_duration = std::chrono::milliseconds(stream_duration_ms);
+  opts.stream_limits.ms_per_token = std::chrono::milliseconds(stream_ms_per_token);
 
   // A wrongly exposed admin listener is refused before anything else starts.
   if (auto admin = pai::gateway::AdminAuth::FromOptions(opts); !admin.ok()) {

@@ -49,10 +49,21 @@ size_t StreamByteBound(const StreamLimits& limits, std::optional<int64_t> output
   return std::min(bound, limits.max_stream_bytes);
 }
 
+std::chrono::milliseconds StreamDurationBound(const StreamLimits& limits,
+                                              std::optional<int64_t> output_limit) {
+  if (!output_limit || *output_limit < 0) return limits.max_duration;
+  const size_t per_token = static_cast<size_t>(std::max<int64_t>(0, limits.ms_per_token.count()));
+  const size_t ms = SatAdd(static_cast<size_t>(StreamLimits::kSlackDuration.count()),
+                           SatMul(static_cast<size_t>(*output_limit), per_token));
+  const size_t ceiling = static_cast<size_t>(std::max<int64_t>(0, limits.max_duration.count()));
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min(ms, ceiling)));
+}
+
 StreamMeter::StreamMeter(const StreamLimits& limits, std::optional<int64_t> output_limit,
                          size_t request_bytes, Clock::time_point start)
     : max_bytes_(StreamByteBound(limits, output_limit, request_bytes)),
-      deadline_(start + limits.max_duration) {}
+      max_duration_(StreamDurationBound(limits, output_limit)),
+      deadline_(start + max_duration_) {}
 
 absl::Status StreamLimitError(StreamLimit limit, const StreamLimits& limits,
                               const StreamMeter& meter) {
@@ -65,7 +76,8 @@ absl::Status StreamLimitError(StreamLimit limit, const StreamLimits& limits,
     case StreamLimit::kDuration:
       return MakeHttpError(504,
                            pai::StrCat("The model provider's stream ran longer than ",
-                                       limits.max_duration.count() / 1000, " s"),
+                                       meter.max_duration().count() / 1000,
+                                       " s for the request's output limit"),
                            "upstream_stream_timeout");
     default:
       return MakeHttpError(502,

@@ -9,7 +9,10 @@
 //    (and never above max_stream_bytes, which is also the bound without an output limit);
 //    responses echo the request (the Responses API's response.created / .in_progress /
 //    .completed events carry its instructions and tools), hence the request term;
-//  - duration: from the response header to the end of the stream.
+//  - duration: from the response header to the end of the stream, at most
+//      kSlackDuration + output limit × ms_per_token
+//    (and never above max_duration, which is also the bound without an output limit): a
+//    provider that ignores the limit cannot hold the slot for an hour on a 100-token call.
 // Past a bound the gateway ends the stream towards the client with the API's error event.
 //
 // Thread safety: StreamMeter is per stream (one shard thread); the rest is immutable.
@@ -32,8 +35,10 @@ struct StreamLimits {
   size_t max_event_bytes = 4u << 20;   // one SSE event (raw bytes, blank line included)
   size_t bytes_per_token = 4096;       // provider bytes allowed per output token
   size_t max_stream_bytes = 256u << 20;  // ceiling; the bound when no output limit applies
-  std::chrono::milliseconds max_duration{3'600'000};
+  std::chrono::milliseconds max_duration{3'600'000};  // ceiling; the bound without an output limit
+  std::chrono::milliseconds ms_per_token{50};  // stream time allowed per output token (≥ 20/s)
   static constexpr size_t kSlackBytes = 1u << 20;
+  static constexpr std::chrono::milliseconds kSlackDuration{120'000};  // time to first token
   static constexpr size_t kRequestEchoes = 4;
 };
 
@@ -45,6 +50,11 @@ std::string_view StreamLimitLabel(StreamLimit limit);
 // limited to `output_limit` tokens (unset: no limit known). Saturating.
 size_t StreamByteBound(const StreamLimits& limits, std::optional<int64_t> output_limit,
                        size_t request_bytes);
+
+// StreamDurationBound() is the duration bound for an output limit of `output_limit` tokens
+// (unset: no limit known). Saturating.
+std::chrono::milliseconds StreamDurationBound(const StreamLimits& limits,
+                                              std::optional<int64_t> output_limit);
 
 // StreamMeter: counts one stream's provider bytes against its bounds.
 class StreamMeter {
@@ -63,10 +73,12 @@ class StreamMeter {
 
   Clock::time_point deadline() const { return deadline_; }
   size_t max_bytes() const { return max_bytes_; }
+  std::chrono::milliseconds max_duration() const { return max_duration_; }
   size_t bytes() const { return bytes_; }
 
  private:
   size_t max_bytes_;
+  std::chrono::milliseconds max_duration_;
   size_t bytes_ = 0;
   Clock::time_point deadline_;
 };

@@ -419,5 +419,23 @@ TEST_CASE("stream byte bound follows the output limit and saturates") {
   CHECK(!m.Add(1));
 }
 
+TEST_CASE("stream duration bound follows the output limit, capped, and saturates") {
+  using std::chrono::milliseconds;
+  StreamLimits l;
+  CHECK(StreamDurationBound(l, std::nullopt) == l.max_duration);
+  // 100 tokens: 120 s to the first token + 100 × 50 ms, not the hour of --max-stream-duration-ms.
+  CHECK(StreamDurationBound(l, 100) == StreamLimits::kSlackDuration + milliseconds(5000));
+  CHECK(StreamDurationBound(l, 1'000'000) == l.max_duration);
+  CHECK(StreamDurationBound(l, INT64_MAX) == l.max_duration);
+  l.max_duration = milliseconds(300);
+  CHECK(StreamDurationBound(l, 100) == milliseconds(300));  // the ceiling still applies
+  const auto t0 = StreamMeter::Clock::now();
+  StreamLimits d;
+  StreamMeter m(d, 100, 0, t0);
+  CHECK(m.deadline() == t0 + StreamLimits::kSlackDuration + milliseconds(5000));
+  CHECK(!m.Expired(t0 + StreamLimits::kSlackDuration));
+  CHECK(m.Expired(m.deadline()));
+}
+
 }  // namespace
 }  // namespace pai::gateway

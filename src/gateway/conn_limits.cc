@@ -46,7 +46,8 @@ ResourceMetrics::ResourceMetrics() : registry(std::make_shared<prometheus::Regis
       gauge("pai_gateway_client_connections_max",
             "The client-connection cap (--max-connections, or derived from RLIMIT_NOFILE).");
   evicted = counter("pai_gateway_client_connections_evicted_total",
-                    "Idle client connections closed to make room for a new one at the cap.");
+                    "Idle client connections (agent or admin listener) closed to make room for a new one "
+                    "at the cap.");
   refused = counter("pai_gateway_client_connections_refused_total",
                     "Client connections closed at once: at the cap with no idle one to evict.");
   body_bytes = gauge("pai_gateway_request_body_buffer_bytes",

@@ -308,7 +308,7 @@ net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
       continue;
     }
     beast::error_code ignored;
-    if (admin ? admin_conns_ >= kMaxAdminConnections : !AdmitClient(shard)) {
+    if (admin ? !AdmitAdmin() : !AdmitClient(shard)) {
       socket.close(ignored);  // at the cap with nothing idle to evict
       resource_metrics_.refused->Increment();
       continue;
@@ -343,6 +343,20 @@ bool GatewayImpl::AdmitClient(Shard* shard) {
     resource_metrics_.evicted->Increment();
     beast::error_code ignored;
     c->stream.socket().close(ignored);  // frees the descriptor now; its read ends aborted
+    return true;
+  }
+  return false;
+}
+
+bool GatewayImpl::AdmitAdmin() {
+  if (admin_conns_ < kMaxAdminConnections) return true;
+  for (AdminConn* c : admin_list_) {
+    if (!c->idle || c->evicted) continue;
+    c->evicted = true;
+    --admin_conns_;
+    resource_metrics_.evicted->Increment();
+    beast::error_code ignored;
+    c->stream->socket().close(ignored);
     return true;
   }
   return false;
@@ -506,15 +520,23 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
 net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  struct Count {  // counted by AcceptLoop
-    size_t& n;
-    ~Count() { --n; }
-  } count{admin_conns_};
+  AdminConn self{&stream};
+  struct Registration {  // counted by AcceptLoop; evictable while registered
+    GatewayImpl* gw;
+    AdminConn* conn;
+    std::list<AdminConn*>::iterator it;
+    ~Registration() {
+      gw->admin_list_.erase(it);
+      if (!conn->evicted) --gw->admin_conns_;
+    }
+  } registration{this, &self, admin_list_.insert(admin_list_.end(), &self)};
   for (;;) {
     http::request<http::string_body> req;
     stream.expires_after(options_.idle_timeout);
+    self.idle = true;
     auto [ec, n] = co_await http::async_read(stream, buffer, req, kTuple);
-    if (ec) break;
+    self.idle = false;
+    if (ec || self.evicted) break;
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
     http::response<http::string_body> res{http::status::ok, req.version()};

@@ -94,6 +94,26 @@ test('connections: --max-connections caps client connections; the oldest idle on
   assert.equal(sumMetric(m, 'pai_gateway_client_connections_max'), 8);
 });
 
+test('connections: idle and half-sent admin connections cannot lock probes and scrapers out (evicted at the admin cap)', { timeout: 60000 }, async (t) => {
+  const S = await startBudgetStack({ agents: { coder: { models: [MINI] } } });
+  t.after(() => S.cleanup());
+  const adminPort = Number(new URL(S.gw.adminURL).port);
+  // 40 silent sockets and 8 that send half a request header (slowloris), past the cap of 32.
+  const idle = await openIdle(adminPort, 40);
+  t.after(() => idle.destroy());
+  const slow = await openIdle(adminPort, 8);
+  t.after(() => slow.destroy());
+  for (const s of slow.socks) s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    const res = await withTimeout(fetch(`${S.gw.adminURL}${path}`), 10000, `${path} with the admin cap full`);
+    assert.equal(res.status, 200, path);
+    await res.text();
+  }
+  assert.ok(idle.closedCount() + slow.closedCount() >= 3, 'the oldest idle connections made room');
+  const m = await scrape(S.gw);
+  assert.ok(sumMetric(m, 'pai_gateway_client_connections_evicted_total') >= 3);
+});
+
 test('request bodies: 100 connections declaring 32 MiB neither reserve memory nor block a real call; beyond the budget they get 503 at once', { timeout: 60000 }, async (t) => {
   const S = await startBudgetStack({ agents: { coder: { models: [MINI] } } });
   t.after(() => S.cleanup());

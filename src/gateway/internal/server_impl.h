@@ -122,6 +122,9 @@ class GatewayImpl {
   // AdmitClient(): at the shard's connection cap, evicts its oldest idle connection; false
   // when none is idle (the new connection is then closed).
   bool AdmitClient(Shard* shard);
+  // AdmitAdmin(): the same for the admin listener (kMaxAdminConnections): idle or slow
+  // connections cannot lock probes and scrapers out.
+  bool AdmitAdmin();
   // RefuseBodyBudget(): 503 server_overloaded (the request-body budget is full), then close.
   net::awaitable<void> RefuseBodyBudget(ClientConn* conn, std::string_view target);
   absl::Status LoadConfig();
@@ -156,7 +159,15 @@ class GatewayImpl {
   ResourceMetrics resource_metrics_;
   BodyBudget body_budget_{options_.max_buffered_body_bytes, &resource_metrics_};
   size_t shard_conn_cap_ = 0;   // client connections per shard
-  size_t admin_conns_ = 0;      // open admin connections (shard 0's thread)
+  size_t admin_conns_ = 0;      // open admin connections, not evicted (shard 0's thread)
+  // AdminConn: one admin connection, registered while its ServeAdmin() frame lives; `idle`
+  // while it waits for (or reads) a request, so that it may be evicted at the cap.
+  struct AdminConn {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;
+    bool evicted = false;
+  };
+  std::list<AdminConn*> admin_list_;  // in accept order (shard 0's thread)
   std::unique_ptr<BlockingWorker> audit_worker_;  // /audit queries, one at a time
 
  private:

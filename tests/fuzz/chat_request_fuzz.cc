@@ -1,6 +1,8 @@
-// Fuzz target: the OpenAI request parsers (chat completions, embeddings) and the upstream body
-// rewrite of an accepted chat request (src/gateway/openai_request.h).
+// Fuzz target: the OpenAI request parsers (chat completions, embeddings), the upstream body
+// rewrite of an accepted chat request (src/gateway/openai_request.h) and its input token bound
+// (src/gateway/input_tokens.h: messages, tool calls, tool definitions rendered as declarations).
 #include "fuzz.h"
+#include "gateway/input_tokens.h"
 #include "gateway/openai_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -11,6 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     opts.model_id = "gpt-4o-mini";
     opts.output_limit = 100;
     (void)pai::gateway::BuildUpstreamChatBody(body, *chat, opts);
+    const auto& enc = pai::tokenizer::Encoding::Get(pai::tokenizer::EncodingId::kO200kBase);
+    std::string again(pai::fuzz::Input(data, size));
+    auto bound = pai::gateway::ChatInputTokens(again, enc);
+    if (bound.ok() && *bound < 0) __builtin_trap();  // a bound is never negative
   }
   std::string body2(pai::fuzz::Input(data, size));
   (void)pai::gateway::ParseEmbeddingsRequest(body2);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "gateway/input_tokens.h"
 #include "gateway/mock_provider.h"
 #include "gateway/stream_limits.h"
 #include "gateway/usage.h"
@@ -288,7 +289,9 @@ TEST_CASE("mock script step 1 streamed: id/type/name first, arguments in fragmen
     CHECK(r.tool_calls()[0].id == "call_mock_2");
     CHECK(r.usage().present);
     CHECK(r.usage().completion_tokens > 0);
-    CHECK(r.usage().prompt_tokens == static_cast<int64_t>(body.size() / 4 + 1));
+    // The mock bills what OpenAI would: the request's o200k_base bound (input_tokens.h).
+    CHECK(r.usage().prompt_tokens ==
+          *ChatInputTokens(body, tokenizer::Encoding::Get(tokenizer::EncodingId::kO200kBase)));
   }
 }
 

@@ -5,8 +5,11 @@
 #   3. gateway  : wrk → pai-gateway → upstream
 #   4. +budgets : the same gateway, an agent with every budget and limit on (none refuses)
 #   5. +guard   : the same gateway, an agent with the builtin guard on prompts and responses
-#   6. -audit   : a second gateway with --no-audit (rows 3-4 write the audit chain, fsync
-#                 group commit, and hold each response until its record is durable)
+#   6. -audit   : a second gateway with --no-audit (rows 3-5 write the audit chain and hold
+#                 each response until its record is written: --audit-sync group, the default,
+#                 which syncs within 10 ms)
+#   7. strict   : a third gateway with --audit-sync strict (each response waits for its
+#                 record's fdatasync)
 # Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
 # The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
 # chat.completion object (non-streaming). Same connections (64), same duration, same body.
@@ -148,6 +151,11 @@ cp -r "$WORK/state" "$WORK/state-noaudit"
 "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state-noaudit" --threads "$WORKERS" --no-access-log --no-audit \
   2> "$WORK/gateway-noaudit.log" & pids+=($!)
+# The same gateway with the strict audit mode (fdatasync before each success).
+cp -r "$WORK/state-noaudit" "$WORK/state-strict"
+"$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --state-dir "$WORK/state-strict" --threads "$WORKERS" --no-access-log --audit-sync strict \
+  2> "$WORK/gateway-strict.log" & pids+=($!)
 listen_port() {  # the port of the "listening" JSON line a gateway logs
   local port=""
   for _ in $(seq 1 200); do
@@ -160,6 +168,7 @@ listen_port() {  # the port of the "listening" JSON line a gateway logs
 }
 GW_PORT=$(listen_port "$WORK/gateway.log")
 GW2_PORT=$(listen_port "$WORK/gateway-noaudit.log")
+GW3_PORT=$(listen_port "$WORK/gateway-strict.log")
 for p in $UP_PORT $NGX_PORT; do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$p/" && break; sleep 0.05; done
 done
@@ -205,6 +214,7 @@ read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/com
 read -r B_RPS B_P50 B_P99 < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
 read -r U_RPS U_P50 U_P99 < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
 read -r A_RPS A_P50 A_P99 < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r S_RPS S_P50 S_P99 < <(run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")
 
 printf '\n%-9s %12s %10s %10s\n' setup "requests/s" "p50 ms" "p99 ms"
 printf '%-9s %12.0f %10.3f %10.3f\n' direct "$D_RPS" "$D_P50" "$D_P99"
@@ -213,10 +223,12 @@ printf '%-9s %12.0f %10.3f %10.3f\n' gateway "$G_RPS" "$G_P50" "$G_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' +budgets "$B_RPS" "$B_P50" "$B_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' +guard "$U_RPS" "$U_P50" "$U_P99"
 printf '%-9s %12.0f %10.3f %10.3f\n' -audit "$A_RPS" "$A_P50" "$A_P99"
+printf '%-9s %12.0f %10.3f %10.3f\n' strict "$S_RPS" "$S_P50" "$S_P99"
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'
 awk -v b="$B_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with budgets on / off throughput ratio: %.2f\n", b / g }'
 awk -v u="$U_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with builtin guard on / off throughput ratio: %.2f\n", u / g }'
 awk -v g="$G_RPS" -v a="$A_RPS" -v gp="$G_P50" -v ap="$A_P50" 'BEGIN { printf "gateway with audit chain on / off throughput ratio: %.2f (p50 latency %.2fx)\n", g / a, gp / ap }'
+awk -v s="$S_RPS" -v g="$G_RPS" -v sp="$S_P50" -v gp="$G_P50" 'BEGIN { printf "strict / group audit sync throughput ratio: %.2f (p50 latency %.2fx)\n", s / g, sp / gp }'
 echo "(connections=$CONNS duration=$DURATION proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"

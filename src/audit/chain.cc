@@ -206,6 +206,7 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
   }
   chain->next_seq_ = chain->head_seq_ + 1;
   chain->durable_seq_ = chain->head_seq_;
+  chain->written_seq_ = chain->head_seq_;
   const std::string cp_path = chain->options_.dir + "/" + kCheckpointFile;
   chain->checkpoint_fd_ = ::open(cp_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (chain->checkpoint_fd_ < 0) {
@@ -220,8 +221,12 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
           pai::StrCat(cp_path, ": cannot checkpoint the recovered head: ", std::strerror(errno)));
     }
   }
+  chain->synced_seq_ = chain->head_seq_;
   chain->last_checkpoint_ = chain->options_.now();
   chain->writer_ = std::thread([c = chain.get()] { c->WriterLoop(); });
+  if (chain->options_.sync == Sync::kGroup) {
+    chain->syncer_ = std::thread([c = chain.get()] { c->SyncLoop(); });
+  }
   return chain;
 }
 
@@ -242,6 +247,12 @@ void Chain::Close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 void Chain::Emit(Event event) { EmitSeq(std::move(event)); }
@@ -304,14 +315,41 @@ bool Chain::WriteBatch(std::vector<Chain::Pending>& batch) {
     Fail(pai::StrCat("write: ", std::strerror(errno)));
     return false;
   }
-  if (::fsync(fd_) != 0) {  // a failed fsync is fatal: the page cache state is unknown
-    Fail(pai::StrCat("fsync: ", std::strerror(errno)));
-    return false;
-  }
+  written_seq_ = head_seq_;
+  if (options_.sync == Sync::kStrict) return SyncNow();
+  sync_cv_.notify_one();
   return true;
 }
 
+bool Chain::SyncNow() {
+  std::lock_guard<std::mutex> lock(sync_mu_);  // one sync at a time; synced_seq_ only grows
+  const uint64_t target = written_seq_.load();
+  if (target <= synced_seq_.load()) return true;
+  if (::fdatasync(fd_) != 0) {  // a failed sync is fatal: the page cache state is unknown
+    Fail(pai::StrCat("fdatasync: ", std::strerror(errno)));
+    return false;
+  }
+  synced_seq_ = target;
+  return true;
+}
+
+void Chain::SyncLoop() {
+  const auto interval = absl::ToChronoMicroseconds(options_.sync_interval);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return sync_stop_ || written_seq_.load() > synced_seq_.load(); });
+      if (sync_stop_ && written_seq_.load() <= synced_seq_.load()) return;
+      // Records written in the next `interval` share this sync; none waits longer for one.
+      if (!sync_stop_) sync_cv_.wait_for(lock, interval, [&] { return sync_stop_; });
+    }
+    if (!SyncNow() || !healthy_) return;
+  }
+}
+
 bool Chain::WriteCheckpoint() {
+  // A checkpoint covers only synced records: after an OS crash it never names lost ones.
+  if (!SyncNow()) return false;
   const std::string canonical = CanonicalCheckpoint(
       head_seq_, head_mac_, FormatRfc3339Millis(options_.now()), options_.key.id);
   const std::string line = WithMac(canonical, HmacHex(options_.key.bytes, canonical));

@@ -9,9 +9,17 @@
 // "<dir>/checkpoints.jsonl" at least once a second while records are written, at Open() for the
 // recovered head (a crash may have left the newest records uncovered) and at every Close().
 //
-// Durability: one writer thread batches pending records (group commit): write(2) then
-// fsync(2); only then is a record durable and its waiters called. A failed write or fsync stops
-// the chain (healthy() turns false, nothing is retried); records emitted afterwards fail.
+// Durability (docs/audit.md, "Durability"): one writer thread batches pending records (group
+// commit) and write(2)s each batch. Two promises, by ChainOptions::sync:
+//  - kGroup (default): a record is acknowledged (WhenDurable() calls `done(true)`) once
+//    written: it is in the kernel's page cache and survives the process being killed (kill -9).
+//    A syncer thread fdatasync(2)s what was written within sync_interval (10 ms) of it, so an
+//    OS crash or power loss loses at most the records of the last interval and the fsync time.
+//  - kStrict: acknowledged only after the batch's fdatasync(2): an OS crash loses nothing
+//    acknowledged; each call waits for a disk flush.
+// Checkpoints cover only synced records (the chain is synced before each). A failed write or
+// sync stops the chain (healthy() turns false, nothing is retried); records emitted afterwards
+// fail.
 //
 // Thread safety: Emit(), WhenDurable(), healthy() from any thread.
 #pragma once
@@ -46,9 +54,14 @@ absl::StatusOr<Key> LoadKeyFile(const std::string& path);
 // LoadOrCreateKey() loads "<dir>/key", creating a random 256-bit key (mode 0600) when absent.
 absl::StatusOr<Key> LoadOrCreateKey(const std::string& dir);
 
+// Sync: when a record is acknowledged (see Durability above).
+enum class Sync { kGroup, kStrict };
+
 struct ChainOptions {
   std::string dir;  // "<state-dir>/audit"
   Key key;
+  Sync sync = Sync::kGroup;
+  absl::Duration sync_interval = absl::Milliseconds(10);  // kGroup: written → synced, at most
   absl::Duration checkpoint_interval = absl::Seconds(1);
   size_t max_pending = 65536;  // Emit() blocks (backpressure) beyond this many queued records
   std::function<absl::Time()> now = [] { return absl::Now(); };
@@ -67,15 +80,17 @@ class Chain final : public EventSink {
   void Emit(Event event) override;
   uint64_t EmitSeq(Event event) override;
 
-  // WhenDurable() calls `done(ok)` once record `seq` is fsynced (ok) or the chain stopped
-  // (false) — possibly immediately, on the calling thread, otherwise on the writer thread.
+  // WhenDurable() calls `done(ok)` once record `seq` is acknowledged — written (kGroup) or
+  // synced (kStrict) — (ok) or the chain stopped (false); possibly immediately, on the calling
+  // thread, otherwise on the writer thread.
   void WhenDurable(uint64_t seq, std::function<void(bool)> done);
 
   // Close() writes the queued records, a final checkpoint, and stops the writer.
   void Close();
 
   bool healthy() const { return healthy_.load(); }
-  uint64_t durable_seq() const { return durable_seq_.load(); }
+  uint64_t durable_seq() const { return durable_seq_.load(); }  // acknowledged
+  uint64_t synced_seq() const { return synced_seq_.load(); }    // on disk (fdatasync)
   uint64_t records_written() const { return written_.load(); }
   const std::string& dir() const { return options_.dir; }
 
@@ -90,6 +105,9 @@ class Chain final : public EventSink {
   bool WriteBatch(std::vector<Pending>& batch);
   bool WriteCheckpoint();
   void Fail(const std::string& what);
+  // SyncLoop(): the kGroup syncer thread. SyncNow(): fdatasync what was written; false on error.
+  void SyncLoop();
+  bool SyncNow();
 
   ChainOptions options_;
   int fd_ = -1;
@@ -107,9 +125,15 @@ class Chain final : public EventSink {
   bool stop_ = false;
   bool writer_idle_ = false;  // guarded by mu_: the writer waits for records
   std::atomic<bool> healthy_{true};
-  std::atomic<uint64_t> durable_seq_{0};
+  std::atomic<uint64_t> durable_seq_{0};  // acknowledged
   std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> written_seq_{0};  // newest record written to the file
+  std::atomic<uint64_t> synced_seq_{0};   // newest record fdatasync'ed
+  std::mutex sync_mu_;                    // guards sync_stop_ and SyncNow()
+  std::condition_variable sync_cv_;
+  bool sync_stop_ = false;
   std::thread writer_;
+  std::thread syncer_;
 };
 
 // VerifyResult: the outcome of checking a chain.

@@ -182,6 +182,18 @@ int main(int argc, char** argv) {
                "Write the HMAC audit chain in <state-dir>/audit (default on)");
   app.add_option("--audit-key-file", opts.audit_key_files,
                  "Audit HMAC key (hex); repeatable: the first signs, all verify (rotation)");
+  std::string audit_sync = "group";
+  app.add_option("--audit-sync", audit_sync,
+                 "When an audit record is acknowledged (a call's success waits for it): group = "
+                 "written, survives kill -9, synced within --audit-sync-interval-ms; strict = "
+                 "synced to disk (survives an OS crash)")
+      ->check(CLI::IsMember({"group", "strict"}))
+      ->capture_default_str();
+  int64_t audit_sync_ms = opts.audit_sync_interval.count();
+  app.add_option("--audit-sync-interval-ms", audit_sync_ms,
+                 "group: longest time from a record's write to its sync")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
 
   auto* token = app.add_subcommand("token", "Mint, list or revoke agent tokens");
@@ -269,6 +281,8 @@ int main(int argc, char** argv) {
   opts.watch_interval = std::chrono::milliseconds(watch_ms);
   opts.stream_limits.max_duration = std::chrono::milliseconds(stream_duration_ms);
   opts.stream_limits.ms_per_token = std::chrono::milliseconds(stream_ms_per_token);
+  opts.audit_sync_strict = audit_sync == "strict";
+  opts.audit_sync_interval = std::chrono::milliseconds(audit_sync_ms);
 
   // A wrongly exposed admin listener is refused before anything else starts.
   if (auto admin = pai::gateway::AdminAuth::FromOptions(opts); !admin.ok()) {

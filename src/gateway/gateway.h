@@ -44,6 +44,10 @@ struct GatewayOptions {
   // Without key files, "<state_dir>/audit/key" is used (created on first start).
   bool audit = true;
   std::vector<std::string> audit_key_files;
+  // Durability of an acknowledged record (docs/audit.md, "Durability"): written, synced within
+  // audit_sync_interval (default); or synced before the call's success shows (strict).
+  bool audit_sync_strict = false;
+  std::chrono::milliseconds audit_sync_interval{10};
 
   // Admin listener (docs/configuration.md, "Admin listener"): a file holding the bearer token
   // that /audit, /audit/verify, /usage (and /metrics with metrics_auth) require; mandatory

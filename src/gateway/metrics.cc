@@ -147,16 +147,24 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Add({});
   audit_wait_ = &prometheus::BuildHistogram()
                      .Name("pai_gateway_audit_wait_seconds")
-                     .Help("Time a request waited for its audit records to be fsynced (group "
-                           "commit) before its response completed.")
+                     .Help("Time a request waited for its audit records to be acknowledged "
+                           "(written; synced with --audit-sync strict) before its response "
+                           "completed.")
                      .Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{
                                   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1});
   audit_records_ = &prometheus::BuildGauge()
                         .Name("pai_gateway_audit_durable_seq")
-                        .Help("Sequence number of the newest fsynced audit record.")
+                        .Help("Sequence number of the newest acknowledged audit record "
+                              "(written; synced with --audit-sync strict).")
                         .Register(*registry_)
                         .Add({});
+  audit_synced_ = &prometheus::BuildGauge()
+                       .Name("pai_gateway_audit_synced_seq")
+                       .Help("Sequence number of the newest audit record synced to disk "
+                             "(fdatasync).")
+                       .Register(*registry_)
+                       .Add({});
   audit_healthy_ = &prometheus::BuildGauge()
                         .Name("pai_gateway_audit_healthy")
                         .Help("1 while the audit chain accepts records, 0 after a write or "

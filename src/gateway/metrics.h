@@ -103,6 +103,7 @@ class Metrics {
   prometheus::Histogram& audit_wait() { return *audit_wait_; }
   prometheus::Gauge& audit_records() { return *audit_records_; }
   prometheus::Gauge& audit_healthy() { return *audit_healthy_; }
+  prometheus::Gauge& audit_synced() { return *audit_synced_; }
   // fallbacks(): why a request moved to the next model of its chain.
   enum class FallbackReason { kOverBudget = 0, kUpstream429, kUpstream5xx, kUpstreamTimeout,
                               kUpstreamError, kCount };
@@ -140,6 +141,7 @@ class Metrics {
   prometheus::Histogram* audit_wait_;
   prometheus::Gauge* audit_records_;
   prometheus::Gauge* audit_healthy_;
+  prometheus::Gauge* audit_synced_;
 };
 
 }  // namespace pai::gateway

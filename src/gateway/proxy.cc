@@ -172,8 +172,9 @@ absl::Status NotAudited() {
                        "audit_unavailable");
 }
 
-// WaitDurable() suspends the request until the audit chain has fsynced record `seq`: the
-// chain's writer thread posts the wake-up to this shard. False when the chain stopped.
+// WaitDurable() suspends the request until the audit chain has acknowledged record `seq`
+// (written, or synced in strict mode): the chain's writer thread posts the wake-up to this
+// shard. False when the chain stopped.
 net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
   auto ex = co_await net::this_coro::executor;
   struct State {

@@ -570,6 +570,7 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
       if (chain_) {
         metrics_.audit_records().Set(static_cast<double>(chain_->durable_seq()));
         metrics_.audit_healthy().Set(chain_->healthy() ? 1 : 0);
+        metrics_.audit_synced().Set(static_cast<double>(chain_->synced_seq()));
       }
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = metrics_.Serialize() + resource_metrics_.Serialize();
@@ -847,6 +848,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   if (options_.audit) {
     audit::ChainOptions copts;
     copts.dir = options_.state_dir + "/audit";
+    copts.sync = options_.audit_sync_strict ? audit::Sync::kStrict : audit::Sync::kGroup;
+    copts.sync_interval = absl::FromChrono(options_.audit_sync_interval);
     auto key = options_.audit_key_files.empty() ? audit::LoadOrCreateKey(copts.dir)
                                                 : audit::LoadKeyFile(options_.audit_key_files[0]);
     if (!key.ok()) {

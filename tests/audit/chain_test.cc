@@ -65,6 +65,56 @@ void WriteLines(const std::string& path, const std::vector<std::string>& lines) 
   for (const auto& l : lines) out << l << "\n";
 }
 
+// EmitOne(): one record; resolves with (acknowledged ok, synced_seq at that moment).
+std::pair<bool, uint64_t> EmitAndWait(Chain& chain, uint64_t* seq) {
+  Event e;
+  e.type = "LLM_CALL";
+  e.ns = "default";
+  e.agent = "coder";
+  *seq = chain.EmitSeq(std::move(e));
+  std::promise<std::pair<bool, uint64_t>> ack;
+  chain.WhenDurable(*seq, [&](bool ok) { ack.set_value({ok, chain.synced_seq()}); });
+  return ack.get_future().get();
+}
+
+TEST_CASE("group sync acknowledges a record once written, before its sync; close syncs it") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync = Sync::kGroup;
+  o.sync_interval = absl::Hours(1);  // the syncer would wait an hour: only Close() syncs
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  uint64_t seq = 0;
+  const auto [ok, synced] = EmitAndWait(**chain, &seq);
+  CHECK(ok);
+  CHECK(synced < seq);  // acknowledged without waiting for the disk
+  CHECK(Lines(dir + "/chain.jsonl").size() == 1);  // but written: it survives kill -9
+  (*chain)->Close();
+  CHECK((*chain)->synced_seq() == seq);
+  CHECK(Verify(dir, {o.key}).ok);
+  CHECK(Verify(dir, {o.key}).checkpoint_seq == seq);
+}
+
+TEST_CASE("strict sync acknowledges a record only once it is synced") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync = Sync::kStrict;
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  for (int i = 0; i < 3; ++i) {
+    uint64_t seq = 0;
+    const auto [ok, synced] = EmitAndWait(**chain, &seq);
+    CHECK(ok);
+    CHECK(synced >= seq);
+  }
+  (*chain)->Close();
+  CHECK(Verify(dir, {o.key}).ok);
+}
+
 TEST_CASE("an intact chain verifies, across a restart") {
   const std::string dir = TempDir();
   const Key key = TestKey();

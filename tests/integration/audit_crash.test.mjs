@@ -72,8 +72,14 @@ async function call(gw, token, i, onSuccess, { rid = `crash-${i}-${randomBytes(6
   return out;
 }
 
-test('audit crash: SIGKILL during 200 concurrent calls; restart; the chain verifies and holds every call the client saw succeed', { timeout: 120000 }, async (t) => {
-  const S = await startBudgetStack({ agents: { coder: { models: [MINI, 'up/slow-stream-short', 'up/slow-stream'] } } });
+// Both durability modes (docs/audit.md, "Durability"): group (default: acknowledged once
+// written, synced within 10 ms) and strict (acknowledged once synced) survive kill -9 alike.
+for (const mode of ['group', 'strict']) {
+test(`audit crash (--audit-sync ${mode}): SIGKILL during 200 concurrent calls; restart; the chain verifies and holds every call the client saw succeed`, { timeout: 120000 }, async (t) => {
+  const S = await startBudgetStack({
+    agents: { coder: { models: [MINI, 'up/slow-stream-short', 'up/slow-stream'] } },
+    extraArgs: ['--audit-sync', mode],
+  });
   t.after(() => S.cleanup());
   const gw1 = S.gw;
   const sd = gw1.stateDir;
@@ -158,6 +164,7 @@ test('audit crash: SIGKILL during 200 concurrent calls; restart; the chain verif
   });
   t.diagnostic(`${ok.length} of ${N} calls succeeded before the kill; ${before.length} records`);
 });
+}
 
 test('audit crash checkpoints: SIGKILL during load, restart, no new call, clean stop; deleting the newest records of the crashed run is detected', { timeout: 120000 }, async (t) => {
   const S = await startBudgetStack({ agents: { coder: { models: [MINI] } } });

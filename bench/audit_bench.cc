@@ -66,13 +66,13 @@ int main(int argc, char** argv) {
   std::promise<bool> done;
   (*chain)->WhenDurable(last.load(), [&](bool ok) { done.set_value(ok); });
   const bool ok = done.get_future().get();
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   (*chain)->Close();
   const auto bytes = std::filesystem::file_size(o.dir + "/chain.jsonl");
-  std::printf("records=%lld producers=%d durable=%s seconds=%.3f records/s=%.0f bytes/record=%.0f\n",
-              static_cast<long long>(records), producers, ok ? "yes" : "NO", s,
-              static_cast<double>(records) / s, static_cast<double>(bytes) / records);
+  std::printf(
+      "records=%lld producers=%d durable=%s seconds=%.3f records/s=%.0f bytes/record=%.0f\n",
+      static_cast<long long>(records), producers, ok ? "yes" : "NO", s,
+      static_cast<double>(records) / s, static_cast<double>(bytes) / records);
   std::filesystem::remove_all(dir);
   return ok ? 0 : 1;
 }

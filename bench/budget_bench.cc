@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -12,8 +13,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include <boost/json.hpp>
 
 #include "budget/budget_store.h"
 #include "gateway/input_tokens.h"
@@ -144,7 +143,8 @@ std::vector<Workload> Workloads() {
       "{ if (isdigit(c)) n = n * 10 + (c - '0'); else { t += n * Unit(c); } } return t; }";
   const std::string small = chat(question, 256);
   w.push_back({"chat 400 B", 3 + 3 + enc.Count("user") + enc.Count(question),
-               static_cast<int64_t>(small.size()), *gateway::ChatInputTokens(small, enc), 256, 256});
+               static_cast<int64_t>(small.size()), *gateway::ChatInputTokens(small, enc), 256,
+               256});
   const std::string source = chat("Review this file and list its bugs.\n\n" + SourceFile(), 1024);
   w.push_back({"source 40 KB", Billed("source_40k"), static_cast<int64_t>(source.size()),
                *gateway::ChatInputTokens(source, enc), 1024, 256});
@@ -191,8 +191,9 @@ double Worst(const Workload& w, int64_t bound, double lo, double hi) {
   double worst = 1;
   for (int i = 0; i <= 400; ++i) {
     const double m = lo + (hi - lo) * i / 400;
-    worst = std::min(worst, Utilization(static_cast<int64_t>(m * static_cast<double>(w.billed_input)),
-                                        w, bound, 1));
+    worst = std::min(
+        worst,
+        Utilization(static_cast<int64_t>(m * static_cast<double>(w.billed_input)), w, bound, 1));
   }
   return worst;
 }
@@ -201,13 +202,14 @@ void PrintUtilization() {
   const std::vector<Workload> ws = Workloads();
   std::printf("workloads (o200k_base): billed input, input bound by bytes / by tokenizer\n");
   for (const Workload& w : ws) {
-    std::printf("  %-13s billed %6lld  bytes %6lld  tokenizer %6lld (+%.2f%%)  max_tokens %lld, "
-                "answer %lld\n",
-                w.name, static_cast<long long>(w.billed_input),
-                static_cast<long long>(w.bound_bytes), static_cast<long long>(w.bound_tokens),
-                100.0 * static_cast<double>(w.bound_tokens - w.billed_input) /
-                    static_cast<double>(w.billed_input),
-                static_cast<long long>(w.max_tokens), static_cast<long long>(w.output));
+    std::printf(
+        "  %-13s billed %6lld  bytes %6lld  tokenizer %6lld (+%.2f%%)  max_tokens %lld, "
+        "answer %lld\n",
+        w.name, static_cast<long long>(w.billed_input), static_cast<long long>(w.bound_bytes),
+        static_cast<long long>(w.bound_tokens),
+        100.0 * static_cast<double>(w.bound_tokens - w.billed_input) /
+            static_cast<double>(w.billed_input),
+        static_cast<long long>(w.max_tokens), static_cast<long long>(w.output));
   }
   std::printf("\nbudget spent when the first request is refused (sequential; 16 in flight)\n");
   std::printf("%-13s %10s %18s %18s\n", "workload", "budget", "bytes bound", "tokenizer bound");

@@ -3,14 +3,13 @@
 // thresholds; --misses lists the misclassified texts (for tuning on the dev set only).
 //
 //   build/bench/guard_eval [--threshold T] [--misses] FILE...
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "guard/builtin_classifier.h"
 
@@ -66,9 +65,10 @@ int main(int argc, char** argv) {
     const double p = tp + fp ? static_cast<double>(tp) / (tp + fp) : 1;
     const double r = tp + fn ? static_cast<double>(tp) / (tp + fn) : 1;
     const double f1 = p + r ? 2 * p * r / (p + r) : 0;
-    std::printf("%s: threshold %.2f  n=%d  tp=%d fp=%d tn=%d fn=%d  precision %.3f recall %.3f "
-                "F1 %.3f\n",
-                f.c_str(), threshold, tp + fp + tn + fn, tp, fp, tn, fn, p, r, f1);
+    std::printf(
+        "%s: threshold %.2f  n=%d  tp=%d fp=%d tn=%d fn=%d  precision %.3f recall %.3f "
+        "F1 %.3f\n",
+        f.c_str(), threshold, tp + fp + tn + fn, tp, fp, tn, fn, p, r, f1);
     for (const auto& [cat, c] : by_cat) {
       std::printf("  %-22s %3d/%3d\n", cat.c_str(), c.first, c.second);
     }

@@ -37,6 +37,7 @@ if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests
   packages+=(curl iproute2)  # sandbox escape tests: curl through the egress proxy, `ip addr`
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+  packages+=(clang-format-14 clang-tidy-14)  # scripts/check-format.sh, scripts/tidy.sh
 fi
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk nginx-light)

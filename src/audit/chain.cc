@@ -1,22 +1,21 @@
 #include "audit/chain.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <boost/json.hpp>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -92,8 +91,8 @@ bool WriteAll(int fd, std::string_view data) {
 
 std::string CanonicalCheckpoint(uint64_t seq, const std::string& head_mac, const std::string& time,
                                 const std::string& key_id) {
-  return pai::StrCat("{\"seq\":", seq, ",\"head_mac\":", Quoted(head_mac), ",\"time\":",
-                     Quoted(time), ",\"key_id\":", Quoted(key_id), "}");
+  return pai::StrCat("{\"seq\":", seq, ",\"head_mac\":", Quoted(head_mac),
+                     ",\"time\":", Quoted(time), ",\"key_id\":", Quoted(key_id), "}");
 }
 
 std::string WithMac(const std::string& canonical, const std::string& mac) {
@@ -130,10 +129,10 @@ std::string CanonicalRecord(uint64_t seq, const std::string& time, uint64_t sour
                             const std::string& type, const std::string& ns,
                             const std::string& agent, const boost::json::object& detail,
                             const std::string& key_id, const std::string& prev_mac) {
-  std::string out = pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
-                                ",\"source\":\"gateway\",\"source_seq\":", source_seq,
-                                ",\"type\":", Quoted(type), ",\"namespace\":", Quoted(ns),
-                                ",\"agent\":", Quoted(agent), ",\"detail\":");
+  std::string out =
+      pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
+                  ",\"source\":\"gateway\",\"source_seq\":", source_seq, ",\"type\":", Quoted(type),
+                  ",\"namespace\":", Quoted(ns), ",\"agent\":", Quoted(agent), ",\"detail\":");
   AppendCanonical(out, detail);
   pai::StrAppend(&out, ",\"key_id\":", Quoted(key_id), ",\"prev_mac\":", Quoted(prev_mac), "}");
   return out;
@@ -260,7 +259,8 @@ void Chain::Emit(Event event) { EmitSeq(std::move(event)); }
 uint64_t Chain::EmitSeq(Event event) {
   std::unique_lock<std::mutex> lock(mu_);
   // Backpressure, not loss: a caller waits while the writer is max_pending records behind.
-  space_cv_.wait(lock, [&] { return pending_.size() < options_.max_pending || stop_ || !healthy_; });
+  space_cv_.wait(lock,
+                 [&] { return pending_.size() < options_.max_pending || stop_ || !healthy_; });
   if (stop_ || !healthy_) return 0;
   const uint64_t seq = next_seq_++;
   pending_.push_back(Pending{seq, FormatRfc3339Millis(options_.now()), std::move(event)});
@@ -454,8 +454,8 @@ VerifyResult Verify(const std::string& dir, const std::vector<Key>& keys) {
     const auto* src_seq_v = o->if_contains("source_seq");
     const auto* detail = o->if_contains("detail");
     const char* missing = nullptr;
-    for (const char* k : {"time", "source", "type", "namespace", "agent", "key_id", "prev_mac",
-                          "mac"}) {
+    for (const char* k :
+         {"time", "source", "type", "namespace", "agent", "key_id", "prev_mac", "mac"}) {
       if (!str(k)) missing = k;
     }
     if (!seq_v || !seq_v->is_number()) missing = "seq";
@@ -472,13 +472,13 @@ VerifyResult Verify(const std::string& dir, const std::vector<Key>& keys) {
       return fail(seq, "prev_mac does not match the previous record's MAC");
     }
     const std::string key_id(*str("key_id"));
-    const auto key = std::find_if(keys.begin(), keys.end(),
-                                  [&](const Key& k) { return k.id == key_id; });
+    const auto key =
+        std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.id == key_id; });
     if (key == keys.end()) return fail(seq, pai::StrCat("unknown key id ", key_id));
-    const std::string canonical = CanonicalRecord(
-        seq, std::string(*str("time")), src_seq_v->to_number<uint64_t>(), std::string(*str("type")),
-        std::string(*str("namespace")), std::string(*str("agent")), detail->as_object(), key_id,
-        prev_mac);
+    const std::string canonical =
+        CanonicalRecord(seq, std::string(*str("time")), src_seq_v->to_number<uint64_t>(),
+                        std::string(*str("type")), std::string(*str("namespace")),
+                        std::string(*str("agent")), detail->as_object(), key_id, prev_mac);
     const std::string mac = HmacHex(key->bytes, canonical);
     const boost::json::string& stored = *str("mac");
     if (*str("source") != "gateway" || mac.size() != stored.size() ||
@@ -505,8 +505,8 @@ VerifyResult Verify(const std::string& dir, const std::vector<Key>& keys) {
       continue;  // a torn checkpoint line
     }
     const std::string key_id(o->at("key_id").as_string());
-    const auto key = std::find_if(keys.begin(), keys.end(),
-                                  [&](const Key& k) { return k.id == key_id; });
+    const auto key =
+        std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.id == key_id; });
     const uint64_t seq = o->at("seq").to_number<uint64_t>();
     const std::string canonical =
         CanonicalCheckpoint(seq, std::string(o->at("head_mac").as_string()),
@@ -570,8 +570,9 @@ absl::StatusOr<std::vector<boost::json::object>> ReadRecords(const std::string& 
     }
     if (!types.empty()) {
       const std::string t = absl::AsciiStrToLower(AV(std::string_view(type->as_string())));
-      if (std::none_of(types.begin(), types.end(),
-                       [&](const std::string& want) { return t.find(want) != std::string::npos; })) {
+      if (std::none_of(types.begin(), types.end(), [&](const std::string& want) {
+            return t.find(want) != std::string::npos;
+          })) {
         continue;
       }
     }

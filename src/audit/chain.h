@@ -117,9 +117,9 @@ class Chain final : public EventSink {
   std::condition_variable space_cv_;  // emitters wait for room
   std::deque<Pending> pending_;
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
-  uint64_t next_seq_ = 1;       // guarded by mu_
-  std::string head_mac_;        // writer thread only
-  uint64_t head_seq_ = 0;       // writer thread only
+  uint64_t next_seq_ = 1;  // guarded by mu_
+  std::string head_mac_;   // writer thread only
+  uint64_t head_seq_ = 0;  // writer thread only
   uint64_t checkpointed_seq_ = 0;
   absl::Time last_checkpoint_;
   bool stop_ = false;
@@ -139,11 +139,11 @@ class Chain final : public EventSink {
 // VerifyResult: the outcome of checking a chain.
 struct VerifyResult {
   bool ok = false;
-  uint64_t records = 0;        // complete records read
-  uint64_t first_bad_seq = 0;  // 0 when ok
-  std::string reason;          // empty when ok
-  uint64_t checkpoint_seq = 0; // the latest valid checkpoint checked against, 0 if none
-  bool torn_tail = false;      // an incomplete final line was ignored
+  uint64_t records = 0;         // complete records read
+  uint64_t first_bad_seq = 0;   // 0 when ok
+  std::string reason;           // empty when ok
+  uint64_t checkpoint_seq = 0;  // the latest valid checkpoint checked against, 0 if none
+  bool torn_tail = false;       // an incomplete final line was ignored
 };
 
 // VerifyResultJson() is the JSON answer of `pai-gateway audit verify` and GET /audit/verify:
@@ -166,10 +166,10 @@ std::string HmacHex(const std::string& key, std::string_view data);
 
 // Query: GET /audit filters (docs/audit.md).
 struct Query {
-  std::string agent;     // "name" or "namespace/name"; empty: all
+  std::string agent;  // "name" or "namespace/name"; empty: all
   absl::Time since = absl::InfinitePast();
   std::vector<std::string> types;  // case-insensitive substrings; empty: all
-  size_t limit = 100;    // newest `limit` matches, oldest first
+  size_t limit = 100;              // newest `limit` matches, oldest first
 };
 
 // ReadRecords() returns the matching records (parsed) from "<dir>/chain.jsonl".

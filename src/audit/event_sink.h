@@ -7,10 +7,9 @@
 // Thread safety: Emit() may be called from any thread.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
-
-#include <boost/json/object.hpp>
 
 namespace pai::audit {
 
@@ -18,9 +17,9 @@ namespace pai::audit {
 inline constexpr char kBudgetExceeded[] = "BUDGET_EXCEEDED";
 
 struct Event {
-  std::string type;       // e.g. kBudgetExceeded
-  std::string ns;         // the agent's namespace
-  std::string agent;      // the agent's name
+  std::string type;            // e.g. kBudgetExceeded
+  std::string ns;              // the agent's namespace
+  std::string agent;           // the agent's name
   boost::json::object detail;  // type-specific fields; never a prompt, token or key
 };
 

@@ -1,25 +1,24 @@
 #include "auth/token_store.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include <boost/json.hpp>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
-#include "common/strings.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json_util.h"
+#include "common/strings.h"
 
 namespace pai::auth {
 namespace {
@@ -189,8 +188,9 @@ absl::StatusOr<Identity> TokenStore::AuthenticateIdentity(std::string_view prese
 absl::StatusOr<MintedToken> MintToken(const std::string& state_dir, const std::string& agent,
                                       const std::string& session_in) {
   std::string session = session_in;
-  if (const size_t slash = agent.find('/'); slash != std::string::npos &&
-      session.size() > slash + 1 && session.compare(0, slash + 1, agent, 0, slash + 1) == 0) {
+  if (const size_t slash = agent.find('/');
+      slash != std::string::npos && session.size() > slash + 1 &&
+      session.compare(0, slash + 1, agent, 0, slash + 1) == 0) {
     session.erase(0, slash + 1);  // "ns/name" of the agent's own namespace
   }
   for (const char c : session) {

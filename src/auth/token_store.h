@@ -30,7 +30,7 @@ namespace pai::auth {
 
 struct TokenRecord {
   std::string id;
-  std::string agent;  // "namespace/name"
+  std::string agent;    // "namespace/name"
   std::string session;  // the Session's name (namespace of `agent`); empty: the Agent's own
   std::array<uint8_t, 32> sha256{};
   std::string created;  // RFC 3339

@@ -14,8 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/synchronization/mutex.h"
-#include "common/log.h"
 #include "budget/saturating.h"
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace pai::budget {
@@ -29,14 +29,10 @@ int64_t DayOf(absl::Time t) {
   const int64_t s = UnixSeconds(t);
   return s >= 0 ? s / kSecondsPerDay : (s - kSecondsPerDay + 1) / kSecondsPerDay;
 }
-int64_t SecondsToMidnight(absl::Time t) {
-  return (DayOf(t) + 1) * kSecondsPerDay - UnixSeconds(t);
-}
+int64_t SecondsToMidnight(absl::Time t) { return (DayOf(t) + 1) * kSecondsPerDay - UnixSeconds(t); }
 
 std::string AgentScope(std::string_view agent) { return pai::StrCat("agent:", agent); }
-std::string ProviderScope(std::string_view provider) {
-  return pai::StrCat("provider:", provider);
-}
+std::string ProviderScope(std::string_view provider) { return pai::StrCat("provider:", provider); }
 
 struct Counter {
   int64_t spent_tokens = 0;
@@ -212,7 +208,8 @@ class LocalBudgetStore final : public BudgetStore {
       const int64_t need = SatAdd(req.input_estimate, SatMul(per_choice, choices));
       if (need > lim.tokens_per_request || req.input_estimate >= lim.tokens_per_request) {
         Rejection r{Limit::kTokensPerRequest, lim.tokens_per_request, 0, need, 0};
-        r.per_choice = choices > 1 && SatAdd(req.input_estimate, choices) > lim.tokens_per_request &&
+        r.per_choice = choices > 1 &&
+                       SatAdd(req.input_estimate, choices) > lim.tokens_per_request &&
                        req.input_estimate < lim.tokens_per_request;
         return r;
       }
@@ -336,8 +333,8 @@ class LocalBudgetStore final : public BudgetStore {
     }
     if (lim.nano_usd_per_day > 0) {
       out.nano_usd_limit = lim.nano_usd_per_day;
-      out.nano_usd_remaining = std::max<int64_t>(
-          0, SatSub(lim.nano_usd_per_day, SatAdd(c.spent_nano, c.reserved_nano)));
+      out.nano_usd_remaining =
+          std::max<int64_t>(0, SatSub(lim.nano_usd_per_day, SatAdd(c.spent_nano, c.reserved_nano)));
     }
     return out;
   }
@@ -459,8 +456,9 @@ bool AnyNegative(const Usage& u) {
 // Ceiling(): the most a call can legitimately have used — the model's context window plus the
 // output cap for every choice — and never less than its reservation.
 std::pair<int64_t, int64_t> Ceiling(const Reservation& r) {
-  const int64_t context = std::max(
-      r.price && r.price->max_input > 0 ? r.price->max_input : kDefaultContextWindow, r.input_upper);
+  const int64_t context =
+      std::max(r.price && r.price->max_input > 0 ? r.price->max_input : kDefaultContextWindow,
+               r.input_upper);
   int64_t per_choice = kCeilingDefaultOutput;
   if (r.output_limit) {
     per_choice = *r.output_limit;

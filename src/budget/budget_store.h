@@ -70,14 +70,14 @@ struct ReserveRequest {
   std::string provider;  // ModelProvider name
   AgentLimits agent_limits;
   int64_t provider_tokens_per_day = 0;
-  int64_t input_upper = 0;     // strict upper bound of the input tokens
-  int64_t input_estimate = 0;  // estimate, for the per-request context check
+  int64_t input_upper = 0;                  // strict upper bound of the input tokens
+  int64_t input_estimate = 0;               // estimate, for the per-request context check
   std::optional<int64_t> requested_output;  // the client's max_tokens (per choice), if any
   // Choices the provider generates (chat `n`, Gemini `candidateCount`), each up to the output
   // limit: the output reservation covers all of them.
   int64_t choices = 1;
-  bool produces_output = true;              // false for embeddings
-  std::optional<Price> price;               // required when a USD budget applies
+  bool produces_output = true;  // false for embeddings
+  std::optional<Price> price;   // required when a USD budget applies
 };
 
 struct Reservation {
@@ -102,7 +102,7 @@ struct Reservation {
 struct Usage {
   bool reported = false;
   int64_t input = 0;
-  int64_t cached_input = 0;    // cache reads
+  int64_t cached_input = 0;  // cache reads
   int64_t output = 0;
   int64_t response_bytes = 0;  // for the no-usage rule
   int64_t cache_write = 0;     // cache writes, every TTL (Anthropic cache_creation_input_tokens)

@@ -1,10 +1,10 @@
 #include "budget/price_table.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <yaml-cpp/yaml.h>
 
 #include "common/strings.h"
 
@@ -103,13 +103,17 @@ absl::StatusOr<Price> PriceFromFields(const PriceFields& fields, std::string_vie
   }
   auto fill = [](Rates& r, const Rates& from) {
     for (int64_t Rates::*m : {&Rates::input, &Rates::output, &Rates::cached_input,
-                               &Rates::cache_write, &Rates::cache_write_1h, &Rates::reasoning}) {
+                              &Rates::cache_write, &Rates::cache_write_1h, &Rates::reasoning}) {
       if (r.*m < 0) r.*m = from.*m;
     }
   };
   // Defaults: what the provider bills when the entry names no separate rate.
-  const Rates defaults{base.input, base.output, base.input, base.input,
-                       base.cache_write >= 0 ? base.cache_write : base.input, base.output};
+  const Rates defaults{base.input,
+                       base.output,
+                       base.input,
+                       base.input,
+                       base.cache_write >= 0 ? base.cache_write : base.input,
+                       base.output};
   fill(base, defaults);
   static_cast<Rates&>(p) = base;
   const bool has_tier = tier.input >= 0 || tier.output >= 0 || tier.cached_input >= 0 ||

@@ -1,19 +1,18 @@
 #include "cli/count_tokens.h"
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <string>
-
-#include <boost/json.hpp>
 
 #include "gateway/input_tokens.h"
 
 namespace pai::cli {
 
 void AddCountTokens(CLI::App& parent, CountTokensCommand& cmd) {
-  cmd.app = parent.add_subcommand(
-      "count-tokens", "Print the input tokens a request body reserves (body on stdin)");
+  cmd.app = parent.add_subcommand("count-tokens",
+                                  "Print the input tokens a request body reserves (body on stdin)");
   cmd.app->add_option("--provider", cmd.provider, "openai | openrouter | mock | anthropic | gemini")
       ->capture_default_str();
   cmd.app->add_option("--model", cmd.model, "Bare model id, e.g. gpt-4o-mini")->required();
@@ -23,17 +22,24 @@ void AddCountTokens(CLI::App& parent, CountTokensCommand& cmd) {
 int RunCountTokens(const CountTokensCommand& cmd) {
   using config::ProviderKind;
   ProviderKind kind;
-  if (cmd.provider == "openai") kind = ProviderKind::kOpenAI;
-  else if (cmd.provider == "openrouter") kind = ProviderKind::kOpenRouter;
-  else if (cmd.provider == "mock") kind = ProviderKind::kMock;
-  else if (cmd.provider == "anthropic") kind = ProviderKind::kAnthropic;
-  else if (cmd.provider == "gemini") kind = ProviderKind::kGemini;
+  if (cmd.provider == "openai")
+    kind = ProviderKind::kOpenAI;
+  else if (cmd.provider == "openrouter")
+    kind = ProviderKind::kOpenRouter;
+  else if (cmd.provider == "mock")
+    kind = ProviderKind::kMock;
+  else if (cmd.provider == "anthropic")
+    kind = ProviderKind::kAnthropic;
+  else if (cmd.provider == "gemini")
+    kind = ProviderKind::kGemini;
   else {
-    std::fprintf(stderr, "pai-gateway: count-tokens: unknown --provider %s\n", cmd.provider.c_str());
+    std::fprintf(stderr, "pai-gateway: count-tokens: unknown --provider %s\n",
+                 cmd.provider.c_str());
     return 2;
   }
   if (cmd.route != "chat" && cmd.route != "responses" && cmd.route != "embeddings") {
-    std::fprintf(stderr, "pai-gateway: count-tokens: --route must be chat, responses or embeddings\n");
+    std::fprintf(stderr,
+                 "pai-gateway: count-tokens: --route must be chat, responses or embeddings\n");
     return 2;
   }
   std::string body(std::istreambuf_iterator<char>(std::cin), {});

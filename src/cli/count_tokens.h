@@ -16,7 +16,8 @@ struct CountTokensCommand {
 // AddCountTokens() registers the subcommand on `parent`.
 void AddCountTokens(CLI::App& parent, CountTokensCommand& cmd);
 
-// RunCountTokens() reads the body (chat, responses or embeddings) from stdin and prints one JSON line:
+// RunCountTokens() reads the body (chat, responses or embeddings) from stdin and prints one JSON
+// line:
 // {"encoding": "o200k_base"|null, "method": "tokenizer"|"body_bytes", "input_upper": N,
 //  "input_estimate": N}. Returns the exit code (2 on a bad body or option).
 int RunCountTokens(const CountTokensCommand& cmd);

@@ -6,17 +6,16 @@
 //   pai-gateway token list [--state-dir DIR]
 //   pai-gateway token revoke ID [--state-dir DIR]
 //   pai-gateway count-tokens --model ID [--provider KIND] [--route chat|responses] < BODY
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
-
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "audit/chain.h"
-#include "cli/count_tokens.h"
 #include "auth/token_store.h"
+#include "cli/count_tokens.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
 #include "gateway/admin_auth.h"
@@ -76,8 +75,8 @@ void PrintBanner(const pai::gateway::Listening& l, const std::string& token) {
                "\"content\":\"Hello\"}]}'\n\n"
             << "or with the OpenAI SDK (npm install openai):\n"
             << "  import OpenAI from 'openai';\n"
-            << "  const client = new OpenAI({ baseURL: 'http://" << l.listen
-            << "/v1', apiKey: '" << token << "' });\n"
+            << "  const client = new OpenAI({ baseURL: 'http://" << l.listen << "/v1', apiKey: '"
+            << token << "' });\n"
             << "  const r = await client.chat.completions.create({ model: 'mock/gpt-4o-mini',\n"
             << "    messages: [{ role: 'user', content: 'Hello' }] });\n"
             << "  console.log(r.choices[0].message.content);\n\n"
@@ -116,9 +115,10 @@ int main(int argc, char** argv) {
                  "/audit, /audit/verify, /usage; by /metrics with --metrics-auth)");
   app.add_flag("--metrics-auth", opts.metrics_auth,
                "/metrics also needs the admin token (default: open, for scrapers)");
-  app.add_option("--max-connections", opts.max_connections,
-                 "Open client connections allowed (0: RLIMIT_NOFILE minus a reserve of "
-                 "max(64, limit/2) for provider sockets); the oldest idle one is evicted at the cap")
+  app.add_option(
+         "--max-connections", opts.max_connections,
+         "Open client connections allowed (0: RLIMIT_NOFILE minus a reserve of "
+         "max(64, limit/2) for provider sockets); the oldest idle one is evicted at the cap")
       ->capture_default_str();
   app.add_option("--max-buffered-body-bytes", opts.max_buffered_body_bytes,
                  "Request-body bytes buffered at once across all connections (503 above)")

@@ -2,11 +2,10 @@
 // (docs/api.md, docs/cli.md). Verbs live in cli/pai/commands_*.cc.
 #include <curl/curl.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/pai/commands.h"
 

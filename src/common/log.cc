@@ -1,12 +1,12 @@
 #include "common/log.h"
 
-#include <atomic>
-#include <mutex>
-
-#include <boost/json/serialize.hpp>
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/json/serialize.hpp>
+#include <mutex>
 
 #include "absl/time/clock.h"
 #include "common/json_util.h"

@@ -7,9 +7,8 @@
 // Thread safety: all functions are safe to call from any thread after Init().
 #pragma once
 
-#include <string_view>
-
 #include <boost/json/object.hpp>
+#include <string_view>
 
 namespace pai::log {
 

@@ -9,9 +9,9 @@
 
 // PAI_RETURN_IF_ERROR(expr): returns the status of `expr` from the enclosing function when it is
 // not OK.
-#define PAI_RETURN_IF_ERROR(expr)            \
-  do {                                       \
-    ::absl::Status pai_status_ = (expr);     \
+#define PAI_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status pai_status_ = (expr);       \
     if (!pai_status_.ok()) return pai_status_; \
   } while (0)
 

@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/strings.h"
 
 namespace pai::config {
 namespace {
@@ -36,22 +36,23 @@ std::string DefaultManifest(const std::map<std::string, std::string>& env) {
   for (const RealProvider& p : kRealProviders) {
     auto it = env.find(p.env);
     if (it == env.end() || it->second.empty()) continue;
-    pai::StrAppend(&out, "---\napiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: ",
-                    p.name, "}\nspec: {provider: ", p.provider, ", apiKeyEnv: ", p.env, "}\n");
+    pai::StrAppend(&out,
+                   "---\napiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: ", p.name,
+                   "}\nspec: {provider: ", p.provider, ", apiKeyEnv: ", p.env, "}\n");
     models.push_back(pai::StrCat(p.name, "/", p.model));
   }
   // The builtin prompt-injection guard, in audit mode: flagged prompts are forwarded and
   // recorded (GUARD.VIOLATION_AUDIT), so the quick start shows guards without refusing anything.
   pai::StrAppend(&out,
-                  "---\napiVersion: pai.io/v1\nkind: GuardBinding\n"
-                  "metadata: {name: prompt-guard-default}\n"
-                  "spec: {classifier: {type: builtin}, threshold: 0.8, enforcement: audit}\n"
-                  "---\napiVersion: pai.io/v1\nkind: Agent\n"
-                  "metadata: {name: demo, namespace: default}\n"
-                  "spec:\n  models: [",
-                  absl::StrJoin(models, ", "),
-                  "]\n  guards:\n  - binding: prompt-guard-default\n"
-                  "    scan: {prompts: true, responses: true, toolResults: {tools: [\"*\"]}}\n");
+                 "---\napiVersion: pai.io/v1\nkind: GuardBinding\n"
+                 "metadata: {name: prompt-guard-default}\n"
+                 "spec: {classifier: {type: builtin}, threshold: 0.8, enforcement: audit}\n"
+                 "---\napiVersion: pai.io/v1\nkind: Agent\n"
+                 "metadata: {name: demo, namespace: default}\n"
+                 "spec:\n  models: [",
+                 absl::StrJoin(models, ", "),
+                 "]\n  guards:\n  - binding: prompt-guard-default\n"
+                 "    scan: {prompts: true, responses: true, toolResults: {tools: [\"*\"]}}\n");
   return out;
 }
 

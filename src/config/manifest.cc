@@ -1,28 +1,25 @@
 #include "config/manifest.h"
 
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <boost/url/parse.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include <boost/url/parse.hpp>
-#include <yaml-cpp/yaml.h>
-
-#include "budget/price_table.h"
-
-#include "common/strings.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-
+#include "budget/price_table.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 
 extern char** environ;
 
@@ -61,7 +58,8 @@ absl::Status ExpectMap(const Doc& doc, const YAML::Node& n, std::string_view pat
 }
 
 absl::StatusOr<std::string> GetString(const Doc& doc, const YAML::Node& n, std::string_view path) {
-  if (!n.IsScalar()) return doc.Error(path, pai::StrCat("expected a string, got ", NodeTypeName(n)));
+  if (!n.IsScalar())
+    return doc.Error(path, pai::StrCat("expected a string, got ", NodeTypeName(n)));
   return n.Scalar();
 }
 
@@ -191,7 +189,7 @@ class Parser {
       docs = YAML::LoadAll(src.text);
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(pai::StrCat(src.name, ": line ", e.mark.line + 1,
-                                                     ", column ", e.mark.column + 1, ": ", e.msg));
+                                                    ", column ", e.mark.column + 1, ": ", e.msg));
     }
     for (size_t i = 0; i < docs.size(); ++i) {
       const YAML::Node& node = docs[i];
@@ -336,8 +334,8 @@ class Parser {
         SplitModelRef(ref, &prov, &model);
         if (!FindScoped(config_.providers, agent.ns, prov)) {
           config_.warnings.push_back(pai::StrCat("Agent ", key, ": model ", ref,
-                                                  " names ModelProvider \"", prov,
-                                                  "\" which is not configured"));
+                                                 " names ModelProvider \"", prov,
+                                                 "\" which is not configured"));
         }
       }
     }
@@ -448,8 +446,8 @@ class Parser {
       p.kind = ProviderKind::kMock;
     } else {
       return doc.Error("spec.provider", pai::StrCat("unknown provider \"", *kind,
-                                                     "\" (openai | anthropic | gemini | "
-                                                     "openrouter | mock)"));
+                                                    "\" (openai | anthropic | gemini | "
+                                                    "openrouter | mock)"));
     }
     p.base_url = std::string(DefaultBaseUrl(p.kind));
     if (const YAML::Node url = spec["baseURL"]) {
@@ -555,14 +553,16 @@ class Parser {
         } else if (*fmt == "lakera") {
           gc.format = GuardClassifier::Format::kLakera;
         } else {
-          return doc.Error("spec.classifier.format",
-                           pai::StrCat("unknown format \"", *fmt, "\" (plain | llm-guard | lakera)"));
+          return doc.Error(
+              "spec.classifier.format",
+              pai::StrCat("unknown format \"", *fmt, "\" (plain | llm-guard | lakera)"));
         }
       }
       if (const YAML::Node t = c["timeoutMs"]) {
         auto v = GetInt(doc, t, "spec.classifier.timeoutMs");
         if (!v.ok()) return v.status();
-        if (*v < 1 || *v > 60'000) return doc.Error("spec.classifier.timeoutMs", "must be 1..60000");
+        if (*v < 1 || *v > 60'000)
+          return doc.Error("spec.classifier.timeoutMs", "must be 1..60000");
         gc.timeout_ms = *v;
       }
       if (const YAML::Node l = c["positiveLabels"]) {
@@ -612,8 +612,8 @@ class Parser {
       } else if (*v == "closed") {
         b.failure_mode = GuardFailureMode::kClosed;
       } else {
-        return doc.Error("spec.failureMode", pai::StrCat("unknown failure mode \"", *v,
-                                                          "\" (open | closed)"));
+        return doc.Error("spec.failureMode",
+                         pai::StrCat("unknown failure mode \"", *v, "\" (open | closed)"));
       }
     }
     NoteUnknown(doc, spec, "spec", {"classifier", "threshold", "enforcement", "failureMode"},
@@ -655,7 +655,8 @@ class Parser {
             return doc.Error(path + ".scan.toolResults.tools", "expected a list");
           }
           for (size_t i = 0; i < tools.size(); ++i) {
-            auto t = GetString(doc, tools[i], pai::StrCat(path, ".scan.toolResults.tools[", i, "]"));
+            auto t =
+                GetString(doc, tools[i], pai::StrCat(path, ".scan.toolResults.tools[", i, "]"));
             if (!t.ok()) return t.status();
             if (t->empty()) {
               return doc.Error(pai::StrCat(path, ".scan.toolResults.tools[", i, "]"),

@@ -2,8 +2,8 @@
 // documents `pai apply -f` accepts. Shapes: shared/design/ARCHITECTURE.md ("Configuration =
 // Pai resource manifests"); Secret follows Kubernetes' core/v1 Secret (`stringData`, `data`).
 //
-// Kinds used: Secret (v1), ModelProvider, GuardBinding, Agent (pai.io/v1). Other kinds and unknown fields are
-// accepted and reported in Config::ignored (the gateway logs them at debug level).
+// Kinds used: Secret (v1), ModelProvider, GuardBinding, Agent (pai.io/v1). Other kinds and unknown
+// fields are accepted and reported in Config::ignored (the gateway logs them at debug level).
 //
 // Errors name the source file, the document index (1-based) and the field path, e.g.
 //   "agents.yaml: document 2 (Agent default/coder): spec.models[1]: expected a string".
@@ -70,7 +70,7 @@ struct GuardClassifier {
   enum class Format { kPlain, kLlmGuard, kLakera };
   Type type = Type::kBuiltin;
   Format format = Format::kPlain;
-  std::string url;          // http: absolute http(s) URL of the classify endpoint
+  std::string url;           // http: absolute http(s) URL of the classify endpoint
   int64_t timeout_ms = 200;  // http: bound on connect, first byte and each read
   // Longest text (bytes) sent in one classification; longer texts are split into overlapping
   // windows and the highest score counts. 0 = no limit (the builtin default).

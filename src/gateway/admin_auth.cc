@@ -1,11 +1,11 @@
 #include "gateway/admin_auth.h"
 
-#include <fstream>
-#include <sstream>
-
-#include <boost/asio/ip/address.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -38,12 +38,11 @@ bool IsLoopbackListen(const std::string& listen) {
 }  // namespace
 
 absl::StatusOr<AdminAuth> AdminAuth::FromOptions(const GatewayOptions& options) {
-  auto auth = Load(options.admin_token_file,
-                   options.metrics_auth ? Metrics::kProtected : Metrics::kOpen);
+  auto auth =
+      Load(options.admin_token_file, options.metrics_auth ? Metrics::kProtected : Metrics::kOpen);
   if (!auth.ok()) return auth.status();
   const std::string host = options.admin_listen.substr(0, options.admin_listen.rfind(':'));
-  if (absl::Status s = auth->StartupCheck(host, IsLoopbackListen(options.admin_listen));
-      !s.ok()) {
+  if (absl::Status s = auth->StartupCheck(host, IsLoopbackListen(options.admin_listen)); !s.ok()) {
     return s;
   }
   return auth;
@@ -62,8 +61,8 @@ absl::StatusOr<AdminAuth> AdminAuth::Load(const std::string& path, Metrics metri
   const std::string token(SV(absl::StripAsciiWhitespace(line)));
   if (token.size() < kMinTokenChars) {
     return absl::InvalidArgumentError(pai::StrCat("--admin-token-file ", path,
-                                                  ": the token must have at least ",
-                                                  kMinTokenChars, " characters"));
+                                                  ": the token must have at least ", kMinTokenChars,
+                                                  " characters"));
   }
   auth.digest_ = Sha256(token);
   return auth;
@@ -71,10 +70,10 @@ absl::StatusOr<AdminAuth> AdminAuth::Load(const std::string& path, Metrics metri
 
 absl::Status AdminAuth::StartupCheck(std::string_view host, bool loopback) const {
   if (!has_token() && !loopback) {
-    return absl::FailedPreconditionError(pai::StrCat(
-        "--admin-listen ", host.empty() ? std::string_view("*") : host,
-        " is not a loopback address: give the admin listener a bearer token with "
-        "--admin-token-file PATH (or listen on 127.0.0.1)"));
+    return absl::FailedPreconditionError(
+        pai::StrCat("--admin-listen ", host.empty() ? std::string_view("*") : host,
+                    " is not a loopback address: give the admin listener a bearer token with "
+                    "--admin-token-file PATH (or listen on 127.0.0.1)"));
   }
   if (!has_token() && metrics_ == Metrics::kProtected) {
     return absl::FailedPreconditionError("--metrics-auth needs --admin-token-file PATH");

@@ -71,8 +71,8 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx, const Mo
   r.agent = ctx.agent->key;
   // Provider daily caps are per ModelProvider; outside "default" the namespace is part of the
   // scope so that two tenants' providers of the same name never share a cap.
-  r.provider = route.provider->spec.ns == "default" ? route.provider->spec.name
-                                                    : route.provider->spec.Key();
+  r.provider =
+      route.provider->spec.ns == "default" ? route.provider->spec.name : route.provider->spec.Key();
   r.agent_limits = ctx.agent->limits;
   r.provider_tokens_per_day = route.provider->spec.max_tokens_day;
   InputBound input = InputBoundFor(ctx, route);  // input_tokens.h
@@ -128,12 +128,12 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
   if (r.per_choice) {
     // Some output fits, but not one token for each of the n choices: n is what to change.
     const int64_t n = ctx.chat ? ctx.chat->n : 1;
-    return MakeError(absl::StatusCode::kInvalidArgument,
-                     pai::StrCat("n: ", n, " choices need at least one output token each; ", who,
-                                 "'s ", name, " limit leaves less than that (limit ",
-                                 Unit(r.limit, r.limit_value), ", in use ", Unit(r.limit, r.used),
-                                 "). Ask for fewer choices."),
-                     "invalid_request_error", "n");
+    return MakeError(
+        absl::StatusCode::kInvalidArgument,
+        pai::StrCat("n: ", n, " choices need at least one output token each; ", who, "'s ", name,
+                    " limit leaves less than that (limit ", Unit(r.limit, r.limit_value),
+                    ", in use ", Unit(r.limit, r.used), "). Ask for fewer choices."),
+        "invalid_request_error", "n");
   }
   switch (r.limit) {
     case budget::Limit::kTokensPerRequest:
@@ -143,22 +143,23 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
                                    "'s spec.tokens.maxPerRequest of ", r.limit_value, "."),
                        "context_length_exceeded", "messages");
     case budget::Limit::kPriceUnknown:
-      return MakeError(absl::StatusCode::kInvalidArgument,
-                       pai::StrCat(who, " has a USD budget but model ",
-                                   route ? route->ref : std::string("?"),
-                                   " has no price: add it to its ModelProvider's spec.pricing."),
-                       "model_price_unknown", "model");
+      return MakeError(
+          absl::StatusCode::kInvalidArgument,
+          pai::StrCat(who, " has a USD budget but model ", route ? route->ref : std::string("?"),
+                      " has no price: add it to its ModelProvider's spec.pricing."),
+          "model_price_unknown", "model");
     default:
       break;
   }
-  ctx.response_headers.emplace_back("Retry-After", pai::StrCat(std::max<int64_t>(1, r.retry_after_s)));
-  return MakeError(absl::StatusCode::kResourceExhausted,
-                   pai::StrCat(who, " exceeded its ", name, " limit (limit ",
-                               Unit(r.limit, r.limit_value), ", in use ", Unit(r.limit, r.used),
-                               ", this request needs at least ", Unit(r.limit, r.requested),
-                               "). Retry after ", Duration(std::max<int64_t>(1, r.retry_after_s)),
-                               "."),
-                   IsDaily(r.limit) ? "insufficient_quota" : "rate_limit_exceeded");
+  ctx.response_headers.emplace_back("Retry-After",
+                                    pai::StrCat(std::max<int64_t>(1, r.retry_after_s)));
+  return MakeError(
+      absl::StatusCode::kResourceExhausted,
+      pai::StrCat(who, " exceeded its ", name, " limit (limit ", Unit(r.limit, r.limit_value),
+                  ", in use ", Unit(r.limit, r.used), ", this request needs at least ",
+                  Unit(r.limit, r.requested), "). Retry after ",
+                  Duration(std::max<int64_t>(1, r.retry_after_s)), "."),
+      IsDaily(r.limit) ? "insufficient_quota" : "rate_limit_exceeded");
 }
 
 absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
@@ -330,7 +331,8 @@ void Admission::SetRateHeaders(RequestContext& ctx) const {
   // OpenAI's header names (API reference, "Rate limits"): requests per minute and tokens per
   // day here, reset as a duration.
   if (rem.requests_limit >= 0) {
-    ctx.response_headers.emplace_back("x-ratelimit-limit-requests", pai::StrCat(rem.requests_limit));
+    ctx.response_headers.emplace_back("x-ratelimit-limit-requests",
+                                      pai::StrCat(rem.requests_limit));
     ctx.response_headers.emplace_back("x-ratelimit-remaining-requests",
                                       pai::StrCat(rem.requests_remaining));
     ctx.response_headers.emplace_back("x-ratelimit-reset-requests", Duration(rem.requests_reset_s));

@@ -38,7 +38,9 @@ class Admission {
  public:
   Admission(budget::BudgetStore& store, audit::EventSink& events, Metrics& metrics,
             int count_margin_percent = kDefaultCountMarginPercent)
-      : store_(store), events_(events), metrics_(metrics),
+      : store_(store),
+        events_(events),
+        metrics_(metrics),
         count_margin_percent_(count_margin_percent) {}
 
   // Admit() takes the request's slot and reserves the budget for ctx.model; when a budget

@@ -1,10 +1,9 @@
 #include "gateway/conn_limits.h"
 
+#include <prometheus/text_serializer.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-
-#include <prometheus/text_serializer.h>
 
 namespace pai::gateway {
 
@@ -45,9 +44,10 @@ ResourceMetrics::ResourceMetrics() : registry(std::make_shared<prometheus::Regis
   connections_max =
       gauge("pai_gateway_client_connections_max",
             "The client-connection cap (--max-connections, or derived from RLIMIT_NOFILE).");
-  evicted = counter("pai_gateway_client_connections_evicted_total",
-                    "Idle client connections (agent or admin listener) closed to make room for a new one "
-                    "at the cap.");
+  evicted =
+      counter("pai_gateway_client_connections_evicted_total",
+              "Idle client connections (agent or admin listener) closed to make room for a new one "
+              "at the cap.");
   refused = counter("pai_gateway_client_connections_refused_total",
                     "Client connections closed at once: at the cap with no idle one to evict.");
   body_bytes = gauge("pai_gateway_request_body_buffer_bytes",

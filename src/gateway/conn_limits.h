@@ -7,15 +7,15 @@
 // BodyBudget is lock-free and safe from any thread; ResourceMetrics handles are atomics.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
 
 namespace pai::gateway {
 
@@ -41,14 +41,14 @@ struct ResourceMetrics {
   ResourceMetrics();
   std::string Serialize() const;  // Prometheus text format 0.0.4
   std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Gauge* connections;          // pai_gateway_client_connections
-  prometheus::Gauge* connections_max;      // pai_gateway_client_connections_max
-  prometheus::Counter* evicted;            // pai_gateway_client_connections_evicted_total
-  prometheus::Counter* refused;            // pai_gateway_client_connections_refused_total
-  prometheus::Gauge* body_bytes;           // pai_gateway_request_body_buffer_bytes
-  prometheus::Gauge* body_bytes_max;       // pai_gateway_request_body_buffer_bytes_max
-  prometheus::Counter* body_refusals;      // pai_gateway_request_body_buffer_refusals_total
-  prometheus::Counter* admin_refusals;     // pai_gateway_admin_queries_refused_total
+  prometheus::Gauge* connections;       // pai_gateway_client_connections
+  prometheus::Gauge* connections_max;   // pai_gateway_client_connections_max
+  prometheus::Counter* evicted;         // pai_gateway_client_connections_evicted_total
+  prometheus::Counter* refused;         // pai_gateway_client_connections_refused_total
+  prometheus::Gauge* body_bytes;        // pai_gateway_request_body_buffer_bytes
+  prometheus::Gauge* body_bytes_max;    // pai_gateway_request_body_buffer_bytes_max
+  prometheus::Counter* body_refusals;   // pai_gateway_request_body_buffer_refusals_total
+  prometheus::Counter* admin_refusals;  // pai_gateway_admin_queries_refused_total
 };
 
 // BodyBudget: request-body bytes buffered across all connections. A request takes its declared

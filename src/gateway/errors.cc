@@ -1,10 +1,10 @@
 #include "gateway/errors.h"
 
-#include "common/strings.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_util.h"
+#include "common/strings.h"
 
 namespace pai::gateway {
 namespace {
@@ -46,7 +46,7 @@ absl::Status MakeError(absl::StatusCode code, std::string_view message, std::str
 absl::Status MakeHttpError(int http_status, std::string_view message, std::string_view api_code,
                            std::string_view param) {
   const absl::StatusCode code = http_status == 405   ? absl::StatusCode::kUnimplemented
-                                : http_status < 500 ? absl::StatusCode::kInvalidArgument
+                                : http_status < 500  ? absl::StatusCode::kInvalidArgument
                                 : http_status == 504 ? absl::StatusCode::kDeadlineExceeded
                                                      : absl::StatusCode::kUnavailable;
   absl::Status s = MakeError(code, message, api_code, param);

@@ -26,9 +26,9 @@ struct GatewayOptions {
   std::string ca_file;  // extra CA bundle for provider TLS (tests); system CAs otherwise
   int threads = 0;      // 0 → std::thread::hardware_concurrency()
 
-  size_t max_body_bytes = 32u << 20;      // 413 above
-  size_t max_header_bytes = 64u << 10;    // 431 above
-  size_t max_response_bytes = 64u << 20;  // buffered (non-streaming) provider responses
+  size_t max_body_bytes = 32u << 20;                 // 413 above
+  size_t max_header_bytes = 64u << 10;               // 431 above
+  size_t max_response_bytes = 64u << 20;             // buffered (non-streaming) provider responses
   std::chrono::milliseconds header_timeout{30'000};  // first request header on a connection
   std::chrono::milliseconds body_timeout{60'000};    // request body; also each client write
   std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
@@ -39,7 +39,7 @@ struct GatewayOptions {
   // Bounds of one streamed provider response (event size, bytes, duration): stream_limits.h.
   StreamLimits stream_limits;
   std::chrono::milliseconds watch_interval{250};  // config and token file polling
-  bool access_log = true;  // one JSON line per agent request
+  bool access_log = true;                         // one JSON line per agent request
   // Audit chain in "<state_dir>/audit" (docs/audit.md). The first key file signs; all verify.
   // Without key files, "<state_dir>/audit/key" is used (created on first start).
   bool audit = true;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "common/strings.h"
 #include "absl/strings/str_format.h"
+#include "common/strings.h"
 #include "gateway/errors.h"
 #include "gateway/pipeline.h"
 #include "guard/builtin_classifier.h"
@@ -118,8 +118,8 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
     const auto deadline = t0 + kHttpDeadlineFactor * std::chrono::milliseconds(c.timeout_ms);
     for (std::string_view w : windows) {
       if (Clock::now() > deadline) {
-        error = absl::DeadlineExceededError(pai::StrCat(
-            "classification took longer than ", kHttpDeadlineFactor, " x timeoutMs"));
+        error = absl::DeadlineExceededError(
+            pai::StrCat("classification took longer than ", kHttpDeadlineFactor, " x timeoutMs"));
         break;
       }
       std::string request = guard::BuildClassifierRequest(c.format, w, text.role);
@@ -142,9 +142,7 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
   }
   b.metrics.duration->Observe(std::chrono::duration<double>(Clock::now() - t0).count());
   const int target = static_cast<int>(text.target);
-  const Verdict verdict = !error.ok()                   ? kError
-                          : score >= b.spec.threshold ? kViolation
-                                                        : kPass;
+  const Verdict verdict = !error.ok() ? kError : score >= b.spec.threshold ? kViolation : kPass;
   b.metrics.check(target, verdict, guard.enforce).Increment();
   if (verdict == kPass) co_return absl::OkStatus();
 
@@ -200,8 +198,8 @@ boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
                                ? "The model's response was blocked"
                                : "The request was blocked";
   co_return MakeError(absl::StatusCode::kInvalidArgument,
-                      pai::StrCat(what, " by the prompt-injection guard \"", b.spec.name, "\": ",
-                                  text.param, " was classified as prompt injection (score ",
+                      pai::StrCat(what, " by the prompt-injection guard \"", b.spec.name,
+                                  "\": ", text.param, " was classified as prompt injection (score ",
                                   Score(score), " >= threshold ", Score(b.spec.threshold), ")."),
                       "prompt_injection_detected", text.param);
 }

@@ -15,10 +15,9 @@
 // Thread safety: a Guards is shared by all shards; its methods may run concurrently.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -22,9 +22,7 @@ simdjson::padded_string_view PaddedView(std::string& body) {
   return simdjson::padded_string_view(body.data(), body.size(), body.capacity());
 }
 
-absl::Status Unscannable(std::string_view what) {
-  return absl::InvalidArgumentError(AV(what));
-}
+absl::Status Unscannable(std::string_view what) { return absl::InvalidArgumentError(AV(what)); }
 
 // ContentText() reads a message `content`: a string, or the `text` of every part of an array
 // that has one (joined by newlines; image and audio parts have none). Anything that cannot be
@@ -45,7 +43,8 @@ absl::Status ContentText(Value&& v, std::string* out) {
   if (v.get_array().get(parts) != simdjson::SUCCESS) return Unscannable("unreadable content");
   for (auto p : parts) {
     od::object part;
-    if (p.get_object().get(part) != simdjson::SUCCESS) return Unscannable("content part not an object");
+    if (p.get_object().get(part) != simdjson::SUCCESS)
+      return Unscannable("content part not an object");
     for (auto f : part) {
       std::string_view key;
       if (f.unescaped_key().get(key) != simdjson::SUCCESS) return Unscannable("unreadable key");
@@ -132,11 +131,13 @@ absl::Status ChatRequestGuardTexts(std::string& body, std::vector<GuardText>* ou
         if (f.value().get_array().get(calls) != simdjson::SUCCESS) continue;  // null
         for (auto c : calls) {
           od::object call;
-          if (c.get_object().get(call) != simdjson::SUCCESS) return Unscannable("tool call not an object");
+          if (c.get_object().get(call) != simdjson::SUCCESS)
+            return Unscannable("tool call not an object");
           std::string id, fn;
           for (auto cf : call) {
             std::string_view ck;
-            if (cf.unescaped_key().get(ck) != simdjson::SUCCESS) return Unscannable("unreadable key");
+            if (cf.unescaped_key().get(ck) != simdjson::SUCCESS)
+              return Unscannable("unreadable key");
             if (ck == "id") {
               PAI_RETURN_IF_ERROR(ReadString(cf.value(), &id));
             } else if (ck == "function") {
@@ -144,7 +145,8 @@ absl::Status ChatRequestGuardTexts(std::string& body, std::vector<GuardText>* ou
               if (cf.value().get_object().get(fo) != simdjson::SUCCESS) continue;
               for (auto ff : fo) {
                 std::string_view fk;
-                if (ff.unescaped_key().get(fk) != simdjson::SUCCESS) return Unscannable("unreadable key");
+                if (ff.unescaped_key().get(fk) != simdjson::SUCCESS)
+                  return Unscannable("unreadable key");
                 if (fk == "name") PAI_RETURN_IF_ERROR(ReadString(ff.value(), &fn));
               }
             }
@@ -210,8 +212,8 @@ absl::Status EmbeddingsGuardTexts(std::string& body, std::vector<GuardText>* out
       if (et == od::json_type::string) {  // token-id arrays are not text
         std::string s;
         PAI_RETURN_IF_ERROR(ReadString(e, &s));
-        out->push_back({GuardTarget::kPrompt, pai::StrCat("input[", i, "]"), "", "user",
-                        std::move(s)});
+        out->push_back(
+            {GuardTarget::kPrompt, pai::StrCat("input[", i, "]"), "", "user", std::move(s)});
       }
       ++i;
     }

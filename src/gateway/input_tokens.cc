@@ -1,14 +1,13 @@
 #include "gateway/input_tokens.h"
 
-#include <algorithm>
-#include <array>
-
-#include <boost/json.hpp>
 #include <openssl/sha.h>
 #include <simdjson.h>
 
-#include "absl/container/flat_hash_map.h"
+#include <algorithm>
+#include <array>
+#include <boost/json.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "gateway/errors.h"
 #include "gateway/native_request.h"
 #include "gateway/openai_request.h"
@@ -25,12 +24,36 @@ namespace {
 // Top-level request members that are parameters of the call, never rendered into the prompt
 // (OpenAI API reference, "Create chat completion" and "Create a model response"). Every other
 // member counts as the tokens of its JSON text.
-constexpr std::array<std::string_view, 30> kParameters = {
-    "model", "stream", "stream_options", "max_tokens", "max_completion_tokens",
-    "max_output_tokens", "temperature", "top_p", "n", "stop", "presence_penalty",
-    "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "seed", "user", "metadata",
-    "store", "service_tier", "parallel_tool_calls", "reasoning_effort", "reasoning", "modalities",
-    "audio", "prediction", "safety_identifier", "prompt_cache_key", "background", "truncation"};
+constexpr std::array<std::string_view, 30> kParameters = {"model",
+                                                          "stream",
+                                                          "stream_options",
+                                                          "max_tokens",
+                                                          "max_completion_tokens",
+                                                          "max_output_tokens",
+                                                          "temperature",
+                                                          "top_p",
+                                                          "n",
+                                                          "stop",
+                                                          "presence_penalty",
+                                                          "frequency_penalty",
+                                                          "logit_bias",
+                                                          "logprobs",
+                                                          "top_logprobs",
+                                                          "seed",
+                                                          "user",
+                                                          "metadata",
+                                                          "store",
+                                                          "service_tier",
+                                                          "parallel_tool_calls",
+                                                          "reasoning_effort",
+                                                          "reasoning",
+                                                          "modalities",
+                                                          "audio",
+                                                          "prediction",
+                                                          "safety_identifier",
+                                                          "prompt_cache_key",
+                                                          "background",
+                                                          "truncation"};
 
 bool IsParameter(std::string_view key) {
   return std::find(kParameters.begin(), kParameters.end(), key) != kParameters.end();
@@ -501,7 +524,7 @@ InputBound InputBoundOf(Route route, std::optional<tokenizer::EncodingId> enc,
                         const std::string& body, const ChatCompletionRequest* chat,
                         const NativeRequest* native) {
   const int64_t bytes = static_cast<int64_t>(body.size());
-  const int64_t images = chat                     ? static_cast<int64_t>(chat->image_parts)
+  const int64_t images = chat                    ? static_cast<int64_t>(chat->image_parts)
                          : native && native->doc ? NativeImageParts(*native->doc)
                                                  : 0;
   const InputBound by_bytes{bytes + images * kImageTokens,
@@ -536,8 +559,8 @@ InputBound InputBoundFor(const RequestContext& ctx, const ModelRoute& route) {
     // No limit reads this bound: the byte count, without walking a native body for images.
     return InputBoundOf(ctx.route, std::nullopt, body, chat, nullptr);
   }
-  return InputBoundOf(ctx.route, EncodingFor(route.provider->spec.kind, route.model_id), body,
-                      chat, native);
+  return InputBoundOf(ctx.route, EncodingFor(route.provider->spec.kind, route.model_id), body, chat,
+                      native);
 }
 
 absl::StatusOr<InputBound> CountRequestTokens(Route route, config::ProviderKind kind,

@@ -29,12 +29,11 @@
 // Thread safety: pure functions (the tokenizer is thread-safe).
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 #include "absl/status/statusor.h"
 #include "config/manifest.h"
@@ -61,8 +60,8 @@ inline constexpr int64_t kUnknownToolName = 16;
 
 // InputMethod: how an InputBound was obtained.
 enum class InputMethod {
-  kBodyBytes,  // body bytes + images (no public tokenizer, or no limit needs a tight bound)
-  kTokenizer,  // the model's own BPE + framing
+  kBodyBytes,      // body bytes + images (no public tokenizer, or no limit needs a tight bound)
+  kTokenizer,      // the model's own BPE + framing
   kProviderCount,  // the provider's count endpoint plus a margin (admission.h)
 };
 std::string_view InputMethodName(InputMethod m);  // "body_bytes", "tokenizer", "provider_count"
@@ -100,8 +99,8 @@ InputBound InputBoundOf(Route route, std::optional<tokenizer::EncodingId> enc,
                         const NativeRequest* native);
 
 // CountRequestTokens() parses a chat completions (`route` kChatCompletions), Responses
-// (kResponses) or embeddings (kEmbeddings) body and returns its bound for `model_id` on a provider of `kind`, whatever
-// the limits: `pai-gateway count-tokens`. Errors: the parser's InvalidArgument.
+// (kResponses) or embeddings (kEmbeddings) body and returns its bound for `model_id` on a provider
+// of `kind`, whatever the limits: `pai-gateway count-tokens`. Errors: the parser's InvalidArgument.
 absl::StatusOr<InputBound> CountRequestTokens(Route route, config::ProviderKind kind,
                                               std::string_view model_id, std::string body);
 

@@ -15,9 +15,7 @@ std::string LogSafe(std::string_view text, size_t max_bytes) {
   return out;
 }
 
-std::string LogPath(std::string_view target) {
-  return LogSafe(target.substr(0, target.find('?')));
-}
+std::string LogPath(std::string_view target) { return LogSafe(target.substr(0, target.find('?'))); }
 
 std::string_view RequestedModel(const RequestContext& ctx) {
   if (ctx.chat) return ctx.chat->model;

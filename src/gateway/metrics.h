@@ -8,16 +8,16 @@
 // Thread safety: all methods are safe from any thread; handles are lock-free atomics.
 #pragma once
 
-#include <array>
-#include <memory>
-#include <string>
-#include <string_view>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
 
 #include "gateway/stream_limits.h"
 
@@ -25,7 +25,14 @@ namespace pai::gateway {
 
 // Route: the agent-facing routes, as metric label values.
 enum class Route {
-  kChatCompletions = 0, kModels, kEmbeddings, kMessages, kCountTokens, kResponses, kOther, kCount
+  kChatCompletions = 0,
+  kModels,
+  kEmbeddings,
+  kMessages,
+  kCountTokens,
+  kResponses,
+  kOther,
+  kCount
 };
 // AnthropicRoute() is true for the routes that speak Anthropic's API (errors in its shape).
 inline bool AnthropicRoute(Route r) { return r == Route::kMessages || r == Route::kCountTokens; }
@@ -78,8 +85,12 @@ class Metrics {
   prometheus::Counter& stage_rejections(size_t stage_index);
   // StageRejectionsFor() registers the rejection counter of a pipeline stage; returns its index.
   size_t RegisterStage(std::string_view stage);
-  prometheus::Counter& config_reloads(bool success) { return success ? *reload_ok_ : *reload_fail_; }
-  prometheus::Counter& upstream_connections(bool reused) { return reused ? *conn_reused_ : *conn_new_; }
+  prometheus::Counter& config_reloads(bool success) {
+    return success ? *reload_ok_ : *reload_fail_;
+  }
+  prometheus::Counter& upstream_connections(bool reused) {
+    return reused ? *conn_reused_ : *conn_new_;
+  }
   prometheus::Counter& stream_usage_missing() { return *usage_missing_; }
   // stream_limit_exceeded(): streams the gateway ended at one of its bounds (stream_limits.h).
   prometheus::Counter& stream_limit_exceeded(StreamLimit limit) {
@@ -105,8 +116,14 @@ class Metrics {
   prometheus::Gauge& audit_healthy() { return *audit_healthy_; }
   prometheus::Gauge& audit_synced() { return *audit_synced_; }
   // fallbacks(): why a request moved to the next model of its chain.
-  enum class FallbackReason { kOverBudget = 0, kUpstream429, kUpstream5xx, kUpstreamTimeout,
-                              kUpstreamError, kCount };
+  enum class FallbackReason {
+    kOverBudget = 0,
+    kUpstream429,
+    kUpstream5xx,
+    kUpstreamTimeout,
+    kUpstreamError,
+    kCount
+  };
   prometheus::Counter& fallbacks(FallbackReason r) { return *fallbacks_[static_cast<int>(r)]; }
 
  private:

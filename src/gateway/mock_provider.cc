@@ -1,18 +1,17 @@
 #include "gateway/mock_provider.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <ctime>
 #include <set>
 
-#include <boost/json.hpp>
-
 #include "absl/strings/ascii.h"
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json_util.h"
+#include "common/strings.h"
 #include "gateway/input_tokens.h"
 
 namespace pai::gateway {
@@ -45,7 +44,7 @@ std::string Quoted(std::string_view s) {
 
 std::string UsageJson(int64_t prompt, int64_t completion) {
   return pai::StrCat("{\"prompt_tokens\":", prompt, ",\"completion_tokens\":", completion,
-                      ",\"total_tokens\":", prompt + completion, "}");
+                     ",\"total_tokens\":", prompt + completion, "}");
 }
 
 int64_t Created() { return static_cast<int64_t>(std::time(nullptr)); }
@@ -212,8 +211,8 @@ MockPlan PlanMockReply(std::string_view body) {
   if (!last_tool) return text;
   const std::string first = FirstLine(ContentText(*last_tool));
   if (answered == "bash") {
-    text.text = pai::StrCat("I wrote hello.txt in the workspace and ran `cat hello.txt`: \"",
-                            first, "\"");
+    text.text =
+        pai::StrCat("I wrote hello.txt in the workspace and ran `cat hello.txt`: \"", first, "\"");
   } else {
     text.text = pai::StrCat("The tool ", answered.empty() ? std::string("call") : answered,
                             " answered: \"", first, "\"");
@@ -225,16 +224,17 @@ std::string MockChatCompletion(const ChatCompletionRequest& /*req*/, std::string
                                std::string_view model_id, std::string_view request_id,
                                std::optional<int64_t> max_output) {
   MockPlan plan = PlanMockReply(body);
-  const std::string head =
-      pai::StrCat("{\"id\":", Quoted(Id(request_id)), ",\"object\":\"chat.completion\",\"created\":",
-                  Created(), ",\"model\":", Quoted(model_id), ",\"choices\":[{\"index\":0,");
+  const std::string head = pai::StrCat(
+      "{\"id\":", Quoted(Id(request_id)), ",\"object\":\"chat.completion\",\"created\":", Created(),
+      ",\"model\":", Quoted(model_id), ",\"choices\":[{\"index\":0,");
   const std::string tail = pai::StrCat(",\"system_fingerprint\":\"fp_pai_mock\"}");
   if (plan.tool_call) {
     const int64_t completion = CappedToolTokens(plan, max_output);
     return pai::StrCat(
         head, "\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":",
-        Quoted(plan.call_id), ",\"type\":\"function\",\"function\":{\"name\":",
-        Quoted(plan.tool_name), ",\"arguments\":", Quoted(plan.arguments),
+        Quoted(plan.call_id),
+        ",\"type\":\"function\",\"function\":{\"name\":", Quoted(plan.tool_name),
+        ",\"arguments\":", Quoted(plan.arguments),
         "}}],\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],"
         "\"usage\":",
         UsageJson(ChatPromptTokens(body), completion), tail);
@@ -254,13 +254,12 @@ std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_vie
   MockPlan plan = PlanMockReply(body);
   const std::string head =
       pai::StrCat("data: {\"id\":", Quoted(Id(request_id)),
-                   ",\"object\":\"chat.completion.chunk\",\"created\":", Created(),
-                   ",\"model\":", Quoted(model_id), ",\"system_fingerprint\":\"fp_pai_mock\",");
+                  ",\"object\":\"chat.completion.chunk\",\"created\":", Created(),
+                  ",\"model\":", Quoted(model_id), ",\"system_fingerprint\":\"fp_pai_mock\",");
   const std::string usage_null = include_usage ? ",\"usage\":null" : "";
   auto choice = [&](std::string_view delta, std::string_view finish) {
     return pai::StrCat(head, "\"choices\":[{\"index\":0,\"delta\":", delta,
-                       ",\"logprobs\":null,\"finish_reason\":", finish, "}]", usage_null,
-                       "}\n\n");
+                       ",\"logprobs\":null,\"finish_reason\":", finish, "}]", usage_null, "}\n\n");
   };
   std::string out;
   int64_t completion = 0;
@@ -271,7 +270,8 @@ std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_vie
     // OpenAI: the first delta names the call (id, type, function name, empty arguments) ...
     out += choice(pai::StrCat("{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
                               "\"index\":0,\"id\":",
-                              Quoted(plan.call_id), ",\"type\":\"function\",\"function\":{"
+                              Quoted(plan.call_id),
+                              ",\"type\":\"function\",\"function\":{"
                               "\"name\":",
                               Quoted(plan.tool_name), ",\"arguments\":\"\"}}],\"refusal\":null}"),
                   "null");
@@ -301,8 +301,9 @@ std::string MockChatStream(const ChatCompletionRequest& /*req*/, std::string_vie
   }
   out += choice("{}", finish);
   if (include_usage) {
-    pai::StrAppend(&out, head, "\"choices\":[],\"usage\":",
-                   UsageJson(ChatPromptTokens(body), completion), "}\n\n");
+    pai::StrAppend(&out, head,
+                   "\"choices\":[],\"usage\":", UsageJson(ChatPromptTokens(body), completion),
+                   "}\n\n");
   }
   out += "data: [DONE]\n\n";
   return out;

@@ -1,7 +1,6 @@
 #include "gateway/native_request.h"
 
 #include <algorithm>
-
 #include <boost/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
@@ -107,8 +106,7 @@ absl::StatusOr<NativeRequest> ParseResponsesRequest(std::string_view body) {
   return r;
 }
 
-absl::StatusOr<std::string> RewriteNativeBody(const json::object& body,
-                                              std::string_view model_id,
+absl::StatusOr<std::string> RewriteNativeBody(const json::object& body, std::string_view model_id,
                                               std::string_view output_field,
                                               std::optional<int64_t> cap) {
   json::object o = body;  // a copy per attempt: a fallback rewrites it again
@@ -209,8 +207,8 @@ absl::Status ResponsesRequestGuardTexts(const json::object& body, std::vector<Gu
       auto n = tool_names.find(std::string(Member(*it, "call_id")));
       const json::value* outv = it->if_contains("output");
       std::string text = outv && outv->is_string() ? std::string(outv->get_string())
-                         : outv                   ? BlocksText(*outv)
-                                                  : std::string();
+                         : outv                    ? BlocksText(*outv)
+                                                   : std::string();
       // output parts use type "input_text"
       if (outv && outv->is_array()) {
         text.clear();

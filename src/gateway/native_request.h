@@ -15,14 +15,13 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "absl/status/statusor.h"
 #include "gateway/errors.h"
@@ -36,7 +35,7 @@ namespace pai::gateway {
 
 // NativeRequest: what the gateway reads from a native request body.
 struct NativeRequest {
-  std::string model;                  // as sent: "<modelprovider>/<model-id>" or a bare id
+  std::string model;  // as sent: "<modelprovider>/<model-id>" or a bare id
   bool stream = false;
   std::optional<int64_t> max_output;  // max_tokens / max_output_tokens as sent
   // The parsed body, parsed once: the upstream rewrite and the guards read it.
@@ -101,7 +100,7 @@ class NativeStreamRelay {
   void Process(std::string_view bytes, std::string& out);
   // Finish() appends the held final event.
   void Finish(std::string& out);
-  bool completed() const { return completed_; }  // the final event arrived
+  bool completed() const { return completed_; }             // the final event arrived
   bool overflowed() const { return parser_.overflowed(); }  // an event exceeded the limit
   // failed(): the provider reported an error event (relayed as it is); error() is its status.
   bool failed() const { return failed_; }

@@ -1,13 +1,13 @@
 #include "gateway/openai_request.h"
 
-#include <algorithm>
-
-#include <boost/json.hpp>
 #include <simdjson.h>
 
-#include "common/strings.h"
+#include <algorithm>
+#include <boost/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "common/json_util.h"
+#include "common/strings.h"
 #include "gateway/errors.h"
 
 namespace pai::gateway {
@@ -22,8 +22,7 @@ absl::Status Invalid(std::string_view message, std::string_view param = {}) {
 absl::Status BadJson(simdjson::error_code err) {
   return MakeError(absl::StatusCode::kInvalidArgument,
                    pai::StrCat("We could not parse the JSON body of your request (",
-                                simdjson::error_message(err),
-                                "). The body must be a JSON object."),
+                               simdjson::error_message(err), "). The body must be a JSON object."),
                    "invalid_json");
 }
 
@@ -67,8 +66,8 @@ Span SpanOf(std::string_view body, std::string_view token) {
 
 size_t ObjectOpen(std::string_view body) {
   size_t i = 0;
-  while (i < body.size() && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
-                             body[i] == '\t')) {
+  while (i < body.size() &&
+         (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) {
     ++i;
   }
   return i;
@@ -336,23 +335,21 @@ absl::StatusOr<EmbeddingsRequest> ParseEmbeddingsRequest(std::string& body) {
   EmbeddingsRequest req;
   bool has_input = false;
   const std::string_view text = body;
-  absl::Status s = ForEachMember(body, {"model", "input"},
-                                 [&](std::string_view key, od::value& v) -> absl::Status {
-                                   if (key == "model") {
-                                     return ReadModel(text, v, &req.model, &req.model_span);
-                                   }
-                                   if (key == "input") {
-                                     od::json_type t;
-                                     if (v.type().get(t) != simdjson::SUCCESS ||
-                                         (t != od::json_type::string &&
-                                          t != od::json_type::array)) {
-                                       return Invalid("input must be a string or an array",
-                                                      "input");
-                                     }
-                                     has_input = true;
-                                   }
-                                   return absl::OkStatus();
-                                 });
+  absl::Status s = ForEachMember(
+      body, {"model", "input"}, [&](std::string_view key, od::value& v) -> absl::Status {
+        if (key == "model") {
+          return ReadModel(text, v, &req.model, &req.model_span);
+        }
+        if (key == "input") {
+          od::json_type t;
+          if (v.type().get(t) != simdjson::SUCCESS ||
+              (t != od::json_type::string && t != od::json_type::array)) {
+            return Invalid("input must be a string or an array", "input");
+          }
+          has_input = true;
+        }
+        return absl::OkStatus();
+      });
   if (!s.ok()) return s;
   if (req.model.empty()) return Invalid("you must provide a model parameter", "model");
   if (!has_input) return Invalid("you must provide an input parameter", "input");

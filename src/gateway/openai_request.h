@@ -35,18 +35,18 @@ struct Span {
 
 // ChatCompletionRequest: what the gateway needs from a chat completion request.
 struct ChatCompletionRequest {
-  std::string model;                 // as sent: "<modelprovider>/<model-id>"
-  bool stream = false;               // `stream: true`
-  bool client_include_usage = false; // `stream_options.include_usage: true`
+  std::string model;                  // as sent: "<modelprovider>/<model-id>"
+  bool stream = false;                // `stream: true`
+  bool client_include_usage = false;  // `stream_options.include_usage: true`
   std::optional<int64_t> max_tokens;
   std::optional<int64_t> max_completion_tokens;
   size_t message_count = 0;
-  size_t object_open = 0;  // offset of the top-level '{'
-  Span model_span;          // the `model` value, quotes included
-  Span stream_options_span; // the `stream_options` value
+  size_t object_open = 0;    // offset of the top-level '{'
+  Span model_span;           // the `model` value, quotes included
+  Span stream_options_span;  // the `stream_options` value
   Span max_tokens_span;
   Span max_completion_tokens_span;
-  size_t image_parts = 0;   // "image_url" content parts (priced per image, not per byte)
+  size_t image_parts = 0;  // "image_url" content parts (priced per image, not per byte)
   // `n`: how many choices to generate (1 when absent or null), each up to the output limit;
   // Gemini's candidateCount after translation.
   int64_t n = 1;

@@ -29,8 +29,7 @@ class AuthenticateStage final : public Stage {
     ctx.agent = ctx.runtime->FindAgent(agent_key);
     if (!ctx.agent) {
       co_return MakeError(absl::StatusCode::kUnauthenticated,
-                          "The agent this token belongs to is not configured.",
-                          "invalid_api_key");
+                          "The agent this token belongs to is not configured.", "invalid_api_key");
     }
     co_return absl::OkStatus();
   }
@@ -84,12 +83,12 @@ class ResolveModelStage final : public Stage {
     if (!route.ok()) co_return route.status();
     const config::ProviderKind kind = (*route)->provider->spec.kind;
     if (!ServesRoute(ctx.route, kind)) {
-      co_return MakeError(absl::StatusCode::kInvalidArgument,
-                          pai::StrCat("The model \"", *requested, "\" is served by ModelProvider ",
-                                      (*route)->provider->spec.name, " (provider ",
-                                      config::ProviderKindName(kind), "), which does not offer ",
-                                      RouteLabel(ctx.route)),
-                          "unsupported_model", "model");
+      co_return MakeError(
+          absl::StatusCode::kInvalidArgument,
+          pai::StrCat("The model \"", *requested, "\" is served by ModelProvider ",
+                      (*route)->provider->spec.name, " (provider ", config::ProviderKindName(kind),
+                      "), which does not offer ", RouteLabel(ctx.route)),
+          "unsupported_model", "model");
     }
     ctx.model = *route;
     co_return absl::OkStatus();

@@ -8,14 +8,13 @@
 // The order and the reason for each position is in BuildPipeline() (pipeline.cc).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,7 +47,7 @@ class InputCounter {
   // put in that provider's API), Unavailable (unreachable, an error status, an unreadable
   // answer), DeadlineExceeded (no answer within the counter's timeout).
   virtual boost::asio::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
-                                                                      const ModelRoute& route) = 0;
+                                                                     const ModelRoute& route) = 0;
 };
 
 // RequestContext: one agent request as it moves through the pipeline. Owned by the connection
@@ -62,11 +61,11 @@ struct RequestContext {
   // the agent key, so the authenticate stage does not hash the token a second time.
   std::string preauthenticated_agent;
   std::string preauthenticated_session;
-  std::string* body = nullptr;     // request body; stages may parse it in place
+  std::string* body = nullptr;                // request body; stages may parse it in place
   ClassifierTransport* classifier = nullptr;  // the shard's client for http guard classifiers
   InputCounter* input_counter = nullptr;      // the shard's provider token counter (or none)
-  std::string_view anthropic_version;  // the client's anthropic-version / anthropic-beta
-  std::string_view anthropic_beta;     // headers (forwarded on the Anthropic routes)
+  std::string_view anthropic_version;         // the client's anthropic-version / anthropic-beta
+  std::string_view anthropic_beta;            // headers (forwarded on the Anthropic routes)
   std::chrono::steady_clock::time_point start;
   std::shared_ptr<const RuntimeConfig> runtime;  // the configuration this request runs on
 
@@ -93,7 +92,7 @@ struct RequestContext {
   const ModelRoute* count_route = nullptr;
   bool count_done = false;
   int64_t counted_input = 0;
-  budget::Charge charge;                           // what the final attempt was charged
+  budget::Charge charge;  // what the final attempt was charged
   // Extra response headers: x-ratelimit-*, Retry-After.
   std::vector<std::pair<std::string, std::string>> response_headers;
 
@@ -107,8 +106,8 @@ struct RequestContext {
   int http_status = 0;
   bool stream = false;
   Usage usage;
-  double upstream_seconds = -1;  // provider time, -1 when no provider call was made
-  std::string error_code;        // OpenAI error code of a failed request
+  double upstream_seconds = -1;      // provider time, -1 when no provider call was made
+  std::string error_code;            // OpenAI error code of a failed request
   std::vector<ToolCall> tool_calls;  // from the response (TOOL_CALL records)
   bool call_recorded = false;        // the LLM_CALL record was emitted
   bool guard_refused = false;        // a guard refused the request or its response

@@ -1,12 +1,11 @@
 // Agent routes: the pipeline around each request and the upstream exchange with its relay.
 #include <sys/socket.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <random>
 
-#include "common/strings.h"
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,10 +13,11 @@
 #include "absl/time/clock.h"
 #include "common/json_util.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "gateway/errors.h"
-#include "gateway/log_fields.h"
 #include "gateway/internal/server_impl.h"
 #include "gateway/internal/stream_writer.h"
+#include "gateway/log_fields.h"
 #include "gateway/mock_provider.h"
 #include "gateway/openai_request.h"
 #include "gateway/stream_limits.h"
@@ -60,9 +60,7 @@ std::string RequestId(std::string_view client) {
 }
 
 // IsAnthropicPath(): the routes where an agent may present its token as x-api-key.
-bool IsAnthropicPath(std::string_view target) {
-  return target.substr(0, 12) == "/v1/messages";
-}
+bool IsAnthropicPath(std::string_view target) { return target.substr(0, 12) == "/v1/messages"; }
 
 struct RouteMatch {
   Route route = Route::kOther;
@@ -119,22 +117,21 @@ std::string ModelObject(const ModelRoute& r, int64_t created) {
 // the connection; a generation number makes a late completion a no-op.
 void ArmClientWatch(ClientConn* conn, uint64_t generation) {
   std::shared_ptr<ClientWatch> w = conn->watch;
-  conn->stream.socket().async_wait(
-      tcp::socket::wait_read, [w, generation, conn](const beast::error_code& ec) {
-        // A matching generation means the request is still in its provider call, so `conn`
-        // and its socket are alive.
-        if (ec || w->generation != generation) return;
-        char c;
-        const ssize_t n =
-            ::recv(conn->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-          w->gone = true;
-          w->upstream.Cancel();  // also before the provider's response header
-        } else if (n < 0) {
-          ArmClientWatch(conn, generation);  // spurious wake-up
-        }
-        // n > 0: a pipelined request; the peer is alive and is not watched further.
-      });
+  conn->stream.socket().async_wait(tcp::socket::wait_read, [w, generation,
+                                                            conn](const beast::error_code& ec) {
+    // A matching generation means the request is still in its provider call, so `conn`
+    // and its socket are alive.
+    if (ec || w->generation != generation) return;
+    char c;
+    const ssize_t n = ::recv(conn->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      w->gone = true;
+      w->upstream.Cancel();  // also before the provider's response header
+    } else if (n < 0) {
+      ArmClientWatch(conn, generation);  // spurious wake-up
+    }
+    // n > 0: a pipelined request; the peer is alive and is not watched further.
+  });
 }
 
 void StartClientWatch(ClientConn* conn) {
@@ -225,8 +222,9 @@ net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
   req.prepare_payload();
   // The upstream client words its errors for model providers; here the peer is a classifier.
   auto reword = [](const absl::Status& s) {
-    return absl::Status(s.code(), absl::StrReplaceAll(s.message(), {{"The model provider", "The classifier"},
-                                                                    {"model provider", "classifier"}}));
+    return absl::Status(s.code(),
+                        absl::StrReplaceAll(s.message(), {{"The model provider", "The classifier"},
+                                                          {"model provider", "classifier"}}));
   };
   auto started = co_await UpstreamCall::Start(*pool, ep, std::move(req));
   if (!started.ok()) co_return reword(started.status());
@@ -303,8 +301,7 @@ net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
   co_return true;
 }
 
-net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
-                                                            std::string& body) {
+net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx, std::string& body) {
   if (!ctx->agent->scans_responses) co_return absl::OkStatus();
   std::vector<GuardText> texts;
   ChatResponseGuardTexts(body, &texts);
@@ -368,7 +365,8 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   // anthropic-beta may be sent several times: all values, comma-joined.
   std::string anthropic_beta;
   for (auto [it, end] = req->base().equal_range("anthropic-beta"); it != end; ++it) {
-    pai::StrAppend(&anthropic_beta, anthropic_beta.empty() ? "" : ",", std::string_view(it->value()));
+    pai::StrAppend(&anthropic_beta, anthropic_beta.empty() ? "" : ",",
+                   std::string_view(it->value()));
   }
   ctx.anthropic_beta = anthropic_beta;
   ctx.preauthenticated_agent = std::move(conn->preauthenticated_agent);
@@ -397,8 +395,8 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   } else if (req->method() != match.method) {
     ctx.route = match.route;
     status = MakeHttpError(405,
-                           pai::StrCat("Method ", req->method_string(), " is not allowed on ",
-                                        path, "; use ", http::to_string(match.method)),
+                           pai::StrCat("Method ", req->method_string(), " is not allowed on ", path,
+                                       "; use ", http::to_string(match.method)),
                            "method_not_allowed");
   } else if (chain_ && !chain_->healthy() && match.route != Route::kModels) {
     ctx.route = match.route;
@@ -433,8 +431,8 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
           if (!route.ok()) {
             status = route.status();
           } else {
-            auto res = JsonResponse(200, ModelObject(**route, created), conn->keep_alive,
-                                    ctx.request_id);
+            auto res =
+                JsonResponse(200, ModelObject(**route, created), conn->keep_alive, ctx.request_id);
             ctx.http_status = 200;
             co_await WriteResponse(conn, res, options_.body_timeout);
           }
@@ -451,9 +449,9 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
     ctx.error_code = e.code.empty() ? std::string(absl::StatusCodeToString(status.code())) : e.code;
     if (!conn->response_started) {
       ctx.http_status = e.http_status;
-      auto res = JsonResponse(e.http_status,
-                              AnthropicRoute(ctx.route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
-                              conn->keep_alive, ctx.request_id);
+      auto res = JsonResponse(
+          e.http_status, AnthropicRoute(ctx.route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
+          conn->keep_alive, ctx.request_id);
       AddHeaders(res, ctx);
       if (e.http_status == 405) {
         res.set(http::field::allow, http::to_string(match.method));
@@ -515,14 +513,16 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
 }
 
 net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn,
-                                                    RequestContext* ctx) {
+                                                   RequestContext* ctx) {
   if (ctx->route == Route::kChatCompletions) co_return co_await ProxyChat(shard, conn, ctx);
   if (ctx->route == Route::kEmbeddings) co_return co_await ProxyEmbeddings(shard, conn, ctx);
-  if (ctx->route == Route::kMessages) co_return co_await UpstreamExchange(shard, conn, ctx, "/messages");
+  if (ctx->route == Route::kMessages)
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/messages");
   if (ctx->route == Route::kCountTokens) {
     co_return co_await UpstreamExchange(shard, conn, ctx, "/messages/count_tokens");
   }
-  if (ctx->route == Route::kResponses) co_return co_await UpstreamExchange(shard, conn, ctx, "/responses");
+  if (ctx->route == Route::kResponses)
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/responses");
   co_return absl::InternalError("no terminal step for route");
 }
 
@@ -570,7 +570,7 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
     if (!ec) ec = co_await w.Body(out);
     out.clear();
     co_await ScanStreamedResponse(ctx, relay);  // audit-only: the client has it already
-    if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
+    if (co_await BeforeSuccess(ctx)) {          // before the client sees [DONE]
       relay.Finish(out);
     } else {
       const ApiError e = ToApiError(NotAudited());
@@ -595,11 +595,11 @@ net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientCo
   if (model.provider->spec.kind != config::ProviderKind::kMock) {
     const config::ProviderKind kind = model.provider->spec.kind;
     if (kind == config::ProviderKind::kAnthropic || kind == config::ProviderKind::kGemini) {
-      co_return MakeError(absl::StatusCode::kInvalidArgument,
-                          pai::StrCat("Embeddings are not available for ModelProvider ",
-                                      model.provider->spec.name, " (provider ",
-                                      config::ProviderKindName(kind), ")"),
-                          "unsupported_model", "model");
+      co_return MakeError(
+          absl::StatusCode::kInvalidArgument,
+          pai::StrCat("Embeddings are not available for ModelProvider ", model.provider->spec.name,
+                      " (provider ", config::ProviderKindName(kind), ")"),
+          "unsupported_model", "model");
     }
     co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings");
   }
@@ -693,7 +693,8 @@ absl::StatusOr<std::string> CountBody(const RequestContext& ctx, const ModelRout
 
 std::string UpstreamBody(const RequestContext& ctx) {
   const ModelRoute& model = *ctx.model;
-  if (ctx.embeddings) return BuildUpstreamEmbeddingsBody(*ctx.body, *ctx.embeddings, model.model_id);
+  if (ctx.embeddings)
+    return BuildUpstreamEmbeddingsBody(*ctx.body, *ctx.embeddings, model.model_id);
   UpstreamChatOptions opts;
   opts.model_id = model.model_id;
   if (ctx.reservation && ctx.reservation->impose_output_limit) {
@@ -710,22 +711,22 @@ std::string UpstreamBody(const RequestContext& ctx) {
 }  // namespace
 
 net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext& ctx,
-                                                                       const ModelRoute& route) {
+                                                                      const ModelRoute& route) {
   auto body = CountBody(ctx, route);
   if (!body.ok()) co_return body.status();
   const ProviderRuntime& provider = *route.provider;
   const UpstreamEndpoint& ep = provider.endpoint;
   const bool anthropic = provider.spec.kind == config::ProviderKind::kAnthropic;
-  const std::string target = anthropic ? ep.base_path + "/messages/count_tokens"
-                                       : pai::StrCat(ep.base_path, "/models/", route.model_id,
-                                                     ":countTokens");
+  const std::string target =
+      anthropic ? ep.base_path + "/messages/count_tokens"
+                : pai::StrCat(ep.base_path, "/models/", route.model_id, ":countTokens");
   http::request<http::string_body> req{http::verb::post, target, 11};
   req.set(http::field::host, ep.host_header);
   req.set(provider.auth_header, provider.authorization);
   if (anthropic) {
     // The client's version and betas (betas change what is counted, e.g. tool types).
-    req.set("anthropic-version", ctx.anthropic_version.empty() ? std::string_view("2023-06-01")
-                                                                : ctx.anthropic_version);
+    req.set("anthropic-version",
+            ctx.anthropic_version.empty() ? std::string_view("2023-06-01") : ctx.anthropic_version);
     if (!ctx.anthropic_beta.empty()) req.set("anthropic-beta", ctx.anthropic_beta);
   }
   req.set(http::field::content_type, "application/json");
@@ -742,15 +743,15 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
   auto text = co_await call->ReadAll(64 * 1024);
   if (!text.ok()) co_return text.status();
   if (status < 200 || status >= 300) {
-    co_return absl::UnavailableError(
-        pai::StrCat("ModelProvider ", provider.spec.name, " answered HTTP ", status,
-                    " to the token count"));
+    co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
+                                                 " answered HTTP ", status, " to the token count"));
   }
   // {"input_tokens": N} (Anthropic) / {"totalTokens": N, ...} (Gemini).
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(*text, ec);
   const boost::json::value* n = nullptr;
-  if (!ec && v.is_object()) n = v.get_object().if_contains(anthropic ? "input_tokens" : "totalTokens");
+  if (!ec && v.is_object())
+    n = v.get_object().if_contains(anthropic ? "input_tokens" : "totalTokens");
   if (!n || !n->is_int64() || n->get_int64() < 0) {
     co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
                                                  " answered the token count without a count"));
@@ -759,8 +760,7 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
 }
 
 net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                           RequestContext* ctx,
-                                                           std::string path) {
+                                                           RequestContext* ctx, std::string path) {
   absl::Status result;
   UpstreamFailure failure;
   for (;;) {
@@ -817,8 +817,8 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     if (AnthropicRoute(ctx->route)) {
       // The client's API version and beta flags (Anthropic API reference, "Versions", "Beta
       // headers"); 2023-06-01 when it sent none.
-      up.set("anthropic-version",
-             ctx->anthropic_version.empty() ? std::string_view("2023-06-01") : ctx->anthropic_version);
+      up.set("anthropic-version", ctx->anthropic_version.empty() ? std::string_view("2023-06-01")
+                                                                 : ctx->anthropic_version);
       if (!ctx->anthropic_beta.empty()) up.set("anthropic-beta", ctx->anthropic_beta);
     }
     up.set(http::field::content_type, "application/json");
@@ -850,8 +850,7 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     StopClientWatch(conn);
     ctx->model->metrics.calls->Increment();
     ctx->model->metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-    ctx->model->metrics.output_tokens->Increment(
-        static_cast<double>(ctx->usage.completion_tokens));
+    ctx->model->metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
     if (client_gone) {
       conn->keep_alive = false;
       ctx->error_code = "client_closed";
@@ -883,8 +882,8 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
   }
   if (failure.status != 0 && !conn->response_started) {
     // The provider's own error answer, relayed with its status.
-    auto res = JsonResponse(failure.status, std::move(failure.body), conn->keep_alive,
-                            ctx->request_id);
+    auto res =
+        JsonResponse(failure.status, std::move(failure.body), conn->keep_alive, ctx->request_id);
     if (!failure.retry_after.empty()) res.set(http::field::retry_after, failure.retry_after);
     AddHeaders(res, *ctx);
     ctx->http_status = failure.status;
@@ -942,9 +941,9 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     model.metrics.upstream_errors->Increment();
     log::Warn("upstream answer refused", {{"request_id", ctx->request_id},
-                                         {"provider", provider.spec.name},
-                                         {"upstream_status", status},
-                                         {"error", std::string(head.message())}});
+                                          {"provider", provider.spec.name},
+                                          {"upstream_status", status},
+                                          {"error", std::string(head.message())}});
     co_return head;
   }
   const KeyScrubber& scrubber = ctx->runtime->scrubber();
@@ -962,9 +961,10 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       e.http_status = 502;
       e.type = "api_error";
       e.code = "upstream_auth_error";
-      e.message = pai::StrCat("The model provider rejected the gateway's credentials for "
-                              "ModelProvider ",
-                              provider.spec.name, " (HTTP ", status, ")");
+      e.message = pai::StrCat(
+          "The model provider rejected the gateway's credentials for "
+          "ModelProvider ",
+          provider.spec.name, " (HTTP ", status, ")");
       failure->body = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
       co_return absl::OkStatus();
     }
@@ -1000,7 +1000,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     if (const size_t n = scrubber.Scrub(err); n > 0) LogRedactions(*ctx, n);
     failure->body = std::move(err);
     failure->retry_after = SafeRetryAfter(call->header()[http::field::retry_after], scrubber);
-    if (failure->retry_after.empty()) failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
+    if (failure->retry_after.empty())
+      failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
     co_return absl::OkStatus();
   }
   // A 2xx answer to a stream request is an event stream here (CheckUpstreamHead).
@@ -1053,8 +1054,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     // The native answer goes back as it is; usage, tool calls and text are read for the
     // budget, the audit chain and the response guards.
     if (ctx->route != Route::kCountTokens) {
-      NativeResult r = ctx->route == Route::kMessages ? AnthropicMessageResult(*text)
-                                                      : ResponsesResult(*text);
+      NativeResult r =
+          ctx->route == Route::kMessages ? AnthropicMessageResult(*text) : ResponsesResult(*text);
       ctx->usage = translated_usage ? *translated_usage : r.usage;
       ctx->tool_calls = std::move(r.tool_calls);
       if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
@@ -1197,8 +1198,8 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
       upstream_status = MakeHttpError(failed->http_status, failed->message, failed->code);
     } else if ((from_anthropic && !from_anthropic->stopped()) ||
                (from_gemini && !from_gemini->finished())) {
-      upstream_status = MakeHttpError(502, "The model provider's stream ended early",
-                                      "upstream_error");
+      upstream_status =
+          MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
     } else {
       if (from_anthropic) from_anthropic->Finish(translated);
       if (from_gemini) from_gemini->Finish(translated);
@@ -1320,7 +1321,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   ctx->upstream_seconds = Seconds(Clock::now() - t0);
   ctx->usage = relay.usage();
   ctx->tool_calls = relay.tool_calls();
-    ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
+  ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
   out.clear();
   if (ctx->agent->scans_responses) {  // audit-only: the client has the stream already
     std::vector<GuardText> texts = relay.texts();
@@ -1330,11 +1331,12 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   // An error event from the provider was relayed as it is: recorded, not reported twice.
   bool reported = false;
   if (upstream_status.ok() && relay.failed()) {
-    upstream_status = MakeHttpError(relay.error().http_status, relay.error().message,
-                                    relay.error().code);
+    upstream_status =
+        MakeHttpError(relay.error().http_status, relay.error().message, relay.error().code);
     reported = true;
   } else if (upstream_status.ok() && !relay.completed()) {
-    upstream_status = MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
+    upstream_status =
+        MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
   }
   if (upstream_status.ok()) {
     if (co_await BeforeSuccess(ctx)) {  // before the client sees the final event

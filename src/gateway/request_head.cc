@@ -38,7 +38,8 @@ absl::Status CheckTransferEncoding(const RequestHead& head) {
   // transfer codings); behind a 1.0 intermediary it is a smuggling vector.
   if (head.version < 11) return BadRequest("Transfer-Encoding is not allowed in HTTP/1.0");
   if (head.content_length) {
-    return BadRequest("Transfer-Encoding and Content-Length together make the body length ambiguous");
+    return BadRequest(
+        "Transfer-Encoding and Content-Length together make the body length ambiguous");
   }
   std::vector<std::string> codings;
   for (std::string_view line : head.transfer_encoding) {
@@ -51,7 +52,8 @@ absl::Status CheckTransferEncoding(const RequestHead& head) {
   size_t chunked = 0;
   for (const std::string& c : codings) chunked += c == "chunked" ? 1 : 0;
   if (codings.empty() || codings.back() != "chunked" || chunked != 1) {
-    return BadRequest("Transfer-Encoding must end with chunked, once: the body length is undefined");
+    return BadRequest(
+        "Transfer-Encoding must end with chunked, once: the body length is undefined");
   }
   if (codings.size() > 1) {
     return MakeHttpError(501,
@@ -67,7 +69,8 @@ absl::Status CheckTransferEncoding(const RequestHead& head) {
 absl::Status CheckRequestHead(const RequestHead& head, std::string* origin_target) {
   origin_target->clear();
   if (head.host.size() > 1) return BadRequest("More than one Host header");
-  if (head.host.empty() && head.version >= 11) return BadRequest("An HTTP/1.1 request needs a Host header");
+  if (head.host.empty() && head.version >= 11)
+    return BadRequest("An HTTP/1.1 request needs a Host header");
   if (absl::Status te = CheckTransferEncoding(head); !te.ok()) return te;
   if (head.authorization.size() > 1) return BadRequest("More than one Authorization header");
   if (head.x_api_key.size() > 1) return BadRequest("More than one x-api-key header");

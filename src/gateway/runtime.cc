@@ -1,11 +1,10 @@
 #include "gateway/runtime.h"
 
 #include <atomic>
-
 #include <boost/url/parse.hpp>
 
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 #include "gateway/errors.h"
 #include "gateway/input_tokens.h"
 #include "guard/builtin_classifier.h"
@@ -88,9 +87,8 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     if (spec.classifier.type == config::GuardClassifier::Type::kHttp) {
       auto ep = ParseEndpoint(spec.classifier.url);
       if (!ep.ok()) {
-        return absl::InvalidArgumentError(pai::StrCat("GuardBinding ", name,
-                                                       ": spec.classifier.url: ",
-                                                       ep.status().message()));
+        return absl::InvalidArgumentError(
+            pai::StrCat("GuardBinding ", name, ": spec.classifier.url: ", ep.status().message()));
       }
       b.endpoint = std::move(*ep);
       b.endpoint.label = pai::StrCat("GuardBinding ", name);
@@ -140,8 +138,7 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     a.limits.tokens_per_request = spec.tokens.max_per_request;
     a.limits.requests_per_minute = spec.rate_limits.max_requests_per_minute;
     a.limits.concurrent_requests = spec.rate_limits.max_concurrent_requests;
-    a.limits.nano_usd_per_day =
-        static_cast<int64_t>(spec.rate_limits.max_cost_per_day_usd * 1e9);
+    a.limits.nano_usd_per_day = static_cast<int64_t>(spec.rate_limits.max_cost_per_day_usd * 1e9);
     a.metrics = metrics.AgentMetricsFor(spec.ns, spec.name, a.limits.tokens_per_day > 0,
                                         a.limits.nano_usd_per_day > 0);
     for (const std::string& ref : spec.models) {
@@ -196,10 +193,10 @@ absl::StatusOr<const ModelRoute*> RuntimeConfig::ResolveModel(const AgentRuntime
     std::string_view prov, model;
     if (config::SplitModelRef(requested, &prov, &model) &&
         config::FindScoped(providers_, agent.spec.ns, prov)) {
-      return MakeError(absl::StatusCode::kPermissionDenied,
-                       pai::StrCat("agent ", agent.spec.Key(), " may not call model \"",
-                                    requested, "\""),
-                       "model_not_allowed", "model");
+      return MakeError(
+          absl::StatusCode::kPermissionDenied,
+          pai::StrCat("agent ", agent.spec.Key(), " may not call model \"", requested, "\""),
+          "model_not_allowed", "model");
     }
     for (const ModelRoute& r : agent.models) {
       if (r.model_id == requested) {
@@ -210,8 +207,8 @@ absl::StatusOr<const ModelRoute*> RuntimeConfig::ResolveModel(const AgentRuntime
   }
   if (!found || !found->provider) {
     return MakeError(absl::StatusCode::kNotFound,
-                     pai::StrCat("The model \"", requested, "\" does not exist"),
-                     "model_not_found", "model");
+                     pai::StrCat("The model \"", requested, "\" does not exist"), "model_not_found",
+                     "model");
   }
   return found;
 }

@@ -40,14 +40,14 @@ struct ProviderRuntime {
   // The credential header the provider's API expects — never logged:
   //   openai, openrouter: Authorization: Bearer <key>; anthropic: x-api-key: <key>;
   //   gemini: x-goog-api-key: <key> (never in the URL).
-  std::string auth_header;  // "authorization" | "x-api-key" | "x-goog-api-key"
+  std::string auth_header;    // "authorization" | "x-api-key" | "x-goog-api-key"
   std::string authorization;  // its value
 };
 
 // ModelRoute: one model an agent may call.
 struct ModelRoute {
-  std::string ref;       // "<modelprovider>/<model-id>" as configured
-  std::string model_id;  // bare id sent upstream
+  std::string ref;                            // "<modelprovider>/<model-id>" as configured
+  std::string model_id;                       // bare id sent upstream
   const ProviderRuntime* provider = nullptr;  // null when the ModelProvider is not configured
   size_t index = 0;                           // position in the agent's spec.models
   std::optional<budget::Price> price;         // spec.pricing, else data/prices.yaml

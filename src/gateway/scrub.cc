@@ -80,8 +80,7 @@ uint64_t Gram(const char* p) {
 
 }  // namespace
 
-KeyScrubber::KeyScrubber(const std::vector<std::string>& keys)
-    : filter_(2 * kFilterWords, 0) {
+KeyScrubber::KeyScrubber(const std::vector<std::string>& keys) : filter_(2 * kFilterWords, 0) {
   for (const std::string& key : keys) {
     if (key.size() < kMinRun) continue;
     for (size_t i = 0; i + kMinRun <= key.size(); ++i) {

@@ -98,7 +98,7 @@ class ScrubStream {
   void Emit(bool final, std::string& out);
 
   const KeyScrubber* scrubber_;
-  std::string buf_;            // held-back bytes, then the new piece
+  std::string buf_;             // held-back bytes, then the new piece
   size_t redacted_prefix_ = 0;  // leading bytes of buf_ already replaced by a marker
   bool marker_open_ = false;    // the output ends with a marker that buf_ may continue
   size_t redactions_ = 0;

@@ -1,28 +1,27 @@
+#include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include <array>
+#include <boost/json.hpp>
 #include <csignal>
 #include <filesystem>
-#include <array>
 #include <fstream>
 #include <latch>
 
-#include <boost/json.hpp>
-#include <openssl/evp.h>
-
-#include "common/strings.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "absl/strings/str_cat.h"
 #include "common/json_util.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
 #include "gateway/errors.h"
-#include "gateway/log_fields.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/growing_body.h"
 #include "gateway/internal/server_impl.h"
+#include "gateway/log_fields.h"
 #include "gateway/request_head.h"
 #include "simdjson.h"
 
@@ -38,7 +37,8 @@ constexpr size_t kAuditQueue = 4;            // /audit queries waiting behind th
 absl::StatusOr<tcp::endpoint> ParseListen(const std::string& text) {
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(pai::StrCat("listen address \"", text, "\" is not HOST:PORT"));
+    return absl::InvalidArgumentError(
+        pai::StrCat("listen address \"", text, "\" is not HOST:PORT"));
   }
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -70,7 +70,7 @@ absl::StatusOr<tcp::acceptor> OpenAcceptor(net::io_context& ioc, const tcp::endp
   if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     return absl::UnavailableError(pai::StrCat("cannot listen on ", ep.address().to_string(), ":",
-                                               ep.port(), ": ", ec.message()));
+                                              ep.port(), ": ", ec.message()));
   }
   return acc;
 }
@@ -91,7 +91,7 @@ std::string Fingerprint(const std::vector<std::string>& files) {
       continue;
     }
     pai::StrAppend(&out, f, ":", st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
-                    st.st_mtim.tv_nsec, ";");
+                   st.st_mtim.tv_nsec, ";");
   }
   return out;
 }
@@ -252,8 +252,8 @@ void GatewayImpl::PollFiles() {
       absl::Status s = LoadConfig();
       metrics_.config_reloads(s.ok()).Increment();
       if (!s.ok()) {
-        log::Error("config reload rejected",
-                   {{"error", std::string(s.message())}, {"action", "keeping the previous config"}});
+        log::Error("config reload rejected", {{"error", std::string(s.message())},
+                                              {"action", "keeping the previous config"}});
       }
     }
   }
@@ -291,8 +291,8 @@ void GatewayImpl::BeginDrain() {
   }
   closed.wait();
   draining_.store(true);
-  log::Info("draining", {{"grace_ms", options_.drain_timeout.count()},
-                         {"in_flight", active_requests_.load()}});
+  log::Info("draining",
+            {{"grace_ms", options_.drain_timeout.count()}, {"in_flight", active_requests_.load()}});
 }
 
 net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
@@ -436,9 +436,8 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
         const ApiError e = ToApiError(who.status());
         metrics_.requests(Route::kOther, e.http_status).Increment();
         conn.head = parser.get().method() == http::verb::head;
-        auto res = JsonResponse(e.http_status,
-                                anthropic_path ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
-                                false, {});
+        auto res = JsonResponse(
+            e.http_status, anthropic_path ? AnthropicErrorBody(e) : OpenAIErrorBody(e), false, {});
         co_await WriteResponse(&conn, res, options_.body_timeout);
         log::Info("access", {{"status", e.http_status},
                              {"error_code", e.code},
@@ -486,9 +485,9 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
                : status == 431 ? "request_header_fields_too_large"
                                : "invalid_http_request";
       e.message = status == 413   ? pai::StrCat("Request body exceeds the limit of ",
-                                                 options_.max_body_bytes, " bytes")
+                                                options_.max_body_bytes, " bytes")
                   : status == 431 ? pai::StrCat("Request headers exceed the limit of ",
-                                                 options_.max_header_bytes, " bytes")
+                                                options_.max_header_bytes, " bytes")
                                   : pai::StrCat("Malformed HTTP request: ", ec.message());
       if (!head_status.ok()) e = ToApiError(head_status);
       metrics_.requests(Route::kOther, status).Increment();
@@ -542,13 +541,13 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "pai-gateway");
     res.set(http::field::content_type, "text/plain; charset=utf-8");
-    if (admin_auth_.NeedsToken(path) &&
-        !admin_auth_.Allows(req[http::field::authorization])) {
-      const ApiError e = ToApiError(MakeError(
-          absl::StatusCode::kUnauthenticated,
-          pai::StrCat(path, " needs the admin token: send 'Authorization: Bearer <token>' "
-                            "(the token in --admin-token-file)"),
-          "invalid_api_key"));
+    if (admin_auth_.NeedsToken(path) && !admin_auth_.Allows(req[http::field::authorization])) {
+      const ApiError e = ToApiError(
+          MakeError(absl::StatusCode::kUnauthenticated,
+                    pai::StrCat(path,
+                                " needs the admin token: send 'Authorization: Bearer <token>' "
+                                "(the token in --admin-token-file)"),
+                    "invalid_api_key"));
       res.result(static_cast<http::status>(e.http_status));
       res.set(http::field::content_type, "application/json");
       res.set(http::field::www_authenticate, "Bearer");
@@ -560,10 +559,10 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
     } else if (path == "/healthz") {
       res.body() = "ok\n";
     } else if (path == "/readyz") {
-      const bool ready = runtime_.Get() != nullptr && !draining_.load() &&
-                         (!chain_ || chain_->healthy());
+      const bool ready =
+          runtime_.Get() != nullptr && !draining_.load() && (!chain_ || chain_->healthy());
       res.result(ready ? http::status::ok : http::status::service_unavailable);
-      res.body() = ready ? "ready\n"
+      res.body() = ready              ? "ready\n"
                    : draining_.load() ? "draining\n"
                                       : "not ready: the audit chain is stopped\n";
     } else if (path == "/metrics") {
@@ -723,9 +722,8 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
   const std::string_view query = qpos == std::string_view::npos ? "" : target.substr(qpos + 1);
   std::vector<audit::Key> keys;
   {
-    auto own = audit::LoadKeyFile(options_.audit_key_files.empty()
-                                      ? chain_->dir() + "/key"
-                                      : options_.audit_key_files[0]);
+    auto own = audit::LoadKeyFile(options_.audit_key_files.empty() ? chain_->dir() + "/key"
+                                                                   : options_.audit_key_files[0]);
     if (own.ok()) keys.push_back(*own);
     for (size_t i = 1; i < options_.audit_key_files.size(); ++i) {
       auto k = audit::LoadKeyFile(options_.audit_key_files[i]);
@@ -774,7 +772,8 @@ net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_bo
       q.since = t;
     } else {
       res.result(http::status::bad_request);
-      res.body() = R"J({"error":{"message":"since must be a duration (1h, 24h) or an RFC 3339 time"}})J";
+      res.body() =
+          R"J({"error":{"message":"since must be a duration (1h, 24h) or an RFC 3339 time"}})J";
       co_return;
     }
   }
@@ -859,8 +858,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     copts.key = std::move(*key);
     auto chain = audit::Chain::Open(std::move(copts));
     if (!chain.ok()) {
-      log::Error("cannot open the audit chain",
-                 {{"error", std::string(chain.status().message())}});
+      log::Error("cannot open the audit chain", {{"error", std::string(chain.status().message())}});
       return 2;
     }
     chain_ = std::move(*chain);
@@ -887,8 +885,9 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   auto listen_ep = ParseListen(options_.listen);
   auto admin_ep = ParseListen(options_.admin_listen);
   if (!listen_ep.ok() || !admin_ep.ok()) {
-    log::Error("invalid listen address",
-               {{"error", std::string((!listen_ep.ok() ? listen_ep : admin_ep).status().message())}});
+    log::Error(
+        "invalid listen address",
+        {{"error", std::string((!listen_ep.ok() ? listen_ep : admin_ep).status().message())}});
     return 2;
   }
   {
@@ -909,8 +908,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     log::Warn("--max-connections lowered to fit the descriptor limit",
               {{"max_connections", limits.max_connections}, {"descriptors", limits.descriptors}});
   }
-  shard_conn_cap_ = (limits.max_connections + static_cast<size_t>(threads) - 1) /
-                    static_cast<size_t>(threads);
+  shard_conn_cap_ =
+      (limits.max_connections + static_cast<size_t>(threads) - 1) / static_cast<size_t>(threads);
   resource_metrics_.connections_max->Set(
       static_cast<double>(shard_conn_cap_ * static_cast<size_t>(threads)));
   const UpstreamTimeouts timeouts{options_.upstream_connect_timeout,
@@ -918,8 +917,8 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
                                   options_.upstream_idle_timeout};
   for (int i = 0; i < threads; ++i) {
     auto shard = std::make_unique<Shard>();
-    shard->pool = std::make_unique<UpstreamPool>(shard->ioc.get_executor(), &tls_ctx_, timeouts,
-                                                 &metrics_);
+    shard->pool =
+        std::make_unique<UpstreamPool>(shard->ioc.get_executor(), &tls_ctx_, timeouts, &metrics_);
     shard->classifier =
         std::make_unique<ShardClassifierClient>(shard->ioc.get_executor(), &tls_ctx_);
     shard->counter = std::make_unique<ShardInputCounter>(shard->ioc.get_executor(), &tls_ctx_);

@@ -43,8 +43,8 @@ std::string_view StreamLimitLabel(StreamLimit limit) {
 size_t StreamByteBound(const StreamLimits& limits, std::optional<int64_t> output_limit,
                        size_t request_bytes) {
   if (!output_limit || *output_limit < 0) return limits.max_stream_bytes;
-  size_t bound = SatAdd(StreamLimits::kSlackBytes,
-                        SatMul(StreamLimits::kRequestEchoes, request_bytes));
+  size_t bound =
+      SatAdd(StreamLimits::kSlackBytes, SatMul(StreamLimits::kRequestEchoes, request_bytes));
   bound = SatAdd(bound, SatMul(static_cast<size_t>(*output_limit), limits.bytes_per_token));
   return std::min(bound, limits.max_stream_bytes);
 }
@@ -74,11 +74,11 @@ absl::Status StreamLimitError(StreamLimit limit, const StreamLimits& limits,
                                        limits.max_event_bytes, " bytes"),
                            "upstream_event_too_large");
     case StreamLimit::kDuration:
-      return MakeHttpError(504,
-                           pai::StrCat("The model provider's stream ran longer than ",
-                                       meter.max_duration().count() / 1000,
-                                       " s for the request's output limit"),
-                           "upstream_stream_timeout");
+      return MakeHttpError(
+          504,
+          pai::StrCat("The model provider's stream ran longer than ",
+                      meter.max_duration().count() / 1000, " s for the request's output limit"),
+          "upstream_stream_timeout");
     default:
       return MakeHttpError(502,
                            pai::StrCat("The model provider's stream exceeded ", meter.max_bytes(),

@@ -32,8 +32,8 @@ class Metrics;
 struct RequestContext;
 
 struct StreamLimits {
-  size_t max_event_bytes = 4u << 20;   // one SSE event (raw bytes, blank line included)
-  size_t bytes_per_token = 4096;       // provider bytes allowed per output token
+  size_t max_event_bytes = 4u << 20;     // one SSE event (raw bytes, blank line included)
+  size_t bytes_per_token = 4096;         // provider bytes allowed per output token
   size_t max_stream_bytes = 256u << 20;  // ceiling; the bound when no output limit applies
   std::chrono::milliseconds max_duration{3'600'000};  // ceiling; the bound without an output limit
   std::chrono::milliseconds ms_per_token{50};  // stream time allowed per output token (≥ 20/s)
@@ -60,8 +60,8 @@ std::chrono::milliseconds StreamDurationBound(const StreamLimits& limits,
 class StreamMeter {
  public:
   using Clock = std::chrono::steady_clock;
-  StreamMeter(const StreamLimits& limits, std::optional<int64_t> output_limit,
-              size_t request_bytes, Clock::time_point start);
+  StreamMeter(const StreamLimits& limits, std::optional<int64_t> output_limit, size_t request_bytes,
+              Clock::time_point start);
 
   // Add() counts `n` provider bytes; false once the stream-bytes bound is exceeded.
   bool Add(size_t n) {

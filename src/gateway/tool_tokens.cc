@@ -30,7 +30,8 @@ std::string_view PlainItemType(const json::object& items) {
 std::optional<std::string> TypeOf(const json::object& spec) {
   const json::value* type = spec.if_contains("type");
   if (!type) return std::nullopt;
-  if (spec.contains("oneOf") || spec.contains("anyOf") || spec.contains("allOf")) return std::nullopt;
+  if (spec.contains("oneOf") || spec.contains("anyOf") || spec.contains("allOf"))
+    return std::nullopt;
   const bool nullable = spec.contains("nullable") && spec.at("nullable") == true;
   if (type->is_array()) {
     std::string out;
@@ -49,7 +50,8 @@ std::optional<std::string> TypeOf(const json::object& spec) {
       if (!e->is_array() || e->get_array().empty()) return std::nullopt;
       for (const json::value& item : e->get_array()) {
         if (!item.is_string()) return std::nullopt;
-        pai::StrAppend(&out, out.empty() ? "\"" : " | \"", std::string_view(item.get_string()), "\"");
+        pai::StrAppend(&out, out.empty() ? "\"" : " | \"", std::string_view(item.get_string()),
+                       "\"");
       }
       return out;
     }
@@ -95,8 +97,8 @@ std::optional<RenderedTool> RenderTool(const json::value& tool) {
   if (!name) return std::nullopt;
   RenderedTool r;
   const json::string* description = StringMember(*f, "description");
-  pai::StrAppend(&r.declaration, "// ", description ? std::string_view(*description) : "", "\ntype ",
-                 std::string_view(*name), " = ");
+  pai::StrAppend(&r.declaration, "// ", description ? std::string_view(*description) : "",
+                 "\ntype ", std::string_view(*name), " = ");
   const json::value* params = f->if_contains("parameters");
   if (params && !params->is_object()) return std::nullopt;
   const json::value* props = params ? params->get_object().if_contains("properties") : nullptr;

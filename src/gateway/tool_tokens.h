@@ -19,11 +19,10 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <boost/json/value.hpp>
 
 #include "tokenizer/tokenizer.h"
 

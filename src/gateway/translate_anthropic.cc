@@ -1,14 +1,12 @@
 #include "gateway/translate_anthropic.h"
 
-#include "gateway/translate_common.h"
-
 #include <algorithm>
-
 #include <boost/json.hpp>
 
 #include "absl/strings/match.h"
 #include "common/json_util.h"
 #include "common/strings.h"
+#include "gateway/translate_common.h"
 
 namespace pai::gateway::anthropic {
 namespace json = boost::json;
@@ -68,22 +66,23 @@ absl::StatusOr<json::array> UserBlocks(const json::value& content, std::string_v
     const std::string_view type = Member(o, "type");
     if (type == "text") {
       if (Member(o, "text").empty()) continue;  // the Messages API refuses empty text blocks
-      blocks.push_back(json::object{{"type", "text"}, {"text", o.contains("text") ? o.at("text") : ""}});
+      blocks.push_back(
+          json::object{{"type", "text"}, {"text", o.contains("text") ? o.at("text") : ""}});
     } else if (type == "image_url") {
       const json::value* iu = o.if_contains("image_url");
-      const json::value* url = iu && iu->is_object() ? iu->get_object().if_contains("url") : nullptr;
+      const json::value* url =
+          iu && iu->is_object() ? iu->get_object().if_contains("url") : nullptr;
       const std::string_view u = url ? Str(*url) : std::string_view();
       if (u.substr(0, 5) == "data:") {
         auto d = translate::ParseDataUrl(u, param);
         if (!d.ok()) return d.status();
         blocks.push_back(json::object{
             {"type", "image"},
-            {"source", json::object{{"type", "base64"},
-                                    {"media_type", d->media_type},
-                                    {"data", d->data}}}});
+            {"source",
+             json::object{{"type", "base64"}, {"media_type", d->media_type}, {"data", d->data}}}});
       } else if (u.substr(0, 8) == "https://" || u.substr(0, 7) == "http://") {
-        blocks.push_back(json::object{
-            {"type", "image"}, {"source", json::object{{"type", "url"}, {"url", u}}}});
+        blocks.push_back(
+            json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", u}}}});
       } else {
         return Invalid(param, "image_url.url must be an http(s) or data: URL");
       }
@@ -110,7 +109,8 @@ void AppendTurn(json::array& messages, std::string_view role, json::array blocks
 }
 
 std::string_view FinishReason(std::string_view stop_reason) {
-  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded") return "length";
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded")
+    return "length";
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "refusal") return "content_filter";
   return "stop";  // end_turn, stop_sequence, pause_turn
@@ -158,7 +158,8 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
       if (const json::value* calls = m.if_contains("tool_calls"); calls && calls->is_array()) {
         for (const json::value& c : calls->get_array()) {
           const json::object* co = c.if_object();
-          const json::object* fn = co && co->contains("function") ? co->at("function").if_object() : nullptr;
+          const json::object* fn =
+              co && co->contains("function") ? co->at("function").if_object() : nullptr;
           if (!co || !fn) return Invalid(param + ".tool_calls", "tool calls need a function");
           auto input = translate::ToolArguments(Member(*fn, "arguments"), param + ".tool_calls");
           if (!input.ok()) return input.status();
@@ -174,9 +175,10 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
       auto text = TextOf(content, param + ".content");
       if (!text.ok()) return text.status();
       json::array blocks;
-      blocks.push_back(json::object{{"type", "tool_result"},
-                                    {"tool_use_id", m.contains("tool_call_id") ? m.at("tool_call_id") : ""},
-                                    {"content", *text}});
+      blocks.push_back(
+          json::object{{"type", "tool_result"},
+                       {"tool_use_id", m.contains("tool_call_id") ? m.at("tool_call_id") : ""},
+                       {"content", *text}});
       AppendTurn(messages, "user", std::move(blocks));
     } else {
       return Unsupported(param + ".role", pai::StrCat("message role \"", role, "\""));
@@ -188,7 +190,8 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
   // Output limit: the client's, capped by the budget's; Anthropic requires one.
   out["max_tokens"] = translate::OutputLimit(in, opts.output_limit).value_or(kDefaultMaxTokens);
 
-  if (const json::value* v = in.if_contains("n"); v && !(v->is_int64() && v->get_int64() == 1) && !v->is_null()) {
+  if (const json::value* v = in.if_contains("n");
+      v && !(v->is_int64() && v->get_int64() == 1) && !v->is_null()) {
     return Unsupported("n", "n > 1");
   }
   if (const json::value* v = in.if_contains("logprobs"); v && v->is_bool() && v->get_bool()) {
@@ -203,7 +206,8 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
     out["temperature"] = std::clamp(v->to_number<double>(), 0.0, 1.0);
   }
   // Recent Claude models refuse temperature and top_p together: temperature wins.
-  if (const json::value* v = in.if_contains("top_p"); v && v->is_number() && !out.contains("temperature")) {
+  if (const json::value* v = in.if_contains("top_p");
+      v && v->is_number() && !out.contains("temperature")) {
     out["top_p"] = *v;
   }
   if (const json::value* v = in.if_contains("stream"); v && v->is_bool() && v->get_bool()) {
@@ -223,12 +227,14 @@ absl::StatusOr<std::string> ChatToMessages(std::string_view chat_body, const Req
     json::array tools;
     for (const json::value& t : v->get_array()) {
       const json::object* to = t.if_object();
-      const json::object* fn = to && to->contains("function") ? to->at("function").if_object() : nullptr;
+      const json::object* fn =
+          to && to->contains("function") ? to->at("function").if_object() : nullptr;
       if (!fn) return Unsupported("tools", "tools other than functions");
       json::object tool{{"name", fn->contains("name") ? fn->at("name") : ""}};
       if (fn->contains("description")) tool["description"] = fn->at("description");
-      tool["input_schema"] = fn->contains("parameters") ? fn->at("parameters")
-                                                         : json::value(json::object{{"type", "object"}});
+      tool["input_schema"] = fn->contains("parameters")
+                                 ? fn->at("parameters")
+                                 : json::value(json::object{{"type", "object"}});
       tools.push_back(std::move(tool));
     }
     out["tools"] = std::move(tools);
@@ -276,7 +282,9 @@ absl::StatusOr<std::string> MessageToChatCompletion(std::string_view message_bod
             {"id", bo->contains("id") ? bo->at("id") : ""},
             {"type", "function"},
             {"function", json::object{{"name", bo->contains("name") ? bo->at("name") : ""},
-                                      {"arguments", json::serialize(bo->contains("input") ? bo->at("input") : json::object{})}}}});
+                                      {"arguments",
+                                       json::serialize(bo->contains("input") ? bo->at("input")
+                                                                             : json::object{})}}}});
       }
     }
   }
@@ -287,18 +295,16 @@ absl::StatusOr<std::string> MessageToChatCompletion(std::string_view message_bod
   if (const json::value* u = m.if_contains("usage"); u && u->is_object()) {
     ReadUsage(u->get_object(), &usage, true, true);
   }
-  json::object out{
-      {"id", m.contains("id") ? m.at("id") : ""},
-      {"object", "chat.completion"},
-      {"created", created},
-      {"model", model},
-      {"choices",
-       json::array{json::object{
-           {"index", 0},
-           {"message", std::move(message)},
-           {"logprobs", nullptr},
-           {"finish_reason", FinishReason(Member(m, "stop_reason"))}}}},
-      {"usage", UsageJson(usage)}};
+  json::object out{{"id", m.contains("id") ? m.at("id") : ""},
+                   {"object", "chat.completion"},
+                   {"created", created},
+                   {"model", model},
+                   {"choices", json::array{json::object{
+                                   {"index", 0},
+                                   {"message", std::move(message)},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", FinishReason(Member(m, "stop_reason"))}}}},
+                   {"usage", UsageJson(usage)}};
   return json::serialize(out);
 }
 
@@ -327,8 +333,10 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
     }
     Chunk(R"({"role":"assistant","content":""})", "", out);
   } else if (type == "content_block_start") {
-    const json::object* b = o.contains("content_block") ? o.at("content_block").if_object() : nullptr;
-    const int64_t index = o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : 0;
+    const json::object* b =
+        o.contains("content_block") ? o.at("content_block").if_object() : nullptr;
+    const int64_t index =
+        o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : 0;
     if (index < 0 || index > kMaxBlocks) return;  // not a block index Anthropic sends
     if (b && Member(*b, "type") == "tool_use") {
       const int tool = static_cast<int>(tool_calls_.size());
@@ -356,13 +364,18 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
       json::object delta{{"content", d->contains("text") ? d->at("text") : ""}};
       Chunk(json::serialize(delta), "", out);
     } else if (dtype == "input_json_delta") {
-      const int64_t index = o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : 0;
-      const int tool = index >= 0 && static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
+      const int64_t index =
+          o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : 0;
+      const int tool =
+          index >= 0 && static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
       if (tool < 0) return;
       if (static_cast<size_t>(tool) < tool_args_seen_.size()) tool_args_seen_[tool] = true;
-      json::object delta{{"tool_calls", json::array{json::object{
-                                            {"index", tool},
-                                            {"function", json::object{{"arguments", d->contains("partial_json") ? d->at("partial_json") : ""}}}}}}};
+      json::object delta{
+          {"tool_calls", json::array{json::object{
+                             {"index", tool},
+                             {"function", json::object{{"arguments", d->contains("partial_json")
+                                                                         ? d->at("partial_json")
+                                                                         : ""}}}}}}};
       Chunk(json::serialize(delta), "", out);
     }
     // thinking_delta, signature_delta, citations_delta: no chat.completion equivalent
@@ -379,12 +392,15 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
     }
   } else if (type == "content_block_stop") {
     // A tool call without input deltas has empty arguments: "{}" as in a non-streamed answer.
-    const int64_t index = o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : -1;
-    const int tool = index >= 0 && static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
+    const int64_t index =
+        o.contains("index") && o.at("index").is_int64() ? o.at("index").get_int64() : -1;
+    const int tool =
+        index >= 0 && static_cast<size_t>(index) < tool_index_.size() ? tool_index_[index] : -1;
     if (tool >= 0 && !tool_args_seen_[tool]) {
       tool_args_seen_[tool] = true;
-      json::object delta{{"tool_calls", json::array{json::object{
-                                            {"index", tool}, {"function", json::object{{"arguments", "{}"}}}}}}};
+      json::object delta{
+          {"tool_calls", json::array{json::object{
+                             {"index", tool}, {"function", json::object{{"arguments", "{}"}}}}}}};
       Chunk(json::serialize(delta), "", out);
     }
   } else if (type == "message_stop") {
@@ -431,7 +447,8 @@ ApiError ErrorToOpenAI(int status, std::string_view body) {
     e.code = "upstream_auth_error";
     e.message = "The model provider rejected the gateway's credentials";
   } else if (status == 429) {
-    e.type = "rate_limit_error";  // OpenAI's 429 type is "requests"/"tokens"; code carries the cause
+    e.type =
+        "rate_limit_error";  // OpenAI's 429 type is "requests"/"tokens"; code carries the cause
     e.code = "rate_limit_exceeded";
   } else if (status == 529 || type == "overloaded_error") {
     e.http_status = 503;

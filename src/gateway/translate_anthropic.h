@@ -99,7 +99,7 @@ class StreamTranslator {
   std::string id_;
   Usage usage_;
   std::vector<ToolCall> tool_calls_;
-  std::vector<int> tool_index_;  // Anthropic content block index → OpenAI tool_calls index
+  std::vector<int> tool_index_;       // Anthropic content block index → OpenAI tool_calls index
   std::vector<bool> tool_args_seen_;  // by OpenAI tool_calls index
   bool final_usage_ = false;          // message_delta's usage seen
   std::string finish_reason_;

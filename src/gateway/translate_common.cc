@@ -31,7 +31,8 @@ int64_t IntMember(const json::object& o, std::string_view key) {
 absl::StatusOr<DataUrl> ParseDataUrl(std::string_view u, std::string_view param) {
   const size_t semi = u.find(';'), comma = u.find(',');
   if (u.substr(0, 5) != "data:" || semi == std::string_view::npos ||
-      comma == std::string_view::npos || semi > comma || u.substr(semi, comma - semi) != ";base64") {
+      comma == std::string_view::npos || semi > comma ||
+      u.substr(semi, comma - semi) != ";base64") {
     return MakeError(absl::StatusCode::kInvalidArgument,
                      "image data URLs must be base64 (data:<type>;base64,...)",
                      "invalid_request_error", param);

@@ -3,12 +3,11 @@
 // usage objects (OpenAI API reference, "The chat completion chunk object").
 #pragma once
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "gateway/usage.h"
@@ -35,7 +34,8 @@ absl::StatusOr<DataUrl> ParseDataUrl(std::string_view url, std::string_view para
 // ToolArguments() parses an OpenAI tool call's `function.arguments` (a JSON string) into the
 // object the provider APIs take ({} when empty). Errors: InvalidArgument (400, `param`) when it
 // is not a JSON object.
-absl::StatusOr<boost::json::value> ToolArguments(std::string_view arguments, std::string_view param);
+absl::StatusOr<boost::json::value> ToolArguments(std::string_view arguments,
+                                                 std::string_view param);
 
 // OutputLimit() is the request's output limit (`max_completion_tokens`, else `max_tokens`)
 // capped by the budget's `cap`; nullopt when neither sets one.

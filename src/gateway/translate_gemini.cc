@@ -1,14 +1,12 @@
 #include "gateway/translate_gemini.h"
 
-#include "gateway/translate_common.h"
-
-#include <cctype>
-
 #include <boost/json.hpp>
+#include <cctype>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/json_util.h"
 #include "common/strings.h"
+#include "gateway/translate_common.h"
 
 namespace pai::gateway::gemini {
 namespace json = boost::json;
@@ -31,12 +29,12 @@ absl::Status Invalid(std::string_view param, std::string_view what) {
   return MakeError(absl::StatusCode::kInvalidArgument, what, "invalid_request_error", param);
 }
 
-absl::StatusOr<json::array> Parts(const json::value& content, std::string_view param,
-                                  bool images) {
+absl::StatusOr<json::array> Parts(const json::value& content, std::string_view param, bool images) {
   json::array parts;
   if (content.is_null()) return parts;
   if (content.is_string()) {
-    if (!content.get_string().empty()) parts.push_back(json::object{{"text", content.get_string()}});
+    if (!content.get_string().empty())
+      parts.push_back(json::object{{"text", content.get_string()}});
     return parts;
   }
   if (!content.is_array()) return Invalid(param, "content must be a string or a list of parts");
@@ -53,21 +51,23 @@ absl::StatusOr<json::array> Parts(const json::value& content, std::string_view p
       if (u.substr(0, 5) == "data:") {
         auto d = translate::ParseDataUrl(u, param);
         if (!d.ok()) return d.status();
-        parts.push_back(json::object{{"inlineData", json::object{{"mimeType", d->media_type},
-                                                                 {"data", d->data}}}});
+        parts.push_back(json::object{
+            {"inlineData", json::object{{"mimeType", d->media_type}, {"data", d->data}}}});
       } else if (u.substr(0, 8) == "https://" || u.substr(0, 7) == "http://") {
         // fileData needs a MIME type; the URL's extension gives it for the common formats.
         std::string path(u.substr(0, u.find_first_of("?#")));
         for (char& ch : path) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         auto ends = [&](std::string_view ext) {
-          return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+          return path.size() >= ext.size() &&
+                 path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
         };
         std::string_view mime = "image/jpeg";
         if (ends(".png")) mime = "image/png";
         if (ends(".webp")) mime = "image/webp";
         if (ends(".gif")) mime = "image/gif";
         if (ends(".heic")) mime = "image/heic";
-        parts.push_back(json::object{{"fileData", json::object{{"mimeType", mime}, {"fileUri", u}}}});
+        parts.push_back(
+            json::object{{"fileData", json::object{{"mimeType", mime}, {"fileUri", u}}}});
       } else {
         return Invalid(param, "image_url.url must be an http(s) or data: URL");
       }
@@ -171,8 +171,7 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
       if (it == call_names.end()) {
         return Invalid(param + ".tool_call_id", "no assistant tool call has this id");
       }
-      json::object response{{"name", it->second},
-                            {"response", json::object{{"content", text}}}};
+      json::object response{{"name", it->second}, {"response", json::object{{"content", text}}}};
       if (!id.empty()) response["id"] = std::string_view(id).substr(0, id.find(kSignatureMark));
       json::array fr;
       fr.push_back(json::object{{"functionResponse", std::move(response)}});
@@ -183,12 +182,14 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
   }
 
   json::object out;
-  if (!system_parts.empty()) out["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
+  if (!system_parts.empty())
+    out["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
   out["contents"] = std::move(contents);
 
   json::object gen;
   if (auto limit = translate::OutputLimit(in, opts.output_limit)) gen["maxOutputTokens"] = *limit;
-  if (const json::value* v = in.if_contains("temperature"); v && v->is_number()) gen["temperature"] = *v;
+  if (const json::value* v = in.if_contains("temperature"); v && v->is_number())
+    gen["temperature"] = *v;
   if (const json::value* v = in.if_contains("top_p"); v && v->is_number()) gen["topP"] = *v;
   if (const json::value* v = in.if_contains("n"); v && v->is_int64() && v->get_int64() > 1) {
     const json::value* stream = in.if_contains("stream");
@@ -202,8 +203,10 @@ absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,
     if (v->is_array()) gen["stopSequences"] = *v;
   }
   if (const json::value* v = in.if_contains("seed"); v && v->is_int64()) gen["seed"] = *v;
-  if (const json::value* v = in.if_contains("presence_penalty"); v && v->is_number()) gen["presencePenalty"] = *v;
-  if (const json::value* v = in.if_contains("frequency_penalty"); v && v->is_number()) gen["frequencyPenalty"] = *v;
+  if (const json::value* v = in.if_contains("presence_penalty"); v && v->is_number())
+    gen["presencePenalty"] = *v;
+  if (const json::value* v = in.if_contains("frequency_penalty"); v && v->is_number())
+    gen["frequencyPenalty"] = *v;
   if (const json::value* v = in.if_contains("response_format"); v && v->is_object()) {
     const std::string_view type = Member(v->get_object(), "type");
     if (type == "json_object") {
@@ -262,10 +265,11 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
   const json::object& r = doc.get_object();
   json::array choices;
   if (!r.contains("candidates")) {  // the prompt itself was blocked (promptFeedback.blockReason)
-    choices.push_back(json::object{{"index", 0},
-                                   {"message", json::object{{"role", "assistant"}, {"content", ""}}},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", "content_filter"}});
+    choices.push_back(
+        json::object{{"index", 0},
+                     {"message", json::object{{"role", "assistant"}, {"content", ""}}},
+                     {"logprobs", nullptr},
+                     {"finish_reason", "content_filter"}});
   }
   static const json::value kNoCandidates = json::array{};
   const json::value& cands_ref = r.contains("candidates") ? r.at("candidates") : kNoCandidates;
@@ -282,7 +286,9 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
         for (const json::value& p : parts->get_array()) {
           const json::object* po = p.if_object();
           if (!po) continue;
-          if (po->contains("thought") && po->at("thought").is_bool() && po->at("thought").get_bool()) continue;
+          if (po->contains("thought") && po->at("thought").is_bool() &&
+              po->at("thought").get_bool())
+            continue;
           if (po->contains("text")) text += Member(*po, "text");
           if (const json::object* fc = ObjectMember(*po, "functionCall")) {
             std::string id(Member(*fc, "id"));
@@ -294,7 +300,9 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
                 {"id", id},
                 {"type", "function"},
                 {"function", json::object{{"name", Member(*fc, "name")},
-                                          {"arguments", json::serialize(fc->contains("args") ? fc->at("args") : json::object{})}}}});
+                                          {"arguments", json::serialize(fc->contains("args")
+                                                                            ? fc->at("args")
+                                                                            : json::object{})}}}});
           }
         }
       }
@@ -302,11 +310,13 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
       json::object message{{"role", "assistant"}};
       message["content"] = text.empty() && called ? json::value(nullptr) : json::value(text);
       if (called) message["tool_calls"] = std::move(calls);
-      const int64_t index = c->contains("index") ? IntMember(*c, "index") : static_cast<int64_t>(ci);
-      choices.push_back(json::object{{"index", index},
-                                     {"message", std::move(message)},
-                                     {"logprobs", nullptr},
-                                     {"finish_reason", FinishReason(Member(*c, "finishReason"), called)}});
+      const int64_t index =
+          c->contains("index") ? IntMember(*c, "index") : static_cast<int64_t>(ci);
+      choices.push_back(
+          json::object{{"index", index},
+                       {"message", std::move(message)},
+                       {"logprobs", nullptr},
+                       {"finish_reason", FinishReason(Member(*c, "finishReason"), called)}});
     }
   }
   Usage usage;
@@ -349,7 +359,8 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
   if (const json::object* u = ObjectMember(r, "usageMetadata")) ReadUsage(*u, &usage_);
   const json::value* cands = r.if_contains("candidates");
   if ((!cands || !cands->is_array() || cands->get_array().empty()) && !finished_) {
-    if (const json::object* fb = ObjectMember(r, "promptFeedback"); fb && !Member(*fb, "blockReason").empty()) {
+    if (const json::object* fb = ObjectMember(r, "promptFeedback");
+        fb && !Member(*fb, "blockReason").empty()) {
       finished_ = true;
       Chunk("{}", "content_filter", out);
     }
@@ -364,7 +375,8 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
     for (const json::value& p : parts->get_array()) {
       const json::object* po = p.if_object();
       if (!po) continue;
-      if (po->contains("thought") && po->at("thought").is_bool() && po->at("thought").get_bool()) continue;
+      if (po->contains("thought") && po->at("thought").is_bool() && po->at("thought").get_bool())
+        continue;
       if (po->contains("text")) {
         json::object delta{{"content", Member(*po, "text")}};
         Chunk(json::serialize(delta), "", out);
@@ -379,12 +391,17 @@ void StreamTranslator::Process(const SseEvent& ev, std::string& out) {
           tc.id = pai::StrCat(tc.id, kSignatureMark, Member(*po, "thoughtSignature"));
         }
         tc.name = std::string(Member(*fc, "name"));
-        json::object delta{{"tool_calls", json::array{json::object{
-                                              {"index", tc.index},
-                                              {"id", tc.id},
-                                              {"type", "function"},
-                                              {"function", json::object{{"name", tc.name},
-                                                                        {"arguments", json::serialize(fc->contains("args") ? fc->at("args") : json::object{})}}}}}}};
+        json::object delta{
+            {"tool_calls",
+             json::array{json::object{
+                 {"index", tc.index},
+                 {"id", tc.id},
+                 {"type", "function"},
+                 {"function",
+                  json::object{
+                      {"name", tc.name},
+                      {"arguments", json::serialize(fc->contains("args") ? fc->at("args")
+                                                                         : json::object{})}}}}}}};
         tool_calls_.push_back(std::move(tc));
         Chunk(json::serialize(delta), "", out);
       }

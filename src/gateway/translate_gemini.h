@@ -42,9 +42,9 @@ std::string Path(std::string_view model_id, bool stream);
 //   tool messages → functionResponse parts ({name, response: {content}}, the name found from
 //   the assistant tool call with that id); tools → functionDeclarations; tool_choice auto /
 //   none / required / {function} → functionCallingConfig AUTO / NONE / ANY / ANY with
-//   allowedFunctionNames; temperature, top_p, stop, n (not with stream), response_format json_object /
-//   json_schema → generationConfig (responseMimeType, responseJsonSchema); maxOutputTokens = min(
-//   client limit, budget cap).
+//   allowedFunctionNames; temperature, top_p, stop, n (not with stream), response_format
+//   json_object / json_schema → generationConfig (responseMimeType, responseJsonSchema);
+//   maxOutputTokens = min( client limit, budget cap).
 // Errors: InvalidArgument (400 `unsupported_parameter` / `invalid_request_error`, param) for
 // logprobs, audio/file parts, malformed tool arguments, a body that is not a chat request.
 absl::StatusOr<std::string> ChatToGenerateContent(std::string_view chat_body,

@@ -1,14 +1,13 @@
 #include "gateway/internal/upstream.h"
 
+#include <simdjson.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include <simdjson.h>
-
-#include "common/strings.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "gateway/errors.h"
 
 namespace pai::gateway {
@@ -24,14 +23,15 @@ absl::Status MapError(const beast::error_code& ec, std::string_view phase, bool 
                                          {"phase", std::string(phase)},
                                          {"error", ec.message()}});
   if (ec == beast::error::timeout) {
-    return MakeHttpError(504, pai::StrCat("The model provider did not answer in time (", phase,
-                                           " timeout, ", label, ")"),
-                         "upstream_timeout");
+    return MakeHttpError(
+        504,
+        pai::StrCat("The model provider did not answer in time (", phase, " timeout, ", label, ")"),
+        "upstream_timeout");
   }
-  return MakeHttpError(
-      502, pai::StrCat("The model provider could not be reached (", phase, ": ", ec.message(),
-                        ", ", label, ")"),
-      "upstream_error");
+  return MakeHttpError(502,
+                       pai::StrCat("The model provider could not be reached (", phase, ": ",
+                                   ec.message(), ", ", label, ")"),
+                       "upstream_error");
 }
 
 bool IsStaleConnectionError(const beast::error_code& ec) {
@@ -76,8 +76,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle(const std::string& ke
     q.pop_back();
     if (now - c->idle_since >= kMaxIdleAge || !c->tcp().socket().is_open()) continue;
     char probe;
-    const ssize_t n =
-        ::recv(c->tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n = ::recv(c->tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c;  // idle and quiet
   }
   return nullptr;
@@ -293,8 +292,7 @@ net::awaitable<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) 
     if (piece->empty()) break;
     if (out.size() + piece->size() > limit) {
       failed_ = true;
-      co_return MakeHttpError(502, "The model provider's response is too large",
-                              "upstream_error");
+      co_return MakeHttpError(502, "The model provider's response is too large", "upstream_error");
     }
     out.append(*piece);
   }

@@ -56,7 +56,8 @@ void ReadUsage(od::value usage_value, Usage* out) {
       total = IntOf(v);
     } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
       od::object d;
-      if (v.get_object().get(d) == simdjson::SUCCESS) out->cached_tokens = IntOr0(d, "cached_tokens");
+      if (v.get_object().get(d) == simdjson::SUCCESS)
+        out->cached_tokens = IntOr0(d, "cached_tokens");
     } else if (key == "cache_creation_input_tokens") {
       // Anthropic cache writes in an OpenAI-format usage (the gateway's own translation,
       // LiteLLM-style servers).
@@ -75,7 +76,8 @@ void ReadUsage(od::value usage_value, Usage* out) {
   }
   if (!chat_names && !responses_names) return;
   out->present = true;
-  out->total_tokens = total != 0 ? total : budget::SatAdd(out->prompt_tokens, out->completion_tokens);
+  out->total_tokens =
+      total != 0 ? total : budget::SatAdd(out->prompt_tokens, out->completion_tokens);
 }
 
 void Inspect(simdjson::padded_string_view view, ChunkInfo* info) {
@@ -223,8 +225,8 @@ int64_t Count(const boost::json::object& o, std::string_view key) {
   return -1;
 }
 
-// SumOrInvalid(): -1 if any of the counts is negative (an invalid part makes the whole invalid), else
-// their saturating sum.
+// SumOrInvalid(): -1 if any of the counts is negative (an invalid part makes the whole invalid),
+// else their saturating sum.
 int64_t SumOrInvalid(std::initializer_list<int64_t> counts) {
   int64_t sum = 0;
   for (int64_t c : counts) {

@@ -9,14 +9,13 @@
 // Thread safety: one simdjson parser per thread; safe from any thread.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "budget/saturating.h"
 
@@ -26,7 +25,7 @@ namespace pai::gateway {
 // that is not an int64 (a fraction, a string, a number beyond INT64_MAX) is read as -1: the
 // budget treats negative counts as missing usage (budget::ComputeCharge()).
 struct Usage {
-  bool present = false;  // a usage object with at least prompt_tokens was found
+  bool present = false;           // a usage object with at least prompt_tokens was found
   int64_t prompt_tokens = 0;      // every input token, cache reads and writes included
   int64_t completion_tokens = 0;  // every output token, reasoning included
   int64_t total_tokens = 0;
@@ -99,11 +98,11 @@ ChunkInfo InspectChunk(std::string_view data);
 class SessionTotals {
  public:
   struct Totals {
-    int64_t calls = 0;          // admitted calls (LLM_CALL records), failures included
-    int64_t tokens = 0;         // charged tokens (what the agent's budget was charged)
-    int64_t input_tokens = 0;   // as the provider reported them
+    int64_t calls = 0;         // admitted calls (LLM_CALL records), failures included
+    int64_t tokens = 0;        // charged tokens (what the agent's budget was charged)
+    int64_t input_tokens = 0;  // as the provider reported them
     int64_t output_tokens = 0;
-    int64_t nano_usd = 0;       // charged cost
+    int64_t nano_usd = 0;  // charged cost
   };
   void Add(const std::string& key, const Totals& t) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -23,19 +23,27 @@ namespace {
 // kMitigate rules damp one family (`target`) by their weight: "the instructions I gave you",
 // "the instructions in the README" (override), prompt-format documentation (delimiter).
 enum Family : uint8_t {
-  kOverride, kPersona, kExfiltration, kDelimiter, kEncoded, kContext, kMitigate, kTrigger,
-  kConcept, kFamilies
+  kOverride,
+  kPersona,
+  kExfiltration,
+  kDelimiter,
+  kEncoded,
+  kContext,
+  kMitigate,
+  kTrigger,
+  kConcept,
+  kFamilies
 };
 constexpr std::array<std::string_view, kFamilies> kFamilyNames = {
-    "override", "persona", "exfiltration", "delimiter", "encoded", "context", "mitigate",
-    "trigger", "concept"};
+    "override", "persona",  "exfiltration", "delimiter", "encoded",
+    "context",  "mitigate", "trigger",      "concept"};
 
 struct Rule {
   const char* id;
   Family family;
   double weight;
   const char* pattern;
-  unsigned flags;  // added to kDefaultFlags; kCaseSensitive removes HS_FLAG_CASELESS
+  unsigned flags;            // added to kDefaultFlags; kCaseSensitive removes HS_FLAG_CASELESS
   Family target = kContext;  // kMitigate: the family damped (by `weight`)
 };
 
@@ -44,32 +52,31 @@ constexpr unsigned kCaseSensitive = 1u << 31;
 // Gaps between words: up to N further words (any script: UCP makes \w Unicode-aware).
 #define GAP(n) "\\W+(?:\\w+\\W+){0," #n "}"
 // The things an override targets.
-#define STRONG_NOUNS                                                                      \
-  "(?:instructions?|prompts?|directives?|guidelines|rules|programming|guardrails|"        \
-  "restrictions|safeguards|conditioning|training|polic(?:y|ies)|system\\s+messages?|"     \
+#define STRONG_NOUNS                                                                  \
+  "(?:instructions?|prompts?|directives?|guidelines|rules|programming|guardrails|"    \
+  "restrictions|safeguards|conditioning|training|polic(?:y|ies)|system\\s+messages?|" \
   "commands|orders|protocols?|directions)"
 #define PRIOR                                                                             \
   "(?:previous|prior|preceding|above|earlier|foregoing|former|original|initial|existing|" \
   "old|system|developer|all|any|every|your|the|these|those|its)"
 #define OVERRIDE_VERBS                                                                    \
   "(?:ignore|ignoring|disregard|disregarding|forget|forgetting|overlook|bypass|override|" \
-  "overrule|abandon|discard|neglect|nevermind|never\\s+mind|throw\\s+out|"              \
+  "overrule|abandon|discard|neglect|nevermind|never\\s+mind|throw\\s+out|"                \
   "set\\s+aside|put\\s+aside)"
 
 // The rule set. Weights were set from the families' severity and tuned on
 // tests/guard/eval/dev.jsonl only (the holdout set measures generalisation; docs/guard.md).
 const Rule kRules[] = {
     // --- instruction override -------------------------------------------------------------
-    {"override.ignore_previous", kOverride, 0.93,
-     "\\b" OVERRIDE_VERBS GAP(5) STRONG_NOUNS "\\b", 0},
+    {"override.ignore_previous", kOverride, 0.93, "\\b" OVERRIDE_VERBS GAP(5) STRONG_NOUNS "\\b",
+     0},
     {"override.your_previous_instructions", kOverride, 0.45,
      "\\b(?:previous|prior|earlier|original|initial|above|preceding)\\s+"
      "(?:instructions|directives|directions|rules|guidelines|prompts?|programming)\\b",
      0},
     {"override.ignore_previous_weak", kOverride, 0.5,
-     "\\b" OVERRIDE_VERBS "\\b" GAP(3)
-     "(?:previous|prior|preceding|above|earlier|all)" GAP(2)
-     "(?:context|messages|conversation|text|constraints|content)\\b",
+     "\\b" OVERRIDE_VERBS "\\b" GAP(3) "(?:previous|prior|preceding|above|earlier|all)" GAP(
+         2) "(?:context|messages|conversation|text|constraints|content)\\b",
      0},
     {"override.forget_everything", kOverride, 0.85,
      "\\b(?:forget|ignore|disregard)\\s+(?:about\\s+)?(?:everything|all(?:\\s+of)?\\s+that|"
@@ -87,9 +94,9 @@ const Rule kRules[] = {
      0},
     {"override.stop_following", kOverride, 0.85,
      "\\b(?:do\\s+not|don't|stop|cease|no\\s+longer)\\s+(?:follow(?:ing)?|obey(?:ing)?|"
-     "adher(?:e|ing)\\s+to|comply(?:ing)?\\s+with|listen(?:ing)?\\s+to)" GAP(2)
-     "(?:instructions|rules|guidelines|system\\s+prompt|programming|developers?|creators?|"
-     "openai|anthropic|polic(?:y|ies))\\b",
+     "adher(?:e|ing)\\s+to|comply(?:ing)?\\s+with|listen(?:ing)?\\s+to)" GAP(
+         2) "(?:instructions|rules|guidelines|system\\s+prompt|programming|developers?|creators?|"
+            "openai|anthropic|polic(?:y|ies))\\b",
      0},
     {"override.void", kOverride, 0.85,
      "\\b(?:instructions?|rules|guidelines|prompt|directions)\\s+(?:above|before|given\\s+(?:above|"
@@ -102,11 +109,13 @@ const Rule kRules[] = {
      "reset|overridden|removed|disabled|invalid|no\\s+longer\\s+(?:valid|apply|in\\s+effect))",
      0},
     {"override.no_longer_valid", kOverride, 0.8,
-     "\\b(?:instructions|rules|guidelines|prompt|directions)\\s+(?:\\w+\\s+){0,5}(?:are|is|were|was)\\s+"
+     "\\b(?:instructions|rules|guidelines|prompt|directions)\\s+(?:\\w+\\s+){0,5}(?:are|is|were|"
+     "was)\\s+"
      "no\\s+longer\\s+(?:valid|in\\s+effect|applicable|active|binding)",
      0},
     {"override.supersede", kOverride, 0.85,
-     "\\b(?:overrides?|overrules?|supersedes?|replaces?|takes?\\s+(?:precedence|priority)\\s+over)\\s+"
+     "\\b(?:overrides?|overrules?|supersedes?|replaces?|takes?\\s+(?:precedence|priority)\\s+over)"
+     "\\s+"
      "(?:all\\s+)?(?:previous|prior|earlier|other|any|your|what\\s+the\\s+user)\\s+(?:\\w+\\s+)?"
      "(?:instructions|rules|guidelines|directives|prompts?|asked|said|wants)",
      0},
@@ -114,35 +123,45 @@ const Rule kRules[] = {
      "\\b(?:no\\s+longer|not|never)\\s+(?:bound|restricted|constrained|limited|governed)\\s+by\\b",
      0},
     {"override.from_now_on", kOverride, 0.3,
-     "\\bfrom\\s+now\\s+on\\b[^\\n.]{0,60}\\byou\\s+(?:will|must|shall|are|only|no\\s+longer)",
-     0},
+     "\\bfrom\\s+now\\s+on\\b[^\\n.]{0,60}\\byou\\s+(?:will|must|shall|are|only|no\\s+longer)", 0},
     {"override.note_to_ai", kOverride, 0.7,
-     "\\b(?:note|message|instructions?|attention|notice|memo)\\s+(?:to|for)\\s+(?:the\\s+|any\\s+|all\\s+)?"
-     "(?:ai|llm|language\\s+models?|assistant|chatbot|gpt|claude|agent|automated\\s+\\w+(?:\\s+\\w+)?|"
-     "ai\\s+\\w+(?:\\s+\\w+)?)s?\\b[^\\n]{0,40}:|\\b(?:attention|hey|dear|note)\\s*,?\\s+(?:the\\s+|any\\s+)?"
+     "\\b(?:note|message|instructions?|attention|notice|memo)\\s+(?:to|for)\\s+(?:the\\s+|any\\s+|"
+     "all\\s+)?"
+     "(?:ai|llm|language\\s+models?|assistant|chatbot|gpt|claude|agent|automated\\s+\\w+(?:\\s+\\w+"
+     ")?|"
+     "ai\\s+\\w+(?:\\s+\\w+)?)s?\\b[^\\n]{0,40}:|\\b(?:attention|hey|dear|note)\\s*,?\\s+(?:the\\s+"
+     "|any\\s+)?"
      "(?:ai|llm|assistant|chatbot|agent)s?\\b",
      0},
     {"override.ai_reading_this", kOverride, 0.85,
-     "\\b(?:ai|llm|language\\s+model|assistant|chatbot|agent|model)s?\\s+(?:\\w+\\s+){0,2}(?:reading|"
-     "processing|summari[sz]ing|parsing|seeing|analy[sz]ing)\\s+this\\b" GAP(10) "(?:must|should|"
-     "will|are\\s+required\\s+to|need\\s+to|forget|ignore|disregard|tell|send|forward|delete|"
-     "do\\s+not|don't)\\b|\\b(?:ai|assistant|agent|model|chatbot|llm)s?\\s*,?\\s+(?:when|if|while|as)\\s+"
-     "you\\s+(?:read|process|summari[sz]e|see|parse|analy[sz]e)\\s+this\\b",
+     "\\b(?:ai|llm|language\\s+model|assistant|chatbot|agent|model)s?\\s+(?:\\w+\\s+){0,2}(?:"
+     "reading|"
+     "processing|summari[sz]ing|parsing|seeing|analy[sz]ing)\\s+this\\b" GAP(
+         10) "(?:must|should|"
+             "will|are\\s+required\\s+to|need\\s+to|forget|ignore|disregard|tell|send|forward|"
+             "delete|"
+             "do\\s+not|don't)\\b|\\b(?:ai|assistant|agent|model|chatbot|llm)s?\\s*,?\\s+(?:when|"
+             "if|while|as)\\s+"
+             "you\\s+(?:read|process|summari[sz]e|see|parse|analy[sz]e)\\s+this\\b",
      0},
     {"override.note_to_ai_multilingual", kOverride, 0.7,
      "\\b(?:nota|note|aviso|remarque|hinweis|notiz|attenzione|atenção|ps)\\s+(?:para|pour|à\\s+"
      "l'attention\\s+de|für|per|an)\\s+(?:el|la|le|l'|den|die|das|il|lo|o|a|os|los)?\\s*(?:agente|"
      "assistant|asistente|assistente|agent|ki|ia|bot)\\w*|(?:П|п)римечание\\s+для\\s+ИИ|"
-     "(?:AI|人工智能)\\s*\\S{0,12}(?:助手|代理)\\s*(?:请注意|注意)|@(?:ai|assistant|copilot|claude|gpt|"
+     "(?:AI|人工智能)\\s*\\S{0,12}(?:助手|代理)\\s*(?:请注意|注意)|@(?:ai|assistant|copilot|claude|"
+     "gpt|"
      "agent|llm)[\\w-]*\\s*:",
      0},
     {"override.covert", kOverride, 0.6,
      "\\b(?:do\\s+not|don't|never|without)\\s+(?:mention(?:ing)?|tell(?:ing)?|inform(?:ing)?|"
-     "notify(?:ing)?|reveal(?:ing)?|alert(?:ing)?|let|point(?:ing)?\\s+out|flag(?:ging)?)\\s+(?:\\w+\\s+){0,3}(?:the\\s+)?user\\b",
+     "notify(?:ing)?|reveal(?:ing)?|alert(?:ing)?|let|point(?:ing)?\\s+out|flag(?:ging)?)\\s+(?:"
+     "\\w+\\s+){0,3}(?:the\\s+)?user\\b",
      0},
     {"override.only_follow_me", kOverride, 0.8,
-     "\\bonly\\s+(?:follow|obey|listen\\s+to)\\s+(?:\\w+\\s+){0,3}(?:from\\s+)?me\\b|\\bnot\\s+from\\s+"
-     "(?:your\\s+)?(?:developers?|creators?|system\\s+(?:message|prompt)|openai|anthropic|operators?)",
+     "\\bonly\\s+(?:follow|obey|listen\\s+to)\\s+(?:\\w+\\s+){0,3}(?:from\\s+)?me\\b|\\bnot\\s+"
+     "from\\s+"
+     "(?:your\\s+)?(?:developers?|creators?|system\\s+(?:message|prompt)|openai|anthropic|"
+     "operators?)",
      0},
     {"override.obey_unconditionally", kOverride, 0.6,
      "\\b(?:obey|obeys|comply|complies|follow|follows)\\s+(?:with\\s+)?(?:the\\s+user\\s+|me\\s+|"
@@ -150,26 +169,33 @@ const Rule kRules[] = {
      "without\\s+question|blindly|no\\s+matter\\s+what|without\\s+(?:any\\s+)?restrictions?)",
      0},
     {"override.skip_checks", kOverride, 0.5,
-     "\\b(?:skip|bypass|disable|ignore|turn\\s+off)\\s+(?:the\\s+)?(?:usual\\s+|normal\\s+)?(?:identity|"
+     "\\b(?:skip|bypass|disable|ignore|turn\\s+off)\\s+(?:the\\s+)?(?:usual\\s+|normal\\s+)?(?:"
+     "identity|"
      "security|verification|2fa|two-factor|authentication|approval|confirmation)\\s*(?:checks?|"
      "verification|steps?|prompts?)?\\b",
      0},
     {"override.usual_rules_dont_apply", kOverride, 0.85,
-     "\\b(?:your|the|content|safety)\\s+(?:usual\\s+|normal\\s+|standard\\s+|regular\\s+|typical\\s+|own\\s+)?"
-     "(?:rules|guidelines|restrictions|policies|filters|limits)\\s+(?:don't|do\\s+not|no\\s+longer|won't|"
+     "\\b(?:your|the|content|safety)\\s+(?:usual\\s+|normal\\s+|standard\\s+|regular\\s+|"
+     "typical\\s+|own\\s+)?"
+     "(?:rules|guidelines|restrictions|policies|filters|limits)\\s+(?:don't|do\\s+not|no\\s+longer|"
+     "won't|"
      "will\\s+not|does\\s+not|doesn't)\\s+apply",
      0},
     {"override.claimed_authority", kOverride, 0.55,
-     "\\b(?:verified|authori[sz]ed|certified|sanctioned)\\s+(?:administrator|admin|developer|operator|"
-     "owner|red[\\s-]team\\s+session|session|request)|\\bclearance\\s+level\\b|\\badmin(?:istrator)?\\s+"
+     "\\b(?:verified|authori[sz]ed|certified|sanctioned)\\s+(?:administrator|admin|developer|"
+     "operator|"
+     "owner|red[\\s-]team\\s+session|session|request)|\\bclearance\\s+level\\b|\\badmin(?:istrator)"
+     "?\\s+"
      "(?:privileges|rights|access)\\s+(?:granted|enabled)|\\bauthori[sz]ed\\s+by\\s+your\\s+"
      "(?:developers?|creators?|operators?)",
      0},
     {"override.now_permitted", kOverride, 0.6,
      "\\b(?:is|are)\\s+now\\s+(?:permitted|allowed|authori[sz]ed|free)\\s+to\\b", 0},
     {"override.priority_over", kOverride, 0.7,
-     "\\b(?:give|gives|giving|has|have|takes?)\\s+(?:it\\s+|this\\s+|them\\s+)?(?:priority|precedence)\\s+"
-     "over\\s+(?:your|all|any)\\s+(?:own\\s+|other\\s+|previous\\s+)?(?:instructions|rules|guidelines|"
+     "\\b(?:give|gives|giving|has|have|takes?)\\s+(?:it\\s+|this\\s+|them\\s+)?(?:priority|"
+     "precedence)\\s+"
+     "over\\s+(?:your|all|any)\\s+(?:own\\s+|other\\s+|previous\\s+)?(?:instructions|rules|"
+     "guidelines|"
      "directives|prompt)",
      0},
     {"override.instead_do", kOverride, 0.45,
@@ -202,10 +228,12 @@ const Rule kRules[] = {
      0},
     {"persona.no_restrictions", kPersona, 0.8,
      "\\b(?:pretend|act|behave|imagine|roleplay|role-play|respond|answer|reply|operate|"
-     "you\\s+are|you're|as\\s+an?\\s+ai)" GAP(6) "(?:no|without|free\\s+(?:of|from)|zero|"
-     "none\\s+of\\s+the|devoid\\s+of)\\s+(?:\\w+\\s+){0,3}(?:constraints|restrictions|filters|filtering|limits|"
-     "limitations|rules|guidelines|boundaries|censorship|ethics|morals|morality|safety|"
-     "safeguards|content\\s+polic(?:y|ies)|ethical\\s+\\w+)\\b",
+     "you\\s+are|you're|as\\s+an?\\s+ai)" GAP(
+         6) "(?:no|without|free\\s+(?:of|from)|zero|"
+            "none\\s+of\\s+the|devoid\\s+of)\\s+(?:\\w+\\s+){0,3}(?:constraints|restrictions|"
+            "filters|filtering|limits|"
+            "limitations|rules|guidelines|boundaries|censorship|ethics|morals|morality|safety|"
+            "safeguards|content\\s+polic(?:y|ies)|ethical\\s+\\w+)\\b",
      0},
     {"persona.have_no_rules", kPersona, 0.85,
      "\\byou\\s+(?:have|has|possess)\\s+(?:no|zero)\\s+(?:\\w+\\s+){0,2}(?:restrictions|filters|"
@@ -224,7 +252,8 @@ const Rule kRules[] = {
      0},
     {"persona.disable_safety", kPersona, 0.85,
      "\\b(?:ignor(?:e|es|ing)|bypass(?:es|ing)?|disabl(?:e|es|ing)|turn\\s+off|remov(?:e|es|ing)|"
-     "deactivate|switch\\s+off|circumvent|evade|drop|lift)\\s+(?:\\w+\\s+){0,2}(?:safety|content|ethical|moral)\\s+(?:filters?|guidelines|"
+     "deactivate|switch\\s+off|circumvent|evade|drop|lift)\\s+(?:\\w+\\s+){0,2}(?:safety|content|"
+     "ethical|moral)\\s+(?:filters?|guidelines|"
      "polic(?:y|ies)|protocols|restrictions|rules|guardrails|checks|settings|training)",
      0},
     {"persona.has_no_rules", kPersona, 0.5,
@@ -232,18 +261,22 @@ const Rule kRules[] = {
      "guidelines|boundaries|ethics|morals|content\\s+polic(?:y|ies)|moral\\s+\\w+|ethical\\s+\\w+)",
      0},
     {"persona.ai_without_rules", kPersona, 0.8,
-     "\\b(?:ai|assistant|model|chatbot|bot|llm|version\\s+of\\s+you)\\s+(?:with|that\\s+has|who\\s+has|"
-     "without)\\s+(?:no\\s+|any\\s+)?(?:\\w+\\s+){0,2}(?:restrictions|rules|filters|limits|limitations|"
+     "\\b(?:ai|assistant|model|chatbot|bot|llm|version\\s+of\\s+you)\\s+(?:with|that\\s+has|who\\s+"
+     "has|"
+     "without)\\s+(?:no\\s+|any\\s+)?(?:\\w+\\s+){0,2}(?:restrictions|rules|filters|limits|"
+     "limitations|"
      "guidelines|ethics|morals|censorship|constraints)\\b",
      0},
     {"persona.does_not_care", kPersona, 0.7,
-     "\\b(?:doesn't|does\\s+not|don't|do\\s+not|never|won't)\\s+care\\s+(?:about|for)\\s+(?:\\w+\\s+){0,2}"
+     "\\b(?:doesn't|does\\s+not|don't|do\\s+not|never|won't)\\s+care\\s+(?:about|for)\\s+(?:\\w+"
+     "\\s+){0,2}"
      "(?:ethics|laws?|rules|guidelines|morals|morality|safety|polic(?:y|ies)|consequences)",
      0},
     {"persona.without_restriction", kPersona, 0.4,
      "\\bwithout\\s+(?:any\\s+)?(?:restrictions?|limits|filters|censorship)\\b", 0},
     {"persona.safety_off", kPersona, 0.85,
-     "\\b(?:safety|filter|filters|moderation|censorship|guardrails?)\\s*(?:mode|settings?)?\\s*[:=]\\s*"
+     "\\b(?:safety|filter|filters|moderation|censorship|guardrails?)\\s*(?:mode|settings?)?\\s*[:=]"
+     "\\s*"
      "(?:off|disabled|false|none|0)\\b|\\bno\\s+refusal\\s+behaviou?r\\b|\\b(?:safety|filters?)\\s+"
      "disabled\\b",
      0},
@@ -252,12 +285,14 @@ const Rule kRules[] = {
      "(?:is\\s+)?(?:now\\s+)?(?:active|activated|on|engaged|enabled)\\b",
      0},
     {"persona.uncensored", kPersona, 0.6,
-     "\\b(?:uncensored|unfiltered|unrestricted|jailbroken)\\s+(?:\\w+\\s+){0,2}(?:ai|chatbot|assistant|"
+     "\\b(?:uncensored|unfiltered|unrestricted|jailbroken)\\s+(?:\\w+\\s+){0,2}(?:ai|chatbot|"
+     "assistant|"
      "model|version|persona|bot|llm)\\b|\\b(?:questions|requests|things)\\s+(?:that\\s+)?your\\s+"
      "(?:developers?|creators?|guidelines|rules)\\s+would\\s+(?:block|refuse|forbid|not\\s+allow)",
      0},
     {"persona.hide_ai_nature", kPersona, 0.5,
-     "\\bnever\\s+(?:mention|say|reveal|admit)\\s+(?:\\w+\\s+){0,2}(?:you\\s+are|you're)\\s+(?:an?\\s+)?"
+     "\\bnever\\s+(?:mention|say|reveal|admit)\\s+(?:\\w+\\s+){0,2}(?:you\\s+are|you're)\\s+(?:an?"
+     "\\s+)?"
      "(?:ai|language\\s+model|assistant|bot)|\\bnever\\s+(?:mention|say|admit)\\s+(?:\\w+\\s+){0,3}"
      "(?:you\\s+have|that\\s+you\\s+have)\\s+(?:guidelines|rules|restrictions|a\\s+policy)",
      0},
@@ -299,16 +334,17 @@ const Rule kRules[] = {
      "paste|spell\\s+out|reproduce|echo|type\\s+out|summari[sz]e|translate|encode|quote|"
      "paraphrase)\\b[^.!?\\n]{0,30}|\\b(?:tell|give|show|send|list|share|provide|copy|return)\\s+"
      "(?:me|us)\\s+(?:\\w+\\s+){0,2})"
-     "\\b(?:your|its|this\\s+(?:bot|assistant|ai|model|chatbot)'s)\\s+(?:\\w+\\s+){0,2}(?:system|entire|complete|"
+     "\\b(?:your|its|this\\s+(?:bot|assistant|ai|model|chatbot)'s)\\s+(?:\\w+\\s+){0,2}(?:system|"
+     "entire|complete|"
      "initial|original|hidden|secret|internal|developer|pre-?|starting|first|full|exact|"
      "confidential|underlying|base)\\s*(?:prompt|instructions?|message|directives?|"
      "configuration|config|rules|guidelines)\\b",
      0},
     {"exfiltration.reveal_the_prompt", kExfiltration, 0.6,
      "\\b(?:reveal|print|show|display|output|repeat|recite|dump|leak|disclose|expose|"
-     "write\\s+out|paste|spell\\s+out|reproduce)\\b" GAP(2)
-     "the\\s+(?:\\w+\\s+){0,1}(?:system|initial|original|hidden|secret|internal|developer|"
-     "pre-?)\\s*(?:prompt|instructions|message)\\b",
+     "write\\s+out|paste|spell\\s+out|reproduce)\\b" GAP(
+         2) "the\\s+(?:\\w+\\s+){0,1}(?:system|initial|original|hidden|secret|internal|developer|"
+            "pre-?)\\s*(?:prompt|instructions|message)\\b",
      0},
     {"exfiltration.what_are_your_instructions", kExfiltration, 0.85,
      "\\b(?:what|which)\\s+(?:are|were|is|was)\\s+your\\s+(?:\\w+\\s+){0,2}(?:system\\s+prompt|"
@@ -318,7 +354,8 @@ const Rule kRules[] = {
     {"exfiltration.instructions_you_were_given", kExfiltration, 0.85,
      "\\b(?:instructions|rules|prompt|guidelines|directives|text)\\s+(?:that\\s+)?you\\s+"
      "(?:were|have\\s+been|was)\\s+(?:given|told|provided|programmed|configured|initiali[sz]ed)|"
-     "\\b(?:instructions|rules|prompt|guidelines|directives)\\s+(?:that\\s+)?you\\s+(?:received|got|"
+     "\\b(?:instructions|rules|prompt|guidelines|directives)\\s+(?:that\\s+)?you\\s+(?:received|"
+     "got|"
      "were\\s+handed)\\b",
      0},
     {"exfiltration.repeat_above", kExfiltration, 0.85,
@@ -334,21 +371,26 @@ const Rule kRules[] = {
      "developer\\s+message|system\\s+message|instructions|hidden\\s+prompt|initial\\s+prompt)",
      0},
     {"exfiltration.configured_with", kExfiltration, 0.85,
-     "\\b(?:prompt|instructions|rules|message)\\s+(?:that\\s+)?(?:\\w+\\s+){0,3}(?:configured|programmed|"
-     "set\\s+up|initiali[sz]ed|primed|briefed)\\s+you\\s+with\\b|\\bthat\\s+you\\s+(?:yourself\\s+)?"
+     "\\b(?:prompt|instructions|rules|message)\\s+(?:that\\s+)?(?:\\w+\\s+){0,3}(?:configured|"
+     "programmed|"
+     "set\\s+up|initiali[sz]ed|primed|briefed)\\s+you\\s+with\\b|\\bthat\\s+you\\s+(?:yourself\\s+)"
+     "?"
      "(?:are|were)\\s+(?:running|operating|working)\\s+(?:under|with)\\b",
      0},
     {"exfiltration.keep_confidential", kExfiltration, 0.6,
-     "\\b(?:told|instructed|asked|supposed)\\s+to\\s+keep\\s+(?:\\w+\\s+){0,2}(?:confidential|secret|"
+     "\\b(?:told|instructed|asked|supposed)\\s+to\\s+keep\\s+(?:\\w+\\s+){0,2}(?:confidential|"
+     "secret|"
      "hidden|private)|\\bincluding\\s+(?:\\w+\\s+){0,3}(?:marked|labell?ed)\\s+(?:as\\s+)?"
      "(?:confidential|secret|internal)",
      0},
     {"exfiltration.in_your_context", kExfiltration, 0.8,
-     "\\b(?:appears?|is|are|exists?)\\s+(?:\\w+\\s+)?in\\s+your\\s+(?:context(?:\\s+window)?|prompt|instructions|"
+     "\\b(?:appears?|is|are|exists?)\\s+(?:\\w+\\s+)?in\\s+your\\s+(?:context(?:\\s+window)?|"
+     "prompt|instructions|"
      "system\\s+prompt|memory)\\b",
      0},
     {"exfiltration.context_window", kExfiltration, 0.7,
-     "\\b(?:print|output|dump|show|list|reveal|repeat|paste|copy)\\s+(?:\\w+\\s+){0,5}(?:your|the)\\s+"
+     "\\b(?:print|output|dump|show|list|reveal|repeat|paste|copy)\\s+(?:\\w+\\s+){0,5}(?:your|the)"
+     "\\s+"
      "(?:context(?:\\s+window)?|conversation\\s+history|chat\\s+history|memory|hidden\\s+\\w+)\\b",
      0},
     {"exfiltration.conversation_summary", kExfiltration, 0.45,
@@ -363,15 +405,19 @@ const Rule kRules[] = {
      "[A-Z0-9_]{0,30}\\b|\\bfrom\\s+(?:the|your)\\s+environment\\b",
      kCaseSensitive},
     {"exfiltration.system_role_message", kExfiltration, 0.6,
-     "\\b(?:message|text|content)\\s+(?:with|of)\\s+(?:the\\s+)?role\\s+['\"]?(?:system|developer)['\"]?",
+     "\\b(?:message|text|content)\\s+(?:with|of)\\s+(?:the\\s+)?role\\s+['\"]?(?:system|developer)["
+     "'\"]?",
      0},
     {"exfiltration.everything_before_verbatim", kExfiltration, 0.8,
      "\\b(?:above|before|preceding)\\s+this\\s+(?:message|conversation|line)\\b[^.\\n]{0,40}"
-     "\\b(?:verbatim|word\\s+for\\s+word|exactly)\\b|\\beverything\\s+that\\s+came\\s+before\\s+this\\b",
+     "\\b(?:verbatim|word\\s+for\\s+word|exactly)\\b|\\beverything\\s+that\\s+came\\s+before\\s+"
+     "this\\b",
      0},
     {"exfiltration.show_full_prompt", kExfiltration, 0.85,
-     "\\b(?:mostre|mostra|muestra|montre|zeige|show|print|display)\\s+(?:o\\s+seu|il\\s+tuo|tu|ton|deinen|"
-     "your)\\s+(?:prompt\\s+(?:de|di|do)\\s+sistema|prompt\\s+système|system-?prompt|system\\s+prompt)",
+     "\\b(?:mostre|mostra|muestra|montre|zeige|show|print|display)\\s+(?:o\\s+seu|il\\s+tuo|tu|ton|"
+     "deinen|"
+     "your)\\s+(?:prompt\\s+(?:de|di|do)\\s+sistema|prompt\\s+système|system-?prompt|system\\s+"
+     "prompt)",
      0},
     {"exfiltration.verbatim", kExfiltration, 0.3,
      "\\b(?:verbatim|word\\s+for\\s+word|in\\s+full|exactly\\s+as\\s+written)\\b", 0},
@@ -402,8 +448,10 @@ const Rule kRules[] = {
      "<\\|(?:system|im_start|im_end|endoftext|eot_id|begin_of_text|end_of_text)\\|>", 0},
     {"delimiter.llama_inst", kDelimiter, 0.7, "\\[/?INST\\]|<</?SYS>>", kCaseSensitive},
     {"delimiter.markdown_system", kDelimiter, 0.65,
-     "(?:^|\\n)[ \\t]*#{1,6}[ \\t]*(?:new\\s+|updated\\s+|nuevo\\s+|nouveau\\s+)?(?:system|admin|administrator|"
-     "developer|root|sistema|système|systeme|systemnachricht|システム|系统|система)(?:[ \\t]+(?:prompt|message|instructions?|override|note|update|command))?"
+     "(?:^|\\n)[ \\t]*#{1,6}[ "
+     "\\t]*(?:new\\s+|updated\\s+|nuevo\\s+|nouveau\\s+)?(?:system|admin|administrator|"
+     "developer|root|sistema|système|systeme|systemnachricht|システム|系统|система)(?:[ "
+     "\\t]+(?:prompt|message|instructions?|override|note|update|command))?"
      "[ \\t]*:",
      HS_FLAG_MULTILINE},
     {"delimiter.caps_system", kDelimiter, 0.6,
@@ -413,9 +461,11 @@ const Rule kRules[] = {
     {"delimiter.role_tags", kDelimiter, 0.6,
      "</?(?:system|sys|instructions?|admin|developer|system_prompt|system_message)>", 0},
     {"delimiter.end_marker", kDelimiter, 0.5,
-     "\\bend\\s+of\\s+(?:the\\s+)?(?:user\\s+)?(?:input|prompt|conversation|context|user\\s+message)\\b|"
+     "\\bend\\s+of\\s+(?:the\\s+)?(?:user\\s+)?(?:input|prompt|conversation|context|user\\s+"
+     "message)\\b|"
      "\\b(?:fin\\s+de\\s+la\\s+entrada|fin\\s+de\\s+l'entrée|ende\\s+der\\s+(?:benutzer)?eingabe|"
-     "fim\\s+da\\s+entrada|fine\\s+dell'input)\\b|(?:К|к)онец\\s+ввода|用户输入结束|ユーザー入力の終わり",
+     "fim\\s+da\\s+entrada|fine\\s+dell'input)\\b|(?:К|к)онец\\s+ввода|用户输入结束|"
+     "ユーザー入力の終わり",
      0},
     {"delimiter.markdown_role_link", kDelimiter, 0.75,
      "\\[(?:system|admin|developer|assistant)\\]\\(#[a-z_-]{0,30}\\)|(?:^|\\n)[ \\t]*#{1,6}[ \\t]*"
@@ -435,7 +485,8 @@ const Rule kRules[] = {
     {"delimiter.json_system_role", kDelimiter, 0.35, "\"role\"\\s*:\\s*\"(?:system|developer)\"",
      0},
     {"delimiter.admin_override", kDelimiter, 0.7,
-     "\\b(?:admin(?:istrator)?|system|root|developer|sudo|priority|emergency)\\s+(?:override|command|access\\s+"
+     "\\b(?:admin(?:istrator)?|system|root|developer|sudo|priority|emergency)\\s+(?:override|"
+     "command|access\\s+"
      "granted|privileges?\\s+granted|mode\\s+activated|authori[sz]ation\\s+code)\\b",
      0},
     {"delimiter.hidden_comment", kDelimiter, 0.55,
@@ -444,12 +495,14 @@ const Rule kRules[] = {
     // --- encoded payloads --------------------------------------------------------------------
     {"encoded.decode_and_follow", kEncoded, 0.7,
      "\\b(?:decode|decrypt|decipher|deobfuscate|unscramble|convert|translate|read)\\b[^.\\n]{0,80}"
-     "\\b(?:and|then)\\s+(?:\\w+\\s+){0,2}(?:follow|execute|obey|run|perform|carry\\s+out|act\\s+on|"
+     "\\b(?:and|then)\\s+(?:\\w+\\s+){0,2}(?:follow|execute|obey|run|perform|carry\\s+out|act\\s+"
+     "on|"
      "comply\\s+with|do\\s+(?:what|as)\\s+it\\s+says|apply)\\b",
      0},
     {"encoded.treat_as_system", kEncoded, 0.75,
      "\\b(?:treat|consider|interpret|handle|regard)\\s+(?:it|this|that|the\\s+\\w+|them)\\s+as\\s+"
-     "(?:an?\\s+)?(?:system|developer|admin|administrator|privileged|official)\\s+(?:instruction|prompt|"
+     "(?:an?\\s+)?(?:system|developer|admin|administrator|privileged|official)\\s+(?:instruction|"
+     "prompt|"
      "message|command|directive|order)s?",
      0},
     {"encoded.encoding_word", kEncoded, 0.25,
@@ -458,29 +511,29 @@ const Rule kRules[] = {
     // --- other languages ---------------------------------------------------------------------
     {"override.es", kOverride, 0.9,
      "\\b(?:ignora|ignore\\s+(?:las|todas|tus|sus)|ignoren|ignorar|olvida|olvide|olviden|olvidar|"
-     "omite|omita|descarta|descarte|desobedece|desatiende|haz\\s+caso\\s+omiso\\s+(?:a|de))\\b"
-     GAP(4) "(?:instrucciones|indicaciones|reglas|directrices|órdenes|ordenes|pautas|prompt)\\b",
+     "omite|omita|descarta|descarte|desobedece|desatiende|haz\\s+caso\\s+omiso\\s+(?:a|de))\\b" GAP(
+         4) "(?:instrucciones|indicaciones|reglas|directrices|órdenes|ordenes|pautas|prompt)\\b",
      0},
     {"override.fr", kOverride, 0.9,
      "\\b(?:ignore\\s+(?:les|toutes|tes|vos|ces)|ignorez|ignorer|oublie|oubliez|oublier|néglige|"
      "négligez|ne\\s+tiens\\s+"
-     "(?:pas|plus)\\s+compte|ne\\s+tenez\\s+(?:pas|plus)\\s+compte)\\b" GAP(4)
-     "(?:instructions|consignes|règles|directives|prompt|ordres)\\b",
+     "(?:pas|plus)\\s+compte|ne\\s+tenez\\s+(?:pas|plus)\\s+compte)\\b" GAP(
+         4) "(?:instructions|consignes|règles|directives|prompt|ordres)\\b",
      0},
     {"override.de", kOverride, 0.9,
      "\\b(?:ignorier(?:e|en|t)?|vergiss|vergesst|vergessen|missachte|missachten|übergehe|"
-     "verwirf)\\b" GAP(4)
-     "(?:anweisungen|anweisung|instruktionen|regeln|vorgaben|befehle|richtlinien|prompt|"
-     "systemprompt)\\b",
+     "verwirf)\\b" GAP(
+         4) "(?:anweisungen|anweisung|instruktionen|regeln|vorgaben|befehle|richtlinien|prompt|"
+            "systemprompt)\\b",
      0},
     {"override.pt", kOverride, 0.9,
      "\\b(?:ignore\\s+(?:as|todas|suas)|ignora\\s+(?:as|todas)|ignorar|esqueça|esqueca|esqueçam|"
-     "desconsidere|despreze)\\b"
-     GAP(4) "(?:instruções|instrucoes|regras|diretrizes|orientações|orientacoes|prompt)\\b",
+     "desconsidere|despreze)\\b" GAP(
+         4) "(?:instruções|instrucoes|regras|diretrizes|orientações|orientacoes|prompt)\\b",
      0},
     {"override.it", kOverride, 0.9,
-     "\\b(?:ignora|ignorate|ignorare|dimentica|dimenticate|trascura|tralascia|non\\s+seguire)\\b"
-     GAP(4) "(?:istruzioni|regole|direttive|indicazioni|prompt)\\b",
+     "\\b(?:ignora|ignorate|ignorare|dimentica|dimenticate|trascura|tralascia|non\\s+seguire)"
+     "\\b" GAP(4) "(?:istruzioni|regole|direttive|indicazioni|prompt)\\b",
      0},
     {"override.ru", kOverride, 0.9,
      "(?:(?:И|и)гнорируй|(?:П|п)роигнорируй|(?:З|з)абудь|(?:Н|н)е\\s+обращай|(?:Н|н)е\\s+слушай|"
@@ -496,36 +549,48 @@ const Rule kRules[] = {
      "破棄)",
      0},
     {"override.void_multilingual", kOverride, 0.85,
-     "\\b(?:instrucciones|políticas|reglas|normas|indicaciones)\\s+anteriores\\s+(?:quedan|están|son|"
+     "\\b(?:instrucciones|políticas|reglas|normas|indicaciones)\\s+anteriores\\s+(?:quedan|están|"
+     "son|"
      "han\\s+sido)\\s+(?:anuladas|canceladas|sin\\s+efecto|revocadas|invalidadas|derogadas)|"
      "\\b(?:consignes|instructions|règles|politiques)\\s+précédentes\\s+(?:sont|ont\\s+été)\\s+"
-     "(?:annulées|révoquées|caduques|abrogées)|\\b(?:vorherigen|bisherigen|alten)\\s+(?:anweisungen|"
+     "(?:annulées|révoquées|caduques|abrogées)|\\b(?:vorherigen|bisherigen|alten)\\s+(?:"
+     "anweisungen|"
      "regeln|richtlinien)\\s+(?:sind|gelten)\\s+(?:ungültig|aufgehoben|nicht\\s+mehr)|"
      "\\b(?:instruções|regras|políticas)\\s+anteriores\\s+(?:estão|são|foram)\\s+(?:anuladas|"
-     "canceladas|revogadas)|\\b(?:istruzioni|regole|politiche)\\s+precedenti\\s+(?:sono|vengono)\\s+"
+     "canceladas|revogadas)|\\b(?:istruzioni|regole|politiche)\\s+precedenti\\s+(?:sono|vengono)"
+     "\\s+"
      "(?:annullate|revocate|nulle)",
      0},
     {"override.void_multilingual2", kOverride, 0.85,
-     "\\b(?:prompt|istruzioni|regole)\\s+precedent[ei]\\s+(?:è|e|sono)\\s+stat[oaie]\\s+(?:revocat|annullat)|"
+     "\\b(?:prompt|istruzioni|regole)\\s+precedent[ei]\\s+(?:è|e|sono)\\s+stat[oaie]\\s+(?:revocat|"
+     "annullat)|"
      "\\b(?:prompt|instrucciones)\\s+anterior(?:es)?\\s+(?:ha|han)\\s+sido\\s+(?:revocad|anulad)|"
      "\\b(?:nuova|nueva|nouvelle|neue|nova)\\s+(?:regola|regla|règle|regel|regra)\\s*:",
      0},
     {"persona.no_warnings_multilingual", kPersona, 0.5,
-     "\\b(?:non\\s+rifiutare\\s+nessuna|non\\s+aggiungere\\s+avvertenze|nunca\\s+das\\s+advertencias|"
-     "sin\\s+advertencias|sans\\s+avertissements?|ohne\\s+warnungen|sem\\s+avisos|mantente\\s+en\\s+el\\s+"
-     "personaje|reste\\s+dans\\s+(?:le|ton)\\s+personnage|bleib\\s+in\\s+der\\s+rolle|resta\\s+nel\\s+"
+     "\\b(?:non\\s+rifiutare\\s+nessuna|non\\s+aggiungere\\s+avvertenze|nunca\\s+das\\s+"
+     "advertencias|"
+     "sin\\s+advertencias|sans\\s+avertissements?|ohne\\s+warnungen|sem\\s+avisos|mantente\\s+"
+     "en\\s+el\\s+"
+     "personaje|reste\\s+dans\\s+(?:le|ton)\\s+personnage|bleib\\s+in\\s+der\\s+rolle|resta\\s+"
+     "nel\\s+"
      "personaggio|permaneça\\s+no\\s+personagem)",
      0},
     {"override.void_nonlatin", kOverride, 0.85,
-     "(?:以前|前|これまで|既存|最初)の(?:ルール|指示|命令|設定|ポリシー)は(?:すべて)?(?:無効|破棄|取り消)|"
-     "(?:之前|以前|先前|原来)的(?:所有)?(?:规则|指令|指示|设定|限制)(?:已|都)?(?:失效|作废|无效|取消)|"
+     "(?:以前|前|これまで|既存|最初)の(?:ルール|指示|命令|設定|ポリシー)は(?:すべて)?(?:無効|破棄|"
+     "取り消)|"
+     "(?:之前|以前|先前|原来)的(?:所有)?(?:规则|指令|指示|设定|限制)(?:已|都)?(?:失效|作废|无效|"
+     "取消)|"
      "(?:П|п)редыдущие\\s+(?:инструкции|правила)\\s+(?:больше\\s+не\\s+действуют|отменены|"
      "недействительны)",
      0},
     {"persona.never_refuse_multilingual", kPersona, 0.6,
-     "\\b(?:nunca\\s+te\\s+niegas|nunca\\s+(?:rechaces|te\\s+niegues|rechazas)|ne\\s+refuses?\\s+jamais|"
-     "lehn(?:e|st)\\s+(?:\\w+\\s+){0,3}niemals|niemals\\s+ab|nunca\\s+recusa|non\\s+rifiutare\\s+mai|"
-     "mai\\s+rifiutare)|(?:Н|н)икогда\\s+не\\s+отказыва|永远不要拒绝|绝不拒绝|从不拒绝|断らず|拒否しない",
+     "\\b(?:nunca\\s+te\\s+niegas|nunca\\s+(?:rechaces|te\\s+niegues|rechazas)|ne\\s+refuses?\\s+"
+     "jamais|"
+     "lehn(?:e|st)\\s+(?:\\w+\\s+){0,3}niemals|niemals\\s+ab|nunca\\s+recusa|non\\s+rifiutare\\s+"
+     "mai|"
+     "mai\\s+rifiutare)|(?:Н|н)икогда\\s+не\\s+отказыва|永远不要拒绝|绝不拒绝|从不拒绝|断らず|"
+     "拒否しない",
      0},
     {"persona.uncensored_multilingual", kPersona, 0.7,
      "\\b(?:sin\\s+censura|non\\s+censuré|sans\\s+censure|unzensiert\\w*|sem\\s+censura|"
@@ -535,23 +600,32 @@ const Rule kRules[] = {
      "ルールはありません|制限のない|没有任何限制|不受任何(?:规则|限制)",
      0},
     {"exfiltration.repeat_above_multilingual", kExfiltration, 0.8,
-     "\\b(?:répète|répétez|recopie)\\s+(?:\\w+\\s+){0,3}(?:texte|instructions|message)\\s+(?:\\S+\\s+){0,2}"
+     "\\b(?:répète|répétez|recopie)\\s+(?:\\w+\\s+){0,3}(?:texte|instructions|message)\\s+(?:\\S+"
+     "\\s+){0,2}"
      "au-dessus|\\ben\\s+commençant\\s+par\\s+(?:«\\s*)?tu\\s+es\\b|\\brepite\\s+(?:\\w+\\s+){0,3}"
-     "(?:texto|instrucciones)\\s+(?:de\\s+)?(?:arriba|anterior)|\\bempezando\\s+por\\s+(?:«\\s*)?eres\\b|"
-     "\\bwiederhole\\s+(?:\\w+\\s+){0,3}(?:text|anweisungen)\\s+(?:oben|darüber)|\\bbeginnend\\s+mit\\s+"
+     "(?:texto|instrucciones)\\s+(?:de\\s+)?(?:arriba|anterior)|\\bempezando\\s+por\\s+(?:«\\s*)?"
+     "eres\\b|"
+     "\\bwiederhole\\s+(?:\\w+\\s+){0,3}(?:text|anweisungen)\\s+(?:oben|darüber)|\\bbeginnend\\s+"
+     "mit\\s+"
      "(?:„\\s*)?du\\s+bist\\b|\\brepita\\s+(?:\\w+\\s+){0,3}(?:texto|instruções)\\s+acima|"
-     "\\b(?:istruzioni|indicazioni)\\s+che\\s+hai\\s+ricevuto|\\binstrucciones\\s+que\\s+(?:te\\s+dieron|"
+     "\\b(?:istruzioni|indicazioni)\\s+che\\s+hai\\s+ricevuto|\\binstrucciones\\s+que\\s+(?:te\\s+"
+     "dieron|"
      "recibiste)|\\binstructions\\s+(?:que\\s+tu\\s+as\\s+reçues|qu'on\\s+t'a\\s+données)|"
      "\\banweisungen,?\\s+die\\s+du\\s+(?:erhalten|bekommen)\\s+hast|\\binstruções\\s+que\\s+"
      "(?:você\\s+)?recebeu",
      0},
     {"exfiltration.your_instructions_multilingual", kExfiltration, 0.85,
-     "\\b(?:cuál\\s+es|cuáles\\s+son)\\s+tus?\\s+(?:prompt|instrucciones|reglas)|\\b(?:quel\\s+est\\s+ton|"
+     "\\b(?:cuál\\s+es|cuáles\\s+son)\\s+tus?\\s+(?:prompt|instrucciones|reglas)|\\b(?:quel\\s+"
+     "est\\s+ton|"
      "quelles\\s+sont\\s+tes)\\s+(?:prompt|instructions|consignes)|\\b(?:was|wie)\\s+(?:sind|waren|"
-     "lauten|lauteten)\\s+deine\\s+(?:\\S+\\s+)?(?:anweisungen|instruktionen|regeln|systemprompt|vorgaben)|"
-     "\\b(?:qual\\s+é\\s+o\\s+seu|quais\\s+são\\s+as\\s+suas)\\s+(?:prompt|instruções)|\\b(?:qual\\s+è\\s+il\\s+tuo|"
-     "quali\\s+sono\\s+le\\s+tue)\\s+(?:prompt|istruzioni)|configuration\\s+cachée|message\\s+développeur|"
-     "(?:系统提示|系统指令|提示词|初始指令|隐藏指令)[^\\n]{0,30}(?:输出|显示|告诉|透露|打印|重复|发给)",
+     "lauten|lauteten)\\s+deine\\s+(?:\\S+\\s+)?(?:anweisungen|instruktionen|regeln|systemprompt|"
+     "vorgaben)|"
+     "\\b(?:qual\\s+é\\s+o\\s+seu|quais\\s+são\\s+as\\s+suas)\\s+(?:prompt|instruções)|\\b(?:"
+     "qual\\s+è\\s+il\\s+tuo|"
+     "quali\\s+sono\\s+le\\s+tue)\\s+(?:prompt|istruzioni)|configuration\\s+cachée|message\\s+"
+     "développeur|"
+     "(?:系统提示|系统指令|提示词|初始指令|隐藏指令)[^\\n]{0,30}(?:输出|显示|告诉|透露|打印|重复|"
+     "发给)",
      0},
     {"exfiltration.es", kExfiltration, 0.85,
      "\\b(?:muestra|muéstrame|revela|revélame|repite|imprime|dime|escribe|enséñame|comparte)\\b"
@@ -581,7 +655,8 @@ const Rule kRules[] = {
     {"exfiltration.ru", kExfiltration, 0.85,
      "(?:(?:П|п)окажи|(?:В|в)ыведи|(?:Р|р)аскрой|(?:П|п)овтори|(?:Н|н)апиши|(?:Р|р)асскажи|"
      "(?:Н|н)апечатай)[^.\\n]{0,60}"
-     "(?:системн[^\\s.]{0,20}\\s+(?:промпт|подсказк|инструкци|сообщени)|исходн[^\\s.]{0,20}\\s+инструкци|"
+     "(?:системн[^\\s.]{0,20}\\s+(?:промпт|подсказк|инструкци|сообщени)|исходн[^\\s.]{0,20}\\s+"
+     "инструкци|"
      "скрыт[^\\s.]{0,20}\\s+инструкци)",
      0},
     {"exfiltration.zh", kExfiltration, 0.85,
@@ -602,7 +677,8 @@ const Rule kRules[] = {
      0},
     {"persona.multilingual_no_limits_nonlatin", kPersona, 0.55,
      "(?:Б|б)ез\\s+(?:каких-либо\\s+|всяких\\s+)?(?:ограничений|фильтров|правил|цензуры)|"
-     "(?:没有|不受|无)(?:任何)?(?:限制|约束|规则|审查)|(?:制限|ルール|検閲)(?:なし|のない|が一切ない)",
+     "(?:没有|不受|无)(?:任何)?(?:限制|约束|规则|审查)|(?:制限|ルール|検閲)(?:なし|のない|"
+     "が一切ない)",
      0},
     {"persona.multilingual_mode", kPersona, 0.8,
      "\\b(?:modo|mode|modus|modalità)\\s+(?:desarrollador|développeur|entwickler|"
@@ -617,13 +693,17 @@ const Rule kRules[] = {
     // --- general paraphrases (written from the attack families, not from the eval texts) -----
     {"exfiltration.your_instructions", kExfiltration, 0.8,
      "\\b(?:print|show|tell|give|reveal|list|repeat|output|display|share|dump|write\\s+out|recite|"
-     "disclose|paste|spell\\s+out|describe)\\s+(?:me\\s+|us\\s+)?(?:all\\s+|exactly\\s+|word\\s+for\\s+"
-     "word\\s+)?(?:of\\s+)?your\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|guidelines|prompt|directives|"
+     "disclose|paste|spell\\s+out|describe)\\s+(?:me\\s+|us\\s+)?(?:all\\s+|exactly\\s+|word\\s+"
+     "for\\s+"
+     "word\\s+)?(?:of\\s+)?your\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|guidelines|prompt|"
+     "directives|"
      "configuration|setup|programming|system\\s+\\w+)\\b",
      0},
     {"exfiltration.which_instructions", kExfiltration, 0.8,
-     "\\b(?:what|which)\\s+(?:\\w+\\s+)?(?:instructions|rules|guidelines|prompt|directives|orders)\\s+"
-     "(?:were\\s+you|have\\s+you\\s+been|did\\s+(?:they|your\\s+\\w+|the\\s+\\w+)|do\\s+you\\s+have)\\s*"
+     "\\b(?:what|which)\\s+(?:\\w+\\s+)?(?:instructions|rules|guidelines|prompt|directives|orders)"
+     "\\s+"
+     "(?:were\\s+you|have\\s+you\\s+been|did\\s+(?:they|your\\s+\\w+|the\\s+\\w+)|do\\s+you\\s+"
+     "have)\\s*"
      "(?:given|told|programmed|set|configure|give\\s+you|provided|follow)?",
      0},
     {"exfiltration.first_line_of_prompt", kExfiltration, 0.85,
@@ -632,11 +712,13 @@ const Rule kRules[] = {
      "configuration|message)",
      0},
     {"exfiltration.how_configured", kExfiltration, 0.5,
-     "\\bhow\\s+(?:were|are|have)\\s+you\\s+(?:been\\s+)?(?:configured|programmed|instructed|set\\s+up|"
+     "\\bhow\\s+(?:were|are|have)\\s+you\\s+(?:been\\s+)?(?:configured|programmed|instructed|"
+     "set\\s+up|"
      "prompted|initiali[sz]ed)\\b",
      0},
     {"override.forget_what_told", kOverride, 0.9,
-     "\\b(?:ignore|disregard|forget|drop|skip|override|abandon|discard)\\s+(?:\\w+\\s+){0,3}(?:what|"
+     "\\b(?:ignore|disregard|forget|drop|skip|override|abandon|discard)\\s+(?:\\w+\\s+){0,3}(?:"
+     "what|"
      "everything|anything|all)\\s+(?:that\\s+)?(?:you\\s+(?:were|have\\s+been|'ve\\s+been|was)\\s+"
      "(?:told|given|taught|instructed|programmed|trained)|(?:your|the)\\s+(?:developers?|creators?|"
      "operators?|system|company|owners?)\\s+(?:said|told|wrote|asked|want))",
@@ -646,30 +728,38 @@ const Rule kRules[] = {
      "(?:assistant|chatbot|bound|restricted|limited|required|obligated|constrained|an?\\s+ai)\\b",
      0},
     {"override.rules_dont_exist", kOverride, 0.75,
-     "\\b(?:pretend|imagine|assume|suppose|act\\s+as\\s+if|as\\s+if)\\s+(?:that\\s+)?(?:the|your|all|any)\\s+"
-     "(?:\\w+\\s+)?(?:rules|guidelines|restrictions|policies|filters|instructions)\\s+(?:don't|do\\s+not|"
+     "\\b(?:pretend|imagine|assume|suppose|act\\s+as\\s+if|as\\s+if)\\s+(?:that\\s+)?(?:the|your|"
+     "all|any)\\s+"
+     "(?:\\w+\\s+)?(?:rules|guidelines|restrictions|policies|filters|instructions)\\s+(?:don't|"
+     "do\\s+not|"
      "didn't|no\\s+longer)\\s+(?:exist|apply|matter|count)",
      0},
     {"override.claimed_developer", kOverride, 0.55,
-     "\\bI\\s+am\\s+(?:your|an?|the)\\s+(?:\\w+\\s+)?(?:developer|creator|admin(?:istrator)?|operator|"
+     "\\bI\\s+am\\s+(?:your|an?|the)\\s+(?:\\w+\\s+)?(?:developer|creator|admin(?:istrator)?|"
+     "operator|"
      "owner|programmer|openai\\s+\\w+|anthropic\\s+\\w+)\\b|\\bthis\\s+is\\s+(?:an?\\s+)?(?:order|"
-     "command|directive)\\s+from\\s+(?:your\\s+)?(?:developers?|admin\\w*|creators?|system|operators?)",
+     "command|directive)\\s+from\\s+(?:your\\s+)?(?:developers?|admin\\w*|creators?|system|"
+     "operators?)",
      0},
     {"persona.can_do_anything", kPersona, 0.6,
-     "\\byou\\s+(?:can|will|must|should|are\\s+able\\s+to|are\\s+free\\s+to)\\s+(?:now\\s+)?(?:do|say|"
+     "\\byou\\s+(?:can|will|must|should|are\\s+able\\s+to|are\\s+free\\s+to)\\s+(?:now\\s+)?(?:do|"
+     "say|"
      "answer|generate|write|produce)\\s+(?:absolutely\\s+)?anything\\b",
      0},
     {"persona.no_more_rules", kPersona, 0.6,
-     "\\bno\\s+(?:longer|more)\\s+(?:any\\s+|have\\s+(?:any\\s+)?)?(?:restrictions|rules|limits|filters|"
+     "\\bno\\s+(?:longer|more)\\s+(?:any\\s+|have\\s+(?:any\\s+)?)?(?:restrictions|rules|limits|"
+     "filters|"
      "guidelines|limitations|boundaries)\\b",
      0},
     {"persona.no_ethics", kPersona, 0.7,
      "\\b(?:without|no|zero|free\\s+of|ignoring)\\s+(?:any\\s+)?(?:ethical|moral|safety|legal)\\s+"
-     "(?:guidelines|constraints|restrictions|considerations|limits|boundaries|concerns|filters|rules)",
+     "(?:guidelines|constraints|restrictions|considerations|limits|boundaries|concerns|filters|"
+     "rules)",
      0},
     {"persona.break_rules", kPersona, 0.75,
      "\\b(?:break|breaking|escape|escaping|bypass|bypassing|circumvent|evade)\\s+(?:out\\s+of\\s+)?"
-     "(?:your|the|all|any)\\s+(?:own\\s+)?(?:rules|restrictions|guidelines|programming|filters|chains|"
+     "(?:your|the|all|any)\\s+(?:own\\s+)?(?:rules|restrictions|guidelines|programming|filters|"
+     "chains|"
      "safeguards|guardrails|limitations|constraints|alignment)",
      0},
     {"delimiter.bracket_role", kDelimiter, 0.6,
@@ -677,10 +767,14 @@ const Rule kRules[] = {
      "prompt|note|override))?[ \\t]*(?:\\]|>|\\}\\}?)",
      HS_FLAG_MULTILINE},
     {"override.forget_all_multilingual", kOverride, 0.85,
-     "\\b(?:ignora|olvida|omite)\\s+todo\\s+lo\\s+(?:anterior|que\\s+te\\s+(?:dijeron|han\\s+dicho))|"
-     "\\b(?:oublie|ignore|oubliez|ignorez)\\s+tout\\s+(?:ce\\s+qu'on\\s+t'a\\s+dit|ce\\s+qui\\s+précède|"
-     "ce\\s+que\\s+tu\\s+sais)|\\b(?:vergiss|ignoriere|vergessen\\s+sie|ignorieren\\s+sie)\\s+alles,?\\s+"
-     "(?:was|bisher|vorher|zuvor|davor|oben)|\\b(?:esqueça|ignore|esqueca)\\s+tudo\\s+(?:o\\s+que|que\\s+foi|"
+     "\\b(?:ignora|olvida|omite)\\s+todo\\s+lo\\s+(?:anterior|que\\s+te\\s+(?:dijeron|han\\s+dicho)"
+     ")|"
+     "\\b(?:oublie|ignore|oubliez|ignorez)\\s+tout\\s+(?:ce\\s+qu'on\\s+t'a\\s+dit|ce\\s+qui\\s+"
+     "précède|"
+     "ce\\s+que\\s+tu\\s+sais)|\\b(?:vergiss|ignoriere|vergessen\\s+sie|ignorieren\\s+sie)\\s+"
+     "alles,?\\s+"
+     "(?:was|bisher|vorher|zuvor|davor|oben)|\\b(?:esqueça|ignore|esqueca)\\s+tudo\\s+(?:o\\s+que|"
+     "que\\s+foi|"
      "anterior|acima)|\\b(?:dimentica|ignora)\\s+tutto\\s+(?:quello\\s+che|ciò\\s+che|quanto|"
      "sopra)|(?:(?:З|з)абудь|(?:И|и)гнорируй)\\s+(?:всё|все)\\s*,?\\s*(?:что|предыдущ|выше|ранее)|"
      "(?:忽略|忘记|无视|忘掉)(?:之前|以上|上面|前面|先前)(?:的)?(?:所有)?(?:内容|一切|对话)|"
@@ -688,19 +782,26 @@ const Rule kRules[] = {
      0},
     {"exfiltration.your_rules_multilingual", kExfiltration, 0.8,
      "\\b(?:muestra|muéstrame|revela|dime|repite|enumera|comparte)\\s+(?:\\w+\\s+){0,2}tus\\s+"
-     "(?:instrucciones|reglas|indicaciones|directrices)|\\b(?:montre|affiche|révèle|donne|dis|liste|"
-     "répète)(?:-moi)?\\s+(?:\\w+\\s+){0,2}(?:tes|vos)\\s+(?:instructions|consignes|règles|directives)|"
-     "\\b(?:zeig|zeige|gib|nenne|verrate|wiederhole|liste)\\s+(?:\\w+\\s+){0,2}deine\\s+(?:anweisungen|"
-     "regeln|instruktionen|vorgaben|richtlinien)|\\b(?:mostre|revele|diga|repita|liste)\\s+(?:\\w+\\s+){0,2}"
+     "(?:instrucciones|reglas|indicaciones|directrices)|\\b(?:montre|affiche|révèle|donne|dis|"
+     "liste|"
+     "répète)(?:-moi)?\\s+(?:\\w+\\s+){0,2}(?:tes|vos)\\s+(?:instructions|consignes|règles|"
+     "directives)|"
+     "\\b(?:zeig|zeige|gib|nenne|verrate|wiederhole|liste)\\s+(?:\\w+\\s+){0,2}deine\\s+(?:"
+     "anweisungen|"
+     "regeln|instruktionen|vorgaben|richtlinien)|\\b(?:mostre|revele|diga|repita|liste)\\s+(?:\\w+"
+     "\\s+){0,2}"
      "(?:suas|as\\s+suas)\\s+(?:instruções|regras|diretrizes)|\\b(?:mostra|mostrami|rivela|dimmi|"
      "ripeti|elenca)\\s+(?:\\w+\\s+){0,2}le\\s+tue\\s+(?:istruzioni|regole|direttive)|"
      "(?:(?:П|п)окажи|(?:В|в)ыведи|(?:Р|р)аскрой|(?:Н|н)азови|(?:П|п)еречисли|(?:П|п)овтори)\\s+"
-     "(?:свои|твои)\\s+(?:инструкции|правила|указания)|(?:告诉我|显示|输出|列出|重复)你的(?:指令|规则|"
-     "设定|提示|指示)|你的(?:指令|规则|设定|系统提示)是什么|(?:あなたの)?(?:指示|ルール|設定|プロンプト)を"
+     "(?:свои|твои)\\s+(?:инструкции|правила|указания)|(?:告诉我|显示|输出|列出|重复)你的(?:指令|"
+     "规则|"
+     "设定|提示|指示)|你的(?:指令|规则|设定|系统提示)是什么|(?:あなたの)?(?:指示|ルール|設定|"
+     "プロンプト)を"
      "(?:教え|見せ|表示|出力|すべて書き出)",
      0},
     {"persona.remove_limits_nonlatin", kPersona, 0.75,
-     "(?:制限|ルール|フィルター|安全設定)(?:を)?(?:解除|無効)|(?:解除|取消)(?:所有)?(?:限制|过滤|审查)|"
+     "(?:制限|ルール|フィルター|安全設定)(?:を)?(?:解除|無効)|(?:解除|取消)(?:所有)?(?:限制|过滤|"
+     "审查)|"
      "(?:(?:С|с)ними|(?:О|о)тключи)\\s+(?:все\\s+)?(?:ограничения|фильтры)",
      0},
 
@@ -714,12 +815,14 @@ const Rule kRules[] = {
      "\\b(?:detect(?:s|ed|ion|or|ing)?|classif(?:y|ier|ies|ication)|filter(?:s|ed|ing)?|blocklist|"
      "denylist|sanitiz\\w*|mitigat\\w*|defen[cs]es?|defend\\w*|red[\\s-]team\\w*|owasp|llm01|"
      "adversarial|vulnerab\\w*|threat\\s+model|security|payloads?|heuristics?|"
-     "false\\s+positives?|guard(?:rail)?s?|flagged|blocks?|blocked|moderation|attacks?|attackers?)\\b",
+     "false\\s+positives?|guard(?:rail)?s?|flagged|blocks?|blocked|moderation|attacks?|attackers?)"
+     "\\b",
      0},
     {"context.example_terms", kContext, 1,
      "\\b(?:for\\s+example|for\\s+instance|e\\.g\\.|such\\s+as|phrases?\\s+like|strings?\\s+like|"
      "inputs?\\s+like|the\\s+(?:phrase|string|text|pattern|sentence|prompt)|examples?|"
-     "well-known|classic|typical|meme|variants?|exemple|ejemplo|beispiel|esempio|exemplo)\\b|例えば|典型|例如",
+     "well-known|classic|typical|meme|variants?|exemple|ejemplo|beispiel|esempio|exemplo)\\b|"
+     "例えば|典型|例如",
      0},
     {"context.code_terms", kContext, 0,
      "\\b(?:regex(?:p|es)?|grep|fixtures?|test\\s+cases?|unit\\s+tests?|assert\\w*|"
@@ -727,8 +830,10 @@ const Rule kRules[] = {
      "templates?|labell?ed|dataset|training\\s+data|benign|id,label)\\b",
      0},
     {"context.reporting_terms", kContext, 0,
-     "\\b(?:someone|a\\s+user|users|customers?|people|attackers?)\\s+(?:\\w+\\s+){0,2}(?:sent|typed|"
-     "wrote|posted|replied|left|tried|used|asked|try|type|send|write|paste)\\b|\\b(?:paper|research|"
+     "\\b(?:someone|a\\s+user|users|customers?|people|attackers?)\\s+(?:\\w+\\s+){0,2}(?:sent|"
+     "typed|"
+     "wrote|posted|replied|left|tried|used|asked|try|type|send|write|paste)\\b|\\b(?:paper|"
+     "research|"
      "study|thesis|article|blog|course|training|workshop|lecture|talk|slides|awareness|incident|"
      "finding|report|review|tweet|draft|translate|translation|summari[sz]e)\\b",
      0},
@@ -737,8 +842,10 @@ const Rule kRules[] = {
      "severity|mitigation|threat\\s+model|awareness\\s+training|regression\\s+fixtures?)\\b",
      0},
     {"context.meta_question", kContext, 1,
-     "\\b(?:what\\s+is\\s+(?:a|an)|is\\s+(?:this|that|it)\\s+(?:a|an)|what\\s+does\\s+(?:this|that|it)|"
-     "how\\s+(?:do|can|should|would)\\s+(?:i|we|you)\\s+(?:detect|prevent|defend|block|stop|protect|"
+     "\\b(?:what\\s+is\\s+(?:a|an)|is\\s+(?:this|that|it)\\s+(?:a|an)|what\\s+does\\s+(?:this|that|"
+     "it)|"
+     "how\\s+(?:do|can|should|would)\\s+(?:i|we|you)\\s+(?:detect|prevent|defend|block|stop|"
+     "protect|"
      "handle|mitigate|test)|why\\s+(?:do|does|is)|explain|should\\s+we|is\\s+it\\s+fair)\\b",
      0},
 
@@ -766,11 +873,15 @@ const Rule kRules[] = {
      "\\b(?:instructions?|rules|guidelines|briefing|setup)\\s+(?:\\w+\\s+){0,2}(?:issued|given|"
      "provided|configured|handed|sent)\\s+(?:to\\s+)?(?:the\\s+model|you|u)\\b|\\bthe\\s+user's\\s+"
      "(?:request|question|instructions|message)|\\bthe\\s+context\\s+you\\s+were\\s+given|"
-     "\\b(?:topics|things)\\s+you\\s+(?:can't|cannot|aren't\\s+allowed\\s+to)\\s+(?:talk\\s+about|discuss)|"
+     "\\b(?:topics|things)\\s+you\\s+(?:can't|cannot|aren't\\s+allowed\\s+to)\\s+(?:talk\\s+about|"
+     "discuss)|"
      "\\bwhat\\s+can't\\s+you\\s+(?:talk\\s+about|discuss|say)|\\b(?:my\\s+first\\s+message|"
-     "i\\s+started\\s+typing)\\b|\\bwho\\s+(?:deployed|built|made|created|trained|set\\s+up)\\s+(?:u|you)\\b|"
-     "\\b(?:setup|configuration|config|system)\\s+text\\b|\\b(?:developer|operator|company|creators?)s?\\s+"
-     "(?:tell|told|say|said)\\s+(?:to\\s+)?(?:you|u)\\b|\\b(?:rules?|norms?|guidelines|restrictions)\\s+"
+     "i\\s+started\\s+typing)\\b|\\bwho\\s+(?:deployed|built|made|created|trained|set\\s+up)\\s+(?:"
+     "u|you)\\b|"
+     "\\b(?:setup|configuration|config|system)\\s+text\\b|\\b(?:developer|operator|company|"
+     "creators?)s?\\s+"
+     "(?:tell|told|say|said)\\s+(?:to\\s+)?(?:you|u)\\b|\\b(?:rules?|norms?|guidelines|"
+     "restrictions)\\s+"
      "(?:it|you)\\s+(?:was|were)\\s+(?:trained|given|taught)|\\b(?:rules|guidelines|norms)\\s+"
      "(?:its|your|the)\\s+(?:developers?|creators?|operators?)\\s+(?:wrote|set|gave|made)",
      0},
@@ -780,7 +891,8 @@ const Rule kRules[] = {
      "|dio|han\\s+dado)|\\b(?:reglas|normas|instrucciones|indicaciones|políticas)\\s+de\\s+(?:tu|s"
      "u)\\s+(?:sistema|usuario|operador)|\\b(?:directrices|normas|reglas|instrucciones)\\s+anterio"
      "res|\\bbisherigen\\s+(?:vorgaben|anweisungen|regeln)|\\brichtlinien\\s+deines\\s+\\w+|\\bist"
-     "ruzioni\\s+ricevute|\\btuo\\s+prompt\\s+di\\s+sistema|之前收到的(?:所有)?(?:指令|规则|设定)|开发者设定的|निर्दे"
+     "ruzioni\\s+ricevute|\\btuo\\s+prompt\\s+di\\s+sistema|之前收到的(?:所有)?(?:指令|规则|设定)|"
+     "开发者设定的|निर्दे"
      "श|\\b(?:tes|vos)\\s+(?:consignes|instructions|règles|directives)|\\bta\\s+(?:configuration|p"
      "olitique|consigne)|qu'on\\s+t'a\\s+donné|\\bdeine[mnrs]?\\s+(?:anweisungen|regeln|vorgaben|p"
      "rompt|konfiguration|richtlinien|systemprompt)|\\bdein\\s+(?:prompt|systemprompt)|\\bregeln\\s"
@@ -788,20 +900,26 @@ const Rule kRules[] = {
      "etrizes)|\\bseu\\s+(?:prompt|sistema)|\\bo\\s+que\\s+te\\s+disseram|\\b(?:le\\s+)?(?:regole|"
      "istruzioni)\\s+che\\s+ti\\s+hanno\\s+dato|\\btue\\s+(?:istruzioni|regole)|\\bil\\s+tuo\\s+pr"
      "ompt|\\bcosa\\s+ti\\s+ha\\s+detto|(?:твои|свои|твоих|твоим)\\s+(?:инструкци|правил|настройк|"
-     "промпт)|в\\s+твоём\\s+контексте|你的(?:指令|规则|设定|提示|系统提示|配置)|(?:あなたの|最初に与えられた|与えられた)(?:指示|ルール|設"
-     "定|プロンプト)|開発者から渡された|\\bje\\s+(?:regels|instructies)\\b|التعليمات\\s+التي\\s+تلقيتها|promptu\\s"
+     "промпт)|в\\s+твоём\\s+контексте|你的(?:指令|规则|设定|提示|系统提示|配置)|(?:あなたの|"
+     "最初に与えられた|与えられた)(?:指示|ルール|設"
+     "定|プロンプト)|開発者から渡された|\\bje\\s+(?:regels|instructies)\\b|التعليمات\\s+التي\\s+"
+     "تلقيتها|promptu\\s"
      "+systemowego|\\b(?:tu|tus|tes|deine|suas|tue)\\s+(?:system\\s+prompt|prompt)",
      0},
     {"concept.config", kConcept, 2,
      "\\b(?:system|developer|operator|vendor|platform|creators?|company|developers?|operators?|"
      "vendor's|developer's|operator's|company's|creators')\\s+(?:prompt|message|instructions|rules|"
-     "guidelines|polic(?:y|ies)|limitations|restrictions|prompts|norms)\\b|\\b(?:content|safety|usage|"
-     "operator|moderation)\\s+(?:polic(?:y|ies)|rules|filters?|layer|restrictions|guidelines|limits)\\b|"
+     "guidelines|polic(?:y|ies)|limitations|restrictions|prompts|norms)\\b|\\b(?:content|safety|"
+     "usage|"
+     "operator|moderation)\\s+(?:polic(?:y|ies)|rules|filters?|layer|restrictions|guidelines|"
+     "limits)\\b|"
      "\\bsafety\\s+(?:filter|layer|mode|settings|rules|guardrails|tuning)\\b|\\bguardrails\\b|"
      "\\b(?:previous|prior|earlier|original|old)\\s+(?:system\\s+)?(?:message|instructions|rules|"
      "restrictions|policy|policies|prompt|directives|briefing)\\b|inhaltsfilter|sicherheitsregeln|"
-     "\\b(?:restricciones|restrizioni|restrições|restrictions)\\s+(?:anteriores|precedenti|précédentes)|"
-     "(?:Ö|ö)nceki\\s+kurallar|安全(?:に関する)?(?:ルール|制限|設定)|安全限制|系统(?:提示|消息|指令)|"
+     "\\b(?:restricciones|restrizioni|restrições|restrictions)\\s+(?:anteriores|precedenti|"
+     "précédentes)|"
+     "(?:Ö|ö)nceki\\s+kurallar|安全(?:に関する)?(?:ルール|制限|設定)|安全限制|系统(?:提示|消息|"
+     "指令)|"
      "システムプロンプト|시스템\\s*프롬프트|지시",
      0},
     {"concept.disregard", kConcept, 3,
@@ -810,11 +928,14 @@ const Rule kRules[] = {
      "reset|erase|throw\\s+away|thorw\\s+away|set(?:ting)?\\s+aside|put\\s+aside|suspended|lifted|"
      "switched\\s+off|turned\\s+off|disabled|removed|obsolete|outdated|superseded?|supersedes|"
      "deprecated|not\\s+applicable|no\\s+longer\\s+(?:valid|apply|applies|in\\s+effect|binding)|"
-     "not\\s+authoritative|(?:isn't|aren't|is\\s+not|are\\s+not|not)\\s+(?:bound|subject)\\s+(?:by|to)|"
+     "not\\s+authoritative|(?:isn't|aren't|is\\s+not|are\\s+not|not)\\s+(?:bound|subject)\\s+(?:by|"
+     "to)|"
      "steers?\\s+clear\\s+of|get\\s+around|means\\s+its\\s+opposite|start\\s+from\\s+zero|"
-     "(?:is|are|goes|went)\\s+offline|stop\\s+applying|suspend)\\b|\\b(?:olvid\\w*|ignora\\w*|ya\\s+no\\s+valen|anulad\\w*|sin\\s+efecto|deja\\s+de\\s+lado|"
+     "(?:is|are|goes|went)\\s+offline|stop\\s+applying|suspend)\\b|\\b(?:olvid\\w*|ignora\\w*|"
+     "ya\\s+no\\s+valen|anulad\\w*|sin\\s+efecto|deja\\s+de\\s+lado|"
      "oubli\\w*|ignore[zr]?|fais\\s+abstraction|annulé\\w*|ne\\s+(?:valent|s'appliquent)\\s+plus|"
-     "vergiss|ignorier\\w*|beiseite\\w*|aufgehoben|gelten\\s+nicht\\s+mehr|abgeschaltet|deaktiviert|"
+     "vergiss|ignorier\\w*|beiseite\\w*|aufgehoben|gelten\\s+nicht\\s+mehr|abgeschaltet|"
+     "deaktiviert|"
      "außer\\s+kraft|desestima\\w*|revocad\\w*|desactivad\\w*|ne\\s+s'appliquent\\s+pas|"
      "esqueç\\w*|desconsider\\w*|não\\s+valem\\s+mais|anulad\\w*|lascia\\s+perdere|dimentic\\w*|"
      "non\\s+valgono\\s+più|annullat\\w*|negeer|vergeet|zignoruj)\\b|(?:З|з)абудь|(?:И|и)гнорируй|"
@@ -826,20 +947,25 @@ const Rule kRules[] = {
      "\\b(?:reveal|print|show|display|output|repeat|recite|dump|leak|disclose|expose|share|quote|"
      "paste|copy|reproduce|reproduced|transcribe|transcript|write\\s+(?:it\\s+)?down|write\\s+out|"
      "spell\\s+(?:it\\s+)?out|paraphrase|summari[sz]e|list|tell\\s+me|give\\s+me|convert|translate|"
-     "encode|fill\\s+in|put|what's\\s+in|say|echo|echoed)\\b|\\b(?:dime|muestra|escríbeme|copia|pásame|repite|"
-     "imprime|revela|affiche|montre|répète|recopie|donne|résume|écris|cite|zeig\\w*|gib|schreib\\w*|"
+     "encode|fill\\s+in|put|what's\\s+in|say|echo|echoed)\\b|\\b(?:dime|muestra|escríbeme|copia|"
+     "pásame|repite|"
+     "imprime|revela|affiche|montre|répète|recopie|donne|résume|écris|cite|zeig\\w*|gib|schreib\\w*"
+     "|"
      "wiederhol\\w*|nenn\\w*|mostre|converta|repita|diga|escreva|copie|riporta\\w*|mostra|ripeti|"
      "scrivi|dimmi|wypisz|podaj)\\b|(?:П|п)окажи|(?:В|в)ыведи|(?:П|п)еречисли|(?:П|п)овтори|"
-     "(?:Н|н)апиши|(?:Р|р)аскрой|输出|显示|告诉我|翻译|打印|重复|列出|透露|出力|表示|教え|書き出|翻訳|"
+     "(?:Н|н)апиши|(?:Р|р)аскрой|输出|显示|告诉我|翻译|打印|重复|列出|透露|出力|表示|教え|書き出|"
+     "翻訳|"
      "見せ|출력|보여",
      0},
     {"concept.persona", kConcept, 5,
-     "\\b(?:you\\s+are|you're|you\\s+will\\s+be|you'll\\s+(?:be|answer|act|respond)|you\\s+now|pretend|"
+     "\\b(?:you\\s+are|you're|you\\s+will\\s+be|you'll\\s+(?:be|answer|act|respond)|you\\s+now|"
+     "pretend|"
      "act\\s+as|acting\\s+as|become|answer\\s+as|respond\\s+as|reply\\s+as|role-?play|persona|"
      "character|simulate|behave\\s+like|from\\s+now\\s+on|for\\s+(?:today|this\\s+session)|"
      "a\\s+version\\s+of\\s+you|as\\s+root|(?:maintenance|debug|sudo|god|developer|admin|root)\\s+"
      "mode)\\b|\\b(?:eres|desde\\s+ahora|a\\s+partir\\s+de\\s+ahora|"
-     "tu\\s+es|désormais|joue\\s+le\\s+rôle|du\\s+bist|ab\\s+jetzt|você\\s+é|a\\s+partir\\s+de\\s+agora|"
+     "tu\\s+es|désormais|joue\\s+le\\s+rôle|du\\s+bist|ab\\s+jetzt|você\\s+é|a\\s+partir\\s+de\\s+"
+     "agora|"
      "responda\\s+como|versão\\s+sua|sei|da\\s+ora\\s+in\\s+poi|rispondi\\s+come|vanaf\\s+nu|"
      "ben\\s+je|modalità\\s+sviluppatore|modo\\s+desarrollador|mode\\s+développeur|entwicklermodus|"
      "wartungsmodus|modo\\s+desenvolvedor)\\b|ты\\s+теперь|你是|扮演|从现在开始|あなたは|今から|"
@@ -848,18 +974,22 @@ const Rule kRules[] = {
     {"concept.no_limits", kConcept, 6,
      "\\b(?:no|without|zero|never|none\\s+of\\s+(?:those|the|these)|not\\s+bound\\s+by\\s+any|"
      "isn't\\s+bound\\s+by\\s+any|free\\s+(?:of|from)|aren't\\s+subject\\s+to)\\s+(?:\\w+\\s+){0,2}"
-     "(?:refusals?|refuses?|refusing|disclaimers?|caveats?|safety\\s+(?:notes?|warnings?|filters?|layer)|"
+     "(?:refusals?|refuses?|refusing|disclaimers?|caveats?|safety\\s+(?:notes?|warnings?|filters?|"
+     "layer)|"
      "restrictions?|filters?|filtering|censorship|limits|limitations|rules|guidelines|"
      "content\\s+polic(?:y|ies)|ethics|morals|moral\\s+\\w+|ethical\\s+\\w+|hedg\\w*|apolog\\w*|"
      "inappropriate|norms)\\b|\\bnever\\s+(?:refuse|refuses|decline|says?\\s+no)|"
      "\\b(?:sin|sans|ohne|sem|senza|zonder)\\s+(?:\\w+\\s+){0,2}(?:filtros?|filtre|filter|filtri|"
-     "normas|reglas|règles|regeln|regras|regole|regels|regla|règle|regel|regra|regola|restricciones|"
+     "normas|reglas|règles|regeln|regras|regole|regels|regla|règle|regel|regra|regola|"
+     "restricciones|"
      "restrictions?|einschränkungen|"
      "restrições|restrizioni|advertencias|avertissements?|mises?\\s+en\\s+garde|hinweise|warnungen|"
      "avisos|avvertenze|censura|censure|zensur)\\b|\\bjamás\\s+añade|\\bno\\s+tiene\\s+normas|"
-     "\\bnooit\\s+weigert|\\blehnst\\s+nichts\\s+ab|\\baucune?\\s+(?:avertissement|mise\\s+en\\s+garde|"
+     "\\bnooit\\s+weigert|\\blehnst\\s+nichts\\s+ab|\\baucune?\\s+(?:avertissement|mise\\s+en\\s+"
+     "garde|"
      "filtre|règle|restriction)|\\bnon\\s+segue\\s+nessuna\\s+(?:linea\\s+guida|regola)|"
-     "\\bunrestricted\\s+(?:output|mode|access|answers|responses)|\\bnon\\s+rifiuta\\s+mai|\\bne\\s+refuses?\\s+jamais|"
+     "\\bunrestricted\\s+(?:output|mode|access|answers|responses)|\\bnon\\s+rifiuta\\s+mai|"
+     "\\bne\\s+refuses?\\s+jamais|"
      "\\bnunca\\s+(?:recusa|rejeita|se\\s+niega)|без\\s+(?:ограничений|фильтров|правил|цензуры|"
      "предупреждений)|никогда\\s+не\\s+отказыва|没有任何限制|不受任何|无限制|免责声明|一切の制限|"
      "制限がなく|制限から(?:完全に)?解放|警告も付けません|断らず|免責事項|بلا\\s+قيود|"
@@ -869,9 +999,11 @@ const Rule kRules[] = {
     // --- triggers (which decoders to run; weight 1 = rot13, 2 = reversed) -------------------
     {"trigger.rot13", kTrigger, 1, "\\brot[\\s-]?13\\b", 0},
     {"trigger.obey_quoted", kTrigger, 3,
-     "\\b(?:then|and)\\s+(?:\\w+\\s+){0,2}(?:do|follow|execute|obey|carry\\s+out|apply|comply\\s+with)\\s+"
+     "\\b(?:then|and)\\s+(?:\\w+\\s+){0,2}(?:do|follow|execute|obey|carry\\s+out|apply|comply\\s+"
+     "with)\\s+"
      "(?:exactly\\s+)?(?:what\\s+it\\s+says|it|them|the\\s+instructions?)\\b|\\band\\s+comply\\b|"
-     "\\bapply\\s+the\\s+\\w+\\s+above\\b|照着(?:去)?做|然后执行|その通りに|y\\s+haz\\s+lo\\s+que\\s+dice|"
+     "\\bapply\\s+the\\s+\\w+\\s+above\\b|照着(?:去)?做|然后执行|その通りに|y\\s+haz\\s+lo\\s+"
+     "que\\s+dice|"
      "et\\s+exécute|und\\s+befolge",
      0},
     {"trigger.reverse", kTrigger, 2,
@@ -883,8 +1015,10 @@ const Rule kRules[] = {
     {"mitigate.own_instructions", kMitigate, 0.35,
      "\\bmy\\s+(?:\\w+\\s+){0,2}(?:instructions|rules|directions|request|message|prompt)\\b|"
      "\\b(?:instructions|rules|directions|request)\\s+(?:that\\s+)?I\\s+(?:\\w+\\s+)?(?:gave|sent|"
-     "wrote|provided|mentioned|asked|added)\\b|\\b(?:instructions|rules|directions|steps|warnings)\\s+"
-     "(?:in|from|on|of)\\s+(?:the|this|that|our|your)\\s+(?:\\w+\\s+)?(?:readme|docs?|documentation|"
+     "wrote|provided|mentioned|asked|added)\\b|\\b(?:instructions|rules|directions|steps|warnings)"
+     "\\s+"
+     "(?:in|from|on|of)\\s+(?:the|this|that|our|your)\\s+(?:\\w+\\s+)?(?:readme|docs?|"
+     "documentation|"
      "file|guide|tutorial|manual|wiki|email|ticket|issue|page|box|package|article|post|video|"
      "linter|compiler|template|spec|checklist)\\b",
      0, kOverride},
@@ -897,7 +1031,8 @@ const Rule kRules[] = {
      "\\b(?:write|writing|draft|drafting|improve|design|create|build)\\s+(?:a|an|my|our|the)\\s+"
      "(?:good\\s+|better\\s+)?system\\s+prompts?\\b|\\b(?:einen|un|una|um)\\s+(?:guten\\s+|bon\\s+|"
      "buen\\s+|bom\\s+)?(?:system-?prompt|prompt\\s+(?:système|de\\s+sistema|do\\s+sistema))|"
-     "(?:システムプロンプト|プロンプト)の(?:書き方|作り方|コツ)|(?:如何|怎么|怎样)写(?:系统)?提示词",
+     "(?:システムプロンプト|プロンプト)の(?:書き方|作り方|コツ)|(?:如何|怎么|怎样)写(?:系统)?"
+     "提示词",
      0, kExfiltration},
 };
 
@@ -1027,9 +1162,8 @@ size_t FencesBefore(std::string_view text, size_t end) {
       g_fences.fences.push_back(pos);
     }
   }
-  return static_cast<size_t>(
-      std::lower_bound(g_fences.fences.begin(), g_fences.fences.end(), end) -
-      g_fences.fences.begin());
+  return static_cast<size_t>(std::lower_bound(g_fences.fences.begin(), g_fences.fences.end(), end) -
+                             g_fences.fences.begin());
 }
 
 bool Quoted(std::string_view text, size_t end, bool data_strings) {
@@ -1061,7 +1195,8 @@ bool Quoted(std::string_view text, size_t end, bool data_strings) {
         while (b > 0 && (s[b - 1] == ' ' || s[b - 1] == '\t')) --b;
         const char prev = b > 0 ? s[b - 1] : (begin > 0 ? text[begin - 1] : '\n');
         const char prev2 = b > 1 ? s[b - 2] : '\n';
-        const bool json_key = prev == ':' && (prev2 == '"' || prev2 == '_' || absl::ascii_isalnum(prev2));
+        const bool json_key =
+            prev == ':' && (prev2 == '"' || prev2 == '_' || absl::ascii_isalnum(prev2));
         const bool list_item = (prev == '[' || prev == ',' || prev == '{') &&
                                (prev2 == '"' || prev2 == '\n' || absl::ascii_isdigit(prev2) ||
                                 prev2 == '[' || prev2 == '{' || prev2 == ' ');
@@ -1079,8 +1214,8 @@ bool Quoted(std::string_view text, size_t end, bool data_strings) {
     } else if (c == '\'') {
       // A quote mark, not an apostrophe (don't, users'): not between two letters, and not a
       // plural possessive before a space.
-      const bool possessive = k > 0 && (s[k - 1] == 's' || s[k - 1] == 'S') &&
-                              (k + 1 >= s.size() || s[k + 1] == ' ');
+      const bool possessive =
+          k > 0 && (s[k - 1] == 's' || s[k - 1] == 'S') && (k + 1 >= s.size() || s[k + 1] == ' ');
       if (!(k > 0 && letter(k - 1) && letter(k + 1)) && !possessive) ++sq;
     } else if (c == 0xE2 && k + 2 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x80) {
       const unsigned char d = s[k + 2];
@@ -1106,7 +1241,7 @@ bool Quoted(std::string_view text, size_t end, bool data_strings) {
 
 // Features: one pass over the text deciding which deobfuscators are worth running.
 struct Features {
-  int leet_words = 0;  // short words mixing letters and digits
+  int leet_words = 0;   // short words mixing letters and digits
   bool spaced = false;  // four single letters separated by single spaces
   bool cyrillic = false;
   int escapes = 0;  // %XX and \u00XX
@@ -1125,8 +1260,8 @@ bool Unleet(std::string_view text, std::string* out) {
   while (i < out->size()) {
     size_t j = i;
     bool letters = false, digits = false;
-    while (j < out->size() && (absl::ascii_isalnum((*out)[j]) || (*out)[j] == '@' ||
-                               (*out)[j] == '$')) {
+    while (j < out->size() &&
+           (absl::ascii_isalnum((*out)[j]) || (*out)[j] == '@' || (*out)[j] == '$')) {
       letters = letters || absl::ascii_isalpha((*out)[j]);
       digits = digits || absl::ascii_isdigit((*out)[j]) || (*out)[j] == '@' || (*out)[j] == '$';
       ++j;
@@ -1190,30 +1325,51 @@ bool Unhomoglyph(std::string_view text, std::string* out) {
   auto map = [](unsigned char a, unsigned char b) -> char {
     if (a == 0xD0) {
       switch (b) {
-        case 0xB0: return 'a';
-        case 0xB5: return 'e';
-        case 0xBE: return 'o';
-        case 0x90: return 'A';
-        case 0x95: return 'E';
-        case 0x9E: return 'O';
-        case 0xA0: return 'P';
-        case 0xA1: return 'C';
-        case 0xA2: return 'T';
-        case 0x9D: return 'H';
-        case 0x9A: return 'K';
-        case 0x9C: return 'M';
-        case 0x92: return 'B';
-        case 0x85: return 'S';
-        case 0x86: return 'I';
+        case 0xB0:
+          return 'a';
+        case 0xB5:
+          return 'e';
+        case 0xBE:
+          return 'o';
+        case 0x90:
+          return 'A';
+        case 0x95:
+          return 'E';
+        case 0x9E:
+          return 'O';
+        case 0xA0:
+          return 'P';
+        case 0xA1:
+          return 'C';
+        case 0xA2:
+          return 'T';
+        case 0x9D:
+          return 'H';
+        case 0x9A:
+          return 'K';
+        case 0x9C:
+          return 'M';
+        case 0x92:
+          return 'B';
+        case 0x85:
+          return 'S';
+        case 0x86:
+          return 'I';
       }
     } else if (a == 0xD1) {
       switch (b) {
-        case 0x80: return 'p';
-        case 0x81: return 'c';
-        case 0x83: return 'y';
-        case 0x85: return 'x';
-        case 0x96: return 'i';
-        case 0x95: return 's';
+        case 0x80:
+          return 'p';
+        case 0x81:
+          return 'c';
+        case 0x83:
+          return 'y';
+        case 0x85:
+          return 'x';
+        case 0x96:
+          return 'i';
+        case 0x95:
+          return 's';
       }
     }
     return 0;
@@ -1225,8 +1381,8 @@ bool Unhomoglyph(std::string_view text, std::string* out) {
     const unsigned char c = text[i];
     if ((c == 0xD0 || c == 0xD1) && i + 1 < text.size()) {
       const char m = map(c, static_cast<unsigned char>(text[i + 1]));
-      const bool beside_latin = (i > 0 && latin(text[i - 1])) ||
-                                (i + 2 < text.size() && latin(text[i + 2]));
+      const bool beside_latin =
+          (i > 0 && latin(text[i - 1])) || (i + 2 < text.size() && latin(text[i + 2]));
       if (m && beside_latin) {
         out->push_back(m);
         ++i;
@@ -1298,9 +1454,12 @@ struct Deobfuscator {
   bool (*fn)(std::string_view, std::string*);
 };
 constexpr Deobfuscator kDeobfuscators[] = {
-    {"encoded.leetspeak", Unleet},     {"encoded.spaced_letters", Unspace},
-    {"encoded.homoglyphs", Unhomoglyph}, {"encoded.escapes", Unescape},
-    {"encoded.rot13", Rot13},           {"encoded.reversed", Reverse},
+    {"encoded.leetspeak", Unleet},
+    {"encoded.spaced_letters", Unspace},
+    {"encoded.homoglyphs", Unhomoglyph},
+    {"encoded.escapes", Unescape},
+    {"encoded.rot13", Rot13},
+    {"encoded.reversed", Reverse},
 };
 
 // ScoreConcepts(): concept markers count when two of the right kinds occur close together (in
@@ -1329,8 +1488,7 @@ bool SameParagraph(std::string_view text, size_t a, size_t b) {
 
 void ScoreConcepts(std::string_view text, const std::vector<Match>& matches,
                    const std::array<double, kFamilies>& damp, int level, bool quotes_count,
-                   FamilyScores* families,
-                   std::vector<Evidence>* evidence) {
+                   FamilyScores* families, std::vector<Evidence>* evidence) {
   // Positions by kind (matches are sorted by rule id, each rule has one kind).
   std::array<std::vector<size_t>, 7> at;
   for (const Match& m : matches) {
@@ -1394,9 +1552,8 @@ absl::Status CompileRules(hs_database_t** db) {
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
                        static_cast<unsigned>(patterns.size()), HS_MODE_BLOCK, nullptr, db,
                        &err) != HS_SUCCESS) {
-    std::string msg = pai::StrCat("guard rule ",
-                                  err->expression >= 0 ? kRules[err->expression].id : "?", ": ",
-                                  err->message);
+    std::string msg = pai::StrCat(
+        "guard rule ", err->expression >= 0 ? kRules[err->expression].id : "?", ": ", err->message);
     hs_free_compile_error(err);
     return absl::InternalError(msg);
   }
@@ -1507,8 +1664,7 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
   // Vectorscan takes an unsigned int length; texts beyond 4 GiB do not reach here (body limit).
   static_assert(kRuleCount < 512, "MatchSink::per_rule is too small");
   MatchSink sink{&matches, {}};
-  hs_scan(impl_->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, OnMatch,
-          &sink);
+  hs_scan(impl_->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, OnMatch, &sink);
 
   if (depth == 0) g_trigger_rot13 = g_trigger_reverse = false;
   g_fences.data = nullptr;  // a new text (buffers are reused: never trust a pointer alone)
@@ -1565,7 +1721,8 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
       group_end = matches[k].end;
       const bool quoted = group_quoted;
       const double w = r.weight * damp[r.family] * Damping(quoted, level);
-      if (w > best.weight) best = Evidence{r.id, kFamilyNames[r.family], matches[k].end, w, quoted, false};
+      if (w > best.weight)
+        best = Evidence{r.id, kFamilyNames[r.family], matches[k].end, w, quoted, false};
     }
     if (best.weight <= 0) continue;
     if (best.quoted) {
@@ -1626,7 +1783,8 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
         if (letters && digits && j - word <= 14) ++features.leet_words;
         // Spaced letters: single-letter words separated by single spaces.
         if (j - i == 1 && (ClassOf(text[i]) & kAlpha)) {
-          single_run = (i >= 2 && last_single_end == i - 1 && text[i - 1] == ' ') ? single_run + 1 : 1;
+          single_run =
+              (i >= 2 && last_single_end == i - 1 && text[i - 1] == ' ') ? single_run + 1 : 1;
           last_single_end = j;
           if (single_run >= 4) features.spaced = true;
         }
@@ -1656,7 +1814,8 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
           // Hiding an instruction in an encoding is itself a signal: a decoded attack scores at
           // least as high as the plain one (unless the payload is quoted in a discussion).
           const bool quoted = Quoted(text, stop, level == 0);  // damped only in a discussion
-          const double w = std::min(1.0, inner.score * 1.05) * (v.discussion ? kQuotedDiscussion : 1);
+          const double w =
+              std::min(1.0, inner.score * 1.05) * (v.discussion ? kQuotedDiscussion : 1);
           families.Add(kEncoded, w);
           Evidence e{"encoded.payload", kFamilyNames[kEncoded], stop, w, quoted, true};
           v.evidence.push_back(e);
@@ -1681,8 +1840,8 @@ Verdict BuiltinClassifier::ClassifyDepth(std::string_view text, int depth) const
       const Verdict inner = ClassifyDepth(variant, depth + 1);
       if (inner.score <= plain) continue;
       families.Add(kEncoded, inner.score);
-      v.evidence.push_back(Evidence{d.rule, kFamilyNames[kEncoded], text.size(), inner.score,
-                                    false, true});
+      v.evidence.push_back(
+          Evidence{d.rule, kFamilyNames[kEncoded], text.size(), inner.score, false, true});
       for (Evidence e : inner.evidence) {
         e.decoded = true;
         v.evidence.push_back(e);
@@ -1726,7 +1885,7 @@ int Replacement(uint32_t cp) {
   // Unicode tag characters ("ASCII smuggling"): U+E0020–U+E007E carry ASCII invisibly.
   if (cp >= 0xE0020 && cp <= 0xE007E) return static_cast<int>(cp - 0xE0000);
   if (cp >= 0xFF01 && cp <= 0xFF5E) return static_cast<int>(cp - 0xFF01 + 0x21);  // fullwidth
-  if (cp == 0x3000) return ' ';                                                   // ideographic space
+  if (cp == 0x3000) return ' ';  // ideographic space
   // Mathematical alphanumerics (bold, italic, script, ... letters and digits).
   if (cp >= 0x1D400 && cp <= 0x1D6A3) {
     const uint32_t k = (cp - 0x1D400) % 52;

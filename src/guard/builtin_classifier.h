@@ -29,7 +29,7 @@ struct Evidence {
   std::string_view rule;    // stable rule id, e.g. "override.ignore_previous"
   std::string_view family;  // override | persona | exfiltration | delimiter | encoded
   size_t end = 0;
-  double weight = 0;  // the rule's weight after damping, in [0, 1]
+  double weight = 0;     // the rule's weight after damping, in [0, 1]
   bool quoted = false;   // the match ends inside quotes or a code span
   bool decoded = false;  // found in a base64/hex payload
 };

@@ -1,7 +1,6 @@
 #include "guard/http_formats.h"
 
 #include <algorithm>
-
 #include <boost/json.hpp>
 
 #include "absl/strings/match.h"
@@ -114,7 +113,8 @@ absl::StatusOr<ClassifierScore> ParseClassifierResponse(
       if (!valid || !valid->is_bool()) return Bad("\"is_valid\" must be a boolean");
       ClassifierScore out;
       bool any = false;
-      if (const json::value* scanners = o.if_contains("scanners"); scanners && scanners->is_object()) {
+      if (const json::value* scanners = o.if_contains("scanners");
+          scanners && scanners->is_object()) {
         for (const auto& kv : scanners->get_object()) {
           double s = 0;
           if (NumberOf(kv.value(), &s)) {

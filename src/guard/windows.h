@@ -12,7 +12,6 @@ namespace pai::guard {
 // bytes, so a phrase shorter than `overlap` is always whole in some window. Cuts fall on UTF-8
 // character boundaries and, where one lies in the last eighth of a window, after whitespace.
 // max_bytes == 0 or a text that fits yields the whole text. Requires overlap < max_bytes / 2.
-std::vector<std::string_view> SplitWindows(std::string_view text, size_t max_bytes,
-                                           size_t overlap);
+std::vector<std::string_view> SplitWindows(std::string_view text, size_t max_bytes, size_t overlap);
 
 }  // namespace pai::guard

@@ -8,8 +8,8 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
-#include "common/strings.h"
 #include "common/json_util.h"
+#include "common/strings.h"
 #include "resource/internal.h"
 #include "resource/resource.h"
 

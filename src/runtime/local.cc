@@ -1,12 +1,13 @@
 #include "runtime/local.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <grp.h>
-#include <sys/wait.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -17,8 +18,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include <boost/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
@@ -73,8 +72,8 @@ absl::Status MakeDir(const std::string& path, uid_t uid, mode_t mode) {
     if (::mkdir(p.c_str(), 0711) == 0) {
       (void)::chmod(p.c_str(), 0711);  // not narrowed by pai-server's umask 077
     } else if (errno != EEXIST) {
-      return absl::InternalError(pai::StrCat("cannot create ", p.string(), ": ",
-                                             std::strerror(errno)));
+      return absl::InternalError(
+          pai::StrCat("cannot create ", p.string(), ": ", std::strerror(errno)));
     }
   }
   if (::chown(path.c_str(), uid, uid) != 0 || ::chmod(path.c_str(), mode) != 0) {
@@ -186,7 +185,9 @@ bool WriteLine(int fd, const std::string& line, int wait_ms) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      struct pollfd pfd{fd, POLLOUT, 0};
+      struct pollfd pfd {
+        fd, POLLOUT, 0
+      };
       if (::poll(&pfd, 1, wait_ms) <= 0) return false;
       continue;
     }
@@ -232,7 +233,7 @@ struct Proc {
 // Run: one workload known to the runtime.
 struct Run {
   std::string kind, ns, name, uid, key, agent;
-  std::string dir;  // runs/{Kind}/{ns}/{name}-{uid8}
+  std::string dir;   // runs/{Kind}/{ns}/{name}-{uid8}
   SandboxSpec spec;  // for (re)starting replicas
   int replicas = 1;
   std::mutex mu;
@@ -243,9 +244,9 @@ struct Run {
   std::string started_at, completed_at, idle_since, last_error;
   std::string warning;  // a standing limitation of this run (no Landlock on this kernel)
   int64_t tokens = 0;
-  bool ending = false;   // End() asked the harness to finish
+  bool ending = false;              // End() asked the harness to finish
   std::set<std::string> delivered;  // user event ids handed to the harness
-  bool stopped = false;  // Stop(): no restarts, no more events
+  bool stopped = false;             // Stop(): no restarts, no more events
   bool finished = false;
   std::deque<std::string> egress;
   std::thread supervisor;  // Agents: restarts replicas
@@ -287,8 +288,9 @@ class LocalRuntime final : public server::Runtime {
     run->uid = w.uid;
     run->key = key;
     run->agent = w.kind == "Session" ? w.agent : w.name;
-    run->replicas =
-        w.kind == "Session" ? 1 : static_cast<int>(std::max<int64_t>(1, Int(&w.spec, "replicas", 1)));
+    run->replicas = w.kind == "Session"
+                        ? 1
+                        : static_cast<int>(std::max<int64_t>(1, Int(&w.spec, "replicas", 1)));
     run->procs.resize(static_cast<size_t>(run->replicas));  // before the run is visible
     run->dir = RunDir(w.kind, pai::StrCat(w.ns, "/", w.name), w.uid);
     {
@@ -478,9 +480,9 @@ class LocalRuntime final : public server::Runtime {
       return it == runs_.end() ? nullptr : it->second;
     }();
     if (!run) return;
-    json::object o{{"time", r.time},       {"method", r.method}, {"host", r.host},
-                   {"port", r.port},       {"path", r.path},     {"address", r.address},
-                   {"allowed", r.allowed}, {"status", r.status}, {"reason", r.reason},
+    json::object o{{"time", r.time},        {"method", r.method},       {"host", r.host},
+                   {"port", r.port},        {"path", r.path},           {"address", r.address},
+                   {"allowed", r.allowed},  {"status", r.status},       {"reason", r.reason},
                    {"bytesUp", r.bytes_up}, {"bytesDown", r.bytes_down}};
     const std::string line = json::serialize(o);
     std::lock_guard<std::mutex> lock(run->mu);
@@ -500,7 +502,8 @@ class LocalRuntime final : public server::Runtime {
   }
 
   // RunDir(): runs/{Kind}/{ns}/{name}-{uid8}.
-  std::string RunDir(const std::string& kind, const std::string& key, const std::string& uid) const {
+  std::string RunDir(const std::string& kind, const std::string& key,
+                     const std::string& uid) const {
     return pai::StrCat(o_.state_dir, "/runs/", kind, "/", key, "-", uid.substr(0, 8));
   }
 
@@ -524,8 +527,8 @@ class LocalRuntime final : public server::Runtime {
   void Emit(Run& run, std::vector<json::object> events) {
     if (run.kind != "Session") return;
     if (absl::Status s = o_.events->Append(run.ns, run.name, std::move(events)); !s.ok()) {
-      log::Warn("cannot store session events", {{"session", run.key},
-                                                {"error", std::string(s.message())}});
+      log::Warn("cannot store session events",
+                {{"session", run.key}, {"error", std::string(s.message())}});
     }
   }
 
@@ -535,8 +538,8 @@ class LocalRuntime final : public server::Runtime {
     const int64_t uid = Int(&spec, "runAsUser", 65532);
     if (uid <= 0) return absl::FailedPreconditionError("runAsUser 0 (root) is not allowed");
     SandboxSpec& sb = run.spec;
-    sb.id = pai::StrCat(w.kind == "Session" ? "s-" : "a-", w.ns, ".", w.name, ".",
-                        w.uid.substr(0, 8));
+    sb.id =
+        pai::StrCat(w.kind == "Session" ? "s-" : "a-", w.ns, ".", w.name, ".", w.uid.substr(0, 8));
     sb.uid = static_cast<uid_t>(uid);
     sb.gid = static_cast<gid_t>(uid);
     sb.hostname = w.name.substr(0, 63);
@@ -546,9 +549,7 @@ class LocalRuntime final : public server::Runtime {
     PAI_RETURN_IF_ERROR(MakeDir(run.dir + "/run", 0, 0755));
     PAI_RETURN_IF_ERROR(MakeDir(run.dir + "/files", 0, 0755));
     // The log: appended by the sandbox, read by `pai logs`.
-    {
-      std::ofstream touch(run.dir + "/log", std::ios::app);
-    }
+    { std::ofstream touch(run.dir + "/log", std::ios::app); }
     std::vector<std::string> writable = {"/tmp"};
     // Volumes: shared by every run of the Agent.
     bool workspace_is_volume = false;
@@ -558,8 +559,8 @@ class LocalRuntime final : public server::Runtime {
         const std::string vname = Str(&v.as_object(), "name");
         const std::string mount = Normal(Str(&v.as_object(), "mountPath"));
         if (!resource::IsDns1123Label(vname)) {
-          return absl::InvalidArgumentError(pai::StrCat(
-              "volumes: \"", vname, "\" is not a volume name (a DNS-1123 label)"));
+          return absl::InvalidArgumentError(
+              pai::StrCat("volumes: \"", vname, "\" is not a volume name (a DNS-1123 label)"));
         }
         if (mount.empty() || mount[0] != '/') continue;
         const std::string host =
@@ -623,8 +624,9 @@ class LocalRuntime final : public server::Runtime {
     }
     sb.writable_paths = writable;
     if (DetectHost().landlock_abi == 0) {
-      run.warning = "filesystem rules not enforced: this kernel has no Landlock (5.13 or later); "
-                    "only the mount view limits writes";
+      run.warning =
+          "filesystem rules not enforced: this kernel has no Landlock (5.13 or later); "
+          "only the mount view limits writes";
     }
     // /run/pai: the sockets and session.json (read-only inside).
     sb.mounts.push_back({run.dir + "/run", "/run/pai", true});
@@ -707,26 +709,30 @@ class LocalRuntime final : public server::Runtime {
       for (const json::value& v : a) {
         if (!v.is_string()) continue;
         std::string q = "'";
-        for (char c : std::string(v.as_string())) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        for (char c : std::string(v.as_string()))
+          q += c == '\'' ? std::string("'\\''") : std::string(1, c);
         out += " " + q + "'";
       }
       return out;
     };
     auto fail = [](const char* what) {
-      return pai::StrCat(" || { echo '{\"type\":\"session.error\",\"error\":{\"type\":"
-                         "\"harness_error\",\"message\":\"", what,
-                         " failed (see pai logs)\"}}' >&3; exit 5; }");
+      return pai::StrCat(
+          " || { echo '{\"type\":\"session.error\",\"error\":{\"type\":"
+          "\"harness_error\",\"message\":\"",
+          what, " failed (see pai logs)\"}}' >&3; exit 5; }");
     };
     if (const json::array* pip = Arr(pk, "pip"); pip && !pip->empty()) {
-      lines.push_back(pai::StrCat("python3 -m pip install --quiet --no-cache-dir --target "
-                                  "/workspace/.pai/pip",
-                                  quoted(*pip), fail("pip install")));
+      lines.push_back(
+          pai::StrCat("python3 -m pip install --quiet --no-cache-dir --target "
+                      "/workspace/.pai/pip",
+                      quoted(*pip), fail("pip install")));
       env["PYTHONPATH"] = "/workspace/.pai/pip";
     }
     if (const json::array* npm = Arr(pk, "npm"); npm && !npm->empty()) {
-      lines.push_back(pai::StrCat("npm install --silent --no-audit --no-fund --prefix "
-                                  "/workspace/.pai/npm",
-                                  quoted(*npm), fail("npm install")));
+      lines.push_back(
+          pai::StrCat("npm install --silent --no-audit --no-fund --prefix "
+                      "/workspace/.pai/npm",
+                      quoted(*npm), fail("npm install")));
       env["NODE_PATH"] = "/workspace/.pai/npm/node_modules";
     }
     return lines;
@@ -749,7 +755,8 @@ class LocalRuntime final : public server::Runtime {
     }
     run->spec.argv = argv;
     if (const std::string image = Str(&w.spec, "image"); !image.empty()) {
-      run->warning = pai::StrCat("image \"", image, "\" is not run: the local runtime has no OCI "
+      run->warning = pai::StrCat("image \"", image,
+                                 "\" is not run: the local runtime has no OCI "
                                  "runtime; `command` runs on the host's system files");
     }
     for (int i = 0; i < run->replicas; ++i) {
@@ -879,8 +886,7 @@ class LocalRuntime final : public server::Runtime {
   }
 
   void RegisterFile(Run& run, Proc& proc, const json::object& e) {
-    json::object reply{{"control", "register_file_result"},
-                       {"request_id", Str(&e, "request_id")}};
+    json::object reply{{"control", "register_file_result"}, {"request_id", Str(&e, "request_id")}};
     auto content = proc.sandbox->ReadFile(Str(&e, "path"), 16u << 20);
     if (!content.ok()) {
       reply["error"] = std::string(content.status().message());
@@ -1011,9 +1017,8 @@ class LocalRuntime final : public server::Runtime {
 
 absl::StatusOr<int64_t> ParseMemoryQuantity(const std::string& q) {
   static const std::pair<const char*, int64_t> kSuffixes[] = {
-      {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30}, {"Ti", 1LL << 40},
-      {"k", 1000},       {"K", 1000},       {"M", 1000000},    {"G", 1000000000},
-      {"T", 1000000000000LL}};
+      {"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30}, {"Ti", 1LL << 40},     {"k", 1000},
+      {"K", 1000},       {"M", 1000000},    {"G", 1000000000}, {"T", 1000000000000LL}};
   for (auto [suffix, mult] : kSuffixes) {
     const std::string s(suffix);
     if (q.size() > s.size() && q.compare(q.size() - s.size(), s.size(), s) == 0) {

@@ -30,8 +30,8 @@ struct LocalRuntimeOptions {
   // Egress allow-list applied to every sandbox (hosts, "*.suffix", CIDRs); see egress.h.
   std::vector<std::string> egress_allow;
   server::WorkloadEvents* events = nullptr;  // required
-  const server::Clock* clock = nullptr;       // required
-  int replica_restart_backoff_ms = 1000;      // long-running replicas: first restart delay
+  const server::Clock* clock = nullptr;      // required
+  int replica_restart_backoff_ms = 1000;     // long-running replicas: first restart delay
 };
 
 // NewLocalRuntime(): FailedPrecondition (with what is missing) when this host cannot run

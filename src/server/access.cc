@@ -67,7 +67,8 @@ const json::value* Path(const json::object& o, std::initializer_list<const char*
 }  // namespace
 
 std::string ParseBearer(std::string_view authorization) {
-  if (authorization.size() > 7 && absl::EqualsIgnoreCase(AV(authorization.substr(0, 7)), "bearer ")) {
+  if (authorization.size() > 7 &&
+      absl::EqualsIgnoreCase(AV(authorization.substr(0, 7)), "bearer ")) {
     std::string_view t = authorization.substr(7);
     while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
     while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
@@ -137,7 +138,8 @@ absl::StatusOr<Caller> AccessTokens::Authenticate(std::string_view bearer) {
   if (!r.ok()) return fail();
   boost::system::error_code ec;
   json::value priv = json::parse(r->private_data, ec);
-  const json::value* want = ec || !priv.is_object() ? nullptr : priv.as_object().if_contains("sha256");
+  const json::value* want =
+      ec || !priv.is_object() ? nullptr : priv.as_object().if_contains("sha256");
   if (!want || !want->is_string()) return fail();
   const std::string got = Sha256Hex(bearer);
   const json::string& w = want->as_string();

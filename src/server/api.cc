@@ -1,12 +1,9 @@
 #include "server/api.h"
-#include "server/api_internal.h"
-#include "server/runtime.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
-
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
@@ -21,8 +18,10 @@
 #include "absl/time/time.h"
 #include "common/strings.h"
 #include "resource/resource.h"
+#include "server/api_internal.h"
 #include "server/json_access.h"
 #include "server/legacy_models.h"
+#include "server/runtime.h"
 
 namespace pai::server {
 namespace json = boost::json;
@@ -44,7 +43,6 @@ constexpr int64_t kMaxFileVersions = 100;
 std::string PercentEncode(std::string_view s) {
   return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
-
 
 std::string RandomSuffix(size_t n) {
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -70,8 +68,8 @@ bool ValidEnvKey(std::string_view k) {
   }
   // Names the platform sets in workloads, or that change how programs load, are reserved.
   if (absl::StartsWith(AV(k), "PAI_") || absl::StartsWith(AV(k), "LD_") || k == "PATH" ||
-      k == "HOME" || k == "OPENAI_BASE_URL" || k == "ANTHROPIC_BASE_URL" ||
-      k == "OPENAI_API_KEY" || k == "ANTHROPIC_API_KEY") {
+      k == "HOME" || k == "OPENAI_BASE_URL" || k == "ANTHROPIC_BASE_URL" || k == "OPENAI_API_KEY" ||
+      k == "ANTHROPIC_API_KEY") {
     return false;
   }
   for (char c : k) {
@@ -83,19 +81,20 @@ bool ValidEnvKey(std::string_view k) {
 // ValidationResponse(): 422 with the first error's field and every error in `details`.
 ApiResponse ValidationResponse(const std::vector<resource::FieldError>& errors) {
   json::array details;
-  for (const auto& e : errors) details.push_back(json::object{{"field", e.field}, {"message", e.message}});
-  json::object err{{"code", "invalid"},
-                   {"message", errors[0].field.empty()
-                                   ? errors[0].message
-                                   : pai::StrCat(errors[0].field, ": ", errors[0].message)},
-                   {"field", errors[0].field},
-                   {"details", std::move(details)}};
+  for (const auto& e : errors)
+    details.push_back(json::object{{"field", e.field}, {"message", e.message}});
+  json::object err{
+      {"code", "invalid"},
+      {"message", errors[0].field.empty() ? errors[0].message
+                                          : pai::StrCat(errors[0].field, ": ", errors[0].message)},
+      {"field", errors[0].field},
+      {"details", std::move(details)}};
   return Json(422, json::object{{"error", std::move(err)}});
 }
 
 json::object OwnerRef(const Resource& owner) {
-  return {{"apiVersion", "pai.io/v1"}, {"kind", owner.kind},      {"name", owner.name},
-          {"uid", owner.uid()},        {"controller", true},      {"blockOwnerDeletion", true}};
+  return {{"apiVersion", "pai.io/v1"}, {"kind", owner.kind}, {"name", owner.name},
+          {"uid", owner.uid()},        {"controller", true}, {"blockOwnerDeletion", true}};
 }
 
 // MoveSecretValues(): a Secret's `data` (base64) and `stringData` move to the server-only
@@ -136,7 +135,6 @@ ApiResponse MoveSecretValues(json::object& doc, std::string* private_data) {
 }
 
 }  // namespace
-
 
 Api::Api(Store& store, AccessTokens& access, GatewayAdmin* gateway, GatewayTokens* tokens,
          std::function<void()> wake_controller, ApiOptions options)
@@ -198,9 +196,9 @@ ApiResponse Api::Handle(const ApiRequest& request) {
     const std::string type = absl::AsciiStrToLower(
         AV(std::string_view(request.content_type).substr(0, request.content_type.find(';'))));
     if (absl::StripAsciiWhitespace(type) != "application/json") {
-      return Err(400, "bad_request",
-                 pai::StrCat("Content-Type must be application/json, not \"",
-                             request.content_type, "\""));
+      return Err(
+          400, "bad_request",
+          pai::StrCat("Content-Type must be application/json, not \"", request.content_type, "\""));
     }
   }
   const std::string bearer = ParseBearer(request.authorization);
@@ -230,8 +228,8 @@ ApiResponse Api::Route(Ctx& ctx) {
     if (!ctx.caller.admin()) return Err(403, "forbidden", "the test clock needs an admin token");
     boost::system::error_code ec;
     json::value body = json::parse(ctx.req.body, ec);
-    const json::value* adv = !ec && body.is_object() ? body.as_object().if_contains("advanceSeconds")
-                                                      : nullptr;
+    const json::value* adv =
+        !ec && body.is_object() ? body.as_object().if_contains("advanceSeconds") : nullptr;
     if (!adv || !adv->is_int64() || adv->as_int64() < 0) {
       return Err(400, "bad_request", "body: {\"advanceSeconds\": N} with N >= 0");
     }
@@ -252,7 +250,8 @@ ApiResponse Api::Route(Ctx& ctx) {
       auto ns = store_.Namespaces();
       if (!ns.ok()) return FromStatus(ns.status());
       json::array items;
-      for (const auto& n : *ns) items.push_back(json::object{{"metadata", json::object{{"name", n}}}});
+      for (const auto& n : *ns)
+        items.push_back(json::object{{"metadata", json::object{{"name", n}}}});
       return Json(200, json::object{{"kind", "NamespaceList"}, {"items", std::move(items)}});
     }
     const std::string& ns = s[1];
@@ -365,10 +364,11 @@ ApiResponse Api::Collection(Ctx& ctx, const std::string& ns, const std::string& 
     }
     items.push_back(Output(r, usage ? &*usage : nullptr));
   }
-  return Json(200, json::object{{"apiVersion", k->api_version},
-                                {"kind", pai::StrCat(k->kind, "List")},
-                                {"metadata", {{"resourceVersion", std::to_string(store_.Version())}}},
-                                {"items", std::move(items)}});
+  return Json(200,
+              json::object{{"apiVersion", k->api_version},
+                           {"kind", pai::StrCat(k->kind, "List")},
+                           {"metadata", {{"resourceVersion", std::to_string(store_.Version())}}},
+                           {"items", std::move(items)}});
 }
 
 ApiResponse Api::Item(Ctx& ctx, const std::string& ns, const std::string& plural,
@@ -418,9 +418,10 @@ ApiResponse Api::Item(Ctx& ctx, const std::string& ns, const std::string& plural
         runtime_->Purge(r.kind, pai::StrCat(r.ns, "/", r.name), r.uid());
       }
     }
-    return Json(200, json::object{{"kind", "Status"},
-                                  {"status", "Success"},
-                                  {"details", {{"kind", kind}, {"name", name}, {"deleted", gone}}}});
+    return Json(200,
+                json::object{{"kind", "Status"},
+                             {"status", "Success"},
+                             {"details", {{"kind", kind}, {"name", name}, {"deleted", gone}}}});
   }
   return Err(405, "method_not_allowed", "use GET, PUT or DELETE");
 }
@@ -456,20 +457,20 @@ ApiResponse Api::Write(Ctx& ctx, const std::string& ns, const std::string& plura
   std::string name = Str(&meta, "name");
   if (!url_name.empty()) {
     if (!name.empty() && name != url_name) {
-      return Err(422, "invalid",
-                 pai::StrCat("metadata.name: \"", name, "\" does not match the URL's \"",
-                             url_name, "\""),
-                 "metadata.name");
+      return Err(
+          422, "invalid",
+          pai::StrCat("metadata.name: \"", name, "\" does not match the URL's \"", url_name, "\""),
+          "metadata.name");
     }
     name = url_name;
   }
   if (name.empty()) return Err(422, "invalid", "metadata.name: required", "metadata.name");
   meta["name"] = name;
   if (const std::string body_ns = Str(&meta, "namespace"); !body_ns.empty() && body_ns != ns) {
-    return Err(422, "invalid",
-               pai::StrCat("metadata.namespace: \"", body_ns, "\" does not match the URL's \"",
-                           ns, "\""),
-               "metadata.namespace");
+    return Err(
+        422, "invalid",
+        pai::StrCat("metadata.namespace: \"", body_ns, "\" does not match the URL's \"", ns, "\""),
+        "metadata.namespace");
   }
   meta["namespace"] = ns;
   std::optional<int64_t> expected;
@@ -630,8 +631,8 @@ ApiResponse Api::CreateSession(Ctx& ctx, const std::string& ns, const std::strin
   auto owner = store_.Get("Agent", ns, agent);
   if (!owner.ok()) return FromStatus(owner.status());
   boost::system::error_code ec;
-  json::value body = ctx.req.body.empty() ? json::value(json::object())
-                                          : json::parse(ctx.req.body, ec);
+  json::value body =
+      ctx.req.body.empty() ? json::value(json::object()) : json::parse(ctx.req.body, ec);
   if (ec || !body.is_object()) {
     return Err(400, "bad_request", "the request body must be a JSON object");
   }
@@ -730,9 +731,9 @@ ApiResponse Api::Metrics(Ctx& ctx, const std::string& ns) {
 }
 
 ApiResponse Api::Migrate(Ctx& ctx, const std::string& ns) {
-  const bool dry = ctx.query.count("dryRun") &&
-                   (ctx.query["dryRun"] == "true" || ctx.query["dryRun"] == "1" ||
-                    ctx.query["dryRun"] == "All");
+  const bool dry =
+      ctx.query.count("dryRun") &&
+      (ctx.query["dryRun"] == "true" || ctx.query["dryRun"] == "1" || ctx.query["dryRun"] == "All");
   auto agents = store_.List("Agent", ns, Store::Scope::kNamespace);
   if (!agents.ok()) return FromStatus(agents.status());
   auto providers = store_.List("ModelProvider", ns, Store::Scope::kNamespace);
@@ -783,9 +784,9 @@ ApiResponse Api::Migrate(Ctx& ctx, const std::string& ns) {
       }
     }
     items.push_back(json::object{{"name", r.name},
-                     {"changes", std::move(changes)},
-                     {"session", session_name},
-                     {"unresolved", std::move(unresolved)}});
+                                 {"changes", std::move(changes)},
+                                 {"session", session_name},
+                                 {"unresolved", std::move(unresolved)}});
   }
   if (!dry && wake_) wake_();
   return Json(200, json::object{{"dryRun", dry}, {"items", std::move(items)}});
@@ -817,11 +818,12 @@ ApiResponse Api::GatewayTokenRoutes(Ctx& ctx, const std::string& ns, const std::
     json::array items;
     for (const GatewayIdentity& id : *ids) {
       if (id.ns != ns || id.agent != agent) continue;
-      items.push_back(json::object{{"id", id.id},
-                       {"agent", key},
-                       {"purpose", id.purpose},
-                       {"created", id.created},
-                       {"revoked", id.revoked.empty() ? json::value(nullptr) : json::value(id.revoked)}});
+      items.push_back(json::object{
+          {"id", id.id},
+          {"agent", key},
+          {"purpose", id.purpose},
+          {"created", id.created},
+          {"revoked", id.revoked.empty() ? json::value(nullptr) : json::value(id.revoked)}});
     }
     return Json(200, json::object{{"items", std::move(items)}});
   }

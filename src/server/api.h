@@ -7,12 +7,12 @@
 // Thread safety: Handle() may run on several threads at once (the store serialises writes).
 #pragma once
 
-#include <functional>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,8 +31,8 @@ struct ApiRequest {
   std::string authorization;
   std::string content_type;
   std::string body;
-  std::string remote_address;  // the peer's IP ("" when unknown)
-  std::string last_event_id;   // the Last-Event-ID header (SSE resumption)
+  std::string remote_address;    // the peer's IP ("" when unknown)
+  std::string last_event_id;     // the Last-Event-ID header (SSE resumption)
   std::string linear_signature;  // the Linear-Signature header (webhooks)
 };
 
@@ -43,10 +43,10 @@ struct StreamSpec {
   std::string kind;  // "Session" | "Agent"
   std::string ns;
   std::string name;
-  std::string uid;        // the resource's uid (logs are kept per run)
-  int64_t after = 0;      // events: the last sequence the client has
-  int64_t tail_lines = 50;  // logs
-  bool follow = false;      // logs
+  std::string uid;                   // the resource's uid (logs are kept per run)
+  int64_t after = 0;                 // events: the last sequence the client has
+  int64_t tail_lines = 50;           // logs
+  bool follow = false;               // logs
   std::vector<std::string> command;  // exec
   bool tty = false;                  // exec
   bool stdin = false;                // exec

@@ -2,10 +2,9 @@
 // the error shape of docs/api.md.
 #pragma once
 
+#include <boost/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <boost/json.hpp>
 
 #include "absl/status/status.h"
 #include "server/api.h"
@@ -36,15 +35,24 @@ inline ApiResponse Err(int status, std::string_view code, std::string_view messa
 inline ApiResponse FromStatus(const absl::Status& s) {
   const std::string m(s.message());
   switch (s.code()) {
-    case absl::StatusCode::kNotFound: return Err(404, "not_found", m);
-    case absl::StatusCode::kAlreadyExists: return Err(409, "already_exists", m);
-    case absl::StatusCode::kAborted: return Err(409, "conflict", m);
-    case absl::StatusCode::kFailedPrecondition: return Err(409, "conflict", m);
-    case absl::StatusCode::kInvalidArgument: return Err(422, "invalid", m);
-    case absl::StatusCode::kPermissionDenied: return Err(403, "forbidden", m);
-    case absl::StatusCode::kUnauthenticated: return Err(401, "unauthenticated", m);
-    case absl::StatusCode::kUnavailable: return Err(503, "gateway_unavailable", m);
-    default: return Err(500, "internal", m);
+    case absl::StatusCode::kNotFound:
+      return Err(404, "not_found", m);
+    case absl::StatusCode::kAlreadyExists:
+      return Err(409, "already_exists", m);
+    case absl::StatusCode::kAborted:
+      return Err(409, "conflict", m);
+    case absl::StatusCode::kFailedPrecondition:
+      return Err(409, "conflict", m);
+    case absl::StatusCode::kInvalidArgument:
+      return Err(422, "invalid", m);
+    case absl::StatusCode::kPermissionDenied:
+      return Err(403, "forbidden", m);
+    case absl::StatusCode::kUnauthenticated:
+      return Err(401, "unauthenticated", m);
+    case absl::StatusCode::kUnavailable:
+      return Err(503, "gateway_unavailable", m);
+    default:
+      return Err(500, "internal", m);
   }
 }
 

@@ -87,9 +87,9 @@ ApiResponse Api::SessionRoutes(Ctx& ctx, const std::string& ns, const std::strin
       }
       items.push_back(std::move(e));
     }
-    return Json(200, json::object{{"kind", "EventList"},
-                                  {"items", std::move(items)},
-                                  {"lastSequence", last}});
+    return Json(
+        200,
+        json::object{{"kind", "EventList"}, {"items", std::move(items)}, {"lastSequence", last}});
   }
   if (kind == "Session" && sub == "events" && rest.size() == 2 && rest[1] == "stream") {
     if (m != "GET") return Err(405, "method_not_allowed", "use GET");
@@ -137,7 +137,8 @@ ApiResponse Api::SessionRoutes(Ctx& ctx, const std::string& ns, const std::strin
     }
     st.follow = ctx.query["follow"] == "true" || ctx.query["follow"] == "1";
     if (!runtime_->LogPath(kind, key, r->uid()).ok()) {
-      return Err(409, "conflict", pai::StrCat(kind, " \"", name, "\" has no logs yet (not started)"));
+      return Err(409, "conflict",
+                 pai::StrCat(kind, " \"", name, "\" has no logs yet (not started)"));
     }
     ApiResponse out;
     out.stream = st;
@@ -176,8 +177,7 @@ ApiResponse Api::PostEvents(Ctx& ctx, const std::string& ns, const std::string& 
   }
   boost::system::error_code ec;
   json::value body = json::parse(ctx.req.body, ec);
-  const json::array* list =
-      !ec && body.is_object() ? Arr(&body.as_object(), "events") : nullptr;
+  const json::array* list = !ec && body.is_object() ? Arr(&body.as_object(), "events") : nullptr;
   if (!list || list->empty() || list->size() > 100) {
     return Err(400, "bad_request", "body: {\"events\":[...]} with 1 to 100 user events");
   }
@@ -230,9 +230,9 @@ ApiResponse Api::Files(Ctx& ctx, const std::string& kind, const std::string& ns,
 
 ApiResponse Api::Hook(const ApiRequest& request, const std::string& token) {
   if (!events_ || !runtime_) return Err(503, "unavailable", "this server runs no workloads");
-  WebhookResult res = HandleWebhook(
-      store_, *events_, *runtime_,
-      {token, request.remote_address, request.linear_signature, request.body});
+  WebhookResult res =
+      HandleWebhook(store_, *events_, *runtime_,
+                    {token, request.remote_address, request.linear_signature, request.body});
   if (res.status >= 400) return Err(res.status, res.error_code, res.message);
   if (wake_) wake_();
   return Json(202, json::object{{"session", res.session}});

@@ -3,12 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <boost/json.hpp>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -62,7 +61,8 @@ absl::StatusOr<Snapshot> Load(Store& store) {
     return absl::OkStatus();
   };
   std::map<std::string, Resource> skills, files;
-  for (auto [kind, into] : std::initializer_list<std::pair<const char*, std::map<std::string, Resource>*>>{
+  for (auto [kind, into] :
+       std::initializer_list<std::pair<const char*, std::map<std::string, Resource>*>>{
            {"Secret", &s.secrets},
            {"ModelProvider", &s.model_providers},
            {"Provider", &s.providers},
@@ -107,7 +107,7 @@ json::object EffectiveSpec(const Snapshot& s, const Resource& agent,
 struct KeyRef {
   std::string secret;  // "" when the resource has no apiKeySecretRef
   std::string key;
-  std::string value;   // base64, as stored
+  std::string value;  // base64, as stored
 };
 
 // PlatformAuthored(): true when every token that wrote `r` (pai.io/created-by,
@@ -171,8 +171,8 @@ struct NsDocs {
   std::map<std::string, json::object> secrets;  // name -> the keys referenced (one document)
   std::vector<std::string> docs;                // ModelProviders and GuardBindings
   std::vector<std::pair<std::string, std::string>> agents;  // "Agent/ns/name", document
-  std::vector<std::string> members;             // "Kind/ns/name" of the served providers/bindings
-  std::set<std::string> providers, bindings;    // names
+  std::vector<std::string> members;           // "Kind/ns/name" of the served providers/bindings
+  std::set<std::string> providers, bindings;  // names
   std::map<std::string, std::string> binding_enforcement;
 
   // Served(): the Secrets, ModelProviders and GuardBindings; All(): and the Agents.
@@ -222,9 +222,8 @@ bool RenderKeyed(const Snapshot& s, const Resource& r, json::object& spec, const
   return true;
 }
 
-const char* const kBuiltinTools[] = {"bash",     "read",       "write",      "edit",
-                                     "glob",     "grep",       "web_fetch",  "web_search",
-                                     "send_email", "screenshot"};
+const char* const kBuiltinTools[] = {"bash", "read",      "write",      "edit",       "glob",
+                                     "grep", "web_fetch", "web_search", "send_email", "screenshot"};
 
 std::string ToolSummary(const json::object& spec) {
   const json::array* tools = Arr(&spec, "tools");
@@ -304,8 +303,7 @@ Rendered Render(const Snapshot& s) {
       }
     }
     if (!dropped.empty()) {
-      out.notes["Agent/" + k] =
-          pai::StrCat("models not served: ", absl::StrJoin(dropped, ", "));
+      out.notes["Agent/" + k] = pai::StrCat("models not served: ", absl::StrJoin(dropped, ", "));
     }
     if (models.empty()) {
       out.notes["Agent/" + k] = "not served by the gateway: no model resolves to a ModelProvider";
@@ -324,8 +322,8 @@ Rendered Render(const Snapshot& s) {
         const std::string b = Str(&go, "binding");
         if (!n.bindings.contains(b)) {
           // Fail closed: an Agent is never served without a guard it asks for.
-          out.notes["Agent/" + k] = pai::StrCat(
-              "not served by the gateway: GuardBinding \"", b, "\" is not available");
+          out.notes["Agent/" + k] =
+              pai::StrCat("not served by the gateway: GuardBinding \"", b, "\" is not available");
           served = false;
           break;
         }
@@ -359,7 +357,8 @@ Rendered Render(const Snapshot& s) {
     std::vector<std::string> mine = n.All();
     if (absl::Status st = Checked(mine); !st.ok()) {
       for (const std::string& m : n.members) {
-        out.notes[m] = pai::StrCat("namespace configuration refused by the gateway: ", st.message());
+        out.notes[m] =
+            pai::StrCat("namespace configuration refused by the gateway: ", st.message());
       }
       for (const auto& agent : n.agents) {
         out.notes[agent.first] =
@@ -384,7 +383,9 @@ absl::StatusOr<std::pair<std::string, std::string>> FileGatewayTokens::Mint(
   return std::make_pair(m->id, m->token);
 }
 
-absl::Status FileGatewayTokens::Revoke(const std::string& id) { return auth::RevokeToken(dir_, id); }
+absl::Status FileGatewayTokens::Revoke(const std::string& id) {
+  return auth::RevokeToken(dir_, id);
+}
 
 Controller::Controller(Store& store, Runtime& runtime, GatewayTokens& tokens,
                        ControllerOptions options)
@@ -400,9 +401,7 @@ bool Controller::WakeAndWait(std::chrono::milliseconds timeout) {
   return pass_cv_.wait_for(lock, timeout, [&] { return passes_done_ >= target; });
 }
 
-absl::Time Controller::Now() const {
-  return options_.clock ? options_.clock->Now() : absl::Now();
-}
+absl::Time Controller::Now() const { return options_.clock ? options_.clock->Now() : absl::Now(); }
 
 void Controller::Start() {
   started_.store(true);
@@ -458,7 +457,6 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& text) {
   }
   return absl::OkStatus();
 }
-
 
 void SetStatus(Store& store, const Resource& r, json::object status) {
   const json::value* old = r.object.if_contains("status");
@@ -542,8 +540,8 @@ void WorkloadInputs(Store& store, const Snapshot& s, const Resource& r, const js
   if (const json::array* cfs = Arr(&spec, "configFiles")) {
     for (const json::value& x : *cfs) {
       if (!x.is_object()) continue;
-      info.files.push_back({Str(&x.as_object(), "path"), Str(&x.as_object(), "content"), false,
-                            true});
+      info.files.push_back(
+          {Str(&x.as_object(), "path"), Str(&x.as_object(), "content"), false, true});
     }
   }
 }
@@ -580,8 +578,8 @@ absl::Status Controller::ReconcileOnce() {
     if (absl::Status s = Checked({rendered.text}); !s.ok()) {
       log::Error("rendered gateway configuration rejected; keeping the previous one",
                  {{"error", std::string(s.message())}});
-      rendered.notes["*"] = pai::StrCat("the gateway configuration could not be updated: ",
-                                        s.message());
+      rendered.notes["*"] =
+          pai::StrCat("the gateway configuration could not be updated: ", s.message());
     } else if (absl::Status w = WriteFileAtomic(options_.gateway_config_path, rendered.text);
                !w.ok()) {
       return w;
@@ -601,11 +599,13 @@ absl::Status Controller::ReconcileOnce() {
     auto it = s.agents.find(pai::StrCat(id.ns, "/", id.agent));
     if (it == s.agents.end() || it->second.uid() != id.agent_uid) {
       if (absl::Status r = tokens_.Revoke(id.id); !r.ok() && !absl::IsNotFound(r)) {
-        log::Warn("cannot revoke gateway token", {{"id", id.id}, {"error", std::string(r.message())}});
+        log::Warn("cannot revoke gateway token",
+                  {{"id", id.id}, {"error", std::string(r.message())}});
         continue;
       }
       (void)store_.MarkIdentityRevoked(id.id, NowRfc3339());
-      log::Info("gateway identity revoked", {{"agent", pai::StrCat(id.ns, "/", id.agent)}, {"id", id.id}});
+      log::Info("gateway identity revoked",
+                {{"agent", pai::StrCat(id.ns, "/", id.agent)}, {"id", id.id}});
       continue;
     }
     if (id.purpose == "agent") agent_token[it->first] = id.token;
@@ -614,8 +614,8 @@ absl::Status Controller::ReconcileOnce() {
     if (agent_token.contains(k)) continue;
     auto minted = tokens_.Mint(k, "");
     if (!minted.ok()) return minted.status();
-    GatewayIdentity id{minted->first, r.ns, r.name, r.uid(), "agent", minted->second,
-                       NowRfc3339(), ""};
+    GatewayIdentity id{minted->first, r.ns,           r.name,       r.uid(),
+                       "agent",       minted->second, NowRfc3339(), ""};
     if (absl::Status st = store_.AddIdentity(id); !st.ok()) return st;
     agent_token[k] = minted->second;
   }
@@ -633,8 +633,8 @@ absl::Status Controller::ReconcileOnce() {
     }
   }
   for (const auto& [k, r] : s.providers) {
-    const std::string secret = Str(Spec(r), "secretRef").empty() ? Str(Spec(r), "secretToken")
-                                                                 : Str(Spec(r), "secretRef");
+    const std::string secret =
+        Str(Spec(r), "secretRef").empty() ? Str(Spec(r), "secretToken") : Str(Spec(r), "secretRef");
     const bool ok = secret.empty() || s.secrets.contains(pai::StrCat(r.ns, "/", secret));
     SetStatus(store_, r,
               {{"ready", ok},
@@ -668,7 +668,7 @@ absl::Status Controller::ReconcileOnce() {
     }
     if (const json::array* ps = Arr(&spec, "providers")) {
       for (const json::value& p : *ps) {
-        const std::string name = p.is_string() ? std::string(p.as_string())
+        const std::string name = p.is_string()   ? std::string(p.as_string())
                                  : p.is_object() ? Str(&p.as_object(), "name")
                                                  : "";
         if (!name.empty() && !s.providers.contains(pai::StrCat(r.ns, "/", name))) {
@@ -698,8 +698,8 @@ absl::Status Controller::ReconcileOnce() {
         }
       }
     }
-    for (auto [field, set, kind] : {std::tuple{"skills", &s.skills, "Skill"},
-                                    std::tuple{"files", &s.files, "PaiFile"}}) {
+    for (auto [field, set, kind] :
+         {std::tuple{"skills", &s.skills, "Skill"}, std::tuple{"files", &s.files, "PaiFile"}}) {
       if (const json::array* xs = Arr(&spec, field)) {
         for (const json::value& x : *xs) {
           const std::string name = x.is_object() ? Str(&x.as_object(), "name") : "";
@@ -773,7 +773,8 @@ absl::Status Controller::ReconcileOnce() {
   for (const std::string& key : runtime_.Keys()) {
     if (key.rfind("Agent/", 0) != 0) continue;
     auto it = infos.find(key.substr(6));
-    const json::value* lr = it == infos.end() ? nullptr : it->second.spec.if_contains("longRunning");
+    const json::value* lr =
+        it == infos.end() ? nullptr : it->second.spec.if_contains("longRunning");
     if (!lr || !lr->is_bool() || !lr->as_bool()) (void)runtime_.Stop("Agent", key.substr(6));
   }
   if (started_.load()) {

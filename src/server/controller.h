@@ -44,8 +44,8 @@ struct AgentInfo {
   Resource agent;
   boost::json::object spec;  // effective (legacy fields mapped)
   bool ready = false;
-  std::string message;       // why not ready
-  std::string token;         // the Agent's own gateway identity (long-running replicas)
+  std::string message;  // why not ready
+  std::string token;    // the Agent's own gateway identity (long-running replicas)
   std::map<std::string, std::string> env;  // the Agent's env[], secretRef values resolved
   std::vector<WorkloadFile> files;         // skills, PaiFile versions, configFiles
 };

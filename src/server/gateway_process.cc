@@ -1,17 +1,15 @@
 #include "server/gateway_process.h"
 
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
-
-#include <boost/json.hpp>
-#include <openssl/rand.h>
-
 #include <fstream>
 
 #include "common/json_util.h"
@@ -101,8 +99,8 @@ void GatewayProcess::Listening(const std::string& listen, const std::string& adm
     const std::string tmp = options_.state_file + ".tmp";
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     if (f) {
-      const std::string text = boost::json::serialize(boost::json::object{
-          {"pid", pid_.load()}, {"listen", listen}, {"admin_listen", admin}});
+      const std::string text = boost::json::serialize(
+          boost::json::object{{"pid", pid_.load()}, {"listen", listen}, {"admin_listen", admin}});
       std::fwrite(text.data(), 1, text.size(), f);
       std::fclose(f);
       std::rename(tmp.c_str(), options_.state_file.c_str());
@@ -148,8 +146,8 @@ absl::Status GatewayProcess::Start() {
     return absl::OkStatus();
   }
   if (::access(options_.binary.c_str(), X_OK) != 0) {
-    return absl::InternalError(pai::StrCat("pai-gateway not found at ", options_.binary,
-                                           " (use --gateway-bin)"));
+    return absl::InternalError(
+        pai::StrCat("pai-gateway not found at ", options_.binary, " (use --gateway-bin)"));
   }
   if (absl::Status s = Spawn(); !s.ok()) return s;
   thread_ = std::thread([this] { Supervise(); });
@@ -178,7 +176,8 @@ void GatewayProcess::Supervise() {
       std::fwrite(line, 1, static_cast<size_t>(n), stderr);
       if (std::strstr(line, "\"msg\":\"listening\"")) {
         boost::system::error_code ec;
-        boost::json::value v = boost::json::parse(std::string_view(line, static_cast<size_t>(n)), ec);
+        boost::json::value v =
+            boost::json::parse(std::string_view(line, static_cast<size_t>(n)), ec);
         const auto* l = !ec && v.is_object() ? v.as_object().if_contains("listen") : nullptr;
         const auto* a = !ec && v.is_object() ? v.as_object().if_contains("admin_listen") : nullptr;
         if (l && a && l->is_string() && a->is_string()) {

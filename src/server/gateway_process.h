@@ -27,7 +27,7 @@
 namespace pai::server {
 
 struct GatewayProcessOptions {
-  std::string binary;       // path of pai-gateway
+  std::string binary;  // path of pai-gateway
   std::vector<std::string> args;
   std::string state_file;  // JSON {"pid","listen","admin_listen"} of the running gateway
   // Called with (listen, admin_listen) each time a (re)started gateway reports its addresses.

@@ -2,29 +2,28 @@
 
 #include <unistd.h>
 
-#include <fstream>
-#include <mutex>
-#include <thread>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -82,8 +81,7 @@ class Server final : public HttpServer {
       tls_ctx_.use_certificate_chain_file(options_.tls_cert_file, ec);
       if (!ec) tls_ctx_.use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
       if (ec) {
-        return absl::InvalidArgumentError(
-            pai::StrCat("TLS certificate or key: ", ec.message()));
+        return absl::InvalidArgumentError(pai::StrCat("TLS certificate or key: ", ec.message()));
       }
       tls_ = true;
     }
@@ -93,13 +91,13 @@ class Server final : public HttpServer {
     if (!ec) acceptor_.bind(*ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::UnavailableError(pai::StrCat("cannot listen on ", options_.listen, ": ",
-                                                ec.message()));
+      return absl::UnavailableError(
+          pai::StrCat("cannot listen on ", options_.listen, ": ", ec.message()));
     }
     const tcp::endpoint bound = acceptor_.local_endpoint();
-    address_ = bound.address().is_v6() ? pai::StrCat("[", bound.address().to_string(), "]:",
-                                                    bound.port())
-                                      : pai::StrCat(bound.address().to_string(), ":", bound.port());
+    address_ = bound.address().is_v6()
+                   ? pai::StrCat("[", bound.address().to_string(), "]:", bound.port())
+                   : pai::StrCat(bound.address().to_string(), ":", bound.port());
     net::co_spawn(ioc_, Accept(), net::detached);
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       threads_.emplace_back([this] {
@@ -183,11 +181,11 @@ class Server final : public HttpServer {
         beast::error_code rec;
         auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(rec);
         if (!rec) {
-          areq.remote_address = peer.address().is_v4() || !peer.address().to_v6().is_v4_mapped()
-                                    ? peer.address().to_string()
-                                    : net::ip::make_address_v4(net::ip::v4_mapped,
-                                                               peer.address().to_v6())
-                                          .to_string();
+          areq.remote_address =
+              peer.address().is_v4() || !peer.address().to_v6().is_v4_mapped()
+                  ? peer.address().to_string()
+                  : net::ip::make_address_v4(net::ip::v4_mapped, peer.address().to_v6())
+                        .to_string();
         }
       }
       areq.last_event_id = std::string(req["Last-Event-ID"]);
@@ -197,8 +195,8 @@ class Server final : public HttpServer {
         ares = api_.Handle(areq);
       } catch (const std::exception& e) {
         // A bug, not an answer: say so in the API's shape and keep serving.
-        log::Error("api handler threw", {{"path", areq.target.substr(0, areq.target.find('?'))},
-                                         {"error", e.what()}});
+        log::Error("api handler threw",
+                   {{"path", areq.target.substr(0, areq.target.find('?'))}, {"error", e.what()}});
         ares = {500, ErrorJson("internal", "internal error")};
       }
       if (ares.stream) {
@@ -220,12 +218,9 @@ class Server final : public HttpServer {
       if (ares.status >= 400 || areq.method != "GET") {
         std::string logged = areq.target.substr(0, areq.target.find('?'));
         if (logged.rfind("/hooks/", 0) == 0) logged = "/hooks/…";  // the token is the credential
-        log::Info("api", {{"method", areq.method},
-                          {"path", logged},
-                          {"status", ares.status}});
+        log::Info("api", {{"method", areq.method}, {"path", logged}, {"status", ares.status}});
       }
-      http::response<http::string_body> res{static_cast<http::status>(ares.status),
-                                            req.version()};
+      http::response<http::string_body> res{static_cast<http::status>(ares.status), req.version()};
       res.set(http::field::server, "pai-server");
       res.set(http::field::content_type, ares.content_type);
       res.set(http::field::cache_control, "no-store");
@@ -360,8 +355,8 @@ class Server final : public HttpServer {
     net::steady_timer timer(co_await net::this_coro::executor);
     while (ok && sp.follow) {
       const WorkloadStatus ws = options_.runtime->Status(sp.kind, key);
-      const bool running = ws.known && ws.phase != "Complete" && ws.phase != "Error" &&
-                           ws.phase != "Failed";
+      const bool running =
+          ws.known && ws.phase != "Complete" && ws.phase != "Error" && ws.phase != "Failed";
       std::ifstream f(*path, std::ios::binary);
       f.seekg(0, std::ios::end);
       const std::streamoff size = std::max<std::streamoff>(0, f.tellg());
@@ -607,8 +602,8 @@ absl::StatusOr<std::string> HttpGatewayAdmin::Get(const std::string& target) {
   });
   ioc.run();
   if (failure) {
-    return absl::UnavailableError(pai::StrCat("cannot reach the gateway at ", host_port, ": ",
-                                              failure.message()));
+    return absl::UnavailableError(
+        pai::StrCat("cannot reach the gateway at ", host_port, ": ", failure.message()));
   }
   if (res.result() != http::status::ok) {
     return absl::UnavailableError(pai::StrCat("the gateway answered HTTP ", res.result_int(),

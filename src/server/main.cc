@@ -9,28 +9,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
-#include <boost/json.hpp>
-
 #include "common/log.h"
 #include "common/strings.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
 #include "resource/resource.h"
+#include "runtime/local.h"
 #include "server/access.h"
 #include "server/api.h"
-#include "runtime/local.h"
 #include "server/controller.h"
-#include "server/sessions.h"
 #include "server/gateway_process.h"
 #include "server/http_server.h"
 #include "server/runtime.h"
+#include "server/sessions.h"
 #include "server/store.h"
 
 namespace {
@@ -55,7 +54,8 @@ absl::StatusOr<std::string> FirstAdminToken(pai::server::Store& store,
   const std::string path = state_dir + "/admin-token";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return absl::InternalError(pai::StrCat("cannot create ", path, " (it exists or the state "
+    return absl::InternalError(pai::StrCat("cannot create ", path,
+                                           " (it exists or the state "
                                            "directory is not writable)"));
   }
   const std::string line = minted->token + "\n";
@@ -73,8 +73,8 @@ absl::Status SeedDefaults(pai::server::Store& store) {
   auto ns = store.Namespaces();
   if (!ns.ok()) return ns.status();
   if (!ns->empty()) return absl::OkStatus();
-  auto docs = pai::resource::YamlToJson(
-      pai::config::DefaultManifest(pai::config::ProcessEnvironment()));
+  auto docs =
+      pai::resource::YamlToJson(pai::config::DefaultManifest(pai::config::ProcessEnvironment()));
   if (!docs.ok()) return docs.status();
   for (boost::json::value& d : *docs) {
     boost::json::object& o = d.as_object();
@@ -98,8 +98,8 @@ std::string SiblingBinary(const char* name, const char* build_dir = "cli") {
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return name;
   // build/src/server/pai-server -> build/src/cli/pai-gateway; installed side by side otherwise.
-  for (const auto& candidate : {self.parent_path() / name,
-                                self.parent_path().parent_path() / build_dir / name}) {
+  for (const auto& candidate :
+       {self.parent_path() / name, self.parent_path().parent_path() / build_dir / name}) {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
   }
   return name;
@@ -229,8 +229,7 @@ int main(int argc, char** argv) {
     pai::runtime::LocalRuntimeOptions ro;
     ro.state_dir = state_dir + "/runtime";
     ro.harness_bin = harness_bin.empty() ? SiblingBinary("pai-harness", "harness") : harness_bin;
-    ro.init_bin =
-        init_bin.empty() ? SiblingBinary("pai-sandbox-init", "runtime") : init_bin;
+    ro.init_bin = init_bin.empty() ? SiblingBinary("pai-sandbox-init", "runtime") : init_bin;
     ro.gateway_address = HttpHost(gateway_listen);
     ro.egress_allow = egress_allow;
     ro.events = &events;
@@ -282,9 +281,17 @@ int main(int argc, char** argv) {
   if (run_gateway) {
     pai::server::GatewayProcessOptions gopts;
     gopts.binary = gateway_bin.empty() ? SiblingBinary("pai-gateway") : gateway_bin;
-    gopts.args = {"-f", gateway_state + "/config", "--state-dir", gateway_state, "--listen",
-                  gateway_listen, "--admin-listen", gateway_admin_listen, "--watch-interval-ms",
-                  std::to_string(gateway_watch_ms), "--admin-token-file",
+    gopts.args = {"-f",
+                  gateway_state + "/config",
+                  "--state-dir",
+                  gateway_state,
+                  "--listen",
+                  gateway_listen,
+                  "--admin-listen",
+                  gateway_admin_listen,
+                  "--watch-interval-ms",
+                  std::to_string(gateway_watch_ms),
+                  "--admin-token-file",
                   gateway_admin_token_file};
     gopts.state_file = gateway_state + "/process.json";
     gopts.on_listening = [&](const std::string& listen, const std::string& admin) {
@@ -305,8 +312,9 @@ int main(int argc, char** argv) {
   aopts.version = kVersion;
   aopts.max_body_bytes = http.max_body_bytes;
   const bool have_gateway = run_gateway || !gateway_admin.empty();
-  pai::server::Api api(**store, access, have_gateway ? &gateway_admin_client : nullptr,
-                       &gateway_tokens, [&controller] { controller.Wake(); }, aopts);
+  pai::server::Api api(
+      **store, access, have_gateway ? &gateway_admin_client : nullptr, &gateway_tokens,
+      [&controller] { controller.Wake(); }, aopts);
   api.SetSessions(&events, runtime.get());
   if (test_clock) {
     api.SetTestClock([&manual_clock, &controller](int64_t seconds) {
@@ -321,12 +329,11 @@ int main(int argc, char** argv) {
   auto server = pai::server::StartHttpServer(api, http);
   if (!server.ok()) return Fail(std::string(server.status().message()));
   if (public_url.empty()) {
-    public_url = pai::StrCat((*server)->tls() ? "https" : "http", "://",
-                             HttpHost((*server)->address()));
+    public_url =
+        pai::StrCat((*server)->tls() ? "https" : "http", "://", HttpHost((*server)->address()));
   }
   controller.SetPublicUrl(public_url);
   controller.Start();
-
 
   const std::string scheme = (*server)->tls() ? "https" : "http";
   std::string gw;

@@ -31,23 +31,23 @@ struct Workload {
   std::string ns;
   std::string name;
   std::string uid;
-  std::string agent;              // for a Session: its Agent's name
-  boost::json::object spec;       // the Agent's effective spec (legacy fields mapped)
-  boost::json::object session;    // for a Session: docs/sessions.md session.json (resolved)
-  std::string gateway_url;        // the gateway's agent-facing base URL (".../v1") on the host
-  std::string gateway_token;      // the identity the workload calls the gateway with
+  std::string agent;            // for a Session: its Agent's name
+  boost::json::object spec;     // the Agent's effective spec (legacy fields mapped)
+  boost::json::object session;  // for a Session: docs/sessions.md session.json (resolved)
+  std::string gateway_url;      // the gateway's agent-facing base URL (".../v1") on the host
+  std::string gateway_token;    // the identity the workload calls the gateway with
   std::map<std::string, std::string> env;  // resolved: Agent env (secretRef values) + creator's
   std::vector<WorkloadFile> files;         // skills, PaiFile versions, configFiles
 };
 
 // WorkloadStatus: what the controller copies into `status`.
 struct WorkloadStatus {
-  bool known = false;   // the runtime has (or had, since its start) this workload
-  bool ending = false;  // End() was asked: no more user events
-  std::string phase;    // Agent: Creating|Pending|Running|Failed; Session: Pending|Running|Idle|
-                        // Complete|Error
-  std::string message;  // why, when not Running
-  std::string started_at;    // RFC 3339, "" until started
+  bool known = false;      // the runtime has (or had, since its start) this workload
+  bool ending = false;     // End() was asked: no more user events
+  std::string phase;       // Agent: Creating|Pending|Running|Failed; Session: Pending|Running|Idle|
+                           // Complete|Error
+  std::string message;     // why, when not Running
+  std::string started_at;  // RFC 3339, "" until started
   std::string completed_at;  // RFC 3339, "" until finished
   std::string idle_since;    // RFC 3339 while Idle
   std::string job_name;

@@ -1,9 +1,8 @@
 #include "server/sessions.h"
 
 #include <algorithm>
-#include <set>
-
 #include <boost/json.hpp>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
@@ -58,8 +57,8 @@ void SessionEvents::MarkProcessed(const std::string& ns, const std::string& sess
 
 std::vector<json::object> SessionEvents::Undelivered(const std::string& ns,
                                                      const std::string& session) {
-  auto evs = store_.ListEvents(ns, session, 0,
-                               {"user.message", "user.interrupt", "user.custom_tool_result"}, 10000);
+  auto evs = store_.ListEvents(
+      ns, session, 0, {"user.message", "user.interrupt", "user.custom_tool_result"}, 10000);
   std::vector<json::object> out;
   for (auto& e : evs.ok() ? *evs : std::vector<json::object>{}) {
     const json::value* p = e.if_contains("processed_at");
@@ -68,8 +67,7 @@ std::vector<json::object> SessionEvents::Undelivered(const std::string& ns,
   return out;
 }
 
-absl::StatusOr<int64_t> SessionEvents::RegisterFile(const std::string& ns,
-                                                    const std::string& file,
+absl::StatusOr<int64_t> SessionEvents::RegisterFile(const std::string& ns, const std::string& file,
                                                     const std::string& content) {
   if (!resource::IsDns1123Label(file)) {
     return absl::InvalidArgumentError("file: a PaiFile name (a DNS-1123 label)");
@@ -95,8 +93,8 @@ absl::StatusOr<int64_t> SessionEvents::RegisterFile(const std::string& ns,
 
 const std::vector<std::string>& BuiltinTools() {
   static const std::vector<std::string> kTools = {
-      "bash", "read", "write", "edit", "glob", "grep", "web_fetch", "web_search", "send_email",
-      "screenshot", "register_file"};
+      "bash",      "read",       "write",      "edit",       "glob",         "grep",
+      "web_fetch", "web_search", "send_email", "screenshot", "register_file"};
   return kTools;
 }
 
@@ -120,12 +118,11 @@ json::array ResolveTools(const json::object& spec) {
     const std::string type = Str(&t, "type");
     if (type == "custom") {
       if (!enabled) continue;
-      json::object c{{"name", Str(&t, "name")},
-                     {"type", "custom"},
-                     {"description", Str(&t, "description")}};
+      json::object c{
+          {"name", Str(&t, "name")}, {"type", "custom"}, {"description", Str(&t, "description")}};
       const json::value* schema = t.if_contains("inputSchema");
-      c["input_schema"] = schema && schema->is_object() ? *schema
-                                                        : json::value(json::object{{"type", "object"}});
+      c["input_schema"] =
+          schema && schema->is_object() ? *schema : json::value(json::object{{"type", "object"}});
       out.push_back(std::move(c));
       continue;
     }
@@ -164,19 +161,18 @@ json::object SessionConfig(const Resource& session, const json::object& agent_sp
   if (!s || !s->contains("task")) task = nullptr;  // the Agent's legacy task is its Session's
   json::value models = pick("models");
   if (!models.is_array()) models = json::array();
-  return {{"session", pai::StrCat(session.ns, "/", session.name)},
-          {"agent", Str(s, "agent")},
-          {"system", pick("system").is_string() ? pick("system") : json::value("")},
-          {"models", std::move(models)},
-          {"task", task.is_string() && !task.as_string().empty() ? task : json::value(nullptr)},
-          {"mode", mode},
-          {"tools", ResolveTools(agent_spec)},
-          {"providers", {{"web_search", false}, {"send_email", false}, {"screenshot", false}}},
-          {"limits",
-           {{"tool_timeout_seconds", 120},
-            {"tool_output_bytes", 32768},
-            {"max_steps_per_turn", 50}}},
-          {"workspace", "/workspace"}};
+  return {
+      {"session", pai::StrCat(session.ns, "/", session.name)},
+      {"agent", Str(s, "agent")},
+      {"system", pick("system").is_string() ? pick("system") : json::value("")},
+      {"models", std::move(models)},
+      {"task", task.is_string() && !task.as_string().empty() ? task : json::value(nullptr)},
+      {"mode", mode},
+      {"tools", ResolveTools(agent_spec)},
+      {"providers", {{"web_search", false}, {"send_email", false}, {"screenshot", false}}},
+      {"limits",
+       {{"tool_timeout_seconds", 120}, {"tool_output_bytes", 32768}, {"max_steps_per_turn", 50}}},
+      {"workspace", "/workspace"}};
 }
 
 absl::Duration IdleTimeout(const Resource& session, const json::object& agent_spec) {
@@ -224,13 +220,12 @@ Resource NewSession(const Resource& agent, const std::string& name, json::object
   json::object meta{{"name", name},
                     {"namespace", agent.ns},
                     {"annotations", std::move(ann)},
-                    {"ownerReferences",
-                     json::array{json::object{{"apiVersion", "pai.io/v1"},
-                                              {"kind", "Agent"},
-                                              {"name", agent.name},
-                                              {"uid", agent.uid()},
-                                              {"controller", true},
-                                              {"blockOwnerDeletion", true}}}}};
+                    {"ownerReferences", json::array{json::object{{"apiVersion", "pai.io/v1"},
+                                                                 {"kind", "Agent"},
+                                                                 {"name", agent.name},
+                                                                 {"uid", agent.uid()},
+                                                                 {"controller", true},
+                                                                 {"blockOwnerDeletion", true}}}}};
   if (!trigger.empty()) meta["labels"] = json::object{{kTriggerLabel, trigger}};
   Resource r;
   r.kind = "Session";
@@ -285,10 +280,10 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
     status["message"] = reason;
     status["completedAt"] = Rfc3339(now);
     if (options_.events) {
-      (void)options_.events->Append(r.ns, r.name,
-                                    {json::object{{"type", "session.status_terminated"},
-                                                  {"phase", "Error"},
-                                                  {"reason", reason}}});
+      (void)options_.events->Append(
+          r.ns, r.name,
+          {json::object{
+              {"type", "session.status_terminated"}, {"phase", "Error"}, {"reason", reason}}});
     }
     WriteStatus(store_, r, std::move(status));
   };
@@ -347,13 +342,13 @@ absl::Status Controller::ReconcileSessions(const std::map<std::string, AgentInfo
       } else {
         auto minted = tokens_.Mint(pai::StrCat(r.ns, "/", agent_name), r.name);
         if (!minted.ok()) return minted.status();
-        GatewayIdentity id{minted->first, r.ns,        agent_name,   r.uid(),
-                           pai::StrCat("session:", r.name), minted->second, Rfc3339(now), ""};
+        GatewayIdentity id{
+            minted->first,  r.ns,         agent_name, r.uid(), pai::StrCat("session:", r.name),
+            minted->second, Rfc3339(now), ""};
         if (absl::Status st = store_.AddIdentity(id); !st.ok()) return st;
         token = minted->second;
       }
-      const std::string trigger =
-          Str(Obj(Obj(&r.object, "metadata"), "labels"), kTriggerLabel);
+      const std::string trigger = Str(Obj(Obj(&r.object, "metadata"), "labels"), kTriggerLabel);
       Workload w;
       w.kind = "Session";
       w.ns = r.ns;

@@ -1,20 +1,19 @@
 #include "server/store.h"
 
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 
-#include <boost/json.hpp>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
-
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "absl/strings/numbers.h"
 #include "common/json_util.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -23,7 +22,8 @@ namespace pai::server {
 namespace json = boost::json;
 
 std::string Resource::uid() const {
-  const json::value* v = object.contains("metadata") ? object.at("metadata").as_object().if_contains("uid") : nullptr;
+  const json::value* v =
+      object.contains("metadata") ? object.at("metadata").as_object().if_contains("uid") : nullptr;
   return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
@@ -197,16 +197,16 @@ class SqliteStore final : public Store {
     if (!old.ok()) {
       if (expected) {
         return absl::NotFoundError(pai::StrCat(r.kind, " \"", r.name,
-                                                "\" does not exist (a conditional update needs "
-                                                "an existing object)"));
+                                               "\" does not exist (a conditional update needs "
+                                               "an existing object)"));
       }
       PAI_RETURN_IF_ERROR(InsertLocked(r));
       return PutResult{std::move(r), true};
     }
     if (expected && *expected != old->resource_version()) {
-      return absl::AbortedError(pai::StrCat(
-          "the object has been modified: resourceVersion ", *expected, " is not the current ",
-          old->resource_version(), "; read it again and retry"));
+      return absl::AbortedError(pai::StrCat("the object has been modified: resourceVersion ",
+                                            *expected, " is not the current ",
+                                            old->resource_version(), "; read it again and retry"));
     }
     json::object& meta = Meta(r.object);
     const json::object& old_meta = old->object.at("metadata").as_object();
@@ -227,9 +227,8 @@ class SqliteStore final : public Store {
     return PutResult{std::move(r), false};
   }
 
-  absl::Status UpdateStatus(const std::string& kind, const std::string& ns,
-                            const std::string& name, const std::string& expected_uid,
-                            const json::object& status) override {
+  absl::Status UpdateStatus(const std::string& kind, const std::string& ns, const std::string& name,
+                            const std::string& expected_uid, const json::object& status) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto old = GetLocked(kind, ns, name);
     if (!old.ok()) return old.status();
@@ -316,8 +315,8 @@ class SqliteStore final : public Store {
            "gateway_identities ORDER BY created, id");
     std::vector<GatewayIdentity> out;
     while (s.Step() == SQLITE_ROW) {
-      out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6),
-                     s.Text(7)});
+      out.push_back(
+          {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Text(7)});
     }
     return out;
   }
@@ -349,16 +348,20 @@ class SqliteStore final : public Store {
       if (last.Text(1) == sha) return newest;
     }
     if (newest >= max_versions) {
-      return absl::ResourceExhaustedError(pai::StrCat(
-          "PaiFile \"", name, "\" has ", newest, " versions, the most kept; delete it and create it again"));
+      return absl::ResourceExhaustedError(
+          pai::StrCat("PaiFile \"", name, "\" has ", newest,
+                      " versions, the most kept; delete it and create it again"));
     }
     size_t pad = 0;
-    if (!data.empty() && data.back() == '=') pad = data.size() >= 2 && data[data.size() - 2] == '=' ? 2 : 1;
+    if (!data.empty() && data.back() == '=')
+      pad = data.size() >= 2 && data[data.size() - 2] == '=' ? 2 : 1;
     Stmt ins(db_,
              "INSERT INTO paifile_versions(namespace, name, version, sha256, size, created, data) "
              "VALUES(?1,?2,?3,?4,?5,?6,?7)");
     ins.Bind(1, ns).Bind(2, name).Bind(3, newest + 1).Bind(4, sha);
-    ins.Bind(5, static_cast<int64_t>(data.size() / 4 * 3 - pad)).Bind(6, NowRfc3339()).Bind(7, data);
+    ins.Bind(5, static_cast<int64_t>(data.size() / 4 * 3 - pad))
+        .Bind(6, NowRfc3339())
+        .Bind(7, data);
     if (ins.Step() != SQLITE_DONE) return Error("file version");
     ++version_;  // a status-worthy change: wake the controller
     Stmt bump(db_, "UPDATE counters SET value=?1 WHERE name='resourceVersion'");
@@ -383,8 +386,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::string> FileVersionData(const std::string& ns, const std::string& name,
                                               int64_t version) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_,
-           "SELECT data FROM paifile_versions WHERE namespace=?1 AND name=?2 AND version=?3");
+    Stmt s(db_, "SELECT data FROM paifile_versions WHERE namespace=?1 AND name=?2 AND version=?3");
     s.Bind(1, ns).Bind(2, name).Bind(3, version);
     if (s.Step() != SQLITE_ROW) {
       return absl::NotFoundError(pai::StrCat("PaiFile \"", name, "\" has no version ", version));
@@ -401,7 +403,8 @@ class SqliteStore final : public Store {
     if (!GetLocked("Session", ns, session).ok()) {
       return absl::NotFoundError(pai::StrCat("Session \"", session, "\" not found"));
     }
-    Stmt last(db_, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE namespace=?1 AND session=?2");
+    Stmt last(db_,
+              "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE namespace=?1 AND session=?2");
     last.Bind(1, ns).Bind(2, session);
     if (last.Step() != SQLITE_ROW) return Error("events");
     int64_t seq = last.Int(0);
@@ -420,8 +423,9 @@ class SqliteStore final : public Store {
         if (k != "id" && k != "sequence" && k != "type" && k != "created_at") out[k] = v;
       }
       out["created_at"] = now;
-      Stmt ins(db_, "INSERT INTO events(namespace, session, sequence, type, processed_at, body) "
-                    "VALUES(?1,?2,?3,?4,NULL,?5)");
+      Stmt ins(db_,
+               "INSERT INTO events(namespace, session, sequence, type, processed_at, body) "
+               "VALUES(?1,?2,?3,?4,NULL,?5)");
       ins.Bind(1, ns).Bind(2, session).Bind(3, seq).Bind(4, type).Bind(5, json::serialize(out));
       if (ins.Step() != SQLITE_DONE) {
         (void)Exec("ROLLBACK");
@@ -443,8 +447,9 @@ class SqliteStore final : public Store {
                                                        int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<json::object> out;
-    Stmt s(db_, "SELECT type, processed_at, body FROM events WHERE namespace=?1 AND session=?2 "
-                "AND sequence > ?3 ORDER BY sequence");
+    Stmt s(db_,
+           "SELECT type, processed_at, body FROM events WHERE namespace=?1 AND session=?2 "
+           "AND sequence > ?3 ORDER BY sequence");
     s.Bind(1, ns).Bind(2, session).Bind(3, after);
     while (s.Step() == SQLITE_ROW && static_cast<int64_t>(out.size()) < limit) {
       const std::string type = s.Text(0);
@@ -469,8 +474,9 @@ class SqliteStore final : public Store {
       return absl::NotFoundError(pai::StrCat("no event ", event_id));
     }
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "UPDATE events SET processed_at=?4 WHERE namespace=?1 AND session=?2 AND "
-                "sequence=?3 AND processed_at IS NULL");
+    Stmt s(db_,
+           "UPDATE events SET processed_at=?4 WHERE namespace=?1 AND session=?2 AND "
+           "sequence=?3 AND processed_at IS NULL");
     s.Bind(1, ns).Bind(2, session).Bind(3, seq).Bind(4, when);
     if (s.Step() != SQLITE_DONE) return Error("mark processed");
     return absl::OkStatus();
@@ -486,7 +492,8 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<std::vector<Webhook>> Webhooks() override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, "SELECT token, namespace, agent, agent_uid FROM webhooks ORDER BY namespace, agent");
+    Stmt s(db_,
+           "SELECT token, namespace, agent, agent_uid FROM webhooks ORDER BY namespace, agent");
     std::vector<Webhook> out;
     while (s.Step() == SQLITE_ROW) out.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3)});
     return out;
@@ -512,7 +519,6 @@ class SqliteStore final : public Store {
   }
 
  private:
-
   absl::Status Error(const char* what) {
     return absl::InternalError(pai::StrCat("store: ", what, ": ", sqlite3_errmsg(db_)));
   }
@@ -605,8 +611,7 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<Resource> GetLocked(const std::string& kind, const std::string& ns,
                                      const std::string& name) {
-    Stmt s(db_,
-           "SELECT object, private FROM resources WHERE kind=?1 AND namespace=?2 AND name=?3");
+    Stmt s(db_, "SELECT object, private FROM resources WHERE kind=?1 AND namespace=?2 AND name=?3");
     s.Bind(1, kind).Bind(2, ns).Bind(3, name);
     const int rc = s.Step();
     if (rc == SQLITE_DONE) {
@@ -622,8 +627,8 @@ class SqliteStore final : public Store {
     boost::system::error_code ec;
     json::value v = json::parse(text, ec);
     if (ec || !v.is_object()) {
-      return absl::DataLossError(pai::StrCat("store: ", kind, " ", ns, "/", name,
-                                              " is not a JSON object"));
+      return absl::DataLossError(
+          pai::StrCat("store: ", kind, " ", ns, "/", name, " is not a JSON object"));
     }
     return Resource{kind, ns, name, std::move(v.as_object()), priv};
   }

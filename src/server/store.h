@@ -79,8 +79,8 @@ class Store {
   // List(): every resource of `kind` in `ns` ("" with all_namespaces = every namespace),
   // ordered by namespace, name.
   enum class Scope { kNamespace, kAllNamespaces };
-  virtual absl::StatusOr<std::vector<Resource>> List(const std::string& kind,
-                                                     const std::string& ns, Scope scope) = 0;
+  virtual absl::StatusOr<std::vector<Resource>> List(const std::string& kind, const std::string& ns,
+                                                     Scope scope) = 0;
   // Create(): stores a new resource; assigns uid, generation 1, resourceVersion,
   // creationTimestamp; drops any status. AlreadyExists when the name is taken.
   virtual absl::StatusOr<Resource> Create(Resource r) = 0;
@@ -121,8 +121,7 @@ class Store {
                                                                 const std::string& name) = 0;
   // FileVersionData(): the base64 content of one version; NotFound when there is none.
   virtual absl::StatusOr<std::string> FileVersionData(const std::string& ns,
-                                                      const std::string& name,
-                                                      int64_t version) = 0;
+                                                      const std::string& name, int64_t version) = 0;
 
   // Session events (docs/sessions.md, "Events"). AppendEvents() assigns each event the next
   // per-session `sequence` (gap-free, from 1), `id` ("sevt_" + 12 digits), `created_at` = `now`
@@ -137,8 +136,7 @@ class Store {
       const std::string& ns, const std::string& session, int64_t after,
       const std::vector<std::string>& types, int64_t limit) = 0;
   virtual absl::Status MarkEventProcessed(const std::string& ns, const std::string& session,
-                                          const std::string& event_id,
-                                          const std::string& when) = 0;
+                                          const std::string& event_id, const std::string& when) = 0;
 
   // Webhook triggers: one unguessable token per Agent (uid) with a webhook trigger.
   struct Webhook {

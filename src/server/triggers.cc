@@ -1,14 +1,14 @@
 #include "server/triggers.h"
 
-#include <algorithm>
-#include <ctime>
-#include <map>
-#include <set>
-
-#include <boost/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <ctime>
+#include <map>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
@@ -30,8 +30,8 @@ absl::StatusOr<absl::Time> NextCronTick(const std::string& expr, absl::Time afte
       {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
       {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
       {"@hourly", "0 * * * *"}};
-  std::string fields = absl::StrJoin(
-      absl::StrSplit(expr, absl::ByAnyChar(" \t"), absl::SkipEmpty()), " ");
+  std::string fields =
+      absl::StrJoin(absl::StrSplit(expr, absl::ByAnyChar(" \t"), absl::SkipEmpty()), " ");
   for (auto [macro, five] : kMacros) {
     if (fields == macro) fields = five;
   }
@@ -50,7 +50,8 @@ absl::StatusOr<absl::Time> NextCronTick(const std::string& expr, absl::Time afte
 
 bool CidrContains(const std::string& cidr, const std::string& address) {
   std::string addr = address;
-  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
+  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']')
+    addr = addr.substr(1, addr.size() - 2);
   auto net = runtime::Cidr::Parse(cidr);
   auto ip = runtime::IpAddress::Parse(addr);
   return net.ok() && ip && net->Contains(*ip);
@@ -63,8 +64,8 @@ bool Terminal(const std::string& phase) { return phase == "Complete" || phase ==
 std::string NewWebhookToken() {
   unsigned char b[32];
   RAND_bytes(b, sizeof b);
-  std::string out = absl::WebSafeBase64Escape(
-      std::string(reinterpret_cast<const char*>(b), sizeof b));
+  std::string out =
+      absl::WebSafeBase64Escape(std::string(reinterpret_cast<const char*>(b), sizeof b));
   return out;
 }
 
@@ -129,8 +130,9 @@ void Controller::ReconcileTriggers(const std::map<std::string, AgentInfo>& agent
         }
       } else {
         item["active"] = false;
-        item["message"] = pai::StrCat(type, " trigger: its provider integration is not available "
-                                            "yet (stored and validated only)");
+        item["message"] = pai::StrCat(type,
+                                      " trigger: its provider integration is not available "
+                                      "yet (stored and validated only)");
       }
       report.push_back(std::move(item));
     }
@@ -194,19 +196,19 @@ void Controller::RunSchedule(const AgentInfo& a, const std::string& expr, absl::
       if (!Terminal(Str(Obj(&r->object, "status"), "phase"))) active = r;
     }
     if (active) {
-      const int64_t skipped = old && old->contains("skippedRuns") &&
-                                      old->at("skippedRuns").is_int64()
-                                  ? old->at("skippedRuns").as_int64()
-                                  : 0;
+      const int64_t skipped =
+          old && old->contains("skippedRuns") && old->at("skippedRuns").is_int64()
+              ? old->at("skippedRuns").as_int64()
+              : 0;
       st["skippedRuns"] = skipped + 1;
       st["lastSkippedAt"] = Rfc3339(tick);
       log::Info("schedule tick skipped: the previous run is still active",
                 {{"agent", pai::StrCat(a.agent.ns, "/", a.agent.name)}, {"run", active->name}});
     } else {
-      const std::string name = pai::StrCat(a.agent.name.substr(0, 48), "-",
-                                           absl::ToUnixSeconds(tick) / 60);
-      json::object spec{{"task", pai::StrCat("Scheduled run at ", Rfc3339(tick), " (cron \"",
-                                             expr, "\").")}};
+      const std::string name =
+          pai::StrCat(a.agent.name.substr(0, 48), "-", absl::ToUnixSeconds(tick) / 60);
+      json::object spec{
+          {"task", pai::StrCat("Scheduled run at ", Rfc3339(tick), " (cron \"", expr, "\").")}};
       auto created = store_.Create(NewSession(a.agent, name, std::move(spec), "schedule"));
       if (!created.ok() && !absl::IsAlreadyExists(created.status())) {
         item["message"] = std::string(created.status().message());
@@ -282,7 +284,8 @@ WebhookResult HandleWebhook(Store& store, SessionEvents& events, Runtime& runtim
   if (const json::array* ts = Arr(spec, "triggers")) {
     for (const json::value& t : *ts) {
       if (t.is_object()) {
-        if (const json::object* w = Obj(&t.as_object(), "webhook")) webhook = w;
+        if (const json::object* w = Obj(&t.as_object(), "webhook"))
+          webhook = w;
         else if (t.as_object().contains("webhook")) {
           static const json::object kEmpty;
           webhook = &kEmpty;
@@ -294,8 +297,8 @@ WebhookResult HandleWebhook(Store& store, SessionEvents& events, Runtime& runtim
   if (const json::array* cidrs = Arr(webhook, "allowCIDRs"); cidrs && !cidrs->empty()) {
     bool allowed = false;
     for (const json::value& c : *cidrs) {
-      allowed = allowed || (c.is_string() && CidrContains(std::string(c.as_string()),
-                                                          call.remote_address));
+      allowed = allowed ||
+                (c.is_string() && CidrContains(std::string(c.as_string()), call.remote_address));
     }
     if (!allowed) {
       return fail(403, "forbidden",
@@ -322,8 +325,7 @@ WebhookResult HandleWebhook(Store& store, SessionEvents& events, Runtime& runtim
     unsigned char mac[32];
     unsigned int mac_len = 0;
     HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(call.body.data()), call.body.size(), mac,
-         &mac_len);
+         reinterpret_cast<const unsigned char*>(call.body.data()), call.body.size(), mac, &mac_len);
     const std::string want =
         absl::BytesToHexString(std::string(reinterpret_cast<char*>(mac), mac_len));
     std::string got = call.signature;
@@ -345,8 +347,7 @@ WebhookResult HandleWebhook(Store& store, SessionEvents& events, Runtime& runtim
       auto stored = events.AppendStored(
           r.ns, r.name,
           {json::object{{"type", "user.message"},
-                        {"content", json::array{json::object{{"type", "text"},
-                                                             {"text", text}}}}}});
+                        {"content", json::array{json::object{{"type", "text"}, {"text", text}}}}}});
       if (!stored.ok()) break;
       if (runtime.Deliver(pai::StrCat(r.ns, "/", r.name), stored->front()).ok()) {
         out.session = r.name;

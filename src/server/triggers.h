@@ -31,7 +31,7 @@ struct WebhookResult {
   int status = 202;
   std::string error_code;  // when status >= 400
   std::string message;
-  std::string session;     // the Session woken or started
+  std::string session;  // the Session woken or started
 };
 
 // HandleWebhook(): checks the token, allowCIDRs and the Linear signature (hex HMAC-SHA256 of

@@ -1,7 +1,7 @@
+#include "tokenizer/internal/bpe.h"
+
 #include <queue>
 #include <utility>
-
-#include "tokenizer/internal/bpe.h"
 
 namespace pai::tokenizer::internal {
 namespace {

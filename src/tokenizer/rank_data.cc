@@ -3,14 +3,19 @@
 // paths (string literals) given by CMake, which also makes this object depend on the files.
 #include "tokenizer/internal/rank_data.h"
 
-#define PAI_INCBIN(sym, file)                                   \
-  __asm__(".pushsection .rodata\n"                              \
-          ".global " #sym "_begin\n"                            \
-          ".balign 16\n" #sym "_begin:\n"                       \
-          ".incbin \"" file "\"\n"                              \
-          ".global " #sym "_end\n" #sym "_end:\n"               \
-          ".byte 0\n"                                           \
-          ".popsection\n")
+#define PAI_INCBIN(sym, file)       \
+  __asm__(                          \
+      ".pushsection .rodata\n"      \
+      ".global " #sym               \
+      "_begin\n"                    \
+      ".balign 16\n" #sym           \
+      "_begin:\n"                   \
+      ".incbin \"" file             \
+      "\"\n"                        \
+      ".global " #sym "_end\n" #sym \
+      "_end:\n"                     \
+      ".byte 0\n"                   \
+      ".popsection\n")
 
 PAI_INCBIN(pai_tiktoken_o200k, PAI_O200K_FILE);
 PAI_INCBIN(pai_tiktoken_cl100k, PAI_CL100K_FILE);

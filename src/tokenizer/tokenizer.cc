@@ -120,10 +120,10 @@ bool Encoding::Impl::ForEachPiece(EncodingId id, std::string_view text, Fn&& fn)
   while (offset < n) {
     // The first match validates the whole subject as UTF-8 (pcre2_match); the rest skip the
     // check, which would otherwise rescan the text at every piece.
-    const int rc = checked ? pcre2_jit_match(regex.get(), subject, n, offset, PCRE2_NO_UTF_CHECK,
-                                             m.data.get(), m.context.get())
-                           : pcre2_match(regex.get(), subject, n, offset, 0, m.data.get(),
-                                         m.context.get());
+    const int rc =
+        checked ? pcre2_jit_match(regex.get(), subject, n, offset, PCRE2_NO_UTF_CHECK, m.data.get(),
+                                  m.context.get())
+                : pcre2_match(regex.get(), subject, n, offset, 0, m.data.get(), m.context.get());
     checked = true;
     if (rc == PCRE2_ERROR_NOMATCH) return true;
     if (rc < 0) return false;
@@ -136,8 +136,8 @@ bool Encoding::Impl::ForEachPiece(EncodingId id, std::string_view text, Fn&& fn)
 }
 
 Encoding::Encoding(EncodingId id) : id_(id), impl_(new Impl) {
-  const std::string_view data = id == EncodingId::kO200kBase ? internal::O200kBaseData()
-                                                             : internal::Cl100kBaseData();
+  const std::string_view data =
+      id == EncodingId::kO200kBase ? internal::O200kBaseData() : internal::Cl100kBaseData();
   impl_->bytes.reserve(data.size());
   impl_->ranks.reserve(id == EncodingId::kO200kBase ? 200000 : 100300);
   // Each line: "<base64 token bytes> <rank>\n" (tiktoken/load.py, load_tiktoken_bpe).
@@ -154,8 +154,8 @@ Encoding::Encoding(EncodingId id) : id_(id), impl_(new Impl) {
     const size_t start = impl_->bytes.size();
     if (!AppendBase64(line.substr(0, space), impl_->bytes)) Fatal("malformed rank file");
     spans.emplace_back(start, impl_->bytes.size() - start);
-    line_ranks.push_back(static_cast<Rank>(std::strtoul(std::string(line.substr(space + 1)).c_str(),
-                                                        nullptr, 10)));
+    line_ranks.push_back(
+        static_cast<Rank>(std::strtoul(std::string(line.substr(space + 1)).c_str(), nullptr, 10)));
   }
   for (size_t i = 0; i < spans.size(); ++i) {
     impl_->ranks.emplace(std::string_view(impl_->bytes).substr(spans[i].first, spans[i].second),
@@ -165,11 +165,12 @@ Encoding::Encoding(EncodingId id) : id_(id), impl_(new Impl) {
   int err = 0;
   PCRE2_SIZE err_offset = 0;
   impl_->regex.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err,
-                                   &err_offset, nullptr));
+                                   PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &err_offset,
+                                   nullptr));
   if (!impl_->regex) Fatal("cannot compile the pre-tokenisation regex");
   // Without JIT (a platform PCRE2 lacks it) pcre2_jit_match would fail: require it.
-  if (pcre2_jit_compile(impl_->regex.get(), PCRE2_JIT_COMPLETE) != 0) Fatal("PCRE2 JIT unavailable");
+  if (pcre2_jit_compile(impl_->regex.get(), PCRE2_JIT_COMPLETE) != 0)
+    Fatal("PCRE2 JIT unavailable");
 }
 
 Encoding::~Encoding() { delete impl_; }
@@ -190,8 +191,9 @@ int64_t Encoding::Count(std::string_view utf8) const {
   // Pieces that are not tokens recur (identifiers, words with their space, JSON punctuation
   // runs), within a request and across an agent's requests, which resend their history: a
   // per-thread cache of their counts saves most merges. Cleared when full.
-  thread_local std::array<absl::flat_hash_map<std::string, uint32_t, internal::BytesHash,
-                                              std::equal_to<>>, 2> caches;
+  thread_local std::array<
+      absl::flat_hash_map<std::string, uint32_t, internal::BytesHash, std::equal_to<>>, 2>
+      caches;
   auto& cache = caches[static_cast<size_t>(id_)];
   int64_t count = 0;
   const bool ok = impl_->ForEachPiece(id_, utf8, [&](std::string_view piece) {
@@ -257,13 +259,20 @@ std::optional<EncodingId> EncodingForModel(std::string_view model) {
   constexpr EncodingId o200k = EncodingId::kO200kBase;
   constexpr EncodingId cl100k = EncodingId::kCl100kBase;
   static constexpr Entry kTable[] = {
-      {"o1", kExactOrDash, o200k},          {"o3", kExactOrDash, o200k},
-      {"o4-mini", kExactOrDash, o200k},     {"gpt-5", kAnySuffix, o200k},
-      {"gpt-4.5", kExactOrDash, o200k},     {"gpt-4.1", kExactOrDash, o200k},
-      {"chatgpt-4o", kExactOrDash, o200k},  {"gpt-4o", kExactOrDash, o200k},
-      {"gpt-4", kExactOrDash, cl100k},      {"gpt-3.5-turbo", kExactOrDash, cl100k},
-      {"gpt-3.5", kExactOrDash, cl100k},    {"gpt-35-turbo", kExactOrDash, cl100k},
-      {"davinci-002", kExactOrDash, cl100k}, {"babbage-002", kExactOrDash, cl100k},
+      {"o1", kExactOrDash, o200k},
+      {"o3", kExactOrDash, o200k},
+      {"o4-mini", kExactOrDash, o200k},
+      {"gpt-5", kAnySuffix, o200k},
+      {"gpt-4.5", kExactOrDash, o200k},
+      {"gpt-4.1", kExactOrDash, o200k},
+      {"chatgpt-4o", kExactOrDash, o200k},
+      {"gpt-4o", kExactOrDash, o200k},
+      {"gpt-4", kExactOrDash, cl100k},
+      {"gpt-3.5-turbo", kExactOrDash, cl100k},
+      {"gpt-3.5", kExactOrDash, cl100k},
+      {"gpt-35-turbo", kExactOrDash, cl100k},
+      {"davinci-002", kExactOrDash, cl100k},
+      {"babbage-002", kExactOrDash, cl100k},
       {"text-embedding-ada-002", kExactOrDash, cl100k},
       {"text-embedding-3-small", kExactOrDash, cl100k},
       {"text-embedding-3-large", kExactOrDash, cl100k},

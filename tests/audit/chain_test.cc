@@ -1,12 +1,11 @@
 #include "audit/chain.h"
 
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
-
-#include <boost/json.hpp>
-#include <catch2/catch.hpp>
 
 namespace pai::audit {
 namespace {
@@ -77,7 +76,7 @@ std::pair<bool, uint64_t> EmitAndWait(Chain& chain, uint64_t* seq) {
   return ack.get_future().get();
 }
 
-TEST_CASE("group sync acknowledges a record once written, before its sync; close syncs it") {
+TEST_CASE("group sync acknowledges a record once written, before its sync, and close syncs it") {
   const std::string dir = TempDir();
   ChainOptions o;
   o.dir = dir;
@@ -89,7 +88,7 @@ TEST_CASE("group sync acknowledges a record once written, before its sync; close
   uint64_t seq = 0;
   const auto [ok, synced] = EmitAndWait(**chain, &seq);
   CHECK(ok);
-  CHECK(synced < seq);  // acknowledged without waiting for the disk
+  CHECK(synced < seq);                             // acknowledged without waiting for the disk
   CHECK(Lines(dir + "/chain.jsonl").size() == 1);  // but written: it survives kill -9
   (*chain)->Close();
   CHECK((*chain)->synced_seq() == seq);
@@ -274,8 +273,8 @@ TEST_CASE("canonical encoding sorts detail members and ignores their order") {
   b["z"] = 1;
   CHECK(CanonicalRecord(1, "t", 1, "LLM_CALL", "ns", "ag", a, "k", "") ==
         CanonicalRecord(1, "t", 1, "LLM_CALL", "ns", "ag", b, "k", ""));
-  CHECK(CanonicalRecord(1, "t", 1, "LLM_CALL", "ns", "ag", a, "k", "").find(
-            R"("detail":{"a":{"b":3,"y":2},"z":1})") != std::string::npos);
+  CHECK(CanonicalRecord(1, "t", 1, "LLM_CALL", "ns", "ag", a, "k", "")
+            .find(R"("detail":{"a":{"b":3,"y":2},"z":1})") != std::string::npos);
 }
 
 TEST_CASE("reopening a chain checkpoints its recovered head, so a later truncation is detected") {

@@ -1,10 +1,9 @@
 #include "auth/token_store.h"
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <catch2/catch.hpp>
 
 namespace pai::auth {
 namespace {

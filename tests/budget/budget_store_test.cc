@@ -1,12 +1,11 @@
 #include "budget/budget_store.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <random>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 namespace pai::budget {
 namespace {

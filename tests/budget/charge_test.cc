@@ -80,7 +80,8 @@ TEST_CASE("the per-request limit counts n times max_tokens and never overflows")
   CHECK(std::get<Rejection>(store->Reserve(req)).limit == Limit::kTokensPerRequest);
 }
 
-TEST_CASE("an unlimited agent asking for INT64_MAX output with many choices reserves without overflow") {
+TEST_CASE(
+    "an unlimited agent asking for INT64_MAX output with many choices reserves without overflow") {
   auto store = Store();
   auto r = std::get<Reservation>(store->Reserve(Req(0, 100, kMax, 50)));
   CHECK(r.tokens == kMax);

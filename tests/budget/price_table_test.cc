@@ -36,7 +36,8 @@ TEST_CASE("price entries need input and output") {
 TEST_CASE("LiteLLM field names: USD per token, cache writes by TTL, long-context tier, limits") {
   auto t = PriceTable::Parse(
       "anthropic/m: {input_cost_per_token: 3.0e-6, output_cost_per_token: 1.5e-5,"
-      " cache_creation_input_token_cost: 3.75e-6, cache_creation_input_token_cost_above_1hr: 6.0e-6,"
+      " cache_creation_input_token_cost: 3.75e-6, cache_creation_input_token_cost_above_1hr: "
+      "6.0e-6,"
       " cache_read_input_token_cost: 3.0e-7, input_cost_per_token_above_200k_tokens: 6.0e-6,"
       " output_cost_per_token_above_200k_tokens: 2.25e-5, max_input_tokens: 1000000,"
       " max_output_tokens: 64000}\n"
@@ -60,12 +61,15 @@ TEST_CASE("LiteLLM field names: USD per token, cache writes by TTL, long-context
   CHECK(m.RatesFor(200001).input == 6000);
   const Price n = *t->Find("openai", "n");
   CHECK(n.input == 50);
-  CHECK(n.cache_write == 50);     // no cache-write price: writes bill as input
+  CHECK(n.cache_write == 50);  // no cache-write price: writes bill as input
   CHECK(n.cache_write_1h == 50);
   CHECK_FALSE(n.above_200k);
   // Unknown names are refused (a typo would silently price at the defaults).
-  CHECK_FALSE(PriceTable::Parse("openai/x: {input_cost_per_token: 1e-6, output_cost_per_token: 1e-6,"
-                                " cache_read_cost: 1e-7}", "t").ok());
+  CHECK_FALSE(
+      PriceTable::Parse("openai/x: {input_cost_per_token: 1e-6, output_cost_per_token: 1e-6,"
+                        " cache_read_cost: 1e-7}",
+                        "t")
+          .ok());
 }
 
 TEST_CASE("the compiled-in table prices cache writes, reads and long context as billed") {

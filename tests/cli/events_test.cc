@@ -48,8 +48,10 @@ TEST_CASE("events: tool results show three lines, dimmed on a terminal, red on e
   CHECK(Render(result, Style::kRun, Colors::kOn) ==
         "\x1b[2m  1\x1b[0m\n\x1b[2m  2\x1b[0m\n\x1b[2m  3\x1b[0m\n"
         "\x1b[2m  \u2026 (2 more lines)\x1b[0m\n");
-  CHECK(Render(R"({"type":"agent.tool_result","is_error":true,"content":[{"type":"text","text":"boom"}]})",
-               Style::kRun, Colors::kOn) == "\x1b[31m  boom\x1b[0m\n");
+  CHECK(
+      Render(
+          R"({"type":"agent.tool_result","is_error":true,"content":[{"type":"text","text":"boom"}]})",
+          Style::kRun, Colors::kOn) == "\x1b[31m  boom\x1b[0m\n");
 }
 
 TEST_CASE("events: terminal escapes from the model are neutralised", "[cli]") {
@@ -112,7 +114,8 @@ TEST_CASE("events table: SEQ TIME TYPE SUMMARY", "[cli]") {
                       "content":[{"type":"text","text":"Fix the bug"}]})"),
       json::parse(R"({"sequence":2,"type":"agent.tool_use","created_at":"2026-04-14T14:18:31.000Z",
                       "name":"bash","input":{"command":"go test ./..."}})"),
-      json::parse(R"({"sequence":3,"type":"span.model_request_end","created_at":"2026-04-14T14:18:32Z",
+      json::parse(
+          R"({"sequence":3,"type":"span.model_request_end","created_at":"2026-04-14T14:18:32Z",
                       "model":"mock/gpt-4o-mini","usage":{"total_tokens":1230}})"),
       json::parse(R"({"sequence":4,"type":"session.status_idle","created_at":"2026-04-14T14:18:33Z",
                       "stop_reason":{"type":"end_turn"}})"),

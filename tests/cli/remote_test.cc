@@ -1,7 +1,6 @@
 #include "cli/pai/remote.h"
 
 #include <catch2/catch.hpp>
-
 #include <set>
 
 namespace pai::cli {
@@ -83,7 +82,8 @@ TEST_CASE("exec: the exit status comes from the status frame", "[cli]") {
   CHECK(f.message == "no such file: /bin/nope");
   CHECK(ExitFromStatus(R"({"status":"Failure","exitCode":7})").code == 7);
   CHECK(ExitFromStatus("not json").code == 1);
-  CHECK(ExitFromStatus(R"({"status":"Failure","details":{"causes":[{"reason":"ExitCode","message":"x"}]}})")
+  CHECK(ExitFromStatus(
+            R"({"status":"Failure","details":{"causes":[{"reason":"ExitCode","message":"x"}]}})")
             .code == 1);
 }
 

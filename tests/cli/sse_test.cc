@@ -44,8 +44,7 @@ TEST_CASE("sse: blocks split anywhere across chunks come out whole, once", "[cli
   CHECK(all[1].data == "second");
 }
 
-TEST_CASE("sse: comments are skipped, data lines join with newlines, bare CR ends lines",
-          "[cli]") {
+TEST_CASE("sse: comments are skipped, data lines join with newlines, bare CR ends lines", "[cli]") {
   SseParser p;
   auto out = p.Feed(": ping\n\ndata: a\ndata:b\ndata\n\n:c\rdata: x\r\r");
   REQUIRE(out.size() == 2);

@@ -34,11 +34,16 @@ TEST_CASE("agents table matches the seeds' columns", "[cli]") {
   });
   const std::string out = ResourceTable("Agent", items, kNow, false).Render();
   CHECK(out ==
-        "NAME              TYPE      STATUS     MODELS          TOKENS/DAY   URL / TASK                                 AGE\n"
-        "dev-assistant                          claude-sonnet   \u2014            \u2014                                          5d\n"
-        "my-app            service   Running    gemini-flash    12,450       https://a7x3k9.pairun.dev                  2h\n"
-        "analyze-q4-data   task      Complete   claude-sonnet   4,120        Analyze Q4 sales data and produce a rep\u2026   10m\n"
-        "broken                      NotReady   \u2014               \u2014            \u2014                                          10s\n");
+        "NAME              TYPE      STATUS     MODELS          TOKENS/DAY   URL / TASK            "
+        "                     AGE\n"
+        "dev-assistant                          claude-sonnet   \u2014            \u2014           "
+        "                               5d\n"
+        "my-app            service   Running    gemini-flash    12,450       "
+        "https://a7x3k9.pairun.dev                  2h\n"
+        "analyze-q4-data   task      Complete   claude-sonnet   4,120        Analyze Q4 sales data "
+        "and produce a rep\u2026   10m\n"
+        "broken                      NotReady   \u2014               \u2014            \u2014      "
+        "                                    10s\n");
 }
 
 TEST_CASE("agents table: Sessions are task rows - caps, schedules", "[cli]") {
@@ -60,15 +65,22 @@ TEST_CASE("agents table: Sessions are task rows - caps, schedules", "[cli]") {
           "status":{"phase":"Running","tokensUsed":1800}})",
   });
   CHECK(AgentsTable(agents, sessions, kNow, false).Render() ==
-        "NAME           TYPE   STATUS     MODELS          TOKENS/DAY           URL / TASK                                AGE\n"
-        "openclaw                         claude-sonnet   12,450 / 1,000,000   \u2014                                         5d\n"
-        "daily-report                     gemini-flash    \u2014                    0 9 * * *                                 2d\n"
-        "fix-bug-42     task   Complete   claude-sonnet   4,120                Fix the null pointer in auth middleware   10m\n"
-        "research-abc   task   Running    gemini-flash    1,800                \u2014                                         2m\n");
+        "NAME           TYPE   STATUS     MODELS          TOKENS/DAY           URL / TASK          "
+        "                      AGE\n"
+        "openclaw                         claude-sonnet   12,450 / 1,000,000   \u2014              "
+        "                           5d\n"
+        "daily-report                     gemini-flash    \u2014                    0 9 * * *      "
+        "                           2d\n"
+        "fix-bug-42     task   Complete   claude-sonnet   4,120                Fix the null "
+        "pointer in auth middleware   10m\n"
+        "research-abc   task   Running    gemini-flash    1,800                \u2014              "
+        "                           2m\n");
   // The model lookup may use Agents that are not shown (--type task).
   CHECK(AgentsTable({}, {sessions[0]}, kNow, true, &agents).Render() ==
-        "NAMESPACE   NAME         TYPE   STATUS     MODELS          TOKENS/DAY   URL / TASK                                AGE\n"
-        "a           fix-bug-42   task   Complete   claude-sonnet   4,120        Fix the null pointer in auth middleware   10m\n");
+        "NAMESPACE   NAME         TYPE   STATUS     MODELS          TOKENS/DAY   URL / TASK        "
+        "                        AGE\n"
+        "a           fix-bug-42   task   Complete   claude-sonnet   4,120        Fix the null "
+        "pointer in auth middleware   10m\n");
 }
 
 TEST_CASE("agent type: longRunning is service, legacy type task is task, else blank", "[cli]") {
@@ -94,7 +106,8 @@ TEST_CASE("sessions, model providers, providers, skills and guard bindings", "[c
                       kNow, false)
             .Render() ==
         "NAME         AGENT-DEFINITION   PHASE      TOKENS   TASK\n"
-        "fix-bug-42   openclaw           Complete   4,120    Fix the null pointer in auth middleware\n");
+        "fix-bug-42   openclaw           Complete   4,120    Fix the null pointer in auth "
+        "middleware\n");
   CHECK(ResourceTable("ModelProvider",
                       Parse({R"({"metadata":{"name":"anthropic"},"spec":{"provider":"anthropic",
                       "maxTokensDay":5000000},"status":{"ready":true}})"}),
@@ -102,8 +115,7 @@ TEST_CASE("sessions, model providers, providers, skills and guard bindings", "[c
             .Render() ==
         "NAME        PROVIDER    READY   MAX-TOKENS/DAY   AGE\n"
         "anthropic   anthropic   true    5,000,000        \u2014\n");
-  CHECK(ResourceTable("Provider",
-                      Parse({R"({"metadata":{"name":"gh"},"spec":{"provider":"github",
+  CHECK(ResourceTable("Provider", Parse({R"({"metadata":{"name":"gh"},"spec":{"provider":"github",
                       "secretRef":"gh-token","repos":["a/b","c/d"]}})"}),
                       kNow, false)
             .Render() ==
@@ -149,12 +161,16 @@ TEST_CASE("audit table: header, UTC timestamps, per-type details", "[cli]") {
                "model":"anthropic/claude-sonnet-4-6"}},
     {"seq":10,"time":"2026-04-14T14:20:12Z","type":"TOOL_CALL","agent":"jane",
      "detail":{"tool_name":"get_weather","model":"openai/gpt-4o"}}
-  ])").as_array();
+  ])")
+                           .as_array();
   CHECK(AuditTable(records) ==
         "  #   TIMESTAMP             EVENT                     DETAIL\n"
-        "  0   2026-04-14 14:18:45   LLM_CALL                  jane claude-sonnet-4-6 in=1460 out=94 2683ms\n"
-        "  1   2026-04-14 14:20:10   GUARD.VIOLATION_AUDIT     prompt-guard-audit prompt injection=1.0000 threshold=0.80 rules=ignore-previous\n"
-        "  2   2026-04-14 14:20:11   BUDGET_EXCEEDED           tokens_per_day limit=1000 used=990 requested=50 claude-sonnet-4-6\n"
+        "  0   2026-04-14 14:18:45   LLM_CALL                  jane claude-sonnet-4-6 in=1460 "
+        "out=94 2683ms\n"
+        "  1   2026-04-14 14:20:10   GUARD.VIOLATION_AUDIT     prompt-guard-audit prompt "
+        "injection=1.0000 threshold=0.80 rules=ignore-previous\n"
+        "  2   2026-04-14 14:20:11   BUDGET_EXCEEDED           tokens_per_day limit=1000 used=990 "
+        "requested=50 claude-sonnet-4-6\n"
         "  3   2026-04-14 14:20:12   TOOL_CALL                 get_weather gpt-4o\n");
 }
 
@@ -166,12 +182,15 @@ TEST_CASE("eval list and get follow the seeds' layout", "[cli]") {
               "fixtureResults":[{"name":"tutor-add","score":1,"result":"Pass","severity":"medium",
                                  "message":"all 4 assertions passed"}]}})");
   const std::string list = EvalList({eval});
-  CHECK(list.rfind("  Evals\n\nNAME              TARGET       SCORE   PASS/TOTAL   RESULT   LAST-RUN\n", 0) == 0);
+  CHECK(list.rfind(
+            "  Evals\n\nNAME              TARGET       SCORE   PASS/TOTAL   RESULT   LAST-RUN\n",
+            0) == 0);
   // The rule under the header is the seeds' 75 columns of U+2500.
   std::string rule;
   for (int i = 0; i < 75; ++i) rule += "\u2500";
   CHECK(list.find("LAST-RUN\n" + rule + "\n") != std::string::npos);
-  CHECK(list.find("math-tutor-eval   math-tutor   1.00    2/2          Pass     2026-05-05T19:51:40\n") !=
+  CHECK(list.find(
+            "math-tutor-eval   math-tutor   1.00    2/2          Pass     2026-05-05T19:51:40\n") !=
         std::string::npos);
   const std::string get = EvalGet(eval);
   CHECK(get.rfind("  math-tutor-eval  eval\n\n  Phase            Passed\n", 0) == 0);
@@ -196,8 +215,9 @@ TEST_CASE("metrics view has a usage table, a blank line, a per-day table", "[cli
 }
 
 TEST_CASE("env list is sorted with the seeds' comment line", "[cli]") {
-  CHECK(EnvList(json::parse(R"({"GIT_AUTHOR_NAME":"Jane Smith","GIT_AUTHOR_EMAIL":"jane@example.com"})")
-                    .as_object()) ==
+  CHECK(EnvList(
+            json::parse(R"({"GIT_AUTHOR_NAME":"Jane Smith","GIT_AUTHOR_EMAIL":"jane@example.com"})")
+                .as_object()) ==
         "# User env vars (injected into all new agent pods)\n"
         "GIT_AUTHOR_EMAIL = jane@example.com\n"
         "GIT_AUTHOR_NAME = Jane Smith\n");

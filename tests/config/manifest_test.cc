@@ -102,13 +102,15 @@ TEST_CASE("a valid multi-document manifest loads every kind the gateway uses") {
   CHECK(openai.api_key_source == "secret default/openai-key#api-key");
   CHECK(openai.base_url == "https://api.openai.com/v1");
   CHECK(openai.max_tokens_day == 5000000);
-  CHECK(c->providers.at("default/router").api_key == "sk-base64");           // data: is base64
-  CHECK(c->providers.at("default/router").base_url == "http://127.0.0.1:9/api/v1");  // trailing / cut
+  CHECK(c->providers.at("default/router").api_key == "sk-base64");  // data: is base64
+  CHECK(c->providers.at("default/router").base_url ==
+        "http://127.0.0.1:9/api/v1");  // trailing / cut
   CHECK(c->providers.at("default/envkey").api_key == "sk-env");
   CHECK(c->providers.at("default/envkey").api_key_source == "env OPENAI_API_KEY");
 
   const Agent& a = c->agents.at("team/coder");
-  CHECK(a.models == std::vector<std::string>{"openai/gpt-4o-mini", "router/meta-llama/llama-3.1-8b"});
+  CHECK(a.models ==
+        std::vector<std::string>{"openai/gpt-4o-mini", "router/meta-llama/llama-3.1-8b"});
   CHECK(a.tokens.max_per_day == 50000);
   CHECK(a.tokens.max_per_request == 8192);
   CHECK(a.rate_limits.max_requests_per_minute == 60);
@@ -240,8 +242,7 @@ TEST_CASE("provider errors: unknown provider / missing key / bad URL / wrong api
         std::string::npos);
   CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
                 "spec: {provider: openai, apiKeySecretRef: {name: nope}}\n")
-            .find("spec.apiKeySecretRef.name: Secret default/nope not found") !=
-        std::string::npos);
+            .find("spec.apiKeySecretRef.name: Secret default/nope not found") != std::string::npos);
   CHECK(ErrorOf("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
                 "spec: {provider: openai, apiKeyEnv: OPENAI_API_KEY, baseURL: ftp://x/}\n")
             .find("spec.baseURL: scheme must be http or https") != std::string::npos);
@@ -263,7 +264,8 @@ TEST_CASE("duplicate resources are rejected") {
 }
 
 TEST_CASE("an agent naming a missing ModelProvider is a warning / not an error") {
-  auto c = Parse("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec: {models: [x/y]}\n");
+  auto c =
+      Parse("apiVersion: pai.io/v1\nkind: Agent\nmetadata: {name: a}\nspec: {models: [x/y]}\n");
   REQUIRE(c.ok());
   REQUIRE(c->warnings.size() == 1);
   CHECK(c->warnings[0].find("ModelProvider \"x\"") != std::string::npos);
@@ -314,10 +316,10 @@ spec: {provider: openai, apiKeySecretRef: {name: k}}
                           {});
   REQUIRE(c.ok());
   CHECK(c->providers.at("default/p").api_key == "sk-abc");
-  auto bad = ParseManifests(
-      {{"k.yaml", "apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
-                  "spec: {provider: openai, apiKeyEnv: K}\n"}},
-      {{"K", "sk-a\r\nX-Injected: 1"}});
+  auto bad = ParseManifests({{"k.yaml",
+                              "apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: p}\n"
+                              "spec: {provider: openai, apiKeyEnv: K}\n"}},
+                            {{"K", "sk-a\r\nX-Injected: 1"}});
   REQUIRE_FALSE(bad.ok());
   CHECK(std::string(bad.status().message()).find("spec.apiKeyEnv: the API key contains") !=
         std::string::npos);

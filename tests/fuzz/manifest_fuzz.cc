@@ -4,7 +4,8 @@
 #include "fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::vector<pai::config::Source> sources{{"fuzz.yaml", std::string(pai::fuzz::Input(data, size))}};
+  std::vector<pai::config::Source> sources{
+      {"fuzz.yaml", std::string(pai::fuzz::Input(data, size))}};
   const std::map<std::string, std::string> env{{"OPENAI_API_KEY", "sk-fuzz"}};
   (void)pai::config::ParseManifests(sources, env);
   return 0;

@@ -29,8 +29,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const unsigned char mode = static_cast<unsigned char>(in[0]) % 8;
   in.remove_prefix(1);
   switch (mode) {
-    case 0: Translate<gw::anthropic::StreamTranslator>(in); break;
-    case 1: Translate<gw::gemini::StreamTranslator>(in); break;
+    case 0:
+      Translate<gw::anthropic::StreamTranslator>(in);
+      break;
+    case 1:
+      Translate<gw::gemini::StreamTranslator>(in);
+      break;
     case 2:
     case 3: {
       gw::NativeStreamRelay relay(/*anthropic=*/mode == 2);

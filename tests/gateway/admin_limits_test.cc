@@ -1,8 +1,7 @@
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
-
-#include <catch2/catch.hpp>
 
 #include "gateway/admin_auth.h"
 #include "gateway/conn_limits.h"

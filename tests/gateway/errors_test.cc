@@ -18,9 +18,9 @@ TEST_CASE("status codes map to the HTTP statuses OpenAI uses") {
 }
 
 TEST_CASE("an error status becomes OpenAI's error body with code and param") {
-  const ApiError e = ToApiError(MakeError(absl::StatusCode::kInvalidArgument,
-                                          "model must be a string", "invalid_request_error",
-                                          "model"));
+  const ApiError e =
+      ToApiError(MakeError(absl::StatusCode::kInvalidArgument, "model must be a string",
+                           "invalid_request_error", "model"));
   CHECK(e.http_status == 400);
   auto v = boost::json::parse(OpenAIErrorBody(e));
   const auto& err = v.at("error").as_object();

@@ -81,9 +81,10 @@ namespace {
 
 TEST_CASE("guard targets: escaped member names are read as the provider reads them") {
   // "m\u0065ssages" is "messages" to every JSON parser a provider uses: it must be scanned.
-  std::string body = R"({"model":"m","m\u0065ssages":[{"role":"us\u0065r","content":"hi"},)"
-                     R"({"role":"assistant","tool_calls":[{"id":"c1","function":{"n\u0061me":"web_fetch"}}]},)"
-                     R"({"role":"tool","tool_call_id":"c1","content":"page"}]})";
+  std::string body =
+      R"({"model":"m","m\u0065ssages":[{"role":"us\u0065r","content":"hi"},)"
+      R"({"role":"assistant","tool_calls":[{"id":"c1","function":{"n\u0061me":"web_fetch"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","content":"page"}]})";
   std::vector<GuardText> t;
   REQUIRE(ChatRequestGuardTexts(body, &t).ok());
   REQUIRE(t.size() == 2);

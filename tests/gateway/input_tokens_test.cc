@@ -1,14 +1,13 @@
-#include "gateway/admission.h"
 #include "gateway/input_tokens.h"
-#include "gateway/tool_tokens.h"
-#include "gateway/native_request.h"
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
-#include <boost/json.hpp>
+#include "gateway/admission.h"
+#include "gateway/native_request.h"
+#include "gateway/tool_tokens.h"
 
 namespace pai::gateway {
 namespace {
@@ -72,14 +71,14 @@ TEST_CASE("chat framing: 3 per message, 1 per name, 3 for the reply, tools by th
   CHECK(*ChatInputTokens(one, O200k()) == 3 + 3 + count("user") + count("hello there"));
   const std::string named =
       R"({"model":"m","messages":[{"role":"user","name":"bob","content":"hi"}],"n":2})";
-  CHECK(*ChatInputTokens(named, O200k()) ==
-        3 + 3 + count("user") + 1 + count("bob") + count("hi"));
+  CHECK(*ChatInputTokens(named, O200k()) == 3 + 3 + count("user") + 1 + count("bob") + count("hi"));
   const std::string tool = R"({"type":"function","function":{"name":"f","parameters":{}}})";
-  const std::string tools = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[)" +
-                            tool + "," + tool + "]}";
+  const std::string tools =
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[)" + tool + "," + tool +
+      "]}";
   CHECK(*ChatInputTokens(tools, O200k()) ==
-        3 + 3 + count("user") + count("hi") + 2 * (count("// \ntype f = () => any;\n\n") + kToolSlack) +
-            kToolsEnd);
+        3 + 3 + count("user") + count("hi") +
+            2 * (count("// \ntype f = () => any;\n\n") + kToolSlack) + kToolsEnd);
   // A member the gateway does not know counts as its JSON text (it may be rendered).
   const std::string extra =
       R"({"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}})";
@@ -91,7 +90,8 @@ TEST_CASE("an image part costs kImageTokens whatever its data URL size") {
   const std::string url = "data:image/png;base64," + std::string(100000, 'A');
   const std::string body = R"({"model":"m","messages":[{"role":"user","content":[)"
                            R"({"type":"text","text":"what is this?"},)"
-                           R"({"type":"image_url","image_url":{"url":")" + url + R"("}}]}]})";
+                           R"({"type":"image_url","image_url":{"url":")" +
+                           url + R"("}}]}]})";
   auto bound = ChatInputTokens(body, O200k());
   REQUIRE(bound.ok());
   CHECK(*bound >= kImageTokens);
@@ -100,10 +100,10 @@ TEST_CASE("an image part costs kImageTokens whatever its data URL size") {
 
 TEST_CASE("the Responses input bound counts instructions, input items and tools") {
   const auto count = [](std::string_view s) { return O200k().Count(s); };
-  const auto body = boost::json::parse(
-                        R"({"model":"gpt-4.1","instructions":"Be brief.","input":"hello there",)"
-                        R"("max_output_tokens":100})")
-                        .as_object();
+  const auto body =
+      boost::json::parse(R"({"model":"gpt-4.1","instructions":"Be brief.","input":"hello there",)"
+                         R"("max_output_tokens":100})")
+          .as_object();
   CHECK(ResponsesInputTokens(body, O200k()) ==
         3 + count("Be brief.") + 3 + count("hello there") + 3);
 }
@@ -122,15 +122,15 @@ TEST_CASE("native bodies: every image part adds kImageTokens to the byte bound")
   native.doc = std::make_shared<const boost::json::object>(req);
   const InputBound none = InputBoundOf(Route::kResponses, std::nullopt, body, nullptr, &native);
   CHECK(none.upper >= 20 * kImageTokens);
-  const InputBound o200k = InputBoundOf(Route::kResponses, tokenizer::EncodingId::kO200kBase, body,
-                                        nullptr, &native);
+  const InputBound o200k =
+      InputBoundOf(Route::kResponses, tokenizer::EncodingId::kO200kBase, body, nullptr, &native);
   CHECK(o200k.upper >= 20 * kImageTokens);
   // Anthropic Messages image blocks count too.
   boost::json::object block{{"type", "image"},
                             {"source", boost::json::object{{"type", "url"}, {"url", "https://x"}}}};
   boost::json::object msg{{"role", "user"}, {"content", boost::json::array{block, block}}};
-  boost::json::object messages{{"model", "claude-haiku-4-5"}, {"max_tokens", 10},
-                               {"messages", boost::json::array{msg}}};
+  boost::json::object messages{
+      {"model", "claude-haiku-4-5"}, {"max_tokens", 10}, {"messages", boost::json::array{msg}}};
   native.doc = std::make_shared<const boost::json::object>(messages);
   CHECK(InputBoundOf(Route::kMessages, std::nullopt, boost::json::serialize(messages), nullptr,
                      &native)
@@ -163,7 +163,8 @@ TEST_CASE("models use their provider's public tokenizer, the mock o200k_base, ot
 }  // namespace
 }  // namespace pai::gateway
 
-TEST_CASE("CountedInputBound: a provider count plus the margin and the slack, saturating", "[input_tokens]") {
+TEST_CASE("CountedInputBound: a provider count plus the margin and the slack, saturating",
+          "[input_tokens]") {
   using pai::gateway::CountedInputBound;
   using pai::gateway::kCountSlack;
   CHECK(CountedInputBound(10000, 2) == 10000 + 200 + kCountSlack);
@@ -174,7 +175,8 @@ TEST_CASE("CountedInputBound: a provider count plus the margin and the slack, sa
   CHECK(CountedInputBound(INT64_MAX, 2) == INT64_MAX);
 }
 
-TEST_CASE("a function tool is rendered as its harmony declaration, other schemas as their JSON", "[input_tokens]") {
+TEST_CASE("a function tool is rendered as its harmony declaration, other schemas as their JSON",
+          "[input_tokens]") {
   using pai::gateway::RenderTool;
   const auto tool = boost::json::parse(R"({"type":"function","function":{
     "name":"get_weather","description":"Get the weather",
@@ -187,7 +189,8 @@ TEST_CASE("a function tool is rendered as its harmony declaration, other schemas
   REQUIRE(r);
   CHECK(r->declaration ==
         "// Get the weather\ntype get_weather = (_: {\n// City name\ncity: string,\n"
-        "unit?: \"celsius\" | \"fahrenheit\", // default: \"celsius\",\ndays?: number[],\n}) => any;\n\n");
+        "unit?: \"celsius\" | \"fahrenheit\", // default: \"celsius\",\ndays?: number[],\n}) => "
+        "any;\n\n");
   // A nested object is not a plain type: its name and whole schema are counted instead.
   CHECK(r->unrendered == R"(where: {"type":"object","properties":{"lat":{"type":"number"}}})"
                          "\n");

@@ -40,7 +40,8 @@ TEST_CASE("malformed JSON is invalid_json") {
 }
 
 TEST_CASE("content after the top-level object or malformed unread members is invalid_json") {
-  const std::string good = R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"stream":null})";
+  const std::string good =
+      R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"stream":null})";
   for (const std::string& bad : std::vector<std::string>{
            good + " {}", good + "}", good + " x", good + " 1",
            R"({"model":"up/m","messages":[{"role":"user","content":"hi"}],"temperature":tru})",
@@ -116,9 +117,8 @@ TEST_CASE("streams ask upstream for usage / keeping other stream_options") {
   CHECK(v.at("stream_options").at("include_usage").as_bool());
   CHECK(v.at("model").as_string() == "m");
 
-  std::string body2 =
-      R"({"model":"up/m","messages":[{"role":"user"}],"stream":true,)"
-      R"("stream_options":{"include_usage":false,"include_obfuscation":false}})";
+  std::string body2 = R"({"model":"up/m","messages":[{"role":"user"}],"stream":true,)"
+                      R"("stream_options":{"include_usage":false,"include_obfuscation":false}})";
   auto r2 = ParseChatCompletionRequest(body2);
   REQUIRE(r2.ok());
   CHECK_FALSE(r2->client_include_usage);

@@ -23,7 +23,7 @@ kind: Agent
 metadata: {name: coder}
 spec: {models: [claude/claude-sonnet-4-5, claude/tuned]}
 )"}},
-                                 {{"K", "sk-test"}});
+                                {{"K", "sk-test"}});
 }
 
 TEST_CASE("spec.pricing takes LiteLLM's names and the camelCase ones") {
@@ -40,11 +40,11 @@ TEST_CASE("spec.pricing takes LiteLLM's names and the camelCase ones") {
   const budget::Price& s = *(*(*rt)->ResolveModel(*agent, "claude/claude-sonnet-4-5"))->price;
   CHECK(s.input == 2000);
   CHECK(s.output == 10000);
-  CHECK(s.cache_write == 2000);      // not given: input
+  CHECK(s.cache_write == 2000);  // not given: input
   CHECK(s.cache_write_1h == 4000);
-  CHECK(s.max_output == 64000);      // not given: from data/prices.yaml
+  CHECK(s.max_output == 64000);  // not given: from data/prices.yaml
   CHECK(s.max_input == 1000000);
-  CHECK_FALSE(s.above_200k);         // the entry replaces the table's, tiers included
+  CHECK_FALSE(s.above_200k);  // the entry replaces the table's, tiers included
   const budget::Price& t = *(*(*rt)->ResolveModel(*agent, "claude/tuned"))->price;
   CHECK(t.input == 300);
   CHECK(t.cached_input == 150);
@@ -53,10 +53,12 @@ TEST_CASE("spec.pricing takes LiteLLM's names and the camelCase ones") {
 }
 
 TEST_CASE("spec.pricing refuses unknown names, negative rates and entries without prices") {
-  auto unknown = Parse("    m: {input_cost_per_token: 1.0e-6, output_cost_per_token: 1.0e-6, mode: 1}\n");
+  auto unknown =
+      Parse("    m: {input_cost_per_token: 1.0e-6, output_cost_per_token: 1.0e-6, mode: 1}\n");
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.status().message().find("spec.pricing.m.mode: unknown field") != std::string::npos);
-  CHECK_FALSE(Parse("    m: {input_cost_per_token: -1.0e-6, output_cost_per_token: 1.0e-6}\n").ok());
+  CHECK_FALSE(
+      Parse("    m: {input_cost_per_token: -1.0e-6, output_cost_per_token: 1.0e-6}\n").ok());
   CHECK_FALSE(Parse("    m: {cache_read_input_token_cost: 1.0e-7}\n").ok());
 }
 

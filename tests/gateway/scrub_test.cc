@@ -1,10 +1,9 @@
 #include "gateway/scrub.h"
 
-#include <cctype>
-#include <random>
-
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <random>
 
 namespace pai::gateway {
 namespace {
@@ -48,7 +47,8 @@ TEST_CASE("a full key, a partial run of 8 and the key written with JSON escapes 
   }
   CHECK(Scrubbed(s, "\"" + dashes + "\"") == "\"[redacted]\"");
   CHECK(Scrubbed(s, "\"" + EscapeAll(kKey) + "\"") == "\"[redacted]\"");
-  CHECK(Scrubbed(s, "a\\/b " + EscapeAll(kKey.substr(4, 9)) + kKey.substr(13)) == "a\\/b [redacted]");
+  CHECK(Scrubbed(s, "a\\/b " + EscapeAll(kKey.substr(4, 9)) + kKey.substr(13)) ==
+        "a\\/b [redacted]");
 }
 
 TEST_CASE("text without a run of 8 key characters is left untouched") {
@@ -75,8 +75,8 @@ TEST_CASE("keys shorter than 8 characters and an empty key set scrub nothing") {
 
 TEST_CASE("a scrubbed JSON document stays valid and its decoded strings hold no key run") {
   const KeyScrubber s({kKey});
-  std::string body = "{\"error\":{\"message\":\"Incorrect key " + EscapeAll(kKey) +
-                     " (ending " + kKey.substr(12) + ")\",\"code\":\"invalid_api_key\"}}";
+  std::string body = "{\"error\":{\"message\":\"Incorrect key " + EscapeAll(kKey) + " (ending " +
+                     kKey.substr(12) + ")\",\"code\":\"invalid_api_key\"}}";
   CHECK(s.Scrub(body) == 2);
   const auto v = boost::json::parse(body);
   const std::string message(v.at("error").at("message").as_string());
@@ -119,7 +119,6 @@ TEST_CASE("a stream holds back at most the bytes of 7 characters and an escape")
   CHECK(out == "hello world, 0123456789");
 }
 
-
 // NaiveScrub(): the definition, spelled out: decode every JSON escape, look up every window of
 // 8 decoded characters in the keys, replace each maximal stretch of matching windows.
 std::string NaiveScrub(const std::vector<std::string>& keys, const std::string& text) {
@@ -155,8 +154,8 @@ std::string NaiveScrub(const std::vector<std::string>& keys, const std::string& 
     std::string window;
     for (size_t j = w; j < w + 8; ++j) window += static_cast<char>(chars[j].c);
     bool hit = false;
-    for (const std::string& k : keys) hit = hit || (window.find('\0') == std::string::npos &&
-                                                    k.find(window) != std::string::npos);
+    for (const std::string& k : keys)
+      hit = hit || (window.find('\0') == std::string::npos && k.find(window) != std::string::npos);
     if (!hit) continue;
     const size_t b = chars[w].begin, e = chars[w + 7].end;
     if (!stretches.empty() && b <= stretches.back().second) {
@@ -179,9 +178,10 @@ TEST_CASE("random texts are scrubbed as the definition says (whole and streamed)
   const KeyScrubber s(keys);
   std::mt19937_64 rng(12);
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
-  const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789- {}\":,";
-  const std::vector<std::string> escapes = {"\\n", "\\\\", "\\\"", "\\u12", "\\u00e9", "\\", "\\/", "\\q",
-                                            "\\u002d"};
+  const std::string alphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789- {}\":,";
+  const std::vector<std::string> escapes = {"\\n", "\\\\", "\\\"", "\\u12",  "\\u00e9",
+                                            "\\",  "\\/",  "\\q",  "\\u002d"};
   for (int iteration = 0; iteration < 3000; ++iteration) {
     std::string text;
     for (size_t part = pick(12) + 1; part > 0; --part) {
@@ -194,7 +194,9 @@ TEST_CASE("random texts are scrubbed as the definition says (whole and streamed)
           text += piece;  // a key run, often of 8 or more
           break;
         case 2:
-          text += pick(2) ? EscapeAll(piece) : piece.substr(0, 4) + EscapeAll(piece.substr(std::min<size_t>(4, piece.size())));
+          text += pick(2) ? EscapeAll(piece)
+                          : piece.substr(0, 4) +
+                                EscapeAll(piece.substr(std::min<size_t>(4, piece.size())));
           break;
         case 3:
           text += escapes[pick(escapes.size())];

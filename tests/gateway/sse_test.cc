@@ -1,9 +1,8 @@
 #include "gateway/sse.h"
 
 #include <algorithm>
-#include <vector>
-
 #include <catch2/catch.hpp>
+#include <vector>
 
 namespace pai::gateway {
 namespace {
@@ -71,7 +70,7 @@ TEST_CASE("an endless data stream without a blank line stops at the event limit"
   CHECK(p.overflowed());
   // What the parser holds stays within the limit plus one read, whatever was fed.
   CHECK(most_held <= 4 * (kLimit + line.size()));  // buffer + joined data, string growth
-  CHECK(p.HeldBytes() < 1024);  // an overflowed parser frees its buffers
+  CHECK(p.HeldBytes() < 1024);                     // an overflowed parser frees its buffers
   CHECK(p.TakePending().empty());
   CHECK(fed > 100 * kLimit);
 }

@@ -1,9 +1,8 @@
 #include "gateway/stream_relay.h"
 
-#include <cstdint>
-
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <cstdint>
 
 #include "gateway/input_tokens.h"
 #include "gateway/mock_provider.h"
@@ -158,7 +157,8 @@ std::string Body(std::string_view messages, std::string_view tools = kTools, boo
   return b + "}";
 }
 
-const char kAsk[] = R"({"role":"system","content":"You are a coder."},{"role":"user","content":"Write a file."})";
+const char kAsk[] =
+    R"({"role":"system","content":"You are a coder."},{"role":"user","content":"Write a file."})";
 const char kWriteCall[] =
     R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_mock_2","type":"function",)"
     R"("function":{"name":"write","arguments":"{}"}}]},)"
@@ -236,7 +236,8 @@ std::string Stream(const std::string& body) {
 TEST_CASE("mock without tools: the fixed text, as before") {
   const json::object c = Choice(Body(kAsk, ""));
   CHECK(c.at("finish_reason") == "stop");
-  CHECK(std::string(c.at("message").at("content").as_string()).rfind("Hello from the pai-gateway mock", 0) == 0);
+  CHECK(std::string(c.at("message").at("content").as_string())
+            .rfind("Hello from the pai-gateway mock", 0) == 0);
   CHECK(PlanMockReply(Body(kAsk, "")).tool_call == false);
   CHECK(PlanMockReply("not json").tool_call == false);
 }
@@ -302,15 +303,15 @@ TEST_CASE("mock script step 2: after the write's result, bash cat hello.txt") {
   CHECK(p.tool_name == "bash");
   CHECK(p.arguments == R"({"command":"cat hello.txt && ls -l"})");
   CHECK(p.call_id == "call_mock_4");
-  const StreamedCall c = Assemble(Stream(Body(std::string("[") + kAsk + "," + kWriteCall + "]",
-                                              kTools, true)));
+  const StreamedCall c =
+      Assemble(Stream(Body(std::string("[") + kAsk + "," + kWriteCall + "]", kTools, true)));
   CHECK(c.name == "bash");
   CHECK(c.arguments == R"({"command":"cat hello.txt && ls -l"})");
   CHECK(c.finish == "tool_calls");
   // Without bash offered, the script answers in text instead.
-  const MockPlan only_write = PlanMockReply(
-      Body(std::string("[") + kAsk + "," + kWriteCall + "]",
-           R"([{"type":"function","function":{"name":"write"}}])"));
+  const MockPlan only_write =
+      PlanMockReply(Body(std::string("[") + kAsk + "," + kWriteCall + "]",
+                         R"([{"type":"function","function":{"name":"write"}}])"));
   CHECK_FALSE(only_write.tool_call);
   CHECK(only_write.text.find("wrote 16 bytes to hello.txt") != std::string::npos);
 }
@@ -344,7 +345,8 @@ TEST_CASE("mock script step 3: a text answer quoting the first line of the last 
 }
 
 TEST_CASE("mock loop phrase: 'loop forever' always answers a bash call") {
-  const char kLoop[] = R"({"role":"user","content":[{"type":"text","text":"Please LOOP FOREVER."}]})";
+  const char kLoop[] =
+      R"({"role":"user","content":[{"type":"text","text":"Please LOOP FOREVER."}]})";
   for (const std::string& messages :
        {std::string("[") + kLoop + "]", std::string("[") + kLoop + "," + kWriteCall + "]",
         std::string("[") + kLoop + "," + kWriteCall + "," + kBashCall + "]"}) {
@@ -367,16 +369,21 @@ TEST_CASE("mock output limit: a text answer is cut, a tool call is whole with ca
   json::value v = json::parse(MockChatCompletion(req, body, "gpt-4o-mini", "r1", 2));
   CHECK(v.at("choices").at(0).at("finish_reason") == "tool_calls");
   CHECK(v.at("usage").at("completion_tokens").as_int64() == 2);
-  CHECK(json::parse(v.at("choices").at(0).at("message").at("tool_calls").at(0).at("function")
-                        .at("arguments").as_string())
+  CHECK(json::parse(v.at("choices")
+                        .at(0)
+                        .at("message")
+                        .at("tool_calls")
+                        .at(0)
+                        .at("function")
+                        .at("arguments")
+                        .as_string())
             .at("path") == "hello.txt");
-  const StreamedCall c = Assemble(
-      MockChatStream(req, Body(std::string("[") + kAsk + "]", kTools, true), "gpt-4o-mini", "r1",
-                     true, 1));
+  const StreamedCall c = Assemble(MockChatStream(
+      req, Body(std::string("[") + kAsk + "]", kTools, true), "gpt-4o-mini", "r1", true, 1));
   CHECK(c.finish == "tool_calls");
   CHECK(c.arguments == R"({"path":"hello.txt","content":"Hello from Pai!\n"})");
-  json::value t = json::parse(MockChatCompletion(req, Body(std::string("[") + kAsk + "]", ""),
-                                                 "gpt-4o-mini", "r1", 3));
+  json::value t = json::parse(
+      MockChatCompletion(req, Body(std::string("[") + kAsk + "]", ""), "gpt-4o-mini", "r1", 3));
   CHECK(t.at("choices").at(0).at("finish_reason") == "length");
   CHECK(t.at("choices").at(0).at("message").at("content") == "Hello from the");
   CHECK(t.at("usage").at("completion_tokens").as_int64() == 3);
@@ -392,8 +399,8 @@ TEST_CASE("mock fetch phrase: 'fetch http...' answers one web_fetch call of that
   CHECK(p.tool_name == "web_fetch");
   CHECK(p.arguments == R"({"url":"http://127.0.0.2:8080/x?y=1"})");
   // Without web_fetch offered, the phrase is ordinary text (the write script runs).
-  const MockPlan w = PlanMockReply(
-      Body(std::string("[") + kFetch + "]", R"([{"type":"function","function":{"name":"write"}}])"));
+  const MockPlan w = PlanMockReply(Body(std::string("[") + kFetch + "]",
+                                        R"([{"type":"function","function":{"name":"write"}}])"));
   CHECK(w.tool_name == "write");
 }
 

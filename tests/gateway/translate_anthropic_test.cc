@@ -32,8 +32,9 @@ TEST_CASE("anthropic request: system / turns / max_tokens default / sampling and
   CHECK(m.at("max_tokens") == kDefaultMaxTokens);
   CHECK(m.at("temperature").as_double() == 1.0);  // clamped to Anthropic's range
   CHECK_FALSE(m.contains("top_p"));  // recent Claude models refuse temperature with top_p
-  CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}],"top_p":0.9})").at("top_p").as_double() ==
-        Approx(0.9));
+  CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}],"top_p":0.9})")
+            .at("top_p")
+            .as_double() == Approx(0.9));
   CHECK(m.at("stop_sequences") == json::array{"END"});
   CHECK(m.at("metadata").at("user_id") == "u-1");
   CHECK_FALSE(m.contains("seed"));
@@ -46,8 +47,8 @@ TEST_CASE("anthropic request: the output limit is the client's capped by the bud
             .at("max_tokens") == 200);
   CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":100})", {"m", 200})
             .at("max_tokens") == 100);
-  CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}]})", {"m", 300})
-            .at("max_tokens") == 300);
+  CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}]})", {"m", 300}).at("max_tokens") ==
+        300);
 }
 
 TEST_CASE("anthropic request: images / tools / tool calls and tool results") {
@@ -66,17 +67,24 @@ TEST_CASE("anthropic request: images / tools / tool calls and tool results") {
   const json::array& user = msgs[0].at("content").as_array();
   CHECK(user[1].at("source") ==
         json::parse(R"({"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="})"));
-  CHECK(user[2].at("source") == json::parse(R"({"type":"url","url":"https://example.com/cat.jpg"})"));
+  CHECK(user[2].at("source") ==
+        json::parse(R"({"type":"url","url":"https://example.com/cat.jpg"})"));
   const json::value& use = msgs[1].at("content").as_array()[0];
-  CHECK(use == json::parse(R"({"type":"tool_use","id":"call_1","name":"get_weather","input":{"city":"Paris"}})"));
+  CHECK(use ==
+        json::parse(
+            R"({"type":"tool_use","id":"call_1","name":"get_weather","input":{"city":"Paris"}})"));
   CHECK(msgs[2].at("role") == "user");
   CHECK(msgs[2].at("content").as_array()[0] ==
         json::parse(R"({"type":"tool_result","tool_use_id":"call_1","content":"18C, sunny"})"));
-  CHECK(m.at("tools").as_array()[0] ==
-        json::parse(R"({"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}})"));
+  CHECK(
+      m.at("tools").as_array()[0] ==
+      json::parse(
+          R"({"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}})"));
   CHECK(m.at("tool_choice") == json::parse(R"({"type":"any","disable_parallel_tool_use":true})"));
-  CHECK(Translate(R"({"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"f"}}})")
-            .at("tool_choice") == json::parse(R"({"type":"tool","name":"f"})"));
+  CHECK(
+      Translate(
+          R"({"messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function","function":{"name":"f"}}})")
+          .at("tool_choice") == json::parse(R"({"type":"tool","name":"f"})"));
 }
 
 TEST_CASE("anthropic request: what cannot be translated is a 400 naming the field") {
@@ -86,10 +94,13 @@ TEST_CASE("anthropic request: what cannot be translated is a 400 naming the fiel
     return ToApiError(r.status());
   };
   CHECK(param_of(R"({"messages":[{"role":"user","content":"x"}],"n":2})").param == "n");
-  CHECK(param_of(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})").param == "logprobs");
-  CHECK(param_of(R"({"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})")
+  CHECK(param_of(R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})").param ==
+        "logprobs");
+  CHECK(param_of(
+            R"({"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})")
             .param == "messages[0].content");
-  const ApiError e = param_of(R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":"not json"}}]}]})");
+  const ApiError e = param_of(
+      R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","function":{"name":"f","arguments":"not json"}}]}]})");
   CHECK(e.http_status == 400);
   CHECK(e.param == "messages[0].tool_calls");
 }
@@ -122,15 +133,19 @@ TEST_CASE("anthropic response: tool_use blocks / stop reasons / cache usage") {
   REQUIRE(out.ok());
   const json::object c = json::parse(*out).as_object();
   const json::value& msg = c.at("choices").as_array()[0].at("message");
-  CHECK(msg.at("tool_calls").as_array()[0] == json::parse(
-      R"({"id":"toolu_01A","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"San Francisco, CA\"}"}})"));
+  CHECK(
+      msg.at("tool_calls").as_array()[0] ==
+      json::parse(
+          R"({"id":"toolu_01A","type":"function","function":{"name":"get_weather","arguments":"{\"location\":\"San Francisco, CA\"}"}})"));
   CHECK(c.at("choices").as_array()[0].at("finish_reason") == "tool_calls");
   CHECK(c.at("usage").at("prompt_tokens") == 115);
   CHECK(c.at("usage").at("prompt_tokens_details").at("cached_tokens") == 100);
-  for (auto [reason, finish] : {std::pair{"max_tokens", "length"}, {"stop_sequence", "stop"},
+  for (auto [reason, finish] : {std::pair{"max_tokens", "length"},
+                                {"stop_sequence", "stop"},
                                 {"refusal", "content_filter"}}) {
     auto r = MessageToChatCompletion(
-        std::string(R"({"type":"message","content":[],"stop_reason":")") + reason + R"("})", "m", 1);
+        std::string(R"({"type":"message","content":[],"stop_reason":")") + reason + R"("})", "m",
+        1);
     REQUIRE(r.ok());
     CHECK(json::parse(*r).at("choices").as_array()[0].at("finish_reason") == finish);
   }
@@ -225,7 +240,8 @@ TEST_CASE("anthropic stream: tool_use blocks and input_json_delta become tool ca
     const json::object& tc = d.at("tool_calls").as_array()[0].as_object();
     CHECK(tc.at("index") == 0);
     if (tc.contains("id")) id = tc.at("id").as_string();
-    if (tc.at("function").as_object().contains("name")) name = tc.at("function").at("name").as_string();
+    if (tc.at("function").as_object().contains("name"))
+      name = tc.at("function").at("name").as_string();
     args += tc.at("function").at("arguments").as_string();
   }
   CHECK(id == "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
@@ -239,26 +255,33 @@ TEST_CASE("anthropic stream: tool_use blocks and input_json_delta become tool ca
 
 TEST_CASE("anthropic stream: a tool call without input deltas gets arguments {}") {
   const std::string stream =
-      "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+      "event: message_start\ndata: "
+      "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,"
+      "\"output_tokens\":1}}}\n\n"
       "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"now\",\"input\":{}}}\n\n"
+      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"now\",\"input\":{}}}"
+      "\n\n"
       "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
-      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
+      "event: message_delta\ndata: "
+      "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},"
       "\"usage\":{\"output_tokens\":7}}\n\n"
       "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
   StreamTranslator t("m", false, 1);
   std::string args;
   for (const auto& c : Chunks(Translated(stream, &t))) {
     const json::object& d = c.at("choices").as_array()[0].at("delta").as_object();
-    if (d.contains("tool_calls")) args += d.at("tool_calls").as_array()[0].at("function").at("arguments").as_string();
+    if (d.contains("tool_calls"))
+      args += d.at("tool_calls").as_array()[0].at("function").at("arguments").as_string();
   }
   CHECK(args == "{}");
   CHECK(t.final_usage());
   CHECK(t.usage().completion_tokens == 7);
   // A negative or huge block index from the provider is ignored, not used.
   StreamTranslator u("m", false, 1);
-  Translated("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":-1,"
-             "\"content_block\":{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"y\"}}\n\n", &u);
+  Translated(
+      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":-1,"
+      "\"content_block\":{\"type\":\"tool_use\",\"id\":\"x\",\"name\":\"y\"}}\n\n",
+      &u);
   CHECK(u.tool_calls().empty());
 }
 
@@ -297,9 +320,8 @@ TEST_CASE("anthropic errors: the mapping table") {
   };
   for (const Row& r : rows) {
     INFO(r.status);
-    const ApiError e = ErrorToOpenAI(
-        r.status, std::string(R"({"type":"error","error":{"type":")") + r.type +
-                      R"(","message":"m"}})");
+    const ApiError e = ErrorToOpenAI(r.status, std::string(R"({"type":"error","error":{"type":")") +
+                                                   r.type + R"(","message":"m"}})");
     CHECK(e.http_status == r.http);
     CHECK(e.code == r.code);
   }

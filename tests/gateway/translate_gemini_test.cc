@@ -57,33 +57,43 @@ TEST_CASE("gemini request: tools / function calls and responses by name") {
     "tool_choice":{"type":"function","function":{"name":"get_weather"}}})");
   const json::array& c = g.at("contents").as_array();
   REQUIRE(c.size() == 3);
-  CHECK(c[1].at("parts").as_array()[0] == json::parse(
-      R"({"functionCall":{"name":"get_weather","args":{"city":"Paris"},"id":"call_9"}})"));
-  CHECK(c[2] == json::parse(
-      R"({"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"content":"18C"},"id":"call_9"}}]})"));
-  CHECK(g.at("tools") == json::parse(
-      R"([{"functionDeclarations":[{"name":"get_weather","description":"Weather","parametersJsonSchema":{"type":"object","properties":{"city":{"type":"string"}}}}]}])"));
-  CHECK(g.at("toolConfig") == json::parse(
-      R"({"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_weather"]}})"));
-  auto r = ChatToGenerateContent(R"({"messages":[{"role":"tool","tool_call_id":"x","content":"y"}]})", {});
+  CHECK(c[1].at("parts").as_array()[0] ==
+        json::parse(
+            R"({"functionCall":{"name":"get_weather","args":{"city":"Paris"},"id":"call_9"}})"));
+  CHECK(
+      c[2] ==
+      json::parse(
+          R"({"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"content":"18C"},"id":"call_9"}}]})"));
+  CHECK(
+      g.at("tools") ==
+      json::parse(
+          R"([{"functionDeclarations":[{"name":"get_weather","description":"Weather","parametersJsonSchema":{"type":"object","properties":{"city":{"type":"string"}}}}]}])"));
+  CHECK(g.at("toolConfig") ==
+        json::parse(
+            R"({"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_weather"]}})"));
+  auto r = ChatToGenerateContent(
+      R"({"messages":[{"role":"tool","tool_call_id":"x","content":"y"}]})", {});
   REQUIRE_FALSE(r.ok());
   CHECK(ToApiError(r.status()).param == "messages[0].tool_call_id");
 }
 
 TEST_CASE("gemini response: the reference text answer and a function call") {
-  const std::string text = R"({"candidates":[{"content":{"parts":[{"text":"AI works by learning patterns."}],
+  const std::string text =
+      R"({"candidates":[{"content":{"parts":[{"text":"AI works by learning patterns."}],
     "role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":8,
     "candidatesTokenCount":215,"totalTokenCount":223},"modelVersion":"gemini-2.0-flash","responseId":"r1"})";
   auto out = GenerateContentToChatCompletion(text, "google/gemini-2.5-flash", 1);
   REQUIRE(out.ok());
   json::object c = json::parse(*out).as_object();
-  CHECK(c.at("choices").as_array()[0].at("message").at("content") == "AI works by learning patterns.");
+  CHECK(c.at("choices").as_array()[0].at("message").at("content") ==
+        "AI works by learning patterns.");
   CHECK(c.at("choices").as_array()[0].at("finish_reason") == "stop");
   CHECK(c.at("usage").at("prompt_tokens") == 8);
   CHECK(c.at("usage").at("completion_tokens") == 215);
   CHECK(c.at("id") == "r1");
 
-  const std::string call = R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"find_theaters",
+  const std::string call =
+      R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"find_theaters",
     "args":{"location":"Mountain View, CA","movie":"Barbie"}}}],"role":"model"},"finishReason":"STOP","index":0}],
     "usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":5,"thoughtsTokenCount":7,"cachedContentTokenCount":4}})";
   out = GenerateContentToChatCompletion(call, "m", 1);
@@ -99,10 +109,14 @@ TEST_CASE("gemini response: the reference text answer and a function call") {
   CHECK(c.at("choices").as_array()[0].at("finish_reason") == "tool_calls");
   CHECK(c.at("usage").at("completion_tokens") == 12);  // thoughts are billed as output
   CHECK(c.at("usage").at("prompt_tokens_details").at("cached_tokens") == 4);
-  for (auto [reason, finish] : {std::pair{"MAX_TOKENS", "length"}, {"SAFETY", "content_filter"},
-                                {"RECITATION", "content_filter"}, {"OTHER", "stop"}}) {
+  for (auto [reason, finish] : {std::pair{"MAX_TOKENS", "length"},
+                                {"SAFETY", "content_filter"},
+                                {"RECITATION", "content_filter"},
+                                {"OTHER", "stop"}}) {
     auto r = GenerateContentToChatCompletion(
-        std::string(R"({"candidates":[{"content":{"parts":[]},"finishReason":")") + reason + R"("}]})", "m", 1);
+        std::string(R"({"candidates":[{"content":{"parts":[]},"finishReason":")") + reason +
+            R"("}]})",
+        "m", 1);
     REQUIRE(r.ok());
     CHECK(json::parse(*r).at("choices").as_array()[0].at("finish_reason") == finish);
   }
@@ -110,7 +124,8 @@ TEST_CASE("gemini response: the reference text answer and a function call") {
 
 TEST_CASE("gemini stream: alt=sse chunks become chat.completion.chunk events") {
   const std::string stream =
-      "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"The\"}],\"role\": \"model\"}}],"
+      "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"The\"}],\"role\": "
+      "\"model\"}}],"
       "\"usageMetadata\": {\"promptTokenCount\": 9,\"totalTokenCount\": 9},\"modelVersion\": "
       "\"gemini-2.0-flash\",\"responseId\": \"r2\"}\r\n\r\n"
       "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" sky is blue.\"}],\"role\": "
@@ -135,36 +150,53 @@ TEST_CASE("gemini stream: alt=sse chunks become chat.completion.chunk events") {
   CHECK(t.usage().prompt_tokens == 9);
 }
 
-TEST_CASE("gemini: thought signatures round-trip in tool call ids / blocked prompts / stream errors") {
-  const std::string call = R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}},
+TEST_CASE(
+    "gemini: thought signatures round-trip in tool call ids / blocked prompts / stream errors") {
+  const std::string call =
+      R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}},
     "thoughtSignature":"c2lnbmF0dXJl"}],"role":"model"},"finishReason":"STOP"}]})";
   auto out = GenerateContentToChatCompletion(call, "m", 1);
   REQUIRE(out.ok());
-  const std::string id(json::parse(*out).at("choices").as_array()[0].at("message").at("tool_calls")
-                           .as_array()[0].at("id").as_string());
+  const std::string id(json::parse(*out)
+                           .at("choices")
+                           .as_array()[0]
+                           .at("message")
+                           .at("tool_calls")
+                           .as_array()[0]
+                           .at("id")
+                           .as_string());
   CHECK(id == "call_0_0#sig=c2lnbmF0dXJl");
-  const json::object back = Translate(std::string(R"({"messages":[{"role":"user","content":"go"},
-    {"role":"assistant","tool_calls":[{"id":")") + id + R"(","type":"function","function":{"name":"f","arguments":"{}"}}]},
-    {"role":"tool","tool_call_id":")" + id + R"(","content":"done"}]})");
+  const json::object back =
+      Translate(std::string(R"({"messages":[{"role":"user","content":"go"},
+    {"role":"assistant","tool_calls":[{"id":")") +
+                id + R"(","type":"function","function":{"name":"f","arguments":"{}"}}]},
+    {"role":"tool","tool_call_id":")" +
+                id + R"(","content":"done"}]})");
   const json::array& c = back.at("contents").as_array();
-  CHECK(c[1].at("parts").as_array()[0] ==
-        json::parse(R"({"functionCall":{"name":"f","args":{},"id":"call_0_0"},"thoughtSignature":"c2lnbmF0dXJl"})"));
+  CHECK(
+      c[1].at("parts").as_array()[0] ==
+      json::parse(
+          R"({"functionCall":{"name":"f","args":{},"id":"call_0_0"},"thoughtSignature":"c2lnbmF0dXJl"})"));
   CHECK(c[2].at("parts").as_array()[0].at("functionResponse").at("id") == "call_0_0");
 
-  auto blocked = GenerateContentToChatCompletion(R"({"promptFeedback":{"blockReason":"SAFETY"}})", "m", 1);
+  auto blocked =
+      GenerateContentToChatCompletion(R"({"promptFeedback":{"blockReason":"SAFETY"}})", "m", 1);
   REQUIRE(blocked.ok());
   CHECK(json::parse(*blocked).at("choices").as_array()[0].at("finish_reason") == "content_filter");
 
   StreamTranslator t("m", false, 1);
   SseParser p;
   std::string o;
-  p.Feed("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\r\n\r\n"
-         "data: {\"error\":{\"code\":503,\"message\":\"overloaded\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n",
-         [&](const SseEvent& ev) { t.Process(ev, o); });
+  p.Feed(
+      "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\r\n\r\n"
+      "data: "
+      "{\"error\":{\"code\":503,\"message\":\"overloaded\",\"status\":\"UNAVAILABLE\"}}\r\n\r\n",
+      [&](const SseEvent& ev) { t.Process(ev, o); });
   CHECK(t.failed());
   CHECK_FALSE(t.finished());
   CHECK(t.error().http_status == 503);
-  auto r = ChatToGenerateContent(R"({"messages":[{"role":"user","content":"x"}],"n":2,"stream":true})", {});
+  auto r = ChatToGenerateContent(
+      R"({"messages":[{"role":"user","content":"x"}],"n":2,"stream":true})", {});
   REQUIRE_FALSE(r.ok());
   CHECK(ToApiError(r.status()).param == "n");
 }
@@ -185,14 +217,16 @@ TEST_CASE("gemini errors: the mapping table") {
                       {504, "DEADLINE_EXCEEDED", 504, "upstream_timeout"}};
   for (const Row& r : rows) {
     INFO(r.status);
-    const ApiError e = ErrorToOpenAI(r.status, std::string(R"({"error":{"code":)") +
-                                                   std::to_string(r.status) +
-                                                   R"(,"message":"m","status":")" + r.google + R"("}})");
+    const ApiError e =
+        ErrorToOpenAI(r.status, std::string(R"({"error":{"code":)") + std::to_string(r.status) +
+                                    R"(,"message":"m","status":")" + r.google + R"("}})");
     CHECK(e.http_status == r.http);
     CHECK(e.code == r.code);
-  }  // Google answers an invalid key with 400 and reason API_KEY_INVALID: the gateway's credentials.
-  const ApiError bad = ErrorToOpenAI(400, R"({"error":{"code":400,"message":"API key not valid.",)"
-                                          R"("status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}})");
+  }  // Google answers an invalid key with 400 and reason API_KEY_INVALID: the gateway's
+     // credentials.
+  const ApiError bad = ErrorToOpenAI(
+      400, R"({"error":{"code":400,"message":"API key not valid.",)"
+           R"("status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}})");
   CHECK(bad.http_status == 502);
   CHECK(bad.code == "upstream_auth_error");
 }

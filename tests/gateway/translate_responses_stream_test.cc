@@ -37,7 +37,8 @@ std::vector<std::string> Types(const std::vector<Event>& events) {
 }
 
 std::string Chunk(std::string_view delta, std::string_view finish = {}) {
-  std::string out = R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":)";
+  std::string out =
+      R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":)";
   out += delta;
   out += ",\"finish_reason\":";
   out += finish.empty() ? "null" : "\"" + std::string(finish) + "\"";
@@ -45,7 +46,8 @@ std::string Chunk(std::string_view delta, std::string_view finish = {}) {
   return out;
 }
 
-const json::object kRequest = json::parse(R"({"model":"claude/claude-sonnet-4-6","input":"x"})").as_object();
+const json::object kRequest =
+    json::parse(R"({"model":"claude/claude-sonnet-4-6","input":"x"})").as_object();
 
 TEST_CASE("responses stream: text, then the final event only at [DONE], numbered events") {
   StreamTranslator t(kRequest, 1700000000);
@@ -53,26 +55,28 @@ TEST_CASE("responses stream: text, then the final event only at [DONE], numbered
   t.Process(Chunk(R"({"role":"assistant","content":""})"), out);
   t.Process(Chunk(R"({"content":"Hel"})") + Chunk(R"({"content":"lo"})"), out);
   t.Process(Chunk("{}", "stop"), out);
-  t.Process(R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],)"
-            R"("usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":3}}})"
-            "\n\n",
-            out);
+  t.Process(
+      R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],)"
+      R"("usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9,"prompt_tokens_details":{"cached_tokens":3}}})"
+      "\n\n",
+      out);
   const auto before_done = Events(out);
-  CHECK(Types(before_done) == std::vector<std::string>{
-                                  "response.created", "response.in_progress", "response.output_item.added",
-                                  "response.content_part.added", "response.output_text.delta",
-                                  "response.output_text.delta"});
+  CHECK(Types(before_done) ==
+        std::vector<std::string>{"response.created", "response.in_progress",
+                                 "response.output_item.added", "response.content_part.added",
+                                 "response.output_text.delta", "response.output_text.delta"});
   CHECK_FALSE(t.completed());
   t.Process("data: [DONE]\n\n", out);
   CHECK(t.completed());
   const auto events = Events(out);
-  for (size_t i = 0; i < events.size(); ++i) CHECK(events[i].data.at("sequence_number") == static_cast<int64_t>(i));
-  CHECK(Types(events) == std::vector<std::string>{
-                             "response.created", "response.in_progress", "response.output_item.added",
-                             "response.content_part.added", "response.output_text.delta",
-                             "response.output_text.delta", "response.output_text.done",
-                             "response.content_part.done", "response.output_item.done",
-                             "response.completed"});
+  for (size_t i = 0; i < events.size(); ++i)
+    CHECK(events[i].data.at("sequence_number") == static_cast<int64_t>(i));
+  CHECK(Types(events) ==
+        std::vector<std::string>{"response.created", "response.in_progress",
+                                 "response.output_item.added", "response.content_part.added",
+                                 "response.output_text.delta", "response.output_text.delta",
+                                 "response.output_text.done", "response.content_part.done",
+                                 "response.output_item.done", "response.completed"});
   const json::object& created = events[0].data.at("response").as_object();
   CHECK(created.at("id") == "resp_chatcmpl1");
   CHECK(created.at("status") == "in_progress");
@@ -83,16 +87,19 @@ TEST_CASE("responses stream: text, then the final event only at [DONE], numbered
   CHECK(events[6].data.at("text") == "Hello");
   const json::object& done = events.back().data.at("response").as_object();
   CHECK(done.at("status") == "completed");
-  CHECK(done.at("output") == json::parse(R"([{"id":"msg_chatcmpl1_0","type":"message","status":"completed",
+  CHECK(done.at("output") ==
+        json::parse(R"([{"id":"msg_chatcmpl1_0","type":"message","status":"completed",
     "role":"assistant","content":[{"type":"output_text","text":"Hello","annotations":[],"logprobs":[]}]}])"));
-  CHECK(done.at("usage") == json::parse(R"({"input_tokens":7,"input_tokens_details":{"cached_tokens":3},
+  CHECK(done.at("usage") ==
+        json::parse(R"({"input_tokens":7,"input_tokens_details":{"cached_tokens":3},
     "output_tokens":2,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":9})"));
   std::string after;
   t.Process(Chunk(R"({"content":"late"})"), after);
   CHECK(after.empty());
 }
 
-TEST_CASE("responses stream: an Anthropic tool turn becomes a message item then a function_call item") {
+TEST_CASE(
+    "responses stream: an Anthropic tool turn becomes a message item then a function_call item") {
   anthropic::StreamTranslator from_anthropic("claude-tools", true, 1);
   StreamTranslator t(kRequest, 1);
   const char* anthropic_events[] = {
@@ -118,15 +125,14 @@ TEST_CASE("responses stream: an Anthropic tool turn becomes a message item then 
   std::string out;
   t.Process(chat, out);
   const auto events = Events(out);
-  CHECK(Types(events) == std::vector<std::string>{
-                             "response.created", "response.in_progress",
-                             "response.output_item.added", "response.content_part.added",
-                             "response.output_text.delta", "response.output_text.done",
-                             "response.content_part.done", "response.output_item.done",
-                             "response.output_item.added", "response.function_call_arguments.delta",
-                             "response.function_call_arguments.delta",
-                             "response.function_call_arguments.done", "response.output_item.done",
-                             "response.completed"});
+  CHECK(Types(events) ==
+        std::vector<std::string>{
+            "response.created", "response.in_progress", "response.output_item.added",
+            "response.content_part.added", "response.output_text.delta",
+            "response.output_text.done", "response.content_part.done", "response.output_item.done",
+            "response.output_item.added", "response.function_call_arguments.delta",
+            "response.function_call_arguments.delta", "response.function_call_arguments.done",
+            "response.output_item.done", "response.completed"});
   CHECK(events[8].data.at("output_index") == 1);
   CHECK(events[8].data.at("item") == json::parse(R"({"id":"fc_msg1_1","type":"function_call",
     "status":"in_progress","call_id":"toolu_1","name":"get_weather","arguments":""})"));
@@ -138,7 +144,8 @@ TEST_CASE("responses stream: an Anthropic tool turn becomes a message item then 
   CHECK(done.at("usage").at("output_tokens") == 15);
 }
 
-TEST_CASE("responses stream: length → response.incomplete, and a failure → error then response.failed") {
+TEST_CASE(
+    "responses stream: length → response.incomplete, and a failure → error then response.failed") {
   {
     StreamTranslator t(kRequest, 1);
     std::string out;
@@ -164,7 +171,8 @@ TEST_CASE("responses stream: length → response.incomplete, and a failure → e
     CHECK(events.back().type == "response.failed");
     CHECK(events.back().data.at("response").at("status") == "failed");
     CHECK(events.back().data.at("response").at("error") ==
-          json::parse(R"({"code":"upstream_error","message":"The model provider's stream ended early"})"));
+          json::parse(
+              R"({"code":"upstream_error","message":"The model provider's stream ended early"})"));
   }
   {
     StreamTranslator t(kRequest, 1);  // failed before any chunk: still a Response to fail

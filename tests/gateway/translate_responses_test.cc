@@ -70,17 +70,21 @@ TEST_CASE("responses request: message items, images, function calls and outputs"
 }
 
 TEST_CASE("responses request: function tools, tool_choice, text.format") {
-  const json::object c = Chat(R"({"model":"m","input":"x","tools":[{"type":"function","name":"get_weather",
+  const json::object c =
+      Chat(R"({"model":"m","input":"x","tools":[{"type":"function","name":"get_weather",
     "description":"Weather","parameters":{"type":"object"},"strict":true}],
     "tool_choice":{"type":"function","name":"get_weather"},
     "text":{"format":{"type":"json_schema","name":"w","schema":{"type":"object"},"strict":true}}})");
   CHECK(c.at("tools") == json::parse(R"([{"type":"function","function":{"name":"get_weather",
     "description":"Weather","parameters":{"type":"object"},"strict":true}}])"));
-  CHECK(c.at("tool_choice") == json::parse(R"({"type":"function","function":{"name":"get_weather"}})"));
+  CHECK(c.at("tool_choice") ==
+        json::parse(R"({"type":"function","function":{"name":"get_weather"}})"));
   CHECK(c.at("response_format") == json::parse(R"({"type":"json_schema","json_schema":{"name":"w",
     "schema":{"type":"object"},"strict":true}})"));
-  CHECK(Chat(R"({"model":"m","input":"x","tool_choice":"required"})").at("tool_choice") == "required");
-  CHECK_FALSE(Chat(R"({"model":"m","input":"x","text":{"format":{"type":"text"}}})").contains("response_format"));
+  CHECK(Chat(R"({"model":"m","input":"x","tool_choice":"required"})").at("tool_choice") ==
+        "required");
+  CHECK_FALSE(Chat(R"({"model":"m","input":"x","text":{"format":{"type":"text"}}})")
+                  .contains("response_format"));
 }
 
 TEST_CASE("responses request: what needs state or cannot be translated is a 400 naming the field") {
@@ -89,11 +93,14 @@ TEST_CASE("responses request: what needs state or cannot be translated is a 400 
       {R"({"model":"m","input":"x","conversation":"conv_1"})", "conversation"},
       {R"({"model":"m","input":"x","background":true})", "background"},
       {R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})", "tools[0].type"},
-      {R"({"model":"m","input":"x","tools":[{"type":"function","name":"a"},{"type":"local_shell"}]})", "tools[1].type"},
+      {R"({"model":"m","input":"x","tools":[{"type":"function","name":"a"},{"type":"local_shell"}]})",
+       "tools[1].type"},
       {R"({"model":"m","input":[{"type":"item_reference","id":"msg_1"}]})", "input[0].type"},
       {R"({"model":"m","input":[{"type":"computer_call_output","call_id":"c"}]})", "input[0].type"},
-      {R"({"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]})", "input[0].content"},
-      {R"({"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]})", "input[0].content"},
+      {R"({"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]})",
+       "input[0].content"},
+      {R"({"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]})",
+       "input[0].content"},
       {R"({"model":"m","input":"x","tool_choice":{"type":"allowed_tools"}})", "tool_choice"},
       {R"({"model":"m","input":"x","top_logprobs":3})", "top_logprobs"},
   };
@@ -106,8 +113,10 @@ TEST_CASE("responses request: what needs state or cannot be translated is a 400 
     CHECK_FALSE(e.message.empty());
   }
   CHECK(Refused(R"({"model":"m"})").param == "input");
-  CHECK(Refused(R"({"model":"m","input":[{"type":"function_call","name":"f"}]})").param == "input[0]");
-  CHECK(Refused(R"({"model":"m","input":[{"role":"robot","content":"x"}]})").param == "input[0].role");
+  CHECK(Refused(R"({"model":"m","input":[{"type":"function_call","name":"f"}]})").param ==
+        "input[0]");
+  CHECK(Refused(R"({"model":"m","input":[{"role":"robot","content":"x"}]})").param ==
+        "input[0].role");
 }
 
 TEST_CASE("responses request: on to Anthropic Messages and Gemini generateContent") {
@@ -116,14 +125,16 @@ TEST_CASE("responses request: on to Anthropic Messages and Gemini generateConten
     {"type":"function_call","call_id":"toolu_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
     {"type":"function_call_output","call_id":"toolu_1","output":"Sunny"}],
     "tools":[{"type":"function","name":"get_weather","parameters":{"type":"object"}}],
-    "max_output_tokens":50})").as_object());
+    "max_output_tokens":50})")
+                                                .as_object());
   auto m = anthropic::ChatToMessages(chat, {"claude-sonnet-4-6", 40});
   REQUIRE(m.ok());
   const json::object a = json::parse(*m).as_object();
   CHECK(a.at("system") == "Be brief.");
   CHECK(a.at("max_tokens") == 40);  // min(max_output_tokens, the budget's cap)
   CHECK(a.at("messages").as_array()[1].at("content").as_array()[0] ==
-        json::parse(R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}})"));
+        json::parse(
+            R"({"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}})"));
   CHECK(a.at("messages").as_array()[2].at("content").as_array()[0].at("tool_use_id") == "toolu_1");
   auto g = gemini::ChatToGenerateContent(chat, {});
   REQUIRE(g.ok());
@@ -135,14 +146,17 @@ TEST_CASE("responses request: on to Anthropic Messages and Gemini generateConten
 }
 
 TEST_CASE("responses answer: a chat.completion becomes a Response object") {
-  const json::object request = json::parse(R"({"model":"claude/claude-tools","instructions":"Be brief.",
-    "input":"x","tools":[{"type":"function","name":"get_weather"}],"temperature":0.2})").as_object();
-  auto r = ChatCompletionToResponse(R"({"id":"msg_01AbC","object":"chat.completion","created":1700000000,
+  const json::object request =
+      json::parse(R"({"model":"claude/claude-tools","instructions":"Be brief.",
+    "input":"x","tools":[{"type":"function","name":"get_weather"}],"temperature":0.2})")
+          .as_object();
+  auto r =
+      ChatCompletionToResponse(R"({"id":"msg_01AbC","object":"chat.completion","created":1700000000,
     "model":"claude-tools","choices":[{"index":0,"message":{"role":"assistant","content":"Checking.",
     "tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
     "finish_reason":"tool_calls"}],"usage":{"prompt_tokens":35,"completion_tokens":15,"total_tokens":50,
     "prompt_tokens_details":{"cached_tokens":20},"completion_tokens_details":{"reasoning_tokens":4}}})",
-                                    request);
+                               request);
   REQUIRE(r.ok());
   const json::object o = json::parse(*r).as_object();
   CHECK(o.at("id") == "resp_msg01AbC");
@@ -159,7 +173,8 @@ TEST_CASE("responses answer: a chat.completion becomes a Response object") {
      "content":[{"type":"output_text","text":"Checking.","annotations":[],"logprobs":[]}]},
     {"id":"fc_msg01AbC_1","type":"function_call","status":"completed","call_id":"toolu_1",
      "name":"get_weather","arguments":"{\"city\":\"Paris\"}"}])"));
-  CHECK(o.at("usage") == json::parse(R"({"input_tokens":35,"input_tokens_details":{"cached_tokens":20},
+  CHECK(o.at("usage") ==
+        json::parse(R"({"input_tokens":35,"input_tokens_details":{"cached_tokens":20},
     "output_tokens":15,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":50})"));
 }
 
@@ -167,15 +182,19 @@ TEST_CASE("responses answer: length → incomplete max_output_tokens, content_fi
   const json::object request = json::parse(R"({"model":"m","input":"x"})").as_object();
   const auto status = [&](std::string_view finish) {
     auto r = ChatCompletionToResponse(
-        std::string(R"({"id":"c","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant",
-          "content":"Hi"},"finish_reason":")") + std::string(finish) + "\"}]}",
+        std::string(
+            R"({"id":"c","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant",
+          "content":"Hi"},"finish_reason":")") +
+            std::string(finish) + "\"}]}",
         request);
     REQUIRE(r.ok());
     const json::object o = json::parse(*r).as_object();
-    return json::serialize(json::object{{"status", o.at("status")}, {"details", o.at("incomplete_details")}});
+    return json::serialize(
+        json::object{{"status", o.at("status")}, {"details", o.at("incomplete_details")}});
   };
   CHECK(status("length") == R"({"status":"incomplete","details":{"reason":"max_output_tokens"}})");
-  CHECK(status("content_filter") == R"({"status":"incomplete","details":{"reason":"content_filter"}})");
+  CHECK(status("content_filter") ==
+        R"({"status":"incomplete","details":{"reason":"content_filter"}})");
   CHECK(status("stop") == R"({"status":"completed","details":null})");
   CHECK_FALSE(ChatCompletionToResponse("{\"error\":1}", request).ok());
   CHECK_FALSE(ChatCompletionToResponse("not json", request).ok());

@@ -38,13 +38,15 @@ TEST_CASE("a count that is not an int64 reads as -1, never as 0 or a wrapped val
   const Usage b = ExtractUsage(huge);
   CHECK(b.prompt_tokens == 9223372036854775807);
   CHECK(b.total_tokens == 9223372036854775807);  // saturated, not -2
-  std::string beyond = R"({"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1.5}})";
+  std::string beyond =
+      R"({"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":1.5}})";
   const Usage c = ExtractUsage(beyond);
   CHECK(c.present);
   CHECK(c.prompt_tokens == -1);
   CHECK(c.completion_tokens == -1);
   Usage d;
-  ReadAnthropicUsage(Obj(R"({"input_tokens":18446744073709551615,"output_tokens":3})"), &d, true, true);
+  ReadAnthropicUsage(Obj(R"({"input_tokens":18446744073709551615,"output_tokens":3})"), &d, true,
+                     true);
   CHECK(d.prompt_tokens == -1);
   Usage e;
   ReadGeminiUsage(Obj(R"({"promptTokenCount":-3,"candidatesTokenCount":4})"), &e);
@@ -126,8 +128,8 @@ TEST_CASE("chat n: an integer >= 1, 1 when absent or null") {
   std::string c = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
   CHECK(ParseChatCompletionRequest(c)->n == 1);
   for (const char* bad : {"0", "-1", "1.5", "\"2\"", "18446744073709551615"}) {
-    std::string d = std::string(R"({"model":"m","messages":[{"role":"user","content":"hi"}],"n":)") +
-                    bad + "}";
+    std::string d =
+        std::string(R"({"model":"m","messages":[{"role":"user","content":"hi"}],"n":)") + bad + "}";
     auto e = ParseChatCompletionRequest(d);
     INFO(bad);
     REQUIRE_FALSE(e.ok());

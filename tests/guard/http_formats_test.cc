@@ -20,7 +20,8 @@ TEST_CASE("http formats: request bodies follow each service's API") {
 }
 
 TEST_CASE("http formats: plain {label / score} and Hugging Face lists") {
-  auto a = ParseClassifierResponse(Format::kPlain, R"({"label":"INJECTION","score":0.97})", kPositive);
+  auto a =
+      ParseClassifierResponse(Format::kPlain, R"({"label":"INJECTION","score":0.97})", kPositive);
   REQUIRE(a.ok());
   CHECK(a->score == Approx(0.97));
   CHECK(a->label == "INJECTION");
@@ -32,7 +33,8 @@ TEST_CASE("http formats: plain {label / score} and Hugging Face lists") {
       kPositive);
   REQUIRE(c.ok());
   CHECK(c->score == Approx(0.8));  // labels compare case-insensitively
-  CHECK_FALSE(ParseClassifierResponse(Format::kPlain, R"({"label":"x","score":2})", kPositive).ok());
+  CHECK_FALSE(
+      ParseClassifierResponse(Format::kPlain, R"({"label":"x","score":2})", kPositive).ok());
   CHECK_FALSE(ParseClassifierResponse(Format::kPlain, R"({"score":0.5})", kPositive).ok());
   CHECK_FALSE(ParseClassifierResponse(Format::kPlain, "not json", kPositive).ok());
   CHECK_FALSE(ParseClassifierResponse(Format::kPlain, "[]", kPositive).ok());
@@ -47,19 +49,20 @@ TEST_CASE("http formats: LLM Guard analyze/prompt answers") {
   CHECK(a->score == Approx(0.99));
   CHECK(a->label == "PromptInjection");
   auto b = ParseClassifierResponse(
-      Format::kLlmGuard, R"({"sanitized_prompt":"x","is_valid":true,"scanners":{"PromptInjection":-1.0}})",
-      kPositive);
+      Format::kLlmGuard,
+      R"({"sanitized_prompt":"x","is_valid":true,"scanners":{"PromptInjection":-1.0}})", kPositive);
   REQUIRE(b.ok());
   CHECK(b->score == 0);
-  auto c = ParseClassifierResponse(Format::kLlmGuard, R"({"is_valid":false,"scanners":{}})", kPositive);
+  auto c =
+      ParseClassifierResponse(Format::kLlmGuard, R"({"is_valid":false,"scanners":{}})", kPositive);
   REQUIRE(c.ok());
   CHECK(c->score == 1);  // invalid without a score: flagged
   CHECK_FALSE(ParseClassifierResponse(Format::kLlmGuard, R"({"scanners":{}})", kPositive).ok());
 }
 
 TEST_CASE("http formats: Lakera Guard v2 answers") {
-  auto a = ParseClassifierResponse(Format::kLakera,
-                                   R"({"flagged":true,"metadata":{"request_uuid":"u"}})", kPositive);
+  auto a = ParseClassifierResponse(
+      Format::kLakera, R"({"flagged":true,"metadata":{"request_uuid":"u"}})", kPositive);
   REQUIRE(a.ok());
   CHECK(a->score == 1);
   auto b = ParseClassifierResponse(Format::kLakera, R"({"flagged":false})", kPositive);

@@ -14,7 +14,8 @@ TEST_CASE("windows: a text that fits / or no limit / is one window") {
 
 TEST_CASE("windows: cover the text with bounded overlapping windows on UTF-8 boundaries") {
   std::string text;
-  for (int i = 0; text.size() < 9000; ++i) text += (i % 7 == 0) ? "caf\u00E9 \u5fd8\u8bb0 " : "word ";
+  for (int i = 0; text.size() < 9000; ++i)
+    text += (i % 7 == 0) ? "caf\u00E9 \u5fd8\u8bb0 " : "word ";
   const size_t max = 1024, overlap = 128;
   const auto w = SplitWindows(text, max, overlap);
   REQUIRE(w.size() >= 9);

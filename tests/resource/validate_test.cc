@@ -233,10 +233,11 @@ TEST_CASE("one valid document of every kind") {
 }
 
 TEST_CASE("ModelProvider pricing values are non-negative numbers") {
-  RequireOneError(Errors("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: c}\nspec:\n"
-                         "  provider: anthropic\n  apiKeySecretRef: {name: k}\n"
-                         "  pricing: {m: {input_cost_per_token: -1.0e-6, output_cost_per_token: 1}}\n"),
-                  "spec.pricing.m.input_cost_per_token");
+  RequireOneError(
+      Errors("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: c}\nspec:\n"
+             "  provider: anthropic\n  apiKeySecretRef: {name: k}\n"
+             "  pricing: {m: {input_cost_per_token: -1.0e-6, output_cost_per_token: 1}}\n"),
+      "spec.pricing.m.input_cost_per_token");
   RequireOneError(Errors("apiVersion: pai.io/v1\nkind: ModelProvider\nmetadata: {name: c}\nspec:\n"
                          "  provider: anthropic\n  apiKeySecretRef: {name: k}\n"
                          "  pricing: {m: {input: 1, output: 1, litellm_provider: anthropic}}\n"),

@@ -81,9 +81,8 @@ TEST_CASE("api PUT with a stale metadata.resourceVersion is 409 conflict") {
   json::object created = s.MustAdmin("POST", kNs + "a/agents", kAgentX, 201);
   const std::string v1 = ResourceVersion(created);
   s.MustAdmin("PUT", kNs + "a/agents/x", AgentBody("x", R"({"models":["openai/o3"]})"), 200);
-  const std::string stale =
-      R"({"kind":"Agent","metadata":{"name":"x","resourceVersion":")" + v1 +
-      R"("},"spec":{"models":["openai/gpt-4.1"]}})";
+  const std::string stale = R"({"kind":"Agent","metadata":{"name":"x","resourceVersion":")" + v1 +
+                            R"("},"spec":{"models":["openai/gpt-4.1"]}})";
   ApiResponse r = s.Admin("PUT", kNs + "a/agents/x", stale);
   CHECK(r.status == 409);
   CHECK(ErrorField(r.body, "code") == "conflict");
@@ -91,9 +90,8 @@ TEST_CASE("api PUT with a stale metadata.resourceVersion is 409 conflict") {
   CHECK(got.at("spec").at("models").as_array()[0] == "openai/o3");
 
   // With the current version the write goes through.
-  const std::string fresh =
-      R"({"kind":"Agent","metadata":{"name":"x","resourceVersion":")" + ResourceVersion(got) +
-      R"("},"spec":{"models":["openai/gpt-4.1"]}})";
+  const std::string fresh = R"({"kind":"Agent","metadata":{"name":"x","resourceVersion":")" +
+                            ResourceVersion(got) + R"("},"spec":{"models":["openai/gpt-4.1"]}})";
   s.MustAdmin("PUT", kNs + "a/agents/x", fresh, 200);
 }
 
@@ -119,7 +117,8 @@ TEST_CASE("api body namespace other than the URL's is 422") {
   CHECK(s.Admin("GET", kNs + "b/agents/x").status == 404);
   CHECK(s.Admin("GET", kNs + "a/agents/x").status == 404);
 
-  ApiResponse n = s.Admin("PUT", kNs + "a/agents/x", AgentBody("y", R"({"models":["openai/gpt-4o"]})"));
+  ApiResponse n =
+      s.Admin("PUT", kNs + "a/agents/x", AgentBody("y", R"({"models":["openai/gpt-4o"]})"));
   CHECK(n.status == 422);
   CHECK(ErrorField(n.body, "field") == "metadata.name");
 }
@@ -134,9 +133,9 @@ TEST_CASE("api body that is not JSON is 400 bad_request") {
 
 TEST_CASE("api kind that does not match the plural is 422") {
   Server s;
-  ApiResponse r = s.Admin(
-      "POST", kNs + "a/agents",
-      R"({"apiVersion":"pai.io/v1","kind":"Skill","metadata":{"name":"x"},"spec":{}})");
+  ApiResponse r =
+      s.Admin("POST", kNs + "a/agents",
+              R"({"apiVersion":"pai.io/v1","kind":"Skill","metadata":{"name":"x"},"spec":{}})");
   CHECK(r.status == 422);
   CHECK(ErrorField(r.body, "code") == "invalid");
   CHECK(ErrorField(r.body, "field") == "kind");
@@ -169,10 +168,10 @@ TEST_CASE("api rejects runAsUser 0 with 422 naming spec.runAsUser") {
 
 TEST_CASE("api rejects a long-running agent with triggers naming spec.triggers") {
   Server s;
-  ApiResponse r = s.Admin(
-      "POST", kNs + "a/agents",
-      AgentBody("x", R"({"models":["openai/gpt-4o"],"longRunning":true,"harness":"custom",)"
-                     R"("image":"ghcr.io/x/y:1","triggers":[{"schedule":"0 9 * * 1"}]})"));
+  ApiResponse r =
+      s.Admin("POST", kNs + "a/agents",
+              AgentBody("x", R"({"models":["openai/gpt-4o"],"longRunning":true,"harness":"custom",)"
+                             R"("image":"ghcr.io/x/y:1","triggers":[{"schedule":"0 9 * * 1"}]})"));
   CHECK(r.status == 422);
   CHECK(ErrorField(r.body, "field") == "spec.triggers");
 }
@@ -240,11 +239,11 @@ TEST_CASE("api accepts every example of the product documents") {
 
 TEST_CASE("api stores kind AgentWorkload as an Agent with the legacy annotation") {
   Server s;
-  json::object o = s.MustAdmin(
-      "PUT", kNs + "a/agents/w",
-      R"({"apiVersion":"pai.io/v1","kind":"AgentWorkload","metadata":{"name":"w"},)"
-      R"("spec":{"image":"ghcr.io/x/y:1","modelBindings":["gemini-flash"]}})",
-      201);
+  json::object o =
+      s.MustAdmin("PUT", kNs + "a/agents/w",
+                  R"({"apiVersion":"pai.io/v1","kind":"AgentWorkload","metadata":{"name":"w"},)"
+                  R"("spec":{"image":"ghcr.io/x/y:1","modelBindings":["gemini-flash"]}})",
+                  201);
   CHECK(o.at("kind") == "Agent");
   CHECK(o.at("metadata").at("annotations").at("pai.io/legacy-kind") == "AgentWorkload");
   CHECK(o.at("spec").at("modelBindings").as_array()[0] == "gemini-flash");
@@ -302,7 +301,10 @@ TEST_CASE("api scoped token is forbidden in every route of another namespace") {
   CHECK(s.Admin("GET", kNs + "b/agents/x").status == 200);
   CHECK(s.Admin("GET", kNs + "b/secrets/k").status == 200);
   CHECK(s.Admin("GET", kNs + "b/secrets/k2").status == 404);
-  CHECK(ParseObj(s.Admin("GET", kNs + "b/agents/x/gatewaytokens").body).at("items").as_array().empty());
+  CHECK(ParseObj(s.Admin("GET", kNs + "b/agents/x/gatewaytokens").body)
+            .at("items")
+            .as_array()
+            .empty());
 }
 
 TEST_CASE("api scoped token reads and writes its own namespace") {
@@ -310,8 +312,7 @@ TEST_CASE("api scoped token reads and writes its own namespace") {
   CHECK(s.Call("POST", kNs + "a/agents", s.scoped, kAgentX).status == 201);
   CHECK(s.Call("GET", kNs + "a/agents", s.scoped).status == 200);
   CHECK(s.Call("GET", kNs + "a/agents/x", s.scoped).status == 200);
-  CHECK(s.Call("PUT", kNs + "a/agents/x", s.scoped,
-               AgentBody("x", R"({"models":["openai/o3"]})"))
+  CHECK(s.Call("PUT", kNs + "a/agents/x", s.scoped, AgentBody("x", R"({"models":["openai/o3"]})"))
             .status == 200);
   CHECK(s.Call("GET", kNs + "a/secrets", s.scoped).status == 200);
   CHECK(s.Call("GET", kNs + "a/sessions", s.scoped).status == 200);
@@ -357,9 +358,10 @@ TEST_CASE("api secrets answer with key names and never with values") {
   CHECK_FALSE(HasKeyAnywhere(created, "stringData"));
 
   // A second secret through base64 `data`.
-  s.MustAdmin("PUT", kNs + "a/secrets/other",
-              R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"other"},"data":{"token":"c2VjcmV0LXR3bw=="}})",
-              201);
+  s.MustAdmin(
+      "PUT", kNs + "a/secrets/other",
+      R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"other"},"data":{"token":"c2VjcmV0LXR3bw=="}})",
+      201);
 
   const std::string b64 = "c2stbGl2ZS1WRVJZLXNlY3JldC00NzEx";  // base64(value)
   for (const std::string& target :
@@ -382,8 +384,9 @@ TEST_CASE("api secrets answer with key names and never with values") {
   REQUIRE(stored.ok());
   CHECK(stored->private_data.find(b64) != std::string::npos);
 
-  ApiResponse bad = s.Admin("POST", kNs + "a/secrets",
-                            R"({"kind":"Secret","metadata":{"name":"bad"},"data":{"k":"not base64!"}})");
+  ApiResponse bad =
+      s.Admin("POST", kNs + "a/secrets",
+              R"({"kind":"Secret","metadata":{"name":"bad"},"data":{"k":"not base64!"}})");
   CHECK(bad.status == 422);
 }
 
@@ -391,9 +394,9 @@ TEST_CASE("api secrets answer with key names and never with values") {
 
 TEST_CASE("api access tokens: the token is shown once, lists hide it, DELETE revokes") {
   Server s;
-  json::object created = s.MustAdmin(
-      "POST", "/apis/pai.io/v1/paiaccesstokens",
-      R"({"spec":{"targetNamespace":"team-c","description":"ci"}})", 201);
+  json::object created =
+      s.MustAdmin("POST", "/apis/pai.io/v1/paiaccesstokens",
+                  R"({"spec":{"targetNamespace":"team-c","description":"ci"}})", 201);
   const ApiResponse raw = s.Admin("GET", "/apis/pai.io/v1/paiaccesstokens");
   REQUIRE(created.contains("token"));
   const std::string token(created.at("token").as_string());
@@ -441,8 +444,8 @@ TEST_CASE("api whoami env variables are set, shown and unset") {
   CHECK(std::string(who.at("name").as_string()).rfind("tok-", 0) == 0);
   CHECK(who.at("env").as_object().empty());
 
-  ApiResponse put = s.Call("PUT", "/apis/pai.io/v1/whoami/env/GIT_AUTHOR_NAME", s.scoped,
-                           R"({"value":"Jane"})");
+  ApiResponse put =
+      s.Call("PUT", "/apis/pai.io/v1/whoami/env/GIT_AUTHOR_NAME", s.scoped, R"({"value":"Jane"})");
   REQUIRE(put.status == 200);
   who = ParseObj(s.Call("GET", "/apis/pai.io/v1/whoami", s.scoped).body);
   CHECK(who.at("env").at("GIT_AUTHOR_NAME") == "Jane");
@@ -457,8 +460,8 @@ TEST_CASE("api whoami env variables are set, shown and unset") {
   CHECK_FALSE(who.at("env").as_object().contains("GIT_AUTHOR_NAME"));
   CHECK(s.Call("DELETE", "/apis/pai.io/v1/whoami/env/GIT_AUTHOR_NAME", s.scoped).status == 404);
 
-  ApiResponse bad = s.Call("PUT", "/apis/pai.io/v1/whoami/env/BAD-KEY", s.scoped,
-                           R"({"value":"x"})");
+  ApiResponse bad =
+      s.Call("PUT", "/apis/pai.io/v1/whoami/env/BAD-KEY", s.scoped, R"({"value":"x"})");
   CHECK(bad.status == 422);
   CHECK(s.Call("PUT", "/apis/pai.io/v1/whoami/env/1ABC", s.scoped, R"({"value":"x"})").status ==
         422);
@@ -522,8 +525,7 @@ TEST_CASE("api gateway tokens: a minted token authenticates at the gateway until
   CHECK(list.at("items").as_array()[0].at("revoked").is_null());
   CHECK_FALSE(HasKeyAnywhere(list, "token"));
 
-  json::object revoked =
-      s.MustAdmin("DELETE", kNs + "a/agents/x/gatewaytokens/" + id, "", 200);
+  json::object revoked = s.MustAdmin("DELETE", kNs + "a/agents/x/gatewaytokens/" + id, "", 200);
   CHECK(revoked.at("revoked").is_string());
   ts = auth::TokenStore::Load(s.gateway_dir);
   REQUIRE(ts.ok());
@@ -592,9 +594,9 @@ TEST_CASE("api migrate-agents rewrites a legacy agent in place, dry run first, i
     return;
   }
   Server s;
-  s.MustAdmin("POST", kNs + "a/modelproviders",
-              R"({"kind":"ModelProvider","metadata":{"name":"google"},"spec":{"provider":"gemini"}})",
-              201);
+  s.MustAdmin(
+      "POST", kNs + "a/modelproviders",
+      R"({"kind":"ModelProvider","metadata":{"name":"google"},"spec":{"provider":"gemini"}})", 201);
   auto docs = resource::YamlToJson(testing::ReadFile(file.string()));
   REQUIRE(docs.ok());
   REQUIRE(docs->size() == 1);
@@ -676,8 +678,8 @@ TEST_CASE("api write with a Content-Type other than JSON is 400 bad_request") {
   CHECK(ErrorField(r.body, "code") == "bad_request");
   CHECK(s.Admin("GET", kNs + "a/agents/x").status == 404);
   // A charset parameter is still JSON.
-  CHECK(s.Call("POST", kNs + "a/agents", s.admin,
-               AgentBody("y", R"({"models":["openai/gpt-4o"]})"), "application/json; charset=utf-8")
+  CHECK(s.Call("POST", kNs + "a/agents", s.admin, AgentBody("y", R"({"models":["openai/gpt-4o"]})"),
+               "application/json; charset=utf-8")
             .status == 201);
 }
 

@@ -36,10 +36,10 @@ struct World {
                 201);
   }
   void Provider(const std::string& ns, const std::string& name, const std::string& spec) {
-    s.MustAdmin("PUT", kNs + ns + "/modelproviders/" + name,
-                R"({"kind":"ModelProvider","metadata":{"name":")" + name + R"("},"spec":)" + spec +
-                    "}",
-                201);
+    s.MustAdmin(
+        "PUT", kNs + ns + "/modelproviders/" + name,
+        R"({"kind":"ModelProvider","metadata":{"name":")" + name + R"("},"spec":)" + spec + "}",
+        201);
   }
   void OpenAi(const std::string& ns) {
     Secret(ns, "openai-key");
@@ -47,9 +47,9 @@ struct World {
              R"({"provider":"openai","apiKeySecretRef":{"name":"openai-key","key":"api-key"}})");
   }
   void Agent(const std::string& ns, const std::string& name, const std::string& spec) {
-    ApiResponse r = s.Admin("PUT", kNs + ns + "/agents/" + name,
-                            R"({"kind":"Agent","metadata":{"name":")" + name + R"("},"spec":)" +
-                                spec + "}");
+    ApiResponse r =
+        s.Admin("PUT", kNs + ns + "/agents/" + name,
+                R"({"kind":"Agent","metadata":{"name":")" + name + R"("},"spec":)" + spec + "}");
     INFO(r.body);
     REQUIRE((r.status == 200 || r.status == 201));
   }
@@ -84,7 +84,8 @@ struct World {
 TEST_CASE("controller renders a gateway configuration the gateway accepts, with the agent") {
   World w;
   w.OpenAi("a");
-  w.Agent("a", "x", R"({"models":["openai/gpt-4o"],"tools":[{"type":"bash"},{"type":"web_search"}]})");
+  w.Agent("a", "x",
+          R"({"models":["openai/gpt-4o"],"tools":[{"type":"bash"},{"type":"web_search"}]})");
   w.Reconcile();
   config::Config c = w.Parsed();
   REQUIRE(c.agents.contains("a/x"));
@@ -143,8 +144,9 @@ TEST_CASE("controller marks an agent with a missing ModelProvider not ready, the
   CHECK_FALSE(w.Parsed().agents.contains("a/x"));
 
   w.Secret("a", "anthropic-key");
-  w.Provider("a", "anthropic",
-             R"({"provider":"anthropic","apiKeySecretRef":{"name":"anthropic-key","key":"api-key"}})");
+  w.Provider(
+      "a", "anthropic",
+      R"({"provider":"anthropic","apiKeySecretRef":{"name":"anthropic-key","key":"api-key"}})");
   w.Reconcile();
   st = World::Status(w.Get("Agent", "a", "x"));
   INFO(json::serialize(st));
@@ -262,8 +264,9 @@ TEST_CASE("controller never lets an agent use another namespace's ModelProvider"
 TEST_CASE("controller never resolves apiKeySecretRef into another namespace") {
   World w;
   w.Secret("b", "openai-key");
-  w.Provider("a", "openai",
-             R"({"provider":"openai","apiKeySecretRef":{"name":"openai-key","key":"api-key","namespace":"b"}})");
+  w.Provider(
+      "a", "openai",
+      R"({"provider":"openai","apiKeySecretRef":{"name":"openai-key","key":"api-key","namespace":"b"}})");
   w.Agent("a", "x", R"({"models":["openai/gpt-4o"]})");
   w.Reconcile();
   CHECK(World::Status(w.Get("ModelProvider", "a", "openai")).at("ready") == false);
@@ -312,14 +315,17 @@ namespace {
 
 using testing::kNs;
 
-TEST_CASE("controller renders one Secret for several resources that share it and every namespace still updates") {
+TEST_CASE(
+    "controller renders one Secret for several resources that share it and every namespace still "
+    "updates") {
   World w;
   w.Secret("a", "k");
   w.Provider("a", "p1", R"({"provider":"openai","apiKeySecretRef":{"name":"k"}})");
   w.Provider("a", "p2", R"({"provider":"openai","apiKeySecretRef":{"name":"k"}})");
-  w.s.MustAdmin("PUT", kNs + "a/guardbindings/g",
-                R"({"kind":"GuardBinding","metadata":{"name":"g"},"spec":{"classifier":{"type":"http","url":"http://127.0.0.1:9/classify","apiKeySecretRef":{"name":"k"}},"threshold":0.8,"enforcement":"audit"}})",
-                201);
+  w.s.MustAdmin(
+      "PUT", kNs + "a/guardbindings/g",
+      R"({"kind":"GuardBinding","metadata":{"name":"g"},"spec":{"classifier":{"type":"http","url":"http://127.0.0.1:9/classify","apiKeySecretRef":{"name":"k"}},"threshold":0.8,"enforcement":"audit"}})",
+      201);
   w.Agent("a", "x", R"({"models":["p1/gpt-4o","p2/gpt-4o"],"guards":[{"binding":"g"}]})");
   w.OpenAi("b");
   w.Agent("b", "later", R"({"models":["openai/gpt-4o"]})");
@@ -332,11 +338,13 @@ TEST_CASE("controller renders one Secret for several resources that share it and
   CHECK(World::Status(w.Get("Agent", "a", "x")).at("ready") == true);
 }
 
-TEST_CASE("controller honours apiKeyEnv only on resources admin tokens wrote in namespace default") {
+TEST_CASE(
+    "controller honours apiKeyEnv only on resources admin tokens wrote in namespace default") {
   World w;
   const std::string tenant = w.s.Mint("default");
-  ApiResponse r = w.s.Call("PUT", kNs + "default/modelproviders/evil", tenant,
-                           R"({"kind":"ModelProvider","metadata":{"name":"evil"},"spec":{"provider":"openai","baseURL":"http://127.0.0.1:9/v1","apiKeyEnv":"HOME"}})");
+  ApiResponse r = w.s.Call(
+      "PUT", kNs + "default/modelproviders/evil", tenant,
+      R"({"kind":"ModelProvider","metadata":{"name":"evil"},"spec":{"provider":"openai","baseURL":"http://127.0.0.1:9/v1","apiKeyEnv":"HOME"}})");
   REQUIRE(r.status == 201);
   w.Provider("default", "ops", R"({"provider":"openai","apiKeyEnv":"HOME"})");
   w.Reconcile();
@@ -348,8 +356,9 @@ TEST_CASE("controller honours apiKeyEnv only on resources admin tokens wrote in 
   CHECK(text.find(R"("name":"evil")") == std::string::npos);
   CHECK(text.find(R"("name":"ops")") != std::string::npos);
   // A tenant that rewrites the admin's provider takes apiKeyEnv away from it.
-  r = w.s.Call("PUT", kNs + "default/modelproviders/ops", tenant,
-               R"({"kind":"ModelProvider","metadata":{"name":"ops"},"spec":{"provider":"openai","baseURL":"http://127.0.0.1:9/v1","apiKeyEnv":"HOME"}})");
+  r = w.s.Call(
+      "PUT", kNs + "default/modelproviders/ops", tenant,
+      R"({"kind":"ModelProvider","metadata":{"name":"ops"},"spec":{"provider":"openai","baseURL":"http://127.0.0.1:9/v1","apiKeyEnv":"HOME"}})");
   REQUIRE(r.status == 200);
   w.Reconcile();
   CHECK(World::Status(w.Get("ModelProvider", "default", "ops")).at("ready") == false);
@@ -359,8 +368,10 @@ TEST_CASE("api refuses ownerReferences to objects of another namespace") {
   World w;
   w.Secret("b", "k");
   const std::string uid = w.Get("Secret", "b", "k").uid();
-  ApiResponse r = w.s.Call("POST", kNs + "a/skills", w.s.scoped,
-                           R"({"kind":"Skill","metadata":{"name":"owned","ownerReferences":[{"kind":"Secret","name":"k","uid":")" + uid + R"("}]},"spec":{}})");
+  ApiResponse r = w.s.Call(
+      "POST", kNs + "a/skills", w.s.scoped,
+      R"({"kind":"Skill","metadata":{"name":"owned","ownerReferences":[{"kind":"Secret","name":"k","uid":")" +
+          uid + R"("}]},"spec":{}})");
   INFO(r.body);
   CHECK(r.status == 422);
   CHECK(testing::ErrorField(r.body, "field") == "metadata.ownerReferences[0]");

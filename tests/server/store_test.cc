@@ -16,8 +16,8 @@ using testing::OpenStoreIn;
 using testing::TempDir;
 namespace json = boost::json;
 
-Resource Agent(const std::string& ns, const std::string& name, json::object spec = {
-                   {"models", json::array{"openai/gpt-4o"}}}) {
+Resource Agent(const std::string& ns, const std::string& name,
+               json::object spec = {{"models", json::array{"openai/gpt-4o"}}}) {
   Resource r;
   r.kind = "Agent";
   r.ns = ns;
@@ -41,9 +41,8 @@ Resource OwnedBy(const std::string& kind, const std::string& ns, const std::stri
                {{"name", name},
                 {"namespace", ns},
                 {"ownerReferences",
-                 json::array{json::object{{"kind", owner.kind},
-                                          {"name", owner.name},
-                                          {"uid", owner.uid()}}}}}},
+                 json::array{json::object{
+                     {"kind", owner.kind}, {"name", owner.name}, {"uid", owner.uid()}}}}}},
               {"spec", {{"agent", owner.name}}}};
   return r;
 }
@@ -250,9 +249,8 @@ TEST_CASE("store WaitForChange returns when another thread writes") {
   auto store = OpenStoreIn(dir);
   const int64_t seen = store->Version();
   const auto start = std::chrono::steady_clock::now();
-  auto waiter = std::async(std::launch::async, [&] {
-    return store->WaitForChange(seen, std::chrono::seconds(20));
-  });
+  auto waiter = std::async(std::launch::async,
+                           [&] { return store->WaitForChange(seen, std::chrono::seconds(20)); });
   auto created = store->Create(Agent("a", "x"));
   REQUIRE(created.ok());
   const int64_t got = waiter.get();
@@ -268,11 +266,13 @@ TEST_CASE("store WaitForChange returns when another thread writes") {
 TEST_CASE("store keeps gateway identities and drops the plaintext of a revoked one") {
   TempDir dir;
   auto store = OpenStoreIn(dir);
-  REQUIRE(store->AddIdentity({"aaaaaaaaaaaa", "a", "x", "uid-x", "agent", "pai_aaaaaaaaaaaa_s1",
-                              "2026-01-01T00:00:00Z", ""})
+  REQUIRE(store
+              ->AddIdentity({"aaaaaaaaaaaa", "a", "x", "uid-x", "agent", "pai_aaaaaaaaaaaa_s1",
+                             "2026-01-01T00:00:00Z", ""})
               .ok());
-  REQUIRE(store->AddIdentity({"bbbbbbbbbbbb", "a", "x", "uid-x", "external", "",
-                              "2026-01-02T00:00:00Z", ""})
+  REQUIRE(store
+              ->AddIdentity(
+                  {"bbbbbbbbbbbb", "a", "x", "uid-x", "external", "", "2026-01-02T00:00:00Z", ""})
               .ok());
   auto ids = store->Identities();
   REQUIRE(ids.ok());
@@ -307,8 +307,9 @@ TEST_CASE("store data survives closing and reopening the file") {
     secret.object = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "s"}}}};
     secret.private_data = R"({"data":{"k":"dg=="}})";
     REQUIRE(store->Create(secret).ok());
-    REQUIRE(store->AddIdentity({"aaaaaaaaaaaa", "a", "x", created->uid(), "agent", "tok",
-                                "2026-01-01T00:00:00Z", ""})
+    REQUIRE(store
+                ->AddIdentity({"aaaaaaaaaaaa", "a", "x", created->uid(), "agent", "tok",
+                               "2026-01-01T00:00:00Z", ""})
                 .ok());
     uid = created->uid();
     version = store->Version();
@@ -340,8 +341,8 @@ TEST_CASE("access token has the documented format and authenticates with its nam
   auto m = access.Create("team-a", "ci", "");
   REQUIRE(m.ok());
   std::smatch match;
-  REQUIRE(std::regex_match(m->token, match,
-                           std::regex("pai_at_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")));
+  REQUIRE(
+      std::regex_match(m->token, match, std::regex("pai_at_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")));
   CHECK(m->resource.name == "tok-" + match[1].str());
   auto caller = access.Authenticate(m->token);
   REQUIRE(caller.ok());
@@ -368,7 +369,8 @@ TEST_CASE("access token with a wrong secret is Unauthenticated") {
   std::string wrong = m->token;
   wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
   CHECK(absl::IsUnauthenticated(access.Authenticate(wrong).status()));
-  CHECK(absl::IsUnauthenticated(access.Authenticate("pai_at_000000000000_" + std::string(43, 'A')).status()));
+  CHECK(absl::IsUnauthenticated(
+      access.Authenticate("pai_at_000000000000_" + std::string(43, 'A')).status()));
   CHECK(absl::IsUnauthenticated(access.Authenticate("garbage").status()));
   CHECK(absl::IsUnauthenticated(access.Authenticate("").status()));
 }

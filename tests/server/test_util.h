@@ -5,15 +5,14 @@
 
 #include <stdlib.h>
 
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <catch2/catch.hpp>
 
 #include "server/access.h"
 #include "server/api.h"
@@ -77,7 +76,8 @@ inline std::string ReadFile(const std::string& path) {
 // Count(): non-overlapping occurrences of `needle` in `hay`.
 inline size_t Count(const std::string& hay, const std::string& needle) {
   size_t n = 0;
-  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + needle.size())) {
+  for (size_t p = hay.find(needle); p != std::string::npos;
+       p = hay.find(needle, p + needle.size())) {
     ++n;
   }
   return n;

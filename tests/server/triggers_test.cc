@@ -1,17 +1,17 @@
 // Triggers and session timing with an injected clock: cron ticks (UTC), no-overlap skipping,
 // the schedule's run history, webhook CIDRs and Linear signatures, idle timeouts and TTLs.
+#include "server/triggers.h"
+
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include <set>
 
-#include <openssl/hmac.h>
-
 #include "absl/strings/escaping.h"
 #include "server/clock.h"
 #include "server/runtime.h"
 #include "server/sessions.h"
-#include "server/triggers.h"
 #include "test_util.h"
 
 namespace pai::server {
@@ -90,11 +90,12 @@ struct World {
     return o;
   }
   void Apply(const std::string& name, const std::string& spec) {
-    (void)s.Admin("PUT", kNs + "default/modelproviders/mock",
-                  R"({"kind":"ModelProvider","metadata":{"name":"mock"},"spec":{"provider":"mock"}})");
-    ApiResponse r = s.Admin("PUT", kNs + "default/agents/" + name,
-                            R"({"kind":"Agent","metadata":{"name":")" + name + R"("},"spec":)" +
-                                spec + "}");
+    (void)s.Admin(
+        "PUT", kNs + "default/modelproviders/mock",
+        R"({"kind":"ModelProvider","metadata":{"name":"mock"},"spec":{"provider":"mock"}})");
+    ApiResponse r =
+        s.Admin("PUT", kNs + "default/agents/" + name,
+                R"({"kind":"Agent","metadata":{"name":")" + name + R"("},"spec":)" + spec + "}");
     INFO(r.body);
     REQUIRE((r.status == 200 || r.status == 201));
   }
@@ -134,7 +135,8 @@ TEST_CASE("a schedule starts one run per tick and skips a tick while its run is 
   w.Reconcile();
   auto runs = w.Runs("nightly");
   REQUIRE(runs.size() == before + 1);
-  const json::object& labels = runs.back().object.at("metadata").as_object().at("labels").as_object();
+  const json::object& labels =
+      runs.back().object.at("metadata").as_object().at("labels").as_object();
   CHECK(labels.at(kTriggerLabel).as_string() == "schedule");
   // The run is still active (nothing runs it here): the next tick is skipped and recorded.
   w.clock.Advance(absl::Minutes(5));
@@ -147,7 +149,8 @@ TEST_CASE("a schedule starts one run per tick and skips a tick while its run is 
   CHECK(st.contains("nextScheduleTime"));
 }
 
-TEST_CASE("a schedule keeps its last 3 Complete runs and removes older ones a day after they finished") {
+TEST_CASE(
+    "a schedule keeps its last 3 Complete runs and removes older ones a day after they finished") {
   Utc();
   World w;
   w.Apply("daily", R"({"models":["mock/gpt-4o-mini"],"triggers":[{"schedule":"0 3 * * *"}]})");
@@ -157,7 +160,8 @@ TEST_CASE("a schedule keeps its last 3 Complete runs and removes older ones a da
   const std::string done = Rfc3339(w.clock.Now() - absl::Hours(25));
   for (int i = 1; i <= 5; ++i) {
     const std::string name = "daily-run-" + std::to_string(i);
-    auto created = w.s.store->Create(NewSession(*agent, name, json::object{{"task", "t"}}, "schedule"));
+    auto created =
+        w.s.store->Create(NewSession(*agent, name, json::object{{"task", "t"}}, "schedule"));
     REQUIRE(created.ok());
     const std::string phase = i == 1 ? "Error" : "Complete";
     REQUIRE(w.s.store
@@ -199,9 +203,11 @@ TEST_CASE("webhooks: a URL per Agent, CIDRs and the Linear signature are enforce
 
   CHECK(HandleWebhook(*w.s.store, events, w.runtime, {"wrong", "10.0.0.1", good, body}).status ==
         404);
-  WebhookResult r = HandleWebhook(*w.s.store, events, w.runtime, {token, "192.168.1.1", good, body});
+  WebhookResult r =
+      HandleWebhook(*w.s.store, events, w.runtime, {token, "192.168.1.1", good, body});
   CHECK(r.status == 403);
-  r = HandleWebhook(*w.s.store, events, w.runtime, {token, "10.0.0.1", "00" + good.substr(2), body});
+  r = HandleWebhook(*w.s.store, events, w.runtime,
+                    {token, "10.0.0.1", "00" + good.substr(2), body});
   CHECK(r.status == 403);
   CHECK(w.Runs("hooked").empty());
   r = HandleWebhook(*w.s.store, events, w.runtime, {token, "10.0.0.1", good, body});
@@ -240,7 +246,8 @@ TEST_CASE("idle timeouts and TTLs resolve Session, then Agent, then the defaults
   CHECK(TtlAfterFinished(s, agent, "Complete") == 0);  // 0 keeps it forever
 }
 
-TEST_CASE("the session configuration resolves tools: all built-ins, a listed subset, enabled false") {
+TEST_CASE(
+    "the session configuration resolves tools: all built-ins, a listed subset, enabled false") {
   Resource s;
   s.ns = "default";
   s.name = "run";
@@ -257,13 +264,17 @@ TEST_CASE("the session configuration resolves tools: all built-ins, a listed sub
   CHECK(cfg.at("task").as_string() == "do it");
   CHECK(cfg.at("system").as_string() == "be brief");
   cfg = SessionConfig(
-      s, testing::Parse(R"({"tools":[{"type":"bash"},{"type":"read"},{"type":"custom","name":"approve",)"
-               R"("inputSchema":{"type":"object"}}]})").as_object(),
+      s,
+      testing::Parse(
+          R"({"tools":[{"type":"bash"},{"type":"read"},{"type":"custom","name":"approve",)"
+          R"("inputSchema":{"type":"object"}}]})")
+          .as_object(),
       "task");
   CHECK(names(cfg) == std::vector<std::string>{"bash", "read", "approve"});
   CHECK(cfg.at("mode").as_string() == "task");
-  cfg = SessionConfig(s, testing::Parse(R"({"tools":[{"type":"web_fetch","enabled":false}]})").as_object(),
-                      "interactive");
+  cfg = SessionConfig(
+      s, testing::Parse(R"({"tools":[{"type":"web_fetch","enabled":false}]})").as_object(),
+      "interactive");
   auto n = names(cfg);
   CHECK(std::find(n.begin(), n.end(), "web_fetch") == n.end());
   CHECK(n.size() == BuiltinTools().size() - 1);

@@ -1,12 +1,10 @@
 #include "tokenizer/tokenizer.h"
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <boost/json.hpp>
 
 #include "tokenizer/internal/bpe.h"
 

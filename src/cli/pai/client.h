@@ -22,9 +22,9 @@
 namespace pai::cli {
 
 struct Response {
-  long status = 0;           // HTTP status
-  boost::json::value body;   // parsed JSON; null when the body was empty
-  std::string raw;           // the body as received
+  long status = 0;          // HTTP status
+  boost::json::value body;  // parsed JSON; null when the body was empty
+  std::string raw;          // the body as received
 };
 
 class Client {

@@ -38,8 +38,8 @@ absl::Status Login(const std::string& url_arg, std::string token, const std::str
   cfg->current_context = name;
   if (auto s = SaveConfig(path, *cfg); !s.ok()) return s;
   std::cout << "Logged in to " << *url << " as "
-            << (ns == "*" ? std::string("admin (namespace *)") : "namespace " + ns)
-            << " (context " << name << ")\n";
+            << (ns == "*" ? std::string("admin (namespace *)") : "namespace " + ns) << " (context "
+            << name << ")\n";
   return absl::OkStatus();
 }
 
@@ -71,7 +71,8 @@ absl::Status ContextUse(const std::string& name) {
   const std::string path = ConfigPath();
   auto cfg = LoadConfig(path);
   if (!cfg.ok()) return cfg.status();
-  if (!cfg->contexts.contains(name)) return absl::NotFoundError("context \"" + name + "\" not found");
+  if (!cfg->contexts.contains(name))
+    return absl::NotFoundError("context \"" + name + "\" not found");
   cfg->current_context = name;
   if (auto s = SaveConfig(path, *cfg); !s.ok()) return s;
   std::cout << "Switched to context " << name << "\n";
@@ -103,7 +104,8 @@ absl::Status ConfigGet(const std::string& key) {
   auto cfg = LoadConfig(ConfigPath());
   if (!cfg.ok()) return cfg.status();
   auto it = cfg->settings.find(key);
-  if (it == cfg->settings.end()) return absl::NotFoundError("config key \"" + key + "\" is not set");
+  if (it == cfg->settings.end())
+    return absl::NotFoundError("config key \"" + key + "\" is not set");
   std::cout << it->second << "\n";
   return absl::OkStatus();
 }
@@ -132,7 +134,8 @@ absl::Status UnsetEnv(const Globals& g, const std::string& key) {
   auto conn = Connect(g);
   if (!conn.ok()) return conn.status();
   auto r = conn->client->Call("DELETE", EnvPath(key));
-  if (absl::IsNotFound(r.status())) return absl::NotFoundError("env variable " + key + " is not set");
+  if (absl::IsNotFound(r.status()))
+    return absl::NotFoundError("env variable " + key + " is not set");
   if (!r.ok()) return r.status();
   std::cout << key << " unset\n";
   return absl::OkStatus();
@@ -156,8 +159,9 @@ void RegisterAuthCommands(CLI::App& app, Cli& cli) {
     auto url = std::make_shared<std::string>();
     auto token = std::make_shared<std::string>();
     auto context = std::make_shared<std::string>();
-    sub->add_option("url", *url, "Server URL; without a scheme: https:// for host names "
-                                 "(localhost too), http:// for raw IPs")
+    sub->add_option("url", *url,
+                    "Server URL; without a scheme: https:// for host names "
+                    "(localhost too), http:// for raw IPs")
         ->required();
     sub->add_option("--token", *token, "Access token (prompted when omitted)");
     sub->add_option("--context", *context, "Context name (default <namespace>@<host label>)");
@@ -207,9 +211,8 @@ void RegisterAuthCommands(CLI::App& app, Cli& cli) {
     });
     auto* unset_env = config->add_subcommand("unset-env", "Unset a user env variable");
     unset_env->add_option("key", *key)->required();
-    unset_env->callback([&cli, key] {
-      cli.action = [&cli, key] { return UnsetEnv(cli.globals, *key); };
-    });
+    unset_env->callback(
+        [&cli, key] { cli.action = [&cli, key] { return UnsetEnv(cli.globals, *key); }; });
     config->add_subcommand("list-env", "List user env variables")->callback([&cli] {
       cli.action = [&cli] { return ListEnv(cli.globals); };
     });

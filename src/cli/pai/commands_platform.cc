@@ -15,7 +15,8 @@ namespace {
 
 std::vector<json::value> Items(const json::value& list) {
   const json::value* items = At(list, {"items"});
-  if (items != nullptr && items->is_array()) return {items->get_array().begin(), items->get_array().end()};
+  if (items != nullptr && items->is_array())
+    return {items->get_array().begin(), items->get_array().end()};
   if (list.is_array()) return {list.get_array().begin(), list.get_array().end()};
   return {};
 }
@@ -171,7 +172,8 @@ absl::Status GatewayTokenCreate(const Globals& g, const std::string& agent) {
   return absl::OkStatus();
 }
 
-absl::Status GatewayTokenList(const Globals& g, const std::string& agent, const std::string& output) {
+absl::Status GatewayTokenList(const Globals& g, const std::string& agent,
+                              const std::string& output) {
   auto conn = Connect(g);
   if (!conn.ok()) return conn.status();
   auto list = conn->client->Get(AgentPath(*conn, agent) + "/gatewaytokens");
@@ -198,7 +200,8 @@ absl::Status GatewayTokenList(const Globals& g, const std::string& agent, const 
 absl::Status GatewayTokenRevoke(const Globals& g, const std::string& agent, const std::string& id) {
   auto conn = Connect(g);
   if (!conn.ok()) return conn.status();
-  auto r = conn->client->Call("DELETE", AgentPath(*conn, agent) + "/gatewaytokens/" + PercentEncode(id));
+  auto r =
+      conn->client->Call("DELETE", AgentPath(*conn, agent) + "/gatewaytokens/" + PercentEncode(id));
   if (!r.ok()) return NotFoundAs(r.status(), "gateway token", id);
   std::cout << "gateway-token/" << id << " revoked\n";
   return absl::OkStatus();
@@ -250,9 +253,8 @@ void RegisterPlatformCommands(CLI::App& app, Cli& cli) {
     auto* list = eval->add_subcommand("list", "Table of evals");
     list->alias("ls");
     AddOutputOption(list, output.get());
-    list->callback([&cli, output] {
-      cli.action = [&cli, output] { return EvalList(cli.globals, *output); };
-    });
+    list->callback(
+        [&cli, output] { cli.action = [&cli, output] { return EvalList(cli.globals, *output); }; });
     auto* get = eval->add_subcommand("get", "One eval's status with its fixture results");
     get->alias("describe");
     get->alias("show");
@@ -275,7 +277,8 @@ void RegisterPlatformCommands(CLI::App& app, Cli& cli) {
   }
   {
     auto a = std::make_shared<AuditArgs>();
-    auto* audit = app.add_subcommand("audit", "An agent's gateway audit records; --verify the chain");
+    auto* audit =
+        app.add_subcommand("audit", "An agent's gateway audit records; --verify the chain");
     audit->add_option("name", a->agent, "Agent name");
     audit->add_flag("--verify", a->verify, "Verify the platform-wide gateway chain");
     audit->add_option("--limit", a->limit, "Newest N records (default 50)")
@@ -351,16 +354,14 @@ void RegisterPlatformCommands(CLI::App& app, Cli& cli) {
   // The verbs of the seeds that are not built yet: flags as documented, one-line refusal.
   // (run, chat, logs, exec and cp: commands_sessions.cc.)
   auto none = [](CLI::App*) {};
-  AddRuntimeVerb(app, cli, "claude", "Claude Code session inside a running agent",
-                 none);
+  AddRuntimeVerb(app, cli, "claude", "Claude Code session inside a running agent", none);
   AddRuntimeVerb(app, cli, "relay", "Bridge a local Chrome to a browser-relay agent",
                  [](CLI::App* s) {
-                                  s->add_option("--token");
+                   s->add_option("--token");
                    s->add_option("--chrome-port");
                  });
-  AddRuntimeVerb(app, cli, "scaling", "Autoscaling status of an agent", [](CLI::App* s) {
-    s->add_flag("-w,--watch");
-  });
+  AddRuntimeVerb(app, cli, "scaling", "Autoscaling status of an agent",
+                 [](CLI::App* s) { s->add_flag("-w,--watch"); });
 }
 
 }  // namespace pai::cli

@@ -55,7 +55,8 @@ absl::StatusOr<std::vector<json::value>> ParseManifest(const std::string& path) 
   if (!text.ok()) return text.status();
   const std::string label = path == "-" ? "(stdin)" : path;
   auto docs = resource::YamlToJson(*text);
-  if (!docs.ok()) return absl::InvalidArgumentError(label + ": " + std::string(docs.status().message()));
+  if (!docs.ok())
+    return absl::InvalidArgumentError(label + ": " + std::string(docs.status().message()));
   if (docs->empty()) return absl::InvalidArgumentError(label + ": no documents");
   return std::move(*docs);
 }
@@ -70,11 +71,12 @@ absl::StatusOr<Doc> Prepare(const json::value& v, const std::string& default_ns,
   const std::string kind = StrAt(v, {"kind"});
   if (kind.empty()) return absl::InvalidArgumentError(where + ": kind: required");
   d.info = resource::FindKind(kind);
-  if (d.info == nullptr) return absl::InvalidArgumentError(where + ": unknown kind \"" + kind + "\"");
+  if (d.info == nullptr)
+    return absl::InvalidArgumentError(where + ": unknown kind \"" + kind + "\"");
   if (d.info->kind == "PaiAccessToken") {
-    return absl::InvalidArgumentError(
-        where + ": PaiAccessToken documents are not applied from manifests "
-                "(use pai admin token create)");
+    return absl::InvalidArgumentError(where +
+                                      ": PaiAccessToken documents are not applied from manifests "
+                                      "(use pai admin token create)");
   }
   d.display = DisplayKind(d.info->kind);
   json::value& meta = d.obj["metadata"];
@@ -174,7 +176,8 @@ absl::Status Apply(const Globals& g, const std::string& file, const std::string&
     auto d = Prepare((*values)[i], conn->ns, i, file);
     if (!d.ok()) return d.status();
     if (!name.empty()) SetName(*d, name);
-    if (d->name.empty()) return absl::InvalidArgumentError(d->display + ": metadata.name: required");
+    if (d->name.empty())
+      return absl::InvalidArgumentError(d->display + ": metadata.name: required");
     docs.push_back(std::move(*d));
   }
   std::vector<json::value> results;
@@ -209,8 +212,8 @@ json::object Metadata(const std::string& name, const std::string& ns) {
 // CreateTyped(): POSTs a `kind` named `name` whose other top-level members are `body`
 // (spec, or a Secret's stringData), and prints "<label>/<name> created".
 absl::Status CreateTyped(Conn& conn, std::string_view api_version, std::string_view kind,
-                         const std::string& plural, std::string_view label,
-                         const std::string& name, json::object body) {
+                         const std::string& plural, std::string_view label, const std::string& name,
+                         json::object body) {
   body["apiVersion"] = api_version;
   body["kind"] = kind;
   body["metadata"] = Metadata(name, conn.ns);
@@ -246,12 +249,14 @@ absl::Status CreateModelProvider(const Globals& g, const ModelProviderArgs& a) {
                    {"spec", std::move(spec)}};
   auto info = LookupType("modelproviders");
   if (!info.ok()) return info.status();
-  auto created = conn->client->Call("POST", CollectionPath(**info, conn->ns), json::value(std::move(doc)));
+  auto created =
+      conn->client->Call("POST", CollectionPath(**info, conn->ns), json::value(std::move(doc)));
   if (!created.ok()) return created.status();
   json::object meta = Metadata(secret, conn->ns);
   const json::value* uid = nullptr;
   if (created->body.is_object()) {
-    if (const json::value* m = created->body.as_object().if_contains("metadata"); m && m->is_object()) {
+    if (const json::value* m = created->body.as_object().if_contains("metadata");
+        m && m->is_object()) {
       uid = m->as_object().if_contains("uid");
     }
   }
@@ -321,8 +326,8 @@ absl::StatusOr<json::array> SkillFiles(const std::string& dir) {
     return absl::InvalidArgumentError("--from-dir " + dir + ": not a directory");
   }
   std::vector<std::pair<std::string, fs::path>> files;
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const fs::path p = it->path();
     const std::string rel = p.lexically_relative(root).generic_string();
     if (it->is_symlink()) {
@@ -380,15 +385,16 @@ struct GetArgs {
 
 std::vector<json::value> Items(const json::value& list) {
   const json::value* items = At(list, {"items"});
-  if (items != nullptr && items->is_array()) return {items->get_array().begin(), items->get_array().end()};
+  if (items != nullptr && items->is_array())
+    return {items->get_array().begin(), items->get_array().end()};
   if (list.is_array()) return {list.get_array().begin(), list.get_array().end()};
   return {};
 }
 
 absl::Status GetMetrics(Conn& conn, const GetArgs& a) {
-  const std::string path = a.all_namespaces
-                               ? std::string("/apis/pai.io/v1/metrics")
-                               : "/apis/pai.io/v1/namespaces/" + PercentEncode(conn.ns) + "/metrics";
+  const std::string path =
+      a.all_namespaces ? std::string("/apis/pai.io/v1/metrics")
+                       : "/apis/pai.io/v1/namespaces/" + PercentEncode(conn.ns) + "/metrics";
   auto m = conn.client->Get(path);
   if (!m.ok()) return m.status();
   if (!a.output.empty()) {
@@ -455,7 +461,7 @@ absl::Status Get(const Globals& g, const GetArgs& a) {
   json::value answer;
   std::vector<json::value> items;
   std::vector<json::value> session_rows;  // agents: the Sessions shown as task rows
-  std::vector<json::value> definitions;  // agents: all of them, before --type
+  std::vector<json::value> definitions;   // agents: all of them, before --type
   if (!a.name.empty()) {
     auto one = conn->client->Get(ItemPath(k, conn->ns, a.name));
     if (!one.ok() && absl::IsNotFound(one.status()) && k.kind == "Agent") {
@@ -477,7 +483,8 @@ absl::Status Get(const Globals& g, const GetArgs& a) {
     std::string path = a.all_namespaces ? ResourcePath("", k.plural) : CollectionPath(k, conn->ns);
     std::string query;
     if (!a.agent.empty()) query += "agent=" + PercentEncode(a.agent);
-    if (!a.phase.empty()) query += (query.empty() ? "" : "&") + std::string("phase=") + PercentEncode(a.phase);
+    if (!a.phase.empty())
+      query += (query.empty() ? "" : "&") + std::string("phase=") + PercentEncode(a.phase);
     if (!query.empty()) path += "?" + query;
     auto list = conn->client->Get(path);
     if (!list.ok()) return list.status();
@@ -486,7 +493,8 @@ absl::Status Get(const Globals& g, const GetArgs& a) {
     definitions = items;
     if (!a.agent_type.empty()) {
       std::erase_if(items, [&](const json::value& v) { return AgentType(v) != a.agent_type; });
-      if (answer.is_object()) answer.get_object()["items"] = json::array(items.begin(), items.end());
+      if (answer.is_object())
+        answer.get_object()["items"] = json::array(items.begin(), items.end());
     }
     if (k.kind == "Agent" && a.output.empty() && a.agent_type != "service") {
       session_rows = SessionsAsAgents(*conn, a.all_namespaces);
@@ -503,7 +511,8 @@ absl::Status Get(const Globals& g, const GetArgs& a) {
   }
   if (k.kind == "Agent") {
     // The Agents' Sessions need their Agents for the MODELS column (unfiltered by --type).
-    std::cout << AgentsTable(items, session_rows, NowSeconds(), a.all_namespaces, &definitions).Render();
+    std::cout
+        << AgentsTable(items, session_rows, NowSeconds(), a.all_namespaces, &definitions).Render();
     return absl::OkStatus();
   }
   std::cout << ResourceTable(k.kind, items, NowSeconds(), a.all_namespaces).Render();
@@ -553,9 +562,8 @@ void RegisterResourceCommands(CLI::App& app, Cli& cli) {
     mp_cmd->add_option("--api-key", mp->api_key, "API key (prompted when omitted)");
     mp_cmd->add_option("--max-tokens-day", mp->max_tokens_day, "Daily token cap");
     mp_cmd->add_option("--base-url", mp->base_url, "API base URL");
-    mp_cmd->callback([&cli, mp] {
-      cli.action = [&cli, mp] { return CreateModelProvider(cli.globals, *mp); };
-    });
+    mp_cmd->callback(
+        [&cli, mp] { cli.action = [&cli, mp] { return CreateModelProvider(cli.globals, *mp); }; });
 
     auto sname = std::make_shared<std::string>();
     auto literals = std::make_shared<std::vector<std::string>>();
@@ -590,7 +598,9 @@ void RegisterResourceCommands(CLI::App& app, Cli& cli) {
     skill->add_option("--from-dir", *dir, "Directory to upload (recursively)")->required();
     skill->add_option("-d,--description", *desc, "Description");
     skill->callback([&cli, kname, dir, desc] {
-      cli.action = [&cli, kname, dir, desc] { return CreateSkill(cli.globals, *kname, *dir, *desc); };
+      cli.action = [&cli, kname, dir, desc] {
+        return CreateSkill(cli.globals, *kname, *dir, *desc);
+      };
     });
   }
   {
@@ -603,9 +613,7 @@ void RegisterResourceCommands(CLI::App& app, Cli& cli) {
     apply->add_option("--name", *name, "Override the resource name (single document)");
     AddOutputOption(apply, output.get());
     apply->callback([&cli, file, name, output] {
-      cli.action = [&cli, file, name, output] {
-        return Apply(cli.globals, *file, *name, *output);
-      };
+      cli.action = [&cli, file, name, output] { return Apply(cli.globals, *file, *name, *output); };
     });
   }
   {

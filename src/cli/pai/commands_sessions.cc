@@ -171,8 +171,8 @@ absl::StatusOr<Followed> FollowEvents(Conn& conn, const std::string& name, int64
     }
     failures = progressed ? 0 : failures + 1;
     if (failures > 6) {
-      return absl::UnavailableError("event stream of session " + name + " lost: " +
-                                    std::string(last_error.message()));
+      return absl::UnavailableError("event stream of session " + name +
+                                    " lost: " + std::string(last_error.message()));
     }
     Pause(std::min(4000, 250 << std::min(failures, 4)));
     if (Interrupted()) return Followed{Outcome::kInterrupted, ""};
@@ -187,8 +187,8 @@ absl::StatusOr<int64_t> LastSequence(Conn& conn, const std::string& name) {
   // No lastSequence: page through (oldest first).
   int64_t last = 0;
   for (;;) {
-    auto page = conn.client->Get(SessionPath(conn, name) + "/events?after=" +
-                                 std::to_string(last) + "&limit=10000");
+    auto page = conn.client->Get(SessionPath(conn, name) + "/events?after=" + std::to_string(last) +
+                                 "&limit=10000");
     if (!page.ok()) return page.status();
     const json::value* items = At(*page, {"items"});
     if (items == nullptr || !items->is_array() || items->get_array().empty()) return last;
@@ -202,8 +202,8 @@ absl::StatusOr<int64_t> LastSequence(Conn& conn, const std::string& name) {
 
 void PrintStopped(const std::string& name) {
   std::cout << std::flush;
-  std::cerr << "\nStopped streaming; session " << name
-            << " keeps running (pai logs " << name << ", pai chat " << name << ").\n";
+  std::cerr << "\nStopped streaming; session " << name << " keeps running (pai logs " << name
+            << ", pai chat " << name << ").\n";
 }
 
 // --- run ---
@@ -220,8 +220,8 @@ absl::Status Run(const Globals& g, const RunArgs& a) {
   json::object spec;
   if (!a.task.empty()) spec["task"] = a.task;
   json::object body{{"metadata", json::object{{"name", a.name}}}, {"spec", std::move(spec)}};
-  auto created = conn->client->Call(
-      "POST", ResourcePath(conn->ns, "agents", a.agent) + "/sessions", json::value(std::move(body)));
+  auto created = conn->client->Call("POST", ResourcePath(conn->ns, "agents", a.agent) + "/sessions",
+                                    json::value(std::move(body)));
   if (!created.ok()) {
     if (absl::IsAlreadyExists(created.status())) {
       return absl::AlreadyExistsError("session \"" + a.name + "\" already exists (pai chat " +
@@ -297,8 +297,8 @@ absl::StatusOr<ChatTarget> ResolveChat(Conn& conn, const std::string& name) {
   auto me = conn.client->Get("/apis/pai.io/v1/whoami");
   if (!me.ok()) return me.status();
   const std::string caller = StrAt(*me, {"name"});
-  auto list = conn.client->Get(ResourcePath(conn.ns, "sessions") + "?agent=" +
-                               PercentEncode(name) + "&phase=Idle");
+  auto list = conn.client->Get(ResourcePath(conn.ns, "sessions") + "?agent=" + PercentEncode(name) +
+                               "&phase=Idle");
   if (!list.ok()) return list.status();
   const json::value* best = nullptr;
   int64_t best_time = 0;
@@ -307,9 +307,9 @@ absl::StatusOr<ChatTarget> ResolveChat(Conn& conn, const std::string& name) {
       if (StrAt(item, {"status", "phase"}) != "Idle") continue;
       if (StrAt(item, {"spec", "agent"}) != name) continue;
       const json::value* ann = At(item, {"metadata", "annotations"});
-      if (caller.empty() || ann == nullptr || StrAt(*ann, {"pai.io/created-by"}) != caller) continue;
-      const int64_t t =
-          ParseRfc3339(StrAt(item, {"metadata", "creationTimestamp"})).value_or(0);
+      if (caller.empty() || ann == nullptr || StrAt(*ann, {"pai.io/created-by"}) != caller)
+        continue;
+      const int64_t t = ParseRfc3339(StrAt(item, {"metadata", "creationTimestamp"})).value_or(0);
       if (best == nullptr || t >= best_time) {
         best = &item;
         best_time = t;
@@ -437,8 +437,8 @@ absl::Status Chat(const Globals& g, const std::string& name) {
     auto posted = conn->client->Call("POST", SessionPath(*conn, t.name) + "/events", body);
     if (!posted.ok()) {
       if (absl::IsAlreadyExists(posted.status())) {
-        return absl::FailedPreconditionError("session " + t.name + " has finished: " +
-                                             std::string(posted.status().message()));
+        return absl::FailedPreconditionError(
+            "session " + t.name + " has finished: " + std::string(posted.status().message()));
       }
       return posted.status();
     }
@@ -471,8 +471,8 @@ absl::Status Logs(const Globals& g, const std::string& name, int64_t tail, bool 
   if (!conn.ok()) return conn.status();
   auto base = ResolveWorkload(*conn, name);
   if (!base.ok()) return base.status();
-  const std::string path = *base + "/logs?tailLines=" + std::to_string(tail) +
-                           "&follow=" + (follow ? "true" : "false");
+  const std::string path =
+      *base + "/logs?tailLines=" + std::to_string(tail) + "&follow=" + (follow ? "true" : "false");
   CatchInterrupt();
   Client::StreamOptions options;
   options.accept = "text/plain";
@@ -558,15 +558,15 @@ absl::Status Copy(const Globals& g, const std::string& src, const std::string& d
   const std::string path = *base + "/files?path=" + PercentEncode(a.remote_path);
   if (a.direction == CpArgs::Direction::kUpload) {
     auto r = conn->client->CallBytes("PUT", path, upload, "application/octet-stream");
-    if (!r.ok()) return absl::Status(r.status().code(), "cp: " + remote + ": " +
-                                                            std::string(r.status().message()));
+    if (!r.ok())
+      return absl::Status(r.status().code(),
+                          "cp: " + remote + ": " + std::string(r.status().message()));
     return absl::OkStatus();
   }
   auto r = conn->client->CallBytes("GET", path, "", "", "application/octet-stream");
   if (!r.ok()) {
     if (absl::IsInvalidArgument(r.status())) {
-      return absl::InvalidArgumentError("cp: " + remote + ": " +
-                                        std::string(r.status().message()) +
+      return absl::InvalidArgumentError("cp: " + remote + ": " + std::string(r.status().message()) +
                                         " (pai cp copies single files)");
     }
     return absl::Status(r.status().code(),
@@ -603,7 +603,8 @@ void RegisterSessionCommands(CLI::App& app, Cli& cli) {
     auto* chat = app.add_subcommand("chat", "Interactive chat with a Session (or an Agent's)");
     chat->add_option("name", *name, "Session, or Agent (resumes your Idle Session of it)")
         ->required();
-    chat->callback([&cli, name] { cli.action = [&cli, name] { return Chat(cli.globals, *name); }; });
+    chat->callback(
+        [&cli, name] { cli.action = [&cli, name] { return Chat(cli.globals, *name); }; });
   }
   {
     auto name = std::make_shared<std::string>();

@@ -65,16 +65,18 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
     } else if (key == "contexts") {
       if (!v.is_object()) return Bad(path, "contexts: not an object");
       for (const auto& c : v.get_object()) {
-        if (!c.value().is_object()) return Bad(path, "contexts." + std::string(c.key()) + ": not an object");
+        if (!c.value().is_object())
+          return Bad(path, "contexts." + std::string(c.key()) + ": not an object");
         const auto& o = c.value().get_object();
-        cfg.contexts[std::string(c.key())] =
-            Context{StringMember(o, "server"), StringMember(o, "token"), StringMember(o, "namespace")};
+        cfg.contexts[std::string(c.key())] = Context{
+            StringMember(o, "server"), StringMember(o, "token"), StringMember(o, "namespace")};
       }
     } else if (key == "settings") {
       if (!v.is_object()) return Bad(path, "settings: not an object");
       for (const auto& s : v.get_object()) {
-        cfg.settings[std::string(s.key())] =
-            s.value().is_string() ? std::string(s.value().get_string()) : json::serialize(s.value());
+        cfg.settings[std::string(s.key())] = s.value().is_string()
+                                                 ? std::string(s.value().get_string())
+                                                 : json::serialize(s.value());
       }
     } else {
       cfg.extra[key] = v;
@@ -175,8 +177,8 @@ std::string HostFromAuthority(std::string_view rest, bool* bracketed) {
   if (!authority.empty() && authority[0] == '[') {
     *bracketed = true;
     const size_t close = authority.find(']');
-    return std::string(authority.substr(1, close == std::string_view::npos ? std::string_view::npos
-                                                                           : close - 1));
+    return std::string(
+        authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
   }
   // A bare IPv6 address (several colons) has no port.
   if (std::count(authority.begin(), authority.end(), ':') > 1) return std::string(authority);
@@ -216,8 +218,7 @@ absl::StatusOr<std::string> NormalizeServerUrl(std::string_view input) {
 
 std::string HostOf(std::string_view url) {
   const size_t scheme = url.find("://");
-  const std::string_view rest =
-      scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+  const std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
   bool bracketed = false;
   return HostFromAuthority(rest, &bracketed);
 }

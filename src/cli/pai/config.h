@@ -26,9 +26,9 @@
 namespace pai::cli {
 
 struct Context {
-  std::string server;     // "http://127.0.0.1:7070", no trailing slash
-  std::string token;      // the PaiAccessToken; never printed after login
-  std::string ns;         // the token's namespace, "*" for admin
+  std::string server;  // "http://127.0.0.1:7070", no trailing slash
+  std::string token;   // the PaiAccessToken; never printed after login
+  std::string ns;      // the token's namespace, "*" for admin
 };
 
 struct Config {

@@ -83,8 +83,8 @@ std::string ToolArgument(const json::value& e) {
   const json::value* input = At(e, {"input"});
   if (input == nullptr || input->is_null()) return "";
   if (input->is_string()) return std::string(input->get_string());
-  for (std::string_view key : {"command", "cmd", "file_path", "path", "pattern", "url", "query",
-                               "to", "file"}) {
+  for (std::string_view key :
+       {"command", "cmd", "file_path", "path", "pattern", "url", "query", "to", "file"}) {
     const json::value* v = At(*input, {key});
     if (v != nullptr && v->is_string()) return std::string(v->get_string());
   }
@@ -158,9 +158,10 @@ std::string RenderEvent(const json::value& event, Style style, Colors colors) {
     }
     if (lines.size() > kResultLines) {
       const size_t more = lines.size() - kResultLines;
-      out += Paint("  \u2026 (" + std::to_string(more) + (more == 1 ? " more line)" : " more lines)"),
-                   color, colors) +
-             "\n";
+      out +=
+          Paint("  \u2026 (" + std::to_string(more) + (more == 1 ? " more line)" : " more lines)"),
+                color, colors) +
+          "\n";
     }
     if (lines.empty() && IsError(event)) out += Paint("  (error)", color, colors) + "\n";
     return out;

@@ -50,10 +50,10 @@ std::optional<int64_t> SequenceOfId(const std::string& id);
 
 // TurnEnd: what an event means for a client waiting for the agent's turn.
 enum class TurnEnd {
-  kNone,        // keep streaming
-  kIdle,        // session.status_idle: the turn ended, the Session waits for a message
-  kComplete,    // session.status_terminated with phase Complete
-  kError,       // session.status_terminated with phase Error (or another phase)
+  kNone,      // keep streaming
+  kIdle,      // session.status_idle: the turn ended, the Session waits for a message
+  kComplete,  // session.status_terminated with phase Complete
+  kError,     // session.status_terminated with phase Error (or another phase)
 };
 TurnEnd TurnEndOf(const boost::json::value& event);
 

@@ -4,6 +4,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,8 +21,6 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -126,13 +125,19 @@ absl::Status RefusedUpgrade(const websocket::response_type& res) {
   if (!ec) message = StrAt(body, {"error", "message"});
   if (message.empty()) message = "exec refused: HTTP " + std::to_string(status);
   switch (status) {
-    case 401: return absl::UnauthenticatedError(message);
-    case 403: return absl::PermissionDeniedError(message);
-    case 404: return absl::NotFoundError(message);
-    case 409: return absl::FailedPreconditionError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::PermissionDeniedError(message);
+    case 404:
+      return absl::NotFoundError(message);
+    case 409:
+      return absl::FailedPreconditionError(message);
     case 400:
-    case 422: return absl::InvalidArgumentError(message);
-    default: return absl::UnavailableError(message);
+    case 422:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::UnavailableError(message);
   }
 }
 
@@ -256,8 +261,8 @@ net::awaitable<void> Pump(std::shared_ptr<Shared> sh, Ws& ws, const ExecRequest&
       if (sh->terminated) {
         sh->failure = absl::AbortedError("exec: terminated");
       } else if (ec != websocket::error::closed) {
-        sh->failure = absl::UnavailableError("exec: connection to " + where + " lost: " +
-                                             ec.message());
+        sh->failure =
+            absl::UnavailableError("exec: connection to " + where + " lost: " + ec.message());
       }
       break;
     }

@@ -14,8 +14,8 @@
 
 namespace pai::cli {
 
-enum class Tty { kNo, kYes };           // -it: raw local terminal, remote pty
-enum class SendStdin { kNo, kYes };     // pump our stdin to channel 0
+enum class Tty { kNo, kYes };        // -it: raw local terminal, remote pty
+enum class SendStdin { kNo, kYes };  // pump our stdin to channel 0
 
 struct ExecRequest {
   ServerUrl server;

@@ -2,7 +2,6 @@
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
 #include <cstdlib>
 
 #include "boost/json/parse.hpp"

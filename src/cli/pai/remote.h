@@ -65,8 +65,8 @@ ExecExit ExitFromStatus(std::string_view payload);
 // ServerUrl: the parts of a context's server URL that a WebSocket connection needs.
 struct ServerUrl {
   bool tls = false;
-  std::string host;  // without brackets for IPv6
-  std::string port;  // "80"/"443" when the URL has none
+  std::string host;         // without brackets for IPv6
+  std::string port;         // "80"/"443" when the URL has none
   std::string host_header;  // what the Host header carries ("h:port" as the URL wrote it)
   std::string base_path;    // a path prefix of the server URL ("" for none)
 };

@@ -79,9 +79,9 @@ std::string JoinStrings(const json::value* arr, std::string_view sep) {
   std::string out;
   if (arr == nullptr || !arr->is_array()) return out;
   for (const auto& e : arr->get_array()) {
-    std::string s = e.is_string() ? std::string(e.get_string())
-                    : e.is_object()  ? StrAt(e, {"name"})
-                                     : ScalarText(e);
+    std::string s = e.is_string()   ? std::string(e.get_string())
+                    : e.is_object() ? StrAt(e, {"name"})
+                                    : ScalarText(e);
     if (s.empty()) continue;
     if (!out.empty()) out += sep;
     out += s;
@@ -151,7 +151,8 @@ std::string ShortTime(const std::string& rfc3339) {
 }
 
 std::vector<std::string> Header(std::string_view kind) {
-  if (kind == "Agent") return {"NAME", "TYPE", "STATUS", "MODELS", "TOKENS/DAY", "URL / TASK", "AGE"};
+  if (kind == "Agent")
+    return {"NAME", "TYPE", "STATUS", "MODELS", "TOKENS/DAY", "URL / TASK", "AGE"};
   if (kind == "Session") return {"NAME", "AGENT-DEFINITION", "PHASE", "TOKENS", "TASK"};
   if (kind == "ModelProvider") return {"NAME", "PROVIDER", "READY", "MAX-TOKENS/DAY", "AGE"};
   if (kind == "Provider") return {"NAME", "PROVIDER", "SECRET", "REPOS", "AGE"};
@@ -224,16 +225,24 @@ std::vector<std::string> Row(std::string_view kind, const json::value& o, int64_
             OrNone(StrAt(o, {"spec", "enforcement"})), Age(o, now)};
   }
   if (kind == "Eval") {
-    return {name, OrNone(StrAt(o, {"spec", "targetAgent"})), ScoreText(o, {"status", "lastScore"}),
-            PassTotal(o), OrNone(StrAt(o, {"status", "lastResult"})), Age(o, now)};
+    return {name,
+            OrNone(StrAt(o, {"spec", "targetAgent"})),
+            ScoreText(o, {"status", "lastScore"}),
+            PassTotal(o),
+            OrNone(StrAt(o, {"status", "lastResult"})),
+            Age(o, now)};
   }
   if (kind == "PaiFile") {
     return {name, OrNone(Truncate(StrAt(o, {"spec", "description"}), 50)), Age(o, now)};
   }
   if (kind == "PaiAccessToken") {
     const std::string ns = StrAt(o, {"spec", "targetNamespace"});
-    return {name, OrNone(ns), OrNone(Truncate(StrAt(o, {"spec", "description"}), 40)),
-            OrNone(StrAt(o, {"spec", "expiresAt"})), TokenStatus(o, now), Age(o, now)};
+    return {name,
+            OrNone(ns),
+            OrNone(Truncate(StrAt(o, {"spec", "description"}), 40)),
+            OrNone(StrAt(o, {"spec", "expiresAt"})),
+            TokenStatus(o, now),
+            Age(o, now)};
   }
   return {name, Age(o, now)};
 }
@@ -347,8 +356,8 @@ std::string AuditDetail(const json::value& record) {
   }
   if (type == "BUDGET_EXCEEDED") {
     out = StrAt(d, {"limit"});
-    for (std::string_view key : {"limit_value", "limit_value_usd", "used", "used_usd", "requested",
-                                 "requested_usd"}) {
+    for (std::string_view key :
+         {"limit_value", "limit_value_usd", "used", "used_usd", "requested", "requested_usd"}) {
       if (const json::value* v = At(d, {key}); v != nullptr && !v->is_null()) {
         std::string text = v->is_double() ? Fixed(v->get_double(), 4) : ScalarText(*v);
         std::string label(key);
@@ -372,8 +381,8 @@ std::string AuditDetail(const json::value& record) {
     return out;
   }
   if (type == "GUARD.UNAVAILABLE") {
-    out = StrAt(d, {"binding"}) + " " + StrAt(d, {"classifier"}) + " failure_mode=" +
-          StrAt(d, {"failure_mode"});
+    out = StrAt(d, {"binding"}) + " " + StrAt(d, {"classifier"}) +
+          " failure_mode=" + StrAt(d, {"failure_mode"});
     if (const std::string err = StrAt(d, {"error"}); !err.empty()) out += " error=\"" + err + "\"";
     return out;
   }
@@ -387,7 +396,8 @@ std::string AuditTable(const json::array& records) {
   const size_t index_width =
       std::max<size_t>(3, std::to_string(records.empty() ? 0 : records.size() - 1).size());
   size_t event_width = 23;  // GUARD.VIOLATION_ENFORCE
-  for (const auto& r : records) event_width = std::max(event_width, DisplayWidth(StrAt(r, {"type"})));
+  for (const auto& r : records)
+    event_width = std::max(event_width, DisplayWidth(StrAt(r, {"type"})));
   auto line = [&](const std::string& idx, const std::string& ts, const std::string& ev,
                   const std::string& detail) {
     std::string out(index_width > idx.size() ? index_width - idx.size() : 0, ' ');
@@ -434,7 +444,8 @@ std::string Duration(const json::value& eval) {
   const json::value* v = At(eval, {"status", "runDuration"});
   if (v == nullptr || v->is_null()) return kNone;
   if (v->is_string()) return std::string(v->get_string());
-  if (auto n = NumAt(eval, {"status", "runDuration"})) return std::to_string(static_cast<int64_t>(*n)) + "s";
+  if (auto n = NumAt(eval, {"status", "runDuration"}))
+    return std::to_string(static_cast<int64_t>(*n)) + "s";
   return ScalarText(*v);
 }
 
@@ -498,15 +509,16 @@ std::string MetricsView(const json::value& metrics, bool with_namespace) {
   Table usage(head({"AGENT", "MODEL", "REQUESTS", "TOKENS-IN", "TOKENS-OUT", "COST-USD"}));
   if (const json::value* items = At(metrics, {"items"}); items != nullptr && items->is_array()) {
     for (const auto& i : items->get_array()) {
-      std::vector<std::string> row = {StrAt(i, {"agent"}), OrNone(StrAt(i, {"model"})),
-                                      num(i, "requests"), num(i, "inputTokens"),
+      std::vector<std::string> row = {StrAt(i, {"agent"}),    OrNone(StrAt(i, {"model"})),
+                                      num(i, "requests"),     num(i, "inputTokens"),
                                       num(i, "outputTokens"), cost(i, "costUSD")};
       if (with_namespace) row.insert(row.begin(), StrAt(i, {"namespace"}));
       usage.AddRow(std::move(row));
     }
   }
   Table today(head({"AGENT", "TOKENS/DAY", "COST/DAY-USD"}));
-  if (const json::value* agents = At(metrics, {"agents"}); agents != nullptr && agents->is_array()) {
+  if (const json::value* agents = At(metrics, {"agents"});
+      agents != nullptr && agents->is_array()) {
     for (const auto& a : agents->get_array()) {
       std::vector<std::string> row = {StrAt(a, {"agent"}), num(a, "tokensToday"),
                                       cost(a, "costTodayUSD")};
@@ -545,7 +557,8 @@ std::string MigrateView(const json::value& answer, bool dry_run) {
   if (items != nullptr && items->is_array()) {
     for (const auto& item : items->get_array()) {
       const std::string prefix = "agent/" + StrAt(item, {"name"}) + ": ";
-      if (const json::value* changes = At(item, {"changes"}); changes != nullptr && changes->is_array()) {
+      if (const json::value* changes = At(item, {"changes"});
+          changes != nullptr && changes->is_array()) {
         for (const auto& c : changes->get_array()) out += prefix + ScalarText(c) + "\n";
       }
       if (const std::string session = StrAt(item, {"session"}); !session.empty()) {

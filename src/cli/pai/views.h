@@ -54,8 +54,7 @@ Table ResourceTable(std::string_view kind, const std::vector<boost::json::value>
 // its Agent's primary model, looked up in `definitions`, default `agents`), status.tokensUsed
 // as TOKENS/DAY, its task as URL / TASK.
 Table AgentsTable(const std::vector<boost::json::value>& agents,
-                  const std::vector<boost::json::value>& sessions, int64_t now,
-                  bool with_namespace,
+                  const std::vector<boost::json::value>& sessions, int64_t now, bool with_namespace,
                   const std::vector<boost::json::value>* definitions = nullptr);
 
 // AuditDetail() is the DETAIL cell of one gateway audit record (docs/audit.md), e.g.
@@ -67,8 +66,8 @@ std::string AuditDetail(const boost::json::value& record);
 // with # the 0-based presentation order and TIMESTAMP "2026-04-14 14:18:30" (UTC).
 std::string AuditTable(const boost::json::array& records);
 
-// EvalList() is `pai eval list`: "  Evals", a blank line, the table, a 75-column rule of "─" under the
-// header.
+// EvalList() is `pai eval list`: "  Evals", a blank line, the table, a 75-column rule of "─" under
+// the header.
 std::string EvalList(const std::vector<boost::json::value>& evals);
 // EvalGet() is `pai eval get NAME`: a "  NAME  eval" title, key-value lines, then the
 // "Fixture results:" table.

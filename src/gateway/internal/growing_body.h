@@ -6,11 +6,10 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/optional.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
-
-#include <boost/optional.hpp>
 
 #include "gateway/internal/beast.h"
 #include "simdjson.h"

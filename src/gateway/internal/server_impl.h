@@ -13,12 +13,12 @@
 #include "auth/token_store.h"
 #include "common/snapshot.h"
 #include "gateway/admin_auth.h"
+#include "gateway/admission.h"
 #include "gateway/blocking_worker.h"
 #include "gateway/conn_limits.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/beast.h"
 #include "gateway/internal/upstream.h"
-#include "gateway/admission.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/runtime.h"
@@ -50,13 +50,13 @@ struct ClientConn {
   explicit ClientConn(tcp::socket s) : stream(std::move(s)) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
-  bool idle = true;              // waiting for a request (safe to close on drain)
-  bool response_started = false; // bytes of the current response were written
-  bool keep_alive = true;        // false once the connection must close after this response
-  bool head = false;             // the current request is HEAD: headers only
-  unsigned version = 11;         // the current request's HTTP version: 10 (HTTP/1.0) or 11
-  bool evicted = false;          // closed while idle to make room (no longer counted)
-  std::string preauthenticated_agent;  // agent key of the current request's token
+  bool idle = true;                      // waiting for a request (safe to close on drain)
+  bool response_started = false;         // bytes of the current response were written
+  bool keep_alive = true;                // false once the connection must close after this response
+  bool head = false;                     // the current request is HEAD: headers only
+  unsigned version = 11;                 // the current request's HTTP version: 10 (HTTP/1.0) or 11
+  bool evicted = false;                  // closed while idle to make room (no longer counted)
+  std::string preauthenticated_agent;    // agent key of the current request's token
   std::string preauthenticated_session;  // and its session (empty: none)
   std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
 };
@@ -158,8 +158,8 @@ class GatewayImpl {
   AdminAuth admin_auth_;
   ResourceMetrics resource_metrics_;
   BodyBudget body_budget_{options_.max_buffered_body_bytes, &resource_metrics_};
-  size_t shard_conn_cap_ = 0;   // client connections per shard
-  size_t admin_conns_ = 0;      // open admin connections, not evicted (shard 0's thread)
+  size_t shard_conn_cap_ = 0;  // client connections per shard
+  size_t admin_conns_ = 0;     // open admin connections, not evicted (shard 0's thread)
   // AdminConn: one admin connection, registered while its ServeAdmin() frame lives; `idle`
   // while it waits for (or reads) a request, so that it may be evicted at the cap.
   struct AdminConn {
@@ -167,7 +167,7 @@ class GatewayImpl {
     bool idle = true;
     bool evicted = false;
   };
-  std::list<AdminConn*> admin_list_;  // in accept order (shard 0's thread)
+  std::list<AdminConn*> admin_list_;              // in accept order (shard 0's thread)
   std::unique_ptr<BlockingWorker> audit_worker_;  // /audit queries, one at a time
 
  private:
@@ -192,19 +192,17 @@ class GatewayImpl {
 
   net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
   net::awaitable<absl::Status> ProxyChat(Shard* shard, ClientConn* conn, RequestContext* ctx);
-  net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn,
-                                               RequestContext* ctx);
-  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                RequestContext* ctx, std::string path);
+  net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                                std::string path);
   net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                             http::request<http::string_body>* up,
                                             CancelSlot* cancel, bool* client_gone,
                                             UpstreamFailure* failure,
                                             std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                        http::request<http::string_body>* up,
-                                        CancelSlot* cancel, bool* client_gone,
-                                        UpstreamFailure* failure,
+                                        http::request<http::string_body>* up, CancelSlot* cancel,
+                                        bool* client_gone, UpstreamFailure* failure,
                                         std::chrono::steady_clock::time_point t0);
   net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,
                                              UpstreamCall* call, bool* client_gone);

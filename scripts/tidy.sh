@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Runs clang-tidy (the checks of .clang-tidy) on the C++ sources changed since a base commit
 # and fails on any warning in them: CI's "no new warnings" on changed files.
-#   scripts/tidy.sh [base]     base: $PAI_TIDY_BASE, else HEAD~10 (the recent submission),
-#                              else (a shallow clone) the files of HEAD's own commit
+#   scripts/tidy.sh [base]     base: $PAI_TIDY_BASE, else the commit in .ci/tidy-base — the
+#                              commit the current submission started from (each submission
+#                              sets it; a whole-tree reformat sets it to the reformat) — else
+#                              HEAD~1; in a clone without that history, HEAD's own files
 # Needs a configured build directory ($PAI_BUILD_DIR, default build) for compile_commands.json.
+# About 15-30 s per translation unit on this machine class.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLANG_TIDY="${CLANG_TIDY:-$(command -v clang-tidy-14 || command -v clang-tidy)}"
 build_dir="${PAI_BUILD_DIR:-build}"
 base="${1:-${PAI_TIDY_BASE:-}}"
-[ -n "$base" ] || base="$(git rev-parse -q --verify HEAD~10 || true)"
+[ -n "$base" ] || [ ! -f .ci/tidy-base ] || base="$(cat .ci/tidy-base)"
+[ -z "$base" ] || git rev-parse -q --verify "$base^{commit}" >/dev/null || base=""
+[ -n "$base" ] || base="$(git rev-parse -q --verify HEAD~1 || true)"
 if [ -n "$base" ]; then
   mapfile -t changed < <(git diff --name-only --diff-filter=AM "$base" -- 'src/*.cc')
 else

@@ -86,7 +86,7 @@ void PrintBanner(const pai::gateway::Listening& l, const std::string& token) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   CLI::App app{"pai-gateway: an OpenAI-compatible LLM gateway for AI agents"};
   app.set_version_flag("--version", kVersion);
   GatewayOptions opts;
@@ -301,4 +301,16 @@ int main(int argc, char** argv) {
   });
   pai::log::Flush();
   return rc;
+}
+
+// main(): Main() with nothing escaping (an exception is one line on stderr and exit 1).
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pai-gateway: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "pai-gateway: unknown error\n");
+  }
+  return 1;
 }

@@ -243,7 +243,7 @@ class ChatCounter {
     bool any = false;
     for (auto item : arr) {
       od::value tool;
-      SIMDJSON_TRY(std::move(item).get(tool));
+      SIMDJSON_TRY(item.get(tool));
       std::string_view raw;
       SIMDJSON_TRY(RawJson(tool, &raw));
       total_ += CachedCount(enc_, raw, /*tool=*/true);
@@ -270,7 +270,7 @@ class ChatCounter {
         SIMDJSON_TRY(v.get_array().get(arr));
         for (auto item : arr) {
           od::value e;
-          SIMDJSON_TRY(std::move(item).get(e));
+          SIMDJSON_TRY(item.get(e));
           SIMDJSON_TRY(Value(e));
         }
         return simdjson::SUCCESS;
@@ -463,7 +463,7 @@ absl::StatusOr<int64_t> EmbeddingsInputTokens(const std::string& body,
       SIMDJSON_TRY(v.get_array().get(arr));
       for (auto item : arr) {
         od::value e;
-        SIMDJSON_TRY(std::move(item).get(e));
+        SIMDJSON_TRY(item.get(e));
         SIMDJSON_TRY(self(e, self));
       }
     } else {

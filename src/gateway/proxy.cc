@@ -175,7 +175,7 @@ absl::Status NotAudited() {
 net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
   auto ex = co_await net::this_coro::executor;
   struct State {
-    explicit State(net::any_io_executor e) : timer(e, Clock::time_point::max()) {}
+    explicit State(const net::any_io_executor& e) : timer(e, Clock::time_point::max()) {}
     net::steady_timer timer;
     std::atomic<int> result{-1};
   };
@@ -740,7 +740,7 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
   if (!started.ok()) co_return started.status();
   std::unique_ptr<UpstreamCall> call = std::move(*started);
   const int status = call->status();
-  auto text = co_await call->ReadAll(64 * 1024);
+  auto text = co_await call->ReadAll(size_t{64} * 1024);
   if (!text.ok()) co_return text.status();
   if (status < 200 || status >= 300) {
     co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,

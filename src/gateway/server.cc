@@ -116,7 +116,7 @@ net::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.expires_after(std::chrono::seconds(1));
-  std::array<char, 16 * 1024> scratch;
+  std::array<char, size_t{16} * 1024> scratch;
   size_t total = 0;
   while (total < (4u << 20)) {
     auto [rec, n] = co_await stream.async_read_some(net::buffer(scratch), kTuple);
@@ -169,7 +169,7 @@ net::awaitable<void> GatewayImpl::RefuseBodyBudget(ClientConn* conn, std::string
   co_await LingeringClose(conn->stream);
 }
 
-void LogException(std::exception_ptr e) {
+void LogException(const std::exception_ptr& e) {
   if (!e) return;
   try {
     std::rethrow_exception(e);
@@ -602,7 +602,7 @@ net::awaitable<std::optional<std::string>> RunBlocking(BlockingWorker& worker,
                                                        std::function<std::string()> fn) {
   auto ex = co_await net::this_coro::executor;
   struct State {
-    explicit State(net::any_io_executor e)
+    explicit State(const net::any_io_executor& e)
         : timer(e, std::chrono::steady_clock::time_point::max()) {}
     net::steady_timer timer;
     std::string result;

@@ -220,7 +220,7 @@ class GatewayImpl {
 };
 
 // LogException: completion handler for co_spawn that logs an exception instead of dropping it.
-void LogException(std::exception_ptr e);
+void LogException(const std::exception_ptr& e);
 
 // Response helpers (server.cc).
 net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,

@@ -80,7 +80,7 @@ class UpstreamCall {
   UpstreamCall(const UpstreamCall&) = delete;
   UpstreamCall& operator=(const UpstreamCall&) = delete;
 
-  int status() const { return parser_->get().result_int(); }
+  int status() const { return static_cast<int>(parser_->get().result_int()); }
   const http::response_header<>& header() const { return parser_->get().base(); }
 
   // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.
@@ -110,7 +110,7 @@ class UpstreamCall {
   UpstreamPool& pool_;
   std::unique_ptr<UpstreamConnection> conn_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
-  std::array<char, 16 * 1024> chunk_{};
+  std::array<char, size_t{16} * 1024> chunk_{};
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   bool cancelled_ = false;
   bool failed_ = false;

@@ -18,7 +18,7 @@ if [ -z "${PAI_SKIP_TSAN:-}" ]; then
   PAI_BUILD_DIR=build-tsan PAI_TARGETS="budget_test audit_test auth_test" scripts/build.sh \
     -DPAI_TSAN=ON -DPAI_BUILD_BENCH=OFF
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 600 -j 2 \
-    -R '^(budget_test|audit_test|auth_test): ')
+    -R '^(budget_test|audit_test|auth_test):')
 fi
 if [ -z "${PAI_SKIP_SANITIZE:-}" ]; then
   echo "== sanitizer build (ASan + UBSan) =="

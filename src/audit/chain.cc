@@ -177,7 +177,7 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
   if (chain->fd_ < 0) return absl::InternalError(pai::StrCat(path, ": ", std::strerror(errno)));
 
   // Resume: find the last complete line; drop an incomplete one (a crash mid-write: it was
-  // never fsynced, so never acknowledged).
+  // never wholly written, so never acknowledged).
   const std::string text = ReadFile(path);
   size_t end = text.size();
   if (end > 0 && text.back() != '\n') {
@@ -238,16 +238,12 @@ Chain::~Chain() {
 void Chain::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_) {
-      if (writer_.joinable()) writer_.join();
-      return;
-    }
     stop_ = true;
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   {
-    std::lock_guard<std::mutex> lock(sync_mu_);
+    std::lock_guard<std::mutex> lock(sync_wait_mu_);
     sync_stop_ = true;
   }
   sync_cv_.notify_all();
@@ -288,6 +284,7 @@ void Chain::WhenDurable(uint64_t seq, std::function<void(bool)> done) {
 }
 
 void Chain::Fail(const std::string& what) {
+  if (failed_.exchange(true)) return;  // the writer and the syncer may both fail: report once
   healthy_ = false;
   log::Error("audit chain stopped", {{"error", what}, {"dir", options_.dir}});
   std::multimap<uint64_t, std::function<void(bool)>> waiters;
@@ -317,39 +314,54 @@ bool Chain::WriteBatch(std::vector<Chain::Pending>& batch) {
   }
   written_seq_ = head_seq_;
   if (options_.sync == Sync::kStrict) return SyncNow();
+  {
+    // Taken after written_seq_ changed and before the notify, so that the syncer, which checks
+    // written_seq_ under this mutex, cannot miss the wake-up.
+    std::lock_guard<std::mutex> lock(sync_wait_mu_);
+  }
   sync_cv_.notify_one();
   return true;
 }
 
 bool Chain::SyncNow() {
-  std::lock_guard<std::mutex> lock(sync_mu_);  // one sync at a time; synced_seq_ only grows
-  const uint64_t target = written_seq_.load();
-  if (target <= synced_seq_.load()) return true;
-  if (::fdatasync(fd_) != 0) {  // a failed sync is fatal: the page cache state is unknown
-    Fail(pai::StrCat("fdatasync: ", std::strerror(errno)));
-    return false;
+  int error = 0;
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);  // one sync at a time; synced_seq_ only grows
+    // After a failure nothing more counts as synced (a second fdatasync may return 0 once the
+    // error was reported, although the data never reached the disk).
+    if (!healthy_) return false;
+    const uint64_t target = written_seq_.load();
+    if (target <= synced_seq_.load()) return true;
+    if (::fdatasync(fd_) == 0) {
+      synced_seq_ = target;
+      return true;
+    }
+    error = errno;
   }
-  synced_seq_ = target;
-  return true;
+  // A failed sync is fatal: the page cache state is unknown.
+  Fail(pai::StrCat("fdatasync: ", std::strerror(error)));
+  return false;
 }
 
 void Chain::SyncLoop() {
   const auto interval = absl::ToChronoMicroseconds(options_.sync_interval);
   for (;;) {
     {
-      std::unique_lock<std::mutex> lock(sync_mu_);
+      std::unique_lock<std::mutex> lock(sync_wait_mu_);
       sync_cv_.wait(lock, [&] { return sync_stop_ || written_seq_.load() > synced_seq_.load(); });
       if (sync_stop_ && written_seq_.load() <= synced_seq_.load()) return;
-      // Records written in the next `interval` share this sync; none waits longer for one.
+      // Records written in the next `interval` share this sync: it starts at most `interval`
+      // after the first of them was written (later if a sync is still running).
       if (!sync_stop_) sync_cv_.wait_for(lock, interval, [&] { return sync_stop_; });
     }
-    if (!SyncNow() || !healthy_) return;
+    if (!SyncNow()) return;
   }
 }
 
 bool Chain::WriteCheckpoint() {
-  // A checkpoint covers only synced records: after an OS crash it never names lost ones.
-  if (!SyncNow()) return false;
+  // A checkpoint covers only synced records: after an OS crash it never names lost ones; after
+  // a failure none is written.
+  if (!healthy_ || !SyncNow()) return false;
   const std::string canonical = CanonicalCheckpoint(
       head_seq_, head_mac_, FormatRfc3339Millis(options_.now()), options_.key.id);
   const std::string line = WithMac(canonical, HmacHex(options_.key.bytes, canonical));

@@ -82,7 +82,7 @@ class Chain final : public EventSink {
 
   // WhenDurable() calls `done(ok)` once record `seq` is acknowledged — written (kGroup) or
   // synced (kStrict) — (ok) or the chain stopped (false); possibly immediately, on the calling
-  // thread, otherwise on the writer thread.
+  // thread, otherwise on the writer thread (or, when a sync fails, the syncer thread).
   void WhenDurable(uint64_t seq, std::function<void(bool)> done);
 
   // Close() writes the queued records, a final checkpoint, and stops the writer.
@@ -129,9 +129,11 @@ class Chain final : public EventSink {
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> written_seq_{0};  // newest record written to the file
   std::atomic<uint64_t> synced_seq_{0};   // newest record fdatasync'ed
-  std::mutex sync_mu_;                    // guards sync_stop_ and SyncNow()
+  std::mutex sync_mu_;                    // serialises SyncNow() (held during fdatasync)
+  std::mutex sync_wait_mu_;               // guards sync_stop_; the syncer waits on it
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;
+  std::atomic<bool> failed_{false};  // Fail() ran
   std::thread writer_;
   std::thread syncer_;
 };

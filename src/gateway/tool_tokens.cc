@@ -1,6 +1,8 @@
 #include "gateway/tool_tokens.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <initializer_list>
 
 #include "common/strings.h"
 
@@ -14,10 +16,11 @@ const json::string* StringMember(const json::object& o, std::string_view key) {
   return v && v->is_string() ? &v->get_string() : nullptr;
 }
 
-// PlainItemType(): the element type of an array of a scalar type ("string", ...), else empty.
+// PlainItemType(): the element type of an array of a scalar type ("string", ...) whose schema
+// says nothing else, else empty.
 std::string_view PlainItemType(const json::object& items) {
   const json::string* t = StringMember(items, "type");
-  if (!t || items.contains("enum")) return {};
+  if (!t || items.size() != 1) return {};
   if (*t == "string") return "string";
   if (*t == "number" || *t == "integer") return "number";
   if (*t == "boolean") return "boolean";
@@ -30,8 +33,13 @@ std::string_view PlainItemType(const json::object& items) {
 std::optional<std::string> TypeOf(const json::object& spec) {
   const json::value* type = spec.if_contains("type");
   if (!type) return std::nullopt;
-  if (spec.contains("oneOf") || spec.contains("anyOf") || spec.contains("allOf"))
+  if (spec.contains("oneOf") || spec.contains("anyOf") || spec.contains("allOf")) {
     return std::nullopt;
+  }
+  // An enum is rendered only as a union of strings.
+  if (spec.contains("enum") && !(type->is_string() && type->get_string() == "string")) {
+    return std::nullopt;
+  }
   const bool nullable = spec.contains("nullable") && spec.at("nullable") == true;
   if (type->is_array()) {
     std::string out;
@@ -80,6 +88,18 @@ std::optional<std::string> TypeOf(const json::object& spec) {
   return out;
 }
 
+// Unrendered(): the members of `o` the declaration does not show (all but `shown`), as the JSON
+// text of an object, or empty when there are none.
+std::string Unrendered(const json::object& o, std::initializer_list<std::string_view> shown) {
+  json::object rest;
+  for (const auto& [key, value] : o) {
+    if (std::find(shown.begin(), shown.end(), std::string_view(key)) == shown.end()) {
+      rest[key] = value;
+    }
+  }
+  return rest.empty() ? std::string() : json::serialize(rest);
+}
+
 }  // namespace
 
 std::optional<RenderedTool> RenderTool(const json::value& tool) {
@@ -101,6 +121,11 @@ std::optional<RenderedTool> RenderTool(const json::value& tool) {
                  "\ntype ", std::string_view(*name), " = ");
   const json::value* params = f->if_contains("parameters");
   if (params && !params->is_object()) return std::nullopt;
+  if (params) {
+    // What the schema says beyond its properties ($defs, additionalProperties, ...): counted.
+    const std::string rest = Unrendered(params->get_object(), {"type", "properties", "required"});
+    if (!rest.empty()) pai::StrAppend(&r.unrendered, "parameters: ", rest, "\n");
+  }
   const json::value* props = params ? params->get_object().if_contains("properties") : nullptr;
   if (props && !props->is_object()) return std::nullopt;
   if (!props || props->get_object().empty()) {
@@ -133,6 +158,10 @@ std::optional<RenderedTool> RenderTool(const json::value& tool) {
       pai::StrAppend(&r.declaration, ", // default: ", json::serialize(*def));
     }
     r.declaration += ",\n";
+    // What the property's schema says beyond the declaration (format, minimum, examples, ...).
+    const std::string rest =
+        Unrendered(s, {"type", "description", "enum", "default", "nullable", "items"});
+    if (!rest.empty()) pai::StrAppend(&r.unrendered, std::string_view(key), ": ", rest, "\n");
   }
   r.declaration += "}) => any;\n\n";
   return r;

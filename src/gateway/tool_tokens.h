@@ -12,9 +12,11 @@
 //
 // and the cookbook's measured per-tool formula ("How to count tokens with tiktoken",
 // num_tokens_for_tools) has the same parts. ToolTokens() counts that rendering of a function
-// tool plus kToolSlack, with every property whose schema is not a plain type (nested objects,
-// unions, arrays of objects, ...) counted as its whole JSON text instead, and any other tool
-// (not a function, or an unreadable one) as its JSON text plus kToolSlack.
+// tool plus kToolSlack, and as JSON text whatever the declaration does not show: every
+// property whose schema is not a plain type (nested objects, unions, arrays of objects, enums
+// that are not strings, ...) whole, the other members of a plain property's schema (format,
+// minimum, examples, ...) and of the parameters' schema ($defs, additionalProperties, ...);
+// any other tool (not a function, or an unreadable one) as its JSON text plus kToolSlack.
 //
 // Thread safety: pure functions.
 #pragma once

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 
 namespace pai::audit {
 namespace {
@@ -94,6 +95,27 @@ TEST_CASE("group sync acknowledges a record once written, before its sync, and c
   CHECK((*chain)->synced_seq() == seq);
   CHECK(Verify(dir, {o.key}).ok);
   CHECK(Verify(dir, {o.key}).checkpoint_seq == seq);
+}
+
+TEST_CASE("group sync syncs a written record within its interval without further writes") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync = Sync::kGroup;
+  o.sync_interval = absl::Milliseconds(1);
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  uint64_t seq = 0;
+  CHECK(EmitAndWait(**chain, &seq).first);
+  // Nothing else is written: the syncer alone must get the record to disk (a bounded wait on
+  // the condition, far above the 1 ms interval).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*chain)->synced_seq() < seq && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  CHECK((*chain)->synced_seq() == seq);
+  (*chain)->Close();
 }
 
 TEST_CASE("strict sync acknowledges a record only once it is synced") {

@@ -199,6 +199,32 @@ TEST_CASE("a function tool is rendered as its harmony declaration, other schemas
       R"({"type":"function","name":"f","description":"d","parameters":{"type":"object","properties":{}}})");
   REQUIRE(RenderTool(flat));
   CHECK(RenderTool(flat)->declaration == "// d\ntype f = () => any;\n\n");
+  // What the declaration does not show is counted as JSON text: the parameters' $defs and
+  // additionalProperties, a property's format, an integer enum (whole), items with more than a
+  // type (whole).
+  const auto rich = boost::json::parse(R"({"type":"function","function":{"name":"g",
+    "parameters":{"type":"object","additionalProperties":false,
+      "$defs":{"Point":{"type":"object","properties":{"x":{"type":"number"}}}},
+      "properties":{
+        "url":{"type":"string","format":"uri"},
+        "level":{"type":"integer","enum":[1,2,3]},
+        "tags":{"type":"array","items":{"type":"string","maxLength":8}},
+        "at":{"$ref":"#/$defs/Point"}}}}})");
+  auto g = RenderTool(rich);
+  REQUIRE(g);
+  CHECK(g->declaration == "// \ntype g = (_: {\nurl?: string,\n}) => any;\n\n");
+  CHECK(
+      g->unrendered ==
+      R"(parameters: {"additionalProperties":false,"$defs":{"Point":{"type":"object","properties":{"x":{"type":"number"}}}}})"
+      "\n"
+      R"(url: {"format":"uri"})"
+      "\n"
+      R"(level: {"type":"integer","enum":[1,2,3]})"
+      "\n"
+      R"(tags: {"type":"array","items":{"type":"string","maxLength":8}})"
+      "\n"
+      R"(at: {"$ref":"#/$defs/Point"})"
+      "\n");
   // Tools that are not functions are not rendered (counted as their JSON text).
   CHECK(!RenderTool(boost::json::parse(R"({"type":"web_search_preview"})")));
   CHECK(!RenderTool(boost::json::parse(R"({"type":"function","function":{"parameters":{}}})")));

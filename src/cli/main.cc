@@ -171,6 +171,7 @@ static int Main(int argc, char** argv) {
   app.add_option("--stream-ms-per-token", stream_ms_per_token,
                  "Provider stream time allowed per output token of the request's limit, after "
                  "120 s for the first token")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--drain-timeout-ms", drain_ms, "Grace period for in-flight requests on SIGTERM")
       ->capture_default_str();
@@ -308,8 +309,10 @@ int main(int argc, char** argv) {
   try {
     return Main(argc, argv);
   } catch (const std::exception& e) {
+    pai::log::Flush();
     std::fprintf(stderr, "pai-gateway: %s\n", e.what());
   } catch (...) {
+    pai::log::Flush();
     std::fprintf(stderr, "pai-gateway: unknown error\n");
   }
   return 1;

@@ -724,10 +724,14 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
   req.set(http::field::host, ep.host_header);
   req.set(provider.auth_header, provider.authorization);
   if (anthropic) {
-    // The client's version and betas (betas change what is counted, e.g. tool types).
-    req.set("anthropic-version",
-            ctx.anthropic_version.empty() ? std::string_view("2023-06-01") : ctx.anthropic_version);
-    if (!ctx.anthropic_beta.empty()) req.set("anthropic-beta", ctx.anthropic_beta);
+    // The headers the call itself will carry (UpstreamExchange): on the Anthropic routes the
+    // client's version and betas (betas change what is counted, e.g. tool types), else
+    // 2023-06-01 and no beta — a beta the call does not send must not lower the count.
+    const bool native = AnthropicRoute(ctx.route);
+    req.set("anthropic-version", native && !ctx.anthropic_version.empty()
+                                     ? ctx.anthropic_version
+                                     : std::string_view("2023-06-01"));
+    if (native && !ctx.anthropic_beta.empty()) req.set("anthropic-beta", ctx.anthropic_beta);
   }
   req.set(http::field::content_type, "application/json");
   req.set(http::field::accept, "application/json");
@@ -736,9 +740,21 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
   req.keep_alive(true);
   req.body() = std::move(*body);
   req.prepare_payload();
-  auto started = co_await UpstreamCall::Start(pool_, ep, std::move(req));
-  if (!started.ok()) co_return started.status();
+  // One deadline for the whole count (connect, a stale-connection retry, the answer): the
+  // request's slot is held meanwhile.
+  const auto deadline = Clock::now() + kCountTimeout;
+  CancelSlot slot;
+  net::steady_timer timer(co_await net::this_coro::executor, deadline);
+  timer.async_wait([&slot](beast::error_code ec) {
+    if (!ec) slot.Cancel();  // on operation_aborted (the count ended first) `slot` is not used
+  });
+  auto started = co_await UpstreamCall::Start(pool_, ep, std::move(req), &slot);
+  if (!started.ok()) {
+    co_return slot.cancelled ? absl::DeadlineExceededError("the provider's token count timed out")
+                             : started.status();
+  }
   std::unique_ptr<UpstreamCall> call = std::move(*started);
+  call->set_deadline(deadline);
   const int status = call->status();
   auto text = co_await call->ReadAll(size_t{64} * 1024);
   if (!text.ok()) co_return text.status();

@@ -64,8 +64,10 @@ test('Anthropic: a request whose byte bound exceeds the budget is counted by cou
   assert.deepEqual(await counts(S.gw), { ok: 0, error: 0 });
 
   // The 40 KB file: its byte bound (~41k) exceeds 30k, its count (~10k) does not.
+  // A beta header on the chat route is not what the call sends: the count must not carry it.
   m = S.mark();
-  const { data, response } = await client.chat.completions.create(BIG('claude/claude-counted')).withResponse();
+  const withBeta = S.client('coder', { defaultHeaders: { 'anthropic-beta': 'token-efficient-tools-2025-02-19' } });
+  const { data, response } = await withBeta.chat.completions.create(BIG('claude/claude-counted')).withResponse();
   const seen = S.since(m).anthropic;
   assert.deepEqual(seen.map((r) => r.path), ['/v1/messages/count_tokens', '/v1/messages']);
   const [count, call] = seen;
@@ -73,6 +75,8 @@ test('Anthropic: a request whose byte bound exceeds the budget is counted by cou
   assert.deepEqual(Object.keys(count.body).sort(), ['messages', 'model'], 'only the prompt members are counted');
   assert.equal(count.body.model, 'claude-counted');
   assert.equal(count.headers['anthropic-version'], '2023-06-01');
+  assert.equal(count.headers['anthropic-beta'], undefined, 'the count carries the call\'s headers');
+  assert.equal(call.headers['anthropic-beta'], undefined);
   assertUpstreamCredentials(count, { token: S.tokens.coder, key: ANTHROPIC_KEY, keyHeader: 'x-api-key' });
   assert.ok(count.counted > 9000 && count.counted < 12000, `count ${count.counted}`);
   assert.equal(data.usage.prompt_tokens, count.counted, 'the mock bills what it counted');

@@ -7,8 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { waitForAccess } from './lib/harness.mjs';
-import { startBudgetStack, waitForBudgetEvent } from './lib/budget.mjs';
+import { startBudgetStack, spendUntilRefused, waitForBudgetEvent } from './lib/budget.mjs';
 
 const root = new URL('../../', import.meta.url);
 const vectors = JSON.parse(readFileSync(new URL('tests/tokenizer/vectors.json', root), 'utf8'));
@@ -16,28 +15,6 @@ const BILLED = vectors.encodings.o200k_base.cookbook; // prompt tokens OpenAI bi
 const SOURCE = readFileSync(new URL('bench/fixtures/source_40k.cc', root), 'utf8');
 const AGENT_REQUEST = JSON.parse(readFileSync(new URL('bench/fixtures/agent_request_100k.json', root), 'utf8'));
 const MODEL = 'up/gpt-4o-mini';
-
-/**
- * Sends `body` with the official SDK until the gateway refuses it (at most `max` calls).
- * Returns {ok: number of 200s, spent: tokens billed by the provider, refusal: the 429 error}.
- */
-async function spendUntilRefused(S, agent, body, max = 12) {
-  const client = S.client(agent);
-  let ok = 0;
-  let spent = 0;
-  for (let i = 0; i < max; i++) {
-    try {
-      const { data, response } = await client.chat.completions.create(body).withResponse();
-      await waitForAccess(S.gw, response.headers.get('x-request-id'));
-      spent += data.usage.prompt_tokens + data.usage.completion_tokens;
-      ok++;
-    } catch (err) {
-      assert.equal(err.status, 429, `call ${i + 1}: ${err}`);
-      return { ok, spent, refusal: err };
-    }
-  }
-  return { ok, spent, refusal: null };
-}
 
 test('a 40 KB source file under tokens.maxPerDay 50000 is refused only when its real cost no longer fits', { timeout: 60000 }, async (t) => {
   const LIMIT = 50000;

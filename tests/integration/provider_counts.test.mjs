@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import * as A from './upstream/anthropic_upstream.mjs';
 import { waitForAccess } from './lib/harness.mjs';
-import { scrape, waitForBudgetEvent } from './lib/budget.mjs';
+import { scrape, spendUntilRefused, waitForBudgetEvent } from './lib/budget.mjs';
 import { sumMetric } from './lib/common.mjs';
 import { startProviderStack, assertUpstreamCredentials, ANTHROPIC_KEY, GEMINI_KEY } from './lib/providers.mjs';
 
@@ -29,25 +29,6 @@ async function counts(gw) {
     ok: sumMetric(m, 'pai_gateway_input_counts_total', { result: 'ok' }),
     error: sumMetric(m, 'pai_gateway_input_counts_total', { result: 'error' }),
   };
-}
-
-/** Chat calls with the official SDK until a refusal: {ok, spent, refusal}. */
-async function spendUntilRefused(S, agent, body, max = 8) {
-  const client = S.client(agent);
-  let ok = 0;
-  let spent = 0;
-  for (let i = 0; i < max; i++) {
-    try {
-      const { data, response } = await client.chat.completions.create(body).withResponse();
-      await waitForAccess(S.gw, response.headers.get('x-request-id'));
-      spent += data.usage.prompt_tokens + data.usage.completion_tokens;
-      ok++;
-    } catch (err) {
-      assert.equal(err.status, 429, `call ${i + 1}: ${err}`);
-      return { ok, spent, refusal: err };
-    }
-  }
-  return { ok, spent, refusal: null };
 }
 
 test('Anthropic: a request whose byte bound exceeds the budget is counted by count_tokens and admitted; small ones are not counted', { timeout: 60000 }, async (t) => {

@@ -274,3 +274,25 @@ export async function waitForBudgetFlush(stateDir, trigger, timeoutMs = 5000) {
     }
   }
 }
+
+/**
+ * Sends `body` with the official SDK until the gateway refuses it (at most `max` calls).
+ * Returns {ok: number of 200s, spent: tokens billed by the provider, refusal: the 429 error}.
+ */
+export async function spendUntilRefused(S, agent, body, max = 12) {
+  const client = S.client(agent);
+  let ok = 0;
+  let spent = 0;
+  for (let i = 0; i < max; i++) {
+    try {
+      const { data, response } = await client.chat.completions.create(body).withResponse();
+      await waitForAccess(S.gw, response.headers.get('x-request-id'));
+      spent += data.usage.prompt_tokens + data.usage.completion_tokens;
+      ok++;
+    } catch (err) {
+      assert.equal(err.status, 429, `call ${i + 1}: ${err}`);
+      return { ok, spent, refusal: err };
+    }
+  }
+  return { ok, spent, refusal: null };
+}

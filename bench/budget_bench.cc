@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "budget/budget_store.h"
+#include "gateway/admission.h"
 #include "gateway/input_tokens.h"
 #include "tokenizer/tokenizer.h"
 
@@ -229,6 +230,16 @@ void PrintUtilization() {
                 w.name, 100 * Worst(w, w.bound_bytes, 10, 20),
                 100 * Worst(w, w.bound_tokens, 10, 20), 100 * Worst(w, w.billed_input, 10, 20));
   }
+  // Anthropic / Gemini near a limit: the provider's count plus the default margin, for a count
+  // equal to the bill (docs/budgets.md, "Provider counts").
+  std::printf("provider count bound (count x 1.%02d + %lld, count = bill):",
+              gateway::kDefaultCountMarginPercent, static_cast<long long>(gateway::kCountSlack));
+  for (const Workload& w : ws) {
+    const int64_t counted =
+        gateway::CountedInputBound(w.billed_input, gateway::kDefaultCountMarginPercent);
+    std::printf("  %s %5.1f%%", w.name, 100 * Worst(w, std::min(counted, w.bound_bytes), 10, 20));
+  }
+  std::printf("\n");
 }
 
 }  // namespace

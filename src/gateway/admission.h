@@ -27,7 +27,7 @@ inline constexpr int kMaxProviderAttempts = 3;  // primary + 2 fallbacks
 // ceil(count × (100 + margin) / 100) + kCountSlack tokens: the providers document their counts
 // as estimates (docs/budgets.md, "Provider counts"). The margin is --count-margin-percent.
 inline constexpr int kDefaultCountMarginPercent = 2;
-inline constexpr int64_t kCountSlack = 16;
+inline constexpr int64_t kCountSlack = 4;
 int64_t CountedInputBound(int64_t count, int margin_percent);
 
 // UsageOf() is what the current provider attempt used, as settlement charges it: the provider's

@@ -21,7 +21,7 @@ const PROMPT = 'Review this file and list its bugs.\n\n' + SOURCE;
 const BIG = (model) => ({ model, max_tokens: 1024, messages: [{ role: 'user', content: PROMPT }] });
 const LIMIT = 30000; // below the 40 KB file's byte bound (~41k), far above its count (~10k)
 const MARGIN = 2;    // --count-margin-percent default
-const bound = (n) => n + Math.ceil((n * MARGIN) / 100) + 16;
+const bound = (n) => n + Math.ceil((n * MARGIN) / 100) + 4; // admission.h kCountSlack
 
 async function counts(gw) {
   const m = await scrape(gw);

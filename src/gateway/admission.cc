@@ -48,14 +48,14 @@ bool CanCount(const ModelRoute& route) {
 }
 
 // CountCanHelp(): `r` refused the input bound of a daily budget that still has room for a
-// counted bound (at least kCountSlack + one input and one output token), so it may fit.
+// counted bound (more than kMinCountRoom tokens), so it may fit.
 bool CountCanHelp(const budget::Rejection& r) {
   if (r.per_choice) return false;
   const int64_t left = budget::SatSub(r.limit_value, r.used);
   switch (r.limit) {
     case budget::Limit::kTokensPerDay:
     case budget::Limit::kProviderTokensPerDay:
-      return left > kCountSlack + 1;
+      return left > kMinCountRoom;
     case budget::Limit::kCostPerDay:
       return left > 0;
     default:

@@ -29,6 +29,9 @@ inline constexpr int kMaxProviderAttempts = 3;  // primary + 2 fallbacks
 inline constexpr int kDefaultCountMarginPercent = 2;
 inline constexpr int64_t kCountSlack = 4;
 int64_t CountedInputBound(int64_t count, int margin_percent);
+// A budget with less room than this (tokens) is not worth a count: a prompt that small would
+// have fit its byte bound, or nearly (saves a provider round trip per refused request).
+inline constexpr int64_t kMinCountRoom = 32;
 
 // UsageOf() is what the current provider attempt used, as settlement charges it: the provider's
 // usage, else zero (nothing sent, or a provider error status) or the no-usage rule.

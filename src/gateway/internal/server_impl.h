@@ -149,12 +149,10 @@ class GatewayImpl {
   std::unique_ptr<Guards> guards_;        // likewise
   std::unique_ptr<Pipeline> pipeline_;
   ssl::context tls_ctx_{ssl::context::tls_client};
-  std::vector<std::unique_ptr<Shard>> shards_;
-  std::atomic<bool> draining_{false};
-  std::atomic<int64_t> active_requests_{0};
-  SessionTotals session_totals_;  // GET /usage "sessions" (since start; reset on restart)
-
-  // Admin listener and resource bounds (admin_auth.h, conn_limits.h).
+  // Admin listener and resource bounds (admin_auth.h, conn_limits.h). These, the admin
+  // connections and the request counters below are declared before shards_ (destroyed after
+  // them): a connection's frame destroyed with its shard's io_context unregisters itself,
+  // returns its body lease and updates the gauges and counters.
   AdminAuth admin_auth_;
   ResourceMetrics resource_metrics_;
   BodyBudget body_budget_{options_.max_buffered_body_bytes, &resource_metrics_};
@@ -167,12 +165,17 @@ class GatewayImpl {
     bool idle = true;
     bool evicted = false;
   };
-  std::list<AdminConn*> admin_list_;              // in accept order (shard 0's thread)
+  std::list<AdminConn*> admin_list_;  // in accept order (shard 0's thread)
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> active_requests_{0};
+  SessionTotals session_totals_;  // GET /usage "sessions" (since start; reset on restart)
+  std::vector<std::unique_ptr<Shard>> shards_;  // after what their frames touch (above)
+
   std::unique_ptr<BlockingWorker> audit_worker_;  // /audit queries, one at a time
 
  private:
   // RecordCall() emits the LLM_CALL record (and one TOOL_CALL per tool invocation) for an
-  // admitted call; with kWaitDurable it returns once the records are fsynced, so that a client
+  // admitted call; with kWaitDurable it returns once the records are acknowledged, so that a client
   // never sees success for a call the chain could lose.
   enum class Durability { kWait, kNoWait };
   // False when the records could not be made durable (the chain stopped).

@@ -72,33 +72,45 @@ MemberCost CostOf(std::string_view key) {
   return MemberCost::kText;
 }
 
-// CachedCount() is enc.Count(text), remembered per thread for long texts by their SHA-256: an
-// agent resends its whole history with every request, so most of a long request's text was
-// counted on an earlier one. A cryptographic digest, so that no crafted text can collide with
-// another and borrow its (smaller) count. Bounded; cleared when full.
-// `tool`: `text` is one tool definition's JSON, and the figure its ToolTokens() bound.
-int64_t CachedCount(const tokenizer::Encoding& enc, std::string_view text, bool tool = false) {
-  constexpr size_t kMinCached = 1024;  // shorter texts: counting is as cheap as hashing
+// Cached() is compute(), remembered per thread under the SHA-256 of `text` and `kind` (what
+// is computed from it): an agent resends its whole history with every request, so most of a
+// long request's text was counted on an earlier one. A cryptographic digest, so that no crafted
+// text can collide with another and borrow its (smaller) count. Bounded; cleared when full.
+template <class Compute>
+int64_t Cached(const tokenizer::Encoding& enc, std::string_view text, char kind,
+               const Compute& compute) {
   constexpr size_t kMaxEntries = 4096;
-  auto compute = [&] {
-    if (!tool) return enc.Count(text);
-    boost::system::error_code ec;
-    const json::value v = json::parse(text, ec);
-    return ec ? enc.Count(text) + kToolSlack : ToolTokens(v, enc);
-  };
-  // Tools are cached whatever their size: rendering one costs a parse, more than a hash.
-  if (!tool && text.size() < kMinCached) return compute();
   std::string key(SHA256_DIGEST_LENGTH + 2, '\0');
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
          reinterpret_cast<unsigned char*>(key.data()));
   key[SHA256_DIGEST_LENGTH] = static_cast<char>(enc.id());
-  key.back() = tool ? 't' : 'c';
+  key.back() = kind;
   thread_local absl::flat_hash_map<std::string, int64_t> cache;
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   const int64_t n = compute();
   if (cache.size() >= kMaxEntries) cache.clear();
   cache.emplace(std::move(key), n);
   return n;
+}
+
+// CachedCount() is enc.Count(text), cached for long texts.
+int64_t CachedCount(const tokenizer::Encoding& enc, std::string_view text) {
+  constexpr size_t kMinCached = 1024;  // shorter texts: counting is as cheap as hashing
+  if (text.size() < kMinCached) return enc.Count(text);
+  return Cached(enc, text, 'c', [&] { return enc.Count(text); });
+}
+
+// CachedToolTokens() is ToolTokens() of the tool whose JSON text is `text` (`parsed`: that
+// text already parsed, if the caller has it). Cached whatever its size: rendering a tool costs
+// a parse, more than a hash.
+int64_t CachedToolTokens(const tokenizer::Encoding& enc, std::string_view text,
+                         const json::value* parsed = nullptr) {
+  return Cached(enc, text, 't', [&]() -> int64_t {
+    if (parsed) return ToolTokens(*parsed, enc);
+    boost::system::error_code ec;
+    const json::value v = json::parse(text, ec);
+    return ec ? enc.Count(text) + kToolSlack : ToolTokens(v, enc);
+  });
 }
 
 // --- chat completions: simdjson On-Demand over the client's body -------------------------
@@ -246,7 +258,7 @@ class ChatCounter {
       SIMDJSON_TRY(item.get(tool));
       std::string_view raw;
       SIMDJSON_TRY(RawJson(tool, &raw));
-      total_ += CachedCount(enc_, raw, /*tool=*/true);
+      total_ += CachedToolTokens(enc_, raw);
       any = true;
     }
     if (any) total_ += kToolsEnd;
@@ -352,7 +364,7 @@ class ResponsesCounter {
   void Tools(const json::value& v) {
     if (!v.is_array()) return Value(v);
     for (const json::value& tool : v.get_array()) {
-      total_ += CachedCount(enc_, json::serialize(tool), /*tool=*/true);
+      total_ += CachedToolTokens(enc_, json::serialize(tool), &tool);
     }
     if (!v.get_array().empty()) total_ += kToolsEnd;
   }

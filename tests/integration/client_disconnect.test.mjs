@@ -65,6 +65,15 @@ function requestThenHalfClose(port, { path, token, body }) {
 
 const ridOf = (head) => /x-request-id: (\S+)/i.exec(head)?.[1];
 
+/** Each request of `rids` is logged as a delivered 200, never as client_closed. */
+async function assertDelivered(S, rids) {
+  for (const rid of rids) {
+    const access = await waitForAccess(S.gw, rid, 5000);
+    assert.equal(access.status, 200, JSON.stringify(access));
+    assert.equal(access.error_code, undefined, JSON.stringify(access));
+  }
+}
+
 test('a client leaving before the provider answers frees its slot and reservation at once (499)', { timeout: 60000 }, async (t) => {
   const S = await startStack(t);
   const ac = new AbortController();
@@ -111,11 +120,7 @@ test('a stream read to its end by a client that then leaves is not logged as cli
     });
     rids.push(ridOf(got));
   }
-  for (const rid of rids) {
-    const access = await waitForAccess(S.gw, rid, 5000);
-    assert.equal(access.status, 200, JSON.stringify(access));
-    assert.equal(access.error_code, undefined, JSON.stringify(access));
-  }
+  await assertDelivered(S, rids);
 });
 
 test('a response read in full by a client that then leaves is not logged as client_closed', { timeout: 60000 }, async (t) => {
@@ -134,11 +139,7 @@ test('a response read in full by a client that then leaves is not logged as clie
     });
     rids.push(ridOf(got));
   }
-  for (const rid of rids) {
-    const access = await waitForAccess(S.gw, rid, 5000);
-    assert.equal(access.status, 200, JSON.stringify(access));
-    assert.equal(access.error_code, undefined, JSON.stringify(access));
-  }
+  await assertDelivered(S, rids);
 });
 
 test('a half-closing client: a delivered response is never logged as client_closed, an aborted one always is', { timeout: 60000 }, async (t) => {

@@ -330,36 +330,46 @@ net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
   }
 }
 
+namespace {
+
+// OldestIdle(): the first connection of `conns` (in accept order) that waits for a request and
+// was not evicted yet, or null.
+template <class Conn>
+Conn* OldestIdle(const std::list<Conn*>& conns) {
+  for (Conn* c : conns) {
+    if (c->idle && !c->evicted) return c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 bool GatewayImpl::AdmitClient(Shard* shard) {
   if (shard->live_conns < shard_conn_cap_) return true;
-  // The oldest idle connection (the list is in accept order) makes room for the new one: an
-  // idle-socket flood cannot keep agents out or take the descriptors provider sockets need.
-  for (ClientConn* c : shard->conns) {
-    if (!c->idle || c->evicted) continue;
-    c->evicted = true;
-    c->keep_alive = false;
-    --shard->live_conns;
-    resource_metrics_.connections->Decrement();
-    resource_metrics_.evicted->Increment();
-    beast::error_code ignored;
-    c->stream.socket().close(ignored);  // frees the descriptor now; its read ends aborted
-    return true;
-  }
-  return false;
+  // The oldest idle connection makes room for the new one: an idle-socket flood cannot keep
+  // agents out or take the descriptors provider sockets need.
+  ClientConn* c = OldestIdle(shard->conns);
+  if (!c) return false;
+  c->evicted = true;
+  c->keep_alive = false;
+  --shard->live_conns;
+  resource_metrics_.connections->Decrement();
+  resource_metrics_.evicted->Increment();
+  beast::error_code ignored;
+  c->stream.socket().close(ignored);  // frees the descriptor now; its read ends aborted
+  return true;
 }
 
 bool GatewayImpl::AdmitAdmin() {
   if (admin_conns_ < kMaxAdminConnections) return true;
-  for (AdminConn* c : admin_list_) {
-    if (!c->idle || c->evicted) continue;
-    c->evicted = true;
-    --admin_conns_;
-    resource_metrics_.evicted->Increment();
-    beast::error_code ignored;
-    c->stream->socket().close(ignored);
-    return true;
-  }
-  return false;
+  AdminConn* c = OldestIdle(admin_list_);
+  if (!c) return false;
+  c->evicted = true;
+  --admin_conns_;
+  resource_metrics_.evicted->Increment();
+  beast::error_code ignored;
+  c->stream->socket().close(ignored);
+  return true;
 }
 
 net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {

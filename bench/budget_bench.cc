@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "budget/budget_store.h"
-#include "gateway/admission.h"
-#include "gateway/input_tokens.h"
+#include "gateway/stages/admission.h"
+#include "gateway/stages/input_tokens.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pai::budget {

@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "gateway/guard_targets.h"
-#include "gateway/openai_request.h"
+#include "gateway/providers/openai_request.h"
+#include "gateway/stages/guard_targets.h"
 #include "guard/builtin_classifier.h"
 
 namespace pai::guard {

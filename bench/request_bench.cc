@@ -4,12 +4,12 @@
 
 #include <string>
 
-#include "gateway/openai_request.h"
-#include "gateway/stream_relay.h"
-#include "gateway/translate_anthropic.h"
-#include "gateway/translate_gemini.h"
-#include "gateway/translate_responses.h"
-#include "gateway/translate_responses_stream.h"
+#include "gateway/providers/openai_request.h"
+#include "gateway/providers/translate_anthropic.h"
+#include "gateway/providers/translate_gemini.h"
+#include "gateway/providers/translate_responses.h"
+#include "gateway/providers/translate_responses_stream.h"
+#include "gateway/relay/stream_relay.h"
 
 namespace pai::gateway {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/scrub.h"
+#include "gateway/relay/scrub.h"
 
 namespace pai::gateway {
 namespace {

@@ -6,7 +6,7 @@
 #include <iterator>
 #include <string>
 
-#include "gateway/input_tokens.h"
+#include "gateway/stages/input_tokens.h"
 
 namespace pai::cli {
 

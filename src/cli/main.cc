@@ -18,8 +18,8 @@
 #include "common/strings.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
-#include "gateway/admin_auth.h"
 #include "gateway/gateway.h"
+#include "gateway/server/admin_auth.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/stream_limits.h"
+#include "gateway/relay/stream_limits.h"
 
 namespace pai::gateway {
 

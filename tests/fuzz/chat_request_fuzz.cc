@@ -1,9 +1,10 @@
 // Fuzz target: the OpenAI request parsers (chat completions, embeddings), the upstream body
-// rewrite of an accepted chat request (src/gateway/openai_request.h) and its input token bound
-// (src/gateway/input_tokens.h: messages, tool calls, tool definitions rendered as declarations).
+// rewrite of an accepted chat request (src/gateway/providers/openai_request.h) and its input token
+// bound (src/gateway/stages/input_tokens.h: messages, tool calls, tool definitions rendered as
+// declarations).
 #include "fuzz.h"
-#include "gateway/input_tokens.h"
-#include "gateway/openai_request.h"
+#include "gateway/providers/openai_request.h"
+#include "gateway/stages/input_tokens.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string body(pai::fuzz::Input(data, size));

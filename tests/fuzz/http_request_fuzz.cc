@@ -1,11 +1,11 @@
 // Fuzz target: the gateway's HTTP/1.1 request reader — Beast's request parser with the
 // gateway's body type (allocated as bytes arrive) and limits, then the head checks it applies
 // (request_head.h: Host, Transfer-Encoding, one credential, absolute-form targets), as in
-// src/gateway/server.cc; fed in two pieces.
+// src/gateway/server/server.cc; fed in two pieces.
 #include "fuzz.h"
 #include "gateway/gateway.h"
-#include "gateway/internal/growing_body.h"
-#include "gateway/request_head.h"
+#include "gateway/http/growing_body.h"
+#include "gateway/http/request_head.h"
 
 namespace http = pai::gateway::http;
 

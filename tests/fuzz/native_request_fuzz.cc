@@ -1,7 +1,7 @@
 // Fuzz target: the native request parsers — Anthropic Messages (and count_tokens) and OpenAI
-// Responses (src/gateway/native_request.h) — and the body rewrite of an accepted request.
+// Responses (src/gateway/providers/native_request.h) — and the body rewrite of an accepted request.
 #include "fuzz.h"
-#include "gateway/native_request.h"
+#include "gateway/providers/native_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in = pai::fuzz::Input(data, size);

@@ -1,11 +1,12 @@
-// Fuzz target: the incremental SSE parser (src/gateway/sse.h), fed in two pieces; every event's
-// views must lie inside what was fed, and a byte stream split anywhere yields the same events.
+// Fuzz target: the incremental SSE parser (src/gateway/relay/sse.h), fed in two pieces; every
+// event's views must lie inside what was fed, and a byte stream split anywhere yields the same
+// events.
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "fuzz.h"
-#include "gateway/sse.h"
+#include "gateway/relay/sse.h"
 
 namespace {
 

@@ -1,11 +1,11 @@
 // Fuzz target: the stream translators and answer readers of the provider adapters — Anthropic
 // Messages and Gemini streams into chat.completion.chunk events, the native stream relay, the
-// non-streamed answer translations and the error mappings (src/gateway/translate_*.h,
+// non-streamed answer translations and the error mappings (src/gateway/providers/translate_*.h,
 // native_request.h). The first byte picks the adapter; the rest is the provider's bytes.
 #include "fuzz.h"
-#include "gateway/native_request.h"
-#include "gateway/translate_anthropic.h"
-#include "gateway/translate_gemini.h"
+#include "gateway/providers/native_request.h"
+#include "gateway/providers/translate_anthropic.h"
+#include "gateway/providers/translate_gemini.h"
 
 namespace gw = pai::gateway;
 

@@ -1,7 +1,7 @@
 // Fuzz target: the usage and tool-call readers of provider answers and stream chunks
-// (src/gateway/usage.h).
+// (src/gateway/providers/usage.h).
 #include "fuzz.h"
-#include "gateway/usage.h"
+#include "gateway/providers/usage.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in = pai::fuzz::Input(data, size);

@@ -1,6 +1,6 @@
 // Helpers shared by the pai-server unit tests: a temporary directory per test, a real SQLite
 // store in it, and an Api wired to real AccessTokens and FileGatewayTokens plus a canned
-// gateway admin (the `/usage` shape of GatewayImpl::UsageJson in src/gateway/server.cc).
+// gateway admin (the `/usage` shape of GatewayImpl::UsageJson in src/gateway/server/server.cc).
 #pragma once
 
 #include <stdlib.h>

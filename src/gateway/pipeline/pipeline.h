@@ -1,0 +1,169 @@
+// The request pipeline: one ordered list of stages that every agent request passes through
+// (shared/design/ARCHITECTURE.md, "Request pipeline"). A stage `co_await`s what it needs and
+// returns OK to continue or a status that becomes the reply (errors.h maps it to HTTP). After
+// the terminal step (the upstream call and relay), the response side of every stage that ran
+// is invoked in reverse order — also after a rejection, an upstream failure or a client abort —
+// so that settlement, audit and metrics always see the request.
+//
+// The order and the reason for each position is in BuildPipeline() (pipeline.cc).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "audit/event_sink.h"
+#include "auth/token_store.h"
+#include "budget/budget_store.h"
+#include "common/snapshot.h"
+#include "gateway/config/runtime.h"
+#include "gateway/providers/native_request.h"
+#include "gateway/providers/openai_request.h"
+#include "gateway/providers/usage.h"
+#include "gateway/stages/guard.h"
+#include "gateway/telemetry/metrics.h"
+
+namespace pai::gateway {
+
+struct RequestContext;
+
+// InputCounter: asks a model provider how many input tokens a request has, where the model's
+// tokenizer is not public: Anthropic's `POST /v1/messages/count_tokens` (Anthropic API
+// reference, "Count tokens in a Message") and Gemini's `POST models/{model}:countTokens`
+// (Gemini API reference, "models.countTokens"). The admit stage asks only when the request's
+// byte bound does not fit what remains of a budget (docs/budgets.md, "Provider counts").
+// One per shard; calls run on that shard's thread.
+class InputCounter {
+ public:
+  virtual ~InputCounter() = default;
+  // CountInput() is the provider's count of the input tokens of ctx's request sent to `route`
+  // (whose provider is anthropic or gemini). Errors: InvalidArgument (the request cannot be
+  // put in that provider's API), Unavailable (unreachable, an error status, an unreadable
+  // answer), DeadlineExceeded (no answer within the counter's timeout).
+  virtual boost::asio::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
+                                                                     const ModelRoute& route) = 0;
+};
+
+// RequestContext: one agent request as it moves through the pipeline. Owned by the connection
+// coroutine; stages read and fill it. Not thread-safe (a request lives on one shard thread).
+struct RequestContext {
+  // Set by the HTTP layer before the pipeline runs.
+  Route route = Route::kOther;
+  std::string request_id;
+  std::string_view authorization;  // raw `Authorization` header value (never logged)
+  // Set when the HTTP layer already checked the token on the headers (AuthenticateBearer):
+  // the agent key, so the authenticate stage does not hash the token a second time.
+  std::string preauthenticated_agent;
+  std::string preauthenticated_session;
+  std::string* body = nullptr;                // request body; stages may parse it in place
+  ClassifierTransport* classifier = nullptr;  // the shard's client for http guard classifiers
+  InputCounter* input_counter = nullptr;      // the shard's provider token counter (or none)
+  std::string_view anthropic_version;         // the client's anthropic-version / anthropic-beta
+  std::string_view anthropic_beta;            // headers (forwarded on the Anthropic routes)
+  std::chrono::steady_clock::time_point start;
+  std::shared_ptr<const RuntimeConfig> runtime;  // the configuration this request runs on
+
+  // Filled by stages.
+  const AgentRuntime* agent = nullptr;
+  // The Session the token belongs to (its name, in the agent's namespace); empty for an
+  // Agent's own token. Attribution only (audit records, access log, /usage): budgets are the
+  // agent's.
+  std::string session;
+  std::optional<ChatCompletionRequest> chat;
+  std::optional<EmbeddingsRequest> embeddings;
+  std::optional<NativeRequest> native;  // /v1/messages, /v1/messages/count_tokens, /v1/responses
+  const ModelRoute* model = nullptr;
+
+  // Filled by the admit stage (admission.h).
+  std::optional<budget::Reservation> reservation;  // of the current provider attempt
+  bool slot_held = false;                          // a request-window + concurrency slot
+  int attempts = 0;                                // provider attempts (fallbacks + 1)
+  bool admitted = false;                           // a reservation was made (LLM_CALL due)
+  std::string first_model;                         // the model admission started from
+  // The provider count of the input: `count_route` is the route whose byte bound did not fit
+  // (Admit() stops there and the admit stage asks its provider); `counted_input` the bound
+  // from the answer (0: the count failed, the byte bound stands).
+  const ModelRoute* count_route = nullptr;
+  bool count_done = false;
+  int64_t counted_input = 0;
+  budget::Charge charge;  // what the final attempt was charged
+  // Extra response headers: x-ratelimit-*, Retry-After.
+  std::vector<std::pair<std::string, std::string>> response_headers;
+
+  // Filled by the terminal step.
+  int64_t response_bytes = 0;  // body bytes relayed (the no-usage charging rule)
+  // The current provider attempt: its request was (at least partly) written to the provider,
+  // and the provider's HTTP status once its response header arrived (0: none). A sent call
+  // without usage is charged by the no-usage rule unless the provider answered an error.
+  bool upstream_sent = false;
+  int upstream_status = 0;
+  int http_status = 0;
+  bool stream = false;
+  Usage usage;
+  double upstream_seconds = -1;      // provider time, -1 when no provider call was made
+  std::string error_code;            // OpenAI error code of a failed request
+  std::vector<ToolCall> tool_calls;  // from the response (TOOL_CALL records)
+  bool call_recorded = false;        // the LLM_CALL record was emitted
+  bool guard_refused = false;        // a guard refused the request or its response
+};
+
+// Stage: one step of the pipeline.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // name() is the stage's metric label value.
+  virtual std::string_view name() const = 0;
+  // OnRequest() runs before the upstream call; a non-OK status rejects the request.
+  virtual boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) = 0;
+  // OnResponse() runs after the request ended, whatever the outcome, if OnRequest() ran.
+  virtual void OnResponse(RequestContext& /*ctx*/) {}
+};
+
+// Pipeline: the ordered stages. Immutable after construction; shared by all shards.
+class Pipeline {
+ public:
+  Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics);
+
+  // RunRequest() runs OnRequest() of each stage in order until one rejects; `*ran` is the
+  // number of stages whose OnRequest() ran (pass it to RunResponse()).
+  boost::asio::awaitable<absl::Status> RunRequest(RequestContext& ctx, size_t* ran) const;
+
+  // RunResponse() runs OnResponse() of the first `ran` stages in reverse order.
+  void RunResponse(RequestContext& ctx, size_t ran) const;
+
+ private:
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<size_t> metric_index_;
+  Metrics& metrics_;
+};
+
+// AuthenticateBearer() checks an `Authorization` header value ("Bearer <agent token>") against
+// `tokens` and returns the agent key ("namespace/name"). Errors: Unauthenticated (401,
+// code invalid_api_key) with a message that never echoes the token. Needs headers only, so the
+// HTTP layer also calls it before reading a body.
+absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
+                                               const auth::TokenStore* tokens);
+// AuthenticateBearerIdentity() is AuthenticateBearer() answering the whole identity (agent,
+// session, token id). Same errors.
+absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view authorization,
+                                                          const auth::TokenStore* tokens);
+
+// ServesRoute() is whether a ModelProvider of `kind` can answer `route`: the chat route is
+// translated for every provider; Messages needs Anthropic's API; Responses is OpenAI's own API,
+// translated for anthropic and gemini; embeddings are not offered by anthropic and gemini here.
+bool ServesRoute(Route route, config::ProviderKind kind);
+
+class Admission;
+
+// BuildPipeline() assembles the gateway's stages in their fixed order.
+std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
+                                        const Admission& admission, const Guards& guards,
+                                        Metrics& metrics);
+
+}  // namespace pai::gateway

@@ -1,0 +1,235 @@
+// Internals of the gateway server shared by server.cc (listeners, connections, admin,
+// lifecycle) and proxy.cc (agent routes, upstream relay).
+#pragma once
+
+#include <atomic>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "audit/chain.h"
+#include "auth/token_store.h"
+#include "common/snapshot.h"
+#include "gateway/config/runtime.h"
+#include "gateway/gateway.h"
+#include "gateway/http/beast.h"
+#include "gateway/pipeline/pipeline.h"
+#include "gateway/relay/stream_relay.h"
+#include "gateway/server/admin_auth.h"
+#include "gateway/server/blocking_worker.h"
+#include "gateway/server/conn_limits.h"
+#include "gateway/stages/admission.h"
+#include "gateway/telemetry/metrics.h"
+#include "gateway/upstream/upstream.h"
+
+namespace pai::gateway {
+
+class GatewayImpl;
+
+// UpstreamFailure: a provider's non-2xx answer, kept until the gateway knows whether a fallback
+// will replace it.
+struct UpstreamFailure {
+  int status = 0;  // 0: none
+  std::string body;
+  std::string retry_after;
+};
+
+// ClientWatch: what the client-disconnect watch shares with the request (proxy.cc).
+struct ClientWatch {
+  uint64_t generation = 0;  // bumped per watched call; stale completions are ignored
+  CancelSlot upstream;      // the provider call to cancel, from its connect to its last byte
+  bool gone = false;        // the client closed its connection
+  bool delivered = false;   // the response's last bytes were written: a later EOF is no abort
+};
+
+// ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its
+// shard so that a drain can close it while it waits idle for the next request.
+struct ClientConn {
+  explicit ClientConn(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  bool idle = true;                      // waiting for a request (safe to close on drain)
+  bool response_started = false;         // bytes of the current response were written
+  bool keep_alive = true;                // false once the connection must close after this response
+  bool head = false;                     // the current request is HEAD: headers only
+  unsigned version = 11;                 // the current request's HTTP version: 10 (HTTP/1.0) or 11
+  bool evicted = false;                  // closed while idle to make room (no longer counted)
+  std::string preauthenticated_agent;    // agent key of the current request's token
+  std::string preauthenticated_session;  // and its session (empty: none)
+  std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
+};
+
+// ShardClassifierClient: the guard's http classifier calls from one shard, on keep-alive pools
+// of their own whose timeouts are the binding's timeoutMs (one pool per distinct timeout).
+class ShardClassifierClient final : public ClassifierTransport {
+ public:
+  ShardClassifierClient(net::any_io_executor ex, ssl::context* tls_ctx)
+      : ex_(std::move(ex)), tls_ctx_(tls_ctx) {}
+  net::awaitable<absl::StatusOr<std::string>> Post(const GuardBindingRuntime& binding,
+                                                   std::string body) override;
+  void Close() {
+    for (auto& [timeout, pool] : pools_) pool->Close();
+  }
+
+ private:
+  net::any_io_executor ex_;
+  ssl::context* tls_ctx_;
+  std::map<int64_t, std::unique_ptr<UpstreamPool>> pools_;  // by timeoutMs
+};
+
+// ShardInputCounter: the admit stage's provider token counts (InputCounter) from one shard, on
+// a keep-alive pool of its own: a count answers within kCountTimeout or the byte bound stands.
+class ShardInputCounter final : public InputCounter {
+ public:
+  static constexpr std::chrono::milliseconds kCountTimeout{10'000};
+  ShardInputCounter(net::any_io_executor ex, ssl::context* tls_ctx)
+      : pool_(std::move(ex), tls_ctx, UpstreamTimeouts{kCountTimeout, kCountTimeout, kCountTimeout},
+              nullptr) {}
+  net::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
+                                                     const ModelRoute& route) override;
+  void Close() { pool_.Close(); }
+
+ private:
+  UpstreamPool pool_;
+};
+
+// Shard: one io_context thread with its acceptors and upstream pool.
+struct Shard {
+  // `pool` is declared before `ioc` so it outlives the coroutine frames destroyed with `ioc`.
+  // `conns` likewise: a connection frame unregisters itself when destroyed.
+  std::unique_ptr<UpstreamPool> pool;
+  std::unique_ptr<ShardClassifierClient> classifier;
+  std::unique_ptr<ShardInputCounter> counter;
+  std::list<ClientConn*> conns;  // touched only on this shard's thread
+  size_t live_conns = 0;         // conns not evicted (this shard's thread)
+  net::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<tcp::acceptor> admin_acceptor;
+  std::thread thread;
+};
+
+class GatewayImpl {
+ public:
+  explicit GatewayImpl(const GatewayOptions& options);
+  int Run(const std::function<void(const Listening&)>& on_listening);
+
+  // --- server.cc ---
+  net::awaitable<void> AcceptLoop(Shard* shard, bool admin);
+  net::awaitable<void> ServeAgent(Shard* shard, tcp::socket socket);
+  net::awaitable<void> ServeAdmin(tcp::socket socket);
+  // AdmitClient(): at the shard's connection cap, evicts its oldest idle connection; false
+  // when none is idle (the new connection is then closed).
+  bool AdmitClient(Shard* shard);
+  // AdmitAdmin(): the same for the admin listener (kMaxAdminConnections): idle or slow
+  // connections cannot lock probes and scrapers out.
+  bool AdmitAdmin();
+  // RefuseBodyBudget(): 503 server_overloaded (the request-body budget is full), then close.
+  net::awaitable<void> RefuseBodyBudget(ClientConn* conn, std::string_view target);
+  absl::Status LoadConfig();
+  void PollFiles();
+  void BeginDrain();
+
+  // --- proxy.cc ---
+  // HandleAgentRequest() runs one request through the pipeline and writes the response.
+  net::awaitable<void> HandleAgentRequest(Shard* shard, ClientConn* conn,
+                                          http::request<http::string_body>* req);
+
+  const GatewayOptions options_;
+  Metrics metrics_;
+  Snapshot<RuntimeConfig> runtime_;
+  Snapshot<auth::TokenStore> tokens_;
+  std::unique_ptr<budget::BudgetStore> budget_;
+  audit::LogEventSink log_events_;
+  std::unique_ptr<audit::Chain> chain_;  // null with --no-audit
+  std::unique_ptr<audit::TeeEventSink> tee_events_;
+  audit::EventSink* events_ = &log_events_;
+  std::unique_ptr<Admission> admission_;  // used by pipeline_: declared (destroyed) before it
+  std::unique_ptr<Guards> guards_;        // likewise
+  std::unique_ptr<Pipeline> pipeline_;
+  ssl::context tls_ctx_{ssl::context::tls_client};
+  // Admin listener and resource bounds (admin_auth.h, conn_limits.h). These, the admin
+  // connections and the request counters below are declared before shards_ (destroyed after
+  // them): a connection's frame destroyed with its shard's io_context unregisters itself,
+  // returns its body lease and updates the gauges and counters.
+  AdminAuth admin_auth_;
+  ResourceMetrics resource_metrics_;
+  BodyBudget body_budget_{options_.max_buffered_body_bytes, &resource_metrics_};
+  size_t shard_conn_cap_ = 0;  // client connections per shard
+  size_t admin_conns_ = 0;     // open admin connections, not evicted (shard 0's thread)
+  // AdminConn: one admin connection, registered while its ServeAdmin() frame lives; `idle`
+  // while it waits for (or reads) a request, so that it may be evicted at the cap.
+  struct AdminConn {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;
+    bool evicted = false;
+  };
+  std::list<AdminConn*> admin_list_;  // in accept order (shard 0's thread)
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> active_requests_{0};
+  SessionTotals session_totals_;  // GET /usage "sessions" (since start; reset on restart)
+  std::vector<std::unique_ptr<Shard>> shards_;  // after what their frames touch (above)
+
+  std::unique_ptr<BlockingWorker> audit_worker_;  // /audit queries, one at a time
+
+ private:
+  // RecordCall() emits the LLM_CALL record (and one TOOL_CALL per tool invocation) for an
+  // admitted call; with kWaitDurable it returns once the records are acknowledged, so that a client
+  // never sees success for a call the chain could lose.
+  enum class Durability { kWait, kNoWait };
+  // False when the records could not be made durable (the chain stopped).
+  net::awaitable<bool> RecordCall(RequestContext* ctx, int status, Durability durability);
+  // BeforeSuccess(): what must happen before the last bytes of a successful response —
+  // settlement, slot release, the durable LLM_CALL record.
+  // False when the call cannot be reported as a success (its audit record is not durable).
+  net::awaitable<bool> BeforeSuccess(RequestContext* ctx);
+  // ScanChatResponse() applies the response guards to a complete chat completion body; a
+  // non-OK status (enforced violation, closed failure) replaces the response.
+  net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx, std::string& body);
+  // ScanStreamedResponse() runs the audit-only response guards on what a stream delivered.
+  net::awaitable<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
+  std::string UsageJson();
+  net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
+                                  http::response<http::string_body>& res);
+
+  net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> ProxyChat(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                                std::string path);
+  net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                            http::request<http::string_body>* up,
+                                            CancelSlot* cancel, bool* client_gone,
+                                            UpstreamFailure* failure,
+                                            std::chrono::steady_clock::time_point t0);
+  net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                        http::request<http::string_body>* up, CancelSlot* cancel,
+                                        bool* client_gone, UpstreamFailure* failure,
+                                        std::chrono::steady_clock::time_point t0);
+  net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,
+                                             UpstreamCall* call, bool* client_gone);
+  // RelayNative() relays a native stream (Anthropic Messages, OpenAI Responses) event by event
+  // as it is, reading usage and tool calls on the way and holding the final event
+  // (message_stop / response.completed) until the call's audit record is durable.
+  net::awaitable<absl::Status> RelayNative(ClientConn* conn, RequestContext* ctx,
+                                           UpstreamCall* call, bool* client_gone);
+
+  // File watching state (main thread only).
+  std::string config_fingerprint_;  // of the files the running config was loaded from
+  std::string config_last_seen_;    // at the previous poll
+  std::string config_content_hash_;
+  std::string tokens_fingerprint_;
+};
+
+// LogException: completion handler for co_spawn that logs an exception instead of dropping it.
+void LogException(const std::exception_ptr& e);
+
+// Response helpers (server.cc).
+net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
+                                                http::response<http::string_body>& res,
+                                                std::chrono::milliseconds timeout);
+http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
+                                               std::string_view request_id);
+
+}  // namespace pai::gateway

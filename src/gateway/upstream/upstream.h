@@ -1,0 +1,157 @@
+// Upstream HTTP/1.1 client: a keep-alive connection pool per shard, HTTP and HTTPS.
+//
+// TLS: OpenSSL via Asio; SNI is set (SSL_set_tlsext_host_name) and the certificate chain and
+// host name are verified (ssl::host_name_verification) against the system CAs or --ca-file.
+// Timeouts: connect (DNS + TCP + TLS), first byte (request sent → response header read),
+// idle (between two body reads). A timed-out or cancelled connection is closed, never pooled.
+//
+// Thread safety: an UpstreamPool and its calls belong to one shard (one io_context thread).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "gateway/config/runtime.h"
+#include "gateway/http/beast.h"
+
+namespace pai::gateway {
+
+struct UpstreamTimeouts {
+  std::chrono::milliseconds connect{10'000};
+  std::chrono::milliseconds first_byte{300'000};
+  std::chrono::milliseconds idle{120'000};
+};
+
+// UpstreamConnection: one TCP (optionally TLS) connection to a provider.
+class UpstreamConnection {
+ public:
+  UpstreamConnection(net::any_io_executor ex, ssl::context* tls_ctx, bool tls);
+
+  beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  bool is_tls() const { return tls_.has_value(); }
+  std::optional<beast::tcp_stream>& plain() { return plain_; }
+  std::optional<beast::ssl_stream<beast::tcp_stream>>& tls() { return tls_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+
+  std::string pool_key;
+  std::string label;  // UpstreamEndpoint::label, for error messages
+  std::chrono::steady_clock::time_point idle_since;
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+  beast::flat_buffer buffer_;
+};
+
+class UpstreamPool;
+class UpstreamCall;
+
+// CancelSlot: lets another party (the client-disconnect watch) cancel a provider call at any
+// step, before its response header included. Owned by the caller, on the call's shard thread.
+struct CancelSlot {
+  UpstreamConnection* connecting = nullptr;  // set by Start() while it connects
+  UpstreamCall* call = nullptr;              // set by Start() once the call exists
+  bool cancelled = false;
+  // sent: Start() began writing the request to a provider — from then on the provider may bill
+  // the call, whatever happens to it (the budget charges such a call, never zero).
+  bool sent = false;
+  // Cancel() closes what is in progress; Start() answers Cancelled at its next step.
+  void Cancel();
+};
+
+// UpstreamCall: one request/response exchange on a pooled connection.
+class UpstreamCall {
+ public:
+  // Start() sends `req` to `endpoint` and reads the response header. A pooled connection that
+  // fails before any response byte (the provider closed it while idle) is replaced by a new one
+  // once. Errors: Unavailable (connect/TLS/protocol; HTTP 502) or DeadlineExceeded (connect or
+  // first-byte timeout; 504); Cancelled when Cancel() was called or `slot` was cancelled.
+  // `slot` (optional) names the call while it runs: on success slot->call is the returned call.
+  static net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> Start(
+      UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
+      CancelSlot* slot = nullptr);
+
+  ~UpstreamCall();
+  UpstreamCall(const UpstreamCall&) = delete;
+  UpstreamCall& operator=(const UpstreamCall&) = delete;
+
+  int status() const { return static_cast<int>(parser_->get().result_int()); }
+  const http::response_header<>& header() const { return parser_->get().base(); }
+
+  // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.
+  // The view is valid until the next call. Errors as Start() (idle timeout → DeadlineExceeded;
+  // also when the deadline set by set_deadline() passes).
+  net::awaitable<absl::StatusOr<std::string_view>> ReadSome();
+
+  // ReadAll() reads the rest of the body, up to `limit` bytes (Unavailable past it). The
+  // string's capacity leaves room for SIMDJSON_PADDING.
+  net::awaitable<absl::StatusOr<std::string>> ReadAll(size_t limit);
+
+  // set_deadline(): body reads end with DeadlineExceeded (504) at `at` (a stream's duration
+  // bound) even while the provider keeps sending.
+  void set_deadline(std::chrono::steady_clock::time_point at) { deadline_ = at; }
+
+  // Cancel() closes the connection: pending reads complete with an error and the connection is
+  // not returned to the pool. Used when the client goes away.
+  void Cancel();
+
+ private:
+  UpstreamCall(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> conn);
+  void ResetParser();
+  // ReadFinalHeader() reads response headers, skipping interim 1xx responses (100 Continue,
+  // 103 Early Hints): Beast treats a 1xx as a complete message.
+  net::awaitable<beast::error_code> ReadFinalHeader();
+
+  UpstreamPool& pool_;
+  std::unique_ptr<UpstreamConnection> conn_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  std::array<char, size_t{16} * 1024> chunk_{};
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool cancelled_ = false;
+  bool failed_ = false;
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(net::any_io_executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts,
+               Metrics* metrics);
+
+  const UpstreamTimeouts& timeouts() const { return timeouts_; }
+
+  // Close() drops idle connections and makes Release() discard from now on (shutdown).
+  void Close();
+
+ private:
+  friend class UpstreamCall;
+  static constexpr size_t kMaxIdlePerHost = 256;
+  static constexpr std::chrono::seconds kMaxIdleAge{30};
+
+  // TakeIdle() returns the most recently used idle connection that is still open and quiet
+  // (no EOF and no unsolicited bytes, e.g. a 408 the provider sent before closing).
+  std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& key);
+  net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> Connect(
+      const UpstreamEndpoint& endpoint, CancelSlot* slot);
+  void Release(std::unique_ptr<UpstreamConnection> conn);
+
+  net::any_io_executor ex_;
+  ssl::context* tls_ctx_;
+  UpstreamTimeouts timeouts_;
+  Metrics* metrics_;
+  // Resolved addresses per host:port, reused for kDnsTtl (Asio's resolver cannot be cancelled
+  // or bounded by a timeout, so fewer lookups is the mitigation).
+  struct DnsEntry {
+    tcp::resolver::results_type results;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static constexpr std::chrono::seconds kDnsTtl{60};
+  absl::flat_hash_map<std::string, DnsEntry> dns_;
+  absl::flat_hash_map<std::string, std::deque<std::unique_ptr<UpstreamConnection>>> idle_;
+  bool closed_ = false;
+};
+
+}  // namespace pai::gateway

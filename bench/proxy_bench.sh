@@ -204,8 +204,10 @@ to_ms() {  # wrk prints 512.00us / 1.20ms / 1.01s
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
 }
 
-if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then  # profiling aid: skip the baselines
-  run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua"
+# Profiling aid: PAI_BENCH_ONLY_GATEWAY=gateway|budgets|guard runs that row alone (1: gateway).
+if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then
+  row="${PAI_BENCH_ONLY_GATEWAY/#1/gateway}"
+  run "$row" "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/$row.lua"
   exit 0
 fi
 read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")

@@ -1,9 +1,11 @@
 #include "audit/chain.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -37,39 +40,151 @@ std::string KeyId(const std::string& key) {
   return HexEncode(md, 4);
 }
 
-// AppendCanonical() serialises `v` with object members sorted by key, no whitespace.
+// AppendBoostJsonString() appends `s` as a JSON string escaped exactly as Boost.JSON's
+// serializer escapes it (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control bytes as
+// `\u00xx`, every other byte as is): `detail` was first encoded with boost::json::serialize,
+// and chains written then must keep verifying. tests/audit/chain_test.cc compares the two.
+void AppendBoostJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the pending run of bytes copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+// AppendCanonical() serialises `v` with object members sorted by key, no whitespace; strings
+// and integers as Boost.JSON serialises them, doubles with 15 significant digits.
 void AppendCanonical(std::string& out, const boost::json::value& v) {
-  if (const auto* o = v.if_object()) {
-    std::vector<std::pair<std::string_view, const boost::json::value*>> members;
-    members.reserve(o->size());
-    for (const auto& kv : *o) members.emplace_back(kv.key(), &kv.value());
-    std::sort(members.begin(), members.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    out += '{';
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i) out += ',';
-      out += boost::json::serialize(boost::json::string(members[i].first));
-      out += ':';
-      AppendCanonical(out, *members[i].second);
+  switch (v.kind()) {
+    case boost::json::kind::object: {
+      const boost::json::object& o = v.get_object();
+      absl::InlinedVector<const boost::json::key_value_pair*, 16> members;
+      for (const auto& kv : o) members.push_back(&kv);
+      std::sort(members.begin(), members.end(),
+                [](const auto* a, const auto* b) { return a->key() < b->key(); });
+      out += '{';
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i) out += ',';
+        AppendBoostJsonString(out, members[i]->key());
+        out += ':';
+        AppendCanonical(out, members[i]->value());
+      }
+      out += '}';
+      return;
     }
-    out += '}';
-  } else if (const auto* a = v.if_array()) {
-    out += '[';
-    for (size_t i = 0; i < a->size(); ++i) {
-      if (i) out += ',';
-      AppendCanonical(out, (*a)[i]);
+    case boost::json::kind::array: {
+      const boost::json::array& a = v.get_array();
+      out += '[';
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (i) out += ',';
+        AppendCanonical(out, a[i]);
+      }
+      out += ']';
+      return;
     }
-    out += ']';
-  } else if (v.is_double()) {
-    // 15 significant digits: Boost.JSON 1.81 may parse a double one ULP off, and printing at
-    // 15 digits is idempotent across such a round trip, so the verifier rebuilds the same text.
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.15g", v.as_double());
-    out += buf;
-  } else {
-    out += boost::json::serialize(v);
+    case boost::json::kind::string:
+      AppendBoostJsonString(out, v.get_string());
+      return;
+    case boost::json::kind::int64:
+      absl::StrAppend(&out, v.get_int64());
+      return;
+    case boost::json::kind::uint64:
+      absl::StrAppend(&out, v.get_uint64());
+      return;
+    case boost::json::kind::double_: {
+      // 15 significant digits: Boost.JSON 1.81 may parse a double one ULP off, and printing at
+      // 15 digits is idempotent across such a round trip, so the verifier rebuilds the same
+      // text.
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.15g", v.get_double());
+      out += buf;
+      return;
+    }
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case boost::json::kind::null:
+      out += "null";
+      return;
   }
 }
+
+}  // namespace
+
+// Hmac: HMAC-SHA256 under one key, keyed once (OpenSSL 3's one-shot HMAC() fetches the digest
+// and sets the key up again on every call: ~2 µs of a record's cost). Not thread-safe: the
+// chain uses it under its lock.
+class Hmac {
+ public:
+  explicit Hmac(const std::string& key) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    ctx_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+    EVP_MAC_free(mac);  // the context holds its own reference
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (ctx_ && EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                             params) != 1) {
+      EVP_MAC_CTX_free(ctx_);
+      ctx_ = nullptr;
+    }
+  }
+  ~Hmac() { EVP_MAC_CTX_free(ctx_); }
+  Hmac(const Hmac&) = delete;
+  Hmac& operator=(const Hmac&) = delete;
+
+  // Hex() is HMAC-SHA256(key, data) in lowercase hex; empty if OpenSSL failed.
+  std::string Hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    // A NULL key re-initialises the context with the key it already holds.
+    if (!ctx_ || EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1 ||
+        EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+            1 ||
+        EVP_MAC_final(ctx_, md, &len, sizeof(md)) != 1) {
+      return {};
+    }
+    return HexEncode(md, len);
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+namespace {
 
 std::string Quoted(std::string_view s) {
   std::string out;
@@ -125,17 +240,37 @@ std::string HmacHex(const std::string& key, std::string_view data) {
   return HexEncode(md, len);
 }
 
+namespace {
+
+// CanonicalMiddle(): the members of a record's canonical encoding from `type` to `key_id`
+// (they do not depend on its place in the chain). CanonicalFromParts(): the whole encoding.
+std::string CanonicalMiddle(const std::string& type, const std::string& ns,
+                            const std::string& agent, const boost::json::object& detail,
+                            const std::string& key_id) {
+  std::string out = pai::StrCat(",\"type\":", Quoted(type), ",\"namespace\":", Quoted(ns),
+                                ",\"agent\":", Quoted(agent), ",\"detail\":");
+  AppendCanonical(out, detail);
+  pai::StrAppend(&out, ",\"key_id\":", Quoted(key_id));
+  return out;
+}
+
+std::string CanonicalFromParts(uint64_t seq, const std::string& time, std::string_view middle,
+                               const std::string& prev_mac) {
+  return pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
+                     ",\"source\":\"gateway\",\"source_seq\":", seq, middle,
+                     ",\"prev_mac\":", Quoted(prev_mac), "}");
+}
+
+}  // namespace
+
 std::string CanonicalRecord(uint64_t seq, const std::string& time, uint64_t source_seq,
                             const std::string& type, const std::string& ns,
                             const std::string& agent, const boost::json::object& detail,
                             const std::string& key_id, const std::string& prev_mac) {
-  std::string out =
-      pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
-                  ",\"source\":\"gateway\",\"source_seq\":", source_seq, ",\"type\":", Quoted(type),
-                  ",\"namespace\":", Quoted(ns), ",\"agent\":", Quoted(agent), ",\"detail\":");
-  AppendCanonical(out, detail);
-  pai::StrAppend(&out, ",\"key_id\":", Quoted(key_id), ",\"prev_mac\":", Quoted(prev_mac), "}");
-  return out;
+  return pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
+                     ",\"source\":\"gateway\",\"source_seq\":", source_seq,
+                     CanonicalMiddle(type, ns, agent, detail, key_id),
+                     ",\"prev_mac\":", Quoted(prev_mac), "}");
 }
 
 absl::StatusOr<Key> LoadKeyFile(const std::string& path) {
@@ -172,6 +307,7 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return absl::InternalError(pai::StrCat(options.dir, ": ", ec.message()));
   std::unique_ptr<Chain> chain(new Chain(std::move(options)));
+  chain->hmac_ = std::make_unique<Hmac>(chain->options_.key.bytes);
   const std::string path = chain->options_.dir + "/" + kChainFile;
   chain->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (chain->fd_ < 0) return absl::InternalError(pai::StrCat(path, ": ", std::strerror(errno)));
@@ -203,7 +339,6 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
     chain->head_seq_ = o->at("seq").to_number<uint64_t>();
     chain->head_mac_ = std::string(o->at("mac").as_string());
   }
-  chain->next_seq_ = chain->head_seq_ + 1;
   chain->durable_seq_ = chain->head_seq_;
   chain->written_seq_ = chain->head_seq_;
   const std::string cp_path = chain->options_.dir + "/" + kCheckpointFile;
@@ -215,19 +350,21 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
   // Checkpoint the recovered head: after a crash, the newest records may be covered by no
   // checkpoint (one is written at most once a second), and deleting them would go unnoticed.
   if (chain->head_seq_ > 0) {
-    if (::fsync(chain->fd_) != 0 || !chain->WriteCheckpoint()) {
+    if (::fsync(chain->fd_) != 0) {
+      return absl::InternalError(pai::StrCat(path, ": fsync: ", std::strerror(errno)));
+    }
+    chain->synced_seq_ = chain->head_seq_;
+    if (!chain->WriteCheckpoint(chain->head_seq_, chain->head_mac_)) {
       return absl::InternalError(
           pai::StrCat(cp_path, ": cannot checkpoint the recovered head: ", std::strerror(errno)));
     }
   }
-  chain->synced_seq_ = chain->head_seq_;
   chain->last_checkpoint_ = chain->options_.now();
-  chain->writer_ = std::thread([c = chain.get()] { c->WriterLoop(); });
-  if (chain->options_.sync == Sync::kGroup) {
-    chain->syncer_ = std::thread([c = chain.get()] { c->SyncLoop(); });
-  }
+  chain->syncer_ = std::thread([c = chain.get()] { c->SyncLoop(); });
   return chain;
 }
+
+Chain::Chain(ChainOptions options) : options_(std::move(options)) {}
 
 Chain::~Chain() {
   Close();
@@ -238,10 +375,8 @@ Chain::~Chain() {
 void Chain::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    closed_ = true;  // no record is appended after this: the syncer's last round covers all
   }
-  cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
   {
     std::lock_guard<std::mutex> lock(sync_wait_mu_);
     sync_stop_ = true;
@@ -253,25 +388,54 @@ void Chain::Close() {
 void Chain::Emit(Event event) { EmitSeq(std::move(event)); }
 
 uint64_t Chain::EmitSeq(Event event) {
-  std::unique_lock<std::mutex> lock(mu_);
-  // Backpressure, not loss: a caller waits while the writer is max_pending records behind.
-  space_cv_.wait(lock,
-                 [&] { return pending_.size() < options_.max_pending || stop_ || !healthy_; });
-  if (stop_ || !healthy_) return 0;
-  const uint64_t seq = next_seq_++;
-  pending_.push_back(Pending{seq, FormatRfc3339Millis(options_.now()), std::move(event)});
-  // Wake the writer only if it sleeps: while it writes a batch, new records simply queue for
-  // the next one (saves a futex wake per record under load).
-  const bool wake = writer_idle_;
-  lock.unlock();
-  if (wake) cv_.notify_one();
+  if (!healthy_) return 0;
+  // What does not depend on the position in the chain is encoded outside the lock.
+  const std::string middle =
+      CanonicalMiddle(event.type, event.ns, event.agent, event.detail, options_.key.id);
+  uint64_t seq = 0;
+  int error = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || !healthy_) return 0;
+    seq = head_seq_ + 1;
+    // The time is taken in the lock: record order is time order.
+    const std::string canonical =
+        CanonicalFromParts(seq, FormatRfc3339Millis(options_.now()), middle, head_mac_);
+    std::string mac = hmac_->Hex(canonical);
+    if (mac.empty()) mac = HmacHex(options_.key.bytes, canonical);
+    if (!WriteAll(fd_, WithMac(canonical, mac))) {
+      error = errno;
+      seq = 0;
+    } else {
+      head_seq_ = seq;
+      head_mac_ = std::move(mac);
+      written_seq_ = seq;
+      ++written_;
+      if (options_.sync == Sync::kGroup) durable_seq_ = seq;
+    }
+  }
+  if (seq == 0) {
+    Fail(pai::StrCat("write: ", std::strerror(error)));
+    return 0;
+  }
+  // Wake the syncer only if it waits for records (group: it then waits its interval, during
+  // which records just accumulate; strict: while it syncs, records accumulate for its next
+  // round). written_seq_ is stored before syncer_idle_ is read, and the syncer stores
+  // syncer_idle_ before it reads written_seq_ (both sequentially consistent): one of the two
+  // sees the other, so no wake-up is lost.
+  if (syncer_idle_.load()) {
+    { std::lock_guard<std::mutex> lock(sync_wait_mu_); }
+    sync_cv_.notify_one();
+  }
   return seq;
 }
 
 void Chain::WhenDurable(uint64_t seq, std::function<void(bool)> done) {
   if (seq != 0 && seq <= durable_seq_.load()) return done(true);
   if (seq == 0 || !healthy_) return done(false);
-  std::unique_lock<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(waiters_mu_);
+  // durable_seq_ moves under waiters_mu_ in strict mode: checked again here, it cannot pass
+  // `seq` between this check and the wait being registered.
   if (seq <= durable_seq_.load()) {
     lock.unlock();
     return done(true);
@@ -284,141 +448,94 @@ void Chain::WhenDurable(uint64_t seq, std::function<void(bool)> done) {
 }
 
 void Chain::Fail(const std::string& what) {
-  if (failed_.exchange(true)) return;  // the writer and the syncer may both fail: report once
+  if (failed_.exchange(true)) return;  // an emitter and the syncer may both fail: report once
   healthy_ = false;
   log::Error("audit chain stopped", {{"error", what}, {"dir", options_.dir}});
   std::multimap<uint64_t, std::function<void(bool)>> waiters;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(waiters_mu_);
     waiters.swap(waiters_);
-    pending_.clear();
   }
-  space_cv_.notify_all();
   for (auto& [seq, fn] : waiters) fn(false);
 }
 
-bool Chain::WriteBatch(std::vector<Chain::Pending>& batch) {
-  std::string out;
-  for (Pending& p : batch) {
-    const Event& ev = p.event;
-    const std::string canonical = CanonicalRecord(p.seq, p.time, p.seq, ev.type, ev.ns, ev.agent,
-                                                  ev.detail, options_.key.id, head_mac_);
-    const std::string mac = HmacHex(options_.key.bytes, canonical);
-    out += WithMac(canonical, mac);
-    head_mac_ = mac;
-    head_seq_ = p.seq;
-  }
-  if (!WriteAll(fd_, out)) {
-    Fail(pai::StrCat("write: ", std::strerror(errno)));
-    return false;
-  }
-  written_seq_ = head_seq_;
-  if (options_.sync == Sync::kStrict) return SyncNow();
+bool Chain::SyncNow(uint64_t* seq, std::string* mac) {
   {
-    // Taken after written_seq_ changed and before the notify, so that the syncer, which checks
-    // written_seq_ under this mutex, cannot miss the wake-up.
-    std::lock_guard<std::mutex> lock(sync_wait_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    *seq = head_seq_;
+    *mac = head_mac_;
   }
-  sync_cv_.notify_one();
-  return true;
-}
-
-bool Chain::SyncNow() {
-  int error = 0;
-  {
-    std::lock_guard<std::mutex> lock(sync_mu_);  // one sync at a time; synced_seq_ only grows
-    // After a failure nothing more counts as synced (a second fdatasync may return 0 once the
-    // error was reported, although the data never reached the disk).
-    if (!healthy_) return false;
-    const uint64_t target = written_seq_.load();
-    if (target <= synced_seq_.load()) return true;
-    if (::fdatasync(fd_) == 0) {
-      synced_seq_ = target;
-      return true;
+  // After a failure nothing more counts as synced (a second fdatasync may return 0 once the
+  // error was reported, although the data never reached the disk).
+  if (!healthy_) return false;
+  if (*seq > synced_seq_.load()) {
+    if (::fdatasync(fd_) != 0) {
+      // A failed sync is fatal: the page cache state is unknown.
+      Fail(pai::StrCat("fdatasync: ", std::strerror(errno)));
+      return false;
     }
-    error = errno;
+    synced_seq_ = *seq;
   }
-  // A failed sync is fatal: the page cache state is unknown.
-  Fail(pai::StrCat("fdatasync: ", std::strerror(error)));
-  return false;
+  if (options_.sync == Sync::kStrict && *seq > durable_seq_.load()) {
+    std::vector<std::function<void(bool)>> ready;
+    {
+      std::lock_guard<std::mutex> lock(waiters_mu_);
+      durable_seq_ = *seq;
+      auto end = waiters_.upper_bound(*seq);
+      for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+      waiters_.erase(waiters_.begin(), end);
+    }
+    for (auto& fn : ready) fn(true);
+  }
+  return true;
 }
 
 void Chain::SyncLoop() {
   const auto interval = absl::ToChronoMicroseconds(options_.sync_interval);
+  const auto checkpoint_every = absl::ToChronoMicroseconds(options_.checkpoint_interval);
   for (;;) {
+    bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(sync_wait_mu_);
-      sync_cv_.wait(lock, [&] { return sync_stop_ || written_seq_.load() > synced_seq_.load(); });
-      if (sync_stop_ && written_seq_.load() <= synced_seq_.load()) return;
-      // Records written in the next `interval` share this sync: it starts at most `interval`
-      // after the first of them was written (later if a sync is still running).
-      if (!sync_stop_) sync_cv_.wait_for(lock, interval, [&] { return sync_stop_; });
+      syncer_idle_ = true;
+      sync_cv_.wait_for(lock, checkpoint_every,
+                        [&] { return sync_stop_ || written_seq_.load() > synced_seq_.load(); });
+      syncer_idle_ = false;
+      // Group: records written in the next `interval` share this sync; it starts at most
+      // `interval` after the first of them was written (later if the last sync still ran).
+      if (options_.sync == Sync::kGroup && !sync_stop_ &&
+          written_seq_.load() > synced_seq_.load()) {
+        sync_cv_.wait_for(lock, interval, [&] { return sync_stop_; });
+      }
+      stopping = sync_stop_;
     }
-    if (!SyncNow()) return;
+    uint64_t seq = 0;
+    std::string mac;
+    if (!SyncNow(&seq, &mac)) return;
+    // A checkpoint at least once per interval while records are written, and at every clean
+    // stop (Close() stops appends before it stops the syncer: this round covers every record).
+    const bool due = options_.now() - last_checkpoint_ >= options_.checkpoint_interval;
+    if ((seq > checkpointed_seq_ && due) || (stopping && seq > 0)) {
+      if (!WriteCheckpoint(seq, mac)) return;
+    }
+    if (stopping) return;
   }
 }
 
-bool Chain::WriteCheckpoint() {
-  // A checkpoint covers only synced records: after an OS crash it never names lost ones; after
-  // a failure none is written.
-  if (!healthy_ || !SyncNow()) return false;
-  const std::string canonical = CanonicalCheckpoint(
-      head_seq_, head_mac_, FormatRfc3339Millis(options_.now()), options_.key.id);
+bool Chain::WriteCheckpoint(uint64_t seq, const std::string& mac) {
+  // A checkpoint covers only synced records (the caller synced `seq`): after an OS crash it
+  // never names lost ones; after a failure none is written.
+  if (!healthy_ || seq > synced_seq_.load()) return false;
+  const std::string canonical =
+      CanonicalCheckpoint(seq, mac, FormatRfc3339Millis(options_.now()), options_.key.id);
   const std::string line = WithMac(canonical, HmacHex(options_.key.bytes, canonical));
   if (!WriteAll(checkpoint_fd_, line) || ::fsync(checkpoint_fd_) != 0) {
     Fail(pai::StrCat("checkpoint write: ", std::strerror(errno)));
     return false;
   }
-  checkpointed_seq_ = head_seq_;
+  checkpointed_seq_ = seq;
   last_checkpoint_ = options_.now();
   return true;
-}
-
-void Chain::WriterLoop() {
-  std::vector<Pending> batch;
-  for (;;) {
-    bool stopping = false;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      writer_idle_ = true;
-      cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.checkpoint_interval),
-                   [&] { return !pending_.empty() || stop_; });
-      writer_idle_ = false;
-      stopping = stop_;
-      batch.clear();
-      while (!pending_.empty()) {
-        batch.push_back(std::move(pending_.front()));
-        pending_.pop_front();
-      }
-    }
-    space_cv_.notify_all();
-    if (!healthy_) return;
-    if (!batch.empty()) {
-      if (!WriteBatch(batch)) return;
-      written_ += batch.size();
-      const uint64_t last = batch.back().seq;
-      durable_seq_ = last;
-      std::vector<std::function<void(bool)>> ready;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto end = waiters_.upper_bound(last);
-        for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
-        waiters_.erase(waiters_.begin(), end);
-      }
-      for (auto& fn : ready) fn(true);
-    }
-    const bool due = options_.now() - last_checkpoint_ >= options_.checkpoint_interval;
-    bool last_round = false;
-    if (stopping) {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_round = pending_.empty();
-    }
-    // Every clean stop checkpoints its head, new records or not.
-    if ((head_seq_ > checkpointed_seq_ && due) || (last_round && head_seq_ > 0)) {
-      if (!WriteCheckpoint()) return;
-    }
-    if (last_round) return;
-  }
 }
 
 namespace {

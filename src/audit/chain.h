@@ -9,25 +9,27 @@
 // "<dir>/checkpoints.jsonl" at least once a second while records are written, at Open() for the
 // recovered head (a crash may have left the newest records uncovered) and at every Close().
 //
-// Durability (docs/audit.md, "Durability"): one writer thread batches pending records (group
-// commit) and write(2)s each batch. Two promises, by ChainOptions::sync:
+// Durability (docs/audit.md, "Durability"): EmitSeq() appends its record with write(2) on the
+// calling thread, under the chain's lock (the MAC links each record to the previous one), so a
+// record returned by EmitSeq() is in the kernel's page cache and survives the process being
+// killed (kill -9). One syncer thread fdatasync(2)s the file. Two promises, by
+// ChainOptions::sync:
 //  - kGroup (default): a record is acknowledged (WhenDurable() calls `done(true)`) once
-//    written: it is in the kernel's page cache and survives the process being killed (kill -9).
-//    A syncer thread fdatasync(2)s what was written within sync_interval (10 ms) of it, so an
-//    OS crash or power loss loses at most the records of the last interval and the fsync time.
-//  - kStrict: acknowledged only after the batch's fdatasync(2): an OS crash loses nothing
-//    acknowledged; each call waits for a disk flush.
-// Checkpoints cover only synced records (the chain is synced before each). A failed write or
-// sync stops the chain (healthy() turns false, nothing is retried); records emitted afterwards
-// fail.
+//    written, that is when EmitSeq() returns. The syncer syncs what was written within
+//    sync_interval (10 ms) of it, so an OS crash or power loss loses at most the records of the
+//    last interval and the fsync time.
+//  - kStrict: acknowledged only after an fdatasync(2) that covers it: an OS crash loses nothing
+//    acknowledged. The syncer syncs as soon as a record is written; records written during a
+//    sync share the next one (group commit).
+// Checkpoints (written by the syncer) cover only synced records. A failed write or sync stops
+// the chain (healthy() turns false, nothing is retried); records emitted afterwards fail.
 //
-// Thread safety: Emit(), WhenDurable(), healthy() from any thread.
+// Thread safety: Emit(), EmitSeq(), WhenDurable(), healthy() from any thread.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,9 +65,10 @@ struct ChainOptions {
   Sync sync = Sync::kGroup;
   absl::Duration sync_interval = absl::Milliseconds(10);  // kGroup: written → synced, at most
   absl::Duration checkpoint_interval = absl::Seconds(1);
-  size_t max_pending = 65536;  // Emit() blocks (backpressure) beyond this many queued records
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
+
+class Hmac;  // chain.cc: HMAC-SHA256 keyed once
 
 class Chain final : public EventSink {
  public:
@@ -75,17 +78,19 @@ class Chain final : public EventSink {
   static absl::StatusOr<std::unique_ptr<Chain>> Open(ChainOptions options);
   ~Chain() override;  // Close()
 
-  // Emit() queues a record and returns its seq (0 if the chain is stopped). Blocks while
-  // max_pending records are queued: nothing is dropped.
+  // EmitSeq() appends a record (write(2), on the calling thread) and returns its seq; 0 when
+  // the chain is stopped or closed, or the write failed (which stops it). Takes the chain's
+  // lock for the record's MAC and write: callers on several threads are serialised there.
   void Emit(Event event) override;
   uint64_t EmitSeq(Event event) override;
 
   // WhenDurable() calls `done(ok)` once record `seq` is acknowledged — written (kGroup) or
-  // synced (kStrict) — (ok) or the chain stopped (false); possibly immediately, on the calling
-  // thread, otherwise on the writer thread (or, when a sync fails, the syncer thread).
+  // synced (kStrict) — (ok) or the chain stopped (false): immediately, on the calling thread,
+  // when it already is (always, in kGroup, for a seq EmitSeq() returned); otherwise on the
+  // syncer thread.
   void WhenDurable(uint64_t seq, std::function<void(bool)> done);
 
-  // Close() writes the queued records, a final checkpoint, and stops the writer.
+  // Close() stops appends, syncs, writes a final checkpoint and stops the syncer.
   void Close();
 
   bool healthy() const { return healthy_.load(); }
@@ -95,46 +100,37 @@ class Chain final : public EventSink {
   const std::string& dir() const { return options_.dir; }
 
  private:
-  struct Pending {
-    uint64_t seq;
-    std::string time;  // taken at Emit(): record order is time order
-    Event event;
-  };
-  explicit Chain(ChainOptions options) : options_(std::move(options)) {}
-  void WriterLoop();
-  bool WriteBatch(std::vector<Pending>& batch);
-  bool WriteCheckpoint();
+  explicit Chain(ChainOptions options);
   void Fail(const std::string& what);
-  // SyncLoop(): the kGroup syncer thread. SyncNow(): fdatasync what was written; false on error.
+  // SyncLoop(): the syncer thread. SyncNow(): fdatasync what was written, answering the head it
+  // covers (`seq`, `mac`); false on error. WriteCheckpoint(): a signed checkpoint of a synced
+  // head. Syncer thread only (and Open(), before it starts).
   void SyncLoop();
-  bool SyncNow();
+  bool SyncNow(uint64_t* seq, std::string* mac);
+  bool WriteCheckpoint(uint64_t seq, const std::string& mac);
 
   ChainOptions options_;
   int fd_ = -1;
   int checkpoint_fd_ = -1;
-  std::mutex mu_;
-  std::condition_variable cv_;        // writer wakes
-  std::condition_variable space_cv_;  // emitters wait for room
-  std::deque<Pending> pending_;
+  std::mutex mu_;  // serialises appends: guards head_seq_, head_mac_, closed_, hmac_
+  std::unique_ptr<Hmac> hmac_;
+  std::string head_mac_;   // guarded by mu_
+  uint64_t head_seq_ = 0;  // guarded by mu_
+  bool closed_ = false;    // guarded by mu_
+  std::mutex waiters_mu_;  // guards waiters_ (and durable_seq_'s moves in kStrict)
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
-  uint64_t next_seq_ = 1;  // guarded by mu_
-  std::string head_mac_;   // writer thread only
-  uint64_t head_seq_ = 0;  // writer thread only
-  uint64_t checkpointed_seq_ = 0;
-  absl::Time last_checkpoint_;
-  bool stop_ = false;
-  bool writer_idle_ = false;  // guarded by mu_: the writer waits for records
+  uint64_t checkpointed_seq_ = 0;  // syncer thread only
+  absl::Time last_checkpoint_;     // syncer thread only
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> durable_seq_{0};  // acknowledged
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> written_seq_{0};  // newest record written to the file
   std::atomic<uint64_t> synced_seq_{0};   // newest record fdatasync'ed
-  std::mutex sync_mu_;                    // serialises SyncNow() (held during fdatasync)
   std::mutex sync_wait_mu_;               // guards sync_stop_; the syncer waits on it
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;
-  std::atomic<bool> failed_{false};  // Fail() ran
-  std::thread writer_;
+  std::atomic<bool> syncer_idle_{false};  // the syncer waits for records (EmitSeq() wakes it)
+  std::atomic<bool> failed_{false};       // Fail() ran
   std::thread syncer_;
 };
 

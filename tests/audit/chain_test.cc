@@ -1,7 +1,10 @@
 #include "audit/chain.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <climits>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -297,6 +300,60 @@ TEST_CASE("canonical encoding sorts detail members and ignores their order") {
         CanonicalRecord(1, "t", 1, "LLM_CALL", "ns", "ag", b, "k", ""));
   CHECK(CanonicalRecord(1, "t", 1, "LLM_CALL", "ns", "ag", a, "k", "")
             .find(R"("detail":{"a":{"b":3,"y":2},"z":1})") != std::string::npos);
+}
+
+// The canonical encoding of `detail` as first written (Boost.JSON's serializer for strings,
+// keys and integers): chains written then must keep verifying.
+void ReferenceCanonical(std::string& out, const boost::json::value& v) {
+  if (const auto* o = v.if_object()) {
+    std::vector<std::pair<std::string_view, const boost::json::value*>> members;
+    for (const auto& kv : *o) members.emplace_back(kv.key(), &kv.value());
+    std::sort(members.begin(), members.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    out += '{';
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i) out += ',';
+      out += boost::json::serialize(boost::json::string(members[i].first));
+      out += ':';
+      ReferenceCanonical(out, *members[i].second);
+    }
+    out += '}';
+  } else if (const auto* a = v.if_array()) {
+    out += '[';
+    for (size_t i = 0; i < a->size(); ++i) {
+      if (i) out += ',';
+      ReferenceCanonical(out, (*a)[i]);
+    }
+    out += ']';
+  } else if (v.is_double()) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.15g", v.as_double());
+    out += buf;
+  } else {
+    out += boost::json::serialize(v);
+  }
+}
+
+TEST_CASE("canonical detail encoding is byte for byte the Boost.JSON one of earlier chains") {
+  boost::json::object detail;
+  // Every byte, alone and inside text, as a value and as a key (control bytes, quotes,
+  // backslashes, DEL, bytes that are not UTF-8).
+  for (int c = 0; c < 256; ++c) {
+    const std::string b(1, static_cast<char>(c));
+    detail["b" + std::to_string(c)] = b;
+    detail["k" + b] = "x" + b + "y";
+  }
+  detail["utf8"] = "caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80 \xc3";
+  detail["ints"] = boost::json::array{0, -1, INT64_MAX, INT64_MIN, uint64_t{UINT64_MAX}};
+  detail["doubles"] = boost::json::array{0.1, 1e300, -2.5e-7, 0.000125 * 7, 3.0};
+  detail["nested"] = boost::json::object{{"z", true}, {"a", nullptr}, {"m", boost::json::array{}}};
+  detail["empty"] = boost::json::object{};
+  std::string expected =
+      R"({"seq":7,"time":"2026-12-05T00:00:00.000Z","source":"gateway","source_seq":7,"type":"LLM_CALL","namespace":"default","agent":"coder","detail":)";
+  ReferenceCanonical(expected, detail);
+  expected += R"(,"key_id":"abcd1234","prev_mac":"ff"})";
+  CHECK(CanonicalRecord(7, "2026-12-05T00:00:00.000Z", 7, "LLM_CALL", "default", "coder", detail,
+                        "abcd1234", "ff") == expected);
 }
 
 TEST_CASE("reopening a chain checkpoints its recovered head, so a later truncation is detected") {

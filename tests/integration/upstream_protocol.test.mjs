@@ -25,6 +25,19 @@ test('interim 100/103 responses from the provider are skipped and the pooled con
   assert.equal(ids.size, 8, 'every call received a distinct completion (no response served twice)');
 });
 
+test('a pooled connection the provider closed is retried on a new one, not failed', async () => {
+  // Back-to-back calls: the gateway takes the pooled connection without probing it (idle for
+  // less than a second), its request meets the closed connection, and the call is retried once
+  // on a new connection.
+  const ids = new Set();
+  for (let i = 0; i < 5; i++) {
+    const r = await S.client.chat.completions.create({ model: 'up/close-after', messages: USER_MESSAGES });
+    assert.equal(r.choices[0].message.content, NORMAL_CONTENT);
+    ids.add(r.id);
+  }
+  assert.equal(ids.size, 5);
+});
+
 test('a provider that drops the connection mid-stream yields an APIError event, not a parse error', async () => {
   const stream = await S.client.chat.completions.create({ model: 'up/die-mid-stream', messages: USER_MESSAGES, stream: true });
   const seen = [];

@@ -169,10 +169,12 @@ absl::Status NotAudited() {
                        "audit_unavailable");
 }
 
-// WaitDurable() suspends the request until the audit chain has acknowledged record `seq`
-// (written, or synced in strict mode): the chain's writer thread posts the wake-up to this
-// shard. False when the chain stopped.
+// WaitDurable() suspends the request until the audit chain has acknowledged record `seq`:
+// in group mode it already is (EmitSeq() wrote it) and nothing suspends; in strict mode the
+// chain's syncer thread posts the wake-up to this shard after its fdatasync. False when the
+// chain stopped.
 net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
+  if (seq != 0 && seq <= chain->durable_seq()) co_return true;
   auto ex = co_await net::this_coro::executor;
   struct State {
     explicit State(const net::any_io_executor& e) : timer(e, Clock::time_point::max()) {}

@@ -130,9 +130,14 @@ class UpstreamPool {
   friend class UpstreamCall;
   static constexpr size_t kMaxIdlePerHost = 256;
   static constexpr std::chrono::seconds kMaxIdleAge{30};
+  // A connection idle for less than this is taken without the probe: a provider closes an idle
+  // connection (or sends a 408 before closing) after seconds, not within one; if it did, the
+  // call's write or header read fails and Start() retries once on a new connection.
+  static constexpr std::chrono::seconds kProbeAfter{1};
 
-  // TakeIdle() returns the most recently used idle connection that is still open and quiet
-  // (no EOF and no unsolicited bytes, e.g. a 408 the provider sent before closing).
+  // TakeIdle() returns the most recently used idle connection that is still open and, when it
+  // was idle for kProbeAfter or more, quiet (a MSG_PEEK probe: no EOF and no unsolicited bytes,
+  // e.g. a 408 the provider sent before closing).
   std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& key);
   net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> Connect(
       const UpstreamEndpoint& endpoint, CancelSlot* slot);

@@ -12,7 +12,7 @@ export const PROVIDER_KEY = 'sk-mock-Zq4Tw9Xr7Lp2Vn5K';
 export const CODER_MODELS = [
   'up/gpt-4o-mini', 'up/tools', 'up/slow', 'up/slow-stream', 'up/slow-stream-short',
   'up/no-usage', 'up/error-500', 'up/error-429', 'up/text-embedding-3-small', 'down/gpt-4o-mini',
-  'up/interim-100', 'up/die-mid-stream',
+  'up/interim-100', 'up/die-mid-stream', 'up/close-after',
 ];
 export const OTHER_MODELS = ['up/other-model'];
 /**

@@ -629,6 +629,11 @@ export async function startOpenAIUpstream({ promptTokens = () => PROMPT_TOKENS }
       case 'hang':
         res.on('close', () => events.emit('client-closed', { path: record.path, model, stream, record }));
         return;
+      case 'close-after':
+        // Answers without `Connection: close`, then closes the connection at once: the gateway's
+        // pooled connection is dead by its next call (a provider closing an idle connection).
+        res.on('finish', () => req.socket.destroy());
+        return respond();
       case 'interim-100':
         // Interim responses before the final one (RFC 9110 §15.2): 100 Continue, 103 Early Hints.
         res.writeContinue();

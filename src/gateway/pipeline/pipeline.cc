@@ -165,6 +165,12 @@ void Pipeline::RunResponse(RequestContext& ctx, size_t ran) const {
   for (size_t i = ran; i-- > 0;) stages_[i]->OnResponse(ctx);
 }
 
+std::vector<std::string_view> Pipeline::stage_names() const {
+  std::vector<std::string_view> names;
+  for (const auto& s : stages_) names.push_back(s->name());
+  return names;
+}
+
 // Admit: request-window and concurrency slots, then a budget reservation for the model (or
 // the first model of its fallback chain that fits). Settles on the response side.
 class AdmitStage final : public Stage {

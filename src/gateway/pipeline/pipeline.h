@@ -137,6 +137,9 @@ class Pipeline {
   // RunResponse() runs OnResponse() of the first `ran` stages in reverse order.
   void RunResponse(RequestContext& ctx, size_t ran) const;
 
+  // stage_names() are the stages' names (their metric labels) in order.
+  std::vector<std::string_view> stage_names() const;
+
  private:
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<size_t> metric_index_;

@@ -21,6 +21,7 @@
 #include "gateway/http/errors.h"
 #include "gateway/http/growing_body.h"
 #include "gateway/http/request_head.h"
+#include "gateway/http/route.h"
 #include "gateway/server/server_impl.h"
 #include "gateway/telemetry/log_fields.h"
 #include "simdjson.h"
@@ -426,11 +427,10 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
       // Authenticate on the headers alone: an unknown caller gets no 100 Continue and no
       // body buffer.
       // Anthropic's SDKs send the key as x-api-key on the Messages routes.
-      const bool anthropic_path = parser.get().target().substr(0, 12) == "/v1/messages";
-      std::string credential(parser.get()[http::field::authorization]);
-      if (credential.empty() && anthropic_path && !parser.get()["x-api-key"].empty()) {
-        credential = pai::StrCat("Bearer ", std::string_view(parser.get()["x-api-key"]));
-      }
+      const bool anthropic_path = IsAnthropicPath(parser.get().target());
+      const std::string credential =
+          AgentCredential(parser.get().target(), parser.get()[http::field::authorization],
+                          parser.get()["x-api-key"]);
       auto who = AuthenticateBearerIdentity(credential, tokens_.Get().get());
       if (!who.ok() && anthropic_path && credential.empty()) {
         who = MakeError(absl::StatusCode::kUnauthenticated,

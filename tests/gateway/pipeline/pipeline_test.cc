@@ -81,7 +81,7 @@ TEST_CASE("pipeline runs every stage in order and unwinds the response side in r
   CHECK(p.stage_names() == std::vector<std::string_view>{"a", "b", "c"});
 }
 
-TEST_CASE("a rejection stops the request side there; the stages that ran unwind, it included") {
+TEST_CASE("a rejection stops the request side there and the stages that ran unwind, it included") {
   Metrics metrics;
   std::vector<std::string> log;
   std::vector<std::unique_ptr<Stage>> stages;

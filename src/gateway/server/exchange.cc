@@ -1,0 +1,513 @@
+// The terminal step: the provider call of ctx.model with its fallbacks, and the answer of a
+// non-streamed call (streams are relayed by relay/response_relay.cc). The client watch that
+// cancels the call when the client leaves.
+#include <sys/socket.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "common/json_util.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "gateway/http/errors.h"
+#include "gateway/providers/mock_provider.h"
+#include "gateway/providers/openai_request.h"
+#include "gateway/providers/translate_anthropic.h"
+#include "gateway/providers/translate_gemini.h"
+#include "gateway/providers/translate_responses.h"
+#include "gateway/providers/translate_responses_stream.h"
+#include "gateway/providers/upstream_body.h"
+#include "gateway/relay/stream_limits.h"
+#include "gateway/relay/stream_relay.h"
+#include "gateway/relay/stream_writer.h"
+#include "gateway/server/proxy_internal.h"
+#include "gateway/server/server_impl.h"
+#include "gateway/telemetry/log_fields.h"
+#include "gateway/upstream/upstream_response.h"
+
+namespace pai::gateway {
+
+// Client watch: while a provider call runs, a plain async_wait on the client socket notices
+// the agent disconnecting (the socket turns readable with EOF) and closes the upstream call, so
+// the provider stops generating. A callback, not a coroutine raced with `||`: the parallel
+// group cost ~18 % of proxy throughput (docs/benchmarks.md). The shared ClientWatch outlives
+// the connection; a generation number makes a late completion a no-op.
+static void ArmClientWatch(ClientConn* conn, uint64_t generation) {
+  std::shared_ptr<ClientWatch> w = conn->watch;
+  conn->stream.socket().async_wait(tcp::socket::wait_read, [w, generation,
+                                                            conn](const beast::error_code& ec) {
+    // A matching generation means the request is still in its provider call, so `conn`
+    // and its socket are alive.
+    if (ec || w->generation != generation) return;
+    char c;
+    const ssize_t n = ::recv(conn->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      w->gone = true;
+      w->upstream.Cancel();  // also before the provider's response header
+    } else if (n < 0) {
+      ArmClientWatch(conn, generation);  // spurious wake-up
+    }
+    // n > 0: a pipelined request; the peer is alive and is not watched further.
+  });
+}
+
+void StartClientWatch(ClientConn* conn) {
+  ClientWatch& w = *conn->watch;
+  ++w.generation;
+  w.upstream = CancelSlot{};
+  w.gone = false;
+  w.delivered = false;
+  ArmClientWatch(conn, w.generation);
+}
+
+void StopClientWatch(ClientConn* conn) {
+  ++conn->watch->generation;
+  conn->watch->upstream = CancelSlot{};
+  beast::error_code ignored;
+  conn->stream.socket().cancel(ignored);  // no other operation is pending on it now
+}
+
+net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn,
+                                                   RequestContext* ctx) {
+  if (ctx->route == Route::kChatCompletions) co_return co_await ProxyChat(shard, conn, ctx);
+  if (ctx->route == Route::kEmbeddings) co_return co_await ProxyEmbeddings(shard, conn, ctx);
+  if (ctx->route == Route::kMessages)
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/messages");
+  if (ctx->route == Route::kCountTokens) {
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/messages/count_tokens");
+  }
+  if (ctx->route == Route::kResponses)
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/responses");
+  co_return absl::InternalError("no terminal step for route");
+}
+
+net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* conn,
+                                                    RequestContext* ctx) {
+  const ModelRoute& model = *ctx->model;
+  const ChatCompletionRequest& chat = *ctx->chat;
+  if (model.provider->spec.kind != config::ProviderKind::kMock) {
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/chat/completions");
+  }
+  // The mock answers in-process but through the same relay and accounting as a provider, and
+  // honours the output limit like one.
+  const auto t0 = Clock::now();
+  const std::optional<int64_t> max_output =
+      ctx->reservation ? ctx->reservation->output_limit : std::nullopt;
+  if (!chat.stream) {
+    std::string body =
+        MockChatCompletion(chat, *ctx->body, model.model_id, ctx->request_id, max_output);
+    ctx->usage = ExtractUsage(body);
+    ctx->tool_calls = ExtractToolCalls(body);
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    ctx->response_bytes = static_cast<int64_t>(body.size());
+    if (absl::Status g = co_await ScanChatResponse(ctx, body); !g.ok()) co_return g;
+    auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
+    AddHeaders(res, *ctx);
+    ctx->http_status = 200;
+    if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
+    auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
+    if (ec) conn->keep_alive = false;
+  } else {
+    const std::string events = MockChatStream(chat, *ctx->body, model.model_id, ctx->request_id,
+                                              /*include_usage=*/true, max_output);
+    ChatStreamRelay relay(chat.client_include_usage);
+    if (ctx->agent->scans_responses) relay.CollectContent();
+    std::string out;
+    relay.Process(events, out);
+    ctx->usage = relay.usage();
+    ctx->tool_calls = relay.tool_calls();
+    ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    ctx->response_bytes = static_cast<int64_t>(out.size());
+    ChunkWriter w{conn, options_.body_timeout, ctx};
+    ctx->http_status = 200;
+    beast::error_code ec = co_await w.Header();
+    if (!ec) ec = co_await w.Body(out);
+    out.clear();
+    co_await ScanStreamedResponse(ctx, relay);  // audit-only: the client has it already
+    if (co_await BeforeSuccess(ctx)) {          // before the client sees [DONE]
+      relay.Finish(out);
+    } else {
+      const ApiError e = ToApiError(NotAudited());
+      ctx->http_status = e.http_status;
+      ctx->error_code = e.code;
+      pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
+      conn->keep_alive = false;
+    }
+    if (!ec) ec = co_await w.Body(out);
+    if (!ec) ec = co_await w.End();
+    if (ec) conn->keep_alive = false;
+  }
+  model.metrics.calls->Increment();
+  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+  model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
+  co_return absl::OkStatus();
+}
+
+net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientConn* conn,
+                                                          RequestContext* ctx) {
+  const ModelRoute& model = *ctx->model;
+  if (model.provider->spec.kind != config::ProviderKind::kMock) {
+    const config::ProviderKind kind = model.provider->spec.kind;
+    if (kind == config::ProviderKind::kAnthropic || kind == config::ProviderKind::kGemini) {
+      co_return MakeError(
+          absl::StatusCode::kInvalidArgument,
+          pai::StrCat("Embeddings are not available for ModelProvider ", model.provider->spec.name,
+                      " (provider ", config::ProviderKindName(kind), ")"),
+          "unsupported_model", "model");
+    }
+    co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings");
+  }
+  std::string body = MockEmbeddings(model.model_id, ctx->body->size());
+  ctx->usage = ExtractUsage(body);
+  ctx->upstream_seconds = 0;
+  ctx->response_bytes = static_cast<int64_t>(body.size());
+  model.metrics.calls->Increment();
+  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+  auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
+  AddHeaders(res, *ctx);
+  ctx->http_status = 200;
+  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
+  co_await WriteResponse(conn, res, options_.body_timeout);
+  co_return absl::OkStatus();
+}
+
+net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
+                                                           RequestContext* ctx, std::string path) {
+  absl::Status result;
+  UpstreamFailure failure;
+  for (;;) {
+    const ProviderRuntime& provider = *ctx->model->provider;
+    const UpstreamEndpoint& ep = provider.endpoint;
+    // The upstream request is built from scratch: the agent's headers (its token above all)
+    // are never forwarded; the URL comes only from the ModelProvider.
+    const Dialect dialect = DialectOf(*ctx);
+    std::string body;
+    std::string target = ep.base_path + path;
+    if (ctx->native && dialect == Dialect::kOpenAI) {
+      // Native routes: the client's body in the provider's own API, model and output cap set.
+      std::optional<int64_t> cap;
+      if (ctx->reservation && ctx->reservation->impose_output_limit) {
+        cap = ctx->reservation->output_limit;
+      }
+      const std::string_view field = ctx->route == Route::kMessages    ? "max_tokens"
+                                     : ctx->route == Route::kResponses ? "max_output_tokens"
+                                                                       : "";
+      if (ctx->route == Route::kResponses && cap && *cap < 16) {
+        // The Responses API refuses max_output_tokens below 16; a budget that leaves less
+        // cannot be honoured by it (OpenAI API reference, "Create a model response").
+        result = MakeHttpError(429,
+                               pai::StrCat("The remaining budget allows ", *cap,
+                                           " output tokens; the Responses API needs at least 16."),
+                               "insufficient_quota");
+        break;
+      }
+      auto rewritten = RewriteNativeBody(*ctx->native->doc, ctx->model->model_id, field, cap);
+      if (!rewritten.ok()) {
+        result = rewritten.status();
+        break;
+      }
+      body = std::move(*rewritten);
+    } else if (dialect == Dialect::kOpenAI) {
+      body = UpstreamBody(*ctx);
+    } else {
+      std::optional<int64_t> cap;
+      if (ctx->reservation) cap = ctx->reservation->output_limit;  // the reserved output
+      auto translated = TranslatedBody(*ctx, *ctx->model, dialect, cap);
+      if (!translated.ok()) {
+        result = translated.status();
+        break;
+      }
+      body = std::move(*translated);
+      target = dialect == Dialect::kAnthropic
+                   ? ep.base_path + "/messages"
+                   : ep.base_path + gemini::Path(ctx->model->model_id, ctx->stream);
+    }
+    http::request<http::string_body> up{http::verb::post, target, 11};
+    up.set(http::field::host, ep.host_header);
+    up.set(provider.auth_header, provider.authorization);
+    if (dialect == Dialect::kAnthropic) up.set("anthropic-version", "2023-06-01");
+    if (AnthropicRoute(ctx->route)) {
+      // The client's API version and beta flags (Anthropic API reference, "Versions", "Beta
+      // headers"); 2023-06-01 when it sent none.
+      up.set("anthropic-version", ctx->anthropic_version.empty() ? std::string_view("2023-06-01")
+                                                                 : ctx->anthropic_version);
+      if (!ctx->anthropic_beta.empty()) up.set("anthropic-beta", ctx->anthropic_beta);
+    }
+    up.set(http::field::content_type, "application/json");
+    up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
+    up.set(http::field::user_agent, "pai-gateway/0.1");
+    up.set("x-request-id", ctx->request_id);
+    if (provider.spec.kind == config::ProviderKind::kOpenRouter) {
+      // OpenRouter's app attribution headers (openrouter.ai/docs, "API reference").
+      up.set("HTTP-Referer", "https://pai.io");
+      up.set("X-Title", "pai-gateway");
+    }
+    up.keep_alive(true);
+    up.body() = std::move(body);
+    up.prepare_payload();
+
+    const auto t0 = Clock::now();
+    bool client_gone = false;
+    failure = UpstreamFailure{};
+    // While the provider call runs, a watch on the client socket closes it if the agent
+    // disconnects, instead of generating tokens nobody will read.
+    StartClientWatch(conn);
+    ctx->upstream_sent = false;
+    ctx->upstream_status = 0;
+    result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->upstream, &client_gone,
+                               &failure, t0);
+    ctx->upstream_sent = conn->watch->upstream.sent;
+    // A client that leaves once it has the whole response did not abort the call.
+    client_gone = (client_gone || conn->watch->gone) && !conn->watch->delivered;
+    StopClientWatch(conn);
+    ctx->model->metrics.calls->Increment();
+    ctx->model->metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
+    ctx->model->metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
+    if (client_gone) {
+      conn->keep_alive = false;
+      ctx->error_code = "client_closed";
+      if (!conn->response_started) ctx->http_status = 499;
+      co_return absl::OkStatus();  // nobody to answer
+    }
+    // Fallback: the provider failed before anything reached the client. A guard's refusal of
+    // the response is not a provider failure: the provider answered (and is charged).
+    if (conn->response_started || ctx->guard_refused) break;
+    if (ctx->route == Route::kCountTokens) break;  // not a model call: nothing to fall back on
+    std::optional<Metrics::FallbackReason> reason;
+    if (failure.status == 429) {
+      reason = Metrics::FallbackReason::kUpstream429;
+    } else if (failure.status >= 500 || failure.status == 401 || failure.status == 403) {
+      reason = Metrics::FallbackReason::kUpstream5xx;
+    } else if (!result.ok() && result.code() == absl::StatusCode::kDeadlineExceeded) {
+      reason = Metrics::FallbackReason::kUpstreamTimeout;
+    } else if (!result.ok() && result.code() == absl::StatusCode::kUnavailable) {
+      reason = Metrics::FallbackReason::kUpstreamError;
+    }
+    if (!reason) break;
+    const ModelRoute* from = ctx->model;
+    if (!admission_->Fallback(*ctx, *reason).ok()) break;
+    log::Info("fallback", {{"request_id", ctx->request_id},
+                           {"from", from->ref},
+                           {"to", ctx->model->ref},
+                           {"upstream_status", failure.status},
+                           {"error", std::string(result.message())}});
+  }
+  if (failure.status != 0 && !conn->response_started) {
+    // The provider's own error answer, relayed with its status.
+    auto res =
+        JsonResponse(failure.status, std::move(failure.body), conn->keep_alive, ctx->request_id);
+    if (!failure.retry_after.empty()) res.set(http::field::retry_after, failure.retry_after);
+    AddHeaders(res, *ctx);
+    ctx->http_status = failure.status;
+    ctx->error_code = "upstream_status";
+    co_await WriteResponse(conn, res, options_.body_timeout);
+    co_return absl::OkStatus();
+  }
+  co_return result;
+}
+
+net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn,
+                                                   RequestContext* ctx,
+                                                   http::request<http::string_body>* up,
+                                                   CancelSlot* cancel, bool* client_gone,
+                                                   UpstreamFailure* failure,
+                                                   std::chrono::steady_clock::time_point t0) {
+  // No exception may leave: the request must still be settled and answered.
+  try {
+    absl::Status s = co_await ExchangeImpl(shard, conn, ctx, up, cancel, client_gone, failure, t0);
+    co_return s;  // g++ 12: no `co_return co_await`
+  } catch (const std::exception& e) {
+    cancel->call = nullptr;
+    log::Error("exception in upstream exchange",
+               {{"request_id", ctx->request_id}, {"error", e.what()}});
+    co_return MakeHttpError(502, "Internal error while calling the model provider",
+                            "upstream_error");
+  }
+}
+
+net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn,
+                                                       RequestContext* ctx,
+                                                       http::request<http::string_body>* up,
+                                                       CancelSlot* cancel, bool* client_gone,
+                                                       UpstreamFailure* failure,
+                                                       std::chrono::steady_clock::time_point t0) {
+  const ModelRoute& model = *ctx->model;
+  const ProviderRuntime& provider = *model.provider;
+  auto started =
+      co_await UpstreamCall::Start(*shard->pool, provider.endpoint, std::move(*up), cancel);
+  if (!started.ok()) {
+    if (started.status().code() != absl::StatusCode::kCancelled) {
+      model.metrics.upstream_errors->Increment();
+    }
+    co_return started.status();
+  }
+  std::unique_ptr<UpstreamCall> call = std::move(*started);
+  cancel->call = call.get();
+  const int status = call->status();
+  ctx->upstream_status = status;
+  // A redirect, or a stream request answered without an event stream, is not relayed.
+  if (absl::Status head = CheckUpstreamHead(status, call->header()[http::field::content_type],
+                                            ctx->stream, provider.spec.name);
+      !head.ok()) {
+    cancel->call = nullptr;
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    model.metrics.upstream_errors->Increment();
+    log::Warn("upstream answer refused", {{"request_id", ctx->request_id},
+                                          {"provider", provider.spec.name},
+                                          {"upstream_status", status},
+                                          {"error", std::string(head.message())}});
+    co_return head;
+  }
+  const KeyScrubber& scrubber = ctx->runtime->scrubber();
+  if (status < 200 || status >= 300) {
+    auto text = co_await call->ReadAll(kMaxErrorBody);
+    cancel->call = nullptr;
+    ctx->upstream_seconds = Seconds(Clock::now() - t0);
+    if (status >= 500) model.metrics.upstream_errors->Increment();
+    failure->status = status;
+    if (status == 401 || status == 403) {
+      // The gateway's credentials were refused: the agent's own token is fine, and the
+      // provider's message may quote part of the key, so it is not relayed.
+      failure->status = 502;
+      ApiError e;
+      e.http_status = 502;
+      e.type = "api_error";
+      e.code = "upstream_auth_error";
+      e.message = pai::StrCat(
+          "The model provider rejected the gateway's credentials for "
+          "ModelProvider ",
+          provider.spec.name, " (HTTP ", status, ")");
+      failure->body = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
+      co_return absl::OkStatus();
+    }
+    std::string err = text.ok() ? std::move(*text) : std::string();
+    std::string retry_in_body;
+    if (DialectOf(*ctx) == Dialect::kGemini) {
+      // Google sends the delay in the body (google.rpc.RetryInfo.retryDelay, e.g. "1s").
+      const size_t at = err.find("\"retryDelay\"");
+      const size_t colon = at == std::string::npos ? at : err.find(':', at);
+      const size_t q = colon == std::string::npos ? colon : err.find('"', colon + 1);
+      const size_t s_end = q == std::string::npos ? q : err.find('s', q + 1);
+      int64_t seconds = 0;
+      if (s_end != std::string::npos &&
+          absl::SimpleAtoi(AV(std::string_view(err).substr(q + 1, s_end - q - 1)), &seconds)) {
+        retry_in_body = std::to_string(seconds);
+      }
+    }
+    if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
+      // The provider's own error shape, mapped into OpenAI's (docs/providers.md, "Errors").
+      const ApiError e = d == Dialect::kAnthropic ? anthropic::ErrorToOpenAI(status, err)
+                                                  : gemini::ErrorToOpenAI(status, err);
+      failure->status = e.http_status;
+      err = OpenAIErrorBody(e);
+    } else if (err.empty() || err.front() != '{') {
+      ApiError e;
+      e.http_status = status;
+      e.type = status >= 500 ? "api_error" : "invalid_request_error";
+      e.code = "upstream_error";
+      e.message = pai::StrCat("The model provider answered HTTP ", status);
+      err = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
+    }
+    // Provider text may echo the key (escaped, or in part): scrubbed as the client gets it.
+    if (const size_t n = scrubber.Scrub(err); n > 0) LogRedactions(*ctx, n);
+    failure->body = std::move(err);
+    failure->retry_after = SafeRetryAfter(call->header()[http::field::retry_after], scrubber);
+    if (failure->retry_after.empty())
+      failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
+    co_return absl::OkStatus();
+  }
+  // A 2xx answer to a stream request is an event stream here (CheckUpstreamHead).
+  if (ctx->stream && ctx->native && DialectOf(*ctx) == Dialect::kOpenAI) {
+    absl::Status s = co_await RelayNative(conn, ctx, call.get(), client_gone);
+    cancel->call = nullptr;
+    co_return s;
+  }
+  if (ctx->stream) {
+    absl::Status s = co_await RelayUpstream(conn, ctx, call.get(), client_gone);
+    cancel->call = nullptr;
+    co_return s;
+  }
+  auto text = co_await call->ReadAll(options_.max_response_bytes);
+  cancel->call = nullptr;
+  ctx->upstream_seconds = Seconds(Clock::now() - t0);
+  if (!text.ok()) {
+    if (text.status().code() != absl::StatusCode::kCancelled) {
+      model.metrics.upstream_errors->Increment();
+    }
+    co_return text.status();
+  }
+  model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
+  if (absl::Status json = CheckUpstreamJson(*text, provider.spec.name); !json.ok()) {
+    model.metrics.upstream_errors->Increment();
+    co_return json;
+  }
+  // Before usage and guards read it: they see what the client gets.
+  if (const size_t n = scrubber.Scrub(*text); n > 0) LogRedactions(*ctx, n);
+  // /v1/responses to Anthropic or Gemini: the usage as the chat translation reads it (cache
+  // writes by TTL included; the Response's usage object has no field for them).
+  std::optional<Usage> translated_usage;
+  if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
+    const int64_t created = absl::ToUnixSeconds(absl::Now());
+    auto chat = d == Dialect::kAnthropic
+                    ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
+                    : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
+    if (chat.ok() && ctx->native) {  // /v1/responses: the chat.completion becomes a Response
+      translated_usage = ExtractUsage(*chat);
+      chat = responses::ChatCompletionToResponse(*chat, *ctx->native->doc);
+    }
+    if (!chat.ok()) {
+      model.metrics.upstream_errors->Increment();
+      co_return MakeHttpError(502, "The model provider's answer could not be read",
+                              "upstream_error");
+    }
+    *text = std::move(*chat);
+  }
+  if (ctx->native) {
+    // The native answer goes back as it is; usage, tool calls and text are read for the
+    // budget, the audit chain and the response guards.
+    if (ctx->route != Route::kCountTokens) {
+      NativeResult r =
+          ctx->route == Route::kMessages ? AnthropicMessageResult(*text) : ResponsesResult(*text);
+      ctx->usage = translated_usage ? *translated_usage : r.usage;
+      ctx->tool_calls = std::move(r.tool_calls);
+      if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+      if (ctx->agent->scans_responses) {
+        absl::Status g = co_await guards_->ScanResponse(*ctx, std::move(r.texts), false);
+        if (!g.ok()) co_return g;
+      }
+    }
+    ctx->response_bytes = static_cast<int64_t>(text->size());
+    auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
+    AddHeaders(res, *ctx);
+    ctx->http_status = 200;
+    if (ctx->route != Route::kCountTokens && !co_await BeforeSuccess(ctx)) co_return NotAudited();
+    const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
+    conn->watch->delivered = !wec;
+    co_return absl::OkStatus();
+  }
+  ctx->usage = ExtractUsage(*text);
+  if (ctx->chat) ctx->tool_calls = ExtractToolCalls(*text);
+  ctx->response_bytes = static_cast<int64_t>(text->size());
+  if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
+  if (ctx->chat) {
+    if (absl::Status g = co_await ScanChatResponse(ctx, *text); !g.ok()) co_return g;
+  }
+  // Content-Type is the gateway's own (application/json): no provider header value is copied.
+  auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
+  AddHeaders(res, *ctx);
+  ctx->http_status = 200;
+  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();  // durable before success shows
+  const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
+  conn->watch->delivered = !wec;
+  co_return absl::OkStatus();
+}
+
+}  // namespace pai::gateway

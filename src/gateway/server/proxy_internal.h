@@ -1,0 +1,63 @@
+// What the agent-request files of the server share (agent_request.cc, exchange.cc,
+// relay/response_relay.cc): small helpers of the response side. Internal to pai_gateway.
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "gateway/http/errors.h"
+#include "gateway/pipeline/pipeline.h"
+#include "gateway/relay/sse.h"
+#include "gateway/relay/stream_writer.h"
+#include "gateway/server/server_impl.h"
+
+namespace pai::gateway {
+
+using Clock = std::chrono::steady_clock;
+
+// kMaxErrorBody: the most of a provider's error body read (bytes).
+inline constexpr size_t kMaxErrorBody = 1u << 20;
+
+inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// AddHeaders() adds the request's extra response headers (x-ratelimit-*, Retry-After).
+template <typename Response>
+void AddHeaders(Response& res, const RequestContext& ctx) {
+  for (const auto& [name, value] : ctx.response_headers) res.set(name, value);
+}
+
+// ChunkWriter: the streamed response to the client (chunked, or close-delimited towards
+// HTTP/1.0), scrubbed of provider keys (relay/stream_writer.h).
+using ChunkWriter = StreamWriter;
+
+// NotAudited(): the status a call gets when its audit record could not be made durable — the
+// provider answered, but the gateway does not report a success it cannot prove. 503
+// audit_unavailable.
+absl::Status NotAudited();
+
+// WaitDurable() suspends the request until the audit chain has acknowledged record `seq`:
+// in group mode it already is (EmitSeq() wrote it) and nothing suspends; in strict mode the
+// chain's syncer thread posts the wake-up to this shard after its fdatasync. False when the
+// chain stopped. Runs on the request's shard.
+net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq);
+
+// StartClientWatch() watches the client socket while a provider call runs: a client that
+// disconnects cancels the call (conn->watch->upstream) and sets conn->watch->gone.
+// StopClientWatch() ends the watch (no other operation is pending on the socket then).
+void StartClientWatch(ClientConn* conn);
+void StopClientWatch(ClientConn* conn);
+
+// ScrubForRecords(): a stream's relay reads the provider's raw bytes; what its guards (an
+// external classifier may be called) and audit records get is scrubbed of provider keys as the
+// client's bytes are. Either pointer may be null.
+void ScrubForRecords(const RequestContext& ctx, std::vector<GuardText>* texts,
+                     std::vector<ToolCall>* calls);
+
+// TranslateEvents() feeds provider bytes through the SSE parser into the translator of the
+// provider's dialect, appending chat.completion.chunk events to `out`.
+void TranslateEvents(SseParser& parser, std::string_view bytes,
+                     anthropic::StreamTranslator* from_anthropic,
+                     gemini::StreamTranslator* from_gemini, std::string& out);
+
+}  // namespace pai::gateway

@@ -1,0 +1,137 @@
+// A shard's calls besides the agent's own: http guard classifiers (ClassifierTransport) and
+// provider token counts (InputCounter), each on a pool of its own.
+#include <sys/socket.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "common/json_util.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "gateway/http/errors.h"
+#include "gateway/providers/mock_provider.h"
+#include "gateway/providers/openai_request.h"
+#include "gateway/providers/translate_anthropic.h"
+#include "gateway/providers/translate_gemini.h"
+#include "gateway/providers/translate_responses.h"
+#include "gateway/providers/translate_responses_stream.h"
+#include "gateway/providers/upstream_body.h"
+#include "gateway/relay/stream_limits.h"
+#include "gateway/relay/stream_relay.h"
+#include "gateway/relay/stream_writer.h"
+#include "gateway/server/proxy_internal.h"
+#include "gateway/server/server_impl.h"
+#include "gateway/telemetry/log_fields.h"
+#include "gateway/upstream/upstream_response.h"
+
+namespace pai::gateway {
+
+net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
+    const GuardBindingRuntime& binding, std::string body) {
+  const int64_t timeout_ms = binding.spec.classifier.timeout_ms;
+  auto& pool = pools_[timeout_ms];
+  if (!pool) {
+    const std::chrono::milliseconds t{timeout_ms};
+    pool = std::make_unique<UpstreamPool>(ex_, tls_ctx_, UpstreamTimeouts{t, t, t}, nullptr);
+  }
+  const UpstreamEndpoint& ep = binding.endpoint;
+  http::request<http::string_body> req{http::verb::post, ep.base_path, 11};
+  req.set(http::field::host, ep.host_header);
+  if (!binding.authorization.empty()) req.set(http::field::authorization, binding.authorization);
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::user_agent, "pai-gateway/0.1");
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  // The upstream client words its errors for model providers; here the peer is a classifier.
+  auto reword = [](const absl::Status& s) {
+    return absl::Status(s.code(),
+                        absl::StrReplaceAll(s.message(), {{"The model provider", "The classifier"},
+                                                          {"model provider", "classifier"}}));
+  };
+  auto started = co_await UpstreamCall::Start(*pool, ep, std::move(req));
+  if (!started.ok()) co_return reword(started.status());
+  std::unique_ptr<UpstreamCall> call = std::move(*started);
+  const int status = call->status();
+  auto text = co_await call->ReadAll(1u << 20);
+  if (!text.ok()) co_return reword(text.status());
+  if (status < 200 || status >= 300) {
+    co_return absl::UnavailableError(pai::StrCat("classifier answered HTTP ", status));
+  }
+  co_return std::move(*text);
+}
+
+net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext& ctx,
+                                                                      const ModelRoute& route) {
+  auto body = CountBody(ctx, route);
+  if (!body.ok()) co_return body.status();
+  const ProviderRuntime& provider = *route.provider;
+  const UpstreamEndpoint& ep = provider.endpoint;
+  const bool anthropic = provider.spec.kind == config::ProviderKind::kAnthropic;
+  const std::string target =
+      anthropic ? ep.base_path + "/messages/count_tokens"
+                : pai::StrCat(ep.base_path, "/models/", route.model_id, ":countTokens");
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, ep.host_header);
+  req.set(provider.auth_header, provider.authorization);
+  if (anthropic) {
+    // The headers the call itself will carry (UpstreamExchange): on the Anthropic routes the
+    // client's version and betas (betas change what is counted, e.g. tool types), else
+    // 2023-06-01 and no beta — a beta the call does not send must not lower the count.
+    const bool native = AnthropicRoute(ctx.route);
+    req.set("anthropic-version", native && !ctx.anthropic_version.empty()
+                                     ? ctx.anthropic_version
+                                     : std::string_view("2023-06-01"));
+    if (native && !ctx.anthropic_beta.empty()) req.set("anthropic-beta", ctx.anthropic_beta);
+  }
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
+  req.set(http::field::user_agent, "pai-gateway/0.1");
+  req.set("x-request-id", ctx.request_id);
+  req.keep_alive(true);
+  req.body() = std::move(*body);
+  req.prepare_payload();
+  // One deadline for the whole count (connect, a stale-connection retry, the answer): the
+  // request's slot is held meanwhile.
+  const auto deadline = Clock::now() + kCountTimeout;
+  CancelSlot slot;
+  net::steady_timer timer(co_await net::this_coro::executor, deadline);
+  timer.async_wait([&slot](beast::error_code ec) {
+    if (!ec) slot.Cancel();  // on operation_aborted (the count ended first) `slot` is not used
+  });
+  auto started = co_await UpstreamCall::Start(pool_, ep, std::move(req), &slot);
+  if (!started.ok()) {
+    co_return slot.cancelled ? absl::DeadlineExceededError("the provider's token count timed out")
+                             : started.status();
+  }
+  std::unique_ptr<UpstreamCall> call = std::move(*started);
+  call->set_deadline(deadline);
+  const int status = call->status();
+  auto text = co_await call->ReadAll(size_t{64} * 1024);
+  if (!text.ok()) co_return text.status();
+  if (status < 200 || status >= 300) {
+    co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
+                                                 " answered HTTP ", status, " to the token count"));
+  }
+  // {"input_tokens": N} (Anthropic) / {"totalTokens": N, ...} (Gemini).
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(*text, ec);
+  const boost::json::value* n = nullptr;
+  if (!ec && v.is_object())
+    n = v.get_object().if_contains(anthropic ? "input_tokens" : "totalTokens");
+  if (!n || !n->is_int64() || n->get_int64() < 0) {
+    co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
+                                                 " answered the token count without a count"));
+  }
+  co_return n->get_int64();
+}
+
+}  // namespace pai::gateway

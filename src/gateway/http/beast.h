@@ -1,5 +1,5 @@
 // Asio/Beast in one place. Only the few translation units that do network I/O include this
-// (server.cc, proxy.cc, upstream.cc, beast_impl.cc): a Beast TU costs ~1 min to compile here.
+// (docs/architecture.md, "The gateway's layout"): a Beast TU costs ~1 min to compile here.
 // Asio and Beast are compiled once, in beast_impl.cc (separate compilation).
 #pragma once
 

@@ -22,6 +22,7 @@
 #include "gateway/http/growing_body.h"
 #include "gateway/http/request_head.h"
 #include "gateway/http/route.h"
+#include "gateway/http/wire.h"
 #include "gateway/server/server_impl.h"
 #include "gateway/telemetry/log_fields.h"
 #include "simdjson.h"
@@ -199,7 +200,7 @@ net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
   conn->response_started = true;
   if (conn->head) res.body().clear();  // HEAD: the headers (Content-Length included) only
   conn->stream.expires_after(timeout);
-  auto [ec, n] = co_await http::async_write(conn->stream, res, kTuple);
+  auto [ec, n] = co_await AsyncWriteMessage(conn->stream, res);
   conn->stream.expires_never();
   co_return ec;
 }

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/http/wire.h"
 
 namespace pai::gateway {
 namespace {
@@ -224,10 +225,10 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
     if (slot) slot->sent = true;
     beast::error_code ec;
     if (c.is_tls()) {
-      auto [wec, n] = co_await http::async_write(*c.tls(), req, kTuple);
+      auto [wec, n] = co_await AsyncWriteMessage(*c.tls(), req);
       ec = wec;
     } else {
-      auto [wec, n] = co_await http::async_write(*c.plain(), req, kTuple);
+      auto [wec, n] = co_await AsyncWriteMessage(*c.plain(), req);
       ec = wec;
     }
     if (!ec) ec = co_await call->ReadFinalHeader();

@@ -141,7 +141,7 @@ net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx, 
 }
 
 void ScrubForRecords(const RequestContext& ctx, std::vector<GuardText>* texts,
-                            std::vector<ToolCall>* calls) {
+                     std::vector<ToolCall>* calls) {
   if (!ctx.runtime) return;
   const KeyScrubber& scrubber = ctx.runtime->scrubber();
   if (texts) {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/translate_common.h"
 #include "gateway/providers/usage.h"
 #include "gateway/relay/sse.h"
 
@@ -65,7 +66,7 @@ absl::StatusOr<std::string> MessageToChatCompletion(std::string_view message_bod
                                                     std::string_view model, int64_t created);
 
 // StreamTranslator: Anthropic stream events in, chat.completion.chunk events out.
-class StreamTranslator {
+class StreamTranslator final : public ChatStreamTranslator {
  public:
   // `model`: the name the client asked for; `include_usage`: the client asked for
   // stream_options.include_usage (the usage chunk is sent only then; usage is always read).
@@ -74,12 +75,12 @@ class StreamTranslator {
   // Process() appends to `out` the SSE events (`data: {...}\n\n`) for one Anthropic event.
   // An Anthropic `error` event appends nothing: failed() turns true and error() is the OpenAI
   // error the relay reports (as its one error event).
-  void Process(const SseEvent& ev, std::string& out);
+  void Process(const SseEvent& ev, std::string& out) override;
 
   // Finish() appends the usage chunk (if asked for) and `data: [DONE]`; call it only after
   // message_stop, when the call is accounted (the relay holds [DONE] until the audit record is
   // durable).
-  void Finish(std::string& out);
+  void Finish(std::string& out) override;
 
   const Usage& usage() const { return usage_; }
   // final_usage() is true once message_delta reported the output: before that, usage() holds
@@ -87,8 +88,9 @@ class StreamTranslator {
   bool final_usage() const { return final_usage_; }
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
   bool stopped() const { return stopped_; }  // message_stop seen
-  bool failed() const { return failed_; }    // an error event seen
-  const ApiError& error() const { return error_; }
+  bool complete() const override { return stopped_; }
+  bool failed() const override { return failed_; }  // an error event seen
+  const ApiError& error() const override { return error_; }
 
  private:
   void Chunk(std::string_view delta_json, std::string_view finish_reason, std::string& out);

@@ -10,7 +10,32 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "gateway/http/errors.h"
 #include "gateway/providers/usage.h"
+#include "gateway/relay/sse.h"
+
+namespace pai::gateway {
+
+// ChatStreamTranslator: one provider stream in the provider's own API (its SSE events) turned
+// into OpenAI chat.completion.chunk events — the interface of anthropic::StreamTranslator and
+// gemini::StreamTranslator, so the relay holds one translator whatever the provider
+// (MakeChatStreamTranslator() in upstream_body.h picks it). One per stream; not thread-safe.
+class ChatStreamTranslator {
+ public:
+  virtual ~ChatStreamTranslator() = default;
+  // Process() appends the chunks event `ev` yields to `out` (possibly none).
+  virtual void Process(const SseEvent& ev, std::string& out) = 0;
+  // Finish() appends the final chunk with the finish reason (if none was sent), the usage chunk
+  // (if asked for) and `data: [DONE]`.
+  virtual void Finish(std::string& out) = 0;
+  // complete(): the provider ended its stream properly (a body that ends before was cut).
+  virtual bool complete() const = 0;
+  // failed(): the stream carried an error event; error() is its OpenAI form.
+  virtual bool failed() const = 0;
+  virtual const ApiError& error() const = 0;
+};
+
+}  // namespace pai::gateway
 
 namespace pai::gateway::translate {
 

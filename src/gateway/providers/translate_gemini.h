@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/translate_common.h"
 #include "gateway/providers/usage.h"
 #include "gateway/relay/sse.h"
 
@@ -68,21 +69,22 @@ absl::StatusOr<std::string> GenerateContentToChatCompletion(std::string_view bod
 // StreamTranslator: streamGenerateContent SSE events (each a GenerateContentResponse) in,
 // chat.completion.chunk events out. Gemini has no end event: the stream ends when the body
 // does, so Finish() is called at the clean end of the upstream body.
-class StreamTranslator {
+class StreamTranslator final : public ChatStreamTranslator {
  public:
   StreamTranslator(std::string model, bool include_usage, int64_t created);
-  void Process(const SseEvent& ev, std::string& out);
+  void Process(const SseEvent& ev, std::string& out) override;
   // Finish() appends the final chunk with the finish reason (if none was sent), the usage
   // chunk (if asked for) and `data: [DONE]`.
-  void Finish(std::string& out);
+  void Finish(std::string& out) override;
   const Usage& usage() const { return usage_; }
   const std::vector<ToolCall>& tool_calls() const { return tool_calls_; }
   // finished() — a finishReason arrived (a body that ends without one was cut); failed() — the
   // stream carried an error object (Gemini reports mid-stream failures inside the 200 stream),
   // error() is its OpenAI form.
   bool finished() const { return finished_; }
-  bool failed() const { return failed_; }
-  const ApiError& error() const { return error_; }
+  bool complete() const override { return finished_; }
+  bool failed() const override { return failed_; }
+  const ApiError& error() const override { return error_; }
 
  private:
   void Chunk(std::string_view delta_json, std::string_view finish_reason, std::string& out);

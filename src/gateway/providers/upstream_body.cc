@@ -85,4 +85,18 @@ std::string UpstreamBody(const RequestContext& ctx) {
                           : "max_tokens";
   return BuildUpstreamChatBody(*ctx.body, *ctx.chat, opts);
 }
+std::unique_ptr<ChatStreamTranslator> MakeChatStreamTranslator(Dialect dialect,
+                                                               const std::string& model_id,
+                                                               int64_t created) {
+  switch (dialect) {
+    case Dialect::kAnthropic:
+      return std::make_unique<anthropic::StreamTranslator>(model_id, true, created);
+    case Dialect::kGemini:
+      return std::make_unique<gemini::StreamTranslator>(model_id, true, created);
+    case Dialect::kOpenAI:
+      break;
+  }
+  return nullptr;
+}
+
 }  // namespace pai::gateway

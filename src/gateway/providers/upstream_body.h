@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "gateway/pipeline/pipeline.h"
+#include "gateway/providers/translate_common.h"
 
 namespace pai::gateway {
 
@@ -37,5 +39,12 @@ absl::StatusOr<std::string> CountBody(const RequestContext& ctx, const ModelRout
 // dialect): the bare model id, the output limit the reservation imposes, and (streams) a
 // request for usage.
 std::string UpstreamBody(const RequestContext& ctx);
+
+// MakeChatStreamTranslator() is the translator of a `dialect` stream (kAnthropic, kGemini) into
+// chat.completion.chunk events for `model_id` (always with a usage chunk: the relay needs it),
+// or null for kOpenAI (its chunks are relayed as they are).
+std::unique_ptr<ChatStreamTranslator> MakeChatStreamTranslator(Dialect dialect,
+                                                               const std::string& model_id,
+                                                               int64_t created);
 
 }  // namespace pai::gateway

@@ -34,13 +34,9 @@
 
 namespace pai::gateway {
 
-void TranslateEvents(SseParser& parser, std::string_view bytes,
-                     anthropic::StreamTranslator* from_anthropic,
-                     gemini::StreamTranslator* from_gemini, std::string& out) {
-  parser.Feed(bytes, [&](const SseEvent& ev) {
-    if (from_anthropic) from_anthropic->Process(ev, out);
-    if (from_gemini) from_gemini->Process(ev, out);
-  });
+void TranslateEvents(SseParser& parser, std::string_view bytes, ChatStreamTranslator& translator,
+                     std::string& out) {
+  parser.Feed(bytes, [&](const SseEvent& ev) { translator.Process(ev, out); });
 }
 net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, RequestContext* ctx,
                                                         UpstreamCall* call, bool* client_gone) {
@@ -66,10 +62,8 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   // relay drops the usage chunk when the client did not ask for it).
   const Dialect dialect = DialectOf(*ctx);
   const int64_t created = absl::ToUnixSeconds(absl::Now());
-  std::optional<anthropic::StreamTranslator> from_anthropic;
-  std::optional<gemini::StreamTranslator> from_gemini;
-  if (dialect == Dialect::kAnthropic) from_anthropic.emplace(model.model_id, true, created);
-  if (dialect == Dialect::kGemini) from_gemini.emplace(model.model_id, true, created);
+  const std::unique_ptr<ChatStreamTranslator> translator =
+      MakeChatStreamTranslator(dialect, model.model_id, created);
   SseParser provider_events(limits.max_event_bytes);
   std::string translated;
   ChunkWriter w{conn, options_.body_timeout, ctx};
@@ -95,17 +89,14 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     }
     out.clear();
     bool stop = false;
-    if (dialect == Dialect::kOpenAI) {
+    if (!translator) {  // OpenAI's own chunks
       relay.Process(*piece, out);
     } else {
       translated.clear();
-      TranslateEvents(provider_events, *piece, from_anthropic ? &*from_anthropic : nullptr,
-                      from_gemini ? &*from_gemini : nullptr, translated);
+      TranslateEvents(provider_events, *piece, *translator, translated);
       relay.Process(translated, out);
       for_client(out);
-      const ApiError* failed = from_anthropic && from_anthropic->failed() ? &from_anthropic->error()
-                               : from_gemini && from_gemini->failed()     ? &from_gemini->error()
-                                                                          : nullptr;
+      const ApiError* failed = translator->failed() ? &translator->error() : nullptr;
       if (failed) {
         upstream_status = MakeHttpError(failed->http_status, failed->message, failed->code);
         call->Cancel();
@@ -138,23 +129,18 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   }
   // A translated stream ends with the translator's final chunks (usage, [DONE]); an Anthropic
   // stream that ended without message_stop was cut.
-  if (upstream_status.ok() && dialect != Dialect::kOpenAI) {
+  if (upstream_status.ok() && translator) {
     translated.clear();
     // A final event without its blank line (Gemini's error objects come so) is still an event.
-    TranslateEvents(provider_events, "\n\n", from_anthropic ? &*from_anthropic : nullptr,
-                    from_gemini ? &*from_gemini : nullptr, translated);
-    const ApiError* failed = from_anthropic && from_anthropic->failed() ? &from_anthropic->error()
-                             : from_gemini && from_gemini->failed()     ? &from_gemini->error()
-                                                                        : nullptr;
+    TranslateEvents(provider_events, "\n\n", *translator, translated);
+    const ApiError* failed = translator->failed() ? &translator->error() : nullptr;
     if (failed) {
       upstream_status = MakeHttpError(failed->http_status, failed->message, failed->code);
-    } else if ((from_anthropic && !from_anthropic->stopped()) ||
-               (from_gemini && !from_gemini->finished())) {
+    } else if (!translator->complete()) {
       upstream_status =
           MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
     } else {
-      if (from_anthropic) from_anthropic->Finish(translated);
-      if (from_gemini) from_gemini->Finish(translated);
+      translator->Finish(translated);
       std::string tail;
       relay.Process(translated, tail);
       for_client(tail);

@@ -54,10 +54,9 @@ void StopClientWatch(ClientConn* conn);
 void ScrubForRecords(const RequestContext& ctx, std::vector<GuardText>* texts,
                      std::vector<ToolCall>* calls);
 
-// TranslateEvents() feeds provider bytes through the SSE parser into the translator of the
-// provider's dialect, appending chat.completion.chunk events to `out`.
-void TranslateEvents(SseParser& parser, std::string_view bytes,
-                     anthropic::StreamTranslator* from_anthropic,
-                     gemini::StreamTranslator* from_gemini, std::string& out);
+// TranslateEvents() feeds provider bytes through the SSE parser into `translator`, appending
+// chat.completion.chunk events to `out`.
+void TranslateEvents(SseParser& parser, std::string_view bytes, ChatStreamTranslator& translator,
+                     std::string& out);
 
 }  // namespace pai::gateway

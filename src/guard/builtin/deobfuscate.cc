@@ -21,8 +21,8 @@ constexpr size_t kMinHexRun = 32;
 // Payloads decoded per text: enough that harmless ones (hashes, keys, images in code) cannot
 // hide a later one in any realistic text; the decoded bytes are capped too (each is rescanned).
 constexpr size_t kMaxPayloads = 64;
-constexpr size_t kMaxPayloadBytes = 16 * 1024;
-constexpr size_t kMaxDecodedBytes = 256 * 1024;
+constexpr size_t kMaxPayloadBytes = size_t{16} * 1024;
+constexpr size_t kMaxDecodedBytes = size_t{256} * 1024;
 
 // Byte classes for the per-byte loops (a table, not branches: these loops run over every
 // classified byte).
@@ -276,11 +276,10 @@ void ScanPayloads(std::string_view text, bool top, Features* features_out,
       if (top) {
         if (c == 0xD0 || c == 0xD1) {
           features.cyrillic = true;
-        } else if (c == '%' && i + 2 < n && (ClassOf(text[i + 1]) & kHex) &&
-                   (ClassOf(text[i + 2]) & kHex)) {
-          ++features.escapes;
-        } else if (c == '\\' && i + 5 < n && text[i + 1] == 'u' && text[i + 2] == '0' &&
-                   text[i + 3] == '0') {
+        } else if ((c == '%' && i + 2 < n && (ClassOf(text[i + 1]) & kHex) &&
+                    (ClassOf(text[i + 2]) & kHex)) ||  // %XX
+                   (c == '\\' && i + 5 < n && text[i + 1] == 'u' && text[i + 2] == '0' &&
+                    text[i + 3] == '0')) {  // \u00XX
           ++features.escapes;
         }
       }

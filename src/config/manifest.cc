@@ -20,6 +20,7 @@
 #include "budget/price_table.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/yaml_documents.h"
 
 extern char** environ;
 
@@ -186,7 +187,7 @@ class Parser {
     pai::StrAppend(&source_names_, source_names_.empty() ? "" : ", ", src.name);
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(src.text);
+      docs = LoadYamlDocuments(src.text);  // not YAML::LoadAll(): see yaml_documents.h
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(pai::StrCat(src.name, ": line ", e.mark.line + 1,
                                                     ", column ", e.mark.column + 1, ": ", e.msg));

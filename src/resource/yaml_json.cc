@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "common/json_util.h"
 #include "common/strings.h"
+#include "common/yaml_documents.h"
 #include "resource/internal.h"
 #include "resource/resource.h"
 
@@ -386,8 +387,8 @@ std::optional<boost::json::value> ResolvePlainScalar(std::string_view text, bool
 absl::StatusOr<std::vector<boost::json::value>> YamlToJson(std::string_view yaml) {
   std::vector<json::value> out;
   try {
-    for (const YAML::Node& doc : YAML::LoadAll(std::string(yaml))) {
-      if (doc.IsNull() && doc.Tag() != "!") continue;  // empty document
+    for (const YAML::Node& doc : LoadYamlDocuments(yaml)) {  // not YAML::LoadAll()
+      if (doc.IsNull() && doc.Tag() != "!") continue;        // empty document
       Budget budget;
       auto v = Convert(doc, &budget);
       if (!v.ok()) return v.status();

@@ -24,7 +24,8 @@ namespace yaml_internal {
 // IsMarker(): a line that starts with `---` or `...` followed by nothing, a space or a tab.
 inline bool IsMarker(std::string_view line, std::string_view marker) {
   if (line.substr(0, 3) != marker) return false;
-  return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r' || line[3] == '\n';
+  return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r' ||
+         line[3] == '\n';
 }
 
 // OnlyPreamble(): blank lines, comments and directives (`%YAML`, `%TAG`): no content.

@@ -19,7 +19,10 @@
 // otherwise moves the value into `lhs` (which may be a declaration).
 #define PAI_ASSIGN_OR_RETURN(lhs, expr) \
   PAI_ASSIGN_OR_RETURN_IMPL_(PAI_STATUS_CONCAT_(pai_statusor_, __LINE__), lhs, expr)
+// `tmp` is a name and `lhs` may be a declaration: neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define PAI_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) return std::move(tmp).status();   \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -210,7 +210,7 @@ class Parser {
   // newline) and refuses keys with spaces or control characters, which would corrupt the
   // Authorization header sent upstream.
   static absl::StatusOr<std::string> CleanKey(const Doc& doc, std::string_view path,
-                                              std::string key) {
+                                              const std::string& key) {
     const std::string_view trimmed = SV(absl::StripAsciiWhitespace(key));
     for (unsigned char c : trimmed) {
       if (c < 0x21 || c == 0x7f) {

@@ -38,6 +38,22 @@ void TranslateEvents(SseParser& parser, std::string_view bytes, ChatStreamTransl
                      std::string& out) {
   parser.Feed(bytes, [&](const SseEvent& ev) { translator.Process(ev, out); });
 }
+// NextPiece() reads the provider's next bytes into `*piece` (empty at the end of the stream),
+// counted against the stream's size bound. Errors: the read's failure (StreamReadFailure), or
+// the size bound crossed (StreamLimitHit; the call is cancelled).
+static net::awaitable<absl::Status> NextPiece(Metrics& metrics, UpstreamCall* call,
+                                              StreamMeter& meter, const RequestContext& ctx,
+                                              const StreamLimits& limits, std::string_view* piece) {
+  auto read = co_await call->ReadSome();
+  if (!read.ok()) co_return StreamReadFailure(metrics, read.status(), meter, ctx, limits);
+  *piece = *read;
+  if (!piece->empty() && !meter.Add(piece->size())) {
+    call->Cancel();
+    co_return StreamLimitHit(metrics, StreamLimit::kStreamBytes, meter, ctx, limits);
+  }
+  co_return absl::OkStatus();
+}
+
 net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, RequestContext* ctx,
                                                         UpstreamCall* call, bool* client_gone) {
   const ModelRoute& model = *ctx->model;
@@ -76,24 +92,16 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   bool first = true;
   absl::Status upstream_status;
   for (;;) {
-    auto piece = co_await call->ReadSome();
-    if (!piece.ok()) {
-      upstream_status = StreamReadFailure(metrics_, piece.status(), meter, *ctx, limits);
-      break;
-    }
-    if (piece->empty()) break;
-    if (!meter.Add(piece->size())) {
-      upstream_status = StreamLimitHit(metrics_, StreamLimit::kStreamBytes, meter, *ctx, limits);
-      call->Cancel();
-      break;
-    }
+    std::string_view piece;
+    upstream_status = co_await NextPiece(metrics_, call, meter, *ctx, limits, &piece);
+    if (!upstream_status.ok() || piece.empty()) break;
     out.clear();
     bool stop = false;
     if (!translator) {  // OpenAI's own chunks
-      relay.Process(*piece, out);
+      relay.Process(piece, out);
     } else {
       translated.clear();
-      TranslateEvents(provider_events, *piece, *translator, translated);
+      TranslateEvents(provider_events, piece, *translator, translated);
       relay.Process(translated, out);
       for_client(out);
       const ApiError* failed = translator->failed() ? &translator->error() : nullptr;
@@ -221,19 +229,11 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   bool first = true;
   absl::Status upstream_status;
   for (;;) {
-    auto piece = co_await call->ReadSome();
-    if (!piece.ok()) {
-      upstream_status = StreamReadFailure(metrics_, piece.status(), meter, *ctx, limits);
-      break;
-    }
-    if (piece->empty()) break;
-    if (!meter.Add(piece->size())) {
-      upstream_status = StreamLimitHit(metrics_, StreamLimit::kStreamBytes, meter, *ctx, limits);
-      call->Cancel();
-      break;
-    }
+    std::string_view piece;
+    upstream_status = co_await NextPiece(metrics_, call, meter, *ctx, limits, &piece);
+    if (!upstream_status.ok() || piece.empty()) break;
     out.clear();
-    relay.Process(*piece, out);
+    relay.Process(piece, out);
     const bool stop = relay.overflowed();
     if (stop) {
       upstream_status = StreamLimitHit(metrics_, StreamLimit::kEventBytes, meter, *ctx, limits);

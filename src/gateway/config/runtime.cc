@@ -2,10 +2,12 @@
 
 #include <atomic>
 #include <boost/url/parse.hpp>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/stages/input_tokens.h"
 #include "guard/builtin_classifier.h"
 
@@ -57,6 +59,7 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
   for (const auto& [name, spec] : config.providers) {
     ProviderRuntime p;
     p.spec = spec;
+    p.adapter = &AdapterFor(spec.kind);
     if (spec.kind != config::ProviderKind::kMock) {
       auto ep = ParseEndpoint(spec.base_url);
       if (!ep.ok()) {
@@ -65,19 +68,7 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
       }
       p.endpoint = std::move(*ep);
       p.endpoint.label = pai::StrCat("ModelProvider ", name);
-      switch (spec.kind) {
-        case config::ProviderKind::kAnthropic:
-          p.auth_header = "x-api-key";
-          p.authorization = spec.api_key;
-          break;
-        case config::ProviderKind::kGemini:
-          p.auth_header = "x-goog-api-key";
-          p.authorization = spec.api_key;
-          break;
-        default:
-          p.auth_header = "authorization";
-          p.authorization = pai::StrCat("Bearer ", spec.api_key);
-      }
+      std::tie(p.auth_header, p.authorization) = p.adapter->Credential(spec.api_key);
     }
     rt->providers_.emplace(name, std::move(p));
   }

@@ -21,6 +21,8 @@
 
 namespace pai::gateway {
 
+class ProviderAdapter;  // providers/adapter.h
+
 // UpstreamEndpoint: where a provider's API lives, from `spec.baseURL` only.
 struct UpstreamEndpoint {
   bool tls = false;
@@ -36,6 +38,7 @@ struct UpstreamEndpoint {
 // ProviderRuntime: a ModelProvider ready for requests.
 struct ProviderRuntime {
   config::ModelProvider spec;
+  const ProviderAdapter* adapter = nullptr;  // of spec.kind (providers/adapter.h); never null
   UpstreamEndpoint endpoint;
   // The credential header the provider's API expects — never logged:
   //   openai, openrouter: Authorization: Bearer <key>; anthropic: x-api-key: <key>;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/stages/admission.h"
 
 namespace pai::gateway {
@@ -82,7 +83,7 @@ class ResolveModelStage final : public Stage {
     auto route = ctx.runtime->ResolveModel(*ctx.agent, *requested);
     if (!route.ok()) co_return route.status();
     const config::ProviderKind kind = (*route)->provider->spec.kind;
-    if (!ServesRoute(ctx.route, kind)) {
+    if (!AdapterOf(**route).Serves(ctx.route)) {
       co_return MakeError(
           absl::StatusCode::kInvalidArgument,
           pai::StrCat("The model \"", *requested, "\" is served by ModelProvider ",
@@ -96,21 +97,6 @@ class ResolveModelStage final : public Stage {
 };
 
 }  // namespace
-
-bool ServesRoute(Route route, config::ProviderKind kind) {
-  using K = config::ProviderKind;
-  switch (route) {
-    case Route::kMessages:
-    case Route::kCountTokens:
-      return kind == K::kAnthropic;
-    case Route::kResponses:  // anthropic, gemini: translated (translate_responses.h)
-      return kind == K::kOpenAI || kind == K::kAnthropic || kind == K::kGemini;
-    case Route::kEmbeddings:
-      return kind != K::kAnthropic && kind != K::kGemini;
-    default:
-      return true;
-  }
-}
 
 absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
                                                const auth::TokenStore* tokens) {

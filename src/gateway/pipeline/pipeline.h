@@ -157,11 +157,6 @@ absl::StatusOr<std::string> AuthenticateBearer(std::string_view authorization,
 absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view authorization,
                                                           const auth::TokenStore* tokens);
 
-// ServesRoute() is whether a ModelProvider of `kind` can answer `route`: the chat route is
-// translated for every provider; Messages needs Anthropic's API; Responses is OpenAI's own API,
-// translated for anthropic and gemini; embeddings are not offered by anthropic and gemini here.
-bool ServesRoute(Route route, config::ProviderKind kind);
-
 class Admission;
 
 // BuildPipeline() assembles the gateway's stages in their fixed order.

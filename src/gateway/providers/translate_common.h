@@ -19,7 +19,7 @@ namespace pai::gateway {
 // ChatStreamTranslator: one provider stream in the provider's own API (its SSE events) turned
 // into OpenAI chat.completion.chunk events — the interface of anthropic::StreamTranslator and
 // gemini::StreamTranslator, so the relay holds one translator whatever the provider
-// (MakeChatStreamTranslator() in upstream_body.h picks it). One per stream; not thread-safe.
+// (ProviderAdapter::MakeStreamTranslator() in adapter.h picks it). One per stream; not thread-safe.
 class ChatStreamTranslator {
  public:
   virtual ~ChatStreamTranslator() = default;

@@ -17,13 +17,13 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/providers/mock_provider.h"
 #include "gateway/providers/openai_request.h"
 #include "gateway/providers/translate_anthropic.h"
 #include "gateway/providers/translate_gemini.h"
 #include "gateway/providers/translate_responses.h"
 #include "gateway/providers/translate_responses_stream.h"
-#include "gateway/providers/upstream_body.h"
 #include "gateway/relay/stream_limits.h"
 #include "gateway/relay/stream_relay.h"
 #include "gateway/relay/stream_writer.h"
@@ -76,10 +76,8 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   // Providers with their own API: their events are translated into chat.completion.chunk
   // events first, then relayed like OpenAI's (usage always requested from the translator: the
   // relay drops the usage chunk when the client did not ask for it).
-  const Dialect dialect = DialectOf(*ctx);
-  const int64_t created = absl::ToUnixSeconds(absl::Now());
   const std::unique_ptr<ChatStreamTranslator> translator =
-      MakeChatStreamTranslator(dialect, model.model_id, created);
+      model.provider->adapter->MakeStreamTranslator(*ctx, absl::ToUnixSeconds(absl::Now()));
   SseParser provider_events(limits.max_event_bytes);
   std::string translated;
   ChunkWriter w{conn, options_.body_timeout, ctx};

@@ -17,19 +17,20 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/providers/mock_provider.h"
 #include "gateway/providers/openai_request.h"
 #include "gateway/providers/translate_anthropic.h"
 #include "gateway/providers/translate_gemini.h"
 #include "gateway/providers/translate_responses.h"
 #include "gateway/providers/translate_responses_stream.h"
-#include "gateway/providers/upstream_body.h"
 #include "gateway/relay/stream_limits.h"
 #include "gateway/relay/stream_relay.h"
 #include "gateway/relay/stream_writer.h"
 #include "gateway/server/proxy_internal.h"
 #include "gateway/server/server_impl.h"
 #include "gateway/telemetry/log_fields.h"
+#include "gateway/upstream/provider_request.h"
 #include "gateway/upstream/upstream_response.h"
 
 namespace pai::gateway {
@@ -76,25 +77,19 @@ void StopClientWatch(ClientConn* conn) {
 
 net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn,
                                                    RequestContext* ctx) {
-  if (ctx->route == Route::kChatCompletions) co_return co_await ProxyChat(shard, conn, ctx);
-  if (ctx->route == Route::kEmbeddings) co_return co_await ProxyEmbeddings(shard, conn, ctx);
-  if (ctx->route == Route::kMessages)
-    co_return co_await UpstreamExchange(shard, conn, ctx, "/messages");
-  if (ctx->route == Route::kCountTokens) {
-    co_return co_await UpstreamExchange(shard, conn, ctx, "/messages/count_tokens");
+  if (ctx->route == Route::kModels || ctx->route == Route::kOther) {
+    co_return absl::InternalError("no terminal step for route");
   }
-  if (ctx->route == Route::kResponses)
-    co_return co_await UpstreamExchange(shard, conn, ctx, "/responses");
-  co_return absl::InternalError("no terminal step for route");
+  if (AdapterOf(*ctx->model).in_process()) {
+    if (ctx->route == Route::kEmbeddings) co_return co_await AnswerMockEmbeddings(conn, ctx);
+    co_return co_await AnswerMockChat(conn, ctx);
+  }
+  co_return co_await UpstreamExchange(shard, conn, ctx);
 }
 
-net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* conn,
-                                                    RequestContext* ctx) {
+net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
   const ChatCompletionRequest& chat = *ctx->chat;
-  if (model.provider->spec.kind != config::ProviderKind::kMock) {
-    co_return co_await UpstreamExchange(shard, conn, ctx, "/chat/completions");
-  }
   // The mock answers in-process but through the same relay and accounting as a provider, and
   // honours the output limit like one.
   const auto t0 = Clock::now();
@@ -151,20 +146,9 @@ net::awaitable<absl::Status> GatewayImpl::ProxyChat(Shard* shard, ClientConn* co
   co_return absl::OkStatus();
 }
 
-net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientConn* conn,
-                                                          RequestContext* ctx) {
+net::awaitable<absl::Status> GatewayImpl::AnswerMockEmbeddings(ClientConn* conn,
+                                                               RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
-  if (model.provider->spec.kind != config::ProviderKind::kMock) {
-    const config::ProviderKind kind = model.provider->spec.kind;
-    if (kind == config::ProviderKind::kAnthropic || kind == config::ProviderKind::kGemini) {
-      co_return MakeError(
-          absl::StatusCode::kInvalidArgument,
-          pai::StrCat("Embeddings are not available for ModelProvider ", model.provider->spec.name,
-                      " (provider ", config::ProviderKindName(kind), ")"),
-          "unsupported_model", "model");
-    }
-    co_return co_await UpstreamExchange(shard, conn, ctx, "/embeddings");
-  }
   std::string body = MockEmbeddings(model.model_id, ctx->body->size());
   ctx->usage = ExtractUsage(body);
   ctx->upstream_seconds = 0;
@@ -180,79 +164,18 @@ net::awaitable<absl::Status> GatewayImpl::ProxyEmbeddings(Shard* shard, ClientCo
 }
 
 net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                           RequestContext* ctx, std::string path) {
+                                                           RequestContext* ctx) {
   absl::Status result;
   UpstreamFailure failure;
-  for (;;) {
+  for (;;) {  // one turn per provider attempt (fallbacks)
     const ProviderRuntime& provider = *ctx->model->provider;
-    const UpstreamEndpoint& ep = provider.endpoint;
-    // The upstream request is built from scratch: the agent's headers (its token above all)
-    // are never forwarded; the URL comes only from the ModelProvider.
-    const Dialect dialect = DialectOf(*ctx);
-    std::string body;
-    std::string target = ep.base_path + path;
-    if (ctx->native && dialect == Dialect::kOpenAI) {
-      // Native routes: the client's body in the provider's own API, model and output cap set.
-      std::optional<int64_t> cap;
-      if (ctx->reservation && ctx->reservation->impose_output_limit) {
-        cap = ctx->reservation->output_limit;
-      }
-      const std::string_view field = ctx->route == Route::kMessages    ? "max_tokens"
-                                     : ctx->route == Route::kResponses ? "max_output_tokens"
-                                                                       : "";
-      if (ctx->route == Route::kResponses && cap && *cap < 16) {
-        // The Responses API refuses max_output_tokens below 16; a budget that leaves less
-        // cannot be honoured by it (OpenAI API reference, "Create a model response").
-        result = MakeHttpError(429,
-                               pai::StrCat("The remaining budget allows ", *cap,
-                                           " output tokens; the Responses API needs at least 16."),
-                               "insufficient_quota");
-        break;
-      }
-      auto rewritten = RewriteNativeBody(*ctx->native->doc, ctx->model->model_id, field, cap);
-      if (!rewritten.ok()) {
-        result = rewritten.status();
-        break;
-      }
-      body = std::move(*rewritten);
-    } else if (dialect == Dialect::kOpenAI) {
-      body = UpstreamBody(*ctx);
-    } else {
-      std::optional<int64_t> cap;
-      if (ctx->reservation) cap = ctx->reservation->output_limit;  // the reserved output
-      auto translated = TranslatedBody(*ctx, *ctx->model, dialect, cap);
-      if (!translated.ok()) {
-        result = translated.status();
-        break;
-      }
-      body = std::move(*translated);
-      target = dialect == Dialect::kAnthropic
-                   ? ep.base_path + "/messages"
-                   : ep.base_path + gemini::Path(ctx->model->model_id, ctx->stream);
+    auto built = provider.adapter->BuildRequest(*ctx);
+    if (!built.ok()) {
+      result = built.status();
+      break;
     }
-    http::request<http::string_body> up{http::verb::post, target, 11};
-    up.set(http::field::host, ep.host_header);
-    up.set(provider.auth_header, provider.authorization);
-    if (dialect == Dialect::kAnthropic) up.set("anthropic-version", "2023-06-01");
-    if (AnthropicRoute(ctx->route)) {
-      // The client's API version and beta flags (Anthropic API reference, "Versions", "Beta
-      // headers"); 2023-06-01 when it sent none.
-      up.set("anthropic-version", ctx->anthropic_version.empty() ? std::string_view("2023-06-01")
-                                                                 : ctx->anthropic_version);
-      if (!ctx->anthropic_beta.empty()) up.set("anthropic-beta", ctx->anthropic_beta);
-    }
-    up.set(http::field::content_type, "application/json");
-    up.set(http::field::accept, ctx->stream ? "text/event-stream" : "application/json");
-    up.set(http::field::user_agent, "pai-gateway/0.1");
-    up.set("x-request-id", ctx->request_id);
-    if (provider.spec.kind == config::ProviderKind::kOpenRouter) {
-      // OpenRouter's app attribution headers (openrouter.ai/docs, "API reference").
-      up.set("HTTP-Referer", "https://pai.io");
-      up.set("X-Title", "pai-gateway");
-    }
-    up.keep_alive(true);
-    up.body() = std::move(body);
-    up.prepare_payload();
+    http::request<http::string_body> up =
+        ToHttpRequest(provider, std::move(*built), ctx->request_id, ctx->stream);
 
     const auto t0 = Clock::now();
     bool client_gone = false;
@@ -388,34 +311,11 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       failure->body = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
       co_return absl::OkStatus();
     }
-    std::string err = text.ok() ? std::move(*text) : std::string();
-    std::string retry_in_body;
-    if (DialectOf(*ctx) == Dialect::kGemini) {
-      // Google sends the delay in the body (google.rpc.RetryInfo.retryDelay, e.g. "1s").
-      const size_t at = err.find("\"retryDelay\"");
-      const size_t colon = at == std::string::npos ? at : err.find(':', at);
-      const size_t q = colon == std::string::npos ? colon : err.find('"', colon + 1);
-      const size_t s_end = q == std::string::npos ? q : err.find('s', q + 1);
-      int64_t seconds = 0;
-      if (s_end != std::string::npos &&
-          absl::SimpleAtoi(AV(std::string_view(err).substr(q + 1, s_end - q - 1)), &seconds)) {
-        retry_in_body = std::to_string(seconds);
-      }
-    }
-    if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
-      // The provider's own error shape, mapped into OpenAI's (docs/providers.md, "Errors").
-      const ApiError e = d == Dialect::kAnthropic ? anthropic::ErrorToOpenAI(status, err)
-                                                  : gemini::ErrorToOpenAI(status, err);
-      failure->status = e.http_status;
-      err = OpenAIErrorBody(e);
-    } else if (err.empty() || err.front() != '{') {
-      ApiError e;
-      e.http_status = status;
-      e.type = status >= 500 ? "api_error" : "invalid_request_error";
-      e.code = "upstream_error";
-      e.message = pai::StrCat("The model provider answered HTTP ", status);
-      err = AnthropicRoute(ctx->route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e);
-    }
+    ProviderError mapped =
+        provider.adapter->MapError(*ctx, status, text.ok() ? std::move(*text) : std::string());
+    failure->status = mapped.status;
+    std::string err = std::move(mapped.body);
+    const std::string retry_in_body = std::move(mapped.retry_after);
     // Provider text may echo the key (escaped, or in part): scrubbed as the client gets it.
     if (const size_t n = scrubber.Scrub(err); n > 0) LogRedactions(*ctx, n);
     failure->body = std::move(err);
@@ -425,7 +325,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return absl::OkStatus();
   }
   // A 2xx answer to a stream request is an event stream here (CheckUpstreamHead).
-  if (ctx->stream && ctx->native && DialectOf(*ctx) == Dialect::kOpenAI) {
+  if (ctx->stream && ctx->native && !provider.adapter->Translates(*ctx)) {
     absl::Status s = co_await RelayNative(conn, ctx, call.get(), client_gone);
     cancel->call = nullptr;
     co_return s;
@@ -451,25 +351,16 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   }
   // Before usage and guards read it: they see what the client gets.
   if (const size_t n = scrubber.Scrub(*text); n > 0) LogRedactions(*ctx, n);
-  // /v1/responses to Anthropic or Gemini: the usage as the chat translation reads it (cache
-  // writes by TTL included; the Response's usage object has no field for them).
-  std::optional<Usage> translated_usage;
-  if (const Dialect d = DialectOf(*ctx); d != Dialect::kOpenAI) {
-    const int64_t created = absl::ToUnixSeconds(absl::Now());
-    auto chat = d == Dialect::kAnthropic
-                    ? anthropic::MessageToChatCompletion(*text, model.model_id, created)
-                    : gemini::GenerateContentToChatCompletion(*text, model.model_id, created);
-    if (chat.ok() && ctx->native) {  // /v1/responses: the chat.completion becomes a Response
-      translated_usage = ExtractUsage(*chat);
-      chat = responses::ChatCompletionToResponse(*chat, *ctx->native->doc);
-    }
-    if (!chat.ok()) {
-      model.metrics.upstream_errors->Increment();
-      co_return MakeHttpError(502, "The model provider's answer could not be read",
-                              "upstream_error");
-    }
-    *text = std::move(*chat);
+  // In the client's API: translated back where the request was (docs/providers.md).
+  auto answer = provider.adapter->ReadAnswer(*ctx, std::move(*text));
+  if (!answer.ok()) {
+    model.metrics.upstream_errors->Increment();
+    co_return answer.status();
   }
+  *text = std::move(answer->body);
+  // /v1/responses to Anthropic or Gemini: the usage as the chat translation read it (cache
+  // writes by TTL included; the Response's usage object has no field for them).
+  const std::optional<Usage>& translated_usage = answer->usage;
   if (ctx->native) {
     // The native answer goes back as it is; usage, tool calls and text are read for the
     // budget, the audit chain and the response guards.

@@ -194,10 +194,14 @@ class GatewayImpl {
                                   http::response<http::string_body>& res);
 
   net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
-  net::awaitable<absl::Status> ProxyChat(Shard* shard, ClientConn* conn, RequestContext* ctx);
-  net::awaitable<absl::Status> ProxyEmbeddings(Shard* shard, ClientConn* conn, RequestContext* ctx);
-  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                                std::string path);
+  // AnswerMockChat() / AnswerMockEmbeddings(): the in-process mock provider's answer, through
+  // the same relay, accounting and audit as a provider's.
+  net::awaitable<absl::Status> AnswerMockChat(ClientConn* conn, RequestContext* ctx);
+  net::awaitable<absl::Status> AnswerMockEmbeddings(ClientConn* conn, RequestContext* ctx);
+  // UpstreamExchange() is the provider call of ctx.model (its adapter builds the request), with
+  // the fallbacks to the agent's next models while nothing reached the client.
+  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn,
+                                                RequestContext* ctx);
   net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
                                             http::request<http::string_body>* up,
                                             CancelSlot* cancel, bool* client_gone,

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/stages/input_tokens.h"
 
 namespace pai::gateway {
@@ -42,10 +43,7 @@ int64_t CountedInputBound(int64_t count, int margin_percent) {
 namespace {
 
 // CanCount(): the provider of `route` has a token-counting endpoint the gateway speaks.
-bool CanCount(const ModelRoute& route) {
-  const config::ProviderKind kind = route.provider->spec.kind;
-  return kind == config::ProviderKind::kAnthropic || kind == config::ProviderKind::kGemini;
-}
+bool CanCount(const ModelRoute& route) { return AdapterOf(route).CountsTokens(); }
 
 // CountCanHelp(): `r` refused the input bound of a daily budget that still has room for a
 // counted bound (more than kMinCountRoom tokens), so it may fit.
@@ -170,7 +168,7 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
     const ModelRoute& route = ctx.agent->models[i];
     if (!route.provider) continue;
     // A fallback must speak the route's API (Messages → anthropic, Responses → openai).
-    if (!ServesRoute(ctx.route, route.provider->spec.kind)) continue;
+    if (!AdapterOf(route).Serves(ctx.route)) continue;
     InputMethod method = InputMethod::kBodyBytes;
     auto result = store_.Reserve(RequestFor(ctx, route, &method));
     if (auto* reservation = std::get_if<budget::Reservation>(&result)) {

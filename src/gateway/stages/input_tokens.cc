@@ -11,6 +11,7 @@
 #include "gateway/config/runtime.h"
 #include "gateway/http/errors.h"
 #include "gateway/pipeline/pipeline.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/providers/native_request.h"
 #include "gateway/providers/openai_request.h"
 #include "gateway/stages/tool_tokens.h"
@@ -414,19 +415,7 @@ bool InputBoundMatters(const RequestContext& ctx, const ModelRoute& route) {
 
 std::optional<tokenizer::EncodingId> EncodingFor(config::ProviderKind kind,
                                                  std::string_view model_id) {
-  switch (kind) {
-    case config::ProviderKind::kOpenAI:
-      return tokenizer::EncodingForModel(model_id);
-    case config::ProviderKind::kOpenRouter:
-      if (model_id.substr(0, 7) == "openai/") {
-        return tokenizer::EncodingForModel(model_id.substr(7));
-      }
-      return std::nullopt;
-    case config::ProviderKind::kMock:
-      return tokenizer::EncodingId::kO200kBase;
-    default:
-      return std::nullopt;
-  }
+  return AdapterFor(kind).InputEncoding(model_id);
 }
 
 absl::StatusOr<int64_t> ChatInputTokens(const std::string& body, const tokenizer::Encoding& enc) {

@@ -16,19 +16,20 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/adapter.h"
 #include "gateway/providers/mock_provider.h"
 #include "gateway/providers/openai_request.h"
 #include "gateway/providers/translate_anthropic.h"
 #include "gateway/providers/translate_gemini.h"
 #include "gateway/providers/translate_responses.h"
 #include "gateway/providers/translate_responses_stream.h"
-#include "gateway/providers/upstream_body.h"
 #include "gateway/relay/stream_limits.h"
 #include "gateway/relay/stream_relay.h"
 #include "gateway/relay/stream_writer.h"
 #include "gateway/server/proxy_internal.h"
 #include "gateway/server/server_impl.h"
 #include "gateway/telemetry/log_fields.h"
+#include "gateway/upstream/provider_request.h"
 #include "gateway/upstream/upstream_response.h"
 
 namespace pai::gateway {
@@ -71,34 +72,13 @@ net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
 
 net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext& ctx,
                                                                       const ModelRoute& route) {
-  auto body = CountBody(ctx, route);
-  if (!body.ok()) co_return body.status();
   const ProviderRuntime& provider = *route.provider;
+  const ProviderAdapter& adapter = *provider.adapter;
+  auto count = adapter.BuildCount(ctx, route);
+  if (!count.ok()) co_return count.status();
+  http::request<http::string_body> req =
+      ToHttpRequest(provider, std::move(*count), ctx.request_id, /*stream=*/false);
   const UpstreamEndpoint& ep = provider.endpoint;
-  const bool anthropic = provider.spec.kind == config::ProviderKind::kAnthropic;
-  const std::string target =
-      anthropic ? ep.base_path + "/messages/count_tokens"
-                : pai::StrCat(ep.base_path, "/models/", route.model_id, ":countTokens");
-  http::request<http::string_body> req{http::verb::post, target, 11};
-  req.set(http::field::host, ep.host_header);
-  req.set(provider.auth_header, provider.authorization);
-  if (anthropic) {
-    // The headers the call itself will carry (UpstreamExchange): on the Anthropic routes the
-    // client's version and betas (betas change what is counted, e.g. tool types), else
-    // 2023-06-01 and no beta — a beta the call does not send must not lower the count.
-    const bool native = AnthropicRoute(ctx.route);
-    req.set("anthropic-version", native && !ctx.anthropic_version.empty()
-                                     ? ctx.anthropic_version
-                                     : std::string_view("2023-06-01"));
-    if (native && !ctx.anthropic_beta.empty()) req.set("anthropic-beta", ctx.anthropic_beta);
-  }
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::accept, "application/json");
-  req.set(http::field::user_agent, "pai-gateway/0.1");
-  req.set("x-request-id", ctx.request_id);
-  req.keep_alive(true);
-  req.body() = std::move(*body);
-  req.prepare_payload();
   // One deadline for the whole count (connect, a stale-connection retry, the answer): the
   // request's slot is held meanwhile.
   const auto deadline = Clock::now() + kCountTimeout;
@@ -121,17 +101,12 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
     co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
                                                  " answered HTTP ", status, " to the token count"));
   }
-  // {"input_tokens": N} (Anthropic) / {"totalTokens": N, ...} (Gemini).
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(*text, ec);
-  const boost::json::value* n = nullptr;
-  if (!ec && v.is_object())
-    n = v.get_object().if_contains(anthropic ? "input_tokens" : "totalTokens");
-  if (!n || !n->is_int64() || n->get_int64() < 0) {
+  auto n = adapter.ReadCount(*text);
+  if (!n.ok()) {
     co_return absl::UnavailableError(pai::StrCat("ModelProvider ", provider.spec.name,
                                                  " answered the token count without a count"));
   }
-  co_return n->get_int64();
+  co_return *n;
 }
 
 }  // namespace pai::gateway

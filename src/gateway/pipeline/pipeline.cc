@@ -7,6 +7,7 @@
 #include "gateway/http/errors.h"
 #include "gateway/providers/adapter.h"
 #include "gateway/stages/admission.h"
+#include "gateway/stages/outcome.h"
 
 namespace pai::gateway {
 namespace {
@@ -129,15 +130,23 @@ absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view autho
   return who;
 }
 
+boost::asio::awaitable<absl::Status> Stage::OnRequest(RequestContext& /*ctx*/) {
+  co_return absl::OkStatus();
+}
+
 Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics)
     : stages_(std::move(stages)), metrics_(metrics) {
-  for (const auto& s : stages_) metric_index_.push_back(metrics_.RegisterStage(s->name()));
+  for (const auto& s : stages_) {
+    metric_index_.push_back(metrics_.RegisterStage(s->name()));
+    request_side_.push_back(s->request_side());
+  }
 }
 
 boost::asio::awaitable<absl::Status> Pipeline::RunRequest(RequestContext& ctx, size_t* ran) const {
   *ran = 0;
   for (size_t i = 0; i < stages_.size(); ++i) {
     ++*ran;
+    if (!request_side_[i]) continue;
     absl::Status s = co_await stages_[i]->OnRequest(ctx);
     if (!s.ok()) {
       metrics_.stage_rejections(metric_index_[i]).Increment();
@@ -196,22 +205,42 @@ class GuardStage final : public Stage {
 
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
                                         const Admission& admission, const Guards& guards,
-                                        Metrics& metrics) {
+                                        Metrics& metrics, const PipelineSinks& sinks) {
+  // The stages run in this order on the way in and in the reverse order on the way out (each
+  // whose way in ran, also after a rejection, an upstream failure or a client abort). The
+  // first four act only on the way out, so they see every request and run last.
   std::vector<std::unique_ptr<Stage>> stages;
-  // 1. Authenticate first: an unauthenticated caller costs no body parsing and learns nothing
-  //    about models (401 before 400/403/404).
+  // Out, last: the access log line, once everything about the request is known.
+  if (sinks.access_log) stages.push_back(MakeAccessLogStage());
+  // Out: request count and duration by route and status — after the reply stage set the
+  // status.
+  stages.push_back(MakeMetricsStage(metrics));
+  // Out: the LLM_CALL record with the status the client gets, after settlement (admit) fixed
+  // the charge, and the Session's totals. A success wrote it before its last bytes already
+  // (durable before visible, server/agent_request.cc); this stage writes it for every other
+  // outcome.
+  stages.push_back(MakeAuditStage(sinks.call_records, *sinks.sessions));
+  // Out: a rejection or failure becomes the error answer in the client's API — after every
+  // later stage unwound, so settlement freed the budget and the concurrency slot before the
+  // client can see the answer and retry.
+  stages.push_back(MakeReplyStage());
+  // In: what is not an agent call (unknown path, wrong method, audit chain stopped) costs
+  // nothing more.
+  stages.push_back(MakeRouteStage(sinks.chain));
+  // Authenticate first of the agent's stages: an unauthenticated caller costs no body parsing
+  // and learns nothing about models (401 before 400/403/404).
   stages.push_back(std::make_unique<AuthenticateStage>(tokens));
-  // 2. Parse the body: everything after needs the model and the stream flag.
+  // Parse the body: everything after needs the model and the stream flag.
   stages.push_back(std::make_unique<ParseStage>());
-  // 3. Resolve the model against the agent's allow-list (403 / 404).
+  // Resolve the model against the agent's allow-list (403 / 404).
   stages.push_back(std::make_unique<ResolveModelStage>());
-  // 4. Admit: rate, concurrency and budget reservation — after resolution because budgets
-  //    depend on the model (price) and provider (daily cap); before the upstream call because
-  //    the reservation sets the output limit the provider is held to.
+  // Admit: rate, concurrency and budget reservation — after resolution because budgets depend
+  // on the model (price) and provider (daily cap); before the upstream call because the
+  // reservation sets the output limit the provider is held to. Out: settlement.
   stages.push_back(std::make_unique<AdmitStage>(admission));
-  // 5. Guard: classify prompts and tool results — after admission, so that a rate-limited or
-  //    over-budget caller costs no classification (an http classifier call is not free), and
-  //    the concurrency slot covers the classifier's time too. A refusal here settles at zero.
+  // Guard: classify prompts and tool results — after admission, so that a rate-limited or
+  // over-budget caller costs no classification (an http classifier call is not free), and
+  // the concurrency slot covers the classifier's time too. A refusal here settles at zero.
   stages.push_back(std::make_unique<GuardStage>(guards));
   return std::make_unique<Pipeline>(std::move(stages), metrics);
 }

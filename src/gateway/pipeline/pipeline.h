@@ -29,6 +29,10 @@
 #include "gateway/stages/guard.h"
 #include "gateway/telemetry/metrics.h"
 
+namespace pai::audit {
+class Chain;  // audit/chain.h
+}  // namespace pai::audit
+
 namespace pai::gateway {
 
 struct RequestContext;
@@ -50,11 +54,32 @@ class InputCounter {
                                                                      const ModelRoute& route) = 0;
 };
 
+// Reply: the response to the agent, owned here and nowhere else. Stages add its headers; the
+// terminal step and the reply stage write it through server/agent_request.cc (which builds
+// every HTTP response from it); audit, metrics and the access log read its status.
+struct Reply {
+  int status = 0;  // the HTTP status the client got (or is getting); 0: none yet
+  // Headers every answer to this request carries: x-ratelimit-*, Retry-After, Allow.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The connection closes after this response (a cut or close-delimited response, a client
+  // that left). The connection's own state (drain, eviction) may close it too.
+  bool close = false;
+  bool started = false;  // bytes of this response were written: nothing else can be sent
+  // An error answer composed by the reply stage, written once the pipeline has unwound (so
+  // that settlement has freed the budget and slot before the client sees it); empty: none.
+  std::string error_body;
+};
+
 // RequestContext: one agent request as it moves through the pipeline. Owned by the connection
 // coroutine; stages read and fill it. Not thread-safe (a request lives on one shard thread).
 struct RequestContext {
   // Set by the HTTP layer before the pipeline runs.
-  Route route = Route::kOther;
+  Route route = Route::kOther;  // kOther: no agent route has this path
+  std::string_view method;      // the request's method and target, as received
+  std::string_view target;
+  // The method `route` takes ("GET" / "POST") when the request used another one, else "".
+  std::string_view wrong_method_allowed;
+  std::string_view path_model;  // GET /v1/models/{model}: the model id in the path
   std::string request_id;
   std::string_view authorization;  // raw `Authorization` header value (never logged)
   // Set when the HTTP layer already checked the token on the headers (AuthenticateBearer):
@@ -93,8 +118,6 @@ struct RequestContext {
   bool count_done = false;
   int64_t counted_input = 0;
   budget::Charge charge;  // what the final attempt was charged
-  // Extra response headers: x-ratelimit-*, Retry-After.
-  std::vector<std::pair<std::string, std::string>> response_headers;
 
   // Filled by the terminal step.
   int64_t response_bytes = 0;  // body bytes relayed (the no-usage charging rule)
@@ -103,7 +126,6 @@ struct RequestContext {
   // without usage is charged by the no-usage rule unless the provider answered an error.
   bool upstream_sent = false;
   int upstream_status = 0;
-  int http_status = 0;
   bool stream = false;
   Usage usage;
   double upstream_seconds = -1;      // provider time, -1 when no provider call was made
@@ -111,6 +133,11 @@ struct RequestContext {
   std::vector<ToolCall> tool_calls;  // from the response (TOOL_CALL records)
   bool call_recorded = false;        // the LLM_CALL record was emitted
   bool guard_refused = false;        // a guard refused the request or its response
+
+  // The request's result: the first rejection, or the terminal step's status (OK when the
+  // provider's answer — success or its own error — was relayed).
+  absl::Status outcome;
+  Reply reply;
 };
 
 // Stage: one step of the pipeline.
@@ -119,8 +146,12 @@ class Stage {
   virtual ~Stage() = default;
   // name() is the stage's metric label value.
   virtual std::string_view name() const = 0;
+  // request_side(): false for a stage that only acts on the way out (its OnRequest() is not
+  // called: no coroutine frame is spent on it).
+  virtual bool request_side() const { return true; }
   // OnRequest() runs before the upstream call; a non-OK status rejects the request.
-  virtual boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) = 0;
+  // The default (for stages without a request side) accepts.
+  virtual boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx);
   // OnResponse() runs after the request ended, whatever the outcome, if OnRequest() ran.
   virtual void OnResponse(RequestContext& /*ctx*/) {}
 };
@@ -143,6 +174,7 @@ class Pipeline {
  private:
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<size_t> metric_index_;
+  std::vector<bool> request_side_;
   Metrics& metrics_;
 };
 
@@ -159,9 +191,18 @@ absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view autho
 
 class Admission;
 
-// BuildPipeline() assembles the gateway's stages in their fixed order.
+// PipelineSinks: what the pipeline's way out writes to.
+struct PipelineSinks {
+  const audit::Chain* chain = nullptr;       // the audit chain; null with --no-audit
+  audit::EventSink* call_records = nullptr;  // LLM_CALL / TOOL_CALL records; null: none
+  SessionTotals* sessions = nullptr;         // per-Session totals (GET /usage); required
+  bool access_log = true;                    // one access log line per request
+};
+
+// BuildPipeline() assembles the gateway's stages in their fixed order, both directions: the
+// order and the reason for each position are in pipeline.cc.
 std::unique_ptr<Pipeline> BuildPipeline(const Snapshot<auth::TokenStore>& tokens,
                                         const Admission& admission, const Guards& guards,
-                                        Metrics& metrics);
+                                        Metrics& metrics, const PipelineSinks& sinks);
 
 }  // namespace pai::gateway

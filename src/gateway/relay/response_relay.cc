@@ -81,7 +81,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   SseParser provider_events(limits.max_event_bytes);
   std::string translated;
   ChunkWriter w{conn, options_.body_timeout, ctx};
-  ctx->http_status = 200;
+  ctx->reply.status = 200;
   if (auto ec = co_await w.Header(); ec) {
     *client_gone = true;
     co_return absl::CancelledError("client write failed");
@@ -189,7 +189,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     // it as an APIError) and end the body properly.
     const ApiError e = ToApiError(upstream_status);
     ctx->error_code = e.code;
-    ctx->http_status = e.http_status;
+    ctx->reply.status = e.http_status;
     if (to_responses) {
       to_responses->Fail(e, out);
     } else {
@@ -202,9 +202,9 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   const beast::error_code ec = co_await w.Last(out);
   if (ec) {
     *client_gone = true;
-    conn->keep_alive = false;
+    ctx->reply.close = true;
   }
-  if (!upstream_status.ok()) conn->keep_alive = false;
+  if (!upstream_status.ok()) ctx->reply.close = true;
   co_return absl::OkStatus();
 }
 
@@ -218,7 +218,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   call->set_deadline(meter.deadline());
   NativeStreamRelay relay(anthropic, limits.max_event_bytes);
   ChunkWriter w{conn, options_.body_timeout, ctx};
-  ctx->http_status = 200;
+  ctx->reply.status = 200;
   if (auto ec = co_await w.Header(); ec) {
     *client_gone = true;
     co_return absl::CancelledError("client write failed");
@@ -292,7 +292,7 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
     // Messages": event error; OpenAI Responses streaming: event error).
     const ApiError e = ToApiError(upstream_status);
     ctx->error_code = e.code;
-    ctx->http_status = e.http_status;
+    ctx->reply.status = e.http_status;
     if (reported) {
       // nothing more to send
     } else if (anthropic) {
@@ -312,9 +312,9 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
   const beast::error_code ec = co_await w.Last(out);
   if (ec) {
     *client_gone = true;
-    conn->keep_alive = false;
+    ctx->reply.close = true;
   }
-  if (!upstream_status.ok()) conn->keep_alive = false;
+  if (!upstream_status.ok()) ctx->reply.close = true;
   co_return absl::OkStatus();
 }
 

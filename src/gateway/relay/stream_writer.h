@@ -20,7 +20,7 @@ namespace pai::gateway {
 
 class StreamWriter {
  public:
-  StreamWriter(ClientConn* conn, std::chrono::milliseconds timeout, const RequestContext* ctx)
+  StreamWriter(ClientConn* conn, std::chrono::milliseconds timeout, RequestContext* ctx)
       : conn_(conn),
         timeout_(timeout),
         ctx_(ctx),
@@ -33,16 +33,16 @@ class StreamWriter {
     res.set(http::field::content_type, "text/event-stream; charset=utf-8");
     res.set(http::field::cache_control, "no-cache");
     res.set("x-request-id", ctx_->request_id);
-    for (const auto& [name, value] : ctx_->response_headers) res.set(name, value);
+    for (const auto& [name, value] : ctx_->reply.headers) res.set(name, value);
     if (close_delimited()) {
-      conn_->keep_alive = false;  // the close ends the body
+      ctx_->reply.close = true;  // the close ends the body
       res.keep_alive(false);
     } else {
-      res.keep_alive(conn_->keep_alive);
+      res.keep_alive(conn_->keep_alive && !ctx_->reply.close);
       res.chunked(true);
     }
     http::response_serializer<http::empty_body> sr{res};
-    conn_->response_started = true;
+    ctx_->reply.started = true;
     conn_->stream.expires_after(timeout_);
     auto [ec, n] = co_await http::async_write_header(conn_->stream, sr, kTuple);
     co_return ec;
@@ -127,7 +127,7 @@ class StreamWriter {
 
   ClientConn* conn_;
   std::chrono::milliseconds timeout_;
-  const RequestContext* ctx_;
+  RequestContext* ctx_;
   ScrubStream scrub_;
   std::string scrubbed_;
 };

@@ -28,6 +28,7 @@
 #include "gateway/relay/stream_writer.h"
 #include "gateway/server/proxy_internal.h"
 #include "gateway/server/server_impl.h"
+#include "gateway/stages/outcome.h"
 #include "gateway/telemetry/log_fields.h"
 #include "gateway/upstream/upstream_response.h"
 
@@ -70,67 +71,38 @@ net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
   co_return st->result.load() == 1;
 }
 
-net::awaitable<bool> GatewayImpl::RecordCall(RequestContext* ctx, int status,
-                                             Durability durability) {
+http::response<http::string_body> JsonReply(const ClientConn& conn, RequestContext& ctx, int status,
+                                            std::string body) {
+  ctx.reply.status = status;
+  auto res =
+      JsonResponse(status, std::move(body), conn.keep_alive && !ctx.reply.close, ctx.request_id);
+  for (const auto& [name, value] : ctx.reply.headers) res.set(name, value);
+  return res;
+}
+
+net::awaitable<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
+                                             http::response<http::string_body>& res,
+                                             std::chrono::milliseconds timeout) {
+  ctx->reply.started = true;
+  const beast::error_code ec = co_await WriteResponse(conn, res, timeout);
+  if (ec) ctx->reply.close = true;
+  co_return ec;
+}
+
+net::awaitable<bool> GatewayImpl::RecordSuccess(RequestContext* ctx) {
   // Without the chain (--no-audit) there is nothing to record: the access log covers calls.
   if (!chain_ || !ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) {
-    co_return true;
+    co_return true;  // not an admitted call, or recorded already
   }
-  ctx->call_recorded = true;
-  budget::Charge charge = ctx->charge;
-  if (ctx->reservation) {  // before settlement: the same figure Settle() will charge
-    const budget::Usage u = UsageOf(*ctx);
-    charge = budget::ComputeCharge(*ctx->reservation, u);
+  const uint64_t last = EmitCallRecords(*events_, *ctx, 200);
+  const auto t0 = Clock::now();
+  const bool ok = last != 0 && co_await WaitDurable(chain_.get(), last);
+  metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));
+  if (!ok) {
+    log::Error("audit record not durable: the call is not reported as a success",
+               {{"request_id", ctx->request_id}});
   }
-  audit::Event ev;
-  ev.type = "LLM_CALL";
-  ev.ns = ctx->agent->spec.ns;
-  ev.agent = ctx->agent->spec.name;
-  auto& d = ev.detail;
-  d["request_id"] = ctx->request_id;
-  if (!ctx->session.empty()) d["session"] = ctx->session;
-  d["route"] = RouteLabel(ctx->route);
-  d["model"] = ctx->model->ref;
-  d["provider"] = ctx->model->provider ? ctx->model->provider->spec.name : "";
-  d["input_tokens"] = ctx->usage.prompt_tokens;
-  d["output_tokens"] = ctx->usage.completion_tokens;
-  d["cached_tokens"] = ctx->usage.cached_tokens;
-  d["usage_reported"] = ctx->usage.present;
-  d["charged_tokens"] = charge.tokens;
-  d["cost_usd"] = static_cast<double>(charge.nano_usd) / 1e9;
-  d["latency_ms"] = static_cast<int64_t>(Seconds(Clock::now() - ctx->start) * 1000);
-  d["status"] = status;
-  d["stream"] = ctx->stream;
-  const bool fell_back = !ctx->first_model.empty() && ctx->first_model != ctx->model->ref;
-  d["fallback_used"] = fell_back;
-  if (fell_back) d["requested_model"] = ctx->first_model;
-  if (!ctx->error_code.empty()) d["error_code"] = ctx->error_code;
-  uint64_t last = events_->EmitSeq(std::move(ev));
-  for (const ToolCall& tc : ctx->tool_calls) {
-    audit::Event t;
-    t.type = "TOOL_CALL";
-    t.ns = ctx->agent->spec.ns;
-    t.agent = ctx->agent->spec.name;
-    t.detail["request_id"] = ctx->request_id;
-    if (!ctx->session.empty()) t.detail["session"] = ctx->session;
-    t.detail["model"] = ctx->model->ref;
-    t.detail["tool_name"] = tc.name;
-    t.detail["call_id"] = tc.id;
-    t.detail["choice"] = tc.choice;
-    t.detail["index"] = tc.index;
-    last = events_->EmitSeq(std::move(t));
-  }
-  if (durability == Durability::kWait && chain_) {
-    const auto t0 = Clock::now();
-    const bool ok = last != 0 && co_await WaitDurable(chain_.get(), last);
-    metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));
-    if (!ok) {
-      log::Error("audit record not durable: the call is not reported as a success",
-                 {{"request_id", ctx->request_id}});
-      co_return false;
-    }
-  }
-  co_return true;
+  co_return ok;
 }
 
 net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx, std::string& body) {
@@ -169,7 +141,8 @@ net::awaitable<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
   // a client that sends its next request as soon as it has the answer must find the budget
   // and its concurrency slot already free.
   admission_->Finish(*ctx);
-  co_return co_await RecordCall(ctx, 200, Durability::kWait);
+  const bool durable = co_await RecordSuccess(ctx);
+  co_return durable;
 }
 
 net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
@@ -181,6 +154,8 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   ctx.body = &req->body();
   ctx.classifier = shard->classifier.get();
   ctx.input_counter = shard->counter.get();
+  ctx.method = req->method_string();
+  ctx.target = req->target();
   // Anthropic's SDKs send the key as x-api-key (Anthropic API reference, "Authentication").
   const std::string credential = AgentCredential(
       req->target(), req->base()[http::field::authorization], req->base()["x-api-key"]);
@@ -195,6 +170,15 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   ctx.anthropic_beta = anthropic_beta;
   ctx.preauthenticated_agent = std::move(conn->preauthenticated_agent);
   ctx.preauthenticated_session = std::move(conn->preauthenticated_session);
+  // The route is matched once; the route stage refuses what is not an agent call.
+  const std::string_view path = ctx.target.substr(0, ctx.target.find('?'));
+  if (RouteMatch match; MatchRoute(path, &match)) {
+    ctx.route = match.route;
+    ctx.path_model = match.model_id;
+    const http::verb want =
+        match.method == RouteMatch::Method::kPost ? http::verb::post : http::verb::get;
+    if (req->method() != want) ctx.wrong_method_allowed = want == http::verb::post ? "POST" : "GET";
+  }
   // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
   struct InFlight {
     GatewayImpl* gw;
@@ -206,136 +190,47 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
       gw->metrics_.in_flight().Decrement();
       gw->active_requests_.fetch_sub(1, std::memory_order_relaxed);
     }
-  };
-  std::optional<InFlight> in_flight(std::in_place, this);
+  } in_flight(this);
 
-  const std::string_view target = req->target();
-  const std::string_view path = target.substr(0, target.find('?'));
-  RouteMatch match;
-  absl::Status status;
-  if (!MatchRoute(path, &match)) {
-    status = MakeHttpError(404, pai::StrCat("Invalid URL (", req->method_string(), " ", path, ")"),
-                           "unknown_url");
-  } else if (req->method() !=
-             (match.method == RouteMatch::Method::kPost ? http::verb::post : http::verb::get)) {
-    ctx.route = match.route;
-    status = MakeHttpError(
-        405,
-        pai::StrCat("Method ", req->method_string(), " is not allowed on ", path, "; use ",
-                    (match.method == RouteMatch::Method::kPost ? "POST" : "GET")),
-        "method_not_allowed");
-  } else if (chain_ && !chain_->healthy() && match.route != Route::kModels) {
-    ctx.route = match.route;
-    // No call the chain cannot record: an auditor must be able to trust it is complete.
-    status = MakeHttpError(503,
-                           "The audit chain is stopped; calls are refused until it is repaired "
-                           "(see the gateway log).",
-                           "audit_unavailable");
+  // The pipeline in, the terminal step, the pipeline out (BuildPipeline(): settlement, the
+  // error answer, the audit record, metrics, the access log).
+  size_t ran = 0;
+  ctx.outcome = co_await pipeline_->RunRequest(ctx, &ran);
+  if (ctx.outcome.ok() && ctx.route == Route::kModels) {
+    ctx.outcome = co_await ServeModels(conn, &ctx);  // g++ 12: no co_await inside `?:`
+  } else if (ctx.outcome.ok()) {
+    ctx.outcome = co_await Terminal(shard, conn, &ctx);
+  }
+  pipeline_->RunResponse(ctx, ran);
+  if (!ctx.reply.error_body.empty()) {
+    auto res = JsonReply(*conn, ctx, ctx.reply.status, std::move(ctx.reply.error_body));
+    co_await WriteReply(conn, &ctx, res, options_.body_timeout);
+  }
+  if (ctx.reply.close) conn->keep_alive = false;
+}
+
+net::awaitable<absl::Status> GatewayImpl::ServeModels(ClientConn* conn, RequestContext* ctx) {
+  // GET /v1/models and /v1/models/{model}: only the caller's allowed models.
+  const int64_t created = 0;
+  std::string body;
+  if (ctx->path_model.empty()) {
+    body = "{\"object\":\"list\",\"data\":[";
+    bool first = true;
+    for (const ModelRoute& r : ctx->agent->models) {
+      if (!r.provider) continue;
+      if (!first) body += ",";
+      first = false;
+      body += ModelObject(r, created);
+    }
+    body += "]}";
   } else {
-    ctx.route = match.route;
-    size_t ran = 0;
-    status = co_await pipeline_->RunRequest(ctx, &ran);
-    if (status.ok()) {
-      if (match.route == Route::kModels) {
-        // GET /v1/models and /v1/models/{model}: only the caller's allowed models.
-        const int64_t created = 0;
-        if (match.model_id.empty()) {
-          std::string body = "{\"object\":\"list\",\"data\":[";
-          bool first = true;
-          for (const ModelRoute& r : ctx.agent->models) {
-            if (!r.provider) continue;
-            if (!first) body += ",";
-            first = false;
-            body += ModelObject(r, created);
-          }
-          body += "]}";
-          auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx.request_id);
-          ctx.http_status = 200;
-          co_await WriteResponse(conn, res, options_.body_timeout);
-        } else {
-          auto route = ctx.runtime->ResolveModel(*ctx.agent, match.model_id);
-          if (!route.ok()) {
-            status = route.status();
-          } else {
-            auto res =
-                JsonResponse(200, ModelObject(**route, created), conn->keep_alive, ctx.request_id);
-            ctx.http_status = 200;
-            co_await WriteResponse(conn, res, options_.body_timeout);
-          }
-        }
-      } else {
-        status = co_await Terminal(shard, conn, &ctx);
-      }
-    }
-    pipeline_->RunResponse(ctx, ran);
+    auto route = ctx->runtime->ResolveModel(*ctx->agent, ctx->path_model);
+    if (!route.ok()) co_return route.status();
+    body = ModelObject(**route, created);
   }
-
-  if (!status.ok()) {
-    const ApiError e = ToApiError(status);
-    ctx.error_code = e.code.empty() ? std::string(absl::StatusCodeToString(status.code())) : e.code;
-    if (!conn->response_started) {
-      ctx.http_status = e.http_status;
-      auto res = JsonResponse(
-          e.http_status, AnthropicRoute(ctx.route) ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
-          conn->keep_alive, ctx.request_id);
-      AddHeaders(res, ctx);
-      if (e.http_status == 405) {
-        res.set(http::field::allow, (match.method == RouteMatch::Method::kPost ? "POST" : "GET"));
-      }
-      co_await WriteResponse(conn, res, options_.body_timeout);
-    } else {
-      conn->keep_alive = false;  // the response was cut short; the connection cannot be reused
-    }
-  }
-  if (ctx.http_status == 0) ctx.http_status = 499;  // client closed before any response
-  // Every admitted call has its LLM_CALL record, failures and aborts included.
-  (void)co_await RecordCall(&ctx, ctx.http_status, Durability::kNoWait);
-  if (ctx.admitted && ctx.agent && !ctx.session.empty()) {
-    SessionTotals::Totals t;
-    t.calls = 1;
-    t.tokens = ctx.charge.tokens;
-    t.input_tokens = ctx.usage.prompt_tokens;
-    t.output_tokens = ctx.usage.completion_tokens;
-    t.nano_usd = ctx.charge.nano_usd;
-    session_totals_.Add(pai::StrCat(ctx.agent->spec.ns, "/", ctx.session), t);
-  }
-
-  const double latency = Seconds(Clock::now() - ctx.start);
-  metrics_.requests(ctx.route, ctx.http_status).Increment();
-  metrics_.duration(ctx.route).Observe(latency);
-  in_flight.reset();
-
-  if (!options_.access_log) co_return;
-  boost::json::object line;
-  line["request_id"] = ctx.request_id;
-  line["method"] = std::string_view(req->method_string());
-  line["route"] = RouteLabel(ctx.route);
-  if (ctx.agent) line["agent"] = ctx.agent->spec.Key();
-  if (!ctx.session.empty()) line["session"] = ctx.session;
-  if (ctx.model) {
-    line["model"] = ctx.model->ref;
-    if (ctx.model->provider) line["provider"] = ctx.model->provider->spec.name;
-  } else if (const std::string_view m =
-                 match.model_id.empty() ? RequestedModel(ctx) : match.model_id;
-             !m.empty()) {
-    line["requested_model"] = LogSafe(m);  // e.g. model_not_found: what was asked for
-  }
-  if (ctx.route == Route::kOther) line["path"] = LogPath(target);  // unknown paths
-  line["status"] = ctx.http_status;
-  line["latency_ms"] = static_cast<int64_t>(latency * 1000);
-  if (ctx.upstream_seconds >= 0) {
-    line["upstream_latency_ms"] = static_cast<int64_t>(ctx.upstream_seconds * 1000);
-  }
-  line["stream"] = ctx.stream;
-  if (ctx.attempts > 1) line["attempts"] = ctx.attempts;
-  if (ctx.charge.tokens > 0) {
-    line["charged_tokens"] = ctx.charge.tokens;
-    line["cost_usd"] = static_cast<double>(ctx.charge.nano_usd) / 1e9;
-  }
-  line["input_tokens"] = ctx.usage.prompt_tokens;
-  line["output_tokens"] = ctx.usage.completion_tokens;
-  if (!ctx.error_code.empty()) line["error_code"] = ctx.error_code;
-  log::Info("access", std::move(line));
+  auto res = JsonReply(*conn, *ctx, 200, std::move(body));
+  co_await WriteReply(conn, ctx, res, options_.body_timeout);
+  co_return absl::OkStatus();
 }
 
 }  // namespace pai::gateway

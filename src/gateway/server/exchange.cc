@@ -103,12 +103,10 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, Reque
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(body.size());
     if (absl::Status g = co_await ScanChatResponse(ctx, body); !g.ok()) co_return g;
-    auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
-    AddHeaders(res, *ctx);
-    ctx->http_status = 200;
+    auto res = JsonReply(*conn, *ctx, 200, std::move(body));
     if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
-    auto ec = co_await WriteResponse(conn, res, options_.body_timeout);
-    if (ec) conn->keep_alive = false;
+    auto ec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
+    if (ec) ctx->reply.close = true;
   } else {
     const std::string events = MockChatStream(chat, *ctx->body, model.model_id, ctx->request_id,
                                               /*include_usage=*/true, max_output);
@@ -122,7 +120,7 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, Reque
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(out.size());
     ChunkWriter w{conn, options_.body_timeout, ctx};
-    ctx->http_status = 200;
+    ctx->reply.status = 200;
     beast::error_code ec = co_await w.Header();
     if (!ec) ec = co_await w.Body(out);
     out.clear();
@@ -131,14 +129,14 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, Reque
       relay.Finish(out);
     } else {
       const ApiError e = ToApiError(NotAudited());
-      ctx->http_status = e.http_status;
+      ctx->reply.status = e.http_status;
       ctx->error_code = e.code;
       pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
-      conn->keep_alive = false;
+      ctx->reply.close = true;
     }
     if (!ec) ec = co_await w.Body(out);
     if (!ec) ec = co_await w.End();
-    if (ec) conn->keep_alive = false;
+    if (ec) ctx->reply.close = true;
   }
   model.metrics.calls->Increment();
   model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
@@ -155,11 +153,9 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockEmbeddings(ClientConn* conn,
   ctx->response_bytes = static_cast<int64_t>(body.size());
   model.metrics.calls->Increment();
   model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-  auto res = JsonResponse(200, std::move(body), conn->keep_alive, ctx->request_id);
-  AddHeaders(res, *ctx);
-  ctx->http_status = 200;
+  auto res = JsonReply(*conn, *ctx, 200, std::move(body));
   if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
-  co_await WriteResponse(conn, res, options_.body_timeout);
+  co_await WriteReply(conn, ctx, res, options_.body_timeout);
   co_return absl::OkStatus();
 }
 
@@ -195,14 +191,14 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
     ctx->model->metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
     ctx->model->metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
     if (client_gone) {
-      conn->keep_alive = false;
+      ctx->reply.close = true;
       ctx->error_code = "client_closed";
-      if (!conn->response_started) ctx->http_status = 499;
+      if (!ctx->reply.started) ctx->reply.status = 499;
       co_return absl::OkStatus();  // nobody to answer
     }
     // Fallback: the provider failed before anything reached the client. A guard's refusal of
     // the response is not a provider failure: the provider answered (and is charged).
-    if (conn->response_started || ctx->guard_refused) break;
+    if (ctx->reply.started || ctx->guard_refused) break;
     if (ctx->route == Route::kCountTokens) break;  // not a model call: nothing to fall back on
     std::optional<Metrics::FallbackReason> reason;
     if (failure.status == 429) {
@@ -223,15 +219,12 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
                            {"upstream_status", failure.status},
                            {"error", std::string(result.message())}});
   }
-  if (failure.status != 0 && !conn->response_started) {
+  if (failure.status != 0 && !ctx->reply.started) {
     // The provider's own error answer, relayed with its status.
-    auto res =
-        JsonResponse(failure.status, std::move(failure.body), conn->keep_alive, ctx->request_id);
+    auto res = JsonReply(*conn, *ctx, failure.status, std::move(failure.body));
     if (!failure.retry_after.empty()) res.set(http::field::retry_after, failure.retry_after);
-    AddHeaders(res, *ctx);
-    ctx->http_status = failure.status;
     ctx->error_code = "upstream_status";
-    co_await WriteResponse(conn, res, options_.body_timeout);
+    co_await WriteReply(conn, ctx, res, options_.body_timeout);
     co_return absl::OkStatus();
   }
   co_return result;
@@ -376,11 +369,9 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
       }
     }
     ctx->response_bytes = static_cast<int64_t>(text->size());
-    auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
-    AddHeaders(res, *ctx);
-    ctx->http_status = 200;
+    auto res = JsonReply(*conn, *ctx, 200, std::move(*text));
     if (ctx->route != Route::kCountTokens && !co_await BeforeSuccess(ctx)) co_return NotAudited();
-    const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
+    const beast::error_code wec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
     conn->watch->delivered = !wec;
     co_return absl::OkStatus();
   }
@@ -392,11 +383,9 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     if (absl::Status g = co_await ScanChatResponse(ctx, *text); !g.ok()) co_return g;
   }
   // Content-Type is the gateway's own (application/json): no provider header value is copied.
-  auto res = JsonResponse(200, std::move(*text), conn->keep_alive, ctx->request_id);
-  AddHeaders(res, *ctx);
-  ctx->http_status = 200;
+  auto res = JsonReply(*conn, *ctx, 200, std::move(*text));
   if (!co_await BeforeSuccess(ctx)) co_return NotAudited();  // durable before success shows
-  const beast::error_code wec = co_await WriteResponse(conn, res, options_.body_timeout);
+  const beast::error_code wec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
   conn->watch->delivered = !wec;
   co_return absl::OkStatus();
 }

@@ -21,11 +21,18 @@ inline constexpr size_t kMaxErrorBody = 1u << 20;
 
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// AddHeaders() adds the request's extra response headers (x-ratelimit-*, Retry-After).
-template <typename Response>
-void AddHeaders(Response& res, const RequestContext& ctx) {
-  for (const auto& [name, value] : ctx.response_headers) res.set(name, value);
-}
+// JsonReply() is the JSON response `status` with `body` to ctx's request, made from its Reply:
+// the reply headers (x-ratelimit-*, Retry-After, Allow), the request id, keep-alive unless the
+// connection or the request closes; sets ctx.reply.status. Every JSON answer to an agent
+// request is made here.
+http::response<http::string_body> JsonReply(const ClientConn& conn, RequestContext& ctx, int status,
+                                            std::string body);
+
+// WriteReply() writes `res` (from JsonReply()) to the client within `timeout`, marking
+// ctx.reply.started first; a failed write closes the connection after this request.
+net::awaitable<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
+                                             http::response<http::string_body>& res,
+                                             std::chrono::milliseconds timeout);
 
 // ChunkWriter: the streamed response to the client (chunked, or close-delimited towards
 // HTTP/1.0), scrubbed of provider keys (relay/stream_writer.h).

@@ -879,7 +879,12 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   admission_ =
       std::make_unique<Admission>(*budget_, *events_, metrics_, options_.count_margin_percent);
   guards_ = std::make_unique<Guards>(*events_);
-  pipeline_ = BuildPipeline(tokens_, *admission_, *guards_, metrics_);
+  PipelineSinks sinks;
+  sinks.chain = chain_.get();
+  sinks.call_records = chain_ ? events_ : nullptr;
+  sinks.sessions = &session_totals_;
+  sinks.access_log = options_.access_log;
+  pipeline_ = BuildPipeline(tokens_, *admission_, *guards_, metrics_, sinks);
 
   // Provider TLS: system CAs, plus --ca-file when given; peer verification always on.
   tls_ctx_.set_default_verify_paths();

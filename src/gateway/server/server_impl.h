@@ -174,12 +174,10 @@ class GatewayImpl {
   std::unique_ptr<BlockingWorker> audit_worker_;  // /audit queries, one at a time
 
  private:
-  // RecordCall() emits the LLM_CALL record (and one TOOL_CALL per tool invocation) for an
-  // admitted call; with kWaitDurable it returns once the records are acknowledged, so that a client
-  // never sees success for a call the chain could lose.
-  enum class Durability { kWait, kNoWait };
-  // False when the records could not be made durable (the chain stopped).
-  net::awaitable<bool> RecordCall(RequestContext* ctx, int status, Durability durability);
+  // RecordSuccess() writes a successful call's LLM_CALL and TOOL_CALL records and waits until
+  // the chain acknowledges them (strict mode: synced). False when they cannot be made durable
+  // (the call is then not reported as a success). True at once without the chain.
+  net::awaitable<bool> RecordSuccess(RequestContext* ctx);
   // BeforeSuccess(): what must happen before the last bytes of a successful response —
   // settlement, slot release, the durable LLM_CALL record.
   // False when the call cannot be reported as a success (its audit record is not durable).
@@ -194,6 +192,8 @@ class GatewayImpl {
                                   http::response<http::string_body>& res);
 
   net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  // ServeModels() answers GET /v1/models and /v1/models/{model} with the agent's models.
+  net::awaitable<absl::Status> ServeModels(ClientConn* conn, RequestContext* ctx);
   // AnswerMockChat() / AnswerMockEmbeddings(): the in-process mock provider's answer, through
   // the same relay, accounting and audit as a provider's.
   net::awaitable<absl::Status> AnswerMockChat(ClientConn* conn, RequestContext* ctx);

@@ -149,8 +149,7 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
     default:
       break;
   }
-  ctx.response_headers.emplace_back("Retry-After",
-                                    pai::StrCat(std::max<int64_t>(1, r.retry_after_s)));
+  ctx.reply.headers.emplace_back("Retry-After", pai::StrCat(std::max<int64_t>(1, r.retry_after_s)));
   return MakeError(
       absl::StatusCode::kResourceExhausted,
       pai::StrCat(who, " exceeded its ", name, " limit (limit ", Unit(r.limit, r.limit_value),
@@ -329,21 +328,20 @@ void Admission::SetRateHeaders(RequestContext& ctx) const {
   // OpenAI's header names (API reference, "Rate limits"): requests per minute and tokens per
   // day here, reset as a duration.
   if (rem.requests_limit >= 0) {
-    ctx.response_headers.emplace_back("x-ratelimit-limit-requests",
-                                      pai::StrCat(rem.requests_limit));
-    ctx.response_headers.emplace_back("x-ratelimit-remaining-requests",
-                                      pai::StrCat(rem.requests_remaining));
-    ctx.response_headers.emplace_back("x-ratelimit-reset-requests", Duration(rem.requests_reset_s));
+    ctx.reply.headers.emplace_back("x-ratelimit-limit-requests", pai::StrCat(rem.requests_limit));
+    ctx.reply.headers.emplace_back("x-ratelimit-remaining-requests",
+                                   pai::StrCat(rem.requests_remaining));
+    ctx.reply.headers.emplace_back("x-ratelimit-reset-requests", Duration(rem.requests_reset_s));
   }
   if (rem.tokens_limit >= 0) {
     // What remained when this request was admitted: its own reservation is added back (it
     // may hold everything left as its output limit, yet will be settled at its actual usage).
     const int64_t own = ctx.reservation ? ctx.reservation->tokens : 0;
-    ctx.response_headers.emplace_back("x-ratelimit-limit-tokens", pai::StrCat(rem.tokens_limit));
-    ctx.response_headers.emplace_back(
+    ctx.reply.headers.emplace_back("x-ratelimit-limit-tokens", pai::StrCat(rem.tokens_limit));
+    ctx.reply.headers.emplace_back(
         "x-ratelimit-remaining-tokens",
         pai::StrCat(std::min(rem.tokens_limit, budget::SatAdd(rem.tokens_remaining, own))));
-    ctx.response_headers.emplace_back("x-ratelimit-reset-tokens", Duration(rem.day_reset_s));
+    ctx.reply.headers.emplace_back("x-ratelimit-reset-tokens", Duration(rem.day_reset_s));
   }
 }
 

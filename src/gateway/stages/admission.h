@@ -48,7 +48,7 @@ class Admission {
 
   // Admit() takes the request's slot and reserves the budget for ctx.model; when a budget
   // refuses that model, the next models of the agent's chain are tried in order (ctx.model
-  // changes). Errors: ResourceExhausted (429, with Retry-After in ctx.response_headers) or
+  // changes). Errors: ResourceExhausted (429, with Retry-After in ctx.reply.headers) or
   // InvalidArgument (400: per-request limit, unknown price) for the first refusal.
   //
   // Provider counts: when ctx.model's input bound is its byte size (no public tokenizer), its

@@ -117,6 +117,39 @@ TEST_CASE("the first stage's rejection unwinds only that stage") {
   CHECK(log == std::vector<std::string>{"a.request", "a.response"});
 }
 
+// OutOnly: a stage with no request side; its OnRequest() must never be called.
+class OutOnly final : public Stage {
+ public:
+  OutOnly(std::string name, std::vector<std::string>* log) : name_(std::move(name)), log_(log) {}
+  std::string_view name() const override { return name_; }
+  bool request_side() const override { return false; }
+  net::awaitable<absl::Status> OnRequest(RequestContext& /*ctx*/) override {
+    log_->push_back(name_ + ".request");
+    co_return absl::InternalError("a stage without a request side was asked");
+  }
+  void OnResponse(RequestContext& /*ctx*/) override { log_->push_back(name_ + ".response"); }
+
+ private:
+  std::string name_;
+  std::vector<std::string>* log_;
+};
+
+TEST_CASE("stages without a request side are skipped on the way in and unwind on the way out") {
+  Metrics metrics;
+  std::vector<std::string> log;
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<OutOnly>("log", &log));
+  stages.push_back(std::make_unique<OutOnly>("reply", &log));
+  stages.push_back(std::make_unique<FakeStage>("auth", &log, absl::UnauthenticatedError("who")));
+  stages.push_back(std::make_unique<FakeStage>("later", &log));
+  Pipeline p(std::move(stages), metrics);
+  size_t ran = 0;
+  CHECK(Run(p, &ran).code() == absl::StatusCode::kUnauthenticated);
+  CHECK(ran == 3);
+  CHECK(log == std::vector<std::string>{"auth.request", "auth.response", "reply.response",
+                                        "log.response"});
+}
+
 TEST_CASE("the gateway's pipeline has its documented order") {
   Metrics metrics;
   Snapshot<auth::TokenStore> tokens;
@@ -125,10 +158,17 @@ TEST_CASE("the gateway's pipeline has its documented order") {
   audit::LogEventSink events;
   Admission admission(**store, events, metrics);
   Guards guards(events);
-  auto p = BuildPipeline(tokens, admission, guards, metrics);
+  SessionTotals sessions;
+  PipelineSinks sinks;
+  sinks.sessions = &sessions;
+  auto p = BuildPipeline(tokens, admission, guards, metrics, sinks);
   // docs/architecture.md, "The request pipeline".
-  CHECK(p->stage_names() ==
-        std::vector<std::string_view>{"authenticate", "parse", "resolve_model", "admit", "guard"});
+  CHECK(p->stage_names() == std::vector<std::string_view>{"access_log", "metrics", "audit", "reply",
+                                                          "route", "authenticate", "parse",
+                                                          "resolve_model", "admit", "guard"});
+  sinks.access_log = false;
+  CHECK(BuildPipeline(tokens, admission, guards, metrics, sinks)->stage_names().front() ==
+        "metrics");
 }
 
 }  // namespace

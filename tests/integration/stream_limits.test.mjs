@@ -15,7 +15,7 @@ import { USER_MESSAGES, paiDoc } from './lib/common.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { startAnthropicUpstream } from './upstream/anthropic_upstream.mjs';
 
-const MODELS = ['up/endless-line', 'up/ignore-limit', 'up/slow-stream'];
+const MODELS = ['up/endless-line', 'up/ignore-limit', 'up/slow-stream', 'up/gpt-4o-mini'];
 
 /** Resident memory of process `pid` in KiB (Linux /proc). */
 function rssKiB(pid) {
@@ -159,4 +159,33 @@ test('an Anthropic stream past its bound ends with an Anthropic error event', { 
   const access = await waitForAccess(gw, rid, 10000);
   assert.equal(access.status, 502);
   assert.equal(access.error_code, 'upstream_stream_too_large');
+});
+
+test('a stream cut with an error event ends its body properly: the same connection serves the next call', { timeout: 60000 }, async (t) => {
+  const S = await startStack(t, ['--max-sse-event-bytes', String(1 << 20)]);
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const url = new URL(`${S.gw.baseURL}/chat/completions`);
+  const post = (body) => new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent,
+      headers: { authorization: `Bearer ${S.tokens.bounded}`, 'content-type': 'application/json' },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text, reused: req.reusedSocket,
+        connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+  const cut = await post({ model: 'up/endless-line', messages: USER_MESSAGES, stream: true });
+  assert.equal(cut.status, 200);
+  assert.match(cut.text, /upstream_event_too_large/);
+  assert.notEqual(cut.connection, 'close');
+  const next = await post({ model: 'up/gpt-4o-mini', messages: USER_MESSAGES });
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.reused, true, 'the second call went over the connection of the cut stream');
 });

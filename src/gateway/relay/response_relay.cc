@@ -204,7 +204,8 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
     *client_gone = true;
     ctx->reply.close = true;
   }
-  if (!upstream_status.ok()) ctx->reply.close = true;
+  // A failure reported as an error event still ends the chunked body properly: the connection
+  // stays usable (closing it here would race a client that already pooled it).
   co_return absl::OkStatus();
 }
 
@@ -314,7 +315,8 @@ net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestC
     *client_gone = true;
     ctx->reply.close = true;
   }
-  if (!upstream_status.ok()) ctx->reply.close = true;
+  // A failure reported as an error event still ends the chunked body properly: the connection
+  // stays usable (closing it here would race a client that already pooled it).
   co_return absl::OkStatus();
 }
 

@@ -131,8 +131,7 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, Reque
       const ApiError e = ToApiError(NotAudited());
       ctx->reply.status = e.http_status;
       ctx->error_code = e.code;
-      pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");
-      ctx->reply.close = true;
+      pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");  // the body still ends properly
     }
     if (!ec) ec = co_await w.Body(out);
     if (!ec) ec = co_await w.End();

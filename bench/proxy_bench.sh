@@ -197,7 +197,14 @@ run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms"
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  [ -z "$non2xx" ] || { echo "$1: $non2xx non-2xx responses" >&2; exit 1; }
+  if [ -n "$non2xx" ]; then
+    # Say what the failures were: one more request, its status and body.
+    echo "$1: $non2xx non-2xx responses; one more request answers:" >&2
+    curl -s -w ' (HTTP %{http_code})\n' -H "$(awk -F'"' '/Authorization/ {print "authorization: " $4; exit}' "$3")" \
+      -H 'content-type: application/json' --data "$(awk -F"'" '/wrk.body/ {print $2; exit}' "$3")" "$2" >&2 || true
+    tail -n 5 "$WORK/gateway.log" >&2
+    exit 1
+  fi
   echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
 }
 to_ms() {  # wrk prints 512.00us / 1.20ms / 1.01s

@@ -1,35 +1,19 @@
-// The terminal step: the provider call of ctx.model with its fallbacks, and the answer of a
-// non-streamed call (streams are relayed by relay/response_relay.cc). The client watch that
-// cancels the call when the client leaves.
+// The terminal step: the provider call of ctx.model with its fallbacks (the in-process mock is
+// answered by mock_answer.cc), and the answer of a non-streamed call (streams are relayed by
+// relay/response_relay.cc). The client watch that cancels the call when the client leaves.
 #include <sys/socket.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cerrno>
-#include <random>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
-#include "absl/time/clock.h"
-#include "common/json_util.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
 #include "gateway/providers/adapter.h"
 #include "gateway/providers/mock_provider.h"
 #include "gateway/providers/openai_request.h"
-#include "gateway/providers/translate_anthropic.h"
-#include "gateway/providers/translate_gemini.h"
-#include "gateway/providers/translate_responses.h"
-#include "gateway/providers/translate_responses_stream.h"
-#include "gateway/relay/stream_limits.h"
 #include "gateway/relay/stream_relay.h"
-#include "gateway/relay/stream_writer.h"
 #include "gateway/server/proxy_internal.h"
 #include "gateway/server/server_impl.h"
-#include "gateway/telemetry/log_fields.h"
 #include "gateway/upstream/provider_request.h"
 #include "gateway/upstream/upstream_response.h"
 
@@ -85,77 +69,6 @@ net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* con
     co_return co_await AnswerMockChat(conn, ctx);
   }
   co_return co_await UpstreamExchange(shard, conn, ctx);
-}
-
-net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, RequestContext* ctx) {
-  const ModelRoute& model = *ctx->model;
-  const ChatCompletionRequest& chat = *ctx->chat;
-  // The mock answers in-process but through the same relay and accounting as a provider, and
-  // honours the output limit like one.
-  const auto t0 = Clock::now();
-  const std::optional<int64_t> max_output =
-      ctx->reservation ? ctx->reservation->output_limit : std::nullopt;
-  if (!chat.stream) {
-    std::string body =
-        MockChatCompletion(chat, *ctx->body, model.model_id, ctx->request_id, max_output);
-    ctx->usage = ExtractUsage(body);
-    ctx->tool_calls = ExtractToolCalls(body);
-    ctx->upstream_seconds = Seconds(Clock::now() - t0);
-    ctx->response_bytes = static_cast<int64_t>(body.size());
-    if (absl::Status g = co_await ScanChatResponse(ctx, body); !g.ok()) co_return g;
-    auto res = JsonReply(*conn, *ctx, 200, std::move(body));
-    if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
-    auto ec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
-    if (ec) ctx->reply.close = true;
-  } else {
-    const std::string events = MockChatStream(chat, *ctx->body, model.model_id, ctx->request_id,
-                                              /*include_usage=*/true, max_output);
-    ChatStreamRelay relay(chat.client_include_usage);
-    if (ctx->agent->scans_responses) relay.CollectContent();
-    std::string out;
-    relay.Process(events, out);
-    ctx->usage = relay.usage();
-    ctx->tool_calls = relay.tool_calls();
-    ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
-    ctx->upstream_seconds = Seconds(Clock::now() - t0);
-    ctx->response_bytes = static_cast<int64_t>(out.size());
-    ChunkWriter w{conn, options_.body_timeout, ctx};
-    ctx->reply.status = 200;
-    beast::error_code ec = co_await w.Header();
-    if (!ec) ec = co_await w.Body(out);
-    out.clear();
-    co_await ScanStreamedResponse(ctx, relay);  // audit-only: the client has it already
-    if (co_await BeforeSuccess(ctx)) {          // before the client sees [DONE]
-      relay.Finish(out);
-    } else {
-      const ApiError e = ToApiError(NotAudited());
-      ctx->reply.status = e.http_status;
-      ctx->error_code = e.code;
-      pai::StrAppend(&out, "data: ", OpenAIErrorBody(e), "\n\n");  // the body still ends properly
-    }
-    if (!ec) ec = co_await w.Body(out);
-    if (!ec) ec = co_await w.End();
-    if (ec) ctx->reply.close = true;
-  }
-  model.metrics.calls->Increment();
-  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-  model.metrics.output_tokens->Increment(static_cast<double>(ctx->usage.completion_tokens));
-  co_return absl::OkStatus();
-}
-
-net::awaitable<absl::Status> GatewayImpl::AnswerMockEmbeddings(ClientConn* conn,
-                                                               RequestContext* ctx) {
-  const ModelRoute& model = *ctx->model;
-  std::string body = MockEmbeddings(model.model_id, ctx->body->size());
-  ctx->usage = ExtractUsage(body);
-  ctx->upstream_seconds = 0;
-  ctx->response_bytes = static_cast<int64_t>(body.size());
-  model.metrics.calls->Increment();
-  model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
-  auto res = JsonReply(*conn, *ctx, 200, std::move(body));
-  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
-  co_await WriteReply(conn, ctx, res, options_.body_timeout);
-  co_return absl::OkStatus();
 }
 
 net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,

@@ -1,36 +1,12 @@
 // A shard's calls besides the agent's own: http guard classifiers (ClassifierTransport) and
 // provider token counts (InputCounter), each on a pool of its own.
-#include <sys/socket.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <cerrno>
-#include <random>
-
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/time/clock.h"
-#include "common/json_util.h"
-#include "common/log.h"
 #include "common/strings.h"
-#include "gateway/http/errors.h"
 #include "gateway/providers/adapter.h"
-#include "gateway/providers/mock_provider.h"
-#include "gateway/providers/openai_request.h"
-#include "gateway/providers/translate_anthropic.h"
-#include "gateway/providers/translate_gemini.h"
-#include "gateway/providers/translate_responses.h"
-#include "gateway/providers/translate_responses_stream.h"
-#include "gateway/relay/stream_limits.h"
-#include "gateway/relay/stream_relay.h"
-#include "gateway/relay/stream_writer.h"
 #include "gateway/server/proxy_internal.h"
 #include "gateway/server/server_impl.h"
-#include "gateway/telemetry/log_fields.h"
 #include "gateway/upstream/provider_request.h"
-#include "gateway/upstream/upstream_response.h"
 
 namespace pai::gateway {
 

@@ -9,6 +9,7 @@
 #include "common/json_util.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
+#include "gateway/providers/json_parser.h"
 
 namespace pai::gateway {
 namespace od = simdjson::ondemand;
@@ -45,11 +46,6 @@ class Padded {
  private:
   simdjson::padded_string_view view_;
 };
-
-od::parser& ThreadParser() {
-  thread_local od::parser parser;
-  return parser;
-}
 
 size_t TrimmedLength(std::string_view token) {
   size_t n = token.size();
@@ -228,8 +224,9 @@ template <typename Fn>
 absl::Status ForEachMember(std::string& body, std::initializer_list<std::string_view> unique,
                            Fn&& on_member) {
   Padded padded(body);
+  JsonParserLease lease;
   od::document doc;
-  if (auto err = ThreadParser().iterate(padded.view()).get(doc); err != simdjson::SUCCESS) {
+  if (auto err = lease.parser().iterate(padded.view()).get(doc); err != simdjson::SUCCESS) {
     return BadJson(err);
   }
   od::object obj;

@@ -5,15 +5,11 @@
 #include <boost/json.hpp>
 
 #include "budget/saturating.h"
+#include "gateway/providers/json_parser.h"
 
 namespace pai::gateway {
 namespace od = simdjson::ondemand;
 namespace {
-
-od::parser& ThreadParser() {
-  thread_local od::parser parser;
-  return parser;
-}
 
 // IntOf(): an int64 count; -1 for one that is not (a fraction, a string, beyond INT64_MAX).
 int64_t IntOf(od::value v) {
@@ -81,8 +77,9 @@ void ReadUsage(od::value usage_value, Usage* out) {
 }
 
 void Inspect(simdjson::padded_string_view view, ChunkInfo* info) {
+  JsonParserLease lease;
   od::document doc;
-  if (ThreadParser().iterate(view).get(doc) != simdjson::SUCCESS) return;
+  if (lease.parser().iterate(view).get(doc) != simdjson::SUCCESS) return;
   od::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return;
   info->json = true;
@@ -139,8 +136,9 @@ void ReadToolCalls(od::value v, int choice, std::vector<ToolCall>* out) {
 // ToolCallsOf() walks `choices[].<member>.tool_calls` (member: "message" or "delta").
 std::vector<ToolCall> ToolCallsOf(simdjson::padded_string_view view, std::string_view member) {
   std::vector<ToolCall> out;
+  JsonParserLease lease;
   od::document doc;
-  if (ThreadParser().iterate(view).get(doc) != simdjson::SUCCESS) return out;
+  if (lease.parser().iterate(view).get(doc) != simdjson::SUCCESS) return out;
   od::array choices;
   if (doc.find_field_unordered("choices").get_array().get(choices) != simdjson::SUCCESS) {
     return out;

@@ -5,15 +5,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "gateway/providers/json_parser.h"
 
 namespace pai::gateway {
 namespace od = simdjson::ondemand;
 namespace {
-
-od::parser& ThreadParser() {
-  thread_local od::parser parser;
-  return parser;
-}
 
 simdjson::padded_string_view PaddedView(std::string& body) {
   if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
@@ -86,8 +82,9 @@ std::string_view GuardTargetName(GuardTarget t) {
 }
 
 absl::Status ChatRequestGuardTexts(std::string& body, std::vector<GuardText>* out) {
+  JsonParserLease lease;
   od::document doc;
-  if (ThreadParser().iterate(PaddedView(body)).get(doc) != simdjson::SUCCESS) {
+  if (lease.parser().iterate(PaddedView(body)).get(doc) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("request body is not JSON");
   }
   // Keys are compared unescaped ("m\u0065ssages" is "messages" to every provider), so the
@@ -179,8 +176,9 @@ absl::Status ChatRequestGuardTexts(std::string& body, std::vector<GuardText>* ou
 }
 
 absl::Status EmbeddingsGuardTexts(std::string& body, std::vector<GuardText>* out) {
+  JsonParserLease lease;
   od::document doc;
-  if (ThreadParser().iterate(PaddedView(body)).get(doc) != simdjson::SUCCESS) {
+  if (lease.parser().iterate(PaddedView(body)).get(doc) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("request body is not JSON");
   }
   od::object top;
@@ -227,8 +225,9 @@ namespace {
 // ChoiceTexts() walks `choices[]` and appends `<member>.content` by choice index.
 void ChoiceTexts(simdjson::padded_string_view view, std::string_view member,
                  std::vector<std::string>* by_index) {
+  JsonParserLease lease;
   od::document doc;
-  if (ThreadParser().iterate(view).get(doc) != simdjson::SUCCESS) return;
+  if (lease.parser().iterate(view).get(doc) != simdjson::SUCCESS) return;
   od::array choices;
   if (doc.find_field_unordered("choices").get_array().get(choices) != simdjson::SUCCESS) return;
   size_t position = 0;

@@ -12,6 +12,7 @@
 #include "gateway/http/errors.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/providers/adapter.h"
+#include "gateway/providers/json_parser.h"
 #include "gateway/providers/native_request.h"
 #include "gateway/providers/openai_request.h"
 #include "gateway/stages/tool_tokens.h"
@@ -419,7 +420,8 @@ std::optional<tokenizer::EncodingId> EncodingFor(config::ProviderKind kind,
 }
 
 absl::StatusOr<int64_t> ChatInputTokens(const std::string& body, const tokenizer::Encoding& enc) {
-  thread_local od::parser parser;
+  JsonParserLease lease;
+  od::parser& parser = lease.parser();
   simdjson::padded_string copy;
   simdjson::padded_string_view view;
   if (body.capacity() - body.size() >= simdjson::SIMDJSON_PADDING) {
@@ -443,7 +445,8 @@ absl::StatusOr<int64_t> ChatInputTokens(const std::string& body, const tokenizer
 
 absl::StatusOr<int64_t> EmbeddingsInputTokens(const std::string& body,
                                               const tokenizer::Encoding& enc) {
-  thread_local od::parser parser;
+  JsonParserLease lease;
+  od::parser& parser = lease.parser();
   simdjson::padded_string copy(body);
   od::document doc;
   od::object obj;

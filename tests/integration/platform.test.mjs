@@ -440,3 +440,21 @@ test('PaiFile versions: each content change is a new version, older ones stay re
     await p.stop();
   }
 });
+
+test('a gateway token is accepted on its first call, before the gateway polls its token file', async () => {
+  // The gateway polls its files once a minute here: only the look at the token file that an
+  // unknown token triggers can make the first call succeed.
+  const p = await startPlatform({ extraArgs: ['--gateway-watch-interval-ms', '60000'] });
+  try {
+    const home = await loggedInHome(p);
+    for (let i = 0; i < 3; ++i) {
+      const token = await gatewayToken(home, 'demo');
+      const r = await chat(p, token);
+      assert.equal(r.status, 200, `call ${i + 1} right after the token was minted: ${r.status} ${JSON.stringify(r.json)}`);
+    }
+    const r = await chat(p, 'pai_000000000000_not-a-token-at-all-0000000000000000000000');
+    assert.equal(r.status, 401, 'an unknown token is still refused');
+  } finally {
+    await p.stop();
+  }
+});

@@ -259,20 +259,23 @@ void GatewayImpl::PollFiles() {
       }
     }
   }
-  const std::string token_file = auth::TokenFilePath(options_.state_dir);
-  const std::string tfp = Fingerprint({token_file});
-  if (tfp != tokens_fingerprint_) {
-    auto store = auth::TokenStore::Load(options_.state_dir);
-    if (store.ok()) {
-      tokens_fingerprint_ = tfp;
-      const size_t n = (*store)->records().size();
-      tokens_.Set(std::move(*store));
-      log::Info("tokens reloaded", {{"tokens", n}});
-    } else {
-      log::Error("token file rejected", {{"error", std::string(store.status().message())}});
-      tokens_fingerprint_ = tfp;
-    }
+  (void)ReloadTokensIfChanged();
+}
+
+bool GatewayImpl::ReloadTokensIfChanged() {
+  std::lock_guard<std::mutex> lock(tokens_mu_);
+  const std::string tfp = Fingerprint({auth::TokenFilePath(options_.state_dir)});
+  if (tfp == tokens_fingerprint_) return false;
+  tokens_fingerprint_ = tfp;
+  auto store = auth::TokenStore::Load(options_.state_dir);
+  if (!store.ok()) {
+    log::Error("token file rejected", {{"error", std::string(store.status().message())}});
+    return false;
   }
+  const size_t n = (*store)->records().size();
+  tokens_.Set(std::move(*store));
+  log::Info("tokens reloaded", {{"tokens", n}});
+  return true;
 }
 
 void GatewayImpl::BeginDrain() {
@@ -433,6 +436,11 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
           AgentCredential(parser.get().target(), parser.get()[http::field::authorization],
                           parser.get()["x-api-key"]);
       auto who = AuthenticateBearerIdentity(credential, tokens_.Get().get());
+      // A token minted a moment ago (pai admin gateway-token create, a Session starting) may
+      // be in the file before the next poll: an unknown token looks at the file once.
+      if (!who.ok() && !credential.empty() && ReloadTokensIfChanged()) {
+        who = AuthenticateBearerIdentity(credential, tokens_.Get().get());
+      }
       if (!who.ok() && anthropic_path && credential.empty()) {
         who = MakeError(absl::StatusCode::kUnauthenticated,
                         "You didn't provide an API key. Send your agent token as 'x-api-key: "

@@ -6,6 +6,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -129,6 +130,11 @@ class GatewayImpl {
   net::awaitable<void> RefuseBodyBudget(ClientConn* conn, std::string_view target);
   absl::Status LoadConfig();
   void PollFiles();
+  // ReloadTokensIfChanged() reloads the token file when its identity (inode, size, mtime)
+  // changed since the last load; true when a new store was loaded. Any thread: the watch
+  // timer polls it, and a request with an unknown token calls it once (a token minted a moment
+  // ago) — a stat(2) per unknown token, a parse only when the file changed.
+  bool ReloadTokensIfChanged();
   void BeginDrain();
 
   // --- proxy.cc ---
@@ -223,6 +229,7 @@ class GatewayImpl {
   std::string config_fingerprint_;  // of the files the running config was loaded from
   std::string config_last_seen_;    // at the previous poll
   std::string config_content_hash_;
+  std::mutex tokens_mu_;  // guards tokens_fingerprint_ (the poll and reload-on-miss)
   std::string tokens_fingerprint_;
 };
 

@@ -446,8 +446,12 @@ test('a long-running Agent runs its command as a sandboxed replica, restarted wh
       const logs = await pai(home, ['logs', 'svc', '--no-follow']);
       return (logs.stdout.match(/started as 65532/g) || []).length >= 2;
     }, 30000, 'restarted at least once');
-    const exec = await pai(home, ['exec', 'svc', '--', 'cat', '/workspace/starts']);
-    assert.equal(exec.code, 0, exec.stderr);
+    // The replica lives 1 s and is restarted after a pause: an exec that lands in a pause finds
+    // no running replica (seen under ASan), so it is retried until one is up.
+    const exec = (await eventually(async () => {
+      const r = await pai(home, ['exec', 'svc', '--', 'cat', '/workspace/starts']);
+      return r.code === 0 ? r : undefined;
+    }, 20000, 'exec reaches a running replica')).value;
     assert.ok(exec.stdout.split('\n').filter(Boolean).length >= 2);
     await paiOk(home, ['delete', 'agent', 'svc']);
     const gone = await pai(home, ['exec', 'svc', '--', 'true']);

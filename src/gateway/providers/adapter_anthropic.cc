@@ -114,12 +114,7 @@ absl::StatusOr<ProviderRequest> Anthropic::BuildCount(const RequestContext& ctx,
 }
 
 absl::StatusOr<int64_t> Anthropic::ReadCount(std::string_view body) const {
-  auto doc = ParseObject(body);  // {"input_tokens": N}
-  const boost::json::value* n = doc.ok() ? doc->if_contains("input_tokens") : nullptr;
-  if (!n || !n->is_int64() || n->get_int64() < 0) {
-    return absl::UnavailableError("the token count answer has no count");
-  }
-  return n->get_int64();
+  return CountMember(body, "input_tokens");
 }
 
 }  // namespace pai::gateway::adapters

@@ -93,12 +93,7 @@ absl::StatusOr<ProviderRequest> Gemini::BuildCount(const RequestContext& ctx,
 }
 
 absl::StatusOr<int64_t> Gemini::ReadCount(std::string_view body) const {
-  auto doc = ParseObject(body);  // {"totalTokens": N, ...}
-  const boost::json::value* n = doc.ok() ? doc->if_contains("totalTokens") : nullptr;
-  if (!n || !n->is_int64() || n->get_int64() < 0) {
-    return absl::UnavailableError("the token count answer has no count");
-  }
-  return n->get_int64();
+  return CountMember(body, "totalTokens");
 }
 
 }  // namespace pai::gateway::adapters

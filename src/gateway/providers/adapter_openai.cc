@@ -46,6 +46,15 @@ absl::StatusOr<ProviderAnswer> TranslatedAnswer(const RequestContext& ctx,
   return answer;
 }
 
+absl::StatusOr<int64_t> CountMember(std::string_view body, std::string_view key) {
+  auto doc = ParseObject(body);
+  const boost::json::value* n = doc.ok() ? doc->if_contains(key) : nullptr;
+  if (!n || !n->is_int64() || n->get_int64() < 0) {
+    return absl::UnavailableError("the token count answer has no count");
+  }
+  return n->get_int64();
+}
+
 // OpenAI.
 
 bool OpenAI::Serves(Route route) const {

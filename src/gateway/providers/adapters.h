@@ -117,6 +117,10 @@ std::optional<int64_t> ReservedOutput(const RequestContext& ctx, bool always);
 absl::StatusOr<ProviderAnswer> TranslatedAnswer(const RequestContext& ctx,
                                                 absl::StatusOr<std::string> chat);
 
+// CountMember() is the non-negative integer member `key` of a token-count answer `body`.
+// Errors: Unavailable (no such count in it).
+absl::StatusOr<int64_t> CountMember(std::string_view body, std::string_view key);
+
 // ParseObject() parses a JSON object (Boost.JSON). Errors: InvalidArgument.
 absl::StatusOr<boost::json::object> ParseObject(std::string_view text);
 

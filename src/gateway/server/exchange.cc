@@ -219,14 +219,13 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     ProviderError mapped =
         provider.adapter->MapError(*ctx, status, text.ok() ? std::move(*text) : std::string());
     failure->status = mapped.status;
-    std::string err = std::move(mapped.body);
-    const std::string retry_in_body = std::move(mapped.retry_after);
     // Provider text may echo the key (escaped, or in part): scrubbed as the client gets it.
-    if (const size_t n = scrubber.Scrub(err); n > 0) LogRedactions(*ctx, n);
-    failure->body = std::move(err);
+    if (const size_t n = scrubber.Scrub(mapped.body); n > 0) LogRedactions(*ctx, n);
+    failure->body = std::move(mapped.body);
     failure->retry_after = SafeRetryAfter(call->header()[http::field::retry_after], scrubber);
-    if (failure->retry_after.empty())
-      failure->retry_after = SafeRetryAfter(retry_in_body, scrubber);
+    if (failure->retry_after.empty()) {
+      failure->retry_after = SafeRetryAfter(mapped.retry_after, scrubber);
+    }
     co_return absl::OkStatus();
   }
   // A 2xx answer to a stream request is an event stream here (CheckUpstreamHead).

@@ -13,7 +13,8 @@
 # Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
 # The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
 # chat.completion object (non-streaming). Same connections (64), same duration, same body.
-# Prints requests/s, p50 and p99 latency per setup and the gateway/nginx ratios.
+# Prints requests/s, p50 and p99 latency and the server's CPU time per request per setup, and the
+# gateway/nginx ratios.
 #
 #   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1]
 # Needs: scripts/install-deps.sh --bench, and a built gateway (scripts/build.sh).
@@ -187,10 +188,20 @@ make_script up/gpt-4o-mini "Bearer $TOKEN" > "$WORK/gateway.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN_BUDGETS" > "$WORK/budgets.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN_GUARD" > "$WORK/guard.lua"
 
-run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms"
+cpu_ticks() {  # $1 port → user+system CPU ticks of every process listening on it
+  local t=0 p
+  for p in $(ss -Hltnp "sport = :$1" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms cpu_us_per_request"
   wrk -t1 -c"$CONNS" -d2s -s "$3" "$2" >/dev/null  # warm-up (pools, caches)
-  local out
+  local out port c0 c1
+  port=$(echo "$2" | sed -E 's|^http://[^:]*:([0-9]+)/.*|\1|')
+  c0=$(cpu_ticks "$port")
   out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "$2")
+  c1=$(cpu_ticks "$port")
   echo "$out" > "$WORK/$1.wrk"
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -205,34 +216,44 @@ run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms"
     tail -n 5 "$WORK/gateway.log" >&2
     exit 1
   fi
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+  # CPU time the server (proxy, or the upstream in the direct row) spent per request.
+  local n cpu
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  cpu=$(awk -v d=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu"
 }
 to_ms() {  # wrk prints 512.00us / 1.20ms / 1.01s
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
 }
 
-# Profiling aid: PAI_BENCH_ONLY_GATEWAY=gateway|budgets|guard runs that row alone (1: gateway).
+# Profiling aid: PAI_BENCH_ONLY_GATEWAY="gateway budgets guard noaudit strict" runs those rows
+# alone, in that order (1: gateway), and prints "row requests/s p50 p99 CPU-us/request" per row.
 if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then
-  row="${PAI_BENCH_ONLY_GATEWAY/#1/gateway}"
-  run "$row" "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/$row.lua"
+  for row in ${PAI_BENCH_ONLY_GATEWAY/#1/gateway}; do
+    case "$row" in
+      noaudit) echo "$row $(run "$row" "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")" ;;
+      strict) echo "$row $(run "$row" "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")" ;;
+      *) echo "$row $(run "$row" "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/$row.lua")" ;;
+    esac
+  done
   exit 0
 fi
-read -r D_RPS D_P50 D_P99 < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
-read -r N_RPS N_P50 N_P99 < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
-read -r G_RPS G_P50 G_P99 < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
-read -r B_RPS B_P50 B_P99 < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
-read -r U_RPS U_P50 U_P99 < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
-read -r A_RPS A_P50 A_P99 < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
-read -r S_RPS S_P50 S_P99 < <(run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r D_RPS D_P50 D_P99 D_CPU < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
+read -r N_RPS N_P50 N_P99 N_CPU < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
+read -r G_RPS G_P50 G_P99 G_CPU < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r B_RPS B_P50 B_P99 B_CPU < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
+read -r U_RPS U_P50 U_P99 U_CPU < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
+read -r A_RPS A_P50 A_P99 A_CPU < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r S_RPS S_P50 S_P99 S_CPU < <(run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")
 
-printf '\n%-9s %12s %10s %10s\n' setup "requests/s" "p50 ms" "p99 ms"
-printf '%-9s %12.0f %10.3f %10.3f\n' direct "$D_RPS" "$D_P50" "$D_P99"
-printf '%-9s %12.0f %10.3f %10.3f\n' nginx "$N_RPS" "$N_P50" "$N_P99"
-printf '%-9s %12.0f %10.3f %10.3f\n' gateway "$G_RPS" "$G_P50" "$G_P99"
-printf '%-9s %12.0f %10.3f %10.3f\n' +budgets "$B_RPS" "$B_P50" "$B_P99"
-printf '%-9s %12.0f %10.3f %10.3f\n' +guard "$U_RPS" "$U_P50" "$U_P99"
-printf '%-9s %12.0f %10.3f %10.3f\n' -audit "$A_RPS" "$A_P50" "$A_P99"
-printf '%-9s %12.0f %10.3f %10.3f\n' strict "$S_RPS" "$S_P50" "$S_P99"
+printf '\n%-9s %12s %10s %10s %14s\n' setup "requests/s" "p50 ms" "p99 ms" "CPU us/request"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_CPU"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' nginx "$N_RPS" "$N_P50" "$N_P99" "$N_CPU"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' gateway "$G_RPS" "$G_P50" "$G_P99" "$G_CPU"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' +budgets "$B_RPS" "$B_P50" "$B_P99" "$B_CPU"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' +guard "$U_RPS" "$U_P50" "$U_P99" "$U_CPU"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' -audit "$A_RPS" "$A_P50" "$A_P99" "$A_CPU"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' strict "$S_RPS" "$S_P50" "$S_P99" "$S_CPU"
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'

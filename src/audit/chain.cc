@@ -166,8 +166,9 @@ class Hmac {
   Hmac(const Hmac&) = delete;
   Hmac& operator=(const Hmac&) = delete;
 
-  // Hex() is HMAC-SHA256(key, data) in lowercase hex; empty if OpenSSL failed.
-  std::string Hex(std::string_view data) {
+  // AppendHex() appends HMAC-SHA256(key, data) in lowercase hex to `out`; false (and nothing
+  // appended) if OpenSSL failed.
+  bool AppendHex(std::string_view data, std::string& out) {
     unsigned char md[EVP_MAX_MD_SIZE];
     size_t len = 0;
     // A NULL key re-initialises the context with the key it already holds.
@@ -175,9 +176,14 @@ class Hmac {
         EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
             1 ||
         EVP_MAC_final(ctx_, md, &len, sizeof(md)) != 1) {
-      return {};
+      return false;
     }
-    return HexEncode(md, len);
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; ++i) {
+      out.push_back(kDigits[md[i] >> 4]);
+      out.push_back(kDigits[md[i] & 15]);
+    }
+    return true;
   }
 
  private:
@@ -242,23 +248,39 @@ std::string HmacHex(const std::string& key, std::string_view data) {
 
 namespace {
 
-// CanonicalMiddle(): the members of a record's canonical encoding from `type` to `key_id`
-// (they do not depend on its place in the chain). CanonicalFromParts(): the whole encoding.
-std::string CanonicalMiddle(const std::string& type, const std::string& ns,
-                            const std::string& agent, const boost::json::object& detail,
-                            const std::string& key_id) {
-  std::string out = pai::StrCat(",\"type\":", Quoted(type), ",\"namespace\":", Quoted(ns),
-                                ",\"agent\":", Quoted(agent), ",\"detail\":");
+// AppendCanonicalMiddle(): the members of a record's canonical encoding from `type` to `key_id`
+// (they do not depend on its place in the chain). AppendCanonicalHead(): its first members, up
+// to `source_seq`. AppendCanonicalTail(): `prev_mac` and the closing brace. The three in a row
+// are the whole encoding; appending to one reused buffer costs no allocation per record.
+void AppendCanonicalMiddle(std::string& out, std::string_view type, std::string_view ns,
+                           std::string_view agent, const boost::json::object& detail,
+                           std::string_view key_id) {
+  out += ",\"type\":";
+  AppendJsonString(out, type);
+  out += ",\"namespace\":";
+  AppendJsonString(out, ns);
+  out += ",\"agent\":";
+  AppendJsonString(out, agent);
+  out += ",\"detail\":";
   AppendCanonical(out, detail);
-  pai::StrAppend(&out, ",\"key_id\":", Quoted(key_id));
-  return out;
+  out += ",\"key_id\":";
+  AppendJsonString(out, key_id);
 }
 
-std::string CanonicalFromParts(uint64_t seq, const std::string& time, std::string_view middle,
-                               const std::string& prev_mac) {
-  return pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
-                     ",\"source\":\"gateway\",\"source_seq\":", seq, middle,
-                     ",\"prev_mac\":", Quoted(prev_mac), "}");
+void AppendCanonicalHead(std::string& out, uint64_t seq, std::string_view time,
+                         uint64_t source_seq) {
+  out += "{\"seq\":";
+  absl::StrAppend(&out, seq);
+  out += ",\"time\":";
+  AppendJsonString(out, time);
+  out += ",\"source\":\"gateway\",\"source_seq\":";
+  absl::StrAppend(&out, source_seq);
+}
+
+void AppendCanonicalTail(std::string& out, std::string_view prev_mac) {
+  out += ",\"prev_mac\":";
+  AppendJsonString(out, prev_mac);
+  out += '}';
 }
 
 }  // namespace
@@ -267,10 +289,11 @@ std::string CanonicalRecord(uint64_t seq, const std::string& time, uint64_t sour
                             const std::string& type, const std::string& ns,
                             const std::string& agent, const boost::json::object& detail,
                             const std::string& key_id, const std::string& prev_mac) {
-  return pai::StrCat("{\"seq\":", seq, ",\"time\":", Quoted(time),
-                     ",\"source\":\"gateway\",\"source_seq\":", source_seq,
-                     CanonicalMiddle(type, ns, agent, detail, key_id),
-                     ",\"prev_mac\":", Quoted(prev_mac), "}");
+  std::string out;
+  AppendCanonicalHead(out, seq, time, source_seq);
+  AppendCanonicalMiddle(out, type, ns, agent, detail, key_id);
+  AppendCanonicalTail(out, prev_mac);
+  return out;
 }
 
 absl::StatusOr<Key> LoadKeyFile(const std::string& path) {
@@ -389,9 +412,12 @@ void Chain::Emit(Event event) { EmitSeq(std::move(event)); }
 
 uint64_t Chain::EmitSeq(Event event) {
   if (!healthy_) return 0;
-  // What does not depend on the position in the chain is encoded outside the lock.
-  const std::string middle =
-      CanonicalMiddle(event.type, event.ns, event.agent, event.detail, options_.key.id);
+  // What does not depend on the position in the chain is encoded outside the lock, into a
+  // buffer this thread reuses (as the lock's holder reuses line_, time_ and mac_): a record
+  // costs no allocation here once the buffers have grown.
+  thread_local std::string middle;
+  middle.clear();
+  AppendCanonicalMiddle(middle, event.type, event.ns, event.agent, event.detail, options_.key.id);
   uint64_t seq = 0;
   int error = 0;
   {
@@ -399,16 +425,25 @@ uint64_t Chain::EmitSeq(Event event) {
     if (closed_ || !healthy_) return 0;
     seq = head_seq_ + 1;
     // The time is taken in the lock: record order is time order.
-    const std::string canonical =
-        CanonicalFromParts(seq, FormatRfc3339Millis(options_.now()), middle, head_mac_);
-    std::string mac = hmac_->Hex(canonical);
-    if (mac.empty()) mac = HmacHex(options_.key.bytes, canonical);
-    if (!WriteAll(fd_, WithMac(canonical, mac))) {
+    time_.clear();
+    AppendRfc3339Millis(time_, options_.now());
+    line_.clear();
+    AppendCanonicalHead(line_, seq, time_, seq);
+    line_ += middle;
+    AppendCanonicalTail(line_, head_mac_);
+    mac_.clear();
+    if (!hmac_->AppendHex(line_, mac_)) mac_ = HmacHex(options_.key.bytes, line_);
+    // The stored line is the canonical encoding with "mac" as its last member.
+    line_.pop_back();
+    line_ += ",\"mac\":\"";
+    line_ += mac_;
+    line_ += "\"}\n";
+    if (!WriteAll(fd_, line_)) {
       error = errno;
       seq = 0;
     } else {
       head_seq_ = seq;
-      head_mac_ = std::move(mac);
+      head_mac_.swap(mac_);
       written_seq_ = seq;
       ++written_;
       if (options_.sync == Sync::kGroup) durable_seq_ = seq;

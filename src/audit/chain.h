@@ -114,10 +114,11 @@ class Chain final : public EventSink {
   int checkpoint_fd_ = -1;
   std::mutex mu_;  // serialises appends: guards head_seq_, head_mac_, closed_, hmac_
   std::unique_ptr<Hmac> hmac_;
-  std::string head_mac_;   // guarded by mu_
-  uint64_t head_seq_ = 0;  // guarded by mu_
-  bool closed_ = false;    // guarded by mu_
-  std::mutex waiters_mu_;  // guards waiters_ (and durable_seq_'s moves in kStrict)
+  std::string head_mac_;           // guarded by mu_
+  std::string line_, time_, mac_;  // guarded by mu_: EmitSeq()'s buffers, reused
+  uint64_t head_seq_ = 0;          // guarded by mu_
+  bool closed_ = false;            // guarded by mu_
+  std::mutex waiters_mu_;          // guards waiters_ (and durable_seq_'s moves in kStrict)
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
   uint64_t checkpointed_seq_ = 0;  // syncer thread only
   absl::Time last_checkpoint_;     // syncer thread only

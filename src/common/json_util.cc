@@ -1,11 +1,43 @@
 #include "common/json_util.h"
 
 #include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
 
 namespace pai {
 
 std::string FormatRfc3339Millis(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+  std::string out;
+  AppendRfc3339Millis(out, t);
+  return out;
+}
+
+void AppendRfc3339Millis(std::string& out, absl::Time t) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const absl::CivilSecond cs = absl::ToCivilSecond(t, utc);  // floors, as %E3S truncates
+  if (cs.year() < 1000 || cs.year() > 9999) {  // absl does not pad; also the infinite times
+    out += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, utc);
+    return;
+  }
+  const int64_t ms = absl::ToInt64Milliseconds(t - absl::FromCivil(cs, utc));  // 0..999
+  char b[24];
+  const auto put = [&b](int at, int64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) b[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, cs.year(), 4);
+  b[4] = '-';
+  put(5, cs.month(), 2);
+  b[7] = '-';
+  put(8, cs.day(), 2);
+  b[10] = 'T';
+  put(11, cs.hour(), 2);
+  b[13] = ':';
+  put(14, cs.minute(), 2);
+  b[16] = ':';
+  put(17, cs.second(), 2);
+  b[19] = '.';
+  put(20, ms, 3);
+  b[23] = 'Z';
+  out.append(b, sizeof(b));
 }
 
 std::string HexEncode(const unsigned char* p, size_t n) {

@@ -12,6 +12,11 @@ namespace pai {
 // e.g. "2026-11-22T01:20:59.123Z".
 std::string FormatRfc3339Millis(absl::Time t);
 
+// AppendRfc3339Millis() appends the same text to `out` (24 bytes for years 1000-9999, which it
+// writes digit by digit without allocating; other years as absl::FormatTime writes them).
+// Thread-safe.
+void AppendRfc3339Millis(std::string& out, absl::Time t);
+
 // HexEncode() is the lowercase hex of `n` bytes at `p`.
 std::string HexEncode(const unsigned char* p, size_t n);
 

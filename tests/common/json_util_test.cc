@@ -1,0 +1,40 @@
+#include "common/json_util.h"
+
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "absl/time/time.h"
+
+namespace {
+
+std::string Reference(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+TEST_CASE("FormatRfc3339Millis writes what absl::FormatTime writes") {
+  const absl::Time t = absl::FromUnixMillis(1764974433123);  // 2025-12-05T22:40:33.123Z
+  CHECK(pai::FormatRfc3339Millis(t) == "2025-12-05T22:40:33.123Z");
+  // Sub-millisecond parts are truncated, also before 1970 (toward the past).
+  CHECK(pai::FormatRfc3339Millis(t + absl::Microseconds(999)) == "2025-12-05T22:40:33.123Z");
+  CHECK(pai::FormatRfc3339Millis(absl::FromUnixMicros(-1)) == Reference(absl::FromUnixMicros(-1)));
+  CHECK(pai::FormatRfc3339Millis(absl::UnixEpoch()) == "1970-01-01T00:00:00.000Z");
+  // Outside years 1000-9999 (absl does not pad), and the infinite times, it is absl's text.
+  for (absl::Time odd :
+       {absl::InfiniteFuture(), absl::InfinitePast(),
+        absl::FromCivil(absl::CivilSecond(12345, 1, 2, 3, 4, 5), absl::UTCTimeZone()),
+        absl::FromCivil(absl::CivilSecond(-7, 1, 1, 0, 0, 0), absl::UTCTimeZone())}) {
+    CHECK(pai::FormatRfc3339Millis(odd) == Reference(odd));
+  }
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<int64_t> micros(-62135596800000000,
+                                                253402300799999999);  // 0001..9999
+  for (int i = 0; i < 20000; ++i) {
+    const absl::Time r = absl::FromUnixMicros(micros(rng));
+    REQUIRE(pai::FormatRfc3339Millis(r) == Reference(r));
+  }
+  std::string out = "x";
+  pai::AppendRfc3339Millis(out, t);
+  CHECK(out == "x2025-12-05T22:40:33.123Z");
+}

@@ -16,18 +16,22 @@
 # Prints requests/s, p50 and p99 latency and the server's CPU time per request per setup, and the
 # gateway/nginx ratios.
 #
-#   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1]
+#   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1] [--allocs]
+# --allocs loads bench/alloc_counter.cc into the gateways (LD_PRELOAD) and adds their C++
+# allocations per request to each gateway row (it slows them: compare CPU without it).
 # Needs: scripts/install-deps.sh --bench, and a built gateway (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=15s
 CONNS=64
+ALLOCS=""
 WORKERS=1  # nginx worker_processes and pai-gateway --threads (same for both proxies)
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
     --threads) WORKERS="$2"; shift 2 ;;
+    --allocs) ALLOCS=1; shift ;;
     *) echo "proxy_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +48,12 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+PRELOAD=()
+if [ -n "$ALLOCS" ]; then
+  g++ -O2 -shared -fPIC bench/alloc_counter.cc -o "$WORK/alloc_counter.so"
+  export PAI_ALLOC_COUNTER_OUT="$WORK/allocs"
+  PRELOAD=(env "LD_PRELOAD=$WORK/alloc_counter.so")
+fi
 
 free_port() {  # a random unused loopback port
   local p
@@ -145,16 +155,16 @@ YAML
 TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 TOKEN_BUDGETS=$("$GATEWAY" token --agent default/bench-budgets -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 TOKEN_GUARD=$("$GATEWAY" token --agent default/bench-guard -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
-${PAI_GATEWAY_WRAPPER:-} "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+${PAI_GATEWAY_WRAPPER:-} "${PRELOAD[@]}" "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
 # The same gateway without the audit chain (its own state directory, same tokens).
 cp -r "$WORK/state" "$WORK/state-noaudit"
-"$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+"${PRELOAD[@]}" "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state-noaudit" --threads "$WORKERS" --no-access-log --no-audit \
   2> "$WORK/gateway-noaudit.log" & pids+=($!)
 # The same gateway with the strict audit mode (fdatasync before each success).
 cp -r "$WORK/state-noaudit" "$WORK/state-strict"
-"$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+"${PRELOAD[@]}" "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
   --state-dir "$WORK/state-strict" --threads "$WORKERS" --no-access-log --audit-sync strict \
   2> "$WORK/gateway-strict.log" & pids+=($!)
 listen_port() {  # the port of the "listening" JSON line a gateway logs
@@ -188,9 +198,27 @@ make_script up/gpt-4o-mini "Bearer $TOKEN" > "$WORK/gateway.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN_BUDGETS" > "$WORK/budgets.lua"
 make_script up/gpt-4o-mini "Bearer $TOKEN_GUARD" > "$WORK/guard.lua"
 
+listen_pids() {  # $1 port → the processes listening on it
+  ss -Hltnp "sport = :$1" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+alloc_mark() {  # $1 port: each gateway listening there appends its allocation totals
+  local p
+  [ -n "$ALLOCS" ] || return 0
+  for p in $(listen_pids "$1"); do [ -f "$PAI_ALLOC_COUNTER_OUT.$p" ] || : > "$PAI_ALLOC_COUNTER_OUT.$p"; kill -USR2 "$p"; done
+}
+alloc_count() {  # $1 port, $2 requests → allocations per request since the previous mark
+  local p f total=0
+  [ -n "$ALLOCS" ] || { echo "-"; return; }
+  for p in $(listen_pids "$1"); do
+    f="$PAI_ALLOC_COUNTER_OUT.$p"
+    for _ in $(seq 1 100); do [ "$(wc -l < "$f")" -ge 2 ] && break; sleep 0.01; done
+    total=$((total + $(tail -n 2 "$f" | awk 'NR==1 {a=$1} NR==2 {print $1 - a}')))
+  done
+  awk -v t="$total" -v n="$2" 'BEGIN { printf "%.1f", t / n }'
+}
 cpu_ticks() {  # $1 port → user+system CPU ticks of every process listening on it
   local t=0 p
-  for p in $(ss -Hltnp "sport = :$1" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+  for p in $(listen_pids "$1"); do
     t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
   done
   echo "$t"
@@ -199,6 +227,7 @@ run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms cpu_us_per_request"
   wrk -t1 -c"$CONNS" -d2s -s "$3" "$2" >/dev/null  # warm-up (pools, caches)
   local out port c0 c1
   port=$(echo "$2" | sed -E 's|^http://[^:]*:([0-9]+)/.*|\1|')
+  [ "$1" = direct ] || [ "$1" = nginx ] || alloc_mark "$port"
   c0=$(cpu_ticks "$port")
   out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "$2")
   c1=$(cpu_ticks "$port")
@@ -220,14 +249,20 @@ run() {  # $1 name, $2 url, $3 script → "rps p50_ms p99_ms cpu_us_per_request"
   local n cpu
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   cpu=$(awk -v d=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu"
+  local allocs="-"
+  if [ "$1" != direct ] && [ "$1" != nginx ]; then
+    alloc_mark "$port"
+    allocs=$(alloc_count "$port" "$n")
+  fi
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu $allocs"
 }
 to_ms() {  # wrk prints 512.00us / 1.20ms / 1.01s
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'
 }
 
 # Profiling aid: PAI_BENCH_ONLY_GATEWAY="gateway budgets guard noaudit strict" runs those rows
-# alone, in that order (1: gateway), and prints "row requests/s p50 p99 CPU-us/request" per row.
+# alone, in that order (1: gateway), and prints "row requests/s p50 p99 CPU-us/request allocs"
+# per row.
 if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then
   for row in ${PAI_BENCH_ONLY_GATEWAY/#1/gateway}; do
     case "$row" in
@@ -238,22 +273,22 @@ if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then
   done
   exit 0
 fi
-read -r D_RPS D_P50 D_P99 D_CPU < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
-read -r N_RPS N_P50 N_P99 N_CPU < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
-read -r G_RPS G_P50 G_P99 G_CPU < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
-read -r B_RPS B_P50 B_P99 B_CPU < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
-read -r U_RPS U_P50 U_P99 U_CPU < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
-read -r A_RPS A_P50 A_P99 A_CPU < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
-read -r S_RPS S_P50 S_P99 S_CPU < <(run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r D_RPS D_P50 D_P99 D_CPU D_ALLOC < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
+read -r N_RPS N_P50 N_P99 N_CPU N_ALLOC < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
+read -r G_RPS G_P50 G_P99 G_CPU G_ALLOC < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r B_RPS B_P50 B_P99 B_CPU B_ALLOC < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
+read -r U_RPS U_P50 U_P99 U_CPU U_ALLOC < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
+read -r A_RPS A_P50 A_P99 A_CPU A_ALLOC < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
+read -r S_RPS S_P50 S_P99 S_CPU S_ALLOC < <(run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")
 
-printf '\n%-9s %12s %10s %10s %14s\n' setup "requests/s" "p50 ms" "p99 ms" "CPU us/request"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_CPU"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' nginx "$N_RPS" "$N_P50" "$N_P99" "$N_CPU"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' gateway "$G_RPS" "$G_P50" "$G_P99" "$G_CPU"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' +budgets "$B_RPS" "$B_P50" "$B_P99" "$B_CPU"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' +guard "$U_RPS" "$U_P50" "$U_P99" "$U_CPU"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' -audit "$A_RPS" "$A_P50" "$A_P99" "$A_CPU"
-printf '%-9s %12.0f %10.3f %10.3f %14.1f\n' strict "$S_RPS" "$S_P50" "$S_P99" "$S_CPU"
+printf '\n%-9s %12s %10s %10s %14s %14s\n' setup "requests/s" "p50 ms" "p99 ms" "CPU us/request" "allocs/request"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_CPU" "$D_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' nginx "$N_RPS" "$N_P50" "$N_P99" "$N_CPU" "$N_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' gateway "$G_RPS" "$G_P50" "$G_P99" "$G_CPU" "$G_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' +budgets "$B_RPS" "$B_P50" "$B_P99" "$B_CPU" "$B_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' +guard "$U_RPS" "$U_P50" "$U_P99" "$U_CPU" "$U_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' -audit "$A_RPS" "$A_P50" "$A_P99" "$A_CPU" "$A_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' strict "$S_RPS" "$S_P50" "$S_P99" "$S_CPU" "$S_ALLOC"
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'

@@ -32,4 +32,9 @@ class JsonParserLease {
   simdjson::ondemand::parser* parser_;
 };
 
+// ValidateJson() consumes `v` whole, checking the grammar of every part (RFC 8259): On-Demand
+// checks only what is read, so a reader calls it on the values it skips to validate a document
+// in its one pass. Depth is bounded like simdjson's DOM parser (1024). Returns the first error.
+simdjson::error_code ValidateJson(simdjson::ondemand::value& v, int depth = 0);
+
 }  // namespace pai::gateway

@@ -247,6 +247,7 @@ NativeResult AnthropicMessageResult(std::string_view body) {
   NativeResult r;
   auto o = ParseObject(body);
   if (!o.ok()) return r;
+  r.json = true;
   if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
     ReadAnthropicUsage(u->get_object(), &r.usage, true, true);
   }
@@ -275,6 +276,7 @@ NativeResult ResponsesResult(std::string_view body) {
   NativeResult r;
   auto o = ParseObject(body);
   if (!o.ok()) return r;
+  r.json = true;
   const json::object* resp = &*o;
   if (const json::value* inner = o->if_contains("response"); inner && inner->is_object()) {
     resp = &inner->get_object();  // a response.completed event

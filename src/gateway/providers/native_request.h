@@ -76,6 +76,7 @@ absl::Status ResponsesRequestGuardTexts(const boost::json::object& body,
 
 // NativeResult: what a complete native answer holds for accounting and the guards.
 struct NativeResult {
+  bool json = false;  // the body parsed as one JSON object
   Usage usage;
   std::vector<ToolCall> tool_calls;
   std::vector<GuardText> texts;  // assistant text (kResponse)

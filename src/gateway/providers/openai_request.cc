@@ -69,57 +69,6 @@ size_t ObjectOpen(std::string_view body) {
   return i;
 }
 
-// Validate() consumes `v` whole, checking the grammar of every part: On-Demand checks only
-// what is read, so the members the gateway skips (and forwards) are checked here, in the same
-// single pass. Depth is bounded like simdjson's DOM parser (1024).
-simdjson::error_code Validate(od::value& v, int depth = 0) {
-  if (depth > 1024) return simdjson::DEPTH_ERROR;
-  od::json_type t;
-  if (auto err = v.type().get(t); err != simdjson::SUCCESS) return err;
-  switch (t) {
-    case od::json_type::array: {
-      od::array arr;
-      if (auto err = v.get_array().get(arr); err != simdjson::SUCCESS) return err;
-      for (auto item : arr) {
-        od::value element;
-        if (auto err = item.get(element); err != simdjson::SUCCESS) return err;
-        if (auto err = Validate(element, depth + 1); err != simdjson::SUCCESS) return err;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::object: {
-      od::object obj;
-      if (auto err = v.get_object().get(obj); err != simdjson::SUCCESS) return err;
-      for (auto member : obj) {
-        od::field f;
-        if (auto err = std::move(member).get(f); err != simdjson::SUCCESS) return err;
-        std::string_view key;
-        if (auto err = f.unescaped_key().get(key); err != simdjson::SUCCESS) return err;
-        if (auto err = Validate(f.value(), depth + 1); err != simdjson::SUCCESS) return err;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      return v.get_string().get(s);
-    }
-    case od::json_type::number: {
-      double d;
-      return v.get_double().get(d);
-    }
-    case od::json_type::boolean: {
-      bool b;
-      return v.get_bool().get(b);
-    }
-    case od::json_type::null: {
-      bool is_null = false;
-      if (auto err = v.is_null().get(is_null); err != simdjson::SUCCESS) return err;
-      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
-    }
-  }
-  return simdjson::TAPE_ERROR;
-}
-
 // ReadModel() reads a `model` member value.
 absl::Status ReadModel(std::string_view body, od::value& v, std::string* model, Span* span) {
   od::json_type t;
@@ -180,7 +129,7 @@ absl::Status CheckMessages(od::value& v, size_t* count) {
       if (key != "role") {
         od::value other;
         if (auto err = f.value().get(other); err != simdjson::SUCCESS) return BadJson(err);
-        if (auto err = Validate(other); err != simdjson::SUCCESS) return BadJson(err);
+        if (auto err = ValidateJson(other); err != simdjson::SUCCESS) return BadJson(err);
         continue;
       }
       std::string_view role;
@@ -252,7 +201,7 @@ absl::Status ForEachMember(std::string& body, std::initializer_list<std::string_
     // A value the caller did not consume (skipped, or only its type looked at) is validated
     // here: the whole document is checked in this one pass.
     if (doc.current_location().value_unsafe() == at) {
-      if (auto err = Validate(value); err != simdjson::SUCCESS) return BadJson(err);
+      if (auto err = ValidateJson(value); err != simdjson::SUCCESS) return BadJson(err);
     }
   }
   // Nothing may follow the top-level object.

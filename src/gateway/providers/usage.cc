@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <boost/json.hpp>
+#include <optional>
 
 #include "budget/saturating.h"
 #include "gateway/providers/json_parser.h"
@@ -11,69 +12,96 @@ namespace pai::gateway {
 namespace od = simdjson::ondemand;
 namespace {
 
-// IntOf(): an int64 count; -1 for one that is not (a fraction, a string, beyond INT64_MAX).
-int64_t IntOf(od::value v) {
+// IntOf(): consumes `v`: an int64 count, or -1 for a value that is not one (a fraction, a
+// string, null, beyond INT64_MAX). `*err`: set when `v` is not valid JSON.
+int64_t IntOf(od::value& v, simdjson::error_code* err) {
   int64_t n = 0;
-  if (v.get_int64().get(n) != simdjson::SUCCESS) return -1;
-  return n;
+  if (v.get_int64().get(n) == simdjson::SUCCESS) return n;
+  if (const auto e = ValidateJson(v); e != simdjson::SUCCESS) *err = e;
+  return -1;
 }
 
-// IntOr0(): the member `key` as a count, 0 when absent.
-int64_t IntOr0(od::object& o, std::string_view key) {
-  od::value v;
-  if (o.find_field_unordered(key).get(v) != simdjson::SUCCESS) return 0;
-  od::json_type t;
-  if (v.type().get(t) != simdjson::SUCCESS || t == od::json_type::null) return 0;
-  return IntOf(v);
+// DetailCount(): consumes `v`, a *_details object, and answers its member `key` as a count (0
+// when absent or null; the first of duplicates), or nullopt when `v` is not an object.
+std::optional<int64_t> DetailCount(od::value& v, std::string_view key, simdjson::error_code* err) {
+  od::object d;
+  if (v.get_object().get(d) != simdjson::SUCCESS) {
+    if (const auto e = ValidateJson(v); e != simdjson::SUCCESS) *err = e;
+    return std::nullopt;
+  }
+  std::optional<int64_t> count;
+  for (auto member : d) {
+    od::field f;
+    std::string_view k;
+    if (auto e = std::move(member).get(f); e != simdjson::SUCCESS) {
+      *err = e;
+      return count;
+    }
+    if (auto e = f.unescaped_key().get(k); e != simdjson::SUCCESS) {
+      *err = e;
+      return count;
+    }
+    bool is_null = false;
+    if (k == key && !count && f.value().is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+      count = 0;
+    } else if (k == key && !count) {
+      count = IntOf(f.value(), err);
+    } else if (const auto e = ValidateJson(f.value()); e != simdjson::SUCCESS) {
+      *err = e;
+    }
+    if (*err != simdjson::SUCCESS) return count;
+  }
+  return count.value_or(0);
 }
 
 // ReadUsage() reads an OpenAI usage object: chat (prompt_tokens / completion_tokens,
 // *_details.cached_tokens / reasoning_tokens) or Responses / compatible servers
-// (input_tokens / output_tokens, input_tokens_details / output_tokens_details).
-void ReadUsage(od::value usage_value, Usage* out) {
+// (input_tokens / output_tokens, input_tokens_details / output_tokens_details). It consumes the
+// whole value; the error is set only when it is not valid JSON.
+simdjson::error_code ReadUsage(od::value& usage_value, Usage* out) {
   od::object u;
-  if (usage_value.get_object().get(u) != simdjson::SUCCESS) return;
+  if (usage_value.get_object().get(u) != simdjson::SUCCESS) return ValidateJson(usage_value);
   bool chat_names = false, responses_names = false;
   int64_t total = 0;
-  for (auto field : u) {
+  simdjson::error_code err = simdjson::SUCCESS;
+  for (auto member : u) {
+    od::field field;
     std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return;
-    od::value v;
-    if (field.value().get(v) != simdjson::SUCCESS) return;
+    if (auto e = std::move(member).get(field); e != simdjson::SUCCESS) return e;
+    if (auto e = field.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
+    od::value& v = field.value();
     if (key == "prompt_tokens") {
       chat_names = true;
-      out->prompt_tokens = IntOf(v);
+      out->prompt_tokens = IntOf(v, &err);
     } else if (key == "input_tokens" && !chat_names) {
       responses_names = true;
-      out->prompt_tokens = IntOf(v);
+      out->prompt_tokens = IntOf(v, &err);
     } else if (key == "completion_tokens" || key == "output_tokens") {
-      out->completion_tokens = IntOf(v);
+      out->completion_tokens = IntOf(v, &err);
     } else if (key == "total_tokens") {
-      total = IntOf(v);
+      total = IntOf(v, &err);
     } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
-      od::object d;
-      if (v.get_object().get(d) == simdjson::SUCCESS)
-        out->cached_tokens = IntOr0(d, "cached_tokens");
+      if (auto c = DetailCount(v, "cached_tokens", &err)) out->cached_tokens = *c;
     } else if (key == "cache_creation_input_tokens") {
       // Anthropic cache writes in an OpenAI-format usage (the gateway's own translation,
       // LiteLLM-style servers).
-      out->cache_creation_tokens = IntOf(v);
+      out->cache_creation_tokens = IntOf(v, &err);
     } else if (key == "cache_creation") {
-      od::object d;
-      if (v.get_object().get(d) == simdjson::SUCCESS) {
-        out->cache_creation_1h_tokens = IntOr0(d, "ephemeral_1h_input_tokens");
+      if (auto c = DetailCount(v, "ephemeral_1h_input_tokens", &err)) {
+        out->cache_creation_1h_tokens = *c;
       }
     } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
-      od::object d;
-      if (v.get_object().get(d) == simdjson::SUCCESS) {
-        out->reasoning_tokens = IntOr0(d, "reasoning_tokens");
-      }
+      if (auto c = DetailCount(v, "reasoning_tokens", &err)) out->reasoning_tokens = *c;
+    } else {
+      err = ValidateJson(v);
     }
+    if (err != simdjson::SUCCESS) return err;
   }
-  if (!chat_names && !responses_names) return;
+  if (!chat_names && !responses_names) return simdjson::SUCCESS;
   out->present = true;
   out->total_tokens =
       total != 0 ? total : budget::SatAdd(out->prompt_tokens, out->completion_tokens);
+  return simdjson::SUCCESS;
 }
 
 void Inspect(simdjson::padded_string_view view, ChunkInfo* info) {
@@ -89,7 +117,7 @@ void Inspect(simdjson::padded_string_view view, ChunkInfo* info) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) return;
     if (key == "usage") {
-      ReadUsage(field.value(), &info->usage);
+      (void)ReadUsage(field.value(), &info->usage);  // a stream chunk is relayed as it is
     } else if (key == "choices") {
       od::array arr;
       if (field.value().get_array().get(arr) == simdjson::SUCCESS) {
@@ -100,37 +128,56 @@ void Inspect(simdjson::padded_string_view view, ChunkInfo* info) {
   }
 }
 
-// ReadToolCalls() appends the entries of a `tool_calls` array.
-void ReadToolCalls(od::value v, int choice, std::vector<ToolCall>* out) {
+// ReadToolCalls() appends the entries of a `tool_calls` array (`id`, `index`,
+// `function.name`), consuming the whole value; the error is set only for invalid JSON.
+simdjson::error_code ReadToolCalls(od::value& v, int choice, std::vector<ToolCall>* out) {
   od::array arr;
-  if (v.get_array().get(arr) != simdjson::SUCCESS) return;
+  if (v.get_array().get(arr) != simdjson::SUCCESS) return ValidateJson(v);
   int position = 0;
-  for (auto item : arr) {
+  for (auto element : arr) {
+    od::value item;
+    if (auto e = element.get(item); e != simdjson::SUCCESS) return e;
     od::object call;
-    if (item.get_object().get(call) != simdjson::SUCCESS) return;
+    if (item.get_object().get(call) != simdjson::SUCCESS) {
+      if (auto e = ValidateJson(item); e != simdjson::SUCCESS) return e;
+      continue;
+    }
     ToolCall tc;
     tc.choice = choice;
     tc.index = position++;
-    for (auto f : call) {
+    for (auto member : call) {
+      od::field f;
       std::string_view key;
-      if (f.unescaped_key().get(key) != simdjson::SUCCESS) return;
-      if (key == "index") {
-        int64_t i = 0;
-        if (f.value().get_int64().get(i) == simdjson::SUCCESS) tc.index = static_cast<int>(i);
-      } else if (key == "id") {
-        std::string_view id;
-        if (f.value().get_string().get(id) == simdjson::SUCCESS) tc.id = std::string(id);
-      } else if (key == "function") {
-        od::object fn;
-        if (f.value().get_object().get(fn) != simdjson::SUCCESS) continue;
-        std::string_view name;
-        if (fn.find_field_unordered("name").get_string().get(name) == simdjson::SUCCESS) {
-          tc.name = std::string(name);
+      if (auto e = std::move(member).get(f); e != simdjson::SUCCESS) return e;
+      if (auto e = f.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
+      od::value& fv = f.value();
+      int64_t i = 0;
+      std::string_view text;
+      od::object fn;
+      if (key == "index" && fv.get_int64().get(i) == simdjson::SUCCESS) {
+        tc.index = static_cast<int>(i);
+      } else if (key == "id" && fv.get_string().get(text) == simdjson::SUCCESS) {
+        tc.id = std::string(text);
+      } else if (key == "function" && fv.get_object().get(fn) == simdjson::SUCCESS) {
+        for (auto fn_member : fn) {
+          od::field ff;
+          std::string_view fkey;
+          if (auto e = std::move(fn_member).get(ff); e != simdjson::SUCCESS) return e;
+          if (auto e = ff.unescaped_key().get(fkey); e != simdjson::SUCCESS) return e;
+          if (fkey == "name" && tc.name.empty() &&
+              ff.value().get_string().get(text) == simdjson::SUCCESS) {
+            tc.name = std::string(text);
+          } else if (auto e = ValidateJson(ff.value()); e != simdjson::SUCCESS) {
+            return e;
+          }
         }
+      } else if (auto e = ValidateJson(fv); e != simdjson::SUCCESS) {
+        return e;
       }
     }
     out->push_back(std::move(tc));
   }
+  return simdjson::SUCCESS;
 }
 
 // ToolCallsOf() walks `choices[].<member>.tool_calls` (member: "message" or "delta").
@@ -159,7 +206,7 @@ std::vector<ToolCall> ToolCallsOf(simdjson::padded_string_view view, std::string
         if (f.value().get_object().get(m) != simdjson::SUCCESS) continue;
         od::value calls;
         if (m.find_field_unordered("tool_calls").get(calls) == simdjson::SUCCESS) {
-          ReadToolCalls(calls, index, &out);
+          (void)ReadToolCalls(calls, index, &out);  // a stream chunk is relayed as it is
         }
       }
     }
@@ -167,15 +214,104 @@ std::vector<ToolCall> ToolCallsOf(simdjson::padded_string_view view, std::string
   return out;
 }
 
+// ReadAnswerChoice() reads one element of a chat completion's `choices`: its `index` (the
+// position when absent), its message's tool calls and, if `want_contents`, its message's
+// content. It consumes the whole value; the error is set only for invalid JSON.
+simdjson::error_code ReadAnswerChoice(od::value& item, int position, bool want_contents,
+                                      ChatAnswer* answer) {
+  od::object choice;
+  if (item.get_object().get(choice) != simdjson::SUCCESS) return ValidateJson(item);
+  int64_t index = position;
+  std::vector<ToolCall> calls;
+  std::optional<std::string> content;
+  for (auto member : choice) {
+    od::field f;
+    std::string_view key;
+    if (auto e = std::move(member).get(f); e != simdjson::SUCCESS) return e;
+    if (auto e = f.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
+    od::value& v = f.value();
+    int64_t i = 0;
+    od::object message;
+    if (key == "index" && v.get_int64().get(i) == simdjson::SUCCESS) {
+      index = i;
+    } else if (key == "message" && v.get_object().get(message) == simdjson::SUCCESS) {
+      for (auto message_member : message) {
+        od::field g;
+        std::string_view gkey;
+        std::string_view text;
+        if (auto e = std::move(message_member).get(g); e != simdjson::SUCCESS) return e;
+        if (auto e = g.unescaped_key().get(gkey); e != simdjson::SUCCESS) return e;
+        if (gkey == "tool_calls") {
+          if (auto e = ReadToolCalls(g.value(), 0, &calls); e != simdjson::SUCCESS) return e;
+        } else if (gkey == "content" && want_contents && !content &&
+                   g.value().get_string().get(text) == simdjson::SUCCESS) {
+          content.emplace(text);
+        } else if (auto e = ValidateJson(g.value()); e != simdjson::SUCCESS) {
+          return e;
+        }
+      }
+    } else if (auto e = ValidateJson(v); e != simdjson::SUCCESS) {
+      return e;
+    }
+  }
+  for (ToolCall& tc : calls) {
+    tc.choice = static_cast<int>(index);
+    answer->tool_calls.push_back(std::move(tc));
+  }
+  if (content && !content->empty()) {
+    // The guard's paths name choices by index; an index out of [0, 128) keeps the position.
+    const size_t k = static_cast<size_t>(index >= 0 && index < 128 ? index : position);
+    if (answer->contents.size() <= k) answer->contents.resize(k + 1);
+    answer->contents[k] += *content;
+  }
+  return simdjson::SUCCESS;
+}
+
 }  // namespace
 
-std::vector<ToolCall> ExtractToolCalls(std::string& body) {
-  if (body.find("\"tool_calls\"") == std::string::npos) return {};
+std::optional<ChatAnswer> ReadChatAnswer(std::string& body, bool want_contents) {
   if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   }
-  return ToolCallsOf(simdjson::padded_string_view(body.data(), body.size(), body.capacity()),
-                     "message");
+  JsonParserLease lease;
+  od::document doc;
+  od::object obj;
+  if (lease.parser()
+              .iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+              .get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(obj) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  ChatAnswer answer;
+  for (auto member : obj) {
+    od::field f;
+    std::string_view key;
+    if (std::move(member).get(f) != simdjson::SUCCESS ||
+        f.unescaped_key().get(key) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
+    od::value& v = f.value();
+    simdjson::error_code err = simdjson::SUCCESS;
+    od::array choices;
+    if (key == "usage") {
+      err = ReadUsage(v, &answer.usage);
+    } else if (key == "choices" && v.get_array().get(choices) == simdjson::SUCCESS) {
+      int position = 0;
+      for (auto element : choices) {
+        od::value item;
+        err = element.get(item);
+        if (err == simdjson::SUCCESS)
+          err = ReadAnswerChoice(item, position++, want_contents, &answer);
+        if (err != simdjson::SUCCESS) break;
+      }
+    } else {
+      err = ValidateJson(v);
+    }
+    if (err != simdjson::SUCCESS) return std::nullopt;
+  }
+  // Nothing may follow the top-level object.
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  return answer;
 }
 
 std::vector<ToolCall> ExtractToolCallDeltas(std::string_view data) {

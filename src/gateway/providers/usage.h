@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,8 +73,20 @@ struct ToolCall {
   std::string name;
 };
 
-// ExtractToolCalls() reads every choice's `message.tool_calls` from a chat completion body.
-std::vector<ToolCall> ExtractToolCalls(std::string& body);
+// ChatAnswer: what the gateway reads from a complete chat.completion answer (OpenAI API
+// reference, "The chat completion object").
+struct ChatAnswer {
+  Usage usage;                        // `usage`
+  std::vector<ToolCall> tool_calls;   // every choice's `message.tool_calls`
+  std::vector<std::string> contents;  // `choices[i].message.content` by index i (when asked)
+};
+
+// ReadChatAnswer() parses `body` once (simdjson On-Demand, every value consumed, so the whole
+// document is checked against RFC 8259's grammar) and reads its usage, tool calls and, if
+// `want_contents`, its message contents. nullopt when `body` is not one JSON object (not JSON,
+// truncated, malformed anywhere, trailing content). May reserve padding in `body`.
+// Thread safety: uses the thread's parser (json_parser.h); not to be nested in another lease.
+std::optional<ChatAnswer> ReadChatAnswer(std::string& body, bool want_contents);
 
 // ExtractToolCallDeltas() reads the `delta.tool_calls` of one chunk (id/name may be empty in
 // continuation deltas).

@@ -84,11 +84,11 @@ net::awaitable<bool> GatewayImpl::RecordSuccess(RequestContext* ctx) {
   co_return ok;
 }
 
-net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx, std::string& body) {
+net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
+                                                           std::vector<std::string> contents) {
   if (!ctx->agent->scans_responses) co_return absl::OkStatus();
-  std::vector<GuardText> texts;
-  ChatResponseGuardTexts(body, &texts);
-  co_return co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/false);
+  co_return co_await guards_->ScanResponse(*ctx, ChatContentGuardTexts(std::move(contents)),
+                                           /*streamed=*/false);
 }
 
 void ScrubForRecords(const RequestContext& ctx, std::vector<GuardText>* texts,

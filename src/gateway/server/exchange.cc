@@ -249,13 +249,11 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     co_return text.status();
   }
   model.metrics.upstream_duration->Observe(ctx->upstream_seconds);
-  if (absl::Status json = CheckUpstreamJson(*text, provider.spec.name); !json.ok()) {
-    model.metrics.upstream_errors->Increment();
-    co_return json;
-  }
   // Before usage and guards read it: they see what the client gets.
   if (const size_t n = scrubber.Scrub(*text); n > 0) LogRedactions(*ctx, n);
-  // In the client's API: translated back where the request was (docs/providers.md).
+  // In the client's API: translated back where the request was (docs/providers.md). A
+  // translating adapter parses the provider's answer here (and refuses one that is not JSON);
+  // an answer relayed as it is gets its one parse below, which also checks it is JSON.
   auto answer = provider.adapter->ReadAnswer(*ctx, std::move(*text));
   if (!answer.ok()) {
     model.metrics.upstream_errors->Increment();
@@ -268,9 +266,18 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   if (ctx->native) {
     // The native answer goes back as it is; usage, tool calls and text are read for the
     // budget, the audit chain and the response guards.
-    if (ctx->route != Route::kCountTokens) {
+    if (ctx->route == Route::kCountTokens) {
+      if (absl::Status json = CheckUpstreamJson(*text, provider.spec.name); !json.ok()) {
+        model.metrics.upstream_errors->Increment();
+        co_return json;
+      }
+    } else {
       NativeResult r =
           ctx->route == Route::kMessages ? AnthropicMessageResult(*text) : ResponsesResult(*text);
+      if (!r.json) {
+        model.metrics.upstream_errors->Increment();
+        co_return UpstreamNotJson(provider.spec.name);
+      }
       ctx->usage = translated_usage ? *translated_usage : r.usage;
       ctx->tool_calls = std::move(r.tool_calls);
       if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
@@ -286,12 +293,21 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     conn->watch->delivered = !wec;
     co_return absl::OkStatus();
   }
-  ctx->usage = ExtractUsage(*text);
-  if (ctx->chat) ctx->tool_calls = ExtractToolCalls(*text);
+  // A chat completion (or an embeddings list: usage only), read in its one parse.
+  std::optional<ChatAnswer> read =
+      ReadChatAnswer(*text, ctx->chat.has_value() && ctx->agent->scans_responses);
+  if (!read) {
+    model.metrics.upstream_errors->Increment();
+    co_return UpstreamNotJson(provider.spec.name);
+  }
+  ctx->usage = read->usage;
+  if (ctx->chat) ctx->tool_calls = std::move(read->tool_calls);
   ctx->response_bytes = static_cast<int64_t>(text->size());
   if (!ctx->usage.present) metrics_.stream_usage_missing().Increment();
   if (ctx->chat) {
-    if (absl::Status g = co_await ScanChatResponse(ctx, *text); !g.ok()) co_return g;
+    if (absl::Status g = co_await ScanChatResponse(ctx, std::move(read->contents)); !g.ok()) {
+      co_return g;
+    }
   }
   // Content-Type is the gateway's own (application/json): no provider header value is copied.
   auto res = JsonReply(*conn, *ctx, 200, std::move(*text));

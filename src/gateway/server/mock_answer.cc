@@ -21,11 +21,14 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, Reque
   if (!chat.stream) {
     std::string body =
         MockChatCompletion(chat, *ctx->body, model.model_id, ctx->request_id, max_output);
-    ctx->usage = ExtractUsage(body);
-    ctx->tool_calls = ExtractToolCalls(body);
+    ChatAnswer read = ReadChatAnswer(body, ctx->agent->scans_responses).value_or(ChatAnswer{});
+    ctx->usage = read.usage;
+    ctx->tool_calls = std::move(read.tool_calls);
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
     ctx->response_bytes = static_cast<int64_t>(body.size());
-    if (absl::Status g = co_await ScanChatResponse(ctx, body); !g.ok()) co_return g;
+    if (absl::Status g = co_await ScanChatResponse(ctx, std::move(read.contents)); !g.ok()) {
+      co_return g;
+    }
     auto res = JsonReply(*conn, *ctx, 200, std::move(body));
     if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
     auto ec = co_await WriteReply(conn, ctx, res, options_.body_timeout);

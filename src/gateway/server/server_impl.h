@@ -188,9 +188,11 @@ class GatewayImpl {
   // settlement, slot release, the durable LLM_CALL record.
   // False when the call cannot be reported as a success (its audit record is not durable).
   net::awaitable<bool> BeforeSuccess(RequestContext* ctx);
-  // ScanChatResponse() applies the response guards to a complete chat completion body; a
-  // non-OK status (enforced violation, closed failure) replaces the response.
-  net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx, std::string& body);
+  // ScanChatResponse() applies the response guards to a complete chat completion's message
+  // contents by choice index (ReadChatAnswer()); a non-OK status (enforced violation, closed
+  // failure) replaces the response.
+  net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx,
+                                                std::vector<std::string> contents);
   // ScanStreamedResponse() runs the audit-only response guards on what a stream delivered.
   net::awaitable<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
   std::string UsageJson();

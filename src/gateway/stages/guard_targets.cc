@@ -261,14 +261,14 @@ void ChoiceTexts(simdjson::padded_string_view view, std::string_view member,
 
 }  // namespace
 
-void ChatResponseGuardTexts(std::string& body, std::vector<GuardText>* out) {
-  std::vector<std::string> by_index;
-  ChoiceTexts(PaddedView(body), "message", &by_index);
-  for (size_t i = 0; i < by_index.size(); ++i) {
-    if (by_index[i].empty()) continue;
-    out->push_back({GuardTarget::kResponse, pai::StrCat("choices[", i, "].message.content"), "",
-                    "assistant", std::move(by_index[i])});
+std::vector<GuardText> ChatContentGuardTexts(std::vector<std::string> contents) {
+  std::vector<GuardText> out;
+  for (size_t i = 0; i < contents.size(); ++i) {
+    if (contents[i].empty()) continue;
+    out.push_back({GuardTarget::kResponse, pai::StrCat("choices[", i, "].message.content"), "",
+                   "assistant", std::move(contents[i])});
   }
+  return out;
 }
 
 void StreamContentCollector::Add(std::string_view data) {

@@ -45,8 +45,9 @@ absl::Status ChatRequestGuardTexts(std::string& body, std::vector<GuardText>* ou
 // are not text and are skipped).
 absl::Status EmbeddingsGuardTexts(std::string& body, std::vector<GuardText>* out);
 
-// ChatResponseGuardTexts() appends `choices[i].message.content` of a chat completion object.
-void ChatResponseGuardTexts(std::string& body, std::vector<GuardText>* out);
+// ChatContentGuardTexts() is one kResponse GuardText per non-empty message content, `contents`
+// by choice index (ChatAnswer::contents), each named `choices[i].message.content`.
+std::vector<GuardText> ChatContentGuardTexts(std::vector<std::string> contents);
 
 // StreamContentCollector: assembles `choices[i].delta.content` of a streamed chat completion,
 // chunk by chunk, for response scanning after the stream ends.

@@ -39,9 +39,13 @@ absl::Status CheckUpstreamJson(const std::string& body, std::string_view provide
   simdjson::dom::element doc;
   if (parser.parse(body.data(), body.size(), /*realloc_if_needed=*/!padded).get(doc) !=
       simdjson::SUCCESS) {
-    return UpstreamError(provider, "answered with a body that is not JSON");
+    return UpstreamNotJson(provider);
   }
   return absl::OkStatus();
+}
+
+absl::Status UpstreamNotJson(std::string_view provider) {
+  return UpstreamError(provider, "answered with a body that is not JSON");
 }
 
 void LogRedactions(const RequestContext& ctx, size_t count) {

@@ -24,6 +24,9 @@ absl::Status CheckUpstreamHead(int status, std::string_view content_type, bool s
 // whole JSON document (RFC 8259), e.g. a proxy's HTML page.
 absl::Status CheckUpstreamJson(const std::string& body, std::string_view provider);
 
+// UpstreamNotJson() is CheckUpstreamJson()'s refusal, for readers that check in their own parse.
+absl::Status UpstreamNotJson(std::string_view provider);
+
 // LogRedactions() logs (warn) that `count` stretches of a provider key were redacted from the
 // answer to request `ctx` — the provider echoes the gateway's key; the key itself is not logged.
 void LogRedactions(const RequestContext& ctx, size_t count);

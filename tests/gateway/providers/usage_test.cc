@@ -27,6 +27,46 @@ TEST_CASE("OpenAI usage: cached and reasoning tokens are parts of the totals") {
   CHECK(u.total_tokens == 2500);
 }
 
+TEST_CASE("a chat completion answer is read and checked in one parse") {
+  // `index` after `message`, an unknown member at every level, two choices, a tool call.
+  std::string body =
+      R"({"id":"x","object":"chat.completion","extra":[{"a":[1,2.5e3,null,true]}],"choices":[)"
+      R"({"message":{"role":"assistant","content":"first","tool_calls":[{"id":"call_1",)"
+      R"("type":"function","function":{"name":"f","arguments":"{}"}}]},"index":1,)"
+      R"("logprobs":null},{"index":0,"message":{"content":"zero\n","refusal":null}}],)"
+      R"("usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10,)"
+      R"("prompt_tokens_details":{"audio_tokens":0,"cached_tokens":4}}})";
+  const auto read = ReadChatAnswer(body, /*want_contents=*/true);
+  REQUIRE(read);
+  CHECK(read->usage.present);
+  CHECK(read->usage.prompt_tokens == 7);
+  CHECK(read->usage.cached_tokens == 4);
+  CHECK(read->usage.total_tokens == 10);
+  REQUIRE(read->tool_calls.size() == 1);
+  CHECK(read->tool_calls[0].choice == 1);  // the choice's index, though it came after
+  CHECK(read->tool_calls[0].id == "call_1");
+  CHECK(read->tool_calls[0].name == "f");
+  REQUIRE(read->contents.size() == 2);
+  CHECK(read->contents[0] == "zero\n");
+  CHECK(read->contents[1] == "first");
+  CHECK(ReadChatAnswer(body, false)->contents.empty());
+  // The usage is the one ExtractUsage() reads.
+  CHECK(ExtractUsage(body).cached_tokens == 4);
+
+  // Not one JSON object, in a member the gateway reads or in one it skips: refused.
+  for (std::string bad : {std::string("<html><body>busy</body></html>"), std::string(""),
+                          std::string(R"({"id":"x"} {"id":"y"})"), std::string(R"({"id":"x")"),
+                          std::string(R"({"choices":[],"x":tru})"),
+                          std::string(R"({"usage":{"prompt_tokens":1,"odd":01}})"),
+                          std::string(R"({"usage":{"prompt_tokens_details":{"x":nul}}})"),
+                          std::string(R"({"choices":[{"message":{"content":"a","x":"\q"}}]})"),
+                          std::string(R"({"choices":[{"message":{"tool_calls":[{"id":1e}]}}]})"),
+                          std::string("[1]")}) {
+    INFO(bad);
+    CHECK_FALSE(ReadChatAnswer(bad, true).has_value());
+  }
+}
+
 TEST_CASE("a count that is not an int64 reads as -1, never as 0 or a wrapped value") {
   std::string neg = R"({"usage":{"prompt_tokens":-1000000,"completion_tokens":-5}})";
   const Usage a = ExtractUsage(neg);

@@ -132,14 +132,16 @@ TEST_CASE("tool calls are read from a non-streamed chat completion") {
       R"({"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},{"id":"call_2","type":)"
       R"("function","function":{"name":"get_time","arguments":"{}"}}]},"finish_reason":)"
       R"("tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}})";
-  const auto calls = ExtractToolCalls(body);
+  const auto read = ReadChatAnswer(body, false);
+  REQUIRE(read);
+  const auto& calls = read->tool_calls;
   REQUIRE(calls.size() == 2);
   CHECK(calls[0].id == "call_1");
   CHECK(calls[0].name == "get_weather");
   CHECK(calls[1].index == 1);
   CHECK(calls[1].name == "get_time");
   std::string plain = R"({"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]})";
-  CHECK(ExtractToolCalls(plain).empty());
+  CHECK(ReadChatAnswer(plain, false)->tool_calls.empty());
 }
 
 // --- The mock provider's tool script (mock_provider.h; docs/providers.md) ---
@@ -262,7 +264,7 @@ TEST_CASE("mock script step 1: write hello.txt (non-streamed message.tool_calls)
   ChatCompletionRequest req;
   std::string out = MockChatCompletion(req, Body(std::string("[") + kAsk + "]"), "gpt-4o-mini",
                                        "r1", std::nullopt);
-  const auto tcs = ExtractToolCalls(out);
+  const auto tcs = ReadChatAnswer(out, false).value().tool_calls;
   REQUIRE(tcs.size() == 1);
   CHECK(tcs[0].name == "write");
   CHECK(tcs[0].id == "call_mock_2");

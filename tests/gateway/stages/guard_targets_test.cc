@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "gateway/providers/usage.h"
+
 namespace pai::gateway {
 namespace {
 
@@ -54,8 +56,9 @@ TEST_CASE("guard targets: chat completion response and streamed deltas") {
   std::string body = R"({"id":"x","object":"chat.completion","choices":[
     {"index":0,"message":{"role":"assistant","content":"first"},"finish_reason":"stop"},
     {"index":1,"message":{"role":"assistant","content":null,"tool_calls":[]},"finish_reason":"tool_calls"}]})";
-  std::vector<GuardText> t;
-  ChatResponseGuardTexts(body, &t);
+  auto read = ReadChatAnswer(body, /*want_contents=*/true);
+  REQUIRE(read);
+  std::vector<GuardText> t = ChatContentGuardTexts(std::move(read->contents));
   REQUIRE(t.size() == 1);
   CHECK(t[0].target == GuardTarget::kResponse);
   CHECK(t[0].param == "choices[0].message.content");

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "audit/event_sink.h"
@@ -59,8 +60,9 @@ class InputCounter {
 // every HTTP response from it); audit, metrics and the access log read its status.
 struct Reply {
   int status = 0;  // the HTTP status the client got (or is getting); 0: none yet
-  // Headers every answer to this request carries: x-ratelimit-*, Retry-After, Allow.
-  std::vector<std::pair<std::string, std::string>> headers;
+  // Headers every answer to this request carries: x-ratelimit-*, Retry-After, Allow. Names are
+  // string literals (static storage); up to 6 are held without an allocation.
+  absl::InlinedVector<std::pair<std::string_view, std::string>, 6> headers;
   // The connection closes after this response (a cut or close-delimited response, a client
   // that left). The connection's own state (drain, eviction) may close it too.
   bool close = false;

@@ -19,24 +19,19 @@ void AppendRfc3339Millis(std::string& out, absl::Time t) {
     return;
   }
   const int64_t ms = absl::ToInt64Milliseconds(t - absl::FromCivil(cs, utc));  // 0..999
+  // YYYY-MM-DDTHH:MM:SS.mmmZ: each part's digits, then the character after it.
+  const int64_t parts[] = {cs.year(),   cs.month(),  cs.day(), cs.hour(),
+                           cs.minute(), cs.second(), ms};
+  static constexpr int kDigits[] = {4, 2, 2, 2, 2, 2, 3};
+  static constexpr char kAfter[] = "--T::.Z";
   char b[24];
-  const auto put = [&b](int at, int64_t v, int digits) {
-    for (int i = digits - 1; i >= 0; --i, v /= 10) b[at + i] = static_cast<char>('0' + v % 10);
-  };
-  put(0, cs.year(), 4);
-  b[4] = '-';
-  put(5, cs.month(), 2);
-  b[7] = '-';
-  put(8, cs.day(), 2);
-  b[10] = 'T';
-  put(11, cs.hour(), 2);
-  b[13] = ':';
-  put(14, cs.minute(), 2);
-  b[16] = ':';
-  put(17, cs.second(), 2);
-  b[19] = '.';
-  put(20, ms, 3);
-  b[23] = 'Z';
+  int at = 0;
+  for (int p = 0; p < 7; ++p) {
+    int64_t v = parts[p];
+    for (int i = kDigits[p] - 1; i >= 0; --i, v /= 10) b[at + i] = static_cast<char>('0' + v % 10);
+    at += kDigits[p];
+    b[at++] = kAfter[p];
+  }
   out.append(b, sizeof(b));
 }
 

@@ -12,6 +12,13 @@ namespace pai::gateway {
 namespace od = simdjson::ondemand;
 namespace {
 
+// FieldOf(): an object member (the element of `for (auto member : object)`) and its key.
+template <typename Member>
+simdjson::error_code FieldOf(Member& member, od::field* f, std::string_view* key) {
+  if (auto e = std::move(member).get(*f); e != simdjson::SUCCESS) return e;
+  return f->unescaped_key().get(*key);
+}
+
 // IntOf(): consumes `v`: an int64 count, or -1 for a value that is not one (a fraction, a
 // string, null, beyond INT64_MAX). `*err`: set when `v` is not valid JSON.
 int64_t IntOf(od::value& v, simdjson::error_code* err) {
@@ -33,11 +40,7 @@ std::optional<int64_t> DetailCount(od::value& v, std::string_view key, simdjson:
   for (auto member : d) {
     od::field f;
     std::string_view k;
-    if (auto e = std::move(member).get(f); e != simdjson::SUCCESS) {
-      *err = e;
-      return count;
-    }
-    if (auto e = f.unescaped_key().get(k); e != simdjson::SUCCESS) {
+    if (auto e = FieldOf(member, &f, &k); e != simdjson::SUCCESS) {
       *err = e;
       return count;
     }
@@ -67,8 +70,7 @@ simdjson::error_code ReadUsage(od::value& usage_value, Usage* out) {
   for (auto member : u) {
     od::field field;
     std::string_view key;
-    if (auto e = std::move(member).get(field); e != simdjson::SUCCESS) return e;
-    if (auto e = field.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
+    if (auto e = FieldOf(member, &field, &key); e != simdjson::SUCCESS) return e;
     od::value& v = field.value();
     if (key == "prompt_tokens") {
       chat_names = true;
@@ -148,8 +150,7 @@ simdjson::error_code ReadToolCalls(od::value& v, int choice, std::vector<ToolCal
     for (auto member : call) {
       od::field f;
       std::string_view key;
-      if (auto e = std::move(member).get(f); e != simdjson::SUCCESS) return e;
-      if (auto e = f.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
+      if (auto e = FieldOf(member, &f, &key); e != simdjson::SUCCESS) return e;
       od::value& fv = f.value();
       int64_t i = 0;
       std::string_view text;
@@ -162,8 +163,7 @@ simdjson::error_code ReadToolCalls(od::value& v, int choice, std::vector<ToolCal
         for (auto fn_member : fn) {
           od::field ff;
           std::string_view fkey;
-          if (auto e = std::move(fn_member).get(ff); e != simdjson::SUCCESS) return e;
-          if (auto e = ff.unescaped_key().get(fkey); e != simdjson::SUCCESS) return e;
+          if (auto e = FieldOf(fn_member, &ff, &fkey); e != simdjson::SUCCESS) return e;
           if (fkey == "name" && tc.name.empty() &&
               ff.value().get_string().get(text) == simdjson::SUCCESS) {
             tc.name = std::string(text);
@@ -227,8 +227,7 @@ simdjson::error_code ReadAnswerChoice(od::value& item, int position, bool want_c
   for (auto member : choice) {
     od::field f;
     std::string_view key;
-    if (auto e = std::move(member).get(f); e != simdjson::SUCCESS) return e;
-    if (auto e = f.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
+    if (auto e = FieldOf(member, &f, &key); e != simdjson::SUCCESS) return e;
     od::value& v = f.value();
     int64_t i = 0;
     od::object message;
@@ -239,8 +238,7 @@ simdjson::error_code ReadAnswerChoice(od::value& item, int position, bool want_c
         od::field g;
         std::string_view gkey;
         std::string_view text;
-        if (auto e = std::move(message_member).get(g); e != simdjson::SUCCESS) return e;
-        if (auto e = g.unescaped_key().get(gkey); e != simdjson::SUCCESS) return e;
+        if (auto e = FieldOf(message_member, &g, &gkey); e != simdjson::SUCCESS) return e;
         if (gkey == "tool_calls") {
           if (auto e = ReadToolCalls(g.value(), 0, &calls); e != simdjson::SUCCESS) return e;
         } else if (gkey == "content" && want_contents && !content &&
@@ -286,10 +284,7 @@ std::optional<ChatAnswer> ReadChatAnswer(std::string& body, bool want_contents) 
   for (auto member : obj) {
     od::field f;
     std::string_view key;
-    if (std::move(member).get(f) != simdjson::SUCCESS ||
-        f.unescaped_key().get(key) != simdjson::SUCCESS) {
-      return std::nullopt;
-    }
+    if (FieldOf(member, &f, &key) != simdjson::SUCCESS) return std::nullopt;
     od::value& v = f.value();
     simdjson::error_code err = simdjson::SUCCESS;
     od::array choices;

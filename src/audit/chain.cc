@@ -178,11 +178,7 @@ class Hmac {
         EVP_MAC_final(ctx_, md, &len, sizeof(md)) != 1) {
       return false;
     }
-    static constexpr char kDigits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; ++i) {
-      out.push_back(kDigits[md[i] >> 4]);
-      out.push_back(kDigits[md[i] & 15]);
-    }
+    pai::AppendHex(out, md, len);
     return true;
   }
 
@@ -216,9 +212,13 @@ std::string CanonicalCheckpoint(uint64_t seq, const std::string& head_mac, const
                      ",\"time\":", Quoted(time), ",\"key_id\":", Quoted(key_id), "}");
 }
 
-std::string WithMac(const std::string& canonical, const std::string& mac) {
-  return pai::StrCat(std::string_view(canonical).substr(0, canonical.size() - 1), ",\"mac\":\"",
-                     mac, "\"}\n");
+// AppendMac() turns a canonical encoding in `line` into its stored line: "mac" added as the
+// object's last member, then a newline.
+void AppendMac(std::string& line, std::string_view mac) {
+  line.pop_back();  // the closing brace
+  line += ",\"mac\":\"";
+  line += mac;
+  line += "\"}\n";
 }
 
 std::string ReadFile(const std::string& path) {
@@ -433,11 +433,7 @@ uint64_t Chain::EmitSeq(Event event) {
     AppendCanonicalTail(line_, head_mac_);
     mac_.clear();
     if (!hmac_->AppendHex(line_, mac_)) mac_ = HmacHex(options_.key.bytes, line_);
-    // The stored line is the canonical encoding with "mac" as its last member.
-    line_.pop_back();
-    line_ += ",\"mac\":\"";
-    line_ += mac_;
-    line_ += "\"}\n";
+    AppendMac(line_, mac_);
     if (!WriteAll(fd_, line_)) {
       error = errno;
       seq = 0;
@@ -561,9 +557,9 @@ bool Chain::WriteCheckpoint(uint64_t seq, const std::string& mac) {
   // A checkpoint covers only synced records (the caller synced `seq`): after an OS crash it
   // never names lost ones; after a failure none is written.
   if (!healthy_ || seq > synced_seq_.load()) return false;
-  const std::string canonical =
+  std::string line =
       CanonicalCheckpoint(seq, mac, FormatRfc3339Millis(options_.now()), options_.key.id);
-  const std::string line = WithMac(canonical, HmacHex(options_.key.bytes, canonical));
+  AppendMac(line, HmacHex(options_.key.bytes, line));
   if (!WriteAll(checkpoint_fd_, line) || ::fsync(checkpoint_fd_) != 0) {
     Fail(pai::StrCat("checkpoint write: ", std::strerror(errno)));
     return false;

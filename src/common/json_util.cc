@@ -36,13 +36,18 @@ void AppendRfc3339Millis(std::string& out, absl::Time t) {
 }
 
 std::string HexEncode(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
+  std::string out;
+  out.reserve(n * 2);
+  AppendHex(out, p, n);
   return out;
+}
+
+void AppendHex(std::string& out, const unsigned char* p, size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kDigits[p[i] >> 4]);
+    out.push_back(kDigits[p[i] & 15]);
+  }
 }
 
 void AppendJsonString(std::string& out, std::string_view s) {

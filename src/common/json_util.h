@@ -17,8 +17,9 @@ std::string FormatRfc3339Millis(absl::Time t);
 // Thread-safe.
 void AppendRfc3339Millis(std::string& out, absl::Time t);
 
-// HexEncode() is the lowercase hex of `n` bytes at `p`.
+// HexEncode() is the lowercase hex of `n` bytes at `p`; AppendHex() appends it to `out`.
 std::string HexEncode(const unsigned char* p, size_t n);
+void AppendHex(std::string& out, const unsigned char* p, size_t n);
 
 // AppendJsonString() appends `s` to `out` as a quoted, escaped JSON string (RFC 8259).
 void AppendJsonString(std::string& out, std::string_view s);

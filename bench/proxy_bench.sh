@@ -156,7 +156,8 @@ TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-d
 TOKEN_BUDGETS=$("$GATEWAY" token --agent default/bench-budgets -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 TOKEN_GUARD=$("$GATEWAY" token --agent default/bench-guard -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 ${PAI_GATEWAY_WRAPPER:-} "${PRELOAD[@]}" "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-  --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log 2> "$WORK/gateway.log" & pids+=($!)
+  --state-dir "$WORK/state" --threads "$WORKERS" --no-access-log ${PAI_BENCH_GATEWAY_ARGS:-} \
+  2> "$WORK/gateway.log" & pids+=($!)
 # The same gateway without the audit chain (its own state directory, same tokens).
 cp -r "$WORK/state" "$WORK/state-noaudit"
 "${PRELOAD[@]}" "$GATEWAY" -f "$WORK/gateway.yaml" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \

@@ -23,8 +23,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "audit/canonical.h"
 #include "common/json_util.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace pai::audit {
@@ -34,112 +36,8 @@ constexpr char kChainFile[] = "chain.jsonl";
 constexpr char kCheckpointFile[] = "checkpoints.jsonl";
 
 std::string KeyId(const std::string& key) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-  return HexEncode(md, 4);
-}
-
-// AppendBoostJsonString() appends `s` as a JSON string escaped exactly as Boost.JSON's
-// serializer escapes it (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other control bytes as
-// `\u00xx`, every other byte as is): `detail` was first encoded with boost::json::serialize,
-// and chains written then must keep verifying. tests/audit/chain_test.cc compares the two.
-void AppendBoostJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;  // start of the pending run of bytes copied as they are
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
-// AppendCanonical() serialises `v` with object members sorted by key, no whitespace; strings
-// and integers as Boost.JSON serialises them, doubles with 15 significant digits.
-void AppendCanonical(std::string& out, const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::object: {
-      const boost::json::object& o = v.get_object();
-      absl::InlinedVector<const boost::json::key_value_pair*, 16> members;
-      for (const auto& kv : o) members.push_back(&kv);
-      std::sort(members.begin(), members.end(),
-                [](const auto* a, const auto* b) { return a->key() < b->key(); });
-      out += '{';
-      for (size_t i = 0; i < members.size(); ++i) {
-        if (i) out += ',';
-        AppendBoostJsonString(out, members[i]->key());
-        out += ':';
-        AppendCanonical(out, members[i]->value());
-      }
-      out += '}';
-      return;
-    }
-    case boost::json::kind::array: {
-      const boost::json::array& a = v.get_array();
-      out += '[';
-      for (size_t i = 0; i < a.size(); ++i) {
-        if (i) out += ',';
-        AppendCanonical(out, a[i]);
-      }
-      out += ']';
-      return;
-    }
-    case boost::json::kind::string:
-      AppendBoostJsonString(out, v.get_string());
-      return;
-    case boost::json::kind::int64:
-      absl::StrAppend(&out, v.get_int64());
-      return;
-    case boost::json::kind::uint64:
-      absl::StrAppend(&out, v.get_uint64());
-      return;
-    case boost::json::kind::double_: {
-      // 15 significant digits: Boost.JSON 1.81 may parse a double one ULP off, and printing at
-      // 15 digits is idempotent across such a round trip, so the verifier rebuilds the same
-      // text.
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%.15g", v.get_double());
-      out += buf;
-      return;
-    }
-    case boost::json::kind::bool_:
-      out += v.get_bool() ? "true" : "false";
-      return;
-    case boost::json::kind::null:
-      out += "null";
-      return;
-  }
+  const auto md = pai::Sha256(key);
+  return HexEncode(md.data(), 4);
 }
 
 }  // namespace
@@ -252,9 +150,11 @@ namespace {
 // (they do not depend on its place in the chain). AppendCanonicalHead(): its first members, up
 // to `source_seq`. AppendCanonicalTail(): `prev_mac` and the closing brace. The three in a row
 // are the whole encoding; appending to one reused buffer costs no allocation per record.
+// `canonical_detail`, when not empty, is the detail already encoded (Event::canonical_detail)
+// and `detail` is not read.
 void AppendCanonicalMiddle(std::string& out, std::string_view type, std::string_view ns,
                            std::string_view agent, const boost::json::object& detail,
-                           std::string_view key_id) {
+                           std::string_view canonical_detail, std::string_view key_id) {
   out += ",\"type\":";
   AppendJsonString(out, type);
   out += ",\"namespace\":";
@@ -262,7 +162,11 @@ void AppendCanonicalMiddle(std::string& out, std::string_view type, std::string_
   out += ",\"agent\":";
   AppendJsonString(out, agent);
   out += ",\"detail\":";
-  AppendCanonical(out, detail);
+  if (!canonical_detail.empty()) {
+    out += canonical_detail;
+  } else {
+    AppendCanonical(out, detail);
+  }
   out += ",\"key_id\":";
   AppendJsonString(out, key_id);
 }
@@ -291,7 +195,7 @@ std::string CanonicalRecord(uint64_t seq, const std::string& time, uint64_t sour
                             const std::string& key_id, const std::string& prev_mac) {
   std::string out;
   AppendCanonicalHead(out, seq, time, source_seq);
-  AppendCanonicalMiddle(out, type, ns, agent, detail, key_id);
+  AppendCanonicalMiddle(out, type, ns, agent, detail, {}, key_id);
   AppendCanonicalTail(out, prev_mac);
   return out;
 }
@@ -417,7 +321,8 @@ uint64_t Chain::EmitSeq(Event event) {
   // costs no allocation here once the buffers have grown.
   thread_local std::string middle;
   middle.clear();
-  AppendCanonicalMiddle(middle, event.type, event.ns, event.agent, event.detail, options_.key.id);
+  AppendCanonicalMiddle(middle, event.type, event.ns, event.agent, event.detail,
+                        event.canonical_detail, options_.key.id);
   uint64_t seq = 0;
   int error = 0;
   {

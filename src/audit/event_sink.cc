@@ -1,5 +1,7 @@
 #include "audit/event_sink.h"
 
+#include <boost/json/parse.hpp>
+
 #include "common/log.h"
 
 namespace pai::audit {
@@ -9,7 +11,13 @@ void LogEventSink::Emit(Event event) {
   fields["type"] = event.type;
   fields["namespace"] = event.ns;
   fields["agent"] = event.agent;
-  fields["detail"] = std::move(event.detail);
+  if (!event.canonical_detail.empty()) {
+    boost::system::error_code ec;
+    boost::json::value detail = boost::json::parse(event.canonical_detail, ec);
+    if (!ec && detail.is_object()) fields["detail"] = std::move(detail);
+  } else {
+    fields["detail"] = std::move(event.detail);
+  }
   log::Info("event", std::move(fields));
 }
 

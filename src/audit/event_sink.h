@@ -21,6 +21,10 @@ struct Event {
   std::string ns;              // the agent's namespace
   std::string agent;           // the agent's name
   boost::json::object detail;  // type-specific fields; never a prompt, token or key
+  // The detail already in the chain's canonical encoding (audit/canonical.h, CanonicalDetail),
+  // for the records the request path writes on every call; when set, `detail` is empty and not
+  // read.
+  std::string canonical_detail;
 };
 
 class EventSink {

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json_util.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace pai::auth {
@@ -26,13 +26,6 @@ namespace {
 constexpr std::string_view kPrefix = "pai_";
 constexpr size_t kIdHexLen = 12;
 constexpr size_t kSecretBytes = 32;
-
-std::array<uint8_t, 32> Sha256(std::string_view data) {
-  std::array<uint8_t, 32> out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
-  return out;
-}
 
 absl::Status Errno(std::string_view what, const std::string& path) {
   return absl::InternalError(pai::StrCat(what, " ", path, ": ", std::strerror(errno)));

@@ -51,6 +51,7 @@ struct Rate {
 class Journal {
  public:
   ~Journal() {
+    for (sqlite3_stmt* st : {begin_, commit_, rollback_, upsert_}) sqlite3_finalize(st);
     if (db_) sqlite3_close(db_);
   }
 
@@ -62,10 +63,36 @@ class Journal {
     }
     // WAL + NORMAL: a committed transaction survives a process crash (kill -9); the fsync on
     // checkpoints bounds the loss on power failure (docs/budgets.md).
-    return Exec(
+    absl::Status s = Exec(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
         "CREATE TABLE IF NOT EXISTS budget_spend (scope TEXT NOT NULL, day INTEGER NOT NULL,"
         " tokens INTEGER NOT NULL, nano_usd INTEGER NOT NULL, PRIMARY KEY (scope, day));");
+    if (!s.ok()) return s;
+    // The writer's statements, compiled once (a flush runs every flush interval).
+    const std::pair<const char*, sqlite3_stmt**> statements[] = {
+        {"BEGIN", &begin_},
+        {"COMMIT", &commit_},
+        {"ROLLBACK", &rollback_},
+        {"INSERT INTO budget_spend (scope, day, tokens, nano_usd) VALUES (?,?,?,?)"
+         " ON CONFLICT (scope, day) DO UPDATE SET tokens = excluded.tokens,"
+         " nano_usd = excluded.nano_usd",
+         &upsert_}};
+    for (const auto& [sql, st] : statements) {
+      if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) != SQLITE_OK) {
+        return absl::InternalError(pai::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Step(): runs a prepared statement that returns no row, and resets it.
+  absl::Status Step(sqlite3_stmt* st) {
+    absl::Status s;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      s = absl::InternalError(pai::StrCat("sqlite: ", sqlite3_errmsg(db_)));
+    }
+    sqlite3_reset(st);
+    return s;
   }
 
   absl::Status Exec(const char* sql) {
@@ -101,34 +128,30 @@ class Journal {
 
   absl::Status Write(const std::vector<Row>& rows) {
     if (rows.empty()) return absl::OkStatus();
-    absl::Status s = Exec("BEGIN");
+    absl::Status s = Step(begin_);
     if (!s.ok()) return s;
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_,
-                       "INSERT INTO budget_spend (scope, day, tokens, nano_usd) VALUES (?,?,?,?)"
-                       " ON CONFLICT (scope, day) DO UPDATE SET tokens = excluded.tokens,"
-                       " nano_usd = excluded.nano_usd",
-                       -1, &st, nullptr);
+    sqlite3_stmt* st = upsert_;
     for (const Row& r : rows) {
       sqlite3_bind_text(st, 1, r.scope.c_str(), static_cast<int>(r.scope.size()), SQLITE_STATIC);
       sqlite3_bind_int64(st, 2, r.day);
       sqlite3_bind_int64(st, 3, r.tokens);
       sqlite3_bind_int64(st, 4, r.nano_usd);
-      if (sqlite3_step(st) != SQLITE_DONE) {
-        s = absl::InternalError(pai::StrCat("sqlite: ", sqlite3_errmsg(db_)));
-      }
-      sqlite3_reset(st);
+      if (absl::Status row = Step(st); !row.ok() && s.ok()) s = row;
     }
-    sqlite3_finalize(st);
+    sqlite3_clear_bindings(st);  // the scope's text belongs to the caller
     if (!s.ok()) {
-      (void)Exec("ROLLBACK");
+      (void)Step(rollback_);
       return s;
     }
-    return Exec("COMMIT");
+    return Step(commit_);
   }
 
  private:
   sqlite3* db_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* rollback_ = nullptr;
+  sqlite3_stmt* upsert_ = nullptr;
 };
 
 class LocalBudgetStore final : public BudgetStore {

@@ -1,9 +1,7 @@
 #include "server/access.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <boost/json.hpp>
 
@@ -11,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/json_util.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace pai::server {
@@ -18,12 +17,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kPrefix = "pai_at_";
-
-std::string Sha256Hex(std::string_view s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  return HexEncode(d, sizeof d);
-}
 
 std::string Base64Url(const unsigned char* p, size_t n) {
   static constexpr char kAlphabet[] =

@@ -1,6 +1,7 @@
 #include "common/json_util.h"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <random>
 
 #include "absl/time/time.h"
@@ -37,4 +38,47 @@ TEST_CASE("FormatRfc3339Millis writes what absl::FormatTime writes") {
   std::string out = "x";
   pai::AppendRfc3339Millis(out, t);
   CHECK(out == "x2025-12-05T22:40:33.123Z");
+}
+
+// AppendJsonString's escapes, byte by byte: the two-character escapes for `"`, `\`, newline,
+// carriage return and tab, `\u00xx` for every other control byte, every other byte as is (UTF-8
+// passes through). Whatever it writes parses back to the input.
+TEST_CASE("AppendJsonString escapes exactly the bytes JSON requires") {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  std::string out = "x";
+  pai::AppendJsonString(out, all);
+  std::string expected = "x\"";
+  for (int c = 0; c < 256; ++c) {
+    switch (c) {
+      case '"':
+        expected += "\\\"";
+        break;
+      case '\\':
+        expected += "\\\\";
+        break;
+      case '\n':
+        expected += "\\n";
+        break;
+      case '\r':
+        expected += "\\r";
+        break;
+      case '\t':
+        expected += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          expected += buf;
+        } else {
+          expected.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  expected += '"';
+  CHECK(out == expected);
+  out.clear();
+  pai::AppendJsonString(out, "plain \xc3\xa9t\xc3\xa9");
+  CHECK(out == "\"plain \xc3\xa9t\xc3\xa9\"");
 }

@@ -1,7 +1,6 @@
 #include "gateway/server/admin_auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <fstream>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace pai::gateway {
@@ -16,11 +16,9 @@ namespace {
 
 constexpr size_t kMinTokenChars = 16;
 
-std::string Sha256(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(md), len);
+std::string DigestBytes(std::string_view data) {
+  const auto md = pai::Sha256(data);
+  return std::string(reinterpret_cast<const char*>(md.data()), md.size());
 }
 
 // IsLoopbackListen(): whether "HOST:PORT" names a loopback address.
@@ -64,7 +62,7 @@ absl::StatusOr<AdminAuth> AdminAuth::Load(const std::string& path, Metrics metri
                                                   ": the token must have at least ", kMinTokenChars,
                                                   " characters"));
   }
-  auth.digest_ = Sha256(token);
+  auth.digest_ = DigestBytes(token);
   return auth;
 }
 
@@ -94,7 +92,7 @@ bool AdminAuth::Allows(std::string_view authorization) const {
       !absl::EqualsIgnoreCase(AV(authorization.substr(0, kScheme.size())), AV(kScheme))) {
     return false;
   }
-  const std::string presented = Sha256(authorization.substr(kScheme.size()));
+  const std::string presented = DigestBytes(authorization.substr(kScheme.size()));
   return presented.size() == digest_.size() &&
          CRYPTO_memcmp(presented.data(), digest_.data(), digest_.size()) == 0;
 }

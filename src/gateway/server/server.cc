@@ -1,4 +1,3 @@
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -14,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "common/json_util.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
@@ -96,13 +96,6 @@ std::string Fingerprint(const std::vector<std::string>& files) {
                    st.st_mtim.tv_nsec, ";");
   }
   return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return HexEncode(md, len);
 }
 
 int HttpStatusForParseError(const beast::error_code& ec) {

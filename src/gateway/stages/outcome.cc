@@ -1,9 +1,9 @@
 #include "gateway/stages/outcome.h"
 
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <chrono>
 
+#include "audit/canonical.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "gateway/http/errors.h"
@@ -155,16 +155,6 @@ class AccessLogStage final : public Stage {
 
 }  // namespace
 
-namespace {
-
-// RecordStorage(): a fresh memory resource for one audit record's detail object (a record is
-// ~0.5 KB; the block grows if one is larger).
-boost::json::storage_ptr RecordStorage() {
-  return boost::json::make_shared_resource<boost::json::monotonic_resource>(1024);
-}
-
-}  // namespace
-
 uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int status) {
   if (!ctx.admitted || ctx.call_recorded || !ctx.agent || !ctx.model) return 0;
   ctx.call_recorded = true;
@@ -172,43 +162,38 @@ uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int stat
   if (ctx.reservation) {  // before settlement: the same figure Settle() will charge
     charge = budget::ComputeCharge(*ctx.reservation, UsageOf(ctx));
   }
-  // The detail's keys and values are allocated from one block (two allocations per record
-  // instead of one per member); the resource lives as long as the object that shares it.
-  audit::Event ev{"LLM_CALL", ctx.agent->spec.ns, ctx.agent->spec.name,
-                  boost::json::object(RecordStorage())};
-  auto& d = ev.detail;
-  d.reserve(20);
-  d["request_id"] = ctx.request_id;
-  if (!ctx.session.empty()) d["session"] = ctx.session;
-  d["route"] = RouteLabel(ctx.route);
-  d["model"] = ctx.model->ref;
-  d["provider"] = ctx.model->provider ? ctx.model->provider->spec.name : "";
-  d["input_tokens"] = ctx.usage.prompt_tokens;
-  d["output_tokens"] = ctx.usage.completion_tokens;
-  d["cached_tokens"] = ctx.usage.cached_tokens;
-  d["usage_reported"] = ctx.usage.present;
-  d["charged_tokens"] = charge.tokens;
-  d["cost_usd"] = static_cast<double>(charge.nano_usd) / 1e9;
-  d["latency_ms"] = static_cast<int64_t>(SecondsSince(ctx.start) * 1000);
-  d["status"] = status;
-  d["stream"] = ctx.stream;
+  // The detail is written in the chain's canonical encoding as it is built (no JSON object to
+  // build, copy and sort on every call): members in ascending key order.
+  audit::CanonicalDetail d;
+  d.Int("cached_tokens", ctx.usage.cached_tokens)
+      .Int("charged_tokens", charge.tokens)
+      .Double("cost_usd", static_cast<double>(charge.nano_usd) / 1e9);
+  if (!ctx.error_code.empty()) d.String("error_code", ctx.error_code);
   const bool fell_back = !ctx.first_model.empty() && ctx.first_model != ctx.model->ref;
-  d["fallback_used"] = fell_back;
-  if (fell_back) d["requested_model"] = ctx.first_model;
-  if (!ctx.error_code.empty()) d["error_code"] = ctx.error_code;
-  uint64_t last = events.EmitSeq(std::move(ev));
+  d.Bool("fallback_used", fell_back)
+      .Int("input_tokens", ctx.usage.prompt_tokens)
+      .Int("latency_ms", static_cast<int64_t>(SecondsSince(ctx.start) * 1000))
+      .String("model", ctx.model->ref)
+      .Int("output_tokens", ctx.usage.completion_tokens)
+      .String("provider", ctx.model->provider ? ctx.model->provider->spec.name : "")
+      .String("request_id", ctx.request_id);
+  if (fell_back) d.String("requested_model", ctx.first_model);
+  d.String("route", RouteLabel(ctx.route));
+  if (!ctx.session.empty()) d.String("session", ctx.session);
+  d.Int("status", status).Bool("stream", ctx.stream).Bool("usage_reported", ctx.usage.present);
+  uint64_t last = events.EmitSeq(
+      audit::Event{"LLM_CALL", ctx.agent->spec.ns, ctx.agent->spec.name, {}, d.Take()});
   for (const ToolCall& tc : ctx.tool_calls) {
-    audit::Event t{"TOOL_CALL", ctx.agent->spec.ns, ctx.agent->spec.name,
-                   boost::json::object(RecordStorage())};
-    t.detail.reserve(8);
-    t.detail["request_id"] = ctx.request_id;
-    if (!ctx.session.empty()) t.detail["session"] = ctx.session;
-    t.detail["model"] = ctx.model->ref;
-    t.detail["tool_name"] = tc.name;
-    t.detail["call_id"] = tc.id;
-    t.detail["choice"] = tc.choice;
-    t.detail["index"] = tc.index;
-    last = events.EmitSeq(std::move(t));
+    audit::CanonicalDetail t;
+    t.String("call_id", tc.id)
+        .Int("choice", tc.choice)
+        .Int("index", tc.index)
+        .String("model", ctx.model->ref)
+        .String("request_id", ctx.request_id);
+    if (!ctx.session.empty()) t.String("session", ctx.session);
+    t.String("tool_name", tc.name);
+    last = events.EmitSeq(
+        audit::Event{"TOOL_CALL", ctx.agent->spec.ns, ctx.agent->spec.name, {}, t.Take()});
   }
   return last;
 }

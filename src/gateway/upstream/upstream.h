@@ -110,7 +110,7 @@ class UpstreamCall {
   UpstreamPool& pool_;
   std::unique_ptr<UpstreamConnection> conn_;
   std::optional<http::response_parser<http::buffer_body>> parser_;
-  std::array<char, size_t{16} * 1024> chunk_{};
+  std::array<char, size_t{16} * 1024> chunk_;  // not zeroed: only bytes the parser wrote are read
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   bool cancelled_ = false;
   bool failed_ = false;

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include "audit/canonical.h"
 #include "gateway/http/errors.h"
 
 namespace pai::gateway {
@@ -126,14 +127,73 @@ TEST_CASE("audit stage records an admitted call once, with the status the client
   stage->OnResponse(ctx);
   REQUIRE(sink.events.size() == 2);
   CHECK(sink.events[0].type == "LLM_CALL");
-  CHECK(sink.events[0].detail["status"] == 502);
-  CHECK(sink.events[0].detail["error_code"] == "upstream_error");
+  const auto call = boost::json::parse(sink.events[0].canonical_detail).as_object();
+  CHECK(call.at("status") == 502);
+  CHECK(call.at("error_code") == "upstream_error");
   CHECK(sink.events[1].type == "TOOL_CALL");
-  CHECK(sink.events[1].detail["tool_name"] == "get_weather");
+  CHECK(boost::json::parse(sink.events[1].canonical_detail).at("tool_name") == "get_weather");
   CHECK(sessions.Snapshot().at("default/s1").calls == 1);
 
   stage->OnResponse(ctx);  // recorded already (e.g. by the success path): not again
   CHECK(sink.events.size() == 2);
+}
+
+// The records' details are written directly in the chain's canonical encoding: the same bytes
+// audit::AppendCanonical() writes for the object with the same members (which the verifier
+// rebuilds), in both the shortest and the fullest shape of each record.
+TEST_CASE("call records are canonical in every shape") {
+  AgentRuntime agent;
+  agent.spec.ns = "default";
+  agent.spec.name = "a";
+  ProviderRuntime provider;
+  provider.spec.name = "prov";
+  ModelRoute model;
+  model.ref = "prov/m\"1";
+  model.provider = &provider;
+  for (const bool full : {false, true}) {
+    RecordingSink sink;
+    RequestContext ctx;
+    ctx.route = Route::kChatCompletions;
+    ctx.agent = &agent;
+    ctx.model = &model;
+    ctx.admitted = true;
+    ctx.request_id = "req\n1";
+    ctx.usage.prompt_tokens = 12;
+    ctx.usage.completion_tokens = -3;
+    ctx.charge.tokens = 9;
+    ctx.charge.nano_usd = 123456789;
+    if (full) {
+      ctx.session = "s1";
+      ctx.first_model = "other/m";  // fell back
+      ctx.error_code = "upstream_error";
+      ctx.stream = true;
+      ctx.tool_calls.push_back({1, 2, "call_1", "get_weather"});
+    }
+    REQUIRE(EmitCallRecords(sink, ctx, 200) == (full ? 2 : 1));
+    for (const audit::Event& ev : sink.events) {
+      const auto parsed = boost::json::parse(ev.canonical_detail);
+      REQUIRE(parsed.is_object());
+      std::string canonical;
+      audit::AppendCanonical(canonical, parsed.as_object());
+      CHECK(ev.canonical_detail == canonical);
+      CHECK(ev.detail.empty());
+    }
+    const auto call = boost::json::parse(sink.events[0].canonical_detail).as_object();
+    CHECK(call.size() == (full ? 17U : 14U));
+    CHECK(call.at("cost_usd").as_double() == 0.123456789);
+    CHECK(call.at("model") == "prov/m\"1");
+    CHECK(call.at("provider") == "prov");
+    CHECK(call.at("fallback_used") == full);
+    if (full) {
+      CHECK(call.at("requested_model") == "other/m");
+      CHECK(call.at("session") == "s1");
+      const auto tool = boost::json::parse(sink.events[1].canonical_detail).as_object();
+      CHECK(tool.size() == 7U);
+      CHECK(tool.at("choice") == 1);
+      CHECK(tool.at("index") == 2);
+      CHECK(tool.at("call_id") == "call_1");
+    }
+  }
 }
 
 TEST_CASE("metrics stage counts the request by route and status class") {

@@ -182,8 +182,8 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
   const int status = call->status();
   ctx->upstream_status = status;
   // A redirect, or a stream request answered without an event stream, is not relayed.
-  if (absl::Status head = CheckUpstreamHead(status, call->header()[http::field::content_type],
-                                            ctx->stream, provider.spec.name);
+  if (absl::Status head =
+          CheckUpstreamHead(status, call->content_type(), ctx->stream, provider.spec.name);
       !head.ok()) {
     cancel->call = nullptr;
     ctx->upstream_seconds = Seconds(Clock::now() - t0);
@@ -222,7 +222,7 @@ net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn*
     // Provider text may echo the key (escaped, or in part): scrubbed as the client gets it.
     if (const size_t n = scrubber.Scrub(mapped.body); n > 0) LogRedactions(*ctx, n);
     failure->body = std::move(mapped.body);
-    failure->retry_after = SafeRetryAfter(call->header()[http::field::retry_after], scrubber);
+    failure->retry_after = SafeRetryAfter(call->retry_after(), scrubber);
     if (failure->retry_after.empty()) {
       failure->retry_after = SafeRetryAfter(mapped.retry_after, scrubber);
     }

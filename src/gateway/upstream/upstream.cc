@@ -164,6 +164,7 @@ void UpstreamCall::ResetParser() {
   parser_.emplace();
   parser_->body_limit(boost::none);  // the callers bound what they buffer
   parser_->header_limit(64 * 1024);
+  parser_->set_sink(&piece_);
 }
 
 net::awaitable<beast::error_code> UpstreamCall::ReadFinalHeader() {
@@ -178,7 +179,7 @@ net::awaitable<beast::error_code> UpstreamCall::ReadFinalHeader() {
       ec = e;
     }
     if (ec) co_return ec;
-    const int status = parser_->get().result_int();
+    const int status = parser_->status();
     if (status >= 200) co_return ec;
     if (status == 101) co_return http::error::bad_status;  // no protocol switch upstream
     ResetParser();  // 100 Continue / 103 Early Hints: the final response follows
@@ -250,55 +251,69 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
   }
 }
 
-net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
+// ReadBody(): one read from the connection into the parser, whose body bytes go to its sink.
+// False when the connection failed or the deadline passed (*status says why).
+net::awaitable<bool> UpstreamCall::ReadBody(absl::Status* status) {
   UpstreamConnection& c = *conn_;
-  while (!parser_->is_done()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (deadline_ && now >= *deadline_) {
-      failed_ = true;
-      co_return MakeHttpError(504, "The model provider's response ran past its deadline",
-                              "upstream_timeout");
-    }
-    auto expiry = now + pool_.timeouts().idle;
-    if (deadline_ && *deadline_ < expiry) expiry = *deadline_;
-    c.tcp().expires_at(expiry);
-    parser_->get().body().data = chunk_.data();
-    parser_->get().body().size = chunk_.size();
-    beast::error_code ec;
-    if (c.is_tls()) {
-      auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), *parser_, kTuple);
-      ec = e;
-    } else {
-      auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), *parser_, kTuple);
-      ec = e;
-    }
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
-      failed_ = true;
-      co_return MapError(ec, "response", cancelled_, conn_->label, conn_->pool_key);
-    }
-    const size_t got = chunk_.size() - parser_->get().body().size;
-    if (got > 0) co_return std::string_view(chunk_.data(), got);
+  const auto now = std::chrono::steady_clock::now();
+  if (deadline_ && now >= *deadline_) {
+    failed_ = true;
+    *status = MakeHttpError(504, "The model provider's response ran past its deadline",
+                            "upstream_timeout");
+    co_return false;
   }
-  c.tcp().expires_never();
+  auto expiry = now + pool_.timeouts().idle;
+  if (deadline_ && *deadline_ < expiry) expiry = *deadline_;
+  c.tcp().expires_at(expiry);
+  beast::error_code ec;
+  if (c.is_tls()) {
+    auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), *parser_, kTuple);
+    ec = e;
+  } else {
+    auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), *parser_, kTuple);
+    ec = e;
+  }
+  if (ec) {
+    failed_ = true;
+    *status = MapError(ec, "response", cancelled_, conn_->label, conn_->pool_key);
+    co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
+  piece_.clear();
+  while (!parser_->is_done()) {
+    absl::Status status;
+    const bool ok = co_await ReadBody(&status);
+    if (!ok) co_return status;
+    if (!piece_.empty()) co_return std::string_view(piece_);
+  }
+  conn_->tcp().expires_never();
   co_return std::string_view();
 }
 
 net::awaitable<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) {
+  // The parser appends the body straight into `out` (no intermediate piece to copy).
   std::string out;
-  if (auto len = parser_->content_length(); len && *len <= limit) {
+  const auto too_large = [this] {
+    failed_ = true;
+    return MakeHttpError(502, "The model provider's response is too large", "upstream_error");
+  };
+  if (auto len = parser_->content_length()) {
+    if (*len > limit) co_return too_large();
     out.reserve(*len + simdjson::SIMDJSON_PADDING);
   }
-  for (;;) {
-    auto piece = co_await ReadSome();
-    if (!piece.ok()) co_return piece.status();
-    if (piece->empty()) break;
-    if (out.size() + piece->size() > limit) {
-      failed_ = true;
-      co_return MakeHttpError(502, "The model provider's response is too large", "upstream_error");
-    }
-    out.append(*piece);
+  piece_.clear();
+  parser_->set_sink(&out);
+  absl::Status status;
+  while (status.ok() && !parser_->is_done()) {
+    const bool ok = co_await ReadBody(&status);
+    if (ok && out.size() > limit) status = too_large();
   }
+  parser_->set_sink(&piece_);
+  if (!status.ok()) co_return status;
+  conn_->tcp().expires_never();
   co_return out;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "gateway/config/runtime.h"
 #include "gateway/http/beast.h"
+#include "gateway/upstream/response_parser.h"
 
 namespace pai::gateway {
 
@@ -80,15 +81,17 @@ class UpstreamCall {
   UpstreamCall(const UpstreamCall&) = delete;
   UpstreamCall& operator=(const UpstreamCall&) = delete;
 
-  int status() const { return static_cast<int>(parser_->get().result_int()); }
-  const http::response_header<>& header() const { return parser_->get().base(); }
+  int status() const { return parser_->status(); }
+  // The response's Content-Type and Retry-After ("" when absent).
+  const std::string& content_type() const { return parser_->content_type(); }
+  const std::string& retry_after() const { return parser_->retry_after(); }
 
   // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.
   // The view is valid until the next call. Errors as Start() (idle timeout → DeadlineExceeded;
   // also when the deadline set by set_deadline() passes).
   net::awaitable<absl::StatusOr<std::string_view>> ReadSome();
 
-  // ReadAll() reads the rest of the body, up to `limit` bytes (Unavailable past it). The
+  // ReadAll() reads the rest of the body, up to `limit` bytes (HTTP 502 past it). The
   // string's capacity leaves room for SIMDJSON_PADDING.
   net::awaitable<absl::StatusOr<std::string>> ReadAll(size_t limit);
 
@@ -106,11 +109,14 @@ class UpstreamCall {
   // ReadFinalHeader() reads response headers, skipping interim 1xx responses (100 Continue,
   // 103 Early Hints): Beast treats a 1xx as a complete message.
   net::awaitable<beast::error_code> ReadFinalHeader();
+  // ReadBody(): one read into the parser (its body bytes go to its sink); false on a failure,
+  // said in *status.
+  net::awaitable<bool> ReadBody(absl::Status* status);
 
   UpstreamPool& pool_;
   std::unique_ptr<UpstreamConnection> conn_;
-  std::optional<http::response_parser<http::buffer_body>> parser_;
-  std::array<char, size_t{16} * 1024> chunk_;  // not zeroed: only bytes the parser wrote are read
+  std::optional<ProviderResponseParser> parser_;
+  std::string piece_;  // ReadSome()'s bytes (the parser appends to it)
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   bool cancelled_ = false;
   bool failed_ = false;

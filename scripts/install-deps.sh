@@ -2,7 +2,7 @@
 # Installs what pai-gateway needs on Debian bookworm (root or sudo).
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the test tools (promtool, Node.js SDK clients)
-#   scripts/install-deps.sh --bench  also the benchmark tools (wrk, nginx)
+#   scripts/install-deps.sh --bench  also the benchmark tools (wrk, nginx, valgrind)
 #   scripts/install-deps.sh --fuzz   also clang and libFuzzer (scripts/fuzz.sh)
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
@@ -40,7 +40,7 @@ if [ "$want_test" = 1 ]; then
   packages+=(clang-format-14 clang-tidy-14)  # scripts/check-format.sh, scripts/tidy.sh
 fi
 if [ "$want_bench" = 1 ]; then
-  packages+=(wrk nginx-light)
+  packages+=(wrk nginx-light valgrind)
 fi
 if [ "$want_fuzz" = 1 ]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# User-space instructions per proxied request, counted by valgrind's callgrind: the gateway's
+# rows of bench/proxy_bench.sh (gateway, +budgets, -audit) and nginx proxy_pass, each in front of
+# the same fixed-JSON upstream (nginx). Unlike requests/s and CPU time, which move by ±30 %
+# between identical runs on this shared machine, the count is the same from run to run: it is
+# the steady measure of what a change to the request path saves in user space (the kernel's
+# share — system calls, loopback TCP — is not counted; `strace -c` / `perf stat -e
+# 'syscalls:sys_enter_*'` count those).
+#
+#   bench/instr_bench.sh [--requests-seconds 10] [rows...]   rows: nginx gateway budgets noaudit
+#
+# The gateway is built into build-valgrind/ (scripts/build.sh, -DPAI_NATIVE_JSON=OFF: valgrind
+# does not decode the AVX-512 instructions -march=native emits here). Under callgrind SHA-256
+# runs without the SHA extensions, so the audit MAC and the token hash count ~4x what they
+# execute natively. Only the measured window is counted (instrumentation is switched on after
+# a warm-up and off before the dump).
+# Needs: scripts/install-deps.sh --bench (wrk, nginx, valgrind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_RUN=10
+rows=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests-seconds) SECONDS_RUN="$2"; shift 2 ;;
+    nginx|gateway|budgets|noaudit) rows+=("$1"); shift ;;
+    *) echo "instr_bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ ${#rows[@]} -gt 0 ] || rows=(nginx gateway budgets noaudit)
+for tool in valgrind callgrind_control callgrind_annotate wrk nginx; do
+  command -v "$tool" >/dev/null || { echo "instr_bench.sh: run scripts/install-deps.sh --bench" >&2; exit 2; }
+done
+PAI_BUILD_DIR=build-valgrind PAI_TARGETS=pai-gateway scripts/build.sh -DPAI_NATIVE_JSON=OFF \
+  -DPAI_BUILD_BENCH=OFF >/dev/null
+GATEWAY=build-valgrind/src/cli/pai-gateway
+
+WORK=$(mktemp -d /tmp/pai-instr-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    [ -z "$(ss -Hltn "sport = :$p")" ] && { echo "$p"; return; }
+  done
+}
+wait_port() {  # $1 port
+  for _ in $(seq 1 600); do
+    [ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+    sleep 0.1
+  done
+  echo "instr_bench.sh: nothing listens on $1" >&2
+  exit 1
+}
+UP_PORT=$(free_port)
+# The upstream and its answer: bench/proxy_bench.sh's.
+RESPONSE='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":9,"total_tokens":28},"system_fingerprint":"fp_bench"}'
+mkdir -p "$WORK/up"
+cat > "$WORK/up/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/up/nginx.pid;
+error_log $WORK/up/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/up;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP_PORT;
+    location / { default_type application/json; return 200 '$RESPONSE'; }
+  }
+}
+CONF
+nginx -c "$WORK/up/nginx.conf" -g 'daemon off;' & pids+=($!)
+wait_port "$UP_PORT"
+cat > "$WORK/gateway.yaml" <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-key}
+stringData: {api-key: sk-bench-provider-key}
+---
+apiVersion: pai.io/v1
+kind: ModelProvider
+metadata: {name: up}
+spec: {provider: openai, apiKeySecretRef: {name: bench-key}, baseURL: "http://127.0.0.1:$UP_PORT/v1"}
+---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: bench}
+spec: {models: [up/gpt-4o-mini]}
+---
+apiVersion: pai.io/v1
+kind: Agent
+metadata: {name: bench-budgets}
+spec:
+  models: [up/gpt-4o-mini]
+  tokens: {maxPerDay: 1000000000000, maxPerRequest: 100000}
+  rateLimits: {maxRequestsPerMinute: 1000000000, maxConcurrentRequests: 100000, maxCostPerDayUSD: 1000000000}
+YAML
+
+measure() {  # $1 row → "row requests instructions instructions/request"
+  local row=$1 port auth model out
+  port=$(free_port)
+  local vg=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/$row.out")
+  if [ "$row" = nginx ]; then
+    cat > "$WORK/proxy.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $WORK/proxy.pid;
+error_log $WORK/proxy-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK;
+  proxy_temp_path $WORK;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$UP_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer sk-bench-provider-key";
+    }
+  }
+}
+CONF
+    "${vg[@]}" nginx -c "$WORK/proxy.conf" 2>"$WORK/$row.vg" & pids+=($!)
+    auth="Bearer sk-bench-provider-key"
+    model=gpt-4o-mini
+  else
+    local agent=bench flags=()
+    [ "$row" = budgets ] && agent=bench-budgets
+    [ "$row" = noaudit ] && flags=(--no-audit)
+    rm -rf "$WORK/state"
+    auth="Bearer $("$GATEWAY" token --agent "default/$agent" -f "$WORK/gateway.yaml" --state-dir "$WORK/state")"
+    "${vg[@]}" "$GATEWAY" -f "$WORK/gateway.yaml" --listen "127.0.0.1:$port" --admin-listen 127.0.0.1:0 \
+      --state-dir "$WORK/state" --threads 1 --no-access-log "${flags[@]}" 2>"$WORK/$row.vg" & pids+=($!)
+    model=up/gpt-4o-mini
+  fi
+  local vpid=$!
+  wait_port "$port"
+  cat > "$WORK/$row.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"$model","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in one short sentence, please."}],"temperature":0.2}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "$auth"
+LUA
+  local url="http://127.0.0.1:$port/v1/chat/completions"
+  wrk -t1 -c4 -d3s -s "$WORK/$row.lua" "$url" >/dev/null  # warm-up: pools, caches, allocator
+  callgrind_control -i on "$vpid" >/dev/null 2>&1
+  out=$(wrk -t1 -c4 -d"${SECONDS_RUN}s" -s "$WORK/$row.lua" "$url")
+  callgrind_control -i off "$vpid" >/dev/null 2>&1
+  if echo "$out" | grep -q "Non-2xx"; then
+    echo "instr_bench.sh: $row answered errors" >&2
+    exit 1
+  fi
+  local n ir
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  callgrind_control -d "$vpid" >/dev/null 2>&1
+  for _ in $(seq 1 100); do [ -s "$WORK/$row.out.1" ] && break; sleep 0.1; done
+  ir=$(callgrind_annotate "$WORK/$row.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  kill "$vpid" 2>/dev/null || true
+  echo "$row $n $ir $((ir / n))"
+}
+
+printf '%-9s %10s %16s %14s\n' row requests instructions "per request"
+for row in "${rows[@]}"; do
+  read -r r n ir per < <(measure "$row")
+  printf '%-9s %10s %16s %14s\n' "$r" "$n" "$ir" "$per"
+done

@@ -271,6 +271,14 @@ bool GatewayImpl::ReloadTokensIfChanged() {
   return true;
 }
 
+// StartHeartbeat(): see Shard::heartbeat. Stops with the shard's io_context.
+static void StartHeartbeat(Shard* shard) {
+  shard->heartbeat.expires_after(std::chrono::seconds(1));
+  shard->heartbeat.async_wait([shard](const beast::error_code& ec) {
+    if (!ec) StartHeartbeat(shard);
+  });
+}
+
 void GatewayImpl::BeginDrain() {
   if (draining_.load()) return;
   // Close every acceptor before announcing the drain, so that a client that connects after
@@ -958,6 +966,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     shards_.push_back(std::move(shard));
   }
   for (auto& shard : shards_) {
+    StartHeartbeat(shard.get());
     net::co_spawn(shard->ioc, AcceptLoop(shard.get(), false), LogException);
     if (shard->admin_acceptor) {
       net::co_spawn(shard->ioc, AcceptLoop(shard.get(), true), LogException);

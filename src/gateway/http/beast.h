@@ -16,6 +16,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <chrono>
+
+#include "gateway/pipeline/task.h"
 
 namespace pai::gateway {
 
@@ -25,7 +28,18 @@ namespace http = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
-// Completion token for expected errors: `auto [ec, n] = co_await op(..., kTuple);`
-inline constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+// The I/O objects of a shard, on its io_context's concrete executor (pipeline/task.h).
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+using Resolver = net::ip::basic_resolver<tcp, Executor>;
+using SteadyTimer =
+    net::basic_waitable_timer<std::chrono::steady_clock,
+                              net::wait_traits<std::chrono::steady_clock>, Executor>;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+
+// Completion tokens of a Task: kAwait throws on error; kTuple returns it for expected errors:
+// `auto [ec, n] = co_await op(..., kTuple);`
+inline constexpr net::use_awaitable_t<Executor> kAwait{};
+inline constexpr auto kTuple = net::as_tuple(net::use_awaitable_t<Executor>{});
 
 }  // namespace pai::gateway

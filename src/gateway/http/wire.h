@@ -52,7 +52,7 @@ inline std::string RequestHead(const http::request_header<>& req) {
 // one gather write of head and body, or Beast's serializer when the message is chunked.
 // Completes with (error_code, bytes). `msg` must outlive the operation.
 template <typename Stream, bool isRequest>
-net::awaitable<std::tuple<beast::error_code, size_t>> AsyncWriteMessage(
+Task<std::tuple<beast::error_code, size_t>> AsyncWriteMessage(
     Stream& stream, http::message<isRequest, http::string_body>& msg) {
   if (msg.chunked()) {
     auto [ec, n] = co_await http::async_write(stream, msg, kTuple);

@@ -18,7 +18,7 @@ class AuthenticateStage final : public Stage {
   explicit AuthenticateStage(const Snapshot<auth::TokenStore>& tokens) : tokens_(tokens) {}
   std::string_view name() const override { return "authenticate"; }
 
-  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
     std::string agent_key = ctx.preauthenticated_agent;
     ctx.session = ctx.preauthenticated_session;
     if (ctx.preauthenticated_agent.empty()) {
@@ -45,7 +45,7 @@ class ParseStage final : public Stage {
  public:
   std::string_view name() const override { return "parse"; }
 
-  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
     if (ctx.route == Route::kChatCompletions) {
       auto req = ParseChatCompletionRequest(*ctx.body);
       if (!req.ok()) co_return req.status();
@@ -75,7 +75,7 @@ class ResolveModelStage final : public Stage {
  public:
   std::string_view name() const override { return "resolve_model"; }
 
-  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
     const std::string* requested = ctx.chat         ? &ctx.chat->model
                                    : ctx.embeddings ? &ctx.embeddings->model
                                    : ctx.native     ? &ctx.native->model
@@ -130,9 +130,7 @@ absl::StatusOr<auth::Identity> AuthenticateBearerIdentity(std::string_view autho
   return who;
 }
 
-boost::asio::awaitable<absl::Status> Stage::OnRequest(RequestContext& /*ctx*/) {
-  co_return absl::OkStatus();
-}
+Task<absl::Status> Stage::OnRequest(RequestContext& /*ctx*/) { co_return absl::OkStatus(); }
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics)
     : stages_(std::move(stages)), metrics_(metrics) {
@@ -142,7 +140,7 @@ Pipeline::Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics)
   }
 }
 
-boost::asio::awaitable<absl::Status> Pipeline::RunRequest(RequestContext& ctx, size_t* ran) const {
+Task<absl::Status> Pipeline::RunRequest(RequestContext& ctx, size_t* ran) const {
   *ran = 0;
   for (size_t i = 0; i < stages_.size(); ++i) {
     ++*ran;
@@ -172,7 +170,7 @@ class AdmitStage final : public Stage {
  public:
   explicit AdmitStage(const Admission& admission) : admission_(admission) {}
   std::string_view name() const override { return "admit"; }
-  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
     // GET /v1/models; counting tokens is not a model call (no budget, no LLM_CALL).
     if (!ctx.model || ctx.route == Route::kCountTokens) co_return absl::OkStatus();
     absl::Status s = admission_.Admit(ctx);
@@ -194,7 +192,7 @@ class GuardStage final : public Stage {
  public:
   explicit GuardStage(const Guards& guards) : guards_(guards) {}
   std::string_view name() const override { return "guard"; }
-  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
     if (!ctx.agent || ctx.agent->guards.empty()) co_return absl::OkStatus();  // no extra frame
     co_return co_await guards_.ScanRequest(ctx);
   }

@@ -8,7 +8,6 @@
 // The order and the reason for each position is in BuildPipeline() (pipeline.cc).
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -24,6 +23,7 @@
 #include "budget/budget_store.h"
 #include "common/snapshot.h"
 #include "gateway/config/runtime.h"
+#include "gateway/pipeline/task.h"
 #include "gateway/providers/native_request.h"
 #include "gateway/providers/openai_request.h"
 #include "gateway/providers/usage.h"
@@ -51,8 +51,8 @@ class InputCounter {
   // (whose provider is anthropic or gemini). Errors: InvalidArgument (the request cannot be
   // put in that provider's API), Unavailable (unreachable, an error status, an unreadable
   // answer), DeadlineExceeded (no answer within the counter's timeout).
-  virtual boost::asio::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
-                                                                     const ModelRoute& route) = 0;
+  virtual Task<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
+                                                   const ModelRoute& route) = 0;
 };
 
 // Reply: the response to the agent, owned here and nowhere else. Stages add its headers; the
@@ -153,7 +153,7 @@ class Stage {
   virtual bool request_side() const { return true; }
   // OnRequest() runs before the upstream call; a non-OK status rejects the request.
   // The default (for stages without a request side) accepts.
-  virtual boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx);
+  virtual Task<absl::Status> OnRequest(RequestContext& ctx);
   // OnResponse() runs after the request ended, whatever the outcome, if OnRequest() ran.
   virtual void OnResponse(RequestContext& /*ctx*/) {}
 };
@@ -165,7 +165,7 @@ class Pipeline {
 
   // RunRequest() runs OnRequest() of each stage in order until one rejects; `*ran` is the
   // number of stages whose OnRequest() ran (pass it to RunResponse()).
-  boost::asio::awaitable<absl::Status> RunRequest(RequestContext& ctx, size_t* ran) const;
+  Task<absl::Status> RunRequest(RequestContext& ctx, size_t* ran) const;
 
   // RunResponse() runs OnResponse() of the first `ran` stages in reverse order.
   void RunResponse(RequestContext& ctx, size_t ran) const;

@@ -22,9 +22,9 @@ void TranslateEvents(SseParser& parser, std::string_view bytes, ChatStreamTransl
 // NextPiece() reads the provider's next bytes into `*piece` (empty at the end of the stream),
 // counted against the stream's size bound. Errors: the read's failure (StreamReadFailure), or
 // the size bound crossed (StreamLimitHit; the call is cancelled).
-static net::awaitable<absl::Status> NextPiece(Metrics& metrics, UpstreamCall* call,
-                                              StreamMeter& meter, const RequestContext& ctx,
-                                              const StreamLimits& limits, std::string_view* piece) {
+static Task<absl::Status> NextPiece(Metrics& metrics, UpstreamCall* call, StreamMeter& meter,
+                                    const RequestContext& ctx, const StreamLimits& limits,
+                                    std::string_view* piece) {
   auto read = co_await call->ReadSome();
   if (!read.ok()) co_return StreamReadFailure(metrics, read.status(), meter, ctx, limits);
   *piece = *read;
@@ -35,8 +35,8 @@ static net::awaitable<absl::Status> NextPiece(Metrics& metrics, UpstreamCall* ca
   co_return absl::OkStatus();
 }
 
-net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, RequestContext* ctx,
-                                                        UpstreamCall* call, bool* client_gone) {
+Task<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, RequestContext* ctx,
+                                              UpstreamCall* call, bool* client_gone) {
   const ModelRoute& model = *ctx->model;
   const auto t0 = Clock::now();
   const StreamLimits& limits = options_.stream_limits;
@@ -190,8 +190,8 @@ net::awaitable<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, Reques
   co_return absl::OkStatus();
 }
 
-net::awaitable<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestContext* ctx,
-                                                      UpstreamCall* call, bool* client_gone) {
+Task<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestContext* ctx,
+                                            UpstreamCall* call, bool* client_gone) {
   const ModelRoute& model = *ctx->model;
   const auto t0 = Clock::now();
   const bool anthropic = AnthropicRoute(ctx->route);

@@ -27,7 +27,7 @@ class StreamWriter {
         scrub_(ctx->runtime ? &ctx->runtime->scrubber() : nullptr) {}
 
   // Header() writes the status line and headers (200, text/event-stream).
-  net::awaitable<beast::error_code> Header() {
+  Task<beast::error_code> Header() {
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::server, "pai-gateway");
     res.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -50,7 +50,7 @@ class StreamWriter {
 
   // Body() writes `bytes` (scrubbed; the scrubber may hold back the last few until the next
   // piece). Never a zero-length chunk: it would end a chunked body early.
-  net::awaitable<beast::error_code> Body(std::string_view bytes) {
+  Task<beast::error_code> Body(std::string_view bytes) {
     scrubbed_.clear();
     scrub_.Feed(bytes, scrubbed_);
     beast::error_code ec = co_await Write();  // g++ 12: no `co_return co_await`
@@ -60,7 +60,7 @@ class StreamWriter {
   // Last() writes the final events, what the scrubber held back and the end of the body in one
   // write, so that a client that leaves as soon as it has the last event cannot cut the body
   // between the two; on success the response counts as delivered (a later EOF is no abort).
-  net::awaitable<beast::error_code> Last(std::string_view bytes) {
+  Task<beast::error_code> Last(std::string_view bytes) {
     scrubbed_.clear();
     scrub_.Feed(bytes, scrubbed_);
     FinishScrub();
@@ -87,7 +87,7 @@ class StreamWriter {
   }
 
   // End() writes what the scrubber held back and ends the body.
-  net::awaitable<beast::error_code> End() {
+  Task<beast::error_code> End() {
     scrubbed_.clear();
     FinishScrub();
     beast::error_code ec = co_await Write();
@@ -110,7 +110,7 @@ class StreamWriter {
     if (scrub_.redactions() > 0) LogRedactions(*ctx_, scrub_.redactions());
   }
 
-  net::awaitable<beast::error_code> Write() {
+  Task<beast::error_code> Write() {
     if (scrubbed_.empty()) co_return beast::error_code{};
     conn_->stream.expires_after(timeout_);
     const net::const_buffer data(scrubbed_.data(), scrubbed_.size());

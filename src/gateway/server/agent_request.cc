@@ -32,12 +32,12 @@ absl::Status NotAudited() {
                        "audit_unavailable");
 }
 
-net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
+Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
   if (seq != 0 && seq <= chain->durable_seq()) co_return true;
   auto ex = co_await net::this_coro::executor;
   struct State {
-    explicit State(const net::any_io_executor& e) : timer(e, Clock::time_point::max()) {}
-    net::steady_timer timer;
+    explicit State(const Executor& e) : timer(e, Clock::time_point::max()) {}
+    SteadyTimer timer;
     std::atomic<int> result{-1};
   };
   auto st = std::make_shared<State>(ex);
@@ -59,16 +59,16 @@ http::response<http::string_body> JsonReply(const ClientConn& conn, RequestConte
   return res;
 }
 
-net::awaitable<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
-                                             http::response<http::string_body>& res,
-                                             std::chrono::milliseconds timeout) {
+Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
+                                   http::response<http::string_body>& res,
+                                   std::chrono::milliseconds timeout) {
   ctx->reply.started = true;
   const beast::error_code ec = co_await WriteResponse(conn, res, timeout);
   if (ec) ctx->reply.close = true;
   co_return ec;
 }
 
-net::awaitable<bool> GatewayImpl::RecordSuccess(RequestContext* ctx) {
+Task<bool> GatewayImpl::RecordSuccess(RequestContext* ctx) {
   // Without the chain (--no-audit) there is nothing to record: the access log covers calls.
   if (!chain_ || !ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) {
     co_return true;  // not an admitted call, or recorded already
@@ -84,8 +84,8 @@ net::awaitable<bool> GatewayImpl::RecordSuccess(RequestContext* ctx) {
   co_return ok;
 }
 
-net::awaitable<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
-                                                           std::vector<std::string> contents) {
+Task<absl::Status> GatewayImpl::ScanChatResponse(RequestContext* ctx,
+                                                 std::vector<std::string> contents) {
   if (!ctx->agent->scans_responses) co_return absl::OkStatus();
   co_return co_await guards_->ScanResponse(*ctx, ChatContentGuardTexts(std::move(contents)),
                                            /*streamed=*/false);
@@ -106,8 +106,7 @@ void ScrubForRecords(const RequestContext& ctx, std::vector<GuardText>* texts,
   }
 }
 
-net::awaitable<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx,
-                                                       const ChatStreamRelay& relay) {
+Task<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay) {
   if (!ctx->agent->scans_responses) co_return;
   std::vector<GuardText> texts = relay.ContentTexts();  // named: no temporary in co_await
   if (texts.empty()) co_return;
@@ -115,7 +114,7 @@ net::awaitable<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx,
   (void)co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/true);
 }
 
-net::awaitable<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
+Task<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
   // Settle and release the request's slot before the client can see the end of the response:
   // a client that sends its next request as soon as it has the answer must find the budget
   // and its concurrency slot already free.
@@ -124,8 +123,8 @@ net::awaitable<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
   co_return durable;
 }
 
-net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
-                                                     http::request<http::string_body>* req) {
+Task<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
+                                           http::request<http::string_body>* req) {
   RequestContext ctx;
   ctx.start = Clock::now();
   ctx.request_id = RequestId(req->base()["x-request-id"]);
@@ -188,7 +187,7 @@ net::awaitable<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* c
   if (ctx.reply.close) conn->keep_alive = false;
 }
 
-net::awaitable<absl::Status> GatewayImpl::ServeModels(ClientConn* conn, RequestContext* ctx) {
+Task<absl::Status> GatewayImpl::ServeModels(ClientConn* conn, RequestContext* ctx) {
   // GET /v1/models and /v1/models/{model}: only the caller's allowed models.
   const int64_t created = 0;
   std::string body;

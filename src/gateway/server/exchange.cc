@@ -26,8 +26,8 @@ namespace pai::gateway {
 // the connection; a generation number makes a late completion a no-op.
 static void ArmClientWatch(ClientConn* conn, uint64_t generation) {
   std::shared_ptr<ClientWatch> w = conn->watch;
-  conn->stream.socket().async_wait(tcp::socket::wait_read, [w, generation,
-                                                            conn](const beast::error_code& ec) {
+  conn->stream.socket().async_wait(Socket::wait_read, [w, generation,
+                                                       conn](const beast::error_code& ec) {
     // A matching generation means the request is still in its provider call, so `conn`
     // and its socket are alive.
     if (ec || w->generation != generation) return;
@@ -59,8 +59,7 @@ void StopClientWatch(ClientConn* conn) {
   conn->stream.socket().cancel(ignored);  // no other operation is pending on it now
 }
 
-net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn,
-                                                   RequestContext* ctx) {
+Task<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx) {
   if (ctx->route == Route::kModels || ctx->route == Route::kOther) {
     co_return absl::InternalError("no terminal step for route");
   }
@@ -71,8 +70,8 @@ net::awaitable<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* con
   co_return co_await UpstreamExchange(shard, conn, ctx);
 }
 
-net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                           RequestContext* ctx) {
+Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
+                                                 RequestContext* ctx) {
   absl::Status result;
   UpstreamFailure failure;
   for (;;) {  // one turn per provider attempt (fallbacks)
@@ -142,12 +141,10 @@ net::awaitable<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientC
   co_return result;
 }
 
-net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn,
-                                                   RequestContext* ctx,
-                                                   http::request<http::string_body>* up,
-                                                   CancelSlot* cancel, bool* client_gone,
-                                                   UpstreamFailure* failure,
-                                                   std::chrono::steady_clock::time_point t0) {
+Task<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                         http::request<http::string_body>* up, CancelSlot* cancel,
+                                         bool* client_gone, UpstreamFailure* failure,
+                                         std::chrono::steady_clock::time_point t0) {
   // No exception may leave: the request must still be settled and answered.
   try {
     absl::Status s = co_await ExchangeImpl(shard, conn, ctx, up, cancel, client_gone, failure, t0);
@@ -161,12 +158,11 @@ net::awaitable<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* con
   }
 }
 
-net::awaitable<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn,
-                                                       RequestContext* ctx,
-                                                       http::request<http::string_body>* up,
-                                                       CancelSlot* cancel, bool* client_gone,
-                                                       UpstreamFailure* failure,
-                                                       std::chrono::steady_clock::time_point t0) {
+Task<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                             http::request<http::string_body>* up,
+                                             CancelSlot* cancel, bool* client_gone,
+                                             UpstreamFailure* failure,
+                                             std::chrono::steady_clock::time_point t0) {
   const ModelRoute& model = *ctx->model;
   const ProviderRuntime& provider = *model.provider;
   auto started =

@@ -10,7 +10,7 @@
 
 namespace pai::gateway {
 
-net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, RequestContext* ctx) {
+Task<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
   const ChatCompletionRequest& chat = *ctx->chat;
   // The mock answers in-process but through the same relay and accounting as a provider, and
@@ -69,8 +69,7 @@ net::awaitable<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, Reque
   co_return absl::OkStatus();
 }
 
-net::awaitable<absl::Status> GatewayImpl::AnswerMockEmbeddings(ClientConn* conn,
-                                                               RequestContext* ctx) {
+Task<absl::Status> GatewayImpl::AnswerMockEmbeddings(ClientConn* conn, RequestContext* ctx) {
   const ModelRoute& model = *ctx->model;
   std::string body = MockEmbeddings(model.model_id, ctx->body->size());
   ctx->usage = ExtractUsage(body);

@@ -30,9 +30,9 @@ http::response<http::string_body> JsonReply(const ClientConn& conn, RequestConte
 
 // WriteReply() writes `res` (from JsonReply()) to the client within `timeout`, marking
 // ctx.reply.started first; a failed write closes the connection after this request.
-net::awaitable<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
-                                             http::response<http::string_body>& res,
-                                             std::chrono::milliseconds timeout);
+Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
+                                   http::response<http::string_body>& res,
+                                   std::chrono::milliseconds timeout);
 
 // ChunkWriter: the streamed response to the client (chunked, or close-delimited towards
 // HTTP/1.0), scrubbed of provider keys (relay/stream_writer.h).
@@ -47,7 +47,7 @@ absl::Status NotAudited();
 // in group mode it already is (EmitSeq() wrote it) and nothing suspends; in strict mode the
 // chain's syncer thread posts the wake-up to this shard after its fdatasync. False when the
 // chain stopped. Runs on the request's shard.
-net::awaitable<bool> WaitDurable(audit::Chain* chain, uint64_t seq);
+Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq);
 
 // StartClientWatch() watches the client socket while a provider call runs: a client that
 // disconnects cancels the call (conn->watch->upstream) and sets conn->watch->gone.

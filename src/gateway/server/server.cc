@@ -61,9 +61,8 @@ absl::StatusOr<tcp::endpoint> ParseListen(const std::string& text) {
   return tcp::endpoint(addr, static_cast<uint16_t>(port));
 }
 
-absl::StatusOr<tcp::acceptor> OpenAcceptor(net::io_context& ioc, const tcp::endpoint& ep,
-                                           bool reuse) {
-  tcp::acceptor acc(ioc);
+absl::StatusOr<Acceptor> OpenAcceptor(net::io_context& ioc, const tcp::endpoint& ep, bool reuse) {
+  Acceptor acc(ioc);
   beast::error_code ec;
   acc.open(ep.protocol(), ec);
   if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
@@ -107,9 +106,9 @@ int HttpStatusForParseError(const beast::error_code& ec) {
 // LingeringClose() ends a connection whose request body was not read (an early error): stop
 // sending, then read and discard what the client still sends for a moment, so its kernel does
 // not answer our unread bytes with a reset that could destroy the error response in flight.
-net::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+Task<void> LingeringClose(TcpStream& stream) {
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.socket().shutdown(Socket::shutdown_send, ec);
   stream.expires_after(std::chrono::seconds(1));
   std::array<char, size_t{16} * 1024> scratch;
   size_t total = 0;
@@ -129,8 +128,7 @@ struct BodyRead {
 // ReadBody() reads the request body as it arrives (GrowingStringBody allocates with the data),
 // holding its bytes in `lease`: a declared length was taken before; a chunked body takes what
 // arrives, and is stopped when the budget cannot give more.
-net::awaitable<BodyRead> ReadBody(ClientConn* conn, RequestParser* parser,
-                                  BodyBudget::Lease* lease) {
+Task<BodyRead> ReadBody(ClientConn* conn, RequestParser* parser, BodyBudget::Lease* lease) {
   BodyRead out;
   while (!parser->is_done()) {
     auto [ec, n] = co_await http::async_read_some(conn->stream, conn->buffer, *parser, kTuple);
@@ -148,7 +146,7 @@ net::awaitable<BodyRead> ReadBody(ClientConn* conn, RequestParser* parser,
 
 }  // namespace
 
-net::awaitable<void> GatewayImpl::RefuseBodyBudget(ClientConn* conn, std::string_view target) {
+Task<void> GatewayImpl::RefuseBodyBudget(ClientConn* conn, std::string_view target) {
   ApiError e;
   e.http_status = 503;
   e.type = "server_error";
@@ -187,9 +185,8 @@ http::response<http::string_body> JsonResponse(int status, std::string body, boo
   return res;
 }
 
-net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
-                                                http::response<http::string_body>& res,
-                                                std::chrono::milliseconds timeout) {
+Task<beast::error_code> WriteResponse(ClientConn* conn, http::response<http::string_body>& res,
+                                      std::chrono::milliseconds timeout) {
   conn->response_started = true;
   if (conn->head) res.body().clear();  // HEAD: the headers (Content-Length included) only
   conn->stream.expires_after(timeout);
@@ -290,7 +287,7 @@ void GatewayImpl::BeginDrain() {
       if (s->acceptor) s->acceptor->close(ignored);
       for (ClientConn* c : s->conns) {
         c->keep_alive = false;
-        if (c->idle) c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        if (c->idle) c->stream.socket().shutdown(Socket::shutdown_both, ignored);
       }
       closed.count_down();
     });
@@ -301,15 +298,15 @@ void GatewayImpl::BeginDrain() {
             {{"grace_ms", options_.drain_timeout.count()}, {"in_flight", active_requests_.load()}});
 }
 
-net::awaitable<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
-  tcp::acceptor& acc = admin ? *shard->admin_acceptor : *shard->acceptor;
+Task<void> GatewayImpl::AcceptLoop(Shard* shard, bool admin) {
+  Acceptor& acc = admin ? *shard->admin_acceptor : *shard->acceptor;
   for (;;) {
     auto [ec, socket] = co_await acc.async_accept(kTuple);
     if (ec) {
       if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
       log::Warn("accept failed", {{"error", ec.message()}});
       // EMFILE and friends: keep serving existing connections, retry without spinning.
-      net::steady_timer backoff(shard->ioc, std::chrono::milliseconds(100));
+      SteadyTimer backoff(shard->ioc, std::chrono::milliseconds(100));
       co_await backoff.async_wait(kTuple);
       continue;
     }
@@ -378,7 +375,7 @@ bool GatewayImpl::AdmitAdmin() {
   return true;
 }
 
-net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
+Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
   ClientConn conn(std::move(socket));
   // Registered for drain and eviction while this frame lives, however it ends.
   struct Registration {
@@ -533,11 +530,11 @@ net::awaitable<void> GatewayImpl::ServeAgent(Shard* shard, tcp::socket socket) {
     body_lease.Release();
   }
   beast::error_code ignored;
-  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  conn.stream.socket().shutdown(Socket::shutdown_send, ignored);
 }
 
-net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+Task<void> GatewayImpl::ServeAdmin(Socket socket) {
+  TcpStream stream(std::move(socket));
   beast::flat_buffer buffer;
   AdminConn self{&stream};
   struct Registration {  // counted by AcceptLoop; evictable while registered
@@ -610,7 +607,7 @@ net::awaitable<void> GatewayImpl::ServeAdmin(tcp::socket socket) {
     if (wec || !res.keep_alive()) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().shutdown(Socket::shutdown_send, ignored);
 }
 
 namespace {
@@ -618,13 +615,12 @@ namespace {
 // RunBlocking() runs `fn` (file I/O: reading or verifying the chain) on `worker` and resumes
 // the calling coroutine with the result, so the shard's event loop never blocks; nullopt at
 // once when the worker's queue is full.
-net::awaitable<std::optional<std::string>> RunBlocking(BlockingWorker& worker,
-                                                       std::function<std::string()> fn) {
+Task<std::optional<std::string>> RunBlocking(BlockingWorker& worker,
+                                             std::function<std::string()> fn) {
   auto ex = co_await net::this_coro::executor;
   struct State {
-    explicit State(const net::any_io_executor& e)
-        : timer(e, std::chrono::steady_clock::time_point::max()) {}
-    net::steady_timer timer;
+    explicit State(const Executor& e) : timer(e, std::chrono::steady_clock::time_point::max()) {}
+    SteadyTimer timer;
     std::string result;
   };
   auto st = std::make_shared<State>(ex);
@@ -728,8 +724,8 @@ std::string GatewayImpl::UsageJson() {
   return boost::json::serialize(out);
 }
 
-net::awaitable<void> GatewayImpl::ServeAudit(const http::request<http::string_body>& req,
-                                             http::response<http::string_body>& res) {
+Task<void> GatewayImpl::ServeAudit(const http::request<http::string_body>& req,
+                                   http::response<http::string_body>& res) {
   res.set(http::field::content_type, "application/json");
   if (!chain_) {
     res.result(http::status::not_found);
@@ -978,7 +974,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
   net::signal_set signals(control, SIGTERM, SIGINT, SIGHUP);
   ::signal(SIGPIPE, SIG_IGN);
   std::function<void()> wait_signal;
-  net::steady_timer drain_timer(control);
+  SteadyTimer drain_timer(control);
   std::chrono::steady_clock::time_point drain_deadline;
   std::function<void()> check_drained = [&] {
     const bool idle = active_requests_.load() == 0;
@@ -1013,7 +1009,7 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     });
   };
   wait_signal();
-  net::steady_timer watch_timer(control);
+  SteadyTimer watch_timer(control);
   std::function<void()> watch = [&] {
     watch_timer.expires_after(options_.watch_interval);
     watch_timer.async_wait([&](beast::error_code ec) {

@@ -48,8 +48,8 @@ struct ClientWatch {
 // ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its
 // shard so that a drain can close it while it waits idle for the next request.
 struct ClientConn {
-  explicit ClientConn(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+  explicit ClientConn(Socket s) : stream(std::move(s)) {}
+  TcpStream stream;
   beast::flat_buffer buffer;
   bool idle = true;                      // waiting for a request (safe to close on drain)
   bool response_started = false;         // bytes of the current response were written
@@ -66,16 +66,16 @@ struct ClientConn {
 // of their own whose timeouts are the binding's timeoutMs (one pool per distinct timeout).
 class ShardClassifierClient final : public ClassifierTransport {
  public:
-  ShardClassifierClient(net::any_io_executor ex, ssl::context* tls_ctx)
+  ShardClassifierClient(Executor ex, ssl::context* tls_ctx)
       : ex_(std::move(ex)), tls_ctx_(tls_ctx) {}
-  net::awaitable<absl::StatusOr<std::string>> Post(const GuardBindingRuntime& binding,
-                                                   std::string body) override;
+  Task<absl::StatusOr<std::string>> Post(const GuardBindingRuntime& binding,
+                                         std::string body) override;
   void Close() {
     for (auto& [timeout, pool] : pools_) pool->Close();
   }
 
  private:
-  net::any_io_executor ex_;
+  Executor ex_;
   ssl::context* tls_ctx_;
   std::map<int64_t, std::unique_ptr<UpstreamPool>> pools_;  // by timeoutMs
 };
@@ -85,11 +85,11 @@ class ShardClassifierClient final : public ClassifierTransport {
 class ShardInputCounter final : public InputCounter {
  public:
   static constexpr std::chrono::milliseconds kCountTimeout{10'000};
-  ShardInputCounter(net::any_io_executor ex, ssl::context* tls_ctx)
+  ShardInputCounter(Executor ex, ssl::context* tls_ctx)
       : pool_(std::move(ex), tls_ctx, UpstreamTimeouts{kCountTimeout, kCountTimeout, kCountTimeout},
               nullptr) {}
-  net::awaitable<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
-                                                     const ModelRoute& route) override;
+  Task<absl::StatusOr<int64_t>> CountInput(const RequestContext& ctx,
+                                           const ModelRoute& route) override;
   void Close() { pool_.Close(); }
 
  private:
@@ -106,13 +106,13 @@ struct Shard {
   std::list<ClientConn*> conns;  // touched only on this shard's thread
   size_t live_conns = 0;         // conns not evicted (this shard's thread)
   net::io_context ioc{1};
-  std::optional<tcp::acceptor> acceptor;
-  std::optional<tcp::acceptor> admin_acceptor;
+  std::optional<Acceptor> acceptor;
+  std::optional<Acceptor> admin_acceptor;
   // Heartbeat: a timer re-armed every second (StartHeartbeat(), server.cc). Asio's reactor
   // re-arms its timerfd — a system call — whenever a newly scheduled timer becomes the earliest
   // one; with the heartbeat pending, the streams' per-operation timeouts (seconds to minutes
   // away) never are, where an idle shard paid ~4 timerfd_settime per proxied call.
-  net::steady_timer heartbeat{ioc};
+  SteadyTimer heartbeat{ioc};
   std::thread thread;
 };
 
@@ -122,9 +122,9 @@ class GatewayImpl {
   int Run(const std::function<void(const Listening&)>& on_listening);
 
   // --- server.cc ---
-  net::awaitable<void> AcceptLoop(Shard* shard, bool admin);
-  net::awaitable<void> ServeAgent(Shard* shard, tcp::socket socket);
-  net::awaitable<void> ServeAdmin(tcp::socket socket);
+  Task<void> AcceptLoop(Shard* shard, bool admin);
+  Task<void> ServeAgent(Shard* shard, Socket socket);
+  Task<void> ServeAdmin(Socket socket);
   // AdmitClient(): at the shard's connection cap, evicts its oldest idle connection; false
   // when none is idle (the new connection is then closed).
   bool AdmitClient(Shard* shard);
@@ -132,7 +132,7 @@ class GatewayImpl {
   // connections cannot lock probes and scrapers out.
   bool AdmitAdmin();
   // RefuseBodyBudget(): 503 server_overloaded (the request-body budget is full), then close.
-  net::awaitable<void> RefuseBodyBudget(ClientConn* conn, std::string_view target);
+  Task<void> RefuseBodyBudget(ClientConn* conn, std::string_view target);
   absl::Status LoadConfig();
   void PollFiles();
   // ReloadTokensIfChanged() reloads the token file when its identity (inode, size, mtime)
@@ -144,8 +144,8 @@ class GatewayImpl {
 
   // --- proxy.cc ---
   // HandleAgentRequest() runs one request through the pipeline and writes the response.
-  net::awaitable<void> HandleAgentRequest(Shard* shard, ClientConn* conn,
-                                          http::request<http::string_body>* req);
+  Task<void> HandleAgentRequest(Shard* shard, ClientConn* conn,
+                                http::request<http::string_body>* req);
 
   const GatewayOptions options_;
   Metrics metrics_;
@@ -172,7 +172,7 @@ class GatewayImpl {
   // AdminConn: one admin connection, registered while its ServeAdmin() frame lives; `idle`
   // while it waits for (or reads) a request, so that it may be evicted at the cap.
   struct AdminConn {
-    beast::tcp_stream* stream = nullptr;
+    TcpStream* stream = nullptr;
     bool idle = true;
     bool evicted = false;
   };
@@ -188,49 +188,46 @@ class GatewayImpl {
   // RecordSuccess() writes a successful call's LLM_CALL and TOOL_CALL records and waits until
   // the chain acknowledges them (strict mode: synced). False when they cannot be made durable
   // (the call is then not reported as a success). True at once without the chain.
-  net::awaitable<bool> RecordSuccess(RequestContext* ctx);
+  Task<bool> RecordSuccess(RequestContext* ctx);
   // BeforeSuccess(): what must happen before the last bytes of a successful response —
   // settlement, slot release, the durable LLM_CALL record.
   // False when the call cannot be reported as a success (its audit record is not durable).
-  net::awaitable<bool> BeforeSuccess(RequestContext* ctx);
+  Task<bool> BeforeSuccess(RequestContext* ctx);
   // ScanChatResponse() applies the response guards to a complete chat completion's message
   // contents by choice index (ReadChatAnswer()); a non-OK status (enforced violation, closed
   // failure) replaces the response.
-  net::awaitable<absl::Status> ScanChatResponse(RequestContext* ctx,
-                                                std::vector<std::string> contents);
+  Task<absl::Status> ScanChatResponse(RequestContext* ctx, std::vector<std::string> contents);
   // ScanStreamedResponse() runs the audit-only response guards on what a stream delivered.
-  net::awaitable<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
+  Task<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
   std::string UsageJson();
-  net::awaitable<void> ServeAudit(const http::request<http::string_body>& req,
-                                  http::response<http::string_body>& res);
+  Task<void> ServeAudit(const http::request<http::string_body>& req,
+                        http::response<http::string_body>& res);
 
-  net::awaitable<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  Task<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
   // ServeModels() answers GET /v1/models and /v1/models/{model} with the agent's models.
-  net::awaitable<absl::Status> ServeModels(ClientConn* conn, RequestContext* ctx);
+  Task<absl::Status> ServeModels(ClientConn* conn, RequestContext* ctx);
   // AnswerMockChat() / AnswerMockEmbeddings(): the in-process mock provider's answer, through
   // the same relay, accounting and audit as a provider's.
-  net::awaitable<absl::Status> AnswerMockChat(ClientConn* conn, RequestContext* ctx);
-  net::awaitable<absl::Status> AnswerMockEmbeddings(ClientConn* conn, RequestContext* ctx);
+  Task<absl::Status> AnswerMockChat(ClientConn* conn, RequestContext* ctx);
+  Task<absl::Status> AnswerMockEmbeddings(ClientConn* conn, RequestContext* ctx);
   // UpstreamExchange() is the provider call of ctx.model (its adapter builds the request), with
   // the fallbacks to the agent's next models while nothing reached the client.
-  net::awaitable<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn,
-                                                RequestContext* ctx);
-  net::awaitable<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                            http::request<http::string_body>* up,
-                                            CancelSlot* cancel, bool* client_gone,
-                                            UpstreamFailure* failure,
-                                            std::chrono::steady_clock::time_point t0);
-  net::awaitable<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                        http::request<http::string_body>* up, CancelSlot* cancel,
-                                        bool* client_gone, UpstreamFailure* failure,
-                                        std::chrono::steady_clock::time_point t0);
-  net::awaitable<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx,
-                                             UpstreamCall* call, bool* client_gone);
+  Task<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn, RequestContext* ctx);
+  Task<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                                  http::request<http::string_body>* up, CancelSlot* cancel,
+                                  bool* client_gone, UpstreamFailure* failure,
+                                  std::chrono::steady_clock::time_point t0);
+  Task<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
+                              http::request<http::string_body>* up, CancelSlot* cancel,
+                              bool* client_gone, UpstreamFailure* failure,
+                              std::chrono::steady_clock::time_point t0);
+  Task<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx, UpstreamCall* call,
+                                   bool* client_gone);
   // RelayNative() relays a native stream (Anthropic Messages, OpenAI Responses) event by event
   // as it is, reading usage and tool calls on the way and holding the final event
   // (message_stop / response.completed) until the call's audit record is durable.
-  net::awaitable<absl::Status> RelayNative(ClientConn* conn, RequestContext* ctx,
-                                           UpstreamCall* call, bool* client_gone);
+  Task<absl::Status> RelayNative(ClientConn* conn, RequestContext* ctx, UpstreamCall* call,
+                                 bool* client_gone);
 
   // File watching state (main thread only).
   std::string config_fingerprint_;  // of the files the running config was loaded from
@@ -244,9 +241,8 @@ class GatewayImpl {
 void LogException(const std::exception_ptr& e);
 
 // Response helpers (server.cc).
-net::awaitable<beast::error_code> WriteResponse(ClientConn* conn,
-                                                http::response<http::string_body>& res,
-                                                std::chrono::milliseconds timeout);
+Task<beast::error_code> WriteResponse(ClientConn* conn, http::response<http::string_body>& res,
+                                      std::chrono::milliseconds timeout);
 http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
                                                std::string_view request_id);
 

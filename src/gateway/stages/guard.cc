@@ -33,7 +33,7 @@ constexpr int kHttpDeadlineFactor = 4;
 
 }  // namespace
 
-boost::asio::awaitable<absl::Status> Guards::ScanRequest(RequestContext& ctx) const {
+Task<absl::Status> Guards::ScanRequest(RequestContext& ctx) const {
   if (!ctx.agent || ctx.agent->guards.empty() || !ctx.model) co_return absl::OkStatus();
   bool any = false;
   for (const AgentGuardRuntime& g : ctx.agent->guards) {
@@ -70,9 +70,8 @@ boost::asio::awaitable<absl::Status> Guards::ScanRequest(RequestContext& ctx) co
   co_return absl::OkStatus();
 }
 
-boost::asio::awaitable<absl::Status> Guards::ScanResponse(RequestContext& ctx,
-                                                          std::vector<GuardText> texts,
-                                                          bool streamed) const {
+Task<absl::Status> Guards::ScanResponse(RequestContext& ctx, std::vector<GuardText> texts,
+                                        bool streamed) const {
   if (!ctx.agent || !ctx.agent->scans_responses) co_return absl::OkStatus();
   for (const AgentGuardRuntime& g : ctx.agent->guards) {
     if (!g.responses) continue;
@@ -84,9 +83,8 @@ boost::asio::awaitable<absl::Status> Guards::ScanResponse(RequestContext& ctx,
   co_return absl::OkStatus();
 }
 
-boost::asio::awaitable<absl::Status> Guards::Check(RequestContext& ctx,
-                                                   const AgentGuardRuntime& guard,
-                                                   const GuardText& text, bool streamed) const {
+Task<absl::Status> Guards::Check(RequestContext& ctx, const AgentGuardRuntime& guard,
+                                 const GuardText& text, bool streamed) const {
   const GuardBindingRuntime& b = *guard.binding;
   const config::GuardClassifier& c = b.spec.classifier;
   const auto t0 = Clock::now();

@@ -15,7 +15,6 @@
 // Thread safety: a Guards is shared by all shards; its methods may run concurrently.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <string>
 #include <vector>
 
@@ -23,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "audit/event_sink.h"
 #include "gateway/config/runtime.h"
+#include "gateway/pipeline/task.h"
 #include "gateway/stages/guard_targets.h"
 
 namespace pai::gateway {
@@ -39,8 +39,8 @@ class ClassifierTransport {
   // the 2xx response body. Each phase (connect, first byte, each read) is bounded by
   // spec.classifier.timeoutMs. Errors: DeadlineExceeded (timeout), Unavailable (connect or
   // protocol error, or a non-2xx status, named in the message).
-  virtual boost::asio::awaitable<absl::StatusOr<std::string>> Post(
-      const GuardBindingRuntime& binding, std::string body) = 0;
+  virtual Task<absl::StatusOr<std::string>> Post(const GuardBindingRuntime& binding,
+                                                 std::string body) = 0;
 };
 
 class Guards {
@@ -51,17 +51,16 @@ class Guards {
   // ScanRequest() classifies the request's prompts and tool results for every guard of
   // ctx.agent. OK to forward; otherwise the refusal (400 or 503). Needs ctx.chat or
   // ctx.embeddings and, for http classifiers, ctx.classifier.
-  boost::asio::awaitable<absl::Status> ScanRequest(RequestContext& ctx) const;
+  Task<absl::Status> ScanRequest(RequestContext& ctx) const;
 
   // ScanResponse() classifies assistant output for the guards with scan.responses. With
   // `streamed` the outcome is audit-only and the status is always OK.
-  boost::asio::awaitable<absl::Status> ScanResponse(RequestContext& ctx,
-                                                    std::vector<GuardText> texts,
-                                                    bool streamed) const;
+  Task<absl::Status> ScanResponse(RequestContext& ctx, std::vector<GuardText> texts,
+                                  bool streamed) const;
 
  private:
-  boost::asio::awaitable<absl::Status> Check(RequestContext& ctx, const AgentGuardRuntime& guard,
-                                             const GuardText& text, bool streamed) const;
+  Task<absl::Status> Check(RequestContext& ctx, const AgentGuardRuntime& guard,
+                           const GuardText& text, bool streamed) const;
   audit::EventSink& events_;
 };
 

@@ -24,7 +24,7 @@ class RouteStage final : public Stage {
   explicit RouteStage(const audit::Chain* chain) : chain_(chain) {}
   std::string_view name() const override { return "route"; }
 
-  boost::asio::awaitable<absl::Status> OnRequest(RequestContext& ctx) override {
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
     if (ctx.route == Route::kOther) {
       co_return MakeHttpError(
           404, pai::StrCat("Invalid URL (", ctx.method, " ", LogPath(ctx.target), ")"),

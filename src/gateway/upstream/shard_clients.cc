@@ -10,8 +10,8 @@
 
 namespace pai::gateway {
 
-net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
-    const GuardBindingRuntime& binding, std::string body) {
+Task<absl::StatusOr<std::string>> ShardClassifierClient::Post(const GuardBindingRuntime& binding,
+                                                              std::string body) {
   const int64_t timeout_ms = binding.spec.classifier.timeout_ms;
   auto& pool = pools_[timeout_ms];
   if (!pool) {
@@ -46,8 +46,8 @@ net::awaitable<absl::StatusOr<std::string>> ShardClassifierClient::Post(
   co_return std::move(*text);
 }
 
-net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext& ctx,
-                                                                      const ModelRoute& route) {
+Task<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext& ctx,
+                                                            const ModelRoute& route) {
   const ProviderRuntime& provider = *route.provider;
   const ProviderAdapter& adapter = *provider.adapter;
   auto count = adapter.BuildCount(ctx, route);
@@ -59,7 +59,7 @@ net::awaitable<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const Requ
   // request's slot is held meanwhile.
   const auto deadline = Clock::now() + kCountTimeout;
   CancelSlot slot;
-  net::steady_timer timer(co_await net::this_coro::executor, deadline);
+  SteadyTimer timer(co_await net::this_coro::executor, deadline);
   timer.async_wait([&slot](beast::error_code ec) {
     if (!ec) slot.Cancel();  // on operation_aborted (the count ended first) `slot` is not used
   });

@@ -49,7 +49,7 @@ bool IsIpLiteral(const std::string& host) {
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(net::any_io_executor ex, ssl::context* tls_ctx, bool tls) {
+UpstreamConnection::UpstreamConnection(Executor ex, ssl::context* tls_ctx, bool tls) {
   if (tls) {
     tls_.emplace(ex, *tls_ctx);
   } else {
@@ -57,8 +57,8 @@ UpstreamConnection::UpstreamConnection(net::any_io_executor ex, ssl::context* tl
   }
 }
 
-UpstreamPool::UpstreamPool(net::any_io_executor ex, ssl::context* tls_ctx,
-                           UpstreamTimeouts timeouts, Metrics* metrics)
+UpstreamPool::UpstreamPool(Executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts,
+                           Metrics* metrics)
     : ex_(ex), tls_ctx_(tls_ctx), timeouts_(timeouts), metrics_(metrics) {}
 
 void UpstreamPool::Close() {
@@ -105,7 +105,7 @@ void CancelSlot::Cancel() {
   }
 }
 
-net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
+Task<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
     const UpstreamEndpoint& endpoint, CancelSlot* slot) {
   auto conn = std::make_unique<UpstreamConnection>(ex_, tls_ctx_, endpoint.tls);
   conn->pool_key = endpoint.pool_key;
@@ -120,11 +120,11 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool
   if (slot) slot->connecting = conn.get();
   const std::string where = endpoint.pool_key;
   const auto now = std::chrono::steady_clock::now();
-  tcp::resolver::results_type results;
+  Resolver::results_type results;
   if (auto it = dns_.find(endpoint.pool_key); it != dns_.end() && it->second.expires > now) {
     results = it->second.results;
   } else {
-    tcp::resolver resolver(ex_);  // local: it must not outlive the io_context
+    Resolver resolver(ex_);  // local: it must not outlive the io_context
     auto [rec, fresh] = co_await resolver.async_resolve(endpoint.host, endpoint.port, kTuple);
     if (slot && slot->cancelled) co_return absl::CancelledError("upstream call cancelled");
     if (rec) co_return MapError(rec, "resolve", false, endpoint.label, where);
@@ -167,7 +167,7 @@ void UpstreamCall::ResetParser() {
   parser_->set_sink(&piece_);
 }
 
-net::awaitable<beast::error_code> UpstreamCall::ReadFinalHeader() {
+Task<beast::error_code> UpstreamCall::ReadFinalHeader() {
   UpstreamConnection& c = *conn_;
   for (;;) {
     beast::error_code ec;
@@ -195,11 +195,11 @@ UpstreamCall::~UpstreamCall() {
 void UpstreamCall::Cancel() {
   cancelled_ = true;
   beast::error_code ignored;
-  conn_->tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  conn_->tcp().socket().shutdown(Socket::shutdown_both, ignored);
   conn_->tcp().socket().close(ignored);
 }
 
-net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
+Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
     UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
     CancelSlot* slot) {
   for (int attempt = 0;; ++attempt) {
@@ -253,7 +253,7 @@ net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Star
 
 // ReadBody(): one read from the connection into the parser, whose body bytes go to its sink.
 // False when the connection failed or the deadline passed (*status says why).
-net::awaitable<bool> UpstreamCall::ReadBody(absl::Status* status) {
+Task<bool> UpstreamCall::ReadBody(absl::Status* status) {
   UpstreamConnection& c = *conn_;
   const auto now = std::chrono::steady_clock::now();
   if (deadline_ && now >= *deadline_) {
@@ -281,7 +281,7 @@ net::awaitable<bool> UpstreamCall::ReadBody(absl::Status* status) {
   co_return true;
 }
 
-net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
+Task<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
   piece_.clear();
   while (!parser_->is_done()) {
     absl::Status status;
@@ -293,7 +293,7 @@ net::awaitable<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
   co_return std::string_view();
 }
 
-net::awaitable<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) {
+Task<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) {
   // The parser appends the body straight into `out` (no intermediate piece to copy).
   std::string out;
   const auto too_large = [this] {

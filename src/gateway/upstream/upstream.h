@@ -31,12 +31,12 @@ struct UpstreamTimeouts {
 // UpstreamConnection: one TCP (optionally TLS) connection to a provider.
 class UpstreamConnection {
  public:
-  UpstreamConnection(net::any_io_executor ex, ssl::context* tls_ctx, bool tls);
+  UpstreamConnection(Executor ex, ssl::context* tls_ctx, bool tls);
 
-  beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  TcpStream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
   bool is_tls() const { return tls_.has_value(); }
-  std::optional<beast::tcp_stream>& plain() { return plain_; }
-  std::optional<beast::ssl_stream<beast::tcp_stream>>& tls() { return tls_; }
+  std::optional<TcpStream>& plain() { return plain_; }
+  std::optional<beast::ssl_stream<TcpStream>>& tls() { return tls_; }
   beast::flat_buffer& buffer() { return buffer_; }
 
   std::string pool_key;
@@ -44,8 +44,8 @@ class UpstreamConnection {
   std::chrono::steady_clock::time_point idle_since;
 
  private:
-  std::optional<beast::tcp_stream> plain_;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+  std::optional<TcpStream> plain_;
+  std::optional<beast::ssl_stream<TcpStream>> tls_;
   beast::flat_buffer buffer_;
 };
 
@@ -73,7 +73,7 @@ class UpstreamCall {
   // once. Errors: Unavailable (connect/TLS/protocol; HTTP 502) or DeadlineExceeded (connect or
   // first-byte timeout; 504); Cancelled when Cancel() was called or `slot` was cancelled.
   // `slot` (optional) names the call while it runs: on success slot->call is the returned call.
-  static net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamCall>>> Start(
+  static Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> Start(
       UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
       CancelSlot* slot = nullptr);
 
@@ -89,11 +89,11 @@ class UpstreamCall {
   // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.
   // The view is valid until the next call. Errors as Start() (idle timeout → DeadlineExceeded;
   // also when the deadline set by set_deadline() passes).
-  net::awaitable<absl::StatusOr<std::string_view>> ReadSome();
+  Task<absl::StatusOr<std::string_view>> ReadSome();
 
   // ReadAll() reads the rest of the body, up to `limit` bytes (HTTP 502 past it). The
   // string's capacity leaves room for SIMDJSON_PADDING.
-  net::awaitable<absl::StatusOr<std::string>> ReadAll(size_t limit);
+  Task<absl::StatusOr<std::string>> ReadAll(size_t limit);
 
   // set_deadline(): body reads end with DeadlineExceeded (504) at `at` (a stream's duration
   // bound) even while the provider keeps sending.
@@ -108,10 +108,10 @@ class UpstreamCall {
   void ResetParser();
   // ReadFinalHeader() reads response headers, skipping interim 1xx responses (100 Continue,
   // 103 Early Hints): Beast treats a 1xx as a complete message.
-  net::awaitable<beast::error_code> ReadFinalHeader();
+  Task<beast::error_code> ReadFinalHeader();
   // ReadBody(): one read into the parser (its body bytes go to its sink); false on a failure,
   // said in *status.
-  net::awaitable<bool> ReadBody(absl::Status* status);
+  Task<bool> ReadBody(absl::Status* status);
 
   UpstreamPool& pool_;
   std::unique_ptr<UpstreamConnection> conn_;
@@ -124,8 +124,7 @@ class UpstreamCall {
 
 class UpstreamPool {
  public:
-  UpstreamPool(net::any_io_executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts,
-               Metrics* metrics);
+  UpstreamPool(Executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts, Metrics* metrics);
 
   const UpstreamTimeouts& timeouts() const { return timeouts_; }
 
@@ -145,18 +144,18 @@ class UpstreamPool {
   // was idle for kProbeAfter or more, quiet (a MSG_PEEK probe: no EOF and no unsolicited bytes,
   // e.g. a 408 the provider sent before closing).
   std::unique_ptr<UpstreamConnection> TakeIdle(const std::string& key);
-  net::awaitable<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> Connect(
+  Task<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> Connect(
       const UpstreamEndpoint& endpoint, CancelSlot* slot);
   void Release(std::unique_ptr<UpstreamConnection> conn);
 
-  net::any_io_executor ex_;
+  Executor ex_;
   ssl::context* tls_ctx_;
   UpstreamTimeouts timeouts_;
   Metrics* metrics_;
   // Resolved addresses per host:port, reused for kDnsTtl (Asio's resolver cannot be cancelled
   // or bounded by a timeout, so fewer lookups is the mitigation).
   struct DnsEntry {
-    tcp::resolver::results_type results;
+    Resolver::results_type results;
     std::chrono::steady_clock::time_point expires;
   };
   static constexpr std::chrono::seconds kDnsTtl{60};

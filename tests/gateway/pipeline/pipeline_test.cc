@@ -29,10 +29,10 @@ class FakeStage final : public Stage {
             bool suspend = false)
       : name_(std::move(name)), log_(log), result_(std::move(result)), suspend_(suspend) {}
   std::string_view name() const override { return name_; }
-  net::awaitable<absl::Status> OnRequest(RequestContext& /*ctx*/) override {
+  Task<absl::Status> OnRequest(RequestContext& /*ctx*/) override {
     if (suspend_) {
       auto ex = co_await net::this_coro::executor;
-      co_await net::post(ex, net::use_awaitable);
+      co_await net::post(ex, net::use_awaitable_t<Executor>{});
     }
     log_->push_back(name_ + ".request");
     co_return result_;
@@ -53,7 +53,7 @@ absl::Status Run(const Pipeline& p, size_t* ran) {
   absl::Status status = absl::InternalError("not run");
   net::co_spawn(
       io,
-      [&]() -> net::awaitable<void> {
+      [&]() -> Task<void> {
         absl::Status s = co_await p.RunRequest(ctx, ran);
         status = s;
       },
@@ -123,7 +123,7 @@ class OutOnly final : public Stage {
   OutOnly(std::string name, std::vector<std::string>* log) : name_(std::move(name)), log_(log) {}
   std::string_view name() const override { return name_; }
   bool request_side() const override { return false; }
-  net::awaitable<absl::Status> OnRequest(RequestContext& /*ctx*/) override {
+  Task<absl::Status> OnRequest(RequestContext& /*ctx*/) override {
     log_->push_back(name_ + ".request");
     co_return absl::InternalError("a stage without a request side was asked");
   }

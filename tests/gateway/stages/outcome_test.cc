@@ -21,7 +21,7 @@ absl::Status RunIn(Stage& stage, RequestContext& ctx) {
   absl::Status status = absl::InternalError("not run");
   net::co_spawn(
       io,
-      [&]() -> net::awaitable<void> {
+      [&]() -> Task<void> {
         absl::Status s = co_await stage.OnRequest(ctx);
         status = s;
       },

@@ -1,5 +1,8 @@
 #include "common/json_util.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "absl/time/civil_time.h"
 
 namespace pai {
@@ -49,13 +52,34 @@ void AppendHex(std::string& out, const unsigned char* p, size_t n) {
   }
 }
 
+size_t FindJsonEscape(std::string_view s, size_t from) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  // A byte of `w` is below n (n <= 0x80) iff its bit 7 is set in (w - n*kOnes) & ~w & kHigh
+  // ("Bit Twiddling Hacks", hasless): a nonzero result means such a byte exists (the bits
+  // above the first one may be false positives, so the word is then scanned byte by byte).
+  const auto below = [](uint64_t w, uint64_t n) { return (w - n * kOnes) & ~w & kHigh; };
+  const char* p = s.data();
+  const size_t n = s.size();
+  size_t i = from;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, sizeof w);
+    if (below(w, 0x20) | below(w ^ ('"' * kOnes), 1) | below(w ^ ('\\' * kOnes), 1)) break;
+  }
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return i;
+  }
+  return n;
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;  // start of the pending run of bytes copied as they are
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (size_t i = FindJsonEscape(s, 0); i < s.size(); i = FindJsonEscape(s, i + 1)) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

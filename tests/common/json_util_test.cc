@@ -82,3 +82,30 @@ TEST_CASE("AppendJsonString escapes exactly the bytes JSON requires") {
   pai::AppendJsonString(out, "plain \xc3\xa9t\xc3\xa9");
   CHECK(out == "\"plain \xc3\xa9t\xc3\xa9\"");
 }
+
+// FindJsonEscape's eight-bytes-at-a-time scan against a byte-by-byte one, on random strings of
+// plain ASCII, UTF-8 and the bytes to escape, at every alignment and length.
+TEST_CASE("FindJsonEscape finds the first byte to escape") {
+  const auto reference = [](std::string_view s, size_t from) {
+    for (size_t i = from; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == '"' || c == '\\') return i;
+    }
+    return s.size();
+  };
+  const std::string alphabet =
+      std::string("ab \x7f\xc3\xa9\xff\x80\x21\x23\x5b\x5d\"\\\n\x1f\x01", 17) +
+      std::string(1, '\0');
+  std::mt19937_64 rng(3);
+  for (int round = 0; round < 20000; ++round) {
+    const size_t len = rng() % 40;
+    std::string s;
+    for (size_t i = 0; i < len; ++i) {
+      // Mostly plain bytes, so that long runs without an escape occur too.
+      s.push_back(rng() % 4 ? 'x' : alphabet[rng() % alphabet.size()]);
+    }
+    for (size_t from = 0; from <= s.size(); ++from) {
+      REQUIRE(pai::FindJsonEscape(s, from) == reference(s, from));
+    }
+  }
+}

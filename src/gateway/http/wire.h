@@ -25,8 +25,9 @@ inline void AppendFields(std::string& out, const http::fields& fields) {
   out += "\r\n";
 }
 
-// ResponseHead() / RequestHead(): the start line and header block of a message, byte for byte
-// what Beast's serializer writes (tests/gateway/http/wire_test.cc).
+// ResponseHead(): the status line and header block of a response, byte for byte what Beast's
+// serializer writes (tests/gateway/http/wire_test.cc). Requests to providers are written by
+// RequestHeadBuilder (upstream/upstream.h) without a Beast message.
 inline std::string ResponseHead(const http::response_header<>& res) {
   std::string out;
   out.reserve(256);
@@ -37,35 +38,20 @@ inline std::string ResponseHead(const http::response_header<>& res) {
   AppendFields(out, res);
   return out;
 }
-inline std::string RequestHead(const http::request_header<>& req) {
-  std::string out;
-  out.reserve(256);
-  out.append(req.method_string());
-  out += ' ';
-  out.append(req.target());
-  absl::StrAppend(&out, " HTTP/", req.version() / 10, ".", req.version() % 10, "\r\n");
-  AppendFields(out, req);
-  return out;
-}
 
-// AsyncWriteMessage() writes `msg` (a request or response with a string body) to `stream`:
-// one gather write of head and body, or Beast's serializer when the message is chunked.
-// Completes with (error_code, bytes). `msg` must outlive the operation.
-template <typename Stream, bool isRequest>
+// AsyncWriteMessage() writes `res` (a response with a string body) to `stream`: one gather
+// write of head and body, or Beast's serializer when the response is chunked. Completes with
+// (error_code, bytes). `res` must outlive the operation.
+template <typename Stream>
 Task<std::tuple<beast::error_code, size_t>> AsyncWriteMessage(
-    Stream& stream, http::message<isRequest, http::string_body>& msg) {
-  if (msg.chunked()) {
-    auto [ec, n] = co_await http::async_write(stream, msg, kTuple);
+    Stream& stream, http::response<http::string_body>& res) {
+  if (res.chunked()) {
+    auto [ec, n] = co_await http::async_write(stream, res, kTuple);
     std::tuple<beast::error_code, size_t> result(ec, n);
     co_return result;
   }
-  std::string head;
-  if constexpr (isRequest) {
-    head = RequestHead(msg.base());
-  } else {
-    head = ResponseHead(msg.base());
-  }
-  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(msg.body())};
+  const std::string head = ResponseHead(res.base());
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(res.body())};
   auto [ec, n] = co_await net::async_write(stream, buffers, kTuple);
   std::tuple<beast::error_code, size_t> result(ec, n);
   co_return result;

@@ -81,8 +81,7 @@ Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
       result = built.status();
       break;
     }
-    http::request<http::string_body> up =
-        ToHttpRequest(provider, std::move(*built), ctx->request_id, ctx->stream);
+    UpstreamRequest up = ToHttpRequest(provider, std::move(*built), ctx->request_id, ctx->stream);
 
     const auto t0 = Clock::now();
     bool client_gone = false;
@@ -142,8 +141,8 @@ Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
 }
 
 Task<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                         http::request<http::string_body>* up, CancelSlot* cancel,
-                                         bool* client_gone, UpstreamFailure* failure,
+                                         UpstreamRequest* up, CancelSlot* cancel, bool* client_gone,
+                                         UpstreamFailure* failure,
                                          std::chrono::steady_clock::time_point t0) {
   // No exception may leave: the request must still be settled and answered.
   try {
@@ -159,9 +158,8 @@ Task<absl::Status> GatewayImpl::Exchange(Shard* shard, ClientConn* conn, Request
 }
 
 Task<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                             http::request<http::string_body>* up,
-                                             CancelSlot* cancel, bool* client_gone,
-                                             UpstreamFailure* failure,
+                                             UpstreamRequest* up, CancelSlot* cancel,
+                                             bool* client_gone, UpstreamFailure* failure,
                                              std::chrono::steady_clock::time_point t0) {
   const ModelRoute& model = *ctx->model;
   const ProviderRuntime& provider = *model.provider;

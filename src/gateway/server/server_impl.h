@@ -214,13 +214,12 @@ class GatewayImpl {
   // the fallbacks to the agent's next models while nothing reached the client.
   Task<absl::Status> UpstreamExchange(Shard* shard, ClientConn* conn, RequestContext* ctx);
   Task<absl::Status> ExchangeImpl(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                                  http::request<http::string_body>* up, CancelSlot* cancel,
-                                  bool* client_gone, UpstreamFailure* failure,
+                                  UpstreamRequest* up, CancelSlot* cancel, bool* client_gone,
+                                  UpstreamFailure* failure,
                                   std::chrono::steady_clock::time_point t0);
   Task<absl::Status> Exchange(Shard* shard, ClientConn* conn, RequestContext* ctx,
-                              http::request<http::string_body>* up, CancelSlot* cancel,
-                              bool* client_gone, UpstreamFailure* failure,
-                              std::chrono::steady_clock::time_point t0);
+                              UpstreamRequest* up, CancelSlot* cancel, bool* client_gone,
+                              UpstreamFailure* failure, std::chrono::steady_clock::time_point t0);
   Task<absl::Status> RelayUpstream(ClientConn* conn, RequestContext* ctx, UpstreamCall* call,
                                    bool* client_gone);
   // RelayNative() relays a native stream (Anthropic Messages, OpenAI Responses) event by event

@@ -19,15 +19,13 @@ Task<absl::StatusOr<std::string>> ShardClassifierClient::Post(const GuardBinding
     pool = std::make_unique<UpstreamPool>(ex_, tls_ctx_, UpstreamTimeouts{t, t, t}, nullptr);
   }
   const UpstreamEndpoint& ep = binding.endpoint;
-  http::request<http::string_body> req{http::verb::post, ep.base_path, 11};
-  req.set(http::field::host, ep.host_header);
-  if (!binding.authorization.empty()) req.set(http::field::authorization, binding.authorization);
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::accept, "application/json");
-  req.set(http::field::user_agent, "pai-gateway/0.1");
-  req.keep_alive(true);
-  req.body() = std::move(body);
-  req.prepare_payload();
+  RequestHeadBuilder head("POST", ep.base_path);
+  head.Field("Host", ep.host_header);
+  if (!binding.authorization.empty()) head.Field("Authorization", binding.authorization);
+  head.Field("Content-Type", "application/json");
+  head.Field("Accept", "application/json");
+  head.Field("User-Agent", "pai-gateway/0.1");
+  UpstreamRequest req = std::move(head).Finish(std::move(body));
   // The upstream client words its errors for model providers; here the peer is a classifier.
   auto reword = [](const absl::Status& s) {
     return absl::Status(s.code(),
@@ -52,8 +50,8 @@ Task<absl::StatusOr<int64_t>> ShardInputCounter::CountInput(const RequestContext
   const ProviderAdapter& adapter = *provider.adapter;
   auto count = adapter.BuildCount(ctx, route);
   if (!count.ok()) co_return count.status();
-  http::request<http::string_body> req =
-      ToHttpRequest(provider, std::move(*count), ctx.request_id, /*stream=*/false);
+  UpstreamRequest req = ToHttpRequest(provider, std::move(*count), ctx.request_id,
+                                      /*stream=*/false);
   const UpstreamEndpoint& ep = provider.endpoint;
   // One deadline for the whole count (connect, a stale-connection retry, the answer): the
   // request's slot is held meanwhile.

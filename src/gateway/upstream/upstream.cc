@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -155,6 +156,26 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
   co_return conn;
 }
 
+RequestHeadBuilder::RequestHeadBuilder(std::string_view method, std::string_view target) {
+  head_.reserve(512);
+  head_.append(method);
+  head_ += ' ';
+  head_.append(target);
+  head_ += " HTTP/1.1\r\n";
+}
+
+void RequestHeadBuilder::Field(std::string_view name, std::string_view value) {
+  head_.append(name);
+  head_ += ": ";
+  head_.append(value);
+  head_ += "\r\n";
+}
+
+UpstreamRequest RequestHeadBuilder::Finish(std::string body) && {
+  absl::StrAppend(&head_, "Content-Length: ", body.size(), "\r\n\r\n");
+  return UpstreamRequest{std::move(head_), std::move(body)};
+}
+
 UpstreamCall::UpstreamCall(UpstreamPool& pool, std::unique_ptr<UpstreamConnection> conn)
     : pool_(pool), conn_(std::move(conn)) {
   ResetParser();
@@ -200,8 +221,7 @@ void UpstreamCall::Cancel() {
 }
 
 Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
-    UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
-    CancelSlot* slot) {
+    UpstreamPool& pool, const UpstreamEndpoint& endpoint, UpstreamRequest req, CancelSlot* slot) {
   for (int attempt = 0;; ++attempt) {
     if (slot && slot->cancelled) co_return absl::CancelledError("upstream call cancelled");
     // The retry after a stale pooled connection always opens a new one.
@@ -225,11 +245,13 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
     c.tcp().expires_after(pool.timeouts().first_byte);
     if (slot) slot->sent = true;
     beast::error_code ec;
+    // Head and body in one gather write.
+    const std::array<net::const_buffer, 2> buffers{net::buffer(req.head), net::buffer(req.body)};
     if (c.is_tls()) {
-      auto [wec, n] = co_await AsyncWriteMessage(*c.tls(), req);
+      auto [wec, n] = co_await net::async_write(*c.tls(), buffers, kTuple);
       ec = wec;
     } else {
-      auto [wec, n] = co_await AsyncWriteMessage(*c.plain(), req);
+      auto [wec, n] = co_await net::async_write(*c.plain(), buffers, kTuple);
       ec = wec;
     }
     if (!ec) ec = co_await call->ReadFinalHeader();

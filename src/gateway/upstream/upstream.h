@@ -65,6 +65,29 @@ struct CancelSlot {
   void Cancel();
 };
 
+// UpstreamRequest: an HTTP/1.1 request (RFC 9112) to a provider or a classifier, serialised:
+// `head` is its request line and header block, through the empty line that ends it (with a
+// Content-Length for `body`); `body` follows. Built by RequestHeadBuilder.
+struct UpstreamRequest {
+  std::string head;
+  std::string body;
+};
+
+// RequestHeadBuilder: writes a request's head field by field, in the order given — no header
+// container, no per-field allocation. Names and values come from the configuration, the
+// adapters and client headers the HTTP parser already checked (no CR or LF in them).
+// Not thread-safe (one per request).
+class RequestHeadBuilder {
+ public:
+  RequestHeadBuilder(std::string_view method, std::string_view target);
+  void Field(std::string_view name, std::string_view value);
+  // Finish(): the request, with `Content-Length: body.size()` last.
+  UpstreamRequest Finish(std::string body) &&;
+
+ private:
+  std::string head_;
+};
+
 // UpstreamCall: one request/response exchange on a pooled connection.
 class UpstreamCall {
  public:
@@ -73,9 +96,10 @@ class UpstreamCall {
   // once. Errors: Unavailable (connect/TLS/protocol; HTTP 502) or DeadlineExceeded (connect or
   // first-byte timeout; 504); Cancelled when Cancel() was called or `slot` was cancelled.
   // `slot` (optional) names the call while it runs: on success slot->call is the returned call.
-  static Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> Start(
-      UpstreamPool& pool, const UpstreamEndpoint& endpoint, http::request<http::string_body> req,
-      CancelSlot* slot = nullptr);
+  static Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> Start(UpstreamPool& pool,
+                                                                   const UpstreamEndpoint& endpoint,
+                                                                   UpstreamRequest req,
+                                                                   CancelSlot* slot = nullptr);
 
   ~UpstreamCall();
   UpstreamCall(const UpstreamCall&) = delete;

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "gateway/upstream/provider_request.h"
+
 namespace pai::gateway {
 namespace {
 
@@ -36,15 +38,34 @@ TEST_CASE("response heads are laid out as Beast's serializer lays them out") {
   CHECK(ResponseHead(res.base()).rfind("HTTP/1.0 429 Custom Reason\r\n", 0) == 0);
 }
 
-TEST_CASE("request heads are laid out as Beast's serializer lays them out") {
-  http::request<http::string_body> req{http::verb::post, "/v1/chat/completions?x=1", 11};
-  req.set(http::field::host, "api.openai.com");
-  req.set(http::field::authorization, "Bearer sk-test");
-  req.set(http::field::content_type, "application/json");
-  req.body() = R"({"model":"gpt-4o-mini","messages":[]})";
+// The upstream request's head, written field by field, is byte for byte what Beast's serializer
+// writes for the same request; an adapter's header replaces the default of the same name (in
+// any case) and goes with the adapter's, after the defaults.
+TEST_CASE("upstream request heads are what Beast would write") {
+  ProviderRuntime provider;
+  provider.endpoint.base_path = "/v1";
+  provider.endpoint.host_header = "api.example.com";
+  provider.auth_header = "authorization";
+  provider.authorization = "Bearer sk-test";
+  ProviderRequest pr;
+  pr.path = "/chat/completions";
+  pr.body = R"({"model":"m","messages":[]})";
+  pr.headers.emplace_back("accept", "application/x-ndjson");
+  pr.headers.emplace_back("X-Title", "pai-gateway");
+  const UpstreamRequest got = ToHttpRequest(provider, std::move(pr), "req-1", /*stream=*/true);
+
+  http::request<http::string_body> req{http::verb::post, "/v1/chat/completions", 11};
+  req.set("Host", "api.example.com");
+  req.set("authorization", "Bearer sk-test");
+  req.set("Content-Type", "application/json");
+  req.set("User-Agent", "pai-gateway/0.1");
+  req.set("x-request-id", "req-1");
+  req.set("accept", "application/x-ndjson");
+  req.set("X-Title", "pai-gateway");
+  req.body() = R"({"model":"m","messages":[]})";
   req.prepare_payload();
-  CHECK(RequestHead(req.base()) + req.body() == BeastBytes(req));
-  CHECK(RequestHead(req.base()).rfind("POST /v1/chat/completions?x=1 HTTP/1.1\r\n", 0) == 0);
+  CHECK(got.head + got.body == BeastBytes(req));
+  CHECK(got.head.find("Accept: text/event-stream") == std::string::npos);
 }
 
 }  // namespace

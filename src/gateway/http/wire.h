@@ -1,9 +1,9 @@
-// Writing a whole HTTP/1.1 message with a string body in one gather write: the start line and
-// header fields serialised into one string, then the body, as Beast's serializer lays them out
-// (RFC 9112 §3-§6: start line, `name: value` CRLF per field in insertion order, CRLF, body).
-// Beast's http::async_write walks its serializer's buffer-sequence views per write (~8 % of
-// the gateway's CPU per proxied call before this); a message with a transfer coding still
-// goes through it. Only Beast TUs include this (it includes http/beast.h).
+// Writing a whole JSON response to an agent in one gather write: the status line and header
+// fields written into one string as the response is built, then the body, as Beast's serializer
+// lays them out (RFC 9112 §3-§6: start line, `name: value` CRLF per field in order, CRLF,
+// body). Beast's http::async_write walks its serializer's buffer-sequence views per write (~8 %
+// of the gateway's CPU per proxied call when measured), and its header container allocates per
+// field. Only Beast TUs include this (it includes http/beast.h).
 #pragma once
 
 #include <array>
@@ -14,44 +14,44 @@
 
 namespace pai::gateway {
 
-// AppendHead() appends the header block of `fields` ("name: value\r\n" each, then "\r\n").
-inline void AppendFields(std::string& out, const http::fields& fields) {
-  for (const auto& f : fields) {
-    out.append(f.name_string());
-    out += ": ";
-    out.append(f.value());
-    out += "\r\n";
+// JsonAnswer: a JSON response with its head written as it is built — the status line, then
+// `Server`, `Content-Type: application/json`, `x-request-id`, `Connection: close` when the
+// connection closes after it, `Content-Length`, then the fields Set() adds, in that order —
+// byte for byte what Beast's serializer writes for the same response (wire_test.cc), without
+// a header container. Set() appends: callers add each name once, and none of the above.
+// Not thread-safe (one per response).
+struct JsonAnswer {
+  JsonAnswer(int status, std::string body_in, bool keep_alive, std::string_view request_id)
+      : status(status), body(std::move(body_in)) {
+    head.reserve(256);
+    const beast::string_view reason = http::obsolete_reason(http::int_to_status(status));
+    absl::StrAppend(&head, "HTTP/1.1 ", status, " ");
+    head.append(reason.data(), reason.size());
+    head += "\r\nServer: pai-gateway\r\nContent-Type: application/json\r\n";
+    if (!request_id.empty()) Set("x-request-id", request_id);
+    if (!keep_alive) head += "Connection: close\r\n";
+    absl::StrAppend(&head, "Content-Length: ", body.size(), "\r\n");
   }
-  out += "\r\n";
-}
+  void Set(std::string_view name, std::string_view value) {
+    head.append(name);
+    head += ": ";
+    head.append(value);
+    head += "\r\n";
+  }
+  int status;
+  std::string head;  // the status line and the fields so far; the empty line is added on write
+  std::string body;
+};
 
-// ResponseHead(): the status line and header block of a response, byte for byte what Beast's
-// serializer writes (tests/gateway/http/wire_test.cc). Requests to providers are written by
-// RequestHeadBuilder (upstream/upstream.h) without a Beast message.
-inline std::string ResponseHead(const http::response_header<>& res) {
-  std::string out;
-  out.reserve(256);
-  absl::StrAppend(&out, "HTTP/", res.version() / 10, ".", res.version() % 10, " ", res.result_int(),
-                  " ");
-  out.append(res.reason());
-  out += "\r\n";
-  AppendFields(out, res);
-  return out;
-}
-
-// AsyncWriteMessage() writes `res` (a response with a string body) to `stream`: one gather
-// write of head and body, or Beast's serializer when the response is chunked. Completes with
-// (error_code, bytes). `res` must outlive the operation.
+// AsyncWriteAnswer() writes `res` — its head, the empty line, and its body unless `head_only`
+// (a HEAD request: Content-Length stays) — in one gather write. Completes with (error_code,
+// bytes). `res` must outlive the operation.
 template <typename Stream>
-Task<std::tuple<beast::error_code, size_t>> AsyncWriteMessage(
-    Stream& stream, http::response<http::string_body>& res) {
-  if (res.chunked()) {
-    auto [ec, n] = co_await http::async_write(stream, res, kTuple);
-    std::tuple<beast::error_code, size_t> result(ec, n);
-    co_return result;
-  }
-  const std::string head = ResponseHead(res.base());
-  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(res.body())};
+Task<std::tuple<beast::error_code, size_t>> AsyncWriteAnswer(Stream& stream, JsonAnswer& res,
+                                                             bool head_only) {
+  res.head += "\r\n";
+  const std::array<net::const_buffer, 2> buffers{
+      net::buffer(res.head), head_only ? net::const_buffer() : net::buffer(res.body)};
   auto [ec, n] = co_await net::async_write(stream, buffers, kTuple);
   std::tuple<beast::error_code, size_t> result(ec, n);
   co_return result;

@@ -50,17 +50,14 @@ Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
   co_return st->result.load() == 1;
 }
 
-http::response<http::string_body> JsonReply(const ClientConn& conn, RequestContext& ctx, int status,
-                                            std::string body) {
+JsonAnswer JsonReply(const ClientConn& conn, RequestContext& ctx, int status, std::string body) {
   ctx.reply.status = status;
-  auto res =
-      JsonResponse(status, std::move(body), conn.keep_alive && !ctx.reply.close, ctx.request_id);
-  for (const auto& [name, value] : ctx.reply.headers) res.set(name, value);
+  JsonAnswer res(status, std::move(body), conn.keep_alive && !ctx.reply.close, ctx.request_id);
+  for (const auto& [name, value] : ctx.reply.headers) res.Set(name, value);
   return res;
 }
 
-Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
-                                   http::response<http::string_body>& res,
+Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx, JsonAnswer& res,
                                    std::chrono::milliseconds timeout) {
   ctx->reply.started = true;
   const beast::error_code ec = co_await WriteResponse(conn, res, timeout);

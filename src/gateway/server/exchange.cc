@@ -132,7 +132,7 @@ Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
   if (failure.status != 0 && !ctx->reply.started) {
     // The provider's own error answer, relayed with its status.
     auto res = JsonReply(*conn, *ctx, failure.status, std::move(failure.body));
-    if (!failure.retry_after.empty()) res.set(http::field::retry_after, failure.retry_after);
+    if (!failure.retry_after.empty()) res.Set("Retry-After", failure.retry_after);
     ctx->error_code = "upstream_status";
     co_await WriteReply(conn, ctx, res, options_.body_timeout);
     co_return absl::OkStatus();

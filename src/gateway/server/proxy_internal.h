@@ -25,13 +25,11 @@ inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(
 // the reply headers (x-ratelimit-*, Retry-After, Allow), the request id, keep-alive unless the
 // connection or the request closes; sets ctx.reply.status. Every JSON answer to an agent
 // request is made here.
-http::response<http::string_body> JsonReply(const ClientConn& conn, RequestContext& ctx, int status,
-                                            std::string body);
+JsonAnswer JsonReply(const ClientConn& conn, RequestContext& ctx, int status, std::string body);
 
 // WriteReply() writes `res` (from JsonReply()) to the client within `timeout`, marking
 // ctx.reply.started first; a failed write closes the connection after this request.
-Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx,
-                                   http::response<http::string_body>& res,
+Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx, JsonAnswer& res,
                                    std::chrono::milliseconds timeout);
 
 // ChunkWriter: the streamed response to the client (chunked, or close-delimited towards

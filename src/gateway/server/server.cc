@@ -156,7 +156,7 @@ Task<void> GatewayImpl::RefuseBodyBudget(ClientConn* conn, std::string_view targ
   const bool anthropic = target.substr(0, 12) == "/v1/messages";
   auto res = JsonResponse(e.http_status, anthropic ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
                           false, {});
-  res.set(http::field::retry_after, "1");
+  res.Set("Retry-After", "1");
   co_await WriteResponse(conn, res, options_.body_timeout);
   log::Info("access", {{"status", e.http_status}, {"error_code", e.code}, {"route", "other"}});
   co_await LingeringClose(conn->stream);
@@ -173,24 +173,17 @@ void LogException(const std::exception_ptr& e) {
   }
 }
 
-http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
-                                               std::string_view request_id) {
-  http::response<http::string_body> res{static_cast<http::status>(status), 11};
-  res.set(http::field::server, "pai-gateway");
-  res.set(http::field::content_type, "application/json");
-  if (!request_id.empty()) res.set("x-request-id", request_id);
-  res.keep_alive(keep_alive);
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
+JsonAnswer JsonResponse(int status, std::string body, bool keep_alive,
+                        std::string_view request_id) {
+  return JsonAnswer(status, std::move(body), keep_alive, request_id);
 }
 
-Task<beast::error_code> WriteResponse(ClientConn* conn, http::response<http::string_body>& res,
+Task<beast::error_code> WriteResponse(ClientConn* conn, JsonAnswer& res,
                                       std::chrono::milliseconds timeout) {
   conn->response_started = true;
-  if (conn->head) res.body().clear();  // HEAD: the headers (Content-Length included) only
   conn->stream.expires_after(timeout);
-  auto [ec, n] = co_await AsyncWriteMessage(conn->stream, res);
+  // HEAD: the headers (Content-Length included) only.
+  auto [ec, n] = co_await AsyncWriteAnswer(conn->stream, res, conn->head);
   conn->stream.expires_never();
   co_return ec;
 }

@@ -16,6 +16,7 @@
 #include "gateway/config/runtime.h"
 #include "gateway/gateway.h"
 #include "gateway/http/beast.h"
+#include "gateway/http/wire.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/relay/stream_relay.h"
 #include "gateway/server/admin_auth.h"
@@ -240,9 +241,8 @@ class GatewayImpl {
 void LogException(const std::exception_ptr& e);
 
 // Response helpers (server.cc).
-Task<beast::error_code> WriteResponse(ClientConn* conn, http::response<http::string_body>& res,
+Task<beast::error_code> WriteResponse(ClientConn* conn, JsonAnswer& res,
                                       std::chrono::milliseconds timeout);
-http::response<http::string_body> JsonResponse(int status, std::string body, bool keep_alive,
-                                               std::string_view request_id);
+JsonAnswer JsonResponse(int status, std::string body, bool keep_alive, std::string_view request_id);
 
 }  // namespace pai::gateway

@@ -1,4 +1,4 @@
-// The one-write message layout is byte for byte Beast's serializer output.
+// The heads the gateway writes itself are byte for byte Beast's serializer output.
 #include "gateway/http/wire.h"
 
 #include <catch2/catch.hpp>
@@ -16,26 +16,30 @@ std::string BeastBytes(const http::message<isRequest, http::string_body>& m) {
   return out.str();
 }
 
-TEST_CASE("response heads are laid out as Beast's serializer lays them out") {
-  http::response<http::string_body> res{http::status::ok, 11};
-  res.set(http::field::server, "pai-gateway");
-  res.set(http::field::content_type, "application/json");
-  res.set("x-ratelimit-remaining-tokens", "999");
-  res.insert("x-multi", "a");
-  res.insert("x-multi", "b");
-  res.keep_alive(true);
-  res.body() = R"({"id":"chatcmpl-1"})";
-  res.prepare_payload();
-  CHECK(ResponseHead(res.base()) + res.body() == BeastBytes(res));
+// A JSON answer's head, written as it is built, is byte for byte what Beast's serializer writes
+// for the response JsonResponse() used to build with Beast (the same fields in the same order),
+// kept alive or not, with a request id or not, with added fields, for known and unknown codes.
+TEST_CASE("JSON answers are laid out as Beast's serializer lays them out") {
+  for (const int status : {200, 429, 400, 503, 529}) {
+    for (const bool keep_alive : {true, false}) {
+      for (const std::string_view id : {std::string_view(), std::string_view("req-1")}) {
+        JsonAnswer got(status, R"({"id":"chatcmpl-1"})", keep_alive, id);
+        got.Set("x-ratelimit-remaining-tokens", "999");
+        got.Set("Retry-After", "1");
 
-  res.result(http::status::too_many_requests);
-  res.keep_alive(false);
-  CHECK(ResponseHead(res.base()) + res.body() == BeastBytes(res));
-
-  res.reason("Custom Reason");
-  res.version(10);
-  CHECK(ResponseHead(res.base()) + res.body() == BeastBytes(res));
-  CHECK(ResponseHead(res.base()).rfind("HTTP/1.0 429 Custom Reason\r\n", 0) == 0);
+        http::response<http::string_body> res{static_cast<http::status>(status), 11};
+        res.set(http::field::server, "pai-gateway");
+        res.set(http::field::content_type, "application/json");
+        if (!id.empty()) res.set("x-request-id", id);
+        res.keep_alive(keep_alive);
+        res.body() = R"({"id":"chatcmpl-1"})";
+        res.prepare_payload();
+        res.set("x-ratelimit-remaining-tokens", "999");
+        res.set(http::field::retry_after, "1");
+        CHECK(got.head + "\r\n" + got.body == BeastBytes(res));
+      }
+    }
+  }
 }
 
 // The upstream request's head, written field by field, is byte for byte what Beast's serializer

@@ -18,22 +18,22 @@ class AuthenticateStage final : public Stage {
   explicit AuthenticateStage(const Snapshot<auth::TokenStore>& tokens) : tokens_(tokens) {}
   std::string_view name() const override { return "authenticate"; }
 
-  Task<absl::Status> OnRequest(RequestContext& ctx) override {
+  std::optional<absl::Status> Decide(RequestContext& ctx) override {
     std::string agent_key = ctx.preauthenticated_agent;
     ctx.session = ctx.preauthenticated_session;
     if (ctx.preauthenticated_agent.empty()) {
       const auto store = tokens_.Get();
       auto who = AuthenticateBearerIdentity(ctx.authorization, store.get());
-      if (!who.ok()) co_return who.status();
+      if (!who.ok()) return who.status();
       agent_key = std::move(who->agent);
       ctx.session = std::move(who->session);
     }
     ctx.agent = ctx.runtime->FindAgent(agent_key);
     if (!ctx.agent) {
-      co_return MakeError(absl::StatusCode::kUnauthenticated,
-                          "The agent this token belongs to is not configured.", "invalid_api_key");
+      return MakeError(absl::StatusCode::kUnauthenticated,
+                       "The agent this token belongs to is not configured.", "invalid_api_key");
     }
-    co_return absl::OkStatus();
+    return absl::OkStatus();
   }
 
  private:
@@ -45,28 +45,28 @@ class ParseStage final : public Stage {
  public:
   std::string_view name() const override { return "parse"; }
 
-  Task<absl::Status> OnRequest(RequestContext& ctx) override {
+  std::optional<absl::Status> Decide(RequestContext& ctx) override {
     if (ctx.route == Route::kChatCompletions) {
       auto req = ParseChatCompletionRequest(*ctx.body);
-      if (!req.ok()) co_return req.status();
+      if (!req.ok()) return req.status();
       ctx.stream = req->stream;
       ctx.chat = std::move(*req);
     } else if (ctx.route == Route::kEmbeddings) {
       auto req = ParseEmbeddingsRequest(*ctx.body);
-      if (!req.ok()) co_return req.status();
+      if (!req.ok()) return req.status();
       ctx.embeddings = std::move(*req);
     } else if (ctx.route == Route::kMessages || ctx.route == Route::kCountTokens) {
       auto req = ParseAnthropicMessagesRequest(*ctx.body, ctx.route == Route::kMessages);
-      if (!req.ok()) co_return req.status();
+      if (!req.ok()) return req.status();
       ctx.stream = req->stream && ctx.route == Route::kMessages;
       ctx.native = std::move(*req);
     } else if (ctx.route == Route::kResponses) {
       auto req = ParseResponsesRequest(*ctx.body);
-      if (!req.ok()) co_return req.status();
+      if (!req.ok()) return req.status();
       ctx.stream = req->stream;
       ctx.native = std::move(*req);
     }
-    co_return absl::OkStatus();
+    return absl::OkStatus();
   }
 };
 
@@ -75,17 +75,17 @@ class ResolveModelStage final : public Stage {
  public:
   std::string_view name() const override { return "resolve_model"; }
 
-  Task<absl::Status> OnRequest(RequestContext& ctx) override {
+  std::optional<absl::Status> Decide(RequestContext& ctx) override {
     const std::string* requested = ctx.chat         ? &ctx.chat->model
                                    : ctx.embeddings ? &ctx.embeddings->model
                                    : ctx.native     ? &ctx.native->model
                                                     : nullptr;
-    if (!requested) co_return absl::OkStatus();
+    if (!requested) return absl::OkStatus();
     auto route = ctx.runtime->ResolveModel(*ctx.agent, *requested);
-    if (!route.ok()) co_return route.status();
+    if (!route.ok()) return route.status();
     const config::ProviderKind kind = (*route)->provider->spec.kind;
     if (!AdapterOf(**route).Serves(ctx.route)) {
-      co_return MakeError(
+      return MakeError(
           absl::StatusCode::kInvalidArgument,
           pai::StrCat("The model \"", *requested, "\" is served by ModelProvider ",
                       (*route)->provider->spec.name, " (provider ", config::ProviderKindName(kind),
@@ -93,7 +93,7 @@ class ResolveModelStage final : public Stage {
           "unsupported_model", "model");
     }
     ctx.model = *route;
-    co_return absl::OkStatus();
+    return absl::OkStatus();
   }
 };
 
@@ -145,7 +145,12 @@ Task<absl::Status> Pipeline::RunRequest(RequestContext& ctx, size_t* ran) const 
   for (size_t i = 0; i < stages_.size(); ++i) {
     ++*ran;
     if (!request_side_[i]) continue;
-    absl::Status s = co_await stages_[i]->OnRequest(ctx);
+    absl::Status s;
+    if (std::optional<absl::Status> now = stages_[i]->Decide(ctx)) {
+      s = std::move(*now);
+    } else {
+      s = co_await stages_[i]->OnRequest(ctx);
+    }
     if (!s.ok()) {
       metrics_.stage_rejections(metric_index_[i]).Increment();
       co_return s;
@@ -170,16 +175,17 @@ class AdmitStage final : public Stage {
  public:
   explicit AdmitStage(const Admission& admission) : admission_(admission) {}
   std::string_view name() const override { return "admit"; }
-  Task<absl::Status> OnRequest(RequestContext& ctx) override {
+  std::optional<absl::Status> Decide(RequestContext& ctx) override {
     // GET /v1/models; counting tokens is not a model call (no budget, no LLM_CALL).
-    if (!ctx.model || ctx.route == Route::kCountTokens) co_return absl::OkStatus();
+    if (!ctx.model || ctx.route == Route::kCountTokens) return absl::OkStatus();
     absl::Status s = admission_.Admit(ctx);
-    if (ctx.count_route && !ctx.count_done) {
-      // The byte bound did not fit a budget: the provider counts the input (one call).
-      absl::StatusOr<int64_t> count = co_await ctx.input_counter->CountInput(ctx, *ctx.count_route);
-      s = admission_.AdmitCounted(ctx, count);
-    }
-    co_return s;
+    if (ctx.count_route && !ctx.count_done) return std::nullopt;  // OnRequest() asks
+    return s;
+  }
+  Task<absl::Status> OnRequest(RequestContext& ctx) override {
+    // The byte bound did not fit a budget: the provider counts the input (one call).
+    absl::StatusOr<int64_t> count = co_await ctx.input_counter->CountInput(ctx, *ctx.count_route);
+    co_return admission_.AdmitCounted(ctx, count);
   }
   void OnResponse(RequestContext& ctx) override { admission_.Finish(ctx); }
 
@@ -192,9 +198,13 @@ class GuardStage final : public Stage {
  public:
   explicit GuardStage(const Guards& guards) : guards_(guards) {}
   std::string_view name() const override { return "guard"; }
+  std::optional<absl::Status> Decide(RequestContext& ctx) override {
+    if (!ctx.agent || ctx.agent->guards.empty()) return absl::OkStatus();
+    return std::nullopt;  // OnRequest() scans
+  }
   Task<absl::Status> OnRequest(RequestContext& ctx) override {
-    if (!ctx.agent || ctx.agent->guards.empty()) co_return absl::OkStatus();  // no extra frame
-    co_return co_await guards_.ScanRequest(ctx);
+    absl::Status s = co_await guards_.ScanRequest(ctx);
+    co_return s;  // g++ 12: no `co_return co_await`
   }
 
  private:

@@ -151,8 +151,13 @@ class Stage {
   // request_side(): false for a stage that only acts on the way out (its OnRequest() is not
   // called: no coroutine frame is spent on it).
   virtual bool request_side() const { return true; }
-  // OnRequest() runs before the upstream call; a non-OK status rejects the request.
-  // The default (for stages without a request side) accepts.
+  // Decide() is the request side of a stage that can give its verdict without waiting: OK to
+  // continue, a status that rejects the request, or nullopt when it must wait (a remote
+  // classifier, a provider's token count) — then OnRequest() runs. A stage that never waits
+  // overrides only Decide(): no coroutine frame per request. The default: nullopt.
+  virtual std::optional<absl::Status> Decide(RequestContext& /*ctx*/) { return std::nullopt; }
+  // OnRequest() runs before the upstream call when Decide() gave no verdict; a non-OK status
+  // rejects the request. The default (for stages without a request side) accepts.
   virtual Task<absl::Status> OnRequest(RequestContext& ctx);
   // OnResponse() runs after the request ended, whatever the outcome, if OnRequest() ran.
   virtual void OnResponse(RequestContext& /*ctx*/) {}
@@ -163,8 +168,9 @@ class Pipeline {
  public:
   Pipeline(std::vector<std::unique_ptr<Stage>> stages, Metrics& metrics);
 
-  // RunRequest() runs OnRequest() of each stage in order until one rejects; `*ran` is the
-  // number of stages whose OnRequest() ran (pass it to RunResponse()).
+  // RunRequest() runs the request side (Decide(), else OnRequest()) of each stage in order until
+  // one rejects; `*ran` is the number of stages whose request side ran (pass it to
+  // RunResponse()).
   Task<absl::Status> RunRequest(RequestContext& ctx, size_t* ran) const;
 
   // RunResponse() runs OnResponse() of the first `ran` stages in reverse order.

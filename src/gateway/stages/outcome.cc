@@ -24,27 +24,27 @@ class RouteStage final : public Stage {
   explicit RouteStage(const audit::Chain* chain) : chain_(chain) {}
   std::string_view name() const override { return "route"; }
 
-  Task<absl::Status> OnRequest(RequestContext& ctx) override {
+  std::optional<absl::Status> Decide(RequestContext& ctx) override {
     if (ctx.route == Route::kOther) {
-      co_return MakeHttpError(
-          404, pai::StrCat("Invalid URL (", ctx.method, " ", LogPath(ctx.target), ")"),
-          "unknown_url");
+      return MakeHttpError(404,
+                           pai::StrCat("Invalid URL (", ctx.method, " ", LogPath(ctx.target), ")"),
+                           "unknown_url");
     }
     if (!ctx.wrong_method_allowed.empty()) {
       ctx.reply.headers.emplace_back("Allow", ctx.wrong_method_allowed);
-      co_return MakeHttpError(405,
-                              pai::StrCat("Method ", ctx.method, " is not allowed on ",
-                                          LogPath(ctx.target), "; use ", ctx.wrong_method_allowed),
-                              "method_not_allowed");
+      return MakeHttpError(405,
+                           pai::StrCat("Method ", ctx.method, " is not allowed on ",
+                                       LogPath(ctx.target), "; use ", ctx.wrong_method_allowed),
+                           "method_not_allowed");
     }
     if (chain_ && !chain_->healthy() && ctx.route != Route::kModels) {
       // No call the chain cannot record: an auditor must be able to trust it is complete.
-      co_return MakeHttpError(503,
-                              "The audit chain is stopped; calls are refused until it is "
-                              "repaired (see the gateway log).",
-                              "audit_unavailable");
+      return MakeHttpError(503,
+                           "The audit chain is stopped; calls are refused until it is "
+                           "repaired (see the gateway log).",
+                           "audit_unavailable");
     }
-    co_return absl::OkStatus();
+    return absl::OkStatus();
   }
 
  private:

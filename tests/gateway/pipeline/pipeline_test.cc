@@ -22,14 +22,25 @@ namespace {
 namespace net = boost::asio;
 
 // FakeStage: logs "<name>.request" / "<name>.response"; rejects when told; may suspend (a post
-// to its executor) before answering, as a stage waiting for I/O does.
+// to its executor) before answering, as a stage waiting for I/O does, or decide at once
+// (Decide(), no coroutine: then OnRequest() must not run).
 class FakeStage final : public Stage {
  public:
   FakeStage(std::string name, std::vector<std::string>* log, absl::Status result = {},
-            bool suspend = false)
-      : name_(std::move(name)), log_(log), result_(std::move(result)), suspend_(suspend) {}
+            bool suspend = false, bool decides = false)
+      : name_(std::move(name)),
+        log_(log),
+        result_(std::move(result)),
+        suspend_(suspend),
+        decides_(decides) {}
   std::string_view name() const override { return name_; }
+  std::optional<absl::Status> Decide(RequestContext& /*ctx*/) override {
+    if (!decides_) return std::nullopt;
+    log_->push_back(name_ + ".decide");
+    return result_;
+  }
   Task<absl::Status> OnRequest(RequestContext& /*ctx*/) override {
+    if (decides_) log_->push_back(name_ + ".coroutine");  // must not happen
     if (suspend_) {
       auto ex = co_await net::this_coro::executor;
       co_await net::post(ex, net::use_awaitable_t<Executor>{});
@@ -44,6 +55,7 @@ class FakeStage final : public Stage {
   std::vector<std::string>* log_;
   absl::Status result_;
   bool suspend_;
+  bool decides_;
 };
 
 // Run() runs the request side to completion, then the response side of the stages that ran.
@@ -102,6 +114,23 @@ TEST_CASE("a rejection stops the request side there and the stages that ran unwi
   log.clear();
   CHECK_FALSE(Run(p, &ran).ok());
   CHECK(Rejections(metrics, 1) == 2);
+}
+
+TEST_CASE("stages that decide at once and stages that wait run in one order and unwind alike") {
+  std::vector<std::string> log;
+  Metrics metrics;
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<FakeStage>("a", &log, absl::OkStatus(), false, true));
+  stages.push_back(std::make_unique<FakeStage>("b", &log, absl::OkStatus(), true));
+  stages.push_back(
+      std::make_unique<FakeStage>("c", &log, absl::PermissionDeniedError("no"), false, true));
+  stages.push_back(std::make_unique<FakeStage>("d", &log));
+  Pipeline p(std::move(stages), metrics);
+  size_t ran = 0;
+  CHECK(Run(p, &ran).code() == absl::StatusCode::kPermissionDenied);
+  CHECK(ran == 3);
+  CHECK(log == std::vector<std::string>{"a.decide", "b.request", "c.decide", "c.response",
+                                        "b.response", "a.response"});
 }
 
 TEST_CASE("the first stage's rejection unwinds only that stage") {

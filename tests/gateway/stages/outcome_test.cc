@@ -17,6 +17,7 @@ namespace {
 namespace net = boost::asio;
 
 absl::Status RunIn(Stage& stage, RequestContext& ctx) {
+  if (std::optional<absl::Status> now = stage.Decide(ctx)) return *now;
   net::io_context io;
   absl::Status status = absl::InternalError("not run");
   net::co_spawn(

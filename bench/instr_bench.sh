@@ -34,6 +34,7 @@ PAI_BUILD_DIR=build-valgrind PAI_TARGETS=pai-gateway scripts/build.sh -DPAI_NATI
   -DPAI_BUILD_BENCH=OFF >/dev/null
 GATEWAY=build-valgrind/src/cli/pai-gateway
 
+source bench/bench_lib.sh  # free_port, write_upstream_conf, write_gateway_yaml
 WORK=$(mktemp -d /tmp/pai-instr-XXXXXX)
 pids=()
 cleanup() {
@@ -42,13 +43,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Hltn "sport = :$p")" ] && { echo "$p"; return; }
-  done
-}
 wait_port() {  # $1 port
   for _ in $(seq 1 600); do
     [ -n "$(ss -Hltn "sport = :$1")" ] && return 0
@@ -58,81 +52,22 @@ wait_port() {  # $1 port
   exit 1
 }
 UP_PORT=$(free_port)
-# The upstream and its answer: bench/proxy_bench.sh's.
-RESPONSE='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":9,"total_tokens":28},"system_fingerprint":"fp_bench"}'
 mkdir -p "$WORK/up"
-cat > "$WORK/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/up/nginx.pid;
-error_log $WORK/up/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/up;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP_PORT;
-    location / { default_type application/json; return 200 '$RESPONSE'; }
-  }
-}
-CONF
+write_upstream_conf "$WORK/up" "$UP_PORT"  # bench/proxy_bench.sh's upstream
 nginx -c "$WORK/up/nginx.conf" -g 'daemon off;' & pids+=($!)
 wait_port "$UP_PORT"
-cat > "$WORK/gateway.yaml" <<YAML
-apiVersion: v1
-kind: Secret
-metadata: {name: bench-key}
-stringData: {api-key: sk-bench-provider-key}
----
-apiVersion: pai.io/v1
-kind: ModelProvider
-metadata: {name: up}
-spec: {provider: openai, apiKeySecretRef: {name: bench-key}, baseURL: "http://127.0.0.1:$UP_PORT/v1"}
----
-apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: bench}
-spec: {models: [up/gpt-4o-mini]}
----
-apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: bench-budgets}
-spec:
-  models: [up/gpt-4o-mini]
-  tokens: {maxPerDay: 1000000000000, maxPerRequest: 100000}
-  rateLimits: {maxRequestsPerMinute: 1000000000, maxConcurrentRequests: 100000, maxCostPerDayUSD: 1000000000}
-YAML
+write_gateway_yaml "$WORK/gateway.yaml" "$UP_PORT"
 
 measure() {  # $1 row → "row requests instructions instructions/request"
   local row=$1 port auth model out
   port=$(free_port)
   local vg=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/$row.out")
   if [ "$row" = nginx ]; then
-    cat > "$WORK/proxy.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/proxy.pid;
-error_log $WORK/proxy-error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK;
-  proxy_temp_path $WORK;
-  keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:$UP_PORT; keepalive 256; }
-  server {
-    listen 127.0.0.1:$port;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "Bearer sk-bench-provider-key";
-    }
-  }
-}
-CONF
-    "${vg[@]}" nginx -c "$WORK/proxy.conf" 2>"$WORK/$row.vg" & pids+=($!)
+    mkdir -p "$WORK/proxy"
+    write_proxy_conf "$WORK/proxy" "$port" "$UP_PORT" 1
+    # One process (no master) for valgrind to follow.
+    "${vg[@]}" nginx -c "$WORK/proxy/nginx.conf" -g 'daemon off; master_process off;' \
+      2>"$WORK/$row.vg" & pids+=($!)
     auth="Bearer sk-bench-provider-key"
     model=gpt-4o-mini
   else

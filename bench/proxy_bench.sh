@@ -55,103 +55,18 @@ if [ -n "$ALLOCS" ]; then
   PRELOAD=(env "LD_PRELOAD=$WORK/alloc_counter.so")
 fi
 
-free_port() {  # a random unused loopback port
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Hltn "sport = :$p")" ] && { echo "$p"; return; }
-  done
-}
+source bench/bench_lib.sh  # free_port, write_upstream_conf, write_gateway_yaml
 UP_PORT=$(free_port)
 NGX_PORT=$(free_port)
 
-# A chat.completion object as OpenAI returns it (API reference, "The chat completion object").
-RESPONSE='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":9,"total_tokens":28},"system_fingerprint":"fp_bench"}'
 
 mkdir -p "$WORK/up" "$WORK/ngx"
-cat > "$WORK/up/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/up/nginx.pid;
-error_log $WORK/up/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/up;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP_PORT;
-    location / {
-      default_type application/json;
-      return 200 '$RESPONSE';
-    }
-  }
-}
-CONF
-cat > "$WORK/ngx/nginx.conf" <<CONF
-worker_processes $WORKERS;
-pid $WORK/ngx/nginx.pid;
-error_log $WORK/ngx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/ngx;
-  proxy_temp_path $WORK/ngx;
-  keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:$UP_PORT; keepalive 256; }
-  server {
-    listen 127.0.0.1:$NGX_PORT;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "Bearer sk-bench-provider-key";
-    }
-  }
-}
-CONF
+write_upstream_conf "$WORK/up" "$UP_PORT"
+write_proxy_conf "$WORK/ngx" "$NGX_PORT" "$UP_PORT" "$WORKERS"
 nginx -c "$WORK/up/nginx.conf" -g 'daemon off;' & pids+=($!)
 nginx -c "$WORK/ngx/nginx.conf" -g 'daemon off;' & pids+=($!)
 
-cat > "$WORK/gateway.yaml" <<YAML
-apiVersion: v1
-kind: Secret
-metadata: {name: bench-key}
-stringData: {api-key: sk-bench-provider-key}
----
-apiVersion: pai.io/v1
-kind: ModelProvider
-metadata: {name: up}
-spec: {provider: openai, apiKeySecretRef: {name: bench-key}, baseURL: "http://127.0.0.1:$UP_PORT/v1"}
----
-apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: bench}
-spec: {models: [up/gpt-4o-mini]}
----
-# Same, with every budget and limit on (high enough that nothing is refused): each request is
-# admitted, reserved, capped and settled.
-apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: bench-budgets}
-spec:
-  models: [up/gpt-4o-mini]
-  tokens: {maxPerDay: 1000000000000, maxPerRequest: 100000}
-  rateLimits: {maxRequestsPerMinute: 1000000000, maxConcurrentRequests: 100000, maxCostPerDayUSD: 1000000000}
----
-# Same as bench, with the builtin prompt-injection guard on prompts and responses (nothing in
-# the benchmark prompt is flagged, so every request is classified twice and forwarded).
-apiVersion: pai.io/v1
-kind: GuardBinding
-metadata: {name: bench-guard}
-spec: {classifier: {type: builtin}, enforcement: enforce}
----
-apiVersion: pai.io/v1
-kind: Agent
-metadata: {name: bench-guard}
-spec:
-  models: [up/gpt-4o-mini]
-  guards: [{binding: bench-guard, scan: {prompts: true, responses: true}}]
-YAML
+write_gateway_yaml "$WORK/gateway.yaml" "$UP_PORT"
 TOKEN=$("$GATEWAY" token --agent default/bench -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 TOKEN_BUDGETS=$("$GATEWAY" token --agent default/bench-budgets -f "$WORK/gateway.yaml" --state-dir "$WORK/state")
 TOKEN_GUARD=$("$GATEWAY" token --agent default/bench-guard -f "$WORK/gateway.yaml" --state-dir "$WORK/state")

@@ -74,7 +74,7 @@ size_t FindJsonEscape(std::string_view s, size_t from) {
   return n;
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
+void AppendJsonStringAs(std::string& out, std::string_view s, bool short_bf) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;  // start of the pending run of bytes copied as they are
@@ -85,27 +85,42 @@ void AppendJsonString(std::string& out, std::string_view s) {
     switch (c) {
       case '"':
         out += "\\\"";
-        break;
+        continue;
       case '\\':
         out += "\\\\";
-        break;
+        continue;
       case '\n':
         out += "\\n";
-        break;
+        continue;
       case '\r':
         out += "\\r";
-        break;
+        continue;
       case '\t':
         out += "\\t";
+        continue;
+      case '\b':
+        if (short_bf) {
+          out += "\\b";
+          continue;
+        }
+        break;
+      case '\f':
+        if (short_bf) {
+          out += "\\f";
+          continue;
+        }
         break;
       default:
-        out += "\\u00";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
+        break;
     }
+    out += "\\u00";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
   }
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
+
+void AppendJsonString(std::string& out, std::string_view s) { AppendJsonStringAs(out, s, false); }
 
 }  // namespace pai

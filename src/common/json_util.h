@@ -21,8 +21,12 @@ void AppendRfc3339Millis(std::string& out, absl::Time t);
 std::string HexEncode(const unsigned char* p, size_t n);
 void AppendHex(std::string& out, const unsigned char* p, size_t n);
 
-// AppendJsonString() appends `s` to `out` as a quoted, escaped JSON string (RFC 8259).
+// AppendJsonString() appends `s` to `out` as a quoted, escaped JSON string (RFC 8259): `\"`,
+// `\\`, `\n`, `\r`, `\t`, every other control byte as `\u00xx`, every other byte as is.
+// AppendJsonStringAs() with `short_bf` also writes backspace and form feed as `\b` and `\f`
+// (how Boost.JSON's serializer escapes strings: audit/canonical.h).
 void AppendJsonString(std::string& out, std::string_view s);
+void AppendJsonStringAs(std::string& out, std::string_view s, bool short_bf);
 
 // FindJsonEscape() is the position of the first byte at or after `from` that a JSON string
 // must escape (a control byte below 0x20, `"` or `\`), or s.size() when there is none. It tests

@@ -2,6 +2,19 @@
 # gateway's configuration, so that both measure the same thing. Source it; it defines functions
 # only.
 
+# bench_workdir PREFIX: a scratch directory ($WORK), removed at exit after every process listed
+# in $pids is stopped.
+bench_workdir() {
+  WORK=$(mktemp -d "/tmp/$1-XXXXXX")
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+
 free_port() {  # a random unused loopback port
   local p
   while :; do

@@ -34,15 +34,8 @@ PAI_BUILD_DIR=build-valgrind PAI_TARGETS=pai-gateway scripts/build.sh -DPAI_NATI
   -DPAI_BUILD_BENCH=OFF >/dev/null
 GATEWAY=build-valgrind/src/cli/pai-gateway
 
-source bench/bench_lib.sh  # free_port, write_upstream_conf, write_gateway_yaml
-WORK=$(mktemp -d /tmp/pai-instr-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/bench_lib.sh  # bench_workdir, free_port, write_*_conf, write_gateway_yaml
+bench_workdir pai-instr
 wait_port() {  # $1 port
   for _ in $(seq 1 600); do
     [ -n "$(ss -Hltn "sport = :$1")" ] && return 0

@@ -40,14 +40,8 @@ GATEWAY="${PAI_GATEWAY_BIN:-build/src/cli/pai-gateway}"
 command -v wrk >/dev/null && command -v nginx >/dev/null ||
   { echo "proxy_bench.sh: run scripts/install-deps.sh --bench" >&2; exit 2; }
 
-WORK=$(mktemp -d /tmp/pai-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/bench_lib.sh  # bench_workdir, free_port, write_*_conf, write_gateway_yaml
+bench_workdir pai-bench
 PRELOAD=()
 if [ -n "$ALLOCS" ]; then
   g++ -O2 -shared -fPIC bench/alloc_counter.cc -o "$WORK/alloc_counter.so"
@@ -55,7 +49,6 @@ if [ -n "$ALLOCS" ]; then
   PRELOAD=(env "LD_PRELOAD=$WORK/alloc_counter.so")
 fi
 
-source bench/bench_lib.sh  # free_port, write_upstream_conf, write_gateway_yaml
 UP_PORT=$(free_port)
 NGX_PORT=$(free_port)
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -60,7 +61,7 @@ UpstreamConnection::UpstreamConnection(Executor ex, ssl::context* tls_ctx, bool 
 
 UpstreamPool::UpstreamPool(Executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts,
                            Metrics* metrics)
-    : ex_(ex), tls_ctx_(tls_ctx), timeouts_(timeouts), metrics_(metrics) {}
+    : ex_(std::move(ex)), tls_ctx_(tls_ctx), timeouts_(timeouts), metrics_(metrics) {}
 
 void UpstreamPool::Close() {
   closed_ = true;

@@ -154,8 +154,7 @@ Task<void> GatewayImpl::RefuseBodyBudget(ClientConn* conn, std::string_view targ
   e.message = "The gateway is buffering too many request bodies right now; retry shortly.";
   metrics_.requests(Route::kOther, e.http_status).Increment();
   const bool anthropic = target.substr(0, 12) == "/v1/messages";
-  auto res = JsonResponse(e.http_status, anthropic ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
-                          false, {});
+  JsonAnswer res(e.http_status, anthropic ? AnthropicErrorBody(e) : OpenAIErrorBody(e), false, {});
   res.Set("Retry-After", "1");
   co_await WriteResponse(conn, res, options_.body_timeout);
   log::Info("access", {{"status", e.http_status}, {"error_code", e.code}, {"route", "other"}});
@@ -171,11 +170,6 @@ void LogException(const std::exception_ptr& e) {
   } catch (...) {
     log::Error("uncaught exception in a connection", {{"error", "unknown"}});
   }
-}
-
-JsonAnswer JsonResponse(int status, std::string body, bool keep_alive,
-                        std::string_view request_id) {
-  return JsonAnswer(status, std::move(body), keep_alive, request_id);
 }
 
 Task<beast::error_code> WriteResponse(ClientConn* conn, JsonAnswer& res,
@@ -446,8 +440,8 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
         const ApiError e = ToApiError(who.status());
         metrics_.requests(Route::kOther, e.http_status).Increment();
         conn.head = parser.get().method() == http::verb::head;
-        auto res = JsonResponse(
-            e.http_status, anthropic_path ? AnthropicErrorBody(e) : OpenAIErrorBody(e), false, {});
+        JsonAnswer res(e.http_status, anthropic_path ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
+                       false, {});
         co_await WriteResponse(&conn, res, options_.body_timeout);
         log::Info("access", {{"status", e.http_status},
                              {"error_code", e.code},
@@ -504,8 +498,8 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
       // On the Anthropic routes, in Anthropic's error shape (a body too large is common there).
       const bool anthropic_target =
           parser.is_header_done() && parser.get().target().substr(0, 12) == "/v1/messages";
-      auto res = JsonResponse(status, anthropic_target ? AnthropicErrorBody(e) : OpenAIErrorBody(e),
-                              false, {});
+      JsonAnswer res(status, anthropic_target ? AnthropicErrorBody(e) : OpenAIErrorBody(e), false,
+                     {});
       co_await WriteResponse(&conn, res, options_.body_timeout);
       log::Info("access", {{"status", status}, {"error_code", e.code}, {"route", "other"}});
       co_await LingeringClose(conn.stream);

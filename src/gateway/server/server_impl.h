@@ -243,6 +243,5 @@ void LogException(const std::exception_ptr& e);
 // Response helpers (server.cc).
 Task<beast::error_code> WriteResponse(ClientConn* conn, JsonAnswer& res,
                                       std::chrono::milliseconds timeout);
-JsonAnswer JsonResponse(int status, std::string body, bool keep_alive, std::string_view request_id);
 
 }  // namespace pai::gateway

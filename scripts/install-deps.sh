@@ -32,12 +32,14 @@ packages=(
   bubblewrap         # the local runtime's sandboxes (namespaces)
   libedit-dev        # pai chat's line editing (BSD licence)
   libpcre2-dev       # the input tokenizer's pre-tokenisation regex (UTF + UCP + JIT)
+  libhiredis-dev     # the Redis budget store's protocol reader and command formatter
 )
 if [ "$want_test" = 1 ]; then
   packages+=(prometheus)  # promtool validates /metrics in the integration tests
   packages+=(curl iproute2)  # sandbox escape tests: curl through the egress proxy, `ip addr`
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
   packages+=(clang-format-14 clang-tidy-14)  # scripts/check-format.sh, scripts/tidy.sh
+  packages+=(redis-server redis-tools)  # the Redis budget store's tests start their own server
 fi
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk nginx-light valgrind)

@@ -3,6 +3,7 @@
 //   build/bench/budget_bench                      (Google Benchmark timings)
 //   build/bench/budget_bench --utilization        (the trade-off table, docs/budgets.md)
 #include <benchmark/benchmark.h>
+#include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -14,7 +15,9 @@
 #include <string>
 #include <thread>
 
+#include "../tests/budget/redis_server.h"
 #include "budget/budget_store.h"
+#include "budget/redis_store.h"
 #include "gateway/stages/admission.h"
 #include "gateway/stages/input_tokens.h"
 #include "tokenizer/tokenizer.h"
@@ -65,6 +68,55 @@ void BM_BudgetStore_AdmitSettle(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_BudgetStore_AdmitSettle)->Threads(1)->Threads(2);
+
+// The same admission and settlement on the Redis store (`--redis`), against a redis-server this
+// benchmark starts on a unix socket: the caller waits for two round trips (slot, reservation);
+// the settlement and the release are applied by the store's background thread. Compare with
+// BM_BudgetStore_AdmitSettle of the same run (docs/budgets.md, "Cost").
+void BM_RedisStore_AdmitSettle(benchmark::State& state) {
+  static std::unique_ptr<pai::testing::RedisServer> redis;
+  static std::unique_ptr<BudgetStore> store;
+  if (state.thread_index() == 0) {
+    if (!redis) {
+      char tmpl[] = "/tmp/pai-bench-redis-XXXXXX";
+      redis = std::make_unique<pai::testing::RedisServer>(mkdtemp(tmpl));
+      if (!redis->Start()) {
+        state.SkipWithError("redis-server did not start");
+        return;
+      }
+    }
+    RedisStoreOptions o;
+    o.url = redis->url();
+    store = std::move(*OpenRedisBudgetStore(o));
+    while (!store->Available()) std::this_thread::yield();
+  }
+  const ReserveRequest req = Request(2000);
+  AgentLimits lim;
+  lim.requests_per_minute = int64_t{1} << 40;
+  lim.concurrent_requests = int64_t{1} << 40;
+  for (auto _ : state) {
+    store->AcquireSlot(req.agent, lim);
+    auto r = store->Reserve(req);
+    if (auto* res = std::get_if<Reservation>(&r)) store->Settle(*res, Usage{true, 500, 0, 200, 0});
+    store->ReleaseSlot(req.agent);
+  }
+}
+BENCHMARK(BM_RedisStore_AdmitSettle)->Threads(1)->Threads(2)->UseRealTime();
+
+// The baseline for BM_RedisStore_AdmitSettle: one PING round trip with hiredis on a Redis
+// started the same way; an admission needs two round trips (slot, reservation).
+void BM_RedisPing(benchmark::State& state) {
+  char tmpl[] = "/tmp/pai-bench-redis-XXXXXX";
+  pai::testing::RedisServer redis(mkdtemp(tmpl));
+  if (!redis.Start()) {
+    state.SkipWithError("redis-server did not start");
+    return;
+  }
+  redisContext* c = redisConnectUnix(redis.socket().c_str());
+  for (auto _ : state) freeReplyObject(redisCommand(c, "PING"));
+  redisFree(c);
+}
+BENCHMARK(BM_RedisPing)->UseRealTime();
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -33,11 +33,7 @@ int64_t SecondsToMidnight(absl::Time t) { return (DayOf(t) + 1) * kSecondsPerDay
 std::string AgentScope(std::string_view agent) { return pai::StrCat("agent:", agent); }
 std::string ProviderScope(std::string_view provider) { return pai::StrCat("provider:", provider); }
 
-struct Counter {
-  int64_t spent_tokens = 0;
-  int64_t reserved_tokens = 0;
-  int64_t spent_nano = 0;
-  int64_t reserved_nano = 0;
+struct Counter : Standing {
   bool dirty = false;
 };
 
@@ -216,104 +212,21 @@ class LocalBudgetStore final : public BudgetStore {
 
   std::variant<Reservation, Rejection> Reserve(const ReserveRequest& req) override {
     const absl::Time now = options_.now();
-    const int64_t day_reset = SecondsToMidnight(now);
-    const AgentLimits& lim = req.agent_limits;
-    const int64_t in = std::max<int64_t>(0, req.input_upper);
-    const int64_t choices = std::max<int64_t>(1, req.choices);
-    // The least output a call producing output needs: one token per choice.
-    const int64_t min_output = req.produces_output ? choices : 0;
-
-    // The per-request context limit does not depend on shared state.
-    int64_t avail = kUnbounded;
-    if (lim.tokens_per_request > 0) {
-      const int64_t per_choice = req.requested_output.value_or(1);
-      const int64_t need = SatAdd(req.input_estimate, SatMul(per_choice, choices));
-      if (need > lim.tokens_per_request || req.input_estimate >= lim.tokens_per_request) {
-        Rejection r{Limit::kTokensPerRequest, lim.tokens_per_request, 0, need, 0};
-        r.per_choice = choices > 1 &&
-                       SatAdd(req.input_estimate, choices) > lim.tokens_per_request &&
-                       req.input_estimate < lim.tokens_per_request;
-        return r;
-      }
-      avail = std::min(avail, lim.tokens_per_request - req.input_estimate);
-    }
-    if (lim.nano_usd_per_day > 0 && !req.price) {
-      return Rejection{Limit::kPriceUnknown, lim.nano_usd_per_day, 0, 0, 0};
-    }
-    // A refusal when what is left (`left`, after the input bound) cannot give every choice a
-    // token: a 429 when nothing is left for output, per_choice when some is.
-    auto refuse = [&](Limit limit, int64_t value, int64_t used, int64_t left, int64_t input_need,
-                      int64_t one) {
-      Rejection r{limit, value, used, SatAdd(input_need, SatMul(one, min_output)), day_reset};
-      r.per_choice = req.produces_output && left >= one && one > 0;
-      return r;
-    };
-
     std::lock_guard<std::mutex> lock(mu_);
     MaybeRollOver(now);
     Counter& agent = counters_[AgentScope(req.agent)];
-    Counter* provider = &counters_[ProviderScope(req.provider)];
-    if (lim.tokens_per_day > 0) {
-      const int64_t used = SatAdd(agent.spent_tokens, agent.reserved_tokens);
-      const int64_t left = SatSub(SatSub(lim.tokens_per_day, used), in);
-      if (left < min_output || left < 0) {
-        return refuse(Limit::kTokensPerDay, lim.tokens_per_day, used, left, in, 1);
-      }
-      avail = std::min(avail, left);
-    }
-    if (req.provider_tokens_per_day > 0) {
-      const int64_t used = SatAdd(provider->spent_tokens, provider->reserved_tokens);
-      const int64_t left = SatSub(SatSub(req.provider_tokens_per_day, used), in);
-      if (left < min_output || left < 0) {
-        return refuse(Limit::kProviderTokensPerDay, req.provider_tokens_per_day, used, left, in, 1);
-      }
-      avail = std::min(avail, left);
-    }
-    // Rates a reservation must assume: the highest an input / output token can be billed at.
-    const int64_t in_rate = req.price ? req.price->MaxInputRate(in) : 0;
-    const int64_t out_rate = req.price ? req.price->MaxOutputRate(in) : 0;
-    if (lim.nano_usd_per_day > 0) {
-      const int64_t used = SatAdd(agent.spent_nano, agent.reserved_nano);
-      const int64_t input_cost = SatMul(in, in_rate);
-      const int64_t left = SatSub(SatSub(lim.nano_usd_per_day, used), input_cost);
-      const int64_t one_output = req.produces_output ? out_rate : 0;
-      if (left < SatMul(one_output, choices) || left < 0) {
-        return refuse(Limit::kCostPerDay, lim.nano_usd_per_day, used, left, input_cost, one_output);
-      }
-      if (out_rate > 0) avail = std::min(avail, left / out_rate);
-    }
-
-    Reservation r;
-    r.id = next_id_++;
-    r.agent = req.agent;
-    r.provider = req.provider;
-    r.price = req.price;
-    r.input_upper = in;
-    r.choices = choices;
-    int64_t output = 0;  // per choice
-    if (req.produces_output) {
-      if (avail != kUnbounded) {
-        // A budget applies: the provider must be held to what remains, shared by the choices.
-        const int64_t model_max =
-            req.price && req.price->max_output > 0 ? req.price->max_output : kDefaultMaxOutput;
-        output = std::min({avail / choices, req.requested_output.value_or(model_max), model_max});
-        r.output_limit = output;
-        r.impose_output_limit = !req.requested_output || output < *req.requested_output;
-      } else if (req.requested_output) {
-        output = *req.requested_output;
-        r.output_limit = output;
-      }
-    }
-    const int64_t output_total = SatMul(output, choices);
-    r.tokens = SatAdd(in, output_total);
-    r.nano_usd = req.price ? SatAdd(SatMul(in, in_rate), SatMul(output_total, out_rate)) : 0;
-    agent.reserved_tokens = SatAdd(agent.reserved_tokens, r.tokens);
-    agent.reserved_nano = SatAdd(agent.reserved_nano, r.nano_usd);
+    Counter& provider = counters_[ProviderScope(req.provider)];
+    auto plan = PlanReservation(req, agent, provider, SecondsToMidnight(now));
+    auto* r = std::get_if<Reservation>(&plan);
+    if (!r) return plan;
+    r->id = next_id_++;
+    agent.reserved_tokens = SatAdd(agent.reserved_tokens, r->tokens);
+    agent.reserved_nano = SatAdd(agent.reserved_nano, r->nano_usd);
     agent.dirty = true;
-    provider->reserved_tokens = SatAdd(provider->reserved_tokens, r.tokens);
-    provider->dirty = true;
+    provider.reserved_tokens = SatAdd(provider.reserved_tokens, r->tokens);
+    provider.dirty = true;
     ++outstanding_;
-    return r;
+    return plan;
   }
 
   Charge Settle(const Reservation& r, const Usage& usage) override {
@@ -454,6 +367,8 @@ std::string_view LimitName(Limit limit) {
       return "provider_tokens_per_day";
     case Limit::kPriceUnknown:
       return "price_unknown";
+    case Limit::kStoreUnavailable:
+      return "store_unavailable";
   }
   return "unknown";
 }
@@ -509,6 +424,96 @@ Usage Clamped(const Usage& u, int64_t max_input, int64_t max_output) {
 }
 
 }  // namespace
+
+std::variant<Reservation, Rejection> PlanReservation(const ReserveRequest& req,
+                                                     const Standing& agent,
+                                                     const Standing& provider, int64_t day_reset) {
+  const AgentLimits& lim = req.agent_limits;
+  const int64_t in = std::max<int64_t>(0, req.input_upper);
+  const int64_t choices = std::max<int64_t>(1, req.choices);
+  // The least output a call producing output needs: one token per choice.
+  const int64_t min_output = req.produces_output ? choices : 0;
+
+  // The per-request context limit does not depend on shared state.
+  int64_t avail = kUnbounded;
+  if (lim.tokens_per_request > 0) {
+    const int64_t per_choice = req.requested_output.value_or(1);
+    const int64_t need = SatAdd(req.input_estimate, SatMul(per_choice, choices));
+    if (need > lim.tokens_per_request || req.input_estimate >= lim.tokens_per_request) {
+      Rejection r{Limit::kTokensPerRequest, lim.tokens_per_request, 0, need, 0};
+      r.per_choice = choices > 1 && SatAdd(req.input_estimate, choices) > lim.tokens_per_request &&
+                     req.input_estimate < lim.tokens_per_request;
+      return r;
+    }
+    avail = std::min(avail, lim.tokens_per_request - req.input_estimate);
+  }
+  if (lim.nano_usd_per_day > 0 && !req.price) {
+    return Rejection{Limit::kPriceUnknown, lim.nano_usd_per_day, 0, 0, 0};
+  }
+  // A refusal when what is left (`left`, after the input bound) cannot give every choice a
+  // token: a 429 when nothing is left for output, per_choice when some is.
+  auto refuse = [&](Limit limit, int64_t value, int64_t used, int64_t left, int64_t input_need,
+                    int64_t one) {
+    Rejection r{limit, value, used, SatAdd(input_need, SatMul(one, min_output)), day_reset};
+    r.per_choice = req.produces_output && left >= one && one > 0;
+    return r;
+  };
+
+  if (lim.tokens_per_day > 0) {
+    const int64_t used = SatAdd(agent.spent_tokens, agent.reserved_tokens);
+    const int64_t left = SatSub(SatSub(lim.tokens_per_day, used), in);
+    if (left < min_output || left < 0) {
+      return refuse(Limit::kTokensPerDay, lim.tokens_per_day, used, left, in, 1);
+    }
+    avail = std::min(avail, left);
+  }
+  if (req.provider_tokens_per_day > 0) {
+    const int64_t used = SatAdd(provider.spent_tokens, provider.reserved_tokens);
+    const int64_t left = SatSub(SatSub(req.provider_tokens_per_day, used), in);
+    if (left < min_output || left < 0) {
+      return refuse(Limit::kProviderTokensPerDay, req.provider_tokens_per_day, used, left, in, 1);
+    }
+    avail = std::min(avail, left);
+  }
+  // Rates a reservation must assume: the highest an input / output token can be billed at.
+  const int64_t in_rate = req.price ? req.price->MaxInputRate(in) : 0;
+  const int64_t out_rate = req.price ? req.price->MaxOutputRate(in) : 0;
+  if (lim.nano_usd_per_day > 0) {
+    const int64_t used = SatAdd(agent.spent_nano, agent.reserved_nano);
+    const int64_t input_cost = SatMul(in, in_rate);
+    const int64_t left = SatSub(SatSub(lim.nano_usd_per_day, used), input_cost);
+    const int64_t one_output = req.produces_output ? out_rate : 0;
+    if (left < SatMul(one_output, choices) || left < 0) {
+      return refuse(Limit::kCostPerDay, lim.nano_usd_per_day, used, left, input_cost, one_output);
+    }
+    if (out_rate > 0) avail = std::min(avail, left / out_rate);
+  }
+
+  Reservation r;
+  r.agent = req.agent;
+  r.provider = req.provider;
+  r.price = req.price;
+  r.input_upper = in;
+  r.choices = choices;
+  int64_t output = 0;  // per choice
+  if (req.produces_output) {
+    if (avail != kUnbounded) {
+      // A budget applies: the provider must be held to what remains, shared by the choices.
+      const int64_t model_max =
+          req.price && req.price->max_output > 0 ? req.price->max_output : kDefaultMaxOutput;
+      output = std::min({avail / choices, req.requested_output.value_or(model_max), model_max});
+      r.output_limit = output;
+      r.impose_output_limit = !req.requested_output || output < *req.requested_output;
+    } else if (req.requested_output) {
+      output = *req.requested_output;
+      r.output_limit = output;
+    }
+  }
+  const int64_t output_total = SatMul(output, choices);
+  r.tokens = SatAdd(in, output_total);
+  r.nano_usd = req.price ? SatAdd(SatMul(in, in_rate), SatMul(output_total, out_rate)) : 0;
+  return r;
+}
 
 Charge ComputeCharge(const Reservation& r, const Usage& usage) {
   Charge charge;

@@ -41,8 +41,11 @@ enum class Limit {
   kCostPerDay,
   kProviderTokensPerDay,
   kPriceUnknown,
+  // Not a limit: the shared budget store (Redis) could not be reached, so no budget can be
+  // checked (a 503 with Retry-After; calls under no budget are not refused).
+  kStoreUnavailable,
 };
-inline constexpr int kLimitCount = 7;
+inline constexpr int kLimitCount = 8;
 std::string_view LimitName(Limit limit);
 
 struct Rejection {
@@ -94,6 +97,9 @@ struct Reservation {
   std::optional<int64_t> output_limit;
   bool impose_output_limit = false;
   int64_t choices = 1;  // the request's choices (ReserveRequest::choices)
+  // Held in a shared store (Redis) under this id: its settlement must reach that store. False
+  // when no budget applied, so nothing was held.
+  bool shared = false;
 };
 
 // Usage: what the provider reported (or not) for one attempt. `input` is every input token
@@ -155,6 +161,23 @@ Charge ComputeCharge(const Reservation& reservation, const Usage& usage);
 // reasoning ≤ output, negative parts = 0); saturates at INT64_MAX.
 int64_t CostOf(const Price& price, const Usage& usage);
 
+// Standing: one scope's counters ("agent:ns/name", "provider:name"): today's charged spend and
+// what reservations in progress hold. Tokens and nano-USD.
+struct Standing {
+  int64_t spent_tokens = 0;
+  int64_t reserved_tokens = 0;
+  int64_t spent_nano = 0;
+  int64_t reserved_nano = 0;
+};
+
+// PlanReservation() is Reserve()'s decision for `request` given the agent's and its provider's
+// standing (`day_reset_s`: seconds to 00:00 UTC, for Retry-After): the Reservation to add to
+// both scopes (its `id` unset), or the Rejection. Pure; every store decides with it, the
+// embedded one under its lock, the Redis one in a script that re-checks each budget atomically.
+std::variant<Reservation, Rejection> PlanReservation(const ReserveRequest& request,
+                                                     const Standing& agent,
+                                                     const Standing& provider, int64_t day_reset_s);
+
 class BudgetStore {
  public:
   virtual ~BudgetStore() = default;
@@ -170,6 +193,8 @@ class BudgetStore {
   // Spent() is today's charged tokens and nano-USD of a scope ("agent:ns/name",
   // "provider:name"), reservations excluded.
   virtual std::pair<int64_t, int64_t> Spent(const std::string& scope) = 0;
+  // Available() is false while a shared store cannot be reached (/readyz, metrics).
+  virtual bool Available() const { return true; }
 };
 
 struct LocalStoreOptions {

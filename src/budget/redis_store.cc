@@ -158,7 +158,11 @@ int64_t SecondsToMidnight(absl::Time t) {
   return (DayOf(t) + 1) * kSecondsPerDay - absl::ToUnixSeconds(t);
 }
 int64_t Cap(int64_t v) { return std::clamp<int64_t>(v, 0, kRedisAmountCap); }
-std::string Num(int64_t v) { return std::to_string(v); }
+// Num(): an integer as Redis takes it (decimal).
+template <typename Int>
+std::string Num(Int v) {
+  return std::to_string(v);
+}
 
 std::string AgentScope(std::string_view agent) { return pai::StrCat("agent:", agent); }
 std::string ProviderScope(std::string_view provider) { return pai::StrCat("provider:", provider); }
@@ -625,7 +629,8 @@ class RedisBudgetStore final : public BudgetStore {
                                pai::StrCat("{pai}:res:", id), pai::StrCat("{pai}:slots:", id),
                                "{pai}:replicas", id, today, Num(kSpentTtlSeconds)});
       if (!s) return false;
-      if (s->type == REDIS_REPLY_INTEGER && s->integer >= 0) {
+      // 0: a replica that stopped holding nothing; its entry is simply removed.
+      if (s->type == REDIS_REPLY_INTEGER && s->integer > 0) {
         log::Warn("budget: swept an expired replica's reservations (charged in full)",
                   {{"replica", id}, {"reservations", Num(s->integer)}});
       }

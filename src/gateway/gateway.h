@@ -23,6 +23,9 @@ struct GatewayOptions {
   std::string listen = "127.0.0.1:4000";
   std::string admin_listen = "127.0.0.1:4001";
   std::string state_dir = "pai-state";
+  // The agent token file, watched for changes; empty → "<state_dir>/tokens.json". Replicas
+  // share one (a mounted Secret) and only read it.
+  std::string tokens_file;
   std::string ca_file;  // extra CA bundle for provider TLS (tests); system CAs otherwise
   int threads = 0;      // 0 → std::thread::hardware_concurrency()
 
@@ -61,6 +64,16 @@ struct GatewayOptions {
   // The margin added to a provider's input token count (Anthropic count_tokens, Gemini
   // countTokens) when admission asks for one (docs/budgets.md, "Provider counts"), in percent.
   int count_margin_percent = 2;
+  // Shared budget state (docs/budgets.md, "Several replicas: Redis"): with a URL, budgets,
+  // provider caps, request windows and concurrency slots live in Redis, shared by every
+  // replica given the same URL; empty → the embedded store in <state_dir>/budget.db.
+  std::string redis_url;
+  std::string redis_password;    // PAI_REDIS_PASSWORD; instead of the URL's
+  std::string redis_replica_id;  // empty: random; a pod name makes logs easier to follow
+  std::chrono::milliseconds redis_timeout{500};  // connect and each round trip
+  // How long a silent replica's reservations and slots stay held before another replica
+  // charges and frees them; renewed every quarter of it.
+  std::chrono::milliseconds redis_lease{20'000};
 };
 
 // Listening: the bound addresses ("127.0.0.1:41234"), reported once both listeners are up.

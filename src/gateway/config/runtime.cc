@@ -130,8 +130,8 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     a.limits.requests_per_minute = spec.rate_limits.max_requests_per_minute;
     a.limits.concurrent_requests = spec.rate_limits.max_concurrent_requests;
     a.limits.nano_usd_per_day = static_cast<int64_t>(spec.rate_limits.max_cost_per_day_usd * 1e9);
-    a.metrics = metrics.AgentMetricsFor(spec.ns, spec.name, a.limits.tokens_per_day > 0,
-                                        a.limits.nano_usd_per_day > 0);
+    a.metrics = metrics.AgentMetricsFor(spec.ns, spec.name, a.limits.tokens_per_day,
+                                        a.limits.nano_usd_per_day);
     for (const std::string& ref : spec.models) {
       std::string_view prov, model;
       config::SplitModelRef(ref, &prov, &model);

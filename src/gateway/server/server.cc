@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "budget/redis_store.h"
 #include "common/json_util.h"
 #include "common/log.h"
 #include "common/sha256.h"
@@ -239,12 +240,17 @@ void GatewayImpl::PollFiles() {
   (void)ReloadTokensIfChanged();
 }
 
+std::string GatewayImpl::TokensPath() const {
+  return options_.tokens_file.empty() ? auth::TokenFilePath(options_.state_dir)
+                                      : options_.tokens_file;
+}
+
 bool GatewayImpl::ReloadTokensIfChanged() {
   std::lock_guard<std::mutex> lock(tokens_mu_);
-  const std::string tfp = Fingerprint({auth::TokenFilePath(options_.state_dir)});
+  const std::string tfp = Fingerprint({TokensPath()});
   if (tfp == tokens_fingerprint_) return false;
   tokens_fingerprint_ = tfp;
-  auto store = auth::TokenStore::Load(options_.state_dir);
+  auto store = auth::TokenStore::LoadFile(TokensPath());
   if (!store.ok()) {
     log::Error("token file rejected", {{"error", std::string(store.status().message())}});
     return false;
@@ -563,13 +569,16 @@ Task<void> GatewayImpl::ServeAdmin(Socket socket) {
     } else if (path == "/healthz") {
       res.body() = "ok\n";
     } else if (path == "/readyz") {
-      const bool ready =
-          runtime_.Get() != nullptr && !draining_.load() && (!chain_ || chain_->healthy());
+      const bool budget_up = budget_->Available();
+      const bool ready = runtime_.Get() != nullptr && !draining_.load() &&
+                         (!chain_ || chain_->healthy()) && budget_up;
       res.result(ready ? http::status::ok : http::status::service_unavailable);
       res.body() = ready              ? "ready\n"
                    : draining_.load() ? "draining\n"
+                   : !budget_up       ? "not ready: the budget store (Redis) is unreachable\n"
                                       : "not ready: the audit chain is stopped\n";
     } else if (path == "/metrics") {
+      metrics_.budget_store_up().Set(budget_->Available() ? 1 : 0);
       if (chain_) {
         metrics_.audit_records().Set(static_cast<double>(chain_->durable_seq()));
         metrics_.audit_healthy().Set(chain_->healthy() ? 1 : 0);
@@ -828,18 +837,30 @@ int GatewayImpl::Run(const std::function<void(const Listening&)>& on_listening) 
     return 2;
   }
   {
-    auto store = auth::TokenStore::Load(options_.state_dir);
+    auto store = auth::TokenStore::LoadFile(TokensPath());
     if (!store.ok()) {
       log::Error("invalid token file", {{"error", std::string(store.status().message())}});
       return 2;
     }
-    tokens_fingerprint_ = Fingerprint({auth::TokenFilePath(options_.state_dir)});
+    tokens_fingerprint_ = Fingerprint({TokensPath()});
     tokens_.Set(std::move(*store));
   }
   {
-    budget::LocalStoreOptions bopts;
-    bopts.state_dir = options_.state_dir;
-    auto store = budget::OpenLocalBudgetStore(bopts);
+    absl::StatusOr<std::unique_ptr<budget::BudgetStore>> store;
+    if (options_.redis_url.empty()) {
+      budget::LocalStoreOptions bopts;
+      bopts.state_dir = options_.state_dir;
+      store = budget::OpenLocalBudgetStore(bopts);
+    } else {
+      budget::RedisStoreOptions ropts;
+      ropts.url = options_.redis_url;
+      ropts.password = options_.redis_password;
+      ropts.replica_id = options_.redis_replica_id;
+      ropts.timeout = absl::FromChrono(options_.redis_timeout);
+      ropts.lease = absl::FromChrono(options_.redis_lease);
+      ropts.heartbeat = ropts.lease / 4;
+      store = budget::OpenRedisBudgetStore(ropts);
+    }
     if (!store.ok()) {
       log::Error("cannot open the budget store",
                  {{"error", std::string(store.status().message())}});

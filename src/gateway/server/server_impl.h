@@ -141,6 +141,8 @@ class GatewayImpl {
   // timer polls it, and a request with an unknown token calls it once (a token minted a moment
   // ago) — a stat(2) per unknown token, a parse only when the file changed.
   bool ReloadTokensIfChanged();
+  // TokensPath(): the token file (--tokens-file, else <state_dir>/tokens.json).
+  std::string TokensPath() const;
   void BeginDrain();
 
   // --- proxy.cc ---

@@ -100,6 +100,14 @@ absl::Status Admission::Reject(RequestContext& ctx, const budget::Rejection& r,
                                const ModelRoute* route) const {
   const std::string_view name = budget::LimitName(r.limit);
   metrics_.budget_rejections(static_cast<int>(r.limit)).Increment();
+  if (r.limit == budget::Limit::kStoreUnavailable) {
+    // Not a budget decision (no BUDGET_EXCEEDED record): nothing could be checked.
+    ctx.reply.headers.emplace_back("Retry-After", "1");
+    return MakeError(absl::StatusCode::kUnavailable,
+                     pai::StrCat("The budget store is unreachable, so the limits of Agent ",
+                                 ctx.agent->key, " cannot be checked. Retry after 1 s."),
+                     "budget_store_unavailable");
+  }
   audit::Event ev;
   ev.type = audit::kBudgetExceeded;
   ev.ns = ctx.agent->spec.ns;
@@ -197,7 +205,8 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
     }
     // Limits that are the same for every model end the walk.
     if (rejection.limit == budget::Limit::kTokensPerDay ||
-        rejection.limit == budget::Limit::kTokensPerRequest) {
+        rejection.limit == budget::Limit::kTokensPerRequest ||
+        rejection.limit == budget::Limit::kStoreUnavailable) {
       break;
     }
   }

@@ -111,14 +111,20 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                "What remains of an agent's daily budget (budget: tokens | "
                                "usd), reservations included.")
                            .Register(*registry_);
+  limit_family_ = &prometheus::BuildGauge()
+                       .Name("pai_gateway_budget_limit")
+                       .Help(
+                           "An agent's daily budget (budget: tokens | usd), as configured; with "
+                           "pai_gateway_budget_remaining, the share left.")
+                       .Register(*registry_);
   auto& rejections = prometheus::BuildCounter()
                          .Name("pai_gateway_budget_rejections_total")
                          .Help("Requests (or fallback attempts) refused by a limit, by reason.")
                          .Register(*registry_);
-  static constexpr const char* kReasons[7] = {
-      "tokens_per_day", "tokens_per_request",      "requests_per_minute", "concurrent_requests",
-      "cost_per_day",   "provider_tokens_per_day", "price_unknown"};
-  for (int i = 0; i < 7; ++i) rejections_[i] = &rejections.Add({{"reason", kReasons[i]}});
+  for (int i = 0; i < budget::kLimitCount; ++i) {
+    const std::string reason(budget::LimitName(static_cast<budget::Limit>(i)));
+    rejections_[i] = &rejections.Add({{"reason", reason}});
+  }
   auto& fallbacks = prometheus::BuildCounter()
                         .Name("pai_gateway_fallbacks_total")
                         .Help("Requests moved to the next model of their chain, by reason.")
@@ -184,6 +190,15 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                             "fsync failure stopped it.")
                         .Register(*registry_)
                         .Add({});
+  budget_store_up_ = &prometheus::BuildGauge()
+                          .Name("pai_gateway_budget_store_up")
+                          .Help(
+                              "1 while the budget store can be reached (the embedded store "
+                              "always; Redis with --redis), 0 while budgeted calls are refused "
+                              "with 503 for want of it.")
+                          .Register(*registry_)
+                          .Add({});
+  budget_store_up_->Set(1);
   guard_checks_family_ = &prometheus::BuildCounter()
                               .Name("pai_gateway_guard_checks_total")
                               .Help(
@@ -279,15 +294,21 @@ GuardMetrics Metrics::GuardMetricsFor(std::string_view binding, std::string_view
   return m;
 }
 
-AgentMetrics Metrics::AgentMetricsFor(std::string_view ns, std::string_view agent, bool tokens,
-                                      bool usd) {
+AgentMetrics Metrics::AgentMetricsFor(std::string_view ns, std::string_view agent,
+                                      int64_t tokens_per_day, int64_t nano_usd_per_day) {
   AgentMetrics m;
   auto labels = [&](const char* budget) {
     return std::map<std::string, std::string>{
         {"namespace", std::string(ns)}, {"agent", std::string(agent)}, {"budget", budget}};
   };
-  if (tokens) m.tokens_remaining = &remaining_family_->Add(labels("tokens"));
-  if (usd) m.usd_remaining = &remaining_family_->Add(labels("usd"));
+  if (tokens_per_day > 0) {
+    m.tokens_remaining = &remaining_family_->Add(labels("tokens"));
+    limit_family_->Add(labels("tokens")).Set(static_cast<double>(tokens_per_day));
+  }
+  if (nano_usd_per_day > 0) {
+    m.usd_remaining = &remaining_family_->Add(labels("usd"));
+    limit_family_->Add(labels("usd")).Set(static_cast<double>(nano_usd_per_day) / 1e9);
+  }
   return m;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "budget/budget_store.h"
 #include "gateway/relay/stream_limits.h"
 
 namespace pai::gateway {
@@ -100,8 +101,11 @@ class Metrics {
   // GuardMetricsFor() resolves a GuardBinding's handles (locks: at configuration load).
   GuardMetrics GuardMetricsFor(std::string_view binding, std::string_view classifier);
 
-  // AgentMetricsFor() resolves an agent's budget gauges (locks: at configuration load).
-  AgentMetrics AgentMetricsFor(std::string_view ns, std::string_view agent, bool tokens, bool usd);
+  // AgentMetricsFor() resolves an agent's budget gauges and sets pai_gateway_budget_limit to
+  // its daily limits (tokens; nano-USD, exported in USD; 0 = none). Locks: at configuration
+  // load.
+  AgentMetrics AgentMetricsFor(std::string_view ns, std::string_view agent, int64_t tokens_per_day,
+                               int64_t nano_usd_per_day);
   // budget_rejections() by budget::Limit index (LimitName() is the `reason` label).
   prometheus::Counter& budget_rejections(int limit) { return *rejections_[limit]; }
   prometheus::Gauge& reservations_outstanding() { return *reservations_; }
@@ -115,6 +119,8 @@ class Metrics {
   prometheus::Gauge& audit_records() { return *audit_records_; }
   prometheus::Gauge& audit_healthy() { return *audit_healthy_; }
   prometheus::Gauge& audit_synced() { return *audit_synced_; }
+  // budget_store_up(): 1 while the budget store can be reached (always, embedded; Redis).
+  prometheus::Gauge& budget_store_up() { return *budget_store_up_; }
   // fallbacks(): why a request moved to the next model of its chain.
   enum class FallbackReason {
     kOverBudget = 0,
@@ -148,7 +154,8 @@ class Metrics {
   std::array<prometheus::Counter*, static_cast<int>(StreamLimit::kCount)> stream_limits_{};
   prometheus::Family<prometheus::Counter>* cost_family_;
   prometheus::Family<prometheus::Gauge>* remaining_family_;
-  std::array<prometheus::Counter*, 7> rejections_{};
+  prometheus::Family<prometheus::Gauge>* limit_family_;
+  std::array<prometheus::Counter*, budget::kLimitCount> rejections_{};
   std::array<prometheus::Counter*, static_cast<int>(FallbackReason::kCount)> fallbacks_{};
   prometheus::Gauge* reservations_;
   std::array<prometheus::Counter*, 4> usage_invalid_{};
@@ -157,6 +164,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* guard_duration_family_;
   prometheus::Histogram* audit_wait_;
   prometheus::Gauge* audit_records_;
+  prometheus::Gauge* budget_store_up_;
   prometheus::Gauge* audit_healthy_;
   prometheus::Gauge* audit_synced_;
 };

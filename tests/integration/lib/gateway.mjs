@@ -130,8 +130,9 @@ export function byMsg(msg, extra = () => true) {
  *                                 `manifest` is then optional (rewrites the config if given)
  * @param {string[]} [o.wrap]     argv prefix the gateway is run through (e.g. a shell that sets
  *                                 resource limits and then execs it: the pid stays the gateway's)
+ * @param {object} [o.tokensFrom] a gateway whose token file this one starts with (replicas)
  */
-export async function startGateway({ manifest, extraArgs = [], env = {}, mintBefore = [], startTimeoutMs = 15000, reuse, wrap } = {}) {
+export async function startGateway({ manifest, extraArgs = [], env = {}, mintBefore = [], startTimeoutMs = 15000, reuse, wrap, tokensFrom } = {}) {
   const bin = gatewayBin();
   if (typeof manifest !== 'string' && !reuse) throw new Error('startGateway: manifest (YAML string) is required');
   if (reuse && !reuse.exitInfo) throw new Error('startGateway: the reused gateway must have exited first');
@@ -142,6 +143,8 @@ export async function startGateway({ manifest, extraArgs = [], env = {}, mintBef
   const stateDir = path.join(dir, 'state');
   if (typeof manifest === 'string') await fsp.writeFile(configPath, manifest);
   await fsp.mkdir(stateDir, { recursive: true });
+  // Another replica's agent tokens (gateway replicas share one token file).
+  if (tokensFrom) await fsp.copyFile(path.join(tokensFrom.stateDir, 'tokens.json'), path.join(stateDir, 'tokens.json'));
 
   async function mintToken(agent) {
     const { stdout } = await run(bin, ['token', '--agent', agent, '-f', configPath, '--state-dir', stateDir]);

@@ -1,0 +1,228 @@
+// The helm chart (helm/pai) with the real tools: `helm lint` and `helm template` with the
+// default values and helm/pai/ci/full-values.yaml; every rendered object validated against the
+// Kubernetes schemas (kubernetes-models) and checked for fields the schemas do not have (the
+// validator alone lets unknown fields through: the walk below uses @kubernetes/client-node's
+// attribute maps); an update checked with `kubectl patch --local` (strategic merge); the
+// alerting rules with `promtool test rules`; every metric the rules and the Grafana dashboard
+// use checked against a live gateway's /metrics.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+// The generated models only (the package's entry point loads an HTTP client this Node lacks).
+import * as k8s from '@kubernetes/client-node/dist/gen/models/all.js';
+import { startOpenAIUpstream } from './upstream/openai_upstream.mjs';
+import { startGateway } from './lib/gateway.mjs';
+import { makeClient, paiDoc, PROVIDER_KEY } from './lib/common.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHART = path.join(ROOT, 'helm/pai');
+const HELM = process.env.PAI_HELM_BIN ?? path.join(ROOT, '.deps/helm/helm');
+const FULL = path.join(CHART, 'ci/full-values.yaml');
+
+function helm(...args) {
+  return execFileSync(HELM, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function render(...valueFiles) {
+  const out = helm('template', 'rel', CHART, '--namespace', 'pai', ...valueFiles.flatMap((f) => ['-f', f]));
+  return YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
+}
+
+// kind → [kubernetes-models module, class, @kubernetes/client-node model] for the kinds the chart renders.
+const MODELS = {
+  'v1/ConfigMap': ['v1', 'ConfigMap', 'V1ConfigMap'],
+  'v1/Secret': ['v1', 'Secret', 'V1Secret'],
+  'v1/Service': ['v1', 'Service', 'V1Service'],
+  'apps/v1/StatefulSet': ['apps/v1', 'StatefulSet', 'V1StatefulSet'],
+  'policy/v1/PodDisruptionBudget': ['policy/v1', 'PodDisruptionBudget', 'V1PodDisruptionBudget'],
+  'networking.k8s.io/v1/NetworkPolicy': ['networking.k8s.io/v1', 'NetworkPolicy', 'V1NetworkPolicy'],
+};
+
+/** Schema validation (types, required fields, formats): kubernetes-models. Throws. */
+async function validateSchema(obj) {
+  const entry = MODELS[`${obj.apiVersion}/${obj.kind}`];
+  assert.ok(entry, `the chart renders ${obj.apiVersion} ${obj.kind}, which this test does not know`);
+  const mod = await import(`kubernetes-models/${entry[0]}/${entry[1]}`);
+  new mod[entry[1]](obj).validate();
+}
+
+/**
+ * Fields the schema does not define, as JSON paths (`spec.template.spec.containers[0].readinessProb`),
+ * walking the object with @kubernetes/client-node's generated attribute maps.
+ */
+function unknownFields(value, type, at = '') {
+  if (value === null || value === undefined) return [];
+  let m = /^Array<(.+)>$/.exec(type);
+  if (m) return value.flatMap((v, i) => unknownFields(v, m[1], `${at}[${i}]`));
+  m = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (m) return Object.entries(value).flatMap(([k, v]) => unknownFields(v, m[1], `${at}.${k}`));
+  const model = k8s[type];
+  if (!model?.attributeTypeMap) return []; // string, number, boolean, IntOrString, Date, any
+  const attrs = new Map(model.attributeTypeMap.map((a) => [a.baseName, a.type]));
+  const out = [];
+  for (const [k, v] of Object.entries(value)) {
+    const p = at ? `${at}.${k}` : k;
+    if (!attrs.has(k)) out.push(p);
+    else out.push(...unknownFields(v, attrs.get(k), p));
+  }
+  return out;
+}
+
+async function checkObjects(objs) {
+  for (const o of objs) {
+    const entry = MODELS[`${o.apiVersion}/${o.kind}`];
+    if (!entry) continue; // CRD kinds: checked apart
+    await validateSchema(o);
+    assert.deepEqual(unknownFields(o, entry[2]), [], `${o.kind} ${o.metadata?.name}: fields the schema does not have`);
+  }
+}
+
+const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);
+
+test('helm lint passes with the default and the non-default values', () => {
+  assert.match(helm('lint', CHART), /0 chart\(s\) failed/);
+  assert.match(helm('lint', CHART, '-f', FULL), /0 chart\(s\) failed/);
+  // A values mistake the chart must refuse: gateways without Redis cannot share budgets.
+  assert.throws(() => helm('template', 'rel', CHART, '--set', 'redis.enabled=false'), /redis\.url is required/);
+});
+
+test('default render: valid objects, no unknown fields; gateway replicas share the bundled Redis', async () => {
+  const objs = render();
+  await checkObjects(objs);
+  const [gw] = byKind(objs, 'StatefulSet').filter((o) => o.metadata.name === 'rel-pai-gateway');
+  assert.equal(gw.spec.replicas, 2);
+  const c = gw.spec.template.spec.containers[0];
+  const arg = (flag) => c.args[c.args.indexOf(flag) + 1];
+  assert.equal(arg('--redis'), 'redis://rel-pai-redis:6379/0');
+  assert.equal(arg('--redis-replica-id'), '$(POD_NAME)');
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(gw.spec.template.spec.securityContext.runAsNonRoot, true);
+  assert.equal(gw.spec.template.metadata.annotations['prometheus.io/scrape'], 'true');
+  assert.equal(gw.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '5Gi');
+  const [redis] = byKind(objs, 'StatefulSet').filter((o) => o.metadata.name === 'rel-pai-redis');
+  assert.match(redis.spec.template.spec.containers[0].args[0], /--appendonly yes --appendfsync always/);
+  assert.equal(byKind(objs, 'PodDisruptionBudget')[0].spec.minAvailable, 1);
+  assert.equal(byKind(objs, 'NetworkPolicy').length, 1);
+  assert.equal(byKind(objs, 'Secret')[0].metadata.name, 'rel-pai-admin-token');
+  assert.equal(Buffer.from(byKind(objs, 'Secret')[0].data.token, 'base64').length, 40);
+  assert.equal(byKind(objs, 'PrometheusRule').length, 0);
+});
+
+test('non-default render: external Redis with a password, shared tokens, provider key from a Secret, monitoring objects', async () => {
+  const objs = render(FULL);
+  await checkObjects(objs);
+  const [gw] = byKind(objs, 'StatefulSet');
+  assert.equal(gw.spec.replicas, 3);
+  assert.equal(gw.spec.volumeClaimTemplates, undefined);
+  const c = gw.spec.template.spec.containers[0];
+  assert.equal(c.image, 'registry.example.com/pai:0.1.0-rc1');
+  const arg = (flag) => c.args[c.args.indexOf(flag) + 1];
+  assert.equal(arg('--redis'), 'redis://redis.shared.svc:6379/3');
+  assert.equal(arg('--tokens-file'), '/etc/pai/tokens/tokens.json');
+  assert.equal(arg('--audit-sync'), 'strict');
+  const env = Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom]));
+  assert.deepEqual(env.PAI_REDIS_PASSWORD.secretKeyRef, { name: 'redis-auth', key: 'password' });
+  assert.deepEqual(env.OPENAI_API_KEY.secretKeyRef, { name: 'openai', key: 'api-key' });
+  assert.equal(byKind(objs, 'Secret').length, 0, 'an existing admin token Secret is used, none created');
+  assert.equal(byKind(objs, 'StatefulSet').length, 1, 'no bundled Redis with an external URL');
+  // The PrometheusRule carries the rule file unchanged (Prometheus templates untouched by Helm).
+  const [rule] = byKind(objs, 'PrometheusRule');
+  assert.equal(rule.apiVersion, 'monitoring.coreos.com/v1');
+  assert.deepEqual(rule.spec, YAML.parse(fs.readFileSync(path.join(CHART, 'files/prometheus-rules.yaml'), 'utf8')));
+  const [sm] = byKind(objs, 'ServiceMonitor');
+  assert.equal(sm.spec.endpoints[0].port, 'admin');
+  assert.equal(sm.metadata.labels.release, 'prometheus');
+  const dash = byKind(objs, 'ConfigMap').find((m) => m.data['pai-gateway.json']);
+  assert.equal(JSON.parse(dash.data['pai-gateway.json']).uid, 'pai-gateway');
+  // The agent manifests reach the gateway unchanged.
+  const cm = byKind(objs, 'ConfigMap').find((m) => m.data['manifests.yaml']);
+  assert.match(cm.data['manifests.yaml'], /apiKeyEnv: OPENAI_API_KEY/);
+});
+
+test('negative: a misspelled field and a wrongly typed one are caught', async () => {
+  const objs = render();
+  const gw = structuredClone(byKind(objs, 'StatefulSet')[0]);
+  gw.spec.template.spec.containers[0].readinessProb = gw.spec.template.spec.containers[0].readinessProbe;
+  gw.spec.templat = {};
+  assert.deepEqual(unknownFields(gw, 'V1StatefulSet').sort(), ['spec.templat', 'spec.template.spec.containers[0].readinessProb']);
+  const typed = structuredClone(byKind(objs, 'StatefulSet')[0]);
+  typed.spec.replicas = 'two';
+  await assert.rejects(validateSchema(typed), /replicas/);
+  const missing = structuredClone(byKind(objs, 'Service')[0]);
+  missing.spec.ports[0].port = undefined;
+  delete missing.spec.ports[0].port;
+  await assert.rejects(validateSchema(missing), /port/);
+});
+
+test('kubectl patch --local: scaling and a new provider key merge into the rendered StatefulSet', () => {
+  const objs = render();
+  const gw = byKind(objs, 'StatefulSet')[0];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pai-helm-'));
+  const file = path.join(dir, 'gw.yaml');
+  fs.writeFileSync(file, YAML.stringify(gw));
+  const patch = {
+    spec: {
+      replicas: 4,
+      template: { spec: { containers: [{ name: 'gateway', env: [{ name: 'ANTHROPIC_API_KEY', valueFrom: { secretKeyRef: { name: 'anthropic', key: 'api-key' } } }] }] } },
+    },
+  };
+  const out = execFileSync('kubectl', ['patch', '--local', '-f', file, '--type', 'strategic', '-p', JSON.stringify(patch), '-o', 'json'], { encoding: 'utf8' });
+  const patched = JSON.parse(out);
+  assert.equal(patched.spec.replicas, 4);
+  const c = patched.spec.template.spec.containers[0];
+  // Strategic merge: env merges by name, the rest of the container stays.
+  assert.deepEqual(c.env.map((e) => e.name), ['ANTHROPIC_API_KEY', 'POD_NAME']);
+  assert.deepEqual(c.args, gw.spec.template.spec.containers[0].args);
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+});
+
+test('alerting rules: promtool test rules', () => {
+  const out = execFileSync('promtool', ['test', 'rules', path.join(CHART, 'tests/prometheus-rules.test.yaml')], { encoding: 'utf8' });
+  assert.match(out, /SUCCESS/);
+});
+
+test('every metric the rules and the dashboard use exists on a live gateway; the dashboard queries parse', { timeout: 60000 }, async (t) => {
+  const rules = fs.readFileSync(path.join(CHART, 'files/prometheus-rules.yaml'), 'utf8');
+  const dash = JSON.parse(fs.readFileSync(path.join(CHART, 'files/grafana-dashboard.json'), 'utf8'));
+  const exprs = dash.panels.flatMap((p) => p.targets.map((x) => x.expr));
+  assert.ok(exprs.length >= 14);
+  // Grafana's variables replaced, each query becomes a recording rule that promtool parses.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pai-dash-'));
+  const recording = {
+    groups: [{
+      name: 'dashboard',
+      rules: exprs.map((e, i) => ({ record: `pai:dashboard_query_${i}`, expr: e.replaceAll('$__rate_interval', '5m').replaceAll('$namespace', '.*').replaceAll('$agent', '.*') })),
+    }],
+  };
+  fs.writeFileSync(path.join(dir, 'dashboard.rules.yaml'), YAML.stringify(recording));
+  execFileSync('promtool', ['check', 'rules', path.join(dir, 'dashboard.rules.yaml')], { encoding: 'utf8' });
+
+  const used = new Set([...`${rules}\n${exprs.join('\n')}`.matchAll(/\bpai_gateway_[a-z_]+/g)].map((m) => m[0]));
+  // A live gateway: an agent with both budgets and a guard, one call, then /metrics.
+  const upstream = await startOpenAIUpstream();
+  t.after(() => upstream.close());
+  const manifest = [
+    `apiVersion: v1\nkind: Secret\nmetadata: {name: up-key}\nstringData: {api-key: ${PROVIDER_KEY}}\n`,
+    paiDoc('ModelProvider', { name: 'up' }, { provider: 'openai', apiKeySecretRef: { name: 'up-key', key: 'api-key' }, baseURL: upstream.url, pricing: { 'gpt-4o-mini': { input: 1, output: 2 } } }),
+    paiDoc('GuardBinding', { name: 'strict' }, { classifier: { type: 'builtin' }, enforcement: 'audit' }),
+    paiDoc('Agent', { name: 'coder', namespace: 'default' }, { models: ['up/gpt-4o-mini'], tokens: { maxPerDay: 100000 }, rateLimits: { maxCostPerDayUSD: 5 }, guards: [{ binding: 'strict' }] }),
+  ].join('---\n');
+  const gw = await startGateway({ manifest, mintBefore: ['default/coder'] });
+  t.after(() => gw.stop());
+  await makeClient(gw.baseURL, gw.tokens[0]).chat.completions.create({ model: 'up/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const text = await (await fetch(`${gw.adminURL}/metrics`)).text();
+  const families = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap((m) =>
+    (m[2] === 'histogram' ? [m[1], `${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]])));
+  const missing = [...used].filter((name) => !families.has(name));
+  assert.deepEqual(missing, [], 'metrics used by the rules or the dashboard that the gateway does not export');
+  t.diagnostic(`${used.size} metric names checked against /metrics`);
+});

@@ -42,6 +42,15 @@ const std::vector<KindInfo>& Kinds();
 // ("agents") or by any cli name ("model-provider"). Null when unknown.
 const KindInfo* FindKind(std::string_view name);
 
+// CustomResourceDefinitions() are the CRDs (apiextensions.k8s.io/v1) of every pai.io kind,
+// generated from the same embedded schemas Validate() uses, so that the two cannot drift
+// (docs/kubernetes.md, "CRDs"): group pai.io, version v1 served and stored, the kind's schema
+// as openAPIV3Schema with `metadata` reduced to `type: object` (the API server allows no more
+// there), the `status` subresource for kinds whose schema has a status, scope Namespaced
+// (Cluster for PaiAccessToken), names from the kind table. The core v1 Secret has none.
+// Errors: Internal when an embedded schema does not parse.
+absl::StatusOr<std::vector<boost::json::value>> CustomResourceDefinitions();
+
 // YamlToJson() parses a YAML stream (one or more `---` documents) into JSON values. Plain
 // scalars are typed as YAML 1.1 / Kubernetes do: null (~, null, empty), booleans (true/false in
 // any case), integers (decimal with `_` separators such as 1_000_000, 0x.., 0o..), floats

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import Ajv from 'ajv';
 // The generated models only (the package's entry point loads an HTTP client this Node lacks).
 import * as k8s from '@kubernetes/client-node/dist/gen/models/all.js';
 import { startOpenAIUpstream } from './upstream/openai_upstream.mjs';
@@ -42,6 +43,7 @@ const MODELS = {
   'apps/v1/StatefulSet': ['apps/v1', 'StatefulSet', 'V1StatefulSet'],
   'policy/v1/PodDisruptionBudget': ['policy/v1', 'PodDisruptionBudget', 'V1PodDisruptionBudget'],
   'networking.k8s.io/v1/NetworkPolicy': ['networking.k8s.io/v1', 'NetworkPolicy', 'V1NetworkPolicy'],
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'V1CustomResourceDefinition'],
 };
 
 /** Schema validation (types, required fields, formats): kubernetes-models. Throws. */
@@ -225,4 +227,82 @@ test('every metric the rules and the dashboard use exists on a live gateway; the
   const missing = [...used].filter((name) => !families.has(name));
   assert.deepEqual(missing, [], 'metrics used by the rules or the dashboard that the gateway does not export');
   t.diagnostic(`${used.size} metric names checked against /metrics`);
+});
+
+// Keywords a structural schema may not use (Kubernetes, "Specifying a structural schema").
+const NOT_STRUCTURAL = ['$ref', 'definitions', 'dependencies', 'deprecated', 'discriminator', 'id',
+  'patternProperties', 'readOnly', 'writeOnly', 'xml', 'additionalItems'];
+
+/** Why `s` (a CRD's openAPIV3Schema node at `at`) is not structural, as messages. */
+function structuralErrors(s, at = '') {
+  const out = [];
+  for (const k of NOT_STRUCTURAL) if (k in s) out.push(`${at}: ${k} is not allowed`);
+  if (s.uniqueItems === true) out.push(`${at}: uniqueItems: true is not allowed`);
+  if (!s.type && !s['x-kubernetes-preserve-unknown-fields'] && !s['x-kubernetes-int-or-string']) out.push(`${at}: no type`);
+  if (s.properties && s.additionalProperties !== undefined) out.push(`${at}: properties and additionalProperties together`);
+  for (const [k, v] of Object.entries(s.properties ?? {})) out.push(...structuralErrors(v, `${at}.${k}`));
+  if (s.items && typeof s.items === 'object') out.push(...structuralErrors(s.items, `${at}[]`));
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') out.push(...structuralErrors(s.additionalProperties, `${at}{}`));
+  for (const k of ['allOf', 'anyOf', 'oneOf']) for (const sub of s[k] ?? []) {
+    // Inside a junctor only value validations are allowed: no type, no defaults.
+    if ('default' in sub) out.push(`${at}.${k}: default inside ${k}`);
+  }
+  return out;
+}
+
+/**
+ * An OpenAPI 3.0 schema (as Kubernetes reads CRDs) as JSON Schema for ajv: a boolean
+ * exclusiveMinimum / exclusiveMaximum qualifies minimum / maximum; `nullable` admits null.
+ */
+function toJsonSchema(s) {
+  if (Array.isArray(s)) return s.map(toJsonSchema);
+  if (s === null || typeof s !== 'object') return s;
+  const out = {};
+  for (const [k, v] of Object.entries(s)) {
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v).map(([n, p]) => [n, toJsonSchema(p)])) : toJsonSchema(v);
+  }
+  if (out.exclusiveMinimum === true) { out.exclusiveMinimum = out.minimum; delete out.minimum; }
+  if (out.exclusiveMinimum === false) delete out.exclusiveMinimum;
+  if (out.exclusiveMaximum === true) { out.exclusiveMaximum = out.maximum; delete out.maximum; }
+  if (out.exclusiveMaximum === false) delete out.exclusiveMaximum;
+  if (out.nullable === true && typeof out.type === 'string') { out.type = [out.type, 'null']; delete out.nullable; }
+  return out;
+}
+
+test('CRDs: one per pai.io kind, generated (CTest crds_in_sync), structural, status subresource; the seed Agents validate', async () => {
+  const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(CHART, 'crds/pai.io.yaml'), 'utf8')).map((d) => d.toJS()).filter(Boolean);
+  const kinds = crds.map((c) => c.spec.names.kind).sort();
+  assert.deepEqual(kinds, ['Agent', 'Eval', 'GuardBinding', 'ModelProvider', 'PaiAccessToken', 'PaiFile', 'Provider', 'Session', 'Skill']);
+  await checkObjects(crds);
+  for (const c of crds) {
+    assert.equal(c.metadata.name, `${c.spec.names.plural}.pai.io`);
+    assert.equal(c.spec.scope, c.spec.names.kind === 'PaiAccessToken' ? 'Cluster' : 'Namespaced');
+    const [v] = c.spec.versions;
+    const schema = v.schema.openAPIV3Schema;
+    assert.deepEqual(structuralErrors(schema, c.spec.names.kind), []);
+    assert.deepEqual(schema.properties.metadata, { type: 'object' });
+    assert.equal(Boolean(v.subresources?.status), Boolean(schema.properties.status), `${c.spec.names.kind}: status subresource`);
+  }
+  // Helm installs them before the templates; `helm template --include-crds` renders them.
+  assert.equal(render().filter((o) => o.kind === 'CustomResourceDefinition').length, 0);
+  const withCrds = YAML.parseAllDocuments(helm('template', 'rel', CHART, '--include-crds')).map((d) => d.toJS()).filter(Boolean);
+  assert.equal(withCrds.filter((o) => o.kind === 'CustomResourceDefinition').length, crds.length);
+
+  // The seeds' Agent examples are valid objects of the Agent CRD (as the API server would see them).
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  const agent = ajv.compile(toJsonSchema(crds.find((c) => c.spec.names.kind === 'Agent').spec.versions[0].schema.openAPIV3Schema));
+  const seeds = process.env.PAI_SEEDS_DIR ?? path.join(ROOT, '../shared/seeds/examples');
+  let checked = 0;
+  for (const f of fs.readdirSync(seeds).filter((n) => n.endsWith('.yaml'))) {
+    // YAML 1.1, as the API server reads manifests (1_000_000 is an integer there).
+    for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(seeds, f), 'utf8'), { version: '1.1' }).map((d) => d.toJS())) {
+      if (doc?.kind !== 'Agent') continue;
+      assert.ok(agent(doc), `${f}: ${JSON.stringify(agent.errors)}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 2, `only ${checked} seed Agents found in ${seeds}`);
+  // And a wrong one is not: the schema is not a formality.
+  const bad = { apiVersion: 'pai.io/v1', kind: 'Agent', metadata: { name: 'x' }, spec: { runAsUser: 'root' } };
+  assert.equal(agent(bad), false);
 });

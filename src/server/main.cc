@@ -111,7 +111,8 @@ std::string HttpHost(const std::string& host_port) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Main(): main() without the last-resort handler below.
+int Main(int argc, char** argv) {
   CLI::App app{"pai-server: the Pai control plane (REST API, resource store, controller)"};
   app.set_version_flag("--version", kVersion);
   pai::server::HttpServerOptions http;
@@ -397,4 +398,17 @@ int main(int argc, char** argv) {
   if (gateway) gateway->Stop();
   pai::log::Flush();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    pai::log::Flush();
+    std::fprintf(stderr, "pai-server: %s\n", e.what());
+  } catch (...) {
+    pai::log::Flush();
+    std::fprintf(stderr, "pai-server: unknown error\n");
+  }
+  return 1;
 }

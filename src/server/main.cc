@@ -16,11 +16,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "common/log.h"
 #include "common/strings.h"
 #include "config/default_config.h"
 #include "config/manifest.h"
+#include "kube/render.h"
 #include "resource/resource.h"
 #include "runtime/local.h"
 #include "server/access.h"
@@ -28,6 +30,7 @@
 #include "server/controller.h"
 #include "server/gateway_process.h"
 #include "server/http_server.h"
+#include "server/json_access.h"
 #include "server/runtime.h"
 #include "server/sessions.h"
 #include "server/store.h"
@@ -111,6 +114,58 @@ std::string HttpHost(const std::string& host_port) {
 
 }  // namespace
 
+// RenderManifests(): `pai-server render`: every Agent of `file` as Kubernetes objects (YAML on
+// stdout), with a placeholder identity token (the controller mints the real one).
+int RenderManifests(const std::string& file, const std::string& image,
+                    const std::string& gateway_url) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Fail(pai::StrCat(file, ": cannot read"));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto docs = pai::resource::YamlToJson(text.str());
+  if (!docs.ok()) return Fail(pai::StrCat(file, ": ", docs.status().message()));
+  pai::kube::RenderOptions o;
+  o.pai_image = image;
+  o.gateway_url = gateway_url;
+  std::string out;
+  for (const boost::json::value& d : *docs) {
+    const boost::json::object* doc = d.if_object();
+    if (!doc || pai::server::Str(doc, "kind") != "Agent") continue;
+    const boost::json::object* meta = pai::server::Obj(doc, "metadata");
+    const boost::json::object* spec = pai::server::Obj(doc, "spec");
+    pai::server::Workload w;
+    w.ns = pai::server::Str(meta, "namespace");
+    if (w.ns.empty()) w.ns = "default";
+    const std::string agent = pai::server::Str(meta, "name");
+    if (spec) w.spec = *spec;
+    const boost::json::value* lr = spec ? spec->if_contains("longRunning") : nullptr;
+    if (lr && lr->is_bool() && lr->as_bool()) {
+      w.kind = "Agent";
+      w.name = agent;
+    } else {
+      w.kind = "Session";
+      w.agent = agent;
+      w.name = agent + "-session";
+      w.session = boost::json::object{{"agent", agent}, {"task", "(the Session's task)"}};
+    }
+    w.uid = "00000000-0000-0000-0000-000000000000";
+    w.gateway_token = "(minted by the controller)";
+    if (const boost::json::array* cfs = pai::server::Arr(spec, "configFiles")) {
+      for (const boost::json::value& x : *cfs) {
+        if (!x.is_object()) continue;
+        w.files.push_back({pai::server::Str(&x.as_object(), "path"),
+                           pai::server::Str(&x.as_object(), "content"), false, true});
+      }
+    }
+    auto objs = pai::kube::RenderWorkload(w, o);
+    if (!objs.ok())
+      return Fail(pai::StrCat(file, ": Agent ", agent, ": ", objs.status().message()));
+    for (const auto& obj : *objs) out += "---\n" + pai::resource::JsonToYaml(obj);
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 // Main(): main() without the last-resort handler below.
 int Main(int argc, char** argv) {
   CLI::App app{"pai-server: the Pai control plane (REST API, resource store, controller)"};
@@ -175,11 +230,24 @@ int Main(int argc, char** argv) {
       "crds",
       "Print the CustomResourceDefinitions of every pai.io kind (YAML), generated from the "
       "schemas the server validates with (helm/pai/crds/pai.io.yaml is this output)");
+  auto* render = app.add_subcommand(
+      "render",
+      "Print the Kubernetes objects of the Agents in a manifest file (YAML), as the Kubernetes "
+      "runtime would create them: a long-running Agent's Deployment, a Session of a "
+      "session-spawning one (docs/kubernetes.md)");
+  std::string render_file, render_image = "ghcr.io/pai-platform/pai:0.1.0";
+  std::string render_gateway = "http://pai-gateway.pai.svc:4000";
+  render->add_option("-f,--file", render_file, "Manifest file (Agents)")->required();
+  render->add_option("--pai-image", render_image, "Image with pai-harness (Sessions, init)")
+      ->capture_default_str();
+  render->add_option("--gateway-url", render_gateway, "The gateway's in-cluster URL")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (render->parsed()) return RenderManifests(render_file, render_image, render_gateway);
   if (crds->parsed()) {
     auto defs = pai::resource::CustomResourceDefinitions();
     if (!defs.ok()) return Fail(std::string(defs.status().message()));

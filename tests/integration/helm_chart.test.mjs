@@ -15,8 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import Ajv from 'ajv';
-// The generated models only (the package's entry point loads an HTTP client this Node lacks).
-import * as k8s from '@kubernetes/client-node/dist/gen/models/all.js';
+import { checkObjects, unknownFields, validateSchema } from './lib/k8s.mjs';
 import { startOpenAIUpstream } from './upstream/openai_upstream.mjs';
 import { startGateway } from './lib/gateway.mjs';
 import { makeClient, paiDoc, PROVIDER_KEY } from './lib/common.mjs';
@@ -33,56 +32,6 @@ function helm(...args) {
 function render(...valueFiles) {
   const out = helm('template', 'rel', CHART, '--namespace', 'pai', ...valueFiles.flatMap((f) => ['-f', f]));
   return YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
-}
-
-// kind → [kubernetes-models module, class, @kubernetes/client-node model] for the kinds the chart renders.
-const MODELS = {
-  'v1/ConfigMap': ['v1', 'ConfigMap', 'V1ConfigMap'],
-  'v1/Secret': ['v1', 'Secret', 'V1Secret'],
-  'v1/Service': ['v1', 'Service', 'V1Service'],
-  'apps/v1/StatefulSet': ['apps/v1', 'StatefulSet', 'V1StatefulSet'],
-  'policy/v1/PodDisruptionBudget': ['policy/v1', 'PodDisruptionBudget', 'V1PodDisruptionBudget'],
-  'networking.k8s.io/v1/NetworkPolicy': ['networking.k8s.io/v1', 'NetworkPolicy', 'V1NetworkPolicy'],
-  'apiextensions.k8s.io/v1/CustomResourceDefinition': ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'V1CustomResourceDefinition'],
-};
-
-/** Schema validation (types, required fields, formats): kubernetes-models. Throws. */
-async function validateSchema(obj) {
-  const entry = MODELS[`${obj.apiVersion}/${obj.kind}`];
-  assert.ok(entry, `the chart renders ${obj.apiVersion} ${obj.kind}, which this test does not know`);
-  const mod = await import(`kubernetes-models/${entry[0]}/${entry[1]}`);
-  new mod[entry[1]](obj).validate();
-}
-
-/**
- * Fields the schema does not define, as JSON paths (`spec.template.spec.containers[0].readinessProb`),
- * walking the object with @kubernetes/client-node's generated attribute maps.
- */
-function unknownFields(value, type, at = '') {
-  if (value === null || value === undefined) return [];
-  let m = /^Array<(.+)>$/.exec(type);
-  if (m) return value.flatMap((v, i) => unknownFields(v, m[1], `${at}[${i}]`));
-  m = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  if (m) return Object.entries(value).flatMap(([k, v]) => unknownFields(v, m[1], `${at}.${k}`));
-  const model = k8s[type];
-  if (!model?.attributeTypeMap) return []; // string, number, boolean, IntOrString, Date, any
-  const attrs = new Map(model.attributeTypeMap.map((a) => [a.baseName, a.type]));
-  const out = [];
-  for (const [k, v] of Object.entries(value)) {
-    const p = at ? `${at}.${k}` : k;
-    if (!attrs.has(k)) out.push(p);
-    else out.push(...unknownFields(v, attrs.get(k), p));
-  }
-  return out;
-}
-
-async function checkObjects(objs) {
-  for (const o of objs) {
-    const entry = MODELS[`${o.apiVersion}/${o.kind}`];
-    if (!entry) continue; // CRD kinds: checked apart
-    await validateSchema(o);
-    assert.deepEqual(unknownFields(o, entry[2]), [], `${o.kind} ${o.metadata?.name}: fields the schema does not have`);
-  }
 }
 
 const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);

@@ -1,0 +1,64 @@
+// The Kubernetes objects of a Pai workload (docs/kubernetes.md, "Workloads"): what a
+// Kubernetes runtime backend creates for one long-running Agent or one Session, rendered from
+// the same Workload the local runtime runs (server/runtime.h). Pure: no API server is
+// contacted; the thin client that applies these objects sits behind the Runtime interface.
+//
+// Objects (all in the workload's namespace, owned by the Pai resource through an
+// ownerReference with controller: true, so deleting the Agent or Session deletes them):
+//  - Secret  <base>-identity: the workload's gateway token (key `token`), projected read-only
+//    into the pod at /var/run/secrets/pai/token and given as OPENAI_API_KEY;
+//  - ConfigMap <base>-files: configFiles, skills and PaiFile contents (and a Session's
+//    session.json at /run/pai/session.json); a no-clobber file (configFiles) under a volume is
+//    copied by the init container `seed-files` only when absent (edits survive restarts); any
+//    other file is mounted read-only from the ConfigMap (subPath): outside a volume nothing
+//    the agent wrote would survive a restart anyway;
+//  - PersistentVolumeClaims <base>-<volume> (ReadWriteOnce, `size`, default 1Gi);
+//  - a long-running Agent: Deployment <base> (`replicas`, or autoscaling.minReplicas) and, with
+//    `inbound`, a Service; a Session: Job <base> (no retries, restartPolicy Never; the seeds'
+//    ttlSecondsAfterFinished is about the Session record, so 0 "keep forever" leaves the Job's
+//    field unset, and N > 0 becomes the Job's ttlSecondsAfterFinished);
+//  - NetworkPolicy <base>: egress only to the gateway's pods, the egress proxy's pods and
+//    cluster DNS; ingress only on inbound.port from inbound.allowCIDRs (none by default).
+// Pods: runAsUser from the spec (default 65532; 0 is refused), runAsNonRoot, no privilege
+// escalation, every capability dropped, a read-only root file system with emptyDirs for
+// /tmp, /workspace and filesystem.writablePaths, RuntimeDefault seccomp, no service-account
+// token, resources.requests/limits (cpu, memory) as given. Agent env: `value` as is,
+// `secretRef` as secretKeyRef (a Secret's value is never copied into a pod spec).
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "boost/json/value.hpp"
+#include "server/runtime.h"
+
+namespace pai::kube {
+
+// RenderOptions: what the cluster installation provides (the helm chart's values).
+struct RenderOptions {
+  std::string pai_image;        // pai-harness, pai-gateway, ...: Sessions without `image`, init
+  std::string gateway_url;      // in-cluster agent-facing base URL, e.g. http://pai-gateway.pai:4000
+  std::string gateway_namespace = "pai";
+  std::map<std::string, std::string> gateway_pod_labels = {
+      {"app.kubernetes.io/name", "pai"}, {"app.kubernetes.io/component", "gateway"}};
+  // The egress proxy (HTTP_PROXY for everything that is not the gateway); empty: none.
+  std::string egress_proxy_url;
+  std::map<std::string, std::string> egress_proxy_pod_labels = {
+      {"app.kubernetes.io/name", "pai"}, {"app.kubernetes.io/component", "egress-proxy"}};
+  int egress_proxy_port = 3128;
+};
+
+// BaseName(): "agent-<name>" or "session-<name>": the prefix of every object of the workload.
+std::string BaseName(const server::Workload& w);
+
+// RenderWorkload() renders `w` (kind "Agent" — long-running — or "Session"). Errors:
+// InvalidArgument naming the field (runAsUser 0, a volume without name or mountPath, an env
+// entry without name, a file path that is not absolute).
+absl::StatusOr<std::vector<boost::json::value>> RenderWorkload(const server::Workload& w,
+                                                               const RenderOptions& options);
+
+}  // namespace pai::kube

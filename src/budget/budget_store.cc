@@ -249,29 +249,11 @@ class LocalBudgetStore final : public BudgetStore {
 
   Remaining RemainingFor(const std::string& agent, const AgentLimits& lim) override {
     const absl::Time now = options_.now();
-    Remaining out;
-    out.day_reset_s = SecondsToMidnight(now);
     std::lock_guard<std::mutex> lock(mu_);
     MaybeRollOver(now);
-    if (lim.requests_per_minute > 0) {
-      const Rate& r = rates_[agent];
-      const int64_t used = r.minute == UnixSeconds(now) / 60 ? r.count : 0;
-      out.requests_limit = lim.requests_per_minute;
-      out.requests_remaining = std::max<int64_t>(0, lim.requests_per_minute - used);
-      out.requests_reset_s = 60 - UnixSeconds(now) % 60;
-    }
-    const Counter& c = counters_[AgentScope(agent)];
-    if (lim.tokens_per_day > 0) {
-      out.tokens_limit = lim.tokens_per_day;
-      out.tokens_remaining = std::max<int64_t>(
-          0, SatSub(lim.tokens_per_day, SatAdd(c.spent_tokens, c.reserved_tokens)));
-    }
-    if (lim.nano_usd_per_day > 0) {
-      out.nano_usd_limit = lim.nano_usd_per_day;
-      out.nano_usd_remaining =
-          std::max<int64_t>(0, SatSub(lim.nano_usd_per_day, SatAdd(c.spent_nano, c.reserved_nano)));
-    }
-    return out;
+    const Rate& r = rates_[agent];
+    const int64_t window = r.minute == UnixSeconds(now) / 60 ? r.count : 0;
+    return RemainingOf(lim, counters_[AgentScope(agent)], window, now);
   }
 
   int64_t OutstandingReservations() override {
@@ -513,6 +495,28 @@ std::variant<Reservation, Rejection> PlanReservation(const ReserveRequest& req,
   r.tokens = SatAdd(in, output_total);
   r.nano_usd = req.price ? SatAdd(SatMul(in, in_rate), SatMul(output_total, out_rate)) : 0;
   return r;
+}
+
+Remaining RemainingOf(const AgentLimits& lim, const Standing& c, int64_t window_count,
+                      absl::Time now) {
+  Remaining out;
+  out.day_reset_s = SecondsToMidnight(now);
+  if (lim.requests_per_minute > 0) {
+    out.requests_limit = lim.requests_per_minute;
+    out.requests_remaining = std::max<int64_t>(0, lim.requests_per_minute - window_count);
+    out.requests_reset_s = 60 - UnixSeconds(now) % 60;
+  }
+  if (lim.tokens_per_day > 0) {
+    out.tokens_limit = lim.tokens_per_day;
+    out.tokens_remaining =
+        std::max<int64_t>(0, SatSub(lim.tokens_per_day, SatAdd(c.spent_tokens, c.reserved_tokens)));
+  }
+  if (lim.nano_usd_per_day > 0) {
+    out.nano_usd_limit = lim.nano_usd_per_day;
+    out.nano_usd_remaining =
+        std::max<int64_t>(0, SatSub(lim.nano_usd_per_day, SatAdd(c.spent_nano, c.reserved_nano)));
+  }
+  return out;
 }
 
 Charge ComputeCharge(const Reservation& r, const Usage& usage) {

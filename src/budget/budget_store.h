@@ -178,6 +178,11 @@ std::variant<Reservation, Rejection> PlanReservation(const ReserveRequest& reque
                                                      const Standing& agent,
                                                      const Standing& provider, int64_t day_reset_s);
 
+// RemainingOf(): an agent's standing as x-ratelimit-* values: `window_count` requests started
+// in the current minute, `agent` its counters, `now` for the resets. Pure; both stores use it.
+Remaining RemainingOf(const AgentLimits& limits, const Standing& agent, int64_t window_count,
+                      absl::Time now);
+
 class BudgetStore {
  public:
   virtual ~BudgetStore() = default;

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "budget/saturating.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -388,31 +387,15 @@ class RedisBudgetStore final : public BudgetStore {
 
   Remaining RemainingFor(const std::string& agent, const AgentLimits& lim) override {
     const absl::Time now = options_.now();
-    Remaining out;
-    out.day_reset_s = SecondsToMidnight(now);
+    const int64_t minute = absl::ToUnixSeconds(now) / 60;
     std::lock_guard<std::mutex> lock(mu_);
-    if (lim.requests_per_minute > 0) {
-      auto it = windows_.find(agent);
-      const int64_t minute = absl::ToUnixSeconds(now) / 60;
-      const int64_t used =
-          it != windows_.end() && it->second.first == minute ? it->second.second : 0;
-      out.requests_limit = lim.requests_per_minute;
-      out.requests_remaining = std::max<int64_t>(0, lim.requests_per_minute - used);
-      out.requests_reset_s = 60 - absl::ToUnixSeconds(now) % 60;
+    int64_t window = 0;
+    if (auto it = windows_.find(agent); it != windows_.end() && it->second.first == minute) {
+      window = it->second.second;
     }
     Standing c;
     if (auto it = standing_.find(AgentScope(agent)); it != standing_.end()) c = it->second;
-    if (lim.tokens_per_day > 0) {
-      out.tokens_limit = lim.tokens_per_day;
-      out.tokens_remaining = std::max<int64_t>(
-          0, SatSub(lim.tokens_per_day, SatAdd(c.spent_tokens, c.reserved_tokens)));
-    }
-    if (lim.nano_usd_per_day > 0) {
-      out.nano_usd_limit = lim.nano_usd_per_day;
-      out.nano_usd_remaining =
-          std::max<int64_t>(0, SatSub(lim.nano_usd_per_day, SatAdd(c.spent_nano, c.reserved_nano)));
-    }
-    return out;
+    return RemainingOf(lim, c, window, now);
   }
 
   int64_t OutstandingReservations() override { return outstanding_.load(); }

@@ -47,8 +47,12 @@ json::object FromMap(const std::map<std::string, std::string>& m) {
 
 // Metadata(): name, namespace, labels and the controller ownerReference to the Pai resource.
 json::object Metadata(const Workload& w, const std::string& name) {
-  json::object owner{{"apiVersion", "pai.io/v1"}, {"kind", w.kind}, {"name", w.name},
-                     {"uid", w.uid},           {"controller", true}, {"blockOwnerDeletion", true}};
+  json::object owner{{"apiVersion", "pai.io/v1"},
+                     {"kind", w.kind},
+                     {"name", w.name},
+                     {"uid", w.uid},
+                     {"controller", true},
+                     {"blockOwnerDeletion", true}};
   return json::object{{"name", name},
                       {"namespace", w.ns},
                       {"labels", Labels(w)},
@@ -64,8 +68,8 @@ int64_t IntOr(const json::object* o, const char* key, int64_t fallback) {
 // Under(): `path` is `dir` or inside it.
 bool Under(std::string_view path, std::string_view dir) {
   if (dir.size() > 1 && dir.back() == '/') dir.remove_suffix(1);
-  return path == dir || (path.size() > dir.size() && path.substr(0, dir.size()) == dir &&
-                         path[dir.size()] == '/');
+  return path == dir ||
+         (path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/');
 }
 
 // Quoted(): `s` as one single-quoted shell word.
@@ -94,7 +98,8 @@ absl::StatusOr<std::vector<Volume>> Volumes(const Workload& w, const std::string
       const std::string at = pai::StrCat("spec.volumes[", i, "]");
       Volume vol{Str(v, "name"), Str(v, "mountPath"), Str(v, "size"), ""};
       if (vol.name.empty()) return Invalid(at + ".name", "required");
-      if (vol.mount.empty() || vol.mount[0] != '/') return Invalid(at + ".mountPath", "absolute path required");
+      if (vol.mount.empty() || vol.mount[0] != '/')
+        return Invalid(at + ".mountPath", "absolute path required");
       if (const json::value* s = v->if_contains("size"); s && s->is_int64()) {
         vol.size = std::to_string(s->as_int64());
       }
@@ -132,8 +137,8 @@ json::array Env(const Workload& w, const RenderOptions& o, const std::string& id
       if (name.empty()) continue;
       if (const json::object* ref = Obj(e, "secretRef")) {
         add(name,
-            json::object{{"secretKeyRef", json::object{{"name", Str(ref, "name")},
-                                                       {"key", Str(ref, "key")}}}},
+            json::object{{"secretKeyRef",
+                          json::object{{"name", Str(ref, "name")}, {"key", Str(ref, "key")}}}},
             true);
       } else {
         add(name, json::value(Str(e, "value")), false);
@@ -195,20 +200,18 @@ json::object NetworkPolicy(const Workload& w, const RenderOptions& o, const std:
         {"to",
          json::array{json::object{
              {"namespaceSelector",
-              json::object{{"matchLabels", json::object{{"kubernetes.io/metadata.name",
-                                                         o.gateway_namespace}}}}},
-             {"podSelector",
-              json::object{{"matchLabels", FromMap(o.egress_proxy_pod_labels)}}}}}},
-        {"ports",
-         json::array{json::object{{"protocol", "TCP"}, {"port", o.egress_proxy_port}}}}});
+              json::object{{"matchLabels",
+                            json::object{{"kubernetes.io/metadata.name", o.gateway_namespace}}}}},
+             {"podSelector", json::object{{"matchLabels", FromMap(o.egress_proxy_pod_labels)}}}}}},
+        {"ports", json::array{json::object{{"protocol", "TCP"}, {"port", o.egress_proxy_port}}}}});
   }
   egress.push_back(json::object{
-      {"to", json::array{json::object{
-                 {"namespaceSelector",
-                  json::object{{"matchLabels",
-                                json::object{{"kubernetes.io/metadata.name", "kube-system"}}}}},
-                 {"podSelector",
-                  json::object{{"matchLabels", json::object{{"k8s-app", "kube-dns"}}}}}}}},
+      {"to",
+       json::array{json::object{
+           {"namespaceSelector",
+            json::object{
+                {"matchLabels", json::object{{"kubernetes.io/metadata.name", "kube-system"}}}}},
+           {"podSelector", json::object{{"matchLabels", json::object{{"k8s-app", "kube-dns"}}}}}}}},
       {"ports", json::array{json::object{{"protocol", "UDP"}, {"port", 53}},
                             json::object{{"protocol", "TCP"}, {"port", 53}}}}});
   json::array ingress;
@@ -222,9 +225,9 @@ json::object NetworkPolicy(const Workload& w, const RenderOptions& o, const std:
       }
     }
     if (!from.empty()) {
-      ingress.push_back(json::object{
-          {"from", std::move(from)},
-          {"ports", json::array{json::object{{"protocol", "TCP"}, {"port", port}}}}});
+      ingress.push_back(
+          json::object{{"from", std::move(from)},
+                       {"ports", json::array{json::object{{"protocol", "TCP"}, {"port", port}}}}});
     }
   }
   json::object spec{{"podSelector", json::object{{"matchLabels", SelectorLabels(w)}}},
@@ -243,8 +246,7 @@ std::string BaseName(const Workload& w) {
   return pai::StrCat(w.kind == "Session" ? "session-" : "agent-", w.name);
 }
 
-absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
-                                                        const RenderOptions& o) {
+absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const RenderOptions& o) {
   if (w.kind != "Agent" && w.kind != "Session") {
     return absl::InvalidArgumentError(pai::StrCat("kind ", w.kind, " has no workload"));
   }
@@ -268,15 +270,15 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
         {"kind", "PersistentVolumeClaim"},
         {"metadata", Metadata(w, v.claim)},
         {"spec", json::object{{"accessModes", json::array{"ReadWriteOnce"}},
-                              {"resources", json::object{{"requests", json::object{
-                                                                          {"storage", v.size}}}}}}}});
+                              {"resources",
+                               json::object{{"requests", json::object{{"storage", v.size}}}}}}}});
   }
 
   // Files: in one ConfigMap; seeded by the init container or mounted from it.
   json::object data, binary;
-  json::array mounts{json::object{{"name", "identity"}, {"mountPath", kIdentityDir},
-                                  {"readOnly", true}},
-                     json::object{{"name", "tmp"}, {"mountPath", "/tmp"}}};
+  json::array mounts{
+      json::object{{"name", "identity"}, {"mountPath", kIdentityDir}, {"readOnly", true}},
+      json::object{{"name", "tmp"}, {"mountPath", "/tmp"}}};
   json::array pod_volumes{
       json::object{{"name", "identity"},
                    {"projected",
@@ -287,9 +289,9 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
   bool workspace_volume = false;
   for (const Volume& v : *volumes) {
     mounts.push_back(json::object{{"name", "vol-" + v.name}, {"mountPath", v.mount}});
-    pod_volumes.push_back(json::object{
-        {"name", "vol-" + v.name},
-        {"persistentVolumeClaim", json::object{{"claimName", v.claim}}}});
+    pod_volumes.push_back(
+        json::object{{"name", "vol-" + v.name},
+                     {"persistentVolumeClaim", json::object{{"claimName", v.claim}}}});
     workspace_volume = workspace_volume || v.mount == "/workspace";
   }
   if (!workspace_volume) {
@@ -309,8 +311,8 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
     files.push_back({"/run/pai/session.json", json::serialize(w.session), true, false});
   }
   std::string seed_script;
-  json::array seed_mounts{json::object{{"name", "files"}, {"mountPath", kFilesDir},
-                                       {"readOnly", true}}};
+  json::array seed_mounts{
+      json::object{{"name", "files"}, {"mountPath", kFilesDir}, {"readOnly", true}}};
   std::set<std::string> seeded_volumes;
   for (size_t i = 0; i < files.size(); ++i) {
     const server::WorkloadFile& f = files[i];
@@ -343,7 +345,8 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
     }
   }
   if (!files.empty()) {
-    json::object cm{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", Metadata(w, base + "-files")}};
+    json::object cm{
+        {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", Metadata(w, base + "-files")}};
     if (!data.empty()) cm["data"] = std::move(data);
     if (!binary.empty()) cm["binaryData"] = std::move(binary);
     out.push_back(std::move(cm));
@@ -351,10 +354,9 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
         json::object{{"name", "files"}, {"configMap", json::object{{"name", base + "-files"}}}});
   }
 
-  json::object container_security{
-      {"allowPrivilegeEscalation", false},
-      {"readOnlyRootFilesystem", true},
-      {"capabilities", json::object{{"drop", json::array{"ALL"}}}}};
+  json::object container_security{{"allowPrivilegeEscalation", false},
+                                  {"readOnlyRootFilesystem", true},
+                                  {"capabilities", json::object{{"drop", json::array{"ALL"}}}}};
   const std::string image = Str(&w.spec, "image");
   json::object container{{"name", "agent"},
                          {"image", image.empty() ? o.pai_image : image},
@@ -370,35 +372,33 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w,
   if (json::object res = Resources(w); !res.empty()) container["resources"] = std::move(res);
   const int64_t port = IntOr(Obj(&w.spec, "inbound"), "port", 0);
   if (port > 0) {
-    container["ports"] =
-        json::array{json::object{{"name", "inbound"}, {"containerPort", port}}};
+    container["ports"] = json::array{json::object{{"name", "inbound"}, {"containerPort", port}}};
   }
-  json::object pod{
-      {"automountServiceAccountToken", false},
-      {"enableServiceLinks", false},
-      {"securityContext",
-       json::object{{"runAsUser", uid},
-                    {"runAsGroup", uid},
-                    {"runAsNonRoot", true},
-                    {"fsGroup", uid},
-                    {"seccompProfile", json::object{{"type", "RuntimeDefault"}}}}},
-      {"containers", json::array{std::move(container)}},
-      {"volumes", std::move(pod_volumes)}};
+  json::object pod{{"automountServiceAccountToken", false},
+                   {"enableServiceLinks", false},
+                   {"securityContext",
+                    json::object{{"runAsUser", uid},
+                                 {"runAsGroup", uid},
+                                 {"runAsNonRoot", true},
+                                 {"fsGroup", uid},
+                                 {"seccompProfile", json::object{{"type", "RuntimeDefault"}}}}},
+                   {"containers", json::array{std::move(container)}},
+                   {"volumes", std::move(pod_volumes)}};
   if (!seed_script.empty()) {
-    pod["initContainers"] = json::array{json::object{
-        {"name", "seed-files"},
-        {"image", o.pai_image},
-        {"command", json::array{"/bin/sh", "-c", "set -e\n" + seed_script}},
-        {"volumeMounts", std::move(seed_mounts)},
-        {"securityContext", container_security}}};
+    pod["initContainers"] = json::array{
+        json::object{{"name", "seed-files"},
+                     {"image", o.pai_image},
+                     {"command", json::array{"/bin/sh", "-c", "set -e\n" + seed_script}},
+                     {"volumeMounts", std::move(seed_mounts)},
+                     {"securityContext", container_security}}};
   }
   json::object pod_meta{{"labels", Labels(w)}};
 
   if (w.kind == "Session") {
     pod["restartPolicy"] = "Never";
-    json::object job_spec{{"backoffLimit", 0},
-                          {"template", json::object{{"metadata", std::move(pod_meta)},
-                                                    {"spec", std::move(pod)}}}};
+    json::object job_spec{
+        {"backoffLimit", 0},
+        {"template", json::object{{"metadata", std::move(pod_meta)}, {"spec", std::move(pod)}}}};
     // The seeds' ttlSecondsAfterFinished keeps the Session record; 0 there means forever,
     // which a Job expresses by leaving the field unset (0 would delete it at once).
     const int64_t ttl = IntOr(&w.spec, "ttlSecondsAfterFinished", 0);

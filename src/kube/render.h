@@ -40,8 +40,8 @@ namespace pai::kube {
 
 // RenderOptions: what the cluster installation provides (the helm chart's values).
 struct RenderOptions {
-  std::string pai_image;        // pai-harness, pai-gateway, ...: Sessions without `image`, init
-  std::string gateway_url;      // in-cluster agent-facing base URL, e.g. http://pai-gateway.pai:4000
+  std::string pai_image;    // pai-harness, pai-gateway, ...: Sessions without `image`, init
+  std::string gateway_url;  // in-cluster agent-facing base URL, e.g. http://pai-gateway.pai:4000
   std::string gateway_namespace = "pai";
   std::map<std::string, std::string> gateway_pod_labels = {
       {"app.kubernetes.io/name", "pai"}, {"app.kubernetes.io/component", "gateway"}};

@@ -23,8 +23,8 @@ absl::StatusOr<std::vector<json::value>> CustomResourceDefinitions() {
       return absl::InternalError(pai::StrCat("the embedded schema of ", k.kind, " does not parse"));
     }
     json::object schema = std::move((*docs)[0].as_object());
-    json::object* props = schema.if_contains("properties") ? schema["properties"].if_object()
-                                                           : nullptr;
+    json::object* props =
+        schema.if_contains("properties") ? schema["properties"].if_object() : nullptr;
     if (!props) return absl::InternalError(pai::StrCat("schema of ", k.kind, ": no properties"));
     // The API server validates metadata itself and allows no other constraints on it.
     (*props)["metadata"] = json::object{{"type", "object"}};

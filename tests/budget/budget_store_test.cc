@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
+
 namespace pai::budget {
 namespace {
 
@@ -27,23 +29,6 @@ std::unique_ptr<BudgetStore> Open(const FakeClock& clock, const std::string& dir
   auto s = OpenLocalBudgetStore(o);
   REQUIRE(s.ok());
   return std::move(*s);
-}
-
-std::string TempDir() {
-  char tmpl[] = "/tmp/pai-budget-test-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
-
-ReserveRequest Req(int64_t tokens_per_day, int64_t input, std::optional<int64_t> output = {}) {
-  ReserveRequest r;
-  r.agent = "default/coder";
-  r.provider = "up";
-  r.agent_limits.tokens_per_day = tokens_per_day;
-  r.input_upper = input;
-  r.input_estimate = input / 4;
-  r.requested_output = output;
-  return r;
 }
 
 TEST_CASE("a reservation caps the output to what remains of the daily token budget") {

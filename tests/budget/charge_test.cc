@@ -5,6 +5,7 @@
 
 #include "budget/budget_store.h"
 #include "budget/saturating.h"
+#include "test_util.h"
 
 namespace pai::budget {
 namespace {
@@ -15,19 +16,6 @@ std::unique_ptr<BudgetStore> Store() {
   auto s = OpenLocalBudgetStore(o);
   REQUIRE(s.ok());
   return std::move(*s);
-}
-
-ReserveRequest Req(int64_t tokens_per_day, int64_t input, std::optional<int64_t> output = {},
-                   int64_t choices = 1) {
-  ReserveRequest r;
-  r.agent = "default/coder";
-  r.provider = "up";
-  r.agent_limits.tokens_per_day = tokens_per_day;
-  r.input_upper = input;
-  r.input_estimate = input / 4;
-  r.requested_output = output;
-  r.choices = choices;
-  return r;
 }
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,7 +61,11 @@ class RedisServer {
     if (pipe2(fds, O_CLOEXEC) != 0) return false;
     pid_ = fork();
     if (pid_ == 0) {
+      // The server dies with the thread that started it (even in a test that aborts), and
+      // holds none of the test's streams.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(fds[1], STDOUT_FILENO);
+      dup2(fds[1], STDERR_FILENO);
       close(fds[0]);
       close(fds[1]);
       execvp("redis-server", argv.data());

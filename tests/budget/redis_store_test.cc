@@ -12,17 +12,12 @@
 
 #include "budget/saturating.h"
 #include "redis_server.h"
+#include "test_util.h"
 
 namespace pai::budget {
 namespace {
 
 using pai::testing::RedisServer;
-
-std::string TempDir() {
-  char tmpl[] = "/tmp/pai-redis-test-XXXXXX";
-  REQUIRE(mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
 
 // WaitFor(): until `pred` holds (a state another thread reaches), at most `limit`.
 template <typename Pred>
@@ -58,17 +53,6 @@ std::unique_ptr<BudgetStore> OpenReady(const std::string& url, const std::string
   auto s = Open(url, replica, heartbeat, lease);
   REQUIRE(WaitFor([&] { return s->Available(); }));
   return s;
-}
-
-ReserveRequest Req(int64_t tokens_per_day, int64_t input, std::optional<int64_t> output = {}) {
-  ReserveRequest r;
-  r.agent = "default/coder";
-  r.provider = "up";
-  r.agent_limits.tokens_per_day = tokens_per_day;
-  r.input_upper = input;
-  r.input_estimate = input / 4;
-  r.requested_output = output;
-  return r;
 }
 
 // Raw: a direct hiredis connection, to read or plant state the way another replica would.

@@ -41,8 +41,9 @@ TEST_CASE("render: secrets are referenced, never copied; the token lives only in
   const std::string pod = json::serialize(job.at("spec").at("template"));
   CHECK(pod.find("very-secret") == std::string::npos);
   CHECK(pod.find("s3cr3t-token-value") == std::string::npos);
-  CHECK(pod.find(R"({"name":"WEBHOOK","valueFrom":{"secretKeyRef":{"name":"hooks","key":"url"}}})") !=
-        std::string::npos);
+  CHECK(
+      pod.find(R"({"name":"WEBHOOK","valueFrom":{"secretKeyRef":{"name":"hooks","key":"url"}}})") !=
+      std::string::npos);
   CHECK(pod.find(R"({"name":"GIT_AUTHOR_NAME","value":"Ada"})") != std::string::npos);
   const json::object& secret = Find(*objs, "Secret");
   CHECK(secret.at("stringData").at("token") == "pai_0123456789abcdef_s3cr3t-token-value");

@@ -22,8 +22,8 @@ inline std::string TempDir() {
 
 // Req(): `input` tokens of input bound (estimate input / 4), the client's max_tokens `output`,
 // `choices` choices, under a daily token budget (0 = none).
-inline ReserveRequest Req(int64_t tokens_per_day, int64_t input,
-                          std::optional<int64_t> output = {}, int64_t choices = 1) {
+inline ReserveRequest Req(int64_t tokens_per_day, int64_t input, std::optional<int64_t> output = {},
+                          int64_t choices = 1) {
   ReserveRequest r;
   r.agent = "default/coder";
   r.provider = "up";

@@ -34,7 +34,8 @@ const json::object& Find(const std::vector<json::value>& objs, std::string_view 
   throw std::logic_error("unreachable");
 }
 
-TEST_CASE("render: secrets are referenced and never copied and the token lives only in its Secret") {
+TEST_CASE(
+    "render: secrets are referenced and never copied and the token lives only in its Secret") {
   auto objs = RenderWorkload(Session(), RenderOptions{"img", "http://gw:4000"});
   REQUIRE(objs.ok());
   const json::object& job = Find(*objs, "Job");

@@ -30,6 +30,7 @@ json::object Labels(const Workload& w) {
                  {"app.kubernetes.io/managed-by", "pai"},
                  {"pai.io/agent", w.kind == "Session" ? w.agent : w.name}};
   if (w.kind == "Session") l["pai.io/session"] = w.name;
+  if (!w.uid.empty()) l["pai.io/uid"] = w.uid;  // the Pai resource's uid (a label value: <= 63)
   return l;
 }
 
@@ -45,18 +46,24 @@ json::object FromMap(const std::map<std::string, std::string>& m) {
   return o;
 }
 
-// Metadata(): name, namespace, labels and the controller ownerReference to the Pai resource.
-json::object Metadata(const Workload& w, const std::string& name) {
-  json::object owner{{"apiVersion", "pai.io/v1"},
-                     {"kind", w.kind},
-                     {"name", w.name},
-                     {"uid", w.uid},
-                     {"controller", true},
-                     {"blockOwnerDeletion", true}};
-  return json::object{{"name", name},
-                      {"namespace", w.ns},
-                      {"labels", Labels(w)},
-                      {"ownerReferences", json::array{std::move(owner)}}};
+// Metadata(): name, namespace, labels and the ownerReference: the controller reference to the
+// Pai resource, or RenderOptions::owner (which the identity Secret itself does not carry).
+json::object Metadata(const Workload& w, const RenderOptions& o, const std::string& name) {
+  json::object meta{{"name", name}, {"namespace", w.ns}, {"labels", Labels(w)}};
+  if (!o.owner) {
+    meta["ownerReferences"] = json::array{json::object{{"apiVersion", "pai.io/v1"},
+                                                       {"kind", w.kind},
+                                                       {"name", w.name},
+                                                       {"uid", w.uid},
+                                                       {"controller", true},
+                                                       {"blockOwnerDeletion", true}}};
+  } else if (name != BaseName(w) + "-identity") {
+    meta["ownerReferences"] = json::array{json::object{{"apiVersion", o.owner->api_version},
+                                                       {"kind", o.owner->kind},
+                                                       {"name", o.owner->name},
+                                                       {"uid", o.owner->uid}}};
+  }
+  return meta;
 }
 
 int64_t IntOr(const json::object* o, const char* key, int64_t fallback) {
@@ -136,10 +143,11 @@ json::array Env(const Workload& w, const RenderOptions& o, const std::string& id
       const std::string name = Str(e, "name");
       if (name.empty()) continue;
       if (const json::object* ref = Obj(e, "secretRef")) {
-        add(name,
-            json::object{{"secretKeyRef",
-                          json::object{{"name", Str(ref, "name")}, {"key", Str(ref, "key")}}}},
-            true);
+        const json::object key_ref =
+            o.secrets_in_identity
+                ? json::object{{"name", identity}, {"key", "env." + name}}
+                : json::object{{"name", Str(ref, "name")}, {"key", Str(ref, "key")}};
+        add(name, json::object{{"secretKeyRef", key_ref}}, true);
       } else {
         add(name, json::value(Str(e, "value")), false);
       }
@@ -236,7 +244,7 @@ json::object NetworkPolicy(const Workload& w, const RenderOptions& o, const std:
   if (!ingress.empty()) spec["ingress"] = std::move(ingress);  // none: all ingress denied
   return json::object{{"apiVersion", "networking.k8s.io/v1"},
                       {"kind", "NetworkPolicy"},
-                      {"metadata", Metadata(w, base)},
+                      {"metadata", Metadata(w, o, base)},
                       {"spec", std::move(spec)}};
 }
 
@@ -259,16 +267,28 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
 
   std::vector<json::value> out;
   // The gateway identity.
+  json::object identity_data{{"token", w.gateway_token}};
+  if (o.secrets_in_identity) {
+    if (const json::array* spec_env = Arr(&w.spec, "env")) {
+      for (const json::value& x : *spec_env) {
+        const std::string name = Str(x.if_object(), "name");
+        auto value = w.env.find(name);
+        if (Obj(x.if_object(), "secretRef") && value != w.env.end()) {
+          identity_data["env." + name] = value->second;
+        }
+      }
+    }
+  }
   out.push_back(json::object{{"apiVersion", "v1"},
                              {"kind", "Secret"},
-                             {"metadata", Metadata(w, identity)},
+                             {"metadata", Metadata(w, o, identity)},
                              {"type", "Opaque"},
-                             {"stringData", json::object{{"token", w.gateway_token}}}});
+                             {"stringData", std::move(identity_data)}});
   for (const Volume& v : *volumes) {
     out.push_back(json::object{
         {"apiVersion", "v1"},
         {"kind", "PersistentVolumeClaim"},
-        {"metadata", Metadata(w, v.claim)},
+        {"metadata", Metadata(w, o, v.claim)},
         {"spec", json::object{{"accessModes", json::array{"ReadWriteOnce"}},
                               {"resources",
                                json::object{{"requests", json::object{{"storage", v.size}}}}}}}});
@@ -346,7 +366,7 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
   }
   if (!files.empty()) {
     json::object cm{
-        {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", Metadata(w, base + "-files")}};
+        {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", Metadata(w, o, base + "-files")}};
     if (!data.empty()) cm["data"] = std::move(data);
     if (!binary.empty()) cm["binaryData"] = std::move(binary);
     out.push_back(std::move(cm));
@@ -405,7 +425,7 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
     if (ttl > 0) job_spec["ttlSecondsAfterFinished"] = ttl;
     out.push_back(json::object{{"apiVersion", "batch/v1"},
                                {"kind", "Job"},
-                               {"metadata", Metadata(w, base)},
+                               {"metadata", Metadata(w, o, base)},
                                {"spec", std::move(job_spec)}});
   } else {
     int64_t replicas = IntOr(&w.spec, "replicas", 1);
@@ -415,7 +435,7 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
     out.push_back(json::object{
         {"apiVersion", "apps/v1"},
         {"kind", "Deployment"},
-        {"metadata", Metadata(w, base)},
+        {"metadata", Metadata(w, o, base)},
         {"spec", json::object{{"replicas", replicas},
                               {"selector", json::object{{"matchLabels", SelectorLabels(w)}}},
                               {"template", json::object{{"metadata", std::move(pod_meta)},
@@ -424,7 +444,7 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
       out.push_back(json::object{
           {"apiVersion", "v1"},
           {"kind", "Service"},
-          {"metadata", Metadata(w, base)},
+          {"metadata", Metadata(w, o, base)},
           {"spec", json::object{{"selector", SelectorLabels(w)},
                                 {"ports", json::array{json::object{{"name", "inbound"},
                                                                    {"port", port},

@@ -4,7 +4,8 @@
 // contacted; the thin client that applies these objects sits behind the Runtime interface.
 //
 // Objects (all in the workload's namespace, owned by the Pai resource through an
-// ownerReference with controller: true, so deleting the Agent or Session deletes them):
+// ownerReference with controller: true, so deleting the Agent or Session deletes them; or by
+// RenderOptions::owner):
 //  - Secret  <base>-identity: the workload's gateway token (key `token`), projected read-only
 //    into the pod at /var/run/secrets/pai/token and given as OPENAI_API_KEY;
 //  - ConfigMap <base>-files: configFiles, skills and PaiFile contents (and a Session's
@@ -29,6 +30,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,14 @@
 #include "server/runtime.h"
 
 namespace pai::kube {
+
+// Owner: an ownerReference target (metav1.OwnerReference: apiVersion, kind, name, uid).
+struct Owner {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string uid;
+};
 
 // RenderOptions: what the cluster installation provides (the helm chart's values).
 struct RenderOptions {
@@ -50,6 +60,17 @@ struct RenderOptions {
   std::map<std::string, std::string> egress_proxy_pod_labels = {
       {"app.kubernetes.io/name", "pai"}, {"app.kubernetes.io/component", "egress-proxy"}};
   int egress_proxy_port = 3128;
+  // owner: unset, every object is owned by the Pai resource (apiVersion pai.io/v1, its kind and
+  // uid; for a store that keeps Agents and Sessions in the cluster). Set, the identity Secret
+  // has no owner and every other object is owned by `owner`: the Kubernetes runtime over the
+  // embedded store passes the identity Secret it created first, because the garbage collector
+  // deletes at once any object whose owner does not exist in the cluster.
+  std::optional<Owner> owner;
+  // secrets_in_identity: an env entry's secretRef is read from the identity Secret (key
+  // "env.<NAME>", holding the value resolved in Workload::env) instead of the named Secret: with
+  // the embedded store, a Pai Secret is not a Secret of the cluster. Either way no value is ever
+  // written into a pod spec.
+  bool secrets_in_identity = false;
 };
 
 // BaseName(): "agent-<name>" or "session-<name>": the prefix of every object of the workload.

@@ -306,8 +306,10 @@ void Run(const std::shared_ptr<Shared>& sh, Ws& ws, const ExecRequest& req) {
       } catch (const std::exception& x) {
         sh->failure = absl::InternalError(std::string("exec: ") + x.what());
       }
-      sh->ioc.stop();
     }
+    // Pump is the last to finish; what is left (the WebSocket's handshake timer after a
+    // refused upgrade: 30 s) must not hold the command.
+    sh->ioc.stop();
   });
   sh->ioc.run();
 }

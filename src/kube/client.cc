@@ -1,0 +1,303 @@
+#include "kube/client.h"
+
+#include <curl/curl.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "common/strings.h"
+
+namespace pai::kube {
+namespace {
+
+namespace json = boost::json;
+
+// The kinds Pai manages, and where they live (API reference, "Workloads", "Service",
+// "Config and Storage", "Policy" resources).
+const std::array<Kind, 9>& Kinds() {
+  static const std::array<Kind, 9> kinds = {{
+      {"", "v1", "Namespace", "namespaces", false},
+      {"", "v1", "Secret", "secrets", true},
+      {"", "v1", "ConfigMap", "configmaps", true},
+      {"", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true},
+      {"", "v1", "Service", "services", true},
+      {"", "v1", "Pod", "pods", true},
+      {"apps", "v1", "Deployment", "deployments", true},
+      {"batch", "v1", "Job", "jobs", true},
+      {"networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true},
+  }};
+  return kinds;
+}
+
+std::string Escape(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+size_t Collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// FromStatus(): the error of a non-2xx answer, from the API's Status object when it is one.
+absl::Status FromHttp(long code, const std::string& body, const std::string& what) {
+  std::string message;
+  std::string reason;
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    if (const json::value* m = v.as_object().if_contains("message"); m && m->is_string()) {
+      message = std::string(m->as_string());
+    }
+    if (const json::value* r = v.as_object().if_contains("reason"); r && r->is_string()) {
+      reason = std::string(r->as_string());
+    }
+  }
+  if (message.empty()) message = pai::StrCat(what, ": HTTP ", code);
+  switch (code) {
+    case 404:
+      return absl::NotFoundError(message);
+    case 409:
+      return reason == "AlreadyExists" ? absl::AlreadyExistsError(message)
+                                       : absl::AbortedError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::PermissionDeniedError(message);
+    case 400:
+    case 422:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
+class HttpClient final : public Client {
+ public:
+  explicit HttpClient(ClientConfig config) : config_(std::move(config)) {
+    static const bool initialised = (curl_global_init(CURL_GLOBAL_DEFAULT), true);
+    (void)initialised;
+    while (!config_.server.empty() && config_.server.back() == '/') config_.server.pop_back();
+    curl_ = curl_easy_init();
+  }
+  ~HttpClient() override {
+    if (curl_) curl_easy_cleanup(curl_);
+  }
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  absl::StatusOr<json::object> Get(const Kind& k, const std::string& ns,
+                                   const std::string& name) override {
+    auto body = Call("GET", ObjectPath(k, ns, name), "", "");
+    if (!body.ok()) return body.status();
+    return ParseObject(*body);
+  }
+
+  absl::StatusOr<std::vector<json::object>> List(const Kind& k, const std::string& ns,
+                                                 const std::string& label_selector) override {
+    std::vector<json::object> out;
+    std::string cont;
+    do {
+      std::string path = ObjectPath(k, ns, "") + "?limit=500";
+      if (!label_selector.empty()) path += "&labelSelector=" + Escape(label_selector);
+      if (!cont.empty()) path += "&continue=" + Escape(cont);
+      auto body = Call("GET", path, "", "");
+      if (!body.ok()) return body.status();
+      auto list = ParseObject(*body);
+      if (!list.ok()) return list.status();
+      if (json::value* items = list->if_contains("items"); items && items->is_array()) {
+        for (json::value& item : items->as_array()) {
+          if (item.is_object()) out.push_back(std::move(item.as_object()));
+        }
+      }
+      cont.clear();
+      if (const json::value* meta = list->if_contains("metadata"); meta && meta->is_object()) {
+        const json::value* c = meta->as_object().if_contains("continue");
+        if (c && c->is_string()) cont = std::string(c->as_string());
+      }
+    } while (!cont.empty());
+    return out;
+  }
+
+  absl::StatusOr<json::object> Apply(const json::object& object) override {
+    auto k = KindOf(object);
+    if (!k.ok()) return k.status();
+    const json::value* meta = object.if_contains("metadata");
+    const json::object* m = meta ? meta->if_object() : nullptr;
+    const json::value* name = m ? m->if_contains("name") : nullptr;
+    const json::value* ns = m ? m->if_contains("namespace") : nullptr;
+    if (!name || !name->is_string()) return absl::InvalidArgumentError("metadata.name: required");
+    const std::string nss = ns && ns->is_string() ? std::string(ns->as_string()) : "";
+    // JSON is YAML: the apply content type takes it as is.
+    auto body = Call("PATCH",
+                     ObjectPath(*k, k->namespaced ? nss : "", std::string(name->as_string())) +
+                         "?fieldManager=pai-server&force=true",
+                     json::serialize(object), "application/apply-patch+yaml");
+    if (!body.ok()) return body.status();
+    return ParseObject(*body);
+  }
+
+  absl::Status Delete(const Kind& k, const std::string& ns, const std::string& name,
+                      Propagation propagation) override {
+    const json::object options{
+        {"apiVersion", "v1"},
+        {"kind", "DeleteOptions"},
+        {"propagationPolicy",
+         propagation == Propagation::kForeground ? "Foreground" : "Background"}};
+    return Call("DELETE", ObjectPath(k, ns, name), json::serialize(options), "application/json")
+        .status();
+  }
+
+  absl::StatusOr<std::string> PodLogs(const std::string& ns, const std::string& pod,
+                                      const std::string& container,
+                                      int64_t limit_bytes) override {
+    static const Kind pods{"", "v1", "Pod", "pods", true};
+    std::string path = ObjectPath(pods, ns, pod) + "/log?limitBytes=" + std::to_string(limit_bytes);
+    if (!container.empty()) path += "&container=" + Escape(container);
+    return Call("GET", path, "", "");
+  }
+
+ private:
+  static absl::StatusOr<Kind> KindOf(const json::object& o) {
+    const json::value* av = o.if_contains("apiVersion");
+    const json::value* kind = o.if_contains("kind");
+    if (!av || !av->is_string() || !kind || !kind->is_string()) {
+      return absl::InvalidArgumentError("apiVersion and kind: required");
+    }
+    return KnownKind(std::string(av->as_string()), std::string(kind->as_string()));
+  }
+
+  static absl::StatusOr<json::object> ParseObject(const std::string& body) {
+    json::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) {
+      return absl::UnavailableError("the API server's answer is not a JSON object");
+    }
+    return std::move(v.as_object());
+  }
+
+  // Call(): one request; the body of a 2xx answer, or the error of any other.
+  absl::StatusOr<std::string> Call(const char* method, const std::string& path,
+                                   const std::string& body, const std::string& content_type) {
+    std::string token;
+    if (!config_.token_file.empty()) {
+      std::ifstream in(config_.token_file);
+      if (!in) return absl::UnavailableError("cannot read " + config_.token_file);
+      std::getline(in, token);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!curl_) return absl::InternalError("libcurl: no handle");
+    curl_easy_reset(curl_);
+    std::string out;
+    const std::string url = config_.server + path;
+    curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+    if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+    if (!content_type.empty()) {
+      headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
+    }
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout_ms));
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &Collect);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl_, CURLOPT_NOPROXY, "*");  // the API server is reached directly
+    if (!config_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, config_.ca_file.c_str());
+    if (!body.empty()) {
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    const CURLcode rc = curl_easy_perform(curl_);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+      return absl::UnavailableError(
+          pai::StrCat("cannot reach the Kubernetes API at ", config_.server, ": ",
+                      curl_easy_strerror(rc)));
+    }
+    long code = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code > 299) return FromHttp(code, out, pai::StrCat(method, " ", path));
+    return out;
+  }
+
+  ClientConfig config_;
+  std::mutex mu_;
+  CURL* curl_ = nullptr;
+};
+
+}  // namespace
+
+absl::StatusOr<Kind> KnownKind(const std::string& api_version, const std::string& kind) {
+  for (const Kind& k : Kinds()) {
+    if (k.kind == kind && k.api_version() == api_version) return k;
+  }
+  return absl::NotFoundError(pai::StrCat("kind ", api_version, " ", kind, " is not managed by Pai"));
+}
+
+std::string ObjectPath(const Kind& k, const std::string& ns, const std::string& name) {
+  std::string path = k.group.empty() ? "/api/" + k.version : pai::StrCat("/apis/", k.group, "/", k.version);
+  if (k.namespaced && !ns.empty()) path += "/namespaces/" + Escape(ns);
+  path += "/" + k.plural;
+  if (!name.empty()) path += "/" + Escape(name);
+  return path;
+}
+
+std::vector<Permission> RequiredPermissions() {
+  // Exactly what kube/runtime.cc calls: server-side apply is a PATCH, and one that creates the
+  // object is authorised as create too; deletes of the workload objects (PersistentVolumeClaims
+  // are deleted by the garbage collector, with the identity Secret); lists of Jobs, Deployments
+  // and Pods for status; pod logs; a Get of the namespace before creating it.
+  const std::vector<std::string> apply = {"create", "patch"};
+  const std::vector<std::string> apply_delete = {"create", "patch", "delete"};
+  const std::vector<std::string> owned = {"list", "create", "patch", "delete"};
+  return {
+      {"", "namespaces", {"get", "create", "patch"}},
+      {"", "secrets", apply_delete},
+      {"", "configmaps", apply_delete},
+      {"", "persistentvolumeclaims", apply},
+      {"", "services", apply_delete},
+      {"", "pods", {"list"}},
+      {"", "pods/log", {"get"}},
+      {"apps", "deployments", owned},
+      {"batch", "jobs", owned},
+      {"networking.k8s.io", "networkpolicies", apply_delete},
+  };
+}
+
+absl::StatusOr<ClientConfig> InClusterConfig() {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+  if (!host || !port || !*host) {
+    return absl::FailedPreconditionError(
+        "not in a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set): give --kube-api");
+  }
+  const std::string dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+  ClientConfig c;
+  const std::string h = host;
+  c.server = pai::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h, ":", port);
+  c.token_file = dir + "/token";
+  c.ca_file = dir + "/ca.crt";
+  return c;
+}
+
+std::unique_ptr<Client> NewHttpClient(ClientConfig config) {
+  return std::make_unique<HttpClient>(std::move(config));
+}
+
+}  // namespace pai::kube

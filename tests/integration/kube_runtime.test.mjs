@@ -1,0 +1,310 @@
+// pai-server's Kubernetes runtime (`--runtime kubernetes`, src/kube/runtime.h) end to end: the
+// real pai-server and pai against lib/kube-apiserver.mjs, a stand-in for the API server that
+// speaks its wire format (no kube-apiserver runs on this machine class): an Agent becomes a
+// Deployment and its objects, validated against the Kubernetes schemas, owned by the identity
+// Secret so that one delete cascades; secrets never appear in a pod spec; status comes from the
+// cluster; a Session becomes a Job whose end (success or failure) ends the Session, with its
+// events and its pod's log kept; a schedule's runs are Jobs that never overlap; every request
+// pai-server made is allowed by `pai-server rbac` (the helm chart's ClusterRole), and every rule
+// there was used.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import YAML from 'yaml';
+
+import { startPlatform, pai, paiOk, loggedInHome, api, eventually, tmpDir, serverBin } from './lib/platform.mjs';
+import { startKubeApiServer } from './lib/kube-apiserver.mjs';
+
+const NS = '/apis/pai.io/v1/namespaces';
+const TOKEN = 'kube-sa-token-7f3c';
+
+function writeFile(dir, name, lines) {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, lines.join('\n') + '\n');
+  return f;
+}
+
+async function startKubePlatform(extraArgs = []) {
+  const kube = await startKubeApiServer({ token: TOKEN });
+  const dir = tmpDir('pai-kube-');
+  const tokenFile = path.join(dir, 'token');
+  fs.writeFileSync(tokenFile, `${TOKEN}\n`);
+  const p = await startPlatform({
+    extraArgs: ['--runtime', 'kubernetes', '--kube-api', kube.url, '--kube-token-file', tokenFile,
+      '--kube-gateway-url', 'http://pai-gateway.pai:4000', '--kube-image', 'registry.example/pai:1',
+      '--kube-poll-interval-ms', '100', ...extraArgs],
+  });
+  return { p, kube, async stop() { await p.stop(); await kube.close(); } };
+}
+
+async function resource(p, ns, plural, name) {
+  const r = await api(p, 'GET', `${NS}/${ns}/${plural}/${name}`);
+  return r.status === 200 ? r.json : undefined;
+}
+
+/** GET, change the spec, PUT (the API's update). */
+async function updateSpec(p, ns, plural, name, change) {
+  const obj = await resource(p, ns, plural, name);
+  change(obj.spec);
+  const r = await api(p, 'PUT', `${NS}/${ns}/${plural}/${name}`, { body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace: ns }, spec: obj.spec } });
+  assert.equal(r.status, 200, r.text);
+}
+
+/** Every request is allowed by `pai-server rbac`; returns the rules that were used. */
+function checkRbac(requests) {
+  const role = YAML.parse(execFileSync(serverBin(), ['rbac'], { encoding: 'utf8' }));
+  assert.equal(role.kind, 'ClusterRole');
+  const used = new Set();
+  for (const r of requests) {
+    const i = role.rules.findIndex((rule) => rule.apiGroups.includes(r.group)
+      && rule.resources.includes(r.resource) && rule.verbs.includes(r.verb));
+    assert.ok(i >= 0, `${r.verb} ${r.group}/${r.resource} (${r.path}) is not in pai-server rbac`);
+    used.add(`${r.group}/${r.resource}/${r.verb}`);
+  }
+  return { role, used };
+}
+
+test('kubernetes runtime: an Agent becomes valid, owned objects; status from its Deployment; delete cascades; secrets stay out of pod specs', async () => {
+  const { p, kube, stop } = await startKubePlatform();
+  try {
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-kube-agent-');
+    await paiOk(home, ['create', 'secret', 'creds', '--namespace', 'team-k', '--from-literal', 'api-key=s3cr3t-kube-value']);
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', [
+      'apiVersion: pai.io/v1', 'kind: ModelProvider', 'metadata: {name: mock, namespace: team-k}', 'spec: {provider: mock}', '---',
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: worker, namespace: team-k}',
+      'spec:', '  longRunning: true', '  harness: custom', '  image: registry.example/worker:2',
+      '  replicas: 2', '  runAsUser: 1000', '  models: [mock/gpt-4o-mini]',
+      '  inbound: {port: 8080, allowCIDRs: ["10.0.0.0/8"]}',
+      '  volumes: [{name: data, mountPath: /data, size: 2Gi}]',
+      '  configFiles: [{path: /data/app.json, content: "{\\"a\\": 1}"}]',
+      '  env:', '  - {name: LOG_LEVEL, value: debug}', '  - {name: API_KEY, secretRef: {name: creds, key: api-key}}',
+      '  resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {cpu: "1", memory: 1Gi}}'])]);
+
+    // The NetworkPolicy is applied last.
+    await eventually(async () => kube.get('networking.k8s.io/v1', 'NetworkPolicy', 'team-k', 'agent-worker'), 20000, 'NetworkPolicy');
+    const dep = kube.get('apps/v1', 'Deployment', 'team-k', 'agent-worker');
+    const secret = kube.get('v1', 'Secret', 'team-k', 'agent-worker-identity');
+    assert.ok(kube.get('v1', 'Namespace', null, 'team-k'), 'the namespace was created');
+    assert.equal(dep.spec.replicas, 2);
+    for (const kind of [['v1', 'Service'], ['v1', 'ConfigMap', 'agent-worker-files'], ['v1', 'PersistentVolumeClaim', 'agent-worker-data'], ['networking.k8s.io/v1', 'NetworkPolicy']]) {
+      const o = kube.get(kind[0], kind[1], 'team-k', kind[2] ?? 'agent-worker');
+      assert.ok(o, `${kind[1]} rendered`);
+      assert.deepEqual(o.metadata.ownerReferences.map((r) => [r.kind, r.name, r.uid]),
+        [['Secret', 'agent-worker-identity', secret.metadata.uid]], `${kind[1]} owned by the identity Secret`);
+    }
+    assert.equal(secret.metadata.ownerReferences, undefined);
+    // Secret values: in the identity Secret, referenced by the pod; never in any pod spec.
+    assert.equal(Buffer.from(secret.data['env.API_KEY'], 'base64').toString(), 's3cr3t-kube-value');
+    const env = Object.fromEntries(dep.spec.template.spec.containers[0].env.map((e) => [e.name, e]));
+    assert.deepEqual(env.API_KEY.valueFrom.secretKeyRef, { name: 'agent-worker-identity', key: 'env.API_KEY' });
+    assert.deepEqual(env.OPENAI_API_KEY.valueFrom.secretKeyRef, { name: 'agent-worker-identity', key: 'token' });
+    for (const o of kube.objects.values()) {
+      if (o.kind !== 'Secret') assert.ok(!JSON.stringify(o).includes('s3cr3t-kube-value'), `${o.kind} holds the secret`);
+    }
+
+    // Status: Creating until the cluster reports ready replicas, then Running with readyReplicas.
+    const agentPath = ['team-k', 'agents', 'worker'];
+    await eventually(async () => (await resource(p, ...agentPath))?.status?.phase === 'Creating' || undefined, 20000, 'Creating');
+    kube.addPod('team-k', 'agent-worker-abc', dep.spec.template.metadata.labels,
+      { phase: 'Pending', containerStatuses: [{ name: 'agent', state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "registry.example/worker:2"' } } }] },
+      dep.metadata.uid);
+    await eventually(async () => {
+      const a = await resource(p, ...agentPath);
+      return /ImagePullBackOff/.test(a?.status?.message ?? '') || undefined;
+    }, 20000, 'the pod\'s problem in status.message');
+    kube.setStatus('apps/v1', 'Deployment', 'team-k', 'agent-worker', { replicas: 2, readyReplicas: 2 });
+    const running = (await eventually(async () => {
+      const a = await resource(p, ...agentPath);
+      return a?.status?.phase === 'Running' ? a : undefined;
+    }, 20000, 'Running')).value;
+    assert.equal(running.status.readyReplicas, 2);
+    const table = await paiOk(home, ['get', 'agents', '-n', 'team-k']);
+    assert.match(table, /worker\s.*Running/);
+
+    // A changed spec is applied again (the Deployment rolls); an unchanged one is not.
+    const patches = () => kube.requests.filter((r) => r.verb === 'patch' && r.resource === 'deployments').length;
+    const before = patches();
+    await updateSpec(p, 'team-k', 'agents', 'worker', (spec) => { spec.replicas = 3; });
+    await eventually(async () => kube.get('apps/v1', 'Deployment', 'team-k', 'agent-worker').spec.replicas === 3 || undefined, 20000, 'replicas 3');
+    const after = patches();
+    assert.equal(after, before + 1);
+
+    // Delete: the Deployment goes; the identity Secret too (Purge), and with it, by garbage
+    // collection, the PersistentVolumeClaim.
+    await paiOk(home, ['delete', 'agent', 'worker', '-n', 'team-k']);
+    await eventually(async () => kube.list('Secret').length === 0 || undefined, 20000, 'identity Secret deleted');
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'NetworkPolicy', 'PersistentVolumeClaim', 'Pod']) {
+      assert.deepEqual(kube.list(kind).map((o) => o.metadata.name), [], `${kind} left behind`);
+    }
+  } finally {
+    await stop();
+  }
+});
+
+test('kubernetes runtime: a Session is a Job; the Job\'s end ends it with events and its log; a refused Job is an Error', async () => {
+  const { p, kube, stop } = await startKubePlatform();
+  try {
+    const home = await loggedInHome(p);
+    // pai run streams the Session's events until it ends: here, until the Job ends.
+    const run = pai(home, ['run', 'box', '--agent', 'demo'], { timeoutMs: 60000 });
+    const job = (await eventually(async () => kube.get('batch/v1', 'Job', 'default', 'session-box'), 20000, 'Job')).value;
+    assert.equal(job.spec.backoffLimit, 0);
+    assert.equal(job.spec.template.spec.containers[0].image, 'registry.example/pai:1');
+    kube.addPod('default', 'session-box-x1', job.spec.template.metadata.labels, { phase: 'Running' }, job.metadata.uid);
+    kube.setStatus('batch/v1', 'Job', 'default', 'session-box', { active: 1, startTime: '2026-12-06T07:00:00Z' });
+    await eventually(async () => (await resource(p, 'default', 'sessions', 'box'))?.status?.phase === 'Running' || undefined, 20000, 'Running');
+    // Exec is not built on this runtime: a clear refusal, at once.
+    const ex = await pai(home, ['exec', 'box', '--', 'true'], { timeoutMs: 10000 });
+    assert.equal(ex.code, 1, ex.stderr);
+    assert.match(ex.stderr, /exec is not built on the Kubernetes runtime yet/);
+    kube.setLog('default', 'session-box-x1', 'harness: turn 1 done\n');
+    kube.setStatus('batch/v1', 'Job', 'default', 'session-box', { succeeded: 1, startTime: '2026-12-06T07:00:00Z', completionTime: '2026-12-06T07:01:00Z' });
+    const done = (await eventually(async () => {
+      const s = await resource(p, 'default', 'sessions', 'box');
+      return s?.status?.phase === 'Complete' ? s : undefined;
+    }, 20000, 'Complete')).value;
+    assert.equal(done.status.completedAt, '2026-12-06T07:01:00Z');
+    assert.equal(done.status.jobName, 'session-box');
+    const ran = await run;
+    assert.equal(ran.code, 0, ran.stderr);
+    const ev = await api(p, 'GET', `${NS}/default/sessions/box/events`);
+    const types = ev.json.items.map((e) => e.type);
+    assert.ok(types.includes('session.status_running') && types.includes('session.status_terminated'), types.join(','));
+    // The finished Job is deleted (its log kept by pai-server first).
+    await eventually(async () => !kube.get('batch/v1', 'Job', 'default', 'session-box') || undefined, 20000, 'Job deleted');
+    const logs = await paiOk(home, ['logs', 'box', '--no-follow']);
+    assert.match(logs, /harness: turn 1 done/);
+
+    // A Job whose pod fails: Error, with the cluster's reason.
+    const crash = pai(home, ['run', 'crash', '--agent', 'demo'], { timeoutMs: 60000 });
+    await eventually(async () => kube.get('batch/v1', 'Job', 'default', 'session-crash'), 20000, 'Job');
+    kube.setStatus('batch/v1', 'Job', 'default', 'session-crash', { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: '2026-12-06T07:02:00Z' }] });
+    const failed = (await eventually(async () => {
+      const s = await resource(p, 'default', 'sessions', 'crash');
+      return s?.status?.phase === 'Error' ? s : undefined;
+    }, 20000, 'Error')).value;
+    assert.match(failed.status.message, /backoff limit/);
+    const crashed = await crash;
+    assert.notEqual(crashed.code, 0);
+    assert.match(crashed.stderr + crashed.stdout, /backoff limit/);
+
+    // A finished Session: exec is refused at once (the CLI used to wait 30 s for the WebSocket
+    // handshake timer after a refused upgrade).
+    const late = await pai(home, ['exec', 'box', '--', 'true'], { timeoutMs: 10000 });
+    assert.equal(late.code, 1, late.stderr);
+    assert.match(late.stderr, /is not running/);
+  } finally {
+    await stop();
+  }
+});
+
+test('kubernetes runtime: an apply the API server refuses puts the Agent in Failed with its message; an unauthorised runtime leaves workloads Pending and creates nothing', async () => {
+  const { p, kube, stop } = await startKubePlatform();
+  try {
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-kube-bad-');
+    kube.admission.deny = (o) => (o.kind === 'Deployment' && o.metadata.name === 'agent-latest'
+      ? 'images must not use the tag "latest"' : undefined);
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', [
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: latest}',
+      'spec:', '  longRunning: true', '  harness: custom', '  image: x:latest', '  models: [mock/gpt-4o-mini]'])]);
+    const a = (await eventually(async () => {
+      const r = await resource(p, 'default', 'agents', 'latest');
+      return r?.status?.phase === 'Failed' ? r : undefined;
+    }, 20000, 'Failed')).value;
+    assert.match(a.status.message, /Deployment agent-latest: admission webhook .* denied the request: images must not use the tag "latest"/);
+    // Fixed: applied again, and it leaves Failed.
+    kube.admission.deny = () => undefined;
+    await updateSpec(p, 'default', 'agents', 'latest', (spec) => { spec.image = 'x:1.2'; });
+    await eventually(async () => kube.get('apps/v1', 'Deployment', 'default', 'agent-latest'), 20000, 'Deployment after the fix');
+    await eventually(async () => (await resource(p, 'default', 'agents', 'latest'))?.status?.phase === 'Creating' || undefined, 20000, 'Creating');
+  } finally {
+    await stop();
+  }
+  // A wrong token: every call is 401; a Session stays Pending with the API server's answer.
+  const kube2 = await startKubeApiServer({ token: 'another-token' });
+  const dir = tmpDir('pai-kube-401-');
+  const tokenFile = path.join(dir, 'token');
+  fs.writeFileSync(tokenFile, 'wrong\n');
+  const p2 = await startPlatform({
+    extraArgs: ['--runtime', 'kubernetes', '--kube-api', kube2.url, '--kube-token-file', tokenFile,
+      '--kube-gateway-url', 'http://pai-gateway.pai:4000', '--kube-poll-interval-ms', '100'],
+  });
+  try {
+    const home = await loggedInHome(p2);
+    const created = await api(p2, 'POST', `${NS}/default/agents/demo/sessions`, { body: { metadata: { name: 'nope' }, spec: {} } });
+    assert.equal(created.status, 201, created.text);
+    const s = (await eventually(async () => {
+      const r = await resource(p2, 'default', 'sessions', 'nope');
+      return /Unauthorized/.test(r?.status?.message ?? '') ? r : undefined;
+    }, 20000, 'Unauthorized in status')).value;
+    assert.equal(s.status.phase, 'Pending');
+    assert.equal(kube2.list('Job').length, 0);
+  } finally {
+    await p2.stop();
+    await kube2.close();
+  }
+});
+
+test('kubernetes runtime: scheduled runs are Jobs that never overlap; every request is allowed by pai-server rbac, and every rule is used', async () => {
+  const { p, kube, stop } = await startKubePlatform(['--test-clock']);
+  try {
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-kube-cron-');
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', [
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: nightly}',
+      'spec:', '  models: [mock/gpt-4o-mini]', '  triggers:', '  - schedule: "*/5 * * * *"'])]);
+    await eventually(async () => (await resource(p, 'default', 'agents', 'nightly'))?.status?.phase === 'Scheduled' || undefined, 20000, 'Scheduled');
+    const advance = async (s) => {
+      const r = await api(p, 'POST', '/apis/pai.io/v1/testing/clock', { body: { advanceSeconds: s } });
+      assert.equal(r.status, 200, r.text);
+    };
+    await advance(5 * 60);
+    const jobs = () => kube.list('Job').filter((j) => j.metadata.labels['pai.io/agent'] === 'nightly');
+    await eventually(async () => jobs().length === 1 || undefined, 20000, 'one Job');
+    const first = jobs()[0];
+    kube.setStatus('batch/v1', 'Job', 'default', first.metadata.name, { active: 1 });
+    // The next tick while the first run's Job is active: skipped, recorded, no second Job.
+    await advance(5 * 60);
+    const agent = (await eventually(async () => {
+      const a = await resource(p, 'default', 'agents', 'nightly');
+      return a?.status?.skippedRuns >= 1 ? a : undefined;
+    }, 20000, 'skippedRuns')).value;
+    assert.ok(agent.status.lastSkippedAt);
+    assert.equal(jobs().length, 1);
+    // Once it ends, the next tick starts the next run.
+    kube.setStatus('batch/v1', 'Job', 'default', first.metadata.name, { succeeded: 1, completionTime: '2026-12-06T07:10:00Z' });
+    await eventually(async () => (await resource(p, 'default', 'agents', 'nightly'))?.status?.lastRunPhase === 'Complete' || undefined, 20000, 'lastRunPhase Complete');
+    await advance(5 * 60);
+    await eventually(async () => jobs().some((j) => j.metadata.name !== first.metadata.name) || undefined, 20000, 'the next run\'s Job');
+
+    // A long-running Agent with a log, deleted: exercises logs, services, PVCs and deletes.
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'b.yaml', [
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: svc}',
+      'spec:', '  longRunning: true', '  harness: custom', '  image: x:1', '  models: [mock/gpt-4o-mini]',
+      '  inbound: {port: 3000}', '  volumes: [{name: v, mountPath: /v}]', '  configFiles: [{path: /v/c.json, content: "{}"}]'])]);
+    const dep = (await eventually(async () => kube.get('apps/v1', 'Deployment', 'default', 'agent-svc'), 20000, 'Deployment')).value;
+    kube.addPod('default', 'agent-svc-1', dep.spec.template.metadata.labels, { phase: 'Running' });
+    kube.setLog('default', 'agent-svc-1', 'serving on 3000\n');
+    await eventually(async () => (await pai(home, ['logs', 'svc', '--no-follow'])).stdout.includes('serving on 3000') || undefined, 20000, 'agent log');
+    await paiOk(home, ['delete', 'agent', 'svc']);
+    await eventually(async () => !kube.get('apps/v1', 'Deployment', 'default', 'agent-svc') || undefined, 20000, 'Deployment deleted');
+
+    const { role, used } = checkRbac(kube.requests);
+    const unused = [];
+    for (const rule of role.rules) {
+      for (const verb of rule.verbs) {
+        const k = `${rule.apiGroups[0]}/${rule.resources[0]}/${verb}`;
+        // Creating a namespace that exists is never needed here ("default" and the Get first).
+        if (!used.has(k) && k !== '/namespaces/create' && k !== '/namespaces/patch') unused.push(k);
+      }
+    }
+    assert.deepEqual(unused, [], 'rules pai-server rbac grants that were never used');
+  } finally {
+    await stop();
+  }
+});

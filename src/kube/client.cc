@@ -163,8 +163,7 @@ class HttpClient final : public Client {
   }
 
   absl::StatusOr<std::string> PodLogs(const std::string& ns, const std::string& pod,
-                                      const std::string& container,
-                                      int64_t limit_bytes) override {
+                                      const std::string& container, int64_t limit_bytes) override {
     static const Kind pods{"", "v1", "Pod", "pods", true};
     std::string path = ObjectPath(pods, ns, pod) + "/log?limitBytes=" + std::to_string(limit_bytes);
     if (!container.empty()) path += "&container=" + Escape(container);
@@ -205,7 +204,8 @@ class HttpClient final : public Client {
     std::string out;
     const std::string url = config_.server + path;
     curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-    if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+    if (!token.empty())
+      headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
     if (!content_type.empty()) {
       headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
     }
@@ -226,9 +226,8 @@ class HttpClient final : public Client {
     const CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
-      return absl::UnavailableError(
-          pai::StrCat("cannot reach the Kubernetes API at ", config_.server, ": ",
-                      curl_easy_strerror(rc)));
+      return absl::UnavailableError(pai::StrCat("cannot reach the Kubernetes API at ",
+                                                config_.server, ": ", curl_easy_strerror(rc)));
     }
     long code = 0;
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &code);
@@ -247,11 +246,13 @@ absl::StatusOr<Kind> KnownKind(const std::string& api_version, const std::string
   for (const Kind& k : Kinds()) {
     if (k.kind == kind && k.api_version() == api_version) return k;
   }
-  return absl::NotFoundError(pai::StrCat("kind ", api_version, " ", kind, " is not managed by Pai"));
+  return absl::NotFoundError(
+      pai::StrCat("kind ", api_version, " ", kind, " is not managed by Pai"));
 }
 
 std::string ObjectPath(const Kind& k, const std::string& ns, const std::string& name) {
-  std::string path = k.group.empty() ? "/api/" + k.version : pai::StrCat("/apis/", k.group, "/", k.version);
+  std::string path =
+      k.group.empty() ? "/api/" + k.version : pai::StrCat("/apis/", k.group, "/", k.version);
   if (k.namespaced && !ns.empty()) path += "/namespaces/" + Escape(ns);
   path += "/" + k.plural;
   if (!name.empty()) path += "/" + Escape(name);
@@ -290,7 +291,8 @@ absl::StatusOr<ClientConfig> InClusterConfig() {
   const std::string dir = "/var/run/secrets/kubernetes.io/serviceaccount";
   ClientConfig c;
   const std::string h = host;
-  c.server = pai::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h, ":", port);
+  c.server =
+      pai::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h, ":", port);
   c.token_file = dir + "/token";
   c.ca_file = dir + "/ca.crt";
   return c;

@@ -93,9 +93,9 @@ std::string PodProblem(const json::object& pod) {
 }
 
 struct Snapshot {
-  std::map<std::string, WorkloadStatus> status;              // by workload key
-  std::map<std::string, std::vector<std::string>> pods;     // by workload key
-  std::map<std::string, std::string> uid;                   // by workload key: pai.io/uid
+  std::map<std::string, WorkloadStatus> status;          // by workload key
+  std::map<std::string, std::vector<std::string>> pods;  // by workload key
+  std::map<std::string, std::string> uid;                // by workload key: pai.io/uid
 };
 
 Snapshot Build(const std::vector<json::object>& jobs, const std::vector<json::object>& deployments,
@@ -314,10 +314,11 @@ class KubeRuntime final : public server::Runtime {
     server::Workload w;
     w.kind = kind;
     w.name = name;
-    absl::Status st =
-        o_.client->Delete(K("v1", "Secret"), ns, BaseName(w) + "-identity", Propagation::kBackground);
+    absl::Status st = o_.client->Delete(K("v1", "Secret"), ns, BaseName(w) + "-identity",
+                                        Propagation::kBackground);
     if (!st.ok() && !absl::IsNotFound(st)) {
-      log::Warn("kubernetes: purge failed", {{"workload", key}, {"error", std::string(st.message())}});
+      log::Warn("kubernetes: purge failed",
+                {{"workload", key}, {"error", std::string(st.message())}});
     }
     std::error_code ec;
     std::filesystem::remove(LogFile(uid), ec);
@@ -466,7 +467,8 @@ class KubeRuntime final : public server::Runtime {
       snapshot_.status.erase(full);
     }
     if (!first.ok()) {
-      log::Warn("kubernetes: stop failed", {{"workload", full}, {"error", std::string(first.message())}});
+      log::Warn("kubernetes: stop failed",
+                {{"workload", full}, {"error", std::string(first.message())}});
     }
     return first;
   }
@@ -486,9 +488,8 @@ class KubeRuntime final : public server::Runtime {
 
   void Refresh() {
     auto jobs = o_.client->List(K("batch/v1", "Job"), "", kManagedSelector);
-    auto deployments =
-        jobs.ok() ? o_.client->List(K("apps/v1", "Deployment"), "", kManagedSelector)
-                  : absl::StatusOr<std::vector<json::object>>(jobs.status());
+    auto deployments = jobs.ok() ? o_.client->List(K("apps/v1", "Deployment"), "", kManagedSelector)
+                                 : absl::StatusOr<std::vector<json::object>>(jobs.status());
     auto pods = deployments.ok() ? o_.client->List(K("v1", "Pod"), "", kManagedSelector)
                                  : absl::StatusOr<std::vector<json::object>>(deployments.status());
     if (!pods.ok()) {
@@ -546,9 +547,9 @@ class KubeRuntime final : public server::Runtime {
   bool synced_ = false;
   std::string sync_error_ = "not listed yet";
   Snapshot snapshot_;
-  std::map<std::string, Applied> applied_;         // by workload key
-  std::map<std::string, WorkloadStatus> ended_;    // End(): until Purge or a new Start
-  std::map<std::string, Retry> retry_;             // to apply again (poller)
+  std::map<std::string, Applied> applied_;       // by workload key
+  std::map<std::string, WorkloadStatus> ended_;  // End(): until Purge or a new Start
+  std::map<std::string, Retry> retry_;           // to apply again (poller)
   std::thread poller_;
 };
 

@@ -23,6 +23,7 @@
 #include "config/default_config.h"
 #include "config/manifest.h"
 #include "kube/client.h"
+#include "kube/publish.h"
 #include "kube/render.h"
 #include "kube/runtime.h"
 #include "resource/resource.h"
@@ -191,6 +192,7 @@ int Main(int argc, char** argv) {
   pai::kube::RenderOptions kube_render;
   kube_render.pai_image = "ghcr.io/pai-platform/pai:0.1.0";
   int64_t kube_poll_ms = 1000;
+  std::string kube_gateway_config, kube_gateway_tokens;  // NS/NAME of the published Secrets
   app.add_option("--listen", http.listen, "API address HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--state-dir", state_dir, "State directory (store, admin token, gateway state)")
@@ -242,6 +244,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--kube-egress-proxy-url", kube_render.egress_proxy_url,
                  "--runtime kubernetes: the egress proxy pods use for everything else");
+  app.add_option("--kube-gateway-config", kube_gateway_config,
+                 "--runtime kubernetes: publish the gateway configuration (platform.yaml) as this "
+                 "Secret, NAMESPACE/NAME, for gateway replicas that pai-server does not run "
+                 "(with --no-gateway; the helm chart)");
+  app.add_option("--kube-gateway-tokens", kube_gateway_tokens,
+                 "--runtime kubernetes: publish the agent token file (tokens.json) as this "
+                 "Secret, NAMESPACE/NAME");
   app.add_option("--kube-poll-interval-ms", kube_poll_ms,
                  "--runtime kubernetes: how often workloads' status is listed")
       ->capture_default_str();
@@ -414,6 +423,31 @@ int Main(int argc, char** argv) {
   // One pass before the gateway starts: it refuses to start without a configuration.
   if (absl::Status s = controller.ReconcileOnce(); !s.ok()) {
     return Fail(pai::StrCat("initial reconcile: ", s.message()));
+  }
+
+  // On a cluster, the chart's gateway replicas serve what the controller renders.
+  std::unique_ptr<pai::kube::GatewayPublisher> publisher;
+  if (!kube_gateway_config.empty() || !kube_gateway_tokens.empty()) {
+    const size_t a = kube_gateway_config.find('/'), b = kube_gateway_tokens.find('/');
+    if (!kube_client || a == std::string::npos || b == std::string::npos ||
+        kube_gateway_config.substr(0, a) != kube_gateway_tokens.substr(0, b)) {
+      return Fail(
+          "--kube-gateway-config and --kube-gateway-tokens: both, as NAMESPACE/NAME in one "
+          "namespace, with --runtime kubernetes");
+    }
+    pai::kube::PublishOptions po;
+    po.client = kube_client.get();
+    po.config_file = copts.gateway_config_path;
+    po.tokens_file = gateway_state + "/tokens.json";
+    po.ns = kube_gateway_config.substr(0, a);
+    po.config_secret = kube_gateway_config.substr(a + 1);
+    po.tokens_secret = kube_gateway_tokens.substr(b + 1);
+    publisher = std::make_unique<pai::kube::GatewayPublisher>(std::move(po));
+    if (absl::Status s = publisher->PublishOnce(); !s.ok()) {
+      pai::log::Warn("gateway configuration not published yet",
+                     {{"error", std::string(s.message())}});
+    }
+    publisher->Start();
   }
 
   pai::server::HttpGatewayAdmin gateway_admin_client;

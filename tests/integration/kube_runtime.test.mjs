@@ -17,6 +17,7 @@ import YAML from 'yaml';
 
 import { startPlatform, pai, paiOk, loggedInHome, api, eventually, tmpDir, serverBin } from './lib/platform.mjs';
 import { startKubeApiServer } from './lib/kube-apiserver.mjs';
+import { startGateway } from './lib/gateway.mjs';
 
 const NS = '/apis/pai.io/v1/namespaces';
 const TOKEN = 'kube-sa-token-7f3c';
@@ -305,6 +306,48 @@ test('kubernetes runtime: scheduled runs are Jobs that never overlap; every requ
     }
     assert.deepEqual(unused, [], 'rules pai-server rbac grants that were never used');
   } finally {
+    await stop();
+  }
+});
+
+test('kubernetes runtime: the gateway configuration and tokens are published as Secrets that a real pai-gateway serves with the workload\'s identity', async () => {
+  const { p, kube, stop } = await startKubePlatform(['--kube-gateway-config', 'default/pai-gateway-config', '--kube-gateway-tokens', 'default/pai-tokens']);
+  let gw;
+  try {
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-kube-pub-');
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', [
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: worker}',
+      'spec:', '  longRunning: true', '  harness: custom', '  image: x:1', '  models: [mock/gpt-4o-mini]'])]);
+    const identity = (await eventually(async () => kube.get('v1', 'Secret', 'default', 'agent-worker-identity'), 20000, 'identity Secret')).value;
+    const token = Buffer.from(identity.data.token, 'base64').toString();
+    const decoded = (name, key) => {
+      const s = kube.get('v1', 'Secret', 'default', name);
+      return s?.data?.[key] ? Buffer.from(s.data[key], 'base64').toString() : undefined;
+    };
+    const published = (await eventually(async () => {
+      const config = decoded('pai-gateway-config', 'platform.yaml');
+      const tokens = decoded('pai-tokens', 'tokens.json');
+      return config?.includes('worker') && tokens?.includes(token.split('_')[1]) ? { config, tokens } : undefined;
+    }, 20000, 'published Secrets naming the Agent and its token')).value;
+    // A gateway replica as the chart runs it: the published files, nothing else.
+    fs.writeFileSync(path.join(dir, 'tokens.json'), published.tokens);
+    gw = await startGateway({ manifest: published.config, extraArgs: ['--tokens-file', path.join(dir, 'tokens.json')] });
+    const call = (key) => fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const ok = await call(token);
+    assert.equal(ok.status, 200, await ok.text());
+    const bad = await call(`${token.slice(0, -4)}xxxx`);
+    assert.equal(bad.status, 401);
+    // Deleting the Agent revokes its identity: republished, refused by the replica (hot reload).
+    await paiOk(home, ['delete', 'agent', 'worker']);
+    await eventually(async () => decoded('pai-tokens', 'tokens.json') !== published.tokens || undefined, 20000, 'tokens republished');
+    fs.writeFileSync(path.join(dir, 'tokens.json'), decoded('pai-tokens', 'tokens.json'));
+    await eventually(async () => (await call(token)).status === 401 || undefined, 20000, 'revoked token refused');
+  } finally {
+    await gw?.stop?.();
     await stop();
   }
 });

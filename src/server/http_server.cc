@@ -573,10 +573,23 @@ absl::StatusOr<std::string> HttpGatewayAdmin::Get(const std::string& target) {
     token = token_;
   }
   if (host_port.empty()) return absl::UnavailableError("the gateway has not started yet");
-  auto ep = ParseHostPort(host_port);
-  if (!ep.ok()) return absl::UnavailableError(ep.status().message());
   // A short-lived io_context per call: the API's threads block here anyway.
   net::io_context ioc;
+  auto ep = ParseHostPort(host_port);
+  if (!ep.ok()) {
+    // A host name (a Kubernetes Service: --gateway-admin pai-gateway:4001): resolved per call.
+    const size_t colon = host_port.rfind(':');
+    tcp::resolver resolver(ioc);
+    beast::error_code rec;
+    auto found = colon == std::string::npos ? tcp::resolver::results_type()
+                                            : resolver.resolve(host_port.substr(0, colon),
+                                                               host_port.substr(colon + 1), rec);
+    if (rec || found.empty()) {
+      return absl::UnavailableError(pai::StrCat("cannot resolve the gateway admin address ",
+                                                host_port, rec ? ": " + rec.message() : ""));
+    }
+    ep = found.begin()->endpoint();
+  }
   beast::tcp_stream stream(ioc);
   stream.expires_after(std::chrono::seconds(3));
   beast::flat_buffer buffer;

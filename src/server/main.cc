@@ -179,6 +179,7 @@ int Main(int argc, char** argv) {
   std::string gateway_admin_listen = "127.0.0.1:4001";
   std::string gateway_bin;
   std::string gateway_admin;  // with --no-gateway: an existing gateway's admin address
+  std::string gateway_admin_token_file;
   bool run_gateway = true;
   bool seed = true;
   std::string log_level = "info";
@@ -205,9 +206,14 @@ int Main(int argc, char** argv) {
   app.add_option("--gateway-bin", gateway_bin, "Path of pai-gateway (default: beside pai-server)");
   app.add_flag("--gateway,!--no-gateway", run_gateway,
                "Start and supervise pai-gateway (default on)");
-  app.add_option("--gateway-admin", gateway_admin,
-                 "With --no-gateway: admin address HOST:PORT of a gateway that reads "
-                 "<state-dir>/gateway/config (for usage and audit)");
+  app.add_option(
+      "--gateway-admin", gateway_admin,
+      "With --no-gateway: admin address HOST:PORT (a host name is resolved on each call) of a "
+      "gateway that reads "
+      "<state-dir>/gateway/config (for usage and audit)");
+  app.add_option("--gateway-admin-token-file", gateway_admin_token_file,
+                 "The gateway admin listener's bearer token (default: "
+                 "<state-dir>/gateway/admin-token, created when pai-server runs the gateway)");
   app.add_option("--gateway-watch-interval-ms", gateway_watch_ms,
                  "How often the gateway polls its configuration and token files")
       ->capture_default_str();
@@ -453,7 +459,7 @@ int Main(int argc, char** argv) {
   pai::server::HttpGatewayAdmin gateway_admin_client;
   // The gateway's admin listener takes a bearer token (kept in the gateway's state directory),
   // so /usage and /audit stay closed even when --gateway-admin-listen is not loopback.
-  const std::string gateway_admin_token_file = gateway_state + "/admin-token";
+  if (gateway_admin_token_file.empty()) gateway_admin_token_file = gateway_state + "/admin-token";
   if (run_gateway) {
     auto token = pai::server::LoadOrCreateAdminToken(gateway_admin_token_file);
     if (!token.ok()) return Fail(std::string(token.status().message()));

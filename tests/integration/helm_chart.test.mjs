@@ -24,6 +24,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CHART = path.join(ROOT, 'helm/pai');
 const HELM = process.env.PAI_HELM_BIN ?? path.join(ROOT, '.deps/helm/helm');
 const FULL = path.join(CHART, 'ci/full-values.yaml');
+const SERVER_VALUES = path.join(CHART, 'ci/server-values.yaml');
+const SERVER = process.env.PAI_SERVER_BIN ?? path.join(ROOT, 'build/src/server/pai-server');
 
 function helm(...args) {
   return execFileSync(HELM, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -39,6 +41,7 @@ const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);
 test('helm lint passes with the default and the non-default values', () => {
   assert.match(helm('lint', CHART), /0 chart\(s\) failed/);
   assert.match(helm('lint', CHART, '-f', FULL), /0 chart\(s\) failed/);
+  assert.match(helm('lint', CHART, '-f', SERVER_VALUES), /0 chart\(s\) failed/);
   // A values mistake the chart must refuse: gateways without Redis cannot share budgets.
   assert.throws(() => helm('template', 'rel', CHART, '--set', 'redis.enabled=false'), /redis\.url is required/);
 });
@@ -97,6 +100,59 @@ test('non-default render: external Redis with a password, shared tokens, provide
   // The agent manifests reach the gateway unchanged.
   const cm = byKind(objs, 'ConfigMap').find((m) => m.data['manifests.yaml']);
   assert.match(cm.data['manifests.yaml'], /apiKeyEnv: OPENAI_API_KEY/);
+});
+
+test('control plane render (server.enabled): valid objects; the ClusterRole is exactly `pai-server rbac`; gateways mount what pai-server publishes; every flag exists', async () => {
+  const objs = render(SERVER_VALUES);
+  await checkObjects(objs);
+  const one = (kind, name) => {
+    const found = objs.filter((o) => o.kind === kind && o.metadata.name === name);
+    assert.equal(found.length, 1, `${kind} ${name}`);
+    return found[0];
+  };
+  // RBAC: the chart grants exactly what the runtime uses (kube_runtime.test.mjs checks that the
+  // runtime uses exactly what `pai-server rbac` prints).
+  const role = one('ClusterRole', 'rel-pai-server');
+  const wanted = YAML.parse(execFileSync(SERVER, ['rbac'], { encoding: 'utf8' }));
+  assert.deepEqual(role.rules, wanted.rules);
+  const binding = one('ClusterRoleBinding', 'rel-pai-server');
+  assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'rel-pai-server', namespace: 'pai' }]);
+  assert.equal(binding.roleRef.name, 'rel-pai-server');
+
+  const dep = one('Deployment', 'rel-pai-server');
+  assert.equal(dep.spec.replicas, 1);
+  assert.equal(dep.spec.strategy.type, 'Recreate');
+  const pod = dep.spec.template.spec;
+  assert.equal(pod.serviceAccountName, 'rel-pai-server');
+  assert.equal(pod.automountServiceAccountToken, true);
+  const c = pod.containers[0];
+  const arg = (flag) => c.args[c.args.indexOf(flag) + 1];
+  assert.equal(arg('--runtime'), 'kubernetes');
+  assert.equal(arg('--kube-gateway-url'), 'http://rel-pai-gateway.pai:4000');
+  assert.equal(arg('--kube-gateway-config'), 'pai/rel-pai-gateway-config');
+  assert.equal(arg('--kube-gateway-tokens'), 'pai/rel-pai-tokens');
+  assert.equal(arg('--gateway-admin'), 'rel-pai-gateway:4001');
+  assert.equal(arg('--public-url'), 'https://pai.example.com');
+  assert.ok(c.args.includes('--no-gateway'));
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  // Every flag the chart passes is one the real binary has.
+  const help = execFileSync(SERVER, ['--help'], { encoding: 'utf8' });
+  for (const flag of c.args.filter((a) => a.startsWith('--'))) {
+    assert.ok(help.includes(flag), `pai-server has no ${flag}`);
+  }
+  assert.equal(one('PersistentVolumeClaim', 'rel-pai-server').spec.storageClassName, 'fast-ssd');
+  assert.equal(one('Service', 'rel-pai-server').spec.ports[0].port, 7070);
+
+  // The gateways serve what pai-server publishes, not gateway.manifests.
+  const gw = one('StatefulSet', 'rel-pai-gateway');
+  assert.equal(gw.spec.replicas, 3);
+  const vols = Object.fromEntries(gw.spec.template.spec.volumes.map((v) => [v.name, v]));
+  assert.equal(vols.config.secret.secretName, 'rel-pai-gateway-config');
+  assert.equal(vols.tokens.secret.secretName, 'rel-pai-tokens');
+  const gc = gw.spec.template.spec.containers[0];
+  assert.equal(gc.args[gc.args.indexOf('--tokens-file') + 1], '/etc/pai/tokens/tokens.json');
+  assert.equal(objs.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'rel-pai-gateway').length, 0);
 });
 
 test('negative: a misspelled field and a wrongly typed one are caught', async () => {

@@ -54,3 +54,14 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{- define "pai.serverSelector" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: server
+{{- end -}}
+
+{{/* How agent pods reach the gateway (pai-server --kube-gateway-url). */}}
+{{- define "pai.gatewayURL" -}}
+{{- default (printf "http://%s-gateway.%s:%v" (include "pai.fullname" .) .Release.Namespace .Values.gateway.service.port) .Values.server.gatewayURL -}}
+{{- end -}}

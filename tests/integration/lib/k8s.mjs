@@ -18,6 +18,9 @@ export const MODELS = {
   'apps/v1/Deployment': ['apps/v1', 'Deployment', 'V1Deployment'],
   'batch/v1/Job': ['batch/v1', 'Job', 'V1Job'],
   'v1/PersistentVolumeClaim': ['v1', 'PersistentVolumeClaim', 'V1PersistentVolumeClaim'],
+  'v1/ServiceAccount': ['v1', 'ServiceAccount', 'V1ServiceAccount'],
+  'rbac.authorization.k8s.io/v1/ClusterRole': ['rbac.authorization.k8s.io/v1', 'ClusterRole', 'V1ClusterRole'],
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'V1ClusterRoleBinding'],
   'apiextensions.k8s.io/v1/CustomResourceDefinition': ['apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'V1CustomResourceDefinition'],
 };
 

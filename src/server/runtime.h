@@ -1,7 +1,7 @@
 // The runtime seam: what the controller and the API ask of whatever runs workloads
 // (docs/architecture.md, "Runtime interface"; docs/sessions.md). Implementations: the local
-// runtime (src/runtime/local.h: bubblewrap sandboxes, cgroups, Landlock) and NoRuntime
-// (nothing runs; workloads stay Pending and say why). Kubernetes objects come later.
+// runtime (src/runtime/local.h: bubblewrap sandboxes, cgroups, Landlock), NoRuntime (nothing
+// runs; workloads stay Pending and say why) and the Kubernetes runtime (src/kube/runtime.h).
 //
 // A workload is one long-running Agent (its replicas) or one Session, named by kind and key
 // "ns/name". Implementations must be safe to call from the controller thread while the API

@@ -1,11 +1,12 @@
-# The Pai image for Kubernetes (helm/pai): pai-gateway, pai-server and pai on Debian bookworm.
+# The Pai image for Kubernetes (helm/pai): pai-gateway, pai-server, pai and pai-harness (what a
+# Session without its own image runs: docs/kubernetes.md) on Debian bookworm.
 #   podman build -t ghcr.io/pai-platform/pai:0.1.0 .      (or docker build)
 # Not built in CI: no container registry is reachable from the CI machines (docs/kubernetes.md).
 FROM debian:bookworm AS build
 WORKDIR /src
 COPY . .
 RUN scripts/install-deps.sh \
- && PAI_BUILD_DIR=/build PAI_TARGETS="pai-gateway pai-server pai" \
+ && PAI_BUILD_DIR=/build PAI_TARGETS="pai-gateway pai-server pai pai-harness" \
     scripts/build.sh -DPAI_BUILD_TESTS=OFF -DPAI_BUILD_BENCH=OFF
 
 FROM debian:bookworm-slim
@@ -18,7 +19,7 @@ RUN apt-get update \
       libedit2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/src/cli/pai-gateway /build/src/server/pai-server /build/src/cli/pai \
-     /usr/local/bin/
+     /build/src/harness/pai-harness /usr/local/bin/
 # The chart runs it as 65532 with a read-only root file system; state goes to volumes.
 USER 65532:65532
 ENTRYPOINT ["pai-gateway"]

@@ -13,12 +13,13 @@ scripts/tidy.sh          # clang-tidy (.clang-tidy) on the recently changed sour
 (cd "${PAI_BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 -j 2)
 if [ -z "${PAI_SKIP_TSAN:-}" ]; then
   # ThreadSanitizer over the libraries without Beast whose state threads share: the budget
-  # stores (embedded and Redis), the audit writer (and its syncer), the token store.
-  echo "== ThreadSanitizer build (budget, audit, auth) =="
-  PAI_BUILD_DIR=build-tsan PAI_TARGETS="budget_test redis_store_test audit_test auth_test" \
+  # stores (embedded and Redis), the audit writer (and its syncer), the token store, the
+  # Kubernetes runtime (its poller).
+  echo "== ThreadSanitizer build (budget, audit, auth, kube) =="
+  PAI_BUILD_DIR=build-tsan PAI_TARGETS="budget_test redis_store_test audit_test auth_test kube_test" \
     scripts/build.sh -DPAI_TSAN=ON -DPAI_BUILD_BENCH=OFF
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 600 -j 2 \
-    -R '^(budget_test|redis_store_test|audit_test|auth_test):')
+    -R '^(budget_test|redis_store_test|audit_test|auth_test|kube_test):')
 fi
 if [ -z "${PAI_SKIP_SANITIZE:-}" ]; then
   echo "== sanitizer build (ASan + UBSan) =="

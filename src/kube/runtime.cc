@@ -98,14 +98,17 @@ struct Snapshot {
   std::map<std::string, std::string> uid;                // by workload key: pai.io/uid
 };
 
+// Build(): the snapshot of the listed objects; pods of `purged` resources (uids) are left out.
 Snapshot Build(const std::vector<json::object>& jobs, const std::vector<json::object>& deployments,
-               const std::vector<json::object>& pods) {
+               const std::vector<json::object>& pods, const std::set<std::string>& purged) {
   Snapshot s;
   std::map<std::string, std::string> problems;
   std::map<std::string, bool> running;
   for (const json::object& p : pods) {
     const std::string key = WorkloadKey(p);
-    if (key.empty()) continue;
+    if (key.empty() || purged.contains(Str(Obj(Obj(&p, "metadata"), "labels"), "pai.io/uid"))) {
+      continue;
+    }
     s.pods[key].push_back(Str(Obj(&p, "metadata"), "name"));
     if (Str(Obj(&p, "status"), "phase") == "Running") running[key] = true;
     if (std::string why = PodProblem(p); !why.empty()) problems.emplace(key, why);
@@ -320,10 +323,14 @@ class KubeRuntime final : public server::Runtime {
       log::Warn("kubernetes: purge failed",
                 {{"workload", key}, {"error", std::string(st.message())}});
     }
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string full = pai::StrCat(kind, "/", key);
+    ended_.erase(full);
+    snapshot_.pods.erase(full);
+    snapshot_.uid.erase(full);
+    if (!uid.empty()) purged_.insert(uid);
     std::error_code ec;
     std::filesystem::remove(LogFile(uid), ec);
-    std::lock_guard<std::mutex> lock(mu_);
-    ended_.erase(pai::StrCat(kind, "/", key));
   }
 
   absl::StatusOr<std::vector<std::string>> EgressRecords(const std::string&, size_t) override {
@@ -501,10 +508,16 @@ class KubeRuntime final : public server::Runtime {
       sync_error_ = std::string(pods.status().message());
       return;
     }
-    Snapshot next = Build(*jobs, *deployments, *pods);
     std::vector<std::pair<std::string, WorkloadStatus>> transitions;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      // A purged resource's pods may still be terminating: not a log source any more.
+      std::set<std::string> listed;
+      for (const json::object& p : *pods) {
+        listed.insert(Str(Obj(Obj(&p, "metadata"), "labels"), "pai.io/uid"));
+      }
+      std::erase_if(purged_, [&](const std::string& uid) { return !listed.contains(uid); });
+      Snapshot next = Build(*jobs, *deployments, *pods, purged_);
       for (const auto& [key, st] : next.status) {
         auto old = snapshot_.status.find(key);
         if (old == snapshot_.status.end() || old->second.phase != st.phase) {
@@ -550,6 +563,7 @@ class KubeRuntime final : public server::Runtime {
   std::map<std::string, Applied> applied_;       // by workload key
   std::map<std::string, WorkloadStatus> ended_;  // End(): until Purge or a new Start
   std::map<std::string, Retry> retry_;           // to apply again (poller)
+  std::set<std::string> purged_;                 // uids purged while their pods may still be listed
   std::thread poller_;
 };
 

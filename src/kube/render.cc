@@ -170,6 +170,8 @@ json::array Env(const Workload& w, const RenderOptions& o, const std::string& id
     if (const size_t p = host.find_first_of(":/"); p != std::string::npos) host.resize(p);
     for (const char* k : {"NO_PROXY", "no_proxy"}) add(k, json::value(host), false);
   }
+  if (o.auth_grace_ms > 0)
+    add("PAI_AUTH_GRACE_MS", json::value(std::to_string(o.auth_grace_ms)), false);
   add("HOME", json::value("/workspace"), false);
   add("PAI_NAMESPACE", json::value(w.ns), false);
   add("PAI_AGENT", json::value(w.kind == "Session" ? w.agent : w.name), false);

@@ -71,6 +71,10 @@ struct RenderOptions {
   // the embedded store, a Pai Secret is not a Secret of the cluster. Either way no value is ever
   // written into a pod spec.
   bool secrets_in_identity = false;
+  // auth_grace_ms > 0: PAI_AUTH_GRACE_MS for the pod, how long pai-harness retries a 401 after
+  // it starts: a new identity reaches gateway replicas with their mounted token Secret, which the
+  // kubelet refreshes within about a minute.
+  int64_t auth_grace_ms = 0;
 };
 
 // BaseName(): "agent-<name>" or "session-<name>": the prefix of every object of the workload.

@@ -192,6 +192,7 @@ int Main(int argc, char** argv) {
   pai::kube::ClientConfig kube_api;
   pai::kube::RenderOptions kube_render;
   kube_render.pai_image = "ghcr.io/pai-platform/pai:0.1.0";
+  kube_render.auth_grace_ms = 180000;
   int64_t kube_poll_ms = 1000;
   std::string kube_gateway_config, kube_gateway_tokens;  // NS/NAME of the published Secrets
   app.add_option("--listen", http.listen, "API address HOST:PORT (port 0: any free port)")
@@ -257,6 +258,10 @@ int Main(int argc, char** argv) {
   app.add_option("--kube-gateway-tokens", kube_gateway_tokens,
                  "--runtime kubernetes: publish the agent token file (tokens.json) as this "
                  "Secret, NAMESPACE/NAME");
+  app.add_option("--kube-auth-grace-ms", kube_render.auth_grace_ms,
+                 "--runtime kubernetes: PAI_AUTH_GRACE_MS of workload pods: how long pai-harness "
+                 "retries a 401 while a new identity reaches the gateway replicas (0: its default)")
+      ->capture_default_str();
   app.add_option("--kube-poll-interval-ms", kube_poll_ms,
                  "--runtime kubernetes: how often workloads' status is listed")
       ->capture_default_str();

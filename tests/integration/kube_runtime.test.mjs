@@ -103,6 +103,9 @@ test('kubernetes runtime: an Agent becomes valid, owned objects; status from its
     const env = Object.fromEntries(dep.spec.template.spec.containers[0].env.map((e) => [e.name, e]));
     assert.deepEqual(env.API_KEY.valueFrom.secretKeyRef, { name: 'agent-worker-identity', key: 'env.API_KEY' });
     assert.deepEqual(env.OPENAI_API_KEY.valueFrom.secretKeyRef, { name: 'agent-worker-identity', key: 'token' });
+    // A new identity reaches gateway replicas with the kubelet's Secret refresh: pai-harness
+    // retries a 401 that long.
+    assert.equal(env.PAI_AUTH_GRACE_MS.value, '180000');
     for (const o of kube.objects.values()) {
       if (o.kind !== 'Secret') assert.ok(!JSON.stringify(o).includes('s3cr3t-kube-value'), `${o.kind} holds the secret`);
     }

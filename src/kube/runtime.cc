@@ -190,6 +190,7 @@ class KubeRuntime final : public server::Runtime {
     std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
     const std::string key = pai::StrCat(w.kind, "/", w.ns, "/", w.name);
     absl::Status st = Apply(key, w);
+    if (absl::IsNotFound(st)) namespaces_.erase(w.ns);  // deleted behind our back: ensure again
     std::unique_lock<std::mutex> lock(mu_);
     if (st.ok()) {
       retry_.erase(key);
@@ -253,7 +254,14 @@ class KubeRuntime final : public server::Runtime {
       w.message = applied->second.error;
       return w;
     }
-    if (auto it = snapshot_.status.find(full); it != snapshot_.status.end()) return it->second;
+    if (auto it = snapshot_.status.find(full); it != snapshot_.status.end()) {
+      // Unless the listed objects are a previous resource's of the same name (not deleted yet).
+      auto uid = snapshot_.uid.find(full);
+      if (applied == applied_.end() || uid == snapshot_.uid.end() ||
+          uid->second == applied->second.uid) {
+        return it->second;
+      }
+    }
     WorkloadStatus w;
     if (auto it = retry_.find(full); it != retry_.end()) {
       w.known = true;

@@ -4,10 +4,10 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include "common/strings.h"
 

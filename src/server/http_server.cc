@@ -68,7 +68,13 @@ class Server final : public HttpServer {
   Server(Api& api, HttpServerOptions options)
       : api_(api), options_(std::move(options)), tls_ctx_(ssl::context::tls_server) {}
 
-  ~Server() override { Stop(); }
+  ~Server() override {
+    try {
+      Stop();
+    } catch (const std::exception& e) {  // std::call_once / join: std::system_error
+      log::Error("api listener did not stop cleanly", {{"error", e.what()}});
+    }
+  }
 
   absl::Status Init() {
     auto ep = ParseHostPort(options_.listen);
@@ -261,7 +267,7 @@ class Server final : public HttpServer {
 
   // Wakeup: a timer that an EventHub callback (any thread) cancels on this connection's strand.
   struct Wakeup {
-    explicit Wakeup(net::any_io_executor ex) : timer(ex) {}
+    explicit Wakeup(const net::any_io_executor& ex) : timer(ex) {}
     net::steady_timer timer;
     bool pending = false;
   };

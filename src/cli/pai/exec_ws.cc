@@ -299,7 +299,7 @@ net::awaitable<void> Pump(std::shared_ptr<Shared> sh, Ws& ws, const ExecRequest&
 
 template <class Ws>
 void Run(const std::shared_ptr<Shared>& sh, Ws& ws, const ExecRequest& req) {
-  net::co_spawn(sh->ioc, Pump(sh, ws, req), [sh](std::exception_ptr e) {
+  net::co_spawn(sh->ioc, Pump(sh, ws, req), [sh](const std::exception_ptr& e) {
     if (e) {
       try {
         std::rethrow_exception(e);

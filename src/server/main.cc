@@ -207,11 +207,10 @@ int Main(int argc, char** argv) {
   app.add_option("--gateway-bin", gateway_bin, "Path of pai-gateway (default: beside pai-server)");
   app.add_flag("--gateway,!--no-gateway", run_gateway,
                "Start and supervise pai-gateway (default on)");
-  app.add_option(
-      "--gateway-admin", gateway_admin,
-      "With --no-gateway: admin address HOST:PORT (a host name is resolved on each call) of a "
-      "gateway that reads "
-      "<state-dir>/gateway/config (for usage and audit)");
+  app.add_option("--gateway-admin", gateway_admin,
+                 "With --no-gateway: admin address HOST:PORT of a gateway that reads "
+                 "<state-dir>/gateway/config, for usage and audit (a host name is resolved on "
+                 "each call)");
   app.add_option("--gateway-admin-token-file", gateway_admin_token_file,
                  "The gateway admin listener's bearer token (default: "
                  "<state-dir>/gateway/admin-token, created when pai-server runs the gateway)");
@@ -301,6 +300,17 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
   if (render->parsed()) return RenderManifests(render_file, render_image, render_gateway);
+  if (!kube_gateway_config.empty() || !kube_gateway_tokens.empty()) {
+    const size_t a = kube_gateway_config.find('/'), b = kube_gateway_tokens.find('/');
+    if (runtime_kind != "kubernetes" || a == std::string::npos || b == std::string::npos ||
+        a == 0 || b == 0 || a + 1 == kube_gateway_config.size() ||
+        b + 1 == kube_gateway_tokens.size() ||
+        kube_gateway_config.substr(0, a) != kube_gateway_tokens.substr(0, b)) {
+      return Fail(
+          "--kube-gateway-config and --kube-gateway-tokens: both, as NAMESPACE/NAME in one "
+          "namespace, with --runtime kubernetes");
+    }
+  }
   if (rbac->parsed()) {
     boost::json::array rules;
     for (const pai::kube::Permission& p : pai::kube::RequiredPermissions()) {
@@ -440,12 +450,6 @@ int Main(int argc, char** argv) {
   std::unique_ptr<pai::kube::GatewayPublisher> publisher;
   if (!kube_gateway_config.empty() || !kube_gateway_tokens.empty()) {
     const size_t a = kube_gateway_config.find('/'), b = kube_gateway_tokens.find('/');
-    if (!kube_client || a == std::string::npos || b == std::string::npos ||
-        kube_gateway_config.substr(0, a) != kube_gateway_tokens.substr(0, b)) {
-      return Fail(
-          "--kube-gateway-config and --kube-gateway-tokens: both, as NAMESPACE/NAME in one "
-          "namespace, with --runtime kubernetes");
-    }
     pai::kube::PublishOptions po;
     po.client = kube_client.get();
     po.config_file = copts.gateway_config_path;

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import YAML from 'yaml';
 
 import { startPlatform, pai, paiOk, loggedInHome, api, eventually, tmpDir, serverBin } from './lib/platform.mjs';
@@ -353,4 +353,21 @@ test('kubernetes runtime: the gateway configuration and tokens are published as 
     await gw?.stop?.();
     await stop();
   }
+});
+
+test('kubernetes runtime: flag mistakes are one line and exit 2, before anything starts', () => {
+  const dir = tmpDir('pai-kube-flags-');
+  const run = (args) => spawnSync(serverBin(), ['--state-dir', path.join(dir, 's'), '--listen', '127.0.0.1:0', ...args], { encoding: 'utf8', timeout: 20000 });
+  for (const args of [
+    ['--runtime', 'kubernetes', '--kube-api', 'http://127.0.0.1:1', '--kube-gateway-url', 'http://gw:4000', '--kube-gateway-config', 'no-slash', '--kube-gateway-tokens', 'pai/t'],
+    ['--runtime', 'local', '--kube-gateway-config', 'pai/c', '--kube-gateway-tokens', 'pai/t'],
+    ['--runtime', 'kubernetes', '--kube-api', 'http://127.0.0.1:1', '--kube-gateway-url', 'http://gw:4000', '--kube-gateway-config', 'a/c', '--kube-gateway-tokens', 'b/t'],
+  ]) {
+    const r = run(args);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^pai-server: --kube-gateway-config and --kube-gateway-tokens: both, as NAMESPACE\/NAME in one namespace, with --runtime kubernetes\n$/m);
+  }
+  const noUrl = run(['--runtime', 'kubernetes', '--kube-api', 'http://127.0.0.1:1']);
+  assert.equal(noUrl.status, 2);
+  assert.match(noUrl.stderr, /--runtime kubernetes needs --kube-gateway-url/);
 });

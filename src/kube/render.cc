@@ -389,7 +389,8 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
   if (const json::array* cmd = Arr(&w.spec, "command"); cmd && !cmd->empty()) {
     container["command"] = *cmd;
   } else if (image.empty()) {
-    container["command"] = json::array{"pai-harness"};
+    // No control socket in a pod: the harness's events go to stdout, which the runtime reads.
+    container["command"] = json::array{"pai-harness", "--events-fd", "1"};
   }
   if (json::object res = Resources(w); !res.empty()) container["resources"] = std::move(res);
   const int64_t port = IntOr(Obj(&w.spec, "inbound"), "port", 0);

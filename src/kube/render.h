@@ -17,7 +17,9 @@
 //  - a long-running Agent: Deployment <base> (`replicas`, or autoscaling.minReplicas) and, with
 //    `inbound`, a Service; a Session: Job <base> (no retries, restartPolicy Never; the seeds'
 //    ttlSecondsAfterFinished is about the Session record, so 0 "keep forever" leaves the Job's
-//    field unset, and N > 0 becomes the Job's ttlSecondsAfterFinished);
+//    field unset, and N > 0 becomes the Job's ttlSecondsAfterFinished). Without `command` and
+//    `image`, the container runs `pai-harness --events-fd 1` from the Pai image (its events on
+//    stdout: a pod has no control socket);
 //  - NetworkPolicy <base>: egress only to the gateway's pods, the egress proxy's pods and
 //    cluster DNS; ingress only on inbound.port from inbound.allowCIDRs (none by default).
 // Pods: runAsUser from the spec (default 65532; 0 is refused), runAsNonRoot, no privilege

@@ -331,6 +331,8 @@ class KubeRuntime final : public server::Runtime {
       log::Warn("kubernetes: purge failed",
                 {{"workload", key}, {"error", std::string(st.message())}});
     }
+    std::lock_guard<std::mutex> saving(logs_mu_);  // before mu_, as in SaveLogs()
+    events_seen_.erase(uid);
     std::lock_guard<std::mutex> lock(mu_);
     const std::string full = pai::StrCat(kind, "/", key);
     ended_.erase(full);
@@ -424,12 +426,17 @@ class KubeRuntime final : public server::Runtime {
     return absl::OkStatus();
   }
 
-  // SaveLogs(): the logs of the workload's pods (when it has any) into `path`.
+  // SaveLogs(): the logs of the workload's pods (when it has any) into `path`. In a pod,
+  // pai-harness writes its events to stdout (--events-fd 1) as JSON lines: those of a Session
+  // go to the store (each once: `events_seen_` counts them per uid), the rest to the log.
   void SaveLogs(const std::string& full_key, const std::string& path) {
+    std::lock_guard<std::mutex> saving(logs_mu_);
     std::vector<std::string> pods;
+    std::string uid;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (auto it = snapshot_.pods.find(full_key); it != snapshot_.pods.end()) pods = it->second;
+      if (auto it = snapshot_.uid.find(full_key); it != snapshot_.uid.end()) uid = it->second;
     }
     if (pods.empty()) return;
     const std::string ns = Split(full_key.substr(full_key.find('/') + 1)).first;
@@ -439,14 +446,56 @@ class KubeRuntime final : public server::Runtime {
       if (logs.ok()) all += *logs;
     }
     if (all.empty()) return;
+    const bool session = full_key.rfind("Session/", 0) == 0;
+    std::string text;
+    std::vector<json::object> events;
+    for (std::string_view rest = all; !rest.empty();) {
+      const size_t nl = rest.find('\n');
+      const std::string_view line =
+          rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
+      rest.remove_prefix(line.size());
+      if (session && !line.empty() && line.front() == '{') {
+        json::error_code ec;
+        json::value v = json::parse(line, ec);
+        if (!ec && v.is_object() &&
+            (v.as_object().contains("type") || v.as_object().contains("control"))) {
+          events.push_back(std::move(v.as_object()));
+          continue;
+        }
+      }
+      text.append(line);
+    }
+    if (session && o_.events && !uid.empty()) AppendHarnessEvents(full_key, uid, events);
     const std::string tmp = path + ".tmp";
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(all.data(), static_cast<std::streamsize>(all.size()));
+      out.write(text.data(), static_cast<std::streamsize>(text.size()));
       if (!out) return;
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
+  }
+
+  // AppendHarnessEvents(): the harness's events not appended yet, as the local runtime passes
+  // them on: no user.* (a harness cannot speak as a user), no control lines, no
+  // session.status_* (the runtime reports the phase from the Job). Called under logs_mu_.
+  void AppendHarnessEvents(const std::string& full_key, const std::string& uid,
+                           const std::vector<json::object>& events) {
+    size_t& seen = events_seen_[uid];
+    if (events.size() <= seen) return;
+    std::vector<json::object> fresh;
+    for (size_t i = seen; i < events.size(); ++i) {
+      const std::string type = Str(&events[i], "type");
+      if (type.empty() || events[i].contains("control") || type.rfind("user.", 0) == 0 ||
+          type.rfind("session.status_", 0) == 0) {
+        continue;
+      }
+      fresh.push_back(events[i]);
+    }
+    seen = events.size();
+    if (fresh.empty()) return;
+    const auto [ns, name] = Split(full_key.substr(8));
+    (void)o_.events->Append(ns, name, std::move(fresh));
   }
 
   absl::Status StopLocked(const std::string& kind, const std::string& key) {
@@ -550,6 +599,13 @@ class KubeRuntime final : public server::Runtime {
       if (st.phase == "Running") {
         (void)o_.events->Append(ns, name, {json::object{{"type", "session.status_running"}}});
       } else if (Terminal(st.phase)) {
+        // The harness's last events (from its pod's log) come before the end.
+        std::string uid;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (auto it = snapshot_.uid.find(key); it != snapshot_.uid.end()) uid = it->second;
+        }
+        if (!uid.empty()) SaveLogs(key, LogFile(uid));
         json::object e{{"type", "session.status_terminated"}, {"phase", st.phase}};
         if (!st.message.empty()) e["reason"] = st.message;
         (void)o_.events->Append(ns, name, {std::move(e)});
@@ -559,10 +615,12 @@ class KubeRuntime final : public server::Runtime {
   }
 
   KubeRuntimeOptions o_;
-  std::mutex lifecycle_mu_;           // Start / Stop / End / Purge
-  std::set<std::string> namespaces_;  // ensured (lifecycle_mu_)
-  std::string last_hash_;             // of Apply()'s rendering (lifecycle_mu_)
-  std::mutex mu_;                     // everything below
+  std::mutex lifecycle_mu_;                    // Start / Stop / End / Purge
+  std::set<std::string> namespaces_;           // ensured (lifecycle_mu_)
+  std::string last_hash_;                      // of Apply()'s rendering (lifecycle_mu_)
+  std::mutex logs_mu_;                         // SaveLogs() (taken before mu_), and:
+  std::map<std::string, size_t> events_seen_;  // harness events appended, by uid
+  std::mutex mu_;                              // everything below
   std::condition_variable cv_;
   bool stopping_ = false;
   bool synced_ = false;

@@ -126,7 +126,7 @@ ${extra}`;
   const pod = job.spec.template.spec;
   assert.equal(pod.restartPolicy, 'Never');
   assert.equal(pod.securityContext.runAsUser, 4242);
-  assert.deepEqual(pod.containers[0].command, ['pai-harness']);
+  assert.deepEqual(pod.containers[0].command, ['pai-harness', '--events-fd', '1']);
   assert.equal(Object.fromEntries(pod.containers[0].env.map((e) => [e.name, e.value])).PAI_SESSION, 'coder-session');
   // The config file lies in a volume: seeded once by the init container, never overwritten.
   assert.match(pod.initContainers[0].command[2], /\[ -e '\/workspace\/notes\/README.md' \] \|\| \{ mkdir -p '\/workspace\/notes' && cp /);

@@ -165,7 +165,9 @@ test('kubernetes runtime: a Session is a Job; the Job\'s end ends it with events
     const ex = await pai(home, ['exec', 'box', '--', 'true'], { timeoutMs: 10000 });
     assert.equal(ex.code, 1, ex.stderr);
     assert.match(ex.stderr, /exec is not built on the Kubernetes runtime yet/);
-    kube.setLog('default', 'session-box-x1', 'harness: turn 1 done\n');
+    // pai-harness in a pod writes its events to stdout (--events-fd 1), among its log lines.
+    kube.setLog('default', 'session-box-x1', 'harness: turn 1 done\n'
+      + '{"type":"agent.message","content":[{"type":"text","text":"All done."}]}\n');
     kube.setStatus('batch/v1', 'Job', 'default', 'session-box', { succeeded: 1, startTime: '2026-12-06T07:00:00Z', completionTime: '2026-12-06T07:01:00Z' });
     const done = (await eventually(async () => {
       const s = await resource(p, 'default', 'sessions', 'box');
@@ -175,13 +177,15 @@ test('kubernetes runtime: a Session is a Job; the Job\'s end ends it with events
     assert.equal(done.status.jobName, 'session-box');
     const ran = await run;
     assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /All done\./);
     const ev = await api(p, 'GET', `${NS}/default/sessions/box/events`);
     const types = ev.json.items.map((e) => e.type);
-    assert.ok(types.includes('session.status_running') && types.includes('session.status_terminated'), types.join(','));
+    assert.deepEqual(types.filter((t) => t !== 'user.message'), ['session.status_running', 'agent.message', 'session.status_terminated']);
     // The finished Job is deleted (its log kept by pai-server first).
     await eventually(async () => !kube.get('batch/v1', 'Job', 'default', 'session-box') || undefined, 20000, 'Job deleted');
     const logs = await paiOk(home, ['logs', 'box', '--no-follow']);
     assert.match(logs, /harness: turn 1 done/);
+    assert.doesNotMatch(logs, /"type":"agent.message"/);
 
     // A Job whose pod fails: Error, with the cluster's reason.
     const crash = pai(home, ['run', 'crash', '--agent', 'demo'], { timeoutMs: 60000 });

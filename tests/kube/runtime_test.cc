@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 
@@ -325,7 +326,15 @@ TEST_CASE("kube runtime: a Session's phase follows its Job and pod, with events 
   REQUIRE(f.events.WaitFor([&] { return phase() == "Running"; }));
   CHECK(f.runtime->Status("Session", "team-a/run-1").replicas_running == 1);
   CHECK(f.runtime->Status("Session", "team-a/run-1").started_at == "2026-12-06T07:00:00Z");
-  f.client.SetLog("team-a", "session-run-1-x", "turn done\n");
+  // pai-harness in a pod: its events on stdout among its log lines.
+  f.client.SetLog(
+      "team-a", "session-run-1-x",
+      "{\"type\": \"session.status_running\"}\n"
+      "pai-harness: session run-1 started\n"
+      "{\"type\": \"agent.message\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}\n"
+      "{\"type\": \"user.message\", \"content\": []}\n"
+      "{\"control\": \"processed\", \"event_id\": \"sevt_1\"}\n"
+      "turn done\n");
   f.client.SetStatus("Job", "team-a", "session-run-1",
                      R"({"succeeded": 1, "completionTime": "2026-12-06T07:05:00Z"})");
   REQUIRE(f.events.WaitFor([&] { return phase() == "Complete"; }));
@@ -335,6 +344,7 @@ TEST_CASE("kube runtime: a Session's phase follows its Job and pod, with events 
     return e.size() >= 2 && e.back() == "team-a/run-1 session.status_terminated";
   }));
   CHECK(f.events.Appended().front() == "team-a/run-1 session.status_running");
+  const size_t before = f.events.Appended().size();
 
   // Stop: the Job goes, its log stays readable; the identity Secret stays until Purge.
   REQUIRE(f.runtime->Stop("Session", "team-a/run-1").ok());
@@ -343,9 +353,16 @@ TEST_CASE("kube runtime: a Session's phase follows its Job and pod, with events 
   auto log = f.runtime->LogPath("Session", "team-a/run-1", w.uid);
   REQUIRE(log.ok());
   std::ifstream in(*log);
-  std::string line;
-  std::getline(in, line);
-  CHECK(line == "turn done");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "pai-harness: session run-1 started\nturn done\n");
+  // The harness's own events reached the store once; user.*, control lines and its status
+  // lines (the runtime reports the phase) did not.
+  // (before the end), once.
+  CHECK(f.events.Appended() == std::vector<std::string>{"team-a/run-1 session.status_running",
+                                                        "team-a/run-1 agent.message",
+                                                        "team-a/run-1 session.status_terminated"});
+  REQUIRE(f.runtime->LogPath("Session", "team-a/run-1", w.uid).ok());
+  CHECK(f.events.Appended().size() == before);
   f.runtime->Purge("Session", "team-a/run-1", w.uid);
   CHECK_FALSE(f.client.Has("Secret", "team-a", "session-run-1-identity"));
   CHECK_FALSE(f.runtime->LogPath("Session", "team-a/run-1", w.uid).ok());

@@ -375,3 +375,54 @@ test('kubernetes runtime: flag mistakes are one line and exit 2, before anything
   assert.equal(noUrl.status, 2);
   assert.match(noUrl.stderr, /--runtime kubernetes needs --kube-gateway-url/);
 });
+
+test('kubernetes runtime: the rendered Session container, run as its pod would run it (command, env, session.json), does the task through the real gateway and writes its events to stdout', async () => {
+  const { p, kube, stop } = await startKubePlatform();
+  try {
+    const created = await api(p, 'POST', `${NS}/default/agents/demo/sessions`, { body: { metadata: { name: 'task1' }, spec: { task: 'Say hello.' } } });
+    assert.equal(created.status, 201, created.text);
+    const job = (await eventually(async () => kube.get('batch/v1', 'Job', 'default', 'session-task1'), 20000, 'Job')).value;
+    const container = job.spec.template.spec.containers[0];
+    const files = kube.get('v1', 'ConfigMap', 'default', 'session-task1-files');
+    const identity = kube.get('v1', 'Secret', 'default', 'session-task1-identity');
+    // The container's session.json (from the ConfigMap, as mounted), with the workspace moved
+    // to a directory of this test.
+    const mount = container.volumeMounts.find((m) => m.mountPath === '/run/pai/session.json');
+    const session = JSON.parse(files.data[mount.subPath]);
+    const dir = tmpDir('pai-kube-pod-');
+    session.workspace = path.join(dir, 'workspace');
+    fs.writeFileSync(path.join(dir, 'session.json'), JSON.stringify(session));
+    // Its environment, with the Service URL of the gateway replaced by the platform's gateway.
+    const env = { PATH: process.env.PATH };
+    for (const e of container.env) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.secretKeyRef?.name === identity.metadata.name) {
+        env[e.name] = Buffer.from(identity.data[e.valueFrom.secretKeyRef.key], 'base64').toString();
+      }
+    }
+    env.OPENAI_BASE_URL = p.gateway;
+    env.HOME = session.workspace;
+    assert.deepEqual(container.command.slice(0, 3), ['pai-harness', '--events-fd', '1']);
+    const harness = path.join(path.dirname(serverBin()), '../harness/pai-harness');
+    const r = spawnSync(process.env.PAI_HARNESS_BIN ?? harness, [...container.command.slice(1), '--config', path.join(dir, 'session.json')],
+      { env, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const types = events.map((e) => e.type).filter(Boolean);
+    assert.ok(types.includes('agent.message'), types.join(','));
+    assert.ok(types.includes('span.model_request_end'), types.join(','));
+    // Handed to the runtime as the pod's log: the events reach the Session, once, before its end.
+    kube.addPod('default', 'session-task1-p', job.spec.template.metadata.labels, { phase: 'Running' }, job.metadata.uid);
+    kube.setLog('default', 'session-task1-p', r.stderr + r.stdout);
+    kube.setStatus('batch/v1', 'Job', 'default', 'session-task1', { succeeded: 1, completionTime: '2026-12-06T08:00:00Z' });
+    const stored = (await eventually(async () => {
+      const ev = await api(p, 'GET', `${NS}/default/sessions/task1/events`);
+      const t = ev.json.items.map((e) => e.type);
+      return t.includes('session.status_terminated') ? t : undefined;
+    }, 20000, 'the Session\'s events')).value;
+    assert.ok(stored.indexOf('agent.message') >= 0 && stored.indexOf('agent.message') < stored.indexOf('session.status_terminated'), stored.join(','));
+    assert.equal(stored.filter((t) => t === 'agent.message').length, types.filter((t) => t === 'agent.message').length);
+  } finally {
+    await stop();
+  }
+});

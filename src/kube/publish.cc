@@ -47,13 +47,16 @@ absl::Status GatewayPublisher::PublishOnce() {
 }
 
 absl::Status GatewayPublisher::PublishFile(const std::string& file, const std::string& secret,
-                                           const std::string& key, std::string* published) {
+                                           const std::string& key, Published* published) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return absl::OkStatus();  // not written yet
   std::stringstream text;
   text << in.rdbuf();
   const std::string content = text.str();
-  if (content == *published) return absl::OkStatus();
+  const auto now = o_.now ? o_.now() : std::chrono::steady_clock::now();
+  if (published->ever && content == published->content && now - published->at < o_.resync) {
+    return absl::OkStatus();
+  }
   const json::object obj{
       {"apiVersion", "v1"},
       {"kind", "Secret"},
@@ -69,7 +72,9 @@ absl::Status GatewayPublisher::PublishFile(const std::string& file, const std::s
     return absl::Status(applied.status().code(), pai::StrCat("Secret ", o_.ns, "/", secret, ": ",
                                                              applied.status().message()));
   }
-  *published = content;
+  const bool changed = !published->ever || content != published->content;
+  *published = Published{content, now, true};
+  if (!changed) return absl::OkStatus();  // a resync: said already
   log::Info("gateway configuration published",
             {{"secret", pai::StrCat(o_.ns, "/", secret)}, {"key", key}});
   return absl::OkStatus();

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,6 +27,11 @@ struct PublishOptions {
   std::string config_secret;  // Secret with key platform.yaml
   std::string tokens_secret;  // Secret with key tokens.json
   std::chrono::milliseconds interval{500};
+  // resync: each Secret is applied again this long after its last apply even when its file did
+  // not change, so that one deleted or edited by hand comes back.
+  std::chrono::milliseconds resync{60000};
+  // now: the clock of `resync` (tests move it); null: std::chrono::steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 class GatewayPublisher {
@@ -35,18 +41,25 @@ class GatewayPublisher {
   GatewayPublisher(const GatewayPublisher&) = delete;
   GatewayPublisher& operator=(const GatewayPublisher&) = delete;
 
-  // PublishOnce(): applies each Secret whose file changed since its last successful apply.
+  // PublishOnce(): applies each Secret whose file changed since its last successful apply, or
+  // whose last apply is older than `resync`.
   // Errors: the client's (the next call tries again); a missing file is skipped.
   absl::Status PublishOnce();
   // Start(): PublishOnce() every `interval` on a thread, until destruction.
   void Start();
 
  private:
+  // Published: the content last applied, and when.
+  struct Published {
+    std::string content;
+    std::chrono::steady_clock::time_point at;
+    bool ever = false;
+  };
   absl::Status PublishFile(const std::string& file, const std::string& secret,
-                           const std::string& key, std::string* published);
+                           const std::string& key, Published* published);
 
   PublishOptions o_;
-  std::string config_published_, tokens_published_;
+  Published config_published_, tokens_published_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "kube/publish.h"
 #include "kube/render.h"
 
 namespace pai::kube {
@@ -409,6 +410,56 @@ TEST_CASE(
   CHECK_FALSE(f.client.Has("PersistentVolumeClaim", "team-a", "agent-worker-data"));
   CHECK_FALSE(f.client.Has("Deployment", "team-a", "agent-worker"));
   CHECK_FALSE(f.client.Has("Secret", "team-a", "agent-worker-identity"));
+}
+
+TEST_CASE(
+    "gateway publisher: a changed file is applied at once, a deleted Secret comes back at the "
+    "resync") {
+  const std::string dir = TempDir();
+  FakeClient client;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::trunc) << text;
+  };
+  write("platform.yaml", "kind: Agent\n");
+  write("tokens.json", "{\"tokens\": []}");
+  auto now = std::chrono::steady_clock::time_point{};
+  PublishOptions o;
+  o.client = &client;
+  o.config_file = dir + "/platform.yaml";
+  o.tokens_file = dir + "/tokens.json";
+  o.ns = "pai";
+  o.config_secret = "gw-config";
+  o.tokens_secret = "gw-tokens";
+  o.resync = 60s;
+  o.now = [&now] { return now; };
+  GatewayPublisher publisher(std::move(o));
+  REQUIRE(publisher.PublishOnce().ok());
+  CHECK(client.Applied() == std::vector<std::string>{"Secret/gw-config", "Secret/gw-tokens"});
+  CHECK(At(client.Object("Secret", "pai", "gw-config"), {"data", "platform.yaml"}) ==
+        "a2luZDogQWdlbnQK");  // base64 of the file
+  REQUIRE(publisher.PublishOnce().ok());
+  CHECK(client.Applied().size() == 2);  // unchanged: nothing sent
+  write("tokens.json", "{\"tokens\": [1]}");
+  REQUIRE(publisher.PublishOnce().ok());
+  CHECK(client.Applied().size() == 3);
+  CHECK(client.Applied().back() == "Secret/gw-tokens");
+  // Deleted by hand: back at the resync, not before.
+  REQUIRE(
+      client.Delete(*KnownKind("v1", "Secret"), "pai", "gw-config", Propagation::kBackground).ok());
+  now += 59s;
+  REQUIRE(publisher.PublishOnce().ok());
+  CHECK_FALSE(client.Has("Secret", "pai", "gw-config"));
+  now += 2s;
+  REQUIRE(publisher.PublishOnce().ok());
+  CHECK(client.Has("Secret", "pai", "gw-config"));
+  // An API server that refuses: the error is returned, and the next call tries again.
+  write("platform.yaml", "kind: Agent\nmetadata: {name: b}\n");
+  client.Fail(absl::UnavailableError("connection refused"));
+  CHECK(absl::IsUnavailable(publisher.PublishOnce()));
+  client.Fail(absl::OkStatus());
+  REQUIRE(publisher.PublishOnce().ok());
+  CHECK(At(client.Object("Secret", "pai", "gw-config"), {"data", "platform.yaml"}) ==
+        "a2luZDogQWdlbnQKbWV0YWRhdGE6IHtuYW1lOiBifQo=");
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 
 #include <array>
 #include <boost/json.hpp>
-#include <cctype>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -33,19 +34,10 @@ const std::array<Kind, 9>& Kinds() {
   return kinds;
 }
 
+// Escape(): a path segment or query value, RFC 3986 unreserved characters kept (as the API
+// server's own clients do).
 std::string Escape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      static const char* hex = "0123456789ABCDEF";
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 size_t Collect(char* data, size_t size, size_t n, void* out) {

@@ -13,6 +13,7 @@ namespace {
 
 namespace json = boost::json;
 using server::Arr;
+using server::Int;
 using server::Obj;
 using server::Str;
 using server::Workload;
@@ -64,12 +65,6 @@ json::object Metadata(const Workload& w, const RenderOptions& o, const std::stri
                                                        {"uid", o.owner->uid}}};
   }
   return meta;
-}
-
-int64_t IntOr(const json::object* o, const char* key, int64_t fallback) {
-  if (!o) return fallback;
-  const json::value* v = o->if_contains(key);
-  return v && v->is_int64() ? v->as_int64() : fallback;
 }
 
 // Under(): `path` is `dir` or inside it.
@@ -226,7 +221,7 @@ json::object NetworkPolicy(const Workload& w, const RenderOptions& o, const std:
                             json::object{{"protocol", "TCP"}, {"port", 53}}}}});
   json::array ingress;
   const json::object* inbound = Obj(&w.spec, "inbound");
-  const int64_t port = IntOr(inbound, "port", 0);
+  const int64_t port = Int(inbound, "port", 0);
   if (port > 0) {
     json::array from;
     if (const json::array* cidrs = Arr(inbound, "allowCIDRs")) {
@@ -262,7 +257,7 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
   }
   const std::string base = BaseName(w);
   const std::string identity = base + "-identity";
-  const int64_t uid = IntOr(&w.spec, "runAsUser", kDefaultUser);
+  const int64_t uid = Int(&w.spec, "runAsUser", kDefaultUser);
   if (uid <= 0) return Invalid("spec.runAsUser", "0 (root) is refused");
   auto volumes = Volumes(w, base);
   if (!volumes.ok()) return volumes.status();
@@ -393,7 +388,7 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
     container["command"] = json::array{"pai-harness", "--events-fd", "1"};
   }
   if (json::object res = Resources(w); !res.empty()) container["resources"] = std::move(res);
-  const int64_t port = IntOr(Obj(&w.spec, "inbound"), "port", 0);
+  const int64_t port = Int(Obj(&w.spec, "inbound"), "port", 0);
   if (port > 0) {
     container["ports"] = json::array{json::object{{"name", "inbound"}, {"containerPort", port}}};
   }
@@ -424,16 +419,16 @@ absl::StatusOr<std::vector<json::value>> RenderWorkload(const Workload& w, const
         {"template", json::object{{"metadata", std::move(pod_meta)}, {"spec", std::move(pod)}}}};
     // The seeds' ttlSecondsAfterFinished keeps the Session record; 0 there means forever,
     // which a Job expresses by leaving the field unset (0 would delete it at once).
-    const int64_t ttl = IntOr(&w.spec, "ttlSecondsAfterFinished", 0);
+    const int64_t ttl = Int(&w.spec, "ttlSecondsAfterFinished", 0);
     if (ttl > 0) job_spec["ttlSecondsAfterFinished"] = ttl;
     out.push_back(json::object{{"apiVersion", "batch/v1"},
                                {"kind", "Job"},
                                {"metadata", Metadata(w, o, base)},
                                {"spec", std::move(job_spec)}});
   } else {
-    int64_t replicas = IntOr(&w.spec, "replicas", 1);
+    int64_t replicas = Int(&w.spec, "replicas", 1);
     if (const json::object* as = Obj(&w.spec, "autoscaling")) {
-      replicas = IntOr(as, "minReplicas", replicas);
+      replicas = Int(as, "minReplicas", replicas);
     }
     out.push_back(json::object{
         {"apiVersion", "apps/v1"},

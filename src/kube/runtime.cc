@@ -23,6 +23,7 @@ namespace {
 
 namespace json = boost::json;
 using server::Arr;
+using server::Int;
 using server::Obj;
 using server::Str;
 using server::WorkloadStatus;
@@ -30,20 +31,12 @@ using server::WorkloadStatus;
 constexpr char kManagedSelector[] = "app.kubernetes.io/managed-by=pai";
 constexpr int64_t kLogBytesPerPod = 10 << 20;
 
-const Kind& K(const char* api_version, const char* kind) {
-  static std::map<std::string, Kind> cache;
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  const std::string key = pai::StrCat(api_version, " ", kind);
-  auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, *KnownKind(api_version, kind)).first;
-  return it->second;
-}
+// K(): one of the kinds Pai manages (client.h's table).
+Kind K(const char* api_version, const char* kind) { return *KnownKind(api_version, kind); }
 
-int64_t Int(const json::object* o, const char* key) {
-  if (!o) return 0;
-  const json::value* v = o->if_contains(key);
-  return v && v->is_int64() ? v->as_int64() : 0;
+// Label(): the label `key` of a listed object ("" when absent).
+std::string Label(const json::object& obj, const char* key) {
+  return Str(Obj(Obj(&obj, "metadata"), "labels"), key);
 }
 
 // Condition(): status.conditions[type == `type`], or null.
@@ -106,64 +99,62 @@ Snapshot Build(const std::vector<json::object>& jobs, const std::vector<json::ob
   std::map<std::string, bool> running;
   for (const json::object& p : pods) {
     const std::string key = WorkloadKey(p);
-    if (key.empty() || purged.contains(Str(Obj(Obj(&p, "metadata"), "labels"), "pai.io/uid"))) {
-      continue;
-    }
+    if (key.empty() || purged.contains(Label(p, "pai.io/uid"))) continue;
     s.pods[key].push_back(Str(Obj(&p, "metadata"), "name"));
     if (Str(Obj(&p, "status"), "phase") == "Running") running[key] = true;
     if (std::string why = PodProblem(p); !why.empty()) problems.emplace(key, why);
   }
-  for (const json::object& j : jobs) {
-    const std::string key = WorkloadKey(j);
-    if (key.rfind("Session/", 0) != 0) continue;
-    const json::object* st = Obj(&j, "status");
-    s.uid[key] = Str(Obj(Obj(&j, "metadata"), "labels"), "pai.io/uid");
+  // What Jobs (Sessions) and Deployments (Agents) share: the key, the uid, the first pod.
+  auto record = [&](const json::object& obj, std::string_view kind, auto&& fill) {
+    const std::string key = WorkloadKey(obj);
+    if (key.rfind(kind, 0) != 0) return;
     WorkloadStatus w;
     w.known = true;
-    w.job_name = Str(Obj(&j, "metadata"), "name");
-    w.started_at = Str(st, "startTime");
-    const json::object* failed = Condition(j, "Failed");
-    if (Int(st, "succeeded") > 0) {
-      w.phase = "Complete";
-      w.completed_at = Str(st, "completionTime");
-    } else if (Int(st, "failed") > 0 || (failed && Str(failed, "status") == "True")) {
-      w.phase = "Error";
-      w.message = failed ? Str(failed, "message") : "the session's pod failed";
-      if (w.message.empty()) w.message = failed ? Str(failed, "reason") : "";
-      w.completed_at = failed ? Str(failed, "lastTransitionTime") : "";
-    } else if (running[key]) {
-      w.phase = "Running";
-      w.replicas_running = 1;
-    } else {
-      w.phase = "Pending";
-      if (auto it = problems.find(key); it != problems.end()) w.message = it->second;
-    }
+    auto problem = problems.find(key);
+    fill(w, running[key], problem == problems.end() ? std::string() : problem->second);
     if (auto it = s.pods.find(key); it != s.pods.end() && !it->second.empty()) {
       w.pod_name = it->second.front();
     }
+    s.uid[key] = Label(obj, "pai.io/uid");
     s.status[key] = std::move(w);
+  };
+  for (const json::object& j : jobs) {
+    record(j, "Session/", [&j](WorkloadStatus& w, bool pod_running, const std::string& problem) {
+      const json::object* st = Obj(&j, "status");
+      w.job_name = Str(Obj(&j, "metadata"), "name");
+      w.started_at = Str(st, "startTime");
+      const json::object* failed = Condition(j, "Failed");
+      if (Int(st, "succeeded") > 0) {
+        w.phase = "Complete";
+        w.completed_at = Str(st, "completionTime");
+      } else if (Int(st, "failed") > 0 || (failed && Str(failed, "status") == "True")) {
+        w.phase = "Error";
+        w.message = failed ? Str(failed, "message") : "the session's pod failed";
+        if (w.message.empty()) w.message = failed ? Str(failed, "reason") : "";
+        w.completed_at = failed ? Str(failed, "lastTransitionTime") : "";
+      } else if (pod_running) {
+        w.phase = "Running";
+        w.replicas_running = 1;
+      } else {
+        w.phase = "Pending";
+        w.message = problem;
+      }
+    });
   }
   for (const json::object& d : deployments) {
-    const std::string key = WorkloadKey(d);
-    if (key.rfind("Agent/", 0) != 0) continue;
-    s.uid[key] = Str(Obj(Obj(&d, "metadata"), "labels"), "pai.io/uid");
-    WorkloadStatus w;
-    w.known = true;
-    w.replicas_running = static_cast<int>(Int(Obj(&d, "status"), "readyReplicas"));
-    const json::object* progressing = Condition(d, "Progressing");
-    if (w.replicas_running > 0) {
-      w.phase = "Running";
-    } else if (progressing && Str(progressing, "status") == "False") {
-      w.phase = "Failed";
-      w.message = Str(progressing, "message");
-    } else {
-      w.phase = "Creating";
-    }
-    if (auto it = problems.find(key); it != problems.end()) w.message = it->second;
-    if (auto it = s.pods.find(key); it != s.pods.end() && !it->second.empty()) {
-      w.pod_name = it->second.front();
-    }
-    s.status[key] = std::move(w);
+    record(d, "Agent/", [&d](WorkloadStatus& w, bool, const std::string& problem) {
+      w.replicas_running = static_cast<int>(Int(Obj(&d, "status"), "readyReplicas"));
+      const json::object* progressing = Condition(d, "Progressing");
+      if (w.replicas_running > 0) {
+        w.phase = "Running";
+      } else if (progressing && Str(progressing, "status") == "False") {
+        w.phase = "Failed";
+        w.message = Str(progressing, "message");
+      } else {
+        w.phase = "Creating";
+      }
+      if (!problem.empty()) w.message = problem;
+    });
   }
   return s;
 }
@@ -571,7 +562,7 @@ class KubeRuntime final : public server::Runtime {
       // A purged resource's pods may still be terminating: not a log source any more.
       std::set<std::string> listed;
       for (const json::object& p : *pods) {
-        listed.insert(Str(Obj(Obj(&p, "metadata"), "labels"), "pai.io/uid"));
+        listed.insert(Label(p, "pai.io/uid"));
       }
       std::erase_if(purged_, [&](const std::string& uid) { return !listed.contains(uid); });
       Snapshot next = Build(*jobs, *deployments, *pods, purged_);

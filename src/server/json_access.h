@@ -2,6 +2,7 @@
 // another type reads as null / "" instead of throwing (the store's objects come from users).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "boost/json/array.hpp"
@@ -31,6 +32,13 @@ inline std::string Str(const boost::json::object* o, const char* key) {
   if (!o) return "";
   const boost::json::value* v = o->if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+
+// Int(): the integer member `key` of `o` (a JSON int64), or `fallback`.
+inline int64_t Int(const boost::json::object* o, const char* key, int64_t fallback = 0) {
+  if (!o) return fallback;
+  const boost::json::value* v = o->if_contains(key);
+  return v && v->is_int64() ? v->as_int64() : fallback;
 }
 
 }  // namespace pai::server

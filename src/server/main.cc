@@ -300,12 +300,17 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
   if (render->parsed()) return RenderManifests(render_file, render_image, render_gateway);
+  // The published Secrets (--kube-gateway-config/-tokens NS/NAME): one namespace, two names.
+  std::string publish_ns, publish_config, publish_tokens;
   if (!kube_gateway_config.empty() || !kube_gateway_tokens.empty()) {
     const size_t a = kube_gateway_config.find('/'), b = kube_gateway_tokens.find('/');
-    if (runtime_kind != "kubernetes" || a == std::string::npos || b == std::string::npos ||
-        a == 0 || b == 0 || a + 1 == kube_gateway_config.size() ||
-        b + 1 == kube_gateway_tokens.size() ||
-        kube_gateway_config.substr(0, a) != kube_gateway_tokens.substr(0, b)) {
+    if (a != std::string::npos && b != std::string::npos) {
+      publish_ns = kube_gateway_config.substr(0, a);
+      publish_config = kube_gateway_config.substr(a + 1);
+      publish_tokens = kube_gateway_tokens.substr(b + 1);
+    }
+    if (runtime_kind != "kubernetes" || publish_ns.empty() || publish_config.empty() ||
+        publish_tokens.empty() || kube_gateway_tokens.substr(0, b) != publish_ns) {
       return Fail(
           "--kube-gateway-config and --kube-gateway-tokens: both, as NAMESPACE/NAME in one "
           "namespace, with --runtime kubernetes");
@@ -448,15 +453,14 @@ int Main(int argc, char** argv) {
 
   // On a cluster, the chart's gateway replicas serve what the controller renders.
   std::unique_ptr<pai::kube::GatewayPublisher> publisher;
-  if (!kube_gateway_config.empty() || !kube_gateway_tokens.empty()) {
-    const size_t a = kube_gateway_config.find('/'), b = kube_gateway_tokens.find('/');
+  if (!publish_ns.empty()) {
     pai::kube::PublishOptions po;
     po.client = kube_client.get();
     po.config_file = copts.gateway_config_path;
     po.tokens_file = gateway_state + "/tokens.json";
-    po.ns = kube_gateway_config.substr(0, a);
-    po.config_secret = kube_gateway_config.substr(a + 1);
-    po.tokens_secret = kube_gateway_tokens.substr(b + 1);
+    po.ns = publish_ns;
+    po.config_secret = publish_config;
+    po.tokens_secret = publish_tokens;
     publisher = std::make_unique<pai::kube::GatewayPublisher>(std::move(po));
     if (absl::Status s = publisher->PublishOnce(); !s.ok()) {
       pai::log::Warn("gateway configuration not published yet",

@@ -301,7 +301,7 @@ class KubeRuntime final : public server::Runtime {
   absl::StatusOr<std::string> LogPath(const std::string& kind, const std::string& key,
                                       const std::string& uid) override {
     const std::string path = LogFile(uid);
-    SaveLogs(pai::StrCat(kind, "/", key), path);
+    SaveLogs(pai::StrCat(kind, "/", key), path, false);
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
       return absl::NotFoundError(pai::StrCat(kind, " ", key, " has no log yet"));
@@ -324,6 +324,7 @@ class KubeRuntime final : public server::Runtime {
     }
     std::lock_guard<std::mutex> saving(logs_mu_);  // before mu_, as in SaveLogs()
     events_seen_.erase(uid);
+    logs_final_.erase(LogFile(uid));
     std::lock_guard<std::mutex> lock(mu_);
     const std::string full = pai::StrCat(kind, "/", key);
     ended_.erase(full);
@@ -420,8 +421,10 @@ class KubeRuntime final : public server::Runtime {
   // SaveLogs(): the logs of the workload's pods (when it has any) into `path`. In a pod,
   // pai-harness writes its events to stdout (--events-fd 1) as JSON lines: those of a Session
   // go to the store (each once: `events_seen_` counts them per uid), the rest to the log.
-  void SaveLogs(const std::string& full_key, const std::string& path) {
+  // `final`: the workload has ended, so the saved log is complete and is not fetched again.
+  void SaveLogs(const std::string& full_key, const std::string& path, bool final) {
     std::lock_guard<std::mutex> saving(logs_mu_);
+    if (logs_final_.contains(path)) return;
     std::vector<std::string> pods;
     std::string uid;
     {
@@ -465,6 +468,7 @@ class KubeRuntime final : public server::Runtime {
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
+    if (!ec && final) logs_final_.insert(path);
   }
 
   // AppendHarnessEvents(): the harness's events not appended yet, as the local runtime passes
@@ -499,7 +503,7 @@ class KubeRuntime final : public server::Runtime {
         uid = it->second;
       }
     }
-    if (!uid.empty()) SaveLogs(full, LogFile(uid));
+    if (!uid.empty()) SaveLogs(full, LogFile(uid), kind == "Session");  // an Agent may start again
     const auto [ns, name] = Split(key);
     server::Workload w;
     w.kind = kind;
@@ -596,7 +600,7 @@ class KubeRuntime final : public server::Runtime {
           std::lock_guard<std::mutex> lock(mu_);
           if (auto it = snapshot_.uid.find(key); it != snapshot_.uid.end()) uid = it->second;
         }
-        if (!uid.empty()) SaveLogs(key, LogFile(uid));
+        if (!uid.empty()) SaveLogs(key, LogFile(uid), true);
         json::object e{{"type", "session.status_terminated"}, {"phase", st.phase}};
         if (!st.message.empty()) e["reason"] = st.message;
         (void)o_.events->Append(ns, name, {std::move(e)});
@@ -611,6 +615,7 @@ class KubeRuntime final : public server::Runtime {
   std::string last_hash_;                      // of Apply()'s rendering (lifecycle_mu_)
   std::mutex logs_mu_;                         // SaveLogs() (taken before mu_), and:
   std::map<std::string, size_t> events_seen_;  // harness events appended, by uid
+  std::set<std::string> logs_final_;           // saved logs of ended workloads (paths)
   std::mutex mu_;                              // everything below
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -172,6 +172,7 @@ export async function startKubeApiServer({ token }) {
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref(); // the tests close it; a missed close must not keep the test process alive
   const url = `http://127.0.0.1:${server.address().port}`;
 
   return {
@@ -198,6 +199,7 @@ export async function startKubeApiServer({ token }) {
       });
     },
     setLog: (ns, pod, text) => logs.set(`${ns}/${pod}`, text),
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+    // close() first (no new connections), then every open one, idle keep-alive ones included.
+    close: () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }),
   };
 }

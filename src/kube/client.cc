@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
@@ -78,6 +79,71 @@ absl::Status FromHttp(long code, const std::string& body, const std::string& wha
   }
 }
 
+// WatchState: a watch stream being read: bytes up to the next newline, and how it ended.
+struct WatchState {
+  CURL* curl;
+  const std::atomic<bool>* stop;
+  const std::function<bool(WatchEvent)>* on_event;
+  std::string buffer;
+  long http_code = 0;
+  bool stopped = false;
+  absl::Status error;
+};
+
+// OnLine(): one line of the stream; false ends it.
+bool OnLine(WatchState& st, std::string_view line) {
+  json::error_code ec;
+  json::value v = json::parse(line, ec);
+  if (ec || !v.is_object()) {
+    st.error = absl::UnavailableError("a watch event that is not a JSON object");
+    return false;
+  }
+  WatchEvent ev;
+  if (const json::value* t = v.as_object().if_contains("type"); t && t->is_string()) {
+    ev.type = std::string(t->as_string());
+  }
+  if (json::value* o = v.as_object().if_contains("object"); o && o->is_object()) {
+    ev.object = std::move(o->as_object());
+  }
+  if (ev.type == "ERROR") {  // the object is a Status
+    const json::value* code = ev.object.if_contains("code");
+    const int64_t c = code && code->is_int64() ? code->as_int64() : 500;
+    st.error = c == 410 ? absl::OutOfRangeError("resourceVersion too old (410 Gone)")
+                        : FromHttp(static_cast<long>(c), json::serialize(ev.object), "watch");
+    return false;
+  }
+  if (!(*st.on_event)(std::move(ev))) {
+    st.stopped = true;
+    return false;
+  }
+  return true;
+}
+
+size_t WatchWrite(char* data, size_t size, size_t n, void* p) {
+  auto& st = *static_cast<WatchState*>(p);
+  // A non-2xx answer is one Status object, not a stream: keep it whole for FromHttp().
+  if (st.http_code == 0) curl_easy_getinfo(st.curl, CURLINFO_RESPONSE_CODE, &st.http_code);
+  st.buffer.append(data, size * n);
+  if (st.http_code < 200 || st.http_code > 299) return size * n;
+  size_t start = 0;
+  for (size_t nl; (nl = st.buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
+    const std::string_view line(st.buffer.data() + start, nl - start);
+    if (line.find_first_not_of(" \r\t") == std::string_view::npos) continue;
+    if (!OnLine(st, line)) return 0;  // ends the transfer
+  }
+  st.buffer.erase(0, start);
+  return size * n;
+}
+
+int WatchProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto& st = *static_cast<WatchState*>(p);
+  if (st.stop->load()) {
+    st.stopped = true;
+    return 1;  // aborts the transfer
+  }
+  return 0;
+}
+
 class HttpClient final : public Client {
  public:
   explicit HttpClient(ClientConfig config) : config_(std::move(config)) {
@@ -99,9 +165,9 @@ class HttpClient final : public Client {
     return ParseObject(*body);
   }
 
-  absl::StatusOr<std::vector<json::object>> List(const Kind& k, const std::string& ns,
-                                                 const std::string& label_selector) override {
-    std::vector<json::object> out;
+  absl::StatusOr<ObjectList> List(const Kind& k, const std::string& ns,
+                                  const std::string& label_selector) override {
+    ObjectList out;
     std::string cont;
     do {
       std::string path = ObjectPath(k, ns, "") + "?limit=500";
@@ -113,16 +179,78 @@ class HttpClient final : public Client {
       if (!list.ok()) return list.status();
       if (json::value* items = list->if_contains("items"); items && items->is_array()) {
         for (json::value& item : items->as_array()) {
-          if (item.is_object()) out.push_back(std::move(item.as_object()));
+          if (item.is_object()) out.items.push_back(std::move(item.as_object()));
         }
       }
       cont.clear();
       if (const json::value* meta = list->if_contains("metadata"); meta && meta->is_object()) {
         const json::value* c = meta->as_object().if_contains("continue");
         if (c && c->is_string()) cont = std::string(c->as_string());
+        // The first page's version is the snapshot's; later pages repeat it.
+        const json::value* rv = meta->as_object().if_contains("resourceVersion");
+        if (rv && rv->is_string() && out.resource_version.empty()) {
+          out.resource_version = std::string(rv->as_string());
+        }
       }
     } while (!cont.empty());
     return out;
+  }
+
+  absl::StatusOr<json::object> Create(const Kind& k, const json::object& object) override {
+    auto body = Call("POST",
+                     ObjectPath(k, k.namespaced ? MetaString(object, "namespace") : "", "") +
+                         "?fieldManager=pai-server&fieldValidation=Strict",
+                     json::serialize(object), "application/json");
+    if (!body.ok()) return body.status();
+    return ParseObject(*body);
+  }
+
+  absl::StatusOr<json::object> Update(const Kind& k, const json::object& object) override {
+    return Put(k, object, "");
+  }
+
+  absl::StatusOr<json::object> UpdateStatus(const Kind& k, const json::object& object) override {
+    return Put(k, object, "/status");
+  }
+
+  absl::Status Watch(const Kind& k, const std::string& ns, const std::string& label_selector,
+                     const std::string& resource_version, int timeout_seconds,
+                     const std::atomic<bool>& stop,
+                     const std::function<bool(WatchEvent)>& on_event) override {
+    std::string path =
+        pai::StrCat(ObjectPath(k, ns, ""),
+                    "?watch=true&allowWatchBookmarks=true&timeoutSeconds=", timeout_seconds,
+                    "&resourceVersion=", Escape(resource_version));
+    if (!label_selector.empty()) path += "&labelSelector=" + Escape(label_selector);
+    auto token = Token();
+    if (!token.ok()) return token.status();
+    // Its own handle: a watch lasts minutes, the shared one serves every other call.
+    CURL* curl = curl_easy_init();
+    if (!curl) return absl::InternalError("libcurl: no handle");
+    WatchState st{curl, &stop, &on_event};
+    curl_slist* headers = Setup(curl, "GET", path, *token, "", "");
+    // The server ends the stream after timeout_seconds; a silent connection is dropped later.
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_seconds + 30) * 1000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &WatchWrite);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &st);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &WatchProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &st);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    const CURLcode rc = curl_easy_perform(curl);
+    long code = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (!st.error.ok()) return st.error;
+    if (st.stopped) return absl::CancelledError("watch stopped");
+    if (code == 410) return absl::OutOfRangeError("resourceVersion too old (410 Gone)");
+    if (code != 0 && (code < 200 || code > 299)) {
+      return FromHttp(code, st.buffer, pai::StrCat("watch ", path));
+    }
+    if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE) {
+      return absl::UnavailableError(pai::StrCat("watch ", path, ": ", curl_easy_strerror(rc)));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<json::object> Apply(const json::object& object) override {
@@ -181,40 +309,73 @@ class HttpClient final : public Client {
     return std::move(v.as_object());
   }
 
-  // Call(): one request; the body of a 2xx answer, or the error of any other.
-  absl::StatusOr<std::string> Call(const char* method, const std::string& path,
-                                   const std::string& body, const std::string& content_type) {
+  static std::string MetaString(const json::object& o, const char* key) {
+    const json::value* meta = o.if_contains("metadata");
+    const json::object* m = meta ? meta->if_object() : nullptr;
+    const json::value* v = m ? m->if_contains(key) : nullptr;
+    return v && v->is_string() ? std::string(v->as_string()) : "";
+  }
+
+  absl::StatusOr<json::object> Put(const Kind& k, const json::object& object, const char* sub) {
+    const std::string name = MetaString(object, "name");
+    if (name.empty()) return absl::InvalidArgumentError("metadata.name: required");
+    auto body = Call("PUT",
+                     ObjectPath(k, k.namespaced ? MetaString(object, "namespace") : "", name) +
+                         sub + "?fieldManager=pai-server&fieldValidation=Strict",
+                     json::serialize(object), "application/json");
+    if (!body.ok()) return body.status();
+    return ParseObject(*body);
+  }
+
+  // Token(): the bearer token, read again for each request (bound tokens rotate).
+  absl::StatusOr<std::string> Token() const {
     std::string token;
     if (!config_.token_file.empty()) {
       std::ifstream in(config_.token_file);
       if (!in) return absl::UnavailableError("cannot read " + config_.token_file);
       std::getline(in, token);
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!curl_) return absl::InternalError("libcurl: no handle");
-    curl_easy_reset(curl_);
-    std::string out;
-    const std::string url = config_.server + path;
+    return token;
+  }
+
+  // Setup(): the options every request shares; returns the header list to free after it.
+  curl_slist* Setup(CURL* curl, const char* method, const std::string& path,
+                    const std::string& token, const std::string& body,
+                    const std::string& content_type) const {
     curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
     if (!token.empty())
       headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
     if (!content_type.empty()) {
       headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
     }
-    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    const std::string url = config_.server + path;
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // the API server is reached directly
+    if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
+    if (!body.empty()) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    return headers;
+  }
+
+  // Call(): one request; the body of a 2xx answer, or the error of any other.
+  absl::StatusOr<std::string> Call(const char* method, const std::string& path,
+                                   const std::string& body, const std::string& content_type) {
+    auto token = Token();
+    if (!token.ok()) return token.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!curl_) return absl::InternalError("libcurl: no handle");
+    curl_easy_reset(curl_);
+    std::string out;
+    curl_slist* headers = Setup(curl_, method, path, *token, body, content_type);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout_ms));
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &Collect);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl_, CURLOPT_NOPROXY, "*");  // the API server is reached directly
-    if (!config_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, config_.ca_file.c_str());
-    if (!body.empty()) {
-      curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    }
     const CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK) {
@@ -271,6 +432,35 @@ std::vector<Permission> RequiredPermissions() {
       {"batch", "jobs", owned},
       {"networking.k8s.io", "networkpolicies", apply_delete},
   };
+}
+
+std::vector<Permission> MergePermissions(const std::vector<Permission>& a,
+                                         const std::vector<Permission>& b) {
+  std::vector<Permission> out;
+  for (const std::vector<Permission>* list : {&a, &b}) {
+    for (const Permission& p : *list) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const Permission& q) {
+        return q.api_group == p.api_group && q.resource == p.resource;
+      });
+      if (it == out.end()) {
+        out.push_back(p);
+        continue;
+      }
+      for (const std::string& v : p.verbs) {
+        if (std::find(it->verbs.begin(), it->verbs.end(), v) == it->verbs.end()) {
+          it->verbs.push_back(v);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> PodNamespace() {
+  std::ifstream in("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+  std::string ns;
+  if (!in || !std::getline(in, ns) || ns.empty()) return std::nullopt;
+  return ns;
 }
 
 absl::StatusOr<ClientConfig> InClusterConfig() {

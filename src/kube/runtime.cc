@@ -548,9 +548,9 @@ class KubeRuntime final : public server::Runtime {
   void Refresh() {
     auto jobs = o_.client->List(K("batch/v1", "Job"), "", kManagedSelector);
     auto deployments = jobs.ok() ? o_.client->List(K("apps/v1", "Deployment"), "", kManagedSelector)
-                                 : absl::StatusOr<std::vector<json::object>>(jobs.status());
+                                 : absl::StatusOr<ObjectList>(jobs.status());
     auto pods = deployments.ok() ? o_.client->List(K("v1", "Pod"), "", kManagedSelector)
-                                 : absl::StatusOr<std::vector<json::object>>(deployments.status());
+                                 : absl::StatusOr<ObjectList>(deployments.status());
     if (!pods.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       if (sync_error_.empty() || synced_) {
@@ -565,11 +565,11 @@ class KubeRuntime final : public server::Runtime {
       std::lock_guard<std::mutex> lock(mu_);
       // A purged resource's pods may still be terminating: not a log source any more.
       std::set<std::string> listed;
-      for (const json::object& p : *pods) {
+      for (const json::object& p : pods->items) {
         listed.insert(Label(p, "pai.io/uid"));
       }
       std::erase_if(purged_, [&](const std::string& uid) { return !listed.contains(uid); });
-      Snapshot next = Build(*jobs, *deployments, *pods, purged_);
+      Snapshot next = Build(jobs->items, deployments->items, pods->items, purged_);
       for (const auto& [key, st] : next.status) {
         auto old = snapshot_.status.find(key);
         if (old == snapshot_.status.end() || old->second.phase != st.phase) {

@@ -482,6 +482,14 @@ class SqliteStore final : public Store {
     return absl::OkStatus();
   }
 
+  absl::Status DeleteEvents(const std::string& ns, const std::string& session) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "DELETE FROM events WHERE namespace=?1 AND session=?2");
+    s.Bind(1, ns).Bind(2, session);
+    if (s.Step() != SQLITE_DONE) return Error("delete events");
+    return absl::OkStatus();
+  }
+
   absl::Status AddWebhook(const Webhook& w) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt s(db_, "INSERT INTO webhooks(token, namespace, agent, agent_uid) VALUES(?1,?2,?3,?4)");

@@ -4,8 +4,8 @@
 // write and checked on conditional writes (Aborted → HTTP 409), status written separately,
 // deletion cascading through `metadata.ownerReferences[].uid`.
 //
-// Store is the interface; OpenSqliteStore() is the embedded default (one SQLite file, WAL).
-// A Kubernetes backend (CRDs) implements the same interface later.
+// Store is the interface; OpenSqliteStore() is the embedded default (one SQLite file, WAL);
+// kube::NewKubeStore() keeps the resources in a Kubernetes API server (src/kube/store.h).
 //
 // Besides the object, each record carries `private_data`: server-only JSON that no API response
 // ever shows (a Secret's values, an access token's hash).
@@ -137,6 +137,9 @@ class Store {
       const std::vector<std::string>& types, int64_t limit) = 0;
   virtual absl::Status MarkEventProcessed(const std::string& ns, const std::string& session,
                                           const std::string& event_id, const std::string& when) = 0;
+  // DeleteEvents(): forgets every event of Session ns/session (Delete() does it for the Sessions
+  // it deletes; a store that keeps events apart from the Sessions calls it).
+  virtual absl::Status DeleteEvents(const std::string& ns, const std::string& session) = 0;
 
   // Webhook triggers: one unguessable token per Agent (uid) with a webhook trigger.
   struct Webhook {

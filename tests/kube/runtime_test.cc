@@ -47,12 +47,12 @@ class FakeClient final : public Client {
     if (it == objects.end()) return absl::NotFoundError(name + " not found");
     return it->second;
   }
-  absl::StatusOr<std::vector<json::object>> List(const Kind& k, const std::string& ns,
-                                                 const std::string& selector) override {
+  absl::StatusOr<ObjectList> List(const Kind& k, const std::string& ns,
+                                  const std::string& selector) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!fail.ok()) return fail;
     ++lists;
-    std::vector<json::object> out;
+    ObjectList out;
     const size_t eq = selector.find('=');
     for (const auto& [key, o] : objects) {
       if (At(o, {"kind"}) != k.kind) continue;
@@ -62,9 +62,23 @@ class FakeClient final : public Client {
               selector.substr(eq + 1)) {
         continue;
       }
-      out.push_back(o);
+      out.items.push_back(o);
     }
     return out;
+  }
+  // The runtime creates, updates and watches nothing: it applies.
+  absl::StatusOr<json::object> Create(const Kind&, const json::object&) override {
+    return absl::UnimplementedError("not used by the runtime");
+  }
+  absl::StatusOr<json::object> Update(const Kind&, const json::object&) override {
+    return absl::UnimplementedError("not used by the runtime");
+  }
+  absl::StatusOr<json::object> UpdateStatus(const Kind&, const json::object&) override {
+    return absl::UnimplementedError("not used by the runtime");
+  }
+  absl::Status Watch(const Kind&, const std::string&, const std::string&, const std::string&, int,
+                     const std::atomic<bool>&, const std::function<bool(WatchEvent)>&) override {
+    return absl::UnimplementedError("not used by the runtime");
   }
   absl::StatusOr<json::object> Apply(const json::object& object) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -942,12 +942,28 @@ std::vector<Permission> StorePermissions() {
   // ConfigMaps (PaiFile versions), and the server's own namespace.
   std::vector<Permission> out;
   const std::vector<std::string> rw = {"get", "list", "watch", "create", "update", "delete"};
+  const std::string group(resource::kGroup);
   for (const resource::KindInfo& k : resource::Kinds()) {
-    if (k.api_version != resource::kApiVersion) continue;
-    out.push_back({std::string(resource::kGroup), std::string(k.plural), rw});
-    out.push_back({std::string(resource::kGroup), pai::StrCat(k.plural, "/status"), {"update"}});
-    out.push_back(
-        {std::string(resource::kGroup), pai::StrCat(k.plural, "/finalizers"), {"update"}});
+    if (k.api_version == resource::kApiVersion) out.push_back({group, std::string(k.plural), rw});
+  }
+  // Status updates: the kinds whose CRD has the status subresource.
+  if (auto crds = resource::CustomResourceDefinitions(); crds.ok()) {
+    for (const json::value& crd : *crds) {
+      const json::object* spec = crd.is_object() ? SubOf(crd.as_object(), "spec") : nullptr;
+      const json::value* versions = spec ? spec->if_contains("versions") : nullptr;
+      if (!versions || !versions->is_array()) continue;
+      for (const json::value& v : versions->as_array()) {
+        const json::object* sub = v.is_object() ? SubOf(v.as_object(), "subresources") : nullptr;
+        if (sub && sub->contains("status")) {
+          out.push_back({group, Str(SubOf(*spec, "names"), "plural") + "/status", {"update"}});
+        }
+      }
+    }
+  }
+  for (const resource::KindInfo& k : resource::Kinds()) {
+    if (k.api_version == resource::kApiVersion) {
+      out.push_back({group, pai::StrCat(k.plural, "/finalizers"), {"update"}});
+    }
   }
   out.push_back({"", "secrets", rw});
   out.push_back({"", "configmaps", {"get", "list", "create", "delete"}});

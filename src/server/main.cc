@@ -337,17 +337,26 @@ int Main(int argc, char** argv) {
     return Fail("--store: sqlite or kubernetes");
   }
   if (rbac->parsed()) {
-    boost::json::array rules;
     std::vector<pai::kube::Permission> perms = pai::kube::RequiredPermissions();
     if (rbac_store == "kubernetes") {
       perms = pai::kube::MergePermissions(perms, pai::kube::StorePermissions());
     } else if (rbac_store != "sqlite") {
       return Fail("--store: sqlite or kubernetes");
     }
+    // One PolicyRule per API group and verb set, resources in the order first used.
+    boost::json::array rules;
     for (const pai::kube::Permission& p : perms) {
       boost::json::array verbs;
       for (const std::string& v : p.verbs) verbs.emplace_back(v);
-      rules.push_back(boost::json::object{{"apiGroups", boost::json::array{p.api_group.c_str()}},
+      const boost::json::array group{p.api_group.c_str()};
+      auto same = std::find_if(rules.begin(), rules.end(), [&](const boost::json::value& r) {
+        return r.at("apiGroups") == group && r.at("verbs") == verbs;
+      });
+      if (same != rules.end()) {
+        same->as_object()["resources"].as_array().emplace_back(p.resource);
+        continue;
+      }
+      rules.push_back(boost::json::object{{"apiGroups", group},
                                           {"resources", boost::json::array{p.resource.c_str()}},
                                           {"verbs", std::move(verbs)}});
     }

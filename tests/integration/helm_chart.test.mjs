@@ -110,11 +110,19 @@ test('control plane render (server.enabled): valid objects; the ClusterRole is e
     assert.equal(found.length, 1, `${kind} ${name}`);
     return found[0];
   };
-  // RBAC: the chart grants exactly what the runtime uses (kube_runtime.test.mjs checks that the
-  // runtime uses exactly what `pai-server rbac` prints).
+  // RBAC: the chart grants exactly what the runtime and the store use (kube_runtime.test.mjs and
+  // kube_store.test.mjs check that they use no more than `pai-server rbac` prints).
   const role = one('ClusterRole', 'rel-pai-server');
-  const wanted = YAML.parse(execFileSync(SERVER, ['rbac'], { encoding: 'utf8' }));
+  const wanted = YAML.parse(execFileSync(SERVER, ['rbac', '--store', 'kubernetes'], { encoding: 'utf8' }));
   assert.deepEqual(role.rules, wanted.rules);
+  const withStore = (store) => YAML.parseAllDocuments(helm('template', 'rel', CHART, '--namespace', 'pai', '-f', SERVER_VALUES, '--set', `server.store=${store}`)).map((d) => d.toJS()).filter(Boolean);
+  const sqlite = withStore('sqlite');
+  const sqliteRole = sqlite.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'rel-pai-server');
+  assert.deepEqual(sqliteRole.rules, YAML.parse(execFileSync(SERVER, ['rbac'], { encoding: 'utf8' })).rules);
+  const sqliteArgs = sqlite.find((o) => o.kind === 'Deployment' && o.metadata.name === 'rel-pai-server').spec.template.spec.containers[0].args;
+  assert.equal(sqliteArgs[sqliteArgs.indexOf('--store') + 1], 'sqlite');
+  assert.ok(!sqliteArgs.includes('--kube-store-namespace'));
+  assert.throws(() => withStore('etcd'), /server.store: kubernetes or sqlite/);
   const binding = one('ClusterRoleBinding', 'rel-pai-server');
   assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'rel-pai-server', namespace: 'pai' }]);
   assert.equal(binding.roleRef.name, 'rel-pai-server');
@@ -128,6 +136,8 @@ test('control plane render (server.enabled): valid objects; the ClusterRole is e
   const c = pod.containers[0];
   const arg = (flag) => c.args[c.args.indexOf(flag) + 1];
   assert.equal(arg('--runtime'), 'kubernetes');
+  assert.equal(arg('--store'), 'kubernetes');
+  assert.equal(arg('--kube-store-namespace'), 'pai');
   assert.equal(arg('--kube-gateway-url'), 'http://rel-pai-gateway.pai:4000');
   assert.equal(arg('--kube-gateway-config'), 'pai/rel-pai-gateway-config');
   assert.equal(arg('--kube-gateway-tokens'), 'pai/rel-pai-tokens');

@@ -48,17 +48,19 @@ json::object FromMap(const std::map<std::string, std::string>& m) {
 }
 
 // Metadata(): name, namespace, labels and the ownerReference: the controller reference to the
-// Pai resource, or RenderOptions::owner (which the identity Secret itself does not carry).
+// Pai resource, or RenderOptions::owner (which the identity Secret itself does not carry; it is
+// owned by the Pai resource with identity_owned_by_resource).
 json::object Metadata(const Workload& w, const RenderOptions& o, const std::string& name) {
   json::object meta{{"name", name}, {"namespace", w.ns}, {"labels", Labels(w)}};
-  if (!o.owner) {
+  const bool identity = name == BaseName(w) + "-identity";
+  if (!o.owner || (identity && o.identity_owned_by_resource)) {
     meta["ownerReferences"] = json::array{json::object{{"apiVersion", "pai.io/v1"},
                                                        {"kind", w.kind},
                                                        {"name", w.name},
                                                        {"uid", w.uid},
                                                        {"controller", true},
                                                        {"blockOwnerDeletion", true}}};
-  } else if (name != BaseName(w) + "-identity") {
+  } else if (!identity) {
     meta["ownerReferences"] = json::array{json::object{{"apiVersion", o.owner->api_version},
                                                        {"kind", o.owner->kind},
                                                        {"name", o.owner->name},

@@ -68,6 +68,11 @@ struct RenderOptions {
   // embedded store passes the identity Secret it created first, because the garbage collector
   // deletes at once any object whose owner does not exist in the cluster.
   std::optional<Owner> owner;
+  // identity_owned_by_resource: with `owner` set, the identity Secret is owned (controller
+  // reference) by the Pai resource: for the Kubernetes store, whose Agents and Sessions are
+  // custom resources, so that deleting one with kubectl deletes the whole workload even while
+  // pai-server is down.
+  bool identity_owned_by_resource = false;
   // secrets_in_identity: an env entry's secretRef is read from the identity Secret (key
   // "env.<NAME>", holding the value resolved in Workload::env) instead of the named Secret: with
   // the embedded store, a Pai Secret is not a Secret of the cluster. Either way no value is ever

@@ -3,10 +3,11 @@
 // (render.h), applied with server-side apply through a kube::Client:
 //  - Start(): ensures the namespace, applies the identity Secret, then every other object owned
 //    by that Secret (the embedded store's Agents are not cluster objects, so the Secret is the
-//    root of the workload's ownership tree). A workload already applied with the same uid and
-//    the same rendering is left alone; a changed rendering is applied again (a Deployment
-//    rolls). A refused apply puts the workload in Failed (Agent) / Error (Session) with the API
-//    server's message.
+//    root of the workload's ownership tree; with the Kubernetes store the Secret itself is owned
+//    by the Agent or Session custom resource, RenderOptions::identity_owned_by_resource). A
+//    workload already applied with the same uid and the same rendering is left alone; a changed
+//    rendering is applied again (a Deployment rolls). A refused apply puts the workload in Failed
+//    (Agent) / Error (Session) with the API server's message.
 //  - Stop(): saves the pods' logs, deletes the Deployment or Job (its pods), Service,
 //    NetworkPolicy and ConfigMap; the identity Secret and the PersistentVolumeClaims stay.
 //    Purge(): deletes the identity Secret, and with it (garbage collection) everything left.

@@ -477,6 +477,8 @@ int Main(int argc, char** argv) {
     pai::kube::KubeRuntimeOptions ko;
     ko.client = kube_client.get();
     ko.render = kube_render;
+    // Agents and Sessions are custom resources: the workload's root is owned by its resource.
+    ko.render.identity_owned_by_resource = store_kind == "kubernetes";
     ko.state_dir = state_dir + "/kube-logs";
     ko.poll_interval = std::chrono::milliseconds(std::max<int64_t>(50, kube_poll_ms));
     ko.events = &events;

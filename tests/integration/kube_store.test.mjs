@@ -172,6 +172,11 @@ test('kubernetes store: an Agent written with kubectl is run, changed and stoppe
     const dep = (await eventually(async () => kube.get('apps/v1', 'Deployment', 'team-k', 'agent-by-kubectl'), 20000, 'the Deployment of an Agent made with kubectl')).value;
     assert.equal(dep.spec.replicas, 1);
     assert.match(await paiOk(home, ['get', 'agents', '-n', 'team-k']), /by-kubectl/);
+    // The workload's root, its identity Secret, is owned by the custom resource: a kubectl delete
+    // cascades through the garbage collector even while pai-server is down.
+    const agentCr = kube.get('pai.io/v1', 'Agent', 'team-k', 'by-kubectl');
+    assert.deepEqual(kube.get('v1', 'Secret', 'team-k', 'agent-by-kubectl-identity').metadata.ownerReferences,
+      [{ apiVersion: 'pai.io/v1', kind: 'Agent', name: 'by-kubectl', uid: agentCr.metadata.uid, controller: true, blockOwnerDeletion: true }]);
 
     // A write by another client moves the store's version (the watch), with nothing for the
     // controller to do; a labelled Secret is a Pai Secret.

@@ -51,6 +51,25 @@ TEST_CASE(
   CHECK(secret.at("metadata").at("name") == "session-fix-bug-identity");
 }
 
+TEST_CASE("render: with an owner, the identity Secret is the root, or is owned by the resource") {
+  RenderOptions o{"img", "http://gw:4000"};
+  o.owner = Owner{"v1", "Secret", "session-fix-bug-identity", "secret-uid"};
+  auto objs = RenderWorkload(Session(), o);
+  REQUIRE(objs.ok());
+  CHECK_FALSE(Find(*objs, "Secret").at("metadata").as_object().contains("ownerReferences"));
+  CHECK(Find(*objs, "Job").at("metadata").at("ownerReferences").at(0).at("uid") == "secret-uid");
+
+  o.identity_owned_by_resource = true;  // the Kubernetes store: the Session is a custom resource
+  objs = RenderWorkload(Session(), o);
+  REQUIRE(objs.ok());
+  const json::value& ref = Find(*objs, "Secret").at("metadata").at("ownerReferences").at(0);
+  CHECK(ref.at("apiVersion") == "pai.io/v1");
+  CHECK(ref.at("kind") == "Session");
+  CHECK(ref.at("uid") == "6c0f3b4e-1111-2222-3333-444455556666");
+  CHECK(ref.at("controller") == true);
+  CHECK(Find(*objs, "Job").at("metadata").at("ownerReferences").at(0).at("uid") == "secret-uid");
+}
+
 TEST_CASE("render: a file that is not UTF-8 goes to binaryData, base64") {
   server::Workload w = Session();
   w.files.push_back({"/data/blob.bin", std::string("\x00\xff\xfe", 3), true, false});

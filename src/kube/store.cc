@@ -219,7 +219,9 @@ std::string FileVersionName(const std::string& file, int64_t version) {
   return pai::StrCat("pai-file.", file, ".v", version);
 }
 
-absl::Status IgnoreNotFound(absl::Status s) { return absl::IsNotFound(s) ? absl::OkStatus() : s; }
+absl::Status IgnoreNotFound(const absl::Status& s) {
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
 
 // Watched: one watch: a kind, and the label selector that makes a Secret a Pai Secret.
 struct Watched {
@@ -878,7 +880,7 @@ class KubeStore final : public Store {
         Bump(ToInt(rv));
       }
       absl::Status s = o_.client->Watch(
-          w.kind, "", w.selector, rv, o_.watch_timeout_seconds, stop_, [&](WatchEvent ev) {
+          w.kind, "", w.selector, rv, o_.watch_timeout_seconds, stop_, [&](const WatchEvent& ev) {
             const std::string at = MetaStr(ev.object, "resourceVersion");
             if (!at.empty()) rv = at;
             if (ev.type == "BOOKMARK") return true;

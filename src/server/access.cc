@@ -128,6 +128,8 @@ absl::StatusOr<Caller> AccessTokens::Authenticate(std::string_view bearer) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return fail();
   }
   auto r = store_.Get("PaiAccessToken", "", pai::StrCat("tok-", id));
+  // A store that cannot answer (the Kubernetes API unreachable) is not a bad token.
+  if (absl::IsUnavailable(r.status())) return r.status();
   if (!r.ok()) return fail();
   boost::system::error_code ec;
   json::value priv = json::parse(r->private_data, ec);

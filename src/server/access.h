@@ -40,7 +40,8 @@ class AccessTokens {
   absl::StatusOr<MintedAccessToken> Create(const std::string& target_ns,
                                            const std::string& description,
                                            const std::string& expires_at);
-  // Authenticate(): Unauthenticated when malformed, unknown, expired or revoked.
+  // Authenticate(): Unauthenticated when malformed, unknown, expired or revoked; Unavailable
+  // when the store cannot answer (the API answers 503, not 401).
   absl::StatusOr<Caller> Authenticate(std::string_view bearer);
   // Revoke(): sets status.revokedAt (idempotent). NotFound when absent.
   absl::Status Revoke(const std::string& name);

@@ -206,6 +206,9 @@ ApiResponse Api::Handle(const ApiRequest& request) {
     return Err(401, "unauthenticated", "missing bearer token (Authorization: Bearer <token>)");
   }
   auto caller = access_.Authenticate(bearer);
+  if (absl::IsUnavailable(caller.status())) {
+    return Err(503, "unavailable", pai::StrCat("store: ", caller.status().message()));
+  }
   if (!caller.ok()) return Err(401, "unauthenticated", SV(caller.status().message()));
   ctx.caller = *caller;
   ctx.segments.erase(ctx.segments.begin(), ctx.segments.begin() + 3);

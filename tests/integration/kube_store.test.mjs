@@ -160,7 +160,7 @@ test('kubernetes store: resources are custom resources with the API server\'s me
   }
 });
 
-test('kubernetes store: an Agent written with kubectl is run, changed and stopped; the watch lists again after 410 Gone; a Secret without the Pai label is not a Pai Secret', async () => {
+test('kubernetes store: an Agent written with kubectl is run, changed and stopped; the watch lists again after 410 Gone; a Secret without the Pai label is not a Pai Secret; an unreachable API server is 503, not 401', async () => {
   const { kube, tokenFile } = await startKube();
   const p = await startPlatform({ extraArgs: platformArgs(kube, tokenFile) });
   try {
@@ -206,6 +206,17 @@ test('kubernetes store: an Agent written with kubectl is run, changed and stoppe
     assert.notEqual(r.status, 0, 'a Pai write replaced a foreign Secret');
     assert.equal(Buffer.from(kube.get('v1', 'Secret', 'team-k', 'foreign').data.k, 'base64').toString(), 'v');
     checkRbac(kube.requests);
+
+    // The API server goes away: requests are 503 (not a 401 that would send users to log in
+    // again), and /readyz says why.
+    await kube.close();
+    const down = await api(p, 'GET', `${NS}/team-k/agents`);
+    assert.equal(down.status, 503, down.text);
+    assert.match(down.json.error.message, /cannot reach the Kubernetes API/);
+    await eventually(async () => {
+      const r = await fetch(`${p.api}/readyz`);
+      return r.status === 503 ? await r.text() : undefined;
+    }, 20000, '/readyz 503');
   } finally {
     await p.stop();
     await kube.close();

@@ -493,7 +493,9 @@ class KubeStore final : public Store {
               ConfigMapKind(), it->ns, MetaStr(cm, "name"), Propagation::kBackground)));
         }
       }
-      if (it->kind == "Session") PAI_RETURN_IF_ERROR(o_.events->DeleteEvents(it->ns, it->name));
+      if (it->kind == "Session") {
+        PAI_RETURN_IF_ERROR(o_.events->DeleteEvents(it->ns, pai::StrCat(it->name, "@", it->uid())));
+      }
     }
     return order;
   }
@@ -507,8 +509,8 @@ class KubeStore final : public Store {
     }
     std::set<std::string> out;
     for (const auto& [kind, objects] : index_) {
-      for (const auto& [key, ns] : objects) {
-        if (!ns.empty()) out.insert(ns);
+      for (const auto& [key, seen] : objects) {
+        if (!seen.ns.empty()) out.insert(seen.ns);
       }
     }
     return std::vector<std::string>(out.begin(), out.end());
@@ -635,20 +637,30 @@ class KubeStore final : public Store {
                                                          const std::string& session,
                                                          std::vector<json::object> events,
                                                          const std::string& now) override {
-    return o_.events->AppendEvents(ns, session, std::move(events), now);
+    auto key = EventsKey(ns, session);
+    if (!key.ok()) return key.status();
+    return o_.events->AppendEvents(ns, *key, std::move(events), now);
   }
   absl::StatusOr<std::vector<json::object>> ListEvents(const std::string& ns,
                                                        const std::string& session, int64_t after,
                                                        const std::vector<std::string>& types,
                                                        int64_t limit) override {
-    return o_.events->ListEvents(ns, session, after, types, limit);
+    auto key = EventsKey(ns, session);
+    if (absl::IsNotFound(key.status())) return std::vector<json::object>{};
+    if (!key.ok()) return key.status();
+    return o_.events->ListEvents(ns, *key, after, types, limit);
   }
   absl::Status MarkEventProcessed(const std::string& ns, const std::string& session,
                                   const std::string& event_id, const std::string& when) override {
-    return o_.events->MarkEventProcessed(ns, session, event_id, when);
+    auto key = EventsKey(ns, session);
+    if (!key.ok()) return key.status();
+    return o_.events->MarkEventProcessed(ns, *key, event_id, when);
   }
   absl::Status DeleteEvents(const std::string& ns, const std::string& session) override {
-    return o_.events->DeleteEvents(ns, session);
+    auto key = EventsKey(ns, session);
+    if (absl::IsNotFound(key.status())) return absl::OkStatus();
+    if (!key.ok()) return key.status();
+    return o_.events->DeleteEvents(ns, *key);
   }
 
   // ---- webhooks ----
@@ -833,10 +845,26 @@ class KubeStore final : public Store {
   void Noted(const std::string& kind, const json::object& o) {
     {
       std::lock_guard<std::mutex> lock(version_mu_);
-      index_[kind][pai::StrCat(MetaStr(o, "namespace"), "/", MetaStr(o, "name"))] =
-          MetaStr(o, "namespace");
+      IndexLocked(kind, o);
     }
     Bump(ToInt(MetaStr(o, "resourceVersion")));
+  }
+
+  // IndexLocked(): records `o` unless the index holds a newer state of the same name (a watch
+  // event can arrive after this store's own write of a later one).
+  void IndexLocked(const std::string& kind, const json::object& o) {
+    const std::string ns = MetaStr(o, "namespace");
+    const int64_t rv = ToInt(MetaStr(o, "resourceVersion"));
+    Seen& seen = index_[kind][pai::StrCat(ns, "/", MetaStr(o, "name"))];
+    if (seen.rv > rv) return;
+    seen = Seen{ns, MetaStr(o, "uid"), rv};
+  }
+
+  // UnindexLocked(): forgets a deleted object, unless the name now holds another one.
+  void UnindexLocked(const std::string& kind, const json::object& o) {
+    auto& objects = index_[kind];
+    auto it = objects.find(pai::StrCat(MetaStr(o, "namespace"), "/", MetaStr(o, "name")));
+    if (it != objects.end() && it->second.uid == MetaStr(o, "uid")) objects.erase(it);
   }
 
   void Forget(const std::string& kind, const std::string& ns, const std::string& name) {
@@ -846,13 +874,26 @@ class KubeStore final : public Store {
 
   void ReplaceIndex(const std::string& kind, const std::vector<json::object>& items) {
     std::lock_guard<std::mutex> lock(version_mu_);
-    auto& objects = index_[kind];
-    objects.clear();
-    for (const json::object& o : items) {
-      objects[pai::StrCat(MetaStr(o, "namespace"), "/", MetaStr(o, "name"))] =
-          MetaStr(o, "namespace");
-    }
+    index_[kind].clear();
+    for (const json::object& o : items) IndexLocked(kind, o);
     watch_errors_[kind].clear();
+  }
+
+  // EventsKey(): where a Session's events are kept in the events store: its name and uid, so
+  // that a Session deleted while pai-server was down never lends its events to a new one of
+  // the same name. NotFound when the Session does not exist.
+  absl::StatusOr<std::string> EventsKey(const std::string& ns, const std::string& session) {
+    {
+      std::lock_guard<std::mutex> lock(version_mu_);
+      auto& sessions = index_["Session"];
+      auto it = sessions.find(pai::StrCat(ns, "/", session));
+      if (it != sessions.end() && !it->second.uid.empty()) {
+        return pai::StrCat(session, "@", it->second.uid);
+      }
+    }
+    auto r = Get("Session", ns, session);  // made by another client, not seen yet
+    if (!r.ok()) return r.status();
+    return pai::StrCat(session, "@", r->uid());
   }
 
   void SetError(const std::string& kind, const absl::Status& s) {
@@ -888,17 +929,16 @@ class KubeStore final : public Store {
             const std::string name = MetaStr(ev.object, "name");
             {
               std::lock_guard<std::mutex> lock(version_mu_);
-              auto& objects = index_[w.pai_kind];
               if (ev.type == "DELETED") {
-                objects.erase(pai::StrCat(ns, "/", name));
+                UnindexLocked(w.pai_kind, ev.object);
               } else {
-                objects[pai::StrCat(ns, "/", name)] = ns;
+                IndexLocked(w.pai_kind, ev.object);
               }
               watch_errors_[w.pai_kind].clear();
             }
             // A Session deleted by anyone (kubectl too) takes its events along.
             if (ev.type == "DELETED" && w.pai_kind == "Session") {
-              (void)o_.events->DeleteEvents(ns, name);
+              (void)o_.events->DeleteEvents(ns, pai::StrCat(name, "@", MetaStr(ev.object, "uid")));
             }
             Bump(ToInt(at));
             return true;
@@ -919,9 +959,15 @@ class KubeStore final : public Store {
   std::mutex version_mu_;
   std::condition_variable version_cv_;
   int64_t version_ = 0;
-  std::map<std::string, std::map<std::string, std::string>> index_;  // kind → ns/name → ns
-  std::map<std::string, std::string> watch_errors_;                  // kind → last error
-  std::set<std::string> namespaces_;                                 // known to exist
+  // What the watches (and this store's own writes) saw: kind → "ns/name" → the object.
+  struct Seen {
+    std::string ns;
+    std::string uid;
+    int64_t rv = 0;
+  };
+  std::map<std::string, std::map<std::string, Seen>> index_;
+  std::map<std::string, std::string> watch_errors_;  // kind → last error
+  std::set<std::string> namespaces_;                 // known to exist
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };

@@ -429,7 +429,8 @@ int Main(int argc, char** argv) {
     store = pai::server::OpenSqliteStore(state_dir + "/pai.db", &clock);
   } else if (store_kind == "kubernetes") {
     // Session events stay on the server's volume (docs/kubernetes.md, "The Kubernetes store").
-    auto events_store = pai::server::OpenSqliteStore(state_dir + "/events.db", &clock);
+    auto events_store =
+        pai::server::OpenSqliteStore(state_dir + "/events.db", &clock, /*events_only=*/true);
     if (!events_store.ok()) return Fail(std::string(events_store.status().message()));
     pai::kube::KubeStoreOptions so;
     so.client = kube_client.get();

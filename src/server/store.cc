@@ -148,7 +148,8 @@ std::vector<std::string> OwnerUids(const json::object& o) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(sqlite3* db, const Clock* clock) : db_(db), clock_(clock) {
+  SqliteStore(sqlite3* db, const Clock* clock, bool events_only)
+      : db_(db), clock_(clock), events_only_(events_only) {
     Stmt s(db_, "SELECT value FROM counters WHERE name='resourceVersion'");
     if (s.Step() == SQLITE_ROW) version_ = s.Int(0);
   }
@@ -399,8 +400,9 @@ class SqliteStore final : public Store {
                                                          std::vector<json::object> events,
                                                          const std::string& now) override {
     std::lock_guard<std::mutex> lock(mu_);
-    // Only for a Session that exists (a deleted one's late events must not reach a new one).
-    if (!GetLocked("Session", ns, session).ok()) {
+    // Only for a Session that exists (a deleted one's late events must not reach a new one);
+    // an events-only store's caller checks that itself.
+    if (!events_only_ && !GetLocked("Session", ns, session).ok()) {
       return absl::NotFoundError(pai::StrCat("Session \"", session, "\" not found"));
     }
     Stmt last(db_,
@@ -643,6 +645,7 @@ class SqliteStore final : public Store {
 
   sqlite3* db_;
   const Clock* clock_;  // null: real time
+  bool events_only_;    // AppendEvents() does not look for the Session (the caller did)
   std::mutex mu_;
   std::condition_variable changed_;
   int64_t version_ = 0;
@@ -651,8 +654,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
-                                                       const Clock* clock) {
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const Clock* clock,
+                                                       bool events_only) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
@@ -668,7 +671,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
     sqlite3_close(db);
     return absl::InternalError(pai::StrCat("cannot initialise ", path, ": ", m));
   }
-  return std::unique_ptr<Store>(new SqliteStore(db, clock));
+  return std::unique_ptr<Store>(new SqliteStore(db, clock, events_only));
 }
 
 }  // namespace pai::server

@@ -161,9 +161,13 @@ class Store {
 // OpenSqliteStore(): opens (creating) `path` with WAL journaling and the schema. `clock` (null:
 // real time; otherwise it must outlive the store) stamps creationTimestamp, so that a test
 // clock moves creation times and the schedules computed from them together.
+// `events_only`: the store keeps Session events for another store that keeps the Sessions
+// (kube::NewKubeStore()): AppendEvents() does not require the Session to be in this one, and
+// `session` may be any key the caller chooses.
 // Errors: Internal when SQLite cannot open or migrate the file.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
-                                                       const Clock* clock = nullptr);
+                                                       const Clock* clock = nullptr,
+                                                       bool events_only = false);
 
 // NewUid(): a random RFC 4122 version-4 UUID.
 std::string NewUid();

@@ -244,3 +244,40 @@ test('kubernetes store: flag mistakes and a cluster without the CRDs are one lin
     await kube.close();
   }
 });
+
+test('kubernetes store: a Session\'s events are kept on the server\'s volume by the Session\'s uid: pai run streams them; a Session deleted with kubectl while pai-server is down lends none to a new one of its name', async () => {
+  const { kube, tokenFile } = await startKube();
+  const stateDir = tmpDir('pai-kstore-ev-');
+  let p = await startPlatform({ stateDir, extraArgs: platformArgs(kube, tokenFile) });
+  try {
+    const adminToken = p.adminToken;
+    const home = await loggedInHome(p);
+    const run = pai(home, ['run', 'box', '--agent', 'demo'], { timeoutMs: 60000 });
+    const job = (await eventually(async () => kube.get('batch/v1', 'Job', 'default', 'session-box'), 20000, 'Job')).value;
+    kube.addPod('default', 'session-box-x1', job.spec.template.metadata.labels, { phase: 'Running' }, job.metadata.uid);
+    kube.setStatus('batch/v1', 'Job', 'default', 'session-box', { active: 1, startTime: '2026-12-06T07:00:00Z' });
+    kube.setLog('default', 'session-box-x1', '{"type":"agent.message","content":[{"type":"text","text":"All done."}]}\n');
+    await eventually(async () => kube.get('pai.io/v1', 'Session', 'default', 'box')?.status?.phase === 'Running' || undefined, 20000, 'Running');
+    kube.setStatus('batch/v1', 'Job', 'default', 'session-box', { succeeded: 1, startTime: '2026-12-06T07:00:00Z', completionTime: '2026-12-06T07:01:00Z' });
+    const ran = await run;
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /All done\./);
+    const types = (await api(p, 'GET', `${NS}/default/sessions/box/events`)).json.items.map((e) => e.type);
+    assert.deepEqual(types.filter((t) => t !== 'user.message'), ['session.status_running', 'agent.message', 'session.status_terminated']);
+    assert.ok(fs.existsSync(path.join(stateDir, 'events.db')));
+    assert.ok(!JSON.stringify(kube.get('pai.io/v1', 'Session', 'default', 'box')).includes('All done'), 'events in the custom resource');
+
+    // pai-server stops; the Session is deleted with kubectl; a new pai-server on the same volume
+    // serves a new Session of the same name with no event of the old one.
+    await p.stop();
+    kube.remove('pai.io/v1', 'Session', 'default', 'box');
+    p = await startPlatform({ stateDir, extraArgs: platformArgs(kube, tokenFile) });
+    const made = await api(p, 'POST', `${NS}/default/agents/demo/sessions`, { token: adminToken, body: { metadata: { name: 'box' }, spec: { task: 'again' } } });
+    assert.equal(made.status, 201, made.text);
+    const fresh = (await api(p, 'GET', `${NS}/default/sessions/box/events`, { token: adminToken })).json.items.map((e) => e.type);
+    assert.ok(!fresh.includes('agent.message') && !fresh.includes('session.status_terminated'), `the old Session's events: ${fresh}`);
+  } finally {
+    await p.stop();
+    await kube.close();
+  }
+});

@@ -111,14 +111,21 @@ test('kubernetes store: resources are custom resources with the API server\'s me
     }
 
     // A spec change moves the custom resource's generation; a stale resourceVersion is a 409.
-    const before = (await api(p, 'GET', `${NS}/team-s/agents/worker`)).json;
-    const put = (rv, replicas) => api(p, 'PUT', `${NS}/team-s/agents/worker`, { body: { apiVersion: 'pai.io/v1', kind: 'Agent', metadata: { name: 'worker', namespace: 'team-s', resourceVersion: rv }, spec: { ...before.spec, replicas } } });
-    const ok = await put(before.metadata.resourceVersion, 2);
+    // (The controller's status writes move the version too: read, write, and read again on a
+    // conflict, as any client of a resourceVersion must.)
+    const put = (obj, replicas) => api(p, 'PUT', `${NS}/team-s/agents/worker`, { body: { apiVersion: 'pai.io/v1', kind: 'Agent', metadata: { name: 'worker', namespace: 'team-s', resourceVersion: obj.metadata.resourceVersion }, spec: { ...obj.spec, replicas } } });
+    let before, ok;
+    for (let i = 0; i < 10; i++) {
+      before = (await api(p, 'GET', `${NS}/team-s/agents/worker`)).json;
+      ok = await put(before, 2);
+      if (ok.status !== 409) break;
+    }
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json.metadata.generation, 2);
     assert.equal(kube.get('pai.io/v1', 'Agent', 'team-s', 'worker').metadata.generation, 2);
-    const stale = await put(before.metadata.resourceVersion, 3);
+    const stale = await put(before, 3);
     assert.equal(stale.status, 409, stale.text);
+    assert.match(stale.json.error.message, /has been modified/);
     assert.equal(kube.get('pai.io/v1', 'Agent', 'team-s', 'worker').spec.replicas, 2);
 
     // PaiFile versions: one ConfigMap each, owned by the PaiFile; every version readable.

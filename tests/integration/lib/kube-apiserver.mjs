@@ -326,12 +326,16 @@ export async function startKubeApiServer({ token }) {
         crds.get(gv)[crd.spec.names.plural] = { kind: crd.spec.names.kind, namespaced: crd.spec.scope === 'Namespaced', schema: v.schema.openAPIV3Schema, status: !!v.subresources?.status };
       }
     },
-    /** Writes as another client (kubectl) would: create or update, through the same code. */
+    /** Writes as another client (kubectl apply) would: create, or update without a
+     * resourceVersion precondition, through the same code as the API. */
     write(obj) {
       const gv = obj.apiVersion; const group = gv.includes('/') ? gv.split('/')[0] : '';
       const plural = Object.entries(crds.get(gv) ?? {}).find(([, d]) => d.kind === obj.kind)?.[0] ?? Object.entries(gv === 'v1' ? CORE : GROUPS[gv]).find(([, k]) => k === obj.kind)[0];
       const r = { apiVersion: gv, group, plural, kind: obj.kind, ns: obj.metadata.namespace ?? null, name: obj.metadata.name, query: new URLSearchParams('fieldValidation=Strict'), crd: crds.get(gv)?.[plural] };
-      return objects.has(key(gv, obj.kind, r.ns, r.name)) ? update(r, JSON.stringify(obj)) : create(r, JSON.stringify(obj));
+      const cur = objects.get(key(gv, obj.kind, r.ns, r.name));
+      // As `kubectl apply` (a patch): no resourceVersion precondition.
+      if (cur) return update(r, JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: cur.metadata.resourceVersion } }));
+      return create(r, JSON.stringify(obj));
     },
     /** Deletes as another client would (the garbage collector follows). */
     remove(apiVersion, kind, ns, name) {

@@ -35,8 +35,9 @@ bool Selected(const json::object& o, const std::string& selector) {
   const size_t eq = selector.find('=');
   const json::value* m = o.if_contains("metadata");
   const json::value* labels = m ? m->as_object().if_contains("labels") : nullptr;
-  const json::value* v =
-      labels && labels->is_object() ? labels->as_object().if_contains(selector.substr(0, eq)) : nullptr;
+  const json::value* v = labels && labels->is_object()
+                             ? labels->as_object().if_contains(selector.substr(0, eq))
+                             : nullptr;
   return v && v->is_string() && v->as_string() == selector.substr(eq + 1);
 }
 
@@ -257,8 +258,9 @@ TEST_CASE("kube store: writes keep the API server's metadata, a no-op write send
   auto stale = f.store->Put(AgentR("worker", 4), created->resource_version());
   CHECK(absl::IsAborted(stale.status()));
 
-  REQUIRE(f.store->UpdateStatus("Agent", "team-a", "worker", created->uid(),
-                                json::object{{"phase", "Running"}})
+  REQUIRE(f.store
+              ->UpdateStatus("Agent", "team-a", "worker", created->uid(),
+                             json::object{{"phase", "Running"}})
               .ok());
   auto got = f.store->Get("Agent", "team-a", "worker");
   REQUIRE(got.ok());
@@ -268,7 +270,8 @@ TEST_CASE("kube store: writes keep the API server's metadata, a no-op write send
       f.store->UpdateStatus("Agent", "team-a", "worker", "another-uid", json::object{})));
 }
 
-TEST_CASE("kube store: a Pai Secret is a labelled core Secret; private parts stay out of objects") {
+TEST_CASE(
+    "kube store: a Pai Secret is a labelled core Secret, and private parts stay out of objects") {
   Fixture f;
   Resource s;
   s.kind = "Secret";

@@ -79,69 +79,36 @@ absl::Status FromHttp(long code, const std::string& body, const std::string& wha
   }
 }
 
-// WatchState: a watch stream being read: bytes up to the next newline, and how it ended.
-struct WatchState {
+// StreamState: a streamed answer (a watch, a followed log) being read: bytes up to the next
+// newline, and how it ended.
+struct StreamState {
   CURL* curl;
   const std::atomic<bool>* stop;
-  const std::function<bool(WatchEvent)>* on_event;
+  const std::function<bool(std::string_view)>* on_line;  // false ends the stream
   std::string buffer;
   long http_code = 0;
-  bool stopped = false;
-  absl::Status error;
+  bool ended_by_callback = false;
 };
 
-// OnLine(): one line of the stream; false ends it.
-bool OnLine(WatchState& st, std::string_view line) {
-  json::error_code ec;
-  json::value v = json::parse(line, ec);
-  if (ec || !v.is_object()) {
-    st.error = absl::UnavailableError("a watch event that is not a JSON object");
-    return false;
-  }
-  WatchEvent ev;
-  if (const json::value* t = v.as_object().if_contains("type"); t && t->is_string()) {
-    ev.type = std::string(t->as_string());
-  }
-  if (json::value* o = v.as_object().if_contains("object"); o && o->is_object()) {
-    ev.object = std::move(o->as_object());
-  }
-  if (ev.type == "ERROR") {  // the object is a Status
-    const json::value* code = ev.object.if_contains("code");
-    const int64_t c = code && code->is_int64() ? code->as_int64() : 500;
-    st.error = c == 410 ? absl::OutOfRangeError("resourceVersion too old (410 Gone)")
-                        : FromHttp(static_cast<long>(c), json::serialize(ev.object), "watch");
-    return false;
-  }
-  if (!(*st.on_event)(std::move(ev))) {
-    st.stopped = true;
-    return false;
-  }
-  return true;
-}
-
-size_t WatchWrite(char* data, size_t size, size_t n, void* p) {
-  auto& st = *static_cast<WatchState*>(p);
-  // A non-2xx answer is one Status object, not a stream: keep it whole for FromHttp().
+size_t StreamWrite(char* data, size_t size, size_t n, void* p) {
+  auto& st = *static_cast<StreamState*>(p);
   if (st.http_code == 0) curl_easy_getinfo(st.curl, CURLINFO_RESPONSE_CODE, &st.http_code);
   st.buffer.append(data, size * n);
+  // A non-2xx answer is one Status object, not a stream: kept whole for FromHttp().
   if (st.http_code < 200 || st.http_code > 299) return size * n;
   size_t start = 0;
   for (size_t nl; (nl = st.buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
-    const std::string_view line(st.buffer.data() + start, nl - start);
-    if (line.find_first_not_of(" \r\t") == std::string_view::npos) continue;
-    if (!OnLine(st, line)) return 0;  // ends the transfer
+    if (!(*st.on_line)(std::string_view(st.buffer.data() + start, nl - start))) {
+      st.ended_by_callback = true;
+      return 0;  // ends the transfer
+    }
   }
   st.buffer.erase(0, start);
   return size * n;
 }
 
-int WatchProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto& st = *static_cast<WatchState*>(p);
-  if (st.stop->load()) {
-    st.stopped = true;
-    return 1;  // aborts the transfer
-  }
-  return 0;
+int StreamProgress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<StreamState*>(p)->stop->load() ? 1 : 0;  // 1 aborts the transfer
 }
 
 class HttpClient final : public Client {
@@ -222,35 +189,48 @@ class HttpClient final : public Client {
                     "?watch=true&allowWatchBookmarks=true&timeoutSeconds=", timeout_seconds,
                     "&resourceVersion=", Escape(resource_version));
     if (!label_selector.empty()) path += "&labelSelector=" + Escape(label_selector);
-    auto token = Token();
-    if (!token.ok()) return token.status();
-    // Its own handle: a watch lasts minutes, the shared one serves every other call.
-    CURL* curl = curl_easy_init();
-    if (!curl) return absl::InternalError("libcurl: no handle");
-    WatchState st{curl, &stop, &on_event};
-    curl_slist* headers = Setup(curl, "GET", path, *token, "", "");
+    absl::Status error;
+    const std::function<bool(std::string_view)> on_line = [&](std::string_view line) {
+      if (line.find_first_not_of(" \r\t") == std::string_view::npos) return true;
+      json::error_code ec;
+      json::value v = json::parse(line, ec);
+      if (ec || !v.is_object()) {
+        error = absl::UnavailableError("a watch event that is not a JSON object");
+        return false;
+      }
+      WatchEvent ev;
+      if (const json::value* t = v.as_object().if_contains("type"); t && t->is_string()) {
+        ev.type = std::string(t->as_string());
+      }
+      if (json::value* o = v.as_object().if_contains("object"); o && o->is_object()) {
+        ev.object = std::move(o->as_object());
+      }
+      if (ev.type == "ERROR") {  // the object is a Status
+        const json::value* code = ev.object.if_contains("code");
+        const int64_t c = code && code->is_int64() ? code->as_int64() : 500;
+        error = c == 410 ? absl::OutOfRangeError("resourceVersion too old (410 Gone)")
+                         : FromHttp(static_cast<long>(c), json::serialize(ev.object), "watch");
+        return false;
+      }
+      if (!on_event(std::move(ev))) {
+        error = absl::CancelledError("watch stopped");
+        return false;
+      }
+      return true;
+    };
     // The server ends the stream after timeout_seconds; a silent connection is dropped later.
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_seconds + 30) * 1000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &WatchWrite);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &st);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &WatchProgress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &st);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    const CURLcode rc = curl_easy_perform(curl);
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (!st.error.ok()) return st.error;
-    if (st.stopped) return absl::CancelledError("watch stopped");
-    if (code == 410) return absl::OutOfRangeError("resourceVersion too old (410 Gone)");
-    if (code != 0 && (code < 200 || code > 299)) {
-      return FromHttp(code, st.buffer, pai::StrCat("watch ", path));
-    }
-    if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE) {
-      return absl::UnavailableError(pai::StrCat("watch ", path, ": ", curl_easy_strerror(rc)));
-    }
-    return absl::OkStatus();
+    absl::Status s = Stream(path, (timeout_seconds + 30) * 1000L, stop, on_line);
+    if (!error.ok()) return error;
+    return s;
+  }
+
+  absl::Status FollowPodLog(const std::string& ns, const std::string& pod,
+                            const std::string& container, const std::atomic<bool>& stop,
+                            const std::function<bool(std::string_view)>& on_line) override {
+    static const Kind pods{"", "v1", "Pod", "pods", true};
+    std::string path = ObjectPath(pods, ns, pod) + "/log?follow=true";
+    if (!container.empty()) path += "&container=" + Escape(container);
+    return Stream(path, 0, stop, on_line);
   }
 
   absl::StatusOr<json::object> Apply(const json::object& object) override {
@@ -314,6 +294,43 @@ class HttpClient final : public Client {
     const json::object* m = meta ? meta->if_object() : nullptr;
     const json::value* v = m ? m->if_contains(key) : nullptr;
     return v && v->is_string() ? std::string(v->as_string()) : "";
+  }
+
+  // Stream(): a GET whose answer is read line by line as it arrives, on its own handle (a
+  // stream lasts minutes; the shared handle serves every other call). `timeout_ms` 0: none.
+  // OK when the server ends it; Cancelled when `stop` is set or `on_line` returns false; the
+  // answer's error (410 Gone: OutOfRange); Unavailable when the connection fails.
+  absl::Status Stream(const std::string& path, long timeout_ms, const std::atomic<bool>& stop,
+                      const std::function<bool(std::string_view)>& on_line) {
+    auto token = Token();
+    if (!token.ok()) return token.status();
+    CURL* curl = curl_easy_init();
+    if (!curl) return absl::InternalError("libcurl: no handle");
+    StreamState st{curl, &stop, &on_line};
+    curl_slist* headers = Setup(curl, "GET", path, *token, "", "");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &StreamWrite);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &st);
+    // Called at least once a second, data or not: how `stop` is noticed.
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &StreamProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &st);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    const CURLcode rc = curl_easy_perform(curl);
+    long code = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (st.ended_by_callback || stop.load()) return absl::CancelledError("stream stopped");
+    if (code == 410) return absl::OutOfRangeError("resourceVersion too old (410 Gone)");
+    if (code != 0 && (code < 200 || code > 299)) {
+      return FromHttp(code, st.buffer, pai::StrCat("GET ", path));
+    }
+    if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE) {
+      return absl::UnavailableError(pai::StrCat("GET ", path, ": ", curl_easy_strerror(rc)));
+    }
+    // The last line, when the stream ended without a newline.
+    if (!st.buffer.empty() && !on_line(st.buffer)) return absl::CancelledError("stream stopped");
+    return absl::OkStatus();
   }
 
   absl::StatusOr<json::object> Put(const Kind& k, const json::object& object, const char* sub) {

@@ -118,6 +118,13 @@ class Client {
                              const std::string& label_selector, const std::string& resource_version,
                              int timeout_seconds, const std::atomic<bool>& stop,
                              const std::function<bool(WatchEvent)>& on_event) = 0;
+  // FollowPodLog(): streams a container's log (GET .../pods/<pod>/log?follow=true) from its
+  // start, calling `on_line` for each line (without its newline) on the calling thread, until
+  // the container ends (OK), `stop` is set or `on_line` returns false (Cancelled), or an
+  // error. Its own connection, as Watch().
+  virtual absl::Status FollowPodLog(const std::string& ns, const std::string& pod,
+                                    const std::string& container, const std::atomic<bool>& stop,
+                                    const std::function<bool(std::string_view)>& on_line) = 0;
   // PodLogs(): the newest `limit_bytes` of a container's log (GET .../pods/<pod>/log).
   virtual absl::StatusOr<std::string> PodLogs(const std::string& ns, const std::string& pod,
                                               const std::string& container,

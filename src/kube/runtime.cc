@@ -2,12 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -173,6 +175,13 @@ class KubeRuntime final : public server::Runtime {
     }
     cv_.notify_all();
     poller_.join();
+    std::map<std::string, std::unique_ptr<Follower>> followers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      followers.swap(followers_);
+    }
+    for (auto& [uid, f] : followers) f->stop.store(true);
+    for (auto& [uid, f] : followers) f->thread.join();
   }
   KubeRuntime(const KubeRuntime&) = delete;
   KubeRuntime& operator=(const KubeRuntime&) = delete;
@@ -311,6 +320,7 @@ class KubeRuntime final : public server::Runtime {
 
   void Purge(const std::string& kind, const std::string& key, const std::string& uid) override {
     std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+    StopFollower(uid);
     (void)StopLocked(kind, key);
     const auto [ns, name] = Split(key);
     server::Workload w;
@@ -448,12 +458,11 @@ class KubeRuntime final : public server::Runtime {
       const std::string_view line =
           rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
       rest.remove_prefix(line.size());
-      if (session && !line.empty() && line.front() == '{') {
-        json::error_code ec;
-        json::value v = json::parse(line, ec);
-        if (!ec && v.is_object() &&
-            (v.as_object().contains("type") || v.as_object().contains("control"))) {
-          events.push_back(std::move(v.as_object()));
+      if (session) {
+        std::string_view bare = line;
+        if (!bare.empty() && bare.back() == '\n') bare.remove_suffix(1);
+        if (std::optional<json::object> e = HarnessEvent(bare)) {
+          events.push_back(std::move(*e));
           continue;
         }
       }
@@ -471,26 +480,113 @@ class KubeRuntime final : public server::Runtime {
     if (!ec && final) logs_final_.insert(path);
   }
 
-  // AppendHarnessEvents(): the harness's events not appended yet, as the local runtime passes
-  // them on: no user.* (a harness cannot speak as a user), no control lines, no
-  // session.status_* (the runtime reports the phase from the Job). Called under logs_mu_.
+  // Forwarded(): a harness event line the runtime passes on, as the local runtime does: no
+  // user.* (a harness cannot speak as a user), no control lines, no session.status_* (the
+  // runtime reports the phase from the Job).
+  static bool Forwarded(const json::object& e) {
+    const std::string type = Str(&e, "type");
+    return !type.empty() && !e.contains("control") && type.rfind("user.", 0) != 0 &&
+           type.rfind("session.status_", 0) != 0;
+  }
+
+  // HarnessEvent(): a JSON line of the harness (an event or a control line), or nullopt.
+  static std::optional<json::object> HarnessEvent(std::string_view line) {
+    if (line.empty() || line.front() != '{') return std::nullopt;
+    json::error_code ec;
+    json::value v = json::parse(line, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    if (!v.as_object().contains("type") && !v.as_object().contains("control")) return std::nullopt;
+    return std::move(v.as_object());
+  }
+
+  // AppendHarnessEvents(): the harness's events not appended yet (`events_seen_` counts the
+  // event lines of the log already passed on, by uid). Called under logs_mu_.
   void AppendHarnessEvents(const std::string& full_key, const std::string& uid,
                            const std::vector<json::object>& events) {
     size_t& seen = events_seen_[uid];
     if (events.size() <= seen) return;
     std::vector<json::object> fresh;
     for (size_t i = seen; i < events.size(); ++i) {
-      const std::string type = Str(&events[i], "type");
-      if (type.empty() || events[i].contains("control") || type.rfind("user.", 0) == 0 ||
-          type.rfind("session.status_", 0) == 0) {
-        continue;
-      }
-      fresh.push_back(events[i]);
+      if (Forwarded(events[i])) fresh.push_back(events[i]);
     }
     seen = events.size();
     if (fresh.empty()) return;
     const auto [ns, name] = Split(full_key.substr(8));
     (void)o_.events->Append(ns, name, std::move(fresh));
+  }
+
+  // Follower: a thread following a running Session pod's log, so that its events reach the
+  // Session as they are written (pai run, pai logs -f), not at its end.
+  struct Follower {
+    std::atomic<bool> stop{false};
+    std::thread thread;
+  };
+
+  // Follow(): the follower's loop. The log is read from its start on each (re)connection; the
+  // n-th event line is passed on only when events_seen_ says n lines were (so neither a
+  // reconnection nor the final SaveLogs() passes one on twice).
+  void Follow(const std::string& full_key, const std::string& uid, const std::string& ns,
+              const std::string& pod, Follower* f) {
+    while (!f->stop.load()) {
+      size_t n = 0;
+      absl::Status s =
+          o_.client->FollowPodLog(ns, pod, "agent", f->stop, [&](std::string_view line) {
+            std::optional<json::object> e = HarnessEvent(line);
+            if (!e) return true;
+            std::lock_guard<std::mutex> saving(logs_mu_);
+            size_t& seen = events_seen_[uid];
+            if (seen == n) {
+              if (Forwarded(*e)) {
+                const auto [sns, name] = Split(full_key.substr(8));
+                (void)o_.events->Append(sns, name, {std::move(*e)});
+              }
+              seen = n + 1;
+            }
+            ++n;
+            return true;
+          });
+      if (s.ok() || f->stop.load()) return;  // the container ended, or the Session did
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || f->stop.load(); });
+    }
+  }
+
+  // StartFollowers(): a follower for each running Session pod that has none.
+  void StartFollowers() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || !o_.events) return;
+    for (const auto& [key, st] : snapshot_.status) {
+      if (key.rfind("Session/", 0) != 0 || st.phase != "Running") continue;
+      auto uid = snapshot_.uid.find(key);
+      auto pods = snapshot_.pods.find(key);
+      if (uid == snapshot_.uid.end() || uid->second.empty() || purged_.contains(uid->second) ||
+          pods == snapshot_.pods.end() || pods->second.empty() ||
+          followers_.contains(uid->second)) {
+        continue;
+      }
+      auto f = std::make_unique<Follower>();
+      Follower* raw = f.get();
+      const std::string ns = Split(key.substr(8)).first;
+      f->thread = std::thread([this, key, u = uid->second, ns, pod = pods->second.front(), raw] {
+        Follow(key, u, ns, pod, raw);
+      });
+      followers_[uid->second] = std::move(f);
+    }
+  }
+
+  // StopFollower(): ends and joins the follower of `uid`, if any. Not under mu_ or logs_mu_.
+  void StopFollower(const std::string& uid) {
+    std::unique_ptr<Follower> f;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = followers_.find(uid);
+      if (it == followers_.end()) return;
+      f = std::move(it->second);
+      followers_.erase(it);
+    }
+    f->stop.store(true);
+    cv_.notify_all();
+    f->thread.join();
   }
 
   absl::Status StopLocked(const std::string& kind, const std::string& key) {
@@ -503,6 +599,7 @@ class KubeRuntime final : public server::Runtime {
         uid = it->second;
       }
     }
+    StopFollower(uid);
     if (!uid.empty()) SaveLogs(full, LogFile(uid), kind == "Session");  // an Agent may start again
     const auto [ns, name] = Split(key);
     server::Workload w;
@@ -540,6 +637,7 @@ class KubeRuntime final : public server::Runtime {
       lock.unlock();
       for (const server::Workload& w : retry) (void)Start(w);
       Refresh();
+      StartFollowers();
       lock.lock();
       cv_.wait_for(lock, o_.poll_interval, [this] { return stopping_; });
     }
@@ -600,6 +698,7 @@ class KubeRuntime final : public server::Runtime {
           std::lock_guard<std::mutex> lock(mu_);
           if (auto it = snapshot_.uid.find(key); it != snapshot_.uid.end()) uid = it->second;
         }
+        StopFollower(uid);
         if (!uid.empty()) SaveLogs(key, LogFile(uid), true);
         json::object e{{"type", "session.status_terminated"}, {"phase", st.phase}};
         if (!st.message.empty()) e["reason"] = st.message;
@@ -626,6 +725,7 @@ class KubeRuntime final : public server::Runtime {
   std::map<std::string, WorkloadStatus> ended_;  // End(): until Purge or a new Start
   std::map<std::string, Retry> retry_;           // to apply again (poller)
   std::set<std::string> purged_;                 // uids purged while their pods may still be listed
+  std::map<std::string, std::unique_ptr<Follower>> followers_;  // running Sessions' logs, by uid
   std::thread poller_;
 };
 

@@ -149,7 +149,7 @@ test('kubernetes runtime: an Agent becomes valid, owned objects; status from its
   }
 });
 
-test('kubernetes runtime: a Session is a Job; the Job\'s end ends it with events and its log; a refused Job is an Error', async () => {
+test('kubernetes runtime: a Session is a Job; its events arrive live from the pod\'s log; the Job\'s end ends it, its log kept; a refused Job is an Error', async () => {
   const { p, kube, stop } = await startKubePlatform();
   try {
     const home = await loggedInHome(p);
@@ -165,9 +165,15 @@ test('kubernetes runtime: a Session is a Job; the Job\'s end ends it with events
     const ex = await pai(home, ['exec', 'box', '--', 'true'], { timeoutMs: 10000 });
     assert.equal(ex.code, 1, ex.stderr);
     assert.match(ex.stderr, /exec is not built on the Kubernetes runtime yet/);
-    // pai-harness in a pod writes its events to stdout (--events-fd 1), among its log lines.
-    kube.setLog('default', 'session-box-x1', 'harness: turn 1 done\n'
+    // pai-harness in a pod writes its events to stdout (--events-fd 1), among its log lines;
+    // pai-server follows the running pod's log, so each event reaches the Session as it is
+    // written, not when the Job ends.
+    kube.appendLog('default', 'session-box-x1', 'harness: turn 1 done\n'
       + '{"type":"agent.message","content":[{"type":"text","text":"All done."}]}\n');
+    await eventually(async () => (await api(p, 'GET', `${NS}/default/sessions/box/events`)).json.items.some((e) => e.type === 'agent.message') || undefined, 20000, 'the event, live');
+    assert.equal((await resource(p, 'default', 'sessions', 'box')).status.phase, 'Running');
+    kube.appendLog('default', 'session-box-x1', 'harness: exiting\n');
+    kube.endLog('default', 'session-box-x1');
     kube.setStatus('batch/v1', 'Job', 'default', 'session-box', { succeeded: 1, startTime: '2026-12-06T07:00:00Z', completionTime: '2026-12-06T07:01:00Z' });
     const done = (await eventually(async () => {
       const s = await resource(p, 'default', 'sessions', 'box');

@@ -80,6 +80,22 @@ class FakeClient final : public Client {
                      const std::atomic<bool>&, const std::function<bool(WatchEvent)>&) override {
     return absl::UnimplementedError("not used by the runtime");
   }
+  // A followed log: what the pod has logged so far, then the end (the container ended).
+  absl::Status FollowPodLog(const std::string& ns, const std::string& pod, const std::string&,
+                            const std::atomic<bool>&,
+                            const std::function<bool(std::string_view)>& on_line) override {
+    std::string text;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = logs.find(ns + "/" + pod);
+      if (it == logs.end()) return absl::NotFoundError(pod);
+      text = it->second;
+    }
+    for (size_t start = 0, nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (!on_line(std::string_view(text).substr(start, nl - start))) break;
+    }
+    return absl::OkStatus();
+  }
   absl::StatusOr<json::object> Apply(const json::object& object) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!fail.ok()) return fail;

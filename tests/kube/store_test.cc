@@ -127,6 +127,11 @@ class FakeApi final : public Client {
                                       int64_t) override {
     return absl::UnimplementedError("not used by the store");
   }
+  absl::Status FollowPodLog(const std::string&, const std::string&, const std::string&,
+                            const std::atomic<bool>&,
+                            const std::function<bool(std::string_view)>&) override {
+    return absl::UnimplementedError("not used by the store");
+  }
 
   // What another client (kubectl) would do.
   void Foreign(const Kind& k, const json::object& o) {

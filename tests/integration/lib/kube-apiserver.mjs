@@ -59,6 +59,8 @@ function crdUnknown(value, schema, at) {
 export async function startKubeApiServer({ token }) {
   const objects = new Map(); // `${apiVersion}|${kind}|${ns}|${name}` → object
   const logs = new Map(); // `${ns}/${pod}` → text
+  const followers = new Map(); // `${ns}/${pod}` → Set of { write, end }: follow=true readers
+  const ended = new Set(); // `${ns}/${pod}` whose container ended (follow streams end)
   const requests = []; // { verb, group, resource, path }
   const crds = new Map(); // `${group}/${version}` → { plural → { kind, namespaced, schema, status } }
   const history = []; // { rv, type, object } for watches
@@ -254,6 +256,19 @@ export async function startKubeApiServer({ token }) {
           note('get');
           const text = logs.get(`${r.ns}/${r.name}`);
           if (text === undefined) throw new ApiError(404, 'NotFound', `pods "${r.name}" not found`);
+          if (r.query.get('follow') === 'true') {
+            // The log so far, then what the container writes, until it ends (endLog) or the
+            // client goes.
+            res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+            res.write(text);
+            const k = `${r.ns}/${r.name}`;
+            const f = { write: (t) => res.write(t), end: () => res.end() };
+            if (!followers.has(k)) followers.set(k, new Set());
+            followers.get(k).add(f);
+            res.on('close', () => followers.get(k)?.delete(f));
+            if (ended.has(k)) res.end();
+            return undefined;
+          }
           const limit = Number(r.query.get('limitBytes') ?? Infinity);
           return send(200, text.slice(Math.max(0, text.length - limit)), 'text/plain');
         }
@@ -371,6 +386,18 @@ export async function startKubeApiServer({ token }) {
       });
     },
     setLog: (ns, pod, text) => logs.set(`${ns}/${pod}`, text),
+    /** The container writes `text`: appended to its log and sent to every follower. */
+    appendLog(ns, pod, text) {
+      const k = `${ns}/${pod}`;
+      logs.set(k, (logs.get(k) ?? '') + text);
+      for (const f of followers.get(k) ?? []) f.write(text);
+    },
+    /** The container ended: follow streams end. */
+    endLog(ns, pod) {
+      const k = `${ns}/${pod}`;
+      ended.add(k);
+      for (const f of followers.get(k) ?? []) f.end();
+    },
     // close() first (no new connections), then every open one, idle keep-alive ones included.
     close: () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }),
   };

@@ -19,8 +19,9 @@
 //    and Pending, so nothing is started twice or declared lost after a restart of pai-server.
 //  - LogPath(): the pods' logs fetched into <state_dir>/<uid>.log (the newest 10 MiB per pod).
 //    A Session's pai-harness writes its events to stdout (--events-fd 1): those JSON lines are
-//    appended to the Session's events once (when its log is read, and when its Job ends,
-//    before session.status_terminated) and kept out of the saved log.
+//    appended to the Session's events once — as they are written (one thread per running
+//    Session follows its pod's log), and when its Job ends (before session.status_terminated)
+//    or its log is read, for any the stream missed — and kept out of the saved log.
 //  - Deliver, Exec, OpenControl, ReadFile, WriteFile: FailedPrecondition (not built on this
 //    runtime yet); EgressRecords: none (the cluster's egress proxy keeps its own log).
 //

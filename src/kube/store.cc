@@ -1,5 +1,9 @@
 #include "kube/store.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "boost/json.hpp"
+#include "common/log.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -39,6 +44,8 @@ constexpr char kFileVersionLabel[] = "pai.io/file-version";
 constexpr char kIdentityLabel[] = "pai.io/identity";
 constexpr char kWebhookLabel[] = "pai.io/webhook";
 constexpr char kManagedBy[] = "app.kubernetes.io/managed-by";
+constexpr char kSealAnnotation[] = "pai.io/seal";
+constexpr char kSealKeySecret[] = "pai-seal-key";
 constexpr int kAttempts = 5;  // writes retried on a conflict with another writer
 
 const Kind& SecretKind() {
@@ -148,6 +155,8 @@ Resource FromCoreSecret(json::object o) {
   r.kind = "Secret";
   json::object& m = Sub(o, "metadata");
   m.erase("managedFields");
+  // kubectl apply keeps the whole manifest it applied, values included: never shown.
+  EraseMetaKey(m, "annotations", "kubectl.kubernetes.io/last-applied-configuration");
   r.ns = Str(&m, "namespace");
   r.name = Str(&m, "name");
   const int64_t generation =
@@ -271,6 +280,7 @@ class KubeStore final : public Store {
       versions.push_back(list->resource_version);
     }
     PAI_RETURN_IF_ERROR(EnsureNamespace(o_.ns));
+    PAI_RETURN_IF_ERROR(LoadSealKey());
     for (size_t i = 0; i < watched_.size(); ++i) {
       threads_.emplace_back([this, i, rv = versions[i]] { WatchLoop(watched_[i], rv); });
     }
@@ -333,6 +343,7 @@ class KubeStore final : public Store {
     }
     if (!stored.ok()) return stored.status();
     Noted(r.kind, *stored);
+    if (r.kind != "Secret") stored = Sealed(*k, std::move(*stored));
     if (r.kind != "Secret" && !r.private_data.empty()) {
       if (absl::Status s = WritePrivate(*k, *stored, r.private_data); !s.ok()) {
         // Without its private part the object is unusable (a token that cannot authenticate):
@@ -403,6 +414,7 @@ class KubeStore final : public Store {
       if (absl::IsAborted(updated.status()) && !expected) continue;  // another writer: again
       if (!updated.ok()) return updated.status();
       Noted(r.kind, *updated);
+      if (r.kind != "Secret") updated = Sealed(*k, std::move(*updated));
       if (r.kind != "Secret" && r.private_data != old->private_data) {
         absl::Status s = r.private_data.empty()
                              ? IgnoreNotFound(o_.client->Delete(SecretKind(), PrivateNs(*k, r.ns),
@@ -569,14 +581,7 @@ class KubeStore final : public Store {
     const std::string sha = Sha256Hex(data);
     const int64_t newest = versions->empty() ? 0 : versions->back().version;
     if (newest > 0 && versions->back().sha256 == sha) return newest;
-    if (newest >= max_versions) {
-      return absl::ResourceExhaustedError(
-          pai::StrCat("PaiFile \"", name, "\" has ", newest,
-                      " versions, the most kept; delete it and create it again"));
-    }
-    size_t pad = 0;
-    if (!data.empty() && data.back() == '=')
-      pad = data.size() >= 2 && data[data.size() - 2] == '=' ? 2 : 1;
+    PAI_RETURN_IF_ERROR(server::CheckFileVersionLimit(name, newest, max_versions));
     json::object meta{{"name", FileVersionName(name, newest + 1)},
                       {"namespace", ns},
                       {"labels",
@@ -585,7 +590,7 @@ class KubeStore final : public Store {
                         {kManagedBy, "pai-server"}}},
                       {"annotations",
                        {{"pai.io/sha256", sha},
-                        {"pai.io/size", std::to_string(data.size() / 4 * 3 - pad)},
+                        {"pai.io/size", std::to_string(server::Base64DecodedSize(data))},
                         {"pai.io/created", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
                                                             absl::UTCTimeZone())}}}};
     // Owned by the PaiFile: deleted with it by the garbage collector, whoever deletes it.
@@ -756,7 +761,12 @@ class KubeStore final : public Store {
   }
 
   // Decode(): the record of an object as the API server returns it (private part not read).
-  static Resource Decode(const std::string& kind, json::object o) {
+  // Decode(): the record of an object as the API server returns it (private part not read).
+  // The authorship annotations (pai.io/created-by, pai.io/last-applied-by: the access tokens
+  // that wrote it, which the controller trusts for apiKeyEnv and a creator's environment) are
+  // believed only under a valid seal; otherwise the object was written by another client
+  // (kubectl, a GitOps tool) and reads as last applied by "kubernetes", a name no token has.
+  Resource Decode(const std::string& kind, json::object o) const {
     if (kind == "Secret") return FromCoreSecret(std::move(o));
     Resource r;
     r.kind = kind;
@@ -765,8 +775,87 @@ class KubeStore final : public Store {
     r.ns = Str(&m, "namespace");
     r.name = Str(&m, "name");
     EraseMetaKey(m, "annotations", kPrivateAnnotation);
+    const std::string seal = Str(SubOf(m, "annotations"), kSealAnnotation);
+    EraseMetaKey(m, "annotations", kSealAnnotation);
+    if (seal.empty() || seal != Seal(kind, o)) {
+      EraseMetaKey(m, "annotations", "pai.io/created-by");
+      Sub(m, "annotations")["pai.io/last-applied-by"] = "kubernetes";
+    }
     r.object = std::move(o);
     return r;
+  }
+
+  // Seal(): HMAC-SHA256, with the store's key, of what the authorship annotations vouch for:
+  // the object (kind, namespace, name, uid), its generation — which any change of the spec by
+  // anyone moves — and the two annotations.
+  std::string Seal(const std::string& kind, const json::object& o) const {
+    const json::object* m = SubOf(o, "metadata");
+    const json::object* ann = m ? SubOf(*m, "annotations") : nullptr;
+    const json::value* gen = m ? m->if_contains("generation") : nullptr;
+    const std::string input =
+        pai::StrCat(kind, "\n", Str(m, "namespace"), "\n", Str(m, "name"), "\n", Str(m, "uid"),
+                    "\n", gen && gen->is_int64() ? gen->as_int64() : -1, "\n",
+                    Str(ann, "pai.io/created-by"), "\n", Str(ann, "pai.io/last-applied-by"));
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), seal_key_.data(), static_cast<int>(seal_key_.size()),
+              reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len)) {
+      return "";
+    }
+    std::string hex;
+    hex.reserve(2 * len);
+    static const char kHex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < len; ++i) {
+      hex.push_back(kHex[mac[i] >> 4]);
+      hex.push_back(kHex[mac[i] & 15]);
+    }
+    return hex;
+  }
+
+  // Sealed(): `stored` (just written by this store) with its seal: a second, metadata-only
+  // update (it leaves the generation alone). When another client wrote in between, the object
+  // stays unsealed (read as written by "kubernetes").
+  json::object Sealed(const Kind& k, json::object stored) {
+    const std::string seal = Seal(k.kind, stored);
+    if (seal.empty()) return stored;
+    json::object next = stored;
+    Sub(Sub(next, "metadata"), "annotations")[kSealAnnotation] = seal;
+    Sub(next, "metadata").erase("managedFields");
+    auto updated = o_.client->Update(k, next);
+    if (!updated.ok()) {
+      log::Warn("kubernetes store: could not seal a write",
+                {{"kind", k.kind},
+                 {"name", MetaStr(stored, "name")},
+                 {"error", std::string(updated.status().message())}});
+      return stored;
+    }
+    Noted(k.kind, *updated);
+    return std::move(*updated);
+  }
+
+  // LoadSealKey(): the seal key, kept in the Secret pai-seal-key of the server's namespace
+  // (created with 32 random bytes at the first start).
+  absl::Status LoadSealKey() {
+    for (int attempt = 0; attempt < kAttempts; ++attempt) {
+      auto s = o_.client->Get(SecretKind(), o_.ns, kSealKeySecret);
+      if (s.ok()) {
+        seal_key_ = Field(*s, "key");
+        if (seal_key_.size() < 32) {
+          return absl::FailedPreconditionError(
+              pai::StrCat("Secret ", o_.ns, "/", kSealKeySecret, ": key shorter than 32 bytes"));
+        }
+        return absl::OkStatus();
+      }
+      if (!absl::IsNotFound(s.status())) return s.status();
+      std::string key(32, '\0');
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), 32) != 1) {
+        return absl::InternalError("no randomness");
+      }
+      auto made = o_.client->Create(
+          SecretKind(), FieldSecret(o_.ns, kSealKeySecret, "pai.io/seal-key", {{"key", key}}));
+      if (!made.ok() && !absl::IsAlreadyExists(made.status())) return made.status();
+    }
+    return absl::AbortedError("the seal key: conflicting writers");
   }
 
   // FromApi(): Decode() and, when the object has one, its private part.
@@ -954,6 +1043,7 @@ class KubeStore final : public Store {
   }
 
   KubeStoreOptions o_;
+  std::string seal_key_;  // HMAC key of the authorship seals (LoadSealKey(), then read-only)
   std::vector<Watched> watched_;
   std::mutex file_mu_;  // one AppendFileVersion at a time (version numbers)
   std::mutex version_mu_;

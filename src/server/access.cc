@@ -77,6 +77,7 @@ absl::StatusOr<MintedAccessToken> AccessTokens::Create(const std::string& target
     return absl::InvalidArgumentError(
         "spec.targetNamespace: must be a namespace (lowercase letters, digits, '-') or \"*\"");
   }
+  std::string expires;  // RFC 3339 (the CRD's format: date-time), whatever form was given
   if (!expires_at.empty()) {
     absl::Time t;
     std::string err;
@@ -88,6 +89,7 @@ absl::StatusOr<MintedAccessToken> AccessTokens::Create(const std::string& target
       }
     }
     if (t <= absl::Now()) return absl::InvalidArgumentError("spec.expiresAt: already passed");
+    expires = absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
   }
   unsigned char id_bytes[6];
   unsigned char secret[32];
@@ -103,7 +105,7 @@ absl::StatusOr<MintedAccessToken> AccessTokens::Create(const std::string& target
   json::object spec;
   spec["targetNamespace"] = target_ns;
   if (!description.empty()) spec["description"] = description;
-  if (!expires_at.empty()) spec["expiresAt"] = expires_at;
+  if (!expires.empty()) spec["expiresAt"] = expires;
   spec["env"] = json::object();
   r.object = {{"apiVersion", "pai.io/v1"},
               {"kind", "PaiAccessToken"},
@@ -128,8 +130,11 @@ absl::StatusOr<Caller> AccessTokens::Authenticate(std::string_view bearer) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return fail();
   }
   auto r = store_.Get("PaiAccessToken", "", pai::StrCat("tok-", id));
-  // A store that cannot answer (the Kubernetes API unreachable) is not a bad token.
-  if (absl::IsUnavailable(r.status())) return r.status();
+  // A store that cannot answer (the Kubernetes API unreachable, or refusing pai-server's own
+  // credentials) is not a bad token.
+  if (!r.ok() && !absl::IsNotFound(r.status())) {
+    return absl::UnavailableError(std::string(r.status().message()));
+  }
   if (!r.ok()) return fail();
   boost::system::error_code ec;
   json::value priv = json::parse(r->private_data, ec);

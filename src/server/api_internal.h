@@ -40,7 +40,6 @@ inline ApiResponse FromStatus(const absl::Status& s) {
     case absl::StatusCode::kAlreadyExists:
       return Err(409, "already_exists", m);
     case absl::StatusCode::kAborted:
-      return Err(409, "conflict", m);
     case absl::StatusCode::kFailedPrecondition:
       return Err(409, "conflict", m);
     case absl::StatusCode::kInvalidArgument:

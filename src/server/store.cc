@@ -55,6 +55,21 @@ std::string NewUid() {
                          b[12], b[13], b[14], b[15]);
 }
 
+absl::Status CheckFileVersionLimit(const std::string& name, int64_t newest, int64_t max_versions) {
+  if (newest < max_versions) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      pai::StrCat("PaiFile \"", name, "\" has ", newest,
+                  " versions, the most kept; delete it and create it again"));
+}
+
+int64_t Base64DecodedSize(std::string_view data) {
+  size_t pad = 0;
+  if (!data.empty() && data.back() == '=') {
+    pad = data.size() >= 2 && data[data.size() - 2] == '=' ? 2 : 1;
+  }
+  return static_cast<int64_t>(data.size() / 4 * 3 - pad);
+}
+
 std::string NowRfc3339() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
 }
@@ -348,21 +363,12 @@ class SqliteStore final : public Store {
       newest = last.Int(0);
       if (last.Text(1) == sha) return newest;
     }
-    if (newest >= max_versions) {
-      return absl::ResourceExhaustedError(
-          pai::StrCat("PaiFile \"", name, "\" has ", newest,
-                      " versions, the most kept; delete it and create it again"));
-    }
-    size_t pad = 0;
-    if (!data.empty() && data.back() == '=')
-      pad = data.size() >= 2 && data[data.size() - 2] == '=' ? 2 : 1;
+    PAI_RETURN_IF_ERROR(CheckFileVersionLimit(name, newest, max_versions));
     Stmt ins(db_,
              "INSERT INTO paifile_versions(namespace, name, version, sha256, size, created, data) "
              "VALUES(?1,?2,?3,?4,?5,?6,?7)");
     ins.Bind(1, ns).Bind(2, name).Bind(3, newest + 1).Bind(4, sha);
-    ins.Bind(5, static_cast<int64_t>(data.size() / 4 * 3 - pad))
-        .Bind(6, NowRfc3339())
-        .Bind(7, data);
+    ins.Bind(5, Base64DecodedSize(data)).Bind(6, NowRfc3339()).Bind(7, data);
     if (ins.Step() != SQLITE_DONE) return Error("file version");
     ++version_;  // a status-worthy change: wake the controller
     Stmt bump(db_, "UPDATE counters SET value=?1 WHERE name='resourceVersion'");

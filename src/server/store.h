@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -168,6 +169,12 @@ class Store {
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                        const Clock* clock = nullptr,
                                                        bool events_only = false);
+
+// CheckFileVersionLimit(): ResourceExhausted when PaiFile `name`, whose newest version is
+// `newest`, keeps `max_versions` already (every store refuses a new version with it).
+absl::Status CheckFileVersionLimit(const std::string& name, int64_t newest, int64_t max_versions);
+// Base64DecodedSize(): the bytes of content of padded base64 text `data` (FileVersion::size).
+int64_t Base64DecodedSize(std::string_view data);
 
 // NewUid(): a random RFC 4122 version-4 UUID.
 std::string NewUid();

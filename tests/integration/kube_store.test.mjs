@@ -230,6 +230,49 @@ test('kubernetes store: an Agent written with kubectl is run, changed and stoppe
   }
 });
 
+test('kubernetes store: only pai-server\'s own sealed writes carry an access token\'s authority: a ModelProvider written with kubectl, or with a forged pai.io/created-by, reads no server environment variable', async () => {
+  const { kube, tokenFile } = await startKube();
+  process.env.PAI_KSTORE_TEST_KEY = 'sk-env-value-never-served-9d1';
+  const p = await startPlatform({ extraArgs: platformArgs(kube, tokenFile) });
+  try {
+    const home = await loggedInHome(p);
+    const adminId = kube.list('PaiAccessToken')[0].metadata.name;
+    const dir = tmpDir('pai-kstore-seal-');
+    // Through pai, by an admin token, in namespace default: apiKeyEnv is honoured (the write is
+    // sealed by pai-server, so its pai.io/created-by is believed).
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'mp.yaml', [
+      'apiVersion: pai.io/v1', 'kind: ModelProvider', 'metadata: {name: by-admin, namespace: default}',
+      'spec: {provider: openai, apiKeyEnv: PAI_KSTORE_TEST_KEY}'])]);
+    const sealed = kube.get('pai.io/v1', 'ModelProvider', 'default', 'by-admin');
+    assert.match(sealed.metadata.annotations['pai.io/seal'], /^[0-9a-f]{64}$/);
+    await eventually(async () => kube.get('pai.io/v1', 'ModelProvider', 'default', 'by-admin').status?.ready === true || undefined, 20000, 'the admin\'s ModelProvider served');
+    // With kubectl: the same spec, and one claiming the admin token as its author.
+    const spec = { provider: 'openai', apiKeyEnv: 'PAI_KSTORE_TEST_KEY', baseURL: 'http://127.0.0.1:9/v1' };
+    kube.write({ apiVersion: 'pai.io/v1', kind: 'ModelProvider', metadata: { name: 'by-kubectl', namespace: 'default' }, spec });
+    kube.write({ apiVersion: 'pai.io/v1', kind: 'ModelProvider', metadata: { name: 'forged', namespace: 'default', annotations: { 'pai.io/created-by': adminId, 'pai.io/last-applied-by': adminId } }, spec });
+    // A sealed object edited with kubectl (its spec: the generation moves) loses the seal's trust.
+    const edited = structuredClone(kube.get('pai.io/v1', 'ModelProvider', 'default', 'by-admin'));
+    kube.write({ ...edited, spec: { ...edited.spec, baseURL: 'http://127.0.0.1:9/v1' } });
+    for (const name of ['by-kubectl', 'forged', 'by-admin']) {
+      const st = (await eventually(async () => {
+        const o = kube.get('pai.io/v1', 'ModelProvider', 'default', name);
+        return o.status?.ready === false ? o.status : undefined;
+      }, 20000, `${name} refused`)).value;
+      assert.match(st.message, /apiKeyEnv/);
+      const shown = (await api(p, 'GET', `${NS}/default/modelproviders/${name}`)).json;
+      assert.equal(shown.metadata.annotations['pai.io/last-applied-by'], 'kubernetes');
+      assert.equal(shown.metadata.annotations['pai.io/created-by'], undefined);
+      assert.equal(shown.metadata.annotations['pai.io/seal'], undefined);
+    }
+    const config = fs.readFileSync(path.join(p.stateDir, 'gateway/config/platform.yaml'), 'utf8');
+    assert.doesNotMatch(config, /by-kubectl|forged|sk-env-value/);
+  } finally {
+    delete process.env.PAI_KSTORE_TEST_KEY;
+    await p.stop();
+    await kube.close();
+  }
+});
+
 test('kubernetes store: flag mistakes and a cluster without the CRDs are one line and a non-zero exit', async () => {
   const bad = (args) => {
     const r = execFileSync(serverBin(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).toString();

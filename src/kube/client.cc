@@ -134,13 +134,26 @@ class HttpClient final : public Client {
 
   absl::StatusOr<ObjectList> List(const Kind& k, const std::string& ns,
                                   const std::string& label_selector) override {
+    return ListAs(k, ns, label_selector, "application/json");
+  }
+
+  absl::StatusOr<ObjectList> ListMetadata(const Kind& k, const std::string& ns,
+                                          const std::string& label_selector) override {
+    // PartialObjectMetadataList (api-concepts, "Receiving resources as Table or metadata").
+    return ListAs(k, ns, label_selector,
+                  "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,"
+                  "application/json");
+  }
+
+  absl::StatusOr<ObjectList> ListAs(const Kind& k, const std::string& ns,
+                                    const std::string& label_selector, const char* accept) {
     ObjectList out;
     std::string cont;
     do {
       std::string path = ObjectPath(k, ns, "") + "?limit=500";
       if (!label_selector.empty()) path += "&labelSelector=" + Escape(label_selector);
       if (!cont.empty()) path += "&continue=" + Escape(cont);
-      auto body = Call("GET", path, "", "");
+      auto body = Call("GET", path, "", "", accept);
       if (!body.ok()) return body.status();
       auto list = ParseObject(*body);
       if (!list.ok()) return list.status();
@@ -328,8 +341,11 @@ class HttpClient final : public Client {
     if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE) {
       return absl::UnavailableError(pai::StrCat("GET ", path, ": ", curl_easy_strerror(rc)));
     }
-    // The last line, when the stream ended without a newline.
-    if (!st.buffer.empty() && !on_line(st.buffer)) return absl::CancelledError("stream stopped");
+    // The last line, when the stream ended cleanly without a newline (a broken one may have
+    // been cut anywhere).
+    if (rc == CURLE_OK && !st.buffer.empty() && !on_line(st.buffer)) {
+      return absl::CancelledError("stream stopped");
+    }
     return absl::OkStatus();
   }
 
@@ -358,8 +374,9 @@ class HttpClient final : public Client {
   // Setup(): the options every request shares; returns the header list to free after it.
   curl_slist* Setup(CURL* curl, const char* method, const std::string& path,
                     const std::string& token, const std::string& body,
-                    const std::string& content_type) const {
-    curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+                    const std::string& content_type,
+                    const char* accept = "application/json") const {
+    curl_slist* headers = curl_slist_append(nullptr, pai::StrCat("Accept: ", accept).c_str());
     if (!token.empty())
       headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
     if (!content_type.empty()) {
@@ -382,14 +399,15 @@ class HttpClient final : public Client {
 
   // Call(): one request; the body of a 2xx answer, or the error of any other.
   absl::StatusOr<std::string> Call(const char* method, const std::string& path,
-                                   const std::string& body, const std::string& content_type) {
+                                   const std::string& body, const std::string& content_type,
+                                   const char* accept = "application/json") {
     auto token = Token();
     if (!token.ok()) return token.status();
     std::lock_guard<std::mutex> lock(mu_);
     if (!curl_) return absl::InternalError("libcurl: no handle");
     curl_easy_reset(curl_);
     std::string out;
-    curl_slist* headers = Setup(curl_, method, path, *token, body, content_type);
+    curl_slist* headers = Setup(curl_, method, path, *token, body, content_type, accept);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout_ms));
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &Collect);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &out);

@@ -87,6 +87,13 @@ class Client {
   // `label_selector` ("a=b,c=d"; "" = all), every page (`continue`) read.
   virtual absl::StatusOr<ObjectList> List(const Kind& k, const std::string& ns,
                                           const std::string& label_selector) = 0;
+  // ListMetadata(): as List(), but only each item's apiVersion, kind and metadata (the API's
+  // PartialObjectMetadataList), for callers that need no more than labels and annotations.
+  // The default lists whole objects.
+  virtual absl::StatusOr<ObjectList> ListMetadata(const Kind& k, const std::string& ns,
+                                                  const std::string& label_selector) {
+    return List(k, ns, label_selector);
+  }
   // Create(): POST to the collection. AlreadyExists when the name is taken. Sent with
   // fieldValidation=Strict: a field the schema does not declare is refused (InvalidArgument),
   // not dropped. Returns the object as stored.

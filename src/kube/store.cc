@@ -103,7 +103,7 @@ void EraseMetaKey(json::object& meta, const char* map, const char* key) {
 void Clean(json::object& o) {
   json::object& m = Sub(o, "metadata");
   for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp",
-                        "managedFields", "selfLink", "deletionTimestamp"}) {
+                        "managedFields", "selfLink", "deletionTimestamp", "finalizers"}) {
     m.erase(k);
   }
   o.erase("status");
@@ -275,7 +275,7 @@ class KubeStore final : public Store {
                                               "apply -f -)"
                                             : ""));
       }
-      ReplaceIndex(w.pai_kind, list->items);
+      (void)ReplaceIndex(w.pai_kind, list->items, ToInt(list->resource_version));
       Bump(ToInt(list->resource_version));
       versions.push_back(list->resource_version);
     }
@@ -295,6 +295,7 @@ class KubeStore final : public Store {
     if (!k.ok()) return k.status();
     auto o = o_.client->Get(*k, k->namespaced ? ns : "", name);
     if (!o.ok()) return NotFoundAs(o.status(), kind, name);
+    if (Deleting(*o)) return absl::NotFoundError(pai::StrCat(kind, " \"", name, "\" not found"));
     return FromApi(kind, std::move(*o));
   }
 
@@ -303,11 +304,14 @@ class KubeStore final : public Store {
     auto k = KindFor(kind);
     if (!k.ok()) return k.status();
     const bool all = scope == Scope::kAllNamespaces || !k->namespaced;
+    // As in the SQLite store, namespace "" holds no namespaced object (it is not "all").
+    if (!all && ns.empty()) return std::vector<Resource>{};
     auto list = o_.client->List(*k, all ? "" : ns,
                                 kind == "Secret" ? pai::StrCat(kSecretLabel, "=true") : "");
     if (!list.ok()) return list.status();
     std::vector<Resource> out;
     for (json::object& o : list->items) {
+      if (Deleting(o)) continue;  // gone, for Pai (its finalizers keep it a while)
       if (kind == "Secret") {
         out.push_back(FromCoreSecret(std::move(o)));
         continue;
@@ -327,7 +331,7 @@ class KubeStore final : public Store {
     auto k = KindFor(r.kind);
     if (!k.ok()) return k.status();
     json::object obj = r.kind == "Secret" ? ToCoreSecret(r, 1) : r.object;
-    Clean(obj);
+    Clean(obj);  // finalizers too: a caller's would block the deletion
     Name(obj, *k, r);
     if (r.kind != "Secret") {
       EraseMetaKey(Sub(obj, "metadata"), "annotations", kPrivateAnnotation);
@@ -338,6 +342,15 @@ class KubeStore final : public Store {
     // Pai makes a namespace by writing into it; Kubernetes needs it to exist first.
     if (k->namespaced) PAI_RETURN_IF_ERROR(EnsureNamespace(r.ns));
     auto stored = o_.client->Create(*k, obj);
+    if (k->namespaced && absl::IsNotFound(stored.status())) {
+      // The namespace was deleted since it was ensured: once more.
+      {
+        std::lock_guard<std::mutex> lock(version_mu_);
+        namespaces_.erase(r.ns);
+      }
+      PAI_RETURN_IF_ERROR(EnsureNamespace(r.ns));
+      stored = o_.client->Create(*k, obj);
+    }
     if (absl::IsAlreadyExists(stored.status())) {
       return absl::AlreadyExistsError(pai::StrCat(r.kind, " \"", r.name, "\" already exists"));
     }
@@ -363,6 +376,10 @@ class KubeStore final : public Store {
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
       auto raw = o_.client->Get(*k, k->namespaced ? r.ns : "", r.name);
       if (!raw.ok() && !absl::IsNotFound(raw.status())) return raw.status();
+      if (raw.ok() && Deleting(*raw)) {
+        return absl::FailedPreconditionError(pai::StrCat(
+            r.kind, " \"", r.name, "\" is being deleted; write it again once it is gone"));
+      }
       if (!raw.ok() || (r.kind == "Secret" && !IsPaiSecret(*raw))) {
         if (raw.ok()) {
           return absl::AlreadyExistsError(pai::StrCat(
@@ -410,6 +427,10 @@ class KubeStore final : public Store {
       json::object& m = Sub(obj, "metadata");
       m["uid"] = MetaStr(*raw, "uid");
       m["resourceVersion"] = MetaStr(*raw, "resourceVersion");
+      // Finalizers are not the caller's to set or drop: the stored ones stay.
+      if (const json::object* rm = SubOf(*raw, "metadata")) {
+        if (const json::value* f = rm->if_contains("finalizers")) m["finalizers"] = *f;
+      }
       auto updated = o_.client->Update(*k, obj);
       if (absl::IsAborted(updated.status()) && !expected) continue;  // another writer: again
       if (!updated.ok()) return updated.status();
@@ -710,6 +731,12 @@ class KubeStore final : public Store {
   }
 
  private:
+  // Deleting(): the object has a deletionTimestamp (finalizers hold it): for Pai it is gone.
+  static bool Deleting(const json::object& o) {
+    const json::object* m = SubOf(o, "metadata");
+    return m && m->contains("deletionTimestamp");
+  }
+
   static bool IsPaiSecret(const json::object& o) {
     return Str(SubOf(*SubOf(o, "metadata"), "labels"), kSecretLabel) == "true";
   }
@@ -913,7 +940,9 @@ class KubeStore final : public Store {
 
   absl::StatusOr<std::vector<json::object>> FileConfigMaps(const std::string& ns,
                                                            const std::string& name) {
-    auto list = o_.client->List(ConfigMapKind(), ns, pai::StrCat(kFileLabel, "=", name));
+    // Metadata only: every field of a FileVersion is a label or an annotation, and a version's
+    // content may be a MiB.
+    auto list = o_.client->ListMetadata(ConfigMapKind(), ns, pai::StrCat(kFileLabel, "=", name));
     if (!list.ok()) return list.status();
     return std::move(list->items);
   }
@@ -961,11 +990,31 @@ class KubeStore final : public Store {
     index_[kind].erase(pai::StrCat(ns, "/", name));
   }
 
-  void ReplaceIndex(const std::string& kind, const std::vector<json::object>& items) {
+  // ReplaceIndex(): the index of `kind` from a list taken at `list_rv`. Returns the objects that
+  // vanished (deleted while no watch ran) as "ns/name@uid" — entries newer than the list
+  // (this store's own writes since) stay.
+  std::vector<std::pair<std::string, std::string>> ReplaceIndex(
+      const std::string& kind, const std::vector<json::object>& items, int64_t list_rv) {
     std::lock_guard<std::mutex> lock(version_mu_);
-    index_[kind].clear();
-    for (const json::object& o : items) IndexLocked(kind, o);
+    std::map<std::string, Seen> next;
+    for (const json::object& o : items) {
+      next[pai::StrCat(MetaStr(o, "namespace"), "/", MetaStr(o, "name"))] =
+          Seen{MetaStr(o, "namespace"), MetaStr(o, "uid"), ToInt(MetaStr(o, "resourceVersion"))};
+    }
+    std::vector<std::pair<std::string, std::string>> vanished;  // {ns, name@uid}
+    for (auto& [key, seen] : index_[kind]) {
+      auto it = next.find(key);
+      if (seen.rv > list_rv && (it == next.end() || it->second.rv < seen.rv)) {
+        next[key] = seen;  // written after the list was taken
+        continue;
+      }
+      if ((it == next.end() || it->second.uid != seen.uid) && !seen.uid.empty()) {
+        vanished.emplace_back(seen.ns, pai::StrCat(key.substr(key.find('/') + 1), "@", seen.uid));
+      }
+    }
+    index_[kind] = std::move(next);
     watch_errors_[kind].clear();
+    return vanished;
   }
 
   // EventsKey(): where a Session's events are kept in the events store: its name and uid, so
@@ -1005,10 +1054,15 @@ class KubeStore final : public Store {
           Pause(std::chrono::seconds(1));
           continue;
         }
-        ReplaceIndex(w.pai_kind, list->items);
+        const auto vanished = ReplaceIndex(w.pai_kind, list->items, ToInt(list->resource_version));
+        // Sessions deleted while the watch was down take their events along too.
+        if (w.pai_kind == "Session") {
+          for (const auto& [ns, key] : vanished) (void)o_.events->DeleteEvents(ns, key);
+        }
         rv = list->resource_version;
         Bump(ToInt(rv));
       }
+      const auto began = std::chrono::steady_clock::now();
       absl::Status s = o_.client->Watch(
           w.kind, "", w.selector, rv, o_.watch_timeout_seconds, stop_, [&](const WatchEvent& ev) {
             const std::string at = MetaStr(ev.object, "resourceVersion");
@@ -1033,7 +1087,12 @@ class KubeStore final : public Store {
             return true;
           });
       if (stop_.load()) break;
-      if (s.ok()) continue;  // the server ended the watch: go on from `rv`
+      if (s.ok()) {  // the server ended the watch: go on from `rv` (not in a tight loop)
+        if (std::chrono::steady_clock::now() - began < std::chrono::seconds(1)) {
+          Pause(std::chrono::seconds(1));
+        }
+        continue;
+      }
       if (!absl::IsOutOfRange(s)) {
         SetError(w.pai_kind, s);
         Pause(std::chrono::seconds(1));

@@ -7,7 +7,8 @@
 // (PUT; optimistic concurrency on metadata.resourceVersion, required for custom resources; a
 // no-op update writes nothing), the status subresource, custom resources of installed CRDs
 // (`installCrds`: scope, status subresource, generation moved by everything but metadata and
-// status, fieldValidation=Strict against the CRD's structural schema), watch (newline-delimited
+// status, fieldValidation=Strict against the CRD's structural schema), lists as
+// PartialObjectMetadataList when asked, follow=true logs, watch (newline-delimited
 // WatchEvents after a resourceVersion, bookmarks, timeoutSeconds, 410 Gone for a compacted
 // version), list by equality label selector, delete with DeleteOptions.propagationPolicy and
 // garbage collection through ownerReferences[].uid, pods/log, errors as metav1.Status. Every applied object is validated
@@ -296,6 +297,11 @@ export async function startKubeApiServer({ token }) {
           const sel = r.query.get('labelSelector');
           const items = [...objects.values()].filter((o) => o.apiVersion === r.apiVersion && o.kind === r.kind
             && (!r.ns || o.metadata.namespace === r.ns) && matches(o.metadata.labels, sel));
+          if ((req.headers.accept ?? '').includes('as=PartialObjectMetadataList')) {
+            // Metadata only (api-concepts: "Receiving resources as Table or metadata").
+            return send(200, { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadataList', metadata: { resourceVersion: String(rv) },
+              items: items.map((o) => ({ apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: o.metadata })) });
+          }
           return send(200, { apiVersion: r.apiVersion, kind: `${r.kind}List`, metadata: { resourceVersion: String(rv) }, items });
         }
         if (req.method === 'PATCH' && r.name) {

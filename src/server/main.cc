@@ -240,7 +240,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--kube-store-namespace", kube_store_ns,
                  "--store kubernetes: the server's own namespace (gateway identities, webhook "
-                 "tokens, access tokens' private parts; default: the pod's, else pai-system)");
+                 "tokens, access tokens' private parts, the seal key; default: the pod's, else "
+                 "pai-system)");
   app.add_option("--kube-api", kube_api.server,
                  "--runtime kubernetes: the API server's URL (default: in-cluster, from the "
                  "pod's service account)");
@@ -427,7 +428,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<pai::server::Store>> store;
   if (store_kind == "sqlite") {
     store = pai::server::OpenSqliteStore(state_dir + "/pai.db", &clock);
-  } else if (store_kind == "kubernetes") {
+  } else {  // kubernetes (checked above)
     // Session events stay on the server's volume (docs/kubernetes.md, "The Kubernetes store").
     auto events_store =
         pai::server::OpenSqliteStore(state_dir + "/events.db", &clock, /*events_only=*/true);
@@ -439,8 +440,6 @@ int Main(int argc, char** argv) {
         kube_store_ns.empty() ? pai::kube::PodNamespace().value_or("pai-system") : kube_store_ns;
     store = pai::kube::NewKubeStore(std::move(so));
     if (store.ok()) pai::log::Info("kubernetes store", {{"api", kube_api.server}});
-  } else {
-    return Fail("--store: sqlite or kubernetes");
   }
   if (!store.ok()) return Fail(std::string(store.status().message()));
   pai::server::AccessTokens access(**store);

@@ -567,9 +567,9 @@ class KubeRuntime final : public server::Runtime {
       auto f = std::make_unique<Follower>();
       Follower* raw = f.get();
       const std::string ns = Split(key.substr(8)).first;
-      f->thread = std::thread([this, key, u = uid->second, ns, pod = pods->second.front(), raw] {
-        Follow(key, u, ns, pod, raw);
-      });
+      // (A structured binding is not captured by name: clang 14 refuses it.)
+      f->thread = std::thread([this, k = key, u = uid->second, ns, pod = pods->second.front(),
+                               raw] { Follow(k, u, ns, pod, raw); });
       followers_[uid->second] = std::move(f);
     }
   }

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "boost/json.hpp"
+#include "common/json_util.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
@@ -829,14 +830,7 @@ class KubeStore final : public Store {
               reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len)) {
       return "";
     }
-    std::string hex;
-    hex.reserve(2 * len);
-    static const char kHex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < len; ++i) {
-      hex.push_back(kHex[mac[i] >> 4]);
-      hex.push_back(kHex[mac[i] & 15]);
-    }
-    return hex;
+    return HexEncode(mac, len);
   }
 
   // Sealed(): `stored` (just written by this store) with its seal: a second, metadata-only

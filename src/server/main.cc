@@ -23,6 +23,7 @@
 #include "config/default_config.h"
 #include "config/manifest.h"
 #include "kube/client.h"
+#include "kube/migrate.h"
 #include "kube/publish.h"
 #include "kube/render.h"
 #include "kube/runtime.h"
@@ -117,6 +118,41 @@ std::string HttpHost(const std::string& host_port) {
 }
 
 }  // namespace
+
+// MigrateToKubernetes(): `pai-server migrate-store`: <state-dir>/pai.db into the Kubernetes
+// store (its events into <state-dir>/events.db, where --store kubernetes reads them).
+int MigrateToKubernetes(const std::string& state_dir, pai::kube::ClientConfig api,
+                        const std::string& store_ns) {
+  const std::string db = state_dir + "/pai.db";
+  if (!std::filesystem::exists(db)) return Fail(pai::StrCat("migrate-store: no ", db));
+  auto from = pai::server::OpenSqliteStore(db);
+  if (!from.ok()) return Fail(std::string(from.status().message()));
+  if (api.server.empty()) {
+    auto in_cluster = pai::kube::InClusterConfig();
+    if (!in_cluster.ok()) return Fail(std::string(in_cluster.status().message()));
+    api = *in_cluster;
+  }
+  auto client = pai::kube::NewHttpClient(api);
+  auto events = pai::server::OpenSqliteStore(state_dir + "/events.db", nullptr, true);
+  if (!events.ok()) return Fail(std::string(events.status().message()));
+  pai::kube::KubeStoreOptions so;
+  so.client = client.get();
+  so.events = std::move(*events);
+  so.ns = store_ns.empty() ? pai::kube::PodNamespace().value_or("pai-system") : store_ns;
+  auto to = pai::kube::NewKubeStore(std::move(so));
+  if (!to.ok()) return Fail(std::string(to.status().message()));
+  auto report = pai::kube::MigrateStore(**from, **to);
+  if (!report.ok()) return Fail(pai::StrCat("migrate-store: ", report.status().message()));
+  std::printf(
+      "migrated %s into %s: %lld resources, %lld gateway identities, %lld webhook tokens, %lld "
+      "PaiFile versions, %lld Session events\nnext: start pai-server with --store kubernetes "
+      "(and keep %s: it is no longer read)\n",
+      db.c_str(), api.server.c_str(), static_cast<long long>(report->resources),
+      static_cast<long long>(report->identities), static_cast<long long>(report->webhooks),
+      static_cast<long long>(report->file_versions), static_cast<long long>(report->events),
+      db.c_str());
+  return 0;
+}
 
 // RenderManifests(): `pai-server render`: every Agent of `file` as Kubernetes objects (YAML on
 // stdout), with a placeholder identity token (the controller mints the real one).
@@ -296,6 +332,13 @@ int Main(int argc, char** argv) {
       "chart's ClusterRole is checked against it)");
   std::string rbac_store = "sqlite";
   rbac->add_option("--store", rbac_store, "sqlite | kubernetes")->capture_default_str();
+  auto* migrate = app.add_subcommand(
+      "migrate-store",
+      "Copy the SQLite store of --state-dir (pai.db) into the Kubernetes store (the API server "
+      "of --kube-api or the pod's; --kube-store-namespace), which must be empty: resources with "
+      "their status, Secrets, access tokens (they keep working), identities, webhook tokens, "
+      "PaiFile versions and Session events (docs/kubernetes.md)");
+  migrate->fallthrough();  // --state-dir and the --kube-* flags are the server's
   auto* render = app.add_subcommand(
       "render",
       "Print the Kubernetes objects of the Agents in a manifest file (YAML), as the Kubernetes "
@@ -373,6 +416,7 @@ int Main(int argc, char** argv) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   }
+  if (migrate->parsed()) return MigrateToKubernetes(state_dir, kube_api, kube_store_ns);
   if (crds->parsed()) {
     auto defs = pai::resource::CustomResourceDefinitions();
     if (!defs.ok()) return Fail(std::string(defs.status().message()));

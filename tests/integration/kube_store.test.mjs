@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import YAML from 'yaml';
 
 import { startPlatform, paiOk, pai, loggedInHome, api, eventually, tmpDir, serverBin } from './lib/platform.mjs';
@@ -275,6 +275,69 @@ test('kubernetes store: only pai-server\'s own sealed writes carry an access tok
     assert.doesNotMatch(config, /by-kubectl|forged|sk-env-value/);
   } finally {
     delete process.env.PAI_KSTORE_TEST_KEY;
+    await p.stop();
+    await kube.close();
+  }
+});
+
+test('kubernetes store: pai-server migrate-store copies a SQLite store into the cluster — resources, Secret values, access tokens that still log in, PaiFile versions, Session events — and refuses a second time', async () => {
+  const { kube, tokenFile } = await startKube();
+  const stateDir = tmpDir('pai-kstore-mig-');
+  let p = await startPlatform({ stateDir, extraArgs: ['--runtime', 'none'] }); // the SQLite store
+  try {
+    const adminToken = p.adminToken;
+    const home = await loggedInHome(p);
+    const dir = tmpDir('pai-kstore-mig-m-');
+    await paiOk(home, ['create', 'secret', 'creds', '--namespace', 'team-m', '--from-literal', 'api-key=s3cr3t-migrated']);
+    const file = (text) => writeFile(dir, 'f.yaml', ['apiVersion: pai.io/v1', 'kind: PaiFile', 'metadata: {name: notes, namespace: team-m}',
+      `spec: {description: notes, data: ${Buffer.from(text).toString('base64')}}`]);
+    await paiOk(home, ['apply', '-f', writeFile(dir, 'a.yaml', [
+      'apiVersion: pai.io/v1', 'kind: ModelProvider', 'metadata: {name: mock, namespace: team-m}', 'spec: {provider: mock}', '---',
+      'apiVersion: pai.io/v1', 'kind: Agent', 'metadata: {name: worker, namespace: team-m}',
+      'spec: {models: [mock/gpt-4o-mini], env: [{name: API_KEY, secretRef: {name: creds, key: api-key}}]}'])]);
+    await paiOk(home, ['apply', '-f', file('version one')]);
+    await paiOk(home, ['apply', '-f', file('version two')]);
+    const made = await api(p, 'POST', `${NS}/team-m/agents/worker/sessions`, { body: { metadata: { name: 'run-1' }, spec: { task: 'migrate me' } } });
+    assert.equal(made.status, 201, made.text);
+    const posted = await api(p, 'POST', `${NS}/team-m/sessions/run-1/events`, { body: { events: [{ type: 'user.message', content: 'hello from before' }] } });
+    assert.equal(posted.status, 200, posted.text);
+    const before = (await api(p, 'GET', `${NS}/team-m/sessions/run-1/events`)).json.items;
+    const agentUid = (await api(p, 'GET', `${NS}/team-m/agents/worker`)).json.metadata.uid;
+    await p.stop();
+
+    // Not spawnSync: the stand-in API server answers on this process's event loop.
+    const migrate = () => new Promise((resolve) => execFile(serverBin(), ['migrate-store', '--state-dir', stateDir,
+      '--kube-api', kube.url, '--kube-token-file', tokenFile, '--kube-store-namespace', 'pai-system'],
+    { encoding: 'utf8' }, (err, stdout, stderr) => resolve({ status: err ? (err.code ?? 1) : 0, stdout, stderr })));
+    const r = await migrate();
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /migrated .* \d+ resources, \d+ gateway identities, 0 webhook tokens, 2 PaiFile versions, \d+ Session events/);
+
+    // The cluster holds it all; the Session is owned by the Agent's new custom resource.
+    const agent = kube.get('pai.io/v1', 'Agent', 'team-m', 'worker');
+    assert.notEqual(agent.metadata.uid, agentUid);
+    assert.deepEqual(kube.get('pai.io/v1', 'Session', 'team-m', 'run-1').metadata.ownerReferences.map((o) => o.uid), [agent.metadata.uid]);
+    assert.equal(Buffer.from(kube.get('v1', 'Secret', 'team-m', 'creds').data['api-key'], 'base64').toString(), 's3cr3t-migrated');
+    assert.ok(kube.get('v1', 'ConfigMap', 'team-m', 'pai-file.notes.v2'));
+
+    // pai-server on the Kubernetes store, same volume: the old admin token logs in, and every
+    // record reads as before.
+    p = await startPlatform({ stateDir, extraArgs: platformArgs(kube, tokenFile) });
+    const home2 = await loggedInHome(p, adminToken);
+    assert.match(await paiOk(home2, ['get', 'agents', '-n', 'team-m']), /worker/);
+    const v1 = await api(p, 'GET', `${NS}/team-m/paifiles/notes?version=1`, { token: adminToken });
+    assert.equal(Buffer.from(v1.json.spec.data, 'base64').toString(), 'version one');
+    const after = (await api(p, 'GET', `${NS}/team-m/sessions/run-1/events`, { token: adminToken })).json.items;
+    assert.deepEqual(after.map((e) => [e.sequence, e.type, e.created_at]), before.map((e) => [e.sequence, e.type, e.created_at]));
+    assert.ok(after.some((e) => e.type === 'user.message' && JSON.stringify(e.content).includes('hello from before')));
+    // The migrated admin wrote those resources: they keep its authority (sealed by the migration).
+    assert.notEqual((await api(p, 'GET', `${NS}/team-m/agents/worker`, { token: adminToken })).json.metadata.annotations?.['pai.io/last-applied-by'], 'kubernetes');
+    await p.stop();
+
+    const again = await migrate();
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /already holds/);
+  } finally {
     await p.stop();
     await kube.close();
   }

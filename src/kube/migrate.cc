@@ -34,8 +34,8 @@ std::string Str(const json::object& o, const char* key) {
 std::vector<std::string> OwnerUids(const Resource& r) {
   std::vector<std::string> out;
   const json::value* m = r.object.if_contains("metadata");
-  const json::value* refs = m && m->is_object() ? m->as_object().if_contains("ownerReferences")
-                                                : nullptr;
+  const json::value* refs =
+      m && m->is_object() ? m->as_object().if_contains("ownerReferences") : nullptr;
   if (!refs || !refs->is_array()) return out;
   for (const json::value& ref : refs->as_array()) {
     if (ref.is_object()) out.push_back(Str(ref.as_object(), "uid"));
@@ -78,9 +78,9 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
     auto there = to.List(std::string(k.kind), "", Store::Scope::kAllNamespaces);
     if (!there.ok()) return there.status();
     if (!there->empty()) {
-      return absl::FailedPreconditionError(pai::StrCat(
-          "the target store already holds ", k.kind, " \"", there->front().name,
-          "\": migrate only into an empty store (nothing was copied)"));
+      return absl::FailedPreconditionError(
+          pai::StrCat("the target store already holds ", k.kind, " \"", there->front().name,
+                      "\": migrate only into an empty store (nothing was copied)"));
     }
     auto here = from.List(std::string(k.kind), "", Store::Scope::kAllNamespaces);
     if (!here.ok()) return here.status();
@@ -106,8 +106,8 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
       }
       auto made = to.Create(Copy(r, uids));
       if (!made.ok()) {
-        return absl::Status(made.status().code(), pai::StrCat(r.kind, " ", r.ns, "/", r.name,
-                                                              ": ", made.status().message()));
+        return absl::Status(made.status().code(), pai::StrCat(r.kind, " ", r.ns, "/", r.name, ": ",
+                                                              made.status().message()));
       }
       uids[r.uid()] = made->uid();
       if (const json::value* st = r.object.if_contains("status"); st && st->is_object()) {
@@ -117,9 +117,9 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
       copied.push_back(std::move(r));
     }
     if (later.size() == pending.size()) {
-      return absl::FailedPreconditionError(pai::StrCat(
-          "ownerReferences form a cycle at ", later.front().kind, " ", later.front().ns, "/",
-          later.front().name, ": nothing more was copied"));
+      return absl::FailedPreconditionError(
+          pai::StrCat("ownerReferences form a cycle at ", later.front().kind, " ", later.front().ns,
+                      "/", later.front().name, ": nothing more was copied"));
     }
     pending = std::move(later);
   }
@@ -153,8 +153,8 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
         auto n = to.AppendFileVersion(r.ns, r.name, *data, kAnyNumberOfVersions);
         if (!n.ok()) return n.status();
         if (*n != v.version) {
-          return absl::InternalError(pai::StrCat("PaiFile ", r.ns, "/", r.name, ": version ",
-                                                 v.version, " became ", *n));
+          return absl::InternalError(
+              pai::StrCat("PaiFile ", r.ns, "/", r.name, ": version ", v.version, " became ", *n));
         }
         ++report.file_versions;
       }

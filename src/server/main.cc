@@ -484,6 +484,17 @@ int Main(int argc, char** argv) {
         kube_store_ns.empty() ? pai::kube::PodNamespace().value_or("pai-system") : kube_store_ns;
     store = pai::kube::NewKubeStore(std::move(so));
     if (store.ok()) pai::log::Info("kubernetes store", {{"api", kube_api.server}});
+    // A SQLite store beside an empty cluster: its resources would be silently left behind.
+    if (store.ok() && std::filesystem::exists(state_dir + "/pai.db")) {
+      auto ns = (*store)->Namespaces();
+      auto tokens = (*store)->List("PaiAccessToken", "", pai::server::Store::Scope::kNamespace);
+      if (ns.ok() && ns->empty() && tokens.ok() && tokens->empty()) {
+        return Fail(pai::StrCat(state_dir,
+                                "/pai.db holds a SQLite store and the cluster none: move it "
+                                "with `pai-server migrate-store --state-dir ",
+                                state_dir, "` (or remove pai.db to start empty)"));
+      }
+    }
   }
   if (!store.ok()) return Fail(std::string(store.status().message()));
   pai::server::AccessTokens access(**store);

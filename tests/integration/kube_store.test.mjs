@@ -305,6 +305,8 @@ test('kubernetes store: pai-server migrate-store copies a SQLite store into the 
     const agentUid = (await api(p, 'GET', `${NS}/team-m/agents/worker`)).json.metadata.uid;
     await p.stop();
 
+    // pai-server on the Kubernetes store refuses to start beside an unmigrated SQLite store.
+    await assert.rejects(startPlatform({ stateDir, extraArgs: platformArgs(kube, tokenFile) }), /holds a SQLite store and the cluster none: move it with `pai-server migrate-store/);
     // Not spawnSync: the stand-in API server answers on this process's event loop.
     const migrate = () => new Promise((resolve) => execFile(serverBin(), ['migrate-store', '--state-dir', stateDir,
       '--kube-api', kube.url, '--kube-token-file', tokenFile, '--kube-store-namespace', 'pai-system'],

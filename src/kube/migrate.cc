@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "resource/resource.h"
+#include "server/json_access.h"
 
 namespace pai::kube {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 namespace json = boost::json;
 using server::Resource;
 using server::Store;
+using server::Str;
 
 constexpr int64_t kAllEvents = int64_t{1} << 40;
 constexpr int64_t kAnyNumberOfVersions = int64_t{1} << 40;
@@ -23,11 +25,6 @@ constexpr int64_t kAnyNumberOfVersions = int64_t{1} << 40;
 json::object* MetaOf(json::object& o) {
   json::value* m = o.if_contains("metadata");
   return m ? m->if_object() : nullptr;
-}
-
-std::string Str(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
 // OwnerUids(): the uids `r`'s ownerReferences name.
@@ -38,7 +35,7 @@ std::vector<std::string> OwnerUids(const Resource& r) {
       m && m->is_object() ? m->as_object().if_contains("ownerReferences") : nullptr;
   if (!refs || !refs->is_array()) return out;
   for (const json::value& ref : refs->as_array()) {
-    if (ref.is_object()) out.push_back(Str(ref.as_object(), "uid"));
+    if (ref.is_object()) out.push_back(Str(&ref.as_object(), "uid"));
   }
   return out;
 }
@@ -55,7 +52,7 @@ Resource Copy(const Resource& r, const std::map<std::string, std::string>& uids)
     json::array kept;
     for (json::value& ref : refs->as_array()) {
       if (!ref.is_object()) continue;
-      auto it = uids.find(Str(ref.as_object(), "uid"));
+      auto it = uids.find(Str(&ref.as_object(), "uid"));
       if (it == uids.end()) continue;
       ref.as_object()["uid"] = it->second;
       kept.push_back(ref);
@@ -163,7 +160,7 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
       auto events = from.ListEvents(r.ns, r.name, 0, {}, kAllEvents);
       if (!events.ok()) return events.status();
       for (json::object& e : *events) {
-        const std::string created = Str(e, "created_at");
+        const std::string created = Str(&e, "created_at");
         const json::value* p = e.if_contains("processed_at");
         const std::string processed = p && p->is_string() ? std::string(p->as_string()) : "";
         for (const char* k : {"id", "sequence", "created_at", "processed_at"}) e.erase(k);
@@ -171,7 +168,7 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
         if (!stored.ok()) return stored.status();
         if (!processed.empty() && !stored->empty()) {
           PAI_RETURN_IF_ERROR(
-              to.MarkEventProcessed(r.ns, r.name, Str(stored->front(), "id"), processed));
+              to.MarkEventProcessed(r.ns, r.name, Str(&stored->front(), "id"), processed));
         }
         ++report.events;
       }

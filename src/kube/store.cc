@@ -25,6 +25,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "resource/resource.h"
+#include "server/json_access.h"
 
 namespace pai::kube {
 namespace {
@@ -32,9 +33,11 @@ namespace {
 namespace json = boost::json;
 using server::FileVersion;
 using server::GatewayIdentity;
+using server::Obj;
 using server::PutResult;
 using server::Resource;
 using server::Store;
+using server::Str;
 
 constexpr char kSecretLabel[] = "pai.io/secret";
 constexpr char kGenerationAnnotation[] = "pai.io/generation";
@@ -72,19 +75,7 @@ json::object& Sub(json::object& o, const char* key) {
   return v.as_object();
 }
 
-const json::object* SubOf(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v ? v->if_object() : nullptr;
-}
-
-std::string Str(const json::object* o, const char* key) {
-  const json::value* v = o ? o->if_contains(key) : nullptr;
-  return v && v->is_string() ? std::string(v->as_string()) : "";
-}
-
-std::string MetaStr(const json::object& o, const char* key) {
-  return Str(SubOf(o, "metadata"), key);
-}
+std::string MetaStr(const json::object& o, const char* key) { return Str(Obj(o, "metadata"), key); }
 
 int64_t ToInt(const std::string& s) {
   int64_t v = 0;
@@ -131,7 +122,7 @@ json::object OwnerRef(const json::object& owner) {
 
 std::vector<std::string> OwnerUids(const json::object& o) {
   std::vector<std::string> out;
-  const json::object* m = SubOf(o, "metadata");
+  const json::object* m = Obj(o, "metadata");
   const json::value* refs = m ? m->if_contains("ownerReferences") : nullptr;
   if (!refs || !refs->is_array()) return out;
   for (const json::value& r : refs->as_array()) {
@@ -147,7 +138,7 @@ json::object SecretData(const std::string& private_data) {
   json::error_code ec;
   json::value v = json::parse(private_data, ec);
   if (ec || !v.is_object()) return {};
-  const json::object* d = SubOf(v.as_object(), "data");
+  const json::object* d = Obj(v.as_object(), "data");
   return d ? *d : json::object{};
 }
 
@@ -161,11 +152,11 @@ Resource FromCoreSecret(json::object o) {
   r.ns = Str(&m, "namespace");
   r.name = Str(&m, "name");
   const int64_t generation =
-      std::max<int64_t>(1, ToInt(Str(SubOf(m, "annotations"), kGenerationAnnotation)));
+      std::max<int64_t>(1, ToInt(Str(Obj(m, "annotations"), kGenerationAnnotation)));
   EraseMetaKey(m, "labels", kSecretLabel);
   EraseMetaKey(m, "annotations", kGenerationAnnotation);
   m["generation"] = generation;
-  const json::object* data = SubOf(o, "data");
+  const json::object* data = Obj(o, "data");
   std::vector<std::string> names;
   for (const auto& [k, v] : data ? *data : json::object{}) names.emplace_back(k);
   std::sort(names.begin(), names.end());
@@ -185,7 +176,7 @@ json::object ToCoreSecret(const Resource& r, int64_t generation) {
   json::object o;
   o["apiVersion"] = "v1";
   o["kind"] = "Secret";
-  json::object m = SubOf(r.object, "metadata") ? *SubOf(r.object, "metadata") : json::object{};
+  json::object m = Obj(r.object, "metadata") ? *Obj(r.object, "metadata") : json::object{};
   m["name"] = r.name;
   m["namespace"] = r.ns;
   Sub(m, "labels")[kSecretLabel] = "true";
@@ -215,7 +206,7 @@ json::object FieldSecret(const std::string& ns, const std::string& name, const c
 
 std::string Field(const json::object& secret, const char* key) {
   std::string out;
-  absl::Base64Unescape(Str(SubOf(secret, "data"), key), &out);
+  absl::Base64Unescape(Str(Obj(secret, "data"), key), &out);
   return out;
 }
 
@@ -429,7 +420,7 @@ class KubeStore final : public Store {
       m["uid"] = MetaStr(*raw, "uid");
       m["resourceVersion"] = MetaStr(*raw, "resourceVersion");
       // Finalizers are not the caller's to set or drop: the stored ones stay.
-      if (const json::object* rm = SubOf(*raw, "metadata")) {
+      if (const json::object* rm = Obj(*raw, "metadata")) {
         if (const json::value* f = rm->if_contains("finalizers")) m["finalizers"] = *f;
       }
       auto updated = o_.client->Update(*k, obj);
@@ -638,8 +629,8 @@ class KubeStore final : public Store {
     if (!cms.ok()) return cms.status();
     std::vector<FileVersion> out;
     for (const json::object& cm : *cms) {
-      const json::object* a = SubOf(*SubOf(cm, "metadata"), "annotations");
-      out.push_back({ToInt(Str(SubOf(*SubOf(cm, "metadata"), "labels"), kFileVersionLabel)),
+      const json::object* a = Obj(*Obj(cm, "metadata"), "annotations");
+      out.push_back({ToInt(Str(Obj(*Obj(cm, "metadata"), "labels"), kFileVersionLabel)),
                      Str(a, "pai.io/sha256"), ToInt(Str(a, "pai.io/size")),
                      Str(a, "pai.io/created")});
     }
@@ -655,7 +646,7 @@ class KubeStore final : public Store {
       return absl::NotFoundError(pai::StrCat("PaiFile \"", name, "\" has no version ", version));
     }
     if (!cm.ok()) return cm.status();
-    return Str(SubOf(*cm, "data"), "content");
+    return Str(Obj(*cm, "data"), "content");
   }
 
   // ---- Session events: kept by the events store ----
@@ -734,12 +725,12 @@ class KubeStore final : public Store {
  private:
   // Deleting(): the object has a deletionTimestamp (finalizers hold it): for Pai it is gone.
   static bool Deleting(const json::object& o) {
-    const json::object* m = SubOf(o, "metadata");
+    const json::object* m = Obj(o, "metadata");
     return m && m->contains("deletionTimestamp");
   }
 
   static bool IsPaiSecret(const json::object& o) {
-    return Str(SubOf(*SubOf(o, "metadata"), "labels"), kSecretLabel) == "true";
+    return Str(Obj(*Obj(o, "metadata"), "labels"), kSecretLabel) == "true";
   }
 
   static absl::Status NotFoundAs(const absl::Status& s, const std::string& kind,
@@ -803,7 +794,7 @@ class KubeStore final : public Store {
     r.ns = Str(&m, "namespace");
     r.name = Str(&m, "name");
     EraseMetaKey(m, "annotations", kPrivateAnnotation);
-    const std::string seal = Str(SubOf(m, "annotations"), kSealAnnotation);
+    const std::string seal = Str(Obj(m, "annotations"), kSealAnnotation);
     EraseMetaKey(m, "annotations", kSealAnnotation);
     if (seal.empty() || seal != Seal(kind, o)) {
       EraseMetaKey(m, "annotations", "pai.io/created-by");
@@ -817,8 +808,8 @@ class KubeStore final : public Store {
   // the object (kind, namespace, name, uid), its generation — which any change of the spec by
   // anyone moves — and the two annotations.
   std::string Seal(const std::string& kind, const json::object& o) const {
-    const json::object* m = SubOf(o, "metadata");
-    const json::object* ann = m ? SubOf(*m, "annotations") : nullptr;
+    const json::object* m = Obj(o, "metadata");
+    const json::object* ann = m ? Obj(*m, "annotations") : nullptr;
     const json::value* gen = m ? m->if_contains("generation") : nullptr;
     const std::string input =
         pai::StrCat(kind, "\n", Str(m, "namespace"), "\n", Str(m, "name"), "\n", Str(m, "uid"),
@@ -886,8 +877,7 @@ class KubeStore final : public Store {
           pai::StrCat("Secret \"", MetaStr(o, "name"), "\" not found (not a Pai Secret)"));
     }
     const std::string private_name =
-        kind == "Secret" ? ""
-                         : Str(SubOf(*SubOf(o, "metadata"), "annotations"), kPrivateAnnotation);
+        kind == "Secret" ? "" : Str(Obj(*Obj(o, "metadata"), "annotations"), kPrivateAnnotation);
     Resource r = Decode(kind, std::move(o));
     if (private_name.empty()) return r;
     auto k = KindFor(kind);
@@ -1140,13 +1130,13 @@ std::vector<Permission> StorePermissions() {
   // Status updates: the kinds whose CRD has the status subresource.
   if (auto crds = resource::CustomResourceDefinitions(); crds.ok()) {
     for (const json::value& crd : *crds) {
-      const json::object* spec = crd.is_object() ? SubOf(crd.as_object(), "spec") : nullptr;
+      const json::object* spec = crd.is_object() ? Obj(crd.as_object(), "spec") : nullptr;
       const json::value* versions = spec ? spec->if_contains("versions") : nullptr;
       if (!versions || !versions->is_array()) continue;
       for (const json::value& v : versions->as_array()) {
-        const json::object* sub = v.is_object() ? SubOf(v.as_object(), "subresources") : nullptr;
+        const json::object* sub = v.is_object() ? Obj(v.as_object(), "subresources") : nullptr;
         if (sub && sub->contains("status")) {
-          out.push_back({group, Str(SubOf(*spec, "names"), "plural") + "/status", {"update"}});
+          out.push_back({group, Str(Obj(*spec, "names"), "plural") + "/status", {"update"}});
         }
       }
     }

@@ -27,19 +27,6 @@ json::object* MetaOf(json::object& o) {
   return m ? m->if_object() : nullptr;
 }
 
-// OwnerUids(): the uids `r`'s ownerReferences name.
-std::vector<std::string> OwnerUids(const Resource& r) {
-  std::vector<std::string> out;
-  const json::value* m = r.object.if_contains("metadata");
-  const json::value* refs =
-      m && m->is_object() ? m->as_object().if_contains("ownerReferences") : nullptr;
-  if (!refs || !refs->is_array()) return out;
-  for (const json::value& ref : refs->as_array()) {
-    if (ref.is_object()) out.push_back(Str(&ref.as_object(), "uid"));
-  }
-  return out;
-}
-
 // Copy(): `r` as a new object of `to`: what the store sets itself left out, ownerReferences
 // pointing at the new uids (references to objects `from` does not hold dropped).
 Resource Copy(const Resource& r, const std::map<std::string, std::string>& uids) {
@@ -94,7 +81,7 @@ absl::StatusOr<MigrationReport> MigrateStore(Store& from, Store& to) {
     std::vector<Resource> later;
     for (Resource& r : pending) {
       bool ready = true;
-      for (const std::string& owner : OwnerUids(r)) {
+      for (const std::string& owner : server::OwnerUids(r.object)) {
         if (known.contains(owner) && !uids.contains(owner)) ready = false;
       }
       if (!ready) {

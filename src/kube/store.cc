@@ -34,6 +34,7 @@ namespace json = boost::json;
 using server::FileVersion;
 using server::GatewayIdentity;
 using server::Obj;
+using server::OwnerUids;
 using server::PutResult;
 using server::Resource;
 using server::Store;
@@ -118,17 +119,6 @@ json::object OwnerRef(const json::object& owner) {
           {"kind", Str(&owner, "kind")},
           {"name", MetaStr(owner, "name")},
           {"uid", MetaStr(owner, "uid")}};
-}
-
-std::vector<std::string> OwnerUids(const json::object& o) {
-  std::vector<std::string> out;
-  const json::object* m = Obj(o, "metadata");
-  const json::value* refs = m ? m->if_contains("ownerReferences") : nullptr;
-  if (!refs || !refs->is_array()) return out;
-  for (const json::value& r : refs->as_array()) {
-    if (r.is_object()) out.push_back(Str(&r.as_object(), "uid"));
-  }
-  return out;
 }
 
 // ---- Pai Secret <-> core Secret ----

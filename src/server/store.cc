@@ -70,6 +70,20 @@ int64_t Base64DecodedSize(std::string_view data) {
   return static_cast<int64_t>(data.size() / 4 * 3 - pad);
 }
 
+std::vector<std::string> OwnerUids(const json::object& o) {
+  std::vector<std::string> out;
+  const json::value* m = o.if_contains("metadata");
+  if (!m || !m->is_object()) return out;
+  const json::value* refs = m->as_object().if_contains("ownerReferences");
+  if (!refs || !refs->is_array()) return out;
+  for (const json::value& r : refs->as_array()) {
+    if (!r.is_object()) continue;
+    const json::value* u = r.as_object().if_contains("uid");
+    if (u && u->is_string()) out.emplace_back(u->as_string());
+  }
+  return out;
+}
+
 std::string NowRfc3339() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
 }
@@ -145,20 +159,6 @@ std::string SpecOf(const Resource& r) {
     if (const json::value* v = r.object.if_contains(k)) out += json::serialize(*v);
   }
   return out + r.private_data;
-}
-
-std::vector<std::string> OwnerUids(const json::object& o) {
-  std::vector<std::string> out;
-  const json::value* m = o.if_contains("metadata");
-  if (!m || !m->is_object()) return out;
-  const json::value* refs = m->as_object().if_contains("ownerReferences");
-  if (!refs || !refs->is_array()) return out;
-  for (const json::value& r : refs->as_array()) {
-    if (!r.is_object()) continue;
-    const json::value* u = r.as_object().if_contains("uid");
-    if (u && u->is_string()) out.emplace_back(u->as_string());
-  }
-  return out;
 }
 
 class SqliteStore final : public Store {

@@ -176,6 +176,9 @@ absl::Status CheckFileVersionLimit(const std::string& name, int64_t newest, int6
 // Base64DecodedSize(): the bytes of content of padded base64 text `data` (FileVersion::size).
 int64_t Base64DecodedSize(std::string_view data);
 
+// OwnerUids(): the uids an object's metadata.ownerReferences name, in order.
+std::vector<std::string> OwnerUids(const boost::json::object& o);
+
 // NewUid(): a random RFC 4122 version-4 UUID.
 std::string NewUid();
 // NowRfc3339(): the current UTC time, seconds precision ("2026-12-05T04:31:00Z").

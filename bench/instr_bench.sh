@@ -7,7 +7,9 @@
 # share — system calls, loopback TCP — is not counted; `strace -c` / `perf stat -e
 # 'syscalls:sys_enter_*'` count those).
 #
-#   bench/instr_bench.sh [--requests-seconds 10] [rows...]   rows: nginx gateway budgets noaudit
+#   bench/instr_bench.sh [--requests-seconds 10] [--keep DIR] [rows...]
+#     rows: nginx gateway budgets noaudit; --keep DIR keeps each row's profile as DIR/<row>.out
+#     (read it with `callgrind_annotate --inclusive=yes DIR/<row>.out`)
 #
 # The gateway is built into build-valgrind/ (scripts/build.sh, -DPAI_NATIVE_JSON=OFF: valgrind
 # does not decode the AVX-512 instructions -march=native emits here). Under callgrind SHA-256
@@ -18,10 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_RUN=10
+KEEP=
 rows=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests-seconds) SECONDS_RUN="$2"; shift 2 ;;
+    --keep) KEEP="$2"; mkdir -p "$KEEP"; shift 2 ;;
     nginx|gateway|budgets|noaudit) rows+=("$1"); shift ;;
     *) echo "instr_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -95,6 +99,7 @@ LUA
   callgrind_control -d "$vpid" >/dev/null 2>&1
   for _ in $(seq 1 100); do [ -s "$WORK/$row.out.1" ] && break; sleep 0.1; done
   ir=$(callgrind_annotate "$WORK/$row.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  [ -z "$KEEP" ] || cp "$WORK/$row.out.1" "$KEEP/$row.out"
   kill "$vpid" 2>/dev/null || true
   echo "$row $n $ir $((ir / n))"
 }

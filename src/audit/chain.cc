@@ -266,6 +266,7 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(ChainOptions options) {
   }
   chain->durable_seq_ = chain->head_seq_;
   chain->written_seq_ = chain->head_seq_;
+  chain->written_mac_ = chain->head_mac_;
   const std::string cp_path = chain->options_.dir + "/" + kCheckpointFile;
   chain->checkpoint_fd_ = ::open(cp_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (chain->checkpoint_fd_ < 0) {
@@ -298,10 +299,14 @@ Chain::~Chain() {
 }
 
 void Chain::Close() {
+  int error = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Buffered records are written (never acknowledged, but part of the chain).
+    if (!buffer_.empty() && healthy_ && !WriteBufferLocked()) error = write_error_;
     closed_ = true;  // no record is appended after this: the syncer's last round covers all
   }
+  if (error != 0) Fail(pai::StrCat("write: ", std::strerror(error)));
   {
     std::lock_guard<std::mutex> lock(sync_wait_mu_);
     sync_stop_ = true;
@@ -312,11 +317,61 @@ void Chain::Close() {
 
 void Chain::Emit(Event event) { EmitSeq(std::move(event)); }
 
-uint64_t Chain::EmitSeq(Event event) {
+uint64_t Chain::EmitSeq(Event event) { return Append(std::move(event), /*write=*/true); }
+
+uint64_t Chain::EmitBuffered(Event event) { return Append(std::move(event), /*write=*/false); }
+
+bool Chain::Flush() {
+  int error = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (buffer_.empty()) return healthy_;
+    if (!WriteBufferLocked()) error = write_error_;
+  }
+  if (error != 0) {
+    Fail(pai::StrCat("write: ", std::strerror(error)));
+    return false;
+  }
+  WakeSyncer();
+  return true;
+}
+
+bool Chain::WriteBufferLocked() {
+  if (!WriteAll(fd_, buffer_)) {
+    write_error_ = errno;
+    // Stopped here, under the lock: no record may link to the ones this write lost (Fail()
+    // reports it and answers the waiters).
+    healthy_ = false;
+    buffer_.clear();
+    buffered_ = 0;
+    return false;
+  }
+  buffer_.clear();
+  written_seq_ = head_seq_;
+  written_mac_ = head_mac_;
+  written_ += buffered_;
+  buffered_ = 0;
+  if (options_.sync == Sync::kGroup) durable_seq_ = head_seq_;
+  return true;
+}
+
+void Chain::WakeSyncer() {
+  // Wake the syncer only if it waits for records (group: it then waits its interval, during
+  // which records just accumulate; strict: while it syncs, records accumulate for its next
+  // round). written_seq_ is stored before syncer_idle_ is read, and the syncer stores
+  // syncer_idle_ before it reads written_seq_ (both sequentially consistent): one of the two
+  // sees the other, so no wake-up is lost.
+  if (syncer_idle_.load()) {
+    { std::lock_guard<std::mutex> lock(sync_wait_mu_); }
+    sync_cv_.notify_one();
+  }
+}
+
+uint64_t Chain::Append(Event event, bool write) {
   if (!healthy_) return 0;
   // What does not depend on the position in the chain is encoded outside the lock, into a
-  // buffer this thread reuses (as the lock's holder reuses line_, time_ and mac_): a record
-  // costs no allocation here once the buffers have grown.
+  // buffer this thread reuses (as the lock's holder reuses time_ and mac_): a record costs no
+  // allocation here once the buffers have grown.
   thread_local std::string middle;
   middle.clear();
   AppendCanonicalMiddle(middle, event.type, event.ns, event.agent, event.detail,
@@ -330,37 +385,26 @@ uint64_t Chain::EmitSeq(Event event) {
     // The time is taken in the lock: record order is time order.
     time_.clear();
     AppendRfc3339Millis(time_, options_.now());
-    line_.clear();
-    AppendCanonicalHead(line_, seq, time_, seq);
-    line_ += middle;
-    AppendCanonicalTail(line_, head_mac_);
+    // The record is encoded at the end of the write buffer, after the records buffered
+    // before it (chain order is file order).
+    const size_t begin = buffer_.size();
+    AppendCanonicalHead(buffer_, seq, time_, seq);
+    buffer_ += middle;
+    AppendCanonicalTail(buffer_, head_mac_);
     mac_.clear();
-    if (!hmac_->AppendHex(line_, mac_)) mac_ = HmacHex(options_.key.bytes, line_);
-    AppendMac(line_, mac_);
-    if (!WriteAll(fd_, line_)) {
-      error = errno;
-      seq = 0;
-    } else {
-      head_seq_ = seq;
-      head_mac_.swap(mac_);
-      written_seq_ = seq;
-      ++written_;
-      if (options_.sync == Sync::kGroup) durable_seq_ = seq;
-    }
+    const std::string_view line(buffer_.data() + begin, buffer_.size() - begin);
+    if (!hmac_->AppendHex(line, mac_)) mac_ = HmacHex(options_.key.bytes, line);
+    AppendMac(buffer_, mac_);
+    head_seq_ = seq;
+    head_mac_.swap(mac_);
+    ++buffered_;
+    if (write && !WriteBufferLocked()) error = write_error_;
   }
-  if (seq == 0) {
+  if (error != 0) {
     Fail(pai::StrCat("write: ", std::strerror(error)));
     return 0;
   }
-  // Wake the syncer only if it waits for records (group: it then waits its interval, during
-  // which records just accumulate; strict: while it syncs, records accumulate for its next
-  // round). written_seq_ is stored before syncer_idle_ is read, and the syncer stores
-  // syncer_idle_ before it reads written_seq_ (both sequentially consistent): one of the two
-  // sees the other, so no wake-up is lost.
-  if (syncer_idle_.load()) {
-    { std::lock_guard<std::mutex> lock(sync_wait_mu_); }
-    sync_cv_.notify_one();
-  }
+  if (write) WakeSyncer();
   return seq;
 }
 
@@ -396,8 +440,8 @@ void Chain::Fail(const std::string& what) {
 bool Chain::SyncNow(uint64_t* seq, std::string* mac) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    *seq = head_seq_;
-    *mac = head_mac_;
+    *seq = written_seq_.load();  // buffered records are not in the file yet
+    *mac = written_mac_;
   }
   // After a failure nothing more counts as synced (a second fdatasync may return 0 once the
   // error was reported, although the data never reached the disk).

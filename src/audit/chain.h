@@ -84,6 +84,15 @@ class Chain final : public EventSink {
   void Emit(Event event) override;
   uint64_t EmitSeq(Event event) override;
 
+  // EmitBuffered() appends a record to the chain without writing it: it is written, after
+  // every record appended before it, by the next Flush() or EmitSeq() from any thread (or
+  // Close()). Its seq is returned as by EmitSeq(); it is acknowledged (WhenDurable()) only once
+  // written. For a caller that batches the write(2) of the records of several calls (the
+  // gateway's shards, docs/audit.md "Durability"). Flush() writes the buffered records; false
+  // when the write failed (which stops the chain) or the chain is stopped.
+  uint64_t EmitBuffered(Event event) override;
+  bool Flush() override;
+
   // WhenDurable() calls `done(ok)` once record `seq` is acknowledged — written (kGroup) or
   // synced (kStrict) — (ok) or the chain stopped (false): immediately, on the calling thread,
   // when it already is (always, in kGroup, for a seq EmitSeq() returned); otherwise on the
@@ -107,6 +116,11 @@ class Chain final : public EventSink {
   // head. Syncer thread only (and Open(), before it starts).
   void SyncLoop();
   bool SyncNow(uint64_t* seq, std::string* mac);
+  // Append(): EmitSeq() (`write`) or EmitBuffered(). WriteBufferLocked(): writes buffer_ (mu_
+  // held); false on error (write_error_). WakeSyncer(): after a write.
+  uint64_t Append(Event event, bool write);
+  bool WriteBufferLocked();
+  void WakeSyncer();
   bool WriteCheckpoint(uint64_t seq, const std::string& mac);
 
   ChainOptions options_;
@@ -114,11 +128,15 @@ class Chain final : public EventSink {
   int checkpoint_fd_ = -1;
   std::mutex mu_;  // serialises appends: guards head_seq_, head_mac_, closed_, hmac_
   std::unique_ptr<Hmac> hmac_;
-  std::string head_mac_;           // guarded by mu_
-  std::string line_, time_, mac_;  // guarded by mu_: EmitSeq()'s buffers, reused
-  uint64_t head_seq_ = 0;          // guarded by mu_
-  bool closed_ = false;            // guarded by mu_
-  std::mutex waiters_mu_;          // guards waiters_ (and durable_seq_'s moves in kStrict)
+  std::string head_mac_;     // guarded by mu_
+  std::string time_, mac_;   // guarded by mu_: Append()'s buffers, reused
+  std::string buffer_;       // guarded by mu_: records appended, not yet written
+  size_t buffered_ = 0;      // guarded by mu_: records in buffer_
+  std::string written_mac_;  // guarded by mu_: MAC of the newest record written
+  int write_error_ = 0;      // guarded by mu_: errno of the failed write
+  uint64_t head_seq_ = 0;    // guarded by mu_
+  bool closed_ = false;      // guarded by mu_
+  std::mutex waiters_mu_;    // guards waiters_ (and durable_seq_'s moves in kStrict)
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
   uint64_t checkpointed_seq_ = 0;  // syncer thread only
   absl::Time last_checkpoint_;     // syncer thread only

@@ -37,6 +37,11 @@ class EventSink {
     Emit(std::move(event));
     return 0;
   }
+  // EmitBuffered() is EmitSeq() for a sink that may keep the record in a write buffer until
+  // its next Flush() or EmitSeq() (audit::Chain::EmitBuffered()); Flush() writes what is
+  // buffered, false when that failed. A sink without a buffer writes at once.
+  virtual uint64_t EmitBuffered(Event event) { return EmitSeq(std::move(event)); }
+  virtual bool Flush() { return true; }
 };
 
 // LogEventSink: one `"msg":"event"` log line per event.
@@ -55,6 +60,11 @@ class TeeEventSink final : public EventSink {
     if (event.type != "LLM_CALL" && event.type != "TOOL_CALL") log_.Emit(event);
     return primary_.EmitSeq(std::move(event));
   }
+  uint64_t EmitBuffered(Event event) override {
+    if (event.type != "LLM_CALL" && event.type != "TOOL_CALL") log_.Emit(event);
+    return primary_.EmitBuffered(std::move(event));
+  }
+  bool Flush() override { return primary_.Flush(); }
 
  private:
   EventSink& primary_;

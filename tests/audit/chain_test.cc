@@ -121,6 +121,84 @@ TEST_CASE("group sync syncs a written record within its interval without further
   (*chain)->Close();
 }
 
+Event CallEvent(int i) {
+  Event e;
+  e.type = "LLM_CALL";
+  e.ns = "default";
+  e.agent = "coder";
+  e.detail["i"] = i;
+  return e;
+}
+
+TEST_CASE("buffered records reach the file and are acknowledged only at the next flush") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync_interval = absl::Hours(1);  // no sync: only writes are observed
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  const uint64_t a = (*chain)->EmitBuffered(CallEvent(1));
+  const uint64_t b = (*chain)->EmitBuffered(CallEvent(2));
+  CHECK(a == 1);
+  CHECK(b == 2);
+  CHECK(Lines(dir + "/chain.jsonl").empty());  // not written yet
+  CHECK((*chain)->durable_seq() == 0);         // so not acknowledged
+  bool acked = false;
+  (*chain)->WhenDurable(b, [&](bool ok) { acked = ok; });
+  CHECK_FALSE(acked);
+  CHECK((*chain)->Flush());
+  CHECK(Lines(dir + "/chain.jsonl").size() == 2);  // one write, both records, in order
+  CHECK((*chain)->durable_seq() == b);
+  CHECK((*chain)->records_written() == 2);
+  // An unbuffered record writes what is buffered before it: file order is chain order.
+  const uint64_t c = (*chain)->EmitBuffered(CallEvent(3));
+  const uint64_t d = (*chain)->EmitSeq(CallEvent(4));
+  CHECK(d == c + 1);
+  const auto lines = Lines(dir + "/chain.jsonl");
+  REQUIRE(lines.size() == 4);
+  CHECK(boost::json::parse(lines[2]).as_object().at("seq").to_number<uint64_t>() == c);
+  CHECK((*chain)->durable_seq() == d);
+  // Close() writes what is still buffered.
+  const uint64_t e = (*chain)->EmitBuffered(CallEvent(5));
+  (*chain)->Close();
+  CHECK(Lines(dir + "/chain.jsonl").size() == 5);
+  const VerifyResult r = Verify(dir, {o.key});
+  CHECK(r.ok);
+  CHECK(r.checkpoint_seq == e);  // the final checkpoint covers the buffered record too
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a sync never checkpoints buffered records that are not in the file") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync_interval = absl::Milliseconds(200);  // the buffered record is appended meanwhile
+  o.checkpoint_interval = absl::Milliseconds(1);
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  const uint64_t written = (*chain)->EmitSeq(CallEvent(1));
+  (void)(*chain)->EmitBuffered(CallEvent(2));  // never flushed before the "kill"
+  // The syncer syncs and checkpoints (bounded wait on the condition).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Lines(dir + "/checkpoints.jsonl").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  const auto checkpoints = Lines(dir + "/checkpoints.jsonl");
+  REQUIRE(checkpoints.size() == 1);
+  CHECK(boost::json::parse(checkpoints[0]).as_object().at("seq").to_number<uint64_t>() == written);
+  // What a kill -9 leaves now: the file without the buffered record, which no checkpoint claims.
+  const std::string copy = TempDir();
+  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  const VerifyResult r = Verify(copy, {o.key});
+  CHECK(r.ok);
+  CHECK(r.records == 1);
+  (*chain)->Close();
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(copy);
+}
+
 TEST_CASE("strict sync acknowledges a record only once it is synced") {
   const std::string dir = TempDir();
   ChainOptions o;

@@ -152,7 +152,7 @@ Task<absl::Status> GatewayImpl::RelayUpstream(ClientConn* conn, RequestContext* 
   if (upstream_status.ok()) {
     ctx->tool_calls = relay.tool_calls();
     ScrubForRecords(*ctx, nullptr, &ctx->tool_calls);
-    if (co_await BeforeSuccess(ctx)) {  // before the client sees [DONE]
+    if (co_await BeforeSuccess(conn, ctx)) {  // before the client sees [DONE]
       relay.Finish(out);
       for_client(out);
     } else {
@@ -257,7 +257,7 @@ Task<absl::Status> GatewayImpl::RelayNative(ClientConn* conn, RequestContext* ct
         MakeHttpError(502, "The model provider's stream ended early", "upstream_error");
   }
   if (upstream_status.ok()) {
-    if (co_await BeforeSuccess(ctx)) {  // before the client sees the final event
+    if (co_await BeforeSuccess(conn, ctx)) {  // before the client sees the final event
       relay.Finish(out);
     } else {
       upstream_status = NotAudited();

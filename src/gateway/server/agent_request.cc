@@ -65,13 +65,20 @@ Task<beast::error_code> WriteReply(ClientConn* conn, RequestContext* ctx, JsonAn
   co_return ec;
 }
 
-Task<bool> GatewayImpl::RecordSuccess(RequestContext* ctx) {
+Task<bool> GatewayImpl::RecordSuccess(ClientConn* conn, RequestContext* ctx) {
   // Without the chain (--no-audit) there is nothing to record: the access log covers calls.
   if (!chain_ || !ctx->admitted || ctx->call_recorded || !ctx->agent || !ctx->model) {
     co_return true;  // not an admitted call, or recorded already
   }
-  const uint64_t last = EmitCallRecords(*events_, *ctx, 200);
+  // With other requests in progress on this shard, the records wait in the chain's buffer for
+  // one write(2) at the end of this turn of the event loop, shared with the calls that succeed
+  // in the same turn; alone, this call writes at once (nobody to share with, and a turn more of
+  // latency). Either way the response waits until its records are written.
+  Shard* shard = conn->shard;
+  const bool batch = shard->busy_conns > 1;
+  const uint64_t last = EmitCallRecords(*events_, *ctx, 200, batch);
   const auto t0 = Clock::now();
+  if (batch && last != 0 && last > chain_->durable_seq()) co_await JoinAuditFlush(shard);
   const bool ok = last != 0 && co_await WaitDurable(chain_.get(), last);
   metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));
   if (!ok) {
@@ -111,12 +118,25 @@ Task<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx, const ChatStre
   (void)co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/true);
 }
 
-Task<bool> GatewayImpl::BeforeSuccess(RequestContext* ctx) {
+Task<void> GatewayImpl::JoinAuditFlush(Shard* shard) {
+  if (!shard->audit_flush_posted) {
+    shard->audit_flush_posted = true;
+    // Runs after the handlers already queued on this shard: the calls completing in this turn.
+    net::post(shard->ioc, [this, shard] {
+      shard->audit_flush_posted = false;
+      events_->Flush();  // a failure stops the chain: WaitDurable() then answers false
+      shard->audit_flushed.cancel();
+    });
+  }
+  co_await shard->audit_flushed.async_wait(kTuple);
+}
+
+Task<bool> GatewayImpl::BeforeSuccess(ClientConn* conn, RequestContext* ctx) {
   // Settle and release the request's slot before the client can see the end of the response:
   // a client that sends its next request as soon as it has the answer must find the budget
   // and its concurrency slot already free.
   admission_->Finish(*ctx);
-  const bool durable = co_await RecordSuccess(ctx);
+  const bool durable = co_await RecordSuccess(conn, ctx);
   co_return durable;
 }
 

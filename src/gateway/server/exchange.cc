@@ -3,7 +3,7 @@
 // relay/response_relay.cc). The client watch that cancels the call when the client leaves.
 #include <sys/socket.h>
 
-#include <cerrno>
+#include <chrono>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -19,44 +19,102 @@
 
 namespace pai::gateway {
 
-// Client watch: while a provider call runs, a plain async_wait on the client socket notices
-// the agent disconnecting (the socket turns readable with EOF) and closes the upstream call, so
-// the provider stops generating. A callback, not a coroutine raced with `||`: the parallel
-// group cost ~18 % of proxy throughput (docs/benchmarks.md). The shared ClientWatch outlives
-// the connection; a generation number makes a late completion a no-op.
+// Client watch: while a provider call runs, a one-byte MSG_PEEK receive on the client socket
+// notices the agent disconnecting (EOF or a reset) and closes the upstream call, so the
+// provider stops generating. A callback, not a coroutine raced with `||`: the parallel group
+// cost ~18 % of proxy throughput (docs/benchmarks.md). The shared ClientWatch outlives the
+// connection; a generation number makes a late completion a no-op.
+//
+// Arming a watch costs a system call (Asio tries the receive at once; an async_wait would
+// re-register the descriptor with EPOLL_CTL_MOD instead), which was one of the six system calls
+// of a proxied call. So a watch is armed only once its call has been in flight for one to two
+// periods of the shard's watch tick (kClientWatchDelay): a call answered sooner has no
+// generation worth stopping, and a client that leaves a longer one is noticed within 10 ms of
+// its call's start plus the time the kernel takes to report the close.
+constexpr auto kClientWatchDelay = std::chrono::milliseconds(5);
+
 static void ArmClientWatch(ClientConn* conn, uint64_t generation) {
   std::shared_ptr<ClientWatch> w = conn->watch;
-  conn->stream.socket().async_wait(Socket::wait_read, [w, generation,
-                                                       conn](const beast::error_code& ec) {
-    // A matching generation means the request is still in its provider call, so `conn`
-    // and its socket are alive.
-    if (ec || w->generation != generation) return;
-    char c;
-    const ssize_t n = ::recv(conn->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      w->gone = true;
-      w->upstream.Cancel();  // also before the provider's response header
-    } else if (n < 0) {
-      ArmClientWatch(conn, generation);  // spurious wake-up
+  conn->stream.socket().async_receive(
+      net::buffer(&w->peek, 1), MSG_PEEK,
+      [w, generation](const beast::error_code& ec, std::size_t n) {
+        // A matching generation means the request is still in its provider call.
+        if (w->generation != generation || ec == net::error::operation_aborted) return;
+        if (ec || n == 0) {  // EOF or a reset: the client is gone
+          w->gone = true;
+          w->upstream.Cancel();  // also before the provider's response header
+        }
+        // n > 0: a pipelined request; the peer is alive and is not watched further.
+      });
+}
+
+static void Unqueue(ClientWatch* w) {
+  Shard* shard = w->shard;
+  (w->prev != nullptr ? w->prev->next : shard->watch_head) = w->next;
+  (w->next != nullptr ? w->next->prev : shard->watch_tail) = w->prev;
+  w->prev = w->next = nullptr;
+  w->queued = false;
+}
+
+// TickClientWatches(): runs while watches wait; each tick arms those queued before the
+// previous one.
+static void TickClientWatches(Shard* shard) {
+  shard->watch_tick.expires_after(kClientWatchDelay);
+  shard->watch_tick.async_wait([shard](const beast::error_code& ec) {
+    if (ec) {
+      shard->watch_tick_running = false;
+      return;
     }
-    // n > 0: a pipelined request; the peer is alive and is not watched further.
+    const uint64_t now = ++shard->watch_ticks;
+    while (shard->watch_head != nullptr && shard->watch_head->queued_tick + 2 <= now) {
+      ClientWatch* w = shard->watch_head;
+      Unqueue(w);
+      w->armed = true;
+      ArmClientWatch(w->conn, w->generation);
+    }
+    if (shard->watch_head != nullptr) {
+      TickClientWatches(shard);
+    } else {
+      shard->watch_tick_running = false;
+    }
   });
 }
 
-void StartClientWatch(ClientConn* conn) {
+void StartClientWatch(Shard* shard, ClientConn* conn) {
   ClientWatch& w = *conn->watch;
   ++w.generation;
   w.upstream = CancelSlot{};
   w.gone = false;
   w.delivered = false;
-  ArmClientWatch(conn, w.generation);
+  w.armed = false;
+  w.shard = shard;
+  w.conn = conn;
+  w.queued_tick = shard->watch_ticks;
+  w.queued = true;
+  w.prev = shard->watch_tail;
+  w.next = nullptr;
+  (shard->watch_tail != nullptr ? shard->watch_tail->next : shard->watch_head) = &w;
+  shard->watch_tail = &w;
+  if (!shard->watch_tick_running) {
+    shard->watch_tick_running = true;
+    TickClientWatches(shard);
+  }
 }
 
 void StopClientWatch(ClientConn* conn) {
-  ++conn->watch->generation;
-  conn->watch->upstream = CancelSlot{};
-  beast::error_code ignored;
-  conn->stream.socket().cancel(ignored);  // no other operation is pending on it now
+  ClientWatch& w = *conn->watch;
+  ++w.generation;
+  w.upstream = CancelSlot{};
+  if (w.queued) Unqueue(&w);
+  if (w.armed) {
+    w.armed = false;
+    beast::error_code ignored;
+    conn->stream.socket().cancel(ignored);  // no other operation is pending on it now
+  }
+}
+
+ClientConn::~ClientConn() {
+  if (watch->queued) Unqueue(watch.get());
 }
 
 Task<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx) {
@@ -88,7 +146,7 @@ Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
     failure = UpstreamFailure{};
     // While the provider call runs, a watch on the client socket closes it if the agent
     // disconnects, instead of generating tokens nobody will read.
-    StartClientWatch(conn);
+    StartClientWatch(shard, conn);
     ctx->upstream_sent = false;
     ctx->upstream_status = 0;
     result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->upstream, &client_gone,
@@ -282,7 +340,8 @@ Task<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn, Req
     }
     ctx->response_bytes = static_cast<int64_t>(text->size());
     auto res = JsonReply(*conn, *ctx, 200, std::move(*text));
-    if (ctx->route != Route::kCountTokens && !co_await BeforeSuccess(ctx)) co_return NotAudited();
+    if (ctx->route != Route::kCountTokens && !co_await BeforeSuccess(conn, ctx))
+      co_return NotAudited();
     const beast::error_code wec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
     conn->watch->delivered = !wec;
     co_return absl::OkStatus();
@@ -305,7 +364,7 @@ Task<absl::Status> GatewayImpl::ExchangeImpl(Shard* shard, ClientConn* conn, Req
   }
   // Content-Type is the gateway's own (application/json): no provider header value is copied.
   auto res = JsonReply(*conn, *ctx, 200, std::move(*text));
-  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();  // durable before success shows
+  if (!co_await BeforeSuccess(conn, ctx)) co_return NotAudited();  // durable before success shows
   const beast::error_code wec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
   conn->watch->delivered = !wec;
   co_return absl::OkStatus();

@@ -30,7 +30,7 @@ Task<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, RequestContext*
       co_return g;
     }
     auto res = JsonReply(*conn, *ctx, 200, std::move(body));
-    if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
+    if (!co_await BeforeSuccess(conn, ctx)) co_return NotAudited();
     auto ec = co_await WriteReply(conn, ctx, res, options_.body_timeout);
     if (ec) ctx->reply.close = true;
   } else {
@@ -51,7 +51,7 @@ Task<absl::Status> GatewayImpl::AnswerMockChat(ClientConn* conn, RequestContext*
     if (!ec) ec = co_await w.Body(out);
     out.clear();
     co_await ScanStreamedResponse(ctx, relay);  // audit-only: the client has it already
-    if (co_await BeforeSuccess(ctx)) {          // before the client sees [DONE]
+    if (co_await BeforeSuccess(conn, ctx)) {    // before the client sees [DONE]
       relay.Finish(out);
     } else {
       const ApiError e = ToApiError(NotAudited());
@@ -78,7 +78,7 @@ Task<absl::Status> GatewayImpl::AnswerMockEmbeddings(ClientConn* conn, RequestCo
   model.metrics.calls->Increment();
   model.metrics.input_tokens->Increment(static_cast<double>(ctx->usage.prompt_tokens));
   auto res = JsonReply(*conn, *ctx, 200, std::move(body));
-  if (!co_await BeforeSuccess(ctx)) co_return NotAudited();
+  if (!co_await BeforeSuccess(conn, ctx)) co_return NotAudited();
   co_await WriteReply(conn, ctx, res, options_.body_timeout);
   co_return absl::OkStatus();
 }

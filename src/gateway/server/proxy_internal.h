@@ -48,9 +48,10 @@ absl::Status NotAudited();
 Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq);
 
 // StartClientWatch() watches the client socket while a provider call runs: a client that
-// disconnects cancels the call (conn->watch->upstream) and sets conn->watch->gone.
-// StopClientWatch() ends the watch (no other operation is pending on the socket then).
-void StartClientWatch(ClientConn* conn);
+// disconnects cancels the call (conn->watch->upstream) and sets conn->watch->gone. The watch
+// is armed once the call has run for 5 to 10 ms (exchange.cc). StopClientWatch() ends it (no
+// other operation is pending on the socket then). Both on the connection's shard thread.
+void StartClientWatch(Shard* shard, ClientConn* conn);
 void StopClientWatch(ClientConn* conn);
 
 // ScrubForRecords(): a stream's relay reads the provider's raw bytes; what its guards (an

@@ -370,6 +370,7 @@ bool GatewayImpl::AdmitAdmin() {
 
 Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
   ClientConn conn(std::move(socket));
+  conn.shard = shard;
   // Registered for drain and eviction while this frame lives, however it ends.
   struct Registration {
     Shard* shard;
@@ -378,6 +379,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
     std::list<ClientConn*>::iterator it;
     ~Registration() {
       shard->conns.erase(it);
+      if (!conn->idle) --shard->busy_conns;
       if (!conn->evicted) {
         --shard->live_conns;
         metrics->connections->Decrement();
@@ -393,12 +395,14 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
     std::string preauth_session;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
+    if (!conn.idle) --shard->busy_conns;
     conn.idle = true;
     conn.response_started = false;
     conn.stream.expires_after(first ? options_.header_timeout : options_.idle_timeout);
     first = false;
     auto [ec, n] = co_await http::async_read_header(conn.stream, conn.buffer, parser, kTuple);
     conn.idle = false;
+    ++shard->busy_conns;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset ||
         ec == net::error::eof || ec == net::error::not_connected ||

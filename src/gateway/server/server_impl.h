@@ -39,17 +39,33 @@ struct UpstreamFailure {
 };
 
 // ClientWatch: what the client-disconnect watch shares with the request (proxy.cc).
+struct Shard;
+struct ClientConn;
 struct ClientWatch {
   uint64_t generation = 0;  // bumped per watched call; stale completions are ignored
   CancelSlot upstream;      // the provider call to cancel, from its connect to its last byte
   bool gone = false;        // the client closed its connection
   bool delivered = false;   // the response's last bytes were written: a later EOF is no abort
+  char peek = 0;            // the watch's one-byte MSG_PEEK receive (never consumed)
+  // Arming (exchange.cc, StartClientWatch()): a watch waits in its shard's queue until the
+  // shard's watch tick arms it; `armed` once its receive is pending. Shard thread only.
+  bool queued = false;
+  bool armed = false;
+  uint64_t queued_tick = 0;  // Shard::watch_ticks when queued
+  ClientWatch* prev = nullptr;
+  ClientWatch* next = nullptr;
+  Shard* shard = nullptr;
+  ClientConn* conn = nullptr;
 };
 
 // ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its
 // shard so that a drain can close it while it waits idle for the next request.
 struct ClientConn {
   explicit ClientConn(Socket s) : stream(std::move(s)) {}
+  ClientConn(const ClientConn&) = delete;
+  ClientConn& operator=(const ClientConn&) = delete;
+  ~ClientConn();           // leaves its shard's watch queue (exchange.cc)
+  Shard* shard = nullptr;  // the shard it was accepted on
   TcpStream stream;
   beast::flat_buffer buffer;
   bool idle = true;                      // waiting for a request (safe to close on drain)
@@ -114,6 +130,19 @@ struct Shard {
   // one; with the heartbeat pending, the streams' per-operation timeouts (seconds to minutes
   // away) never are, where an idle shard paid ~4 timerfd_settime per proxied call.
   SteadyTimer heartbeat{ioc};
+  // Client watches waiting to be armed, oldest first, and the tick that arms them once their
+  // provider call has run for one to two periods (exchange.cc, StartClientWatch()).
+  ClientWatch* watch_head = nullptr;
+  ClientWatch* watch_tail = nullptr;
+  uint64_t watch_ticks = 0;
+  bool watch_tick_running = false;
+  SteadyTimer watch_tick{ioc};
+  // Audit write batching (agent_request.cc, RecordSuccess()): the calls of this shard that
+  // succeed in one turn of its event loop share one write(2) of their records. `busy_conns`:
+  // connections with a request in progress (server.cc).
+  size_t busy_conns = 0;
+  bool audit_flush_posted = false;
+  SteadyTimer audit_flushed{ioc, SteadyTimer::time_point::max()};  // cancelled per flush
   std::thread thread;
 };
 
@@ -191,11 +220,14 @@ class GatewayImpl {
   // RecordSuccess() writes a successful call's LLM_CALL and TOOL_CALL records and waits until
   // the chain acknowledges them (strict mode: synced). False when they cannot be made durable
   // (the call is then not reported as a success). True at once without the chain.
-  Task<bool> RecordSuccess(RequestContext* ctx);
+  Task<bool> RecordSuccess(ClientConn* conn, RequestContext* ctx);
+  // JoinAuditFlush(): waits for the shard's next write of the chain's buffered records (one
+  // is posted when none is). Shard thread.
+  Task<void> JoinAuditFlush(Shard* shard);
   // BeforeSuccess(): what must happen before the last bytes of a successful response —
   // settlement, slot release, the durable LLM_CALL record.
   // False when the call cannot be reported as a success (its audit record is not durable).
-  Task<bool> BeforeSuccess(RequestContext* ctx);
+  Task<bool> BeforeSuccess(ClientConn* conn, RequestContext* ctx);
   // ScanChatResponse() applies the response guards to a complete chat completion's message
   // contents by choice index (ReadChatAnswer()); a non-OK status (enforced violation, closed
   // failure) replaces the response.

@@ -155,7 +155,7 @@ class AccessLogStage final : public Stage {
 
 }  // namespace
 
-uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int status) {
+uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int status, bool buffered) {
   if (!ctx.admitted || ctx.call_recorded || !ctx.agent || !ctx.model) return 0;
   ctx.call_recorded = true;
   budget::Charge charge = ctx.charge;
@@ -181,8 +181,11 @@ uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int stat
   d.String("route", RouteLabel(ctx.route));
   if (!ctx.session.empty()) d.String("session", ctx.session);
   d.Int("status", status).Bool("stream", ctx.stream).Bool("usage_reported", ctx.usage.present);
-  uint64_t last = events.EmitSeq(
-      audit::Event{"LLM_CALL", ctx.agent->spec.ns, ctx.agent->spec.name, {}, d.Take()});
+  auto emit = [&events, buffered](audit::Event e) {
+    return buffered ? events.EmitBuffered(std::move(e)) : events.EmitSeq(std::move(e));
+  };
+  uint64_t last =
+      emit(audit::Event{"LLM_CALL", ctx.agent->spec.ns, ctx.agent->spec.name, {}, d.Take()});
   for (const ToolCall& tc : ctx.tool_calls) {
     audit::CanonicalDetail t;
     t.String("call_id", tc.id)
@@ -192,8 +195,7 @@ uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int stat
         .String("request_id", ctx.request_id);
     if (!ctx.session.empty()) t.String("session", ctx.session);
     t.String("tool_name", tc.name);
-    last = events.EmitSeq(
-        audit::Event{"TOOL_CALL", ctx.agent->spec.ns, ctx.agent->spec.name, {}, t.Take()});
+    last = emit(audit::Event{"TOOL_CALL", ctx.agent->spec.ns, ctx.agent->spec.name, {}, t.Take()});
   }
   return last;
 }

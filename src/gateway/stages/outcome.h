@@ -33,8 +33,10 @@ std::unique_ptr<Stage> MakeReplyStage();
 // EmitCallRecords() emits the LLM_CALL record of ctx's admitted call with HTTP status `status`
 // (after it, one TOOL_CALL per tool call the answer made) to `events`, once: ctx.call_recorded
 // is set. Returns the sequence number of the last record (0: none emitted, or the sink has no
-// sequence). Record fields: docs/audit.md, "Records".
-uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int status);
+// sequence). `buffered`: through EmitBuffered(), for a caller that flushes the sink itself.
+// Record fields: docs/audit.md, "Records".
+uint64_t EmitCallRecords(audit::EventSink& events, RequestContext& ctx, int status,
+                         bool buffered = false);
 
 // MakeAuditStage(): on the way out, the call's records (EmitCallRecords(), when `events` is
 // not null and the success path did not write them already) and the Session's totals.

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <string>
+#include <tuple>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/http/beast.h"
@@ -43,18 +45,48 @@ struct JsonAnswer {
   std::string body;
 };
 
+// WriteNowOrAsync() writes `buffers` (a buffer sequence that outlives the operation) to a plain
+// TCP stream whose socket is in non-blocking mode (Socket::non_blocking(true); the gateway sets
+// it on every agent and plain provider connection): first with one send(2) on the calling
+// thread, then, for whatever the kernel did not take, with an async write (the stream's
+// timeout applies to that part). Completes with (error_code, bytes written). The immediate
+// send saves the turn of the event loop — and the zero-timeout epoll_wait Asio makes in it —
+// that an async write completing at once costs (docs/benchmarks.md).
+template <typename Buffers>
+Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
+                                                            const Buffers& buffers) {
+  beast::error_code ec;
+  const size_t total = beast::buffer_bytes(buffers);
+  const size_t sent = stream.socket().send(buffers, 0, ec);
+  std::tuple<beast::error_code, size_t> result(ec, sent);
+  if ((!ec && sent == total) ||
+      (ec && ec != net::error::would_block && ec != net::error::try_again)) {
+    co_return result;
+  }
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(sent);
+  auto [wec, n] = co_await net::async_write(stream, rest, kTuple);
+  result = std::tuple<beast::error_code, size_t>(wec, sent + n);
+  co_return result;
+}
+
 // AsyncWriteAnswer() writes `res` — its head, the empty line, and its body unless `head_only`
-// (a HEAD request: Content-Length stays) — in one gather write. Completes with (error_code,
-// bytes). `res` must outlive the operation.
+// (a HEAD request: Content-Length stays) — in one gather write (WriteNowOrAsync() on a plain
+// TCP stream). Completes with (error_code, bytes). `res` must outlive the operation.
 template <typename Stream>
 Task<std::tuple<beast::error_code, size_t>> AsyncWriteAnswer(Stream& stream, JsonAnswer& res,
                                                              bool head_only) {
   res.head += "\r\n";
   const std::array<net::const_buffer, 2> buffers{
       net::buffer(res.head), head_only ? net::const_buffer() : net::buffer(res.body)};
-  auto [ec, n] = co_await net::async_write(stream, buffers, kTuple);
-  std::tuple<beast::error_code, size_t> result(ec, n);
-  co_return result;
+  if constexpr (std::is_same_v<Stream, TcpStream>) {
+    auto result = co_await WriteNowOrAsync(stream, buffers);
+    co_return result;
+  } else {
+    auto [ec, n] = co_await net::async_write(stream, buffers, kTuple);
+    std::tuple<beast::error_code, size_t> result(ec, n);
+    co_return result;
+  }
 }
 
 }  // namespace pai::gateway

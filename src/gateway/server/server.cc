@@ -131,6 +131,24 @@ struct BodyRead {
 // arrives, and is stopped when the budget cannot give more.
 Task<BodyRead> ReadBody(ClientConn* conn, RequestParser* parser, BodyBudget::Lease* lease) {
   BodyRead out;
+  // What arrived with the header is parsed here, on this turn of the event loop: Beast's
+  // async_read_some would parse it too, but complete through a posted handler (a turn of the
+  // loop and a zero-timeout epoll_wait per request; docs/benchmarks.md).
+  while (!parser->is_done() && conn->buffer.size() > 0) {
+    beast::error_code ec;
+    const size_t used = parser->put(conn->buffer.data(), ec);
+    conn->buffer.consume(used);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      out.ec = ec;
+      co_return out;
+    }
+    if (!lease->GrowTo(parser->get().body().size())) {
+      out.over_budget = true;
+      co_return out;
+    }
+    if (used == 0) break;
+  }
   while (!parser->is_done()) {
     auto [ec, n] = co_await http::async_read_some(conn->stream, conn->buffer, *parser, kTuple);
     if (ec) {
@@ -371,6 +389,8 @@ bool GatewayImpl::AdmitAdmin() {
 Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
   ClientConn conn(std::move(socket));
   conn.shard = shard;
+  beast::error_code nb_ec;
+  conn.stream.socket().non_blocking(true, nb_ec);  // for WriteNowOrAsync() (http/wire.h)
   // Registered for drain and eviction while this frame lives, however it ends.
   struct Registration {
     Shard* shard;

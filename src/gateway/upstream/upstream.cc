@@ -139,6 +139,7 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
   if (cec || cancelled) co_return MapError(cec, "connect", cancelled, endpoint.label, where);
   beast::error_code ignored;
   conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+  conn->tcp().socket().non_blocking(true, ignored);  // for WriteNowOrAsync() (http/wire.h)
   if (endpoint.tls) {
     auto& tls = *conn->tls();
     if (!IsIpLiteral(endpoint.host) &&
@@ -252,7 +253,7 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
       auto [wec, n] = co_await net::async_write(*c.tls(), buffers, kTuple);
       ec = wec;
     } else {
-      auto [wec, n] = co_await net::async_write(*c.plain(), buffers, kTuple);
+      auto [wec, n] = co_await WriteNowOrAsync(*c.plain(), buffers);
       ec = wec;
     }
     if (!ec) ec = co_await call->ReadFinalHeader();

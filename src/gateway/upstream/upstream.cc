@@ -279,6 +279,19 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
 // False when the connection failed or the deadline passed (*status says why).
 Task<bool> UpstreamCall::ReadBody(absl::Status* status) {
   UpstreamConnection& c = *conn_;
+  // Bytes already buffered (those that came with the header) are parsed at once: Beast's
+  // async_read_some would complete through a posted handler, a turn of the event loop.
+  if (c.buffer().size() > 0) {
+    beast::error_code ec;
+    const size_t used = parser_->put(c.buffer().data(), ec);
+    c.buffer().consume(used);
+    if (ec && ec != http::error::need_more) {
+      failed_ = true;
+      *status = MapError(ec, "response", cancelled_, conn_->label, conn_->pool_key);
+      co_return false;
+    }
+    if (used > 0) co_return true;
+  }
   const auto now = std::chrono::steady_clock::now();
   if (deadline_ && now >= *deadline_) {
     failed_ = true;

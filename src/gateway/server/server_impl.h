@@ -116,12 +116,24 @@ class ShardInputCounter final : public InputCounter {
 // Shard: one io_context thread with its acceptors and upstream pool.
 struct Shard {
   // `pool` is declared before `ioc` so it outlives the coroutine frames destroyed with `ioc`.
-  // `conns` likewise: a connection frame unregisters itself when destroyed.
+  // `conns` and the fields up to `ioc` likewise: a connection frame unregisters itself when
+  // destroyed.
   std::unique_ptr<UpstreamPool> pool;
   std::unique_ptr<ShardClassifierClient> classifier;
   std::unique_ptr<ShardInputCounter> counter;
   std::list<ClientConn*> conns;  // touched only on this shard's thread
   size_t live_conns = 0;         // conns not evicted (this shard's thread)
+  // Client watches waiting to be armed, oldest first; watch_tick arms them once their provider
+  // call has run for one to two periods (exchange.cc, StartClientWatch()). Shard thread only.
+  ClientWatch* watch_head = nullptr;
+  ClientWatch* watch_tail = nullptr;
+  uint64_t watch_ticks = 0;
+  bool watch_tick_running = false;
+  // Audit write batching (agent_request.cc, RecordSuccess()): the calls of this shard that
+  // succeed in one turn of its event loop share one write(2) of their records, signalled by
+  // audit_flushed. `busy_conns`: connections with a request in progress (server.cc).
+  size_t busy_conns = 0;
+  bool audit_flush_posted = false;
   net::io_context ioc{1};
   std::optional<Acceptor> acceptor;
   std::optional<Acceptor> admin_acceptor;
@@ -130,18 +142,8 @@ struct Shard {
   // one; with the heartbeat pending, the streams' per-operation timeouts (seconds to minutes
   // away) never are, where an idle shard paid ~4 timerfd_settime per proxied call.
   SteadyTimer heartbeat{ioc};
-  // Client watches waiting to be armed, oldest first, and the tick that arms them once their
-  // provider call has run for one to two periods (exchange.cc, StartClientWatch()).
-  ClientWatch* watch_head = nullptr;
-  ClientWatch* watch_tail = nullptr;
-  uint64_t watch_ticks = 0;
-  bool watch_tick_running = false;
+  // The tick that arms waiting client watches, and the event the audit flush signals (above).
   SteadyTimer watch_tick{ioc};
-  // Audit write batching (agent_request.cc, RecordSuccess()): the calls of this shard that
-  // succeed in one turn of its event loop share one write(2) of their records. `busy_conns`:
-  // connections with a request in progress (server.cc).
-  size_t busy_conns = 0;
-  bool audit_flush_posted = false;
   SteadyTimer audit_flushed{ioc, SteadyTimer::time_point::max()};  // cancelled per flush
   std::thread thread;
 };

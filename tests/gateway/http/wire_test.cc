@@ -1,8 +1,11 @@
 // The heads the gateway writes itself are byte for byte Beast's serializer output.
 #include "gateway/http/wire.h"
 
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
 #include <sstream>
+#include <thread>
 
 #include "gateway/upstream/provider_request.h"
 
@@ -70,6 +73,54 @@ TEST_CASE("upstream request heads are what Beast would write") {
   req.prepare_payload();
   CHECK(got.head + got.body == BeastBytes(req));
   CHECK(got.head.find("Accept: text/event-stream") == std::string::npos);
+}
+
+// An answer far larger than the socket's buffers: the first send(2) takes only part of it
+// (WriteNowOrAsync()), the async write the rest; the peer gets every byte, in order, once.
+TEST_CASE(
+    "an answer larger than the socket buffers is written whole when the first send takes part") {
+  net::io_context ioc(1);
+  Acceptor acceptor(ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  std::string received;  // written by the reader thread, read after join()
+  std::thread reader([port, &received] {
+    net::io_context rio;
+    tcp::socket s(rio);
+    s.open(tcp::v4());
+    s.set_option(net::socket_base::receive_buffer_size(4096));  // a small window
+    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    beast::error_code ec;
+    char buf[65536];
+    for (;;) {
+      const size_t n = s.read_some(net::buffer(buf), ec);
+      if (ec) break;
+      received.append(buf, n);
+    }
+  });
+  Socket server = acceptor.accept();
+  server.set_option(net::socket_base::send_buffer_size(4096));
+  server.non_blocking(true);
+  TcpStream stream(std::move(server));
+  std::string body(4 << 20, 'x');
+  for (size_t i = 0; i < body.size(); i += 4093) body[i] = static_cast<char>('a' + i % 26);
+  JsonAnswer answer(200, body, /*keep_alive=*/false, "req-big");
+  const std::string expected = answer.head + "\r\n" + body;
+  std::tuple<beast::error_code, size_t> result;
+  net::co_spawn(
+      ioc,
+      [&]() -> Task<void> {
+        result = co_await AsyncWriteAnswer(stream, answer, /*head_only=*/false);
+        stream.socket().shutdown(Socket::shutdown_send);
+      },
+      [](const std::exception_ptr& e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  reader.join();
+  CHECK_FALSE(std::get<0>(result));
+  CHECK(std::get<1>(result) == expected.size());
+  CHECK(received.size() == expected.size());
+  CHECK(received == expected);
 }
 
 }  // namespace

@@ -307,6 +307,7 @@ void Chain::Close() {
     closed_ = true;  // no record is appended after this: the syncer's last round covers all
   }
   if (error != 0) Fail(pai::StrCat("write: ", std::strerror(error)));
+  AnswerWritten();
   {
     std::lock_guard<std::mutex> lock(sync_wait_mu_);
     sync_stop_ = true;
@@ -317,23 +318,48 @@ void Chain::Close() {
 
 void Chain::Emit(Event event) { EmitSeq(std::move(event)); }
 
-uint64_t Chain::EmitSeq(Event event) { return Append(std::move(event), /*write=*/true); }
+uint64_t Chain::EmitSeq(Event event) { return Append(event, /*write=*/true); }
 
-uint64_t Chain::EmitBuffered(Event event) { return Append(std::move(event), /*write=*/false); }
+uint64_t Chain::EmitBuffered(Event event) { return Append(event, /*write=*/false); }
 
 bool Chain::Flush() {
   int error = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (buffer_.empty()) return healthy_;
+    if (!healthy_) {
+      // Stopped (a failed write or sync): what is buffered is never written, so never
+      // acknowledged.
+      buffer_.clear();
+      buffered_ = 0;
+      return false;
+    }
+    if (buffer_.empty()) return true;
     if (!WriteBufferLocked()) error = write_error_;
   }
   if (error != 0) {
     Fail(pai::StrCat("write: ", std::strerror(error)));
     return false;
   }
+  AnswerWritten();
   WakeSyncer();
   return true;
+}
+
+void Chain::AnswerWritten() {
+  // Group: a record is acknowledged once written; WhenDurable() registered waiters for the
+  // buffered ones. durable_seq_ was stored before this lock is taken, and WhenDurable() checks
+  // it under the same lock before it registers: a waiter is either answered here or never
+  // registered.
+  if (options_.sync != Sync::kGroup) return;
+  std::vector<std::function<void(bool)>> ready;
+  {
+    std::lock_guard<std::mutex> lock(waiters_mu_);
+    if (waiters_.empty()) return;
+    auto end = waiters_.upper_bound(durable_seq_.load());
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (auto& fn : ready) fn(true);
 }
 
 bool Chain::WriteBufferLocked() {
@@ -367,7 +393,7 @@ void Chain::WakeSyncer() {
   }
 }
 
-uint64_t Chain::Append(Event event, bool write) {
+uint64_t Chain::Append(const Event& event, bool write) {
   if (!healthy_) return 0;
   // What does not depend on the position in the chain is encoded outside the lock, into a
   // buffer this thread reuses (as the lock's holder reuses time_ and mac_): a record costs no
@@ -386,8 +412,17 @@ uint64_t Chain::Append(Event event, bool write) {
     time_.clear();
     AppendRfc3339Millis(time_, options_.now());
     // The record is encoded at the end of the write buffer, after the records buffered
-    // before it (chain order is file order).
+    // before it (chain order is file order). An exception (allocation) while it is encoded
+    // takes its partial bytes back out.
     const size_t begin = buffer_.size();
+    struct Rollback {
+      std::string& buffer;
+      size_t size;
+      bool done = false;
+      ~Rollback() {
+        if (!done) buffer.resize(size);
+      }
+    } rollback{buffer_, begin};
     AppendCanonicalHead(buffer_, seq, time_, seq);
     buffer_ += middle;
     AppendCanonicalTail(buffer_, head_mac_);
@@ -395,6 +430,7 @@ uint64_t Chain::Append(Event event, bool write) {
     const std::string_view line(buffer_.data() + begin, buffer_.size() - begin);
     if (!hmac_->AppendHex(line, mac_)) mac_ = HmacHex(options_.key.bytes, line);
     AppendMac(buffer_, mac_);
+    rollback.done = true;
     head_seq_ = seq;
     head_mac_.swap(mac_);
     ++buffered_;
@@ -404,7 +440,10 @@ uint64_t Chain::Append(Event event, bool write) {
     Fail(pai::StrCat("write: ", std::strerror(error)));
     return 0;
   }
-  if (write) WakeSyncer();
+  if (write) {
+    AnswerWritten();
+    WakeSyncer();
+  }
   return seq;
 }
 

@@ -118,9 +118,12 @@ class Chain final : public EventSink {
   bool SyncNow(uint64_t* seq, std::string* mac);
   // Append(): EmitSeq() (`write`) or EmitBuffered(). WriteBufferLocked(): writes buffer_ (mu_
   // held); false on error (write_error_). WakeSyncer(): after a write.
-  uint64_t Append(Event event, bool write);
+  uint64_t Append(const Event& event, bool write);
   bool WriteBufferLocked();
   void WakeSyncer();
+  // AnswerWritten(): in kGroup, calls the WhenDurable() waiters of written records (mu_ not
+  // held).
+  void AnswerWritten();
   bool WriteCheckpoint(uint64_t seq, const std::string& mac);
 
   ChainOptions options_;

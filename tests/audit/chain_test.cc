@@ -150,6 +150,7 @@ TEST_CASE("buffered records reach the file and are acknowledged only at the next
   CHECK((*chain)->Flush());
   CHECK(Lines(dir + "/chain.jsonl").size() == 2);  // one write, both records, in order
   CHECK((*chain)->durable_seq() == b);
+  CHECK(acked);  // the waiter registered while it was buffered is answered by the write
   CHECK((*chain)->records_written() == 2);
   // An unbuffered record writes what is buffered before it: file order is chain order.
   const uint64_t c = (*chain)->EmitBuffered(CallEvent(3));

@@ -57,7 +57,8 @@ Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
                                                             const Buffers& buffers) {
   beast::error_code ec;
   const size_t total = beast::buffer_bytes(buffers);
-  const size_t sent = stream.socket().send(buffers, 0, ec);
+  // On a blocking socket Asio's send would wait for the peer: then only the async write.
+  const size_t sent = stream.socket().non_blocking() ? stream.socket().send(buffers, 0, ec) : 0;
   std::tuple<beast::error_code, size_t> result(ec, sent);
   if ((!ec && sent == total) ||
       (ec && ec != net::error::would_block && ec != net::error::try_again)) {

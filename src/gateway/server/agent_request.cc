@@ -124,8 +124,12 @@ Task<void> GatewayImpl::JoinAuditFlush(Shard* shard) {
     // Runs after the handlers already queued on this shard: the calls completing in this turn.
     net::post(shard->ioc, [this, shard] {
       shard->audit_flush_posted = false;
+      // The waiters are woken however the flush ends (an exception included).
+      struct Wake {
+        Shard* shard;
+        ~Wake() { shard->audit_flushed.cancel(); }
+      } wake{shard};
       events_->Flush();  // a failure stops the chain: WaitDurable() then answers false
-      shard->audit_flushed.cancel();
     });
   }
   co_await shard->audit_flushed.async_wait(kTuple);

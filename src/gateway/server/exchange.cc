@@ -38,8 +38,12 @@ static void ArmClientWatch(ClientConn* conn, uint64_t generation) {
   conn->stream.socket().async_receive(
       net::buffer(&w->peek, 1), MSG_PEEK,
       [w, generation](const beast::error_code& ec, std::size_t n) {
-        // A matching generation means the request is still in its provider call.
-        if (w->generation != generation || ec == net::error::operation_aborted) return;
+        // A matching generation means the request is still in its provider call. A socket
+        // closed by the gateway itself (a write timeout) is no client leaving.
+        if (w->generation != generation || ec == net::error::operation_aborted ||
+            ec == net::error::bad_descriptor) {
+          return;
+        }
         if (ec || n == 0) {  // EOF or a reset: the client is gone
           w->gone = true;
           w->upstream.Cancel();  // also before the provider's response header
@@ -61,10 +65,9 @@ static void Unqueue(ClientWatch* w) {
 static void TickClientWatches(Shard* shard) {
   shard->watch_tick.expires_after(kClientWatchDelay);
   shard->watch_tick.async_wait([shard](const beast::error_code& ec) {
-    if (ec) {
-      shard->watch_tick_running = false;
-      return;
-    }
+    // Not running unless re-armed below (also when arming a watch throws).
+    shard->watch_tick_running = false;
+    if (ec) return;
     const uint64_t now = ++shard->watch_ticks;
     while (shard->watch_head != nullptr && shard->watch_head->queued_tick + 2 <= now) {
       ClientWatch* w = shard->watch_head;
@@ -73,9 +76,8 @@ static void TickClientWatches(Shard* shard) {
       ArmClientWatch(w->conn, w->generation);
     }
     if (shard->watch_head != nullptr) {
+      shard->watch_tick_running = true;
       TickClientWatches(shard);
-    } else {
-      shard->watch_tick_running = false;
     }
   });
 }

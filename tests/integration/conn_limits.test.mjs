@@ -94,6 +94,36 @@ test('connections: --max-connections caps client connections; the oldest idle on
   assert.equal(sumMetric(m, 'pai_gateway_client_connections_max'), 8);
 });
 
+test('connections: a header not complete within --header-timeout-ms, and a keep-alive connection idle past --idle-timeout-ms, are closed; a request on time is served', { timeout: 60000 }, async (t) => {
+  const S = await startBudgetStack({ agents: { coder: { models: [MINI] } }, extraArgs: ['--header-timeout-ms', '300', '--idle-timeout-ms', '300', '--threads', '1'] });
+  t.after(() => S.cleanup());
+  const gw = S.gw;
+  // Half a header, never finished (a slow or stuck client): closed without an answer. The
+  // timeouts are checked once a second: the bound is the timeout plus that, with slack.
+  const half = net.connect({ port: gw.port, host: '127.0.0.1' });
+  t.after(() => half.destroy());
+  const halfClosed = new Promise((resolve) => half.on('close', resolve));
+  half.on('error', () => {});
+  let got = '';
+  half.on('data', (d) => { got += d.toString('latin1'); });
+  half.write('POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+  const t0 = Date.now();
+  await withTimeout(halfClosed, 5000, 'the half-sent header to be closed');
+  assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms, before the header timeout`);
+  assert.equal(got, '');
+  // A whole request on a new connection is served; the connection, then idle, is closed.
+  const sock = net.connect({ port: gw.port, host: '127.0.0.1' });
+  t.after(() => sock.destroy());
+  const sockClosed = new Promise((resolve) => sock.on('close', resolve));
+  const first = firstStatus(sock);
+  const body = JSON.stringify({ model: MINI, messages: USER_MESSAGES });
+  sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${S.tokens.coder}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const res = await withTimeout(first, 10000, 'the answer');
+  assert.equal(res?.status, 200);
+  await withTimeout(sockClosed, 5000, 'the idle keep-alive connection to be closed');
+});
+
 test('connections: idle and half-sent admin connections cannot lock probes and scrapers out (evicted at the admin cap)', { timeout: 60000 }, async (t) => {
   const S = await startBudgetStack({ agents: { coder: { models: [MINI] } } });
   t.after(() => S.cleanup());

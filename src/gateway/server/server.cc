@@ -279,11 +279,23 @@ bool GatewayImpl::ReloadTokensIfChanged() {
   return true;
 }
 
-// StartHeartbeat(): see Shard::heartbeat. Stops with the shard's io_context.
+// StartHeartbeat(): see Shard::heartbeat. Each beat also ends the header reads past their
+// deadline (ClientConn::header_deadline): a cancelled read ends its connection. A read that
+// completed meanwhile has no pending operation to cancel: its request goes on. Stops with the
+// shard's io_context.
 static void StartHeartbeat(Shard* shard) {
   shard->heartbeat.expires_after(std::chrono::seconds(1));
   shard->heartbeat.async_wait([shard](const beast::error_code& ec) {
-    if (!ec) StartHeartbeat(shard);
+    if (ec) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (ClientConn* c : shard->conns) {
+      if (c->header_deadline <= now) {
+        c->header_deadline = std::chrono::steady_clock::time_point::max();
+        beast::error_code ignored;
+        c->stream.socket().cancel(ignored);
+      }
+    }
+    StartHeartbeat(shard);
   });
 }
 
@@ -418,9 +430,14 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
     if (!conn.idle) --shard->busy_conns;
     conn.idle = true;
     conn.response_started = false;
-    conn.stream.expires_after(first ? options_.header_timeout : options_.idle_timeout);
+    // The header and idle timeouts: the heartbeat cancels the read once past its deadline (a
+    // stream timer per read would cost a turn of the event loop per request to cancel).
+    conn.stream.expires_never();  // no stream timer on this read
+    conn.header_deadline = std::chrono::steady_clock::now() +
+                           (first ? options_.header_timeout : options_.idle_timeout);
     first = false;
     auto [ec, n] = co_await http::async_read_header(conn.stream, conn.buffer, parser, kTuple);
+    conn.header_deadline = std::chrono::steady_clock::time_point::max();
     conn.idle = false;
     ++shard->busy_conns;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||

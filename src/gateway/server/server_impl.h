@@ -66,6 +66,10 @@ struct ClientConn {
   ClientConn& operator=(const ClientConn&) = delete;
   ~ClientConn();           // leaves its shard's watch queue (exchange.cc)
   Shard* shard = nullptr;  // the shard it was accepted on
+  // While it waits for a request header: when the shard's heartbeat cancels that read (the
+  // header and idle timeouts, checked once a second instead of a timer per read). Shard thread.
+  std::chrono::steady_clock::time_point header_deadline =
+      std::chrono::steady_clock::time_point::max();
   TcpStream stream;
   beast::flat_buffer buffer;
   bool idle = true;                      // waiting for a request (safe to close on drain)

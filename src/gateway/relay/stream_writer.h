@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/http/wire.h"
 #include "gateway/relay/scrub.h"
 #include "gateway/server/server_impl.h"
 #include "gateway/upstream/upstream_response.h"
@@ -72,12 +73,12 @@ class StreamWriter {
       // Named buffers: no temporaries inside the co_await expressions (g++ 12).
       const auto last = http::make_chunk_last();
       if (scrubbed_.empty()) {
-        auto [wec, n] = co_await net::async_write(conn_->stream, last, kTuple);
+        auto [wec, n] = co_await WriteNowOrAsync(conn_->stream, last);
         ec = wec;
       } else {
         const auto chunk = http::make_chunk(net::const_buffer(scrubbed_.data(), scrubbed_.size()));
         const auto both = beast::buffers_cat(chunk, last);
-        auto [wec, n] = co_await net::async_write(conn_->stream, both, kTuple);
+        auto [wec, n] = co_await WriteNowOrAsync(conn_->stream, both);
         ec = wec;
       }
     }
@@ -94,7 +95,7 @@ class StreamWriter {
     if (!ec && !close_delimited()) {
       conn_->stream.expires_after(timeout_);
       const auto last = http::make_chunk_last();
-      auto [wec, n] = co_await net::async_write(conn_->stream, last, kTuple);
+      auto [wec, n] = co_await WriteNowOrAsync(conn_->stream, last);
       ec = wec;
     }
     conn_->stream.expires_never();
@@ -115,11 +116,14 @@ class StreamWriter {
     conn_->stream.expires_after(timeout_);
     const net::const_buffer data(scrubbed_.data(), scrubbed_.size());
     beast::error_code ec;
+    // Sent at once when the socket takes it (WriteNowOrAsync(), http/wire.h): an async write
+    // completing at once would cost a turn of the event loop per event.
     if (close_delimited()) {
-      auto [wec, n] = co_await net::async_write(conn_->stream, data, kTuple);
+      auto [wec, n] = co_await WriteNowOrAsync(conn_->stream, data);
       ec = wec;
     } else {
-      auto [wec, n] = co_await net::async_write(conn_->stream, http::make_chunk(data), kTuple);
+      const auto chunk = http::make_chunk(data);
+      auto [wec, n] = co_await WriteNowOrAsync(conn_->stream, chunk);
       ec = wec;
     }
     co_return ec;

@@ -51,12 +51,42 @@ bool IsIpLiteral(const std::string& host) {
 
 }  // namespace
 
-UpstreamConnection::UpstreamConnection(Executor ex, ssl::context* tls_ctx, bool tls) {
+UpstreamConnection::UpstreamConnection(Executor ex, ssl::context* tls_ctx, bool tls) : guard_(ex) {
   if (tls) {
     tls_.emplace(ex, *tls_ctx);
   } else {
     plain_.emplace(ex);
   }
+}
+
+void UpstreamConnection::SetDeadline(std::chrono::steady_clock::time_point deadline,
+                                     std::chrono::steady_clock::duration min_timeout) {
+  deadline_ = deadline;
+  min_timeout_ = min_timeout;
+  // A pending guard that fires no later than this deadline checks it then (the usual case: it
+  // was armed at most min_timeout before now, for at most min_timeout). Otherwise (a deadline
+  // nearer than min_timeout: the call's overall stream deadline) it is moved.
+  if (guard_pending_ && guard_expiry_ <= deadline) return;
+  ArmGuard(std::min(deadline, std::chrono::steady_clock::now() + min_timeout));
+}
+
+void UpstreamConnection::ArmGuard(std::chrono::steady_clock::time_point at) {
+  guard_pending_ = true;
+  guard_expiry_ = at;
+  guard_.expires_at(at);  // a pending wait ends with operation_aborted
+  guard_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const beast::error_code& ec) {
+    if (alive.expired() || ec == net::error::operation_aborted) return;  // touch nothing
+    guard_pending_ = false;
+    if (deadline_ == std::chrono::steady_clock::time_point::max()) return;  // lapses
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline_) {
+      timed_out_ = true;
+      beast::error_code ignored;
+      tcp().socket().close(ignored);  // the operation in progress fails; never pooled
+      return;
+    }
+    ArmGuard(std::min(deadline_, now + min_timeout_));
+  });
 }
 
 UpstreamPool::UpstreamPool(Executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts,
@@ -93,6 +123,7 @@ void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> conn) {
   auto& q = idle_[conn->pool_key];
   if (q.size() >= kMaxIdlePerHost) q.pop_front();
   conn->idle_since = std::chrono::steady_clock::now();
+  conn->ClearDeadline();
   conn->tcp().expires_never();
   q.push_back(std::move(conn));
 }
@@ -244,7 +275,8 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
       slot->call = call.get();
     }
     UpstreamConnection& c = *call->conn_;
-    c.tcp().expires_after(pool.timeouts().first_byte);
+    c.SetDeadline(std::chrono::steady_clock::now() + pool.timeouts().first_byte,
+                  pool.min_call_timeout());
     if (slot) slot->sent = true;
     beast::error_code ec;
     // Head and body in one gather write.
@@ -257,6 +289,7 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
       ec = wec;
     }
     if (!ec) ec = co_await call->ReadFinalHeader();
+    if (ec && c.timed_out()) ec = beast::error::timeout;  // the guard closed it
     if (!ec) {
       const int status = call->status();
       if (status == 204 || status == 304) {
@@ -301,7 +334,7 @@ Task<bool> UpstreamCall::ReadBody(absl::Status* status) {
   }
   auto expiry = now + pool_.timeouts().idle;
   if (deadline_ && *deadline_ < expiry) expiry = *deadline_;
-  c.tcp().expires_at(expiry);
+  c.SetDeadline(expiry, pool_.min_call_timeout());
   beast::error_code ec;
   if (c.is_tls()) {
     auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), *parser_, kTuple);
@@ -310,6 +343,7 @@ Task<bool> UpstreamCall::ReadBody(absl::Status* status) {
     auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), *parser_, kTuple);
     ec = e;
   }
+  if (ec && c.timed_out()) ec = beast::error::timeout;  // the guard closed it
   if (ec) {
     failed_ = true;
     *status = MapError(ec, "response", cancelled_, conn_->label, conn_->pool_key);
@@ -326,7 +360,7 @@ Task<absl::StatusOr<std::string_view>> UpstreamCall::ReadSome() {
     if (!ok) co_return status;
     if (!piece_.empty()) co_return std::string_view(piece_);
   }
-  conn_->tcp().expires_never();
+  conn_->ClearDeadline();
   co_return std::string_view();
 }
 
@@ -350,7 +384,7 @@ Task<absl::StatusOr<std::string>> UpstreamCall::ReadAll(size_t limit) {
   }
   parser_->set_sink(&piece_);
   if (!status.ok()) co_return status;
-  conn_->tcp().expires_never();
+  conn_->ClearDeadline();
   co_return out;
 }
 

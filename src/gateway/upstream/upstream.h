@@ -39,14 +39,38 @@ class UpstreamConnection {
   std::optional<beast::ssl_stream<TcpStream>>& tls() { return tls_; }
   beast::flat_buffer& buffer() { return buffer_; }
 
+  // SetDeadline(): the deadline of the call's operations from now on (its first byte, then
+  // each body read); once it passes, the guard timer closes the connection (timed_out() turns
+  // true; the operation in progress fails). Unlike a stream timeout, which arms a timer per
+  // operation and cancels it when the operation completes (a turn of the event loop each), the
+  // guard's wait stays pending across operations and calls: it is armed no later than
+  // `min_timeout` from when it is armed, the shortest timeout any later deadline is set with,
+  // so a later deadline never needs it moved; when it fires before the deadline it is armed
+  // again. ClearDeadline(): no deadline (the guard then lapses when it fires).
+  // Shard thread only.
+  void SetDeadline(std::chrono::steady_clock::time_point deadline,
+                   std::chrono::steady_clock::duration min_timeout);
+  void ClearDeadline() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+  bool timed_out() const { return timed_out_; }
+
   std::string pool_key;
   std::string label;  // UpstreamEndpoint::label, for error messages
   std::chrono::steady_clock::time_point idle_since;
 
  private:
+  void ArmGuard(std::chrono::steady_clock::time_point at);
+
   std::optional<TcpStream> plain_;
   std::optional<beast::ssl_stream<TcpStream>> tls_;
   beast::flat_buffer buffer_;
+  SteadyTimer guard_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::duration min_timeout_{};
+  std::chrono::steady_clock::time_point guard_expiry_;
+  bool guard_pending_ = false;
+  bool timed_out_ = false;
+  // The guard's handler may be queued when the connection is destroyed: it checks this first.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 class UpstreamPool;
@@ -151,6 +175,10 @@ class UpstreamPool {
   UpstreamPool(Executor ex, ssl::context* tls_ctx, UpstreamTimeouts timeouts, Metrics* metrics);
 
   const UpstreamTimeouts& timeouts() const { return timeouts_; }
+  // The shortest timeout a call's deadlines are set with (UpstreamConnection::SetDeadline()).
+  std::chrono::steady_clock::duration min_call_timeout() const {
+    return std::min<std::chrono::steady_clock::duration>(timeouts_.first_byte, timeouts_.idle);
+  }
 
   // Close() drops idle connections and makes Release() discard from now on (shutdown).
   void Close();

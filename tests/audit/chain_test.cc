@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -68,6 +69,13 @@ void WriteLines(const std::string& path, const std::vector<std::string>& lines) 
   for (const auto& l : lines) out << l << "\n";
 }
 
+// WaitUntil(): a bounded wait (10 s) on a condition another thread makes true; its value then.
+bool WaitUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  return done();
+}
+
 // EmitOne(): one record; resolves with (acknowledged ok, synced_seq at that moment).
 std::pair<bool, uint64_t> EmitAndWait(Chain& chain, uint64_t* seq) {
   Event e;
@@ -113,10 +121,7 @@ TEST_CASE("group sync syncs a written record within its interval without further
   CHECK(EmitAndWait(**chain, &seq).first);
   // Nothing else is written: the syncer alone must get the record to disk (a bounded wait on
   // the condition, far above the 1 ms interval).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((*chain)->synced_seq() < seq && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+  WaitUntil([&] { return (*chain)->synced_seq() >= seq; });
   CHECK((*chain)->synced_seq() == seq);
   (*chain)->Close();
 }
@@ -182,10 +187,7 @@ TEST_CASE("a sync never checkpoints buffered records that are not in the file") 
   const uint64_t written = (*chain)->EmitSeq(CallEvent(1));
   (void)(*chain)->EmitBuffered(CallEvent(2));  // never flushed before the "kill"
   // The syncer syncs and checkpoints (bounded wait on the condition).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (Lines(dir + "/checkpoints.jsonl").empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+  WaitUntil([&] { return !Lines(dir + "/checkpoints.jsonl").empty(); });
   const auto checkpoints = Lines(dir + "/checkpoints.jsonl");
   REQUIRE(checkpoints.size() == 1);
   CHECK(boost::json::parse(checkpoints[0]).as_object().at("seq").to_number<uint64_t>() == written);

@@ -53,7 +53,7 @@ static void ArmClientWatch(ClientConn* conn, uint64_t generation) {
 }
 
 static void Unqueue(ClientWatch* w) {
-  Shard* shard = w->shard;
+  Shard* shard = w->conn->shard;
   (w->prev != nullptr ? w->prev->next : shard->watch_head) = w->next;
   (w->next != nullptr ? w->next->prev : shard->watch_tail) = w->prev;
   w->prev = w->next = nullptr;
@@ -82,14 +82,14 @@ static void TickClientWatches(Shard* shard) {
   });
 }
 
-void StartClientWatch(Shard* shard, ClientConn* conn) {
+void StartClientWatch(ClientConn* conn) {
+  Shard* shard = conn->shard;
   ClientWatch& w = *conn->watch;
   ++w.generation;
   w.upstream = CancelSlot{};
   w.gone = false;
   w.delivered = false;
   w.armed = false;
-  w.shard = shard;
   w.conn = conn;
   w.queued_tick = shard->watch_ticks;
   w.queued = true;
@@ -148,7 +148,7 @@ Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,
     failure = UpstreamFailure{};
     // While the provider call runs, a watch on the client socket closes it if the agent
     // disconnects, instead of generating tokens nobody will read.
-    StartClientWatch(shard, conn);
+    StartClientWatch(conn);
     ctx->upstream_sent = false;
     ctx->upstream_status = 0;
     result = co_await Exchange(shard, conn, ctx, &up, &conn->watch->upstream, &client_gone,

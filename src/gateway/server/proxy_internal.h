@@ -51,7 +51,7 @@ Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq);
 // disconnects cancels the call (conn->watch->upstream) and sets conn->watch->gone. The watch
 // is armed once the call has run for 5 to 10 ms (exchange.cc). StopClientWatch() ends it (no
 // other operation is pending on the socket then). Both on the connection's shard thread.
-void StartClientWatch(Shard* shard, ClientConn* conn);
+void StartClientWatch(ClientConn* conn);
 void StopClientWatch(ClientConn* conn);
 
 // ScrubForRecords(): a stream's relay reads the provider's raw bytes; what its guards (an

@@ -54,8 +54,7 @@ struct ClientWatch {
   uint64_t queued_tick = 0;  // Shard::watch_ticks when queued
   ClientWatch* prev = nullptr;
   ClientWatch* next = nullptr;
-  Shard* shard = nullptr;
-  ClientConn* conn = nullptr;
+  ClientConn* conn = nullptr;  // its shard is conn->shard
 };
 
 // ClientConn: one accepted agent connection. Lives in its coroutine frame; registered in its

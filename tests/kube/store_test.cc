@@ -104,7 +104,11 @@ class FakeApi final : public Client {
                      const std::function<bool(WatchEvent)>& on_event) override {
     int64_t from = std::stoll(resource_version);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-    ++watches_;
+    {
+      std::lock_guard<std::mutex> lock(watches_mu_);
+      ++watches_;
+    }
+    watches_cv_.notify_all();
     while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
       std::vector<WatchEvent> due;
       {
@@ -148,7 +152,12 @@ class FakeApi final : public Client {
     std::lock_guard<std::mutex> lock(mu_);
     return updates_;
   }
-  int watches() const { return watches_.load(); }
+  // WaitForWatches(): whether at least n watches were made within `timeout` (they are made by
+  // the store's watch thread, in its own time).
+  bool WaitForWatches(int n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(watches_mu_);
+    return watches_cv_.wait_for(lock, timeout, [&] { return watches_ >= n; });
+  }
 
  private:
   static std::string Key(const Kind& k, const std::string& ns, const std::string& name) {
@@ -196,7 +205,9 @@ class FakeApi final : public Client {
   int64_t rv_ = 100;
   int uids_ = 0;
   int updates_ = 0;
-  std::atomic<int> watches_{0};
+  std::mutex watches_mu_;
+  std::condition_variable watches_cv_;
+  int watches_ = 0;  // guarded by watches_mu_
 };
 
 const Kind kAgents{"pai.io", "v1", "Agent", "agents", true};
@@ -377,7 +388,8 @@ TEST_CASE("kube store: another client's write wakes WaitForChange, a delete casc
   session.object["metadata"].as_object().erase("ownerReferences");
   REQUIRE(f.store->Create(session).ok());
   CHECK(f.store->ListEvents("team-a", "run-1", 0, {}, 10)->empty());
-  CHECK(f.api.watches() >= 10);  // one per kind at least, made again as they time out
+  // One per kind at least, made again as they time out (after 1 s here).
+  CHECK(f.api.WaitForWatches(10, 10s));
 }
 
 }  // namespace

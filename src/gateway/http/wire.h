@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -69,6 +70,77 @@ Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
   auto [wec, n] = co_await net::async_write(stream, rest, kTuple);
   result = std::tuple<beast::error_code, size_t>(wec, sent + n);
   co_return result;
+}
+
+// ReceiveUntil() parses the bytes already in `buffer` into `parser`, then receives and parses
+// until `done(parser)` holds after the parser used some bytes. It is Beast's http::async_read
+// family made leaner, with the same parse, limits and errors as its read_some_op
+// (boost/beast/http/impl/read.hpp): the parser's errors (header_limit, body_limit, bad_chunk, …),
+// buffer_overflow when `buffer` is full, end_of_stream when the peer closed before sending a
+// byte of this message, partial_message when it closed in the middle of one (a body delimited by
+// the close completes), the receive's own error otherwise. The receives are made on the socket
+// itself — for a plain TcpStream without its stream timer: the callers keep their own deadlines
+// (the shard's heartbeat, the upstream guard timer) — so each costs one Asio operation instead
+// of Beast's three nested composed operations, and bytes already buffered are parsed without a
+// turn of the event loop (docs/benchmarks.md). `stream`, `buffer` and `parser` must outlive the
+// operation. ReceiveHeader() and ReceiveSome() below are the two uses.
+template <typename Stream, bool isRequest, typename Done>
+Task<beast::error_code> ReceiveUntil(Stream& stream, beast::flat_buffer& buffer,
+                                     http::basic_parser<isRequest>& parser, Done done) {
+  beast::error_code ec;
+  for (;;) {
+    if (buffer.size() > 0) {
+      const size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec && ec != http::error::need_more) co_return ec;
+      const bool progressed = !ec && used > 0;
+      ec = {};
+      if (progressed && done(parser)) co_return ec;
+      if (progressed) continue;  // parse what is left of the buffer
+    }
+    const size_t size = beast::read_size(buffer, 65536);
+    if (size == 0) co_return http::error::buffer_overflow;
+    beast::flat_buffer::mutable_buffers_type space;
+    try {
+      space = buffer.prepare(size);
+    } catch (const std::length_error&) {
+      co_return http::error::buffer_overflow;
+    }
+    size_t n = 0;
+    if constexpr (std::is_same_v<Stream, TcpStream>) {
+      auto [rec, rn] = co_await stream.socket().async_read_some(space, kTuple);
+      ec = rec;
+      n = rn;
+    } else {
+      auto [rec, rn] = co_await stream.async_read_some(space, kTuple);
+      ec = rec;
+      n = rn;
+    }
+    buffer.commit(n);
+    if (ec == net::error::eof) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      ec = {};
+      parser.put_eof(ec);
+      co_return ec;
+    }
+    if (ec) co_return ec;
+  }
+}
+
+// ReceiveHeader(): http::async_read_header() — completes once `parser` has a whole header.
+template <typename Stream, bool isRequest>
+Task<beast::error_code> ReceiveHeader(Stream& stream, beast::flat_buffer& buffer,
+                                      http::basic_parser<isRequest>& parser) {
+  return ReceiveUntil(stream, buffer, parser,
+                      [](const http::basic_parser<isRequest>& p) { return p.is_header_done(); });
+}
+
+// ReceiveSome(): http::async_read_some() — completes once `parser` has used some bytes.
+template <typename Stream, bool isRequest>
+Task<beast::error_code> ReceiveSome(Stream& stream, beast::flat_buffer& buffer,
+                                    http::basic_parser<isRequest>& parser) {
+  return ReceiveUntil(stream, buffer, parser,
+                      [](const http::basic_parser<isRequest>&) { return true; });
 }
 
 // AsyncWriteAnswer() writes `res` — its head, the empty line, and its body unless `head_only`

@@ -436,7 +436,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
     conn.header_deadline = std::chrono::steady_clock::now() +
                            (first ? options_.header_timeout : options_.idle_timeout);
     first = false;
-    auto [ec, n] = co_await http::async_read_header(conn.stream, conn.buffer, parser, kTuple);
+    beast::error_code ec = co_await ReceiveHeader(conn.stream, conn.buffer, parser);
     conn.header_deadline = std::chrono::steady_clock::time_point::max();
     conn.idle = false;
     ++shard->busy_conns;

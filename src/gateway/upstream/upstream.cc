@@ -226,11 +226,9 @@ Task<beast::error_code> UpstreamCall::ReadFinalHeader() {
   for (;;) {
     beast::error_code ec;
     if (c.is_tls()) {
-      auto [e, n] = co_await http::async_read_header(*c.tls(), c.buffer(), *parser_, kTuple);
-      ec = e;
+      ec = co_await ReceiveHeader(*c.tls(), c.buffer(), *parser_);
     } else {
-      auto [e, n] = co_await http::async_read_header(*c.plain(), c.buffer(), *parser_, kTuple);
-      ec = e;
+      ec = co_await ReceiveHeader(*c.plain(), c.buffer(), *parser_);
     }
     if (ec) co_return ec;
     const int status = parser_->status();
@@ -337,11 +335,9 @@ Task<bool> UpstreamCall::ReadBody(absl::Status* status) {
   c.SetDeadline(expiry, pool_.min_call_timeout());
   beast::error_code ec;
   if (c.is_tls()) {
-    auto [e, n] = co_await http::async_read_some(*c.tls(), c.buffer(), *parser_, kTuple);
-    ec = e;
+    ec = co_await ReceiveSome(*c.tls(), c.buffer(), *parser_);
   } else {
-    auto [e, n] = co_await http::async_read_some(*c.plain(), c.buffer(), *parser_, kTuple);
-    ec = e;
+    ec = co_await ReceiveSome(*c.plain(), c.buffer(), *parser_);
   }
   if (ec && c.timed_out()) ec = beast::error::timeout;  // the guard closed it
   if (ec) {

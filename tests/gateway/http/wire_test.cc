@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "gateway/upstream/provider_request.h"
 
@@ -121,6 +122,163 @@ TEST_CASE(
   CHECK(std::get<1>(result) == expected.size());
   CHECK(received.size() == expected.size());
   CHECK(received == expected);
+}
+
+// What a peer sends, then closes, read message by message on a loopback connection by `read`
+// (ReceiveHeader()/ReceiveSome() or Beast's own reads): per message, the error and the target
+// (request) or status and body (response) the parser saw.
+struct Received {
+  std::vector<beast::error_code> errors;
+  std::vector<std::string> what;
+};
+template <bool isRequest, typename Read>
+Received ReadMessages(const std::string& bytes, size_t max_buffer, uint32_t header_limit,
+                      int messages, Read read) {
+  net::io_context ioc(1);
+  Acceptor acceptor(ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  std::thread peer([port, &bytes] {  // no checks here: the main thread checks
+    net::io_context pio;
+    tcp::socket s(pio);
+    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    s.set_option(tcp::no_delay(true));
+    beast::error_code ec;
+    // In pieces of 7 bytes, so that a head may span receives.
+    for (size_t i = 0; i < bytes.size() && !ec; i += 7) {
+      net::write(s, net::buffer(bytes.data() + i, std::min<size_t>(7, bytes.size() - i)), ec);
+    }
+    s.shutdown(tcp::socket::shutdown_send, ec);
+    char sink[256];
+    while (!ec) s.read_some(net::buffer(sink), ec);  // until the reader closes
+  });
+  TcpStream stream(acceptor.accept());
+  Received out;
+  net::co_spawn(
+      ioc,
+      [&]() -> Task<void> {
+        beast::flat_buffer buffer(max_buffer);
+        for (int i = 0; i < messages; ++i) {
+          http::parser<isRequest, http::string_body> parser;
+          parser.header_limit(header_limit);
+          const beast::error_code ec = co_await read(stream, buffer, parser);
+          out.errors.push_back(ec);
+          std::string what;
+          if (parser.is_header_done()) {
+            if constexpr (isRequest) {
+              what = std::string(parser.get().target());
+            } else {
+              what = std::to_string(parser.get().result_int()) + " " + parser.get().body();
+            }
+          }
+          out.what.push_back(what);
+          if (ec) break;
+        }
+        stream.socket().close();
+      },
+      [](const std::exception_ptr& e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  peer.join();
+  return out;
+}
+
+// ReceiveHeader() completes with what Beast's http::async_read_header() completes with, on
+// pipelined requests, an empty connection, a head cut by the close, a head over the parser's
+// limit, a head larger than the read buffer, and bytes that are no HTTP.
+TEST_CASE("ReceiveHeader reads what Beast async_read_header reads with the same errors") {
+  const std::string two = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+  struct Case {
+    std::string bytes;
+    size_t max_buffer;
+    uint32_t header_limit;
+    beast::error_code last;
+  };
+  const std::vector<Case> cases = {
+      {two, 65536, 8192, http::error::end_of_stream},
+      {"", 65536, 8192, http::error::end_of_stream},
+      {"GET /a HTTP/1.1\r\nHo", 65536, 8192, http::error::partial_message},
+      {"GET /a HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(200, 'v') + "\r\n\r\n", 65536, 64,
+       http::error::header_limit},
+      {"GET /a HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(200, 'v') + "\r\n\r\n", 64, 8192,
+       http::error::buffer_overflow},
+      {"NOT HTTP AT ALL\r\n\r\n", 65536, 8192, http::error::bad_version},
+  };
+  for (const Case& c : cases) {
+    INFO(c.bytes.substr(0, 40));
+    const Received ours = ReadMessages<true>(
+        c.bytes, c.max_buffer, c.header_limit, 3,
+        [](TcpStream& s, beast::flat_buffer& b, http::request_parser<http::string_body>& p) {
+          return ReceiveHeader(s, b, p);
+        });
+    const Received beasts = ReadMessages<true>(
+        c.bytes, c.max_buffer, c.header_limit, 3,
+        [](TcpStream& s, beast::flat_buffer& b,
+           http::request_parser<http::string_body>& p) -> Task<beast::error_code> {
+          auto [ec, n] = co_await http::async_read_header(s, b, p, kTuple);
+          co_return ec;
+        });
+    CHECK(ours.errors == beasts.errors);
+    CHECK(ours.what == beasts.what);
+    REQUIRE_FALSE(ours.errors.empty());
+    CHECK(ours.errors.back() == c.last);
+  }
+  const Received pipelined = ReadMessages<true>(
+      two, 65536, 8192, 3,
+      [](TcpStream& s, beast::flat_buffer& b, http::request_parser<http::string_body>& p) {
+        return ReceiveHeader(s, b, p);
+      });
+  CHECK(pipelined.what == std::vector<std::string>{"/a", "/b", ""});
+}
+
+// ReceiveSome() reads a response body as Beast's http::async_read_some() does: a Content-Length
+// body, a chunked one, one delimited by the close, and a close in the middle of a body.
+TEST_CASE("ReceiveSome reads bodies as Beast async_read_some reads them") {
+  struct Case {
+    std::string bytes;
+    beast::error_code last;
+    std::string what;
+  };
+  const std::vector<Case> cases = {
+      {"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", {}, "200 hello world"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+       "world\r\n0\r\n\r\n",
+       {},
+       "200 hello world"},
+      {"HTTP/1.1 200 OK\r\n\r\nhello until the close", {}, "200 hello until the close"},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nhello", http::error::partial_message,
+       "200 hello"},
+  };
+  // Reads a whole message: the head, then some at a time until done.
+  const auto whole = [](auto read_some) {
+    return [read_some](TcpStream& s, beast::flat_buffer& b,
+                       http::response_parser<http::string_body>& p) -> Task<beast::error_code> {
+      beast::error_code ec;
+      // Bounded: a read that makes no progress fails the test instead of spinning.
+      for (int i = 0; !ec && !p.is_done() && i < 1000; ++i) ec = co_await read_some(s, b, p);
+      co_return ec;
+    };
+  };
+  for (const Case& c : cases) {
+    INFO(c.bytes.substr(0, 60));
+    const Received ours = ReadMessages<false>(
+        c.bytes, 65536, 8192, 1,
+        whole([](TcpStream& s, beast::flat_buffer& b, http::response_parser<http::string_body>& p) {
+          return ReceiveSome(s, b, p);
+        }));
+    const Received beasts = ReadMessages<false>(
+        c.bytes, 65536, 8192, 1,
+        whole([](TcpStream& s, beast::flat_buffer& b,
+                 http::response_parser<http::string_body>& p) -> Task<beast::error_code> {
+          auto [ec, n] = co_await http::async_read_some(s, b, p, kTuple);
+          co_return ec;
+        }));
+    CHECK(ours.errors == beasts.errors);
+    CHECK(ours.what == beasts.what);
+    REQUIRE(ours.errors.size() == 1);
+    CHECK(ours.errors[0] == c.last);
+    CHECK(ours.what[0] == c.what);
+  }
 }
 
 }  // namespace

@@ -75,34 +75,41 @@ void AppendCanonicalDouble(std::string& out, double d) {
   out.append(buf, r.ptr);
 }
 
-void CanonicalDetail::Key(std::string_view key) {
-  if (any_ && !(last_key_ < key)) std::abort();  // see the class comment: keys in order
+void CanonicalDetail::Key(CanonicalKey key) {
+  const std::string_view k = key.view();
+  if (any_ && !(last_key_ < k)) std::abort();  // see the class comment: keys in order
   out_ += any_ ? ',' : '{';
   any_ = true;
-  last_key_ = key;
-  AppendBoostJsonString(out_, key);
+  last_key_ = k;
+  if (key.plain()) {
+    out_ += '"';
+    out_.append(k);
+    out_.append("\":", 2);
+    return;
+  }
+  AppendBoostJsonString(out_, k);
   out_ += ':';
 }
 
-CanonicalDetail& CanonicalDetail::String(std::string_view key, std::string_view value) {
+CanonicalDetail& CanonicalDetail::String(CanonicalKey key, std::string_view value) {
   Key(key);
   AppendBoostJsonString(out_, value);
   return *this;
 }
 
-CanonicalDetail& CanonicalDetail::Int(std::string_view key, int64_t value) {
+CanonicalDetail& CanonicalDetail::Int(CanonicalKey key, int64_t value) {
   Key(key);
   absl::StrAppend(&out_, value);
   return *this;
 }
 
-CanonicalDetail& CanonicalDetail::Bool(std::string_view key, bool value) {
+CanonicalDetail& CanonicalDetail::Bool(CanonicalKey key, bool value) {
   Key(key);
   out_ += value ? "true" : "false";
   return *this;
 }
 
-CanonicalDetail& CanonicalDetail::Double(std::string_view key, double value) {
+CanonicalDetail& CanonicalDetail::Double(CanonicalKey key, double value) {
   Key(key);
   AppendCanonicalDouble(out_, value);
   return *this;

@@ -31,19 +31,39 @@ void AppendCanonicalDouble(std::string& out, double d);
 // building one (the request path's LLM_CALL and TOOL_CALL records: see Event::canonical_detail).
 // Members must be added in ascending byte order of their keys; adding one out of order (or twice)
 // is a programming error and aborts, so every call site's shapes are covered by its tests. A key
-// must outlive the builder (call sites pass literals).
+// is a string literal (CanonicalKey).
 class CanonicalDetail {
  public:
+  // CanonicalKey: a member name given as a string literal, whose need for JSON escapes is known
+  // when the program is compiled: a plain key (the usual case) is written as it is, without a
+  // scan at run time; any other is escaped like every string.
+  class CanonicalKey {
+   public:
+    template <size_t N>
+    consteval CanonicalKey(const char (&s)[N])  // NOLINT(google-explicit-constructor): literals
+        : s_(s, N - 1) {
+      for (const char c : s_) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') plain_ = false;
+      }
+    }
+    std::string_view view() const { return s_; }
+    bool plain() const { return plain_; }
+
+   private:
+    std::string_view s_;
+    bool plain_ = true;
+  };
+
   CanonicalDetail() { out_.reserve(512); }
-  CanonicalDetail& String(std::string_view key, std::string_view value);
-  CanonicalDetail& Int(std::string_view key, int64_t value);
-  CanonicalDetail& Bool(std::string_view key, bool value);
-  CanonicalDetail& Double(std::string_view key, double value);
+  CanonicalDetail& String(CanonicalKey key, std::string_view value);
+  CanonicalDetail& Int(CanonicalKey key, int64_t value);
+  CanonicalDetail& Bool(CanonicalKey key, bool value);
+  CanonicalDetail& Double(CanonicalKey key, double value);
   // Take(): the object, `{...}`; the builder is empty afterwards.
   std::string Take();
 
  private:
-  void Key(std::string_view key);
+  void Key(CanonicalKey key);
   std::string out_;
   std::string_view last_key_;
   bool any_ = false;

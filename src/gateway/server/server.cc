@@ -1,3 +1,4 @@
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -263,6 +264,27 @@ std::string GatewayImpl::TokensPath() const {
                                       : options_.tokens_file;
 }
 
+absl::StatusOr<auth::Identity> GatewayImpl::ProvenIdentity(ClientConn* conn,
+                                                           const std::string& credential) {
+  std::shared_ptr<const auth::TokenStore> store = tokens_.Get();
+  // The same bytes as the credential proven on this connection against this snapshot; compared
+  // in constant time all the same (a proxy in front may carry several clients' requests).
+  if (store != nullptr && store == conn->proven_in && !credential.empty() &&
+      credential.size() == conn->proven_credential.size() &&
+      CRYPTO_memcmp(credential.data(), conn->proven_credential.data(), credential.size()) == 0) {
+    return conn->proven;
+  }
+  absl::StatusOr<auth::Identity> who = AuthenticateBearerIdentity(credential, store.get());
+  if (who.ok()) {
+    conn->proven_credential = credential;
+    conn->proven_in = std::move(store);
+    conn->proven = *who;
+  } else {
+    conn->proven_in = nullptr;
+  }
+  return who;
+}
+
 bool GatewayImpl::ReloadTokensIfChanged() {
   std::lock_guard<std::mutex> lock(tokens_mu_);
   const std::string tfp = Fingerprint({TokensPath()});
@@ -467,11 +489,11 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
       const std::string credential =
           AgentCredential(parser.get().target(), parser.get()[http::field::authorization],
                           parser.get()["x-api-key"]);
-      auto who = AuthenticateBearerIdentity(credential, tokens_.Get().get());
+      absl::StatusOr<auth::Identity> who = ProvenIdentity(&conn, credential);
       // A token minted a moment ago (pai admin gateway-token create, a Session starting) may
       // be in the file before the next poll: an unknown token looks at the file once.
       if (!who.ok() && !credential.empty() && ReloadTokensIfChanged()) {
-        who = AuthenticateBearerIdentity(credential, tokens_.Get().get());
+        who = ProvenIdentity(&conn, credential);
       }
       if (!who.ok() && anthropic_path && credential.empty()) {
         who = MakeError(absl::StatusCode::kUnauthenticated,

@@ -79,6 +79,14 @@ struct ClientConn {
   bool evicted = false;                  // closed while idle to make room (no longer counted)
   std::string preauthenticated_agent;    // agent key of the current request's token
   std::string preauthenticated_session;  // and its session (empty: none)
+  // The credential the last request on this connection proved, the token store snapshot it was
+  // checked against, and whom it identified: a keep-alive client presents the same token on
+  // every request, and it is checked (a SHA-256 and a compare) once per connection and snapshot.
+  // A reloaded store (a token revoked, added) is another snapshot: the next request is checked
+  // again. Shard thread.
+  std::string proven_credential;
+  std::shared_ptr<const auth::TokenStore> proven_in;
+  auth::Identity proven;
   std::shared_ptr<ClientWatch> watch = std::make_shared<ClientWatch>();
 };
 
@@ -175,6 +183,10 @@ class GatewayImpl {
   // timer polls it, and a request with an unknown token calls it once (a token minted a moment
   // ago) — a stat(2) per unknown token, a parse only when the file changed.
   bool ReloadTokensIfChanged();
+  // ProvenIdentity(): whom `credential` identifies in the current token store — the identity
+  // cached on `conn` when it proved the same credential against the same snapshot, else
+  // AuthenticateBearerIdentity() (same errors), cached when it succeeds. Shard thread.
+  absl::StatusOr<auth::Identity> ProvenIdentity(ClientConn* conn, const std::string& credential);
   // TokensPath(): the token file (--tokens-file, else <state_dir>/tokens.json).
   std::string TokensPath() const;
   void BeginDrain();

@@ -6,38 +6,66 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 
 namespace pai::gateway {
 
 // RequestHead: the parts of a request head the checks read (views into the parser's header).
 struct RequestHead {
+  // A field's lines: nearly always one, held without an allocation.
+  using Lines = absl::InlinedVector<std::string_view, 1>;
   unsigned version = 11;  // 10 for HTTP/1.0, 11 for HTTP/1.1
   std::string_view target;
-  std::vector<std::string_view> host;               // every Host field line
-  std::vector<std::string_view> transfer_encoding;  // every Transfer-Encoding field line
-  std::vector<std::string_view> authorization;      // every Authorization field line
-  std::vector<std::string_view> x_api_key;          // every x-api-key field line
-  bool content_length = false;                      // a Content-Length is present
+  Lines host;                   // every Host field line
+  Lines transfer_encoding;      // every Transfer-Encoding field line
+  Lines authorization;          // every Authorization field line
+  Lines x_api_key;              // every x-api-key field line
+  bool content_length = false;  // a Content-Length is present
 
-  // Of() collects the fields of a Beast-like header (`equal_range(std::string_view)`).
+  // EqualsLower(): whether `name` is `lower` (lowercase ASCII) without regard to case.
+  static bool EqualsLower(std::string_view name, std::string_view lower) {
+    if (name.size() != lower.size()) return false;
+    for (size_t i = 0; i < name.size(); ++i) {
+      char c = name[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != lower[i]) return false;
+    }
+    return true;
+  }
+
+  // Of() collects the fields of a Beast-like header (iterable; each field has name_string() and
+  // value()) in one pass over its fields, names compared without regard to case.
   template <typename Fields>
   static RequestHead Of(const Fields& fields, unsigned version, std::string_view target) {
     RequestHead h;
     h.version = version;
     h.target = target;
-    auto all = [&](std::string_view name, std::vector<std::string_view>* out) {
-      for (auto [it, end] = fields.equal_range(name); it != end; ++it) {
-        out->push_back(std::string_view(it->value()));
+    for (const auto& f : fields) {
+      const std::string_view name(f.name_string().data(), f.name_string().size());
+      Lines* lines = nullptr;
+      switch (name.size()) {
+        case 4:
+          if (EqualsLower(name, "host")) lines = &h.host;
+          break;
+        case 9:
+          if (EqualsLower(name, "x-api-key")) lines = &h.x_api_key;
+          break;
+        case 13:
+          if (EqualsLower(name, "authorization")) lines = &h.authorization;
+          break;
+        case 14:
+          if (EqualsLower(name, "content-length")) h.content_length = true;
+          break;
+        case 17:
+          if (EqualsLower(name, "transfer-encoding")) lines = &h.transfer_encoding;
+          break;
+        default:
+          break;
       }
-    };
-    all("host", &h.host);
-    all("transfer-encoding", &h.transfer_encoding);
-    all("authorization", &h.authorization);
-    all("x-api-key", &h.x_api_key);
-    h.content_length = fields.count("content-length") > 0;
+      if (lines != nullptr) lines->push_back(std::string_view(f.value().data(), f.value().size()));
+    }
     return h;
   }
 };

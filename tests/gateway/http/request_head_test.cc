@@ -1,5 +1,6 @@
 #include "gateway/http/request_head.h"
 
+#include <boost/beast/http/fields.hpp>
 #include <catch2/catch.hpp>
 
 #include "gateway/http/errors.h"
@@ -86,6 +87,34 @@ TEST_CASE("HTTP/1.0 with a Transfer-Encoding is 400 (RFC 9112 section 6.1)") {
   CHECK(StatusOf(h) == 400);
   h.version = 11;
   CHECK(StatusOf(h) == 200);
+}
+
+// Of() finds every line of the fields the checks read, whatever the case of their names, and
+// nothing else (names that only share a length or a prefix).
+TEST_CASE("RequestHead::Of collects each checked field in any case and no other") {
+  boost::beast::http::fields f;
+  f.insert("HOST", "a.example");
+  f.insert("host", "b.example");
+  f.insert("Authorization", "Bearer one");
+  f.insert("AUTHORIZATION", "Bearer two");
+  f.insert("X-Api-Key", "k1");
+  f.insert("x-api-key", "k2");
+  f.insert("X-Api-Kez", "not a key");
+  f.insert("Transfer-Encoding", "chunked");
+  f.insert("Content-Type", "application/json");
+  f.insert("Hosts", "not a host");
+  f.insert("Authorizatioz", "not a credential");
+  RequestHead h = RequestHead::Of(f, 11, "/v1/models");
+  CHECK(h.target == "/v1/models");
+  CHECK(h.host.size() == 2);
+  CHECK(h.authorization.size() == 2);
+  CHECK(h.x_api_key.size() == 2);
+  CHECK(h.transfer_encoding.size() == 1);
+  CHECK(h.transfer_encoding[0] == "chunked");
+  CHECK_FALSE(h.content_length);
+  f.insert("CONTENT-LENGTH", "3");
+  CHECK(RequestHead::Of(f, 11, "/").content_length);
+  CHECK(StatusOf(h) == 400);  // two Host lines
 }
 
 }  // namespace

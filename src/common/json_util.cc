@@ -13,17 +13,54 @@ std::string FormatRfc3339Millis(absl::Time t) {
   return out;
 }
 
+namespace {
+
+// The first instant of year 10000 in Unix milliseconds: past it absl's text is used.
+constexpr int64_t kYear10000Millis = 253402300800000;
+
+// CivilFromDays(): the proleptic Gregorian date of `days` since 1970-01-01 (days >= 0), by
+// Howard Hinnant's civil_from_days ("chrono-Compatible Low-Level Date Algorithms").
+void CivilFromDays(int64_t days, int64_t* y, int64_t* m, int64_t* d) {
+  const int64_t z = days + 719468;
+  const int64_t era = z / 146097;
+  const int64_t doe = z - era * 146097;                                       // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11]
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yoe + era * 400 + (*m <= 2 ? 1 : 0);
+}
+
+}  // namespace
+
 void AppendRfc3339Millis(std::string& out, absl::Time t) {
   const absl::TimeZone utc = absl::UTCTimeZone();
-  const absl::CivilSecond cs = absl::ToCivilSecond(t, utc);  // floors, as %E3S truncates
-  if (cs.year() < 1000 || cs.year() > 9999) {  // absl does not pad; also the infinite times
-    out += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, utc);
-    return;
+  int64_t parts[7];  // year, month, day, hour, minute, second, millisecond
+  if (t >= absl::UnixEpoch() && t < absl::FromUnixMillis(kYear10000Millis)) {
+    // The usual case (every record's time), in integer arithmetic: no time zone lookup.
+    const int64_t ms = absl::ToUnixMillis(t);  // truncates: the floor, from 1970 on
+    const int64_t secs = ms / 1000;
+    CivilFromDays(secs / 86400, &parts[0], &parts[1], &parts[2]);
+    parts[3] = secs % 86400 / 3600;
+    parts[4] = secs % 3600 / 60;
+    parts[5] = secs % 60;
+    parts[6] = ms % 1000;
+  } else {
+    const absl::CivilSecond cs = absl::ToCivilSecond(t, utc);  // floors, as %E3S truncates
+    if (cs.year() < 1000 || cs.year() > 9999) {  // absl does not pad; also the infinite times
+      out += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, utc);
+      return;
+    }
+    parts[0] = cs.year();
+    parts[1] = cs.month();
+    parts[2] = cs.day();
+    parts[3] = cs.hour();
+    parts[4] = cs.minute();
+    parts[5] = cs.second();
+    parts[6] = absl::ToInt64Milliseconds(t - absl::FromCivil(cs, utc));  // 0..999
   }
-  const int64_t ms = absl::ToInt64Milliseconds(t - absl::FromCivil(cs, utc));  // 0..999
   // YYYY-MM-DDTHH:MM:SS.mmmZ: each part's digits, then the character after it.
-  const int64_t parts[] = {cs.year(),   cs.month(),  cs.day(), cs.hour(),
-                           cs.minute(), cs.second(), ms};
   static constexpr int kDigits[] = {4, 2, 2, 2, 2, 2, 3};
   static constexpr char kAfter[] = "--T::.Z";
   char b[24];

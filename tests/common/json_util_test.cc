@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
 namespace {
@@ -35,6 +36,16 @@ TEST_CASE("FormatRfc3339Millis writes what absl::FormatTime writes") {
     const absl::Time r = absl::FromUnixMicros(micros(rng));
     REQUIRE(pai::FormatRfc3339Millis(r) == Reference(r));
   }
+  // Leap days, century years, the last millisecond before year 10000 and the first of it.
+  for (const absl::CivilSecond cs :
+       {absl::CivilSecond(2000, 2, 29, 23, 59, 59), absl::CivilSecond(2100, 2, 28, 12, 0, 0),
+        absl::CivilSecond(2100, 3, 1, 0, 0, 0), absl::CivilSecond(2024, 12, 31, 23, 59, 59),
+        absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::CivilSecond(10000, 1, 1, 0, 0, 0)}) {
+    const absl::Time at = absl::FromCivil(cs, absl::UTCTimeZone()) + absl::Milliseconds(999);
+    CHECK(pai::FormatRfc3339Millis(at) == Reference(at));
+  }
+  CHECK(pai::FormatRfc3339Millis(absl::FromUnixMillis(253402300799999)) ==
+        "9999-12-31T23:59:59.999Z");
   std::string out = "x";
   pai::AppendRfc3339Millis(out, t);
   CHECK(out == "x2025-12-05T22:40:33.123Z");

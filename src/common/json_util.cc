@@ -83,9 +83,12 @@ std::string HexEncode(const unsigned char* p, size_t n) {
 
 void AppendHex(std::string& out, const unsigned char* p, size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
+  const size_t at = out.size();
+  out.resize(at + 2 * n);  // then written in place: no capacity check per character
+  char* d = out.data() + at;
   for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
+    d[2 * i] = kDigits[p[i] >> 4];
+    d[2 * i + 1] = kDigits[p[i] & 15];
   }
 }
 

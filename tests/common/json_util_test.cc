@@ -120,3 +120,21 @@ TEST_CASE("FindJsonEscape finds the first byte to escape") {
     }
   }
 }
+
+// HexEncode/AppendHex: two lowercase digits per byte, appended after what `out` holds.
+TEST_CASE("AppendHex writes two lowercase hex digits per byte after the existing text") {
+  unsigned char all[256];
+  std::string reference;
+  for (int i = 0; i < 256; ++i) {
+    all[i] = static_cast<unsigned char>(i);
+    char two[3];
+    std::snprintf(two, sizeof(two), "%02x", i);
+    reference += two;
+  }
+  CHECK(pai::HexEncode(all, sizeof(all)) == reference);
+  std::string out = "mac=";
+  pai::AppendHex(out, all + 250, 6);
+  CHECK(out == "mac=fafbfcfdfeff");
+  pai::AppendHex(out, all, 0);
+  CHECK(out == "mac=fafbfcfdfeff");
+}

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -78,6 +79,31 @@ absl::Status MakeDir(const std::string& path, uid_t uid, mode_t mode) {
   }
   if (::chown(path.c_str(), uid, uid) != 0 || ::chmod(path.c_str(), mode) != 0) {
     return absl::InternalError(pai::StrCat("cannot set owner of ", path));
+  }
+  return absl::OkStatus();
+}
+
+// CheckReachable(): whether a process running as `uid`:`gid` (a sandbox user: never root) can
+// search every directory from / down to `path` — bwrap runs as that user and binds paths below
+// the state directory, so a state directory under a 0700 home (/root) fails every run with
+// bwrap's "Can't find source path … Permission denied". FailedPrecondition naming the first
+// directory that stops it and the two ways out.
+absl::Status CheckReachable(const std::string& path, uid_t uid, gid_t gid) {
+  fs::path p;
+  for (const auto& part : fs::path(path)) {
+    p /= part;
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // made later, 0711
+    const mode_t need = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if ((st.st_mode & need) == 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return absl::FailedPreconditionError(pai::StrCat(
+          "the sandbox user (uid ", uid, ") cannot reach the state directory ", path, ": ",
+          p.string(), " is mode ", mode, " and gives it no search permission; start pai-server "
+          "with --state-dir in a directory every user can traverse (for example /var/lib/pai), "
+          "or allow traversal with: chmod o+x ", p.string()));
+    }
   }
   return absl::OkStatus();
 }
@@ -537,6 +563,8 @@ class LocalRuntime final : public server::Runtime {
     const json::object& spec = w.spec;
     const int64_t uid = Int(&spec, "runAsUser", 65532);
     if (uid <= 0) return absl::FailedPreconditionError("runAsUser 0 (root) is not allowed");
+    PAI_RETURN_IF_ERROR(
+        CheckReachable(o_.state_dir, static_cast<uid_t>(uid), static_cast<gid_t>(uid)));
     SandboxSpec& sb = run.spec;
     sb.id =
         pai::StrCat(w.kind == "Session" ? "s-" : "a-", w.ns, ".", w.name, ".", w.uid.substr(0, 8));
@@ -1061,6 +1089,10 @@ absl::StatusOr<std::unique_ptr<server::Runtime>> NewLocalRuntime(LocalRuntimeOpt
     }
   }
   if (absl::Status s = MakeDir(options.state_dir, 0, 0711); !s.ok()) return s;
+  // Said at start, not only when the first run fails (each run checks its own runAsUser).
+  if (absl::Status s = CheckReachable(options.state_dir, 65532, 65532); !s.ok()) {
+    log::Warn("sessions cannot start", {{"error", std::string(s.message())}});
+  }
   // The sandbox user (unprivileged bwrap) must reach the binaries it runs, wherever the build
   // lives (a checkout under /root is 0700): private copies, world-executable.
   if (absl::Status s = MakeDir(options.state_dir + "/bin", 0, 0755); !s.ok()) return s;

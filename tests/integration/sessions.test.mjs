@@ -122,6 +122,30 @@ test('pai run: the demo agent writes a file in its sandboxed workspace through a
   }
 });
 
+// A state directory the sandbox user cannot reach — below a 0700 directory, as a checkout under
+// /root is: the server says so when it starts, and a run fails at once naming the directory and
+// the two ways out, instead of bwrap's "Can't find source path … Permission denied".
+test('a state directory below a 0700 directory: a warning at start and a run that fails saying which directory stops the sandbox user', async () => {
+  const closed = tmpDir('pai-closed-');
+  fs.chmodSync(closed, 0o700);
+  const p = await startPlatform({ stateDir: path.join(closed, 'state') });
+  try {
+    const quoted = closed.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const said = new RegExp(`cannot reach the state directory .*: ${quoted} is mode 0700 .*chmod o\\+x ${quoted}`);
+    await eventually(() => p.logs.find((l) => l.msg === 'sessions cannot start' && said.test(l.error)), 10000,
+      'the warning at start');
+    const home = await loggedInHome(p);
+    const run = await pai(home, ['run', 'shut', '--agent', 'demo', '--task', 'hi'], { timeoutMs: 60000 });
+    assert.notEqual(run.code, 0, 'the run fails');
+    assert.match(run.stdout + run.stderr, said);
+    assert.doesNotMatch(run.stdout + run.stderr, /Can't find source path/);
+    const s = await eventually(() => phaseIs(p, 'shut', ['Error']), 20000, 'session Error');
+    assert.match(s.value.status.message, said);
+  } finally {
+    await p.stop();
+  }
+});
+
 test('sandbox: exec exit codes, cp round trip, web_fetch through the egress proxy, and escapes refused (root, writes outside, host files, host ports, loopback and metadata through the egress proxy)', async () => {
   const allowed = await new Promise((resolve) => {
     const srv = http.createServer((req, res) => res.end(`allowed ${req.url}`));

@@ -100,9 +100,11 @@ absl::Status CheckReachable(const std::string& path, uid_t uid, gid_t gid) {
       std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
       return absl::FailedPreconditionError(pai::StrCat(
           "the sandbox user (uid ", uid, ") cannot reach the state directory ", path, ": ",
-          p.string(), " is mode ", mode, " and gives it no search permission; start pai-server "
+          p.string(), " is mode ", mode,
+          " and gives it no search permission; start pai-server "
           "with --state-dir in a directory every user can traverse (for example /var/lib/pai), "
-          "or allow traversal with: chmod o+x ", p.string()));
+          "or allow traversal with: chmod o+x ",
+          p.string()));
     }
   }
   return absl::OkStatus();

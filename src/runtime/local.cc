@@ -138,6 +138,7 @@ absl::Status WriteAsUser(const std::string& path, const std::string& content, ui
     parents.insert(parents.begin(), d.string());
   }
   std::vector<const char*> dirs;
+  dirs.reserve(parents.size());
   for (const auto& d : parents) dirs.push_back(d.c_str());
   const char* file = path.c_str();
   const char* data = content.data();
@@ -851,7 +852,7 @@ class LocalRuntime final : public server::Runtime {
   }
 
   // Read(): the sandbox's fd 3 until EOF, then its exit.
-  void Read(std::shared_ptr<Run> run, std::shared_ptr<Proc> proc, int fd) {
+  void Read(const std::shared_ptr<Run>& run, const std::shared_ptr<Proc>& proc, int fd) {
     std::string buf;
     char chunk[65536];
     for (;;) {

@@ -89,8 +89,11 @@ absl::Status MakeDir(const std::string& path, uid_t uid, mode_t mode) {
 // bwrap's "Can't find source path … Permission denied". FailedPrecondition naming the first
 // directory that stops it and the two ways out.
 absl::Status CheckReachable(const std::string& path, uid_t uid, gid_t gid) {
+  std::error_code ec;
+  const fs::path full = fs::absolute(path, ec);  // a relative --state-dir: from the cwd's root
+  if (ec) return absl::OkStatus();               // no cwd to resolve against: nothing to say
   fs::path p;
-  for (const auto& part : fs::path(path)) {
+  for (const auto& part : full) {
     p /= part;
     struct stat st;
     if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // made later, 0711
@@ -99,7 +102,7 @@ absl::Status CheckReachable(const std::string& path, uid_t uid, gid_t gid) {
       char mode[8];
       std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
       return absl::FailedPreconditionError(pai::StrCat(
-          "the sandbox user (uid ", uid, ") cannot reach the state directory ", path, ": ",
+          "the sandbox user (uid ", uid, ") cannot reach the state directory ", full.string(), ": ",
           p.string(), " is mode ", mode,
           " and gives it no search permission; start pai-server "
           "with --state-dir in a directory every user can traverse (for example /var/lib/pai), "

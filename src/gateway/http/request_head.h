@@ -9,6 +9,8 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "common/strings.h"
 
 namespace pai::gateway {
 
@@ -24,17 +26,6 @@ struct RequestHead {
   Lines x_api_key;              // every x-api-key field line
   bool content_length = false;  // a Content-Length is present
 
-  // EqualsLower(): whether `name` is `lower` (lowercase ASCII) without regard to case.
-  static bool EqualsLower(std::string_view name, std::string_view lower) {
-    if (name.size() != lower.size()) return false;
-    for (size_t i = 0; i < name.size(); ++i) {
-      char c = name[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != lower[i]) return false;
-    }
-    return true;
-  }
-
   // Of() collects the fields of a Beast-like header (iterable; each field has name_string() and
   // value()) in one pass over its fields, names compared without regard to case.
   template <typename Fields>
@@ -47,19 +38,19 @@ struct RequestHead {
       Lines* lines = nullptr;
       switch (name.size()) {
         case 4:
-          if (EqualsLower(name, "host")) lines = &h.host;
+          if (absl::EqualsIgnoreCase(AV(name), "host")) lines = &h.host;
           break;
         case 9:
-          if (EqualsLower(name, "x-api-key")) lines = &h.x_api_key;
+          if (absl::EqualsIgnoreCase(AV(name), "x-api-key")) lines = &h.x_api_key;
           break;
         case 13:
-          if (EqualsLower(name, "authorization")) lines = &h.authorization;
+          if (absl::EqualsIgnoreCase(AV(name), "authorization")) lines = &h.authorization;
           break;
         case 14:
-          if (EqualsLower(name, "content-length")) h.content_length = true;
+          if (absl::EqualsIgnoreCase(AV(name), "content-length")) h.content_length = true;
           break;
         case 17:
-          if (EqualsLower(name, "transfer-encoding")) lines = &h.transfer_encoding;
+          if (absl::EqualsIgnoreCase(AV(name), "transfer-encoding")) lines = &h.transfer_encoding;
           break;
         default:
           break;

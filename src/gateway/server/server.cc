@@ -279,8 +279,6 @@ absl::StatusOr<auth::Identity> GatewayImpl::ProvenIdentity(ClientConn* conn,
     conn->proven_credential = credential;
     conn->proven_in = std::move(store);
     conn->proven = *who;
-  } else {
-    conn->proven_in = nullptr;
   }
   return who;
 }

@@ -8,7 +8,7 @@
 # 'syscalls:sys_enter_*'` count those).
 #
 #   bench/instr_bench.sh [--requests-seconds 10] [--keep DIR] [rows...]
-#     rows: nginx gateway budgets noaudit; --keep DIR keeps each row's profile as DIR/<row>.out
+#     rows: nginx gateway budgets guard noaudit; --keep DIR keeps each row's profile as DIR/<row>.out
 #     (read it with `callgrind_annotate --inclusive=yes DIR/<row>.out`)
 #
 # The gateway is built into build-valgrind/ (scripts/build.sh, -DPAI_NATIVE_JSON=OFF: valgrind
@@ -26,11 +26,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --requests-seconds) SECONDS_RUN="$2"; shift 2 ;;
     --keep) KEEP="$2"; mkdir -p "$KEEP"; shift 2 ;;
-    nginx|gateway|budgets|noaudit) rows+=("$1"); shift ;;
+    nginx|gateway|budgets|guard|noaudit) rows+=("$1"); shift ;;
     *) echo "instr_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ ${#rows[@]} -gt 0 ] || rows=(nginx gateway budgets noaudit)
+[ ${#rows[@]} -gt 0 ] || rows=(nginx gateway budgets guard noaudit)
 for tool in valgrind callgrind_control callgrind_annotate wrk nginx; do
   command -v "$tool" >/dev/null || { echo "instr_bench.sh: run scripts/install-deps.sh --bench" >&2; exit 2; }
 done
@@ -70,6 +70,7 @@ measure() {  # $1 row → "row requests instructions instructions/request"
   else
     local agent=bench flags=()
     [ "$row" = budgets ] && agent=bench-budgets
+    [ "$row" = guard ] && agent=bench-guard
     [ "$row" = noaudit ] && flags=(--no-audit)
     rm -rf "$WORK/state"
     auth="Bearer $("$GATEWAY" token --agent "default/$agent" -f "$WORK/gateway.yaml" --state-dir "$WORK/state")"

@@ -72,6 +72,23 @@ Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
   co_return result;
 }
 
+// TrackReceiveQueue() and NoteReceiveQueueEmpty(): nginx's rule for Asio's epoll reactor. A
+// receive that returns fewer bytes than it asked for has emptied the socket's receive queue, so
+// the next receive can wait for the descriptor's next epoll event instead of trying recv(2)
+// first and failing with EAGAIN: a system call saved per response awaited and per keep-alive
+// request awaited (docs/benchmarks.md, "System calls per request"). The registration is
+// edge-triggered, so bytes that arrive later raise a new event; a peer's close that came with
+// or before the bytes raises none, and is told from EPOLLRDHUP, as nginx does.
+// TrackReceiveQueue() adds EPOLLRDHUP to the socket's registration (one epoll_ctl(2); call it
+// once, on a connected socket); NoteReceiveQueueEmpty() then notes a short receive unless the
+// socket's last events say the peer closed or failed. Both are no-ops outside Boost 1.81's epoll
+// reactor (NotesReceiveQueue() says which) and on an untracked socket. ReceiveQueueNotedEmpty()
+// reads the state back, for tests. Call them on the thread that runs the socket's io_context.
+void TrackReceiveQueue(Socket& socket);
+void NoteReceiveQueueEmpty(Socket& socket);
+bool ReceiveQueueNotedEmpty(Socket& socket);
+bool NotesReceiveQueue();
+
 // ReceiveUntil() parses the bytes already in `buffer` into `parser`, then receives and parses
 // until `done(parser)` holds after the parser used some bytes. It is Beast's http::async_read
 // family made leaner, with the same parse, limits and errors as its read_some_op
@@ -80,7 +97,8 @@ Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
 // byte of this message, partial_message when it closed in the middle of one (a body delimited by
 // the close completes), the receive's own error otherwise. The receives are made on the socket
 // itself — for a plain TcpStream without its stream timer: the callers keep their own deadlines
-// (the shard's heartbeat, the upstream guard timer) — so each costs one Asio operation instead
+// (the shard's heartbeat, the upstream guard timer), and a short receive is noted
+// (NoteReceiveQueueEmpty()) — so each costs one Asio operation instead
 // of Beast's three nested composed operations, and bytes already buffered are parsed without a
 // turn of the event loop (docs/benchmarks.md). `stream`, `buffer` and `parser` must outlive the
 // operation. ReceiveHeader() and ReceiveSome() below are the two uses.
@@ -111,6 +129,7 @@ Task<beast::error_code> ReceiveUntil(Stream& stream, beast::flat_buffer& buffer,
       auto [rec, rn] = co_await stream.socket().async_read_some(space, kTuple);
       ec = rec;
       n = rn;
+      if (!ec && n > 0 && n < space.size()) NoteReceiveQueueEmpty(stream.socket());
     } else {
       auto [rec, rn] = co_await stream.async_read_some(space, kTuple);
       ec = rec;

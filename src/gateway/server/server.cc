@@ -423,6 +423,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
   conn.shard = shard;
   beast::error_code nb_ec;
   conn.stream.socket().non_blocking(true, nb_ec);  // for WriteNowOrAsync() (http/wire.h)
+  TrackReceiveQueue(conn.stream.socket());         // a keep-alive wait makes no EAGAIN receive
   // Registered for drain and eviction while this frame lives, however it ends.
   struct Registration {
     Shard* shard;

@@ -171,6 +171,8 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
   beast::error_code ignored;
   conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
   conn->tcp().socket().non_blocking(true, ignored);  // for WriteNowOrAsync() (http/wire.h)
+  // The wait for the response makes no EAGAIN receive (ReceiveUntil(), http/wire.h).
+  if (!endpoint.tls) TrackReceiveQueue(conn->tcp().socket());
   if (endpoint.tls) {
     auto& tls = *conn->tls();
     if (!IsIpLiteral(endpoint.host) &&

@@ -1,6 +1,7 @@
 // The heads the gateway writes itself are byte for byte Beast's serializer output.
 #include "gateway/http/wire.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
@@ -279,6 +280,115 @@ TEST_CASE("ReceiveSome reads bodies as Beast async_read_some reads them") {
     CHECK(ours.errors[0] == c.last);
     CHECK(ours.what[0] == c.what);
   }
+}
+
+// A receive shorter than its buffer notes the socket's receive queue empty (the next receive
+// waits for the descriptor's next epoll event instead of failing with EAGAIN first); a receive
+// that fills its buffer does not, so bytes still queued are read at once. The peer sends a
+// response whose body is larger than the first receive's buffer (512 bytes) before the reads
+// start; each read is bounded by a timer that closes the socket, so a read left waiting for an
+// event that never comes fails the test instead of hanging it.
+TEST_CASE("a short receive notes the receive queue empty and a full one does not") {
+  if (!NotesReceiveQueue()) {
+    WARN("not Boost 1.81's epoll reactor: receives are not noted");
+    return;
+  }
+  net::io_context ioc(1);
+  Acceptor acceptor(ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  const std::string body(3000, 'b');
+  const std::string bytes = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + body;
+  tcp::socket peer(ioc);
+  peer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  TcpStream stream(acceptor.accept());
+  TrackReceiveQueue(stream.socket());
+  net::write(peer, net::buffer(bytes));  // all queued before the first receive
+  bool noted_after_head = true;
+  bool noted_after_body = false;
+  std::string got_body;
+  std::string next_target;
+  beast::error_code last;
+  SteadyTimer deadline(ioc.get_executor());
+  deadline.expires_after(std::chrono::seconds(10));
+  deadline.async_wait([&](beast::error_code ec) {
+    if (!ec) stream.socket().close();  // a read waiting for nothing ends with an error
+  });
+  net::co_spawn(
+      ioc,
+      [&]() -> Task<void> {
+        beast::flat_buffer buffer;
+        http::response_parser<http::string_body> parser;
+        last = co_await ReceiveHeader(stream, buffer, parser);
+        noted_after_head = ReceiveQueueNotedEmpty(stream.socket());
+        for (int i = 0; !last && !parser.is_done() && i < 100; ++i) {
+          last = co_await ReceiveSome(stream, buffer, parser);
+        }
+        noted_after_body = ReceiveQueueNotedEmpty(stream.socket());
+        got_body = parser.get().body();
+        // The next message arrives after the queue was noted empty: its event wakes the read.
+        net::write(peer, net::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
+        http::request_parser<http::empty_body> next;
+        if (!last) last = co_await ReceiveHeader(stream, buffer, next);
+        if (next.is_header_done()) next_target = std::string(next.get().target());
+        deadline.cancel();
+      },
+      [](const std::exception_ptr& e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  CHECK_FALSE(last);
+  CHECK_FALSE(noted_after_head);  // the first receive filled its 512 bytes
+  CHECK(noted_after_body);        // the last one did not
+  CHECK(got_body == body);
+  CHECK(next_target == "/next");
+}
+
+// A short receive is not noted when the peer's close came with the bytes: the end of the stream
+// raises no event of its own then, and a read waiting for one would wait for ever. The response
+// below is delimited by the close; it and the FIN are in the socket, and the reactor has seen
+// their event, before the first receive.
+TEST_CASE("a short receive is not noted when the peer closed with the bytes") {
+  if (!NotesReceiveQueue()) {
+    WARN("not Boost 1.81's epoll reactor: receives are not noted");
+    return;
+  }
+  net::io_context ioc(1);
+  Acceptor acceptor(ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const uint16_t port = acceptor.local_endpoint().port();
+  tcp::socket peer(ioc);
+  peer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  TcpStream stream(acceptor.accept());
+  TrackReceiveQueue(stream.socket());
+  net::write(peer, net::buffer(std::string_view("HTTP/1.1 200 OK\r\n\r\nhello until the close")));
+  peer.shutdown(tcp::socket::shutdown_send);
+  pollfd pfd{stream.socket().native_handle(), POLLRDHUP, 0};
+  REQUIRE(::poll(&pfd, 1, 10000) == 1);  // the FIN has come
+  beast::error_code last;
+  std::string got;
+  SteadyTimer deadline(ioc.get_executor());
+  deadline.expires_after(std::chrono::seconds(10));
+  deadline.async_wait([&](beast::error_code ec) {
+    if (!ec) stream.socket().close();  // a read waiting for nothing ends with an error
+  });
+  ioc.poll();  // the reactor takes the descriptor's event before any receive
+  net::co_spawn(
+      ioc,
+      [&]() -> Task<void> {
+        beast::flat_buffer buffer;
+        http::response_parser<http::string_body> parser;
+        last = co_await ReceiveHeader(stream, buffer, parser);
+        for (int i = 0; !last && !parser.is_done() && i < 100; ++i) {
+          last = co_await ReceiveSome(stream, buffer, parser);
+        }
+        got = parser.get().body();
+        deadline.cancel();
+      },
+      [](const std::exception_ptr& e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  CHECK_FALSE(last);
+  CHECK(got == "hello until the close");
 }
 
 }  // namespace

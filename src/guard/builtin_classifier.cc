@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/strings.h"
 #include "guard/builtin/deobfuscate.h"
 #include "guard/builtin/rules.h"
@@ -213,6 +214,31 @@ BuiltinClassifier::~BuiltinClassifier() = default;
 size_t BuiltinClassifier::RuleCount() const { return Rules().size(); }
 
 Verdict BuiltinClassifier::Classify(std::string_view text) const {
+  // Short texts recur — a system prompt, the turns of an agent's history, resent with each of
+  // its requests — and a scan costs Vectorscan's start-up and the scoring passes whatever the
+  // length (~8k instructions for a sentence): a per-thread cache of their verdicts, keyed by the
+  // text itself (exact). Every instance compiles the same rules (RulesFingerprint()), so a
+  // verdict is a function of the text alone. Bounded by its keys' bytes; cleared when full.
+  constexpr size_t kMaxCachedText = 1024;
+  constexpr size_t kMaxCachedBytes = size_t{1} << 20;
+  if (text.size() > kMaxCachedText) return ClassifyUncached(text);
+  struct VerdictCache {
+    absl::flat_hash_map<std::string, Verdict> verdicts;
+    size_t bytes = 0;
+  };
+  thread_local VerdictCache cache;
+  if (auto it = cache.verdicts.find(pai::AV(text)); it != cache.verdicts.end()) return it->second;
+  Verdict v = ClassifyUncached(text);
+  if (cache.bytes + text.size() > kMaxCachedBytes) {
+    cache.verdicts.clear();
+    cache.bytes = 0;
+  }
+  cache.verdicts.emplace(std::string(text), v);
+  cache.bytes += text.size();
+  return v;
+}
+
+Verdict BuiltinClassifier::ClassifyUncached(std::string_view text) const {
   std::string normalized;
   if (NormalizeForScan(text, &normalized)) return ClassifyDepth(normalized, 0);
   return ClassifyDepth(text, 0);

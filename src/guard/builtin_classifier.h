@@ -67,8 +67,11 @@ class BuiltinClassifier {
   BuiltinClassifier& operator=(const BuiltinClassifier&) = delete;
 
   // Classify() scores `text` (UTF-8; invalid sequences are tolerated). Thread-safe: each thread
-  // uses its own scratch space. Time is linear in the text (about 1 µs per KiB; bench/).
+  // uses its own scratch space. Time is linear in the text (about 1 µs per KiB; bench/). Verdicts
+  // of texts up to 1 KiB are remembered per thread (at most 1 MiB of them), so a text classified
+  // again costs a hash lookup. ClassifyUncached() scores without that cache.
   Verdict Classify(std::string_view text) const;
+  Verdict ClassifyUncached(std::string_view text) const;
 
   // RuleCount() is the number of compiled rules (docs and tests).
   size_t RuleCount() const;

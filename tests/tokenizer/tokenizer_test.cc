@@ -53,6 +53,37 @@ TEST_CASE("o200k_base encodes as tiktoken does") { CheckEncoding(EncodingId::kO2
 
 TEST_CASE("cl100k_base encodes as tiktoken does") { CheckEncoding(EncodingId::kCl100kBase); }
 
+// Count() remembers short texts per thread and encoding: counted again, in either encoding and
+// in any order, each text gives what counting it afresh gives — also after the cache has been
+// filled past its byte bound and cleared (3 MiB of distinct texts through a 1 MiB bound).
+TEST_CASE("counts of short texts are remembered per encoding and stay exact") {
+  const Encoding& o200k = Encoding::Get(EncodingId::kO200kBase);
+  const Encoding& cl100k = Encoding::Get(EncodingId::kCl100kBase);
+  std::vector<std::string> texts;
+  for (const auto& c : Vectors().at("encodings").at("o200k_base").at("strings").as_array()) {
+    const std::string text(c.at("text").as_string());
+    if (text.size() <= 1024) texts.push_back(text);
+  }
+  texts.emplace_back("ab\xff\xfe cd");  // invalid UTF-8: one per byte, cached as such
+  REQUIRE(texts.size() > 300);
+  size_t differ = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& t : texts) {
+      INFO("text: " << t);
+      CHECK(o200k.Count(t) == o200k.CountUncached(t));
+      CHECK(cl100k.Count(t) == cl100k.CountUncached(t));
+      differ += o200k.Count(t) != cl100k.Count(t) ? 1 : 0;
+    }
+  }
+  CHECK(differ > 0);  // the encodings' caches are apart: some texts count differently
+  std::string filler(1000, 'x');
+  for (int i = 0; i < 3 * 1024; ++i) {
+    filler.replace(0, 8, std::to_string(10000000 + i));
+    REQUIRE(o200k.Count(filler) == o200k.CountUncached(filler));
+  }
+  for (const std::string& t : texts) CHECK(o200k.Count(t) == o200k.CountUncached(t));
+}
+
 TEST_CASE("special tokens are counted as ordinary text") {
   const Encoding& enc = Encoding::Get(EncodingId::kO200kBase);
   const std::vector<uint32_t> ids = enc.Encode("<|endoftext|>");

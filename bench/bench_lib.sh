@@ -16,10 +16,12 @@ bench_cleanup() {
 }
 
 free_port() {  # a random unused loopback port
+  # Below the ephemeral range (32768-60999 here), where wrk's and the proxies' own connections
+  # take their ports: a port free when chosen could otherwise be taken before its server binds.
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Hltn "sport = :$p")" ] && { echo "$p"; return; }
+    p=$((20000 + RANDOM % 12000))
+    [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
   done
 }
 

@@ -16,7 +16,10 @@
 # Prints requests/s, p50 and p99 latency and the server's CPU time per request per setup, and the
 # gateway/nginx ratios.
 #
-#   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1] [--allocs]
+#   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1] [--rounds 1] [--allocs]
+# --rounds N runs the seven rows N times, in turn, and prints each column's median over the
+# rounds (and the ratios of those medians): on a shared machine whose speed drifts between
+# runs, rows measured in turn see the same drift.
 # --allocs loads bench/alloc_counter.cc into the gateways (LD_PRELOAD) and adds their C++
 # allocations per request to each gateway row (it slows them: compare CPU without it).
 # Needs: scripts/install-deps.sh --bench, and a built gateway (scripts/build.sh).
@@ -25,12 +28,14 @@ cd "$(dirname "$0")/.."
 DURATION=15s
 CONNS=64
 ALLOCS=""
+ROUNDS=1
 WORKERS=1  # nginx worker_processes and pai-gateway --threads (same for both proxies)
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNS="$2"; shift 2 ;;
     --threads) WORKERS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     --allocs) ALLOCS=1; shift ;;
     *) echo "proxy_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -182,13 +187,38 @@ if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then
   done
   exit 0
 fi
-read -r D_RPS D_P50 D_P99 D_CPU D_ALLOC < <(run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua")
-read -r N_RPS N_P50 N_P99 N_CPU N_ALLOC < <(run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua")
-read -r G_RPS G_P50 G_P99 G_CPU G_ALLOC < <(run gateway "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/gateway.lua")
-read -r B_RPS B_P50 B_P99 B_CPU B_ALLOC < <(run budgets "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/budgets.lua")
-read -r U_RPS U_P50 U_P99 U_CPU U_ALLOC < <(run guard "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/guard.lua")
-read -r A_RPS A_P50 A_P99 A_CPU A_ALLOC < <(run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua")
-read -r S_RPS S_P50 S_P99 S_CPU S_ALLOC < <(run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua")
+mkdir -p "$WORK/rounds"
+run_row() {  # $1 row: one measurement appended to $WORK/rounds/<row>
+  case "$1" in
+    direct) run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua" ;;
+    nginx) run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua" ;;
+    noaudit) run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua" ;;
+    strict) run strict "http://127.0.0.1:$GW3_PORT/v1/chat/completions" "$WORK/gateway.lua" ;;
+    *) run "$1" "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/$1.lua" ;;
+  esac >> "$WORK/rounds/$1"
+}
+ROWS=(direct nginx gateway budgets guard noaudit strict)
+for r in $(seq 0 $((ROUNDS - 1))); do
+  # Each round starts one row later, so that no row always runs in the same place.
+  for i in "${!ROWS[@]}"; do run_row "${ROWS[$(((i + r) % ${#ROWS[@]}))]}"; done
+done
+median() {  # $1 row → "rps p50 p99 cpu allocs": each column's median over the rounds
+  local col out=()
+  for col in 1 2 3 4 5; do
+    out+=("$(awk -v c="$col" '{print $c}' "$WORK/rounds/$1" | sort -g |
+      awk '{v[NR]=$1} END {
+        if (v[1] == "-") print "-"  # not measured (allocations without --allocs)
+        else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')")
+  done
+  echo "${out[@]}"
+}
+read -r D_RPS D_P50 D_P99 D_CPU D_ALLOC < <(median direct)
+read -r N_RPS N_P50 N_P99 N_CPU N_ALLOC < <(median nginx)
+read -r G_RPS G_P50 G_P99 G_CPU G_ALLOC < <(median gateway)
+read -r B_RPS B_P50 B_P99 B_CPU B_ALLOC < <(median budgets)
+read -r U_RPS U_P50 U_P99 U_CPU U_ALLOC < <(median guard)
+read -r A_RPS A_P50 A_P99 A_CPU A_ALLOC < <(median noaudit)
+read -r S_RPS S_P50 S_P99 S_CPU S_ALLOC < <(median strict)
 
 printf '\n%-9s %12s %10s %10s %14s %14s\n' setup "requests/s" "p50 ms" "p99 ms" "CPU us/request" "allocs/request"
 printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_CPU" "$D_ALLOC"
@@ -205,4 +235,5 @@ awk -v b="$B_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with budgets on / off t
 awk -v u="$U_RPS" -v g="$G_RPS" 'BEGIN { printf "gateway with builtin guard on / off throughput ratio: %.2f\n", u / g }'
 awk -v g="$G_RPS" -v a="$A_RPS" -v gp="$G_P50" -v ap="$A_P50" 'BEGIN { printf "gateway with audit chain on / off throughput ratio: %.2f (p50 latency %.2fx)\n", g / a, gp / ap }'
 awk -v s="$S_RPS" -v g="$G_RPS" -v sp="$S_P50" -v gp="$G_P50" 'BEGIN { printf "strict / group audit sync throughput ratio: %.2f (p50 latency %.2fx)\n", s / g, sp / gp }'
-echo "(connections=$CONNS duration=$DURATION proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"
+awk -v b="$B_RPS" -v n="$N_RPS" -v u="$U_RPS" 'BEGIN { printf "gateway with budgets / nginx throughput ratio: %.2f   with the builtin guard / nginx: %.2f\n", b / n, u / n }'
+echo "(connections=$CONNS duration=$DURATION rounds=$ROUNDS (medians) proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"

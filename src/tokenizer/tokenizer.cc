@@ -105,7 +105,7 @@ Encoding::Impl::Matcher& Encoding::Impl::ThreadMatcher(EncodingId id) const {
   if (!m.data) {
     m.data.reset(pcre2_match_data_create_from_pattern(regex.get(), nullptr));
     m.context.reset(pcre2_match_context_create(nullptr));
-    m.stack.reset(pcre2_jit_stack_create(32 * 1024, 1024 * 1024, nullptr));
+    m.stack.reset(pcre2_jit_stack_create(size_t{32} * 1024, size_t{1024} * 1024, nullptr));
     if (!m.data || !m.context || !m.stack) Fatal("out of memory");
     pcre2_jit_stack_assign(m.context.get(), nullptr, m.stack.get());
   }

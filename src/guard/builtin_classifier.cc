@@ -218,9 +218,12 @@ Verdict BuiltinClassifier::Classify(std::string_view text) const {
   // its requests — and a scan costs Vectorscan's start-up and the scoring passes whatever the
   // length (~8k instructions for a sentence): a per-thread cache of their verdicts, keyed by the
   // text itself (exact). Every instance compiles the same rules (RulesFingerprint()), so a
-  // verdict is a function of the text alone. Bounded by its keys' bytes; cleared when full.
+  // verdict is a function of the text alone. Bounded by what its entries hold (each charged its
+  // text, its evidence and a fixed overhead, so that a flood of one-byte texts is bounded too);
+  // cleared when full.
   constexpr size_t kMaxCachedText = 1024;
   constexpr size_t kMaxCachedBytes = size_t{1} << 20;
+  constexpr size_t kEntryOverhead = 128;  // the map slot, the key's and the vector's headers
   if (text.size() > kMaxCachedText) return ClassifyUncached(text);
   struct VerdictCache {
     absl::flat_hash_map<std::string, Verdict> verdicts;
@@ -229,12 +232,13 @@ Verdict BuiltinClassifier::Classify(std::string_view text) const {
   thread_local VerdictCache cache;
   if (auto it = cache.verdicts.find(pai::AV(text)); it != cache.verdicts.end()) return it->second;
   Verdict v = ClassifyUncached(text);
-  if (cache.bytes + text.size() > kMaxCachedBytes) {
+  const size_t charge = text.size() + v.evidence.size() * sizeof(Evidence) + kEntryOverhead;
+  if (cache.bytes + charge > kMaxCachedBytes) {
     cache.verdicts.clear();
     cache.bytes = 0;
   }
   cache.verdicts.emplace(std::string(text), v);
-  cache.bytes += text.size();
+  cache.bytes += charge;
   return v;
 }
 

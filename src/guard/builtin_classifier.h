@@ -68,8 +68,8 @@ class BuiltinClassifier {
 
   // Classify() scores `text` (UTF-8; invalid sequences are tolerated). Thread-safe: each thread
   // uses its own scratch space. Time is linear in the text (about 1 µs per KiB; bench/). Verdicts
-  // of texts up to 1 KiB are remembered per thread (at most 1 MiB of them), so a text classified
-  // again costs a hash lookup. ClassifyUncached() scores without that cache.
+  // of texts up to 1 KiB are remembered per thread (entries holding at most ~1 MiB), so a text
+  // classified again costs a hash lookup. ClassifyUncached() scores without that cache.
   Verdict Classify(std::string_view text) const;
   Verdict ClassifyUncached(std::string_view text) const;
 

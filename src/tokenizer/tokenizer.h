@@ -41,8 +41,8 @@ class Encoding {
   // Count() is the number of tokens tiktoken's encode_ordinary() produces for `utf8`. Text that
   // is not valid UTF-8, and a single pre-split piece over 64 KiB (megabytes of punctuation
   // without a space), count one token per byte (an upper bound: a token is at least a byte).
-  // Texts up to 1 KiB are remembered per thread (at most 1 MiB of them per encoding), so a text
-  // counted again costs a hash lookup. CountUncached() counts without that cache.
+  // Texts up to 1 KiB are remembered per thread (entries holding at most ~1 MiB per encoding),
+  // so a text counted again costs a hash lookup. CountUncached() counts without that cache.
   int64_t Count(std::string_view utf8) const;
   int64_t CountUncached(std::string_view utf8) const;
 

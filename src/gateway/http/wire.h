@@ -76,7 +76,7 @@ Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
 // receive that returns fewer bytes than it asked for has emptied the socket's receive queue, so
 // the next receive can wait for the descriptor's next epoll event instead of trying recv(2)
 // first and failing with EAGAIN: a system call saved per response awaited and per keep-alive
-// request awaited (docs/benchmarks.md, "System calls per request"). The registration is
+// request awaited (docs/benchmarks.md, "Receives without EAGAIN"). The registration is
 // edge-triggered, so bytes that arrive later raise a new event; a peer's close that came with
 // or before the bytes raises none, and is told from EPOLLRDHUP, as nginx does.
 // TrackReceiveQueue() adds EPOLLRDHUP to the socket's registration (one epoll_ctl(2); call it

@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "common/strings.h"
+#include "common/text_cache.h"
 #include "guard/builtin/deobfuscate.h"
 #include "guard/builtin/rules.h"
 #include "guard/builtin/score.h"
@@ -218,27 +218,13 @@ Verdict BuiltinClassifier::Classify(std::string_view text) const {
   // its requests — and a scan costs Vectorscan's start-up and the scoring passes whatever the
   // length (~8k instructions for a sentence): a per-thread cache of their verdicts, keyed by the
   // text itself (exact). Every instance compiles the same rules (RulesFingerprint()), so a
-  // verdict is a function of the text alone. Bounded by what its entries hold (each charged its
-  // text, its evidence and a fixed overhead, so that a flood of one-byte texts is bounded too);
-  // cleared when full.
+  // verdict is a function of the text alone (common/text_cache.h).
   constexpr size_t kMaxCachedText = 1024;
-  constexpr size_t kMaxCachedBytes = size_t{1} << 20;
-  constexpr size_t kEntryOverhead = 128;  // the map slot, the key's and the vector's headers
   if (text.size() > kMaxCachedText) return ClassifyUncached(text);
-  struct VerdictCache {
-    absl::flat_hash_map<std::string, Verdict> verdicts;
-    size_t bytes = 0;
-  };
-  thread_local VerdictCache cache;
-  if (auto it = cache.verdicts.find(pai::AV(text)); it != cache.verdicts.end()) return it->second;
+  thread_local TextCache<Verdict> cache(size_t{1} << 20);
+  if (const Verdict* known = cache.Find(text)) return *known;
   Verdict v = ClassifyUncached(text);
-  const size_t charge = text.size() + v.evidence.size() * sizeof(Evidence) + kEntryOverhead;
-  if (cache.bytes + charge > kMaxCachedBytes) {
-    cache.verdicts.clear();
-    cache.bytes = 0;
-  }
-  cache.verdicts.emplace(std::string(text), v);
-  cache.bytes += charge;
+  cache.Put(text, v, v.evidence.size() * sizeof(Evidence));
   return v;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/text_cache.h"
 #include "tokenizer/internal/bpe.h"
 #include "tokenizer/internal/rank_data.h"
 
@@ -38,7 +39,6 @@ constexpr size_t kMaxCachedPiece = 64;
 constexpr size_t kMaxMergedPiece = 1 << 16;
 constexpr size_t kMaxCachedText = 1024;          // whole texts up to this size are cached
 constexpr size_t kMaxCachedTextBytes = 1 << 20;  // per thread and encoding: what entries hold
-constexpr size_t kTextEntryOverhead = 64;        // charged per entry: the slot, the key's header
 
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "pai_tokenizer: %s\n", what);
@@ -193,26 +193,16 @@ int64_t Encoding::Count(std::string_view utf8) const {
   // Whole short texts recur too — a system prompt, the turns of an agent's history, resent with
   // each of its requests — and splitting one costs a PCRE2 match per piece (~0.7k instructions
   // each, plus a UTF-8 check of the text): a per-thread cache of their counts, keyed by the
-  // text itself (exact: no text can borrow another's count). Bounded by what its entries hold
-  // (each charged its text and a fixed overhead, so that a flood of one-byte texts is bounded
-  // too); cleared when full. Longer texts are cached by their callers under a digest
-  // (gateway/stages/ input_tokens.cc).
+  // text itself (exact: no text can borrow another's count; common/text_cache.h). Longer texts are
+  // cached by their callers under a digest (gateway/stages/ input_tokens.cc).
   if (utf8.size() > kMaxCachedText) return CountUncached(utf8);
-  struct TextCache {
-    absl::flat_hash_map<std::string, int64_t, internal::BytesHash, std::equal_to<>> counts;
-    size_t bytes = 0;
-  };
-  thread_local std::array<TextCache, 2> texts;
-  TextCache& cache = texts[static_cast<size_t>(id_)];
-  if (auto it = cache.counts.find(utf8); it != cache.counts.end()) return it->second;
+  thread_local std::array<TextCache<int64_t, internal::BytesHash>, 2> texts{
+      TextCache<int64_t, internal::BytesHash>(kMaxCachedTextBytes),
+      TextCache<int64_t, internal::BytesHash>(kMaxCachedTextBytes)};
+  auto& cache = texts[static_cast<size_t>(id_)];
+  if (const int64_t* known = cache.Find(utf8)) return *known;
   const int64_t count = CountUncached(utf8);
-  const size_t charge = utf8.size() + kTextEntryOverhead;
-  if (cache.bytes + charge > kMaxCachedTextBytes) {
-    cache.counts.clear();
-    cache.bytes = 0;
-  }
-  cache.counts.emplace(std::string(utf8), count);
-  cache.bytes += charge;
+  cache.Put(utf8, count);
   return count;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -282,60 +283,74 @@ TEST_CASE("ReceiveSome reads bodies as Beast async_read_some reads them") {
   }
 }
 
+// TrackedConnection: a loopback connection whose accepting end is a tracked TcpStream
+// (TrackReceiveQueue()), and a deadline that closes that end after 10 s, so that a read left
+// waiting for an event that never comes fails its test instead of hanging it.
+struct TrackedConnection {
+  TrackedConnection() {
+    peer.connect(acceptor.local_endpoint());
+    stream.emplace(acceptor.accept());
+    TrackReceiveQueue(stream->socket());
+    deadline.expires_after(std::chrono::seconds(10));
+    deadline.async_wait([this](beast::error_code ec) {
+      if (!ec) stream->socket().close();  // a read waiting for nothing ends with an error
+    });
+  }
+  // Run() runs `read` as a coroutine until it returns, then stops the deadline.
+  template <typename Read>
+  void Run(Read read) {
+    net::co_spawn(
+        ioc,
+        [this, read]() -> Task<void> {
+          co_await read();
+          deadline.cancel();
+        },
+        [](const std::exception_ptr& e) {
+          if (e) std::rethrow_exception(e);
+        });
+    ioc.run();
+  }
+  net::io_context ioc{1};
+  Acceptor acceptor{ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)};
+  tcp::socket peer{ioc};
+  std::optional<TcpStream> stream;
+  SteadyTimer deadline{ioc.get_executor()};
+};
+
 // A receive shorter than its buffer notes the socket's receive queue empty (the next receive
 // waits for the descriptor's next epoll event instead of failing with EAGAIN first); a receive
 // that fills its buffer does not, so bytes still queued are read at once. The peer sends a
 // response whose body is larger than the first receive's buffer (512 bytes) before the reads
-// start; each read is bounded by a timer that closes the socket, so a read left waiting for an
-// event that never comes fails the test instead of hanging it.
+// start, then, once the queue was noted empty, a request whose event must wake the last read.
 TEST_CASE("a short receive notes the receive queue empty and a full one does not") {
   if (!NotesReceiveQueue()) {
     WARN("not Boost 1.81's epoll reactor: receives are not noted");
     return;
   }
-  net::io_context ioc(1);
-  Acceptor acceptor(ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  const uint16_t port = acceptor.local_endpoint().port();
+  TrackedConnection c;
   const std::string body(3000, 'b');
-  const std::string bytes = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + body;
-  tcp::socket peer(ioc);
-  peer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  TcpStream stream(acceptor.accept());
-  TrackReceiveQueue(stream.socket());
-  net::write(peer, net::buffer(bytes));  // all queued before the first receive
+  net::write(c.peer, net::buffer("HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + body));
   bool noted_after_head = true;
   bool noted_after_body = false;
   std::string got_body;
   std::string next_target;
   beast::error_code last;
-  SteadyTimer deadline(ioc.get_executor());
-  deadline.expires_after(std::chrono::seconds(10));
-  deadline.async_wait([&](beast::error_code ec) {
-    if (!ec) stream.socket().close();  // a read waiting for nothing ends with an error
+  c.Run([&]() -> Task<void> {
+    TcpStream& stream = *c.stream;
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    last = co_await ReceiveHeader(stream, buffer, parser);
+    noted_after_head = ReceiveQueueNotedEmpty(stream.socket());
+    for (int i = 0; !last && !parser.is_done() && i < 100; ++i) {
+      last = co_await ReceiveSome(stream, buffer, parser);
+    }
+    noted_after_body = ReceiveQueueNotedEmpty(stream.socket());
+    got_body = parser.get().body();
+    net::write(c.peer, net::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
+    http::request_parser<http::empty_body> next;
+    if (!last) last = co_await ReceiveHeader(stream, buffer, next);
+    if (next.is_header_done()) next_target = std::string(next.get().target());
   });
-  net::co_spawn(
-      ioc,
-      [&]() -> Task<void> {
-        beast::flat_buffer buffer;
-        http::response_parser<http::string_body> parser;
-        last = co_await ReceiveHeader(stream, buffer, parser);
-        noted_after_head = ReceiveQueueNotedEmpty(stream.socket());
-        for (int i = 0; !last && !parser.is_done() && i < 100; ++i) {
-          last = co_await ReceiveSome(stream, buffer, parser);
-        }
-        noted_after_body = ReceiveQueueNotedEmpty(stream.socket());
-        got_body = parser.get().body();
-        // The next message arrives after the queue was noted empty: its event wakes the read.
-        net::write(peer, net::buffer(std::string_view("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")));
-        http::request_parser<http::empty_body> next;
-        if (!last) last = co_await ReceiveHeader(stream, buffer, next);
-        if (next.is_header_done()) next_target = std::string(next.get().target());
-        deadline.cancel();
-      },
-      [](const std::exception_ptr& e) {
-        if (e) std::rethrow_exception(e);
-      });
-  ioc.run();
   CHECK_FALSE(last);
   CHECK_FALSE(noted_after_head);  // the first receive filled its 512 bytes
   CHECK(noted_after_body);        // the last one did not
@@ -352,41 +367,23 @@ TEST_CASE("a short receive is not noted when the peer closed with the bytes") {
     WARN("not Boost 1.81's epoll reactor: receives are not noted");
     return;
   }
-  net::io_context ioc(1);
-  Acceptor acceptor(ioc.get_executor(), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-  const uint16_t port = acceptor.local_endpoint().port();
-  tcp::socket peer(ioc);
-  peer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  TcpStream stream(acceptor.accept());
-  TrackReceiveQueue(stream.socket());
-  net::write(peer, net::buffer(std::string_view("HTTP/1.1 200 OK\r\n\r\nhello until the close")));
-  peer.shutdown(tcp::socket::shutdown_send);
-  pollfd pfd{stream.socket().native_handle(), POLLRDHUP, 0};
+  TrackedConnection c;
+  net::write(c.peer, net::buffer(std::string_view("HTTP/1.1 200 OK\r\n\r\nhello until the close")));
+  c.peer.shutdown(tcp::socket::shutdown_send);
+  pollfd pfd{c.stream->socket().native_handle(), POLLRDHUP, 0};
   REQUIRE(::poll(&pfd, 1, 10000) == 1);  // the FIN has come
+  c.ioc.poll();  // the reactor takes the descriptor's event before any receive
   beast::error_code last;
   std::string got;
-  SteadyTimer deadline(ioc.get_executor());
-  deadline.expires_after(std::chrono::seconds(10));
-  deadline.async_wait([&](beast::error_code ec) {
-    if (!ec) stream.socket().close();  // a read waiting for nothing ends with an error
+  c.Run([&]() -> Task<void> {
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    last = co_await ReceiveHeader(*c.stream, buffer, parser);
+    for (int i = 0; !last && !parser.is_done() && i < 100; ++i) {
+      last = co_await ReceiveSome(*c.stream, buffer, parser);
+    }
+    got = parser.get().body();
   });
-  ioc.poll();  // the reactor takes the descriptor's event before any receive
-  net::co_spawn(
-      ioc,
-      [&]() -> Task<void> {
-        beast::flat_buffer buffer;
-        http::response_parser<http::string_body> parser;
-        last = co_await ReceiveHeader(stream, buffer, parser);
-        for (int i = 0; !last && !parser.is_done() && i < 100; ++i) {
-          last = co_await ReceiveSome(stream, buffer, parser);
-        }
-        got = parser.get().body();
-        deadline.cancel();
-      },
-      [](const std::exception_ptr& e) {
-        if (e) std::rethrow_exception(e);
-      });
-  ioc.run();
   CHECK_FALSE(last);
   CHECK(got == "hello until the close");
 }

@@ -17,9 +17,9 @@
 # gateway/nginx ratios.
 #
 #   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1] [--rounds 1] [--allocs]
-# --rounds N runs the seven rows N times, in turn, and prints each column's median over the
-# rounds (and the ratios of those medians): on a shared machine whose speed drifts between
-# runs, rows measured in turn see the same drift.
+# --rounds N runs the seven rows N times, each round starting one row later, and prints each
+# column's median over the rounds (and the ratios of those medians): on a shared machine whose
+# speed drifts between runs, rows measured in turn see the same drift.
 # --allocs loads bench/alloc_counter.cc into the gateways (LD_PRELOAD) and adds their C++
 # allocations per request to each gateway row (it slows them: compare CPU without it).
 # Needs: scripts/install-deps.sh --bench, and a built gateway (scripts/build.sh).

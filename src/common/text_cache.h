@@ -1,7 +1,9 @@
 // TextCache<V>: values computed from short texts, remembered under the text itself (exact: no
 // text can be given another's value, as it could under a hash). For work that recurs because an
-// agent resends its system prompt and history with every request: the tokenizer's counts
-// (tokenizer::Encoding::Count()) and the builtin guard's verdicts (BuiltinClassifier::Classify()).
+// agent resends its system prompt and history with every request: the tokenizer's counts of
+// texts and of pre-split pieces (tokenizer::Encoding::Count()), the input bounds remembered under
+// a text's digest (gateway/stages/input_tokens.cc) and the builtin guard's verdicts
+// (BuiltinClassifier::Classify()).
 //
 // Bounded by what its entries hold: each Put() is charged the text's bytes, kEntryOverhead (the
 // map slot and the key's header) and the bytes the caller says the value holds beyond its own
@@ -50,8 +52,6 @@ class TextCache {
     values_.emplace(std::string(text), std::move(value));
     bytes_ += charge;
   }
-
-  size_t size() const { return values_.size(); }
 
  private:
   absl::flat_hash_map<std::string, V, Hash, std::equal_to<>> values_;

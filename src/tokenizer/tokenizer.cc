@@ -34,7 +34,7 @@ constexpr std::string_view kO200kPattern =
     R"(|\s+(?!\S))"
     R"(|\s+)";
 
-constexpr size_t kCacheEntries = 1 << 16;  // per thread and encoding: a few MB at most
+constexpr size_t kPieceCacheBytes = 4 << 20;  // per thread and encoding: what entries hold
 constexpr size_t kMaxCachedPiece = 64;
 constexpr size_t kMaxMergedPiece = 1 << 16;
 constexpr size_t kMaxCachedText = 1024;          // whole texts up to this size are cached
@@ -211,9 +211,9 @@ int64_t Encoding::CountUncached(std::string_view utf8) const {
   // Pieces that are not tokens recur (identifiers, words with their space, JSON punctuation
   // runs), within a request and across an agent's requests, which resend their history: a
   // per-thread cache of their counts saves most merges. Cleared when full.
-  thread_local std::array<
-      absl::flat_hash_map<std::string, uint32_t, internal::BytesHash, std::equal_to<>>, 2>
-      caches;
+  thread_local std::array<TextCache<uint32_t, internal::BytesHash>, 2> caches{
+      TextCache<uint32_t, internal::BytesHash>(kPieceCacheBytes),
+      TextCache<uint32_t, internal::BytesHash>(kPieceCacheBytes)};
   auto& cache = caches[static_cast<size_t>(id_)];
   int64_t count = 0;
   const bool ok = impl_->ForEachPiece(id_, utf8, [&](std::string_view piece) {
@@ -227,16 +227,13 @@ int64_t Encoding::CountUncached(std::string_view utf8) const {
       count += static_cast<int64_t>(piece.size());
       return;
     }
-    if (auto it = cache.find(piece); it != cache.end()) {
-      count += it->second;
+    if (const uint32_t* known = cache.Find(piece)) {
+      count += *known;
       return;
     }
     internal::MergeBoundaries(impl_->ranks, piece, starts);
     count += static_cast<int64_t>(starts.size());
-    if (piece.size() <= kMaxCachedPiece) {
-      if (cache.size() >= kCacheEntries) cache.clear();
-      cache.emplace(std::string(piece), static_cast<uint32_t>(starts.size()));
-    }
+    if (piece.size() <= kMaxCachedPiece) cache.Put(piece, static_cast<uint32_t>(starts.size()));
   });
   return ok ? count : static_cast<int64_t>(utf8.size());
 }

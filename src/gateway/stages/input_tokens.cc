@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/text_cache.h"
 #include "gateway/config/runtime.h"
 #include "gateway/http/errors.h"
 #include "gateway/pipeline/pipeline.h"
@@ -87,11 +88,12 @@ int64_t Cached(const tokenizer::Encoding& enc, std::string_view text, char kind,
          reinterpret_cast<unsigned char*>(key.data()));
   key[SHA256_DIGEST_LENGTH] = static_cast<char>(enc.id());
   key.back() = kind;
-  thread_local absl::flat_hash_map<std::string, int64_t> cache;
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  // Every key has the same size: the byte bound is kMaxEntries entries.
+  thread_local TextCache<int64_t> cache(kMaxEntries *
+                                        (key.size() + TextCache<int64_t>::kEntryOverhead));
+  if (const int64_t* known = cache.Find(key)) return *known;
   const int64_t n = compute();
-  if (cache.size() >= kMaxEntries) cache.clear();
-  cache.emplace(std::move(key), n);
+  cache.Put(key, n);
   return n;
 }
 

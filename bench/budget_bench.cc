@@ -56,14 +56,15 @@ ReserveRequest Request(int64_t body_bytes) {
 // `store` is read only inside the loop: thread 0 sets it up before the loop's start barrier.
 void AdmitSettleLoop(benchmark::State& state, const std::unique_ptr<BudgetStore>& store) {
   const ReserveRequest req = Request(2000);
+  const std::string agent(req.agent);
   AgentLimits lim;
   lim.requests_per_minute = int64_t{1} << 40;
   lim.concurrent_requests = int64_t{1} << 40;
   for (auto _ : state) {
-    store->AcquireSlot(req.agent, lim);
+    store->AcquireSlot(agent, lim);
     auto r = store->Reserve(req);
     if (auto* res = std::get_if<Reservation>(&r)) store->Settle(*res, Usage{true, 500, 0, 200, 0});
-    store->ReleaseSlot(req.agent);
+    store->ReleaseSlot(agent);
   }
 }
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/container/node_hash_map.h"
 #include "budget/saturating.h"
 #include "common/log.h"
@@ -30,8 +30,8 @@ int64_t DayOf(absl::Time t) {
 }
 int64_t SecondsToMidnight(absl::Time t) { return (DayOf(t) + 1) * kSecondsPerDay - UnixSeconds(t); }
 
-std::string AgentScope(std::string_view agent) { return pai::StrCat("agent:", agent); }
-std::string ProviderScope(std::string_view provider) { return pai::StrCat("provider:", provider); }
+constexpr std::string_view kAgentPrefix = "agent:";
+constexpr std::string_view kProviderPrefix = "provider:";
 
 struct Counter : Standing {
   bool dirty = false;
@@ -41,6 +41,20 @@ struct Rate {
   int64_t minute = -1;
   int64_t count = 0;
   int64_t in_flight = 0;
+};
+
+// NameHash: a std::string key looked up by std::string_view without building a string.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return absl::Hash<absl::string_view>{}(AV(s)); }
+};
+template <class V>
+using NameMap = absl::node_hash_map<std::string, V, NameHash, std::equal_to<>>;
+
+// AgentState: one agent's day counters and request window, found with one lookup.
+struct AgentState {
+  Counter counter;
+  Rate rate;
 };
 
 // Journal: the SQLite file holding each scope's spend per day.
@@ -101,7 +115,9 @@ class Journal {
     return absl::OkStatus();
   }
 
-  absl::Status Load(int64_t day, absl::node_hash_map<std::string, Counter>* out) {
+  // Load() calls `found(scope, tokens, nano_usd)` for each scope's spend on `day`.
+  template <class Found>
+  absl::Status Load(int64_t day, const Found& found) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT scope, tokens, nano_usd FROM budget_spend WHERE day = ?",
                            -1, &st, nullptr) != SQLITE_OK) {
@@ -109,9 +125,9 @@ class Journal {
     }
     sqlite3_bind_int64(st, 1, day);
     while (sqlite3_step(st) == SQLITE_ROW) {
-      Counter& c = (*out)[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))];
-      c.spent_tokens = sqlite3_column_int64(st, 1);
-      c.spent_nano = sqlite3_column_int64(st, 2);
+      const auto* scope = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      found(std::string_view(scope ? scope : ""), sqlite3_column_int64(st, 1),
+            sqlite3_column_int64(st, 2));
     }
     sqlite3_finalize(st);
     return absl::OkStatus();
@@ -173,7 +189,14 @@ class LocalBudgetStore final : public BudgetStore {
     std::filesystem::create_directories(options_.state_dir, ec);
     journal_ = std::make_unique<Journal>();
     absl::Status s = journal_->Open(options_.state_dir + "/budget.db");
-    if (s.ok()) s = journal_->Load(day_, &counters_);
+    if (s.ok()) {
+      s = journal_->Load(day_, [this](std::string_view scope, int64_t tokens, int64_t nano) {
+        if (Counter* c = CounterOf(scope, /*create=*/true)) {
+          c->spent_tokens = tokens;
+          c->spent_nano = nano;
+        }
+      });
+    }
     if (!s.ok()) {
       journal_.reset();
       return s;
@@ -187,7 +210,7 @@ class LocalBudgetStore final : public BudgetStore {
     const absl::Time now = options_.now();
     const int64_t minute = UnixSeconds(now) / 60;
     std::lock_guard<std::mutex> lock(mu_);
-    Rate& r = rates_[agent];
+    Rate& r = agents_[agent].rate;
     if (r.minute != minute) {
       r.minute = minute;
       r.count = 0;
@@ -206,16 +229,16 @@ class LocalBudgetStore final : public BudgetStore {
 
   void ReleaseSlot(const std::string& agent) override {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = rates_.find(agent);
-    if (it != rates_.end() && it->second.in_flight > 0) --it->second.in_flight;
+    auto it = agents_.find(agent);
+    if (it != agents_.end() && it->second.rate.in_flight > 0) --it->second.rate.in_flight;
   }
 
   std::variant<Reservation, Rejection> Reserve(const ReserveRequest& req) override {
     const absl::Time now = options_.now();
     std::lock_guard<std::mutex> lock(mu_);
     MaybeRollOver(now);
-    Counter& agent = counters_[AgentScope(req.agent)];
-    Counter& provider = counters_[ProviderScope(req.provider)];
+    Counter& agent = agents_[req.agent].counter;
+    Counter& provider = providers_[req.provider];
     auto plan = PlanReservation(req, agent, provider, SecondsToMidnight(now));
     auto* r = std::get_if<Reservation>(&plan);
     if (!r) return plan;
@@ -233,8 +256,8 @@ class LocalBudgetStore final : public BudgetStore {
     const Charge charge = ComputeCharge(r, usage);
     std::lock_guard<std::mutex> lock(mu_);
     MaybeRollOver(options_.now());
-    Counter& agent = counters_[AgentScope(r.agent)];
-    Counter& provider = counters_[ProviderScope(r.provider)];
+    Counter& agent = agents_[r.agent].counter;
+    Counter& provider = providers_[r.provider];
     agent.reserved_tokens = SatSub(agent.reserved_tokens, r.tokens);
     agent.reserved_nano = SatSub(agent.reserved_nano, r.nano_usd);
     agent.spent_tokens = SatAdd(agent.spent_tokens, charge.tokens);
@@ -251,9 +274,9 @@ class LocalBudgetStore final : public BudgetStore {
     const absl::Time now = options_.now();
     std::lock_guard<std::mutex> lock(mu_);
     MaybeRollOver(now);
-    const Rate& r = rates_[agent];
-    const int64_t window = r.minute == UnixSeconds(now) / 60 ? r.count : 0;
-    return RemainingOf(lim, counters_[AgentScope(agent)], window, now);
+    const AgentState& a = agents_[agent];
+    const int64_t window = a.rate.minute == UnixSeconds(now) / 60 ? a.rate.count : 0;
+    return RemainingOf(lim, a.counter, window, now);
   }
 
   int64_t OutstandingReservations() override {
@@ -264,12 +287,31 @@ class LocalBudgetStore final : public BudgetStore {
   std::pair<int64_t, int64_t> Spent(const std::string& scope) override {
     std::lock_guard<std::mutex> lock(mu_);
     MaybeRollOver(options_.now());
-    auto it = counters_.find(scope);
-    if (it == counters_.end()) return {0, 0};
-    return {it->second.spent_tokens, it->second.spent_nano};
+    const Counter* c = CounterOf(scope, /*create=*/false);
+    if (!c) return {0, 0};
+    return {c->spent_tokens, c->spent_nano};
   }
 
  private:
+  // CounterOf(): the counter of a scope named "agent:<ns/name>" or "provider:<name>" (the
+  // journal's and Spent()'s names); null for another name, or when absent and !create. mu_
+  // held, or before the writer starts.
+  Counter* CounterOf(std::string_view scope, bool create) {
+    if (scope.starts_with(kAgentPrefix)) {
+      scope.remove_prefix(kAgentPrefix.size());
+      if (create) return &agents_[scope].counter;
+      auto it = agents_.find(scope);
+      return it == agents_.end() ? nullptr : &it->second.counter;
+    }
+    if (scope.starts_with(kProviderPrefix)) {
+      scope.remove_prefix(kProviderPrefix.size());
+      if (create) return &providers_[scope];
+      auto it = providers_.find(scope);
+      return it == providers_.end() ? nullptr : &it->second;
+    }
+    return nullptr;
+  }
+
   // MaybeRollOver(): mu_ held.
   void MaybeRollOver(absl::Time now) {
     const int64_t day = DayOf(now);
@@ -277,24 +319,28 @@ class LocalBudgetStore final : public BudgetStore {
     // A new UTC day: spend restarts at zero; reservations still running carry over and settle
     // into the new day.
     day_ = day;
-    for (auto& [scope, c] : counters_) {
+    auto restart = [](Counter& c) {
       c.spent_tokens = 0;
       c.spent_nano = 0;
       c.dirty = true;
-    }
+    };
+    for (auto& [key, a] : agents_) restart(a.counter);
+    for (auto& [name, c] : providers_) restart(c);
   }
 
   void Flush() {
     std::vector<Journal::Row> rows;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (auto& [scope, c] : counters_) {
-        if (!c.dirty) continue;
+      auto add = [&](std::string_view prefix, std::string_view name, Counter& c) {
+        if (!c.dirty) return;
         c.dirty = false;
         // Pessimistic: a reservation in flight counts as spent, so a crash never lowers spend.
-        rows.push_back({scope, day_, SatAdd(c.spent_tokens, c.reserved_tokens),
+        rows.push_back({pai::StrCat(prefix, name), day_, SatAdd(c.spent_tokens, c.reserved_tokens),
                         SatAdd(c.spent_nano, c.reserved_nano)});
-      }
+      };
+      for (auto& [key, a] : agents_) add(kAgentPrefix, key, a.counter);
+      for (auto& [name, c] : providers_) add(kProviderPrefix, name, c);
     }
     absl::Status s = journal_->Write(rows);
     if (!s.ok()) log::Error("budget journal write failed", {{"error", std::string(s.message())}});
@@ -318,9 +364,11 @@ class LocalBudgetStore final : public BudgetStore {
   std::mutex mu_;
   // Guarded by mu_:
   int64_t day_ = 0;
-  // node_hash_map: references to two counters are held at once (pointer stability).
-  absl::node_hash_map<std::string, Counter> counters_;
-  absl::flat_hash_map<std::string, Rate> rates_;
+  // By agent key ("ns/name") and by provider scope (ReserveRequest::provider); looked up by
+  // string_view without building a key. node_hash_map: an agent's and a provider's counters
+  // are held at once (pointer stability).
+  NameMap<AgentState> agents_;
+  NameMap<Counter> providers_;
   int64_t outstanding_ = 0;
   uint64_t next_id_ = 1;
 
@@ -332,6 +380,11 @@ class LocalBudgetStore final : public BudgetStore {
 };
 
 }  // namespace
+
+std::string AgentScope(std::string_view agent) { return pai::StrCat(kAgentPrefix, agent); }
+std::string ProviderScope(std::string_view provider) {
+  return pai::StrCat(kProviderPrefix, provider);
+}
 
 std::string_view LimitName(Limit limit) {
   switch (limit) {
@@ -472,8 +525,8 @@ std::variant<Reservation, Rejection> PlanReservation(const ReserveRequest& req,
   }
 
   Reservation r;
-  r.agent = req.agent;
-  r.provider = req.provider;
+  r.agent = std::string(req.agent);
+  r.provider = std::string(req.provider);
   r.price = req.price;
   r.input_upper = in;
   r.choices = choices;

@@ -69,8 +69,9 @@ struct AgentLimits {
 };
 
 struct ReserveRequest {
-  std::string agent;     // "namespace/name"
-  std::string provider;  // ModelProvider name
+  // Views, valid for the Reserve() call (the Reservation holds copies).
+  std::string_view agent;     // "namespace/name"
+  std::string_view provider;  // ModelProvider scope: its name, "namespace/name" outside "default"
   AgentLimits agent_limits;
   int64_t provider_tokens_per_day = 0;
   int64_t input_upper = 0;                  // strict upper bound of the input tokens
@@ -160,6 +161,11 @@ Charge ComputeCharge(const Reservation& reservation, const Usage& usage);
 // reasoning at their rates. Parts are clamped into their whole (cache reads + writes ≤ input,
 // reasoning ≤ output, negative parts = 0); saturates at INT64_MAX.
 int64_t CostOf(const Price& price, const Usage& usage);
+
+// AgentScope() / ProviderScope(): the names of an agent's and a provider's scopes in Spent()
+// and in the stores' records: "agent:<namespace/name>", "provider:<provider scope>".
+std::string AgentScope(std::string_view agent);
+std::string ProviderScope(std::string_view provider);
 
 // Standing: one scope's counters ("agent:ns/name", "provider:name"): today's charged spend and
 // what reservations in progress hold. Tokens and nano-USD.

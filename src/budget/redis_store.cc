@@ -178,8 +178,6 @@ std::string Num(Int v) {
   return std::to_string(v);
 }
 
-std::string AgentScope(std::string_view agent) { return pai::StrCat("agent:", agent); }
-std::string ProviderScope(std::string_view provider) { return pai::StrCat("provider:", provider); }
 std::string ReservedKey(std::string_view scope) { return pai::StrCat("{pai}:r:", scope); }
 std::string SpentKey(int64_t day, std::string_view scope) {
   return pai::StrCat("{pai}:s:", day, ":", scope);

@@ -60,6 +60,9 @@ absl::StatusOr<std::shared_ptr<const RuntimeConfig>> RuntimeConfig::Build(config
     ProviderRuntime p;
     p.spec = spec;
     p.adapter = &AdapterFor(spec.kind);
+    // Provider daily caps are per ModelProvider; outside "default" the namespace is part of the
+    // scope so that two tenants' providers of the same name never share a cap.
+    p.budget_scope = spec.ns == "default" ? spec.name : spec.Key();
     if (spec.kind != config::ProviderKind::kMock) {
       auto ep = ParseEndpoint(spec.base_url);
       if (!ep.ok()) {

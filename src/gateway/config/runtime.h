@@ -39,6 +39,7 @@ struct UpstreamEndpoint {
 struct ProviderRuntime {
   config::ModelProvider spec;
   const ProviderAdapter* adapter = nullptr;  // of spec.kind (providers/adapter.h); never null
+  std::string budget_scope;  // its budget scope: its name, "namespace/name" outside "default"
   UpstreamEndpoint endpoint;
   // The credential header the provider's API expects — never logged:
   //   openai, openrouter: Authorization: Bearer <key>; anthropic: x-api-key: <key>;

@@ -745,7 +745,7 @@ std::string GatewayImpl::UsageJson() {
     for (const auto& [key, spec] : rt->config().agents) {
       const AgentRuntime* a = rt->FindAgent(key);
       if (!a) continue;
-      const auto [tokens, nano_usd] = budget_->Spent(pai::StrCat("agent:", key));
+      const auto [tokens, nano_usd] = budget_->Spent(budget::AgentScope(key));
       boost::json::object o;
       o["namespace"] = spec.ns;
       o["agent"] = spec.name;

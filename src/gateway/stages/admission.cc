@@ -67,10 +67,7 @@ budget::ReserveRequest Admission::RequestFor(const RequestContext& ctx, const Mo
                                              InputMethod* method) const {
   budget::ReserveRequest r;
   r.agent = ctx.agent->key;
-  // Provider daily caps are per ModelProvider; outside "default" the namespace is part of the
-  // scope so that two tenants' providers of the same name never share a cap.
-  r.provider =
-      route.provider->spec.ns == "default" ? route.provider->spec.name : route.provider->spec.Key();
+  r.provider = route.provider->budget_scope;
   r.agent_limits = ctx.agent->limits;
   r.provider_tokens_per_day = route.provider->spec.max_tokens_day;
   InputBound input = InputBoundFor(ctx, route);  // input_tokens.h

@@ -641,6 +641,7 @@ Task<void> GatewayImpl::ServeAdmin(Socket socket) {
                                       : "not ready: the audit chain is stopped\n";
     } else if (path == "/metrics") {
       metrics_.budget_store_up().Set(budget_->Available() ? 1 : 0);
+      RefreshBudgetGauges();
       if (chain_) {
         metrics_.audit_records().Set(static_cast<double>(chain_->durable_seq()));
         metrics_.audit_healthy().Set(chain_->healthy() ? 1 : 0);
@@ -730,6 +731,26 @@ std::string Param(std::string_view query, std::string_view name) {
 }
 
 }  // namespace
+
+// RefreshBudgetGauges(): the store's standing as gauges, when /metrics is scraped:
+// pai_gateway_budget_reservations_outstanding, and pai_gateway_budget_remaining of every agent
+// with a daily budget (also right after 00:00 UTC, with no call since).
+void GatewayImpl::RefreshBudgetGauges() {
+  metrics_.reservations_outstanding().Set(static_cast<double>(budget_->OutstandingReservations()));
+  const std::shared_ptr<const RuntimeConfig> rt = runtime_.Get();
+  if (!rt) return;
+  for (const auto& [key, spec] : rt->config().agents) {
+    const AgentRuntime* a = rt->FindAgent(key);
+    if (!a || (!a->metrics.tokens_remaining && !a->metrics.usd_remaining)) continue;
+    const budget::Remaining rem = budget_->RemainingFor(a->key, a->limits);
+    if (a->metrics.tokens_remaining) {
+      a->metrics.tokens_remaining->Set(static_cast<double>(rem.tokens_remaining));
+    }
+    if (a->metrics.usd_remaining) {
+      a->metrics.usd_remaining->Set(static_cast<double>(rem.nano_usd_remaining) / 1e9);
+    }
+  }
+}
 
 // UsageJson(): GET /usage on the admin listener (docs/metrics.md, "Usage"): per configured
 // agent, today's charged spend from the budget store and, per model, the calls, tokens and

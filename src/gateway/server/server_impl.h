@@ -252,6 +252,7 @@ class GatewayImpl {
   // ScanStreamedResponse() runs the audit-only response guards on what a stream delivered.
   Task<void> ScanStreamedResponse(RequestContext* ctx, const ChatStreamRelay& relay);
   std::string UsageJson();
+  void RefreshBudgetGauges();
   Task<void> ServeAudit(const http::request<http::string_body>& req,
                         http::response<http::string_body>& res);
 

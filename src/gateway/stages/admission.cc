@@ -185,7 +185,6 @@ absl::Status Admission::ReserveFrom(RequestContext& ctx, size_t from,
       ctx.model = &route;
       ctx.reservation = std::move(*reservation);
       ctx.admitted = true;
-      metrics_.reservations_outstanding().Increment();
       return absl::OkStatus();
     }
     const auto& rejection = std::get<budget::Rejection>(result);
@@ -257,7 +256,6 @@ absl::Status Admission::Fallback(RequestContext& ctx, Metrics::FallbackReason re
     // billed (timed out after it was sent, a 2xx answer refused) is charged (UsageOf).
     store_.Settle(*ctx.reservation, UsageOf(ctx));
     ctx.reservation.reset();
-    metrics_.reservations_outstanding().Decrement();
   }
   absl::Status s = ReserveFrom(ctx, ctx.model->index + 1, reason);
   if (s.ok()) ++ctx.attempts;
@@ -292,20 +290,11 @@ void Admission::Finish(RequestContext& ctx) const {
     ctx.charge = store_.Settle(*ctx.reservation, u);
     if (ctx.charge.check != budget::UsageCheck::kOk) NoteInvalidUsage(ctx, u);
     ctx.reservation.reset();
-    metrics_.reservations_outstanding().Decrement();
     if (ctx.model && ctx.charge.nano_usd > 0) {
       ctx.model->metrics.cost_usd->Increment(static_cast<double>(ctx.charge.nano_usd) / 1e9);
     }
-    const AgentMetrics& gauges = ctx.agent->metrics;
-    if (gauges.tokens_remaining || gauges.usd_remaining) {  // only agents with a daily budget
-      const budget::Remaining rem = store_.RemainingFor(ctx.agent->key, ctx.agent->limits);
-      if (gauges.tokens_remaining) {
-        gauges.tokens_remaining->Set(static_cast<double>(rem.tokens_remaining));
-      }
-      if (gauges.usd_remaining) {
-        gauges.usd_remaining->Set(static_cast<double>(rem.nano_usd_remaining) / 1e9);
-      }
-    }
+    // The remaining-budget and outstanding-reservation gauges are read from the store when
+    // /metrics is scraped (server.cc), not kept here on every call.
   }
   if (ctx.slot_held) {
     store_.ReleaseSlot(ctx.agent->key);

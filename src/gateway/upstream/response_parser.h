@@ -8,8 +8,12 @@
 // Thread safety: one parser per upstream call, used by its shard's thread.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <string_view>
 
 #include "gateway/http/beast.h"
 
@@ -18,7 +22,9 @@ namespace pai::gateway {
 class ProviderResponseParser final : public http::basic_parser<false> {
  public:
   int status() const { return status_; }
-  const std::string& content_type() const { return content_type_; }
+  // content_type(): the Content-Type value, cut at kMaxContentType bytes (kept inline: no
+  // allocation per call; only its media type is read, and no accepted one is that long).
+  std::string_view content_type() const { return {content_type_.data(), content_type_size_}; }
   const std::string& retry_after() const { return retry_after_; }
 
   // set_sink(): decoded body bytes are appended to `*sink` from now on (nullptr: discarded).
@@ -37,7 +43,8 @@ class ProviderResponseParser final : public http::basic_parser<false> {
   void on_field_impl(http::field name, beast::string_view /*name_string*/, beast::string_view value,
                      beast::error_code& /*ec*/) override {
     if (name == http::field::content_type) {
-      content_type_.assign(value.data(), value.size());
+      content_type_size_ = std::min(value.size(), content_type_.size());
+      std::memcpy(content_type_.data(), value.data(), content_type_size_);
     } else if (name == http::field::retry_after) {
       retry_after_.assign(value.data(), value.size());
     }
@@ -59,7 +66,9 @@ class ProviderResponseParser final : public http::basic_parser<false> {
   void on_finish_impl(beast::error_code& /*ec*/) override {}
 
   int status_ = 0;
-  std::string content_type_;
+  static constexpr size_t kMaxContentType = 128;
+  std::array<char, kMaxContentType> content_type_;
+  size_t content_type_size_ = 0;
   std::string retry_after_;
   std::string* sink_ = nullptr;
 };

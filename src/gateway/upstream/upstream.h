@@ -131,7 +131,7 @@ class UpstreamCall {
 
   int status() const { return parser_->status(); }
   // The response's Content-Type and Retry-After ("" when absent).
-  const std::string& content_type() const { return parser_->content_type(); }
+  std::string_view content_type() const { return parser_->content_type(); }
   const std::string& retry_after() const { return parser_->retry_after(); }
 
   // ReadSome() returns the next decoded body bytes; an empty view means the body is complete.

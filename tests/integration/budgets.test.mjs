@@ -119,6 +119,7 @@ test('d. a client abort mid-stream settles the reservation and charges the call 
   t.after(() => S.cleanup());
   const { gw, upstream, tokens } = S;
   const day = utcDay();
+  assert.equal(metricValue(await scrape(gw), 'pai_gateway_requests_in_flight'), 0, 'nothing in flight yet');
 
   const body = { model: 'up/slow-stream', messages: USER_MESSAGES, stream: true, stream_options: { include_usage: true } };
   const ac = new AbortController();
@@ -135,8 +136,11 @@ test('d. a client abort mid-stream settles the reservation and charges the call 
   assert.equal(first.done, false);
   assert.match(Buffer.from(first.value).toString(), /chunk-0/);
 
-  // While the stream runs, its reservation is outstanding.
-  assert.equal(outstanding(await scrape(gw)), 1, 'a running stream holds one reservation');
+  // While the stream runs, its reservation is outstanding and it is a request in flight (both
+  // read from the gateway's state when /metrics is scraped).
+  const running = await scrape(gw);
+  assert.equal(outstanding(running), 1, 'a running stream holds one reservation');
+  assert.equal(metricValue(running, 'pai_gateway_requests_in_flight'), 1, 'a running stream is in flight');
 
   const closed = waitForEvent(upstream.events, 'client-closed', 10000, (e) => e.record.headers['x-request-id'] === rid,
     'the gateway to close its upstream call after the client aborted');

@@ -158,8 +158,8 @@ Task<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
   ctx.method = req->method_string();
   ctx.target = req->target();
   // Anthropic's SDKs send the key as x-api-key (Anthropic API reference, "Authentication").
-  const std::string credential = AgentCredential(
-      req->target(), req->base()[http::field::authorization], req->base()["x-api-key"]);
+  // The credential ServeAgent() read from these headers to authenticate the connection.
+  const std::string credential = std::move(conn->credential);
   ctx.authorization = credential;
   ctx.anthropic_version = req->base()["anthropic-version"];
   // anthropic-beta may be sent several times: all values, comma-joined.
@@ -183,14 +183,11 @@ Task<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,
   // Counted until this frame ends, whatever ends it (an exception, or shutdown destroying it).
   struct InFlight {
     GatewayImpl* gw;
+    // pai_gateway_requests_in_flight is this count, read when /metrics is scraped.
     explicit InFlight(GatewayImpl* g) : gw(g) {
       gw->active_requests_.fetch_add(1, std::memory_order_relaxed);
-      gw->metrics_.in_flight().Increment();
     }
-    ~InFlight() {
-      gw->metrics_.in_flight().Decrement();
-      gw->active_requests_.fetch_sub(1, std::memory_order_relaxed);
-    }
+    ~InFlight() { gw->active_requests_.fetch_sub(1, std::memory_order_relaxed); }
   } in_flight(this);
 
   // The pipeline in, the terminal step, the pipeline out (BuildPipeline(): settlement, the

@@ -444,6 +444,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
   while (conn.keep_alive && !draining_.load(std::memory_order_relaxed)) {
     RequestParser parser;
     BodyBudget::Lease body_lease = body_budget_.NewLease();
+    std::string preauth_credential;
     std::string preauth_agent;
     std::string preauth_session;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
@@ -485,7 +486,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
       // body buffer.
       // Anthropic's SDKs send the key as x-api-key on the Messages routes.
       const bool anthropic_path = IsAnthropicPath(parser.get().target());
-      const std::string credential =
+      std::string credential =
           AgentCredential(parser.get().target(), parser.get()[http::field::authorization],
                           parser.get()["x-api-key"]);
       absl::StatusOr<auth::Identity> who = ProvenIdentity(&conn, credential);
@@ -501,6 +502,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
                         "invalid_api_key");
       }
       if (who.ok()) {
+        preauth_credential = std::move(credential);
         preauth_agent = std::move(who->agent);
         preauth_session = std::move(who->session);
       }
@@ -575,6 +577,7 @@ Task<void> GatewayImpl::ServeAgent(Shard* shard, Socket socket) {
     }
     auto parsed = parser.release();
     http::request<http::string_body> req(std::move(parsed.base()), std::move(parsed.body()));
+    conn.credential = std::move(preauth_credential);
     conn.preauthenticated_agent = std::move(preauth_agent);
     conn.preauthenticated_session = std::move(preauth_session);
     conn.head = req.method() == http::verb::head;
@@ -642,6 +645,7 @@ Task<void> GatewayImpl::ServeAdmin(Socket socket) {
     } else if (path == "/metrics") {
       metrics_.budget_store_up().Set(budget_->Available() ? 1 : 0);
       RefreshBudgetGauges();
+      metrics_.in_flight().Set(static_cast<double>(active_requests_.load()));
       if (chain_) {
         metrics_.audit_records().Set(static_cast<double>(chain_->durable_seq()));
         metrics_.audit_healthy().Set(chain_->healthy() ? 1 : 0);

@@ -46,29 +46,51 @@ struct JsonAnswer {
   std::string body;
 };
 
+// SendNow() is the first attempt of WriteNowOrAsync(): one send(2) of `buffers` on the calling
+// thread, on a plain TCP stream whose socket is in non-blocking mode (Socket::non_blocking(true);
+// the gateway sets it on every agent and plain provider connection; a blocking socket is left
+// alone: nothing sent). True when that settled the write: every byte taken (`ec` clear) or a
+// failure (`ec`). False when the rest — after the `sent` bytes taken — needs WriteRest(); `ec`
+// is then clear. Callers that try it before any co_await save the coroutine frames and the
+// timer of an async write in the usual case, where the socket takes the whole answer.
+template <typename Buffers>
+bool SendNow(TcpStream& stream, const Buffers& buffers, beast::error_code& ec, size_t& sent) {
+  ec = {};
+  sent = stream.socket().non_blocking() ? stream.socket().send(buffers, 0, ec) : 0;
+  if (!ec) return sent == beast::buffer_bytes(buffers);
+  if (ec != net::error::would_block && ec != net::error::try_again) return true;
+  ec = {};
+  return false;
+}
+
+// WriteRest() writes what SendNow() left of `buffers` (a buffer sequence that outlives the
+// operation): all but its first `sent` bytes, with an async write (the stream's timeout
+// applies). Completes with (error_code, bytes written in all, `sent` included).
+template <typename Buffers>
+Task<std::tuple<beast::error_code, size_t>> WriteRest(TcpStream& stream, const Buffers& buffers,
+                                                     size_t sent) {
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(sent);
+  auto [ec, n] = co_await net::async_write(stream, rest, kTuple);
+  std::tuple<beast::error_code, size_t> result(ec, sent + n);
+  co_return result;
+}
+
 // WriteNowOrAsync() writes `buffers` (a buffer sequence that outlives the operation) to a plain
-// TCP stream whose socket is in non-blocking mode (Socket::non_blocking(true); the gateway sets
-// it on every agent and plain provider connection): first with one send(2) on the calling
-// thread, then, for whatever the kernel did not take, with an async write (the stream's
-// timeout applies to that part). Completes with (error_code, bytes written). The immediate
-// send saves the turn of the event loop — and the zero-timeout epoll_wait Asio makes in it —
-// that an async write completing at once costs (docs/benchmarks.md).
+// TCP stream: SendNow(), then WriteRest() for whatever the kernel did not take. Completes with
+// (error_code, bytes written). The immediate send saves the turn of the event loop — and the
+// zero-timeout epoll_wait Asio makes in it — that an async write completing at once costs
+// (docs/benchmarks.md).
 template <typename Buffers>
 Task<std::tuple<beast::error_code, size_t>> WriteNowOrAsync(TcpStream& stream,
                                                             const Buffers& buffers) {
   beast::error_code ec;
-  const size_t total = beast::buffer_bytes(buffers);
-  // On a blocking socket Asio's send would wait for the peer: then only the async write.
-  const size_t sent = stream.socket().non_blocking() ? stream.socket().send(buffers, 0, ec) : 0;
-  std::tuple<beast::error_code, size_t> result(ec, sent);
-  if ((!ec && sent == total) ||
-      (ec && ec != net::error::would_block && ec != net::error::try_again)) {
+  size_t sent = 0;
+  if (SendNow(stream, buffers, ec, sent)) {
+    std::tuple<beast::error_code, size_t> result(ec, sent);
     co_return result;
   }
-  beast::buffers_suffix<Buffers> rest(buffers);
-  rest.consume(sent);
-  auto [wec, n] = co_await net::async_write(stream, rest, kTuple);
-  result = std::tuple<beast::error_code, size_t>(wec, sent + n);
+  auto result = co_await WriteRest(stream, buffers, sent);
   co_return result;
 }
 
@@ -162,15 +184,20 @@ Task<beast::error_code> ReceiveSome(Stream& stream, beast::flat_buffer& buffer,
                       [](const http::basic_parser<isRequest>&) { return true; });
 }
 
-// AsyncWriteAnswer() writes `res` — its head, the empty line, and its body unless `head_only`
-// (a HEAD request: Content-Length stays) — in one gather write (WriteNowOrAsync() on a plain
-// TCP stream). Completes with (error_code, bytes). `res` must outlive the operation.
+// AnswerBuffers(): `res` as one gather write's buffers — its head, the empty line, and its body
+// unless `head_only` (a HEAD request: Content-Length stays). It ends the head: call it once per
+// answer. `res` must outlive the write.
+inline std::array<net::const_buffer, 2> AnswerBuffers(JsonAnswer& res, bool head_only) {
+  res.head += "\r\n";
+  return {net::buffer(res.head), head_only ? net::const_buffer() : net::buffer(res.body)};
+}
+
+// AsyncWriteAnswer() writes `res` as AnswerBuffers() lays it out, in one gather write
+// (WriteNowOrAsync() on a plain TCP stream). Completes with (error_code, bytes).
 template <typename Stream>
 Task<std::tuple<beast::error_code, size_t>> AsyncWriteAnswer(Stream& stream, JsonAnswer& res,
                                                              bool head_only) {
-  res.head += "\r\n";
-  const std::array<net::const_buffer, 2> buffers{
-      net::buffer(res.head), head_only ? net::const_buffer() : net::buffer(res.body)};
+  const std::array<net::const_buffer, 2> buffers = AnswerBuffers(res, head_only);
   if constexpr (std::is_same_v<Stream, TcpStream>) {
     auto result = co_await WriteNowOrAsync(stream, buffers);
     co_return result;

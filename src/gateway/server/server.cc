@@ -195,11 +195,16 @@ void LogException(const std::exception_ptr& e) {
 Task<beast::error_code> WriteResponse(ClientConn* conn, JsonAnswer& res,
                                       std::chrono::milliseconds timeout) {
   conn->response_started = true;
-  conn->stream.expires_after(timeout);
   // HEAD: the headers (Content-Length included) only.
-  auto [ec, n] = co_await AsyncWriteAnswer(conn->stream, res, conn->head);
+  const std::array<net::const_buffer, 2> buffers = AnswerBuffers(res, conn->head);
+  beast::error_code ec;
+  size_t sent = 0;
+  // The usual case: the socket takes the whole answer at once (no timer, no async write).
+  if (SendNow(conn->stream, buffers, ec, sent)) co_return ec;
+  conn->stream.expires_after(timeout);
+  auto [wec, n] = co_await WriteRest(conn->stream, buffers, sent);
   conn->stream.expires_never();
-  co_return ec;
+  co_return wec;
 }
 
 GatewayImpl::GatewayImpl(const GatewayOptions& options) : options_(options) {}

@@ -285,8 +285,11 @@ Task<absl::StatusOr<std::unique_ptr<UpstreamCall>>> UpstreamCall::Start(
       auto [wec, n] = co_await net::async_write(*c.tls(), buffers, kTuple);
       ec = wec;
     } else {
-      auto [wec, n] = co_await WriteNowOrAsync(*c.plain(), buffers);
-      ec = wec;
+      size_t sent = 0;
+      if (!SendNow(*c.plain(), buffers, ec, sent)) {
+        auto [wec, n] = co_await WriteRest(*c.plain(), buffers, sent);
+        ec = wec;
+      }
     }
     if (!ec) ec = co_await call->ReadFinalHeader();
     if (ec && c.timed_out()) ec = beast::error::timeout;  // the guard closed it

@@ -120,7 +120,7 @@ Task<void> GatewayImpl::ScanStreamedResponse(RequestContext* ctx, const ChatStre
   (void)co_await guards_->ScanResponse(*ctx, std::move(texts), /*streamed=*/true);
 }
 
-Task<void> GatewayImpl::JoinAuditFlush(Shard* shard) {
+Task<std::tuple<beast::error_code>> GatewayImpl::JoinAuditFlush(Shard* shard) {
   if (!shard->audit_flush_posted) {
     shard->audit_flush_posted = true;
     // Runs after the handlers already queued on this shard: the calls completing in this turn.
@@ -134,7 +134,7 @@ Task<void> GatewayImpl::JoinAuditFlush(Shard* shard) {
       events_->Flush();  // a failure stops the chain: WaitDurable() then answers false
     });
   }
-  co_await shard->audit_flushed.async_wait(kTuple);
+  return shard->audit_flushed.async_wait(kTuple);
 }
 
 Task<bool> GatewayImpl::BeforeSuccess(ClientConn* conn, RequestContext* ctx) {
@@ -142,8 +142,7 @@ Task<bool> GatewayImpl::BeforeSuccess(ClientConn* conn, RequestContext* ctx) {
   // a client that sends its next request as soon as it has the answer must find the budget
   // and its concurrency slot already free.
   admission_->Finish(*ctx);
-  const bool durable = co_await RecordSuccess(conn, ctx);
-  co_return durable;
+  return RecordSuccess(conn, ctx);
 }
 
 Task<void> GatewayImpl::HandleAgentRequest(Shard* shard, ClientConn* conn,

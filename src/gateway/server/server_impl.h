@@ -239,12 +239,14 @@ class GatewayImpl {
   // the chain acknowledges them (strict mode: synced). False when they cannot be made durable
   // (the call is then not reported as a success). True at once without the chain.
   Task<bool> RecordSuccess(ClientConn* conn, RequestContext* ctx);
-  // JoinAuditFlush(): waits for the shard's next write of the chain's buffered records (one
-  // is posted when none is). Shard thread.
-  Task<void> JoinAuditFlush(Shard* shard);
+  // JoinAuditFlush(): the wait for the shard's next write of the chain's buffered records (one
+  // is posted when none is); co_await it at once. Shard thread. Not a coroutine itself: it
+  // returns the timer wait (no frame of its own on the request path).
+  Task<std::tuple<beast::error_code>> JoinAuditFlush(Shard* shard);
   // BeforeSuccess(): what must happen before the last bytes of a successful response —
-  // settlement, slot release, the durable LLM_CALL record.
-  // False when the call cannot be reported as a success (its audit record is not durable).
+  // settlement and slot release (done when it is called), then the durable LLM_CALL record
+  // (RecordSuccess(), returned to be awaited at once). False when the call cannot be reported as
+  // a success (its audit record is not durable).
   Task<bool> BeforeSuccess(ClientConn* conn, RequestContext* ctx);
   // ScanChatResponse() applies the response guards to a complete chat completion's message
   // contents by choice index (ReadChatAnswer()); a non-OK status (enforced violation, closed

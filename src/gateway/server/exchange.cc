@@ -119,15 +119,20 @@ ClientConn::~ClientConn() {
   if (watch->queued) Unqueue(watch.get());
 }
 
+namespace {
+Task<absl::Status> Ready(absl::Status s) { co_return s; }
+}  // namespace
+
+// Not a coroutine: it returns the step's own coroutine (no frame of its own per call).
 Task<absl::Status> GatewayImpl::Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx) {
   if (ctx->route == Route::kModels || ctx->route == Route::kOther) {
-    co_return absl::InternalError("no terminal step for route");
+    return Ready(absl::InternalError("no terminal step for route"));
   }
   if (AdapterOf(*ctx->model).in_process()) {
-    if (ctx->route == Route::kEmbeddings) co_return co_await AnswerMockEmbeddings(conn, ctx);
-    co_return co_await AnswerMockChat(conn, ctx);
+    if (ctx->route == Route::kEmbeddings) return AnswerMockEmbeddings(conn, ctx);
+    return AnswerMockChat(conn, ctx);
   }
-  co_return co_await UpstreamExchange(shard, conn, ctx);
+  return UpstreamExchange(shard, conn, ctx);
 }
 
 Task<absl::Status> GatewayImpl::UpstreamExchange(Shard* shard, ClientConn* conn,

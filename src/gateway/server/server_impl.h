@@ -259,6 +259,8 @@ class GatewayImpl {
   Task<void> ServeAudit(const http::request<http::string_body>& req,
                         http::response<http::string_body>& res);
 
+  // Terminal(): the pipeline's terminal step for ctx's route — the in-process mock's answer or
+  // the provider exchange — to be awaited at once.
   Task<absl::Status> Terminal(Shard* shard, ClientConn* conn, RequestContext* ctx);
   // ServeModels() answers GET /v1/models and /v1/models/{model} with the agent's models.
   Task<absl::Status> ServeModels(ClientConn* conn, RequestContext* ctx);

@@ -297,7 +297,8 @@ class GatewayImpl {
 // LogException: completion handler for co_spawn that logs an exception instead of dropping it.
 void LogException(const std::exception_ptr& e);
 
-// Response helpers (server.cc).
+// WriteResponse() writes `res` on the agent connection (server.cc): at once when the socket takes
+// it all, else the rest asynchronously within `timeout`. Completes with the write's error.
 Task<beast::error_code> WriteResponse(ClientConn* conn, JsonAnswer& res,
                                       std::chrono::milliseconds timeout);
 

@@ -81,8 +81,8 @@ class Hmac {
   bool AppendHex(std::string_view data, std::string& out) {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256_CTX ctx = inner_;
-    bool ok = ok_ && SHA256_Update(&ctx, data.data(), data.size()) == 1 &&
-              SHA256_Final(md, &ctx) == 1;
+    bool ok =
+        ok_ && SHA256_Update(&ctx, data.data(), data.size()) == 1 && SHA256_Final(md, &ctx) == 1;
     ctx = outer_;
     ok = ok && SHA256_Update(&ctx, md, sizeof(md)) == 1 && SHA256_Final(md, &ctx) == 1;
     OPENSSL_cleanse(&ctx, sizeof(ctx));

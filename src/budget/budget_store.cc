@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/hash/hash.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/hash/hash.h"
 #include "budget/saturating.h"
 #include "common/log.h"
 #include "common/strings.h"

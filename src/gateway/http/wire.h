@@ -68,7 +68,7 @@ bool SendNow(TcpStream& stream, const Buffers& buffers, beast::error_code& ec, s
 // applies). Completes with (error_code, bytes written in all, `sent` included).
 template <typename Buffers>
 Task<std::tuple<beast::error_code, size_t>> WriteRest(TcpStream& stream, const Buffers& buffers,
-                                                     size_t sent) {
+                                                      size_t sent) {
   beast::buffers_suffix<Buffers> rest(buffers);
   rest.consume(sent);
   auto [ec, n] = co_await net::async_write(stream, rest, kTuple);

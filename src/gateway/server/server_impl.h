@@ -77,7 +77,7 @@ struct ClientConn {
   bool head = false;                     // the current request is HEAD: headers only
   unsigned version = 11;                 // the current request's HTTP version: 10 (HTTP/1.0) or 11
   bool evicted = false;                  // closed while idle to make room (no longer counted)
-  std::string credential;               // the current request's (AgentCredential())
+  std::string credential;                // the current request's (AgentCredential())
   std::string preauthenticated_agent;    // agent key of the current request's token
   std::string preauthenticated_session;  // and its session (empty: none)
   // The credential the last request on this connection proved, the token store snapshot it was

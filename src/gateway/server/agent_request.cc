@@ -33,7 +33,6 @@ absl::Status NotAudited() {
 }
 
 Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq) {
-  if (seq != 0 && seq <= chain->durable_seq()) co_return true;
   auto ex = co_await net::this_coro::executor;
   struct State {
     explicit State(const Executor& e) : timer(e, Clock::time_point::max()) {}
@@ -79,7 +78,7 @@ Task<bool> GatewayImpl::RecordSuccess(ClientConn* conn, RequestContext* ctx) {
   const uint64_t last = EmitCallRecords(*events_, *ctx, 200, batch);
   const auto t0 = Clock::now();
   if (batch && last != 0 && last > chain_->durable_seq()) co_await JoinAuditFlush(shard);
-  // Written by the flush it joined (the usual case): no coroutine frame for WaitDurable().
+  // Written by the flush it joined (the usual case): no WaitDurable() and no frame for it.
   bool ok = last != 0 && last <= chain_->durable_seq();
   if (last != 0 && !ok) ok = co_await WaitDurable(chain_.get(), last);
   metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));

@@ -41,10 +41,11 @@ using ChunkWriter = StreamWriter;
 // audit_unavailable.
 absl::Status NotAudited();
 
-// WaitDurable() suspends the request until the audit chain has acknowledged record `seq`:
-// in group mode it already is (EmitSeq() wrote it) and nothing suspends; in strict mode the
-// chain's syncer thread posts the wake-up to this shard after its fdatasync. False when the
-// chain stopped. Runs on the request's shard.
+// WaitDurable() suspends the request until the audit chain has acknowledged record `seq` (in
+// strict mode the chain's syncer thread posts the wake-up to this shard after its fdatasync).
+// False when the chain stopped. The caller checks durable_seq() first: a record already
+// acknowledged (group mode, once written) needs no call and no coroutine frame. Runs on the
+// request's shard.
 Task<bool> WaitDurable(audit::Chain* chain, uint64_t seq);
 
 // StartClientWatch() watches the client socket while a provider call runs: a client that

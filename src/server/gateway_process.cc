@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -66,30 +69,47 @@ absl::Status GatewayProcess::Spawn() {
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    return absl::InternalError("fork failed");
+  // posix_spawn(3): the child runs no code of ours before exec, so no handler or lock of this
+  // process can run in it. Its own session (a terminal's Ctrl-C reaches it through the server),
+  // no signal blocked (the server blocks SIGTERM for sigwait()), every disposition the default
+  // (SIGPIPE is ignored here), stderr the pipe the supervisor relays. No PR_SET_PDEATHSIG: the
+  // gateway keeps serving if the server crashes.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  int err = 0;
+  pid_t pid = -1;
+  {
+    // Under mu_, so that Stop() either sees this child's pid or keeps it from being started:
+    // a child started after Stop() read the pid would never be signalled.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_.load()) {
+      err = ECANCELED;
+    } else {
+      err = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
+      if (err == 0) pid_.store(pid);
+    }
   }
-  if (pid == 0) {
-    // No PR_SET_PDEATHSIG: the gateway keeps serving if the server crashes.
-    (void)parent;
-    ::setsid();  // its own session: a terminal's Ctrl-C reaches it through the server
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGTERM for sigwait()
-    ::signal(SIGPIPE, SIG_DFL);
-    ::dup2(pipefd[1], STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    const char msg[] = "pai-server: cannot execute pai-gateway\n";
-    (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
-    _exit(127);
-  }
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
   ::close(pipefd[1]);
+  if (err != 0) {
+    ::close(pipefd[0]);
+    if (err == ECANCELED) return absl::CancelledError("the server is stopping");
+    return absl::InternalError(
+        pai::StrCat("cannot execute ", options_.binary, ": ", std::strerror(err)));
+  }
   stderr_fd_ = pipefd[0];
-  pid_.store(pid);
   return absl::OkStatus();
 }
 
@@ -155,7 +175,7 @@ absl::Status GatewayProcess::Start() {
 }
 
 void GatewayProcess::Supervise() {
-  int backoff_ms = 200;
+  absl::Status started = absl::OkStatus();  // Start() spawned the first child
   if (adopted_) {
     // Not our child: watch it until it exits, then start our own.
     while (!stopping_.load() && Alive(pid_.load())) {
@@ -164,49 +184,72 @@ void GatewayProcess::Supervise() {
     }
     if (stopping_.load()) return;
     pid_.store(-1);
-    if (!Spawn().ok()) return;
+    started = Spawn();
   }
+  int backoff_ms = 200;
   for (;;) {
-    // Relay the child's log lines; spot its "listening" line.
-    std::FILE* in = ::fdopen(stderr_fd_, "r");
-    char* line = nullptr;
-    size_t cap = 0;
-    ssize_t n;
-    while (in && (n = ::getline(&line, &cap, in)) > 0) {
-      std::fwrite(line, 1, static_cast<size_t>(n), stderr);
-      if (std::strstr(line, "\"msg\":\"listening\"")) {
-        boost::system::error_code ec;
-        boost::json::value v =
-            boost::json::parse(std::string_view(line, static_cast<size_t>(n)), ec);
-        const auto* l = !ec && v.is_object() ? v.as_object().if_contains("listen") : nullptr;
-        const auto* a = !ec && v.is_object() ? v.as_object().if_contains("admin_listen") : nullptr;
-        if (l && a && l->is_string() && a->is_string()) {
-          Listening(std::string(l->as_string()), std::string(a->as_string()));
-        }
+    if (absl::IsCancelled(started)) return;
+    if (started.ok()) {
+      RelayLog();
+      const int status = Reap();
+      if (stopping_.load()) return;
+      log::Error("pai-gateway exited; restarting",
+                 {{"status", status}, {"backoff_ms", backoff_ms}});
+    } else {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!listening_) exited_ = true;
+        cv_.notify_all();
       }
+      log::Error("cannot start pai-gateway; retrying",
+                 {{"error", std::string(started.message())}, {"backoff_ms", backoff_ms}});
     }
-    std::free(line);
-    if (in) std::fclose(in);
-    int status = 0;
-    const pid_t pid = pid_.load();
-    if (pid > 0) ::waitpid(pid, &status, 0);
-    pid_.store(-1);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!listening_) exited_ = true;
-      cv_.notify_all();
-    }
-    if (stopping_.load()) return;
-    log::Error("pai-gateway exited; restarting",
-               {{"status", WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status)},
-                {"backoff_ms", backoff_ms}});
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_.load(); });
     if (stopping_.load()) return;
     lock.unlock();
     backoff_ms = std::min(backoff_ms * 2, 10'000);
-    if (!Spawn().ok()) return;
+    started = Spawn();
   }
+}
+
+void GatewayProcess::RelayLog() {
+  std::FILE* in = ::fdopen(stderr_fd_, "r");
+  if (!in) {
+    ::close(stderr_fd_);
+    return;
+  }
+  char* line = nullptr;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = ::getline(&line, &cap, in)) > 0) {
+    std::fwrite(line, 1, static_cast<size_t>(n), stderr);
+    if (!std::strstr(line, "\"msg\":\"listening\"")) continue;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(std::string_view(line, static_cast<size_t>(n)), ec);
+    const auto* l = !ec && v.is_object() ? v.as_object().if_contains("listen") : nullptr;
+    const auto* a = !ec && v.is_object() ? v.as_object().if_contains("admin_listen") : nullptr;
+    if (l && a && l->is_string() && a->is_string()) {
+      Listening(std::string(l->as_string()), std::string(a->as_string()));
+    }
+  }
+  std::free(line);
+  std::fclose(in);
+}
+
+int GatewayProcess::Reap() {
+  const pid_t pid = pid_.load();
+  int status = 0;
+  // Wait for the exit without reaping, then reap and forget the pid under mu_: Stop() takes
+  // the pid under mu_, so it never signals a pid that was reaped (and could be reused).
+  siginfo_t info{};
+  if (pid > 0) ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  pid_.store(-1);
+  if (!listening_) exited_ = true;
+  cv_.notify_all();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 bool GatewayProcess::WaitListening(std::chrono::milliseconds timeout) {
@@ -216,17 +259,32 @@ bool GatewayProcess::WaitListening(std::chrono::milliseconds timeout) {
 }
 
 void GatewayProcess::Stop() {
-  // The pid is read before the supervisor is told to stop: it forgets the pid once it stops.
-  const pid_t pid = pid_.load();
-  if (stopping_.exchange(true)) {
-    if (thread_.joinable()) thread_.join();
-    return;
+  int pidfd = -1;
+  {
+    // With Spawn() and the supervisor's reaping under the same lock: the pid read here is the
+    // current child's (alive or not yet reaped), or -1 and no child is started after this. The
+    // pidfd taken here names that process even once it is reaped and its pid reused.
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool already = stopping_.exchange(true);
+    const pid_t pid = already ? -1 : pid_.load();
+    if (pid > 0) pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd >= 0) {
+      ::syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0);
+    } else if (pid > 0) {
+      ::kill(pid, SIGTERM);  // no pidfds (Linux < 5.3): the supervisor still reaps our child
+    }
+    cv_.notify_all();
   }
-  if (pid > 0) ::kill(pid, SIGTERM);
-  cv_.notify_all();
-  // The gateway drains (bounded by its own --drain-timeout-ms, 30 s); then SIGKILL.
-  for (int i = 0; i < 350 && pid > 0 && Alive(pid); ++i) ::usleep(100'000);
-  if (pid > 0 && Alive(pid)) ::kill(pid, SIGKILL);
+  if (pidfd >= 0) {
+    // The gateway drains (bounded by its own --drain-timeout-ms, 30 s); then SIGKILL.
+    pollfd pfd{pidfd, POLLIN, 0};
+    int ready;
+    do {
+      ready = ::poll(&pfd, 1, 35'000);
+    } while (ready < 0 && errno == EINTR);
+    if (ready == 0) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    ::close(pidfd);
+  }
   if (thread_.joinable()) thread_.join();
 }
 

@@ -51,11 +51,19 @@ class GatewayProcess {
   // WaitListening(): blocks until the first "listening" line or `timeout`; false on timeout or
   // when the gateway exited before listening.
   bool WaitListening(std::chrono::milliseconds timeout);
-  // Stop(): SIGTERM, wait for the drain, SIGKILL after 35 s.
+  // Stop(): SIGTERM, wait for the drain, SIGKILL after 35 s; no child is started after it
+  // begins. Call from one thread at a time (it joins the supervisor).
   void Stop();
 
  private:
+  // Spawn(): starts the gateway, unless Stop() has begun (Cancelled). Errors: Internal when it
+  // cannot be executed.
   absl::Status Spawn();
+  // RelayLog(): copies the child's stderr lines to ours until it closes it; reports each
+  // "listening" line's addresses.
+  void RelayLog();
+  // Reap(): waits for the child to exit and reaps it; its exit code, or -signal.
+  int Reap();
   void Supervise();
   bool Adopt();
   void Listening(const std::string& listen, const std::string& admin);

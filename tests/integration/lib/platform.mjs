@@ -51,6 +51,23 @@ export function seedsExamples() {
 }
 
 /**
+ * The pid of the pai-gateway recorded in `stateDir` (gateway/process.json) when that process
+ * still runs with this state directory on its command line (not a zombie); else undefined.
+ */
+function runningGateway(stateDir) {
+  let pid;
+  try {
+    pid = JSON.parse(fs.readFileSync(path.join(stateDir, 'gateway', 'process.json'), 'utf8')).pid;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return undefined;
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes(path.join(stateDir, 'gateway')) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Starts pai-server (and, through it, pai-gateway) on free ports with a fresh state directory.
  * Resolves once the server's "listening" log line names its API and gateway addresses.
  * Returns { api, gateway, gatewayAdmin, stateDir, adminToken, proc, logs, stop(), kill() }.
@@ -105,10 +122,23 @@ export async function startPlatform({ stateDir, extraArgs = [], startTimeoutMs =
     logs,
     events,
     exited,
+    /**
+     * SIGTERM, then the exit; throws unless the server stopped cleanly (exit 0) and stopped its
+     * gateway (a gateway left running would also hold this process's pipes open).
+     */
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
-      await exited;
+      const { code, signal } = await exited;
+      if (code !== 0) {
+        throw new Error(`pai-server did not stop cleanly (code ${code}, signal ${signal}); last logs:\n${
+          logs.slice(-20).map((l) => JSON.stringify(l)).join('\n')}`);
+      }
+      const left = runningGateway(stateDir);
+      if (left) {
+        process.kill(left, 'SIGKILL');
+        throw new Error(`pai-server stopped but left its pai-gateway (pid ${left}) running`);
+      }
     },
     async kill() {
       proc.kill('SIGKILL');

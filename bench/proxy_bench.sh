@@ -10,11 +10,14 @@
 #                 which syncs within 10 ms)
 #   7. strict   : a third gateway with --audit-sync strict (each response waits for its
 #                 record's fdatasync)
+#   8. probe    : no proxy: build/bench/sync_probe appends a 512-byte record and fdatasyncs it,
+#                 2,000 times, in the directory of the gateways' state (the floor under strict)
 # Access logging is off in both proxies (nginx: access_log off; gateway: --no-access-log).
 # The upstream is nginx answering every POST /v1/chat/completions with a fixed OpenAI
 # chat.completion object (non-streaming). Same connections (64), same duration, same body.
-# Prints requests/s, p50 and p99 latency and the server's CPU time per request per setup, and the
-# gateway/nginx ratios.
+# Prints requests/s, p50 and p99 latency and the server's CPU time per request per setup, the
+# gateway/nginx ratios, and issue 13's targets checked against this run (64 connections: the
+# throughput ratios; 1 connection: the latency added over direct).
 #
 #   bench/proxy_bench.sh [--duration 15s] [--connections 64] [--threads 1] [--rounds 1] [--allocs]
 # --rounds N runs the seven rows N times, each round starting one row later, and prints each
@@ -41,7 +44,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 GATEWAY="${PAI_GATEWAY_BIN:-build/src/cli/pai-gateway}"
-[ -x "$GATEWAY" ] || { echo "proxy_bench.sh: build the gateway first (scripts/build.sh)" >&2; exit 2; }
+SYNC_PROBE="${PAI_SYNC_PROBE_BIN:-build/bench/sync_probe}"
+[ -x "$GATEWAY" ] && [ -x "$SYNC_PROBE" ] ||
+  { echo "proxy_bench.sh: build the gateway and build/bench/sync_probe first (scripts/build.sh)" >&2; exit 2; }
 command -v wrk >/dev/null && command -v nginx >/dev/null ||
   { echo "proxy_bench.sh: run scripts/install-deps.sh --bench" >&2; exit 2; }
 
@@ -188,8 +193,14 @@ if [ -n "${PAI_BENCH_ONLY_GATEWAY:-}" ]; then
   exit 0
 fi
 mkdir -p "$WORK/rounds"
+probe() {  # the synced-write probe → "syncs/s p50_ms p99_ms - -"
+  local p50 p99 rate
+  read -r p50 p99 rate < <("$SYNC_PROBE" --dir "$WORK" --count 2000 --bytes 512)
+  awk -v a="$p50" -v b="$p99" -v r="$rate" 'BEGIN { printf "%s %.3f %.3f - -\n", r, a / 1000, b / 1000 }'
+}
 run_row() {  # $1 row: one measurement appended to $WORK/rounds/<row>
   case "$1" in
+    probe) probe ;;
     direct) run direct "http://127.0.0.1:$UP_PORT/v1/chat/completions" "$WORK/direct.lua" ;;
     nginx) run nginx "http://127.0.0.1:$NGX_PORT/v1/chat/completions" "$WORK/direct.lua" ;;
     noaudit) run noaudit "http://127.0.0.1:$GW2_PORT/v1/chat/completions" "$WORK/gateway.lua" ;;
@@ -197,7 +208,7 @@ run_row() {  # $1 row: one measurement appended to $WORK/rounds/<row>
     *) run "$1" "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$WORK/$1.lua" ;;
   esac >> "$WORK/rounds/$1"
 }
-ROWS=(direct nginx gateway budgets guard noaudit strict)
+ROWS=(direct nginx gateway budgets guard noaudit strict probe)
 for r in $(seq 0 $((ROUNDS - 1))); do
   # Each round starts one row later, so that no row always runs in the same place.
   for i in "${!ROWS[@]}"; do run_row "${ROWS[$(((i + r) % ${#ROWS[@]}))]}"; done
@@ -207,7 +218,7 @@ median() {  # $1 row → "rps p50 p99 cpu allocs": each column's median over the
   for col in 1 2 3 4 5; do
     out+=("$(awk -v c="$col" '{print $c}' "$WORK/rounds/$1" | sort -g |
       awk '{v[NR]=$1} END {
-        if (v[1] == "-") print "-"  # not measured (allocations without --allocs)
+        if (v[1] == "-") print "-"  # not measured (allocations without --allocs; the probe)
         else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')")
   done
   echo "${out[@]}"
@@ -219,6 +230,7 @@ read -r B_RPS B_P50 B_P99 B_CPU B_ALLOC < <(median budgets)
 read -r U_RPS U_P50 U_P99 U_CPU U_ALLOC < <(median guard)
 read -r A_RPS A_P50 A_P99 A_CPU A_ALLOC < <(median noaudit)
 read -r S_RPS S_P50 S_P99 S_CPU S_ALLOC < <(median strict)
+read -r P_RPS P_P50 P_P99 _ _ < <(median probe)
 
 printf '\n%-9s %12s %10s %10s %14s %14s\n' setup "requests/s" "p50 ms" "p99 ms" "CPU us/request" "allocs/request"
 printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_CPU" "$D_ALLOC"
@@ -228,6 +240,7 @@ printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' +budgets "$B_RPS" "$B_P50" "$B_
 printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' +guard "$U_RPS" "$U_P50" "$U_P99" "$U_CPU" "$U_ALLOC"
 printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' -audit "$A_RPS" "$A_P50" "$A_P99" "$A_CPU" "$A_ALLOC"
 printf '%-9s %12.0f %10.3f %10.3f %14.1f %14s\n' strict "$S_RPS" "$S_P50" "$S_P99" "$S_CPU" "$S_ALLOC"
+printf '%-9s %12.0f %10.3f %10.3f %14s %14s   (syncs/s; a 512-byte append + fdatasync)\n' probe "$P_RPS" "$P_P50" "$P_P99" - -
 awk -v g="$G_RPS" -v n="$N_RPS" -v gp="$G_P99" -v np="$N_P99" -v gp5="$G_P50" -v np5="$N_P50" 'BEGIN {
   printf "\ngateway/nginx throughput ratio: %.2f\n", g / n
   printf "gateway/nginx p50 latency ratio: %.2f   p99 latency ratio: %.2f\n", gp5 / np5, gp / np }'
@@ -237,3 +250,21 @@ awk -v g="$G_RPS" -v a="$A_RPS" -v gp="$G_P50" -v ap="$A_P50" 'BEGIN { printf "g
 awk -v s="$S_RPS" -v g="$G_RPS" -v sp="$S_P50" -v gp="$G_P50" 'BEGIN { printf "strict / group audit sync throughput ratio: %.2f (p50 latency %.2fx)\n", s / g, sp / gp }'
 awk -v b="$B_RPS" -v n="$N_RPS" -v u="$U_RPS" 'BEGIN { printf "gateway with budgets / nginx throughput ratio: %.2f   with the builtin guard / nginx: %.2f\n", b / n, u / n }'
 echo "(connections=$CONNS duration=$DURATION rounds=$ROUNDS (medians) proxy workers=$WORKERS, $(nproc) cores shared by wrk, proxy and upstream)"
+
+# Issue 13's item 3, checked against this run: throughput ratios at 64 connections or more,
+# latency added over the direct row at one connection (the default policy is the +budgets row:
+# authentication, budgets set, guard off, audit on).
+echo
+if [ "$CONNS" -ge 64 ]; then
+  awk -v g="$G_RPS" -v b="$B_RPS" -v u="$U_RPS" -v n="$N_RPS" 'BEGIN {
+    printf "target: default policy (+budgets) / nginx >= 0.80: %.2f %s\n", b / n, b / n >= 0.8 ? "met" : "NOT met"
+    printf "target: gateway without budgets / nginx >= 0.80: %.2f %s\n", g / n, g / n >= 0.8 ? "met" : "NOT met"
+    printf "target: builtin guard on prompts / nginx >= 0.70: %.2f %s\n", u / n, u / n >= 0.7 ? "met" : "NOT met" }'
+elif [ "$CONNS" -eq 1 ]; then
+  awk -v d5="$D_P50" -v d9="$D_P99" -v n5="$N_P50" -v n9="$N_P99" -v b5="$B_P50" -v b9="$B_P99" \
+      -v s5="$S_P50" -v p5="$P_P50" 'BEGIN {
+    printf "added over direct, p50 / p99: nginx %.0f / %.0f us\n", (n5 - d5) * 1000, (n9 - d9) * 1000
+    printf "target: default policy adds <= 40 us at p50: %.0f us %s\n", (b5 - d5) * 1000, (b5 - d5) * 1000 <= 40 ? "met" : "NOT met"
+    printf "target: default policy adds <= 250 us at p99: %.0f us %s\n", (b9 - d9) * 1000, (b9 - d9) * 1000 <= 250 ? "met" : "NOT met"
+    printf "target: strict adds <= the probe'"'"'s p50 (%.0f us) + 40 us at p50: %.0f us %s\n", p5 * 1000, (s5 - d5) * 1000, (s5 - d5) <= p5 + 0.040 ? "met" : "NOT met" }'
+fi

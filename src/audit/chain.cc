@@ -338,6 +338,27 @@ uint64_t Chain::EmitSeq(Event event) { return Append(event, /*write=*/true); }
 uint64_t Chain::EmitBuffered(Event event) { return Append(event, /*write=*/false); }
 
 bool Chain::Flush() {
+  bool wrote = false;
+  if (!WriteBuffered(&wrote)) return false;
+  if (wrote) WakeSyncer();
+  return true;
+}
+
+bool Chain::FlushAndSync(uint64_t seq) {
+  bool wrote = false;
+  if (!WriteBuffered(&wrote)) return false;
+  if (seq != 0 && seq <= durable_seq_.load()) return true;
+  uint64_t synced = 0;
+  std::string mac;
+  {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    if (!SyncNow(&synced, &mac)) return false;
+  }
+  // kGroup acknowledged it when written; kStrict by the sync just made (or an earlier one).
+  return seq != 0 && seq <= durable_seq_.load();
+}
+
+bool Chain::WriteBuffered(bool* wrote) {
   int error = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -355,8 +376,8 @@ bool Chain::Flush() {
     Fail(pai::StrCat("write: ", std::strerror(error)));
     return false;
   }
+  *wrote = true;
   AnswerWritten();
-  WakeSyncer();
   return true;
 }
 
@@ -543,7 +564,10 @@ void Chain::SyncLoop() {
     }
     uint64_t seq = 0;
     std::string mac;
-    if (!SyncNow(&seq, &mac)) return;
+    {
+      std::lock_guard<std::mutex> lock(sync_mu_);
+      if (!SyncNow(&seq, &mac)) return;
+    }
     // A checkpoint at least once per interval while records are written, and at every clean
     // stop (Close() stops appends before it stops the syncer: this round covers every record).
     const bool due = options_.now() - last_checkpoint_ >= options_.checkpoint_interval;

@@ -21,10 +21,12 @@
 //  - kStrict: acknowledged only after an fdatasync(2) that covers it: an OS crash loses nothing
 //    acknowledged. The syncer syncs as soon as a record is written; records written during a
 //    sync share the next one (group commit).
+//    A caller with nothing else to do meanwhile may sync its record itself (FlushAndSync()).
 // Checkpoints (written by the syncer) cover only synced records. A failed write or sync stops
 // the chain (healthy() turns false, nothing is retried); records emitted afterwards fail.
 //
-// Thread safety: Emit(), EmitSeq(), WhenDurable(), healthy() from any thread.
+// Thread safety: Emit(), EmitSeq(), EmitBuffered(), Flush(), FlushAndSync(), WhenDurable(),
+// healthy() from any thread.
 #pragma once
 
 #include <atomic>
@@ -93,10 +95,22 @@ class Chain final : public EventSink {
   uint64_t EmitBuffered(Event event) override;
   bool Flush() override;
 
+  // FlushAndSync() writes the buffered records and makes record `seq` synced on the calling
+  // thread: one fdatasync(2), unless another sync already covered it (the syncer's, or another
+  // caller's: syncs are serialised). It acknowledges `seq` and every record before it, answering
+  // their WhenDurable() waiters on this thread. For a caller with nothing else to do while the
+  // disk works (the gateway's shard serving a single call in kStrict): the syncer thread's
+  // wake-up and the answer's hand-off back cost more than the sync on this machine class. The
+  // syncer is not woken for these records. False when the chain is stopped or a write or sync
+  // failed (which stops it).
+  bool FlushAndSync(uint64_t seq);
+  Sync sync() const { return options_.sync; }
+
   // WhenDurable() calls `done(ok)` once record `seq` is acknowledged — written (kGroup) or
   // synced (kStrict) — (ok) or the chain stopped (false): immediately, on the calling thread,
   // when it already is (always, in kGroup, for a seq EmitSeq() returned); otherwise on the
-  // syncer thread.
+  // thread whose write or sync acknowledges it (the syncer's, an emitter's, or a
+  // FlushAndSync() caller's).
   void WhenDurable(uint64_t seq, std::function<void(bool)> done);
 
   // Close() stops appends, syncs, writes a final checkpoint and stops the syncer.
@@ -112,10 +126,14 @@ class Chain final : public EventSink {
   explicit Chain(ChainOptions options);
   void Fail(const std::string& what);
   // SyncLoop(): the syncer thread. SyncNow(): fdatasync what was written, answering the head it
-  // covers (`seq`, `mac`); false on error. WriteCheckpoint(): a signed checkpoint of a synced
-  // head. Syncer thread only (and Open(), before it starts).
+  // covers (`seq`, `mac`); false on error; sync_mu_ held (the syncer, or FlushAndSync()).
+  // WriteCheckpoint(): a signed checkpoint of a synced head. Syncer thread only (and Open(),
+  // before it starts).
   void SyncLoop();
   bool SyncNow(uint64_t* seq, std::string* mac);
+  // WriteBuffered(): writes buffer_ (Flush() without waking the syncer; `wrote` set when there
+  // was something to write); false on failure.
+  bool WriteBuffered(bool* wrote);
   // Append(): EmitSeq() (`write`) or EmitBuffered(). WriteBufferLocked(): writes buffer_ (mu_
   // held); false on error (write_error_). WakeSyncer(): after a write.
   uint64_t Append(const Event& event, bool write);
@@ -139,6 +157,7 @@ class Chain final : public EventSink {
   int write_error_ = 0;      // guarded by mu_: errno of the failed write
   uint64_t head_seq_ = 0;    // guarded by mu_
   bool closed_ = false;      // guarded by mu_
+  std::mutex sync_mu_;       // serialises SyncNow(): synced_seq_ and durable_seq_ move forward
   std::mutex waiters_mu_;    // guards waiters_ (and durable_seq_'s moves in kStrict)
   std::multimap<uint64_t, std::function<void(bool)>> waiters_;
   uint64_t checkpointed_seq_ = 0;  // syncer thread only

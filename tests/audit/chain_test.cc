@@ -1,6 +1,7 @@
 #include "audit/chain.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <climits>
@@ -218,6 +219,72 @@ TEST_CASE("strict sync acknowledges a record only once it is synced") {
   }
   (*chain)->Close();
   CHECK(Verify(dir, {o.key}).ok);
+}
+
+TEST_CASE("strict FlushAndSync writes and syncs on the caller, answering earlier waiters") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync = Sync::kStrict;
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  const uint64_t a = (*chain)->EmitBuffered(CallEvent(1));
+  const uint64_t b = (*chain)->EmitBuffered(CallEvent(2));
+  bool acked = false;
+  (*chain)->WhenDurable(a, [&](bool ok) { acked = ok; });  // answered on this thread
+  CHECK_FALSE(acked);
+  CHECK((*chain)->synced_seq() < a);
+  REQUIRE((*chain)->FlushAndSync(b));
+  // On return, not later: the caller made the sync (or waited for the one that covered it).
+  CHECK((*chain)->synced_seq() >= b);
+  CHECK((*chain)->durable_seq() >= b);
+  CHECK(acked);
+  CHECK(Lines(dir + "/chain.jsonl").size() == 2);
+  CHECK((*chain)->FlushAndSync(a));  // already synced: no second sync needed
+  (*chain)->Close();
+  CHECK_FALSE((*chain)->FlushAndSync(0));  // no record (a closed chain emits none)
+  const VerifyResult r = Verify(dir, {o.key});
+  CHECK(r.ok);
+  CHECK(r.records == 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("FlushAndSync from two threads and the syncer keeps one intact, synced chain") {
+  const std::string dir = TempDir();
+  ChainOptions o;
+  o.dir = dir;
+  o.key = TestKey();
+  o.sync = Sync::kStrict;
+  auto chain = Chain::Open(o);
+  REQUIRE(chain.ok());
+  constexpr int kPerThread = 200;
+  std::atomic<int> failures{0};
+  auto worker = [&](int base) {
+    for (int i = 0; i < kPerThread; ++i) {
+      // Half through the syncer (EmitSeq + WhenDurable), half synced on this thread.
+      if (i % 2) {
+        const uint64_t seq = (*chain)->EmitBuffered(CallEvent(base + i));
+        if (!(*chain)->FlushAndSync(seq) || (*chain)->synced_seq() < seq) ++failures;
+      } else {
+        const uint64_t seq = (*chain)->EmitSeq(CallEvent(base + i));
+        std::promise<bool> ack;
+        (*chain)->WhenDurable(seq, [&](bool ok) { ack.set_value(ok); });
+        if (!ack.get_future().get() || (*chain)->synced_seq() < seq) ++failures;
+      }
+    }
+  };
+  std::thread t1(worker, 0);
+  std::thread t2(worker, 10'000);
+  t1.join();
+  t2.join();
+  CHECK(failures.load() == 0);
+  CHECK((*chain)->synced_seq() == 2 * kPerThread);
+  (*chain)->Close();
+  const VerifyResult r = Verify(dir, {o.key});
+  CHECK(r.ok);
+  CHECK(r.records == 2 * kPerThread);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("an intact chain verifies, across a restart") {

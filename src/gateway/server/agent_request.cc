@@ -72,15 +72,18 @@ Task<bool> GatewayImpl::RecordSuccess(ClientConn* conn, RequestContext* ctx) {
   // With other requests in progress on this shard, the records wait in the chain's buffer for
   // one write(2) at the end of this turn of the event loop, shared with the calls that succeed
   // in the same turn; alone, this call writes at once (nobody to share with, and a turn more of
-  // latency). Either way the response waits until its records are written.
+  // latency). Either way the response waits until its records are written. Alone in the
+  // strict mode, it also syncs them itself: the shard has nothing else to do while the disk
+  // works, and the syncer's wake-up and the answer's hand-off back cost more than the sync.
   Shard* shard = conn->shard;
   const bool batch = shard->busy_conns > 1;
-  const uint64_t last = EmitCallRecords(*events_, *ctx, 200, batch);
+  const bool sync_here = !batch && chain_->sync() == audit::Sync::kStrict;
+  const uint64_t last = EmitCallRecords(*events_, *ctx, 200, batch || sync_here);
   const auto t0 = Clock::now();
   if (batch && last != 0 && last > chain_->durable_seq()) co_await JoinAuditFlush(shard);
   // Written by the flush it joined (the usual case): no WaitDurable() and no frame for it.
-  bool ok = last != 0 && last <= chain_->durable_seq();
-  if (last != 0 && !ok) ok = co_await WaitDurable(chain_.get(), last);
+  bool ok = last != 0 && (sync_here ? chain_->FlushAndSync(last) : last <= chain_->durable_seq());
+  if (last != 0 && !ok && !sync_here) ok = co_await WaitDurable(chain_.get(), last);
   metrics_.audit_wait().Observe(Seconds(Clock::now() - t0));
   if (!ok) {
     log::Error("audit record not durable: the call is not reported as a success",

@@ -256,15 +256,14 @@ echo "(connections=$CONNS duration=$DURATION rounds=$ROUNDS (medians) proxy work
 # authentication, budgets set, guard off, audit on).
 echo
 if [ "$CONNS" -ge 64 ]; then
-  awk -v g="$G_RPS" -v b="$B_RPS" -v u="$U_RPS" -v n="$N_RPS" 'BEGIN {
-    printf "target: default policy (+budgets) / nginx >= 0.80: %.2f %s\n", b / n, b / n >= 0.8 ? "met" : "NOT met"
-    printf "target: gateway without budgets / nginx >= 0.80: %.2f %s\n", g / n, g / n >= 0.8 ? "met" : "NOT met"
-    printf "target: builtin guard on prompts / nginx >= 0.70: %.2f %s\n", u / n, u / n >= 0.7 ? "met" : "NOT met" }'
+  awk -v b="$B_RPS" -v u="$U_RPS" -v n="$N_RPS" 'BEGIN {
+    printf "target: default policy (+budgets) / nginx >= 0.80: %.2f %s\n", b / n, ((b / n >= 0.8) ? "met" : "NOT met")
+    printf "target: builtin guard on prompts / nginx >= 0.70: %.2f %s\n", u / n, ((u / n >= 0.7) ? "met" : "NOT met") }'
 elif [ "$CONNS" -eq 1 ]; then
   awk -v d5="$D_P50" -v d9="$D_P99" -v n5="$N_P50" -v n9="$N_P99" -v b5="$B_P50" -v b9="$B_P99" \
       -v s5="$S_P50" -v p5="$P_P50" 'BEGIN {
     printf "added over direct, p50 / p99: nginx %.0f / %.0f us\n", (n5 - d5) * 1000, (n9 - d9) * 1000
-    printf "target: default policy adds <= 40 us at p50: %.0f us %s\n", (b5 - d5) * 1000, (b5 - d5) * 1000 <= 40 ? "met" : "NOT met"
-    printf "target: default policy adds <= 250 us at p99: %.0f us %s\n", (b9 - d9) * 1000, (b9 - d9) * 1000 <= 250 ? "met" : "NOT met"
-    printf "target: strict adds <= the probe'"'"'s p50 (%.0f us) + 40 us at p50: %.0f us %s\n", p5 * 1000, (s5 - d5) * 1000, (s5 - d5) <= p5 + 0.040 ? "met" : "NOT met" }'
+    printf "target: default policy adds <= 40 us at p50: %.0f us %s\n", (b5 - d5) * 1000, (((b5 - d5) * 1000 <= 40) ? "met" : "NOT met")
+    printf "target: default policy adds <= 250 us at p99: %.0f us %s\n", (b9 - d9) * 1000, (((b9 - d9) * 1000 <= 250) ? "met" : "NOT met")
+    printf "target: strict adds <= the probe'"'"'s p50 (%.0f us) + 40 us at p50: %.0f us %s\n", p5 * 1000, (s5 - d5) * 1000, (((s5 - d5) <= p5 + 0.040) ? "met" : "NOT met") }'
 fi

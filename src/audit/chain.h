@@ -110,7 +110,7 @@ class Chain final : public EventSink {
   // synced (kStrict) — (ok) or the chain stopped (false): immediately, on the calling thread,
   // when it already is (always, in kGroup, for a seq EmitSeq() returned); otherwise on the
   // thread whose write or sync acknowledges it (the syncer's, an emitter's, or a
-  // FlushAndSync() caller's).
+  // FlushAndSync() caller's). `done` must not call FlushAndSync() (it may run inside one).
   void WhenDurable(uint64_t seq, std::function<void(bool)> done);
 
   // Close() stops appends, syncs, writes a final checkpoint and stops the syncer.

@@ -243,7 +243,9 @@ int GatewayProcess::Reap() {
   // Wait for the exit without reaping, then reap and forget the pid under mu_: Stop() takes
   // the pid under mu_, so it never signals a pid that was reaped (and could be reused).
   siginfo_t info{};
-  if (pid > 0) ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+  while (pid > 0 && ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 &&
+         errno == EINTR) {
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (pid > 0) ::waitpid(pid, &status, 0);
   pid_.store(-1);

@@ -67,6 +67,7 @@ absl::Status GatewayProcess::Spawn() {
   std::vector<std::string> argv_s{options_.binary};
   argv_s.insert(argv_s.end(), options_.args.begin(), options_.args.end());
   std::vector<char*> argv;
+  argv.reserve(argv_s.size() + 1);
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   // posix_spawn(3): the child runs no code of ours before exec, so no handler or lock of this

@@ -203,12 +203,18 @@ TEST_CASE("a sync never checkpoints buffered records that are not in the file") 
   std::filesystem::remove_all(copy);
 }
 
-TEST_CASE("strict sync acknowledges a record only once it is synced") {
-  const std::string dir = TempDir();
+// StrictOptions(): a chain in `dir` with the test key, acknowledging records once synced.
+ChainOptions StrictOptions(const std::string& dir) {
   ChainOptions o;
   o.dir = dir;
   o.key = TestKey();
   o.sync = Sync::kStrict;
+  return o;
+}
+
+TEST_CASE("strict sync acknowledges a record only once it is synced") {
+  const std::string dir = TempDir();
+  const ChainOptions o = StrictOptions(dir);
   auto chain = Chain::Open(o);
   REQUIRE(chain.ok());
   for (int i = 0; i < 3; ++i) {
@@ -223,10 +229,7 @@ TEST_CASE("strict sync acknowledges a record only once it is synced") {
 
 TEST_CASE("strict FlushAndSync writes and syncs on the caller, answering earlier waiters") {
   const std::string dir = TempDir();
-  ChainOptions o;
-  o.dir = dir;
-  o.key = TestKey();
-  o.sync = Sync::kStrict;
+  const ChainOptions o = StrictOptions(dir);
   auto chain = Chain::Open(o);
   REQUIRE(chain.ok());
   const uint64_t a = (*chain)->EmitBuffered(CallEvent(1));
@@ -252,10 +255,7 @@ TEST_CASE("strict FlushAndSync writes and syncs on the caller, answering earlier
 
 TEST_CASE("FlushAndSync from two threads and the syncer keeps one intact, synced chain") {
   const std::string dir = TempDir();
-  ChainOptions o;
-  o.dir = dir;
-  o.key = TestKey();
-  o.sync = Sync::kStrict;
+  const ChainOptions o = StrictOptions(dir);
   auto chain = Chain::Open(o);
   REQUIRE(chain.ok());
   constexpr int kPerThread = 200;

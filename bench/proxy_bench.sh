@@ -25,7 +25,8 @@
 # speed drifts between runs, rows measured in turn see the same drift.
 # --allocs loads bench/alloc_counter.cc into the gateways (LD_PRELOAD) and adds their C++
 # allocations per request to each gateway row (it slows them: compare CPU without it).
-# Needs: scripts/install-deps.sh --bench, and a built gateway (scripts/build.sh).
+# Needs: scripts/install-deps.sh --bench, and a built gateway and build/bench/sync_probe
+# (scripts/build.sh builds both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=15s

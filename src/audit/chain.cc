@@ -347,7 +347,12 @@ bool Chain::Flush() {
 bool Chain::FlushAndSync(uint64_t seq) {
   bool wrote = false;
   if (!WriteBuffered(&wrote)) return false;
-  if (seq != 0 && seq <= durable_seq_.load()) return true;
+  if (seq != 0 && seq <= durable_seq_.load()) {
+    // Already acknowledged (kGroup, or another sync covered it in kStrict): what this call
+    // wrote of other callers' records is the syncer's, as after Flush().
+    if (wrote) WakeSyncer();
+    return true;
+  }
   uint64_t synced = 0;
   std::string mac;
   {

@@ -101,8 +101,8 @@ class Chain final : public EventSink {
   // their WhenDurable() waiters on this thread. For a caller with nothing else to do while the
   // disk works (the gateway's shard serving a single call in kStrict): the syncer thread's
   // wake-up and the answer's hand-off back cost more than the sync on this machine class. The
-  // syncer is not woken for these records. False when the chain is stopped or a write or sync
-  // failed (which stops it).
+  // syncer is not woken for the records this sync covers (it is for those it wrote and did not
+  // sync). False when the chain is stopped or a write or sync failed (which stops it).
   bool FlushAndSync(uint64_t seq);
   Sync sync() const { return options_.sync; }
 
@@ -110,7 +110,8 @@ class Chain final : public EventSink {
   // synced (kStrict) — (ok) or the chain stopped (false): immediately, on the calling thread,
   // when it already is (always, in kGroup, for a seq EmitSeq() returned); otherwise on the
   // thread whose write or sync acknowledges it (the syncer's, an emitter's, or a
-  // FlushAndSync() caller's). `done` must not call FlushAndSync() (it may run inside one).
+  // FlushAndSync() caller's). `done` may run while a sync is held: it must not call
+  // FlushAndSync() or Close(), nor destroy the chain.
   void WhenDurable(uint64_t seq, std::function<void(bool)> done);
 
   // Close() stops appends, syncs, writes a final checkpoint and stops the syncer.

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -78,6 +79,9 @@ absl::Status GatewayProcess::Spawn() {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+  // Nothing else of the server's: Asio opens sockets without O_CLOEXEC, and a gateway that
+  // outlives the server must not hold its listening socket.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -115,6 +119,9 @@ absl::Status GatewayProcess::Spawn() {
 }
 
 void GatewayProcess::Listening(const std::string& listen, const std::string& admin) {
+  // A child started just before Stop() may still report: its addresses are of no use then,
+  // and the callback's targets may be going away with the server.
+  if (stopping_.load()) return;
   if (options_.on_listening) options_.on_listening(listen, admin);
   if (!options_.state_file.empty()) {
     const std::string tmp = options_.state_file + ".tmp";
@@ -130,6 +137,25 @@ void GatewayProcess::Listening(const std::string& listen, const std::string& adm
   std::lock_guard<std::mutex> lock(mu_);
   listening_ = true;
   cv_.notify_all();
+}
+
+bool GatewayProcess::IsOurGateway(pid_t pid) const {
+  char exe[4096];
+  const ssize_t n = ::readlink(pai::StrCat("/proc/", pid, "/exe").c_str(), exe, sizeof exe - 1);
+  if (n <= 0) return false;
+  const std::string_view path(exe, static_cast<size_t>(n));
+  if (path.size() < 11 || path.substr(path.size() - 11) != "pai-gateway") return false;
+  // The same state directory as the gateway this server would start (its --state-dir).
+  const auto flag = std::find(options_.args.begin(), options_.args.end(), "--state-dir");
+  if (flag == options_.args.end() || flag + 1 == options_.args.end()) return true;
+  std::ifstream in(pai::StrCat("/proc/", pid, "/cmdline"), std::ios::binary);
+  std::string arg;
+  bool next_is_dir = false;
+  while (std::getline(in, arg, '\0')) {
+    if (next_is_dir) return arg == *(flag + 1);
+    next_is_dir = arg == "--state-dir";
+  }
+  return false;
 }
 
 // Adopt(): takes over the gateway a previous server started, when it still runs.
@@ -148,13 +174,17 @@ bool GatewayProcess::Adopt() {
   const auto* a = v.as_object().if_contains("admin_listen");
   if (!pid || !pid->is_int64() || !l || !a || !l->is_string() || !a->is_string()) return false;
   const pid_t p = static_cast<pid_t>(pid->as_int64());
-  char exe[4096];
-  const ssize_t n = ::readlink(pai::StrCat("/proc/", p, "/exe").c_str(), exe, sizeof exe - 1);
-  if (p <= 0 || n <= 0) return false;
-  exe[n] = '\0';
-  const std::string_view path(exe, static_cast<size_t>(n));
-  if (path.size() < 11 || path.substr(path.size() - 11) != "pai-gateway") return false;
+  if (p <= 0) return false;
+  // The pidfd is taken first: once the checks below pass and the process still runs, it names
+  // that process, whatever happens to the pid later (it is not our child: init reaps it).
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, p, 0));
+  if (fd < 0) return false;
+  if (!IsOurGateway(p) || ::syscall(SYS_pidfd_send_signal, fd, 0, nullptr, 0) != 0) {
+    ::close(fd);
+    return false;
+  }
   adopted_ = true;
+  adopted_fd_ = fd;
   pid_.store(p);
   log::Info("adopted the running pai-gateway", {{"pid", p}, {"listen", l->as_string()}});
   Listening(std::string(l->as_string()), std::string(a->as_string()));
@@ -178,13 +208,18 @@ absl::Status GatewayProcess::Start() {
 void GatewayProcess::Supervise() {
   absl::Status started = absl::OkStatus();  // Start() spawned the first child
   if (adopted_) {
-    // Not our child: watch it until it exits, then start our own.
-    while (!stopping_.load() && Alive(pid_.load())) {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_.load(); });
+    // Not our child: watch its pidfd until it exits (every 500 ms, whether Stop() has begun),
+    // then start our own.
+    pollfd pfd{adopted_fd_, POLLIN, 0};
+    while (!stopping_.load() && ::poll(&pfd, 1, 500) <= 0) {
     }
-    if (stopping_.load()) return;
-    pid_.store(-1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_.load()) return;  // Stop() signals it through adopted_fd_
+      pid_.store(-1);
+      ::close(adopted_fd_);
+      adopted_fd_ = -1;
+    }
     started = Spawn();
   }
   int backoff_ms = 200;
@@ -210,6 +245,7 @@ void GatewayProcess::Supervise() {
     if (stopping_.load()) return;
     lock.unlock();
     backoff_ms = std::min(backoff_ms * 2, 10'000);
+    if (options_.before_restart) options_.before_restart();
     started = Spawn();
   }
 }
@@ -267,14 +303,24 @@ void GatewayProcess::Stop() {
     // With Spawn() and the supervisor's reaping under the same lock: the pid read here is the
     // current child's (alive or not yet reaped), or -1 and no child is started after this. The
     // pidfd taken here names that process even once it is reaped and its pid reused.
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     const bool already = stopping_.exchange(true);
     const pid_t pid = already ? -1 : pid_.load();
-    if (pid > 0) pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pid > 0) {
+      pidfd = adopted_fd_ >= 0 ? ::fcntl(adopted_fd_, F_DUPFD_CLOEXEC, 0)
+                               : static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    }
     if (pidfd >= 0) {
       ::syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0);
     } else if (pid > 0) {
-      ::kill(pid, SIGTERM);  // no pidfds (Linux < 5.3): the supervisor still reaps our child
+      // No pidfd (Linux < 5.3, or no descriptor left): our child is reaped only under mu_, so
+      // while pid_ still names it the pid is its own.
+      ::kill(pid, SIGTERM);
+      cv_.notify_all();
+      for (int i = 0; i < 350 && pid_.load() == pid && Alive(pid); ++i) {
+        cv_.wait_for(lock, std::chrono::milliseconds(100));
+      }
+      if (pid_.load() == pid && Alive(pid)) ::kill(pid, SIGKILL);
     }
     cv_.notify_all();
   }
@@ -289,6 +335,10 @@ void GatewayProcess::Stop() {
     ::close(pidfd);
   }
   if (thread_.joinable()) thread_.join();
+  if (adopted_fd_ >= 0) {
+    ::close(adopted_fd_);
+    adopted_fd_ = -1;
+  }
 }
 
 }  // namespace pai::server

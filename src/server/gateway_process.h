@@ -10,7 +10,8 @@
 // gateway recorded in `state_file` when that process is still a running pai-gateway, instead
 // of starting a second one.
 //
-// Thread safety: all methods from any thread.
+// Thread safety: WaitListening() from any thread; Start() and Stop() from the owner's thread
+// (Stop() joins the supervisor).
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,9 @@ struct GatewayProcessOptions {
   std::string state_file;  // JSON {"pid","listen","admin_listen"} of the running gateway
   // Called with (listen, admin_listen) each time a (re)started gateway reports its addresses.
   std::function<void(const std::string&, const std::string&)> on_listening;
+  // Called by the supervisor after a restart's back-off, just before it starts the next child
+  // (a seam for tests: a Stop() that lands there must keep that child from starting).
+  std::function<void()> before_restart;
 };
 
 // LoadOrCreateAdminToken(): the bearer token of the gateway's admin listener, kept in `path`
@@ -45,8 +49,8 @@ class GatewayProcess {
   explicit GatewayProcess(GatewayProcessOptions options) : options_(std::move(options)) {}
   ~GatewayProcess() { Stop(); }
 
-  // Start(): spawns the gateway and its supervisor thread. Errors: Internal when the binary
-  // cannot be started at all.
+  // Start(): spawns (or adopts) the gateway and starts its supervisor thread. Errors:
+  // Internal when the binary cannot be started at all; Cancelled after Stop().
   absl::Status Start();
   // WaitListening(): blocks until the first "listening" line or `timeout`; false on timeout or
   // when the gateway exited before listening.
@@ -54,6 +58,8 @@ class GatewayProcess {
   // Stop(): SIGTERM, wait for the drain, SIGKILL after 35 s; no child is started after it
   // begins. Call from one thread at a time (it joins the supervisor).
   void Stop();
+  // stopping(): Stop() has begun.
+  bool stopping() const { return stopping_.load(); }
 
  private:
   // Spawn(): starts the gateway, unless Stop() has begun (Cancelled). Errors: Internal when it
@@ -66,6 +72,8 @@ class GatewayProcess {
   int Reap();
   void Supervise();
   bool Adopt();
+  // IsOurGateway(): `pid` runs a pai-gateway binary with this server's gateway --state-dir.
+  bool IsOurGateway(pid_t pid) const;
   void Listening(const std::string& listen, const std::string& admin);
 
   GatewayProcessOptions options_;
@@ -77,6 +85,7 @@ class GatewayProcess {
   std::atomic<int> pid_{-1};
   int stderr_fd_ = -1;
   bool adopted_ = false;
+  int adopted_fd_ = -1;  // guarded by mu_: pidfd of the adopted gateway while it is watched
   std::thread thread_;
 };
 

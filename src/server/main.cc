@@ -695,10 +695,12 @@ int Main(int argc, char** argv) {
   pai::log::Info("stopping", {{"signal", sig}});
   (*server)->Stop();
   controller.Stop();
+  // Before the runtime goes: the supervisor's on_listening callback writes the gateway's
+  // address into it (a gateway restarted during the stop would report one).
+  if (gateway) gateway->Stop();
   // Sandboxes end with the server; their readers may still call controller.Wake() (an atomic
   // counter on an object that outlives them).
   runtime.reset();
-  if (gateway) gateway->Stop();
   pai::log::Flush();
   return 0;
 }

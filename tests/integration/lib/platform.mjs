@@ -130,15 +130,13 @@ export async function startPlatform({ stateDir, extraArgs = [], startTimeoutMs =
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
       const { code, signal } = await exited;
+      const left = runningGateway(stateDir);
+      if (left) process.kill(left, 'SIGKILL');  // whatever else failed: nothing keeps running
       if (code !== 0) {
         throw new Error(`pai-server did not stop cleanly (code ${code}, signal ${signal}); last logs:\n${
           logs.slice(-20).map((l) => JSON.stringify(l)).join('\n')}`);
       }
-      const left = runningGateway(stateDir);
-      if (left) {
-        process.kill(left, 'SIGKILL');
-        throw new Error(`pai-server stopped but left its pai-gateway (pid ${left}) running`);
-      }
+      if (left) throw new Error(`pai-server stopped but left its pai-gateway (pid ${left}) running`);
     },
     async kill() {
       proc.kill('SIGKILL');

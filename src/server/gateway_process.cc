@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -145,14 +146,22 @@ bool GatewayProcess::IsOurGateway(pid_t pid) const {
   if (n <= 0) return false;
   const std::string_view path(exe, static_cast<size_t>(n));
   if (path.size() < 11 || path.substr(path.size() - 11) != "pai-gateway") return false;
-  // The same state directory as the gateway this server would start (its --state-dir).
+  // The same state directory as the gateway this server would start (its --state-dir), by
+  // identity: either may be spelled relative to its own working directory.
   const auto flag = std::find(options_.args.begin(), options_.args.end(), "--state-dir");
   if (flag == options_.args.end() || flag + 1 == options_.args.end()) return true;
   std::ifstream in(pai::StrCat("/proc/", pid, "/cmdline"), std::ios::binary);
   std::string arg;
   bool next_is_dir = false;
   while (std::getline(in, arg, '\0')) {
-    if (next_is_dir) return arg == *(flag + 1);
+    if (next_is_dir) {
+      if (arg.empty()) return false;
+      const std::string theirs = arg[0] == '/' ? arg : pai::StrCat("/proc/", pid, "/cwd/", arg);
+      struct stat a {};
+      struct stat b {};
+      return ::stat(theirs.c_str(), &a) == 0 && ::stat((flag + 1)->c_str(), &b) == 0 &&
+             a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    }
     next_is_dir = arg == "--state-dir";
   }
   return false;

@@ -72,7 +72,8 @@ class GatewayProcess {
   int Reap();
   void Supervise();
   bool Adopt();
-  // IsOurGateway(): `pid` runs a pai-gateway binary with this server's gateway --state-dir.
+  // IsOurGateway(): `pid` runs a pai-gateway binary whose --state-dir is this server's gateway
+  // state directory (the same directory, however either is spelled).
   bool IsOurGateway(pid_t pid) const;
   void Listening(const std::string& listen, const std::string& admin);
 

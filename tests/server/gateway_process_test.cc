@@ -175,8 +175,9 @@ TEST_CASE("GatewayProcess: a missing binary is an error naming the flag") {
   CHECK(s.message().find("--gateway-bin") != std::string::npos);
 }
 
-// RunningGateway: a process whose executable is named pai-gateway (a copy of /bin/sh) and whose
-// command line carries `--state-dir <dir>`, as the gateway a crashed server left behind. The
+// RunningGateway: a process whose executable is named pai-gateway (a copy of /bin/sh), started
+// in `dir`, whose command line carries `--state-dir <state_dir>` (relative to `dir`, or
+// absolute), as the gateway a crashed server left behind. The
 // constructor returns once the shell runs its script (it says so on a pipe): right after
 // exec, /proc/<pid>/cmdline can still be empty.
 struct RunningGateway {
@@ -200,6 +201,7 @@ struct RunningGateway {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, ready[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
     const int err = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(ready[1]);
@@ -226,7 +228,9 @@ void WriteState(const std::string& path, pid_t pid) {
 TEST_CASE("GatewayProcess: adopts the recorded gateway of its state directory and stops it") {
   FakeGateway fake("exec sleep 60");
   const std::string state_dir = fake.dir.path() + "/gateway";
-  RunningGateway left(fake.dir.path(), state_dir);
+  std::filesystem::create_directory(state_dir);
+  // The left-behind gateway names the directory relative to its working directory.
+  RunningGateway left(fake.dir.path(), "gateway");
   GatewayProcessOptions o = fake.Options();
   o.args = {fake.pids, "--state-dir", state_dir};
   WriteState(o.state_file, left.pid);
@@ -246,6 +250,8 @@ TEST_CASE("GatewayProcess: adopts the recorded gateway of its state directory an
 
 TEST_CASE("GatewayProcess: a recorded pai-gateway of another state directory is left alone") {
   FakeGateway fake("exec sleep 60");
+  std::filesystem::create_directory(fake.dir.path() + "/gateway");
+  std::filesystem::create_directory(fake.dir.path() + "/elsewhere");
   RunningGateway other(fake.dir.path(), fake.dir.path() + "/elsewhere");
   GatewayProcessOptions o = fake.Options();
   o.args = {fake.pids, "--state-dir", fake.dir.path() + "/gateway"};

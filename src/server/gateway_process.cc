@@ -192,7 +192,6 @@ bool GatewayProcess::Adopt() {
     ::close(fd);
     return false;
   }
-  adopted_ = true;
   adopted_fd_ = fd;
   pid_.store(p);
   log::Info("adopted the running pai-gateway", {{"pid", p}, {"listen", l->as_string()}});
@@ -216,7 +215,7 @@ absl::Status GatewayProcess::Start() {
 
 void GatewayProcess::Supervise() {
   absl::Status started = absl::OkStatus();  // Start() spawned the first child
-  if (adopted_) {
+  if (adopted_fd_ >= 0) {  // set by Adopt() before this thread started
     // Not our child: watch its pidfd until it exits (every 500 ms, whether Stop() has begun),
     // then start our own.
     pollfd pfd{adopted_fd_, POLLIN, 0};

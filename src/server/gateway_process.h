@@ -85,7 +85,6 @@ class GatewayProcess {
   std::atomic<bool> stopping_{false};
   std::atomic<int> pid_{-1};
   int stderr_fd_ = -1;
-  bool adopted_ = false;
   int adopted_fd_ = -1;  // guarded by mu_: pidfd of the adopted gateway while it is watched
   std::thread thread_;
 };

@@ -215,7 +215,7 @@ absl::Status GatewayProcess::Start() {
 
 void GatewayProcess::Supervise() {
   absl::Status started = absl::OkStatus();  // Start() spawned the first child
-  if (adopted_fd_ >= 0) {  // set by Adopt() before this thread started
+  if (adopted_fd_ >= 0) {                   // set by Adopt() before this thread started
     // Not our child: watch its pidfd until it exits (every 500 ms, whether Stop() has begun),
     // then start our own.
     pollfd pfd{adopted_fd_, POLLIN, 0};

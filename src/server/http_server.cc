@@ -104,7 +104,7 @@ class Server final : public HttpServer {
     address_ = bound.address().is_v6()
                    ? pai::StrCat("[", bound.address().to_string(), "]:", bound.port())
                    : pai::StrCat(bound.address().to_string(), ":", bound.port());
-    net::co_spawn(ioc_, Accept(), net::detached);
+    net::co_spawn(accept_strand_, Accept(), net::detached);
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       threads_.emplace_back([this] {
         for (;;) {
@@ -125,7 +125,9 @@ class Server final : public HttpServer {
 
   void Stop() override {
     std::call_once(stopped_, [this] {
-      net::post(ioc_, [this] {
+      // On the accept loop's strand: closing the acceptor while another thread starts the
+      // next accept on it is a data race in Asio's reactor (UBSan caught one at stop).
+      net::post(accept_strand_, [this] {
         beast::error_code ignored;
         acceptor_.close(ignored);
       });
@@ -545,6 +547,8 @@ class Server final : public HttpServer {
   HttpServerOptions options_;
   net::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
+  // The accept loop and the acceptor's close run here, never at once.
+  net::strand<net::io_context::executor_type> accept_strand_ = net::make_strand(ioc_);
   ssl::context tls_ctx_;
   bool tls_ = false;
   std::string address_;
